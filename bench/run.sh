@@ -1,0 +1,143 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# bench/run.sh - build, run the PyTorch reference, the OpenBLAS GEMM ceiling and
+# Manifold's C core on the workloads W1..W5 side by side, and write
+# bench/RESULTS.md.  One command, from anywhere:
+#
+#     sh bench/run.sh [--repeats N] [--reuse-torch] [--skip-torch]
+#
+#   --repeats N     timed runs per workload for mf_bench and ref_torch.py (default 3)
+#   --reuse-torch   reuse build-bench-results/torch.jsonl from an earlier run
+#                   (the PyTorch reference takes a few minutes)
+#   --skip-torch    do not run the PyTorch reference at all
+#
+# Needs meson + ninja (or a C compiler: falls back to building by hand in
+# build-bench-hand/ when the meson build fails), libopenblas-dev, and for the
+# reference ../shared/bench (next to the repository) and Debian's
+# /usr/bin/python3 with python3-torch.  Raw outputs go to build-bench-results/.
+# Run it while nothing else heavy runs: 2-core timings move by tens of percent
+# under load (the load average before and after is recorded in RESULTS.md).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+shared=$(cd "$root/.." && pwd)/shared/bench
+py=/usr/bin/python3
+repeats=3
+torch_mode=run
+while [ $# -gt 0 ]; do
+    case $1 in
+    --repeats) repeats=$2; shift 2 ;;
+    --reuse-torch) torch_mode=reuse; shift ;;
+    --skip-torch) torch_mode=skip; shift ;;
+    -h|--help) sed -n '3,20p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+build=$root/build-bench
+out=$root/build-bench-results
+note() { echo "run.sh: $*" >&2; }
+
+# ---- (a) build ----------------------------------------------------------------------
+mf_bench=""
+sgemm_peak=""
+if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
+    if [ ! -f "$build/build.ninja" ]; then
+        meson setup "$build" "$root" --buildtype=release -Dtests=disabled >&2 || rm -rf "$build"
+    fi
+    if [ -f "$build/build.ninja" ]; then
+        targets=bench/mf_bench
+        if [ -f "$shared/sgemm_peak.c" ]; then
+            targets="$targets bench/sgemm_peak"
+        fi
+        # shellcheck disable=SC2086
+        if ninja -C "$build" $targets >&2; then
+            mf_bench=$build/bench/mf_bench
+            [ -x "$build/bench/sgemm_peak" ] && sgemm_peak=$build/bench/sgemm_peak
+        fi
+    fi
+fi
+if [ -z "$mf_bench" ]; then
+    # Fallback while the rest of the tree does not configure: only the numerics of core/.
+    note "meson build unavailable or failed; building mf_bench by hand in build-bench-hand/"
+    hand=$root/build-bench-hand
+    mkdir -p "$hand"
+    c=$root/core
+    # shellcheck disable=SC2046
+    cc -std=c11 -O3 -D_POSIX_C_SOURCE=200809L -fno-math-errno -I"$c" -o "$hand/mf_bench" \
+        "$here/mf_bench.c" "$c/err.c" "$c/rng.c" "$c/mem.c" "$c/cpu.c" "$c/mlp.c" \
+        "$c/kernels.c" "$c/optim.c" "$c/schedule.c" "$c/sampler.c" "$c/train.c" \
+        $(pkg-config --cflags --libs openblas) -lm
+    mf_bench=$hand/mf_bench
+    if [ -f "$shared/sgemm_peak.c" ]; then
+        # shellcheck disable=SC2046
+        cc -O2 -w -o "$hand/sgemm_peak" "$shared/sgemm_peak.c" \
+            $(pkg-config --cflags --libs openblas)
+        sgemm_peak=$hand/sgemm_peak
+    fi
+fi
+mkdir -p "$out"
+
+# ---- machine ------------------------------------------------------------------------
+if grep -qw avx512f /proc/cpuinfo; then
+    coretype=SkylakeX
+elif grep -qw avx2 /proc/cpuinfo; then
+    coretype=Haswell
+else
+    coretype=
+fi
+{
+    lscpu 2>/dev/null || true
+    echo
+    dpkg-query -W libopenblas0-pthread libopenblas-dev python3-torch 2>/dev/null || true
+} > "$out/machine.txt"
+# What OpenBLAS picks by itself (no re-exec, no OPENBLAS_CORETYPE), then with mf_bench's fix.
+env -u OPENBLAS_CORETYPE MF_NO_REEXEC=1 "$mf_bench" --info > "$out/blas_auto.json"
+env -u OPENBLAS_CORETYPE "$mf_bench" --info > "$out/blas_mf.json"
+cat /proc/loadavg > "$out/load_before.txt"
+
+# ---- (b) PyTorch reference ----------------------------------------------------------
+status=""
+if [ "$torch_mode" = reuse ] && [ -s "$out/torch.jsonl" ]; then
+    note "reusing $out/torch.jsonl"
+    status="PyTorch figures reused from an earlier run.sh invocation."
+elif [ "$torch_mode" = skip ]; then
+    : > "$out/torch.jsonl"
+    status="PyTorch reference skipped (--skip-torch)."
+elif [ ! -f "$shared/ref_torch.py" ]; then
+    : > "$out/torch.jsonl"
+    status="PyTorch reference not run: $shared/ref_torch.py is absent."
+    note "$status"
+elif ! "$py" -c "import torch" >/dev/null 2>&1; then
+    : > "$out/torch.jsonl"
+    status="PyTorch reference not run: $py cannot import torch (apt-get install python3-torch)."
+    note "$status"
+else
+    note "PyTorch reference, best configurations (a few minutes)"
+    # W1,W2,W3,W5: AVX-512/AVX2 OpenBLAS kernels, tuned process, 2 threads, eager;
+    # W4: frozen TorchScript, 1 thread (the README's best for the small request).
+    "$py" "$shared/ref_torch.py" --coretype "$coretype" --tuned --threads 2 --mode eager \
+        --workloads W1,W2,W3,W5 --repeats "$repeats" > "$out/torch.jsonl"
+    "$py" "$shared/ref_torch.py" --coretype "$coretype" --tuned --threads 1 --mode frozen \
+        --workloads W4 --repeats "$repeats" >> "$out/torch.jsonl"
+fi
+
+# ---- (c) GEMM-only time per workload --------------------------------------------------
+if [ -n "$sgemm_peak" ]; then
+    note "sgemm_peak (OPENBLAS_CORETYPE=$coretype), workload sequences, 1 and 2 threads"
+    OPENBLAS_CORETYPE=$coretype "$sgemm_peak" -q > "$out/sgemm.jsonl"
+else
+    : > "$out/sgemm.jsonl"
+    note "sgemm_peak not available ($shared/sgemm_peak.c absent): no GEMM-only column"
+fi
+
+# ---- (d) Manifold C core ----------------------------------------------------------------
+note "mf_bench"
+"$mf_bench" --repeats "$repeats" > "$out/mf_bench.jsonl"
+cat /proc/loadavg > "$out/load_after.txt"
+
+# ---- (e) summary ----------------------------------------------------------------------
+"$py" "$here/summarize_results.py" --dir "$out" --status "$status" --out "$here/RESULTS.md"
+note "wrote $here/RESULTS.md (raw outputs in $out)"

@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Writes bench/RESULTS.md from the raw outputs of bench/run.sh.
+
+Inputs (in --dir): torch.jsonl (ref_torch.py, best configurations),
+sgemm.jsonl (sgemm_peak -q), mf_bench.jsonl, blas_auto.json, blas_mf.json,
+machine.txt, load_before.txt, load_after.txt.  Any of them may be missing or
+empty; the table then says what it could not compute.  Python stdlib only.
+
+Columns:
+  ratio          C speed / PyTorch speed = PyTorch best wall time / C best wall
+                 time (per request for W4);
+  C / GEMM-only  C time / the time OpenBLAS needs for just the workload's
+                 matrix multiplies with the reference network (first layer
+                 K = D + 64), best over 1 and 2 threads (sgemm_peak); the
+                 hoisted-embedding floor (K = D) is shown for sampling;
+  pass           ratio >= target and C / GEMM-only <= 1.25.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+
+ORDER = ["W1", "W2", "W3", "W4", "W5"]
+TARGET_RATIO = {"W1": 1.7, "W2": 1.4, "W3": 1.7, "W4": 1.5, "W5": 1.8}
+TARGET_GEMM = 1.25
+TEMB = 64
+
+
+def read_jsonl(path):
+    recs = []
+    if not os.path.exists(path):
+        return recs
+    with open(path) as fh:
+        for line in fh:
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    recs.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    return recs
+
+
+def read_text(path):
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def speed_text(rec):
+    """The workload's headline figure as ref_torch.py reports it."""
+    if rec is None:
+        return "n/a"
+    if "error" in rec:
+        return "error"
+    if "ms_per_request" in rec:
+        return f"{rec['ms_per_request']:.2f} ms/request"
+    if rec.get("kind") == "train":
+        return f"{rec['steps_per_s']:.1f} steps/s ({rec['wall_s_best']:.3f} s)"
+    return f"{rec['samples_per_s']:,.0f} samples/s ({rec['wall_s_best']:.3f} s)"
+
+
+def cpu_model():
+    for line in read_text("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def gemm_floor(sgemm, name, d):
+    """(best total_s with layer1 K = d + 64, its threads; best with K = d or None)."""
+    full, hoisted = None, None
+    for r in sgemm:
+        if r.get("type") != "workload" or r.get("workload") != name:
+            continue
+        key = (r["total_s"], r["threads"])
+        if r["layer1_K"] == d + TEMB:
+            full = key if full is None or key < full else full
+        elif r["layer1_K"] == d:
+            hoisted = key if hoisted is None or key < hoisted else hoisted
+    return full, hoisted
+
+
+def fmt(v, spec, none="n/a"):
+    return none if v is None else format(v, spec)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dir", required=True, help="raw outputs of run.sh")
+    ap.add_argument("--out", required=True, help="RESULTS.md to write")
+    ap.add_argument("--status", default="", help="a note on what could not be run")
+    args = ap.parse_args()
+    d = args.dir
+
+    torch = {r["workload"]: r for r in read_jsonl(os.path.join(d, "torch.jsonl")) if "workload" in r}
+    mf = {r["workload"]: r for r in read_jsonl(os.path.join(d, "mf_bench.jsonl")) if "workload" in r}
+    sgemm = read_jsonl(os.path.join(d, "sgemm.jsonl"))
+    auto = (read_jsonl(os.path.join(d, "blas_auto.json")) or [{}])[0]
+    fixed = (read_jsonl(os.path.join(d, "blas_mf.json")) or [{}])[0]
+    sg_info = next((r for r in sgemm if r.get("type") == "info"), {})
+
+    rows, notes = [], []
+    n_pass = n_rated = 0
+    for name in ORDER:
+        t, c = torch.get(name), mf.get(name)
+        if t is None and c is None:
+            continue
+        dim = (c or t or {}).get("d", 2)
+        ratio = None
+        if t is not None and c is not None and "error" not in t:
+            ratio = t["wall_s_best"] / c["wall_s_best"]
+        full, hoisted = gemm_floor(sgemm, name, dim)
+        c_over_g = c["wall_s_best"] / full[0] if (full and c) else None
+        c_over_h = c["wall_s_best"] / hoisted[0] if (hoisted and c) else None
+        ok_ratio = ratio is not None and ratio >= TARGET_RATIO[name]
+        ok_gemm = c_over_g is not None and c_over_g <= TARGET_GEMM
+        if ratio is None or c_over_g is None:
+            verdict = "n/a"
+        else:
+            n_rated += 1
+            n_pass += ok_ratio and ok_gemm
+            verdict = "**pass**" if ok_ratio and ok_gemm else "fail (" + ", ".join(
+                s for s, bad in (("speed", not ok_ratio), ("GEMM", not ok_gemm)) if bad) + ")"
+        if full is not None:
+            unit = 1e3 if name == "W4" else 1.0
+            suffix = " ms" if name == "W4" else " s"
+            g_text = f"{fmt(c_over_g, '.2f')} (GEMM {full[0] * unit:.3g}{suffix}, {full[1]}T"
+            if hoisted is not None:
+                g_text += f"; hoisted K=D: {c_over_h:.2f})"
+            else:
+                g_text += ")"
+        else:
+            g_text = "n/a"
+        c_text = speed_text(c)
+        if c is not None:
+            c_text += f", {c['threads']}T"
+        t_text = speed_text(t)
+        if t is not None and "error" not in t:
+            t_text += f", {t.get('mode', '?')} {t.get('threads', '?')}T"
+        rows.append(f"| {name} | {t_text} | {c_text} | {fmt(ratio, '.2f')} | "
+                    f"{TARGET_RATIO[name]} | {g_text} | "
+                    f"{fmt(c['gflops'] if c else None, '.1f')} | {verdict} |")
+        if t is not None and "error" in t:
+            notes.append(f"PyTorch {name}: {t['error']}")
+
+    load_b = read_text(os.path.join(d, "load_before.txt"))
+    load_a = read_text(os.path.join(d, "load_after.txt"))
+    any_c = next(iter(mf.values()), {})
+    any_t = next(iter(torch.values()), {})
+    lines = [
+        "# Manifold C core vs the PyTorch reference (W1-W5)",
+        "",
+        "Written by `bench/run.sh` (`bench/summarize_results.py`); do not edit by hand.",
+        "",
+        f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs",
+        f"- OpenBLAS core used by mf_bench: {any_c.get('openblas_core', fixed.get('openblas_core', '?'))}"
+        f" (OpenBLAS's own detection: {auto.get('openblas_core', '?')};"
+        f" mf_cpu_ensure_blas_coretype picks {fixed.get('openblas_core', '?')})",
+        f"- PyTorch: {any_t.get('torch', 'not run')}, OpenBLAS core {any_t.get('openblas_core', 'n/a')};"
+        f" sgemm_peak core {sg_info.get('corename', 'n/a')}",
+        f"- Load average before / after: {load_b or '?'} / {load_a or '?'}"
+        " (2 cores: anything else running moves these figures)",
+        "",
+    ]
+    if args.status:
+        lines += [f"> {args.status}", ""]
+    lines += [
+        "| workload | PyTorch best | Manifold C | ratio (C / PyTorch speed) | target ratio |"
+        " C time / GEMM-only (target <= 1.25) | C GFLOP/s | pass/fail |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"{n_pass} of {n_rated} rated workloads pass both targets.",
+        "",
+        "Notes: speed is samples/s (W1, W2), steps/s (W3, W5), 1 / (ms per request) (W4);",
+        "each figure is the best of the timed repeats, measured the same way by both programs.",
+        "GFLOP/s counts the reference network's linear layers (ref_torch.py `linear_flops`),",
+        "also for the C sampler, which skips the time-embedding part of layer 1 per row.",
+        "GEMM-only: sgemm_peak's time for one workload's sgemm calls, best of 1 and 2",
+        "OpenBLAS threads; `hoisted K=D` is the same with the time projection taken out of",
+        "layer 1 (what the C sampler does).  `nT` = OpenBLAS threads used.",
+        "Training in mf_bench uses the reference optimiser (Adam, lr 1e-3, no clipping, no EMA).",
+    ]
+    for n in notes:
+        lines.append(f"- {n}")
+
+    def block(title, fname, keep=lambda r: True):
+        recs = [r for r in read_jsonl(os.path.join(d, fname)) if keep(r)]
+        out = [f"<details><summary>{title} ({fname})</summary>", "", "```json"]
+        out += [json.dumps(r) for r in recs] or ["(none)"]
+        out += ["```", "", "</details>", ""]
+        return out
+
+    lines += [""]
+    lines += block("Raw mf_bench output", "mf_bench.jsonl")
+    lines += block("Raw PyTorch reference output", "torch.jsonl")
+    lines += block("Raw sgemm_peak output", "sgemm.jsonl")
+    lines += block("BLAS set-up", "blas_auto.json") + block("BLAS set-up after re-exec", "blas_mf.json")
+    with open(args.out, "w") as fh:
+        fh.write("\n".join(lines).rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* err.c - names and messages of mf_err, generated from MF_ERR_MAP. */
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+const char *mf_err_name(mf_err err)
+{
+    switch (err) {
+    case MF_OK:
+        return "MF_OK";
+#define MF_ERR_NAME(name, value, text)                                                   \
+    case MF_##name:                                                                      \
+        return "MF_" #name;
+        MF_ERR_MAP(MF_ERR_NAME)
+#undef MF_ERR_NAME
+    }
+    return "MF_UNKNOWN";
+}
+
+const char *mf_strerror(mf_err err)
+{
+    switch (err) {
+    case MF_OK:
+        return "success";
+#define MF_ERR_TEXT(name, value, text)                                                   \
+    case MF_##name:                                                                      \
+        return text;
+        MF_ERR_MAP(MF_ERR_TEXT)
+#undef MF_ERR_TEXT
+    }
+    return "unknown error";
+}
+
+mf_err mf_size_mul(size_t a, size_t b, size_t *ret)
+{
+    if (a != 0 && b > SIZE_MAX / a) {
+        return MF_ERANGE;
+    }
+    *ret = a * b;
+    return MF_OK;
+}
+
+mf_err mf_diag_set(mf_diag *diag, mf_err err, const char *field, const char *fmt, ...)
+{
+    if (diag != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(diag->msg, sizeof diag->msg, fmt, ap);
+        va_end(ap);
+        snprintf(diag->field, sizeof diag->field, "%s", field != NULL ? field : "");
+    }
+    return err;
+}

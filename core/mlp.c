@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mlp.c - forward and backward of the reference score network (see mlp.h).
+ *
+ * Forward, for hidden layers i = 0..k-1 (A_{-1} = the concatenated input X):
+ *     Z_i = A_{i-1} W_i^T + b_i,   A_i = silu(Z_i) = Z_i * sigmoid(Z_i)
+ * and the output layer  Y = A_{k-1} W_k^T + b_k  (no activation).
+ *
+ * Backward, given dY:
+ *     dW_k += dY^T A_{k-1},  db_k += colsum(dY),  dA_{k-1} = dY W_k
+ *     dZ_i  = dA_i * silu'(Z_i),   silu'(z) = s + a (1 - s)  (s = sigmoid, a = silu)
+ *     dW_i += dZ_i^T A_{i-1},  db_i += colsum(dZ_i),  dA_{i-1} = dZ_i W_i
+ * and the input gradient is the first D columns of dZ_0 W_0.  Storing s and a
+ * (not z) is enough for silu', so the forward keeps exactly what backward reads.
+ *
+ * Shared timestep: the first layer splits as W_0 [x; e; c] = W_x x + W_e e + W_c c.
+ * When every row has the same t, u = W_e e(t) + b_0 is one matrix-vector product
+ * per call, and for small D the rest (D multiply-adds per output) is a fused
+ * loop instead of a GEMM with a 66-wide inner dimension.
+ */
+#include "mlp.h"
+
+#include "kernels.h"
+#include "mem.h"
+#include "rng.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define THIN_IN_MAX 8  /* input widths handled by the fused first-layer loop */
+#define THIN_OUT_MAX 8 /* output widths handled by mf_k_thin_out instead of sgemm */
+
+struct mf_mlp_ws {
+    size_t max_batch;
+    bool with_backward;
+    float *in;                       /* (B, D+E+C) concatenated input, backward only */
+    float *act[MF_MLP_MAX_HIDDEN];   /* (B, H_i) activations */
+    float *sig[MF_MLP_MAX_HIDDEN];   /* (B, H_i) sigmoids, backward only */
+    float *d_a;                      /* (B, H_max) scratch for backward */
+    float *d_z;                      /* (B, H_max) */
+    float *emb;                      /* (E) */
+    float *u;                        /* (H_1) shared-t constant of layer 0 */
+};
+
+mf_err mf_mlp_config_check(const mf_mlp_config *cfg)
+{
+    if (cfg == NULL || cfg->data_dim < 1 || cfg->data_dim > MF_MLP_MAX_WIDTH ||
+        cfg->cond_dim > MF_MLP_MAX_WIDTH || cfg->emb_dim < 2 || cfg->emb_dim % 2 != 0 ||
+        cfg->emb_dim > MF_MLP_MAX_WIDTH || cfg->n_hidden < 1 || cfg->n_hidden > MF_MLP_MAX_HIDDEN) {
+        return MF_EINVAL;
+    }
+    for (uint32_t i = 0; i < cfg->n_hidden; i++) {
+        if (cfg->hidden[i] < 1 || cfg->hidden[i] > MF_MLP_MAX_WIDTH) {
+            return MF_EINVAL;
+        }
+    }
+    return MF_OK;
+}
+
+size_t mf_mlp_config_in_dim(const mf_mlp_config *cfg)
+{
+    return (size_t) cfg->data_dim + cfg->emb_dim + cfg->cond_dim;
+}
+
+/* Layer shapes and offsets; the single source of truth for the parameter layout. */
+static size_t layout(const mf_mlp_config *cfg, size_t *in_dim, size_t *out_dim, size_t *w_off,
+                     size_t *b_off)
+{
+    size_t n_layers = (size_t) cfg->n_hidden + 1, off = 0;
+    for (size_t i = 0; i < n_layers; i++) {
+        size_t in = i == 0 ? mf_mlp_config_in_dim(cfg) : cfg->hidden[i - 1];
+        size_t out = i == cfg->n_hidden ? cfg->data_dim : cfg->hidden[i];
+        in_dim[i] = in;
+        out_dim[i] = out;
+        w_off[i] = off;
+        off += in * out; /* < 2^13 * 2^14: no overflow with the width limits */
+        b_off[i] = off;
+        off += out;
+    }
+    return off;
+}
+
+size_t mf_mlp_config_n_params(const mf_mlp_config *cfg)
+{
+    size_t in[MF_MLP_MAX_LAYERS], out[MF_MLP_MAX_LAYERS], w[MF_MLP_MAX_LAYERS], b[MF_MLP_MAX_LAYERS];
+    if (mf_mlp_config_check(cfg) != MF_OK) {
+        return 0;
+    }
+    return layout(cfg, in, out, w, b);
+}
+
+mf_err mf_mlp_new(const mf_mlp_config *cfg, mf_mlp **ret)
+{
+    if (mf_mlp_config_check(cfg) != MF_OK) {
+        return MF_EINVAL;
+    }
+    mf_mlp *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        return MF_ENOMEM;
+    }
+    m->cfg = *cfg;
+    m->n_layers = (size_t) cfg->n_hidden + 1;
+    m->n_params = layout(cfg, m->in_dim, m->out_dim, m->w_off, m->b_off);
+    m->params = mf_alloc_floats(m->n_params);
+    m->freqs = mf_alloc_floats(cfg->emb_dim / 2);
+    if (m->params == NULL || m->freqs == NULL) {
+        mf_mlp_free(m);
+        return MF_ENOMEM;
+    }
+    /* As PyTorch computes it in float32: exp((-ln 10000 * j) / (E/2)). */
+    const float neg_log_10000 = (float) -9.210340371976184;
+    for (uint32_t j = 0; j < cfg->emb_dim / 2; j++) {
+        float v = neg_log_10000 * (float) j;
+        m->freqs[j] = expf(v / (float) (cfg->emb_dim / 2));
+    }
+    *ret = m;
+    return MF_OK;
+}
+
+void mf_mlp_free(mf_mlp *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    mf_free_aligned(m->params);
+    mf_free_aligned(m->freqs);
+    free(m);
+}
+
+mf_err mf_mlp_clone(const mf_mlp *m, mf_mlp **ret)
+{
+    mf_mlp *c;
+    mf_err err = mf_mlp_new(&m->cfg, &c);
+    if (err != MF_OK) {
+        return err;
+    }
+    memcpy(c->params, m->params, m->n_params * sizeof(float));
+    *ret = c;
+    return MF_OK;
+}
+
+void mf_mlp_init_params(mf_mlp *m, uint64_t seed)
+{
+    mf_rng base = mf_rng_make(seed);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        float bound = 1.0f / sqrtf((float) m->in_dim[i]);
+        size_t n_w = m->in_dim[i] * m->out_dim[i];
+        mf_rng rw = mf_rng_derive(base, 2 * i), rb = mf_rng_derive(base, 2 * i + 1);
+        float *w = m->params + m->w_off[i], *b = m->params + m->b_off[i];
+        mf_rng_uniform(rw, 0, w, n_w);
+        mf_rng_uniform(rb, 0, b, m->out_dim[i]);
+        for (size_t j = 0; j < n_w; j++) {
+            w[j] = (2.0f * w[j] - 1.0f) * bound;
+        }
+        for (size_t j = 0; j < m->out_dim[i]; j++) {
+            b[j] = (2.0f * b[j] - 1.0f) * bound;
+        }
+    }
+}
+
+void mf_mlp_embed(const mf_mlp *m, float t, float *out)
+{
+    size_t half = m->cfg.emb_dim / 2;
+    for (size_t j = 0; j < half; j++) {
+        float a = t * m->freqs[j];
+        out[j] = sinf(a);
+        out[half + j] = cosf(a);
+    }
+}
+
+/* ---- workspace ------------------------------------------------------------------ */
+
+void mf_mlp_ws_free(mf_mlp_ws *ws)
+{
+    if (ws == NULL) {
+        return;
+    }
+    mf_free_aligned(ws->in);
+    for (size_t i = 0; i < MF_MLP_MAX_HIDDEN; i++) {
+        mf_free_aligned(ws->act[i]);
+        mf_free_aligned(ws->sig[i]);
+    }
+    mf_free_aligned(ws->d_a);
+    mf_free_aligned(ws->d_z);
+    mf_free_aligned(ws->emb);
+    mf_free_aligned(ws->u);
+    free(ws);
+}
+
+mf_err mf_mlp_ws_new(const mf_mlp *m, size_t max_batch, bool with_backward, mf_mlp_ws **ret)
+{
+    if (max_batch == 0) {
+        return MF_EINVAL;
+    }
+    size_t h_max = 0, n_in, n_h;
+    for (size_t i = 0; i < m->cfg.n_hidden; i++) {
+        h_max = m->cfg.hidden[i] > h_max ? m->cfg.hidden[i] : h_max;
+    }
+    if (mf_size_mul(max_batch, m->in_dim[0], &n_in) != MF_OK ||
+        mf_size_mul(max_batch, h_max, &n_h) != MF_OK) {
+        return MF_ERANGE;
+    }
+    mf_mlp_ws *ws = calloc(1, sizeof *ws);
+    if (ws == NULL) {
+        return MF_ENOMEM;
+    }
+    ws->max_batch = max_batch;
+    ws->with_backward = with_backward;
+    bool ok = true;
+    for (size_t i = 0; i < m->cfg.n_hidden; i++) {
+        ws->act[i] = mf_alloc_floats(max_batch * m->cfg.hidden[i]);
+        ok = ok && ws->act[i] != NULL;
+        if (with_backward) {
+            ws->sig[i] = mf_alloc_floats(max_batch * m->cfg.hidden[i]);
+            ok = ok && ws->sig[i] != NULL;
+        }
+    }
+    if (with_backward) {
+        ws->d_a = mf_alloc_floats(n_h);
+        ws->d_z = mf_alloc_floats(n_h);
+        ok = ok && ws->d_a != NULL && ws->d_z != NULL;
+    }
+    ws->in = mf_alloc_floats(n_in);
+    ws->emb = mf_alloc_floats(m->cfg.emb_dim);
+    ws->u = mf_alloc_floats(m->cfg.hidden[0]);
+    ok = ok && ws->in != NULL && ws->emb != NULL && ws->u != NULL;
+    if (!ok) {
+        mf_mlp_ws_free(ws);
+        return MF_ENOMEM;
+    }
+    *ret = ws;
+    return MF_OK;
+}
+
+size_t mf_mlp_ws_max_batch(const mf_mlp_ws *ws)
+{
+    return ws->max_batch;
+}
+
+/* ---- forward -------------------------------------------------------------------- */
+
+static void sgemm_nt(size_t n, size_t o, size_t k, const float *a, size_t lda, const float *w,
+                     size_t ldw, float beta, float *y, size_t ldy)
+{
+    /* y (n, o) = a (n, k) w(o, k)^T + beta y */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n, (int) o, (int) k, 1.0f, a,
+                (int) lda, w, (int) ldw, beta, y, (int) ldy);
+}
+
+/* Hidden layers 1..k-1 and the output layer, from act[0] on. */
+static void forward_rest(const mf_mlp *m, mf_mlp_ws *ws, size_t n, float *out)
+{
+    size_t k = m->cfg.n_hidden;
+    for (size_t i = 1; i < k; i++) {
+        sgemm_nt(n, m->out_dim[i], m->in_dim[i], ws->act[i - 1], m->in_dim[i],
+                 m->params + m->w_off[i], m->in_dim[i], 0.0f, ws->act[i], m->out_dim[i]);
+        mf_k_bias_silu(ws->act[i], ws->with_backward ? ws->sig[i] : NULL,
+                       m->params + m->b_off[i], n, m->out_dim[i]);
+    }
+    const float *w = m->params + m->w_off[k], *b = m->params + m->b_off[k];
+    size_t d = m->out_dim[k], h = m->in_dim[k];
+    if (d <= THIN_OUT_MAX) {
+        mf_k_thin_out(out, ws->act[k - 1], w, b, n, h, d);
+    } else {
+        for (size_t r = 0; r < n; r++) {
+            memcpy(out + r * d, b, d * sizeof(float));
+        }
+        sgemm_nt(n, d, h, ws->act[k - 1], h, w, h, 1.0f, out, d);
+    }
+}
+
+void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float *t,
+                    const float *c, size_t n, float *out)
+{
+    assert(n <= ws->max_batch);
+    size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, C = m->cfg.cond_dim, in = m->in_dim[0];
+    for (size_t r = 0; r < n; r++) {
+        float *row = ws->in + r * in;
+        memcpy(row, x + r * D, D * sizeof(float));
+        mf_mlp_embed(m, t[r], row + D);
+        if (C > 0) {
+            memcpy(row + D + E, c + r * C, C * sizeof(float));
+        }
+    }
+    size_t h = m->out_dim[0];
+    sgemm_nt(n, h, in, ws->in, in, m->params + m->w_off[0], in, 0.0f, ws->act[0], h);
+    mf_k_bias_silu(ws->act[0], ws->with_backward ? ws->sig[0] : NULL, m->params + m->b_off[0], n,
+                   h);
+    forward_rest(m, ws, n, out);
+}
+
+void mf_mlp_forward_shared_t(const mf_mlp *m, mf_mlp_ws *ws, const float *x, float t,
+                             const float *c, size_t n, float *out)
+{
+    assert(n <= ws->max_batch);
+    size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, C = m->cfg.cond_dim, in = m->in_dim[0];
+    size_t h = m->out_dim[0];
+    const float *w0 = m->params + m->w_off[0];
+    mf_mlp_embed(m, t, ws->emb);
+    /* u = W_e e(t) + b_0: columns D..D+E-1 of W_0. */
+    memcpy(ws->u, m->params + m->b_off[0], h * sizeof(float));
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) h, (int) E, 1.0f, w0 + D, (int) in, ws->emb, 1,
+                1.0f, ws->u, 1);
+    if (ws->with_backward) { /* the parameter gradient of layer 0 reads the full input */
+        for (size_t r = 0; r < n; r++) {
+            float *row = ws->in + r * in;
+            memcpy(row, x + r * D, D * sizeof(float));
+            memcpy(row + D, ws->emb, E * sizeof(float));
+            if (C > 0) {
+                memcpy(row + D + E, c + r * C, C * sizeof(float));
+            }
+        }
+    }
+    float *sig0 = ws->with_backward ? ws->sig[0] : NULL;
+    if (D <= THIN_IN_MAX && C == 0) {
+        mf_k_thin_in_silu(ws->act[0], sig0, x, D, w0, in, ws->u, n, h);
+    } else {
+        sgemm_nt(n, h, D, x, D, w0, in, 0.0f, ws->act[0], h);
+        if (C > 0) {
+            sgemm_nt(n, h, C, c, C, w0 + D + E, in, 1.0f, ws->act[0], h);
+        }
+        mf_k_bias_silu(ws->act[0], sig0, ws->u, n, h);
+    }
+    forward_rest(m, ws, n, out);
+}
+
+/* ---- backward ------------------------------------------------------------------- */
+
+static void colsum_add(float *db, const float *dz, size_t n, size_t h)
+{
+    for (size_t r = 0; r < n; r++) {
+        const float *row = dz + r * h;
+        for (size_t j = 0; j < h; j++) {
+            db[j] += row[j];
+        }
+    }
+}
+
+void mf_mlp_backward(const mf_mlp *m, mf_mlp_ws *ws, const float *d_out, size_t n,
+                     float *d_params, float *d_x)
+{
+    assert(ws->with_backward && n <= ws->max_batch);
+    size_t k = m->cfg.n_hidden, D = m->cfg.data_dim;
+    const float *dz = d_out; /* gradient at the pre-activation of layer i */
+    for (size_t i = k + 1; i-- > 0;) {
+        size_t in = m->in_dim[i], out = m->out_dim[i];
+        const float *a_prev = i == 0 ? ws->in : ws->act[i - 1];
+        const float *w = m->params + m->w_off[i];
+        if (d_params != NULL) {
+            /* dW (out, in) += dz^T (out, n) a_prev (n, in) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int) out, (int) in, (int) n, 1.0f,
+                        dz, (int) out, a_prev, (int) in, 1.0f, d_params + m->w_off[i], (int) in);
+            colsum_add(d_params + m->b_off[i], dz, n, out);
+        }
+        if (i == 0) {
+            if (d_x != NULL) { /* d_x (n, D) += dz (n, H_1) W_0[:, :D] */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n, (int) D, (int) out,
+                            1.0f, dz, (int) out, w, (int) in, 1.0f, d_x, (int) D);
+            }
+            break;
+        }
+        /* dA_{i-1} (n, in) = dz (n, out) W_i (out, in), then through silu'. */
+        float *dst = (dz == ws->d_a) ? ws->d_z : ws->d_a; /* ping-pong: never read what we write */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n, (int) in, (int) out, 1.0f,
+                    dz, (int) out, w, (int) in, 0.0f, dst, (int) in);
+        mf_k_silu_backward(dst, dst, ws->act[i - 1], ws->sig[i - 1], n, in);
+        dz = dst;
+    }
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mlp.h - the reference score network of DESIGN.md.
+ *
+ *   input  = [x (D), emb(t) (E), c (C)]            (concatenated, in that order)
+ *   layers = Linear(D+E+C, H_1) -> SiLU -> ... -> Linear(H_k, D)
+ *
+ * emb(t)_j = sin(t f_j), emb(t)_{E/2+j} = cos(t f_j), f_j = exp(-ln(10000) j/(E/2)),
+ * t the 0-based integer timestep as a float.
+ *
+ * Parameters live in ONE 64-byte aligned block of n_params floats, laid out
+ * layer by layer as PyTorch's state_dict orders them: layers.0.weight (H_1,
+ * D+E+C) row-major, layers.0.bias (H_1), layers.1.weight, ...  Gradients and
+ * Adam moments are plain float arrays of the same length and layout, so the
+ * optimiser, clipping, EMA and the model file are flat loops over n_params.
+ *
+ * Threading: an mf_mlp is read-only during forward/backward and may be shared
+ * by threads; each thread needs its own mf_mlp_ws.  Nothing here allocates
+ * after mf_mlp_ws_new.
+ */
+#ifndef MF_MLP_H
+#define MF_MLP_H
+
+#include "err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MF_MLP_MAX_HIDDEN 8
+#define MF_MLP_MAX_LAYERS (MF_MLP_MAX_HIDDEN + 1)
+#define MF_MLP_MAX_WIDTH 8192 /* any single dimension (D, E, C, H_i) */
+
+typedef struct mf_mlp_config {
+    uint32_t data_dim;                  /* D >= 1 */
+    uint32_t cond_dim;                  /* C >= 0 (0: unconditional) */
+    uint32_t emb_dim;                   /* E, even, >= 2 */
+    uint32_t n_hidden;                  /* k >= 1 hidden layers */
+    uint32_t hidden[MF_MLP_MAX_HIDDEN]; /* H_1 .. H_k */
+} mf_mlp_config;
+
+typedef struct mf_mlp {
+    mf_mlp_config cfg;
+    size_t n_layers;                  /* k + 1 linear layers */
+    size_t in_dim[MF_MLP_MAX_LAYERS]; /* fan-in of layer i */
+    size_t out_dim[MF_MLP_MAX_LAYERS];
+    size_t w_off[MF_MLP_MAX_LAYERS];  /* offset of layers.i.weight in the block */
+    size_t b_off[MF_MLP_MAX_LAYERS];  /* offset of layers.i.bias */
+    size_t n_params;
+    float *params;                    /* owned, 64-byte aligned, n_params floats */
+    float *freqs;                     /* owned, E/2 embedding frequencies (float32, as PyTorch) */
+} mf_mlp;
+
+/** Checks a configuration: every dimension in range, E even, k in 1..MF_MLP_MAX_HIDDEN. */
+MF_MUST_CHECK mf_err mf_mlp_config_check(const mf_mlp_config *cfg);
+
+/** Number of parameters of a configuration (0 if invalid). */
+size_t mf_mlp_config_n_params(const mf_mlp_config *cfg);
+
+/** Total input width D + E + C. */
+size_t mf_mlp_config_in_dim(const mf_mlp_config *cfg);
+
+/**
+ * Allocates a network with all parameters zero.  Errors: MF_EINVAL (bad
+ * config), MF_ENOMEM.  *ret is written only on success; free with mf_mlp_free.
+ */
+MF_MUST_CHECK mf_err mf_mlp_new(const mf_mlp_config *cfg, mf_mlp **ret);
+
+/** Frees a network; accepts NULL. */
+void mf_mlp_free(mf_mlp *m);
+
+/** A copy with its own parameter block (MF_ENOMEM). */
+MF_MUST_CHECK mf_err mf_mlp_clone(const mf_mlp *m, mf_mlp **ret);
+
+/**
+ * PyTorch's default nn.Linear initialisation, from a seed:
+ * W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+ */
+void mf_mlp_init_params(mf_mlp *m, uint64_t seed);
+
+/** The sinusoidal embedding of one timestep: out (E). */
+void mf_mlp_embed(const mf_mlp *m, float t, float *out);
+
+/* ---- workspace ------------------------------------------------------------------ */
+
+typedef struct mf_mlp_ws mf_mlp_ws;
+
+/**
+ * Scratch for batches of up to max_batch rows.  with_backward keeps what the
+ * backward pass needs (input, activations, sigmoids).  Errors: MF_EINVAL,
+ * MF_ERANGE (sizes overflow), MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_mlp_ws_new(const mf_mlp *m, size_t max_batch, bool with_backward,
+                                   mf_mlp_ws **ret);
+void mf_mlp_ws_free(mf_mlp_ws *ws);
+size_t mf_mlp_ws_max_batch(const mf_mlp_ws *ws);
+
+/* ---- forward / backward --------------------------------------------------------- */
+
+/**
+ * out = eps_theta(x, t_i, c) for n rows with per-row timesteps.
+ * x: (n, D)   t: (n) timesteps as floats   c: (n, C) or NULL when C = 0
+ * out: (n, D).  n <= max batch of ws.  Saves what backward needs when the
+ * workspace was made with_backward.
+ */
+void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float *t,
+                    const float *c, size_t n, float *out);
+
+/**
+ * The same with one timestep shared by every row (sampling): the embedding
+ * part of the first layer, W_emb emb(t) + b, is computed once per call instead
+ * of once per row.
+ */
+void mf_mlp_forward_shared_t(const mf_mlp *m, mf_mlp_ws *ws, const float *x, float t,
+                             const float *c, size_t n, float *out);
+
+/**
+ * Backward of the last forward on ws (which must be with_backward).
+ * d_out: (n, D) = dL/d out.  Accumulates (+=) dL/d params into d_params
+ * (n_params, same layout as params) unless NULL, and dL/d x into d_x (n, D)
+ * unless NULL: with d_params NULL this is the vector-Jacobian product
+ * d_x += J_x(eps)^T d_out that Adjoint Matching needs.
+ */
+void mf_mlp_backward(const mf_mlp *m, mf_mlp_ws *ws, const float *d_out, size_t n,
+                     float *d_params, float *d_x);
+
+#endif /* MF_MLP_H */

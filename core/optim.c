@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* optim.c - Adam, gradient clipping, EMA and learning-rate schedules (see optim.h). */
+#include "optim.h"
+
+#include <math.h>
+#include <string.h>
+
+void mf_adam_step(mf_adam *a, float *params, const float *grad, size_t n, float lr)
+{
+    a->t++;
+    float b1 = a->beta1, b2 = a->beta2;
+    /* Fold the bias corrections into the step size and epsilon, as PyTorch does:
+     * p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps). */
+    double bc1 = 1.0 - pow((double) b1, (double) a->t);
+    double bc2 = 1.0 - pow((double) b2, (double) a->t);
+    float step = (float) ((double) lr / bc1);
+    float inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
+    float *m = a->m, *v = a->v;
+    for (size_t i = 0; i < n; i++) {
+        float g = grad[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        params[i] -= step * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + a->eps);
+    }
+}
+
+void mf_adam_reset(mf_adam *a, size_t n)
+{
+    memset(a->m, 0, n * sizeof(float));
+    memset(a->v, 0, n * sizeof(float));
+    a->t = 0;
+}
+
+double mf_clip_grad_norm(float *grad, size_t n, double max_norm)
+{
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        ss += (double) grad[i] * (double) grad[i];
+    }
+    double norm = sqrt(ss);
+    if (max_norm > 0.0 && norm > max_norm) {
+        float scale = (float) (max_norm / (norm + 1e-6));
+        for (size_t i = 0; i < n; i++) {
+            grad[i] *= scale;
+        }
+    }
+    return norm;
+}
+
+void mf_ema_update(float *ema, const float *params, size_t n, float decay)
+{
+    float keep = decay, take = 1.0f - decay;
+    for (size_t i = 0; i < n; i++) {
+        ema[i] = keep * ema[i] + take * params[i];
+    }
+}
+
+float mf_lr_at(mf_lr_sched kind, float lr_max, float lr_min, size_t warmup, size_t step,
+               size_t n_steps)
+{
+    if (kind == MF_LR_CONSTANT) {
+        return lr_max;
+    }
+    if (step < warmup) {
+        return lr_max * (float) (step + 1) / (float) warmup;
+    }
+    double span = n_steps > warmup ? (double) (n_steps - warmup) : 1.0;
+    double p = (double) (step - warmup) / span;
+    p = p > 1.0 ? 1.0 : p;
+    return lr_min + (lr_max - lr_min) * (float) (0.5 * (1.0 + cos(3.141592653589793 * p)));
+}

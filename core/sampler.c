@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sampler.c - DDPM / DDIM / probability-flow ODE samplers (see sampler.h).
+ *
+ * DDIM step from t to the next grid time t' (ab = alpha_bar_t, ap = alpha_bar_t',
+ * ap = 1 after the last step):
+ *     x0    = (x - sqrt(1 - ab) eps) / sqrt(ab)
+ *     sigma = eta sqrt((1 - ap)/(1 - ab)) sqrt(1 - ab/ap)
+ *     x'    = sqrt(ap) x0 + sqrt(1 - ap - sigma^2) eps + sigma z
+ * With eta = 1, sigma^2 is the DDPM posterior variance of q(x_t' | x_t, x0),
+ * so this is ancestral sampling on the grid.
+ *
+ * ODE: with sigma = sqrt((1 - ab)/ab) and y = x/sqrt(ab), the probability-flow
+ * ODE of the VP process is dy/dsigma = eps(x, t); DDIM with eta = 0 is its
+ * Euler method.  Heun: y' = y + h (e1 + e2)/2, with e2 = eps at the Euler
+ * prediction, h = sigma' - sigma.
+ */
+#include "sampler.h"
+
+#include "mem.h"
+#include "rng.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { STREAM_INIT = 1, STREAM_STEP = 2 };
+
+const char *mf_sampler_name(mf_sampler_kind kind)
+{
+    switch (kind) {
+    case MF_SAMPLER_DDPM:
+        return "ddpm";
+    case MF_SAMPLER_DDIM:
+        return "ddim";
+    case MF_SAMPLER_ODE:
+        return "ode";
+    }
+    return "unknown";
+}
+
+mf_err mf_sampler_lookup(const char *name, mf_sampler_kind *ret)
+{
+    static const mf_sampler_kind kinds[] = {MF_SAMPLER_DDPM, MF_SAMPLER_DDIM, MF_SAMPLER_ODE};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (name != NULL && strcmp(name, mf_sampler_name(kinds[i])) == 0) {
+            *ret = kinds[i];
+            return MF_OK;
+        }
+    }
+    return MF_ENOTFOUND;
+}
+
+long mf_sampler_grid_t(size_t T, size_t S, size_t i)
+{
+    if (S <= 1) {
+        return (long) T - 1;
+    }
+    /* Descending: i = 0 -> T-1, i = S-1 -> 0. */
+    double v = (double) (S - 1 - i) * (double) (T - 1) / (double) (S - 1);
+    return (long) floor(v + 0.5);
+}
+
+size_t mf_sampler_n_evals(const mf_sampler_opts *o)
+{
+    if (o->kind == MF_SAMPLER_ODE) {
+        return o->steps == 0 ? 0 : 2 * o->steps - 1;
+    }
+    return o->steps;
+}
+
+static int cancelled(const mf_sampler_opts *o)
+{
+    return o->cancel != NULL && atomic_load(o->cancel) != 0;
+}
+
+static void report(const mf_sampler_opts *o, size_t done, size_t total)
+{
+    if (o->progress != NULL) {
+        o->progress(o->progress_ctx, done, total);
+    }
+}
+
+mf_err mf_sample(const mf_schedule *s, mf_eps_fn eps, const mf_sampler_opts *o, float *x,
+                 size_t n, size_t D)
+{
+    if (o->steps == 0 || o->steps > s->T || n == 0 || D == 0 || !(o->eta >= 0.0f) ||
+        o->eta > 1.0f) {
+        return MF_EINVAL;
+    }
+    size_t total;
+    if (mf_size_mul(n, D, &total) != MF_OK) {
+        return MF_ERANGE;
+    }
+    float *e1 = mf_alloc_floats(total);
+    float *aux = mf_alloc_floats(total); /* noise for DDIM/DDPM, x-prediction for Heun */
+    float *e2 = o->kind == MF_SAMPLER_ODE ? mf_alloc_floats(total) : NULL;
+    mf_err err = MF_OK;
+    if (e1 == NULL || aux == NULL || (o->kind == MF_SAMPLER_ODE && e2 == NULL)) {
+        err = MF_ENOMEM;
+        goto out;
+    }
+    mf_rng root = mf_rng_make(o->seed);
+    uint64_t first = o->first_index * D;
+    mf_rng_normal(mf_rng_derive(root, STREAM_INIT), first, x, total);
+
+    float eta = o->kind == MF_SAMPLER_DDPM ? 1.0f : (o->kind == MF_SAMPLER_DDIM ? o->eta : 0.0f);
+    size_t n_evals = mf_sampler_n_evals(o), done = 0;
+    for (size_t k = 0; k < o->steps; k++) {
+        if (cancelled(o)) {
+            err = MF_ECANCELED;
+            goto out;
+        }
+        long t = mf_sampler_grid_t(s->T, o->steps, k);
+        long tp = k + 1 < o->steps ? mf_sampler_grid_t(s->T, o->steps, k + 1) : -1;
+        double ab = mf_schedule_alpha_bar(s, t), ap = mf_schedule_alpha_bar(s, tp);
+        eps.eval(eps.ctx, x, n, (float) t, e1);
+        done++;
+        if (o->kind != MF_SAMPLER_ODE || tp < 0) {
+            double sig = 0.0;
+            if (eta > 0.0f && tp >= 0) {
+                sig = (double) eta * sqrt((1.0 - ap) / (1.0 - ab)) * sqrt(1.0 - ab / ap);
+                mf_rng_normal(mf_rng_derive(mf_rng_derive(root, STREAM_STEP), (uint64_t) k), first,
+                              aux, total);
+            }
+            float c_x = (float) sqrt(ap / ab);
+            float c_e = (float) (sqrt(fmax(1.0 - ap - sig * sig, 0.0)) - sqrt(ap / ab) * sqrt(1.0 - ab));
+            float c_z = (float) sig;
+            for (size_t j = 0; j < total; j++) {
+                x[j] = c_x * x[j] + c_e * e1[j] + (c_z != 0.0f ? c_z * aux[j] : 0.0f);
+            }
+        } else {
+            /* Heun in (sigma, y): x = sqrt(ab) y, y' = y + h e. */
+            double sg = sqrt((1.0 - ab) / ab), sp = sqrt((1.0 - ap) / ap);
+            float h = (float) (sp - sg), in_s = (float) (1.0 / sqrt(ab)), out_s = (float) sqrt(ap);
+            for (size_t j = 0; j < total; j++) {
+                aux[j] = out_s * (in_s * x[j] + h * e1[j]);
+            }
+            eps.eval(eps.ctx, aux, n, (float) tp, e2);
+            done++;
+            for (size_t j = 0; j < total; j++) {
+                x[j] = out_s * (in_s * x[j] + 0.5f * h * (e1[j] + e2[j]));
+            }
+        }
+        report(o, done, n_evals);
+    }
+out:
+    mf_free_aligned(e1);
+    mf_free_aligned(aux);
+    mf_free_aligned(e2);
+    return err;
+}
+
+void mf_mlp_eps_eval(void *ctx, const float *x, size_t n, float t, float *out)
+{
+    const mf_mlp_eps_ctx *c = ctx;
+    size_t D = c->net->cfg.data_dim, C = c->net->cfg.cond_dim;
+    size_t chunk = mf_mlp_ws_max_batch(c->ws);
+    for (size_t r = 0; r < n; r += chunk) {
+        size_t m = n - r < chunk ? n - r : chunk;
+        mf_mlp_forward_shared_t(c->net, c->ws, x + r * D, t, c->c != NULL ? c->c + r * C : NULL, m,
+                                out + r * D);
+    }
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sampler.h - reverse-time samplers for epsilon-prediction DDPM models.
+ *
+ * All samplers walk a strided grid of S timesteps from T-1 down to 0,
+ * t_i = round(i (T-1)/(S-1)), and end at alpha_bar = 1 (x_0 = the denoised
+ * estimate of the last step):
+ *   MF_SAMPLER_DDIM  DDIM (Song et al. 2021, eq. 12) with any eta in [0, 1];
+ *   MF_SAMPLER_DDPM  ancestral sampling with the DDPM posterior variance on the
+ *                    grid, which is DDIM with eta = 1 (the memoryless schedule);
+ *                    S = T gives the original 1000-step chain;
+ *   MF_SAMPLER_ODE   the probability-flow ODE in (sigma, y) = (sqrt((1-ab)/ab),
+ *                    x / sqrt(ab)) coordinates, dy/dsigma = eps(x, t), by Heun's
+ *                    method (Euler on the last step, where sigma reaches 0).
+ * Randomness: the initial noise of sample i, dimension d, is normal number
+ * (first_index + i) D + d of a stream derived from the seed; the noise added at
+ * grid step k uses another stream derived from (seed, k).  So the same seed
+ * gives the same samples whatever the batch split.
+ */
+#ifndef MF_SAMPLER_H
+#define MF_SAMPLER_H
+
+#include "err.h"
+#include "mlp.h"
+#include "schedule.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum mf_sampler_kind {
+    MF_SAMPLER_DDPM = 0,
+    MF_SAMPLER_DDIM = 1,
+    MF_SAMPLER_ODE = 2,
+} mf_sampler_kind;
+
+/** "ddpm", "ddim", "ode". */
+const char *mf_sampler_name(mf_sampler_kind kind);
+
+/** Parses a sampler name; MF_ENOTFOUND for anything else. */
+MF_MUST_CHECK mf_err mf_sampler_lookup(const char *name, mf_sampler_kind *ret);
+
+/**
+ * The noise-prediction function: out (n, D) = eps(x (n, D), t) for one timestep
+ * t shared by all rows.  ctx is the callback's own state.
+ */
+typedef struct mf_eps_fn {
+    void (*eval)(void *ctx, const float *x, size_t n, float t, float *out);
+    void *ctx;
+} mf_eps_fn;
+
+/** Called between steps with the number of network evaluations done and planned. */
+typedef void (*mf_progress_fn)(void *ctx, size_t done, size_t total);
+
+typedef struct mf_sampler_opts {
+    mf_sampler_kind kind;
+    size_t steps;              /* S, 1..T */
+    float eta;                 /* DDIM only, 0..1 */
+    uint64_t seed;
+    uint64_t first_index;      /* global index of row 0 (for batch splits) */
+    const atomic_int *cancel;  /* may be NULL; non-zero stops at the next step */
+    mf_progress_fn progress;   /* may be NULL */
+    void *progress_ctx;
+} mf_sampler_opts;
+
+/** Number of network evaluations a sampler run makes (for progress and budgets). */
+size_t mf_sampler_n_evals(const mf_sampler_opts *o);
+
+/**
+ * Draws n samples in model space into x (n, D).  Scratch is allocated once at
+ * the start, never inside the step loop.  Errors: MF_EINVAL (steps 0 or > T,
+ * eta outside [0, 1], n or D 0), MF_ENOMEM, MF_ECANCELED (x then holds the
+ * partial state).
+ */
+MF_MUST_CHECK mf_err mf_sample(const mf_schedule *s, mf_eps_fn eps, const mf_sampler_opts *o,
+                               float *x, size_t n, size_t D);
+
+/** Grid timestep i (0 = first, the noisiest) of an S-step run; S <= T. */
+long mf_sampler_grid_t(size_t T, size_t S, size_t i);
+
+/*
+ * Adapter: an MLP as an mf_eps_fn.  Rows are processed in chunks of the
+ * workspace's max batch.  c (n, C) may be NULL for unconditional models.
+ */
+typedef struct mf_mlp_eps_ctx {
+    const mf_mlp *net;
+    mf_mlp_ws *ws;
+    const float *c;
+} mf_mlp_eps_ctx;
+
+void mf_mlp_eps_eval(void *ctx, const float *x, size_t n, float t, float *out);
+
+#endif /* MF_SAMPLER_H */

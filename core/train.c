@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * train.c - DSM training loop body (see train.h).
+ *
+ * Gradient of the loss w.r.t. the network output: with
+ * L = (1/(n D)) sum (eps_hat - eps)^2, dL/d eps_hat = 2 (eps_hat - eps)/(n D).
+ * All buffers are sized at construction; a step allocates nothing.
+ */
+#include "train.h"
+
+#include "mem.h"
+#include "rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { STREAM_T = 11, STREAM_EPS = 12 };
+
+struct mf_trainer {
+    mf_mlp *net;   /* borrowed */
+    mf_mlp *ema;   /* owned, NULL without EMA */
+    const mf_schedule *sched;
+    mf_train_opts opts;
+    mf_mlp_ws *ws;
+    mf_adam adam;
+    float *grad;   /* (n_params) */
+    float *xt;     /* (batch, D) noised input */
+    float *eps;    /* (batch, D) target noise */
+    float *out;    /* (batch, D) prediction, then d_out */
+    float *t;      /* (batch) timesteps */
+    size_t done;
+};
+
+mf_train_opts mf_train_opts_default(void)
+{
+    mf_train_opts o = {
+        .batch = 512,
+        .n_steps = 20000,
+        .lr = 1e-3f,
+        .lr_min = 1e-5f,
+        .warmup = 500,
+        .lr_sched = MF_LR_COSINE,
+        .beta1 = 0.9f,
+        .beta2 = 0.999f,
+        .adam_eps = 1e-8f,
+        .clip_grad = 1.0,
+        .ema_decay = 0.999f,
+        .seed = 0,
+    };
+    return o;
+}
+
+void mf_trainer_free(mf_trainer *tr)
+{
+    if (tr == NULL) {
+        return;
+    }
+    mf_mlp_free(tr->ema);
+    mf_mlp_ws_free(tr->ws);
+    mf_free_aligned(tr->adam.m);
+    mf_free_aligned(tr->adam.v);
+    mf_free_aligned(tr->grad);
+    mf_free_aligned(tr->xt);
+    mf_free_aligned(tr->eps);
+    mf_free_aligned(tr->out);
+    mf_free_aligned(tr->t);
+    free(tr);
+}
+
+mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o, mf_trainer **ret)
+{
+    if (o->batch == 0 || !(o->lr > 0.0f) || !(o->ema_decay >= 0.0f && o->ema_decay < 1.0f) ||
+        !(o->beta1 >= 0.0f && o->beta1 < 1.0f) || !(o->beta2 >= 0.0f && o->beta2 < 1.0f)) {
+        return MF_EINVAL;
+    }
+    size_t bd;
+    if (mf_size_mul(o->batch, net->cfg.data_dim, &bd) != MF_OK) {
+        return MF_ERANGE;
+    }
+    mf_trainer *tr = calloc(1, sizeof *tr);
+    if (tr == NULL) {
+        return MF_ENOMEM;
+    }
+    tr->net = net;
+    tr->sched = s;
+    tr->opts = *o;
+    mf_err err = mf_mlp_ws_new(net, o->batch, true, &tr->ws);
+    if (err == MF_OK && o->ema_decay > 0.0f) {
+        err = mf_mlp_clone(net, &tr->ema);
+    }
+    if (err != MF_OK) {
+        mf_trainer_free(tr);
+        return err;
+    }
+    tr->adam = (mf_adam){.beta1 = o->beta1, .beta2 = o->beta2, .eps = o->adam_eps};
+    tr->adam.m = mf_alloc_floats(net->n_params);
+    tr->adam.v = mf_alloc_floats(net->n_params);
+    tr->grad = mf_alloc_floats(net->n_params);
+    tr->xt = mf_alloc_floats(bd);
+    tr->eps = mf_alloc_floats(bd);
+    tr->out = mf_alloc_floats(bd);
+    tr->t = mf_alloc_floats(o->batch);
+    if (!tr->adam.m || !tr->adam.v || !tr->grad || !tr->xt || !tr->eps || !tr->out || !tr->t) {
+        mf_trainer_free(tr);
+        return MF_ENOMEM;
+    }
+    *ret = tr;
+    return MF_OK;
+}
+
+/*
+ * Noised inputs for rows [first_row, first_row + n) of draw number `draw`: t_r uniform on 0..T-1,
+ * eps ~ N(0, I), x_t = sqrt(ab) x0 + sqrt(1 - ab) eps.
+ */
+static void make_noisy(const mf_schedule *s, mf_rng root, uint64_t draw, size_t first_row,
+                       const float *x0, size_t n, size_t D, float *t, float *eps, float *xt)
+{
+    mf_rng rt = mf_rng_derive(mf_rng_derive(root, STREAM_T), draw);
+    mf_rng re = mf_rng_derive(mf_rng_derive(root, STREAM_EPS), draw);
+    mf_rng_normal(re, (uint64_t) first_row * D, eps, n * D);
+    for (size_t r = 0; r < n; r++) {
+        uint32_t ti = mf_rng_below(rt, first_row + r, (uint32_t) s->T);
+        t[r] = (float) ti;
+        float a = (float) sqrt(s->alpha_bar[ti]), b = (float) sqrt(1.0 - s->alpha_bar[ti]);
+        for (size_t d = 0; d < D; d++) {
+            xt[r * D + d] = a * x0[r * D + d] + b * eps[r * D + d];
+        }
+    }
+}
+
+void mf_trainer_step(mf_trainer *tr, const float *x0, const float *c, double *ret_loss,
+                     double *ret_grad_norm)
+{
+    const mf_train_opts *o = &tr->opts;
+    size_t n = o->batch, D = tr->net->cfg.data_dim, nd = n * D;
+    make_noisy(tr->sched, mf_rng_make(o->seed), tr->done, 0, x0, n, D, tr->t, tr->eps, tr->xt);
+    mf_mlp_forward(tr->net, tr->ws, tr->xt, tr->t, c, n, tr->out);
+    double loss = 0.0;
+    float g = 2.0f / (float) nd;
+    for (size_t j = 0; j < nd; j++) {
+        float diff = tr->out[j] - tr->eps[j];
+        loss += (double) diff * (double) diff;
+        tr->out[j] = g * diff;
+    }
+    memset(tr->grad, 0, tr->net->n_params * sizeof(float));
+    mf_mlp_backward(tr->net, tr->ws, tr->out, n, tr->grad, NULL);
+    double norm = mf_clip_grad_norm(tr->grad, tr->net->n_params, o->clip_grad);
+    float lr = mf_lr_at(o->lr_sched, o->lr, o->lr_min, o->warmup, tr->done, o->n_steps);
+    mf_adam_step(&tr->adam, tr->net->params, tr->grad, tr->net->n_params, lr);
+    if (tr->ema != NULL) {
+        mf_ema_update(tr->ema->params, tr->net->params, tr->net->n_params, o->ema_decay);
+    }
+    tr->done++;
+    if (ret_loss != NULL) {
+        *ret_loss = loss / (double) nd;
+    }
+    if (ret_grad_norm != NULL) {
+        *ret_grad_norm = norm;
+    }
+}
+
+size_t mf_trainer_n_done(const mf_trainer *tr)
+{
+    return tr->done;
+}
+
+const mf_mlp *mf_trainer_ema(const mf_trainer *tr)
+{
+    return tr->ema != NULL ? tr->ema : tr->net;
+}
+
+double mf_dsm_loss(const mf_mlp *net, mf_mlp_ws *ws, const mf_schedule *s, const float *x0,
+                   const float *c, size_t n, uint64_t seed)
+{
+    size_t D = net->cfg.data_dim, C = net->cfg.cond_dim, chunk = mf_mlp_ws_max_batch(ws);
+    size_t cd = chunk * D;
+    float *buf = mf_alloc_floats(3 * cd + chunk);
+    if (buf == NULL) {
+        return NAN;
+    }
+    float *eps = buf, *xt = buf + cd, *out = buf + 2 * cd, *t = buf + 3 * cd;
+    double sum = 0.0;
+    mf_rng root = mf_rng_make(seed);
+    for (size_t r0 = 0; r0 < n; r0 += chunk) {
+        size_t m = n - r0 < chunk ? n - r0 : chunk;
+        make_noisy(s, root, 0, r0, x0 + r0 * D, m, D, t, eps, xt);
+        mf_mlp_forward(net, ws, xt, t, c != NULL ? c + r0 * C : NULL, m, out);
+        for (size_t j = 0; j < m * D; j++) {
+            double diff = (double) out[j] - (double) eps[j];
+            sum += diff * diff;
+        }
+    }
+    mf_free_aligned(buf);
+    return sum / ((double) n * (double) D);
+}

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of core/mlp.c.
+ *  - forward (per-row t and shared t, every fast path) against a naive
+ *    double-precision implementation written from DESIGN.md's definition;
+ *  - backward to parameters and to the input against central finite
+ *    differences of that double-precision reference (float64 accumulation);
+ *  - the input VJP alone (d_params NULL) equals the one from the full backward.
+ */
+#include "mlp.h"
+
+#include "rng.h"
+#include "test_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a naive reference in double ------------------------------------------------ */
+
+static double ref_silu(double z)
+{
+    return z / (1.0 + exp(-z));
+}
+
+/* out (D) for one row; params as double copies so finite differences are exact-ish. */
+static void ref_forward_row(const mf_mlp *m, const double *p, const float *x, float t,
+                            const float *c, double *out)
+{
+    const mf_mlp_config *cfg = &m->cfg;
+    size_t D = cfg->data_dim, E = cfg->emb_dim, C = cfg->cond_dim;
+    double in[1024], h[1024];
+    for (size_t d = 0; d < D; d++) {
+        in[d] = x[d];
+    }
+    for (size_t j = 0; j < E / 2; j++) {
+        /* the embedding in float32, as the network defines it */
+        float a = t * m->freqs[j];
+        in[D + j] = sinf(a);
+        in[D + E / 2 + j] = cosf(a);
+    }
+    for (size_t j = 0; j < C; j++) {
+        in[D + E + j] = c[j];
+    }
+    for (size_t i = 0; i < m->n_layers; i++) {
+        for (size_t o = 0; o < m->out_dim[i]; o++) {
+            double s = p[m->b_off[i] + o];
+            for (size_t k = 0; k < m->in_dim[i]; k++) {
+                s += p[m->w_off[i] + o * m->in_dim[i] + k] * in[k];
+            }
+            h[o] = (i + 1 < m->n_layers) ? ref_silu(s) : s;
+        }
+        memcpy(in, h, m->out_dim[i] * sizeof(double));
+    }
+    memcpy(out, in, D * sizeof(double));
+}
+
+/* L = sum_r sum_d g[r, d] * eps(x_r)[d] in double. */
+static double ref_loss(const mf_mlp *m, const double *p, const float *x, const float *t,
+                       const float *c, const float *g, size_t n)
+{
+    size_t D = m->cfg.data_dim, C = m->cfg.cond_dim;
+    double out[1024], L = 0.0;
+    for (size_t r = 0; r < n; r++) {
+        ref_forward_row(m, p, x + r * D, t[r], c != NULL ? c + r * C : NULL, out);
+        for (size_t d = 0; d < D; d++) {
+            L += (double) g[r * D + d] * out[d];
+        }
+    }
+    return L;
+}
+
+typedef struct fixture {
+    mf_mlp *m;
+    float *x, *t, *c, *g;
+    size_t n;
+} fixture;
+
+static fixture make_fixture(const mf_mlp_config *cfg, size_t n, uint64_t seed)
+{
+    fixture f = {.n = n};
+    ck_assert_int_eq(mf_mlp_new(cfg, &f.m), MF_OK);
+    mf_mlp_init_params(f.m, seed);
+    size_t D = cfg->data_dim, C = cfg->cond_dim;
+    f.x = malloc(n * D * sizeof(float));
+    f.g = malloc(n * D * sizeof(float));
+    f.t = malloc(n * sizeof(float));
+    f.c = C > 0 ? malloc(n * C * sizeof(float)) : NULL;
+    mf_rng r = mf_rng_make(seed + 1);
+    mf_rng_normal(mf_rng_derive(r, 1), 0, f.x, n * D);
+    mf_rng_normal(mf_rng_derive(r, 2), 0, f.g, n * D);
+    for (size_t i = 0; i < n; i++) {
+        f.t[i] = (float) mf_rng_below(r, i, 1000);
+    }
+    if (C > 0) {
+        mf_rng_normal(mf_rng_derive(r, 3), 0, f.c, n * C);
+    }
+    return f;
+}
+
+static void free_fixture(fixture *f)
+{
+    mf_mlp_free(f->m);
+    free(f->x);
+    free(f->t);
+    free(f->c);
+    free(f->g);
+}
+
+static double *params_as_double(const mf_mlp *m)
+{
+    double *p = malloc(m->n_params * sizeof(double));
+    for (size_t i = 0; i < m->n_params; i++) {
+        p[i] = m->params[i];
+    }
+    return p;
+}
+
+/* Configurations that reach every path: thin first layer (D <= 8, C = 0), GEMM
+ * first layer (D > 8 or C > 0), thin output (D <= 8), GEMM output (D > 8),
+ * odd sizes that are not multiples of the vector width. */
+static const mf_mlp_config configs[] = {
+    {.data_dim = 2, .cond_dim = 0, .emb_dim = 8, .n_hidden = 2, .hidden = {16, 16}},
+    {.data_dim = 3, .cond_dim = 2, .emb_dim = 4, .n_hidden = 3, .hidden = {7, 5, 6}},
+    {.data_dim = 9, .cond_dim = 0, .emb_dim = 6, .n_hidden = 1, .hidden = {13}},
+    {.data_dim = 1, .cond_dim = 0, .emb_dim = 2, .n_hidden = 1, .hidden = {3}},
+    {.data_dim = 2, .cond_dim = 0, .emb_dim = 64, .n_hidden = 3, .hidden = {33, 17, 40}},
+};
+#define N_CONFIGS (sizeof configs / sizeof configs[0])
+
+START_TEST(test_forward_matches_reference)
+{
+    fixture f = make_fixture(&configs[_i], 11, 100 + (uint64_t) _i);
+    const mf_mlp *m = f.m;
+    size_t D = m->cfg.data_dim, C = m->cfg.cond_dim;
+    double *p = params_as_double(m), ref[1024];
+    float *out = malloc(f.n * D * sizeof(float));
+    for (int with_bw = 0; with_bw < 2; with_bw++) {
+        mf_mlp_ws *ws;
+        ck_assert_int_eq(mf_mlp_ws_new(m, 16, with_bw, &ws), MF_OK);
+        mf_mlp_forward(m, ws, f.x, f.t, f.c, f.n, out);
+        for (size_t r = 0; r < f.n; r++) {
+            ref_forward_row(m, p, f.x + r * D, f.t[r], f.c ? f.c + r * C : NULL, ref);
+            for (size_t d = 0; d < D; d++) {
+                ck_assert_msg(fabs(out[r * D + d] - ref[d]) <= 2e-5 * (1 + fabs(ref[d])),
+                              "cfg %d row %zu dim %zu: %g vs %g", _i, r, d, out[r * D + d], ref[d]);
+            }
+        }
+        /* shared timestep: every row at t = 417 */
+        mf_mlp_forward_shared_t(m, ws, f.x, 417.0f, f.c, f.n, out);
+        for (size_t r = 0; r < f.n; r++) {
+            ref_forward_row(m, p, f.x + r * D, 417.0f, f.c ? f.c + r * C : NULL, ref);
+            for (size_t d = 0; d < D; d++) {
+                ck_assert_msg(fabs(out[r * D + d] - ref[d]) <= 2e-5 * (1 + fabs(ref[d])),
+                              "shared cfg %d row %zu: %g vs %g", _i, r, out[r * D + d], ref[d]);
+            }
+        }
+        mf_mlp_ws_free(ws);
+    }
+    free(out);
+    free(p);
+    free_fixture(&f);
+}
+END_TEST
+
+/* Central difference of ref_loss w.r.t. parameter j, step h. */
+static double fd_param(const mf_mlp *m, double *p, const fixture *f, size_t j, double h)
+{
+    double keep = p[j];
+    p[j] = keep + h;
+    double lp = ref_loss(m, p, f->x, f->t, f->c, f->g, f->n);
+    p[j] = keep - h;
+    double lm = ref_loss(m, p, f->x, f->t, f->c, f->g, f->n);
+    p[j] = keep;
+    return (lp - lm) / (2 * h);
+}
+
+START_TEST(test_backward_finite_differences)
+{
+    fixture f = make_fixture(&configs[_i], 6, 200 + (uint64_t) _i);
+    mf_mlp *m = f.m;
+    size_t D = m->cfg.data_dim;
+    double *p = params_as_double(m);
+    float *out = malloc(f.n * D * sizeof(float));
+    float *dp = calloc(m->n_params, sizeof(float));
+    float *dx = calloc(f.n * D, sizeof(float));
+    mf_mlp_ws *ws;
+    ck_assert_int_eq(mf_mlp_ws_new(m, f.n, true, &ws), MF_OK);
+    for (int shared = 0; shared < 2; shared++) {
+        if (shared) { /* same check after a shared-timestep forward */
+            for (size_t r = 0; r < f.n; r++) {
+                f.t[r] = 250.0f;
+            }
+            mf_mlp_forward_shared_t(m, ws, f.x, 250.0f, f.c, f.n, out);
+        } else {
+            mf_mlp_forward(m, ws, f.x, f.t, f.c, f.n, out);
+        }
+        memset(dp, 0, m->n_params * sizeof(float));
+        memset(dx, 0, f.n * D * sizeof(float));
+        mf_mlp_backward(m, ws, f.g, f.n, dp, dx);
+        /* every parameter of small configs, a strided subset of larger ones */
+        size_t stride = m->n_params > 400 ? m->n_params / 400 : 1;
+        double worst = 0;
+        for (size_t j = 0; j < m->n_params; j += stride) {
+            double fd = fd_param(m, p, &f, j, 1e-4);
+            double err = fabs(dp[j] - fd) / (1e-3 + fabs(fd));
+            worst = fmax(worst, err);
+            ck_assert_msg(err < 2e-3, "cfg %d shared %d param %zu: analytic %g fd %g", _i, shared,
+                          j, dp[j], fd);
+        }
+        /* input gradient */
+        for (size_t k = 0; k < f.n * D; k++) {
+            float keep = f.x[k];
+            double h = 1e-3;
+            f.x[k] = keep + (float) h;
+            double lp = ref_loss(m, p, f.x, f.t, f.c, f.g, f.n);
+            f.x[k] = keep - (float) h;
+            double lm = ref_loss(m, p, f.x, f.t, f.c, f.g, f.n);
+            f.x[k] = keep;
+            /* the actual float step is what counts */
+            double step = (double) (keep + (float) h) - (double) (keep - (float) h);
+            double fd = (lp - lm) / step;
+            ck_assert_msg(fabs(dx[k] - fd) < 2e-3 * (1e-2 + fabs(fd)),
+                          "cfg %d shared %d dx[%zu]: analytic %g fd %g", _i, shared, k, dx[k], fd);
+        }
+        (void) worst;
+    }
+    mf_mlp_ws_free(ws);
+    free(out);
+    free(dp);
+    free(dx);
+    free(p);
+    free_fixture(&f);
+}
+END_TEST
+
+START_TEST(test_vjp_without_params)
+{
+    fixture f = make_fixture(&configs[0], 9, 7);
+    size_t D = f.m->cfg.data_dim;
+    float out[64], dx1[64] = {0}, dx2[64] = {0};
+    float *dp = calloc(f.m->n_params, sizeof(float));
+    mf_mlp_ws *ws;
+    ck_assert_int_eq(mf_mlp_ws_new(f.m, 9, true, &ws), MF_OK);
+    mf_mlp_forward(f.m, ws, f.x, f.t, NULL, f.n, out);
+    mf_mlp_backward(f.m, ws, f.g, f.n, dp, dx1);
+    mf_mlp_backward(f.m, ws, f.g, f.n, NULL, dx2);
+    for (size_t k = 0; k < f.n * D; k++) {
+        ck_assert_float_eq_tol(dx1[k], dx2[k], 1e-6f);
+    }
+    /* backward accumulates: a second call doubles the gradient */
+    mf_mlp_backward(f.m, ws, f.g, f.n, NULL, dx2);
+    for (size_t k = 0; k < f.n * D; k++) {
+        ck_assert_float_eq_tol(dx2[k], 2 * dx1[k], 1e-5f);
+    }
+    mf_mlp_ws_free(ws);
+    free(dp);
+    free_fixture(&f);
+}
+END_TEST
+
+START_TEST(test_config_and_layout)
+{
+    mf_mlp_config bad = configs[0];
+    bad.emb_dim = 7;
+    mf_mlp *m = NULL;
+    ck_assert_int_eq(mf_mlp_new(&bad, &m), MF_EINVAL);
+    ck_assert_ptr_null(m);
+    bad = configs[0];
+    bad.n_hidden = 0;
+    ck_assert_int_eq(mf_mlp_config_check(&bad), MF_EINVAL);
+    bad.n_hidden = MF_MLP_MAX_HIDDEN + 1;
+    ck_assert_int_eq(mf_mlp_config_check(&bad), MF_EINVAL);
+    bad = configs[0];
+    bad.hidden[1] = MF_MLP_MAX_WIDTH + 1;
+    ck_assert_int_eq(mf_mlp_config_check(&bad), MF_EINVAL);
+    ck_assert_uint_eq(mf_mlp_config_n_params(&bad), 0);
+
+    /* The reference architecture of DESIGN.md, D = 2, H = 256 x 3, E = 64. */
+    mf_mlp_config ref = {.data_dim = 2, .emb_dim = 64, .n_hidden = 3, .hidden = {256, 256, 256}};
+    size_t expect = (66 * 256 + 256) + 2 * (256 * 256 + 256) + (256 * 2 + 2);
+    ck_assert_uint_eq(mf_mlp_config_n_params(&ref), expect);
+    ck_assert_int_eq(mf_mlp_new(&ref, &m), MF_OK);
+    ck_assert_uint_eq(m->w_off[0], 0);
+    ck_assert_uint_eq(m->b_off[0], 66 * 256);
+    ck_assert_uint_eq(m->w_off[1], 66 * 256 + 256);
+    ck_assert_uint_eq(m->b_off[3], expect - 2);
+    ck_assert_uint_eq((uintptr_t) m->params % 64, 0);
+    /* embedding frequencies: f_0 = 1, f_31 = 10000^(-31/32) */
+    ck_assert_float_eq(m->freqs[0], 1.0f);
+    ck_assert_float_eq_tol(m->freqs[31], (float) pow(10000.0, -31.0 / 32.0), 1e-9f);
+    /* init bounds 1/sqrt(fan_in) */
+    mf_mlp_init_params(m, 3);
+    float lim = 1.0f / sqrtf(66.0f);
+    for (size_t j = 0; j < 66 * 256; j++) {
+        ck_assert(fabsf(m->params[j]) <= lim);
+    }
+    mf_mlp *c = NULL;
+    ck_assert_int_eq(mf_mlp_clone(m, &c), MF_OK);
+    ck_assert_mem_eq(c->params, m->params, m->n_params * sizeof(float));
+    mf_mlp_free(c);
+    mf_mlp_free(m);
+    mf_mlp_free(NULL);
+    mf_mlp_ws_free(NULL);
+}
+END_TEST
+
+static Suite *mlp_suite(void)
+{
+    Suite *s = suite_create("mlp");
+    TCase *tf = tcase_create("forward");
+    tcase_add_loop_test(tf, test_forward_matches_reference, 0, (int) N_CONFIGS);
+    suite_add_tcase(s, tf);
+    TCase *tb = tcase_create("backward");
+    tcase_set_timeout(tb, 300);
+    tcase_add_loop_test(tb, test_backward_finite_differences, 0, (int) N_CONFIGS);
+    tcase_add_test(tb, test_vjp_without_params);
+    suite_add_tcase(s, tb);
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, test_config_and_layout);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+MF_TEST_MAIN(mlp_suite)

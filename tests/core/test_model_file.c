@@ -1,0 +1,763 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_model_file.c - core/model_file.c: creation and metadata rules, buffer
+ * and file round trips (atomic save, no temporary left behind), a table of
+ * invalid model files (each row checks the error code and that the message
+ * names the problem), and a deterministic mutation loop over a valid file.
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "model_file.h"
+#include "safetensors.h"
+
+#define SCHED "linear:0.0001:0.02:1000"
+
+/* D = 2, E = 4, hidden 8,8: 146 parameters, small enough for 20k loads. */
+static mf_mlp_config small_cfg(void)
+{
+    mf_mlp_config cfg = {.data_dim = 2, .cond_dim = 0, .emb_dim = 4, .n_hidden = 2};
+    cfg.hidden[0] = 8;
+    cfg.hidden[1] = 8;
+    return cfg;
+}
+
+static void fill_params(mf_model *m)
+{
+    for (size_t i = 0; i < m->net->n_params; i++) {
+        m->net->params[i] = sinf(0.37f * (float) i) * 0.5f + 1e-3f * (float) i;
+    }
+}
+
+static mf_model *make_model(void)
+{
+    mf_mlp_config cfg = small_cfg();
+    mf_model *m = NULL;
+    mf_diag d = {{0}, {0}};
+    ck_assert_msg(mf_model_new(&cfg, SCHED, &m, &d) == MF_OK, "%s", d.msg);
+    fill_params(m);
+    return m;
+}
+
+static void assert_same_model(const mf_model *a, const mf_model *b)
+{
+    ck_assert_uint_eq(a->net->n_params, b->net->n_params);
+    ck_assert_int_eq(memcmp(a->net->params, b->net->params, a->net->n_params * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(&a->net->cfg, &b->net->cfg, sizeof a->net->cfg), 0);
+    ck_assert_uint_eq(a->n_meta, b->n_meta);
+    for (size_t i = 0; i < a->n_meta; i++) {
+        ck_assert_str_eq(a->meta_keys[i], b->meta_keys[i]);
+        ck_assert_str_eq(a->meta_vals[i], b->meta_vals[i]);
+    }
+    ck_assert(a->data_offset == b->data_offset);
+    ck_assert(a->data_scale == b->data_scale);
+    ck_assert_uint_eq(a->sched.T, b->sched.T);
+    ck_assert_str_eq(a->sched.spec, b->sched.spec);
+}
+
+/* ---- creation and metadata -------------------------------------------------------- */
+
+START_TEST(test_new)
+{
+    mf_mlp_config cfg = {.data_dim = 64, .cond_dim = 3, .emb_dim = 64, .n_hidden = 3};
+    cfg.hidden[0] = cfg.hidden[1] = cfg.hidden[2] = 256;
+    mf_model *m = NULL;
+    ck_assert_int_eq(mf_model_new(&cfg, "cosine:0.008:1000", &m, NULL), MF_OK);
+    static const char *const want[][2] = {
+        {"format", "manifold.mlp-ddpm.v1"},
+        {"data_dim", "64"},
+        {"cond_dim", "3"},
+        {"hidden", "256,256,256"},
+        {"activation", "silu"},
+        {"time_embedding", "sinusoidal:64"},
+        {"prediction", "eps"},
+        {"schedule", "cosine:0.008:1000"},
+        {"data_offset", "0"},
+        {"data_scale", "1"},
+    };
+    ck_assert_uint_eq(m->n_meta, 10);
+    for (size_t i = 0; i < 10; i++) {
+        ck_assert_str_eq(m->meta_keys[i], want[i][0]);
+        ck_assert_str_eq(mf_model_get_meta(m, want[i][0]), want[i][1]);
+    }
+    ck_assert_ptr_null(mf_model_get_meta(m, "dataset"));
+    ck_assert_uint_eq(m->sched.T, 1000);
+    ck_assert(m->data_offset == 0.0 && m->data_scale == 1.0);
+    for (size_t i = 0; i < m->net->n_params; i++) {
+        ck_assert(m->net->params[i] == 0.0f);
+    }
+    mf_model_free(m);
+    mf_model_free(NULL);
+}
+
+END_TEST
+
+START_TEST(test_new_errors)
+{
+    mf_mlp_config cfg = small_cfg();
+    mf_model *m = (mf_model *) 0x1;
+    mf_diag d = {{0}, {0}};
+    ck_assert_int_eq(mf_model_new(&cfg, "bogus:1", &m, &d), MF_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(d.msg, "schedule"));
+    ck_assert_int_eq(mf_model_new(&cfg, "linear:0.5:0.1:1000", &m, &d), MF_ERANGE);
+    ck_assert_int_eq(mf_model_new(&cfg, NULL, &m, &d), MF_EINVAL);
+    cfg.emb_dim = 5;
+    ck_assert_int_eq(mf_model_new(&cfg, SCHED, &m, &d), MF_EINVAL);
+    cfg = small_cfg();
+    cfg.n_hidden = 0;
+    ck_assert_int_eq(mf_model_new(&cfg, SCHED, &m, &d), MF_EINVAL);
+    ck_assert_ptr_eq(m, (mf_model *) 0x1);
+}
+
+END_TEST
+
+START_TEST(test_set_meta)
+{
+    mf_model *m = make_model();
+    mf_diag d = {{0}, {0}};
+    ck_assert_int_eq(mf_model_set_meta(m, "dataset", "eight_gaussians", &d), MF_OK);
+    ck_assert_int_eq(mf_model_set_meta(m, "dataset", "two_moons", &d), MF_OK);
+    ck_assert_str_eq(mf_model_get_meta(m, "dataset"), "two_moons");
+    ck_assert_int_eq(mf_model_set_meta(m, "x-custom", "caf\xc3\xa9", &d), MF_OK);
+
+    /* Architecture keys are fixed; re-setting the same value is fine. */
+    ck_assert_int_eq(mf_model_set_meta(m, "hidden", "8,8", &d), MF_OK);
+    ck_assert_int_eq(mf_model_set_meta(m, "hidden", "16,16", &d), MF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(d.msg, "cannot change"));
+    ck_assert_str_eq(d.field, "__metadata__/hidden");
+    ck_assert_int_eq(mf_model_set_meta(m, "format", "other", &d), MF_EINVAL);
+    ck_assert_str_eq(mf_model_get_meta(m, "hidden"), "8,8");
+
+    /* Normalisation keys stay in sync with the doubles. */
+    ck_assert_int_eq(mf_model_set_meta(m, "data_offset", "-1.5", &d), MF_OK);
+    ck_assert(m->data_offset == -1.5);
+    ck_assert_int_eq(mf_model_set_meta(m, "data_scale", "2.5e-1", &d), MF_OK);
+    ck_assert(m->data_scale == 0.25);
+    const char *bad_scale[] = {"0", "-1", "nan", "inf", "1e999", "", " 1", "1x", "0x10", "+1"};
+    for (size_t i = 0; i < sizeof bad_scale / sizeof bad_scale[0]; i++) {
+        ck_assert_msg(mf_model_set_meta(m, "data_scale", bad_scale[i], &d) == MF_EINVAL, "%s",
+                      bad_scale[i]);
+    }
+    ck_assert_int_eq(mf_model_set_meta(m, "data_offset", "nan", &d), MF_EINVAL);
+    ck_assert(m->data_scale == 0.25);
+    ck_assert_str_eq(mf_model_get_meta(m, "data_scale"), "2.5e-1");
+
+    /* The schedule can change; m->sched follows, and a bad one leaves it alone. */
+    ck_assert_int_eq(mf_model_set_meta(m, "schedule", "cosine:0.008:500", &d), MF_OK);
+    ck_assert_uint_eq(m->sched.T, 500);
+    ck_assert_int_eq(mf_model_set_meta(m, "schedule", "linear:1", &d), MF_EFORMAT);
+    ck_assert_uint_eq(m->sched.T, 500);
+    ck_assert_str_eq(mf_model_get_meta(m, "schedule"), "cosine:0.008:500");
+
+    ck_assert_int_eq(mf_model_set_meta(m, "", "x", &d), MF_EINVAL);
+    ck_assert_int_eq(mf_model_set_meta(m, "k", "\xff", &d), MF_EINVAL);
+    ck_assert_int_eq(mf_model_set_meta(m, "k", NULL, &d), MF_EINVAL);
+
+    ck_assert_int_eq(mf_model_set_normalisation(m, 0.1, 3.7e-5), MF_OK);
+    ck_assert_str_eq(mf_model_get_meta(m, "data_offset"), "0.10000000000000001");
+    ck_assert(strtod(mf_model_get_meta(m, "data_scale"), NULL) == 3.7e-5);
+    ck_assert_int_eq(mf_model_set_normalisation(m, NAN, 1), MF_EINVAL);
+    ck_assert_int_eq(mf_model_set_normalisation(m, 0, 0), MF_EINVAL);
+    ck_assert_int_eq(mf_model_set_normalisation(m, 0, -INFINITY), MF_EINVAL);
+    ck_assert(m->data_offset == 0.1 && m->data_scale == 3.7e-5);
+    mf_model_free(m);
+}
+
+END_TEST
+
+/* ---- round trips ------------------------------------------------------------------ */
+
+START_TEST(test_buffer_round_trip)
+{
+    mf_model *m = make_model();
+    ck_assert_int_eq(mf_model_set_normalisation(m, -0.3, 1.7), MF_OK);
+    ck_assert_int_eq(mf_model_set_meta(m, "dataset", "eight_gaussians", NULL), MF_OK);
+    ck_assert_int_eq(mf_model_set_meta(m, "provenance", "manifold-train --seed 1 \"q\"\n", NULL),
+                     MF_OK);
+    ck_assert_int_eq(mf_model_set_meta(m, "zz-unknown", "\xe2\x82\xac", NULL), MF_OK);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mf_model_to_buffer(m, &buf, &len), MF_OK);
+
+    /* Tensors are written in layer order. */
+    mf_safetensors *st = NULL;
+    ck_assert_int_eq(mf_safetensors_parse(buf, len, &st, NULL), MF_OK);
+    const char *order[] = {"layers.0.weight", "layers.0.bias",   "layers.1.weight",
+                           "layers.1.bias",   "layers.2.weight", "layers.2.bias"};
+    ck_assert_uint_eq(st->n_tensors, 6);
+    for (size_t i = 0; i < 6; i++) {
+        ck_assert_str_eq(st->tensors[i].name, order[i]);
+    }
+    ck_assert_uint_eq(st->tensors[0].shape[0], 8);
+    ck_assert_uint_eq(st->tensors[0].shape[1], 6);
+    ck_assert_uint_eq(st->tensors[5].shape[0], 2);
+    mf_safetensors_free(st);
+
+    mf_model *r = (mf_model *) 0x1;
+    mf_diag d = {{0}, {0}};
+    ck_assert_msg(mf_model_load_buffer(buf, len, &r, &d) == MF_OK, "%s", d.msg);
+    assert_same_model(m, r);
+    ck_assert(r->data_offset == -0.3 && r->data_scale == 1.7);
+
+    /* Re-serialising the loaded model gives the same bytes. */
+    uint8_t *buf2 = NULL;
+    size_t len2 = 0;
+    ck_assert_int_eq(mf_model_to_buffer(r, &buf2, &len2), MF_OK);
+    ck_assert_uint_eq(len2, len);
+    ck_assert_int_eq(memcmp(buf, buf2, len), 0);
+
+    mf_model *c = NULL;
+    ck_assert_int_eq(mf_model_clone(r, &c), MF_OK);
+    assert_same_model(r, c);
+    ck_assert_ptr_ne(c->net->params, r->net->params);
+
+    free(buf);
+    free(buf2);
+    mf_model_free(c);
+    mf_model_free(r);
+    mf_model_free(m);
+}
+
+END_TEST
+
+/* A file written by another tool: other tensor order, metadata last, no padding. */
+START_TEST(test_foreign_layout)
+{
+    mf_model *m = make_model();
+    const mf_mlp *net = m->net;
+    mf_safetensors_entry e[6];
+    char names[6][48];
+    for (size_t i = 0; i < 3; i++) {
+        size_t k = 2 - i; /* last layer first, bias before weight */
+        snprintf(names[2 * i], sizeof names[0], "layers.%zu.bias", k);
+        snprintf(names[2 * i + 1], sizeof names[0], "layers.%zu.weight", k);
+        e[2 * i] = (mf_safetensors_entry){.name = names[2 * i],
+                                          .n_dims = 1,
+                                          .shape = {net->out_dim[k]},
+                                          .data = net->params + net->b_off[k]};
+        e[2 * i + 1] = (mf_safetensors_entry){.name = names[2 * i + 1],
+                                              .n_dims = 2,
+                                              .shape = {net->out_dim[k], net->in_dim[k]},
+                                              .data = net->params + net->w_off[k]};
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mf_safetensors_write(e, 6, (const char *const *) m->meta_keys,
+                                          (const char *const *) m->meta_vals, m->n_meta, &buf, &len,
+                                          NULL),
+                     MF_OK);
+    mf_model *r = NULL;
+    mf_diag d = {{0}, {0}};
+    ck_assert_msg(mf_model_load_buffer(buf, len, &r, &d) == MF_OK, "%s", d.msg);
+    assert_same_model(m, r);
+    mf_model_free(r);
+    free(buf);
+    mf_model_free(m);
+}
+
+END_TEST
+
+static size_t count_entries(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    ck_assert_ptr_nonnull(dp);
+    size_t n = 0;
+    for (struct dirent *de = readdir(dp); de != NULL; de = readdir(dp)) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            n++;
+        }
+    }
+    closedir(dp);
+    return n;
+}
+
+START_TEST(test_file_round_trip)
+{
+    char dir[] = "/tmp/mf_model_file_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256], missing[256], nodir[256];
+    snprintf(path, sizeof path, "%s/toy.safetensors", dir);
+    snprintf(missing, sizeof missing, "%s/absent.safetensors", dir);
+    snprintf(nodir, sizeof nodir, "%s/no/such/dir/x.safetensors", dir);
+
+    mf_model *m = make_model();
+    ck_assert_int_eq(mf_model_set_meta(m, "parent", "eight_gaussians", NULL), MF_OK);
+    mf_diag d = {{0}, {0}};
+    ck_assert_msg(mf_model_save_file(m, path, &d) == MF_OK, "%s", d.msg);
+    ck_assert_uint_eq(count_entries(dir), 1); /* no temporary left behind */
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0644);
+
+    mf_model *r = NULL;
+    ck_assert_msg(mf_model_load_file(path, 1 << 20, &r, &d) == MF_OK, "%s", d.msg);
+    assert_same_model(m, r);
+    mf_model_free(r);
+
+    /* Overwrite in place with different weights: still one file, new content. */
+    m->net->params[3] = 123.0f;
+    ck_assert_int_eq(mf_model_save_file(m, path, &d), MF_OK);
+    ck_assert_uint_eq(count_entries(dir), 1);
+    ck_assert_int_eq(mf_model_load_file(path, 1 << 20, &r, &d), MF_OK);
+    ck_assert(r->net->params[3] == 123.0f);
+    mf_model_free(r);
+
+    /* Size limit, missing file, directory, unwritable target. */
+    r = (mf_model *) 0x1;
+    ck_assert_int_eq(mf_model_load_file(path, (size_t) sb.st_size - 1, &r, &d), MF_ERANGE);
+    ck_assert_ptr_nonnull(strstr(d.msg, "limit"));
+    ck_assert_int_eq(mf_model_load_file(missing, 1 << 20, &r, &d), MF_EIO);
+    ck_assert_ptr_nonnull(strstr(d.msg, "No such file"));
+    ck_assert_int_eq(mf_model_load_file(dir, 1 << 20, &r, &d), MF_EIO);
+    ck_assert_ptr_nonnull(strstr(d.msg, "directory"));
+    ck_assert_ptr_eq(r, (mf_model *) 0x1);
+    ck_assert_int_eq(mf_model_save_file(m, nodir, &d), MF_EIO);
+    ck_assert_ptr_nonnull(strstr(d.msg, "No such file"));
+    char slash[300];
+    snprintf(slash, sizeof slash, "%s/", dir);
+    ck_assert_int_eq(mf_model_save_file(m, slash, &d), MF_EINVAL);
+
+    /* A model the loader would refuse is not written either. */
+    m->net->params[0] = NAN;
+    ck_assert_int_eq(mf_model_save_file(m, path, &d), MF_EINVAL);
+    ck_assert_uint_eq(count_entries(dir), 1);
+
+    /* A relative path (no directory part) works from the current directory. */
+    char cwd[512];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(dir), 0);
+    m->net->params[0] = 1.0f;
+    ck_assert_int_eq(mf_model_save_file(m, "rel.safetensors", &d), MF_OK);
+    ck_assert_int_eq(mf_model_load_file("rel.safetensors", 1 << 20, &r, &d), MF_OK);
+    mf_model_free(r);
+    ck_assert_int_eq(chdir(cwd), 0);
+    ck_assert_uint_eq(count_entries(dir), 2);
+
+    char rel[300];
+    snprintf(rel, sizeof rel, "%s/rel.safetensors", dir);
+    unlink(rel);
+    unlink(path);
+    ck_assert_int_eq(rmdir(dir), 0);
+    mf_model_free(m);
+}
+
+END_TEST
+
+/* ---- invalid model files ---------------------------------------------------------- */
+
+typedef enum {
+    OP_NONE,
+    OP_DROP,
+    OP_ADD,
+    OP_RESHAPE,
+    OP_POISON
+} tensor_op;
+
+typedef struct model_case model_case;
+
+struct model_case {
+    const char *name;
+    uint8_t *(*build)(const model_case *c, size_t *ret_len); /* NULL: build_variant */
+    /* build_variant: metadata change (val NULL: key removed) ... */
+    const char *key;
+    const char *val;
+    bool no_metadata;
+    /* ... and one tensor change */
+    tensor_op op;
+    const char *tensor;
+    size_t n_dims;
+    size_t shape[2];
+    size_t index;
+    float poison;
+    mf_err err;
+    const char *msg_has;
+    const char *field; /* checked when not NULL */
+};
+
+/* The valid small model, serialised with the row's changes applied. */
+static uint8_t *build_variant(const model_case *c, size_t *ret_len)
+{
+    mf_model *m = make_model();
+    const mf_mlp *net = m->net;
+    mf_safetensors_entry e[8];
+    char names[8][48];
+    float *poisoned = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < net->n_layers; i++, n += 2) {
+        snprintf(names[n], sizeof names[0], "layers.%zu.weight", i);
+        snprintf(names[n + 1], sizeof names[0], "layers.%zu.bias", i);
+        e[n] = (mf_safetensors_entry){.name = names[n],
+                                      .n_dims = 2,
+                                      .shape = {net->out_dim[i], net->in_dim[i]},
+                                      .data = net->params + net->w_off[i]};
+        e[n + 1] = (mf_safetensors_entry){.name = names[n + 1],
+                                          .n_dims = 1,
+                                          .shape = {net->out_dim[i]},
+                                          .data = net->params + net->b_off[i]};
+    }
+    if (c->op == OP_ADD) {
+        e[n++] = (mf_safetensors_entry){
+            .name = c->tensor, .n_dims = 1, .shape = {2}, .data = net->params};
+    }
+    for (size_t i = 0; i < n && c->op != OP_NONE && c->op != OP_ADD; i++) {
+        if (strcmp(e[i].name, c->tensor) != 0) {
+            continue;
+        }
+        if (c->op == OP_DROP) {
+            e[i] = e[--n];
+        } else if (c->op == OP_RESHAPE) {
+            e[i].n_dims = c->n_dims;
+            memcpy(e[i].shape, c->shape, sizeof c->shape);
+        } else {
+            size_t count = e[i].shape[0] * (e[i].n_dims == 2 ? e[i].shape[1] : 1);
+            poisoned = malloc(count * sizeof(float));
+            memcpy(poisoned, e[i].data, count * sizeof(float));
+            poisoned[c->index] = c->poison;
+            e[i].data = poisoned;
+        }
+        break;
+    }
+    const char *keys[32], *vals[32];
+    size_t n_meta = 0;
+    bool replaced = false;
+    for (size_t i = 0; i < m->n_meta && !c->no_metadata; i++) {
+        if (c->key != NULL && strcmp(m->meta_keys[i], c->key) == 0) {
+            replaced = true;
+            if (c->val == NULL) {
+                continue;
+            }
+            keys[n_meta] = c->key;
+            vals[n_meta++] = c->val;
+        } else {
+            keys[n_meta] = m->meta_keys[i];
+            vals[n_meta++] = m->meta_vals[i];
+        }
+    }
+    if (c->key != NULL && c->val != NULL && !replaced) {
+        keys[n_meta] = c->key;
+        vals[n_meta++] = c->val;
+    }
+    uint8_t *buf = NULL;
+    mf_diag d = {{0}, {0}};
+    ck_assert_msg(mf_safetensors_write(e, n, keys, vals, n_meta, &buf, ret_len, &d) == MF_OK, "%s",
+                  d.msg);
+    free(poisoned);
+    mf_model_free(m);
+    return buf;
+}
+
+/* The valid file with the first "F32" of the header changed to "F16". */
+static uint8_t *build_f16(const model_case *c, size_t *ret_len)
+{
+    model_case plain = {.name = c->name};
+    uint8_t *buf = build_variant(&plain, ret_len);
+    for (size_t i = 8; i + 3 <= *ret_len; i++) {
+        if (memcmp(buf + i, "F32", 3) == 0) {
+            buf[i + 2] = '6';
+            buf[i + 1] = '1';
+            break;
+        }
+    }
+    return buf;
+}
+
+#define MISSING(k)                                                              \
+    {                                                                           \
+        .name = "missing " k, .key = k, .val = NULL, .err = MF_EFORMAT,         \
+        .msg_has = "missing metadata key \"" k "\"", .field = "__metadata__/" k \
+    }
+#define META(label, k, v, has)                                                \
+    {                                                                         \
+        .name = label, .key = k, .val = v, .err = MF_EFORMAT, .msg_has = has, \
+        .field = "__metadata__/" k                                            \
+    }
+
+static const model_case model_cases[] = {
+    MISSING("format"),
+    MISSING("data_dim"),
+    MISSING("cond_dim"),
+    MISSING("hidden"),
+    MISSING("activation"),
+    MISSING("time_embedding"),
+    MISSING("prediction"),
+    MISSING("schedule"),
+    MISSING("data_offset"),
+    MISSING("data_scale"),
+    {.name = "no metadata at all",
+     .no_metadata = true,
+     .err = MF_EFORMAT,
+     .msg_has = "missing metadata key \"format\""},
+    META("wrong format", "format", "manifold.mlp-ddpm.v2", "unsupported format"),
+    META("empty format", "format", "", "unsupported format"),
+    META("data_dim 0", "data_dim", "0", "data_dim 0 is out of range"),
+    META("data_dim huge", "data_dim", "99999999999999999999", "out of range"),
+    META("data_dim text", "data_dim", "two", "is not a plain decimal integer"),
+    META("data_dim signed", "data_dim", "+2", "is not a plain decimal integer"),
+    META("data_dim leading zero", "data_dim", "02", "is not a plain decimal integer"),
+    META("data_dim trailing space", "data_dim", "2 ", "is not a plain decimal integer"),
+    META("data_dim fraction", "data_dim", "2.0", "is not a plain decimal integer"),
+    META("data_dim empty", "data_dim", "", "is not a plain decimal integer"),
+    META("cond_dim too wide", "cond_dim", "8193", "out of range"),
+    META("cond_dim negative", "cond_dim", "-1", "is not a plain decimal integer"),
+    META("hidden empty entry", "hidden", "256,,256", "empty entry"),
+    META("hidden trailing comma", "hidden", "8,8,", "empty entry"),
+    META("hidden empty", "hidden", "", "empty entry"),
+    META("hidden zero", "hidden", "0", "out of range"),
+    META("hidden huge", "hidden", "99999999", "out of range"),
+    META("hidden too many layers", "hidden", "8,8,8,8,8,8,8,8,8", "more than 8 layers"),
+    META("hidden separator", "hidden", "8;8", "not a plain decimal integer"),
+    META("hidden spaces", "hidden", "8, 8", "not a plain decimal integer"),
+    META("activation relu", "activation", "relu", "unsupported activation \"relu\""),
+    META("time_embedding odd", "time_embedding", "sinusoidal:5", "even integer"),
+    META("time_embedding zero", "time_embedding", "sinusoidal:0", "even integer"),
+    META("time_embedding no E", "time_embedding", "sinusoidal:", "even integer"),
+    META("time_embedding learned", "time_embedding", "learned:4", "expected sinusoidal:E"),
+    META("prediction v", "prediction", "v", "unsupported prediction \"v\""),
+    META("schedule unknown", "schedule", "quadratic:1", "bad schedule"),
+    META("schedule short", "schedule", "linear:0.0001:0.02", "bad schedule"),
+    META("schedule range", "schedule", "linear:0.5:0.1:1000", "bad schedule"),
+    META("schedule T too big", "schedule", "linear:0.0001:0.02:999999999", "bad schedule"),
+    META("data_scale 0", "data_scale", "0", "must be > 0"),
+    META("data_scale negative", "data_scale", "-2", "must be > 0"),
+    META("data_scale nan", "data_scale", "nan", "is not a finite number"),
+    META("data_scale inf", "data_scale", "inf", "is not a finite number"),
+    META("data_scale overflow", "data_scale", "1e999", "is not a finite number"),
+    META("data_scale junk", "data_scale", "1.0x", "is not a finite number"),
+    META("data_offset text", "data_offset", "zero", "is not a finite number"),
+    /* consistent metadata, but the tensors no longer match it */
+    {.name = "data_dim changes shapes",
+     .key = "data_dim",
+     .val = "3",
+     .err = MF_EFORMAT,
+     .msg_has = "layers.0.weight has shape [8,6], expected [8,7]",
+     .field = "layers.0.weight"},
+    {.name = "missing tensor",
+     .op = OP_DROP,
+     .tensor = "layers.1.bias",
+     .err = MF_EFORMAT,
+     .msg_has = "missing tensor layers.1.bias",
+     .field = "layers.1.bias"},
+    {.name = "missing weight",
+     .op = OP_DROP,
+     .tensor = "layers.2.weight",
+     .err = MF_EFORMAT,
+     .msg_has = "missing tensor layers.2.weight",
+     .field = "layers.2.weight"},
+    {.name = "extra tensor",
+     .op = OP_ADD,
+     .tensor = "extra.weight",
+     .err = MF_EFORMAT,
+     .msg_has = "unexpected tensor \"extra.weight\"",
+     .field = "extra.weight"},
+    {.name = "extra layer",
+     .op = OP_ADD,
+     .tensor = "layers.3.bias",
+     .err = MF_EFORMAT,
+     .msg_has = "unexpected tensor \"layers.3.bias\""},
+    {.name = "wrong weight shape",
+     .op = OP_RESHAPE,
+     .tensor = "layers.1.weight",
+     .n_dims = 2,
+     .shape = {4, 16},
+     .err = MF_EFORMAT,
+     .msg_has = "layers.1.weight has shape [4,16], expected [8,8]",
+     .field = "layers.1.weight"},
+    {.name = "transposed weight",
+     .op = OP_RESHAPE,
+     .tensor = "layers.0.weight",
+     .n_dims = 2,
+     .shape = {6, 8},
+     .err = MF_EFORMAT,
+     .msg_has = "has shape [6,8], expected [8,6]"},
+    {.name = "bias as matrix",
+     .op = OP_RESHAPE,
+     .tensor = "layers.0.bias",
+     .n_dims = 2,
+     .shape = {8, 1},
+     .err = MF_EFORMAT,
+     .msg_has = "layers.0.bias has shape [8,1], expected [8]"},
+    {.name = "NaN weight",
+     .op = OP_POISON,
+     .tensor = "layers.1.weight",
+     .index = 17,
+     .poison = NAN,
+     .err = MF_EFORMAT,
+     .msg_has = "non-finite value (NaN) at index 17",
+     .field = "layers.1.weight"},
+    {.name = "Inf bias",
+     .op = OP_POISON,
+     .tensor = "layers.2.bias",
+     .index = 1,
+     .poison = -INFINITY,
+     .err = MF_EFORMAT,
+     .msg_has = "non-finite value (Inf)",
+     .field = "layers.2.bias"},
+    {.name = "dtype F16",
+     .build = build_f16,
+     .err = MF_EFORMAT,
+     .msg_has = "dtype F16 not supported, only F32"},
+};
+
+START_TEST(test_invalid_model)
+{
+    const model_case *c = &model_cases[_i];
+    size_t len = 0;
+    uint8_t *buf = c->build != NULL ? c->build(c, &len) : build_variant(c, &len);
+    mf_model *m = (mf_model *) 0x1;
+    mf_diag d = {{0}, {0}};
+    mf_err rc = mf_model_load_buffer(buf, len, &m, &d);
+    ck_assert_msg(rc == c->err, "%s: got %s (\"%s\"), want %s", c->name, mf_err_name(rc), d.msg,
+                  mf_err_name(c->err));
+    ck_assert_msg(strstr(d.msg, c->msg_has) != NULL, "%s: message \"%s\" lacks \"%s\"", c->name,
+                  d.msg, c->msg_has);
+    if (c->field != NULL) {
+        ck_assert_msg(strcmp(d.field, c->field) == 0, "%s: field \"%s\", want \"%s\"", c->name,
+                      d.field, c->field);
+    }
+    ck_assert_msg(m == (mf_model *) 0x1, "%s: ret written on error", c->name);
+    free(buf);
+}
+
+END_TEST
+
+/* Variants that must load: optional keys absent or present, odd but valid numbers. */
+START_TEST(test_valid_variants)
+{
+    static const model_case ok[] = {
+        {.name = "unknown key kept", .key = "x-note", .val = "hello"},
+        {.name = "offset exponent", .key = "data_offset", .val = "-1.25e-3"},
+        {.name = "scale tiny", .key = "data_scale", .val = "1e-300"},
+        {.name = "cosine schedule", .key = "schedule", .val = "cosine:0.008:1000"},
+        {.name = "dataset", .key = "dataset", .val = "eight_gaussians"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        size_t len = 0;
+        uint8_t *buf = build_variant(&ok[i], &len);
+        mf_model *m = NULL;
+        mf_diag d = {{0}, {0}};
+        ck_assert_msg(mf_model_load_buffer(buf, len, &m, &d) == MF_OK, "%s: %s", ok[i].name, d.msg);
+        ck_assert_str_eq(mf_model_get_meta(m, ok[i].key), ok[i].val);
+        mf_model_free(m);
+        free(buf);
+    }
+}
+
+END_TEST
+
+/* ---- mutation loop ---------------------------------------------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+START_TEST(test_mutations_never_crash)
+{
+    mf_model *m = make_model();
+    uint8_t *orig = NULL;
+    size_t orig_len = 0;
+    ck_assert_int_eq(mf_model_to_buffer(m, &orig, &orig_len), MF_OK);
+    size_t header_end = 8;
+    for (int i = 7; i >= 0; i--) {
+        header_end += (size_t) orig[i] << (8 * i);
+    }
+    uint64_t seed = 0x1234abcd9876ull;
+    size_t n_ok = 0, n_err = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        uint64_t r = rng_next(&seed);
+        uint8_t *buf = malloc(orig_len);
+        memcpy(buf, orig, orig_len);
+        size_t len = orig_len;
+        switch (r % 4) {
+        case 0: /* one byte of the header */
+            buf[8 + (r >> 8) % (header_end - 8)] = (uint8_t) (r >> 40);
+            break;
+        case 1: /* one byte anywhere (data bytes may make NaN or Inf) */
+            buf[(r >> 8) % orig_len] = (uint8_t) (r >> 40);
+            break;
+        case 2: /* truncation */
+            len = (r >> 8) % orig_len;
+            break;
+        default: /* a digit of the header changed to another digit */
+            for (size_t k = 0; k < header_end; k++) {
+                size_t at = 8 + ((r >> 8) + k) % (header_end - 8);
+                if (buf[at] >= '0' && buf[at] <= '9') {
+                    buf[at] = (uint8_t) ('0' + (r >> 40) % 10);
+                    break;
+                }
+            }
+            break;
+        }
+        uint8_t *exact = malloc(len > 0 ? len : 1); /* exact size: ASan sees any over-read */
+        memcpy(exact, buf, len);
+        mf_model *out = NULL;
+        mf_diag d = {{0}, {0}};
+        mf_err rc = mf_model_load_buffer(exact, len, &out, &d);
+        if (rc == MF_OK) {
+            ck_assert_ptr_nonnull(out);
+            mf_model_free(out);
+            n_ok++;
+        } else {
+            ck_assert_msg(rc == MF_EFORMAT, "iteration %d: %s (%s)", iter, mf_err_name(rc), d.msg);
+            ck_assert(d.msg[0] != '\0');
+            n_err++;
+        }
+        free(exact);
+        free(buf);
+    }
+    ck_assert_uint_gt(n_ok, 1000);
+    ck_assert_uint_gt(n_err, 1000);
+    free(orig);
+    mf_model_free(m);
+}
+
+END_TEST
+
+static Suite *model_file_suite(void)
+{
+    Suite *s = suite_create("model_file");
+
+    TCase *tc = tcase_create("meta");
+    tcase_add_test(tc, test_new);
+    tcase_add_test(tc, test_new_errors);
+    tcase_add_test(tc, test_set_meta);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("round_trip");
+    tcase_add_test(tc, test_buffer_round_trip);
+    tcase_add_test(tc, test_foreign_layout);
+    tcase_add_test(tc, test_file_round_trip);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("invalid");
+    tcase_add_loop_test(tc, test_invalid_model, 0,
+                        (int) (sizeof model_cases / sizeof model_cases[0]));
+    tcase_add_test(tc, test_valid_variants);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fuzz");
+    tcase_add_test(tc, test_mutations_never_crash);
+    tcase_set_timeout(tc, 300);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(model_file_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

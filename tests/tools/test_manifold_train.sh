@@ -1,0 +1,72 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Drives manifold-train as a user would: every command's --help, the errors a
+# script relies on (exit 2 for usage errors, 1 for failures, a message naming
+# the problem), and a tiny train -> sample -> eval round trip.
+# usage: test_manifold_train.sh PATH/TO/manifold-train
+set -u
+MT=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+check() { # name, expected exit code, expected stderr/stdout substring, command...
+    name=$1 want_rc=$2 want_msg=$3
+    shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ "$rc" -ne "$want_rc" ] || ! grep -q -- "$want_msg" "$tmp/out" "$tmp/err"; then
+        echo "FAIL $name: exit $rc (want $want_rc), output:"
+        cat "$tmp/out" "$tmp/err" | head -5
+        fail=$((fail + 1))
+    else
+        pass=$((pass + 1))
+    fi
+}
+
+check "top help" 0 "commands:" "$MT" --help
+check "no command" 2 "usage" "$MT"
+check "unknown command" 2 "unknown command 'fly'" "$MT" fly
+for c in train sample eval; do
+    check "$c help" 0 "usage: manifold-train $c" "$MT" "$c" --help
+done
+check "train needs args" 2 "needs --dataset and --out" "$MT" train
+check "unknown dataset" 2 "unknown data set 'moons'" "$MT" train --dataset moons --out "$tmp/x"
+check "unknown option" 2 "unknown option '--stepz'" "$MT" train --dataset ring --stepz 3
+check "missing value" 2 "needs a value" "$MT" train --dataset ring --out
+check "bad seed" 2 "--seed needs a non-negative integer" "$MT" sample --model x --seed -1
+check "bad number" 2 "--steps needs a number" "$MT" train --dataset ring --out "$tmp/x" --steps 10x
+check "negative" 2 "--batch needs a number" "$MT" train --dataset ring --out "$tmp/x" --batch -4
+check "out of range" 2 "--lr needs a number" "$MT" train --dataset ring --out "$tmp/x" --lr 5
+check "bad hidden" 2 "bad --hidden" "$MT" train --dataset ring --out "$tmp/x" --hidden 8,,8
+check "odd emb" 2 "bad --hidden" "$MT" train --dataset ring --out "$tmp/x" --emb 7
+check "bad schedule" 1 "schedule" "$MT" train --dataset ring --out "$tmp/x" --schedule cubic:1
+check "no such model" 1 "$tmp/none" "$MT" sample --model "$tmp/none"
+printf 'not a model' >"$tmp/junk.safetensors"
+check "junk model" 1 "junk.safetensors" "$MT" sample --model "$tmp/junk.safetensors"
+check "unwritable out" 1 "error" "$MT" train --dataset ring --out /nonexistent/dir/m.safetensors \
+    --steps 2 --hidden 8 --emb 4 --batch 8
+
+# A tiny model end to end.
+check "train" 0 "wrote" "$MT" train --dataset ring --out "$tmp/ring.safetensors" --steps 60 \
+    --hidden 16,16 --emb 8 --batch 64 --warmup 10 --threads 1
+check "no temp left" 0 "ring.safetensors" ls "$tmp"
+[ "$(ls "$tmp" | grep -c tmp)" -eq 0 ] && pass=$((pass + 1)) || { echo "FAIL temp file left"; fail=$((fail + 1)); }
+check "sample csv" 0 "," "$MT" sample --model "$tmp/ring.safetensors" --n 5 --steps 20 --threads 1
+lines=$("$MT" sample --model "$tmp/ring.safetensors" --n 7 --steps 10 --threads 1 | wc -l)
+[ "$lines" -eq 7 ] && pass=$((pass + 1)) || { echo "FAIL sample: $lines lines, want 7"; fail=$((fail + 1)); }
+check "sample json" 0 "]]" "$MT" sample --model "$tmp/ring.safetensors" --n 2 --steps 5 --format json
+check "bad sampler" 2 "unknown sampler 'euler'" "$MT" sample --model "$tmp/ring.safetensors" --sampler euler
+check "too many steps" 2 "exceeds the schedule" "$MT" sample --model "$tmp/ring.safetensors" --steps 5000
+check "png on 2-D" 1 "PNG grids are for 64-D" "$MT" sample --model "$tmp/ring.safetensors" --n 2 \
+    --steps 5 --png "$tmp/x.png"
+check "eval" 0 "sw2_floor" "$MT" eval --model "$tmp/ring.safetensors" --n 50 --reps 2 --steps 20 \
+    --threads 1
+# Same seed, same samples (determinism through the whole tool).
+a=$("$MT" sample --model "$tmp/ring.safetensors" --n 4 --steps 10 --seed 3 --threads 1)
+b=$("$MT" sample --model "$tmp/ring.safetensors" --n 4 --steps 10 --seed 3 --threads 1)
+[ -n "$a" ] && [ "$a" = "$b" ] && pass=$((pass + 1)) || { echo "FAIL determinism"; fail=$((fail + 1)); }
+
+echo "manifold-train: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h - the small command-line helpers the offline tools share: a table
+ * driven "--name value" parser with typed, range-checked values, a progress
+ * line with rate and ETA, and a monotonic clock.
+ */
+#ifndef MF_CLI_H
+#define MF_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum mf_opt_kind {
+    MF_OPT_STR,
+    MF_OPT_SIZE,  /* size_t in [min, max] */
+    MF_OPT_U64,
+    MF_OPT_FLOAT, /* double in [min, max] */
+    MF_OPT_FLAG,  /* no value */
+} mf_opt_kind;
+
+typedef struct mf_opt {
+    const char *name; /* without the leading "--" */
+    mf_opt_kind kind;
+    void *target;     /* const char **, size_t *, uint64_t *, double *, bool * */
+    double min, max;  /* numeric range, inclusive */
+    const char *help;
+} mf_opt;
+
+/**
+ * Parses argv[first..argc) against opts.  Unknown options, missing values,
+ * junk after a number and out-of-range values are reported on stderr naming
+ * the option; returns 0 on success, 2 on a usage error, 1 when --help was given
+ * (the usage was then printed to stdout).
+ */
+int mf_cli_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n_opts,
+                 const char *usage_line);
+
+/** Prints the usage line and one line per option. */
+void mf_cli_usage(FILE *f, const mf_opt *opts, size_t n_opts, const char *usage_line);
+
+/** Seconds from an arbitrary fixed point (CLOCK_MONOTONIC). */
+double mf_cli_now(void);
+
+/** A progress line on stderr, redrawn at most every 0.5 s after the first 2 s. */
+typedef struct mf_progress {
+    double t0, last;
+    const char *what;
+    bool shown;
+} mf_progress;
+
+void mf_progress_start(mf_progress *p, const char *what);
+/** done of total units; extra is appended (may be NULL). */
+void mf_progress_update(mf_progress *p, size_t done, size_t total, const char *extra);
+void mf_progress_finish(mf_progress *p);
+
+#endif /* MF_CLI_H */
