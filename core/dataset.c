@@ -13,10 +13,10 @@
  */
 #include "dataset.h"
 
-#include "digits_data.h"
-
 #include <math.h>
 #include <string.h>
+
+#include "digits_data.h"
 
 _Static_assert(MF_DATASET_DIGITS + 1 == MF_DATASET_COUNT, "MF_DATASET_COUNT is stale");
 _Static_assert(MF__DIGITS_N == MF_DATASET_DIGITS_N, "digits table size");
@@ -24,11 +24,11 @@ _Static_assert(MF_DATASET_DIGITS_N_TRAIN + MF_DATASET_DIGITS_N_HELDOUT == MF_DAT
                "digits split sizes");
 
 /* Stream tags (arbitrary distinct constants; part of the data definition). */
-#define TAG_TRAIN   UINT64_C(0x747261696e)   /* "train" */
+#define TAG_TRAIN   UINT64_C(0x747261696e)     /* "train" */
 #define TAG_HELDOUT UINT64_C(0x68656c646f7574) /* "heldout" */
-#define TAG_UNIFORM UINT64_C(0x55)           /* "U" */
-#define TAG_NORMAL  UINT64_C(0x4e)           /* "N" */
-#define TAG_BASIS   UINT64_C(0x6261736973)   /* "basis" */
+#define TAG_UNIFORM UINT64_C(0x55)             /* "U" */
+#define TAG_NORMAL  UINT64_C(0x4e)             /* "N" */
+#define TAG_BASIS   UINT64_C(0x6261736973)     /* "basis" */
 
 #define PI 3.14159265358979323846
 
@@ -95,7 +95,11 @@ void mf_dataset_norm(mf_dataset_id id, float *ret_offset, float *ret_scale)
 /* A (64, 16) row-major in double; see mf_dataset_linear_subspace_basis. */
 static void subspace_basis(double A[MF_DATASET_SUBSPACE_D * MF_DATASET_SUBSPACE_K])
 {
-    enum { D = MF_DATASET_SUBSPACE_D, K = MF_DATASET_SUBSPACE_K };
+    enum {
+        D = MF_DATASET_SUBSPACE_D,
+        K = MF_DATASET_SUBSPACE_K
+    };
+
     mf_rng r = mf_rng_derive(mf_rng_make(MF_DATASET_SUBSPACE_SEED), TAG_BASIS);
     float col[D];
     for (size_t j = 0; j < K; j++) {
@@ -308,7 +312,11 @@ static void generate(mf_dataset_id id, mf_rng base, uint64_t first, float *out, 
     mf_rng ru = mf_rng_derive(base, TAG_UNIFORM);
     mf_rng rn = mf_rng_derive(base, TAG_NORMAL);
     if (id == MF_DATASET_LINEAR_SUBSPACE) {
-        enum { D = MF_DATASET_SUBSPACE_D, K = MF_DATASET_SUBSPACE_K };
+        enum {
+            D = MF_DATASET_SUBSPACE_D,
+            K = MF_DATASET_SUBSPACE_K
+        };
+
         double A[D * K];
         subspace_basis(A);
         for (size_t p = 0; p < n; p++) {
@@ -351,8 +359,7 @@ static mf_err check_out(mf_dataset_id id, const float *out, size_t n)
     return mf_size_mul(n, mf_dataset_dim(id), &total);
 }
 
-mf_err mf_dataset_sample(mf_dataset_id id, mf_rng rng, uint64_t first_index, float *out,
-                         size_t n)
+mf_err mf_dataset_sample(mf_dataset_id id, mf_rng rng, uint64_t first_index, float *out, size_t n)
 {
     mf_err err = check_out(id, out, n);
     if (err != MF_OK) {
@@ -449,7 +456,11 @@ mf_err mf_dataset_count_in_support(mf_dataset_id id, const float *x, size_t n, d
         }
         break;
     case MF_DATASET_LINEAR_SUBSPACE: {
-        enum { D = MF_DATASET_SUBSPACE_D, K = MF_DATASET_SUBSPACE_K };
+        enum {
+            D = MF_DATASET_SUBSPACE_D,
+            K = MF_DATASET_SUBSPACE_K
+        };
+
         double A[D * K];
         subspace_basis(A);
         for (size_t p = 0; p < n; p++) {

@@ -6,11 +6,13 @@
  * Determinism.  Point i of a generated set is a pure function of (rng, i): it
  * reads uniform variates 4i..4i+3 of the stream derive(derive(rng, TRAIN), U)
  * and normal variates K i .. K i + K-1 of derive(derive(rng, TRAIN), N) (K = 4
- * in 2-D, 16 for linear_subspace).  So sample(first = 0, n = 1000) equals
+ * in 2-D, 16 for linear_subspace); a digits draw is the train row
+ * mf_rng_below(U stream, i, 1500).  So sample(first = 0, n = 1000) equals
  * sample(0, 400) followed by sample(400, 600), whatever the split or thread.
  * The held-out set uses the same construction on a fixed seed
  * (MF_DATASET_HELDOUT_SEED) and a different tag (HELDOUT instead of TRAIN), so
- * it is never the training stream of any seed.
+ * it is a different stream from the training stream of every seed, that one
+ * included.
  *
  * The sets ("data space" is what mf_dataset_sample returns; g = standard
  * normal, u = uniform on [0,1), each fresh per use):
@@ -54,12 +56,12 @@
 #ifndef MF_DATASET_H
 #define MF_DATASET_H
 
-#include "err.h"
-#include "rng.h"
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "err.h"
+#include "rng.h"
 
 typedef enum mf_dataset_id {
     MF_DATASET_GAUSSIAN,
@@ -90,9 +92,9 @@ typedef enum mf_dataset_id {
 #define MF_DATASET_DIGITS_N_TRAIN   1500
 
 /* Fixed seeds (documented constants; changing one changes the data). */
-#define MF_DATASET_HELDOUT_SEED     UINT64_C(0x6d662d68656c646f) /* held-out streams */
-#define MF_DATASET_SUBSPACE_SEED    UINT64_C(20230713)           /* the basis A */
-#define MF_DATASET_DIGITS_SPLIT_SEED UINT64_C(1797)              /* the digits split */
+#define MF_DATASET_HELDOUT_SEED      UINT64_C(0x6d662d68656c646f) /* held-out streams */
+#define MF_DATASET_SUBSPACE_SEED     UINT64_C(20230713)           /* the basis A */
+#define MF_DATASET_DIGITS_SPLIT_SEED UINT64_C(1797)               /* the digits split */
 
 /**
  * The id of a data set name ("eight_gaussians", ...: the names of the table

@@ -10,11 +10,11 @@
  */
 #include "sw.h"
 
-#include "rng.h"
-
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
+
+#include "rng.h"
 
 #define TAG_DIRS UINT64_C(0x64697273) /* "dirs" */
 

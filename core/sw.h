@@ -12,7 +12,7 @@
  *
  * W2^2 of two 1-D empirical measures is the exact integral over t in (0,1) of
  * (F^-1(t) - G^-1(t))^2 for their piecewise-constant quantile functions: with
- * sorted projections u (n) and v (m), u_i on ((i)/n, (i+1)/n] and v_j on
+ * sorted projections u (n) and v (m), u_i on (i/n, (i+1)/n] and v_j on
  * (j/m, (j+1)/m], summed over the merged breakpoints.  For n = m this is
  * (1/n) sum_i (u_(i) - v_(i))^2 (reference/other-seeds.md §4.6); for n != m it is
  * still the exact W2 between the two empirical measures, not an interpolation.
@@ -24,10 +24,10 @@
 #ifndef MF_SW_H
 #define MF_SW_H
 
-#include "err.h"
-
 #include <stddef.h>
 #include <stdint.h>
+
+#include "err.h"
 
 #define MF_SW_DEFAULT_DIRS 500
 #define MF_SW_DEFAULT_SEED UINT64_C(0x5357325f64697273) /* "SW2_dirs" */

@@ -40,18 +40,24 @@ static int fail(const char *what, mf_err err, const mf_diag *d)
     return 1;
 }
 
+/* The command line with the program named "manifold-train" whatever its path. */
+static const char *arg_or_name(char **argv, int i)
+{
+    return i == 0 ? "manifold-train" : argv[i];
+}
+
 static char *join_args(int argc, char **argv)
 {
     size_t len = 1;
     for (int i = 0; i < argc; i++) {
-        len += strlen(argv[i]) + 1;
+        len += strlen(arg_or_name(argv, i)) + 1;
     }
     char *s = malloc(len), *p = s;
     if (s == NULL) {
         return NULL;
     }
     for (int i = 0; i < argc; i++) {
-        const char *a = i == 0 ? "manifold-train" : argv[i];
+        const char *a = arg_or_name(argv, i);
         size_t n = strlen(a);
         memcpy(p, a, n);
         p += n;

@@ -4,14 +4,14 @@
  * of the index range, held-out streams, the moments each formula implies, the
  * support helper, and the digits table and split.
  */
-#include "dataset.h"
-#include "digits_data.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
+
+#include "dataset.h"
+#include "digits_data.h"
 
 #define NBIG 20000
 
@@ -84,16 +84,22 @@ START_TEST(test_lookup)
     ck_assert_str_eq(mf_dataset_name(c->id), c->name);
     ck_assert_uint_eq(mf_dataset_dim(c->id), c->dim);
 }
+
 END_TEST
 
 START_TEST(test_lookup_errors)
 {
     ck_assert_uint_eq(sizeof name_cases / sizeof name_cases[0], MF_DATASET_COUNT);
+
     static const struct {
         const char *name;
         mf_err expect;
-    } bad[] = {{"moons", MF_ENOTFOUND}, {"", MF_ENOTFOUND},      {"Gaussian", MF_ENOTFOUND},
-               {"digits ", MF_ENOTFOUND}, {NULL, MF_EINVAL}};
+    } bad[] = {{"moons", MF_ENOTFOUND},
+               {"", MF_ENOTFOUND},
+               {"Gaussian", MF_ENOTFOUND},
+               {"digits ", MF_ENOTFOUND},
+               {NULL, MF_EINVAL}};
+
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         mf_dataset_id id = MF_DATASET_COUNT;
         ck_assert_int_eq(mf_dataset_lookup(bad[k].name, &id), bad[k].expect);
@@ -109,6 +115,7 @@ START_TEST(test_lookup_errors)
     mf_dataset_norm(MF_DATASET_EIGHT_GAUSSIANS, &off, &scale);
     ck_assert(off == 0.0f && scale == 1.0f);
 }
+
 END_TEST
 
 /* ---- determinism, streams, errors (loop over every id) -------------------------------- */
@@ -134,11 +141,15 @@ START_TEST(test_split_invariance)
     free(parts);
     free(whole);
 }
+
 END_TEST
 
 START_TEST(test_seeds_and_heldout)
 {
-    enum { N = 297 }; /* the digits held-out size, so every set can use it */
+    enum {
+        N = 297
+    }; /* the digits held-out size, so every set can use it */
+
     mf_dataset_id id = (mf_dataset_id) _i;
     size_t D = mf_dataset_dim(id), bytes = N * D * sizeof(float);
     float *a = sample_new(id, 1, N), *b = sample_new(id, 2, N);
@@ -168,12 +179,14 @@ START_TEST(test_seeds_and_heldout)
     free(b);
     free(a);
 }
+
 END_TEST
 
 START_TEST(test_sample_errors)
 {
     float buf[2 * 64];
     mf_rng r = mf_rng_make(1);
+
     static const struct {
         const char *name;
         mf_dataset_id id;
@@ -190,6 +203,7 @@ START_TEST(test_sample_errors)
         {"n x D overflow", MF_DATASET_DIGITS, 0, false, SIZE_MAX / 32, MF_ERANGE},
         {"last valid index", MF_DATASET_GAUSSIAN, UINT64_MAX / 16 - 2, false, 2, MF_OK},
     };
+
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         memset(buf, 0x7f, sizeof buf);
         float *out = cases[k].null_out ? NULL : buf;
@@ -206,6 +220,7 @@ START_TEST(test_sample_errors)
     ck_assert_int_eq(mf_dataset_heldout(MF_DATASET_RING, NULL, 1), MF_EINVAL);
     ck_assert_int_eq(mf_dataset_heldout(MF_DATASET_RING, NULL, 0), MF_OK);
 }
+
 END_TEST
 
 /* ---- moments of each formula ----------------------------------------------------------- */
@@ -227,6 +242,7 @@ START_TEST(test_gaussian)
     ck_assert_double_eq_tol(cov / NBIG, 0.0, 5.0 * s2 / sqrt(NBIG));
     free(x);
 }
+
 END_TEST
 
 START_TEST(test_eight_gaussians)
@@ -262,6 +278,7 @@ START_TEST(test_eight_gaussians)
     ck_assert_double_eq_tol(mean_sq_norm(x, NBIG, 2), 16.5 / (1.414 * 1.414), 0.07);
     free(x);
 }
+
 END_TEST
 
 START_TEST(test_imbalanced_square)
@@ -284,6 +301,7 @@ START_TEST(test_imbalanced_square)
     ck_assert_uint_eq(inside, NBIG);
     free(x);
 }
+
 END_TEST
 
 /* Sets checked by their mean, E|x|^2 where it is known, and a bounding box. */
@@ -321,12 +339,14 @@ START_TEST(test_shapes)
         ck_assert_msg(fabs(sq - c->sq_norm) < c->sq_tol, "%s: E|x|^2 %.4f", name, sq);
     }
     for (size_t i = 0; i < NBIG; i++) {
-        ck_assert_msg(fabs((double) x[2 * i]) <= c->box_x && fabs((double) x[2 * i + 1]) <= c->box_y,
+        ck_assert_msg(fabs((double) x[2 * i]) <= c->box_x &&
+                          fabs((double) x[2 * i + 1]) <= c->box_y,
                       "%s: point %zu (%g, %g) outside the box", name, i, (double) x[2 * i],
                       (double) x[2 * i + 1]);
     }
     free(x);
 }
+
 END_TEST
 
 START_TEST(test_checkerboard_cells)
@@ -353,6 +373,7 @@ START_TEST(test_checkerboard_cells)
     ck_assert_uint_eq(inside, NBIG);
     free(x);
 }
+
 END_TEST
 
 START_TEST(test_ring_and_swiss_roll_radius)
@@ -374,11 +395,17 @@ START_TEST(test_ring_and_swiss_roll_radius)
     free(roll);
     free(ring);
 }
+
 END_TEST
 
 START_TEST(test_linear_subspace)
 {
-    enum { D = MF_DATASET_SUBSPACE_D, K = MF_DATASET_SUBSPACE_K, N = 5000 };
+    enum {
+        D = MF_DATASET_SUBSPACE_D,
+        K = MF_DATASET_SUBSPACE_K,
+        N = 5000
+    };
+
     float A[D * K], A2[D * K];
     mf_dataset_linear_subspace_basis(A);
     mf_dataset_linear_subspace_basis(A2);
@@ -406,17 +433,18 @@ START_TEST(test_linear_subspace)
     }
     ck_assert_double_eq_tol(s2 / N, 1.0, 5.0 * sqrt(2.0 / N));
     size_t inside = 0;
-    ck_assert_int_eq(
-        mf_dataset_count_in_support(MF_DATASET_LINEAR_SUBSPACE, x, N, 1e-4, &inside), MF_OK);
+    ck_assert_int_eq(mf_dataset_count_in_support(MF_DATASET_LINEAR_SUBSPACE, x, N, 1e-4, &inside),
+                     MF_OK);
     ck_assert_uint_eq(inside, N);
     /* A generic 64-D point is far from a 16-D subspace. */
     float g[D];
     mf_rng_normal(mf_rng_make(10), 0, g, D);
-    ck_assert_int_eq(
-        mf_dataset_count_in_support(MF_DATASET_LINEAR_SUBSPACE, g, 1, 1.0, &inside), MF_OK);
+    ck_assert_int_eq(mf_dataset_count_in_support(MF_DATASET_LINEAR_SUBSPACE, g, 1, 1.0, &inside),
+                     MF_OK);
     ck_assert_uint_eq(inside, 0);
     free(x);
 }
+
 END_TEST
 
 /* ---- support helper -------------------------------------------------------------------- */
@@ -457,6 +485,7 @@ START_TEST(test_support)
     ck_assert_msg(err == c->err, "case %d: %s", _i, mf_err_name(err));
     ck_assert_msg(count == (err == MF_OK ? c->expect : 999), "case %d: count %zu", _i, count);
 }
+
 END_TEST
 
 /* ---- digits ---------------------------------------------------------------------------- */
@@ -467,8 +496,9 @@ START_TEST(test_digits_table)
     static const struct {
         size_t row, col;
         uint8_t value;
-    } known[] = {{0, 2, 5},  {0, 3, 13},  {0, 10, 13}, {0, 64, 0}, {1, 3, 12},
+    } known[] = {{0, 2, 5},  {0, 3, 13},    {0, 10, 13},  {0, 64, 0},   {1, 3, 12},
                  {1, 64, 1}, {1796, 2, 10}, {1796, 9, 2}, {1796, 64, 8}};
+
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
         ck_assert_uint_eq(mf__digits_data[known[k].row][known[k].col], known[k].value);
     }
@@ -488,6 +518,7 @@ START_TEST(test_digits_table)
         ck_assert_uint_eq(counts[c], label_counts[c]);
     }
 }
+
 END_TEST
 
 START_TEST(test_digits_split)
@@ -511,7 +542,13 @@ START_TEST(test_digits_split)
     for (size_t i = 0; i < MF__DIGITS_N; i++) {
         ck_assert_uint_eq(seen[i], 1); /* a partition */
     }
-    /* The split is pinned: its first held-out indices never change. */
+    /* The split is pinned (MF_DATASET_DIGITS_SPLIT_SEED): changing it changes every
+     * held-out number ever reported, so its first and last indices are fixed here. */
+    static const size_t ho_first[8] = {0, 5, 8, 10, 28, 30, 32, 33};
+    for (size_t i = 0; i < 8; i++) {
+        ck_assert_uint_eq(ho[i], ho_first[i]);
+    }
+    ck_assert_uint_eq(ho[296], 1796);
     size_t ho2[297];
     mf_dataset_digits_indices(true, ho2);
     ck_assert(memcmp(ho, ho2, sizeof ho) == 0);
@@ -544,11 +581,15 @@ START_TEST(test_digits_split)
     free(held);
     free(rows);
 }
+
 END_TEST
 
 START_TEST(test_digits_sample_from_train)
 {
-    enum { N = 300 };
+    enum {
+        N = 300
+    };
+
     size_t tr[1500];
     mf_dataset_digits_indices(false, tr);
     float *x = sample_new(MF_DATASET_DIGITS, 11, N);
@@ -572,6 +613,7 @@ START_TEST(test_digits_sample_from_train)
     ck_assert_uint_gt(distinct_hits, 250); /* 300 draws of 1500 rows: ~272 distinct */
     free(x);
 }
+
 END_TEST
 
 static Suite *dataset_suite(void)

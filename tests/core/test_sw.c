@@ -5,15 +5,15 @@
  * SW2(N(0,I_2), N(mu,I_2)) = |mu|/sqrt(2), and the eight_gaussians anchors of
  * ALGORITHMS.md (two-sample floor, data vs N(0,I) ~1.12).
  */
-#include "dataset.h"
-#include "rng.h"
-#include "sw.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
+
+#include "dataset.h"
+#include "rng.h"
+#include "sw.h"
 
 #define SENTINEL (-12345.0)
 
@@ -75,11 +75,29 @@ static const struct error_case {
     {.name = "L = 0", .x = pts, .n = 3, .y = pts, .m = 3, .D = 2, .L = 0, .expect = MF_EINVAL},
     {.name = "x NULL", .x = NULL, .n = 3, .y = pts, .m = 3, .D = 2, .L = 10, .expect = MF_EINVAL},
     {.name = "y NULL", .x = pts, .n = 3, .y = NULL, .m = 3, .D = 2, .L = 10, .expect = MF_EINVAL},
-    {.name = "NaN in x", .x = pts_nan, .n = 2, .y = pts, .m = 3, .D = 2, .L = 10,
+    {.name = "NaN in x",
+     .x = pts_nan,
+     .n = 2,
+     .y = pts,
+     .m = 3,
+     .D = 2,
+     .L = 10,
      .expect = MF_ERANGE},
-    {.name = "inf in y", .x = pts, .n = 3, .y = pts_inf, .m = 2, .D = 2, .L = 10,
+    {.name = "inf in y",
+     .x = pts,
+     .n = 3,
+     .y = pts_inf,
+     .m = 2,
+     .D = 2,
+     .L = 10,
      .expect = MF_ERANGE},
-    {.name = "n*D overflows", .x = pts, .n = SIZE_MAX / 2, .y = pts, .m = 1, .D = 4, .L = 10,
+    {.name = "n*D overflows",
+     .x = pts,
+     .n = SIZE_MAX / 2,
+     .y = pts,
+     .m = 1,
+     .D = 4,
+     .L = 10,
      .expect = MF_ERANGE},
     {.name = "ok", .x = pts, .n = 3, .y = pts, .m = 2, .D = 2, .L = 10, .expect = MF_OK},
 };
@@ -96,6 +114,7 @@ START_TEST(test_errors)
         ck_assert(r != SENTINEL);
     }
 }
+
 END_TEST
 
 /* ---- exact 1-D cases: any direction is +-1, so SW2 = W2 for every L ------------------- */
@@ -128,6 +147,7 @@ START_TEST(test_exact_1d)
     double back = sw2_ok(c->y, c->m, c->x, c->n, 1, 7);
     ck_assert_double_eq(got, back);
 }
+
 END_TEST
 
 START_TEST(test_w2sq_sorted)
@@ -142,13 +162,17 @@ START_TEST(test_w2sq_sorted)
     ck_assert_double_eq(mf_sw_w2sq_sorted(c, 3, b, 7), 0.0);
     ck_assert_double_eq_tol(mf_sw_w2sq_sorted(a, 3, b, 7), (25.0 + 16.0 + 9.0) / 3.0, 1e-12);
 }
+
 END_TEST
 
 /* ---- properties in 2-D ----------------------------------------------------------------- */
 
 START_TEST(test_identical_and_duplicated)
 {
-    enum { N = 300 };
+    enum {
+        N = 300
+    };
+
     float *x = normal_cloud(11, N, 0.3, -0.2, 1.0);
     float *xx = malloc(4 * N * sizeof(float));
     ck_assert_ptr_nonnull(xx);
@@ -159,11 +183,16 @@ START_TEST(test_identical_and_duplicated)
     free(xx);
     free(x);
 }
+
 END_TEST
 
 START_TEST(test_symmetry_and_scale)
 {
-    enum { N = 400, M = 250 };
+    enum {
+        N = 400,
+        M = 250
+    };
+
     float *x = normal_cloud(21, N, 0.0, 0.0, 1.0);
     float *y = normal_cloud(22, M, 0.5, 1.0, 0.7);
     double d = sw2_ok(x, N, y, M, 2, MF_SW_DEFAULT_DIRS);
@@ -190,6 +219,7 @@ START_TEST(test_symmetry_and_scale)
     free(y);
     free(x);
 }
+
 END_TEST
 
 /* SW2(N(0,I), N(mu,I)): every projection is a shift by mu.theta, so SW2^2 =
@@ -200,7 +230,9 @@ static const struct shift_case {
 
 START_TEST(test_gaussian_shift)
 {
-    enum { N = 20000 };
+    enum {
+        N = 20000
+    };
     const struct shift_case *c = &shift_cases[_i];
     float *x = normal_cloud(31, N, 0.0, 0.0, 1.0);
     float *y = normal_cloud(32, N, 0.0, 0.0, 1.0);
@@ -225,6 +257,7 @@ START_TEST(test_gaussian_shift)
     free(y);
     free(x);
 }
+
 END_TEST
 
 START_TEST(test_diracs_many_directions)
@@ -239,6 +272,7 @@ START_TEST(test_diracs_many_directions)
     got = sw2_ok(p, 1, q, 1, 5, 20000);
     ck_assert_double_eq_tol(got, sqrt(10.0 / 5.0), 0.02 * sqrt(2.0));
 }
+
 END_TEST
 
 START_TEST(test_seed_changes_directions)
@@ -251,17 +285,20 @@ START_TEST(test_seed_changes_directions)
     ck_assert(r1 != r2);
     ck_assert_double_eq(r1, r3);
 }
+
 END_TEST
 
 /* ---- anchors of ALGORITHMS.md ---------------------------------------------------------- */
 
 START_TEST(test_eight_gaussians_anchors)
 {
-    enum { N = 1000 };
+    enum {
+        N = 1000
+    };
+
     float *train = malloc(2 * N * sizeof(float)), *held = malloc(2 * N * sizeof(float));
     ck_assert(train != NULL && held != NULL);
-    ck_assert(mf_dataset_sample(MF_DATASET_EIGHT_GAUSSIANS, mf_rng_make(1), 0, train, N) ==
-              MF_OK);
+    ck_assert(mf_dataset_sample(MF_DATASET_EIGHT_GAUSSIANS, mf_rng_make(1), 0, train, N) == MF_OK);
     ck_assert(mf_dataset_heldout(MF_DATASET_EIGHT_GAUSSIANS, held, N) == MF_OK);
     /* The floor varies a lot by seed (mode counts fluctuate by ~10 of 125).  An
      * independent NumPy re-measurement (40 pairs of 1,000-point sets, 500 random
@@ -279,6 +316,7 @@ START_TEST(test_eight_gaussians_anchors)
     free(held);
     free(train);
 }
+
 END_TEST
 
 static Suite *sw_suite(void)

@@ -1,0 +1,19 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Re-creates every shipped model with the exact commands recorded in
+# models/README.md and in each file's "provenance" metadata.  Run from the
+# repository root after a build:  sh models/train_all.sh
+# Two jobs run side by side, one OpenBLAS thread each (2-core machines).
+set -eu
+MT=${MT:-build/tools/manifold-train}
+(
+    $MT train --dataset eight_gaussians --out models/eight_gaussians.safetensors --steps 20000 --seed 1 --threads 1
+    $MT train --dataset imbalanced_square --out models/imbalanced_square.safetensors --steps 20000 --seed 1 --threads 1
+    $MT train --dataset swiss_roll --out models/swiss_roll.safetensors --steps 20000 --seed 1 --threads 1
+) &
+(
+    $MT train --dataset digits --out models/digits.safetensors --hidden 512,512,512 --batch 256 --lr 0.0005 --steps 20000 --seed 1 --threads 1
+    $MT train --dataset gaussian --out models/gaussian.safetensors --steps 20000 --seed 1 --threads 1
+    $MT train --dataset two_moons --out models/two_moons.safetensors --steps 20000 --seed 1 --threads 1
+) &
+wait
