@@ -28,15 +28,19 @@
  * Adam(0.9, 0.999, 1e-8), constant lr 1e-3, no clipping, no EMA
  * (--train-defaults switches to mf_train_opts_default()'s clip 1 + EMA).
  *
- * OpenBLAS threads: the default is a per-workload table (W4 = 1 thread, the
- * others 2, capped at the CPU count), from measurements on the 2-core box:
- * a 16-row request is too small to split.  --threads overrides it, and
- * "auto" times short probe runs at 1..min(ncpu, 2) threads and keeps the
- * fastest.  Every JSON line says which count ran and why.
+ * Threads: the default is a per-workload table (W4 = 1 thread, the others 2,
+ * capped at the CPU count), from measurements on the 2-core box: a 16-row
+ * request is too small to split.  --threads overrides it, and "auto" times
+ * short probe runs at 1..min(ncpu, 2) threads and keeps the fastest.  Every
+ * JSON line says which count ran and why.  --parallel rows (the default, what
+ * Manifold's programs do) splits the batch rows over a team of that many
+ * threads with single-threaded OpenBLAS (server/par.h); --parallel blas runs
+ * one thread and gives OpenBLAS the threads instead, for comparison.
  */
 #include "cpu.h"
 #include "mem.h"
 #include "mlp.h"
+#include "par.h"
 #include "rng.h"
 #include "sampler.h"
 #include "schedule.h"
@@ -86,6 +90,7 @@ typedef struct bench_opts {
     int threads[N_WORKLOADS];
     int repeats;
     bool train_defaults;
+    bool blas_parallel; /* --parallel blas */
 } bench_opts;
 
 /* Everything one workload needs, allocated outside the timed regions. */
@@ -104,6 +109,8 @@ typedef struct bench_ctx {
     float *xb;              /* (batch, d) batch buffer */
     uint64_t seed;          /* advanced per sampling call, as fresh torch.randn */
     double last_loss;
+    mf_par *team;           /* row-parallel team (size 1 in blas mode) */
+    bool blas_parallel;
 } bench_ctx;
 
 static double now_s(void)
@@ -163,6 +170,7 @@ static int make_data(float *data, size_t n, size_t d, uint64_t seed)
 
 static void ctx_free(bench_ctx *c)
 {
+    mf_par_free(c->team);
     mf_trainer_free(c->tr);
     mf_mlp_ws_free(c->ws);
     mf_mlp_free(c->net);
@@ -174,9 +182,10 @@ static void ctx_free(bench_ctx *c)
 }
 
 static mf_err ctx_init(bench_ctx *c, const workload *w, const mf_schedule *s, int repeats,
-                       bool train_defaults)
+                       bool train_defaults, bool blas_parallel)
 {
     memset(c, 0, sizeof *c);
+    c->blas_parallel = blas_parallel;
     c->w = w;
     c->sched = s;
     c->seed = 1000;
@@ -204,6 +213,7 @@ static mf_err ctx_init(bench_ctx *c, const workload *w, const mf_schedule *s, in
     o.batch = w->batch;
     o.n_steps = w->steps;
     o.seed = 0;
+    o.n_shards = blas_parallel ? 1 : MAX_THREADS_AUTO; /* one shard per team thread */
     if (!train_defaults) { /* torch.optim.Adam(lr=1e-3), nothing else */
         o.lr = 1e-3f;
         o.lr_sched = MF_LR_CONSTANT;
@@ -238,6 +248,9 @@ static mf_err ctx_sample(bench_ctx *c, size_t steps)
 {
     mf_sampler_opts o = {.kind = MF_SAMPLER_DDIM, .steps = steps, .eta = 0.0f,
                          .seed = c->seed++};
+    if (!c->blas_parallel) {
+        return mf_par_sample(c->team, c->net, c->sched, &o, c->x, c->w->batch);
+    }
     mf_eps_fn eps = {.eval = mf_mlp_eps_eval, .ctx = &c->eps_ctx};
     return mf_sample(c->sched, eps, &o, c->x, c->w->batch, c->w->d);
 }
@@ -252,7 +265,7 @@ static void ctx_train(bench_ctx *c, size_t n_steps)
         for (size_t r = 0; r < B; r++) {
             memcpy(c->xb + r * d, c->data + (size_t) idx[r] * d, d * sizeof(float));
         }
-        mf_trainer_step(c->tr, c->xb, NULL, &c->last_loss, NULL);
+        mf_par_train_step(c->team, c->tr, c->xb, NULL, &c->last_loss, NULL);
     }
 }
 
@@ -286,13 +299,24 @@ static double probe_once(bench_ctx *c)
     return now_s() - t0;
 }
 
+/* Row team of t threads and single-threaded BLAS, or the reverse in blas mode. */
+static int set_threads(bench_ctx *c, int t)
+{
+    mf_par_free(c->team);
+    c->team = NULL;
+    mf_cpu_set_blas_threads(c->blas_parallel ? t : 1);
+    return mf_par_new(c->blas_parallel ? 1 : (size_t) t, &c->team) == MF_OK ? 0 : -1;
+}
+
 /* Picks the fastest thread count in 1..max_t (best of 2 probes each, after one warm-up). */
 static int choose_threads(bench_ctx *c, int max_t, double *probe_s)
 {
     int best_t = 1;
     double best = INFINITY;
     for (int t = 1; t <= max_t; t++) {
-        mf_cpu_set_blas_threads(t);
+        if (set_threads(c, t) != 0) {
+            break;
+        }
         (void) probe_once(c);
         double s = fmin(probe_once(c), probe_once(c));
         probe_s[t - 1] = s;
@@ -324,7 +348,10 @@ static int run_workload(const workload *w, const mf_schedule *s, const bench_opt
                         int thread_req)
 {
     bench_ctx c;
-    mf_err err = ctx_init(&c, w, s, bo->repeats, bo->train_defaults);
+    mf_err err = ctx_init(&c, w, s, bo->repeats, bo->train_defaults, bo->blas_parallel);
+    if (err == MF_OK && set_threads(&c, 1) != 0) {
+        err = MF_EINTERNAL;
+    }
     if (err != MF_OK) {
         fprintf(stderr, "mf_bench: %s: set-up failed: %s\n", w->name, mf_strerror(err));
         ctx_free(&c);
@@ -346,7 +373,11 @@ static int run_workload(const workload *w, const mf_schedule *s, const bench_opt
         threads = w->default_threads < ncpu ? w->default_threads : ncpu;
         source = "default";
     }
-    mf_cpu_set_blas_threads(threads);
+    if (set_threads(&c, threads) != 0) {
+        fprintf(stderr, "mf_bench: %s: cannot start %d threads\n", w->name, threads);
+        ctx_free(&c);
+        return 1;
+    }
 
     int R = bo->repeats;
     double times[MAX_REPEATS] = {0};
@@ -419,8 +450,9 @@ static int run_workload(const workload *w, const mf_schedule *s, const bench_opt
     printf("\"wall_s_best\": %.6f, \"wall_s_all\": ", best);
     print_times(times, R);
     printf(", \"model_gflop\": %.6f, \"gflops\": %.3f, \"openblas_core\": \"%s\", "
-           "\"threads\": %d, \"threads_source\": \"%s\", \"cpus\": %d",
-           flops / 1e9, flops / best / 1e9, mf_cpu_blas_corename(), threads, source, ncpu);
+           "\"threads\": %d, \"threads_source\": \"%s\", \"parallel\": \"%s\", \"cpus\": %d",
+           flops / 1e9, flops / best / 1e9, mf_cpu_blas_corename(), threads, source,
+           bo->blas_parallel ? "blas" : "rows", ncpu);
     if (n_probe > 0) {
         printf(", \"probe_s\": ");
         print_times(probe_s, n_probe);
@@ -525,9 +557,11 @@ static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--workloads W1,W2,W3,W4,W5] [--threads N|auto|Wk=N,...] [--repeats N]\n"
-            "          [--train-defaults] [--info]\n"
-            "  --threads   OpenBLAS threads; default W4=1, others 2 (capped at the CPU count);\n"
+            "          [--parallel rows|blas] [--train-defaults] [--info]\n"
+            "  --threads   threads; default W4=1, others 2 (capped at the CPU count);\n"
             "              'auto' probes 1..2 threads per workload and keeps the fastest\n"
+            "  --parallel  rows: split batch rows over a thread team, OpenBLAS single-threaded\n"
+            "              (default, as Manifold runs); blas: one thread, threaded OpenBLAS\n"
             "  --repeats   timed runs per workload, best reported (default 3)\n"
             "  --train-defaults  train with mf_train_opts_default() (clip 1, EMA, cosine lr)\n"
             "                    instead of the reference's plain Adam\n"
@@ -562,6 +596,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "mf_bench: --repeats must be in 1..%d\n", MAX_REPEATS);
                 return 2;
             }
+        } else if (strcmp(a, "--parallel") == 0 && has_val) {
+            const char *v = argv[++i];
+            if (strcmp(v, "rows") != 0 && strcmp(v, "blas") != 0) {
+                fprintf(stderr, "mf_bench: --parallel is rows or blas, not '%s'\n", v);
+                return 2;
+            }
+            bo.blas_parallel = strcmp(v, "blas") == 0;
         } else if (strcmp(a, "--train-defaults") == 0) {
             bo.train_defaults = true;
         } else if (strcmp(a, "--info") == 0) {

@@ -5,9 +5,12 @@
 # Manifold's C core on the workloads W1..W5 side by side, and write
 # bench/RESULTS.md.  One command, from anywhere:
 #
-#     sh bench/run.sh [--repeats N] [--reuse-torch] [--skip-torch]
+#     sh bench/run.sh [--repeats N] [--passes N] [--reuse-torch] [--skip-torch]
 #
 #   --repeats N     timed runs per workload for mf_bench and ref_torch.py (default 3)
+#   --passes N      run the PyTorch reference and mf_bench N times, alternating,
+#                   and keep each one's best (default 1; ../shared/bench/README.md
+#                   used 2 passes of 3 runs)
 #   --reuse-torch   reuse build-bench-results/torch.jsonl from an earlier run
 #                   (the PyTorch reference takes a few minutes)
 #   --skip-torch    do not run the PyTorch reference at all
@@ -25,13 +28,15 @@ root=$(cd "$here/.." && pwd)
 shared=$(cd "$root/.." && pwd)/shared/bench
 py=/usr/bin/python3
 repeats=3
+passes=1
 torch_mode=run
 while [ $# -gt 0 ]; do
     case $1 in
     --repeats) repeats=$2; shift 2 ;;
+    --passes) passes=$2; shift 2 ;;
     --reuse-torch) torch_mode=reuse; shift ;;
     --skip-torch) torch_mode=skip; shift ;;
-    -h|--help) sed -n '3,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -66,7 +71,8 @@ if [ -z "$mf_bench" ]; then
     mkdir -p "$hand"
     c=$root/core
     # shellcheck disable=SC2046
-    cc -std=c11 -O3 -D_POSIX_C_SOURCE=200809L -fno-math-errno -I"$c" -o "$hand/mf_bench" \
+    cc -std=c11 -O3 -D_POSIX_C_SOURCE=200809L -fno-math-errno -mprefer-vector-width=512 \
+        -I"$c" -o "$hand/mf_bench" \
         "$here/mf_bench.c" "$c/err.c" "$c/rng.c" "$c/mem.c" "$c/cpu.c" "$c/mlp.c" \
         "$c/kernels.c" "$c/optim.c" "$c/schedule.c" "$c/sampler.c" "$c/train.c" \
         $(pkg-config --cflags --libs openblas) -lm
@@ -98,8 +104,9 @@ env -u OPENBLAS_CORETYPE MF_NO_REEXEC=1 "$mf_bench" --info > "$out/blas_auto.jso
 env -u OPENBLAS_CORETYPE "$mf_bench" --info > "$out/blas_mf.json"
 cat /proc/loadavg > "$out/load_before.txt"
 
-# ---- (b) PyTorch reference ----------------------------------------------------------
+# ---- (b) PyTorch reference: can it run? -----------------------------------------------
 status=""
+run_torch=no
 if [ "$torch_mode" = reuse ] && [ -s "$out/torch.jsonl" ]; then
     note "reusing $out/torch.jsonl"
     status="PyTorch figures reused from an earlier run.sh invocation."
@@ -115,13 +122,8 @@ elif ! "$py" -c "import torch" >/dev/null 2>&1; then
     status="PyTorch reference not run: $py cannot import torch (apt-get install python3-torch)."
     note "$status"
 else
-    note "PyTorch reference, best configurations (a few minutes)"
-    # W1,W2,W3,W5: AVX-512/AVX2 OpenBLAS kernels, tuned process, 2 threads, eager;
-    # W4: frozen TorchScript, 1 thread (the README's best for the small request).
-    "$py" "$shared/ref_torch.py" --coretype "$coretype" --tuned --threads 2 --mode eager \
-        --workloads W1,W2,W3,W5 --repeats "$repeats" > "$out/torch.jsonl"
-    "$py" "$shared/ref_torch.py" --coretype "$coretype" --tuned --threads 1 --mode frozen \
-        --workloads W4 --repeats "$repeats" >> "$out/torch.jsonl"
+    run_torch=yes
+    : > "$out/torch.jsonl"
 fi
 
 # ---- (c) GEMM-only time per workload --------------------------------------------------
@@ -133,9 +135,23 @@ else
     note "sgemm_peak not available ($shared/sgemm_peak.c absent): no GEMM-only column"
 fi
 
-# ---- (d) Manifold C core ----------------------------------------------------------------
-note "mf_bench"
-"$mf_bench" --repeats "$repeats" > "$out/mf_bench.jsonl"
+# ---- (b) + (d) PyTorch best configurations and Manifold's C core, side by side ----------
+: > "$out/mf_bench.jsonl"
+pass=1
+while [ "$pass" -le "$passes" ]; do
+    if [ "$run_torch" = yes ]; then
+        note "pass $pass/$passes: PyTorch reference, best configurations (a few minutes)"
+        # W1,W2,W3,W5: AVX-512/AVX2 OpenBLAS kernels, tuned process, 2 threads, eager;
+        # W4: frozen TorchScript, 1 thread (the README's best for the small request).
+        "$py" "$shared/ref_torch.py" --coretype "$coretype" --tuned --threads 2 --mode eager \
+            --workloads W1,W2,W3,W5 --repeats "$repeats" >> "$out/torch.jsonl"
+        "$py" "$shared/ref_torch.py" --coretype "$coretype" --tuned --threads 1 --mode frozen \
+            --workloads W4 --repeats "$repeats" >> "$out/torch.jsonl"
+    fi
+    note "pass $pass/$passes: mf_bench"
+    "$mf_bench" --repeats "$repeats" >> "$out/mf_bench.jsonl"
+    pass=$((pass + 1))
+done
 cat /proc/loadavg > "$out/load_after.txt"
 
 # ---- (e) summary ----------------------------------------------------------------------

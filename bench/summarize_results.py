@@ -51,6 +51,21 @@ def read_text(path):
         return ""
 
 
+def best_by_workload(recs):
+    """{workload: the record with the lowest wall_s_best} (errors only when nothing else),
+    and the number of records (passes) seen per workload."""
+    best, count = {}, {}
+    for r in recs:
+        name = r.get("workload")
+        if name is None:
+            continue
+        count[name] = count.get(name, 0) + 1
+        cur = best.get(name)
+        if cur is None or "error" in cur or ("error" not in r and r["wall_s_best"] < cur["wall_s_best"]):
+            best[name] = r
+    return best, count
+
+
 def speed_text(rec):
     """The workload's headline figure as ref_torch.py reports it."""
     if rec is None:
@@ -98,8 +113,8 @@ def main():
     args = ap.parse_args()
     d = args.dir
 
-    torch = {r["workload"]: r for r in read_jsonl(os.path.join(d, "torch.jsonl")) if "workload" in r}
-    mf = {r["workload"]: r for r in read_jsonl(os.path.join(d, "mf_bench.jsonl")) if "workload" in r}
+    torch, n_torch = best_by_workload(read_jsonl(os.path.join(d, "torch.jsonl")))
+    mf, n_mf = best_by_workload(read_jsonl(os.path.join(d, "mf_bench.jsonl")))
     sgemm = read_jsonl(os.path.join(d, "sgemm.jsonl"))
     auto = (read_jsonl(os.path.join(d, "blas_auto.json")) or [{}])[0]
     fixed = (read_jsonl(os.path.join(d, "blas_mf.json")) or [{}])[0]
@@ -165,6 +180,8 @@ def main():
         f" mf_cpu_ensure_blas_coretype picks {fixed.get('openblas_core', '?')})",
         f"- PyTorch: {any_t.get('torch', 'not run')}, OpenBLAS core {any_t.get('openblas_core', 'n/a')};"
         f" sgemm_peak core {sg_info.get('corename', 'n/a')}",
+        f"- Passes (best kept): PyTorch {max(n_torch.values(), default=0)}, "
+        f"mf_bench {max(n_mf.values(), default=0)}",
         f"- Load average before / after: {load_b or '?'} / {load_a or '?'}"
         " (2 cores: anything else running moves these figures)",
         "",

@@ -12,21 +12,19 @@
  */
 #include "kernels.h"
 
+#include "simd_int.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(MF_NO_CLONES)
-#    define MF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#    define MF_CLONES
-#endif
 
 static inline float exp_poly(float x)
 {
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.3f ? 88.3f : x;
-    float nf = floorf(x * 1.44269504088896341f + 0.5f);
+    /* round to nearest by the 1.5 * 2^23 trick (exact for |v| < 2^22); floorf would be a
+     * library call that keeps the loops from vectorising */
+    float nf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - nf * 0.693145751953125f; /* ln2 high part, exact product */
     r = r - nf * 1.428606765330187e-06f;   /* ln2 low part */
     float p = 1.0f / 720.0f;

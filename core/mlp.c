@@ -32,6 +32,7 @@
 
 #define THIN_IN_MAX 8  /* input widths handled by the fused first-layer loop */
 #define THIN_OUT_MAX 8 /* output widths handled by mf_k_thin_out instead of sgemm */
+#define EMB_TABLE_T 1024 /* training workspaces tabulate emb(t) for integer t < this */
 
 struct mf_mlp_ws {
     size_t max_batch;
@@ -42,6 +43,7 @@ struct mf_mlp_ws {
     float *d_a;                      /* (B, H_max) scratch for backward */
     float *d_z;                      /* (B, H_max) */
     float *emb;                      /* (E) */
+    float *emb_table;                /* (EMB_TABLE_T, E) emb(t), backward workspaces only */
     float *u;                        /* (H_1) shared-t constant of layer 0 */
 };
 
@@ -186,6 +188,7 @@ void mf_mlp_ws_free(mf_mlp_ws *ws)
     mf_free_aligned(ws->d_a);
     mf_free_aligned(ws->d_z);
     mf_free_aligned(ws->emb);
+    mf_free_aligned(ws->emb_table);
     mf_free_aligned(ws->u);
     free(ws);
 }
@@ -221,7 +224,13 @@ mf_err mf_mlp_ws_new(const mf_mlp *m, size_t max_batch, bool with_backward, mf_m
     if (with_backward) {
         ws->d_a = mf_alloc_floats(n_h);
         ws->d_z = mf_alloc_floats(n_h);
-        ok = ok && ws->d_a != NULL && ws->d_z != NULL;
+        /* Training and fine-tuning draw a fresh timestep per row at every step;
+         * a table turns E sin/cos per row into one copy (same float values). */
+        ws->emb_table = mf_alloc_floats((size_t) EMB_TABLE_T * m->cfg.emb_dim);
+        ok = ok && ws->d_a != NULL && ws->d_z != NULL && ws->emb_table != NULL;
+        for (size_t t = 0; ok && t < EMB_TABLE_T; t++) {
+            mf_mlp_embed(m, (float) t, ws->emb_table + t * m->cfg.emb_dim);
+        }
     }
     ws->in = mf_alloc_floats(n_in);
     ws->emb = mf_alloc_floats(m->cfg.emb_dim);
@@ -280,7 +289,12 @@ void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float 
     for (size_t r = 0; r < n; r++) {
         float *row = ws->in + r * in;
         memcpy(row, x + r * D, D * sizeof(float));
-        mf_mlp_embed(m, t[r], row + D);
+        float tr = t[r];
+        if (ws->emb_table != NULL && tr >= 0.0f && tr < (float) EMB_TABLE_T && tr == floorf(tr)) {
+            memcpy(row + D, ws->emb_table + (size_t) tr * E, E * sizeof(float));
+        } else {
+            mf_mlp_embed(m, tr, row + D);
+        }
         if (C > 0) {
             memcpy(row + D + E, c + r * C, C * sizeof(float));
         }

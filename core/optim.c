@@ -2,9 +2,12 @@
 /* optim.c - Adam, gradient clipping, EMA and learning-rate schedules (see optim.h). */
 #include "optim.h"
 
+#include "simd_int.h"
+
 #include <math.h>
 #include <string.h>
 
+MF_CLONES
 void mf_adam_step(mf_adam *a, float *params, const float *grad, size_t n, float lr)
 {
     a->t++;
@@ -31,22 +34,35 @@ void mf_adam_reset(mf_adam *a, size_t n)
     a->t = 0;
 }
 
+MF_CLONES
 double mf_clip_grad_norm(float *grad, size_t n, double max_norm)
 {
+    /* Sixteen partial sums: vectorisable without reassociating one float reduction. */
+    double acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (size_t l = 0; l < 16; l++) {
+            acc[l] += (double) grad[i + l] * (double) grad[i + l];
+        }
+    }
     double ss = 0.0;
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         ss += (double) grad[i] * (double) grad[i];
+    }
+    for (size_t l = 0; l < 16; l++) {
+        ss += acc[l];
     }
     double norm = sqrt(ss);
     if (max_norm > 0.0 && norm > max_norm) {
         float scale = (float) (max_norm / (norm + 1e-6));
-        for (size_t i = 0; i < n; i++) {
-            grad[i] *= scale;
+        for (size_t j = 0; j < n; j++) {
+            grad[j] *= scale;
         }
     }
     return norm;
 }
 
+MF_CLONES
 void mf_ema_update(float *ema, const float *params, size_t n, float decay)
 {
     float keep = decay, take = 1.0f - decay;

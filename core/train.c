@@ -4,7 +4,10 @@
  *
  * Gradient of the loss w.r.t. the network output: with
  * L = (1/(n D)) sum (eps_hat - eps)^2, dL/d eps_hat = 2 (eps_hat - eps)/(n D).
- * All buffers are sized at construction; a step allocates nothing.
+ * The batch is split into shards (row ranges), each with its own workspace
+ * and gradient buffer, so a caller with threads can run them concurrently;
+ * the shard gradients are then summed in shard order.  All buffers are sized
+ * at construction; a step allocates nothing.
  */
 #include "train.h"
 
@@ -17,14 +20,18 @@
 
 enum { STREAM_T = 11, STREAM_EPS = 12 };
 
+#define MAX_SHARDS 64
+
 struct mf_trainer {
     mf_mlp *net;   /* borrowed */
     mf_mlp *ema;   /* owned, NULL without EMA */
     const mf_schedule *sched;
     mf_train_opts opts;
-    mf_mlp_ws *ws;
+    const float *c;                  /* condition of the current step, borrowed */
+    mf_mlp_ws *ws[MAX_SHARDS];       /* one per shard */
+    float *grad[MAX_SHARDS];         /* (n_params) per shard; grad[0] receives the sum */
+    double loss[MAX_SHARDS];         /* per-shard sum of squared errors */
     mf_adam adam;
-    float *grad;   /* (n_params) */
     float *xt;     /* (batch, D) noised input */
     float *eps;    /* (batch, D) target noise */
     float *out;    /* (batch, D) prediction, then d_out */
@@ -47,6 +54,7 @@ mf_train_opts mf_train_opts_default(void)
         .clip_grad = 1.0,
         .ema_decay = 0.999f,
         .seed = 0,
+        .n_shards = 1,
     };
     return o;
 }
@@ -57,10 +65,12 @@ void mf_trainer_free(mf_trainer *tr)
         return;
     }
     mf_mlp_free(tr->ema);
-    mf_mlp_ws_free(tr->ws);
+    for (size_t s = 0; s < MAX_SHARDS; s++) {
+        mf_mlp_ws_free(tr->ws[s]);
+        mf_free_aligned(tr->grad[s]);
+    }
     mf_free_aligned(tr->adam.m);
     mf_free_aligned(tr->adam.v);
-    mf_free_aligned(tr->grad);
     mf_free_aligned(tr->xt);
     mf_free_aligned(tr->eps);
     mf_free_aligned(tr->out);
@@ -68,10 +78,16 @@ void mf_trainer_free(mf_trainer *tr)
     free(tr);
 }
 
+static size_t shard_begin(const mf_trainer *tr, size_t s)
+{
+    return s * tr->opts.batch / tr->opts.n_shards;
+}
+
 mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o, mf_trainer **ret)
 {
     if (o->batch == 0 || !(o->lr > 0.0f) || !(o->ema_decay >= 0.0f && o->ema_decay < 1.0f) ||
-        !(o->beta1 >= 0.0f && o->beta1 < 1.0f) || !(o->beta2 >= 0.0f && o->beta2 < 1.0f)) {
+        !(o->beta1 >= 0.0f && o->beta1 < 1.0f) || !(o->beta2 >= 0.0f && o->beta2 < 1.0f) ||
+        o->n_shards == 0 || o->n_shards > MAX_SHARDS || o->n_shards > o->batch) {
         return MF_EINVAL;
     }
     size_t bd;
@@ -85,7 +101,14 @@ mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o,
     tr->net = net;
     tr->sched = s;
     tr->opts = *o;
-    mf_err err = mf_mlp_ws_new(net, o->batch, true, &tr->ws);
+    mf_err err = MF_OK;
+    size_t rows = (o->batch + o->n_shards - 1) / o->n_shards;
+    for (size_t sh = 0; sh < o->n_shards && err == MF_OK; sh++) {
+        err = mf_mlp_ws_new(net, rows, true, &tr->ws[sh]);
+        if (err == MF_OK && (tr->grad[sh] = mf_alloc_floats(net->n_params)) == NULL) {
+            err = MF_ENOMEM;
+        }
+    }
     if (err == MF_OK && o->ema_decay > 0.0f) {
         err = mf_mlp_clone(net, &tr->ema);
     }
@@ -96,12 +119,11 @@ mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o,
     tr->adam = (mf_adam){.beta1 = o->beta1, .beta2 = o->beta2, .eps = o->adam_eps};
     tr->adam.m = mf_alloc_floats(net->n_params);
     tr->adam.v = mf_alloc_floats(net->n_params);
-    tr->grad = mf_alloc_floats(net->n_params);
     tr->xt = mf_alloc_floats(bd);
     tr->eps = mf_alloc_floats(bd);
     tr->out = mf_alloc_floats(bd);
     tr->t = mf_alloc_floats(o->batch);
-    if (!tr->adam.m || !tr->adam.v || !tr->grad || !tr->xt || !tr->eps || !tr->out || !tr->t) {
+    if (!tr->adam.m || !tr->adam.v || !tr->xt || !tr->eps || !tr->out || !tr->t) {
         mf_trainer_free(tr);
         return MF_ENOMEM;
     }
@@ -110,8 +132,8 @@ mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o,
 }
 
 /*
- * Noised inputs for rows [first_row, first_row + n) of draw number `draw`: t_r uniform on 0..T-1,
- * eps ~ N(0, I), x_t = sqrt(ab) x0 + sqrt(1 - ab) eps.
+ * Noised inputs for rows [first_row, first_row + n) of draw number `draw`:
+ * t_r uniform on 0..T-1, eps ~ N(0, I), x_t = sqrt(ab) x0 + sqrt(1 - ab) eps.
  */
 static void make_noisy(const mf_schedule *s, mf_rng root, uint64_t draw, size_t first_row,
                        const float *x0, size_t n, size_t D, float *t, float *eps, float *xt)
@@ -129,35 +151,75 @@ static void make_noisy(const mf_schedule *s, mf_rng root, uint64_t draw, size_t 
     }
 }
 
-void mf_trainer_step(mf_trainer *tr, const float *x0, const float *c, double *ret_loss,
-                     double *ret_grad_norm)
+void mf_trainer_begin_step(mf_trainer *tr, const float *x0, const float *c)
+{
+    size_t D = tr->net->cfg.data_dim;
+    make_noisy(tr->sched, mf_rng_make(tr->opts.seed), tr->done, 0, x0, tr->opts.batch, D, tr->t,
+               tr->eps, tr->xt);
+    tr->c = c;
+}
+
+void mf_trainer_shard_grad(mf_trainer *tr, size_t s)
+{
+    size_t D = tr->net->cfg.data_dim, C = tr->net->cfg.cond_dim;
+    size_t r0 = shard_begin(tr, s), r1 = shard_begin(tr, s + 1), n = r1 - r0;
+    float *out = tr->out + r0 * D;
+    const float *eps = tr->eps + r0 * D;
+    mf_mlp_forward(tr->net, tr->ws[s], tr->xt + r0 * D, tr->t + r0,
+                   tr->c != NULL ? tr->c + r0 * C : NULL, n, out);
+    double loss = 0.0;
+    float g = 2.0f / (float) (tr->opts.batch * D);
+    for (size_t j = 0; j < n * D; j++) {
+        float diff = out[j] - eps[j];
+        loss += (double) diff * (double) diff;
+        out[j] = g * diff;
+    }
+    tr->loss[s] = loss;
+    memset(tr->grad[s], 0, tr->net->n_params * sizeof(float));
+    mf_mlp_backward(tr->net, tr->ws[s], out, n, tr->grad[s], NULL);
+}
+
+void mf_trainer_end_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm)
 {
     const mf_train_opts *o = &tr->opts;
-    size_t n = o->batch, D = tr->net->cfg.data_dim, nd = n * D;
-    make_noisy(tr->sched, mf_rng_make(o->seed), tr->done, 0, x0, n, D, tr->t, tr->eps, tr->xt);
-    mf_mlp_forward(tr->net, tr->ws, tr->xt, tr->t, c, n, tr->out);
-    double loss = 0.0;
-    float g = 2.0f / (float) nd;
-    for (size_t j = 0; j < nd; j++) {
-        float diff = tr->out[j] - tr->eps[j];
-        loss += (double) diff * (double) diff;
-        tr->out[j] = g * diff;
+    size_t np = tr->net->n_params;
+    double loss = tr->loss[0];
+    for (size_t s = 1; s < o->n_shards; s++) {
+        const float *gs = tr->grad[s];
+        float *g0 = tr->grad[0];
+        for (size_t i = 0; i < np; i++) {
+            g0[i] += gs[i];
+        }
+        loss += tr->loss[s];
     }
-    memset(tr->grad, 0, tr->net->n_params * sizeof(float));
-    mf_mlp_backward(tr->net, tr->ws, tr->out, n, tr->grad, NULL);
-    double norm = mf_clip_grad_norm(tr->grad, tr->net->n_params, o->clip_grad);
+    double norm = mf_clip_grad_norm(tr->grad[0], np, o->clip_grad);
     float lr = mf_lr_at(o->lr_sched, o->lr, o->lr_min, o->warmup, tr->done, o->n_steps);
-    mf_adam_step(&tr->adam, tr->net->params, tr->grad, tr->net->n_params, lr);
+    mf_adam_step(&tr->adam, tr->net->params, tr->grad[0], np, lr);
     if (tr->ema != NULL) {
-        mf_ema_update(tr->ema->params, tr->net->params, tr->net->n_params, o->ema_decay);
+        mf_ema_update(tr->ema->params, tr->net->params, np, o->ema_decay);
     }
     tr->done++;
     if (ret_loss != NULL) {
-        *ret_loss = loss / (double) nd;
+        *ret_loss = loss / (double) (o->batch * tr->net->cfg.data_dim);
     }
     if (ret_grad_norm != NULL) {
         *ret_grad_norm = norm;
     }
+}
+
+void mf_trainer_step(mf_trainer *tr, const float *x0, const float *c, double *ret_loss,
+                     double *ret_grad_norm)
+{
+    mf_trainer_begin_step(tr, x0, c);
+    for (size_t s = 0; s < tr->opts.n_shards; s++) {
+        mf_trainer_shard_grad(tr, s);
+    }
+    mf_trainer_end_step(tr, ret_loss, ret_grad_norm);
+}
+
+size_t mf_trainer_n_shards(const mf_trainer *tr)
+{
+    return tr->opts.n_shards;
 }
 
 size_t mf_trainer_n_done(const mf_trainer *tr)

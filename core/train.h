@@ -31,9 +31,13 @@ typedef struct mf_train_opts {
     double clip_grad;    /* <= 0: no clipping */
     float ema_decay;     /* 0: no EMA */
     uint64_t seed;
+    size_t n_shards;     /* >= 1: row ranges whose gradients may be computed concurrently */
 } mf_train_opts;
 
-/** Sensible defaults: batch 512, lr 1e-3 -> 1e-5 cosine, warm-up 500, Adam(0.9, 0.999, 1e-8), clip 1, EMA 0.999. */
+/**
+ * Sensible defaults: batch 512, lr 1e-3 -> 1e-5 cosine, warm-up 500, Adam(0.9, 0.999, 1e-8),
+ * clip 1, EMA 0.999, one shard.
+ */
 mf_train_opts mf_train_opts_default(void);
 
 typedef struct mf_trainer mf_trainer;
@@ -53,6 +57,27 @@ void mf_trainer_free(mf_trainer *tr);
  */
 void mf_trainer_step(mf_trainer *tr, const float *x0, const float *c, double *ret_loss,
                      double *ret_grad_norm);
+
+/*
+ * The same step in three phases, for data-parallel training without threads
+ * in core/: the caller runs mf_trainer_shard_grad for shards 0..n_shards-1
+ * concurrently (each touches only its own workspace, gradient buffer and
+ * rows), between a begin and an end made on one thread.  Shard s covers rows
+ * [s B / S, (s + 1) B / S).  The noise and timesteps are those of the serial
+ * step, so the result differs from it only by float summation order.
+ */
+
+/** Draws the step's timesteps and noise and forms x_t for the whole batch. */
+void mf_trainer_begin_step(mf_trainer *tr, const float *x0, const float *c);
+
+/** Forward and backward of shard s's rows into that shard's own gradient buffer. */
+void mf_trainer_shard_grad(mf_trainer *tr, size_t s);
+
+/** Sums the shard gradients, clips, takes the Adam step and updates the EMA. */
+void mf_trainer_end_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm);
+
+/** Number of shards (opts.n_shards). */
+size_t mf_trainer_n_shards(const mf_trainer *tr);
 
 /** Steps taken so far. */
 size_t mf_trainer_n_done(const mf_trainer *tr);

@@ -13,6 +13,7 @@
 #include "dataset.h"
 #include "mem.h"
 #include "model_file.h"
+#include "par.h"
 #include "png.h"
 #include "sampler.h"
 #include "sw.h"
@@ -101,9 +102,20 @@ static void denormalise(float *x, size_t n, double offset, double scale)
     }
 }
 
-static void set_threads(size_t threads)
+/*
+ * The thread team for a command: --threads N (0 = one per core).  The team
+ * splits rows across threads and OpenBLAS runs single-threaded inside each
+ * (server/par.h says why), so team size x BLAS threads = N.
+ */
+static mf_par *make_team(size_t threads)
 {
-    mf_cpu_set_blas_threads(threads > 0 ? (int) threads : mf_cpu_count());
+    mf_par *team = NULL;
+    mf_cpu_set_blas_threads(1);
+    if (mf_par_new(threads > 0 ? threads : (size_t) mf_cpu_count(), &team) != MF_OK) {
+        fprintf(stderr, "error: cannot start %zu threads\n", threads);
+        return NULL;
+    }
+    return team;
 }
 
 /* ---- train ---------------------------------------------------------------------- */
@@ -134,7 +146,7 @@ static int cmd_train(int argc, char **argv)
          "(default: the data set's own)"},
         {"data-scale", MF_OPT_FLOAT, &scale, 1e-9, 1e9, "see --data-offset"},
         {"seed", MF_OPT_U64, &seed, 0, 0, "seed of initialisation, data and noise (0)"},
-        {"threads", MF_OPT_SIZE, &threads, 0, 256, "OpenBLAS threads (0 = all cores)"},
+        {"threads", MF_OPT_SIZE, &threads, 0, 256, "threads (0 = one per core)"},
         {"eval-every", MF_OPT_SIZE, &eval_every, 0, 1e9, "held-out loss every N steps, 0 = "
          "only at the end (1000)"},
     };
@@ -162,7 +174,10 @@ static int cmd_train(int argc, char **argv)
     mf_dataset_norm(id, &ds_offset, &ds_scale);
     float off = isnan(offset) ? ds_offset : (float) offset;
     float sc = isnan(scale) ? ds_scale : (float) scale;
-    set_threads(threads);
+    mf_par *team = make_team(threads);
+    if (team == NULL) {
+        return 1;
+    }
 
     mf_diag d = {{0}, {0}};
     mf_model *model = NULL;
@@ -186,6 +201,7 @@ static int cmd_train(int argc, char **argv)
     to.ema_decay = (float) ema;
     to.clip_grad = clip;
     to.seed = seed;
+    to.n_shards = mf_par_size(team) < batch ? mf_par_size(team) : batch;
     err = mf_trainer_new(model->net, &model->sched, &to, &tr);
     if (err != MF_OK) {
         status = fail("trainer", err, NULL);
@@ -206,8 +222,8 @@ static int cmd_train(int argc, char **argv)
     normalise(held, n_held * D, off, sc);
 
     fprintf(stderr, "training %s: D=%zu hidden=%s E=%zu params=%zu steps=%zu batch=%zu "
-            "OpenBLAS %s x%d\n", dataset, D, hidden, emb, model->net->n_params, steps, batch,
-            mf_cpu_blas_corename(), mf_cpu_blas_threads());
+            "threads %zu, OpenBLAS %s\n", dataset, D, hidden, emb, model->net->n_params, steps,
+            batch, mf_par_size(team), mf_cpu_blas_corename());
     mf_rng data_rng = mf_rng_derive(mf_rng_make(seed), 0x64617461 /* "data" */);
     mf_progress prog;
     mf_progress_start(&prog, "step");
@@ -219,7 +235,7 @@ static int cmd_train(int argc, char **argv)
         }
         normalise(x, batch * D, off, sc);
         double loss;
-        mf_trainer_step(tr, x, NULL, &loss, NULL);
+        mf_par_train_step(team, tr, x, NULL, &loss, NULL);
         if (!isfinite(loss)) {
             fprintf(stderr, "\nerror: loss is not finite at step %zu; lower --lr\n", k);
             goto out;
@@ -271,6 +287,7 @@ out:
     mf_mlp_ws_free(ws);
     mf_trainer_free(tr);
     mf_model_free(model);
+    mf_par_free(team);
     return status;
 }
 
@@ -289,7 +306,7 @@ static void sampling_progress(void *ctx, size_t done, size_t total)
 }
 
 /* n samples in data space into x (n, D). */
-static int draw_samples(const mf_model *m, const sample_args *a, float *x, size_t n)
+static int draw_samples(mf_par *team, const mf_model *m, const sample_args *a, float *x, size_t n)
 {
     mf_sampler_kind kind;
     if (mf_sampler_lookup(a->sampler, &kind) != MF_OK) {
@@ -301,19 +318,12 @@ static int draw_samples(const mf_model *m, const sample_args *a, float *x, size_
                 m->sched.T);
         return 2;
     }
-    mf_mlp_ws *ws;
-    if (mf_mlp_ws_new(m->net, n < 4096 ? n : 4096, false, &ws) != MF_OK) {
-        return fail("workspace", MF_ENOMEM, NULL);
-    }
-    mf_mlp_eps_ctx ctx = {.net = m->net, .ws = ws};
-    mf_eps_fn fn = {.eval = mf_mlp_eps_eval, .ctx = &ctx};
     mf_progress prog;
     mf_progress_start(&prog, "sampling: network evaluation");
     mf_sampler_opts o = {.kind = kind, .steps = a->steps, .eta = (float) a->eta, .seed = a->seed,
                          .progress = sampling_progress, .progress_ctx = &prog};
-    mf_err err = mf_sample(&m->sched, fn, &o, x, n, m->net->cfg.data_dim);
+    mf_err err = mf_par_sample(team, m->net, &m->sched, &o, x, n);
     mf_progress_finish(&prog);
-    mf_mlp_ws_free(ws);
     if (err != MF_OK) {
         return fail("sampling", err, NULL);
     }
@@ -368,7 +378,7 @@ static int cmd_sample(int argc, char **argv)
         {"format", MF_OPT_STR, &format, 0, 0, "csv or json (csv)"},
         {"out", MF_OPT_STR, &out, 0, 0, "output file (default: standard output)"},
         {"png", MF_OPT_STR, &png, 0, 0, "also write a PNG grid (64-D digit models)"},
-        {"threads", MF_OPT_SIZE, &threads, 0, 256, "OpenBLAS threads (0 = all cores)"},
+        {"threads", MF_OPT_SIZE, &threads, 0, 256, "threads (0 = one per core)"},
     };
     int rc = mf_cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0],
                           "manifold-train sample --model FILE [options]");
@@ -379,14 +389,15 @@ static int cmd_sample(int argc, char **argv)
         fprintf(stderr, "error: sample needs --model FILE; --format is csv or json\n");
         return 2;
     }
-    set_threads(threads);
     mf_model *m = NULL;
     if (load_model(path, &m) != 0) {
         return 1;
     }
+    mf_par *team = make_team(threads);
     size_t D = m->net->cfg.data_dim;
     float *x = mf_alloc_floats(n * D);
-    int status = x == NULL ? fail("allocation", MF_ENOMEM, NULL) : draw_samples(m, &a, x, n);
+    int status = x == NULL || team == NULL ? fail("allocation", MF_ENOMEM, NULL)
+                                           : draw_samples(team, m, &a, x, n);
     FILE *f = stdout;
     if (status == 0 && out != NULL && (f = fopen(out, "w")) == NULL) {
         perror(out);
@@ -417,6 +428,7 @@ static int cmd_sample(int argc, char **argv)
     }
     mf_free_aligned(x);
     mf_model_free(m);
+    mf_par_free(team);
     return status;
 }
 
@@ -441,7 +453,7 @@ static double mean_nn_distance(const float *q, size_t nq, const float *r, size_t
     return sum / (double) nq;
 }
 
-static int eval_digits(const mf_model *m, const sample_args *a, size_t n)
+static int eval_digits(mf_par *team, const mf_model *m, const sample_args *a, size_t n)
 {
     size_t n_tr = mf_dataset_digits_count(false), n_he = mf_dataset_digits_count(true);
     float *tr = mf_alloc_floats(n_tr * 64), *he = mf_alloc_floats(n_he * 64);
@@ -453,7 +465,7 @@ static int eval_digits(const mf_model *m, const sample_args *a, size_t n)
     }
     mf_dataset_digits_rows(false, tr, NULL);
     mf_dataset_digits_rows(true, he, NULL);
-    if ((status = draw_samples(m, a, x, n)) != 0) {
+    if ((status = draw_samples(team, m, a, x, n)) != 0) {
         goto out;
     }
     double nn_model = mean_nn_distance(x, n, tr, n_tr, 64);
@@ -478,8 +490,8 @@ out:
     return status;
 }
 
-static int eval_toy(const mf_model *m, mf_dataset_id id, const sample_args *a, size_t n,
-                    size_t reps)
+static int eval_toy(mf_par *team, const mf_model *m, mf_dataset_id id, const sample_args *a,
+                    size_t n, size_t reps)
 {
     size_t D = mf_dataset_dim(id);
     float *held = mf_alloc_floats(2 * reps * n * D), *x = mf_alloc_floats(n * D);
@@ -497,7 +509,7 @@ static int eval_toy(const mf_model *m, mf_dataset_id id, const sample_args *a, s
     for (size_t r = 0; r < reps; r++) {
         sample_args ar = *a;
         ar.seed = a->seed + r;
-        if ((status = draw_samples(m, &ar, x, n)) != 0) {
+        if ((status = draw_samples(team, m, &ar, x, n)) != 0) {
             goto out;
         }
         const float *h0 = held + 2 * r * n * D, *h1 = h0 + n * D;
@@ -553,7 +565,7 @@ static int cmd_eval(int argc, char **argv)
         {"steps", MF_OPT_SIZE, &a.steps, 1, MF_SCHEDULE_MAX_T, "grid steps (1000)"},
         {"eta", MF_OPT_FLOAT, &a.eta, 0, 1, "DDIM eta (0)"},
         {"seed", MF_OPT_U64, &a.seed, 0, 0, "sampling seed of the first repetition (1000)"},
-        {"threads", MF_OPT_SIZE, &threads, 0, 256, "OpenBLAS threads (0 = all cores)"},
+        {"threads", MF_OPT_SIZE, &threads, 0, 256, "threads (0 = one per core)"},
     };
     int rc = mf_cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0],
                           "manifold-train eval --model FILE [options]\n"
@@ -567,25 +579,28 @@ static int cmd_eval(int argc, char **argv)
         fprintf(stderr, "error: eval needs --model FILE\n");
         return 2;
     }
-    set_threads(threads);
     mf_model *m = NULL;
     if (load_model(path, &m) != 0) {
         return 1;
     }
+    mf_par *team = make_team(threads);
     const char *ds = mf_model_get_meta(m, "dataset");
     mf_dataset_id id;
     int status;
-    if (ds == NULL || mf_dataset_lookup(ds, &id) != MF_OK ||
+    if (team == NULL) {
+        status = 1;
+    } else if (ds == NULL || mf_dataset_lookup(ds, &id) != MF_OK ||
         mf_dataset_dim(id) != m->net->cfg.data_dim) {
         fprintf(stderr, "error: %s names no built-in data set of its dimension (dataset '%s')\n",
                 path, ds != NULL ? ds : "");
         status = 1;
     } else if (id == MF_DATASET_DIGITS) {
-        status = eval_digits(m, &a, n);
+        status = eval_digits(team, m, &a, n);
     } else {
-        status = eval_toy(m, id, &a, n, reps);
+        status = eval_toy(team, m, id, &a, n, reps);
     }
     mf_model_free(m);
+    mf_par_free(team);
     return status;
 }
 

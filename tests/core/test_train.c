@@ -123,6 +123,48 @@ START_TEST(test_deterministic_by_seed)
 }
 END_TEST
 
+START_TEST(test_shards_match_serial)
+{
+    /* Three shards (uneven: 22/21/21 rows of 64) against one: same noise, same
+     * timesteps, so the only difference is float summation order. */
+    mf_schedule s;
+    ck_assert_int_eq(mf_schedule_init(&s, "linear:0.0001:0.02:1000", NULL), MF_OK);
+    mf_mlp *net[2];
+    mf_trainer *tr[2];
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(mf_mlp_new(&cfg, &net[k]), MF_OK);
+        mf_mlp_init_params(net[k], 4);
+        mf_train_opts o = mf_train_opts_default();
+        o.batch = 64;
+        o.n_shards = k == 0 ? 1 : 3;
+        ck_assert_int_eq(mf_trainer_new(net[k], &s, &o, &tr[k]), MF_OK);
+        ck_assert_uint_eq(mf_trainer_n_shards(tr[k]), o.n_shards);
+    }
+    float batch[128];
+    for (size_t step = 0; step < 25; step++) {
+        gaussian_batch(step, batch, 64);
+        double l0, l1, g0, g1;
+        mf_trainer_step(tr[0], batch, NULL, &l0, &g0);
+        mf_trainer_begin_step(tr[1], batch, NULL);
+        for (size_t sh = 3; sh-- > 0;) { /* any order */
+            mf_trainer_shard_grad(tr[1], sh);
+        }
+        mf_trainer_end_step(tr[1], &l1, &g1);
+        ck_assert_double_eq_tol(l0, l1, 1e-6 * l0);
+        ck_assert_double_eq_tol(g0, g1, 1e-5 * g0);
+    }
+    for (size_t i = 0; i < net[0]->n_params; i++) {
+        ck_assert_msg(fabsf(net[0]->params[i] - net[1]->params[i]) < 1e-4f, "param %zu: %g vs %g",
+                      i, net[0]->params[i], net[1]->params[i]);
+    }
+    for (int k = 0; k < 2; k++) {
+        mf_trainer_free(tr[k]);
+        mf_mlp_free(net[k]);
+    }
+    mf_schedule_deinit(&s);
+}
+END_TEST
+
 START_TEST(test_bad_options)
 {
     mf_schedule s;
@@ -142,6 +184,12 @@ START_TEST(test_bad_options)
     o = mf_train_opts_default();
     o.batch = SIZE_MAX / 2;
     ck_assert_int_eq(mf_trainer_new(net, &s, &o, &tr), MF_ERANGE);
+    o = mf_train_opts_default();
+    o.n_shards = 0;
+    ck_assert_int_eq(mf_trainer_new(net, &s, &o, &tr), MF_EINVAL);
+    o.batch = 4;
+    o.n_shards = 5; /* more shards than rows */
+    ck_assert_int_eq(mf_trainer_new(net, &s, &o, &tr), MF_EINVAL);
     ck_assert_ptr_null(tr);
     mf_mlp_free(net);
     mf_schedule_deinit(&s);
@@ -155,6 +203,7 @@ static Suite *train_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_heldout_loss_falls_to_optimum);
     tcase_add_test(tc, test_deterministic_by_seed);
+    tcase_add_test(tc, test_shards_match_serial);
     tcase_add_test(tc, test_bad_options);
     suite_add_tcase(s, tc);
     return s;

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * par.c - a fork-join thread team (see par.h).
+ *
+ * mf_par_for publishes (fn, ctx, n) under the mutex, bumps a generation
+ * counter and wakes the workers; every thread, the caller included, then
+ * claims indices from an atomic counter until none are left, and the caller
+ * waits until every worker has checked out of the generation.  Workers sleep
+ * on a condition variable between calls, so an idle team costs nothing.
+ */
+#include "par.h"
+
+#include "mem.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#define MAX_TEAM 256
+#define CHUNK_WS_MAX 4096 /* rows per workspace; larger chunks are evaluated in pieces */
+
+struct mf_par {
+    size_t n;             /* team size including the caller */
+    size_t n_started;     /* worker threads actually running */
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t go;    /* generation changed or stop */
+    pthread_cond_t done;  /* a worker finished the generation */
+    uint64_t generation;
+    size_t pending;       /* workers still in the current generation */
+    bool stop;
+    void (*fn)(void *, size_t);
+    void *ctx;
+    size_t n_items;
+    atomic_size_t next;
+};
+
+static void drain(mf_par *p)
+{
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n_items) {
+            return;
+        }
+        p->fn(p->ctx, i);
+    }
+}
+
+static void *worker(void *arg)
+{
+    mf_par *p = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->generation == seen) {
+            pthread_cond_wait(&p->go, &p->mu);
+        }
+        if (p->stop) {
+            break;
+        }
+        seen = p->generation;
+        pthread_mutex_unlock(&p->mu);
+        drain(p);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) {
+            pthread_cond_signal(&p->done);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+mf_err mf_par_new(size_t n_threads, mf_par **ret)
+{
+    if (n_threads == 0 || n_threads > MAX_TEAM) {
+        return MF_EINVAL;
+    }
+    mf_par *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        return MF_ENOMEM;
+    }
+    p->n = n_threads;
+    atomic_init(&p->next, 0);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    if (n_threads > 1 && (p->threads = calloc(n_threads - 1, sizeof *p->threads)) == NULL) {
+        mf_par_free(p);
+        return MF_ENOMEM;
+    }
+    for (size_t i = 0; i + 1 < n_threads; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
+            mf_par_free(p);
+            return MF_EINTERNAL;
+        }
+        p->n_started++;
+    }
+    *ret = p;
+    return MF_OK;
+}
+
+void mf_par_free(mf_par *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < p->n_started; i++) {
+        pthread_join(p->threads[i], NULL);
+    }
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    free(p->threads);
+    free(p);
+}
+
+size_t mf_par_size(const mf_par *p)
+{
+    return p->n;
+}
+
+void mf_par_for(mf_par *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
+{
+    if (p->n_started == 0 || n <= 1) {
+        for (size_t i = 0; i < n; i++) {
+            fn(ctx, i);
+        }
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n_items = n;
+    atomic_store(&p->next, 0);
+    p->pending = p->n_started;
+    p->generation++;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    drain(p);
+    pthread_mutex_lock(&p->mu);
+    while (p->pending > 0) {
+        pthread_cond_wait(&p->done, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- sampling ------------------------------------------------------------------- */
+
+typedef struct sample_job {
+    const mf_mlp *net;
+    const mf_schedule *sched;
+    const mf_sampler_opts *opts;
+    float *x;
+    size_t n, n_chunks;
+    mf_err err[MAX_TEAM];
+} sample_job;
+
+static void sample_chunk(void *ctx, size_t i)
+{
+    sample_job *j = ctx;
+    size_t D = j->net->cfg.data_dim;
+    size_t r0 = i * j->n / j->n_chunks, r1 = (i + 1) * j->n / j->n_chunks;
+    mf_mlp_ws *ws = NULL;
+    size_t rows = r1 - r0 < CHUNK_WS_MAX ? r1 - r0 : CHUNK_WS_MAX;
+    j->err[i] = mf_mlp_ws_new(j->net, rows, false, &ws);
+    if (j->err[i] != MF_OK) {
+        return;
+    }
+    mf_mlp_eps_ctx ec = {.net = j->net, .ws = ws, .c = NULL};
+    mf_eps_fn fn = {.eval = mf_mlp_eps_eval, .ctx = &ec};
+    mf_sampler_opts o = *j->opts;
+    o.first_index += r0;
+    if (i != 0) {
+        o.progress = NULL;
+    }
+    j->err[i] = mf_sample(j->sched, fn, &o, j->x + r0 * D, r1 - r0, D);
+    mf_mlp_ws_free(ws);
+}
+
+mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s,
+                     const mf_sampler_opts *o, float *x, size_t n)
+{
+    sample_job j = {.net = net, .sched = s, .opts = o, .x = x, .n = n};
+    size_t by_rows = n / MF_PAR_MIN_ROWS;
+    j.n_chunks = p->n < by_rows ? p->n : (by_rows > 0 ? by_rows : 1);
+    mf_par_for(p, j.n_chunks, sample_chunk, &j);
+    for (size_t i = 0; i < j.n_chunks; i++) {
+        if (j.err[i] != MF_OK) {
+            return j.err[i];
+        }
+    }
+    return MF_OK;
+}
+
+/* ---- training ------------------------------------------------------------------- */
+
+static void shard_grad(void *ctx, size_t i)
+{
+    mf_trainer_shard_grad(ctx, i);
+}
+
+void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c,
+                       double *ret_loss, double *ret_grad_norm)
+{
+    mf_trainer_begin_step(tr, x0, c);
+    mf_par_for(p, mf_trainer_n_shards(tr), shard_grad, tr);
+    mf_trainer_end_step(tr, ret_loss, ret_grad_norm);
+}

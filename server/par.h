@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * par.h - intra-request parallelism: a fixed team of threads that runs the
+ * row-parallel parts of core/ (sampling, data-parallel training steps) on
+ * every core, with OpenBLAS single-threaded.
+ *
+ * Why not OpenBLAS's own threads: on the 2-core machines Manifold targets,
+ * splitting the *rows* of a batch across threads, each calling single-
+ * threaded sgemm, measured 1.4-2x faster than one thread calling 2-threaded
+ * sgemm (bench/RESULTS.md): the SiLU, embedding and thin-layer kernels run in
+ * parallel too, each thread's activations stay in its own cache, and no
+ * OpenBLAS thread spins between small GEMMs.  core/ stays free of threads:
+ * sampling is batch-split invariant by construction (core/sampler.h) and the
+ * trainer exposes per-shard gradient phases (core/train.h).
+ *
+ * Threading contract: a team is used by one caller thread at a time.  The
+ * program sets OpenBLAS to one thread (mf_cpu_set_blas_threads(1)) so that
+ * team size x BLAS threads never exceeds the cores.
+ */
+#ifndef MF_PAR_H
+#define MF_PAR_H
+
+#include "err.h"
+#include "mlp.h"
+#include "sampler.h"
+#include "schedule.h"
+#include "train.h"
+
+#include <stddef.h>
+
+typedef struct mf_par mf_par;
+
+/**
+ * A team of n_threads (>= 1; the calling thread counts as one, so n_threads - 1
+ * threads are started).  Errors: MF_EINVAL (0 or > 256), MF_ENOMEM, MF_EINTERNAL
+ * (thread creation failed).
+ */
+MF_MUST_CHECK mf_err mf_par_new(size_t n_threads, mf_par **ret);
+
+/** Stops and joins the team; accepts NULL. */
+void mf_par_free(mf_par *p);
+
+/** Team size, including the caller. */
+size_t mf_par_size(const mf_par *p);
+
+/** Runs fn(ctx, i) for every i in [0, n) on the team and returns when all are done. */
+void mf_par_for(mf_par *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx);
+
+/**
+ * mf_sample with net as the noise predictor, the n rows split into contiguous
+ * chunks (at least MF_PAR_MIN_ROWS each) sampled concurrently.  The result is
+ * bitwise the same as one mf_sample call over all rows.  Progress is reported
+ * by the first chunk.  Errors: those of mf_sample, MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s,
+                                   const mf_sampler_opts *o, float *x, size_t n);
+
+#define MF_PAR_MIN_ROWS 64
+
+/** One training step with the trainer's shards run concurrently (see core/train.h). */
+void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c,
+                       double *ret_loss, double *ret_grad_norm);
+
+#endif /* MF_PAR_H */

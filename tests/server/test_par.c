@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of server/par.c: every index runs exactly once on teams of any size,
+ * parallel sampling is bitwise equal to serial sampling (the batch-split
+ * invariance of core/sampler.h), and a parallel training step equals the
+ * serial one up to float summation order.
+ */
+#include "par.h"
+
+#include "cpu.h"
+#include "rng.h"
+#include "test_util.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct count_ctx {
+    atomic_int hits[1000];
+} count_ctx;
+
+static void count(void *ctx, size_t i)
+{
+    count_ctx *c = ctx;
+    atomic_fetch_add(&c->hits[i], 1);
+}
+
+START_TEST(test_for_covers_every_index_once)
+{
+    static const size_t sizes[] = {1, 2, 3, 7};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        mf_par *p;
+        ck_assert_int_eq(mf_par_new(sizes[k], &p), MF_OK);
+        ck_assert_uint_eq(mf_par_size(p), sizes[k]);
+        for (size_t n = 0; n <= 1000; n += 111) {
+            count_ctx *c = calloc(1, sizeof *c);
+            for (int rep = 0; rep < 3; rep++) { /* reuse across generations */
+                mf_par_for(p, n, count, c);
+            }
+            for (size_t i = 0; i < 1000; i++) {
+                ck_assert_int_eq(atomic_load(&c->hits[i]), i < n ? 3 : 0);
+            }
+            free(c);
+        }
+        mf_par_free(p);
+    }
+    mf_par *p = NULL;
+    ck_assert_int_eq(mf_par_new(0, &p), MF_EINVAL);
+    ck_assert_ptr_null(p);
+    mf_par_free(NULL);
+}
+END_TEST
+
+static const mf_mlp_config cfg = {.data_dim = 2, .emb_dim = 8, .n_hidden = 2, .hidden = {32, 32}};
+
+START_TEST(test_sample_equals_serial)
+{
+    mf_schedule s;
+    ck_assert_int_eq(mf_schedule_init(&s, "linear:0.0001:0.02:1000", NULL), MF_OK);
+    mf_mlp *net;
+    ck_assert_int_eq(mf_mlp_new(&cfg, &net), MF_OK);
+    mf_mlp_init_params(net, 9);
+    enum { N = 333 };
+    float *a = malloc(N * 2 * sizeof(float)), *b = malloc(N * 2 * sizeof(float));
+    mf_mlp_ws *ws;
+    ck_assert_int_eq(mf_mlp_ws_new(net, N, false, &ws), MF_OK);
+    mf_mlp_eps_ctx ec = {.net = net, .ws = ws};
+    mf_eps_fn fn = {.eval = mf_mlp_eps_eval, .ctx = &ec};
+    for (int kind = 0; kind < 3; kind++) {
+        mf_sampler_opts o = {.kind = (mf_sampler_kind) kind, .steps = 12, .eta = 0.5f, .seed = 4,
+                             .first_index = 17};
+        ck_assert_int_eq(mf_sample(&s, fn, &o, a, N, 2), MF_OK);
+        for (size_t team = 1; team <= 4; team++) {
+            mf_par *p;
+            ck_assert_int_eq(mf_par_new(team, &p), MF_OK);
+            memset(b, 0, N * 2 * sizeof(float));
+            ck_assert_int_eq(mf_par_sample(p, net, &s, &o, b, N), MF_OK);
+            ck_assert_mem_eq(a, b, N * 2 * sizeof(float));
+            mf_par_free(p);
+        }
+    }
+    mf_sampler_opts bad = {.kind = MF_SAMPLER_DDIM, .steps = 0};
+    mf_par *p;
+    ck_assert_int_eq(mf_par_new(2, &p), MF_OK);
+    ck_assert_int_eq(mf_par_sample(p, net, &s, &bad, b, N), MF_EINVAL);
+    mf_par_free(p);
+    mf_mlp_ws_free(ws);
+    mf_mlp_free(net);
+    free(a);
+    free(b);
+    mf_schedule_deinit(&s);
+}
+END_TEST
+
+START_TEST(test_train_step_equals_serial)
+{
+    mf_schedule s;
+    ck_assert_int_eq(mf_schedule_init(&s, "linear:0.0001:0.02:1000", NULL), MF_OK);
+    mf_mlp *net[2];
+    mf_trainer *tr[2];
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(mf_mlp_new(&cfg, &net[k]), MF_OK);
+        mf_mlp_init_params(net[k], 2);
+        mf_train_opts o = mf_train_opts_default();
+        o.batch = 128;
+        o.n_shards = k == 0 ? 1 : 2;
+        ck_assert_int_eq(mf_trainer_new(net[k], &s, &o, &tr[k]), MF_OK);
+    }
+    mf_par *p;
+    ck_assert_int_eq(mf_par_new(2, &p), MF_OK);
+    float x[256];
+    for (size_t step = 0; step < 20; step++) {
+        mf_rng_normal(mf_rng_make(step), 0, x, 256);
+        double l0, l1;
+        mf_trainer_step(tr[0], x, NULL, &l0, NULL);
+        mf_par_train_step(p, tr[1], x, NULL, &l1, NULL);
+        ck_assert_double_eq_tol(l0, l1, 1e-6 * l0);
+    }
+    for (size_t i = 0; i < net[0]->n_params; i++) {
+        ck_assert(fabsf(net[0]->params[i] - net[1]->params[i]) < 1e-4f);
+    }
+    mf_par_free(p);
+    for (int k = 0; k < 2; k++) {
+        mf_trainer_free(tr[k]);
+        mf_mlp_free(net[k]);
+    }
+    mf_schedule_deinit(&s);
+}
+END_TEST
+
+static Suite *par_suite(void)
+{
+    Suite *s = suite_create("par");
+    TCase *tc = tcase_create("team");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_for_covers_every_index_once);
+    tcase_add_test(tc, test_sample_equals_serial);
+    tcase_add_test(tc, test_train_step_equals_serial);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    mf_cpu_set_blas_threads(1);
+    SRunner *sr = srunner_create(par_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
