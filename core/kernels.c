@@ -155,3 +155,76 @@ void mf_k_silu_backward(float *d_z, const float *d_a, const float *a, const floa
         d_z[i] = d_a[i] * (s + a[i] * (1.0f - s));
     }
 }
+
+/* GCC vector extension: 16 floats; may alias float arrays, unaligned loads allowed. */
+typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+MF_CLONES
+void mf_k_small_silu(float *y, const float *a, const float *wt, const float *b, size_t n,
+                     size_t h, size_t o)
+{
+    for (size_t ob = 0; ob < o; ob += 64) {
+        v16 bias[4];
+        for (int j = 0; j < 4; j++) {
+            bias[j] = *(const v16 *) (b + ob + 16 * (size_t) j);
+        }
+        size_t r = 0;
+        for (; r + 4 <= n; r += 4) {
+            v16 acc[4][4];
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    acc[i][j] = bias[j];
+                }
+            }
+            const float *a0 = a + r * h;
+            for (size_t k = 0; k < h; k++) {
+                const float *wk = wt + k * o + ob;
+                v16 w0 = *(const v16 *) wk, w1 = *(const v16 *) (wk + 16);
+                v16 w2 = *(const v16 *) (wk + 32), w3 = *(const v16 *) (wk + 48);
+                for (int i = 0; i < 4; i++) {
+                    float s = a0[(size_t) i * h + k];
+                    acc[i][0] += s * w0;
+                    acc[i][1] += s * w1;
+                    acc[i][2] += s * w2;
+                    acc[i][3] += s * w3;
+                }
+            }
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    *(v16 *) (y + (r + (size_t) i) * o + ob + 16 * (size_t) j) = acc[i][j];
+                }
+            }
+        }
+        for (; r < n; r++) { /* the last 1-3 rows */
+            v16 acc[4] = {bias[0], bias[1], bias[2], bias[3]};
+            const float *ar = a + r * h;
+            for (size_t k = 0; k < h; k++) {
+                const float *wk = wt + k * o + ob;
+                float s = ar[k];
+                acc[0] += s * *(const v16 *) wk;
+                acc[1] += s * *(const v16 *) (wk + 16);
+                acc[2] += s * *(const v16 *) (wk + 32);
+                acc[3] += s * *(const v16 *) (wk + 48);
+            }
+            for (int j = 0; j < 4; j++) {
+                *(v16 *) (y + r * o + ob + 16 * (size_t) j) = acc[j];
+            }
+        }
+    }
+    /* SiLU over the (L1-resident) result, one vectorised pass. */
+    size_t total = n * o;
+    for (size_t i = 0; i < total; i++) {
+        y[i] = y[i] / (1.0f + exp_poly(-y[i]));
+    }
+}
+
+int mf_k_small_gemm_profitable(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
+}

@@ -48,3 +48,17 @@ float mf_k_silu_ref(float x);
 float mf_k_expf(float x);
 
 #endif /* MF_KERNELS_H */
+
+/**
+ * Small-batch dense layer with fused bias and SiLU, for n up to a few dozen
+ * rows where OpenBLAS's packing overhead dominates:
+ *   y (n, o) = silu(a (n, h) wt (h, o) + b)
+ * with the weights pre-transposed (wt = W^T, row-major (h, o)).  Needs
+ * o % 64 == 0 (callers fall back to sgemm otherwise).  Register-blocked
+ * 4 rows x 64 outputs, broadcast-multiply-add over h: no horizontal sums.
+ */
+void mf_k_small_silu(float *y, const float *a, const float *wt, const float *b, size_t n,
+                     size_t h, size_t o);
+
+/** True when this CPU runs the AVX-512 clones, where mf_k_small_silu beats sgemm. */
+int mf_k_small_gemm_profitable(void);

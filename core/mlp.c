@@ -45,6 +45,7 @@ struct mf_mlp_ws {
     float *emb;                      /* (E) */
     float *emb_table;                /* (EMB_TABLE_T, E) emb(t), backward workspaces only */
     float *u;                        /* (H_1) shared-t constant of layer 0 */
+    float *wt[MF_MLP_MAX_LAYERS];    /* frozen workspaces: W_i^T (in, out) of hidden layers */
 };
 
 mf_err mf_mlp_config_check(const mf_mlp_config *cfg)
@@ -190,6 +191,9 @@ void mf_mlp_ws_free(mf_mlp_ws *ws)
     mf_free_aligned(ws->emb);
     mf_free_aligned(ws->emb_table);
     mf_free_aligned(ws->u);
+    for (size_t i = 0; i < MF_MLP_MAX_LAYERS; i++) {
+        mf_free_aligned(ws->wt[i]);
+    }
     free(ws);
 }
 
@@ -244,6 +248,34 @@ mf_err mf_mlp_ws_new(const mf_mlp *m, size_t max_batch, bool with_backward, mf_m
     return MF_OK;
 }
 
+mf_err mf_mlp_ws_new_frozen(const mf_mlp *m, size_t max_batch, mf_mlp_ws **ret)
+{
+    mf_mlp_ws *ws;
+    mf_err err = mf_mlp_ws_new(m, max_batch, false, &ws);
+    if (err != MF_OK) {
+        return err;
+    }
+    bool small = max_batch <= MF_MLP_SMALL_BATCH && mf_k_small_gemm_profitable();
+    for (size_t i = 1; small && i < m->cfg.n_hidden; i++) {
+        size_t in = m->in_dim[i], out = m->out_dim[i];
+        if (out % 64 != 0) {
+            continue;
+        }
+        if ((ws->wt[i] = mf_alloc_floats(in * out)) == NULL) {
+            mf_mlp_ws_free(ws);
+            return MF_ENOMEM;
+        }
+        const float *w = m->params + m->w_off[i];
+        for (size_t o = 0; o < out; o++) {
+            for (size_t k = 0; k < in; k++) {
+                ws->wt[i][k * out + o] = w[o * in + k];
+            }
+        }
+    }
+    *ret = ws;
+    return MF_OK;
+}
+
 size_t mf_mlp_ws_max_batch(const mf_mlp_ws *ws)
 {
     return ws->max_batch;
@@ -264,6 +296,11 @@ static void forward_rest(const mf_mlp *m, mf_mlp_ws *ws, size_t n, float *out)
 {
     size_t k = m->cfg.n_hidden;
     for (size_t i = 1; i < k; i++) {
+        if (ws->wt[i] != NULL) { /* frozen small-batch workspace: fused kernel, no BLAS */
+            mf_k_small_silu(ws->act[i], ws->act[i - 1], ws->wt[i], m->params + m->b_off[i], n,
+                            m->in_dim[i], m->out_dim[i]);
+            continue;
+        }
         sgemm_nt(n, m->out_dim[i], m->in_dim[i], ws->act[i - 1], m->in_dim[i],
                  m->params + m->w_off[i], m->in_dim[i], 0.0f, ws->act[i], m->out_dim[i]);
         mf_k_bias_silu(ws->act[i], ws->with_backward ? ws->sig[i] : NULL,

@@ -92,6 +92,18 @@ typedef struct mf_mlp_ws mf_mlp_ws;
  */
 MF_MUST_CHECK mf_err mf_mlp_ws_new(const mf_mlp *m, size_t max_batch, bool with_backward,
                                    mf_mlp_ws **ret);
+/**
+ * A forward-only workspace that snapshots the weights at creation.  For
+ * batches of at most MF_MLP_SMALL_BATCH rows, on CPUs where it pays
+ * (AVX-512), the hidden layers then run a register-blocked kernel over
+ * transposed copies of their weights instead of sgemm (OpenBLAS's packing
+ * dominates at 16 rows).  Valid only while m's parameters do not change:
+ * make one per sampling call.  Errors as mf_mlp_ws_new.
+ */
+MF_MUST_CHECK mf_err mf_mlp_ws_new_frozen(const mf_mlp *m, size_t max_batch, mf_mlp_ws **ret);
+
+#define MF_MLP_SMALL_BATCH 32
+
 void mf_mlp_ws_free(mf_mlp_ws *ws);
 size_t mf_mlp_ws_max_batch(const mf_mlp_ws *ws);
 

@@ -167,7 +167,8 @@ static void sample_chunk(void *ctx, size_t i)
     size_t r0 = i * j->n / j->n_chunks, r1 = (i + 1) * j->n / j->n_chunks;
     mf_mlp_ws *ws = NULL;
     size_t rows = r1 - r0 < CHUNK_WS_MAX ? r1 - r0 : CHUNK_WS_MAX;
-    j->err[i] = mf_mlp_ws_new(j->net, rows, false, &ws);
+    /* The weights cannot change during the call, so a frozen workspace is safe. */
+    j->err[i] = mf_mlp_ws_new_frozen(j->net, rows, &ws);
     if (j->err[i] != MF_OK) {
         return;
     }

@@ -48,9 +48,12 @@ void mf_par_for(mf_par *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
 
 /**
  * mf_sample with net as the noise predictor, the n rows split into contiguous
- * chunks (at least MF_PAR_MIN_ROWS each) sampled concurrently.  The result is
- * bitwise the same as one mf_sample call over all rows.  Progress is reported
- * by the first chunk.  Errors: those of mf_sample, MF_ENOMEM.
+ * chunks (at least MF_PAR_MIN_ROWS each) sampled concurrently.  The noise is
+ * exactly that of one mf_sample call over all rows, and so are the samples,
+ * bitwise, unless a chunk has at most MF_MLP_SMALL_BATCH rows: such a request
+ * runs on a frozen small-batch workspace (core/mlp.h) whose kernel sums in
+ * another order than sgemm, and agrees to float rounding.  Progress is
+ * reported by the first chunk.  Errors: those of mf_sample, MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s,
                                    const mf_sampler_opts *o, float *x, size_t n);

@@ -234,6 +234,32 @@ START_TEST(test_backward_finite_differences)
 }
 END_TEST
 
+START_TEST(test_frozen_small_batch)
+{
+    /* Hidden widths that are multiples of 64 take the transposed-weight kernel on
+     * AVX-512 CPUs (and sgemm elsewhere); both must match the reference. */
+    const mf_mlp_config c = {.data_dim = 2, .emb_dim = 8, .n_hidden = 3, .hidden = {64, 128, 64}};
+    fixture f = make_fixture(&c, MF_MLP_SMALL_BATCH, 31);
+    double *p = params_as_double(f.m), ref[1024];
+    float out[2 * MF_MLP_SMALL_BATCH];
+    mf_mlp_ws *ws;
+    ck_assert_int_eq(mf_mlp_ws_new_frozen(f.m, MF_MLP_SMALL_BATCH, &ws), MF_OK);
+    for (size_t n = 1; n <= MF_MLP_SMALL_BATCH; n += 5) {
+        mf_mlp_forward_shared_t(f.m, ws, f.x, 123.0f, NULL, n, out);
+        for (size_t r = 0; r < n; r++) {
+            ref_forward_row(f.m, p, f.x + 2 * r, 123.0f, NULL, ref);
+            for (size_t d = 0; d < 2; d++) {
+                ck_assert_msg(fabs(out[2 * r + d] - ref[d]) <= 2e-5 * (1 + fabs(ref[d])),
+                              "n %zu row %zu: %g vs %g", n, r, out[2 * r + d], ref[d]);
+            }
+        }
+    }
+    mf_mlp_ws_free(ws);
+    free(p);
+    free_fixture(&f);
+}
+END_TEST
+
 START_TEST(test_vjp_without_params)
 {
     fixture f = make_fixture(&configs[0], 9, 7);
@@ -310,6 +336,7 @@ static Suite *mlp_suite(void)
     Suite *s = suite_create("mlp");
     TCase *tf = tcase_create("forward");
     tcase_add_loop_test(tf, test_forward_matches_reference, 0, (int) N_CONFIGS);
+    tcase_add_test(tf, test_frozen_small_batch);
     suite_add_tcase(s, tf);
     TCase *tb = tcase_create("backward");
     tcase_set_timeout(tb, 300);

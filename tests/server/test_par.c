@@ -80,6 +80,31 @@ START_TEST(test_sample_equals_serial)
             mf_par_free(p);
         }
     }
+    /* A request small enough for the frozen small-batch kernel: same noise, values equal
+     * to float rounding (the kernel sums in another order than sgemm). */
+    mf_sampler_opts small = {.kind = MF_SAMPLER_DDPM, .steps = 30, .seed = 5};
+    const mf_mlp_config c64 = {.data_dim = 2, .emb_dim = 8, .n_hidden = 3, .hidden = {64, 64, 64}};
+    mf_mlp *net64;
+    ck_assert_int_eq(mf_mlp_new(&c64, &net64), MF_OK);
+    mf_mlp_init_params(net64, 3);
+    mf_mlp_ws *ws64;
+    ck_assert_int_eq(mf_mlp_ws_new(net64, 20, false, &ws64), MF_OK);
+    mf_mlp_eps_ctx ec64 = {.net = net64, .ws = ws64};
+    mf_eps_fn fn64 = {.eval = mf_mlp_eps_eval, .ctx = &ec64};
+    ck_assert_int_eq(mf_sample(&s, fn64, &small, a, 20, 2), MF_OK);
+    {
+        mf_par *p2;
+        ck_assert_int_eq(mf_par_new(2, &p2), MF_OK);
+        ck_assert_int_eq(mf_par_sample(p2, net64, &s, &small, b, 20), MF_OK);
+        for (size_t i = 0; i < 40; i++) {
+            ck_assert_msg(fabsf(a[i] - b[i]) <= 1e-4f * (1.0f + fabsf(a[i])), "%zu: %g vs %g", i,
+                          a[i], b[i]);
+        }
+        mf_par_free(p2);
+    }
+    mf_mlp_ws_free(ws64);
+    mf_mlp_free(net64);
+
     mf_sampler_opts bad = {.kind = MF_SAMPLER_DDIM, .steps = 0};
     mf_par *p;
     ck_assert_int_eq(mf_par_new(2, &p), MF_OK);
