@@ -15,8 +15,7 @@
 #                   (the PyTorch reference takes a few minutes)
 #   --skip-torch    do not run the PyTorch reference at all
 #
-# Needs meson + ninja (or a C compiler: falls back to building by hand in
-# build-bench-hand/ when the meson build fails), libopenblas-dev, and for the
+# Needs meson + ninja, libopenblas-dev (./test installs them), and for the
 # reference ../shared/bench (next to the repository) and Debian's
 # /usr/bin/python3 with python3-torch.  Raw outputs go to build-bench-results/.
 # Run it while nothing else heavy runs: 2-core timings move by tens of percent
@@ -65,24 +64,8 @@ if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
     fi
 fi
 if [ -z "$mf_bench" ]; then
-    # Fallback while the rest of the tree does not configure: only the numerics of core/.
-    note "meson build unavailable or failed; building mf_bench by hand in build-bench-hand/"
-    hand=$root/build-bench-hand
-    mkdir -p "$hand"
-    c=$root/core
-    # shellcheck disable=SC2046
-    cc -std=c11 -O3 -D_POSIX_C_SOURCE=200809L -fno-math-errno -mprefer-vector-width=512 \
-        -I"$c" -o "$hand/mf_bench" \
-        "$here/mf_bench.c" "$c/err.c" "$c/rng.c" "$c/mem.c" "$c/cpu.c" "$c/mlp.c" \
-        "$c/kernels.c" "$c/optim.c" "$c/schedule.c" "$c/sampler.c" "$c/train.c" \
-        $(pkg-config --cflags --libs openblas) -lm
-    mf_bench=$hand/mf_bench
-    if [ -f "$shared/sgemm_peak.c" ]; then
-        # shellcheck disable=SC2046
-        cc -O2 -w -o "$hand/sgemm_peak" "$shared/sgemm_peak.c" \
-            $(pkg-config --cflags --libs openblas)
-        sgemm_peak=$hand/sgemm_peak
-    fi
+    note "the meson build failed; fix it first (./test shows why)"
+    exit 1
 fi
 mkdir -p "$out"
 
@@ -137,6 +120,7 @@ fi
 
 # ---- (b) + (d) PyTorch best configurations and Manifold's C core, side by side ----------
 : > "$out/mf_bench.jsonl"
+: > "$out/mf_bench_blas.jsonl"
 pass=1
 while [ "$pass" -le "$passes" ]; do
     if [ "$run_torch" = yes ]; then
@@ -148,8 +132,10 @@ while [ "$pass" -le "$passes" ]; do
         "$py" "$shared/ref_torch.py" --coretype "$coretype" --tuned --threads 1 --mode frozen \
             --workloads W4 --repeats "$repeats" >> "$out/torch.jsonl"
     fi
-    note "pass $pass/$passes: mf_bench"
+    note "pass $pass/$passes: mf_bench (row-parallel team, as Manifold runs)"
     "$mf_bench" --repeats "$repeats" >> "$out/mf_bench.jsonl"
+    note "pass $pass/$passes: mf_bench --parallel blas (threaded OpenBLAS instead, for comparison)"
+    "$mf_bench" --repeats "$repeats" --parallel blas --workloads W1,W2,W3,W5 >> "$out/mf_bench_blas.jsonl"
     pass=$((pass + 1))
 done
 cat /proc/loadavg > "$out/load_after.txt"

@@ -3,7 +3,7 @@
 """Writes bench/RESULTS.md from the raw outputs of bench/run.sh.
 
 Inputs (in --dir): torch.jsonl (ref_torch.py, best configurations),
-sgemm.jsonl (sgemm_peak -q), mf_bench.jsonl, blas_auto.json, blas_mf.json,
+sgemm.jsonl (sgemm_peak -q), mf_bench.jsonl, mf_bench_blas.jsonl, blas_auto.json, blas_mf.json,
 machine.txt, load_before.txt, load_after.txt.  Any of them may be missing or
 empty; the table then says what it could not compute.  Python stdlib only.
 
@@ -115,6 +115,7 @@ def main():
 
     torch, n_torch = best_by_workload(read_jsonl(os.path.join(d, "torch.jsonl")))
     mf, n_mf = best_by_workload(read_jsonl(os.path.join(d, "mf_bench.jsonl")))
+    mf_blas, _ = best_by_workload(read_jsonl(os.path.join(d, "mf_bench_blas.jsonl")))
     sgemm = read_jsonl(os.path.join(d, "sgemm.jsonl"))
     auto = (read_jsonl(os.path.join(d, "blas_auto.json")) or [{}])[0]
     fixed = (read_jsonl(os.path.join(d, "blas_mf.json")) or [{}])[0]
@@ -202,11 +203,23 @@ def main():
         "also for the C sampler, which skips the time-embedding part of layer 1 per row.",
         "GEMM-only: sgemm_peak's time for one workload's sgemm calls, best of 1 and 2",
         "OpenBLAS threads; `hoisted K=D` is the same with the time projection taken out of",
-        "layer 1 (what the C sampler does).  `nT` = OpenBLAS threads used.",
+        "layer 1 (what the C sampler does).  For Manifold, `nT` = n threads in the row team",
+        "(server/par.h: batch rows split over threads, OpenBLAS single-threaded in each);",
+        "for PyTorch and sgemm_peak, OpenBLAS threads.",
         "Training in mf_bench uses the reference optimiser (Adam, lr 1e-3, no clipping, no EMA).",
     ]
     for n in notes:
         lines.append(f"- {n}")
+    if mf_blas:
+        lines += ["", "Why Manifold splits rows instead of threading OpenBLAS (same binary, same run):", "",
+                  "| workload | row team, 1-thread OpenBLAS | 1 thread, threaded OpenBLAS | speed-up |",
+                  "|---|---|---|---|"]
+        for name in ORDER:
+            c, b = mf.get(name), mf_blas.get(name)
+            if c is None or b is None:
+                continue
+            lines.append(f"| {name} | {speed_text(c)}, {c['threads']}T | {speed_text(b)}, "
+                         f"{b['threads']}T | {b['wall_s_best'] / c['wall_s_best']:.2f}x |")
 
     def block(title, fname, keep=lambda r: True):
         recs = [r for r in read_jsonl(os.path.join(d, fname)) if keep(r)]
@@ -217,6 +230,7 @@ def main():
 
     lines += [""]
     lines += block("Raw mf_bench output", "mf_bench.jsonl")
+    lines += block("Raw mf_bench --parallel blas output", "mf_bench_blas.jsonl")
     lines += block("Raw PyTorch reference output", "torch.jsonl")
     lines += block("Raw sgemm_peak output", "sgemm.jsonl")
     lines += block("BLAS set-up", "blas_auto.json") + block("BLAS set-up after re-exec", "blas_mf.json")
