@@ -17,7 +17,9 @@ For each case it writes, next to this script:
                               and grad.layers.{i}.weight / .bias.
 
 Run once, commit the outputs (a few tens of kilobytes):
-  /usr/bin/python3 tests/golden/gen_golden.py [--ref-dir ../shared/bench]
+  /usr/bin/python3 tests/golden/gen_golden.py [--ref-dir ../shared/bench] [--out-dir DIR]
+tests/golden/check_generated.sh regenerates into a temporary directory and
+checks that the committed files are current.
 """
 import argparse
 import json
@@ -57,7 +59,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--ref-dir", default=os.path.join(here, "..", "..", "..", "shared", "bench"))
+    ap.add_argument("--out-dir", default=here, help="where to write (default: next to this script)")
     args = ap.parse_args()
+    out_dir = args.out_dir
     sys.path.insert(0, os.path.abspath(args.ref_dir))
     import ref_torch  # noqa: E402  (the reference architecture)
     import torch
@@ -92,11 +96,11 @@ def main():
             "dataset": "golden", "parent": "", "created": "fixture",
             "provenance": "tests/golden/gen_golden.py (PyTorch %s, ref_torch.build)" % torch.__version__,
         }
-        save_safetensors(os.path.join(here, name + ".model.safetensors"), model_tensors, meta)
+        save_safetensors(os.path.join(out_dir, name + ".model.safetensors"), model_tensors, meta)
         fixture = [("x", x.detach().numpy()), ("t", t.numpy()), ("g", g.numpy()),
                    ("out", out.detach().numpy()), ("out_shared", out_shared.numpy()),
                    ("grad_x", x.grad.numpy())] + grad_tensors
-        save_safetensors(os.path.join(here, name + ".fixture.safetensors"), fixture,
+        save_safetensors(os.path.join(out_dir, name + ".fixture.safetensors"), fixture,
                          {"generator": "tests/golden/gen_golden.py", "torch": torch.__version__})
         print(f"{name}: |out|max {out.abs().max().item():.4f}", file=sys.stderr)
 
