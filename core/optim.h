@@ -23,6 +23,20 @@ typedef struct mf_adam {
  */
 void mf_adam_step(mf_adam *a, float *params, const float *grad, size_t n, float lr);
 
+/**
+ * The same update on the index range [i0, i1) only, as step number t (1-based,
+ * a->t is not touched): for splitting one step over threads.  mf_adam_step is
+ * a->t++ followed by this over [0, n).
+ */
+void mf_adam_step_range(const mf_adam *a, float *params, const float *grad, size_t i0, size_t i1,
+                        float lr, uint64_t t);
+
+/** Sum of squares of x (n), accumulated in double. */
+double mf_sumsq(const float *x, size_t n);
+
+/** x *= s. */
+void mf_scale(float *x, size_t n, float s);
+
 /** Resets the moments and step count (Adam "reset" between fine-tuning iterations). */
 void mf_adam_reset(mf_adam *a, size_t n);
 

@@ -31,6 +31,9 @@ struct mf_trainer {
     mf_mlp_ws *ws[MAX_SHARDS];       /* one per shard */
     float *grad[MAX_SHARDS];         /* (n_params) per shard; grad[0] receives the sum */
     double loss[MAX_SHARDS];         /* per-shard sum of squared errors */
+    double sumsq[MF_TRAIN_MAX_PARTS]; /* per-part squared gradient norm */
+    double grad_norm;                /* of the current step, before clipping */
+    float clip_scale, lr;            /* of the current step */
     mf_adam adam;
     float *xt;     /* (batch, D) noised input */
     float *eps;    /* (batch, D) target noise */
@@ -179,32 +182,80 @@ void mf_trainer_shard_grad(mf_trainer *tr, size_t s)
     mf_mlp_backward(tr->net, tr->ws[s], out, n, tr->grad[s], NULL);
 }
 
-void mf_trainer_end_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm)
+/* Part p's range of the parameter block, in whole cache lines (16 floats). */
+static void part_range(size_t n, size_t p, size_t n_parts, size_t *i0, size_t *i1)
 {
-    const mf_train_opts *o = &tr->opts;
-    size_t np = tr->net->n_params;
-    double loss = tr->loss[0];
-    for (size_t s = 1; s < o->n_shards; s++) {
+    size_t lines = (n + 15) / 16;
+    *i0 = p * lines / n_parts * 16;
+    *i1 = (p + 1) * lines / n_parts * 16;
+    *i0 = *i0 < n ? *i0 : n;
+    *i1 = *i1 < n ? *i1 : n;
+}
+
+void mf_trainer_reduce_part(mf_trainer *tr, size_t part, size_t n_parts)
+{
+    size_t i0, i1;
+    part_range(tr->net->n_params, part, n_parts, &i0, &i1);
+    float *g0 = tr->grad[0];
+    for (size_t s = 1; s < tr->opts.n_shards; s++) {
         const float *gs = tr->grad[s];
-        float *g0 = tr->grad[0];
-        for (size_t i = 0; i < np; i++) {
+        for (size_t i = i0; i < i1; i++) {
             g0[i] += gs[i];
         }
-        loss += tr->loss[s];
     }
-    double norm = mf_clip_grad_norm(tr->grad[0], np, o->clip_grad);
-    float lr = mf_lr_at(o->lr_sched, o->lr, o->lr_min, o->warmup, tr->done, o->n_steps);
-    mf_adam_step(&tr->adam, tr->net->params, tr->grad[0], np, lr);
+    tr->sumsq[part] = mf_sumsq(g0 + i0, i1 - i0);
+}
+
+void mf_trainer_finish_reduce(mf_trainer *tr, size_t n_parts)
+{
+    const mf_train_opts *o = &tr->opts;
+    double ss = 0.0;
+    for (size_t p = 0; p < n_parts; p++) {
+        ss += tr->sumsq[p];
+    }
+    tr->grad_norm = sqrt(ss);
+    /* torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6) when over the limit. */
+    tr->clip_scale = (o->clip_grad > 0.0 && tr->grad_norm > o->clip_grad)
+                         ? (float) (o->clip_grad / (tr->grad_norm + 1e-6))
+                         : 1.0f;
+    tr->lr = mf_lr_at(o->lr_sched, o->lr, o->lr_min, o->warmup, tr->done, o->n_steps);
+    tr->adam.t++;
+}
+
+void mf_trainer_update_part(mf_trainer *tr, size_t part, size_t n_parts)
+{
+    size_t i0, i1;
+    part_range(tr->net->n_params, part, n_parts, &i0, &i1);
+    if (tr->clip_scale != 1.0f) {
+        mf_scale(tr->grad[0] + i0, i1 - i0, tr->clip_scale);
+    }
+    mf_adam_step_range(&tr->adam, tr->net->params, tr->grad[0], i0, i1, tr->lr, tr->adam.t);
     if (tr->ema != NULL) {
-        mf_ema_update(tr->ema->params, tr->net->params, np, o->ema_decay);
+        mf_ema_update(tr->ema->params + i0, tr->net->params + i0, i1 - i0, tr->opts.ema_decay);
+    }
+}
+
+void mf_trainer_finish_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm)
+{
+    double loss = 0.0;
+    for (size_t s = 0; s < tr->opts.n_shards; s++) {
+        loss += tr->loss[s];
     }
     tr->done++;
     if (ret_loss != NULL) {
-        *ret_loss = loss / (double) (o->batch * tr->net->cfg.data_dim);
+        *ret_loss = loss / (double) (tr->opts.batch * tr->net->cfg.data_dim);
     }
     if (ret_grad_norm != NULL) {
-        *ret_grad_norm = norm;
+        *ret_grad_norm = tr->grad_norm;
     }
+}
+
+void mf_trainer_end_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm)
+{
+    mf_trainer_reduce_part(tr, 0, 1);
+    mf_trainer_finish_reduce(tr, 1);
+    mf_trainer_update_part(tr, 0, 1);
+    mf_trainer_finish_step(tr, ret_loss, ret_grad_norm);
 }
 
 void mf_trainer_step(mf_trainer *tr, const float *x0, const float *c, double *ret_loss,

@@ -76,6 +76,21 @@ void mf_trainer_shard_grad(mf_trainer *tr, size_t s);
 /** Sums the shard gradients, clips, takes the Adam step and updates the EMA. */
 void mf_trainer_end_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm);
 
+/*
+ * mf_trainer_end_step split over the parameter block, for threads: parts
+ * 0..n_parts-1 (n_parts <= MF_TRAIN_MAX_PARTS) of each phase may run
+ * concurrently; the phases run in this order:
+ *   reduce_part(p)  for every p   sum the shard gradients on part p's range
+ *   finish_reduce()               gradient norm, clip factor, step number
+ *   update_part(p)  for every p   clip, Adam and EMA on part p's range
+ *   finish_step(&loss, &norm)
+ */
+#define MF_TRAIN_MAX_PARTS 64
+void mf_trainer_reduce_part(mf_trainer *tr, size_t part, size_t n_parts);
+void mf_trainer_finish_reduce(mf_trainer *tr, size_t n_parts);
+void mf_trainer_update_part(mf_trainer *tr, size_t part, size_t n_parts);
+void mf_trainer_finish_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm);
+
 /** Number of shards (opts.n_shards). */
 size_t mf_trainer_n_shards(const mf_trainer *tr);
 

@@ -125,8 +125,9 @@ END_TEST
 
 START_TEST(test_shards_match_serial)
 {
-    /* Three shards (uneven: 22/21/21 rows of 64) against one: same noise, same
-     * timesteps, so the only difference is float summation order. */
+    /* Three shards (uneven: 22/21/21 rows of 64) and a three-part optimiser step
+     * against the serial step: same noise, same timesteps, so the only difference
+     * is float summation order. */
     mf_schedule s;
     ck_assert_int_eq(mf_schedule_init(&s, "linear:0.0001:0.02:1000", NULL), MF_OK);
     mf_mlp *net[2];
@@ -149,7 +150,15 @@ START_TEST(test_shards_match_serial)
         for (size_t sh = 3; sh-- > 0;) { /* any order */
             mf_trainer_shard_grad(tr[1], sh);
         }
-        mf_trainer_end_step(tr[1], &l1, &g1);
+        /* the optimiser step in three parts (any order within a phase) */
+        for (size_t part = 3; part-- > 0;) {
+            mf_trainer_reduce_part(tr[1], part, 3);
+        }
+        mf_trainer_finish_reduce(tr[1], 3);
+        for (size_t part = 0; part < 3; part++) {
+            mf_trainer_update_part(tr[1], part, 3);
+        }
+        mf_trainer_finish_step(tr[1], &l1, &g1);
         ck_assert_double_eq_tol(l0, l1, 1e-6 * l0);
         ck_assert_double_eq_tol(g0, g1, 1e-5 * g0);
     }
