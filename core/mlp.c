@@ -22,6 +22,7 @@
 
 #include "kernels.h"
 #include "mem.h"
+#include "optim.h"
 #include "rng.h"
 
 #include <assert.h>
@@ -46,6 +47,7 @@ struct mf_mlp_ws {
     float *emb_table;                /* (EMB_TABLE_T, E) emb(t), backward workspaces only */
     float *u;                        /* (H_1) shared-t constant of layer 0 */
     float *wt[MF_MLP_MAX_LAYERS];    /* frozen workspaces: W_i^T (in, out) of hidden layers */
+    float *dz[MF_MLP_MAX_LAYERS];    /* split workspaces: (B, out_i) gradient at layer i's output */
 };
 
 mf_err mf_mlp_config_check(const mf_mlp_config *cfg)
@@ -193,6 +195,7 @@ void mf_mlp_ws_free(mf_mlp_ws *ws)
     mf_free_aligned(ws->u);
     for (size_t i = 0; i < MF_MLP_MAX_LAYERS; i++) {
         mf_free_aligned(ws->wt[i]);
+        mf_free_aligned(ws->dz[i]);
     }
     free(ws);
 }
@@ -276,6 +279,24 @@ mf_err mf_mlp_ws_new_frozen(const mf_mlp *m, size_t max_batch, mf_mlp_ws **ret)
     return MF_OK;
 }
 
+mf_err mf_mlp_ws_new_split(const mf_mlp *m, size_t max_batch, mf_mlp_ws **ret)
+{
+    mf_mlp_ws *ws;
+    mf_err err = mf_mlp_ws_new(m, max_batch, true, &ws);
+    if (err != MF_OK) {
+        return err;
+    }
+    for (size_t i = 0; i < m->n_layers; i++) {
+        /* max_batch * out_i fits: the activations of the same size were allocated */
+        if ((ws->dz[i] = mf_alloc_floats(max_batch * m->out_dim[i])) == NULL) {
+            mf_mlp_ws_free(ws);
+            return MF_ENOMEM;
+        }
+    }
+    *ret = ws;
+    return MF_OK;
+}
+
 size_t mf_mlp_ws_max_batch(const mf_mlp_ws *ws)
 {
     return ws->max_batch;
@@ -291,40 +312,42 @@ static void sgemm_nt(size_t n, size_t o, size_t k, const float *a, size_t lda, c
                 (int) lda, w, (int) ldw, beta, y, (int) ldy);
 }
 
-/* Hidden layers 1..k-1 and the output layer, from act[0] on. */
-static void forward_rest(const mf_mlp *m, mf_mlp_ws *ws, size_t n, float *out)
+/* Hidden layers 1..k-1 and the output layer for workspace rows [r0, r0 + n), from act[0] on. */
+static void forward_rest(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, size_t n, float *out)
 {
     size_t k = m->cfg.n_hidden;
     for (size_t i = 1; i < k; i++) {
+        size_t in = m->in_dim[i], o = m->out_dim[i];
+        const float *a_prev = ws->act[i - 1] + r0 * in;
+        float *a = ws->act[i] + r0 * o;
         if (ws->wt[i] != NULL) { /* frozen small-batch workspace: fused kernel, no BLAS */
-            mf_k_small_silu(ws->act[i], ws->act[i - 1], ws->wt[i], m->params + m->b_off[i], n,
-                            m->in_dim[i], m->out_dim[i]);
+            mf_k_small_silu(a, a_prev, ws->wt[i], m->params + m->b_off[i], n, in, o);
             continue;
         }
-        sgemm_nt(n, m->out_dim[i], m->in_dim[i], ws->act[i - 1], m->in_dim[i],
-                 m->params + m->w_off[i], m->in_dim[i], 0.0f, ws->act[i], m->out_dim[i]);
-        mf_k_bias_silu(ws->act[i], ws->with_backward ? ws->sig[i] : NULL,
-                       m->params + m->b_off[i], n, m->out_dim[i]);
+        sgemm_nt(n, o, in, a_prev, in, m->params + m->w_off[i], in, 0.0f, a, o);
+        mf_k_bias_silu(a, ws->with_backward ? ws->sig[i] + r0 * o : NULL, m->params + m->b_off[i],
+                       n, o);
     }
     const float *w = m->params + m->w_off[k], *b = m->params + m->b_off[k];
     size_t d = m->out_dim[k], h = m->in_dim[k];
+    const float *a_last = ws->act[k - 1] + r0 * h;
     if (d <= THIN_OUT_MAX) {
-        mf_k_thin_out(out, ws->act[k - 1], w, b, n, h, d);
+        mf_k_thin_out(out, a_last, w, b, n, h, d);
     } else {
         for (size_t r = 0; r < n; r++) {
             memcpy(out + r * d, b, d * sizeof(float));
         }
-        sgemm_nt(n, d, h, ws->act[k - 1], h, w, h, 1.0f, out, d);
+        sgemm_nt(n, d, h, a_last, h, w, h, 1.0f, out, d);
     }
 }
 
-void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float *t,
-                    const float *c, size_t n, float *out)
+void mf_mlp_forward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float *x,
+                         const float *t, const float *c, size_t n, float *out)
 {
-    assert(n <= ws->max_batch);
+    assert(r0 + n <= ws->max_batch);
     size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, C = m->cfg.cond_dim, in = m->in_dim[0];
     for (size_t r = 0; r < n; r++) {
-        float *row = ws->in + r * in;
+        float *row = ws->in + (r0 + r) * in;
         memcpy(row, x + r * D, D * sizeof(float));
         float tr = t[r];
         if (ws->emb_table != NULL && tr >= 0.0f && tr < (float) EMB_TABLE_T && tr == floorf(tr)) {
@@ -337,10 +360,17 @@ void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float 
         }
     }
     size_t h = m->out_dim[0];
-    sgemm_nt(n, h, in, ws->in, in, m->params + m->w_off[0], in, 0.0f, ws->act[0], h);
-    mf_k_bias_silu(ws->act[0], ws->with_backward ? ws->sig[0] : NULL, m->params + m->b_off[0], n,
+    float *a0 = ws->act[0] + r0 * h;
+    sgemm_nt(n, h, in, ws->in + r0 * in, in, m->params + m->w_off[0], in, 0.0f, a0, h);
+    mf_k_bias_silu(a0, ws->with_backward ? ws->sig[0] + r0 * h : NULL, m->params + m->b_off[0], n,
                    h);
-    forward_rest(m, ws, n, out);
+    forward_rest(m, ws, r0, n, out);
+}
+
+void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float *t,
+                    const float *c, size_t n, float *out)
+{
+    mf_mlp_forward_rows(m, ws, 0, x, t, c, n, out);
 }
 
 void mf_mlp_forward_shared_t(const mf_mlp *m, mf_mlp_ws *ws, const float *x, float t,
@@ -375,7 +405,7 @@ void mf_mlp_forward_shared_t(const mf_mlp *m, mf_mlp_ws *ws, const float *x, flo
         }
         mf_k_bias_silu(ws->act[0], sig0, ws->u, n, h);
     }
-    forward_rest(m, ws, n, out);
+    forward_rest(m, ws, 0, n, out);
 }
 
 /* ---- backward ------------------------------------------------------------------- */
@@ -420,4 +450,59 @@ void mf_mlp_backward(const mf_mlp *m, mf_mlp_ws *ws, const float *d_out, size_t 
         mf_k_silu_backward(dst, dst, ws->act[i - 1], ws->sig[i - 1], n, in);
         dz = dst;
     }
+}
+
+/* ---- split backward: row ranges, then parameter gradients by output rows ---------- */
+
+void mf_mlp_backward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float *d_out, size_t n,
+                          float *d_x)
+{
+    assert(ws->dz[0] != NULL && r0 + n <= ws->max_batch);
+    size_t k = m->cfg.n_hidden, D = m->cfg.data_dim;
+    float *dz = ws->dz[k] + r0 * D;
+    memcpy(dz, d_out, n * D * sizeof(float));
+    for (size_t i = k; i > 0; i--) {
+        size_t in = m->in_dim[i], out = m->out_dim[i];
+        float *dst = ws->dz[i - 1] + r0 * in;
+        /* dA_{i-1} (n, in) = dz (n, out) W_i (out, in), then through silu'. */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n, (int) in, (int) out, 1.0f,
+                    dz, (int) out, m->params + m->w_off[i], (int) in, 0.0f, dst, (int) in);
+        mf_k_silu_backward(dst, dst, ws->act[i - 1] + r0 * in, ws->sig[i - 1] + r0 * in, n, in);
+        dz = dst;
+    }
+    if (d_x != NULL) { /* d_x (n, D) += dz_0 (n, H_1) W_0[:, :D] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n, (int) D,
+                    (int) m->out_dim[0], 1.0f, dz, (int) m->out_dim[0], m->params + m->w_off[0],
+                    (int) m->in_dim[0], 1.0f, d_x, (int) D);
+    }
+}
+
+double mf_mlp_param_grad_part(const mf_mlp *m, const mf_mlp_ws *ws, size_t n, size_t part,
+                              size_t n_parts, float *d_params)
+{
+    assert(ws->dz[0] != NULL && n <= ws->max_batch && part < n_parts);
+    double ss = 0.0;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        size_t in = m->in_dim[i], out = m->out_dim[i];
+        size_t o0 = part * out / n_parts, o1 = (part + 1) * out / n_parts;
+        if (o1 == o0) {
+            continue;
+        }
+        const float *dz = ws->dz[i], *a_prev = i == 0 ? ws->in : ws->act[i - 1];
+        float *dw = d_params + m->w_off[i] + o0 * in, *db = d_params + m->b_off[i];
+        /* dW[o0:o1, :] = dz[:, o0:o1]^T (o1-o0, n) a_prev (n, in), overwriting */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int) (o1 - o0), (int) in, (int) n,
+                    1.0f, dz + o0, (int) out, a_prev, (int) in, 0.0f, dw, (int) in);
+        for (size_t o = o0; o < o1; o++) {
+            db[o] = 0.0f;
+        }
+        for (size_t r = 0; r < n; r++) {
+            const float *row = dz + r * out;
+            for (size_t o = o0; o < o1; o++) {
+                db[o] += row[o];
+            }
+        }
+        ss += mf_sumsq(dw, (o1 - o0) * in) + mf_sumsq(db + o0, o1 - o0);
+    }
+    return ss;
 }

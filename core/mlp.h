@@ -104,6 +104,15 @@ MF_MUST_CHECK mf_err mf_mlp_ws_new_frozen(const mf_mlp *m, size_t max_batch, mf_
 
 #define MF_MLP_SMALL_BATCH 32
 
+/**
+ * A training workspace for data-parallel steps (core/train.h): with_backward,
+ * plus storage for every layer's output gradient of all max_batch rows, so
+ * threads can run forward and backward on disjoint row ranges of it and then
+ * the parameter gradients as one GEMM per layer over all rows
+ * (mf_mlp_param_grad_part).  Errors as mf_mlp_ws_new.
+ */
+MF_MUST_CHECK mf_err mf_mlp_ws_new_split(const mf_mlp *m, size_t max_batch, mf_mlp_ws **ret);
+
 void mf_mlp_ws_free(mf_mlp_ws *ws);
 size_t mf_mlp_ws_max_batch(const mf_mlp_ws *ws);
 
@@ -117,6 +126,13 @@ size_t mf_mlp_ws_max_batch(const mf_mlp_ws *ws);
  */
 void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float *t,
                     const float *c, size_t n, float *out);
+
+/**
+ * mf_mlp_forward for workspace rows [r0, r0 + n): x, t, c and out are those
+ * rows' own arrays.  Disjoint row ranges of one workspace may run concurrently.
+ */
+void mf_mlp_forward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float *x,
+                         const float *t, const float *c, size_t n, float *out);
 
 /**
  * The same with one timestep shared by every row (sampling): the embedding
@@ -135,5 +151,26 @@ void mf_mlp_forward_shared_t(const mf_mlp *m, mf_mlp_ws *ws, const float *x, flo
  */
 void mf_mlp_backward(const mf_mlp *m, mf_mlp_ws *ws, const float *d_out, size_t n,
                      float *d_params, float *d_x);
+
+/**
+ * Backward of workspace rows [r0, r0 + n) of a split workspace after
+ * mf_mlp_forward_rows, without parameter gradients: keeps each layer's output
+ * gradient for mf_mlp_param_grad_part, and adds J_x^T d_out into d_x (n, D)
+ * unless NULL.  d_out: (n, D).  Disjoint row ranges may run concurrently.
+ */
+void mf_mlp_backward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float *d_out, size_t n,
+                          float *d_x);
+
+/**
+ * Parameter gradients of rows [0, n) of a split workspace, after their
+ * backward: part `part` of n_parts computes output rows
+ * [part out_i / n_parts, (part + 1) out_i / n_parts) of every layer's weight
+ * and bias gradient as one GEMM over all n rows, OVERWRITING those entries of
+ * d_params (unlike mf_mlp_backward, which accumulates).  Parts touch disjoint
+ * entries and may run concurrently; together they write all of d_params.
+ * Returns the sum of squares of the entries it wrote (for gradient clipping).
+ */
+double mf_mlp_param_grad_part(const mf_mlp *m, const mf_mlp_ws *ws, size_t n, size_t part,
+                              size_t n_parts, float *d_params);
 
 #endif /* MF_MLP_H */

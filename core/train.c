@@ -4,10 +4,12 @@
  *
  * Gradient of the loss w.r.t. the network output: with
  * L = (1/(n D)) sum (eps_hat - eps)^2, dL/d eps_hat = 2 (eps_hat - eps)/(n D).
- * The batch is split into shards (row ranges), each with its own workspace
- * and gradient buffer, so a caller with threads can run them concurrently;
- * the shard gradients are then summed in shard order.  All buffers are sized
- * at construction; a step allocates nothing.
+ * The batch is split into shards (row ranges) of one split workspace
+ * (mf_mlp_ws_new_split), whose forward and backward a caller with threads can
+ * run concurrently; the parameter gradients are then one GEMM per layer over
+ * all rows, split by output rows into parts, so nothing is summed across
+ * shards and no gradient buffer is zeroed.  All buffers are sized at
+ * construction; a step allocates nothing.
  */
 #include "train.h"
 
@@ -20,7 +22,7 @@
 
 enum { STREAM_T = 11, STREAM_EPS = 12 };
 
-#define MAX_SHARDS 64
+#define MAX_SHARDS 64 /* loss partial sums kept per shard */
 
 struct mf_trainer {
     mf_mlp *net;   /* borrowed */
@@ -28,8 +30,8 @@ struct mf_trainer {
     const mf_schedule *sched;
     mf_train_opts opts;
     const float *c;                  /* condition of the current step, borrowed */
-    mf_mlp_ws *ws[MAX_SHARDS];       /* one per shard */
-    float *grad[MAX_SHARDS];         /* (n_params) per shard; grad[0] receives the sum */
+    mf_mlp_ws *ws;                   /* split workspace of batch rows */
+    float *grad;                     /* (n_params) */
     double loss[MAX_SHARDS];         /* per-shard sum of squared errors */
     double sumsq[MF_TRAIN_MAX_PARTS]; /* per-part squared gradient norm */
     double grad_norm;                /* of the current step, before clipping */
@@ -68,10 +70,8 @@ void mf_trainer_free(mf_trainer *tr)
         return;
     }
     mf_mlp_free(tr->ema);
-    for (size_t s = 0; s < MAX_SHARDS; s++) {
-        mf_mlp_ws_free(tr->ws[s]);
-        mf_free_aligned(tr->grad[s]);
-    }
+    mf_mlp_ws_free(tr->ws);
+    mf_free_aligned(tr->grad);
     mf_free_aligned(tr->adam.m);
     mf_free_aligned(tr->adam.v);
     mf_free_aligned(tr->xt);
@@ -104,13 +104,9 @@ mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o,
     tr->net = net;
     tr->sched = s;
     tr->opts = *o;
-    mf_err err = MF_OK;
-    size_t rows = (o->batch + o->n_shards - 1) / o->n_shards;
-    for (size_t sh = 0; sh < o->n_shards && err == MF_OK; sh++) {
-        err = mf_mlp_ws_new(net, rows, true, &tr->ws[sh]);
-        if (err == MF_OK && (tr->grad[sh] = mf_alloc_floats(net->n_params)) == NULL) {
-            err = MF_ENOMEM;
-        }
+    mf_err err = mf_mlp_ws_new_split(net, o->batch, &tr->ws);
+    if (err == MF_OK && (tr->grad = mf_alloc_floats(net->n_params)) == NULL) {
+        err = MF_ENOMEM;
     }
     if (err == MF_OK && o->ema_decay > 0.0f) {
         err = mf_mlp_clone(net, &tr->ema);
@@ -168,8 +164,8 @@ void mf_trainer_shard_grad(mf_trainer *tr, size_t s)
     size_t r0 = shard_begin(tr, s), r1 = shard_begin(tr, s + 1), n = r1 - r0;
     float *out = tr->out + r0 * D;
     const float *eps = tr->eps + r0 * D;
-    mf_mlp_forward(tr->net, tr->ws[s], tr->xt + r0 * D, tr->t + r0,
-                   tr->c != NULL ? tr->c + r0 * C : NULL, n, out);
+    mf_mlp_forward_rows(tr->net, tr->ws, r0, tr->xt + r0 * D, tr->t + r0,
+                        tr->c != NULL ? tr->c + r0 * C : NULL, n, out);
     double loss = 0.0;
     float g = 2.0f / (float) (tr->opts.batch * D);
     for (size_t j = 0; j < n * D; j++) {
@@ -178,32 +174,13 @@ void mf_trainer_shard_grad(mf_trainer *tr, size_t s)
         out[j] = g * diff;
     }
     tr->loss[s] = loss;
-    memset(tr->grad[s], 0, tr->net->n_params * sizeof(float));
-    mf_mlp_backward(tr->net, tr->ws[s], out, n, tr->grad[s], NULL);
+    mf_mlp_backward_rows(tr->net, tr->ws, r0, out, n, NULL);
 }
 
-/* Part p's range of the parameter block, in whole cache lines (16 floats). */
-static void part_range(size_t n, size_t p, size_t n_parts, size_t *i0, size_t *i1)
+void mf_trainer_grad_part(mf_trainer *tr, size_t part, size_t n_parts)
 {
-    size_t lines = (n + 15) / 16;
-    *i0 = p * lines / n_parts * 16;
-    *i1 = (p + 1) * lines / n_parts * 16;
-    *i0 = *i0 < n ? *i0 : n;
-    *i1 = *i1 < n ? *i1 : n;
-}
-
-void mf_trainer_reduce_part(mf_trainer *tr, size_t part, size_t n_parts)
-{
-    size_t i0, i1;
-    part_range(tr->net->n_params, part, n_parts, &i0, &i1);
-    float *g0 = tr->grad[0];
-    for (size_t s = 1; s < tr->opts.n_shards; s++) {
-        const float *gs = tr->grad[s];
-        for (size_t i = i0; i < i1; i++) {
-            g0[i] += gs[i];
-        }
-    }
-    tr->sumsq[part] = mf_sumsq(g0 + i0, i1 - i0);
+    tr->sumsq[part] = mf_mlp_param_grad_part(tr->net, tr->ws, tr->opts.batch, part, n_parts,
+                                             tr->grad);
 }
 
 void mf_trainer_finish_reduce(mf_trainer *tr, size_t n_parts)
@@ -222,14 +199,24 @@ void mf_trainer_finish_reduce(mf_trainer *tr, size_t n_parts)
     tr->adam.t++;
 }
 
+/* Part p's range of the parameter block, in whole cache lines (16 floats). */
+static void part_range(size_t n, size_t p, size_t n_parts, size_t *i0, size_t *i1)
+{
+    size_t lines = (n + 15) / 16;
+    *i0 = p * lines / n_parts * 16;
+    *i1 = (p + 1) * lines / n_parts * 16;
+    *i0 = *i0 < n ? *i0 : n;
+    *i1 = *i1 < n ? *i1 : n;
+}
+
 void mf_trainer_update_part(mf_trainer *tr, size_t part, size_t n_parts)
 {
     size_t i0, i1;
     part_range(tr->net->n_params, part, n_parts, &i0, &i1);
     if (tr->clip_scale != 1.0f) {
-        mf_scale(tr->grad[0] + i0, i1 - i0, tr->clip_scale);
+        mf_scale(tr->grad + i0, i1 - i0, tr->clip_scale);
     }
-    mf_adam_step_range(&tr->adam, tr->net->params, tr->grad[0], i0, i1, tr->lr, tr->adam.t);
+    mf_adam_step_range(&tr->adam, tr->net->params, tr->grad, i0, i1, tr->lr, tr->adam.t);
     if (tr->ema != NULL) {
         mf_ema_update(tr->ema->params + i0, tr->net->params + i0, i1 - i0, tr->opts.ema_decay);
     }
@@ -252,7 +239,7 @@ void mf_trainer_finish_step(mf_trainer *tr, double *ret_loss, double *ret_grad_n
 
 void mf_trainer_end_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm)
 {
-    mf_trainer_reduce_part(tr, 0, 1);
+    mf_trainer_grad_part(tr, 0, 1);
     mf_trainer_finish_reduce(tr, 1);
     mf_trainer_update_part(tr, 0, 1);
     mf_trainer_finish_step(tr, ret_loss, ret_grad_norm);

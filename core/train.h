@@ -59,10 +59,10 @@ void mf_trainer_step(mf_trainer *tr, const float *x0, const float *c, double *re
                      double *ret_grad_norm);
 
 /*
- * The same step in three phases, for data-parallel training without threads
- * in core/: the caller runs mf_trainer_shard_grad for shards 0..n_shards-1
- * concurrently (each touches only its own workspace, gradient buffer and
- * rows), between a begin and an end made on one thread.  Shard s covers rows
+ * The same step in phases, for data-parallel training without threads in
+ * core/: the caller runs mf_trainer_shard_grad for shards 0..n_shards-1
+ * concurrently (each touches only its own rows of the trainer's split
+ * workspace), between a begin and the end phases below.  Shard s covers rows
  * [s B / S, (s + 1) B / S).  The noise and timesteps are those of the serial
  * step, so the result differs from it only by float summation order.
  */
@@ -70,23 +70,24 @@ void mf_trainer_step(mf_trainer *tr, const float *x0, const float *c, double *re
 /** Draws the step's timesteps and noise and forms x_t for the whole batch. */
 void mf_trainer_begin_step(mf_trainer *tr, const float *x0, const float *c);
 
-/** Forward and backward of shard s's rows into that shard's own gradient buffer. */
+/** Forward and backward (to every layer's output gradient) of shard s's rows. */
 void mf_trainer_shard_grad(mf_trainer *tr, size_t s);
 
 /** Sums the shard gradients, clips, takes the Adam step and updates the EMA. */
 void mf_trainer_end_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm);
 
 /*
- * mf_trainer_end_step split over the parameter block, for threads: parts
+ * mf_trainer_end_step split over the parameters, for threads: parts
  * 0..n_parts-1 (n_parts <= MF_TRAIN_MAX_PARTS) of each phase may run
- * concurrently; the phases run in this order:
- *   reduce_part(p)  for every p   sum the shard gradients on part p's range
+ * concurrently; the phases run in this order, after every shard_grad:
+ *   grad_part(p)    for every p   parameter gradients, part p of each layer's
+ *                                 output rows (mf_mlp_param_grad_part)
  *   finish_reduce()               gradient norm, clip factor, step number
  *   update_part(p)  for every p   clip, Adam and EMA on part p's range
  *   finish_step(&loss, &norm)
  */
 #define MF_TRAIN_MAX_PARTS 64
-void mf_trainer_reduce_part(mf_trainer *tr, size_t part, size_t n_parts);
+void mf_trainer_grad_part(mf_trainer *tr, size_t part, size_t n_parts);
 void mf_trainer_finish_reduce(mf_trainer *tr, size_t n_parts);
 void mf_trainer_update_part(mf_trainer *tr, size_t part, size_t n_parts);
 void mf_trainer_finish_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm);

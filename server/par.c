@@ -210,10 +210,10 @@ typedef struct update_job {
     size_t n_parts;
 } update_job;
 
-static void reduce_part(void *ctx, size_t i)
+static void grad_part(void *ctx, size_t i)
 {
     update_job *u = ctx;
-    mf_trainer_reduce_part(u->tr, i, u->n_parts);
+    mf_trainer_grad_part(u->tr, i, u->n_parts);
 }
 
 static void update_part(void *ctx, size_t i)
@@ -229,7 +229,7 @@ void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *
     mf_par_for(p, mf_trainer_n_shards(tr), shard_grad, tr);
     /* The optimiser step over the parameter block, one part per thread. */
     update_job u = {.tr = tr, .n_parts = p->n < MF_TRAIN_MAX_PARTS ? p->n : MF_TRAIN_MAX_PARTS};
-    mf_par_for(p, u.n_parts, reduce_part, &u);
+    mf_par_for(p, u.n_parts, grad_part, &u);
     mf_trainer_finish_reduce(tr, u.n_parts);
     mf_par_for(p, u.n_parts, update_part, &u);
     mf_trainer_finish_step(tr, ret_loss, ret_grad_norm);

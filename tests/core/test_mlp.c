@@ -260,6 +260,55 @@ START_TEST(test_frozen_small_batch)
 }
 END_TEST
 
+START_TEST(test_split_backward_matches)
+{
+    /* Row ranges forward/backward on a split workspace, then parameter gradients in
+     * parts, against mf_mlp_backward (itself checked by finite differences above). */
+    fixture f = make_fixture(&configs[_i], 13, 300 + (uint64_t) _i);
+    mf_mlp *m = f.m;
+    size_t D = m->cfg.data_dim, C = m->cfg.cond_dim, np = m->n_params;
+    float *out = calloc(f.n * D, sizeof(float));
+    float *gp_ref = calloc(np, sizeof(float)), *gx_ref = calloc(f.n * D, sizeof(float));
+    float *gp = malloc(np * sizeof(float)), *gx = calloc(f.n * D, sizeof(float));
+    for (size_t i = 0; i < np; i++) {
+        gp[i] = NAN; /* every entry must be overwritten */
+    }
+    mf_mlp_ws *ws_ref, *ws;
+    ck_assert_int_eq(mf_mlp_ws_new(m, f.n, true, &ws_ref), MF_OK);
+    ck_assert_int_eq(mf_mlp_ws_new_split(m, f.n, &ws), MF_OK);
+    mf_mlp_forward(m, ws_ref, f.x, f.t, f.c, f.n, out);
+    mf_mlp_backward(m, ws_ref, f.g, f.n, gp_ref, gx_ref);
+    const size_t cut[] = {0, 5, 13}; /* two uneven row ranges, second one first */
+    for (int k = 1; k >= 0; k--) {
+        size_t r0 = cut[k], n = cut[k + 1] - cut[k];
+        mf_mlp_forward_rows(m, ws, r0, f.x + r0 * D, f.t + r0, f.c ? f.c + r0 * C : NULL, n,
+                            out + r0 * D);
+        mf_mlp_backward_rows(m, ws, r0, f.g + r0 * D, n, gx + r0 * D);
+    }
+    double ss = 0, ss_ref = 0;
+    for (size_t part = 0; part < 3; part++) {
+        ss += mf_mlp_param_grad_part(m, ws, f.n, part, 3, gp);
+    }
+    for (size_t i = 0; i < np; i++) {
+        ck_assert_msg(fabsf(gp[i] - gp_ref[i]) <= 1e-5f * (1.0f + fabsf(gp_ref[i])),
+                      "cfg %d param %zu: %g vs %g", _i, i, gp[i], gp_ref[i]);
+        ss_ref += (double) gp_ref[i] * gp_ref[i];
+    }
+    ck_assert_double_eq_tol(ss, ss_ref, 1e-4 * ss_ref);
+    for (size_t j = 0; j < f.n * D; j++) {
+        ck_assert_float_eq_tol(gx[j], gx_ref[j], 1e-5f * (1.0f + fabsf(gx_ref[j])));
+    }
+    mf_mlp_ws_free(ws);
+    mf_mlp_ws_free(ws_ref);
+    free(out);
+    free(gp_ref);
+    free(gx_ref);
+    free(gp);
+    free(gx);
+    free_fixture(&f);
+}
+END_TEST
+
 START_TEST(test_vjp_without_params)
 {
     fixture f = make_fixture(&configs[0], 9, 7);
@@ -342,6 +391,7 @@ static Suite *mlp_suite(void)
     tcase_set_timeout(tb, 300);
     tcase_add_loop_test(tb, test_backward_finite_differences, 0, (int) N_CONFIGS);
     tcase_add_test(tb, test_vjp_without_params);
+    tcase_add_loop_test(tb, test_split_backward_matches, 0, (int) N_CONFIGS);
     suite_add_tcase(s, tb);
     TCase *tc = tcase_create("config");
     tcase_add_test(tc, test_config_and_layout);

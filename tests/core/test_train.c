@@ -152,7 +152,7 @@ START_TEST(test_shards_match_serial)
         }
         /* the optimiser step in three parts (any order within a phase) */
         for (size_t part = 3; part-- > 0;) {
-            mf_trainer_reduce_part(tr[1], part, 3);
+            mf_trainer_grad_part(tr[1], part, 3);
         }
         mf_trainer_finish_reduce(tr[1], 3);
         for (size_t part = 0; part < 3; part++) {
