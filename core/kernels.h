@@ -41,7 +41,7 @@ void mf_k_thin_out(float *y, const float *a, const float *w, const float *b, siz
 void mf_k_silu_backward(float *d_z, const float *d_a, const float *a, const float *sig, size_t n,
                         size_t h);
 
-/** y = silu(x) for one vector (reference, scalar expf), used by tests. */
+/** silu(x) with libm expf: the scalar reference the kernel tests compare against. */
 float mf_k_silu_ref(float x);
 
 /** Vectorisable exp for float, max relative error about 2e-7 on [-87, 88]. */
