@@ -30,6 +30,7 @@ struct mf_trainer {
     const mf_schedule *sched;
     mf_train_opts opts;
     const float *c;                  /* condition of the current step, borrowed */
+    const float *x0;                 /* clean batch of the current step, borrowed */
     mf_mlp_ws *ws;                   /* split workspace of batch rows */
     float *grad;                     /* (n_params) */
     double loss[MAX_SHARDS];         /* per-shard sum of squared errors */
@@ -152,9 +153,9 @@ static void make_noisy(const mf_schedule *s, mf_rng root, uint64_t draw, size_t 
 
 void mf_trainer_begin_step(mf_trainer *tr, const float *x0, const float *c)
 {
-    size_t D = tr->net->cfg.data_dim;
-    make_noisy(tr->sched, mf_rng_make(tr->opts.seed), tr->done, 0, x0, tr->opts.batch, D, tr->t,
-               tr->eps, tr->xt);
+    /* The noise is drawn per shard (counter-based streams: rows r0..r1 on their
+     * own give the same values), so it runs in parallel. */
+    tr->x0 = x0;
     tr->c = c;
 }
 
@@ -162,6 +163,8 @@ void mf_trainer_shard_grad(mf_trainer *tr, size_t s)
 {
     size_t D = tr->net->cfg.data_dim, C = tr->net->cfg.cond_dim;
     size_t r0 = shard_begin(tr, s), r1 = shard_begin(tr, s + 1), n = r1 - r0;
+    make_noisy(tr->sched, mf_rng_make(tr->opts.seed), tr->done, r0, tr->x0 + r0 * D, n, D,
+               tr->t + r0, tr->eps + r0 * D, tr->xt + r0 * D);
     float *out = tr->out + r0 * D;
     const float *eps = tr->eps + r0 * D;
     mf_mlp_forward_rows(tr->net, tr->ws, r0, tr->xt + r0 * D, tr->t + r0,

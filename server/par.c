@@ -5,8 +5,15 @@
  * mf_par_for publishes (fn, ctx, n) under the mutex, bumps a generation
  * counter and wakes the workers; every thread, the caller included, then
  * claims indices from an atomic counter until none are left, and the caller
- * waits until every worker has checked out of the generation.  Workers sleep
- * on a condition variable between calls, so an idle team costs nothing.
+ * waits until every worker has checked out of the generation.
+ *
+ * Waiting spins for up to SPIN_NS before sleeping on a condition variable:
+ * a training step calls mf_par_for three times, and a condition-variable
+ * wake-up measured 75-100 us on these VMs against 2 us for a spinning
+ * thread (W3 -13 %, W5 -7 %).  Past the spin window an idle team sleeps and
+ * costs nothing.  The generation and pending counters are atomics so the
+ * spin reads need no lock; the sleep path re-checks them under the mutex,
+ * so no wake-up is lost.
  */
 #include "par.h"
 
@@ -16,9 +23,18 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
+#if defined(__x86_64__)
+#    include <immintrin.h>
+#    define CPU_RELAX() _mm_pause()
+#else
+#    define CPU_RELAX() ((void) 0)
+#endif
+
+#define SPIN_NS 300000 /* spin this long before sleeping */
 
 #define MAX_TEAM 256
-#define CHUNK_WS_MAX 4096 /* rows per workspace; larger chunks are evaluated in pieces */
+#define CHUNK_WS_MAX 256 /* rows per workspace: pieces of 256 rows keep activations in a core's L2 */
 
 struct mf_par {
     size_t n;             /* team size including the caller */
@@ -27,9 +43,9 @@ struct mf_par {
     pthread_mutex_t mu;
     pthread_cond_t go;    /* generation changed or stop */
     pthread_cond_t done;  /* a worker finished the generation */
-    uint64_t generation;
-    size_t pending;       /* workers still in the current generation */
-    bool stop;
+    atomic_uint_fast64_t generation;
+    atomic_size_t pending; /* workers still in the current generation */
+    atomic_bool stop;
     void (*fn)(void *, size_t);
     void *ctx;
     size_t n_items;
@@ -47,27 +63,58 @@ static void drain(mf_par *p)
     }
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* Spins while *cond_fn(p) holds, for at most SPIN_NS. */
+static void spin_while(const mf_par *p, bool (*cond_fn)(const mf_par *, uint64_t), uint64_t arg)
+{
+    uint64_t t0 = now_ns();
+    for (unsigned k = 1; cond_fn(p, arg); k++) {
+        CPU_RELAX();
+        if ((k & 255u) == 0 && now_ns() - t0 > SPIN_NS) {
+            return;
+        }
+    }
+}
+
+static bool no_new_work(const mf_par *p, uint64_t seen)
+{
+    return atomic_load(&p->generation) == seen && !atomic_load(&p->stop);
+}
+
+static bool workers_busy(const mf_par *p, uint64_t unused)
+{
+    (void) unused;
+    return atomic_load(&p->pending) > 0;
+}
+
 static void *worker(void *arg)
 {
     mf_par *p = arg;
     uint64_t seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->generation == seen) {
+        spin_while(p, no_new_work, seen);
+        pthread_mutex_lock(&p->mu);
+        while (no_new_work(p, seen)) {
             pthread_cond_wait(&p->go, &p->mu);
         }
-        if (p->stop) {
+        pthread_mutex_unlock(&p->mu);
+        if (atomic_load(&p->stop)) {
             break;
         }
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
+        seen = atomic_load(&p->generation);
         drain(p);
         pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) {
+        if (atomic_fetch_sub(&p->pending, 1) == 1) {
             pthread_cond_signal(&p->done);
         }
+        pthread_mutex_unlock(&p->mu);
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -82,6 +129,9 @@ mf_err mf_par_new(size_t n_threads, mf_par **ret)
     }
     p->n = n_threads;
     atomic_init(&p->next, 0);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->stop, false);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -106,7 +156,7 @@ void mf_par_free(mf_par *p)
         return;
     }
     pthread_mutex_lock(&p->mu);
-    p->stop = true;
+    atomic_store(&p->stop, true);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < p->n_started; i++) {
@@ -137,13 +187,14 @@ void mf_par_for(mf_par *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
     p->ctx = ctx;
     p->n_items = n;
     atomic_store(&p->next, 0);
-    p->pending = p->n_started;
-    p->generation++;
+    atomic_store(&p->pending, p->n_started);
+    atomic_fetch_add(&p->generation, 1); /* publishes fn, ctx, n_items to spinning workers */
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     drain(p);
+    spin_while(p, workers_busy, 0);
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) {
+    while (atomic_load(&p->pending) > 0) {
         pthread_cond_wait(&p->done, &p->mu);
     }
     pthread_mutex_unlock(&p->mu);
