@@ -67,7 +67,11 @@ void mf_trainer_step(mf_trainer *tr, const float *x0, const float *c, double *re
  * step, so the result differs from it only by float summation order.
  */
 
-/** Draws the step's timesteps and noise and forms x_t for the whole batch. */
+/**
+ * Starts a step on the clean batch x0 (batch, D) and condition c (batch, C) or NULL, both
+ * borrowed until the step ends.  Each shard then draws its own rows' timesteps and noise
+ * (the counter-based streams give the values the serial step would).
+ */
 void mf_trainer_begin_step(mf_trainer *tr, const float *x0, const float *c);
 
 /** Forward and backward (to every layer's output gradient) of shard s's rows. */
