@@ -52,7 +52,7 @@ if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
         meson setup "$build" "$root" --buildtype=release -Dtests=disabled >&2 || rm -rf "$build"
     fi
     if [ -f "$build/build.ninja" ]; then
-        targets=bench/mf_bench
+        targets="bench/mf_bench bench/metrics_bench"
         if [ -f "$shared/sgemm_peak.c" ]; then
             targets="$targets bench/sgemm_peak"
         fi
@@ -138,6 +138,10 @@ while [ "$pass" -le "$passes" ]; do
     "$mf_bench" --repeats "$repeats" --parallel blas --workloads W1,W2,W3,W5 >> "$out/mf_bench_blas.jsonl"
     pass=$((pass + 1))
 done
+if [ -x "$build/bench/metrics_bench" ]; then
+    note "metrics_bench: kNN entropy, Vendi, SW2, PF-ODE likelihood timings"
+    OPENBLAS_NUM_THREADS=1 "$build/bench/metrics_bench" --repeats "$repeats" > "$out/metrics.md"
+fi
 cat /proc/loadavg > "$out/load_after.txt"
 
 # ---- (e) summary ----------------------------------------------------------------------

@@ -228,6 +228,15 @@ def main():
         out += ["```", "", "</details>", ""]
         return out
 
+    metrics_md = os.path.join(d, "metrics.md")
+    if os.path.exists(metrics_md):
+        with open(metrics_md) as fh:
+            table = fh.read().strip()
+        lines += ["", "## Sample metrics (core/entropy.h, vendi.h, sw.h, likelihood.h)", "",
+                  "`bench/metrics_bench`, same run, one thread.  The k-d tree (2-D) and the blocked",
+                  "dgemm (64-D) kNN paths are timed next to a plain O(N^2) loop over the same points.",
+                  "", table]
+
     lines += [""]
     lines += block("Raw mf_bench output", "mf_bench.jsonl")
     lines += block("Raw mf_bench --parallel blas output", "mf_bench_blas.jsonl")

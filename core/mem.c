@@ -2,10 +2,11 @@
 /* mem.c - aligned, zeroed allocation with overflow checks. */
 #include "mem.h"
 
-#include "err.h"
-
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "err.h"
 
 static void *alloc_zeroed(size_t n, size_t elem)
 {
@@ -41,4 +42,14 @@ double *mf_alloc_doubles(size_t n_doubles)
 void mf_free_aligned(void *p)
 {
     free(p);
+}
+
+bool mf_floats_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(x[i])) {
+            return false;
+        }
+    }
+    return true;
 }

@@ -23,7 +23,7 @@
 #include <math.h>
 #include <string.h>
 
-enum { STREAM_INIT = 1, STREAM_STEP = 2 };
+enum { STREAM_STEP = 2 };
 
 const char *mf_sampler_name(mf_sampler_kind kind)
 {
@@ -101,7 +101,7 @@ mf_err mf_sample(const mf_schedule *s, mf_eps_fn eps, const mf_sampler_opts *o, 
     }
     mf_rng root = mf_rng_make(o->seed);
     uint64_t first = o->first_index * D;
-    mf_rng_normal(mf_rng_derive(root, STREAM_INIT), first, x, total);
+    mf_rng_normal(mf_rng_derive(root, MF_SAMPLER_STREAM_INIT), first, x, total);
 
     float eta = o->kind == MF_SAMPLER_DDPM ? 1.0f : (o->kind == MF_SAMPLER_DDIM ? o->eta : 0.0f);
     size_t n_evals = mf_sampler_n_evals(o), done = 0;

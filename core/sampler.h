@@ -28,6 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Stream (under the seed) of the initial noise; the probability-flow
+ * likelihood (likelihood.h) draws the same noise from it. */
+#define MF_SAMPLER_STREAM_INIT 1
+
 typedef enum mf_sampler_kind {
     MF_SAMPLER_DDPM = 0,
     MF_SAMPLER_DDIM = 1,

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "mem.h"
 #include "rng.h"
 
 #define TAG_DIRS UINT64_C(0x64697273) /* "dirs" */
@@ -80,16 +81,6 @@ static void project(const float *x, size_t n, size_t D, const double *theta, dou
     }
 }
 
-static bool all_finite(const float *x, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        if (!isfinite(x[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 mf_err mf_sw2(const float *x, size_t n, const float *y, size_t m, size_t D, size_t n_dirs,
               uint64_t seed, double *ret)
 {
@@ -102,7 +93,7 @@ mf_err mf_sw2(const float *x, size_t n, const float *y, size_t m, size_t D, size
         mf_size_mul(n_dirs, D, &total) != MF_OK) {
         return MF_ERANGE;
     }
-    if (!all_finite(x, nx) || !all_finite(y, ny)) {
+    if (!mf_floats_finite(x, nx) || !mf_floats_finite(y, ny)) {
         return MF_ERANGE;
     }
     /* One block: u (n), v (m), theta (D) in double, then tmp (D) floats. */

@@ -17,13 +17,13 @@
  */
 #include "par.h"
 
-#include "mem.h"
-
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "mem.h"
 #if defined(__x86_64__)
 #    include <immintrin.h>
 #    define CPU_RELAX() _mm_pause()
@@ -34,15 +34,16 @@
 #define SPIN_NS 300000 /* spin this long before sleeping */
 
 #define MAX_TEAM 256
-#define CHUNK_WS_MAX 256 /* rows per workspace: pieces of 256 rows keep activations in a core's L2 */
+#define CHUNK_WS_MAX \
+    256 /* rows per workspace: pieces of 256 rows keep activations in a core's L2 */
 
 struct mf_par {
-    size_t n;             /* team size including the caller */
-    size_t n_started;     /* worker threads actually running */
+    size_t n;         /* team size including the caller */
+    size_t n_started; /* worker threads actually running */
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t go;    /* generation changed or stop */
-    pthread_cond_t done;  /* a worker finished the generation */
+    pthread_cond_t go;   /* generation changed or stop */
+    pthread_cond_t done; /* a worker finished the generation */
     atomic_uint_fast64_t generation;
     atomic_size_t pending; /* workers still in the current generation */
     atomic_bool stop;
@@ -234,13 +235,68 @@ static void sample_chunk(void *ctx, size_t i)
     mf_mlp_ws_free(ws);
 }
 
-mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s,
-                     const mf_sampler_opts *o, float *x, size_t n)
+mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s, const mf_sampler_opts *o,
+                     float *x, size_t n)
 {
     sample_job j = {.net = net, .sched = s, .opts = o, .x = x, .n = n};
     size_t by_rows = n / MF_PAR_MIN_ROWS;
     j.n_chunks = p->n < by_rows ? p->n : (by_rows > 0 ? by_rows : 1);
     mf_par_for(p, j.n_chunks, sample_chunk, &j);
+    for (size_t i = 0; i < j.n_chunks; i++) {
+        if (j.err[i] != MF_OK) {
+            return j.err[i];
+        }
+    }
+    return MF_OK;
+}
+
+/* ---- likelihood ----------------------------------------------------------------- */
+
+typedef struct logp_job {
+    const mf_mlp *net;
+    const mf_schedule *sched;
+    const mf_ode_lik_opts *opts;
+    bool sample;
+    float *x;
+    double *logp;
+    size_t n, n_chunks;
+    mf_err err[MAX_TEAM];
+} logp_job;
+
+static void logp_chunk(void *ctx, size_t i)
+{
+    logp_job *j = ctx;
+    size_t D = j->net->cfg.data_dim;
+    size_t r0 = i * j->n / j->n_chunks, r1 = (i + 1) * j->n / j->n_chunks;
+    size_t rows = r1 - r0 < CHUNK_WS_MAX ? r1 - r0 : CHUNK_WS_MAX;
+    mf_mlp_div_ctx dc;
+    j->err[i] = mf_mlp_div_ctx_init(&dc, j->net, rows);
+    if (j->err[i] != MF_OK) {
+        return;
+    }
+    mf_eps_div_fn fn = {.eval = mf_mlp_eps_div_eval, .ctx = &dc};
+    mf_ode_lik_opts o = *j->opts;
+    o.first_index += r0;
+    if (i != 0) {
+        o.progress = NULL;
+    }
+    float *x = j->x + r0 * D;
+    j->err[i] = j->sample ? mf_ode_sample_logp(j->sched, fn, &o, x, r1 - r0, D, j->logp + r0)
+                          : mf_ode_loglik(j->sched, fn, &o, x, r1 - r0, D, j->logp + r0);
+    mf_mlp_div_ctx_deinit(&dc);
+}
+
+mf_err mf_par_ode_logp(mf_par *p, const mf_mlp *net, const mf_schedule *s, const mf_ode_lik_opts *o,
+                       bool sample, float *x, size_t n, double *logp)
+{
+    if (n == 0) {
+        return MF_EINVAL;
+    }
+    logp_job j = {
+        .net = net, .sched = s, .opts = o, .sample = sample, .x = x, .logp = logp, .n = n};
+    size_t by_rows = n / MF_PAR_MIN_ROWS;
+    j.n_chunks = p->n < by_rows ? p->n : (by_rows > 0 ? by_rows : 1);
+    mf_par_for(p, j.n_chunks, logp_chunk, &j);
     for (size_t i = 0; i < j.n_chunks; i++) {
         if (j.err[i] != MF_OK) {
             return j.err[i];
@@ -273,8 +329,8 @@ static void update_part(void *ctx, size_t i)
     mf_trainer_update_part(u->tr, i, u->n_parts);
 }
 
-void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c,
-                       double *ret_loss, double *ret_grad_norm)
+void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c, double *ret_loss,
+                       double *ret_grad_norm)
 {
     mf_trainer_begin_step(tr, x0, c);
     mf_par_for(p, mf_trainer_n_shards(tr), shard_grad, tr);

@@ -20,13 +20,14 @@
 #ifndef MF_PAR_H
 #define MF_PAR_H
 
+#include <stddef.h>
+
 #include "err.h"
+#include "likelihood.h"
 #include "mlp.h"
 #include "sampler.h"
 #include "schedule.h"
 #include "train.h"
-
-#include <stddef.h>
 
 typedef struct mf_par mf_par;
 
@@ -60,8 +61,19 @@ MF_MUST_CHECK mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedu
 
 #define MF_PAR_MIN_ROWS 64
 
+/**
+ * Probability-flow ODE log-densities (core/likelihood.h) with net, rows split
+ * like mf_par_sample: sample = false gives mf_ode_loglik of the rows of x,
+ * sample = true draws the ODE's samples into x with mf_ode_sample_logp.  Rows
+ * are independent (probes and noise by global index), so the results equal one
+ * call over all rows.  Progress by the first chunk.  Errors: theirs, MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_par_ode_logp(mf_par *p, const mf_mlp *net, const mf_schedule *s,
+                                     const mf_ode_lik_opts *o, bool sample, float *x, size_t n,
+                                     double *logp);
+
 /** One training step with the trainer's shards run concurrently (see core/train.h). */
-void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c,
-                       double *ret_loss, double *ret_grad_norm);
+void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c, double *ret_loss,
+                       double *ret_grad_norm);
 
 #endif /* MF_PAR_H */

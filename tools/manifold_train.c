@@ -8,9 +8,16 @@
  *   manifold-train sample --model FILE [options]
  *   manifold-train eval   --model FILE [options]
  */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "cli.h"
 #include "cpu.h"
 #include "dataset.h"
+#include "eval_report.h"
+#include "knn.h"
 #include "mem.h"
 #include "model_file.h"
 #include "par.h"
@@ -19,13 +26,8 @@
 #include "sw.h"
 #include "train.h"
 
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#define MAX_MODEL_BYTES ((size_t) 512 << 20)
-#define HELDOUT_LOSS_N 4096
+#define MAX_MODEL_BYTES   ((size_t) 512 << 20)
+#define HELDOUT_LOSS_N    4096
 #define HELDOUT_LOSS_SEED 12345
 
 /* ---- shared helpers ------------------------------------------------------------- */
@@ -128,7 +130,8 @@ static int cmd_train(int argc, char **argv)
     double lr = 1e-3, lr_min = 1e-5, ema = 0.999, clip = 1.0, offset = NAN, scale = NAN;
     uint64_t seed = 0;
     const mf_opt opts[] = {
-        {"dataset", MF_OPT_STR, &dataset, 0, 0, "built-in data set (required): gaussian, "
+        {"dataset", MF_OPT_STR, &dataset, 0, 0,
+         "built-in data set (required): gaussian, "
          "eight_gaussians, imbalanced_square, two_moons, swiss_roll, checkerboard, pinwheel, "
          "ring, linear_subspace, digits"},
         {"out", MF_OPT_STR, &out, 0, 0, "output model file (required), written atomically"},
@@ -142,12 +145,14 @@ static int cmd_train(int argc, char **argv)
         {"warmup", MF_OPT_SIZE, &warmup, 0, 1e9, "linear warm-up steps (500)"},
         {"ema", MF_OPT_FLOAT, &ema, 0, 0.999999, "EMA decay of the saved weights, 0 = off (0.999)"},
         {"clip", MF_OPT_FLOAT, &clip, 0, 1e9, "gradient-norm clip, 0 = off (1)"},
-        {"data-offset", MF_OPT_FLOAT, &offset, -1e9, 1e9, "x_model = (x - offset)/scale "
+        {"data-offset", MF_OPT_FLOAT, &offset, -1e9, 1e9,
+         "x_model = (x - offset)/scale "
          "(default: the data set's own)"},
         {"data-scale", MF_OPT_FLOAT, &scale, 1e-9, 1e9, "see --data-offset"},
         {"seed", MF_OPT_U64, &seed, 0, 0, "seed of initialisation, data and noise (0)"},
         {"threads", MF_OPT_SIZE, &threads, 0, 256, "threads (0 = one per core)"},
-        {"eval-every", MF_OPT_SIZE, &eval_every, 0, 1e9, "held-out loss every N steps, 0 = "
+        {"eval-every", MF_OPT_SIZE, &eval_every, 0, 1e9,
+         "held-out loss every N steps, 0 = "
          "only at the end (1000)"},
     };
     int rc = mf_cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0],
@@ -166,8 +171,10 @@ static int cmd_train(int argc, char **argv)
     }
     mf_mlp_config cfg = {.data_dim = (uint32_t) mf_dataset_dim(id), .emb_dim = (uint32_t) emb};
     if (parse_hidden(hidden, &cfg) != 0 || mf_mlp_config_check(&cfg) != MF_OK) {
-        fprintf(stderr, "error: bad --hidden '%s' or --emb %zu (widths 1..%d, at most %d "
-                "layers, E even)\n", hidden, emb, MF_MLP_MAX_WIDTH, MF_MLP_MAX_HIDDEN);
+        fprintf(stderr,
+                "error: bad --hidden '%s' or --emb %zu (widths 1..%d, at most %d "
+                "layers, E even)\n",
+                hidden, emb, MF_MLP_MAX_WIDTH, MF_MLP_MAX_HIDDEN);
         return 2;
     }
     float ds_offset, ds_scale;
@@ -221,9 +228,11 @@ static int cmd_train(int argc, char **argv)
     }
     normalise(held, n_held * D, off, sc);
 
-    fprintf(stderr, "training %s: D=%zu hidden=%s E=%zu params=%zu steps=%zu batch=%zu "
-            "threads %zu, OpenBLAS %s\n", dataset, D, hidden, emb, model->net->n_params, steps,
-            batch, mf_par_size(team), mf_cpu_blas_corename());
+    fprintf(stderr,
+            "training %s: D=%zu hidden=%s E=%zu params=%zu steps=%zu batch=%zu "
+            "threads %zu, OpenBLAS %s\n",
+            dataset, D, hidden, emb, model->net->n_params, steps, batch, mf_par_size(team),
+            mf_cpu_blas_corename());
     mf_rng data_rng = mf_rng_derive(mf_rng_make(seed), 0x64617461 /* "data" */);
     mf_progress prog;
     mf_progress_start(&prog, "step");
@@ -320,8 +329,12 @@ static int draw_samples(mf_par *team, const mf_model *m, const sample_args *a, f
     }
     mf_progress prog;
     mf_progress_start(&prog, "sampling: network evaluation");
-    mf_sampler_opts o = {.kind = kind, .steps = a->steps, .eta = (float) a->eta, .seed = a->seed,
-                         .progress = sampling_progress, .progress_ctx = &prog};
+    mf_sampler_opts o = {.kind = kind,
+                         .steps = a->steps,
+                         .eta = (float) a->eta,
+                         .seed = a->seed,
+                         .progress = sampling_progress,
+                         .progress_ctx = &prog};
     mf_err err = mf_par_sample(team, m->net, &m->sched, &o, x, n);
     mf_progress_finish(&prog);
     if (err != MF_OK) {
@@ -453,7 +466,8 @@ static double mean_nn_distance(const float *q, size_t nq, const float *r, size_t
     return sum / (double) nq;
 }
 
-static int eval_digits(mf_par *team, const mf_model *m, const sample_args *a, size_t n)
+static int eval_digits(mf_par *team, const mf_model *m, const sample_args *a, size_t n,
+                       const eval_report_opts *ro)
 {
     size_t n_tr = mf_dataset_digits_count(false), n_he = mf_dataset_digits_count(true);
     float *tr = mf_alloc_floats(n_tr * 64), *he = mf_alloc_floats(n_he * 64);
@@ -479,10 +493,11 @@ static int eval_digits(mf_par *team, const mf_model *m, const sample_args *a, si
     }
     printf("{\"dataset\":\"digits\",\"n\":%zu,\"sampler\":\"%s\",\"steps\":%zu,\"seed\":%llu,"
            "\"nn_dist_model_to_train\":%.4f,\"nn_dist_heldout_to_train\":%.4f,"
-           "\"sw2_model_vs_heldout\":%.4f,\"sw2_train_vs_heldout\":%.4f,\"sw2_n\":%zu}\n",
+           "\"sw2_model_vs_heldout\":%.4f,\"sw2_train_vs_heldout\":%.4f,\"sw2_n\":%zu",
            n, a->sampler, a->steps, (unsigned long long) a->seed, nn_model, nn_held, sw_model,
            sw_floor, k);
-    status = 0;
+    status = eval_report(stdout, team, m, MF_DATASET_DIGITS, x, n, ro);
+    printf("}\n");
 out:
     mf_free_aligned(tr);
     mf_free_aligned(he);
@@ -491,14 +506,15 @@ out:
 }
 
 static int eval_toy(mf_par *team, const mf_model *m, mf_dataset_id id, const sample_args *a,
-                    size_t n, size_t reps)
+                    size_t n, size_t reps, const eval_report_opts *ro)
 {
     size_t D = mf_dataset_dim(id);
     float *held = mf_alloc_floats(2 * reps * n * D), *x = mf_alloc_floats(n * D);
     int status = 1;
+    float *first = mf_alloc_floats(n * D); /* the first repetition's samples, for the metrics */
     double sw_m = 0, sw_m2 = 0, sw_f = 0, sw_f2 = 0, inside = 0, inside_m = 0;
     bool has_support = false;
-    if (held == NULL || x == NULL) {
+    if (held == NULL || x == NULL || first == NULL) {
         status = fail("allocation", MF_ENOMEM, NULL);
         goto out;
     }
@@ -511,6 +527,9 @@ static int eval_toy(mf_par *team, const mf_model *m, mf_dataset_id id, const sam
         ar.seed = a->seed + r;
         if ((status = draw_samples(team, m, &ar, x, n)) != 0) {
             goto out;
+        }
+        if (r == 0) {
+            memcpy(first, x, n * D * sizeof(float));
         }
         const float *h0 = held + 2 * r * n * D, *h1 = h0 + n * D;
         double vm, vf;
@@ -543,9 +562,10 @@ static int eval_toy(mf_par *team, const mf_model *m, mf_dataset_id id, const sam
         printf(",\"inside_support\":%.4f,\"inside_support_margin_0.1\":%.4f", inside / R,
                inside_m / R);
     }
+    status = eval_report(stdout, team, m, id, first, n, ro);
     printf("}\n");
-    status = 0;
 out:
+    mf_free_aligned(first);
     mf_free_aligned(held);
     mf_free_aligned(x);
     return status;
@@ -553,25 +573,49 @@ out:
 
 static int cmd_eval(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *kernel = NULL, *div = "auto";
     size_t n = 1000, reps = 5, threads = 0;
+    bool q1 = false;
     sample_args a = {.sampler = "ddpm", .steps = 1000, .eta = 0.0, .seed = 1000};
+    eval_report_opts ro = {.nll_n = 1000, .ode_entropy_n = 0, .ode_steps = 100};
+    mf_metrics_opts_default(&ro.metrics, 2);
     const mf_opt opts[] = {
         {"model", MF_OPT_STR, &path, 0, 0, "model file (required)"},
-        {"n", MF_OPT_SIZE, &n, 2, 1e6, "samples per repetition (1000)"},
-        {"reps", MF_OPT_SIZE, &reps, 1, 100, "repetitions with fresh samples and held-out "
+        {"n", MF_OPT_SIZE, &n, 8, 1e6, "samples per repetition (1000)"},
+        {"reps", MF_OPT_SIZE, &reps, 1, 100,
+         "repetitions with fresh samples and held-out "
          "sets; means are reported (5)"},
         {"sampler", MF_OPT_STR, &a.sampler, 0, 0, "ddpm, ddim or ode (ddpm)"},
         {"steps", MF_OPT_SIZE, &a.steps, 1, MF_SCHEDULE_MAX_T, "grid steps (1000)"},
         {"eta", MF_OPT_FLOAT, &a.eta, 0, 1, "DDIM eta (0)"},
         {"seed", MF_OPT_U64, &a.seed, 0, 0, "sampling seed of the first repetition (1000)"},
+        {"k", MF_OPT_SIZE, &ro.metrics.knn_k, 1, MF_KNN_MAX_K, "kNN entropy / KL neighbour (5)"},
+        {"bins", MF_OPT_SIZE, &ro.metrics.hist_bins, 1, 4096, "2-D histogram bins per axis (32)"},
+        {"lo", MF_OPT_FLOAT, &ro.metrics.hist_lo, -1e6, 1e6, "histogram grid low edge (-4)"},
+        {"hi", MF_OPT_FLOAT, &ro.metrics.hist_hi, -1e6, 1e6, "histogram grid high edge (4)"},
+        {"vendi-kernel", MF_OPT_STR, &kernel, 0, 0, "rbf or cosine (rbf in 2-D, cosine above)"},
+        {"vendi-l", MF_OPT_FLOAT, &ro.metrics.vendi_length_scale, 1e-6, 1e6,
+         "RBF length scale (1)"},
+        {"vendi-q1", MF_OPT_FLAG, &q1, 0, 0, "also Vendi of order 1 (eigenvalues)"},
+        {"nll-n", MF_OPT_SIZE, &ro.nll_n, 0, 1e6,
+         "held-out points for the PF-ODE NLL, 0 = "
+         "skip (1000; digits: all 297)"},
+        {"ode-entropy-n", MF_OPT_SIZE, &ro.ode_entropy_n, 0, 1e6,
+         "ODE samples for the ODE "
+         "model's entropy, 0 = skip (0)"},
+        {"ode-steps", MF_OPT_SIZE, &ro.ode_steps, 1, MF_SCHEDULE_MAX_T, "PF-ODE grid steps (100)"},
+        {"div", MF_OPT_STR, &div, 0, 0,
+         "divergence: auto, exact or hutchinson (auto: exact "
+         "up to 8-D)"},
         {"threads", MF_OPT_SIZE, &threads, 0, 256, "threads (0 = one per core)"},
     };
     int rc = mf_cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0],
                           "manifold-train eval --model FILE [options]\n"
                           "  prints one JSON line: SW2 to held-out data next to its two-sample "
                           "floor,\n  support fraction where known; digits: nearest-neighbour "
-                          "distances");
+                          "distances;\n  \"metrics\": kNN / histogram entropy, kNN KL, Vendi, "
+                          "modes, each next to\n  held-out data's; \"likelihood\": PF-ODE "
+                          "held-out NLL (digits: dequantised, bits/dim)");
     if (rc != 0) {
         return rc == 1 ? 0 : 2;
     }
@@ -579,6 +623,16 @@ static int cmd_eval(int argc, char **argv)
         fprintf(stderr, "error: eval needs --model FILE\n");
         return 2;
     }
+    if (mf_div_lookup(div, &ro.div) != MF_OK) {
+        fprintf(stderr, "error: --div is auto, exact or hutchinson\n");
+        return 2;
+    }
+    if (!(ro.metrics.hist_lo < ro.metrics.hist_hi)) {
+        fprintf(stderr, "error: --lo must be below --hi\n");
+        return 2;
+    }
+    ro.seed = a.seed;
+    ro.metrics.vendi_q1 = q1;
     mf_model *m = NULL;
     if (load_model(path, &m) != 0) {
         return 1;
@@ -590,14 +644,20 @@ static int cmd_eval(int argc, char **argv)
     if (team == NULL) {
         status = 1;
     } else if (ds == NULL || mf_dataset_lookup(ds, &id) != MF_OK ||
-        mf_dataset_dim(id) != m->net->cfg.data_dim) {
+               mf_dataset_dim(id) != m->net->cfg.data_dim) {
         fprintf(stderr, "error: %s names no built-in data set of its dimension (dataset '%s')\n",
                 path, ds != NULL ? ds : "");
         status = 1;
-    } else if (id == MF_DATASET_DIGITS) {
-        status = eval_digits(team, m, &a, n);
+    } else if (kernel != NULL &&
+               mf_vendi_kernel_lookup(kernel, &ro.metrics.vendi_kernel) != MF_OK) {
+        fprintf(stderr, "error: --vendi-kernel is rbf or cosine\n");
+        status = 2;
     } else {
-        status = eval_toy(team, m, id, &a, n, reps);
+        if (kernel == NULL) {
+            ro.metrics.vendi_kernel = m->net->cfg.data_dim <= 8 ? MF_VENDI_RBF : MF_VENDI_COSINE;
+        }
+        status = id == MF_DATASET_DIGITS ? eval_digits(team, m, &a, n, &ro)
+                                         : eval_toy(team, m, id, &a, n, reps, &ro);
     }
     mf_model_free(m);
     mf_par_free(team);

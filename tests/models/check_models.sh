@@ -6,6 +6,9 @@
 #             points at most 1.5x the mean two-sample floor (same code, same
 #             directions, two independent held-out sets);
 #   imbalanced_square additionally keeps >= 97 % of samples inside [-1,1]^2;
+#   eight_gaussians: PF-ODE held-out NLL (1,000 points, 100 Heun steps, exact
+#             divergence) >= the true entropy 2.829 and within 0.3 of it
+#             (NLL - H = KL(data || model) >= 0); all 8 modes covered;
 #   digits:   samples are not copies of training images (their mean nearest-
 #             neighbour distance to the training set is at least 0.75x that of
 #             the held-out images) yet lie near the data (at most 1.5x).
@@ -43,6 +46,12 @@ for ds in gaussian eight_gaussians imbalanced_square two_moons swiss_roll; do
     echo "$line"
     ratio=$(field "$line" sw2_ratio)
     ok "$ds: SW2 ratio $ratio <= 1.5" "$ratio + 0 > 0 && $ratio <= 1.5"
+    if [ "$ds" = eight_gaussians ]; then
+        nll=$(printf '%s\n' "$line" | sed -n 's/.*"likelihood":{"nll":\([-0-9.e+]*\).*/\1/p')
+        ok "$ds: held-out NLL $nll in [2.829, 3.129]" "$nll >= 2.829 && $nll <= 3.129"
+        cov=$(field "$line" covered)
+        ok "$ds: modes covered $cov = 8" "$cov == 8"
+    fi
     if [ "$ds" = imbalanced_square ]; then
         inside=$(field "$line" inside_support)
         ok "$ds: inside [-1,1]^2 $inside >= 0.97" "$inside >= 0.97"

@@ -5,16 +5,15 @@
  * invariance of core/sampler.h), and a parallel training step equals the
  * serial one up to float summation order.
  */
-#include "par.h"
-
-#include "cpu.h"
-#include "rng.h"
-#include "test_util.h"
-
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cpu.h"
+#include "par.h"
+#include "rng.h"
+#include "test_util.h"
 
 typedef struct count_ctx {
     atomic_int hits[1000];
@@ -50,6 +49,7 @@ START_TEST(test_for_covers_every_index_once)
     ck_assert_ptr_null(p);
     mf_par_free(NULL);
 }
+
 END_TEST
 
 static const mf_mlp_config cfg = {.data_dim = 2, .emb_dim = 8, .n_hidden = 2, .hidden = {32, 32}};
@@ -61,15 +61,19 @@ START_TEST(test_sample_equals_serial)
     mf_mlp *net;
     ck_assert_int_eq(mf_mlp_new(&cfg, &net), MF_OK);
     mf_mlp_init_params(net, 9);
-    enum { N = 333 };
+
+    enum {
+        N = 333
+    };
+
     float *a = malloc(N * 2 * sizeof(float)), *b = malloc(N * 2 * sizeof(float));
     mf_mlp_ws *ws;
     ck_assert_int_eq(mf_mlp_ws_new(net, N, false, &ws), MF_OK);
     mf_mlp_eps_ctx ec = {.net = net, .ws = ws};
     mf_eps_fn fn = {.eval = mf_mlp_eps_eval, .ctx = &ec};
     for (int kind = 0; kind < 3; kind++) {
-        mf_sampler_opts o = {.kind = (mf_sampler_kind) kind, .steps = 12, .eta = 0.5f, .seed = 4,
-                             .first_index = 17};
+        mf_sampler_opts o = {
+            .kind = (mf_sampler_kind) kind, .steps = 12, .eta = 0.5f, .seed = 4, .first_index = 17};
         ck_assert_int_eq(mf_sample(&s, fn, &o, a, N, 2), MF_OK);
         for (size_t team = 1; team <= 4; team++) {
             mf_par *p;
@@ -116,6 +120,67 @@ START_TEST(test_sample_equals_serial)
     free(b);
     mf_schedule_deinit(&s);
 }
+
+END_TEST
+
+/* PF-ODE log-densities on the team equal one serial call (rows are independent). */
+START_TEST(test_ode_logp_equals_serial)
+{
+    mf_schedule s;
+    ck_assert_int_eq(mf_schedule_init(&s, "linear:0.0001:0.02:1000", NULL), MF_OK);
+    mf_mlp *net;
+    ck_assert_int_eq(mf_mlp_new(&cfg, &net), MF_OK);
+    mf_mlp_init_params(net, 5);
+
+    enum {
+        N = 200
+    };
+
+    float *x = malloc(N * 2 * sizeof(float)), *y = malloc(N * 2 * sizeof(float));
+    double lp[N], lq[N];
+    ck_assert(x != NULL && y != NULL);
+    mf_mlp_div_ctx dc;
+    ck_assert_int_eq(mf_mlp_div_ctx_init(&dc, net, N), MF_OK);
+    mf_eps_div_fn fn = {.eval = mf_mlp_eps_div_eval, .ctx = &dc};
+    for (int sample = 0; sample < 2; sample++) {
+        mf_ode_lik_opts o = {.steps = 8,
+                             .div = sample ? MF_DIV_HUTCHINSON : MF_DIV_EXACT,
+                             .seed = 3,
+                             .first_index = 5};
+        mf_rng_normal(mf_rng_make(1), 0, x, N * 2);
+        memcpy(y, x, N * 2 * sizeof(float));
+        ck_assert_int_eq(sample ? mf_ode_sample_logp(&s, fn, &o, x, N, 2, lp)
+                                : mf_ode_loglik(&s, fn, &o, x, N, 2, lp),
+                         MF_OK);
+        for (size_t team = 1; team <= 3; team++) {
+            mf_par *p;
+            ck_assert_int_eq(mf_par_new(team, &p), MF_OK);
+            float *z = malloc(N * 2 * sizeof(float));
+            ck_assert_ptr_nonnull(z);
+            memcpy(z, y, N * 2 * sizeof(float));
+            ck_assert_int_eq(mf_par_ode_logp(p, net, &s, &o, sample != 0, z, N, lq), MF_OK);
+            for (size_t i = 0; i < N; i++) {
+                /* Chunks have fewer rows than the serial call: sgemm may sum in another
+                 * order, so equality to float rounding, not bitwise. */
+                ck_assert_msg(fabs(lq[i] - lp[i]) <= 1e-4 * (1.0 + fabs(lp[i])),
+                              "team %zu row %zu: %.9g vs %.9g", team, i, lq[i], lp[i]);
+            }
+            if (sample) {
+                for (size_t j = 0; j < N * 2; j++) {
+                    ck_assert(fabs(z[j] - x[j]) <= 1e-4 * (1.0 + fabs(x[j])));
+                }
+            }
+            free(z);
+            mf_par_free(p);
+        }
+    }
+    mf_mlp_div_ctx_deinit(&dc);
+    mf_mlp_free(net);
+    mf_schedule_deinit(&s);
+    free(x);
+    free(y);
+}
+
 END_TEST
 
 START_TEST(test_train_step_equals_serial)
@@ -152,6 +217,7 @@ START_TEST(test_train_step_equals_serial)
     }
     mf_schedule_deinit(&s);
 }
+
 END_TEST
 
 static Suite *par_suite(void)
@@ -162,6 +228,7 @@ static Suite *par_suite(void)
     tcase_add_test(tc, test_for_covers_every_index_once);
     tcase_add_test(tc, test_sample_equals_serial);
     tcase_add_test(tc, test_train_step_equals_serial);
+    tcase_add_test(tc, test_ode_logp_equals_serial);
     suite_add_tcase(s, tc);
     return s;
 }

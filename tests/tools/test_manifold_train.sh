@@ -63,6 +63,18 @@ check "png on 2-D" 1 "PNG grids are for 64-D" "$MT" sample --model "$tmp/ring.sa
     --steps 5 --png "$tmp/x.png"
 check "eval" 0 "sw2_floor" "$MT" eval --model "$tmp/ring.safetensors" --n 50 --reps 2 --steps 20 \
     --threads 1
+check "eval metrics" 0 '"entropy_knn":{"value"' "$MT" eval --model "$tmp/ring.safetensors" \
+    --n 50 --reps 1 --steps 20 --nll-n 20 --ode-entropy-n 20 --ode-steps 10 --threads 1
+check "eval likelihood" 0 '"likelihood":{"nll"' "$MT" eval --model "$tmp/ring.safetensors" \
+    --n 50 --reps 1 --steps 20 --nll-n 20 --ode-steps 10 --threads 2
+check "eval ode entropy" 0 '"ode_entropy":{"nll"' "$MT" eval --model "$tmp/ring.safetensors" \
+    --n 50 --reps 1 --steps 20 --nll-n 0 --ode-entropy-n 20 --ode-steps 10
+check "eval bad div" 2 "auto, exact or hutchinson" "$MT" eval --model "$tmp/ring.safetensors" \
+    --div fast
+check "eval bad kernel" 2 "rbf or cosine" "$MT" eval --model "$tmp/ring.safetensors" \
+    --vendi-kernel poly
+check "eval bad grid" 2 "below --hi" "$MT" eval --model "$tmp/ring.safetensors" --lo 2 --hi 1
+check "eval k too large" 2 "--k needs a number in \[1, 64\]" "$MT" eval --model "$tmp/ring.safetensors" --k 65
 # Same seed, same samples (determinism through the whole tool).
 a=$("$MT" sample --model "$tmp/ring.safetensors" --n 4 --steps 10 --seed 3 --threads 1)
 b=$("$MT" sample --model "$tmp/ring.safetensors" --n 4 --steps 10 --seed 3 --threads 1)

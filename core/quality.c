@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* quality.c - mode statistics and nearest-neighbour distances (see quality.h). */
+#include "quality.h"
+
+#include <math.h>
+
+#include "knn.h"
+#include "mem.h"
+
+/* eight_gaussians geometry (dataset.c): centres 4 (cos, sin)(45 deg j) / 1.414, noise 0.5 / 1.414.
+ */
+#define CENTRE_RADIUS (4.0 / 1.414)
+#define MODE_STD      (0.5 / 1.414)
+
+mf_err mf_modes_eight_gaussians(const float *x, size_t n, mf_mode_stats *ret)
+{
+    if (x == NULL || ret == NULL || n == 0) {
+        return MF_EINVAL;
+    }
+    double cx[MF_EIGHT_MODES], cy[MF_EIGHT_MODES];
+    for (size_t j = 0; j < MF_EIGHT_MODES; j++) {
+        double a = (double) j * (3.14159265358979323846 / 4.0);
+        cx[j] = CENTRE_RADIUS * cos(a);
+        cy[j] = CENTRE_RADIUS * sin(a);
+    }
+    size_t count[MF_EIGHT_MODES] = {0}, hq = 0;
+    const double hq_r2 = (3.0 * MODE_STD) * (3.0 * MODE_STD);
+    for (size_t i = 0; i < n; i++) {
+        double u = x[2 * i], v = x[2 * i + 1];
+        if (!isfinite(u) || !isfinite(v)) {
+            return MF_ERANGE;
+        }
+        size_t best = 0;
+        double bd = INFINITY;
+        for (size_t j = 0; j < MF_EIGHT_MODES; j++) {
+            double d = (u - cx[j]) * (u - cx[j]) + (v - cy[j]) * (v - cy[j]);
+            if (d < bd) {
+                bd = d;
+                best = j;
+            }
+        }
+        count[best]++;
+        hq += bd <= hq_r2;
+    }
+    mf_mode_stats s = {.n = n, .hq_frac = (double) hq / (double) n};
+    double h = 0.0;
+    for (size_t j = 0; j < MF_EIGHT_MODES; j++) {
+        double p = (double) count[j] / (double) n;
+        s.frac[j] = p;
+        s.covered += p >= 0.01;
+        h -= p > 0.0 ? p * log(p) : 0.0;
+    }
+    s.entropy_ratio = h / log((double) MF_EIGHT_MODES);
+    *ret = s;
+    return MF_OK;
+}
+
+mf_err mf_nn_mean_dist(const float *q, size_t nq, const float *ref, size_t nr, size_t D,
+                       double *ret)
+{
+    if (ret == NULL) {
+        return MF_EINVAL;
+    }
+    double *d = mf_alloc_doubles(nq > 0 ? nq : 1);
+    if (d == NULL) {
+        return MF_ENOMEM;
+    }
+    mf_err err = mf_knn_dist(q, nq, ref, nr, D, 1, false, d);
+    if (err == MF_OK) {
+        double s = 0.0;
+        for (size_t i = 0; i < nq; i++) {
+            s += d[i];
+        }
+        *ret = s / (double) nq;
+    }
+    mf_free_aligned(d);
+    return err;
+}
