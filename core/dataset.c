@@ -227,8 +227,10 @@ static void point_2d(mf_dataset_id id, const float u4[4], const float g4[4], flo
     case MF_DATASET_EIGHT_GAUSSIANS: {
         /* DxMI/MPDR: centres 4 (cos 45°j, sin 45°j), noise 0.5, all divided by 1.414. */
         double a = (PI / 4.0) * floor(8.0 * u[0]);
-        x = (4.0 * cos(a) + 0.5 * g[0]) / 1.414;
-        y = (4.0 * sin(a) + 0.5 * g[1]) / 1.414;
+        x = (MF_DATASET_EIGHT_RADIUS * cos(a) + MF_DATASET_EIGHT_NOISE * g[0]) /
+            MF_DATASET_EIGHT_DIV;
+        y = (MF_DATASET_EIGHT_RADIUS * sin(a) + MF_DATASET_EIGHT_NOISE * g[1]) /
+            MF_DATASET_EIGHT_DIV;
         break;
     }
     case MF_DATASET_IMBALANCED_SQUARE:

@@ -81,6 +81,11 @@ typedef enum mf_dataset_id {
 
 #define MF_DATASET_GAUSSIAN_STD 0.5
 
+/* eight_gaussians (DxMI/MPDR): (RADIUS (cos, sin)(45 deg j) + NOISE g) / DIV. */
+#define MF_DATASET_EIGHT_RADIUS 4.0
+#define MF_DATASET_EIGHT_NOISE  0.5
+#define MF_DATASET_EIGHT_DIV    1.414
+
 /* linear_subspace: ambient and latent dimension. */
 #define MF_DATASET_SUBSPACE_D 64
 #define MF_DATASET_SUBSPACE_K 16

@@ -73,6 +73,22 @@ static bool knn_args_ok(const float *x, size_t n, size_t D, size_t k)
     return x != NULL && D > 0 && k > 0 && k <= MF_KNN_MAX_K && n > k;
 }
 
+/* The estimate from the k-th NN distances rho (n) of the n points, zeros floored at floor. */
+static mf_knn_entropy entropy_from_rho(const double *rho, size_t n, size_t D, size_t k,
+                                       double floor)
+{
+    size_t n_zero = 0;
+    double slog = sum_log_floored(rho, n, floor, &n_zero);
+    return (mf_knn_entropy){
+        .entropy = mf_digamma_int(n) - mf_digamma_int(k) + mf_log_unit_ball(D) +
+                   (double) D * slog / (double) n,
+        .n = n,
+        .dim = D,
+        .k = k,
+        .n_zero = n_zero,
+    };
+}
+
 mf_err mf_entropy_knn(const float *x, size_t n, size_t D, size_t k, mf_knn_entropy *ret)
 {
     if (ret == NULL || !knn_args_ok(x, n, D, k)) {
@@ -84,25 +100,20 @@ mf_err mf_entropy_knn(const float *x, size_t n, size_t D, size_t k, mf_knn_entro
     }
     mf_err err = mf_knn_dist(x, n, x, n, D, k, true, rho);
     if (err == MF_OK) {
-        size_t n_zero = 0;
-        double floor = distance_floor(x, n, NULL, 0, D);
-        double slog = sum_log_floored(rho, n, floor, &n_zero);
-        *ret = (mf_knn_entropy){
-            .entropy = mf_digamma_int(n) - mf_digamma_int(k) + mf_log_unit_ball(D) +
-                       (double) D * slog / (double) n,
-            .n = n,
-            .dim = D,
-            .k = k,
-            .n_zero = n_zero,
-        };
+        *ret = entropy_from_rho(rho, n, D, k, distance_floor(x, n, NULL, 0, D));
     }
     mf_free_aligned(rho);
     return err;
 }
 
-/* (D/n) sum_i log(nu_i / rho_i) + log(m / (n - 1)) for P = a (n), Q = b (m). */
+/*
+ * One direction, P = a (n), Q = b (m): rho = k-th NN distances within a (also
+ * a's entropy, with a's own floor, when h is not NULL), nu = to b, and
+ * (D/n) sum_i log(nu_i / rho_i) + log(m / (n - 1)) with the pooled floor.
+ */
 static mf_err kl_one_way(const float *a, size_t n, const float *b, size_t m, size_t D, size_t k,
-                         double floor, double *rho, double *nu, double *ret, size_t *n_zero)
+                         double floor, double *rho, double *nu, double *ret, size_t *n_zero,
+                         mf_knn_entropy *h)
 {
     mf_err err = mf_knn_dist(a, n, a, n, D, k, true, rho);
     if (err == MF_OK) {
@@ -113,44 +124,56 @@ static mf_err kl_one_way(const float *a, size_t n, const float *b, size_t m, siz
     }
     double s = sum_log_floored(nu, n, floor, n_zero) - sum_log_floored(rho, n, floor, n_zero);
     *ret = (double) D * s / (double) n + log((double) m / (double) (n - 1));
+    if (h != NULL) {
+        *h = entropy_from_rho(rho, n, D, k, distance_floor(a, n, NULL, 0, D));
+    }
     return MF_OK;
+}
+
+mf_err mf_knn_entropies_kl(const float *x, size_t n, const float *y, size_t m, size_t D, size_t k,
+                           mf_knn_entropy *hx, mf_knn_entropy *hy, mf_knn_kl *ret)
+{
+    if (ret == NULL || !knn_args_ok(x, n, D, k) || !knn_args_ok(y, m, D, k)) {
+        return MF_EINVAL;
+    }
+    size_t nd, md;
+    /* The floor pass reads every coordinate: reject non-finite ones first. */
+    if (mf_size_mul(n, D, &nd) != MF_OK || mf_size_mul(m, D, &md) != MF_OK ||
+        !mf_floats_finite(x, nd) || !mf_floats_finite(y, md)) {
+        return MF_ERANGE;
+    }
+    size_t big = n > m ? n : m;
+    double *rho = mf_alloc_doubles(big), *nu = mf_alloc_doubles(big);
+    mf_err err = MF_ENOMEM;
+    double pq = 0.0, qp = 0.0;
+    size_t n_zero = 0;
+    mf_knn_entropy ex, ey;
+    if (rho != NULL && nu != NULL) {
+        double floor = distance_floor(x, n, y, m, D);
+        err = kl_one_way(x, n, y, m, D, k, floor, rho, nu, &pq, &n_zero, &ex);
+        if (err == MF_OK) {
+            err = kl_one_way(y, m, x, n, D, k, floor, rho, nu, &qp, &n_zero, &ey);
+        }
+    }
+    if (err == MF_OK) {
+        *ret = (mf_knn_kl){
+            .kl_pq = pq, .kl_qp = qp, .n = n, .m = m, .dim = D, .k = k, .n_zero = n_zero};
+        if (hx != NULL) {
+            *hx = ex;
+        }
+        if (hy != NULL) {
+            *hy = ey;
+        }
+    }
+    mf_free_aligned(rho);
+    mf_free_aligned(nu);
+    return err;
 }
 
 mf_err mf_kl_knn(const float *x, size_t n, const float *y, size_t m, size_t D, size_t k,
                  mf_knn_kl *ret)
 {
-    if (ret == NULL || !knn_args_ok(x, n, D, k) || !knn_args_ok(y, m, D, k)) {
-        return MF_EINVAL;
-    }
-    size_t big = n > m ? n : m;
-    double *rho = mf_alloc_doubles(big), *nu = mf_alloc_doubles(big);
-    mf_err err = MF_OK;
-    if (rho == NULL || nu == NULL) {
-        err = MF_ENOMEM;
-        goto out;
-    }
-    /* The floor pass reads every coordinate: reject non-finite ones first. */
-    double pq = 0.0, qp = 0.0;
-    size_t n_zero = 0;
-    size_t nd, md;
-    if (mf_size_mul(n, D, &nd) != MF_OK || mf_size_mul(m, D, &md) != MF_OK ||
-        !mf_floats_finite(x, nd) || !mf_floats_finite(y, md)) {
-        err = MF_ERANGE;
-        goto out;
-    }
-    double floor = distance_floor(x, n, y, m, D);
-    err = kl_one_way(x, n, y, m, D, k, floor, rho, nu, &pq, &n_zero);
-    if (err == MF_OK) {
-        err = kl_one_way(y, m, x, n, D, k, floor, rho, nu, &qp, &n_zero);
-    }
-    if (err == MF_OK) {
-        *ret = (mf_knn_kl){
-            .kl_pq = pq, .kl_qp = qp, .n = n, .m = m, .dim = D, .k = k, .n_zero = n_zero};
-    }
-out:
-    mf_free_aligned(rho);
-    mf_free_aligned(nu);
-    return err;
+    return mf_knn_entropies_kl(x, n, y, m, D, k, NULL, NULL, ret);
 }
 
 mf_err mf_entropy_hist2d(const float *x, size_t n, double lo, double hi, size_t bins,
@@ -160,10 +183,9 @@ mf_err mf_entropy_hist2d(const float *x, size_t n, double lo, double hi, size_t 
         !isfinite(hi) || !(lo < hi)) {
         return MF_EINVAL;
     }
-    for (size_t i = 0; i < 2 * n; i++) {
-        if (!isfinite(x[i])) {
-            return MF_ERANGE;
-        }
+    size_t n2;
+    if (mf_size_mul(n, 2, &n2) != MF_OK || !mf_floats_finite(x, n2)) {
+        return MF_ERANGE;
     }
     size_t *count = calloc(bins * bins, sizeof *count);
     if (count == NULL) {

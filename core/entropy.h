@@ -85,6 +85,16 @@ MF_MUST_CHECK mf_err mf_kl_knn(const float *x, size_t n, const float *y, size_t 
                                size_t k, mf_knn_kl *ret);
 
 /**
+ * The kNN entropies of x and of y (either pointer may be NULL) and the kNN KL
+ * divergences between them, from the four neighbour searches they share
+ * (mf_entropy_knn twice and mf_kl_knn would run six).  Each entropy equals
+ * mf_entropy_knn's, bit for bit.  Errors as mf_kl_knn.
+ */
+MF_MUST_CHECK mf_err mf_knn_entropies_kl(const float *x, size_t n, const float *y, size_t m,
+                                         size_t D, size_t k, mf_knn_entropy *hx, mf_knn_entropy *hy,
+                                         mf_knn_kl *ret);
+
+/**
  * Histogram entropy of the 2-D points x (n, 2) on a bins x bins grid over
  * [lo, hi]^2.  Errors: MF_EINVAL (x or ret NULL, n 0, bins 0 or > 4096,
  * lo >= hi or not finite), MF_ERANGE (a non-finite coordinate), MF_ENOMEM.

@@ -155,7 +155,6 @@ static size_t kd_build(kd_tree *t, size_t *idx, const float *p, size_t lo, size_
     double split = p[idx[mid] * D + best_dim];
     size_t left = kd_build(t, idx, p, lo, mid);
     size_t right = kd_build(t, idx, p, mid, hi);
-    nd = &t->nodes[node]; /* (the array does not move, but keep it obvious) */
     nd->dim = (int) best_dim;
     nd->split = split;
     nd->left = left;

@@ -4,7 +4,6 @@
 
 #include <math.h>
 
-#include "knn.h"
 #include "mem.h"
 #include "sw.h"
 
@@ -64,7 +63,11 @@ mf_err mf_metrics_compute(const mf_metrics_opts *o, mf_dataset_id id, const floa
         return MF_EINVAL;
     }
     mf_metrics m = {.n = n, .dim = D, .has_ref = ref != NULL};
-    mf_err err = mf_entropy_knn(x, n, D, o->knn_k, &m.knn);
+    m.n_ref = ref == NULL ? 0 : (n_ref < n ? n_ref : n); /* twins at the samples' size */
+    /* With a reference, both entropies come with the KL from shared neighbour searches. */
+    mf_err err = ref != NULL ? mf_knn_entropies_kl(x, n, ref, m.n_ref, D, o->knn_k, &m.knn,
+                                                   &m.knn_ref, &m.kl)
+                             : mf_entropy_knn(x, n, D, o->knn_k, &m.knn);
     size_t nv = n < o->vendi_max_n ? n : o->vendi_max_n;
     m.vendi = (mf_vendi_stats){.kernel = o->vendi_kernel,
                                .length_scale = o->vendi_length_scale,
@@ -75,17 +78,9 @@ mf_err mf_metrics_compute(const mf_metrics_opts *o, mf_dataset_id id, const floa
         err = vendi_of(o, x, nv, D, &m.vendi.q2, &m.vendi.q1);
     }
     if (err == MF_OK && ref != NULL) {
-        /* Twins at the same size as the samples where the reference allows. */
-        m.n_ref = n_ref < n ? n_ref : n;
         m.sw_dirs = o->sw_dirs;
         m.sw_seed = o->sw_seed;
-        err = mf_entropy_knn(ref, m.n_ref, D, o->knn_k, &m.knn_ref);
-        if (err == MF_OK) {
-            err = mf_kl_knn(x, n, ref, m.n_ref, D, o->knn_k, &m.kl);
-        }
-        if (err == MF_OK) {
-            err = mf_sw2(x, n, ref, m.n_ref, D, o->sw_dirs, o->sw_seed, &m.sw2);
-        }
+        err = mf_sw2(x, n, ref, m.n_ref, D, o->sw_dirs, o->sw_seed, &m.sw2);
         if (err == MF_OK) {
             size_t nrv = m.n_ref < nv ? m.n_ref : nv;
             err = vendi_of(o, ref, nrv, D, &m.vendi.ref_q2, &m.vendi.ref_q1);

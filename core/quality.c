@@ -4,13 +4,13 @@
 
 #include <math.h>
 
+#include "dataset.h"
 #include "knn.h"
 #include "mem.h"
 
-/* eight_gaussians geometry (dataset.c): centres 4 (cos, sin)(45 deg j) / 1.414, noise 0.5 / 1.414.
- */
-#define CENTRE_RADIUS (4.0 / 1.414)
-#define MODE_STD      (0.5 / 1.414)
+/* eight_gaussians geometry (dataset.h): centre radius and mode standard deviation. */
+#define CENTRE_RADIUS (MF_DATASET_EIGHT_RADIUS / MF_DATASET_EIGHT_DIV)
+#define MODE_STD      (MF_DATASET_EIGHT_NOISE / MF_DATASET_EIGHT_DIV)
 
 mf_err mf_modes_eight_gaussians(const float *x, size_t n, mf_mode_stats *ret)
 {

@@ -201,6 +201,33 @@ void mf_par_for(mf_par *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* ---- row-chunked calls (sampling, likelihood) ------------------------------------ */
+
+/* Chunks for n rows: one per thread, each at least MF_PAR_MIN_ROWS rows (one if fewer). */
+static size_t row_chunks(const mf_par *p, size_t n)
+{
+    size_t by_rows = n / MF_PAR_MIN_ROWS;
+    return p->n < by_rows ? p->n : (by_rows > 0 ? by_rows : 1);
+}
+
+/* Rows [*r0, *r1) of chunk i of n_chunks over n rows. */
+static void chunk_rows(size_t n, size_t n_chunks, size_t i, size_t *r0, size_t *r1)
+{
+    *r0 = i * n / n_chunks;
+    *r1 = (i + 1) * n / n_chunks;
+}
+
+/* The first chunk's error, or MF_OK. */
+static mf_err first_error(const mf_err *err, size_t n_chunks)
+{
+    for (size_t i = 0; i < n_chunks; i++) {
+        if (err[i] != MF_OK) {
+            return err[i];
+        }
+    }
+    return MF_OK;
+}
+
 /* ---- sampling ------------------------------------------------------------------- */
 
 typedef struct sample_job {
@@ -215,8 +242,8 @@ typedef struct sample_job {
 static void sample_chunk(void *ctx, size_t i)
 {
     sample_job *j = ctx;
-    size_t D = j->net->cfg.data_dim;
-    size_t r0 = i * j->n / j->n_chunks, r1 = (i + 1) * j->n / j->n_chunks;
+    size_t D = j->net->cfg.data_dim, r0, r1;
+    chunk_rows(j->n, j->n_chunks, i, &r0, &r1);
     mf_mlp_ws *ws = NULL;
     size_t rows = r1 - r0 < CHUNK_WS_MAX ? r1 - r0 : CHUNK_WS_MAX;
     /* The weights cannot change during the call, so a frozen workspace is safe. */
@@ -239,15 +266,9 @@ mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s, const m
                      float *x, size_t n)
 {
     sample_job j = {.net = net, .sched = s, .opts = o, .x = x, .n = n};
-    size_t by_rows = n / MF_PAR_MIN_ROWS;
-    j.n_chunks = p->n < by_rows ? p->n : (by_rows > 0 ? by_rows : 1);
+    j.n_chunks = row_chunks(p, n);
     mf_par_for(p, j.n_chunks, sample_chunk, &j);
-    for (size_t i = 0; i < j.n_chunks; i++) {
-        if (j.err[i] != MF_OK) {
-            return j.err[i];
-        }
-    }
-    return MF_OK;
+    return first_error(j.err, j.n_chunks);
 }
 
 /* ---- likelihood ----------------------------------------------------------------- */
@@ -266,8 +287,8 @@ typedef struct logp_job {
 static void logp_chunk(void *ctx, size_t i)
 {
     logp_job *j = ctx;
-    size_t D = j->net->cfg.data_dim;
-    size_t r0 = i * j->n / j->n_chunks, r1 = (i + 1) * j->n / j->n_chunks;
+    size_t D = j->net->cfg.data_dim, r0, r1;
+    chunk_rows(j->n, j->n_chunks, i, &r0, &r1);
     size_t rows = r1 - r0 < CHUNK_WS_MAX ? r1 - r0 : CHUNK_WS_MAX;
     mf_mlp_div_ctx dc;
     j->err[i] = mf_mlp_div_ctx_init(&dc, j->net, rows);
@@ -294,15 +315,9 @@ mf_err mf_par_ode_logp(mf_par *p, const mf_mlp *net, const mf_schedule *s, const
     }
     logp_job j = {
         .net = net, .sched = s, .opts = o, .sample = sample, .x = x, .logp = logp, .n = n};
-    size_t by_rows = n / MF_PAR_MIN_ROWS;
-    j.n_chunks = p->n < by_rows ? p->n : (by_rows > 0 ? by_rows : 1);
+    j.n_chunks = row_chunks(p, n);
     mf_par_for(p, j.n_chunks, logp_chunk, &j);
-    for (size_t i = 0; i < j.n_chunks; i++) {
-        if (j.err[i] != MF_OK) {
-            return j.err[i];
-        }
-    }
-    return MF_OK;
+    return first_error(j.err, j.n_chunks);
 }
 
 /* ---- training ------------------------------------------------------------------- */

@@ -22,6 +22,7 @@
 #include "model_file.h"
 #include "par.h"
 #include "png.h"
+#include "quality.h"
 #include "sampler.h"
 #include "sw.h"
 #include "train.h"
@@ -447,25 +448,6 @@ static int cmd_sample(int argc, char **argv)
 
 /* ---- eval ----------------------------------------------------------------------- */
 
-/* Mean Euclidean distance from each row of q (nq, D) to its nearest row of r (nr, D). */
-static double mean_nn_distance(const float *q, size_t nq, const float *r, size_t nr, size_t D)
-{
-    double sum = 0;
-    for (size_t i = 0; i < nq; i++) {
-        double best = INFINITY;
-        for (size_t j = 0; j < nr; j++) {
-            double s = 0;
-            for (size_t k = 0; k < D; k++) {
-                double dlt = (double) q[i * D + k] - (double) r[j * D + k];
-                s += dlt * dlt;
-            }
-            best = s < best ? s : best;
-        }
-        sum += sqrt(best);
-    }
-    return sum / (double) nq;
-}
-
 static int eval_digits(mf_par *team, const mf_model *m, const sample_args *a, size_t n,
                        const eval_report_opts *ro)
 {
@@ -482,10 +464,16 @@ static int eval_digits(mf_par *team, const mf_model *m, const sample_args *a, si
     if ((status = draw_samples(team, m, a, x, n)) != 0) {
         goto out;
     }
-    double nn_model = mean_nn_distance(x, n, tr, n_tr, 64);
-    double nn_held = mean_nn_distance(he, n_he, tr, n_tr, 64);
     size_t k = n < n_he ? n : n_he;
-    double sw_model, sw_floor;
+    double nn_model, nn_held, sw_model, sw_floor;
+    mf_err err = mf_nn_mean_dist(x, n, tr, n_tr, 64, &nn_model);
+    if (err == MF_OK) {
+        err = mf_nn_mean_dist(he, n_he, tr, n_tr, 64, &nn_held);
+    }
+    if (err != MF_OK) {
+        status = fail("nearest-neighbour distance", err, NULL);
+        goto out;
+    }
     if (mf_sw2(x, k, he, k, 64, MF_SW_DEFAULT_DIRS, MF_SW_DEFAULT_SEED, &sw_model) != MF_OK ||
         mf_sw2(tr, k, he, k, 64, MF_SW_DEFAULT_DIRS, MF_SW_DEFAULT_SEED, &sw_floor) != MF_OK) {
         status = fail("sw2", MF_ENOMEM, NULL);

@@ -201,6 +201,24 @@ START_TEST(test_kl_gaussians)
 
 END_TEST
 
+/* The shared-search entry point gives mf_entropy_knn's entropies bit for bit and mf_kl_knn's KL. */
+START_TEST(test_entropies_kl_shared)
+{
+    size_t n = 700, m = 500;
+    float *p = normal_points(51, n, 3, 0.0, 1.0), *q = normal_points(52, m, 3, 0.5, 1.5);
+    mf_knn_entropy hx, hy;
+    mf_knn_kl both, alone = kl(p, n, q, m, 3, 4);
+    ck_assert_int_eq(mf_knn_entropies_kl(p, n, q, m, 3, 4, &hx, &hy, &both), MF_OK);
+    ck_assert(hx.entropy == knn_h(p, n, 3, 4) && hy.entropy == knn_h(q, m, 3, 4));
+    ck_assert(hx.n == n && hy.n == m && hx.k == 4 && hy.dim == 3);
+    ck_assert(both.kl_pq == alone.kl_pq && both.kl_qp == alone.kl_qp);
+    ck_assert_int_eq(mf_knn_entropies_kl(p, n, q, m, 3, 4, NULL, NULL, &both), MF_OK);
+    free(p);
+    free(q);
+}
+
+END_TEST
+
 /* A generator that copies training points: finite, and the copies are counted. */
 START_TEST(test_kl_copies)
 {
@@ -322,6 +340,7 @@ static Suite *entropy_suite(void)
     tcase_add_test(tc, test_knn_duplicates);
     tcase_add_test(tc, test_kl_gaussians);
     tcase_add_test(tc, test_kl_copies);
+    tcase_add_test(tc, test_entropies_kl_shared);
     tcase_add_test(tc, test_hist_exact);
     tcase_add_test(tc, test_hist_eight_gaussians);
     tcase_add_test(tc, test_hist_uniform);

@@ -64,6 +64,16 @@ static void gauss_init(gauss *g, size_t D, const double *s2)
     }
 }
 
+/* The same with eigenvalues s_d^2 = first + step d. */
+static void gauss_init_ramp(gauss *g, size_t D, double first, double step)
+{
+    double s2[MAXD];
+    for (size_t d = 0; d < D; d++) {
+        s2[d] = first + step * (double) d;
+    }
+    gauss_init(g, D, s2);
+}
+
 /* M = R diag(m) R^T with m_d = sqrt(1 - ab) / (ab s_d^2 + 1 - ab). */
 static void gauss_matrix(const gauss *g, double ab, double *M)
 {
@@ -196,11 +206,7 @@ END_TEST
 START_TEST(test_gaussian_loglik_16d_exact_and_hutchinson)
 {
     gauss g;
-    double s2[16];
-    for (size_t d = 0; d < 16; d++) {
-        s2[d] = 0.2 + 0.1 * (double) d;
-    }
-    gauss_init(&g, 16, s2);
+    gauss_init_ramp(&g, 16, 0.2, 0.1);
     double mean_exact, mean_h;
     double worst = loglik_rel_err(&g, 100, 200, MF_DIV_EXACT, &mean_exact);
     ck_assert_msg(worst < 0.01 && mean_exact < 0.01, "exact: worst %.4g mean %.4g", worst,
@@ -274,11 +280,7 @@ END_TEST
 START_TEST(test_split_invariance)
 {
     gauss g;
-    double s2[16];
-    for (size_t d = 0; d < 16; d++) {
-        s2[d] = 0.5 + 0.05 * (double) d;
-    }
-    gauss_init(&g, 16, s2);
+    gauss_init_ramp(&g, 16, 0.5, 0.05);
     size_t n = 40;
     float *x = gauss_points(&g, n, 8);
     double whole[40], parts[40];
