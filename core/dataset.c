@@ -378,6 +378,18 @@ mf_err mf_dataset_sample(mf_dataset_id id, mf_rng rng, uint64_t first_index, flo
     return MF_OK;
 }
 
+void mf_dataset_dequantise(mf_rng rng, uint64_t offset, float *x, size_t n)
+{
+    float u[256];
+    for (size_t j0 = 0; j0 < n; j0 += 256) {
+        size_t m = n - j0 < 256 ? n - j0 : 256;
+        mf_rng_uniform(rng, offset + j0, u, m);
+        for (size_t j = 0; j < m; j++) {
+            x[j0 + j] += u[j] - 0.5f;
+        }
+    }
+}
+
 mf_err mf_dataset_heldout(mf_dataset_id id, float *out, size_t n)
 {
     mf_err err = check_out(id, out, n);

@@ -158,6 +158,16 @@ MF_MUST_CHECK mf_err mf_dataset_count_in_support(mf_dataset_id id, const float *
  */
 void mf_dataset_linear_subspace_basis(float *A_out);
 
+/**
+ * Uniform dequantisation of integer-valued data (digits pixels): x[j] += u_j - 1/2,
+ * u_j = uniform variate number (offset + j) of rng.  A density model of the
+ * dequantised points gives an upper bound on the discrete model's bits per value
+ * (Theis et al. 2016); a model trained on the exact integers has no such bound.
+ * Point i of a batch uses variates D i .. D i + D - 1, so a batch split into rows is
+ * the same as the whole.
+ */
+void mf_dataset_dequantise(mf_rng rng, uint64_t offset, float *x, size_t n);
+
 /** Number of digits images in a split: 297 held-out, 1,500 train. */
 size_t mf_dataset_digits_count(bool heldout);
 

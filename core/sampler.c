@@ -80,12 +80,68 @@ static void report(const mf_sampler_opts *o, size_t done, size_t total)
     }
 }
 
+size_t mf_sampler_segs_slice(const mf_sampler_opts *o, size_t r0, size_t rows, mf_sample_seg *out)
+{
+    if (o->segs == NULL) {
+        out[0] = (mf_sample_seg){.rows = rows, .seed = o->seed, .first_index = o->first_index + r0};
+        return 1;
+    }
+    size_t m = 0, start = 0;
+    for (size_t i = 0; i < o->n_segs && rows > 0; i++) {
+        size_t end = start + o->segs[i].rows;
+        if (end > r0) {
+            size_t skip = r0 > start ? r0 - start : 0;
+            size_t take = o->segs[i].rows - skip < rows ? o->segs[i].rows - skip : rows;
+            out[m++] = (mf_sample_seg){.rows = take,
+                                       .seed = o->segs[i].seed,
+                                       .first_index = o->segs[i].first_index + skip};
+            r0 += take;
+            rows -= take;
+        }
+        start = end;
+    }
+    return m;
+}
+
+/*
+ * Normal variates for every row of the run: segment g's rows take numbers
+ * first_index_g D, ... of a stream of its own seed: MF_SAMPLER_STREAM_INIT for
+ * the start (init), (STREAM_STEP, k) for the noise added at step k.
+ */
+static void draw_normal(const mf_sample_seg *segs, size_t n_segs, size_t D, bool init,
+                        uint64_t k, float *out)
+{
+    for (size_t g = 0; g < n_segs; g++) {
+        mf_rng root = mf_rng_make(segs[g].seed);
+        mf_rng r = init ? mf_rng_derive(root, MF_SAMPLER_STREAM_INIT)
+                        : mf_rng_derive(mf_rng_derive(root, STREAM_STEP), k);
+        mf_rng_normal(r, segs[g].first_index * D, out, segs[g].rows * D);
+        out += segs[g].rows * D;
+    }
+}
+
 mf_err mf_sample(const mf_schedule *s, mf_eps_fn eps, const mf_sampler_opts *o, float *x,
                  size_t n, size_t D)
 {
     if (o->steps == 0 || o->steps > s->T || n == 0 || D == 0 || !(o->eta >= 0.0f) ||
         o->eta > 1.0f) {
         return MF_EINVAL;
+    }
+    mf_sample_seg one;
+    const mf_sample_seg *segs = o->segs;
+    size_t n_segs = o->n_segs;
+    if (segs == NULL) {
+        one = (mf_sample_seg){.rows = n, .seed = o->seed, .first_index = o->first_index};
+        segs = &one;
+        n_segs = 1;
+    } else {
+        size_t sum = 0;
+        for (size_t g = 0; g < n_segs && n_segs <= MF_SAMPLER_MAX_SEGS; g++) {
+            sum += segs[g].rows;
+        }
+        if (n_segs == 0 || n_segs > MF_SAMPLER_MAX_SEGS || sum != n) {
+            return MF_EINVAL;
+        }
     }
     size_t total;
     if (mf_size_mul(n, D, &total) != MF_OK) {
@@ -99,9 +155,7 @@ mf_err mf_sample(const mf_schedule *s, mf_eps_fn eps, const mf_sampler_opts *o, 
         err = MF_ENOMEM;
         goto out;
     }
-    mf_rng root = mf_rng_make(o->seed);
-    uint64_t first = o->first_index * D;
-    mf_rng_normal(mf_rng_derive(root, MF_SAMPLER_STREAM_INIT), first, x, total);
+    draw_normal(segs, n_segs, D, true, 0, x);
 
     float eta = o->kind == MF_SAMPLER_DDPM ? 1.0f : (o->kind == MF_SAMPLER_DDIM ? o->eta : 0.0f);
     size_t n_evals = mf_sampler_n_evals(o), done = 0;
@@ -119,8 +173,7 @@ mf_err mf_sample(const mf_schedule *s, mf_eps_fn eps, const mf_sampler_opts *o, 
             double sig = 0.0;
             if (eta > 0.0f && tp >= 0) {
                 sig = (double) eta * sqrt((1.0 - ap) / (1.0 - ab)) * sqrt(1.0 - ab / ap);
-                mf_rng_normal(mf_rng_derive(mf_rng_derive(root, STREAM_STEP), (uint64_t) k), first,
-                              aux, total);
+                draw_normal(segs, n_segs, D, false, (uint64_t) k, aux);
             }
             float c_x = (float) sqrt(ap / ab);
             float c_e = (float) (sqrt(fmax(1.0 - ap - sig * sig, 0.0)) - sqrt(ap / ab) * sqrt(1.0 - ab));

@@ -16,6 +16,12 @@
  * (first_index + i) D + d of a stream derived from the seed; the noise added at
  * grid step k uses another stream derived from (seed, k).  So the same seed
  * gives the same samples whatever the batch split.
+ *
+ * Segments: one run may carry several independent requests (the daemon
+ * batches concurrent requests into one forward pass).  Rows are then cut into
+ * consecutive segments, each with its own (seed, first_index), and every row
+ * draws its noise from its own segment's streams: the samples of a segment are
+ * exactly those of a run of that segment alone.
  */
 #ifndef MF_SAMPLER_H
 #define MF_SAMPLER_H
@@ -56,12 +62,24 @@ typedef struct mf_eps_fn {
 /** Called between steps with the number of network evaluations done and planned. */
 typedef void (*mf_progress_fn)(void *ctx, size_t done, size_t total);
 
+/* Rows [start, start + rows) of a run, with their own seed and first index. */
+typedef struct mf_sample_seg {
+    size_t rows;
+    uint64_t seed;
+    uint64_t first_index;
+} mf_sample_seg;
+
+#define MF_SAMPLER_MAX_SEGS 256
+
 typedef struct mf_sampler_opts {
     mf_sampler_kind kind;
     size_t steps;              /* S, 1..T */
     float eta;                 /* DDIM only, 0..1 */
     uint64_t seed;
     uint64_t first_index;      /* global index of row 0 (for batch splits) */
+    const mf_sample_seg *segs; /* NULL: all rows are one segment (seed, first_index); else
+                                  n_segs segments whose rows sum to n (seed, first_index unused) */
+    size_t n_segs;             /* 0..MF_SAMPLER_MAX_SEGS */
     const atomic_int *cancel;  /* may be NULL; non-zero stops at the next step */
     mf_progress_fn progress;   /* may be NULL */
     void *progress_ctx;
@@ -73,11 +91,20 @@ size_t mf_sampler_n_evals(const mf_sampler_opts *o);
 /**
  * Draws n samples in model space into x (n, D).  Scratch is allocated once at
  * the start, never inside the step loop.  Errors: MF_EINVAL (steps 0 or > T,
- * eta outside [0, 1], n or D 0), MF_ENOMEM, MF_ECANCELED (x then holds the
+ * eta outside [0, 1], n or D 0, segments that do not sum to n or more than
+ * MF_SAMPLER_MAX_SEGS), MF_ENOMEM, MF_ECANCELED (x then holds the
  * partial state).
  */
 MF_MUST_CHECK mf_err mf_sample(const mf_schedule *s, mf_eps_fn eps, const mf_sampler_opts *o,
                                float *x, size_t n, size_t D);
+
+/**
+ * The segments of rows [r0, r0 + rows) of a segmented run (for splitting a run
+ * into chunks): writes at most MF_SAMPLER_MAX_SEGS into out, first indices
+ * advanced to the chunk's rows, and returns their number.  segs NULL: one
+ * segment (seed, first_index + r0) of o.  The rows must lie inside the run.
+ */
+size_t mf_sampler_segs_slice(const mf_sampler_opts *o, size_t r0, size_t rows, mf_sample_seg *out);
 
 /** Grid timestep i (0 = first, the noisiest) of an S-step run; S <= T. */
 long mf_sampler_grid_t(size_t T, size_t S, size_t i);

@@ -17,5 +17,5 @@ MT=${MT:-build/tools/manifold-train}
     $MT train --dataset two_moons --out models/two_moons.safetensors --steps 20000 --seed 1 --threads 1
 ) &
 wait
-$MT train --dataset digits --out models/digits.safetensors --hidden 512,512,512 --batch 256 --lr 0.0005 --steps 40000 --seed 1 --threads 2
+$MT train --dataset digits --out models/digits.safetensors --hidden 512,512,512 --batch 256 --lr 0.0005 --steps 40000 --seed 1 --threads 2 --dequantise
 $MT sample --model models/digits.safetensors --n 60 --png models/digits_samples.png > /dev/null

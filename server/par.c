@@ -254,7 +254,9 @@ static void sample_chunk(void *ctx, size_t i)
     mf_mlp_eps_ctx ec = {.net = j->net, .ws = ws, .c = NULL};
     mf_eps_fn fn = {.eval = mf_mlp_eps_eval, .ctx = &ec};
     mf_sampler_opts o = *j->opts;
-    o.first_index += r0;
+    mf_sample_seg segs[MF_SAMPLER_MAX_SEGS];
+    o.n_segs = mf_sampler_segs_slice(j->opts, r0, r1 - r0, segs);
+    o.segs = segs;
     if (i != 0) {
         o.progress = NULL;
     }
@@ -265,6 +267,15 @@ static void sample_chunk(void *ctx, size_t i)
 mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s, const mf_sampler_opts *o,
                      float *x, size_t n)
 {
+    if (o->segs != NULL) {
+        size_t sum = 0;
+        for (size_t g = 0; g < o->n_segs && o->n_segs <= MF_SAMPLER_MAX_SEGS; g++) {
+            sum += o->segs[g].rows;
+        }
+        if (o->n_segs == 0 || o->n_segs > MF_SAMPLER_MAX_SEGS || sum != n) {
+            return MF_EINVAL;
+        }
+    }
     sample_job j = {.net = net, .sched = s, .opts = o, .x = x, .n = n};
     j.n_chunks = row_chunks(p, n);
     mf_par_for(p, j.n_chunks, sample_chunk, &j);

@@ -46,16 +46,7 @@ static float *heldout_model_space(const mf_model *m, mf_dataset_id id, size_t n,
     }
     *dequantised = id == MF_DATASET_DIGITS;
     if (*dequantised) {
-        float *u = mf_alloc_floats(n * D);
-        if (u == NULL) {
-            mf_free_aligned(h);
-            return NULL;
-        }
-        mf_rng_uniform(mf_rng_derive(mf_rng_make(seed), STREAM_DEQUANT), 0, u, n * D);
-        for (size_t j = 0; j < n * D; j++) {
-            h[j] += u[j] - 0.5f;
-        }
-        mf_free_aligned(u);
+        mf_dataset_dequantise(mf_rng_derive(mf_rng_make(seed), STREAM_DEQUANT), 0, h, n * D);
     }
     for (size_t j = 0; j < n * D; j++) {
         h[j] = (float) (((double) h[j] - m->data_offset) / m->data_scale);

@@ -130,6 +130,7 @@ static int cmd_train(int argc, char **argv)
     size_t emb = 64, steps = 20000, batch = 512, warmup = 500, threads = 0, eval_every = 1000;
     double lr = 1e-3, lr_min = 1e-5, ema = 0.999, clip = 1.0, offset = NAN, scale = NAN;
     uint64_t seed = 0;
+    bool dequantise = false;
     const mf_opt opts[] = {
         {"dataset", MF_OPT_STR, &dataset, 0, 0,
          "built-in data set (required): gaussian, "
@@ -151,6 +152,9 @@ static int cmd_train(int argc, char **argv)
          "(default: the data set's own)"},
         {"data-scale", MF_OPT_FLOAT, &scale, 1e-9, 1e9, "see --data-offset"},
         {"seed", MF_OPT_U64, &seed, 0, 0, "seed of initialisation, data and noise (0)"},
+        {"dequantise", MF_OPT_FLAG, &dequantise, 0, 0,
+         "digits only: train on pixels + U(-1/2, 1/2), so the "
+         "model's likelihood bounds bits/dim"},
         {"threads", MF_OPT_SIZE, &threads, 0, 256, "threads (0 = one per core)"},
         {"eval-every", MF_OPT_SIZE, &eval_every, 0, 1e9,
          "held-out loss every N steps, 0 = "
@@ -168,6 +172,11 @@ static int cmd_train(int argc, char **argv)
     mf_dataset_id id;
     if (mf_dataset_lookup(dataset, &id) != MF_OK) {
         fprintf(stderr, "error: unknown data set '%s' (see --help)\n", dataset);
+        return 2;
+    }
+    if (dequantise && id != MF_DATASET_DIGITS) {
+        fprintf(stderr, "error: --dequantise is for integer-valued data (digits), not %s\n",
+                dataset);
         return 2;
     }
     mf_mlp_config cfg = {.data_dim = (uint32_t) mf_dataset_dim(id), .emb_dim = (uint32_t) emb};
@@ -235,6 +244,7 @@ static int cmd_train(int argc, char **argv)
             dataset, D, hidden, emb, model->net->n_params, steps, batch, mf_par_size(team),
             mf_cpu_blas_corename());
     mf_rng data_rng = mf_rng_derive(mf_rng_make(seed), 0x64617461 /* "data" */);
+    mf_rng dq_rng = mf_rng_derive(data_rng, 0x6471 /* "dq" */);
     mf_progress prog;
     mf_progress_start(&prog, "step");
     double loss_avg = NAN, held_loss = NAN;
@@ -242,6 +252,9 @@ static int cmd_train(int argc, char **argv)
         if (mf_dataset_sample(id, data_rng, (uint64_t) k * batch, x, batch) != MF_OK) {
             status = fail("data", MF_EINTERNAL, NULL);
             goto out;
+        }
+        if (dequantise) {
+            mf_dataset_dequantise(dq_rng, (uint64_t) k * batch * D, x, batch * D);
         }
         normalise(x, batch * D, off, sc);
         double loss;
@@ -277,6 +290,7 @@ static int cmd_train(int argc, char **argv)
     if (prov == NULL || mf_model_set_normalisation(model, off, sc) != MF_OK ||
         mf_model_set_meta(model, "dataset", dataset, &d) != MF_OK ||
         mf_model_set_meta(model, "parent", "", &d) != MF_OK ||
+        mf_model_set_meta(model, "dequantised", dequantise ? "true" : "false", &d) != MF_OK ||
         mf_model_set_meta(model, "created", created, &d) != MF_OK ||
         mf_model_set_meta(model, "provenance", prov, &d) != MF_OK ||
         mf_model_set_meta(model, "heldout_dsm_loss", held_s, &d) != MF_OK) {

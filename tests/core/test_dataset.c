@@ -616,6 +616,45 @@ START_TEST(test_digits_sample_from_train)
 
 END_TEST
 
+/*
+ * Dequantisation: each value moves by u - 1/2 with u uniform on [0, 1), so it stays
+ * in [k - 1/2, k + 1/2) and rounds back to k; the offsets have mean 0 and variance
+ * 1/12; a split call (other offsets, chunk edges at 256) equals one call.
+ */
+START_TEST(test_dequantise)
+{
+    enum {
+        N = 20000
+    };
+
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(y);
+    for (size_t j = 0; j < N; j++) {
+        x[j] = y[j] = (float) (j % 17);
+    }
+    mf_rng r = mf_rng_make(5);
+    mf_dataset_dequantise(r, 0, x, N);
+    mf_dataset_dequantise(r, 0, y, 300);
+    mf_dataset_dequantise(r, 300, y + 300, N - 300);
+    double s1 = 0, s2 = 0;
+    for (size_t j = 0; j < N; j++) {
+        ck_assert_float_eq(x[j], y[j]);
+        double d = (double) x[j] - (double) (j % 17);
+        ck_assert(d >= -0.5 && d < 0.5);
+        ck_assert_int_eq((int) floor((double) x[j] + 0.5), (int) (j % 17));
+        s1 += d;
+        s2 += d * d;
+    }
+    /* standard errors: mean 0.29/sqrt(N) = 0.002, variance 0.075/sqrt(N) = 0.0005 */
+    ck_assert_double_lt(fabs(s1 / N), 0.01);
+    ck_assert_double_lt(fabs(s2 / N - 1.0 / 12.0), 0.003);
+    free(x);
+    free(y);
+}
+
+END_TEST
+
 static Suite *dataset_suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -650,6 +689,7 @@ static Suite *dataset_suite(void)
     tcase_add_test(tc, test_digits_table);
     tcase_add_test(tc, test_digits_split);
     tcase_add_test(tc, test_digits_sample_from_train);
+    tcase_add_test(tc, test_dequantise);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -145,6 +145,74 @@ START_TEST(test_split_invariance)
 }
 END_TEST
 
+/*
+ * Segments: three requests (seeds 5, 6, 7; the last at first index 3) batched
+ * into one run give exactly the rows of three separate runs; slicing a
+ * segmented run into chunks gives the same rows again.
+ */
+START_TEST(test_segments)
+{
+    enum {
+        D = 2,
+        N = 9
+    };
+
+    gauss_ctx g = {.s = &sched, .D = D};
+    mf_eps_fn fn = {.eval = gauss_eps, .ctx = &g};
+    const mf_sample_seg segs[3] = {{.rows = 2, .seed = 5, .first_index = 0},
+                                   {.rows = 4, .seed = 6, .first_index = 0},
+                                   {.rows = 3, .seed = 7, .first_index = 3}};
+    for (int kind = 0; kind < 3; kind++) {
+        float batched[N * D], alone[N * D], chunked[N * D];
+        mf_sampler_opts o = {.kind = (mf_sampler_kind) kind, .steps = 15, .eta = 0.5f,
+                             .segs = segs, .n_segs = 3};
+        ck_assert_int_eq(mf_sample(&sched, fn, &o, batched, N, D), MF_OK);
+        size_t r = 0;
+        for (size_t k = 0; k < 3; k++) {
+            mf_sampler_opts a = {.kind = o.kind, .steps = 15, .eta = 0.5f, .seed = segs[k].seed,
+                                 .first_index = segs[k].first_index};
+            ck_assert_int_eq(mf_sample(&sched, fn, &a, alone + r * D, segs[k].rows, D), MF_OK);
+            r += segs[k].rows;
+        }
+        ck_assert_mem_eq(batched, alone, sizeof batched);
+        /* chunks [0, 1), [1, 5), [5, 9): cut inside the first and second segments */
+        const size_t cuts[4] = {0, 1, 5, 9};
+        for (size_t c = 0; c < 3; c++) {
+            mf_sample_seg part[MF_SAMPLER_MAX_SEGS];
+            mf_sampler_opts co = o;
+            co.n_segs = mf_sampler_segs_slice(&o, cuts[c], cuts[c + 1] - cuts[c], part);
+            co.segs = part;
+            ck_assert_int_eq(mf_sample(&sched, fn, &co, chunked + cuts[c] * D,
+                                       cuts[c + 1] - cuts[c], D),
+                             MF_OK);
+        }
+        ck_assert_mem_eq(batched, chunked, sizeof batched);
+    }
+
+    mf_sample_seg part[MF_SAMPLER_MAX_SEGS];
+    mf_sampler_opts o = {.kind = MF_SAMPLER_DDIM, .steps = 5, .segs = segs, .n_segs = 3};
+    ck_assert_uint_eq(mf_sampler_segs_slice(&o, 1, 5, part), 2);
+    ck_assert_uint_eq(part[0].rows, 1);
+    ck_assert_uint_eq(part[0].first_index, 1);
+    ck_assert_uint_eq(part[1].rows, 4);
+    ck_assert_uint_eq(part[1].seed, 6);
+    ck_assert_uint_eq(mf_sampler_segs_slice(&o, 7, 2, part), 1);
+    ck_assert_uint_eq(part[0].first_index, 4); /* 3 + (7 - 6) */
+    ck_assert_uint_eq(part[0].rows, 2);
+    mf_sampler_opts plain = {.seed = 4, .first_index = 10};
+    ck_assert_uint_eq(mf_sampler_segs_slice(&plain, 3, 2, part), 1);
+    ck_assert_uint_eq(part[0].first_index, 13);
+    ck_assert_uint_eq(part[0].seed, 4);
+
+    float x[N * D];
+    ck_assert_int_eq(mf_sample(&sched, fn, &o, x, N - 1, D), MF_EINVAL); /* rows sum to 9 */
+    o.n_segs = 0;
+    ck_assert_int_eq(mf_sample(&sched, fn, &o, x, N, D), MF_EINVAL);
+    o.n_segs = MF_SAMPLER_MAX_SEGS + 1;
+    ck_assert_int_eq(mf_sample(&sched, fn, &o, x, N, D), MF_EINVAL);
+}
+END_TEST
+
 static void count_progress(void *ctx, size_t done, size_t total)
 {
     size_t *seen = ctx;
@@ -223,6 +291,7 @@ static Suite *sampler_suite(void)
     tcase_add_test(tc, test_gaussian_oracle);
     tcase_add_test(tc, test_discretisation_error_shrinks);
     tcase_add_test(tc, test_split_invariance);
+    tcase_add_test(tc, test_segments);
     tcase_add_test(tc, test_progress_cancel_and_errors);
     tcase_add_test(tc, test_grid_and_names);
     suite_add_tcase(s, tc);

@@ -84,6 +84,20 @@ START_TEST(test_sample_equals_serial)
             mf_par_free(p);
         }
     }
+    /* Batched requests (segments): the team's chunks cut through segments. */
+    const mf_sample_seg segs[3] = {{.rows = 100, .seed = 1, .first_index = 0},
+                                   {.rows = 33, .seed = 2, .first_index = 7},
+                                   {.rows = 200, .seed = 3, .first_index = 0}};
+    mf_sampler_opts so = {.kind = MF_SAMPLER_DDIM, .steps = 12, .segs = segs, .n_segs = 3};
+    ck_assert_int_eq(mf_sample(&s, fn, &so, a, N, 2), MF_OK);
+    for (size_t team = 2; team <= 3; team++) {
+        mf_par *p;
+        ck_assert_int_eq(mf_par_new(team, &p), MF_OK);
+        ck_assert_int_eq(mf_par_sample(p, net, &s, &so, b, N), MF_OK);
+        ck_assert_mem_eq(a, b, N * 2 * sizeof(float));
+        ck_assert_int_eq(mf_par_sample(p, net, &s, &so, b, N - 1), MF_EINVAL);
+        mf_par_free(p);
+    }
     /* A request small enough for the frozen small-batch kernel: same noise, values equal
      * to float rounding (the kernel sums in another order than sgemm). */
     mf_sampler_opts small = {.kind = MF_SAMPLER_DDPM, .steps = 30, .seed = 5};

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api_json.h - the wire form of the daemon's responses and events: error
+ * bodies, model descriptions, job objects, sample results, stream events.
+ * With request_json.h and metrics_json.h, the only place JSON field names
+ * live.  Every function returns a new reference (NULL when out of memory) or a
+ * malloc'd string the caller frees.
+ *
+ * Floats are written with 9 significant digits, enough to round-trip every
+ * float32 sample exactly (MF_JSON_DUMP_FLAGS).
+ */
+#ifndef MF_API_JSON_H
+#define MF_API_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model_file.h"
+
+#define MF_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
+
+/** json_dumps with MF_JSON_DUMP_FLAGS, then json_decref(j); NULL stays NULL. */
+char *mf_json_take_dump(json_t *j);
+
+/** {"error":{"code","message","field"}}; field NULL is written as null. */
+char *mf_json_error_body(const char *code, const char *message, const char *field);
+
+/*
+ * A model: {"id", "dataset", "data_dim", "cond_dim", "hidden": [..], "emb_dim",
+ * "params", "schedule", "prediction", "data_offset", "data_scale", "parent" (null
+ * for none), "created", "provenance", "protected", "file_bytes", "metadata": {all}}.
+ */
+json_t *mf_json_model(const char *id, const mf_model *m, bool protected_model, uint64_t file_bytes);
+
+/* What the server knows of a job, as strings it owns (JSON texts parsed here). */
+typedef struct mf_job_view {
+    const char *id, *type, *model, *state;
+    const char *params;  /* JSON object text or NULL */
+    const char *result;  /* JSON object text or NULL */
+    const char *error;   /* JSON object text or NULL */
+    const char *metrics; /* JSON object text or NULL */
+    uint64_t done, total;
+    double created_at, started_at, finished_at; /* 0 = not yet */
+    uint32_t attempts;
+    long queue_position; /* < 0: not queued */
+    bool with_result;    /* include "result" (the full result can be large) */
+} mf_job_view;
+
+/*
+ * {"id", "type", "model" (null for none), "state", "params", "progress": {"done",
+ * "total"}, "queue_position"? (queued only), "metrics"?, "result"?, "error"?,
+ * "attempts", "created_at", "started_at"?, "finished_at"?, "links": {"self",
+ * "events", "result", "cancel"}}.
+ */
+json_t *mf_json_job(const mf_job_view *v);
+
+/** [[x_00, ..., x_0(D-1)], ...]: n rows of D floats. */
+json_t *mf_json_samples(const float *x, size_t n, size_t D);
+
+/* The result of a sampling request or job. */
+typedef struct mf_sample_view {
+    const char *model;
+    const char *sampler;
+    size_t n, steps;
+    double eta;
+    uint64_t seed;
+    const float *x; /* (n, D), data space */
+    size_t D;
+    json_t *metrics; /* borrowed; NULL: "metrics": null */
+    const char *metrics_skipped; /* reason when metrics is NULL, or NULL */
+} mf_sample_view;
+
+/** {"model", "sampler", "n", "steps", "eta", "seed", "samples", "metrics", "metrics_skipped"?}. */
+json_t *mf_json_sample_result(const mf_sample_view *v);
+
+/* Event payloads.  Every event of a stream also carries "job": id. */
+
+/** status: {"job", "state", "job_object"?: the job (final events carry it)}. */
+json_t *mf_json_event_status(const char *job_id, const char *state, json_t *job_object);
+/** progress: {"job", "done", "total", "phase"}. */
+json_t *mf_json_event_progress(const char *job_id, uint64_t done, uint64_t total,
+                               const char *phase);
+/** samples: {"job", "offset", "samples"}: rows offset .. offset + n - 1 of the result. */
+json_t *mf_json_event_samples(const char *job_id, size_t offset, const float *x, size_t n,
+                              size_t D);
+
+/** true when an event (name, data) is a job's final status event. */
+bool mf_json_event_is_final(const char *name, const char *data);
+
+/** One NDJSON line (with '\n'): {"id": seq, "event": name, "data": data}; malloc'd. */
+char *mf_json_ndjson_line(uint64_t seq, const char *name, const char *data);
+
+/** The GET /v1/models body: {"models": [...]}, taking the array. */
+json_t *mf_json_model_list(json_t *models);
+
+/** The GET /v1/jobs body: {"jobs": [...], "next_before": id or null}, taking the array. */
+json_t *mf_json_job_list(json_t *jobs, const char *next_before);
+
+/** {"status": status} plus, when not NULL, "reason" (health and readiness). */
+json_t *mf_json_health(const char *status, const char *reason);
+
+#endif /* MF_API_JSON_H */

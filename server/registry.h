@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * registry.h - the models the daemon holds in memory, by id.
+ *
+ * Two directories: the shipped (pre-trained) models, read-only and protected
+ * from deletion, and the model store, where uploads and models produced by
+ * jobs are written atomically (core/model_file.h) and from which they are
+ * loaded again at start.  A model's id is its file name without
+ * ".safetensors"; a file whose name is not a valid id, or that fails
+ * validation, is skipped with a log line and never stops the daemon.
+ *
+ * Entries are reference-counted: a job holds its model while it runs, so a
+ * delete removes the id at once (404 from then on) and frees the weights
+ * when the last user lets go.  Loaded models are immutable.  Thread-safe.
+ */
+#ifndef MF_REGISTRY_H
+#define MF_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "model_file.h"
+
+typedef struct mf_registry mf_registry;
+
+typedef struct mf_reg_model {
+    char id[65];
+    mf_model *model;     /* immutable */
+    bool shipped;        /* protected */
+    char path[4096];     /* its file */
+    uint64_t file_bytes; /* size of the file */
+    int refs;            /* guarded by the registry's lock */
+} mf_reg_model;
+
+/**
+ * Loads every *.safetensors of shipped_dir (may be NULL) and store_dir (created
+ * when absent) up to max_file_bytes each.  *ret_loaded / *ret_skipped (may be
+ * NULL) count files.  Errors: MF_EIO (store_dir cannot be created or a
+ * directory cannot be read), MF_ENOMEM.  A shipped and a stored file with the
+ * same id: the shipped one wins and the other is skipped.
+ */
+MF_MUST_CHECK mf_err mf_registry_open(const char *shipped_dir, const char *store_dir,
+                                      size_t max_file_bytes, mf_registry **ret,
+                                      size_t *ret_loaded, size_t *ret_skipped);
+
+/** Frees the registry and every model no longer used; accepts NULL. */
+void mf_registry_free(mf_registry *r);
+
+/** The model with this id, its reference taken (release it), or NULL. */
+mf_reg_model *mf_registry_get(mf_registry *r, const char *id);
+
+/** Lets go of a reference from get or list. */
+void mf_registry_release(mf_registry *r, mf_reg_model *e);
+
+/** All models, sorted by id, each referenced: release each, then free(*ret). */
+MF_MUST_CHECK mf_err mf_registry_list(mf_registry *r, mf_reg_model ***ret, size_t *ret_n);
+
+/**
+ * Saves m to the store as id (atomic write) and adds it; the registry takes m
+ * on success only.  Errors: MF_EBUSY (id exists), MF_EINVAL (bad id), those of
+ * mf_model_save_file (diag), MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *diag);
+
+/**
+ * Removes a stored model: the id disappears at once, the file is unlinked and
+ * the weights freed when unused.  Errors: MF_ENOTFOUND, MF_EBUSY (shipped:
+ * protected), MF_EIO (unlink failed; the model stays).
+ */
+MF_MUST_CHECK mf_err mf_registry_delete(mf_registry *r, const char *id);
+
+/** Number of models and their total parameter bytes (for /metrics). */
+void mf_registry_stats(mf_registry *r, size_t *ret_n, uint64_t *ret_param_bytes);
+
+#endif /* MF_REGISTRY_H */

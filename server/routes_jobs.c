@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/* routes_jobs.c - POST /v1/samples and /v1/jobs (submit, list, get, cancel, events, result). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_json.h"
+#include "http.h"
+#include "log.h"
+#include "metrics_json.h"
+#include "request_json.h"
+
+static enum MHD_Result req_error(req *r, const mf_req_error *e)
+{
+    return mf_http_error(r, (unsigned) e->status, e->code, e->field, "%s", e->message);
+}
+
+/* ---- POST /v1/samples ---------------------------------------------------------------- */
+
+static void call_done(mf_sample_call *c)
+{
+    req *r = c->ctx;
+    atomic_store(&r->call_done, 1);
+    MHD_resume_connection(r->conn);
+}
+
+static enum MHD_Result sample_response(req *r)
+{
+    mf_sample_call *c = r->call;
+    if (c->err == MF_ECANCELED) {
+        return mf_http_error(r, 503, "shutting_down", NULL, "%s", c->err_msg);
+    }
+    if (c->err == MF_EBUSY) {
+        return mf_http_error(r, 503, "queue_full", NULL,
+                             "too many sampling requests are waiting; retry shortly");
+    }
+    if (c->err != MF_OK) {
+        return mf_http_error(r, 500, "internal", NULL, "%s", c->err_msg);
+    }
+    json_t *mj = c->has_metrics ? mf_json_metrics(&c->metrics) : NULL;
+    mf_sample_view v = {.model = c->req.model,
+                        .sampler = mf_sampler_name(c->req.sampler),
+                        .n = c->req.n,
+                        .steps = c->req.steps,
+                        .eta = c->req.eta,
+                        .seed = c->req.seed,
+                        .x = c->x,
+                        .D = c->model->model->net->cfg.data_dim,
+                        .metrics = mj,
+                        .metrics_skipped = c->metrics_skipped[0] != '\0' ? c->metrics_skipped : NULL};
+    char *body = mf_json_take_dump(mf_json_sample_result(&v));
+    json_decref(mj);
+    return mf_http_json(r, 200, body);
+}
+
+enum MHD_Result mf_route_samples(req *r)
+{
+    mf_server *s = r->srv;
+    if (r->call != NULL) {
+        return atomic_load(&r->call_done) ? sample_response(r) : MHD_YES;
+    }
+    mf_sample_req q;
+    mf_req_error e;
+    mf_req_limits lim = mf_req_limits_default();
+    if (mf_req_decode_samples(r->body != NULL ? r->body : "", r->len, &lim, &q, &e) != MF_REQ_OK) {
+        return req_error(r, &e);
+    }
+    mf_reg_model *model = mf_registry_get(s->reg, q.model);
+    if (model == NULL) {
+        return mf_http_error(r, 404, "model_not_found", "/model", "no model with id %s", q.model);
+    }
+    char msg[256], field[128];
+    if (mf_sched_resolve(s->sched, &q, model->model, "", msg, sizeof msg, field, sizeof field) !=
+        MF_OK) {
+        mf_registry_release(s->reg, model);
+        return mf_http_error(r, 422, "impossible", field, "%s", msg);
+    }
+    mf_sample_call *c = mf_sample_call_new();
+    if (c == NULL) {
+        mf_registry_release(s->reg, model);
+        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+    }
+    c->req = q;
+    c->model = model;
+    c->done = call_done;
+    c->ctx = r;
+    r->call = c;
+    /* Suspend first: the worker may finish before mf_sched_sample returns. */
+    MHD_suspend_connection(r->conn);
+    mf_err err = mf_sched_sample(s->sched, c);
+    if (err != MF_OK) {
+        c->err = err == MF_ECANCELED ? MF_ECANCELED : MF_EBUSY;
+        snprintf(c->err_msg, sizeof c->err_msg, "the server is shutting down");
+        atomic_store(&r->call_done, 1);
+        MHD_resume_connection(r->conn);
+    }
+    return MHD_YES;
+}
+
+/* ---- /v1/jobs ------------------------------------------------------------------------- */
+
+static json_t *job_json(req *r, const mf_job_rec *rec, bool with_result)
+{
+    mf_job_view v = {.id = rec->id,
+                     .type = rec->type,
+                     .model = rec->model,
+                     .state = mf_job_state_name(rec->state),
+                     .params = rec->params,
+                     .result = rec->result,
+                     .error = rec->error,
+                     .metrics = rec->metrics,
+                     .done = rec->done,
+                     .total = rec->total,
+                     .created_at = rec->created_at,
+                     .started_at = rec->started_at,
+                     .finished_at = rec->finished_at,
+                     .attempts = rec->attempts,
+                     .queue_position = rec->state == MF_JOB_QUEUED
+                                           ? mf_sched_queue_position(r->srv->sched, rec->id)
+                                           : -1,
+                     .with_result = with_result};
+    return mf_json_job(&v);
+}
+
+static enum MHD_Result submit(req *r)
+{
+    mf_server *s = r->srv;
+    mf_job_req q;
+    mf_req_error e;
+    mf_req_limits lim = mf_req_limits_default();
+    if (mf_req_decode_job(r->body != NULL ? r->body : "", r->len, &lim, &q, &e) != MF_REQ_OK) {
+        return req_error(r, &e);
+    }
+    char id[MF_ID_MAX + 1], msg[256] = "", field[128] = "";
+    long pos = -1;
+    mf_err err = mf_sched_submit(s->sched, &q, id, &pos, msg, sizeof msg, field, sizeof field);
+    free(q.params_json);
+    switch (err) {
+    case MF_OK:
+        break;
+    case MF_EBUSY:
+        return mf_http_error(r, 503, "queue_full", NULL, "the job queue is full; retry later");
+    case MF_ECANCELED:
+        return mf_http_error(r, 503, "shutting_down", NULL, "the server is shutting down");
+    case MF_ENOTFOUND:
+        return mf_http_error(r, 404, "model_not_found", field, "%s", msg);
+    case MF_ERANGE:
+        return mf_http_error(r, 422, "impossible", field, "%s", msg);
+    default:
+        return mf_http_error(r, 500, "store", NULL, "cannot store the job: %s", mf_strerror(err));
+    }
+    mf_job_rec rec;
+    memset(&rec, 0, sizeof rec);
+    if (mf_store_job_get(s->store, id, &rec) != MF_OK) {
+        return mf_http_error(r, 500, "store", NULL, "the job store failed");
+    }
+    snprintf(r->location, sizeof r->location, "/v1/jobs/%s", id);
+    char *body = mf_json_take_dump(job_json(r, &rec, false));
+    mf_job_rec_done(&rec);
+    mf_log(MF_LOG_INFO, r->id, id, "job submitted");
+    return mf_http_json(r, 202, body);
+}
+
+static enum MHD_Result list_jobs(req *r)
+{
+    mf_job_filter f = {.state = -1, .limit = 100};
+    const char *state = mf_http_arg(r, "state"), *limit = mf_http_arg(r, "limit");
+    if (state != NULL) {
+        mf_job_state st;
+        if (mf_job_state_lookup(state, &st) != MF_OK) {
+            return mf_http_error(r, 400, "bad_value", "state",
+                                 "state must be queued, running, succeeded, failed or cancelled");
+        }
+        f.state = (int) st;
+    }
+    if (limit != NULL) {
+        char *end;
+        long v = strtol(limit, &end, 10);
+        if (*limit == '\0' || *end != '\0' || v < 1 || v > 1000) {
+            return mf_http_error(r, 400, "out_of_range", "limit",
+                                 "limit must be an integer between 1 and 1000");
+        }
+        f.limit = (size_t) v;
+    }
+    f.model = mf_http_arg(r, "model");
+    f.type = mf_http_arg(r, "type");
+    f.before = mf_http_arg(r, "before");
+    if (f.before != NULL && !mf_req_id_valid(f.before)) {
+        return mf_http_error(r, 400, "bad_value", "before", "before must be a job id");
+    }
+    mf_job_rec *recs = NULL;
+    size_t n = 0;
+    if (mf_store_job_list(r->srv->store, &f, &recs, &n) != MF_OK) {
+        return mf_http_error(r, 500, "store", NULL, "the job store failed");
+    }
+    json_t *a = json_array();
+    int fail = a == NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!fail) {
+            fail |= json_array_append_new(a, job_json(r, &recs[i], false));
+        }
+    }
+    const char *next = n == f.limit && n > 0 ? recs[n - 1].id : NULL;
+    char *body = fail ? NULL : mf_json_take_dump(mf_json_job_list(a, next));
+    if (fail) {
+        json_decref(a);
+    }
+    for (size_t i = 0; i < n; i++) {
+        mf_job_rec_done(&recs[i]);
+    }
+    free(recs);
+    return mf_http_json(r, 200, body);
+}
+
+enum MHD_Result mf_route_jobs(req *r, const char *id, const char *sub)
+{
+    const char *m = r->method;
+    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+    if (id == NULL) {
+        if (post) {
+            return submit(r);
+        }
+        if (get) {
+            return list_jobs(r);
+        }
+        return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+    }
+    if (sub != NULL && strcmp(sub, "cancel") != 0 && strcmp(sub, "events") != 0 &&
+        strcmp(sub, "result") != 0) {
+        return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
+    }
+    bool want_post = sub != NULL && strcmp(sub, "cancel") == 0;
+    if ((want_post && !post) || (!want_post && !get)) {
+        return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+    }
+    if (sub != NULL && strcmp(sub, "events") == 0) {
+        return mf_stream_job_events(r, id);
+    }
+    if (want_post) {
+        mf_err err = mf_sched_cancel(r->srv->sched, id);
+        if (err == MF_ENOTFOUND) {
+            return mf_http_error(r, 404, "not_found", NULL, "no job with id %s", id);
+        }
+        if (err != MF_OK) {
+            return mf_http_error(r, 500, "store", NULL, "the job store failed");
+        }
+        mf_log(MF_LOG_INFO, r->id, id, "cancel requested");
+    }
+    mf_job_rec rec;
+    memset(&rec, 0, sizeof rec);
+    mf_err err = mf_store_job_get(r->srv->store, id, &rec);
+    if (err == MF_ENOTFOUND) {
+        return mf_http_error(r, 404, "not_found", NULL, "no job with id %s", id);
+    }
+    if (err != MF_OK) {
+        return mf_http_error(r, 500, "store", NULL, "the job store failed");
+    }
+    char *body = NULL;
+    unsigned status = 200;
+    if (sub != NULL && strcmp(sub, "result") == 0) {
+        if (rec.state == MF_JOB_SUCCEEDED && rec.result != NULL) {
+            body = strdup(rec.result);
+        } else if (mf_job_state_final(rec.state)) {
+            mf_job_rec_done(&rec);
+            return mf_http_error(r, 409, "no_result", NULL, "job %s ended %s and has no result", id,
+                                 mf_job_state_name(rec.state));
+        } else {
+            mf_job_rec_done(&rec);
+            return mf_http_error(r, 409, "not_finished", NULL,
+                                 "job %s is %s; its result is not ready (watch %s/events)", id,
+                                 mf_job_state_name(rec.state), r->path);
+        }
+    } else {
+        body = mf_json_take_dump(job_json(r, &rec, false));
+    }
+    mf_job_rec_done(&rec);
+    return mf_http_json(r, status, body);
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/* routes_models.c - /v1/models: list, describe, upload, download, delete. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api_json.h"
+#include "http.h"
+#include "log.h"
+#include "request_json.h"
+
+static enum MHD_Result list(req *r)
+{
+    mf_reg_model **items = NULL;
+    size_t n = 0;
+    if (mf_registry_list(r->srv->reg, &items, &n) != MF_OK) {
+        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+    }
+    json_t *a = json_array();
+    int f = a == NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!f) {
+            f |= json_array_append_new(a, mf_json_model(items[i]->id, items[i]->model,
+                                                        items[i]->shipped, items[i]->file_bytes));
+        }
+        mf_registry_release(r->srv->reg, items[i]);
+    }
+    free(items);
+    if (f) {
+        json_decref(a);
+        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+    }
+    return mf_http_json(r, 200, mf_json_take_dump(mf_json_model_list(a)));
+}
+
+static enum MHD_Result describe(req *r, mf_reg_model *e)
+{
+    return mf_http_json(r, 200,
+                        mf_json_take_dump(mf_json_model(e->id, e->model, e->shipped, e->file_bytes)));
+}
+
+static enum MHD_Result weights(req *r, mf_reg_model *e)
+{
+    int fd = open(e->path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return mf_http_error(r, 500, "internal", NULL, "cannot read the weights of %s", e->id);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t) st.st_size, fd);
+    if (resp == NULL) {
+        close(fd);
+        return MHD_NO;
+    }
+    char disp[128];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s.safetensors\"", e->id);
+    MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+    MHD_add_response_header(resp, "Content-Disposition", disp);
+    mf_http_common_headers(r, resp);
+    r->status = 200;
+    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result upload(req *r)
+{
+    const char *id = mf_http_arg(r, "id");
+    if (id == NULL) {
+        return mf_http_error(r, 400, "missing_field", "id",
+                             "upload needs the model id as a query argument: POST /v1/models?id=NAME");
+    }
+    if (!mf_req_id_valid(id)) {
+        return mf_http_error(r, 400, "bad_value", "id",
+                             "the model id must match [a-z0-9][a-z0-9._-]{0,63}");
+    }
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    if (ct != NULL && strncmp(ct, "application/octet-stream", 24) != 0) {
+        return mf_http_error(r, 415, "unsupported_media_type", NULL,
+                             "upload the raw safetensors file as application/octet-stream, not %.60s",
+                             ct);
+    }
+    if (r->len == 0) {
+        return mf_http_error(r, 400, "empty_body", NULL, "the body must be a safetensors file");
+    }
+    mf_model *m = NULL;
+    mf_diag d = {{0}, {0}};
+    mf_err err = mf_model_load_buffer((const uint8_t *) r->body, r->len, &m, &d);
+    if (err == MF_ENOMEM) {
+        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+    }
+    if (err != MF_OK) {
+        return mf_http_error(r, 422, "invalid_model", d.field[0] != '\0' ? d.field : NULL,
+                             "not a valid Manifold model file: %s", d.msg[0] != '\0' ? d.msg : mf_strerror(err));
+    }
+    err = mf_registry_add(r->srv->reg, id, m, &d);
+    if (err != MF_OK) {
+        mf_model_free(m);
+        if (err == MF_EBUSY) {
+            return mf_http_error(r, 409, "exists", "id", "a model with id %s exists already", id);
+        }
+        return mf_http_error(r, 500, "store", NULL, "cannot store the model: %s", d.msg);
+    }
+    mf_log(MF_LOG_INFO, r->id, NULL, "model %s uploaded (%zu bytes)", id, r->len);
+    mf_reg_model *e = mf_registry_get(r->srv->reg, id);
+    if (e == NULL) {
+        return mf_http_error(r, 409, "conflict", "id", "model %s was deleted meanwhile", id);
+    }
+    snprintf(r->location, sizeof r->location, "/v1/models/%s", id);
+    char *body = mf_json_take_dump(mf_json_model(e->id, e->model, e->shipped, e->file_bytes));
+    mf_registry_release(r->srv->reg, e);
+    return mf_http_json(r, 201, body);
+}
+
+enum MHD_Result mf_route_models(req *r, const char *id, const char *sub)
+{
+    const char *m = r->method;
+    if (id == NULL) {
+        if (strcmp(m, "GET") == 0) {
+            return list(r);
+        }
+        if (strcmp(m, "POST") == 0) {
+            return upload(r);
+        }
+        return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+    }
+    if (sub != NULL && strcmp(sub, "weights") != 0) {
+        return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
+    }
+    bool get = strcmp(m, "GET") == 0, del = strcmp(m, "DELETE") == 0 && sub == NULL;
+    if (!get && !del) {
+        return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+    }
+    if (del) {
+        mf_err err = mf_registry_delete(r->srv->reg, id);
+        if (err == MF_ENOTFOUND) {
+            return mf_http_error(r, 404, "not_found", NULL, "no model with id %s", id);
+        }
+        if (err == MF_EBUSY) {
+            return mf_http_error(r, 409, "protected", NULL,
+                                 "model %s is a shipped (pre-trained) model and cannot be deleted",
+                                 id);
+        }
+        if (err != MF_OK) {
+            return mf_http_error(r, 500, "store", NULL, "cannot delete model %s", id);
+        }
+        mf_log(MF_LOG_INFO, r->id, NULL, "model %s deleted", id);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
+        mf_http_common_headers(r, resp);
+        r->status = 204;
+        enum MHD_Result ret = MHD_queue_response(r->conn, 204, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    mf_reg_model *e = mf_registry_get(r->srv->reg, id);
+    if (e == NULL) {
+        return mf_http_error(r, 404, "not_found", NULL, "no model with id %s", id);
+    }
+    enum MHD_Result ret = sub != NULL ? weights(r, e) : describe(r, e);
+    mf_registry_release(r->srv->reg, e);
+    return ret;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scheduler.h - the scheduler: one libuv loop thread owns the queues, a pool of
+ * compute workers runs the work.
+ *
+ * Work comes in two kinds.  Sampling calls (POST /v1/samples) wait in memory
+ * and are batched: when a worker frees up, every waiting call for the same
+ * model, sampler, steps and eta (up to max_batch_rows rows) runs as ONE
+ * segmented sampler run (core/sampler.h: each call keeps its own seed, so its
+ * samples are exactly those of a run alone).  Jobs (POST /v1/jobs) live in the
+ * store; they run in time slices of slice_seconds and go back to the loop
+ * between slices, so a waiting sampling call never waits for more than one
+ * slice of a long job.  Sampling calls always go first.
+ *
+ * Cores: workers x team threads (server/par.h) are set once so that their
+ * product never exceeds the cores, and OpenBLAS runs single-threaded.
+ *
+ * Threads: HTTP threads call submit/cancel (they queue a message and wake the
+ * loop with uv_async_send); workers call the notify and done callbacks.
+ */
+#ifndef MF_SCHEDULER_H
+#define MF_SCHEDULER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "metrics.h"
+#include "registry.h"
+#include "request_json.h"
+#include "store.h"
+
+typedef struct mf_sched mf_sched;
+
+typedef struct mf_sched_cfg {
+    size_t workers;              /* compute workers (>= 1) */
+    size_t team;                 /* threads per worker (>= 1) */
+    size_t max_queue;            /* queued jobs; more: 503 queue_full */
+    size_t max_pending_samples;  /* waiting sampling calls; more: 503 */
+    size_t max_running_jobs;     /* jobs started and not finished at once */
+    size_t max_batch_rows;       /* rows of one batched sampler run */
+    double slice_seconds;        /* time slice of a job */
+    uint32_t max_attempts;       /* a job interrupted by a crash is re-run until this many starts */
+    double result_ttl;           /* seconds finished jobs are kept */
+    mf_req_limits limits;
+} mf_sched_cfg;
+
+mf_sched_cfg mf_sched_cfg_default(void);
+
+/* ---- sampling calls -------------------------------------------------------------- */
+
+typedef struct mf_sample_call mf_sample_call;
+struct mf_sample_call {
+    /* in (set before submit) */
+    mf_sample_req req;   /* steps and seed resolved by mf_sched_resolve */
+    mf_reg_model *model; /* a reference the call owns */
+    void (*progress)(mf_sample_call *c, size_t done, size_t total); /* worker thread; may be NULL */
+    void (*done)(mf_sample_call *c);                                 /* worker thread */
+    void *ctx;
+    atomic_int cancel; /* non-zero: stop at the next step */
+    /* out (valid in done) */
+    mf_err err;
+    char err_msg[160];
+    float *x;           /* (n, D) in data space */
+    bool has_metrics;
+    mf_metrics metrics;
+    char metrics_skipped[96];
+    double queued_at, started_at, finished_at;
+    /* private */
+    atomic_int refs;
+    mf_sample_call *next;
+};
+
+/** A call with one reference for the caller (the scheduler takes its own on submit). */
+mf_sample_call *mf_sample_call_new(void);
+/** Drops a reference; the last frees x and the model reference. */
+void mf_sample_call_release(mf_sample_call *c, mf_registry *reg);
+
+/**
+ * Checks req against the model (steps <= T, the compute budget, the model
+ * unconditional) and fills the defaults: steps 0 -> T for ddpm, 100 (or T)
+ * otherwise; a missing seed -> a fresh random one.  Errors: MF_ERANGE with
+ * msg and field (JSON pointer under prefix, e.g. "" or "/params") filled.
+ */
+MF_MUST_CHECK mf_err mf_sched_resolve(const mf_sched *s, mf_sample_req *req,
+                                      const mf_model *m, const char *prefix, char *msg,
+                                      size_t msg_len, char *field, size_t field_len);
+
+/** Queues a call.  Errors: MF_EBUSY (too many waiting: 503), MF_ECANCELED (draining). */
+MF_MUST_CHECK mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c);
+
+/* ---- jobs ---------------------------------------------------------------------- */
+
+/**
+ * Stores a new queued job for req (params_json taken on success) and queues
+ * it; ret_id gets its id and *ret_pos its queue position (0 = next).  Errors:
+ * MF_EBUSY (queue full: 503), MF_ECANCELED (draining), MF_ENOTFOUND (model),
+ * MF_ERANGE (request impossible for the model: msg/field), MF_EIO (store).
+ */
+MF_MUST_CHECK mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1],
+                                     long *ret_pos, char *msg, size_t msg_len, char *field,
+                                     size_t field_len);
+
+/**
+ * Cancels a job: a queued one at once, a running one at its next step
+ * boundary (its final event follows).  Already final: MF_OK, nothing changes.
+ * Errors: MF_ENOTFOUND, MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_sched_cancel(mf_sched *s, const char *id);
+
+/** Queue position of a queued job (0 = next), or -1. */
+long mf_sched_queue_position(mf_sched *s, const char *id);
+
+/** Called (from any thread) after every event appended to a job's log. */
+void mf_sched_set_event_hook(mf_sched *s, void (*fn)(void *ctx, const char *job_id), void *ctx);
+
+/** Called on the loop thread about once a second (heartbeats, expiry). */
+void mf_sched_set_tick_hook(mf_sched *s, void (*fn)(void *ctx), void *ctx);
+
+/* ---- life ------------------------------------------------------------------------ */
+
+/**
+ * Recovers the store (jobs left running by a crash), re-queues queued jobs,
+ * starts the loop thread and the workers.  Errors: MF_ENOMEM, MF_EINTERNAL,
+ * MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_sched_start(const mf_sched_cfg *cfg, mf_store *store, mf_registry *reg,
+                                    mf_sched **ret);
+
+/**
+ * Stops taking work, lets waiting sampling calls and the current slices finish
+ * (at most timeout seconds; then running work is cancelled), and stops the
+ * threads.  Jobs not finished stay queued or running in the store and resume
+ * at the next start.  Returns true when everything finished in time.
+ */
+bool mf_sched_drain(mf_sched *s, double timeout);
+
+/** Frees a drained scheduler; accepts NULL. */
+void mf_sched_free(mf_sched *s);
+
+bool mf_sched_draining(mf_sched *s);
+
+/* ---- statistics (for /metrics) --------------------------------------------------- */
+
+#define MF_SCHED_N_BUCKETS 12
+extern const double mf_sched_buckets[MF_SCHED_N_BUCKETS]; /* seconds: upper bounds */
+
+typedef struct mf_hist {
+    uint64_t counts[MF_SCHED_N_BUCKETS + 1]; /* last: +Inf */
+    double sum;
+    uint64_t count;
+} mf_hist;
+
+typedef struct mf_sched_stats {
+    size_t queued, running, pending_samples, workers, busy_workers;
+    uint64_t samples_total, sample_calls_total, batches_total, batched_calls_total;
+    uint64_t jobs_finished[5]; /* by mf_job_state (final ones) */
+    mf_hist queue_wait, run_time;
+    double busy_seconds;       /* worker time spent computing */
+} mf_sched_stats;
+
+void mf_sched_get_stats(mf_sched *s, mf_sched_stats *ret);
+
+#endif /* MF_SCHEDULER_H */

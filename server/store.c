@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.c - the backend-independent half of the job store (see store.h):
+ * state names, record helpers, the URI dispatch and the argument checks.
+ *
+ * Every public function checks its arguments here, once, before calling the
+ * backend through its vtable (store_impl.h), so all backends reject the same
+ * inputs with the same codes and a backend only implements storage.
+ *
+ * Choices store.h leaves open, identical for every backend:
+ *  - ids given to mf_store_job_insert must match [a-z0-9][a-z0-9._-]{0,63};
+ *    other functions accept any id string (an id that cannot exist is simply
+ *    MF_ENOTFOUND);
+ *  - r->type must be non-empty; r->params may be NULL; every other payload
+ *    (event data, metrics, fail_error, ...) must not be NULL (MF_EINVAL);
+ *  - event names are 1..15 bytes without control characters, so they fit
+ *    mf_event_rec.name and can never break the framing of a text stream;
+ *  - times must be finite, except that mf_store_expire accepts +-infinity
+ *    (+infinity: every final job) but not NaN;
+ *  - mf_store_job_finish wants exactly the payload of its state: a result for
+ *    succeeded, an error for failed or cancelled, the other NULL;
+ *  - an empty answer (list, queued ids, events) is *ret = NULL, *ret_n = 0.
+ */
+#include "store.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_impl.h"
+
+struct mf_store {
+    const mf_store_vtable *vt;
+    void *b; /* the backend's handle */
+};
+
+/* ---- states and records --------------------------------------------------------- */
+
+static const char *const state_names[] = {"queued", "running", "succeeded", "failed", "cancelled"};
+#define N_STATES (sizeof state_names / sizeof state_names[0])
+
+const char *mf_job_state_name(mf_job_state s)
+{
+    /* Compare as unsigned: a caller may hand us any int cast to the enum. */
+    unsigned i = (unsigned) s;
+    return i < N_STATES ? state_names[i] : NULL;
+}
+
+mf_err mf_job_state_lookup(const char *name, mf_job_state *ret)
+{
+    if (name == NULL || ret == NULL) {
+        return MF_EINVAL;
+    }
+    for (size_t i = 0; i < N_STATES; i++) {
+        if (strcmp(name, state_names[i]) == 0) {
+            *ret = (mf_job_state) i;
+            return MF_OK;
+        }
+    }
+    return MF_ENOTFOUND;
+}
+
+bool mf_job_state_final(mf_job_state s)
+{
+    return s == MF_JOB_SUCCEEDED || s == MF_JOB_FAILED || s == MF_JOB_CANCELLED;
+}
+
+void mf_job_rec_done(mf_job_rec *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    free(r->params);
+    free(r->result);
+    free(r->error);
+    free(r->metrics);
+    r->params = r->result = r->error = r->metrics = NULL;
+}
+
+void mf_event_recs_free(mf_event_rec *events, size_t n)
+{
+    if (events == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(events[i].data);
+    }
+    free(events);
+}
+
+/* ---- argument checks ------------------------------------------------------------ */
+
+static bool id_char(char c, bool first)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+        return true;
+    }
+    return !first && (c == '.' || c == '_' || c == '-');
+}
+
+/* [a-z0-9][a-z0-9._-]{0,63}, NUL-terminated within buf[MF_ID_MAX + 1]. */
+static bool id_ok(const char *id)
+{
+    for (size_t i = 0; i <= MF_ID_MAX; i++) {
+        if (id[i] == '\0') {
+            return i > 0;
+        }
+        if (!id_char(id[i], i == 0)) {
+            return false;
+        }
+    }
+    return false; /* no terminator within the array */
+}
+
+/* A fixed-size field of a caller's record: terminated inside its array. */
+static bool terminated(const char *buf, size_t cap)
+{
+    return memchr(buf, '\0', cap) != NULL;
+}
+
+static bool event_name_ok(const char *name)
+{
+    size_t n = 0;
+    for (; n < sizeof((mf_event_rec *) NULL)->name && name[n] != '\0'; n++) {
+        unsigned char c = (unsigned char) name[n];
+        if (c < 0x20 || c == 0x7f) {
+            return false;
+        }
+    }
+    return n > 0 && n < sizeof((mf_event_rec *) NULL)->name;
+}
+
+/* ---- open and close ------------------------------------------------------------- */
+
+static const mf_store_vtable *const backends[] = {&mf_store_sqlite_vtable};
+
+mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *diag)
+{
+    if (uri == NULL || ret == NULL) {
+        return mf_diag_set(diag, MF_EINVAL, NULL, "invalid argument");
+    }
+    const mf_store_vtable *vt = NULL;
+    const char *target = NULL;
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+        size_t n = strlen(backends[i]->scheme);
+        if (strncmp(uri, backends[i]->scheme, n) == 0 && uri[n] == ':') {
+            vt = backends[i];
+            target = uri + n + 1;
+            break;
+        }
+    }
+    if (vt == NULL) {
+        /* Quote the scheme only: the rest of a URI may carry a password. */
+        const char *colon = strchr(uri, ':');
+        if (colon == NULL) {
+            return mf_diag_set(diag, MF_EINVAL, NULL,
+                               "store URI \"%.40s\" has no scheme: supported: sqlite:PATH", uri);
+        }
+        return mf_diag_set(diag, MF_EINVAL, NULL,
+                           "unknown store scheme \"%.*s\": supported: sqlite:PATH",
+                           (int) (colon - uri < 40 ? colon - uri : 40), uri);
+    }
+    if (target[0] == '\0') {
+        return mf_diag_set(diag, MF_EINVAL, NULL, "store URI \"%s:\" names no database",
+                           vt->scheme);
+    }
+    mf_store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
+    }
+    mf_err rc = vt->open(target, &s->b, diag);
+    if (rc != MF_OK) {
+        free(s);
+        return rc;
+    }
+    s->vt = vt;
+    *ret = s;
+    return MF_OK;
+}
+
+void mf_store_close(mf_store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    s->vt->close(s->b);
+    free(s);
+}
+
+mf_err mf_store_ping(mf_store *s)
+{
+    if (s == NULL) {
+        return MF_EINVAL;
+    }
+    return s->vt->ping(s->b);
+}
+
+/* ---- jobs ----------------------------------------------------------------------- */
+
+mf_err mf_store_job_insert(mf_store *s, const mf_job_rec *r, const char *first_event_data)
+{
+    if (s == NULL || r == NULL || first_event_data == NULL || !id_ok(r->id) ||
+        !terminated(r->type, sizeof r->type) || r->type[0] == '\0' ||
+        !terminated(r->model, sizeof r->model) || !isfinite(r->created_at)) {
+        return MF_EINVAL;
+    }
+    return s->vt->job_insert(s->b, r, first_event_data);
+}
+
+mf_err mf_store_job_get(mf_store *s, const char *id, mf_job_rec *ret)
+{
+    if (s == NULL || id == NULL || ret == NULL) {
+        return MF_EINVAL;
+    }
+    return s->vt->job_get(s->b, id, ret);
+}
+
+mf_err mf_store_job_list(mf_store *s, const mf_job_filter *f, mf_job_rec **ret, size_t *ret_n)
+{
+    if (s == NULL || f == NULL || ret == NULL || ret_n == NULL || f->state < -1 ||
+        f->state >= (int) N_STATES || f->limit < 1 || f->limit > 1000) {
+        return MF_EINVAL;
+    }
+    return s->vt->job_list(s->b, f, ret, ret_n);
+}
+
+mf_err mf_store_jobs_queued(mf_store *s, char (**ret)[MF_ID_MAX + 1], size_t *ret_n)
+{
+    if (s == NULL || ret == NULL || ret_n == NULL) {
+        return MF_EINVAL;
+    }
+    return s->vt->jobs_queued(s->b, ret, ret_n);
+}
+
+mf_err mf_store_job_claim(mf_store *s, const char *id, double now)
+{
+    if (s == NULL || id == NULL || !isfinite(now)) {
+        return MF_EINVAL;
+    }
+    return s->vt->job_claim(s->b, id, now);
+}
+
+mf_err mf_store_job_progress(mf_store *s, const char *id, uint64_t done, uint64_t total)
+{
+    if (s == NULL || id == NULL) {
+        return MF_EINVAL;
+    }
+    return s->vt->job_progress(s->b, id, done, total);
+}
+
+mf_err mf_store_job_metrics(mf_store *s, const char *id, const char *metrics)
+{
+    if (s == NULL || id == NULL || metrics == NULL) {
+        return MF_EINVAL;
+    }
+    return s->vt->job_metrics(s->b, id, metrics);
+}
+
+mf_err mf_store_job_finish(mf_store *s, const char *id, mf_job_state final, const char *result,
+                           const char *error, const char *final_event_data, double now)
+{
+    if (s == NULL || id == NULL || final_event_data == NULL || !isfinite(now) ||
+        !mf_job_state_final(final)) {
+        return MF_EINVAL;
+    }
+    bool ok = final == MF_JOB_SUCCEEDED ? result != NULL && error == NULL
+                                        : result == NULL && error != NULL;
+    if (!ok) {
+        return MF_EINVAL;
+    }
+    return s->vt->job_finish(s->b, id, final, result, error, final_event_data, now);
+}
+
+/* ---- events --------------------------------------------------------------------- */
+
+mf_err mf_store_event_append(mf_store *s, const char *id, const char *name, const char *data,
+                             uint64_t *ret_seq)
+{
+    if (s == NULL || id == NULL || name == NULL || data == NULL || !event_name_ok(name)) {
+        return MF_EINVAL;
+    }
+    uint64_t seq = 0;
+    mf_err rc = s->vt->event_append(s->b, id, name, data, &seq);
+    if (rc == MF_OK && ret_seq != NULL) {
+        *ret_seq = seq;
+    }
+    return rc;
+}
+
+mf_err mf_store_events_after(mf_store *s, const char *id, uint64_t after, size_t max,
+                             mf_event_rec **ret, size_t *ret_n)
+{
+    if (s == NULL || id == NULL || max < 1 || ret == NULL || ret_n == NULL) {
+        return MF_EINVAL;
+    }
+    return s->vt->events_after(s->b, id, after, max, ret, ret_n);
+}
+
+/* ---- maintenance ---------------------------------------------------------------- */
+
+mf_err mf_store_recover(mf_store *s, uint32_t max_attempts, const char *requeue_event_data,
+                        const char *fail_error, const char *fail_event_data, double now,
+                        size_t *ret_requeued, size_t *ret_failed)
+{
+    if (s == NULL || requeue_event_data == NULL || fail_error == NULL || fail_event_data == NULL ||
+        !isfinite(now)) {
+        return MF_EINVAL;
+    }
+    size_t requeued = 0, failed = 0;
+    mf_err rc = s->vt->recover(s->b, max_attempts, requeue_event_data, fail_error, fail_event_data,
+                               now, &requeued, &failed);
+    if (rc != MF_OK) {
+        return rc;
+    }
+    if (ret_requeued != NULL) {
+        *ret_requeued = requeued;
+    }
+    if (ret_failed != NULL) {
+        *ret_failed = failed;
+    }
+    return MF_OK;
+}
+
+mf_err mf_store_expire(mf_store *s, double before, size_t *ret_n)
+{
+    if (s == NULL || isnan(before)) {
+        return MF_EINVAL;
+    }
+    size_t n = 0;
+    mf_err rc = s->vt->expire(s->b, before, &n);
+    if (rc == MF_OK && ret_n != NULL) {
+        *ret_n = n;
+    }
+    return rc;
+}
+
+mf_err mf_store_count_states(mf_store *s, uint64_t counts[5])
+{
+    if (s == NULL || counts == NULL) {
+        return MF_EINVAL;
+    }
+    return s->vt->count_states(s->b, counts);
+}

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - the job store: jobs, their event logs and their results, durable
+ * across restarts and kill -9.
+ *
+ * An interface with backends chosen by URI: "sqlite:PATH" now (store_sqlite.c),
+ * "postgres://..." later behind the same functions, so the scheduler, the
+ * routes and the streaming code never know which one runs.  Events are
+ * appended here and streamed from here, so a client can resume a stream
+ * (Last-Event-ID) from any replica and after any restart.
+ *
+ * Payloads (params, result, error, metrics, event data) are opaque JSON text
+ * made by proto/; the store never parses them.
+ *
+ * Threading: every function may be called from any thread; a store serialises
+ * its own access.  Durability: a function that returned MF_OK has committed
+ * (SQLite: WAL, synchronous=NORMAL: survives a process crash).
+ */
+#ifndef MF_STORE_H
+#define MF_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef enum mf_job_state {
+    MF_JOB_QUEUED = 0,
+    MF_JOB_RUNNING = 1,
+    MF_JOB_SUCCEEDED = 2,
+    MF_JOB_FAILED = 3,
+    MF_JOB_CANCELLED = 4,
+} mf_job_state;
+
+/** "queued", "running", "succeeded", "failed", "cancelled"; NULL for others. */
+const char *mf_job_state_name(mf_job_state s);
+/** Parses a state name; MF_ENOTFOUND for anything else. */
+MF_MUST_CHECK mf_err mf_job_state_lookup(const char *name, mf_job_state *ret);
+/** succeeded, failed or cancelled. */
+bool mf_job_state_final(mf_job_state s);
+
+#define MF_ID_MAX 64 /* ids are [a-z0-9][a-z0-9._-]{0,63} */
+
+/* One job.  Strings are owned (NUL-terminated, heap) unless NULL. */
+typedef struct mf_job_rec {
+    char id[MF_ID_MAX + 1];
+    char type[32];              /* "sample", "train", "finetune.smeme", ... */
+    char model[MF_ID_MAX + 1];  /* the model it reads; "" for none */
+    mf_job_state state;
+    char *params;               /* JSON object: the validated params */
+    char *result;               /* JSON object once succeeded, else NULL */
+    char *error;                /* JSON {"code","message"} once failed or cancelled, else NULL */
+    char *metrics;              /* JSON object: the latest metrics, or NULL */
+    uint64_t done, total;       /* progress */
+    double created_at;          /* Unix seconds */
+    double started_at;          /* 0 until running */
+    double finished_at;         /* 0 until final */
+    uint32_t attempts;          /* times it has been started */
+    uint64_t last_seq;          /* sequence number of its last event, 0 = none */
+} mf_job_rec;
+
+/** Frees the strings of r (not r) and NULLs them; accepts NULL. */
+void mf_job_rec_done(mf_job_rec *r);
+
+/* One event of a job's log.  seq is 1, 2, 3, ... per job, without gaps. */
+typedef struct mf_event_rec {
+    uint64_t seq;
+    char name[16]; /* "status", "progress", "metrics", "samples" */
+    char *data;    /* owned JSON text */
+} mf_event_rec;
+
+/** Frees the data of events[0..n) and the array; accepts NULL. */
+void mf_event_recs_free(mf_event_rec *events, size_t n);
+
+typedef struct mf_store mf_store;
+
+/**
+ * Opens (creating when absent) the store named by uri: "sqlite:PATH" (PATH a
+ * file; ":memory:" for tests).  Errors: MF_EINVAL (unknown scheme), MF_EIO
+ * (cannot open or create; diag says why), MF_EFORMAT (a file that is not a
+ * Manifold store or of a newer schema version), MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *diag);
+
+/** Closes the store; accepts NULL. */
+void mf_store_close(mf_store *s);
+
+/** Cheap check that the store answers (for /readyz). */
+MF_MUST_CHECK mf_err mf_store_ping(mf_store *s);
+
+/**
+ * Inserts a new queued job: id, type, model, params and created_at from r (other
+ * fields ignored) and appends its first event, status {"state":"queued"} (given
+ * as first_event_data so the store stays JSON-free).  Errors: MF_EBUSY (id
+ * exists), MF_EINVAL, MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_job_insert(mf_store *s, const mf_job_rec *r,
+                                         const char *first_event_data);
+
+/** Reads job id into *ret (caller: mf_job_rec_done).  Errors: MF_ENOTFOUND, MF_EIO. */
+MF_MUST_CHECK mf_err mf_store_job_get(mf_store *s, const char *id, mf_job_rec *ret);
+
+typedef struct mf_job_filter {
+    int state;          /* an mf_job_state, or -1 for any */
+    const char *model;  /* NULL for any */
+    const char *type;   /* NULL for any */
+    const char *before; /* NULL, or list only jobs created before this job id (paging) */
+    size_t limit;       /* 1..1000 */
+} mf_job_filter;
+
+/**
+ * Jobs matching f, newest first (created_at, then id), at most f->limit.  The
+ * records carry no params, result or metrics (NULL): listings stay small.
+ * *ret is malloc'd (free each with mf_job_rec_done, then free()).
+ */
+MF_MUST_CHECK mf_err mf_store_job_list(mf_store *s, const mf_job_filter *f, mf_job_rec **ret,
+                                       size_t *ret_n);
+
+/** Ids of all queued jobs, oldest first (restart: re-enqueue). *ret: n x (MF_ID_MAX+1). */
+MF_MUST_CHECK mf_err mf_store_jobs_queued(mf_store *s, char (**ret)[MF_ID_MAX + 1],
+                                          size_t *ret_n);
+
+/**
+ * queued -> running: sets started_at, attempts + 1.  Atomic, so two replicas
+ * can never both start one job.  Errors: MF_ENOTFOUND, MF_EBUSY (not queued:
+ * cancelled meanwhile, or claimed by another), MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_job_claim(mf_store *s, const char *id, double now);
+
+/** Progress of a running job (no event; the caller appends one when it wants). */
+MF_MUST_CHECK mf_err mf_store_job_progress(mf_store *s, const char *id, uint64_t done,
+                                           uint64_t total);
+
+/** Replaces the job's latest metrics (JSON text). */
+MF_MUST_CHECK mf_err mf_store_job_metrics(mf_store *s, const char *id, const char *metrics);
+
+/**
+ * Moves a job to a final state (succeeded with result, failed or cancelled
+ * with error; the other NULL), sets finished_at, and appends the final event
+ * (name "status", final_event_data) in the same transaction, so a stream never
+ * sees a final job without its final event.  Allowed from queued (cancel) or
+ * running.  Errors: MF_ENOTFOUND, MF_EBUSY (already final: nothing changed),
+ * MF_EINVAL, MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_job_finish(mf_store *s, const char *id, mf_job_state final,
+                                         const char *result, const char *error,
+                                         const char *final_event_data, double now);
+
+/**
+ * Appends an event to a running or queued job's log; *ret_seq (may be NULL)
+ * gets its sequence number.  Errors: MF_ENOTFOUND, MF_EBUSY (job already
+ * final: its log is closed), MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_event_append(mf_store *s, const char *id, const char *name,
+                                           const char *data, uint64_t *ret_seq);
+
+/**
+ * Events of job id with seq > after, in order, at most max (>= 1).  *ret is
+ * malloc'd (mf_event_recs_free); *ret_n may be 0.  Errors: MF_ENOTFOUND (no
+ * such job), MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_events_after(mf_store *s, const char *id, uint64_t after,
+                                           size_t max, mf_event_rec **ret, size_t *ret_n);
+
+/**
+ * After a restart: every job left running is either put back to queued (when
+ * attempts < max_attempts; an event status {"state":"queued",...} made by the
+ * caller is appended: requeue_event_data) or finished as failed with
+ * fail_error / fail_event_data.  *ret_requeued and *ret_failed (may be NULL)
+ * count them.
+ */
+MF_MUST_CHECK mf_err mf_store_recover(mf_store *s, uint32_t max_attempts,
+                                      const char *requeue_event_data, const char *fail_error,
+                                      const char *fail_event_data, double now,
+                                      size_t *ret_requeued, size_t *ret_failed);
+
+/**
+ * Deletes final jobs (and their events) that finished before `before`;
+ * *ret_n (may be NULL) counts them.
+ */
+MF_MUST_CHECK mf_err mf_store_expire(mf_store *s, double before, size_t *ret_n);
+
+/** Number of jobs in each state: counts[MF_JOB_QUEUED .. MF_JOB_CANCELLED]. */
+MF_MUST_CHECK mf_err mf_store_count_states(mf_store *s, uint64_t counts[5]);
+
+#endif /* MF_STORE_H */

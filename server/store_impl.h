@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_impl.h - the private seam between store.c and the store backends.
+ * Nothing outside server/store*.c includes this.
+ *
+ * store.c owns everything that does not depend on the database: parsing the
+ * URI, checking every argument (NULL pointers, id syntax, finite times, limit
+ * ranges, which payload goes with which final state) and the mf_store handle
+ * itself.  A backend therefore receives only arguments that already satisfy
+ * store.h, and its job is the storage semantics: transactions, atomic claims,
+ * gap-free event sequences.  Adding PostgreSQL means one more vtable here and
+ * one more scheme in store.c; no caller changes.
+ *
+ * Each backend function has the contract of the store.h function of the same
+ * name, with `b` the backend's own handle (returned by open) in place of the
+ * mf_store.  A backend serialises its own access: store.c takes no lock.
+ */
+#ifndef MF_STORE_IMPL_H
+#define MF_STORE_IMPL_H
+
+#include "store.h"
+
+typedef struct mf_store_vtable {
+    const char *scheme; /* "sqlite": the URI prefix before ':' */
+    /* target: the URI after "scheme:", non-empty. */
+    mf_err (*open)(const char *target, void **ret, mf_diag *diag);
+    void (*close)(void *b); /* b is never NULL */
+    mf_err (*ping)(void *b);
+    mf_err (*job_insert)(void *b, const mf_job_rec *r, const char *first_event_data);
+    mf_err (*job_get)(void *b, const char *id, mf_job_rec *ret);
+    mf_err (*job_list)(void *b, const mf_job_filter *f, mf_job_rec **ret, size_t *ret_n);
+    mf_err (*jobs_queued)(void *b, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
+    mf_err (*job_claim)(void *b, const char *id, double now);
+    mf_err (*job_progress)(void *b, const char *id, uint64_t done, uint64_t total);
+    mf_err (*job_metrics)(void *b, const char *id, const char *metrics);
+    mf_err (*job_finish)(void *b, const char *id, mf_job_state final, const char *result,
+                         const char *error, const char *final_event_data, double now);
+    /* ret_seq is never NULL here (store.c passes a local). */
+    mf_err (*event_append)(void *b, const char *id, const char *name, const char *data,
+                           uint64_t *ret_seq);
+    mf_err (*events_after)(void *b, const char *id, uint64_t after, size_t max, mf_event_rec **ret,
+                           size_t *ret_n);
+    /* ret_requeued and ret_failed are never NULL here. */
+    mf_err (*recover)(void *b, uint32_t max_attempts, const char *requeue_event_data,
+                      const char *fail_error, const char *fail_event_data, double now,
+                      size_t *ret_requeued, size_t *ret_failed);
+    /* ret_n is never NULL here. */
+    mf_err (*expire)(void *b, double before, size_t *ret_n);
+    mf_err (*count_states)(void *b, uint64_t counts[5]);
+} mf_store_vtable;
+
+/* store_sqlite.c */
+extern const mf_store_vtable mf_store_sqlite_vtable;
+
+#endif /* MF_STORE_IMPL_H */

@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""
+API integration suite: starts the real manifoldd on an ephemeral loopback port
+with a fresh store and drives it over HTTP as a user would.  Standard library
+only.  Every request has a timeout; every wait loop is bounded.
+
+usage: test_api.py PATH/TO/manifoldd MODELS_DIR OPENAPI_YAML
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+DAEMON, MODELS, OPENAPI = sys.argv[1], sys.argv[2], sys.argv[3]
+TMP = tempfile.mkdtemp(prefix="mf-api-")
+FAILED = []
+PASSED = [0]
+
+
+def check(cond, what):
+    if cond:
+        PASSED[0] += 1
+    else:
+        FAILED.append(what)
+        print("FAIL", what, flush=True)
+
+
+class Daemon:
+    def __init__(self, *extra):
+        self.port_file = os.path.join(TMP, "port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        self.log = open(os.path.join(TMP, "daemon.log"), "a")
+        args = [DAEMON, "--listen", "127.0.0.1:0", "--models", MODELS,
+                "--model-store", os.path.join(TMP, "models"),
+                "--store", "sqlite:" + os.path.join(TMP, "jobs.db"),
+                "--port-file", self.port_file, "--heartbeat", "0.5",
+                "--max-body", "65536", "--max-upload", "4000000",
+                "--cors", "https://app.example", "--openapi", OPENAPI] + list(extra)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            if os.path.exists(self.port_file) and open(self.port_file).read().strip():
+                break
+            if self.proc.poll() is not None:
+                raise SystemExit("manifoldd exited at start; see " + self.log.name)
+            time.sleep(0.05)
+        self.port = int(open(self.port_file).read())
+
+    def req(self, method, path, body=None, headers=None, timeout=60):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+
+    def json(self, method, path, body=None, headers=None, timeout=60):
+        st, h, data = self.req(method, path, body, headers, timeout)
+        try:
+            return st, h, json.loads(data) if data else None
+        except ValueError:
+            return st, h, {"_raw": data[:200]}
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def term(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
+
+
+def wait_state(d, job, states, limit=120):
+    t_end = time.time() + limit
+    while time.time() < t_end:
+        st, _, j = d.json("GET", "/v1/jobs/" + job)
+        if st == 200 and j["state"] in states:
+            return j
+        time.sleep(0.1)
+    return None
+
+
+def read_events(d, job, after=None, limit=60, max_events=10000, ndjson=False):
+    """Reads a job's stream to its end (bounded); returns [(id, name, data)]."""
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=limit)
+    h = {"Accept": "application/x-ndjson" if ndjson else "text/event-stream"}
+    if after is not None:
+        h["Last-Event-ID"] = str(after)
+    c.request("GET", "/v1/jobs/%s/events" % job, headers=h)
+    r = c.getresponse()
+    out, cur = [], {}
+    t_end = time.time() + limit
+    while time.time() < t_end and len(out) < max_events:
+        line = r.readline()
+        if not line:
+            break
+        line = line.decode().rstrip("\n")
+        if ndjson:
+            if line:
+                o = json.loads(line)
+                if o.get("event") != "heartbeat":
+                    out.append((o["id"], o["event"], o["data"]))
+            continue
+        if line == "":
+            if "data" in cur:
+                out.append((int(cur["id"]), cur["event"], json.loads(cur["data"])))
+            cur = {}
+        elif not line.startswith(":") and ":" in line:
+            k, v = line.split(":", 1)
+            cur[k] = v.strip()
+    c.close()
+    return out
+
+
+# ---- start -----------------------------------------------------------------------------
+d = Daemon("--max-running", "1")
+
+# ---- operations ------------------------------------------------------------------------
+st, h, j = d.json("GET", "/healthz")
+check(st == 200 and j["status"] == "ok", "healthz")
+st, h, j = d.json("GET", "/readyz")
+check(st == 200 and j["status"] == "ready", "readyz ready")
+check(h.get("x-request-id", "").startswith("req-"), "X-Request-Id generated")
+st, h, _ = d.req("GET", "/healthz", headers={"X-Request-Id": "abc-123"})
+check(h.get("x-request-id") == "abc-123", "X-Request-Id echoed")
+
+# CORS
+st, h, _ = d.req("GET", "/v1/models", headers={"Origin": "https://app.example"})
+check(h.get("access-control-allow-origin") == "https://app.example", "CORS allowed origin echoed")
+st, h, _ = d.req("GET", "/v1/models", headers={"Origin": "https://evil.example"})
+check("access-control-allow-origin" not in h, "CORS other origin refused")
+st, h, _ = d.req("OPTIONS", "/v1/samples", headers={"Origin": "https://app.example",
+                                                     "Access-Control-Request-Method": "POST"})
+check(st == 204 and "POST" in h.get("access-control-allow-methods", ""), "CORS preflight")
+
+# ---- models ----------------------------------------------------------------------------
+st, _, j = d.json("GET", "/v1/models")
+ids = sorted(m["id"] for m in j["models"])
+shipped = sorted(f[:-12] for f in os.listdir(MODELS) if f.endswith(".safetensors"))
+check(st == 200 and ids == shipped, "list = shipped models %s" % ids)
+check(all(m["protected"] and m["dataset"] in m["id"] for m in j["models"]), "shipped ids name their dataset")
+st, _, j = d.json("GET", "/v1/models/eight_gaussians")
+check(st == 200 and j["data_dim"] == 2 and j["hidden"] == [256, 256, 256] and j["params"] == 149250,
+      "describe eight_gaussians")
+st, h, raw = d.req("GET", "/v1/models/eight_gaussians/weights")
+check(st == 200 and raw == open(os.path.join(MODELS, "eight_gaussians.safetensors"), "rb").read(),
+      "weights download is the file")
+for path in ["/v1/models/nope", "/v1/models/..%2Fetc", "/v1/models/A", "/v1/nothing", "/v1/models/a/b",
+             "/v1/jobs/job-none", "/v1/jobs/job-none/events"]:
+    st, _, j = d.json("GET", path)
+    check(st == 404 and j["error"]["code"] in ("not_found", "model_not_found"), "404 for " + path)
+
+# upload, duplicate, bad files, delete
+egw = raw
+st, h, j = d.json("POST", "/v1/models?id=eg-copy", egw, {"Content-Type": "application/octet-stream"})
+check(st == 201 and h.get("location") == "/v1/models/eg-copy" and not j["protected"], "upload 201")
+st, _, j = d.json("POST", "/v1/models?id=eg-copy", egw, {"Content-Type": "application/octet-stream"})
+check(st == 409 and j["error"]["code"] == "exists", "duplicate upload 409")
+st, _, j = d.json("POST", "/v1/models?id=junk", b"\x10\x00\x00\x00\x00\x00\x00\x00{not json",
+                  {"Content-Type": "application/octet-stream"})
+check(st == 422 and j["error"]["code"] == "invalid_model", "garbage upload 422")
+st, _, j = d.json("POST", "/v1/models?id=junk", egw[:1000], {"Content-Type": "application/octet-stream"})
+check(st == 422, "truncated upload 422")
+st, _, j = d.json("POST", "/v1/models?id=junk", egw, {"Content-Type": "application/json"})
+check(st == 415, "upload wrong content type 415")
+st, _, j = d.json("POST", "/v1/models?id=Bad/Id", egw, {"Content-Type": "application/octet-stream"})
+check(st == 400 and j["error"]["field"] == "id", "upload bad id 400")
+
+
+def raw_head(path, length):
+    """Sends only the headers of a request with a declared body; returns the reply's start."""
+    s_ = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+    s_.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                "Content-Length: %d\r\n\r\n" % (path, length)).encode())
+    try:
+        out = s_.recv(4000)
+    except OSError:
+        out = b""
+    s_.close()
+    return out
+
+
+resp = raw_head("/v1/models?id=big", 4100000)
+check(resp.startswith(b"HTTP/1.1 413") and b'"too_large"' in resp, "oversize upload 413 before the body is read")
+st, _, j = d.json("POST", "/v1/samples", {"model": "eg-copy", "n": 16, "seed": 5, "sampler": "ddim", "steps": 20})
+st2, _, j2 = d.json("POST", "/v1/samples", {"model": "eight_gaussians", "n": 16, "seed": 5, "sampler": "ddim", "steps": 20})
+check(st == 200 and j["samples"] == j2["samples"], "uploaded copy samples like its original")
+st, _, _ = d.req("DELETE", "/v1/models/eight_gaussians")
+check(st == 409, "shipped model protected from delete")
+
+# ---- sampling ----------------------------------------------------------------------------
+st, _, j = d.json("POST", "/v1/samples", {"model": "eight_gaussians", "n": 500, "sampler": "ddim", "steps": 50, "seed": 7})
+check(st == 200 and len(j["samples"]) == 500 and all(len(s) == 2 for s in j["samples"]), "500 samples")
+check(j["seed"] == 7 and j["steps"] == 50 and j["metrics"]["n"] == 500, "settings echoed")
+radii = [(x * x + y * y) ** 0.5 for x, y in j["samples"]]
+check(sum(1 for r in radii if 2.0 < r < 3.7) >= 450, "eight_gaussians samples on the ring")
+st, _, j1 = d.json("POST", "/v1/samples", {"model": "eight_gaussians", "n": 5, "sampler": "ddim", "steps": 20})
+check(st == 200 and isinstance(j1["seed"], int) and j1["metrics"] is None and "metrics_skipped" in j1,
+      "seed drawn when absent; metrics skipped for n <= k")
+st, _, jd = d.json("POST", "/v1/samples", {"model": "digits", "n": 3, "sampler": "ddim", "steps": 10, "seed": 1})
+check(st == 200 and len(jd["samples"][0]) == 64, "digits samples have 64 pixels")
+
+# batching: 40 concurrent requests with their own seeds get exactly what they get alone
+alone = {}
+for s in range(8):
+    _, _, r = d.json("POST", "/v1/samples", {"model": "two_moons", "n": 16, "sampler": "ddim", "steps": 50, "seed": 100 + s, "metrics": False})
+    alone[100 + s] = r["samples"]
+results = {}
+lock = threading.Lock()
+
+
+def one(i):
+    seed = 100 + i % 8
+    try:
+        st_, _, r_ = d.json("POST", "/v1/samples", {"model": "two_moons", "n": 16, "sampler": "ddim", "steps": 50, "seed": seed, "metrics": False}, timeout=120)
+    except Exception as e:  # noqa: BLE001 - reported as a failure below
+        st_, r_ = str(e), None
+    with lock:
+        results[i] = (st_, seed, r_)
+
+
+_, _, before = d.req("GET", "/metrics")
+threads = [threading.Thread(target=one, args=(i,)) for i in range(100)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(180)
+ok_n = sum(1 for st_, _, r_ in results.values() if st_ == 200 and len(r_["samples"]) == 16)
+check(ok_n == 100, "100 concurrent requests all answered with 16 samples (%d)" % ok_n)
+
+
+def max_diff(a, b):
+    return max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
+
+
+# Same noise, same network: equal up to float summation order (a batch of 16 alone runs
+# the small-batch kernel, a batch of many requests runs sgemm; core/mlp.h).
+diffs = [max_diff(r_["samples"], alone[seed]) for st_, seed, r_ in results.values() if st_ == 200]
+print("batched vs alone: max |diff| %.2g" % max(diffs))
+check(len(diffs) == 100 and max(diffs) < 1e-3, "batched samples equal the unbatched ones to float rounding")
+_, _, after = d.req("GET", "/metrics")
+
+
+def metric(text, name):
+    m = re.search(r"^%s (\S+)$" % re.escape(name), text.decode(), re.M)
+    return float(m.group(1)) if m else None
+
+
+nb = metric(after, "manifold_batches_total") - metric(before, "manifold_batches_total")
+check(nb < 100, "concurrent requests were batched (%d runs for 100 requests)" % nb)
+check(b'manifold_queue_wait_seconds_bucket{le="+Inf"}' in after and b"# TYPE manifold_run_seconds histogram" in after,
+      "Prometheus histograms")
+
+# ---- malformed requests: each gets its 4xx and code, the daemon stays healthy ----------
+table = [
+    ("POST", "/v1/samples", "", 400, "bad_json", ""),
+    ("POST", "/v1/samples", "{", 400, "bad_json", ""),
+    ("POST", "/v1/samples", "[1,2]", 400, "bad_json", ""),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":1} x', 400, "bad_json", ""),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":"5"}', 400, "wrong_type", "/n"),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":5.0}', 400, "wrong_type", "/n"),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":0}', 400, "out_of_range", "/n"),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":10001}', 400, "out_of_range", "/n"),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":99999999999999999999999}', 400, "bad_json", ""),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":1,"eta":2}', 400, "out_of_range", "/eta"),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":1,"sampler":"euler"}', 400, "bad_value", "/sampler"),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":1,"seed":-1}', 400, "out_of_range", "/seed"),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":1,"stpes":5}', 400, "unknown_field", "/stpes"),
+    ("POST", "/v1/samples", '{"model":"../etc/passwd","n":1}', 400, "bad_value", "/model"),
+    ("POST", "/v1/samples", '{"n":1}', 400, "missing_field", "/model"),
+    ("POST", "/v1/samples", '{"model":"nope","n":1}', 404, "model_not_found", "/model"),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":1,"steps":1001}', 400, "out_of_range", "/steps"),
+    ("POST", "/v1/samples", '{"model":"gaussian","n":10000,"steps":1000,"sampler":"ode"}', 422, "impossible", "/n"),
+    ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian"}', 400, "missing_field", "/params"),
+    ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian","params":{"n":1,"model":"x"}}', 400, "unknown_field", "/params/model"),
+    ("POST", "/v1/jobs", '{"type":"finetune.smeme","model":"gaussian"}', 422, "unsupported_type", "/type"),
+    ("POST", "/v1/jobs", '{"type":"dance","model":"gaussian"}', 400, "bad_value", "/type"),
+    ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"two_moons","dequantise":true}}', 422, "impossible", "/params/dequantise"),
+    ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"mnist"}}', 400, "bad_value", "/params/dataset"),
+    ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"two_moons","hidden":[0]}}', 400, "out_of_range", "/params/hidden/0"),
+    ("POST", "/v1/jobs", '{"type":"sample","model":"nope","params":{"n":1}}', 404, "model_not_found", "/model"),
+    ("PUT", "/v1/samples", "{}", 405, "method_not_allowed", None),
+    ("DELETE", "/v1/jobs", "", 405, "method_not_allowed", None),
+    ("GET", "/v1/jobs?state=done", None, 400, "bad_value", "state"),
+    ("GET", "/v1/jobs?limit=0", None, 400, "out_of_range", "limit"),
+]
+for method, path, body, want, code, field in table:
+    st, h, j = d.json(method, path, body, {"Content-Type": "application/json"})
+    good = st == want and isinstance(j, dict) and "error" in j and j["error"]["code"] == code
+    if field is not None and good:
+        good = j["error"]["field"] == (field if field != "" else None) or j["error"]["field"] == field
+    check(good, "%s %s %.60s -> %s %s %s (got %s %s)" % (method, path, body, want, code, field, st,
+                                                       j.get("error") if isinstance(j, dict) else j))
+    check(set(j.get("error", {}).keys()) == {"code", "message", "field"} if isinstance(j, dict) else False,
+          "error body shape for %s %.40s" % (method, body))
+resp = raw_head("/v1/samples", 99999999999)
+check(resp.startswith(b"HTTP/1.1 413"), "declared oversize JSON body refused before reading")
+st, _, j = d.json("GET", "/healthz")
+check(st == 200, "healthy after the malformed table")
+
+# ---- jobs, streams, resume ------------------------------------------------------------
+st, h, j = d.json("POST", "/v1/jobs", {"type": "sample", "model": "two_moons", "params": {"n": 3000, "sampler": "ddim", "steps": 100, "seed": 3}})
+check(st == 202 and h.get("location") == "/v1/jobs/" + j["id"] and j["state"] == "queued", "submit 202 + Location")
+job = j["id"]
+ev = read_events(d, job)
+ids_ = [e[0] for e in ev]
+check(ids_ == list(range(1, len(ids_) + 1)), "SSE ids 1..n without gaps")
+check(ev and ev[-1][1] == "status" and ev[-1][2]["state"] == "succeeded", "stream ends with the final status")
+names = [e[1] for e in ev]
+check("progress" in names and "metrics" in names and "samples" in names, "status/progress/metrics/samples events")
+rows = sum(len(e[2]["samples"]) for e in ev if e[1] == "samples")
+check(rows == 3000, "samples events carry every row (%d)" % rows)
+# resume from the middle: exactly the rest, nothing lost or repeated, also as NDJSON
+k = len(ev) // 2
+rest = read_events(d, job, after=k, ndjson=True)
+check([e[0] for e in rest] == ids_[k:], "Last-Event-ID resume (NDJSON) gives exactly the rest")
+st, _, res = d.json("GET", "/v1/jobs/%s/result" % job)
+evrows = [r for e in ev if e[1] == "samples" for r in e[2]["samples"]]
+check(st == 200 and res["samples"] == evrows and res["seed"] == 3, "result = streamed samples")
+st, _, jj = d.json("GET", "/v1/jobs/" + job)
+check(jj["state"] == "succeeded" and jj["progress"]["done"] == 3000 and "metrics" in jj, "job object")
+
+# dropped connection mid-stream, then resume
+st, _, j = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "two_moons", "steps": 2500, "hidden": [64, 64], "out_model": "moons-small"}})
+job = j["id"]
+c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+c.request("GET", "/v1/jobs/%s/events" % job)
+r = c.getresponse()
+got = []
+while len(got) < 2:
+    line = r.readline().decode()
+    if line.startswith("id: "):
+        got.append(int(line[4:]))
+c.close()  # the client goes away
+rest = read_events(d, job, after=got[-1])
+check(rest and rest[0][0] == got[-1] + 1 and rest[-1][2]["state"] == "succeeded", "resume after a dropped stream")
+st, _, m = d.json("GET", "/v1/models/moons-small")
+check(st == 200 and m["hidden"] == [64, 64] and m["dataset"] == "two_moons", "train job made a model")
+st, _, s1 = d.json("POST", "/v1/samples", {"model": "moons-small", "n": 64, "sampler": "ddim", "steps": 50, "seed": 1})
+check(st == 200 and len(s1["samples"]) == 64, "the trained model samples")
+
+# cancel running and queued jobs (--max-running 1)
+long_train = {"type": "train", "params": {"dataset": "gaussian", "steps": 200000, "hidden": [32]}}
+_, _, a = d.json("POST", "/v1/jobs", long_train)
+_, _, b = d.json("POST", "/v1/jobs", long_train)
+t_end = time.time() + 60
+while time.time() < t_end:  # running, with some steps done
+    _, _, ja = d.json("GET", "/v1/jobs/" + a["id"])
+    if ja["state"] == "running" and ja["progress"]["done"] > 0:
+        break
+    time.sleep(0.05)
+check(ja["state"] == "running" and ja["progress"]["done"] > 0, "long job running")
+st, _, bq = d.json("GET", "/v1/jobs/" + b["id"])
+check(bq["state"] == "queued" and bq["queue_position"] == 0, "second job queued at position 0")
+st, _, c_ = d.json("POST", "/v1/jobs/%s/cancel" % b["id"])
+check(st == 200 and c_["state"] == "cancelled", "cancel queued: cancelled at once")
+st, _, c_ = d.json("POST", "/v1/jobs/%s/cancel" % a["id"])
+ja = wait_state(d, a["id"], ["cancelled"], 30)
+check(ja is not None and 0 < ja["progress"]["done"] < 200000, "cancel running: stops at a step boundary")
+ev = read_events(d, a["id"])
+check(ev[-1][2]["state"] == "cancelled", "cancelled stream ends with its final event")
+st, _, again = d.json("POST", "/v1/jobs/%s/cancel" % a["id"])
+check(st == 200 and again["state"] == "cancelled", "cancel is idempotent")
+st, _, j = d.json("GET", "/v1/jobs/%s/result" % a["id"])
+check(st == 409 and j["error"]["code"] == "no_result", "no result for a cancelled job")
+st, _, lst = d.json("GET", "/v1/jobs?state=cancelled")
+check(st == 200 and {a["id"], b["id"]} <= {x["id"] for x in lst["jobs"]}, "list by state")
+
+# ---- kill -9 and restart: nothing lost ----------------------------------------------
+_, _, run = d.json("POST", "/v1/jobs", long_train)
+_, _, qd = d.json("POST", "/v1/jobs", {"type": "sample", "model": "gaussian", "params": {"n": 100, "sampler": "ddim", "steps": 20, "seed": 9}})
+check(wait_state(d, run["id"], ["running"]) is not None, "job running before kill -9")
+finished = job  # the train job above
+d.kill9()
+d = Daemon("--max-running", "1")
+st, _, j = d.json("GET", "/v1/jobs/%s/result" % finished)
+check(st == 200 and j["model"] == "moons-small", "finished result served after kill -9")
+st, _, j = d.json("GET", "/v1/models/eg-copy")
+check(st == 200, "uploaded model survives kill -9")
+jr = wait_state(d, run["id"], ["running"], 30)
+check(jr is not None and jr["attempts"] == 2, "interrupted job re-run after restart (attempt 2)")
+d.json("POST", "/v1/jobs/%s/cancel" % run["id"])
+jq = wait_state(d, qd["id"], ["succeeded"], 60)
+check(jq is not None, "queued job ran after restart")
+st, _, res = d.json("GET", "/v1/jobs/%s/result" % qd["id"])
+check(st == 200 and len(res["samples"]) == 100, "its result")
+
+# delete a model
+st, _, _ = d.req("DELETE", "/v1/models/eg-copy")
+check(st == 204, "delete 204")
+st, _, _ = d.req("DELETE", "/v1/models/eg-copy")
+check(st == 404, "delete again 404")
+
+# ---- openapi covers every route ------------------------------------------------------
+spec = open(OPENAPI).read()
+st, _, served = d.req("GET", "/openapi.yaml")
+check(st == 200 and served.decode() == spec, "/openapi.yaml served")
+for route in ["/healthz", "/readyz", "/metrics", "/v1/models", "/v1/models/{id}", "/v1/models/{id}/weights",
+              "/v1/samples", "/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/cancel", "/v1/jobs/{id}/events",
+              "/v1/jobs/{id}/result"]:
+    check(re.search(r"^  %s:\s*$" % re.escape(route), spec, re.M) is not None, "openapi has " + route)
+
+# ---- SIGTERM drains: a request in flight is answered, then exit 0 -------------------
+box = {}
+
+
+def slow():
+    box["r"] = d.json("POST", "/v1/samples", {"model": "digits", "n": 200, "sampler": "ddpm", "steps": 1000, "seed": 1, "metrics": False}, timeout=60)
+
+
+t = threading.Thread(target=slow)
+t.start()
+time.sleep(0.5)
+rc = d.term()
+t.join(60)
+check(rc == 0, "SIGTERM exit status 0 (%s)" % rc)
+check(box.get("r", (0,))[0] == 200 and len(box["r"][2]["samples"]) == 200,
+      "request in flight answered during drain (%s)" % str(box.get("r"))[:200])
+
+print("api: %d passed, %d failed" % (PASSED[0], len(FAILED)))
+if FAILED:
+    print("daemon log:", open(os.path.join(TMP, "daemon.log")).read()[-3000:])
+shutil.rmtree(TMP, ignore_errors=True)
+sys.exit(1 if FAILED else 0)

@@ -1,0 +1,1059 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of proto/request_json.c: a table of malformed bodies, each with the
+ * exact status, code and JSON pointer it must get; the decoded values and
+ * defaults of good bodies; the canonical params_json and its round trip
+ * through mf_req_decode_job_params; ids; pointer escaping and truncation;
+ * bodies that would blow a naive recursive parser.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "dataset.h"
+#include "request_json.h"
+#include "test_util.h"
+
+/* A 64-character id, the longest valid one. */
+#define ID64 "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz01"
+
+typedef enum api {
+    SAMPLES,
+    JOB
+} api;
+
+typedef struct bad_case {
+    api api;
+    const char *body;
+    size_t len; /* covers embedded NUL bytes */
+    mf_req_status status;
+    const char *code;
+    const char *field;
+} bad_case;
+
+#define S(body, st, code, field)                         \
+    {                                                    \
+        SAMPLES, body, sizeof(body) - 1, st, code, field \
+    }
+#define J(body, st, code, field)                     \
+    {                                                \
+        JOB, body, sizeof(body) - 1, st, code, field \
+    }
+#define B400 MF_REQ_BAD
+#define B422 MF_REQ_IMPOSSIBLE
+
+/* A sample body with one extra field (model and n valid). */
+#define SF(fields) "{\"model\":\"m\",\"n\":1," fields "}"
+/* A sample job with params. */
+#define JS(params) "{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1," params "}}"
+/* A train job with params (dataset valid). */
+#define JT(params) "{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\"," params "}}"
+
+static const bad_case bad_cases[] = {
+    /* ---- not a JSON object ---- */
+    S("", B400, "bad_json", ""),
+    S("   \n", B400, "bad_json", ""),
+    S("null", B400, "bad_json", ""),
+    S("[]", B400, "bad_json", ""),
+    S("42", B400, "bad_json", ""),
+    S("\"model\"", B400, "bad_json", ""),
+    S("true", B400, "bad_json", ""),
+    S("{\"model\":\"a\",\"n\":1", B400, "bad_json", ""),          /* truncated */
+    S("{\"model\":\"a\",\"n\":", B400, "bad_json", ""),           /* truncated */
+    S("{\"model\":\"a", B400, "bad_json", ""),                    /* truncated in a string */
+    S("{\"model\":\"a\",\"n\":1} x", B400, "bad_json", ""),       /* trailing garbage */
+    S("{\"model\":\"a\",\"n\":1}{}", B400, "bad_json", ""),       /* two values */
+    S("{\"model\":\"a\",\"n\":1,\"n\":2}", B400, "bad_json", ""), /* duplicate key */
+    S("{\"model\":\"a\",\"model\":\"a\",\"n\":1}", B400, "bad_json", ""),
+    S("{\"model\":\"a\",\"n\":1,}", B400, "bad_json", ""), /* trailing comma */
+    S("{'model':'a','n':1}", B400, "bad_json", ""),
+    S("{model:\"a\",n:1}", B400, "bad_json", ""),
+    S("{\"model\":\"a\",\"n\":1}\0", B400, "bad_json", ""),              /* NUL after the object */
+    S("{\"model\":\"a\0b\",\"n\":1}", B400, "bad_json", ""),             /* raw NUL in a string */
+    S("{\"model\":\"a\\u0000b\",\"n\":1}", B400, "bad_json", ""),        /* escaped NUL */
+    S("{\"model\":\"a\",\"n\":1,\"a\\u0000\":1}", B400, "bad_json", ""), /* NUL in a key */
+    S("\0{\"model\":\"a\",\"n\":1}", B400, "bad_json", ""),
+    S("{\"model\":\"\xff\",\"n\":1}", B400, "bad_json", ""),         /* not UTF-8 */
+    S("{\"model\":\"\xc3\",\"n\":1}", B400, "bad_json", ""),         /* truncated sequence */
+    S("{\"model\":\"\xed\xa0\x80\",\"n\":1}", B400, "bad_json", ""), /* a surrogate */
+    S("{\"model\":\"a\",\"n\":1,\"\xc3\x28\":1}", B400, "bad_json", ""),
+    S("{\"model\":\"a\",\"n\":1e400}", B400, "bad_json", ""), /* real overflow */
+    S("{\"model\":\"a\",\"n\":99999999999999999999999}", B400, "bad_json", ""),
+    S("{\"model\":\"a\",\"n\":-99999999999999999999999}", B400, "bad_json", ""),
+    S("{\"model\":\"a\",\"n\":01}", B400, "bad_json", ""), /* leading zero */
+    S("{\"model\":\"a\",\"n\":NaN}", B400, "bad_json", ""),
+    S("{\"model\":\"a\",\"n\":Infinity}", B400, "bad_json", ""),
+    /* ---- depth: checked on the whole body, before any field ---- */
+    S("{\"x\":[[[[[[[[1]]]]]]]]}", B400, "bad_json", ""),      /* 9 levels, in an unknown field */
+    S("{\"x\":[[[[[[[1]]]]]]]}", B400, "unknown_field", "/x"), /* 8 levels: depth passes */
+    S("{\"model\":\"a\",\"n\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{}}}}}}}}}", B400,
+      "bad_json", ""),
+    S("{\"model\":\"a\",\"n\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":1}}}}}}}}", B400,
+      "wrong_type", "/n"),
+    /* ---- required fields, unknown fields ---- */
+    S("{}", B400, "missing_field", "/model"),
+    S("{\"n\":1}", B400, "missing_field", "/model"),
+    S("{\"model\":\"a\"}", B400, "missing_field", "/n"),
+    S("{\"modle\":\"a\",\"n\":1}", B400, "unknown_field", "/modle"), /* before "missing" */
+    S(SF("\"x\":1"), B400, "unknown_field", "/x"),
+    S(SF("\"params\":{}"), B400, "unknown_field", "/params"),
+    S(SF("\"condition\":[1]"), B400, "unknown_field", "/condition"),
+    S(SF("\"Model\":\"a\""), B400, "unknown_field", "/Model"),
+    S(SF("\"a/b~c\":1"), B400, "unknown_field", "/a~1b~0c"),
+    S(SF("\"\":1"), B400, "unknown_field", "/"),
+    S(SF("\"~\":1"), B400, "unknown_field", "/~0"),
+    /* ---- model ---- */
+    S("{\"model\":5,\"n\":1}", B400, "wrong_type", "/model"),
+    S("{\"model\":null,\"n\":1}", B400, "wrong_type", "/model"),
+    S("{\"model\":[\"a\"],\"n\":1}", B400, "wrong_type", "/model"),
+    S("{\"model\":\"\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"../etc\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"..\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\".\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"A\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"a/b\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\".a\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"-a\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"_a\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"a b\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"a\\\\b\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"\xc3\xa9\",\"n\":1}", B400, "bad_value", "/model"),
+    S("{\"model\":\"" ID64 "a\",\"n\":1}", B400, "bad_value", "/model"), /* 65 chars */
+    S("{\"model\":\"A\",\"n\":0}", B400, "bad_value", "/model"), /* fields in header order */
+    /* ---- n ---- */
+    S("{\"model\":\"a\",\"n\":0}", B400, "out_of_range", "/n"),
+    S("{\"model\":\"a\",\"n\":-1}", B400, "out_of_range", "/n"),
+    S("{\"model\":\"a\",\"n\":10001}", B400, "out_of_range", "/n"),
+    S("{\"model\":\"a\",\"n\":9223372036854775807}", B400, "out_of_range", "/n"),
+    S("{\"model\":\"a\",\"n\":-9223372036854775808}", B400, "out_of_range", "/n"),
+    S("{\"model\":\"a\",\"n\":5.0}", B400, "wrong_type", "/n"),
+    S("{\"model\":\"a\",\"n\":1e3}", B400, "wrong_type", "/n"),
+    S("{\"model\":\"a\",\"n\":1.5}", B400, "wrong_type", "/n"),
+    S("{\"model\":\"a\",\"n\":\"5\"}", B400, "wrong_type", "/n"),
+    S("{\"model\":\"a\",\"n\":true}", B400, "wrong_type", "/n"),
+    S("{\"model\":\"a\",\"n\":null}", B400, "wrong_type", "/n"),
+    S("{\"model\":\"a\",\"n\":[1]}", B400, "wrong_type", "/n"),
+    S("{\"model\":\"a\",\"n\":{}}", B400, "wrong_type", "/n"),
+    /* ---- sampler ---- */
+    S(SF("\"sampler\":\"DDPM\""), B400, "bad_value", "/sampler"),
+    S(SF("\"sampler\":\"euler\""), B400, "bad_value", "/sampler"),
+    S(SF("\"sampler\":\"\""), B400, "bad_value", "/sampler"),
+    S(SF("\"sampler\":1"), B400, "wrong_type", "/sampler"),
+    S(SF("\"sampler\":null"), B400, "wrong_type", "/sampler"),
+    /* ---- steps ---- */
+    S(SF("\"steps\":0"), B400, "out_of_range", "/steps"),
+    S(SF("\"steps\":-1"), B400, "out_of_range", "/steps"),
+    S(SF("\"steps\":1001"), B400, "out_of_range", "/steps"),
+    S(SF("\"steps\":1e400"), B400, "bad_json", ""),
+    S(SF("\"steps\":5.0"), B400, "wrong_type", "/steps"),
+    S(SF("\"steps\":\"5\""), B400, "wrong_type", "/steps"),
+    S(SF("\"steps\":true"), B400, "wrong_type", "/steps"),
+    S(SF("\"steps\":null"), B400, "wrong_type", "/steps"),
+    /* ---- eta ---- */
+    S(SF("\"eta\":-0.1"), B400, "out_of_range", "/eta"),
+    S(SF("\"eta\":-1"), B400, "out_of_range", "/eta"),
+    S(SF("\"eta\":1.0000001"), B400, "out_of_range", "/eta"),
+    S(SF("\"eta\":2"), B400, "out_of_range", "/eta"),
+    S(SF("\"eta\":1e400"), B400, "bad_json", ""),
+    S(SF("\"eta\":-1e400"), B400, "bad_json", ""),
+    S(SF("\"eta\":\"0.5\""), B400, "wrong_type", "/eta"),
+    S(SF("\"eta\":true"), B400, "wrong_type", "/eta"),
+    S(SF("\"eta\":null"), B400, "wrong_type", "/eta"),
+    /* ---- seed ---- */
+    S(SF("\"seed\":-1"), B400, "out_of_range", "/seed"),
+    S(SF("\"seed\":9007199254740993"), B400, "out_of_range", "/seed"),
+    S(SF("\"seed\":9223372036854775807"), B400, "out_of_range", "/seed"),
+    S(SF("\"seed\":18446744073709551615"), B400, "bad_json", ""),
+    S(SF("\"seed\":1e400"), B400, "bad_json", ""),
+    S(SF("\"seed\":1.5"), B400, "wrong_type", "/seed"),
+    S(SF("\"seed\":5.0"), B400, "wrong_type", "/seed"),
+    S(SF("\"seed\":\"1\""), B400, "wrong_type", "/seed"),
+    S(SF("\"seed\":true"), B400, "wrong_type", "/seed"),
+    S(SF("\"seed\":null"), B400, "wrong_type", "/seed"),
+    /* ---- metrics ---- */
+    S(SF("\"metrics\":0"), B400, "wrong_type", "/metrics"),
+    S(SF("\"metrics\":1"), B400, "wrong_type", "/metrics"),
+    S(SF("\"metrics\":\"true\""), B400, "wrong_type", "/metrics"),
+    S(SF("\"metrics\":null"), B400, "wrong_type", "/metrics"),
+
+    /* ---- jobs: the envelope ---- */
+    J("", B400, "bad_json", ""),
+    J("[]", B400, "bad_json", ""),
+    J("{\"type\":\"sample\"", B400, "bad_json", ""),
+    J("{\"type\":\"sample\",\"type\":\"train\"}", B400, "bad_json", ""),
+    J("{\"type\":\"train\",\"params\":{\"dataset\":\"ring\"}} x", B400, "bad_json", ""),
+    J("{}", B400, "missing_field", "/type"),
+    J("{\"type\":1}", B400, "wrong_type", "/type"),
+    J("{\"type\":null}", B400, "wrong_type", "/type"),
+    J("{\"type\":\"foo\"}", B400, "bad_value", "/type"),
+    J("{\"type\":\"Sample\"}", B400, "bad_value", "/type"),
+    J("{\"type\":\"finetune\"}", B400, "bad_value", "/type"),
+    J("{\"type\":\"finetune.smeme\"}", B422, "unsupported_type", "/type"),
+    J("{\"type\":\"finetune.reward\",\"model\":\"m\",\"params\":{}}", B422, "unsupported_type",
+      "/type"),
+    J("{\"type\":\"finetune.dxmi\",\"model\":\"m\"}", B422, "unsupported_type", "/type"),
+    J("{\"type\":\"finetune.smeme\",\"x\":1}", B400, "unknown_field", "/x"), /* 400 first */
+    J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1},\"x\":1}", B400, "unknown_field",
+      "/x"),
+    J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1},\"n\":1}", B400, "unknown_field",
+      "/n"),
+    J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1,\"x\":[[[[[[[1]]]]]]]}}", B400,
+      "bad_json", ""), /* 9 levels */
+    /* ---- sample jobs ---- */
+    J("{\"type\":\"sample\",\"params\":{\"n\":1}}", B400, "missing_field", "/model"),
+    J("{\"type\":\"sample\",\"model\":\"../etc\",\"params\":{\"n\":1}}", B400, "bad_value",
+      "/model"),
+    J("{\"type\":\"sample\",\"model\":7,\"params\":{\"n\":1}}", B400, "wrong_type", "/model"),
+    J("{\"type\":\"sample\",\"model\":\"m\"}", B400, "missing_field", "/params"),
+    J("{\"type\":\"sample\",\"model\":\"m\",\"params\":[]}", B400, "wrong_type", "/params"),
+    J("{\"type\":\"sample\",\"model\":\"m\",\"params\":null}", B400, "wrong_type", "/params"),
+    J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{}}", B400, "missing_field", "/params/n"),
+    J(JS("\"model\":\"m\""), B400, "unknown_field", "/params/model"),
+    J(JS("\"stpes\":5"), B400, "unknown_field", "/params/stpes"),
+    J(JS("\"a~b\":5"), B400, "unknown_field", "/params/a~0b"),
+    J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":0}}", B400, "out_of_range",
+      "/params/n"),
+    J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":10001}}", B400, "out_of_range",
+      "/params/n"),
+    J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":2.0}}", B400, "wrong_type",
+      "/params/n"),
+    J(JS("\"steps\":1001"), B400, "out_of_range", "/params/steps"),
+    J(JS("\"sampler\":\"x\""), B400, "bad_value", "/params/sampler"),
+    J(JS("\"eta\":2"), B400, "out_of_range", "/params/eta"),
+    J(JS("\"seed\":-1"), B400, "out_of_range", "/params/seed"),
+    J(JS("\"seed\":9007199254740993"), B400, "out_of_range", "/params/seed"),
+    J(JS("\"metrics\":1"), B400, "wrong_type", "/params/metrics"),
+    /* ---- train jobs ---- */
+    J("{\"type\":\"train\",\"model\":\"m\",\"params\":{\"dataset\":\"ring\"}}", B400,
+      "unknown_field", "/model"),
+    J("{\"type\":\"train\",\"model\":\"m\"}", B400, "unknown_field", "/model"),
+    J("{\"type\":\"train\"}", B400, "missing_field", "/params/dataset"),
+    J("{\"type\":\"train\",\"params\":{}}", B400, "missing_field", "/params/dataset"),
+    J("{\"type\":\"train\",\"params\":[]}", B400, "wrong_type", "/params"),
+    J("{\"type\":\"train\",\"params\":\"x\"}", B400, "wrong_type", "/params"),
+    J("{\"type\":\"train\",\"params\":{\"dataset\":\"foo\"}}", B400, "bad_value",
+      "/params/dataset"),
+    J("{\"type\":\"train\",\"params\":{\"dataset\":\"Digits\"}}", B400, "bad_value",
+      "/params/dataset"),
+    J("{\"type\":\"train\",\"params\":{\"dataset\":1}}", B400, "wrong_type", "/params/dataset"),
+    J("{\"type\":\"train\",\"params\":{\"dataset\":null}}", B400, "wrong_type", "/params/dataset"),
+    J("{\"type\":\"train\",\"params\":{\"datset\":\"ring\"}}", B400, "unknown_field",
+      "/params/datset"),
+    J(JT("\"model\":\"m\""), B400, "unknown_field", "/params/model"),
+    J(JT("\"hidden\":[]"), B400, "out_of_range", "/params/hidden"),
+    J(JT("\"hidden\":[0]"), B400, "out_of_range", "/params/hidden/0"),
+    J(JT("\"hidden\":[1,2,3,4,5,6,7,8,9]"), B400, "out_of_range", "/params/hidden"),
+    J(JT("\"hidden\":[8193]"), B400, "out_of_range", "/params/hidden/0"),
+    J(JT("\"hidden\":[64,-1]"), B400, "out_of_range", "/params/hidden/1"),
+    J(JT("\"hidden\":[64,1.5]"), B400, "wrong_type", "/params/hidden/1"),
+    J(JT("\"hidden\":[64,64.0]"), B400, "wrong_type", "/params/hidden/1"),
+    J(JT("\"hidden\":[64,\"a\"]"), B400, "wrong_type", "/params/hidden/1"),
+    J(JT("\"hidden\":[64,[64]]"), B400, "wrong_type", "/params/hidden/1"),
+    J(JT("\"hidden\":256"), B400, "wrong_type", "/params/hidden"),
+    J(JT("\"hidden\":null"), B400, "wrong_type", "/params/hidden"),
+    J(JT("\"hidden\":{\"0\":64}"), B400, "wrong_type", "/params/hidden"),
+    J(JT("\"emb\":63"), B400, "bad_value", "/params/emb"),
+    J(JT("\"emb\":0"), B400, "out_of_range", "/params/emb"),
+    J(JT("\"emb\":1"), B400, "out_of_range", "/params/emb"),
+    J(JT("\"emb\":8194"), B400, "out_of_range", "/params/emb"),
+    J(JT("\"emb\":-2"), B400, "out_of_range", "/params/emb"),
+    J(JT("\"emb\":64.0"), B400, "wrong_type", "/params/emb"),
+    J(JT("\"schedule\":\"\""), B400, "bad_value", "/params/schedule"),
+    J(JT("\"schedule\":\"" ID64 "\""), B400, "bad_value", "/params/schedule"),
+    J(JT("\"schedule\":1"), B400, "wrong_type", "/params/schedule"),
+    J(JT("\"steps\":0"), B400, "out_of_range", "/params/steps"),
+    J(JT("\"steps\":200001"), B400, "out_of_range", "/params/steps"),
+    J(JT("\"steps\":-1"), B400, "out_of_range", "/params/steps"),
+    J(JT("\"steps\":1e4"), B400, "wrong_type", "/params/steps"),
+    J(JT("\"batch\":0"), B400, "out_of_range", "/params/batch"),
+    J(JT("\"batch\":4097"), B400, "out_of_range", "/params/batch"),
+    J(JT("\"batch\":\"512\""), B400, "wrong_type", "/params/batch"),
+    J(JT("\"lr\":0"), B400, "out_of_range", "/params/lr"),
+    J(JT("\"lr\":0.0"), B400, "out_of_range", "/params/lr"),
+    J(JT("\"lr\":-0.001"), B400, "out_of_range", "/params/lr"),
+    J(JT("\"lr\":1.5"), B400, "out_of_range", "/params/lr"),
+    J(JT("\"lr\":\"0.1\""), B400, "wrong_type", "/params/lr"),
+    J(JT("\"lr\":1e400"), B400, "bad_json", ""),
+    J(JT("\"lr_min\":-0.1"), B400, "out_of_range", "/params/lr_min"),
+    J(JT("\"lr_min\":1.1"), B400, "out_of_range", "/params/lr_min"),
+    J(JT("\"lr_min\":null"), B400, "wrong_type", "/params/lr_min"),
+    J(JT("\"warmup\":-1"), B400, "out_of_range", "/params/warmup"),
+    J(JT("\"warmup\":1000000001"), B400, "out_of_range", "/params/warmup"),
+    J(JT("\"warmup\":1.5"), B400, "wrong_type", "/params/warmup"),
+    J(JT("\"ema\":1"), B400, "out_of_range", "/params/ema"),
+    J(JT("\"ema\":0.9999991"), B400, "out_of_range", "/params/ema"),
+    J(JT("\"ema\":-0.1"), B400, "out_of_range", "/params/ema"),
+    J(JT("\"ema\":false"), B400, "wrong_type", "/params/ema"),
+    J(JT("\"clip\":-1"), B400, "out_of_range", "/params/clip"),
+    J(JT("\"clip\":1e10"), B400, "out_of_range", "/params/clip"),
+    J(JT("\"clip\":[1]"), B400, "wrong_type", "/params/clip"),
+    J(JT("\"seed\":-1"), B400, "out_of_range", "/params/seed"),
+    J(JT("\"seed\":9007199254740993"), B400, "out_of_range", "/params/seed"),
+    J(JT("\"seed\":0.5"), B400, "wrong_type", "/params/seed"),
+    J(JT("\"dequantise\":1"), B400, "wrong_type", "/params/dequantise"),
+    J(JT("\"dequantise\":\"true\""), B400, "wrong_type", "/params/dequantise"),
+    J(JT("\"out_model\":\"A\""), B400, "bad_value", "/params/out_model"),
+    J(JT("\"out_model\":\"\""), B400, "bad_value", "/params/out_model"),
+    J(JT("\"out_model\":\"../x\""), B400, "bad_value", "/params/out_model"),
+    J(JT("\"out_model\":5"), B400, "wrong_type", "/params/out_model"),
+    J(JT("\"dequantise\":true"), B422, "impossible", "/params/dequantise"), /* two_moons */
+    J("{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"dequantise\":true}}", B422,
+      "impossible", "/params/dequantise"),
+    J("{\"type\":\"train\",\"params\":{\"dataset\":\"linear_subspace\",\"dequantise\":true}}", B422,
+      "impossible", "/params/dequantise"),
+    /* Every field is checked before the combination: the 400 wins. */
+    J(JT("\"dequantise\":true,\"lr\":0"), B400, "out_of_range", "/params/lr"),
+    J(JT("\"dequantise\":true,\"foo\":0"), B400, "unknown_field", "/params/foo"),
+};
+
+#define N_BAD ((int) (sizeof bad_cases / sizeof bad_cases[0]))
+
+/* true when s is valid UTF-8 (jansson validates what it stores). */
+static bool utf8_ok(const char *s)
+{
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
+}
+
+/* Runs one body through its decoder; returns the status, fills *err. */
+static mf_req_status run(api a, const char *body, size_t len, const mf_req_limits *lim,
+                         mf_req_error *err)
+{
+    if (a == SAMPLES) {
+        mf_sample_req r;
+        return mf_req_decode_samples(body, len, lim, &r, err);
+    }
+    mf_job_req j;
+    j.params_json = (char *) "not a heap pointer"; /* must come back NULL on failure */
+    mf_req_status st = mf_req_decode_job(body, len, lim, &j, err);
+    if (st != MF_REQ_OK) {
+        ck_assert_ptr_null(j.params_json);
+    }
+    free(j.params_json);
+    return st;
+}
+
+static void assert_error(const mf_req_error *e, mf_req_status st, const char *code,
+                         const char *field)
+{
+    ck_assert_int_eq(e->status, st);
+    ck_assert_str_eq(e->code, code);
+    ck_assert_str_eq(e->field, field);
+    /* One sentence naming the field, fit for a JSON error body. */
+    ck_assert_uint_gt(strlen(e->message), 10);
+    ck_assert(utf8_ok(e->message));
+    ck_assert_ptr_null(strchr(e->message, '\n'));
+    if (field[0] != '\0') {
+        ck_assert_msg(strstr(e->message, field) != NULL, "message \"%s\" does not name %s",
+                      e->message, field);
+    }
+}
+
+START_TEST(test_bad_body)
+{
+    const bad_case *c = &bad_cases[_i];
+    mf_req_limits lim = mf_req_limits_default();
+    mf_req_error err;
+    memset(&err, 0x55, sizeof err);
+    mf_req_status st = run(c->api, c->body, c->len, &lim, &err);
+    ck_assert_msg(st == c->status, "case %d (%s): status %d, want %d (%s %s: %s)", _i, c->body,
+                  (int) st, (int) c->status, err.code, err.field, err.message);
+    ck_assert_msg(strcmp(err.code, c->code) == 0 && strcmp(err.field, c->field) == 0,
+                  "case %d (%s): got %s at \"%s\" (%s), want %s at \"%s\"", _i, c->body, err.code,
+                  err.field, err.message, c->code, c->field);
+    assert_error(&err, c->status, c->code, c->field);
+}
+
+END_TEST
+
+/* ---- messages ------------------------------------------------------------------------ */
+
+static mf_req_error decode_err(api a, const char *body)
+{
+    mf_req_limits lim = mf_req_limits_default();
+    mf_req_error err;
+    ck_assert_int_ne(run(a, body, strlen(body), &lim, &err), MF_REQ_OK);
+    return err;
+}
+
+START_TEST(test_messages)
+{
+    mf_req_error e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":0}");
+    ck_assert_str_eq(e.message, "\"/n\" must be an integer between 1 and 10000, got 0");
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":5.0}");
+    ck_assert_str_eq(e.message, "\"/n\" must be an integer between 1 and 10000 (without a "
+                                "fraction or exponent), got 5.0");
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1e3}");
+    ck_assert_ptr_nonnull(strstr(e.message, "got 1e+03"));
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":0.1}");
+    ck_assert_ptr_nonnull(strstr(e.message, "got 0.1"));
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":\"5\"}");
+    ck_assert_ptr_nonnull(strstr(e.message, "got \"5\""));
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":null}");
+    ck_assert_ptr_nonnull(strstr(e.message, "got null"));
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"seed\":9007199254740993}");
+    ck_assert_str_eq(e.message, "\"/seed\" must be an integer between 0 and 9007199254740992, "
+                                "got 9007199254740993");
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"sampler\":\"euler\"}");
+    ck_assert_str_eq(e.message,
+                     "\"/sampler\" must be one of \"ddpm\", \"ddim\", \"ode\", got \"euler\"");
+    e = decode_err(SAMPLES, "{\"model\":\"A\",\"n\":1}");
+    ck_assert_str_eq(e.message,
+                     "\"/model\" must be an id matching [a-z0-9][a-z0-9._-]{0,63}, got \"A\"");
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"eta\":2}");
+    ck_assert_str_eq(e.message, "\"/eta\" must be a number between 0 and 1, got 2");
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"metrics\":1}");
+    ck_assert_str_eq(e.message, "\"/metrics\" must be true or false, got 1");
+    e = decode_err(SAMPLES, "{\"model\":\"a\"}");
+    ck_assert_str_eq(e.message, "missing required field \"/n\", an integer between 1 and 10000");
+    e = decode_err(SAMPLES, "[]");
+    ck_assert_str_eq(e.message, "the body must be a JSON object, got an array of 0 elements");
+    e = decode_err(SAMPLES, "");
+    ck_assert_str_eq(e.message, "the body is empty; it must be a JSON object");
+    e = decode_err(SAMPLES, "{\"x\":[[[[[[[[1]]]]]]]]}");
+    ck_assert_str_eq(e.message, "the body nests objects and arrays deeper than 8 levels");
+    /* jansson's own text, with the position. */
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":99999999999999999999999}");
+    ck_assert_ptr_nonnull(strstr(e.message, "the body is not valid JSON: too big integer"));
+    ck_assert_ptr_nonnull(strstr(e.message, "(line 1, column"));
+    e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"n\":2}");
+    ck_assert_ptr_nonnull(strstr(e.message, "duplicate"));
+    /* A long string is echoed only in part. */
+    e = decode_err(SAMPLES, "{\"model\":\"" ID64 "a\",\"n\":1}");
+    ck_assert_ptr_nonnull(strstr(e.message, "got \"abcdefghijklmnopqrstuvwxyz012345...\""));
+
+    e = decode_err(JOB, "{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1,\"stpes\":5}}");
+    ck_assert_str_eq(e.message, "unknown field \"/params/stpes\"; the allowed fields are n, "
+                                "sampler, steps, eta, seed, metrics");
+    e = decode_err(JOB, "{\"type\":\"train\",\"model\":\"m\"}");
+    ck_assert_ptr_nonnull(strstr(e.message, "params.out_model"));
+    e = decode_err(JOB, "{\"type\":\"finetune.smeme\"}");
+    ck_assert_ptr_nonnull(strstr(e.message, "is not available in this build"));
+    e = decode_err(JOB, "{\"type\":\"foo\"}");
+    ck_assert_str_eq(e.message, "\"/type\" must be \"sample\" or \"train\", got \"foo\"");
+    e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"foo\"}}");
+    for (int i = 0; i < MF_DATASET_COUNT; i++) {
+        ck_assert_ptr_nonnull(strstr(e.message, mf_dataset_name((mf_dataset_id) i)));
+    }
+    ck_assert_ptr_nonnull(strstr(e.message, "got \"foo\"")); /* not truncated */
+    e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\","
+                        "\"dequantise\":true}}");
+    ck_assert_str_eq(e.message, "\"/params/dequantise\" can be true only for the "
+                                "integer-valued data set \"digits\", not \"two_moons\"");
+    e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"ring\",\"emb\":63}}");
+    ck_assert_str_eq(e.message, "\"/params/emb\" must be an even integer between 2 and 8192, "
+                                "got 63");
+}
+
+END_TEST
+
+/* A long key full of escapes and multi-byte characters: the pointer is cut at a
+ * character boundary and stays valid UTF-8 (the error body is JSON). */
+START_TEST(test_long_unknown_key)
+{
+    char body[1024];
+    strcpy(body, "{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1,\"");
+    for (int i = 0; i < 60; i++) {
+        strcat(body, i % 3 == 0 ? "~" : i % 3 == 1 ? "\xc3\xa9" : "\xe2\x82\xac"); /* é, € */
+    }
+    strcat(body, "\":1}}");
+    mf_req_error e = decode_err(JOB, body);
+    ck_assert_str_eq(e.code, "unknown_field");
+    ck_assert_uint_lt(strlen(e.field), sizeof e.field);
+    ck_assert_uint_gt(strlen(e.field), 100);
+    ck_assert(strncmp(e.field, "/params/~0\xc3\xa9\xe2\x82\xac~0", 16) == 0);
+    ck_assert(utf8_ok(e.field));
+    ck_assert(utf8_ok(e.message));
+    /* Never half an escape: the field ends after a whole character. */
+    ck_assert_int_ne(e.field[strlen(e.field) - 1], '~');
+
+    /* A key of 1,000 'x' */
+    char big[1100];
+    strcpy(big, "{\"");
+    memset(big + 2, 'x', 1000);
+    strcpy(big + 1002, "\":1}");
+    e = decode_err(SAMPLES, big);
+    ck_assert_str_eq(e.code, "unknown_field");
+    ck_assert_uint_eq(strlen(e.field), sizeof e.field - 1);
+    ck_assert(utf8_ok(e.message));
+}
+
+END_TEST
+
+/* ---- hostile nesting ----------------------------------------------------------------- */
+
+START_TEST(test_deep_nesting)
+{
+    const size_t n = 100000;
+    char *body = malloc(2 * n + 16);
+    ck_assert_ptr_nonnull(body);
+    memset(body, '[', n);
+    mf_req_limits lim = mf_req_limits_default();
+    mf_req_error err;
+    /* 100,000 '[': jansson stops at its own depth limit. */
+    ck_assert_int_eq(run(SAMPLES, body, n, &lim, &err), MF_REQ_BAD);
+    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    ck_assert_int_eq(run(JOB, body, n, &lim, &err), MF_REQ_BAD);
+    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    /* The same, balanced, inside an object. */
+    size_t k = 0;
+    memcpy(body, "{\"x\":", 5);
+    k = 5;
+    memset(body + k, '[', n);
+    k += n;
+    memset(body + k, ']', n);
+    k += n;
+    body[k++] = '}';
+    ck_assert_int_eq(run(SAMPLES, body, k, &lim, &err), MF_REQ_BAD);
+    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    /* 1,000 levels: within jansson's limit, refused by ours (without deep recursion). */
+    k = 5;
+    memset(body + k, '[', 1000);
+    k += 1000;
+    memset(body + k, ']', 1000);
+    k += 1000;
+    body[k++] = '}';
+    ck_assert_int_eq(run(SAMPLES, body, k, &lim, &err), MF_REQ_BAD);
+    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    ck_assert_ptr_nonnull(strstr(err.message, "deeper than 8"));
+    /* Nested objects, 100,000 deep. */
+    k = 0;
+    for (size_t i = 0; i < 20000; i++) {
+        memcpy(body + k, "{\"a\":", 5);
+        k += 5;
+    }
+    ck_assert_int_eq(run(JOB, body, k, &lim, &err), MF_REQ_BAD);
+    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    free(body);
+}
+
+END_TEST
+
+/* ---- good bodies --------------------------------------------------------------------- */
+
+static mf_sample_req samples_ok(const char *body, const mf_req_limits *lim)
+{
+    mf_sample_req r;
+    mf_req_error err;
+    mf_req_status st = mf_req_decode_samples(body, strlen(body), lim, &r, &err);
+    ck_assert_msg(st == MF_REQ_OK, "%s: %s %s %s", body, err.code, err.field, err.message);
+    return r;
+}
+
+START_TEST(test_samples_defaults)
+{
+    mf_req_limits lim = mf_req_limits_default();
+    mf_sample_req r = samples_ok("{\"model\":\"eight_gaussians\",\"n\":1}", &lim);
+    ck_assert_str_eq(r.model, "eight_gaussians");
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(r.sampler, MF_SAMPLER_DDPM);
+    ck_assert_uint_eq(r.steps, 0);
+    ck_assert(r.eta == 0.0);
+    ck_assert(!r.has_seed);
+    ck_assert(r.metrics);
+    /* Whitespace around the object, keys in any order; NULL limits = the defaults. */
+    r = samples_ok(" \r\n\t{ \"n\" : 10000 , \"model\" : \"m\" } \n", NULL);
+    ck_assert_str_eq(r.model, "m");
+    ck_assert_uint_eq(r.n, 10000);
+}
+
+END_TEST
+
+START_TEST(test_samples_all_fields)
+{
+    mf_req_limits lim = mf_req_limits_default();
+    mf_sample_req r = samples_ok("{\"model\":\"" ID64 "\",\"n\":10000,\"sampler\":\"ddim\","
+                                 "\"steps\":1000,\"eta\":0.25,\"seed\":9007199254740992,"
+                                 "\"metrics\":false}",
+                                 &lim);
+    ck_assert_str_eq(r.model, ID64);
+    ck_assert_uint_eq(r.n, 10000);
+    ck_assert_int_eq(r.sampler, MF_SAMPLER_DDIM);
+    ck_assert_uint_eq(r.steps, 1000);
+    ck_assert(r.eta == 0.25);
+    ck_assert(r.has_seed);
+    ck_assert_uint_eq(r.seed, UINT64_C(9007199254740992));
+    ck_assert(!r.metrics);
+
+    r = samples_ok("{\"model\":\"a.b_c-d\",\"n\":1,\"sampler\":\"ode\",\"steps\":1,\"eta\":1,"
+                   "\"seed\":0,\"metrics\":true}",
+                   &lim);
+    ck_assert_str_eq(r.model, "a.b_c-d");
+    ck_assert_int_eq(r.sampler, MF_SAMPLER_ODE);
+    ck_assert_uint_eq(r.steps, 1);
+    ck_assert(r.eta == 1.0);
+    ck_assert(r.has_seed);
+    ck_assert_uint_eq(r.seed, 0);
+    ck_assert(r.metrics);
+
+    r = samples_ok("{\"model\":\"0\",\"n\":7,\"sampler\":\"ddpm\",\"eta\":1.0}", &lim);
+    ck_assert_int_eq(r.sampler, MF_SAMPLER_DDPM);
+    ck_assert(r.eta == 1.0);
+    r = samples_ok("{\"model\":\"0\",\"n\":7,\"eta\":0.0}", &lim);
+    ck_assert(r.eta == 0.0);
+    r = samples_ok("{\"model\":\"0\",\"n\":7,\"eta\":1e-1}", &lim);
+    ck_assert(r.eta == 0.1);
+}
+
+END_TEST
+
+START_TEST(test_samples_limits)
+{
+    mf_req_limits lim = {.max_n = 5, .max_steps = 50, .max_train_steps = 10, .max_batch = 8};
+    mf_sample_req r = samples_ok("{\"model\":\"m\",\"n\":5,\"steps\":50}", &lim);
+    ck_assert_uint_eq(r.n, 5);
+    ck_assert_uint_eq(r.steps, 50);
+    mf_req_error err;
+    const char *b = "{\"model\":\"m\",\"n\":6}";
+    ck_assert_int_eq(mf_req_decode_samples(b, strlen(b), &lim, &r, &err), MF_REQ_BAD);
+    assert_error(&err, MF_REQ_BAD, "out_of_range", "/n");
+    ck_assert_str_eq(err.message, "\"/n\" must be an integer between 1 and 5, got 6");
+    b = "{\"model\":\"m\",\"n\":1,\"steps\":51}";
+    ck_assert_int_eq(mf_req_decode_samples(b, strlen(b), &lim, &r, &err), MF_REQ_BAD);
+    assert_error(&err, MF_REQ_BAD, "out_of_range", "/steps");
+    /* Not NUL-terminated: only len bytes are read. */
+    const char buf[] = "{\"model\":\"m\",\"n\":3}garbage";
+    ck_assert_int_eq(mf_req_decode_samples(buf, 19, &lim, &r, &err), MF_REQ_OK);
+    ck_assert_uint_eq(r.n, 3);
+    /* *ret untouched on failure. */
+    r.n = 77;
+    ck_assert_int_eq(mf_req_decode_samples(buf, 20, &lim, &r, &err), MF_REQ_BAD);
+    ck_assert_uint_eq(r.n, 77);
+    /* NULL body */
+    ck_assert_int_eq(mf_req_decode_samples(NULL, 0, &lim, &r, &err), MF_REQ_BAD);
+    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    /* Train defaults give way to smaller limits. */
+    mf_job_req j;
+    b = "{\"type\":\"train\",\"params\":{\"dataset\":\"ring\"}}";
+    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &lim, &j, &err), MF_REQ_OK);
+    ck_assert_uint_eq(j.p.train.steps, 10);
+    ck_assert_uint_eq(j.p.train.batch, 8);
+    free(j.params_json);
+}
+
+END_TEST
+
+/* ---- ids ----------------------------------------------------------------------------- */
+
+START_TEST(test_id_valid)
+{
+    ck_assert(!mf_req_id_valid(NULL));
+    ck_assert(!mf_req_id_valid(""));
+    ck_assert(!mf_req_id_valid("."));
+    ck_assert(!mf_req_id_valid(".."));
+    ck_assert(!mf_req_id_valid("../etc"));
+    ck_assert(!mf_req_id_valid("a/b"));
+    ck_assert(!mf_req_id_valid("/a"));
+    ck_assert(!mf_req_id_valid("a/"));
+    ck_assert(!mf_req_id_valid(".a"));
+    ck_assert(!mf_req_id_valid("-a"));
+    ck_assert(!mf_req_id_valid("_a"));
+    ck_assert(!mf_req_id_valid("A"));
+    ck_assert(!mf_req_id_valid("aB"));
+    ck_assert(!mf_req_id_valid("a b"));
+    ck_assert(!mf_req_id_valid("a\n"));
+    ck_assert(!mf_req_id_valid("a\\b"));
+    ck_assert(!mf_req_id_valid("a:b"));
+    ck_assert(!mf_req_id_valid("\xc3\xa9"));
+    ck_assert(!mf_req_id_valid(ID64 "a"));
+    ck_assert(mf_req_id_valid(ID64));
+    ck_assert(mf_req_id_valid("a"));
+    ck_assert(mf_req_id_valid("0"));
+    ck_assert(mf_req_id_valid("a..b")); /* no '/', so still not a path */
+    ck_assert(mf_req_id_valid("a."));
+    ck_assert(mf_req_id_valid("two_moons-ft.3"));
+    ck_assert_uint_eq(strlen(ID64), MF_REQ_ID_MAX);
+}
+
+END_TEST
+
+START_TEST(test_names_and_limits)
+{
+    ck_assert_str_eq(mf_job_kind_name(MF_JOB_KIND_SAMPLE), "sample");
+    ck_assert_str_eq(mf_job_kind_name(MF_JOB_KIND_TRAIN), "train");
+    mf_req_limits lim = mf_req_limits_default();
+    ck_assert_uint_eq(lim.max_n, 10000);
+    ck_assert_uint_eq(lim.max_steps, 1000);
+    ck_assert_uint_eq(lim.max_train_steps, 200000);
+    ck_assert_uint_eq(lim.max_batch, 4096);
+}
+
+END_TEST
+
+/* ---- jobs and the params_json round trip --------------------------------------------- */
+
+static mf_job_req job_ok(const char *body)
+{
+    mf_req_limits lim = mf_req_limits_default();
+    mf_job_req j;
+    mf_req_error err;
+    mf_req_status st = mf_req_decode_job(body, strlen(body), &lim, &j, &err);
+    ck_assert_msg(st == MF_REQ_OK, "%s: %s %s %s", body, err.code, err.field, err.message);
+    ck_assert_ptr_nonnull(j.params_json);
+    return j;
+}
+
+static void assert_same_sample(const mf_sample_req *a, const mf_sample_req *b)
+{
+    ck_assert_str_eq(a->model, b->model);
+    ck_assert_uint_eq(a->n, b->n);
+    ck_assert_int_eq(a->sampler, b->sampler);
+    ck_assert_uint_eq(a->steps, b->steps);
+    ck_assert(a->eta == b->eta);
+    ck_assert_int_eq(a->has_seed, b->has_seed);
+    ck_assert_uint_eq(a->seed, b->seed);
+    ck_assert_int_eq(a->metrics, b->metrics);
+}
+
+static void assert_same_train(const mf_train_req *a, const mf_train_req *b)
+{
+    ck_assert_str_eq(a->dataset, b->dataset);
+    ck_assert_uint_eq(a->n_hidden, b->n_hidden);
+    for (size_t i = 0; i < a->n_hidden; i++) {
+        ck_assert_uint_eq(a->hidden[i], b->hidden[i]);
+    }
+    ck_assert_uint_eq(a->emb, b->emb);
+    ck_assert_str_eq(a->schedule, b->schedule);
+    ck_assert_uint_eq(a->steps, b->steps);
+    ck_assert_uint_eq(a->batch, b->batch);
+    ck_assert_uint_eq(a->warmup, b->warmup);
+    ck_assert(a->lr == b->lr);
+    ck_assert(a->lr_min == b->lr_min);
+    ck_assert(a->ema == b->ema);
+    ck_assert(a->clip == b->clip);
+    ck_assert_uint_eq(a->seed, b->seed);
+    ck_assert_int_eq(a->dequantise, b->dequantise);
+    ck_assert_str_eq(a->out_model, b->out_model);
+}
+
+/* decode -> params_json -> mf_req_decode_job_params gives the same request and text. */
+static void assert_round_trip(const mf_job_req *j)
+{
+    mf_req_limits lim = mf_req_limits_default();
+    mf_job_req k;
+    mf_req_error err;
+    mf_req_status st = mf_req_decode_job_params(j->kind, j->model, j->params_json, &lim, &k, &err);
+    ck_assert_msg(st == MF_REQ_OK, "%s: %s %s %s", j->params_json, err.code, err.field,
+                  err.message);
+    ck_assert_int_eq(k.kind, j->kind);
+    ck_assert_str_eq(k.model, j->model);
+    if (j->kind == MF_JOB_KIND_SAMPLE) {
+        assert_same_sample(&k.p.sample, &j->p.sample);
+    } else {
+        assert_same_train(&k.p.train, &j->p.train);
+    }
+    ck_assert_str_eq(k.params_json, j->params_json);
+    free(k.params_json);
+}
+
+START_TEST(test_job_sample)
+{
+    mf_job_req j = job_ok("{\"type\":\"sample\",\"model\":\"ring\",\"params\":{\"n\":3}}");
+    ck_assert_int_eq(j.kind, MF_JOB_KIND_SAMPLE);
+    ck_assert_str_eq(j.model, "ring");
+    ck_assert_str_eq(j.p.sample.model, "ring");
+    ck_assert_uint_eq(j.p.sample.n, 3);
+    ck_assert_int_eq(j.p.sample.sampler, MF_SAMPLER_DDPM);
+    ck_assert_uint_eq(j.p.sample.steps, 0);
+    ck_assert(j.p.sample.eta == 0.0);
+    ck_assert(!j.p.sample.has_seed);
+    ck_assert(j.p.sample.metrics);
+    /* No seed and no steps when none given; metrics always. */
+    ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"metrics\":true,\"n\":3,\"sampler\":\"ddpm\"}");
+    assert_round_trip(&j);
+    free(j.params_json);
+
+    j = job_ok(
+        "{\"params\":{\"metrics\":false,\"seed\":9007199254740992,\"eta\":0.3,"
+        "\"steps\":250,\"sampler\":\"ddim\",\"n\":10000},\"model\":\"m\",\"type\":\"sample\"}");
+    ck_assert_uint_eq(j.p.sample.n, 10000);
+    ck_assert_int_eq(j.p.sample.sampler, MF_SAMPLER_DDIM);
+    ck_assert_uint_eq(j.p.sample.steps, 250);
+    ck_assert(j.p.sample.eta == 0.3);
+    ck_assert(j.p.sample.has_seed);
+    ck_assert_uint_eq(j.p.sample.seed, UINT64_C(9007199254740992));
+    ck_assert(!j.p.sample.metrics);
+    ck_assert_str_eq(j.params_json, "{\"eta\":0.29999999999999999,\"metrics\":false,\"n\":10000,"
+                                    "\"sampler\":\"ddim\",\"seed\":9007199254740992,"
+                                    "\"steps\":250}");
+    assert_round_trip(&j);
+    free(j.params_json);
+
+    j = job_ok("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1,\"seed\":0,"
+               "\"sampler\":\"ode\",\"eta\":1}}");
+    ck_assert_str_eq(j.params_json, "{\"eta\":1.0,\"metrics\":true,\"n\":1,\"sampler\":\"ode\","
+                                    "\"seed\":0}");
+    assert_round_trip(&j);
+    free(j.params_json);
+}
+
+END_TEST
+
+START_TEST(test_job_train_defaults)
+{
+    mf_job_req j = job_ok("{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\"}}");
+    ck_assert_int_eq(j.kind, MF_JOB_KIND_TRAIN);
+    ck_assert_str_eq(j.model, "");
+    const mf_train_req *t = &j.p.train;
+    ck_assert_str_eq(t->dataset, "two_moons");
+    ck_assert_uint_eq(t->n_hidden, 3);
+    ck_assert_uint_eq(t->hidden[0], 256);
+    ck_assert_uint_eq(t->hidden[1], 256);
+    ck_assert_uint_eq(t->hidden[2], 256);
+    ck_assert_uint_eq(t->emb, 64);
+    ck_assert_str_eq(t->schedule, "linear:0.0001:0.02:1000");
+    ck_assert_uint_eq(t->steps, 20000);
+    ck_assert_uint_eq(t->batch, 512);
+    ck_assert(t->lr == 1e-3);
+    ck_assert(t->lr_min == 1e-5);
+    ck_assert_uint_eq(t->warmup, 500);
+    ck_assert(t->ema == 0.999);
+    ck_assert(t->clip == 1.0);
+    ck_assert_uint_eq(t->seed, 0);
+    ck_assert(!t->dequantise);
+    ck_assert_str_eq(t->out_model, "");
+    ck_assert_str_eq(j.params_json,
+                     "{\"batch\":512,\"clip\":1.0,\"dataset\":\"two_moons\",\"dequantise\":false,"
+                     "\"ema\":0.999,\"emb\":64,\"hidden\":[256,256,256],\"lr\":0.001,"
+                     "\"lr_min\":1.0000000000000001e-5,\"schedule\":\"linear:0.0001:0.02:1000\","
+                     "\"seed\":0,\"steps\":20000,\"warmup\":500}");
+    assert_round_trip(&j);
+    free(j.params_json);
+}
+
+END_TEST
+
+START_TEST(test_job_train_all_fields)
+{
+    mf_job_req j = job_ok(
+        "{\"type\":\"train\",\"params\":{\"dataset\":\"digits\",\"hidden\":[8192,1,8192,1,8192,"
+        "1,8192,3],\"emb\":8192,\"schedule\":\"cosine:1000\",\"steps\":200000,\"batch\":4096,"
+        "\"lr\":1,\"lr_min\":0,\"warmup\":1000000000,\"ema\":0.999999,\"clip\":1e9,"
+        "\"seed\":9007199254740992,\"dequantise\":true,\"out_model\":\"" ID64 "\"}}");
+    const mf_train_req *t = &j.p.train;
+    ck_assert_str_eq(t->dataset, "digits");
+    ck_assert_uint_eq(t->n_hidden, 8);
+    ck_assert_uint_eq(t->hidden[0], 8192);
+    ck_assert_uint_eq(t->hidden[1], 1);
+    ck_assert_uint_eq(t->hidden[7], 3);
+    ck_assert_uint_eq(t->emb, 8192);
+    ck_assert_str_eq(t->schedule, "cosine:1000");
+    ck_assert_uint_eq(t->steps, 200000);
+    ck_assert_uint_eq(t->batch, 4096);
+    ck_assert(t->lr == 1.0);
+    ck_assert(t->lr_min == 0.0);
+    ck_assert_uint_eq(t->warmup, 1000000000);
+    ck_assert(t->ema == 0.999999);
+    ck_assert(t->clip == 1e9);
+    ck_assert_uint_eq(t->seed, UINT64_C(9007199254740992));
+    ck_assert(t->dequantise);
+    ck_assert_str_eq(t->out_model, ID64);
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"out_model\":\"" ID64 "\""));
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"hidden\":[8192,1,8192,1,8192,1,8192,3]"));
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"seed\":9007199254740992"));
+    assert_round_trip(&j);
+    free(j.params_json);
+}
+
+END_TEST
+
+START_TEST(test_job_train_bounds)
+{
+    /* ID64 is 64 bytes: one too long for a schedule; 63 fit. */
+    mf_job_req j = job_ok("{\"type\":\"train\",\"params\":{\"out_model\":\"x\",\"clip\":0,"
+                          "\"ema\":0,\"warmup\":0,\"lr\":1e-300,\"batch\":1,\"steps\":1,"
+                          "\"emb\":2,\"hidden\":[1],\"dataset\":\"linear_subspace\",\"schedule\":"
+                          "\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0\"}}");
+    const mf_train_req *t = &j.p.train;
+    ck_assert_str_eq(t->dataset, "linear_subspace");
+    ck_assert_uint_eq(t->n_hidden, 1);
+    ck_assert_uint_eq(t->hidden[0], 1);
+    ck_assert_uint_eq(t->emb, 2);
+    ck_assert_uint_eq(strlen(t->schedule), 63);
+    ck_assert_uint_eq(t->steps, 1);
+    ck_assert_uint_eq(t->batch, 1);
+    ck_assert(t->lr == 1e-300);
+    ck_assert_uint_eq(t->warmup, 0);
+    ck_assert(t->ema == 0.0);
+    ck_assert(t->clip == 0.0);
+    ck_assert_str_eq(t->out_model, "x");
+    assert_round_trip(&j);
+    free(j.params_json);
+
+    /* Every data set is accepted; dequantise false is fine for any. */
+    for (int i = 0; i < MF_DATASET_COUNT; i++) {
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"type\":\"train\",\"params\":{\"dataset\":\"%s\",\"dequantise\":false}}",
+                 mf_dataset_name((mf_dataset_id) i));
+        j = job_ok(body);
+        ck_assert_str_eq(j.p.train.dataset, mf_dataset_name((mf_dataset_id) i));
+        assert_round_trip(&j);
+        free(j.params_json);
+    }
+}
+
+END_TEST
+
+START_TEST(test_job_params_errors)
+{
+    mf_req_limits lim = mf_req_limits_default();
+    mf_job_req j;
+    mf_req_error err;
+    const char *ok_sample = "{\"n\":1}";
+    const char *ok_train = "{\"dataset\":\"ring\"}";
+
+    ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_SAMPLE, "m", ok_sample, &lim, &j, &err),
+                     MF_REQ_OK);
+    ck_assert_str_eq(j.model, "m");
+    ck_assert_str_eq(j.p.sample.model, "m");
+    free(j.params_json);
+    ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_TRAIN, NULL, ok_train, &lim, &j, &err),
+                     MF_REQ_OK);
+    free(j.params_json);
+    ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_TRAIN, "", ok_train, NULL, &j, &err),
+                     MF_REQ_OK);
+    free(j.params_json);
+
+    static const struct {
+        mf_job_kind kind;
+        const char *model, *params, *code, *field;
+    } cases[] = {
+        {MF_JOB_KIND_SAMPLE, NULL, "{\"n\":1}", "bad_value", "/model"},
+        {MF_JOB_KIND_SAMPLE, "../x", "{\"n\":1}", "bad_value", "/model"},
+        {MF_JOB_KIND_TRAIN, "m", "{\"dataset\":\"ring\"}", "unknown_field", "/model"},
+        {(mf_job_kind) 7, "m", "{\"n\":1}", "bad_value", "/type"},
+        {MF_JOB_KIND_SAMPLE, "m", NULL, "bad_json", "/params"},
+        {MF_JOB_KIND_SAMPLE, "m", "", "bad_json", "/params"},
+        {MF_JOB_KIND_SAMPLE, "m", "{", "bad_json", "/params"},
+        {MF_JOB_KIND_SAMPLE, "m", "[1]", "bad_json", "/params"},
+        {MF_JOB_KIND_SAMPLE, "m", "{\"n\":1} x", "bad_json", "/params"},
+        {MF_JOB_KIND_SAMPLE, "m", "{\"n\":0}", "out_of_range", "/params/n"},
+        {MF_JOB_KIND_SAMPLE, "m", "{}", "missing_field", "/params/n"},
+        {MF_JOB_KIND_SAMPLE, "m", "{\"n\":1,\"model\":\"m\"}", "unknown_field", "/params/model"},
+        {MF_JOB_KIND_SAMPLE, "m", "{\"n\":1,\"x\":[[[[[[[[1]]]]]]]]}", "bad_json", "/params"},
+        {MF_JOB_KIND_TRAIN, NULL, "{}", "missing_field", "/params/dataset"},
+        {MF_JOB_KIND_TRAIN, NULL, "{\"dataset\":\"ring\",\"dequantise\":true}", "impossible",
+         "/params/dequantise"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        j.params_json = (char *) "not a heap pointer";
+        mf_req_status st = mf_req_decode_job_params(cases[i].kind, cases[i].model, cases[i].params,
+                                                    &lim, &j, &err);
+        ck_assert_msg(st != MF_REQ_OK, "case %zu", i);
+        ck_assert_ptr_null(j.params_json);
+        ck_assert_msg(strcmp(err.code, cases[i].code) == 0 &&
+                          strcmp(err.field, cases[i].field) == 0,
+                      "case %zu: got %s at %s (%s)", i, err.code, err.field, err.message);
+        assert_error(&err, strcmp(err.code, "impossible") == 0 ? MF_REQ_IMPOSSIBLE : MF_REQ_BAD,
+                     cases[i].code, cases[i].field);
+    }
+}
+
+END_TEST
+
+/* ---- out of memory ------------------------------------------------------------------- */
+
+static long alloc_budget;
+
+static void *budget_malloc(size_t n)
+{
+    return alloc_budget-- > 0 ? malloc(n) : NULL;
+}
+
+/* Every allocation jansson makes fails in turn: the decoders answer 500
+ * "internal" (or, while parsing, whatever jansson makes of it), never crash
+ * and leak nothing (the sanitizer and valgrind runs check that); once enough
+ * memory is there, the answer is the normal one. */
+START_TEST(test_out_of_memory)
+{
+    static const char *const bodies[] = {
+        "{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":3,\"seed\":4,\"steps\":9}}",
+        "{\"type\":\"train\",\"params\":{\"dataset\":\"digits\",\"hidden\":[8,8],"
+        "\"dequantise\":true,\"out_model\":\"x\"}}",
+        "{\"type\":\"train\",\"params\":{\"dataset\":\"ring\",\"lr\":0}}",
+        "{\"type\":\"train\"}",
+    };
+    mf_req_limits lim = mf_req_limits_default();
+    json_set_alloc_funcs(budget_malloc, free);
+    for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
+        mf_req_error ok_err;
+        mf_job_req ok;
+        alloc_budget = 1000000;
+        mf_req_status want = mf_req_decode_job(bodies[b], strlen(bodies[b]), &lim, &ok, &ok_err);
+        bool reached = false;
+        size_t n_internal = 0;
+        for (long k = 0; k < 1000 && !reached; k++) {
+            mf_job_req j;
+            mf_req_error err;
+            alloc_budget = k;
+            mf_req_status st = mf_req_decode_job(bodies[b], strlen(bodies[b]), &lim, &j, &err);
+            alloc_budget = 1000000; /* for the checks below */
+            if (st == MF_REQ_INTERNAL) {
+                ck_assert_ptr_null(j.params_json);
+                assert_error(&err, MF_REQ_INTERNAL, "internal", "");
+                n_internal++;
+                continue;
+            }
+            /* jansson's lexer reports some failed allocations as a syntax error
+             * (a token it could not store is an invalid token), which the
+             * decoder cannot tell apart: a 400 on the body as a whole. */
+            if (st == MF_REQ_BAD && strcmp(err.code, "bad_json") == 0 &&
+                !(want == MF_REQ_BAD && strcmp(ok_err.code, "bad_json") == 0)) {
+                ck_assert_ptr_null(j.params_json);
+                assert_error(&err, MF_REQ_BAD, "bad_json", "");
+                continue;
+            }
+            /* Enough memory: the same answer as without a limit. */
+            reached = true;
+            ck_assert_msg(st == want, "body %zu budget %ld: %d %s %s %s", b, k, (int) st, err.code,
+                          err.field, err.message);
+            if (st == MF_REQ_OK) {
+                ck_assert_str_eq(j.params_json, ok.params_json);
+                assert_round_trip(&j);
+                free(j.params_json);
+            } else {
+                ck_assert_str_eq(err.code, ok_err.code);
+                ck_assert_str_eq(err.field, ok_err.field);
+            }
+        }
+        ck_assert(reached);
+        ck_assert_uint_gt(n_internal, 0);
+        if (want == MF_REQ_OK) {
+            free(ok.params_json);
+        }
+    }
+    json_set_alloc_funcs(malloc, free);
+}
+
+END_TEST
+
+static Suite *request_json_suite(void)
+{
+    Suite *s = suite_create("request_json");
+    TCase *tc = tcase_create("malformed");
+    tcase_add_loop_test(tc, test_bad_body, 0, N_BAD);
+    tcase_add_test(tc, test_messages);
+    tcase_add_test(tc, test_long_unknown_key);
+    tcase_add_test(tc, test_deep_nesting);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("decoded");
+    tcase_add_test(tc, test_samples_defaults);
+    tcase_add_test(tc, test_samples_all_fields);
+    tcase_add_test(tc, test_samples_limits);
+    tcase_add_test(tc, test_id_valid);
+    tcase_add_test(tc, test_names_and_limits);
+    tcase_add_test(tc, test_job_sample);
+    tcase_add_test(tc, test_job_train_defaults);
+    tcase_add_test(tc, test_job_train_all_fields);
+    tcase_add_test(tc, test_job_train_bounds);
+    tcase_add_test(tc, test_job_params_errors);
+    tcase_add_test(tc, test_out_of_memory);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+MF_TEST_MAIN(request_json_suite)
