@@ -390,6 +390,24 @@ void mf_dataset_dequantise(mf_rng rng, uint64_t offset, float *x, size_t n)
     }
 }
 
+mf_err mf_dataset_train_batch(mf_dataset_id id, uint64_t seed, uint64_t step, size_t batch,
+                              bool dequantise, float offset, float scale, float *out)
+{
+    mf_rng data = mf_rng_derive(mf_rng_make(seed), 0x64617461 /* "data" */);
+    mf_err err = mf_dataset_sample(id, data, step * batch, out, batch);
+    if (err != MF_OK) {
+        return err;
+    }
+    size_t n = batch * mf_dataset_dim(id);
+    if (dequantise) {
+        mf_dataset_dequantise(mf_rng_derive(data, 0x6471 /* "dq" */), step * n, out, n);
+    }
+    for (size_t j = 0; j < n; j++) {
+        out[j] = (out[j] - offset) / scale;
+    }
+    return MF_OK;
+}
+
 mf_err mf_dataset_heldout(mf_dataset_id id, float *out, size_t n)
 {
     mf_err err = check_out(id, out, n);

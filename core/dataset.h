@@ -168,6 +168,18 @@ void mf_dataset_linear_subspace_basis(float *A_out);
  */
 void mf_dataset_dequantise(mf_rng rng, uint64_t offset, float *x, size_t n);
 
+/**
+ * The training batch of optimiser step `step`, as manifold-train and the
+ * daemon's train job both draw it: points step*batch .. step*batch + batch - 1
+ * of the data stream derive(mf_rng_make(seed), "data"), dequantised from the
+ * stream derive(data, "dq") when asked (variates offset step*batch*D), then
+ * normalised x_model = (x - offset) / scale in float.  out: (batch, D).
+ * Errors: those of mf_dataset_sample (out is then unspecified).
+ */
+MF_MUST_CHECK mf_err mf_dataset_train_batch(mf_dataset_id id, uint64_t seed, uint64_t step,
+                                            size_t batch, bool dequantise, float offset,
+                                            float scale, float *out);
+
 /** Number of digits images in a split: 297 held-out, 1,500 train. */
 size_t mf_dataset_digits_count(bool heldout);
 

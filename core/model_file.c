@@ -935,3 +935,17 @@ done:
     free(buf);
     return rc;
 }
+
+void mf_model_to_data(const mf_model *m, float *x, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        x[j] = (float) ((double) x[j] * m->data_scale + m->data_offset);
+    }
+}
+
+void mf_model_from_data(const mf_model *m, float *x, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        x[j] = (float) (((double) x[j] - m->data_offset) / m->data_scale);
+    }
+}

@@ -88,6 +88,12 @@ MF_MUST_CHECK mf_err mf_model_set_meta(mf_model *m, const char *key, const char 
  */
 MF_MUST_CHECK mf_err mf_model_set_normalisation(mf_model *m, double offset, double scale);
 
+/** x (n values) from model space to data space: x_data = x * data_scale + data_offset. */
+void mf_model_to_data(const mf_model *m, float *x, size_t n);
+
+/** x (n values) from data space to model space: x_model = (x - data_offset) / data_scale. */
+void mf_model_from_data(const mf_model *m, float *x, size_t n);
+
 /**
  * Parses and validates a model file held in memory (nothing of buf is kept).
  * Errors: MF_EINVAL (NULL arguments), MF_EFORMAT (anything wrong with the

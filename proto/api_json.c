@@ -48,6 +48,25 @@ char *mf_json_error_body(const char *code, const char *message, const char *fiel
     return mf_json_take_dump(mf_json_checked(o, f));
 }
 
+char *mf_json_job_error(const char *code, const char *message)
+{
+    json_t *o = json_object();
+    int f = o == NULL;
+    f |= json_object_set_new(o, "code", json_string(code));
+    f |= json_object_set_new(o, "message", json_string(message));
+    return mf_json_take_dump(mf_json_checked(o, f));
+}
+
+char *mf_json_train_result(const char *model, uint64_t steps, double loss)
+{
+    json_t *o = json_object();
+    int f = o == NULL;
+    f |= json_object_set_new(o, "model", json_string(model));
+    f |= json_object_set_new(o, "steps", mf_json_u64(steps));
+    f |= json_object_set_new(o, "loss", mf_json_num(loss));
+    return mf_json_take_dump(mf_json_checked(o, f));
+}
+
 json_t *mf_json_model(const char *id, const mf_model *m, bool protected_model, uint64_t file_bytes)
 {
     const mf_mlp_config *c = &m->net->cfg;

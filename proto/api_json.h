@@ -27,6 +27,12 @@ char *mf_json_take_dump(json_t *j);
 /** {"error":{"code","message","field"}}; field NULL is written as null. */
 char *mf_json_error_body(const char *code, const char *message, const char *field);
 
+/** A job's error: {"code", "message"} (malloc'd text). */
+char *mf_json_job_error(const char *code, const char *message);
+
+/** A train job's result: {"model": id, "steps", "loss"} (loss null when not finite); malloc'd. */
+char *mf_json_train_result(const char *model, uint64_t steps, double loss);
+
 /*
  * A model: {"id", "dataset", "data_dim", "cond_dim", "hidden": [..], "emb_dim",
  * "params", "schedule", "prediction", "data_offset", "data_scale", "parent" (null

@@ -715,7 +715,7 @@ static char *dump(json_t *o, int failures)
     return s;
 }
 
-static char *sample_params_json(const mf_sample_req *r)
+char *mf_req_sample_params_json(const mf_sample_req *r)
 {
     json_t *o = json_object();
     int f = o == NULL;
@@ -783,7 +783,7 @@ static mf_req_status decode_params(mf_job_kind k, json_t *params, const mf_req_l
         /* The sample request of a job carries the job's model, so the server can
          * run it like a /v1/samples request. */
         memcpy(j->p.sample.model, j->model, sizeof j->model);
-        j->params_json = sample_params_json(&j->p.sample);
+        j->params_json = mf_req_sample_params_json(&j->p.sample);
     } else {
         if ((st = decode_train(params, lim, &j->p.train, err)) != MF_REQ_OK) {
             return st;

@@ -155,6 +155,14 @@ mf_req_status mf_req_decode_job_params(mf_job_kind kind, const char *model,
                                        const char *params_json, const mf_req_limits *lim,
                                        mf_job_req *ret, mf_req_error *err);
 
+/**
+ * The canonical params JSON of a sample request (compact, sorted keys; steps
+ * and seed only when set; no model): what mf_req_decode_job stores, and what
+ * the server stores again once it has resolved steps and seed.  malloc'd, or
+ * NULL when out of memory.
+ */
+char *mf_req_sample_params_json(const mf_sample_req *r);
+
 /** "sample", "train". */
 const char *mf_job_kind_name(mf_job_kind k);
 

@@ -14,20 +14,17 @@
 #include <time.h>
 
 #include "api_json.h"
+#include "clock.h"
 #include "log.h"
 #include "request_json.h"
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
-
 /* ---- responses ------------------------------------------------------------------ */
 
-void mf_http_common_headers(req *r, struct MHD_Response *resp)
+enum MHD_Result mf_http_queue(req *r, unsigned status, struct MHD_Response *resp)
 {
+    if (resp == NULL) {
+        return MHD_NO;
+    }
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     if (r->origin[0] != '\0') {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->origin);
@@ -35,6 +32,19 @@ void mf_http_common_headers(req *r, struct MHD_Response *resp)
         MHD_add_response_header(resp, "Access-Control-Expose-Headers",
                                 "Location, Retry-After, X-Request-Id");
     }
+    if (r->location[0] != '\0') {
+        MHD_add_response_header(resp, "Location", r->location);
+    }
+    r->status = (int) status;
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result mf_http_bad_method(req *r)
+{
+    return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", r->method,
+                         r->path);
 }
 
 enum MHD_Result mf_http_json(req *r, unsigned status, char *body)
@@ -58,20 +68,13 @@ enum MHD_Result mf_http_json(req *r, unsigned status, char *body)
     }
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    mf_http_common_headers(r, resp);
     if (status == 503 || status == 429) {
         MHD_add_response_header(resp, "Retry-After", "1");
     }
     if (status == 405) {
         MHD_add_response_header(resp, "Allow", "GET, POST, DELETE, OPTIONS");
     }
-    if (r->location[0] != '\0') {
-        MHD_add_response_header(resp, "Location", r->location);
-    }
-    r->status = (int) status;
-    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return mf_http_queue(r, status, resp);
 }
 
 enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const char *field,
@@ -121,17 +124,13 @@ static enum MHD_Result preflight(req *r)
     if (resp == NULL) {
         return MHD_NO;
     }
-    mf_http_common_headers(r, resp);
     if (r->origin[0] != '\0') {
         MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
         MHD_add_response_header(resp, "Access-Control-Allow-Headers",
                                 "Content-Type, Authorization, Last-Event-ID, X-Request-Id");
         MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
     }
-    r->status = 204;
-    enum MHD_Result ret = MHD_queue_response(r->conn, 204, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return mf_http_queue(r, 204, resp);
 }
 
 /* ---- routing ---------------------------------------------------------------------- */
@@ -173,12 +172,12 @@ static enum MHD_Result serve_file(req *r, const char *path, const char *type)
         return mf_http_error(r, 500, "internal", NULL, "cannot read %s", path);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(got, buf, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(buf);
+        return MHD_NO;
+    }
     MHD_add_response_header(resp, "Content-Type", type);
-    mf_http_common_headers(r, resp);
-    r->status = 200;
-    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return mf_http_queue(r, 200, resp);
 }
 
 /*
@@ -227,13 +226,13 @@ static enum MHD_Result route(req *r)
     }
     if (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/readyz") == 0) {
         if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-            return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+            return mf_http_bad_method(r);
         }
         return health(r, r->path[1] == 'r');
     }
     if (strcmp(r->path, "/metrics") == 0) {
         if (strcmp(m, "GET") != 0) {
-            return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+            return mf_http_bad_method(r);
         }
         return mf_route_metrics(r);
     }
@@ -254,7 +253,7 @@ static enum MHD_Result route(req *r)
     }
     if (strcmp(coll, "samples") == 0 && n == 1) {
         if (strcmp(m, "POST") != 0) {
-            return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+            return mf_http_bad_method(r);
         }
         return mf_route_samples(r);
     }
@@ -281,7 +280,7 @@ static req *req_new(mf_server *s, struct MHD_Connection *conn, const char *url,
     r->srv = s;
     r->conn = conn;
     r->method = method;
-    r->t0 = mono_s();
+    r->t0 = mf_mono_s();
     snprintf(r->path, sizeof r->path, "%s", url);
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     bool ok = rid != NULL && strlen(rid) > 0 && strlen(rid) < sizeof r->id;
@@ -388,7 +387,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_add(&s->responses[cls_i], 1);
     }
     mf_log(MF_LOG_DEBUG, r->id, NULL, "%s %s %d %.1f ms", r->method, r->path, r->status,
-           1e3 * (mono_s() - r->t0));
+           1e3 * (mf_mono_s() - r->t0));
     if (r->call != NULL) {
         mf_sample_call_release(r->call, s->reg);
     }

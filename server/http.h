@@ -96,8 +96,13 @@ enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const c
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
-/** Adds the headers every response carries (request id, CORS). */
-void mf_http_common_headers(req *r, struct MHD_Response *resp);
+/**
+ * Adds the headers every response carries (request id, CORS, Location when
+ * set), queues resp with status, and lets go of resp.  NULL resp: MHD_NO.
+ */
+enum MHD_Result mf_http_queue(req *r, unsigned status, struct MHD_Response *resp);
+/** 405 method_not_allowed for this request's method and path. */
+enum MHD_Result mf_http_bad_method(req *r);
 /** The value of a query argument, or NULL. */
 const char *mf_http_arg(req *r, const char *key);
 

@@ -28,9 +28,8 @@
 
 typedef struct config {
     const char *listen, *models, *model_store, *store, *cors, *log_level, *openapi, *port_file;
-    size_t workers, threads, max_queue, max_pending, max_running, max_batch_rows, http_threads;
-    size_t max_body, max_upload, max_connections, max_model_bytes;
-    double result_ttl, drain_timeout, heartbeat, slice;
+    size_t threads, http_threads, max_body, max_upload, max_connections, max_model_bytes;
+    double drain_timeout, heartbeat;
 } config;
 
 /* Prepends "--name value" for every MANIFOLD_NAME variable to argv. */
@@ -90,41 +89,36 @@ int main(int argc, char **argv)
                 .store = "sqlite:var/manifold.db",
                 .cors = "",
                 .log_level = "info",
-                .workers = 1,
                 .threads = 0,
-                .max_queue = 256,
-                .max_pending = 1024,
-                .max_running = 2,
-                .max_batch_rows = 4096,
                 .http_threads = 2,
                 .max_body = 1 << 20,
                 .max_upload = 64u << 20,
                 .max_connections = 1024,
                 .max_model_bytes = 64u << 20,
-                .result_ttl = 86400,
                 .drain_timeout = 20,
-                .heartbeat = 15,
-                .slice = 0.2};
+                .heartbeat = 15};
+    /* the scheduler's own defaults; its flags write straight into sc */
+    mf_sched_cfg sc = mf_sched_cfg_default();
     const mf_opt opts[] = {
         {"listen", MF_OPT_STR, &c.listen, 0, 0, "IPv4 address:port to serve (127.0.0.1:8080; port 0 = any free)"},
         {"models", MF_OPT_STR, &c.models, 0, 0, "directory of the shipped models, read-only and protected (models)"},
         {"model-store", MF_OPT_STR, &c.model_store, 0, 0, "directory for uploaded and trained models (var/models)"},
         {"store", MF_OPT_STR, &c.store, 0, 0, "job store URI (sqlite:var/manifold.db)"},
-        {"workers", MF_OPT_SIZE, &c.workers, 1, 64, "compute workers (1)"},
+        {"workers", MF_OPT_SIZE, &sc.workers, 1, 64, "compute workers (1)"},
         {"threads", MF_OPT_SIZE, &c.threads, 0, 256, "threads per worker, 0 = cores / workers"},
-        {"max-queue", MF_OPT_SIZE, &c.max_queue, 1, 1e6, "queued jobs before 503 queue_full (256)"},
-        {"max-pending", MF_OPT_SIZE, &c.max_pending, 1, 1e6, "waiting sampling requests before 503 (1024)"},
-        {"max-running", MF_OPT_SIZE, &c.max_running, 1, 1024, "jobs started at once (2)"},
-        {"max-batch-rows", MF_OPT_SIZE, &c.max_batch_rows, 1, 1e6, "rows of one batched sampler run (4096)"},
+        {"max-queue", MF_OPT_SIZE, &sc.max_queue, 1, 1e6, "queued jobs before 503 queue_full (256)"},
+        {"max-pending", MF_OPT_SIZE, &sc.max_pending_samples, 1, 1e6, "waiting sampling requests before 503 (1024)"},
+        {"max-running", MF_OPT_SIZE, &sc.max_running_jobs, 1, 1024, "jobs started at once (2)"},
+        {"max-batch-rows", MF_OPT_SIZE, &sc.max_batch_rows, 1, 1e6, "rows of one batched sampler run (4096)"},
         {"max-body", MF_OPT_SIZE, &c.max_body, 64, 1e9, "JSON body limit in bytes (1 MiB)"},
         {"max-upload", MF_OPT_SIZE, &c.max_upload, 64, 1e10, "model upload limit in bytes (64 MiB)"},
         {"max-connections", MF_OPT_SIZE, &c.max_connections, 1, 1e6, "open connections (1024)"},
         {"http-threads", MF_OPT_SIZE, &c.http_threads, 1, 64, "HTTP threads (2)"},
         {"cors", MF_OPT_STR, &c.cors, 0, 0, "allowed origins, comma separated; * = any (none)"},
-        {"result-ttl", MF_OPT_FLOAT, &c.result_ttl, 1, 1e9, "seconds finished jobs are kept (86400)"},
+        {"result-ttl", MF_OPT_FLOAT, &sc.result_ttl, 1, 1e9, "seconds finished jobs are kept (86400)"},
         {"drain-timeout", MF_OPT_FLOAT, &c.drain_timeout, 0, 3600, "seconds SIGTERM waits for running work (20)"},
         {"heartbeat", MF_OPT_FLOAT, &c.heartbeat, 0.1, 3600, "event-stream heartbeat period in seconds (15)"},
-        {"slice", MF_OPT_FLOAT, &c.slice, 0.001, 60, "seconds a job computes before yielding (0.2)"},
+        {"slice", MF_OPT_FLOAT, &sc.slice_seconds, 0.001, 60, "seconds a job computes before yielding (0.2)"},
         {"log-level", MF_OPT_STR, &c.log_level, 0, 0, "debug, info, warn or error (info)"},
         {"openapi", MF_OPT_STR, &c.openapi, 0, 0, "file served at /openapi.yaml (proto/openapi.yaml if present)"},
         {"port-file", MF_OPT_STR, &c.port_file, 0, 0, "write the bound port to this file once serving"},
@@ -153,12 +147,13 @@ int main(int argc, char **argv)
         return 2;
     }
     mf_log_set_level((mf_log_level) lv);
-    size_t threads = c.threads > 0 ? c.threads : (cores / c.workers > 0 ? cores / c.workers : 1);
-    if (c.workers * threads > cores) {
+    size_t threads = c.threads > 0 ? c.threads : (cores / sc.workers > 0 ? cores / sc.workers : 1);
+    if (sc.workers * threads > cores) {
         mf_log(MF_LOG_WARN, NULL, NULL,
                "workers x threads = %zu exceeds the %zu cores: compute will contend",
-               c.workers * threads, cores);
+               sc.workers * threads, cores);
     }
+    sc.team = threads;
     mf_cpu_set_blas_threads(1);
 
     /* Signals are taken by sigwait in this thread; every thread started below inherits the mask. */
@@ -193,15 +188,6 @@ int main(int argc, char **argv)
         goto out;
     }
     mf_log(MF_LOG_INFO, NULL, NULL, "models: %zu loaded, %zu skipped", loaded, skipped);
-    mf_sched_cfg sc = mf_sched_cfg_default();
-    sc.workers = c.workers;
-    sc.team = threads;
-    sc.max_queue = c.max_queue;
-    sc.max_pending_samples = c.max_pending;
-    sc.max_running_jobs = c.max_running;
-    sc.max_batch_rows = c.max_batch_rows;
-    sc.slice_seconds = c.slice;
-    sc.result_ttl = c.result_ttl;
     err = mf_sched_start(&sc, store, reg, &sched);
     if (err != MF_OK) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot start the scheduler: %s", mf_strerror(err));
@@ -231,7 +217,7 @@ int main(int argc, char **argv)
     mf_server_set_ready(srv, true);
     mf_log(MF_LOG_INFO, NULL, NULL,
            "manifoldd serving on http://%s:%u (%zu worker(s) x %zu thread(s), store %s)", host,
-           bound, c.workers, threads, c.store);
+           bound, sc.workers, threads, c.store);
     if (c.port_file != NULL) {
         FILE *pf = fopen(c.port_file, "w");
         if (pf != NULL) {

@@ -131,9 +131,5 @@ enum MHD_Result mf_route_metrics(req *r)
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    mf_http_common_headers(r, resp);
-    r->status = 200;
-    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return mf_http_queue(r, 200, resp);
 }

@@ -223,7 +223,7 @@ enum MHD_Result mf_route_jobs(req *r, const char *id, const char *sub)
         if (get) {
             return list_jobs(r);
         }
-        return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+        return mf_http_bad_method(r);
     }
     if (sub != NULL && strcmp(sub, "cancel") != 0 && strcmp(sub, "events") != 0 &&
         strcmp(sub, "result") != 0) {
@@ -231,7 +231,7 @@ enum MHD_Result mf_route_jobs(req *r, const char *id, const char *sub)
     }
     bool want_post = sub != NULL && strcmp(sub, "cancel") == 0;
     if ((want_post && !post) || (!want_post && !get)) {
-        return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+        return mf_http_bad_method(r);
     }
     if (sub != NULL && strcmp(sub, "events") == 0) {
         return mf_stream_job_events(r, id);

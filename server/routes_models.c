@@ -60,11 +60,7 @@ static enum MHD_Result weights(req *r, mf_reg_model *e)
     snprintf(disp, sizeof disp, "attachment; filename=\"%s.safetensors\"", e->id);
     MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
     MHD_add_response_header(resp, "Content-Disposition", disp);
-    mf_http_common_headers(r, resp);
-    r->status = 200;
-    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return mf_http_queue(r, 200, resp);
 }
 
 static enum MHD_Result upload(req *r)
@@ -126,14 +122,14 @@ enum MHD_Result mf_route_models(req *r, const char *id, const char *sub)
         if (strcmp(m, "POST") == 0) {
             return upload(r);
         }
-        return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+        return mf_http_bad_method(r);
     }
     if (sub != NULL && strcmp(sub, "weights") != 0) {
         return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
     }
     bool get = strcmp(m, "GET") == 0, del = strcmp(m, "DELETE") == 0 && sub == NULL;
     if (!get && !del) {
-        return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", m, r->path);
+        return mf_http_bad_method(r);
     }
     if (del) {
         mf_err err = mf_registry_delete(r->srv->reg, id);
@@ -149,13 +145,8 @@ enum MHD_Result mf_route_models(req *r, const char *id, const char *sub)
             return mf_http_error(r, 500, "store", NULL, "cannot delete model %s", id);
         }
         mf_log(MF_LOG_INFO, r->id, NULL, "model %s deleted", id);
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
-        mf_http_common_headers(r, resp);
-        r->status = 204;
-        enum MHD_Result ret = MHD_queue_response(r->conn, 204, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        return mf_http_queue(
+            r, 204, MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT));
     }
     mf_reg_model *e = mf_registry_get(r->srv->reg, id);
     if (e == NULL) {

@@ -20,8 +20,8 @@
 #include <uv.h>
 
 #include "api_json.h"
+#include "clock.h"
 #include "dataset.h"
-#include "json_util.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics_json.h"
@@ -36,20 +36,6 @@ const double mf_sched_buckets[MF_SCHED_N_BUCKETS] = {0.001, 0.0025, 0.005, 0.01,
 #define SAMPLE_JOB_CHUNK   1024 /* rows per samples event of a sample job */
 #define PROGRESS_EVERY_S   0.5  /* at most this often a progress event */
 #define DEFAULT_STEPS_FAST 100  /* default steps of ddim and ode */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
 
 static void hist_add(mf_hist *h, double v)
 {
@@ -176,15 +162,6 @@ static void append_event(mf_sched *s, const char *id, const char *name, json_t *
     notify(s, id);
 }
 
-static char *error_json(const char *code, const char *message)
-{
-    json_t *o = json_object();
-    int f = o == NULL;
-    f |= json_object_set_new(o, "code", json_string(code));
-    f |= json_object_set_new(o, "message", json_string(message));
-    return mf_json_take_dump(mf_json_checked(o, f));
-}
-
 /*
  * Moves job j to a final state, with the final status event carrying the job
  * object (minus the result, which can be large: GET .../result has it).
@@ -192,7 +169,7 @@ static char *error_json(const char *code, const char *message)
 static void finish_job(mf_sched *s, job *j, mf_job_state st, const char *result,
                        const char *error, const char *metrics)
 {
-    double t = now_s();
+    double t = mf_wall_s();
     mf_job_view v = {.id = j->id,
                      .type = mf_job_kind_name(j->req.kind),
                      .model = j->req.model,
@@ -221,7 +198,7 @@ static void finish_job(mf_sched *s, job *j, mf_job_state st, const char *result,
     uv_mutex_lock(&s->lock);
     s->stats.jobs_finished[st]++;
     if (j->started) {
-        hist_add(&s->stats.run_time, mono_s() - j->queued_mono);
+        hist_add(&s->stats.run_time, mf_mono_s() - j->queued_mono);
     }
     uv_mutex_unlock(&s->lock);
     mf_log(MF_LOG_INFO, NULL, j->id, "job %s", mf_job_state_name(st));
@@ -322,7 +299,7 @@ mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c)
         err = MF_EBUSY;
     } else {
         atomic_fetch_add(&c->refs, 1);
-        c->queued_at = mono_s();
+        c->queued_at = mf_mono_s();
         c->next = NULL;
         if (s->pending_tail != NULL) {
             s->pending_tail->next = c;
@@ -373,13 +350,6 @@ static void call_metrics(mf_sample_call *c, const mf_model *m)
     }
 }
 
-static void denormalise(float *x, size_t n, const mf_model *m)
-{
-    for (size_t j = 0; j < n; j++) {
-        x[j] = (float) ((double) x[j] * m->data_scale + m->data_offset);
-    }
-}
-
 /* Runs a batch of compatible calls as one segmented sampler run. */
 static void run_batch(worker *w, mf_sample_call *head)
 {
@@ -387,7 +357,7 @@ static void run_batch(worker *w, mf_sample_call *head)
     const mf_model *m = head->model->model;
     size_t D = m->net->cfg.data_dim, rows = 0, n_calls = 0;
     mf_sample_seg segs[MF_SAMPLER_MAX_SEGS];
-    double t0 = mono_s();
+    double t0 = mf_mono_s();
     for (mf_sample_call *c = head; c != NULL; c = c->next) {
         segs[n_calls++] = (mf_sample_seg){.rows = c->req.n, .seed = c->req.seed, .first_index = 0};
         rows += c->req.n;
@@ -417,7 +387,7 @@ static void run_batch(worker *w, mf_sample_call *head)
                 c->err = MF_ENOMEM;
             } else {
                 memcpy(c->x, x + r * D, c->req.n * D * sizeof(float));
-                denormalise(c->x, c->req.n * D, m);
+                mf_model_to_data(m, c->x, c->req.n * D);
                 if (c->req.metrics) {
                     call_metrics(c, m);
                 }
@@ -427,7 +397,7 @@ static void run_batch(worker *w, mf_sample_call *head)
             snprintf(c->err_msg, sizeof c->err_msg, "sampling failed: %s", mf_strerror(c->err));
         }
         r += c->req.n;
-        c->finished_at = mono_s();
+        c->finished_at = mf_mono_s();
         uv_mutex_lock(&s->lock);
         hist_add(&s->stats.queue_wait, c->started_at - c->queued_at);
         hist_add(&s->stats.run_time, c->finished_at - c->queued_at);
@@ -450,7 +420,7 @@ static void run_batch(worker *w, mf_sample_call *head)
 
 static void progress_event(mf_sched *s, job *j, const char *phase, bool force)
 {
-    double t = mono_s();
+    double t = mf_mono_s();
     if (!force && t - j->last_progress < PROGRESS_EVERY_S) {
         return;
     }
@@ -467,14 +437,14 @@ static void fail_job(mf_sched *s, job *j, const char *code, const char *what, mf
 {
     char msg[256];
     snprintf(msg, sizeof msg, "%s: %s", what, mf_strerror(err));
-    char *e = error_json(code, msg);
+    char *e = mf_json_job_error(code, msg);
     finish_job(s, j, MF_JOB_FAILED, NULL, e, NULL);
     free(e);
 }
 
 static void cancel_job(mf_sched *s, job *j, const char *metrics)
 {
-    char *e = error_json("cancelled", "cancelled by request");
+    char *e = mf_json_job_error("cancelled", "cancelled by request");
     finish_job(s, j, MF_JOB_CANCELLED, NULL, e, metrics);
     free(e);
 }
@@ -511,12 +481,12 @@ static bool slice_sample(worker *w, job *j, double deadline)
             fail_job(s, j, "internal", "sampling failed", err);
             return false;
         }
-        denormalise(j->x + r0 * D, rows * D, m);
+        mf_model_to_data(m, j->x + r0 * D, rows * D);
         j->next_row += rows;
         j->done = j->next_row;
         append_event(s, j->id, "samples", mf_json_event_samples(j->id, r0, j->x + r0 * D, rows, D));
         progress_event(s, j, "sampling", true);
-        if (mono_s() > deadline && j->next_row < q->n) {
+        if (mf_mono_s() > deadline && j->next_row < q->n) {
             return true;
         }
     }
@@ -642,12 +612,7 @@ static mf_err train_save(mf_sched *s, job *j, char **result)
         return err;
     }
     j->tmodel = NULL; /* the registry has it */
-    json_t *o = json_object();
-    int f = o == NULL;
-    f |= json_object_set_new(o, "model", json_string(out));
-    f |= json_object_set_new(o, "steps", json_integer((json_int_t) j->step));
-    f |= json_object_set_new(o, "loss", mf_json_num(j->loss_avg));
-    *result = mf_json_take_dump(mf_json_checked(o, f));
+    *result = mf_json_train_result(out, j->step, j->loss_avg);
     return *result != NULL ? MF_OK : MF_ENOMEM;
 }
 
@@ -662,25 +627,15 @@ static bool slice_train(worker *w, job *j, double deadline)
             return false;
         }
     }
-    size_t D = j->tmodel->net->cfg.data_dim;
-    mf_rng data_rng = mf_rng_derive(mf_rng_make(q->seed), 0x64617461 /* "data" */);
-    mf_rng dq_rng = mf_rng_derive(data_rng, 0x6471 /* "dq" */);
     while (j->step < q->steps) {
         if (atomic_load(&j->cancel) != 0 || atomic_load(&s->abort_all) != 0) {
             cancel_job(s, j, NULL);
             return false;
         }
-        size_t k = j->step;
-        if (mf_dataset_sample(j->ds, data_rng, (uint64_t) k * q->batch, j->batch, q->batch) !=
-            MF_OK) {
+        if (mf_dataset_train_batch(j->ds, q->seed, j->step, q->batch, q->dequantise, j->off, j->sc,
+                                   j->batch) != MF_OK) {
             fail_job(s, j, "internal", "data generation failed", MF_EINTERNAL);
             return false;
-        }
-        if (q->dequantise) {
-            mf_dataset_dequantise(dq_rng, (uint64_t) k * q->batch * D, j->batch, q->batch * D);
-        }
-        for (size_t i = 0; i < q->batch * D; i++) {
-            j->batch[i] = (j->batch[i] - j->off) / j->sc;
         }
         double loss;
         mf_par_train_step(w->team, j->tr, j->batch, NULL, &loss, NULL);
@@ -692,7 +647,7 @@ static bool slice_train(worker *w, job *j, double deadline)
         j->step++;
         j->done = j->step;
         progress_event(s, j, "training", j->step == q->steps);
-        if (mono_s() > deadline && j->step < q->steps) {
+        if (mf_mono_s() > deadline && j->step < q->steps) {
             return true;
         }
     }
@@ -712,7 +667,7 @@ static bool run_slice(worker *w, job *j)
 {
     mf_sched *s = w->s;
     if (!j->started) {
-        double t = now_s();
+        double t = mf_wall_s();
         mf_err err = mf_store_job_claim(s->store, j->id, t);
         if (err != MF_OK) {
             /* cancelled while queued (or claimed elsewhere): nothing to run */
@@ -721,7 +676,7 @@ static bool run_slice(worker *w, job *j)
         j->started = true;
         j->started_at = t;
         uv_mutex_lock(&s->lock);
-        hist_add(&s->stats.queue_wait, mono_s() - j->queued_mono);
+        hist_add(&s->stats.queue_wait, mf_mono_s() - j->queued_mono);
         uv_mutex_unlock(&s->lock);
         append_event(s, j->id, "status", mf_json_event_status(j->id, "running", NULL));
         mf_log(MF_LOG_INFO, NULL, j->id, "job running");
@@ -730,7 +685,7 @@ static bool run_slice(worker *w, job *j)
         cancel_job(s, j, NULL);
         return false;
     }
-    double deadline = mono_s() + s->cfg.slice_seconds;
+    double deadline = mf_mono_s() + s->cfg.slice_seconds;
     return j->req.kind == MF_JOB_KIND_SAMPLE ? slice_sample(w, j, deadline)
                                              : slice_train(w, j, deadline);
 }
@@ -751,14 +706,14 @@ static void worker_main(void *arg)
         }
         task_kind k = w->task;
         uv_mutex_unlock(&s->lock);
-        double t0 = mono_s();
+        double t0 = mf_mono_s();
         bool more = false;
         if (k == TASK_BATCH) {
             run_batch(w, w->batch);
         } else {
             more = run_slice(w, w->job);
         }
-        double busy = mono_s() - t0;
+        double busy = mf_mono_s() - t0;
         uv_mutex_lock(&s->lock);
         s->stats.busy_seconds += busy;
         if (k == TASK_SLICE) {
@@ -790,7 +745,7 @@ static void worker_main(void *arg)
 /* Takes from pending the first call and every compatible one.  Lock held. */
 static mf_sample_call *take_batch(mf_sched *s)
 {
-    mf_sample_call *head = s->pending, *tail = head, **link = &head->next;
+    mf_sample_call *head = s->pending, **link = &head->next;
     s->pending = head->next;
     head->next = NULL;
     size_t rows = head->req.n, n = 1;
@@ -804,15 +759,13 @@ static mf_sample_call *take_batch(mf_sched *s)
             c->next = NULL;
             *link = c;
             link = &c->next;
-            tail = c;
             rows += c->req.n;
             n++;
         } else {
             pp = &c->next;
         }
     }
-    (void) tail;
-    /* fix the tail pointer of pending */
+    /* the calls left behind keep their order; find pending's new tail */
     s->pending_tail = NULL;
     for (mf_sample_call *c = s->pending; c != NULL; c = c->next) {
         s->pending_tail = c;
@@ -881,7 +834,7 @@ static void on_tick(uv_timer_t *t)
     uv_mutex_lock(&s->lock);
     dispatch(s);
     uv_mutex_unlock(&s->lock);
-    double now = now_s();
+    double now = mf_wall_s();
     if (now - s->last_expire > 60.0) {
         s->last_expire = now;
         size_t n = 0;
@@ -933,23 +886,9 @@ static mf_err job_prepare(mf_sched *s, job *j, char *msg, size_t msg_len, char *
                             field_len);
 }
 
-/* Re-encodes the params of a sample job with its resolved steps and seed. */
-static char *sample_params_json(const mf_sample_req *q)
-{
-    json_t *o = json_object();
-    int f = o == NULL;
-    f |= json_object_set_new(o, "n", json_integer((json_int_t) q->n));
-    f |= json_object_set_new(o, "sampler", json_string(mf_sampler_name(q->sampler)));
-    f |= json_object_set_new(o, "steps", json_integer((json_int_t) q->steps));
-    f |= json_object_set_new(o, "eta", json_real(q->eta));
-    f |= json_object_set_new(o, "seed", mf_json_u64(q->seed));
-    f |= json_object_set_new(o, "metrics", json_boolean(q->metrics));
-    return json_dumps(mf_json_checked(o, f), JSON_COMPACT | JSON_SORT_KEYS);
-}
-
 static void enqueue(mf_sched *s, job *j)
 {
-    j->queued_mono = mono_s();
+    j->queued_mono = mf_mono_s();
     j->next = NULL;
     if (s->queued_tail != NULL) {
         s->queued_tail->next = j;
@@ -984,14 +923,15 @@ mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1],
         job_free(s, j);
         return err;
     }
-    j->req.params_json = j->req.kind == MF_JOB_KIND_SAMPLE ? sample_params_json(&j->req.p.sample)
+    /* sample jobs store their params again with the resolved steps and seed */
+    j->req.params_json = j->req.kind == MF_JOB_KIND_SAMPLE ? mf_req_sample_params_json(&j->req.p.sample)
                                                            : req->params_json;
     if (j->req.params_json == NULL) {
         job_free(s, j);
         return MF_ENOMEM;
     }
     make_job_id(s, j->id);
-    j->created_at = now_s();
+    j->created_at = mf_wall_s();
     mf_job_rec r = {.state = MF_JOB_QUEUED, .params = j->req.params_json, .created_at = j->created_at};
     memcpy(r.id, j->id, sizeof r.id);
     snprintf(r.type, sizeof r.type, "%s", mf_job_kind_name(j->req.kind));
@@ -1078,10 +1018,10 @@ mf_err mf_sched_cancel(mf_sched *s, const char *id)
     if (err == MF_OK && !mf_job_state_final(r.state)) {
         /* In the store but not here: another replica owns it, or a restart is
          * re-queueing it.  Finish it as cancelled in the store. */
-        char *e = error_json("cancelled", "cancelled by request");
+        char *e = mf_json_job_error("cancelled", "cancelled by request");
         char *ev = mf_json_take_dump(mf_json_event_status(id, "cancelled", NULL));
         mf_err fe = mf_store_job_finish(s->store, id, MF_JOB_CANCELLED, NULL, e,
-                                        ev != NULL ? ev : "{}", now_s());
+                                        ev != NULL ? ev : "{}", mf_wall_s());
         if (fe != MF_OK && fe != MF_EBUSY) {
             mf_log(MF_LOG_ERROR, NULL, id, "cannot cancel in the store: %s", mf_strerror(fe));
         }
@@ -1111,14 +1051,14 @@ long mf_sched_queue_position(mf_sched *s, const char *id)
 static mf_err recover(mf_sched *s)
 {
     char *requeue = mf_json_take_dump(mf_json_event_status("", "queued", NULL));
-    char *fail_err = error_json("server_restart",
+    char *fail_err = mf_json_job_error("server_restart",
                                 "the server stopped while the job ran, too many times");
     char *fail_ev = mf_json_take_dump(mf_json_event_status("", "failed", NULL));
     size_t rq = 0, fl = 0;
     mf_err err = requeue == NULL || fail_err == NULL || fail_ev == NULL
                      ? MF_ENOMEM
                      : mf_store_recover(s->store, s->cfg.max_attempts, requeue, fail_err, fail_ev,
-                                        now_s(), &rq, &fl);
+                                        mf_wall_s(), &rq, &fl);
     free(requeue);
     free(fail_err);
     free(fail_ev);
@@ -1160,7 +1100,7 @@ static mf_err recover(mf_sched *s)
                 snprintf(msg, sizeof msg, "its stored parameters no longer validate: %s",
                          re.message);
             }
-            char *e = error_json("invalid_after_restart", msg);
+            char *e = mf_json_job_error("invalid_after_restart", msg);
             finish_job(s, j, MF_JOB_FAILED, NULL, e, NULL);
             free(e);
             job_free(s, j);
@@ -1255,12 +1195,12 @@ static bool all_idle(mf_sched *s)
 
 bool mf_sched_drain(mf_sched *s, double timeout)
 {
-    double t_end = mono_s() + timeout;
+    double t_end = mf_mono_s() + timeout;
     bool in_time = true;
     uv_mutex_lock(&s->lock);
     s->draining = true;
     while (s->pending != NULL || !all_idle(s)) {
-        double left = t_end - mono_s();
+        double left = t_end - mf_mono_s();
         if (left <= 0) {
             in_time = false;
             atomic_store(&s->abort_all, 1);

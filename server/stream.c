@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api_json.h"
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 
@@ -41,13 +41,6 @@ typedef struct hub {
     pthread_mutex_t lock;
     stream *head;
 } hub;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-}
 
 mf_err mf_stream_hub_new(mf_server *s)
 {
@@ -98,7 +91,7 @@ void mf_stream_tick(void *server)
 {
     mf_server *s = server;
     hub *h = s->hub;
-    double t = mono_s();
+    double t = mf_mono_s();
     pthread_mutex_lock(&h->lock);
     for (stream *st = h->head; st != NULL; st = st->next) {
         if (st->suspended && t - st->last_write >= s->cfg.heartbeat_s) {
@@ -191,7 +184,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
             size_t n = st->len - st->off < max ? st->len - st->off : max;
             memcpy(out, st->buf + st->off, n);
             st->off += n;
-            st->last_write = mono_s();
+            st->last_write = mf_mono_s();
             pthread_mutex_unlock(&h->lock);
             return (ssize_t) n;
         }
@@ -217,7 +210,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
         if (st->wake) {
             continue; /* an event arrived while we read */
         }
-        if (mono_s() - st->last_write >= st->srv->cfg.heartbeat_s) {
+        if (mf_mono_s() - st->last_write >= st->srv->cfg.heartbeat_s) {
             if (st->ndjson) {
                 append(st, "{\"event\":\"heartbeat\"}\n", 22);
             } else {
@@ -298,7 +291,7 @@ enum MHD_Result mf_stream_job_events(req *r, const char *job_id)
     snprintf(st->job, sizeof st->job, "%s", job_id);
     st->last = after;
     st->ndjson = wants_ndjson(r);
-    st->last_write = mono_s();
+    st->last_write = mf_mono_s();
     hub *h = r->srv->hub;
     pthread_mutex_lock(&h->lock);
     st->next = h->head;
@@ -317,9 +310,5 @@ enum MHD_Result mf_stream_job_events(req *r, const char *job_id)
                                                              : "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    mf_http_common_headers(r, resp);
-    r->status = 200;
-    enum MHD_Result ret = MHD_queue_response(r->conn, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return mf_http_queue(r, 200, resp);
 }

@@ -48,9 +48,7 @@ static float *heldout_model_space(const mf_model *m, mf_dataset_id id, size_t n,
     if (*dequantised) {
         mf_dataset_dequantise(mf_rng_derive(mf_rng_make(seed), STREAM_DEQUANT), 0, h, n * D);
     }
-    for (size_t j = 0; j < n * D; j++) {
-        h[j] = (float) (((double) h[j] - m->data_offset) / m->data_scale);
-    }
+    mf_model_from_data(m, h, n * D);
     return h;
 }
 

@@ -98,12 +98,6 @@ static void normalise(float *x, size_t n, float offset, float scale)
     }
 }
 
-static void denormalise(float *x, size_t n, double offset, double scale)
-{
-    for (size_t j = 0; j < n; j++) {
-        x[j] = (float) ((double) x[j] * scale + offset);
-    }
-}
 
 /*
  * The thread team for a command: --threads N (0 = one per core).  The team
@@ -243,20 +237,14 @@ static int cmd_train(int argc, char **argv)
             "threads %zu, OpenBLAS %s\n",
             dataset, D, hidden, emb, model->net->n_params, steps, batch, mf_par_size(team),
             mf_cpu_blas_corename());
-    mf_rng data_rng = mf_rng_derive(mf_rng_make(seed), 0x64617461 /* "data" */);
-    mf_rng dq_rng = mf_rng_derive(data_rng, 0x6471 /* "dq" */);
     mf_progress prog;
     mf_progress_start(&prog, "step");
     double loss_avg = NAN, held_loss = NAN;
     for (size_t k = 0; k < steps; k++) {
-        if (mf_dataset_sample(id, data_rng, (uint64_t) k * batch, x, batch) != MF_OK) {
+        if (mf_dataset_train_batch(id, seed, k, batch, dequantise, off, sc, x) != MF_OK) {
             status = fail("data", MF_EINTERNAL, NULL);
             goto out;
         }
-        if (dequantise) {
-            mf_dataset_dequantise(dq_rng, (uint64_t) k * batch * D, x, batch * D);
-        }
-        normalise(x, batch * D, off, sc);
         double loss;
         mf_par_train_step(team, tr, x, NULL, &loss, NULL);
         if (!isfinite(loss)) {
@@ -355,7 +343,7 @@ static int draw_samples(mf_par *team, const mf_model *m, const sample_args *a, f
     if (err != MF_OK) {
         return fail("sampling", err, NULL);
     }
-    denormalise(x, n * m->net->cfg.data_dim, m->data_offset, m->data_scale);
+    mf_model_to_data(m, x, n * m->net->cfg.data_dim);
     return 0;
 }
 

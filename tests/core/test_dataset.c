@@ -655,6 +655,36 @@ START_TEST(test_dequantise)
 
 END_TEST
 
+/* The training batch is exactly its parts: sample, dequantise, normalise (in float). */
+START_TEST(test_train_batch)
+{
+    enum {
+        B = 7,
+        D = 64
+    };
+
+    float got[B * D], want[B * D];
+    const uint64_t seed = 3, step = 5;
+    for (int dq = 0; dq < 2; dq++) {
+        mf_rng data = mf_rng_derive(mf_rng_make(seed), 0x64617461);
+        ck_assert_int_eq(mf_dataset_sample(MF_DATASET_DIGITS, data, step * B, want, B), MF_OK);
+        if (dq) {
+            mf_dataset_dequantise(mf_rng_derive(data, 0x6471), step * B * D, want, B * D);
+        }
+        for (size_t j = 0; j < B * D; j++) {
+            want[j] = (want[j] - 8.0f) / 8.0f;
+        }
+        ck_assert_int_eq(mf_dataset_train_batch(MF_DATASET_DIGITS, seed, step, B, dq != 0, 8.0f,
+                                                8.0f, got),
+                         MF_OK);
+        ck_assert_mem_eq(got, want, sizeof got);
+    }
+    ck_assert_int_eq(mf_dataset_train_batch(MF_DATASET_COUNT, seed, 0, B, false, 0.0f, 1.0f, got),
+                     MF_EINVAL);
+}
+
+END_TEST
+
 static Suite *dataset_suite(void)
 {
     Suite *s = suite_create("dataset");
@@ -690,6 +720,7 @@ static Suite *dataset_suite(void)
     tcase_add_test(tc, test_digits_split);
     tcase_add_test(tc, test_digits_sample_from_train);
     tcase_add_test(tc, test_dequantise);
+    tcase_add_test(tc, test_train_batch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -168,6 +168,14 @@ START_TEST(test_set_meta)
     ck_assert_int_eq(mf_model_set_normalisation(m, 0, 0), MF_EINVAL);
     ck_assert_int_eq(mf_model_set_normalisation(m, 0, -INFINITY), MF_EINVAL);
     ck_assert(m->data_offset == 0.1 && m->data_scale == 3.7e-5);
+
+    /* data space <-> model space: digits' (8, 8) maps pixels 0, 8, 16 to -1, 0, 1 */
+    ck_assert_int_eq(mf_model_set_normalisation(m, 8, 8), MF_OK);
+    float x[3] = {0.0f, 8.0f, 16.0f};
+    mf_model_from_data(m, x, 3);
+    ck_assert(x[0] == -1.0f && x[1] == 0.0f && x[2] == 1.0f);
+    mf_model_to_data(m, x, 3);
+    ck_assert(x[0] == 0.0f && x[1] == 8.0f && x[2] == 16.0f);
     mf_model_free(m);
 }
 
