@@ -12,116 +12,21 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+import harness
+from harness import check, read_events, wait_state
+
 DAEMON, MODELS, OPENAPI = sys.argv[1], sys.argv[2], sys.argv[3]
 TMP = tempfile.mkdtemp(prefix="mf-api-")
-FAILED = []
-PASSED = [0]
 
 
-def check(cond, what):
-    if cond:
-        PASSED[0] += 1
-    else:
-        FAILED.append(what)
-        print("FAIL", what, flush=True)
-
-
-class Daemon:
-    def __init__(self, *extra):
-        self.port_file = os.path.join(TMP, "port")
-        if os.path.exists(self.port_file):
-            os.unlink(self.port_file)
-        self.log = open(os.path.join(TMP, "daemon.log"), "a")
-        args = [DAEMON, "--listen", "127.0.0.1:0", "--models", MODELS,
-                "--model-store", os.path.join(TMP, "models"),
-                "--store", "sqlite:" + os.path.join(TMP, "jobs.db"),
-                "--port-file", self.port_file, "--heartbeat", "0.5",
-                "--max-body", "65536", "--max-upload", "4000000",
-                "--cors", "https://app.example", "--openapi", OPENAPI] + list(extra)
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
-        for _ in range(200):
-            if os.path.exists(self.port_file) and open(self.port_file).read().strip():
-                break
-            if self.proc.poll() is not None:
-                raise SystemExit("manifoldd exited at start; see " + self.log.name)
-            time.sleep(0.05)
-        self.port = int(open(self.port_file).read())
-
-    def req(self, method, path, body=None, headers=None, timeout=60):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        h = dict(headers or {})
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
-        c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
-
-    def json(self, method, path, body=None, headers=None, timeout=60):
-        st, h, data = self.req(method, path, body, headers, timeout)
-        try:
-            return st, h, json.loads(data) if data else None
-        except ValueError:
-            return st, h, {"_raw": data[:200]}
-
-    def kill9(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def term(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(30)
-
-
-def wait_state(d, job, states, limit=120):
-    t_end = time.time() + limit
-    while time.time() < t_end:
-        st, _, j = d.json("GET", "/v1/jobs/" + job)
-        if st == 200 and j["state"] in states:
-            return j
-        time.sleep(0.1)
-    return None
-
-
-def read_events(d, job, after=None, limit=60, max_events=10000, ndjson=False):
-    """Reads a job's stream to its end (bounded); returns [(id, name, data)]."""
-    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=limit)
-    h = {"Accept": "application/x-ndjson" if ndjson else "text/event-stream"}
-    if after is not None:
-        h["Last-Event-ID"] = str(after)
-    c.request("GET", "/v1/jobs/%s/events" % job, headers=h)
-    r = c.getresponse()
-    out, cur = [], {}
-    t_end = time.time() + limit
-    while time.time() < t_end and len(out) < max_events:
-        line = r.readline()
-        if not line:
-            break
-        line = line.decode().rstrip("\n")
-        if ndjson:
-            if line:
-                o = json.loads(line)
-                if o.get("event") != "heartbeat":
-                    out.append((o["id"], o["event"], o["data"]))
-            continue
-        if line == "":
-            if "data" in cur:
-                out.append((int(cur["id"]), cur["event"], json.loads(cur["data"])))
-            cur = {}
-        elif not line.startswith(":") and ":" in line:
-            k, v = line.split(":", 1)
-            cur[k] = v.strip()
-    c.close()
-    return out
+def Daemon(*extra):
+    return harness.Daemon(DAEMON, MODELS, TMP, *extra, openapi=OPENAPI)
 
 
 # ---- start -----------------------------------------------------------------------------
@@ -429,8 +334,6 @@ check(rc == 0, "SIGTERM exit status 0 (%s)" % rc)
 check(box.get("r", (0,))[0] == 200 and len(box["r"][2]["samples"]) == 200,
       "request in flight answered during drain (%s)" % str(box.get("r"))[:200])
 
-print("api: %d passed, %d failed" % (PASSED[0], len(FAILED)))
-if FAILED:
-    print("daemon log:", open(os.path.join(TMP, "daemon.log")).read()[-3000:])
+status = harness.summary("api", TMP)
 shutil.rmtree(TMP, ignore_errors=True)
-sys.exit(1 if FAILED else 0)
+sys.exit(status)

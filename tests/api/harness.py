@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: MIT
+"""
+Shared by the HTTP suites (test_api.py, test_client.py): start the real
+manifoldd on an ephemeral loopback port with a fresh store, talk to it, count
+checks.  Standard library only; every request has a timeout and every wait
+loop is bounded.
+"""
+import http.client
+import json
+import os
+import signal
+import subprocess
+import time
+
+FAILED = []
+PASSED = [0]
+
+
+def check(cond, what):
+    if cond:
+        PASSED[0] += 1
+    else:
+        FAILED.append(what)
+        print("FAIL", what, flush=True)
+
+
+def summary(name, tmp):
+    """Prints the counts (and the daemon log on failure); returns the exit status."""
+    print("%s: %d passed, %d failed" % (name, PASSED[0], len(FAILED)))
+    if FAILED:
+        log = os.path.join(tmp, "daemon.log")
+        if os.path.exists(log):
+            print("daemon log:", open(log).read()[-3000:])
+    return 1 if FAILED else 0
+
+
+class Daemon:
+    """manifoldd on 127.0.0.1:<any port>, its store and model store under tmp."""
+
+    def __init__(self, daemon, models, tmp, *extra, openapi=None):
+        self.port_file = os.path.join(tmp, "port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        self.log = open(os.path.join(tmp, "daemon.log"), "a")
+        args = [daemon, "--listen", "127.0.0.1:0", "--models", models,
+                "--model-store", os.path.join(tmp, "models"),
+                "--store", "sqlite:" + os.path.join(tmp, "jobs.db"),
+                "--port-file", self.port_file, "--heartbeat", "0.5",
+                "--max-body", "65536", "--max-upload", "4000000",
+                "--cors", "https://app.example"] + list(extra)
+        if openapi:
+            args += ["--openapi", openapi]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        for _ in range(200):
+            if os.path.exists(self.port_file) and open(self.port_file).read().strip():
+                break
+            if self.proc.poll() is not None:
+                raise SystemExit("manifoldd exited at start; see " + self.log.name)
+            time.sleep(0.05)
+        self.port = int(open(self.port_file).read())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def req(self, method, path, body=None, headers=None, timeout=60):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+
+    def json(self, method, path, body=None, headers=None, timeout=60):
+        st, h, data = self.req(method, path, body, headers, timeout)
+        try:
+            return st, h, json.loads(data) if data else None
+        except ValueError:
+            return st, h, {"_raw": data[:200]}
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def term(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
+
+
+def wait_state(d, job, states, limit=120):
+    t_end = time.time() + limit
+    while time.time() < t_end:
+        st, _, j = d.json("GET", "/v1/jobs/" + job)
+        if st == 200 and j["state"] in states:
+            return j
+        time.sleep(0.1)
+    return None
+
+
+def parse_stream(r, limit, max_events=10000, ndjson=False):
+    """Reads an SSE or NDJSON response to its end (bounded); returns [(id, name, data)]."""
+    out, cur = [], {}
+    t_end = time.time() + limit
+    while time.time() < t_end and len(out) < max_events:
+        line = r.readline()
+        if not line:
+            break
+        line = line.decode().rstrip("\n")
+        if ndjson:
+            if line:
+                o = json.loads(line)
+                if o.get("event") != "heartbeat":
+                    out.append((o["id"], o["event"], o["data"]))
+            continue
+        if line == "":
+            if "data" in cur:
+                out.append((int(cur["id"]), cur["event"], json.loads(cur["data"])))
+            cur = {}
+        elif not line.startswith(":") and ":" in line:
+            k, v = line.split(":", 1)
+            cur[k] = v.strip()
+    return out
+
+
+def read_events(d, job, after=None, limit=60, max_events=10000, ndjson=False):
+    """Reads a job's stream to its end (bounded); returns [(id, name, data)]."""
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=limit)
+    h = {"Accept": "application/x-ndjson" if ndjson else "text/event-stream"}
+    if after is not None:
+        h["Last-Event-ID"] = str(after)
+    c.request("GET", "/v1/jobs/%s/events" % job, headers=h)
+    out = parse_stream(c.getresponse(), limit, max_events, ndjson)
+    c.close()
+    return out
