@@ -6,6 +6,7 @@
 # bench/RESULTS.md.  One command, from anywhere:
 #
 #     sh bench/run.sh [--repeats N] [--passes N] [--reuse-torch] [--skip-torch]
+#                     [--serve-duration S] [--skip-serve | --serve-only]
 #
 #   --repeats N     timed runs per workload for mf_bench and ref_torch.py (default 3)
 #   --passes N      run the PyTorch reference and mf_bench N times, alternating,
@@ -14,6 +15,10 @@
 #   --reuse-torch   reuse build-bench-results/torch.jsonl from an earlier run
 #                   (the PyTorch reference takes a few minutes)
 #   --skip-torch    do not run the PyTorch reference at all
+#   --serve-duration S   seconds of wrk load per serve.sh level (default 10)
+#   --skip-serve    do not run bench/serve.sh (manifoldd under wrk load)
+#   --serve-only    run only bench/serve.sh, and rewrite RESULTS.md from the raw
+#                   outputs of the last full run plus the new serve figures
 #
 # Needs meson + ninja, libopenblas-dev (./test installs them), and for the
 # reference ../shared/bench (next to the repository) and Debian's
@@ -29,13 +34,18 @@ py=/usr/bin/python3
 repeats=3
 passes=1
 torch_mode=run
+serve_mode=run
+serve_duration=10
 while [ $# -gt 0 ]; do
     case $1 in
     --repeats) repeats=$2; shift 2 ;;
     --passes) passes=$2; shift 2 ;;
     --reuse-torch) torch_mode=reuse; shift ;;
     --skip-torch) torch_mode=skip; shift ;;
-    -h|--help) sed -n '3,23p' "$0"; exit 0 ;;
+    --serve-duration) serve_duration=$2; shift 2 ;;
+    --skip-serve) serve_mode=skip; shift ;;
+    --serve-only) serve_mode=only; shift ;;
+    -h|--help) sed -n '3,29p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -52,7 +62,7 @@ if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
         meson setup "$build" "$root" --buildtype=release -Dtests=disabled >&2 || rm -rf "$build"
     fi
     if [ -f "$build/build.ninja" ]; then
-        targets="bench/mf_bench bench/metrics_bench"
+        targets="bench/mf_bench bench/metrics_bench server/manifoldd"
         if [ -f "$shared/sgemm_peak.c" ]; then
             targets="$targets bench/sgemm_peak"
         fi
@@ -68,6 +78,20 @@ if [ -z "$mf_bench" ]; then
     exit 1
 fi
 mkdir -p "$out"
+
+# ---- (f) manifoldd under load (wrk); alone with --serve-only ---------------------------
+serve() {
+    note "serve.sh: manifoldd under wrk load, ${serve_duration} s per level"
+    sh "$here/serve.sh" --duration "$serve_duration" --out "$out" \
+        --daemon "$build/server/manifoldd" || note "serve.sh failed"
+}
+if [ "$serve_mode" = only ]; then
+    serve
+    status=$(cat "$out/status.txt" 2>/dev/null || echo "")
+    "$py" "$here/summarize_results.py" --dir "$out" --status "$status" --out "$here/RESULTS.md"
+    note "wrote $here/RESULTS.md (serve figures new; the rest from $out)"
+    exit 0
+fi
 
 # ---- machine ------------------------------------------------------------------------
 if grep -qw avx512f /proc/cpuinfo; then
@@ -143,7 +167,13 @@ if [ -x "$build/bench/metrics_bench" ]; then
     OPENBLAS_NUM_THREADS=1 "$build/bench/metrics_bench" --repeats "$repeats" > "$out/metrics.md"
 fi
 cat /proc/loadavg > "$out/load_after.txt"
+if [ "$serve_mode" = run ]; then
+    serve
+else
+    rm -f "$out/serve.jsonl" "$out/serve_rss.json"
+fi
 
 # ---- (e) summary ----------------------------------------------------------------------
+echo "$status" > "$out/status.txt"
 "$py" "$here/summarize_results.py" --dir "$out" --status "$status" --out "$here/RESULTS.md"
 note "wrote $here/RESULTS.md (raw outputs in $out)"

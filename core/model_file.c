@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json_min.h"
@@ -594,6 +595,17 @@ static mf_err set_schedule(mf_model *m, const char *val, mf_diag *diag)
     mf_schedule_deinit(&m->sched);
     m->sched = s;
     return MF_OK;
+}
+
+mf_err mf_model_set_created(mf_model *m, time_t t, mf_diag *diag)
+{
+    char created[32];
+    struct tm tm_utc;
+    if (gmtime_r(&t, &tm_utc) == NULL ||
+        strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm_utc) == 0) {
+        return mf_diag_set(diag, MF_EINVAL, "created", "the time cannot be formatted");
+    }
+    return mf_model_set_meta(m, "created", created, diag);
 }
 
 mf_err mf_model_set_meta(mf_model *m, const char *key, const char *val, mf_diag *diag)

@@ -24,6 +24,7 @@
 #define MF_MODEL_FILE_H
 
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -80,6 +81,12 @@ const char *mf_model_get_meta(const mf_model *m, const char *key);
  */
 MF_MUST_CHECK mf_err mf_model_set_meta(mf_model *m, const char *key, const char *val,
                                        mf_diag *diag);
+
+/**
+ * Sets "created" to t as an ISO 8601 UTC time ("2026-11-22T12:00:00Z"), the
+ * one format every model producer writes.  Errors: those of mf_model_set_meta.
+ */
+MF_MUST_CHECK mf_err mf_model_set_created(mf_model *m, time_t t, mf_diag *diag);
 
 /**
  * Sets data_offset and data_scale, in m and in the metadata (written with

@@ -175,7 +175,9 @@ json_t *mf_json_sample_result(const mf_sample_view *v)
     f |= json_object_set_new(o, "steps", json_integer((json_int_t) v->steps));
     f |= json_object_set_new(o, "eta", mf_json_num(v->eta));
     f |= json_object_set_new(o, "seed", mf_json_u64(v->seed));
-    f |= json_object_set_new(o, "samples", mf_json_samples(v->x, v->n, v->D));
+    if (v->x != NULL) {
+        f |= json_object_set_new(o, "samples", mf_json_samples(v->x, v->n, v->D));
+    }
     f |= json_object_set_new(o, "metrics", v->metrics != NULL ? json_incref(v->metrics)
                                                               : json_null());
     if (v->metrics == NULL && v->metrics_skipped != NULL) {
@@ -188,10 +190,31 @@ json_t *mf_json_event_status(const char *job_id, const char *state, json_t *job_
 {
     json_t *o = json_object();
     int f = o == NULL;
-    f |= json_object_set_new(o, "job", json_string(job_id));
+    if (job_id != NULL) {
+        f |= json_object_set_new(o, "job", json_string(job_id));
+    }
     f |= json_object_set_new(o, "state", json_string(state));
     if (job_object != NULL) {
         f |= json_object_set(o, "job_object", job_object);
+    }
+    return mf_json_checked(o, f);
+}
+
+json_t *mf_json_event_sample_status(const char *state, json_t *result, const char *code,
+                                    const char *message)
+{
+    json_t *o = json_object();
+    int f = o == NULL;
+    f |= json_object_set_new(o, "state", json_string(state));
+    if (result != NULL) {
+        f |= json_object_set_new(o, "result", result);
+    }
+    if (code != NULL) {
+        json_t *e = json_object();
+        f |= e == NULL;
+        f |= json_object_set_new(e, "code", json_string(code));
+        f |= json_object_set_new(e, "message", json_string(message != NULL ? message : ""));
+        f |= json_object_set_new(o, "error", e);
     }
     return mf_json_checked(o, f);
 }
@@ -201,7 +224,9 @@ json_t *mf_json_event_progress(const char *job_id, uint64_t done, uint64_t total
 {
     json_t *o = json_object();
     int f = o == NULL;
-    f |= json_object_set_new(o, "job", json_string(job_id));
+    if (job_id != NULL) {
+        f |= json_object_set_new(o, "job", json_string(job_id));
+    }
     f |= json_object_set_new(o, "done", mf_json_u64(done));
     f |= json_object_set_new(o, "total", mf_json_u64(total));
     f |= json_object_set_new(o, "phase", json_string(phase));
@@ -213,7 +238,9 @@ json_t *mf_json_event_samples(const char *job_id, size_t offset, const float *x,
 {
     json_t *o = json_object();
     int f = o == NULL;
-    f |= json_object_set_new(o, "job", json_string(job_id));
+    if (job_id != NULL) {
+        f |= json_object_set_new(o, "job", json_string(job_id));
+    }
     f |= json_object_set_new(o, "offset", json_integer((json_int_t) offset));
     f |= json_object_set_new(o, "samples", mf_json_samples(x, n, D));
     return mf_json_checked(o, f);

@@ -78,13 +78,28 @@ typedef struct mf_sample_view {
     const char *metrics_skipped; /* reason when metrics is NULL, or NULL */
 } mf_sample_view;
 
-/** {"model", "sampler", "n", "steps", "eta", "seed", "samples", "metrics", "metrics_skipped"?}. */
+/**
+ * {"model", "sampler", "n", "steps", "eta", "seed", "samples", "metrics",
+ * "metrics_skipped"?}; no "samples" when x is NULL (the summary that ends a
+ * sample stream, whose rows went out as samples events).
+ */
 json_t *mf_json_sample_result(const mf_sample_view *v);
 
-/* Event payloads.  Every event of a stream also carries "job": id. */
+/*
+ * Event payloads.  Every event of a job's stream also carries "job": id; a
+ * streamed POST /v1/samples has no job (job_id NULL: no "job" field).
+ */
 
 /** status: {"job", "state", "job_object"?: the job (final events carry it)}. */
 json_t *mf_json_event_status(const char *job_id, const char *state, json_t *job_object);
+
+/**
+ * The final status of a streamed POST /v1/samples: {"state", "result"?: the
+ * sample result without its rows (succeeded), "error"?: {"code", "message"}}.
+ * Takes result.
+ */
+json_t *mf_json_event_sample_status(const char *state, json_t *result, const char *code,
+                                    const char *message);
 /** progress: {"job", "done", "total", "phase"}. */
 json_t *mf_json_event_progress(const char *job_id, uint64_t done, uint64_t total,
                                const char *phase);

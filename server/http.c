@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api_json.h"
@@ -69,7 +70,9 @@ enum MHD_Result mf_http_json(req *r, unsigned status, char *body)
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (status == 503 || status == 429) {
-        MHD_add_response_header(resp, "Retry-After", "1");
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", r->retry_after > 0 ? r->retry_after : 1u);
+        MHD_add_response_header(resp, "Retry-After", ra);
     }
     if (status == 405) {
         MHD_add_response_header(resp, "Allow", "GET, POST, DELETE, OPTIONS");
@@ -94,6 +97,27 @@ enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const c
 const char *mf_http_arg(req *r, const char *key)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+bool mf_http_content_type_is(req *r, const char *type, bool missing_ok)
+{
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    if (ct == NULL) {
+        return missing_ok;
+    }
+    size_t n = strlen(type);
+    if (strncasecmp(ct, type, n) != 0) {
+        return false;
+    }
+    char next = ct[n]; /* the media type must end here: "application/jsonx" is not JSON */
+    return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+enum MHD_Result mf_http_need_json(req *r)
+{
+    return mf_http_error(r, 415, "unsupported_media_type", NULL,
+                         "send the body as Content-Type: application/json (with curl: --json "
+                         "'{...}' or -H 'Content-Type: application/json')");
 }
 
 /* ---- CORS --------------------------------------------------------------------------- */

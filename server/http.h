@@ -12,6 +12,7 @@
 #ifndef MF_HTTP_H
 #define MF_HTTP_H
 
+#include <jansson.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -69,6 +70,7 @@ typedef struct req {
     atomic_int call_done;
     double t0;
     int status;
+    unsigned retry_after; /* Retry-After of a 503/429 (seconds; 0: 1) */
     char location[160]; /* Location header of the response, or "" */
 } req;
 
@@ -103,6 +105,17 @@ enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const c
 enum MHD_Result mf_http_queue(req *r, unsigned status, struct MHD_Response *resp);
 /** 405 method_not_allowed for this request's method and path. */
 enum MHD_Result mf_http_bad_method(req *r);
+/**
+ * true when the request's media type (Content-Type before any ';') is type,
+ * case-insensitively; a request without Content-Type gives missing_ok.
+ */
+bool mf_http_content_type_is(req *r, const char *type, bool missing_ok);
+/**
+ * 415 unsupported_media_type for a JSON route sent another type.  Being
+ * strict keeps browsers honest: a cross-site page can POST text/plain or a
+ * form without a CORS preflight, but not application/json.
+ */
+enum MHD_Result mf_http_need_json(req *r);
 /** The value of a query argument, or NULL. */
 const char *mf_http_arg(req *r, const char *key);
 
@@ -112,6 +125,9 @@ enum MHD_Result mf_route_samples(req *r);
 enum MHD_Result mf_route_jobs(req *r, const char *id, const char *sub);
 enum MHD_Result mf_route_metrics(req *r);
 
+/** A finished sampling call's result (SampleResult), without "samples" when !with_samples. */
+json_t *mf_sample_call_json(const mf_sample_call *c, bool with_samples);
+
 /* streams (stream.c) */
 mf_err mf_stream_hub_new(mf_server *s);
 void mf_stream_hub_free(mf_server *s);
@@ -119,5 +135,12 @@ void mf_stream_notify(void *server, const char *job_id);
 void mf_stream_tick(void *server);
 void mf_stream_end_all(mf_server *s);
 enum MHD_Result mf_stream_job_events(req *r, const char *job_id);
+/** true when a POST /v1/samples asks for a stream (Accept, or ?format=sse|ndjson). */
+bool mf_stream_wanted(req *r);
+/**
+ * Queues c (one reference, taken) and answers with its event stream; on a
+ * full queue or a drain, the 503 error instead.
+ */
+enum MHD_Result mf_stream_sample_call(req *r, mf_sample_call *c);
 
 #endif /* MF_HTTP_H */

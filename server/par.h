@@ -59,7 +59,13 @@ void mf_par_for(mf_par *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
 MF_MUST_CHECK mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s,
                                    const mf_sampler_opts *o, float *x, size_t n);
 
-#define MF_PAR_MIN_ROWS 64
+/*
+ * Fewest rows worth a thread of their own.  A chunk samples its rows over all
+ * steps with one fork/join per run, so even 8 rows (the small-batch kernel's
+ * sweet spot) pay for the split: one W4 request (16 rows) over HTTP answers in
+ * 1.5 ms on two threads instead of 2.9 ms on one (bench/RESULTS.md).
+ */
+#define MF_PAR_MIN_ROWS 8
 
 /**
  * Probability-flow ODE log-densities (core/likelihood.h) with net, rows split

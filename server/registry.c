@@ -16,8 +16,15 @@
 
 #define SUFFIX ".safetensors"
 
+/* An id whose file is being written (mf_registry_add): reserved, not yet listed. */
+typedef struct reserved_id {
+    const char *id;
+    struct reserved_id *next;
+} reserved_id;
+
 struct mf_registry {
     pthread_mutex_t lock;
+    reserved_id *writing; /* ids being written, outside the lock */
     mf_reg_model **items; /* sorted by id */
     size_t n, cap;
     char store_dir[3072];
@@ -247,6 +254,35 @@ mf_err mf_registry_list(mf_registry *r, mf_reg_model ***ret, size_t *ret_n)
     return MF_OK;
 }
 
+/* Lock held: is id being written by another add? */
+static bool is_reserved(const mf_registry *r, const char *id)
+{
+    for (const reserved_id *w = r->writing; w != NULL; w = w->next) {
+        if (strcmp(w->id, id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Lock held: drops a reservation. */
+static void unreserve(mf_registry *r, const reserved_id *me)
+{
+    for (reserved_id **pp = &r->writing; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == me) {
+            *pp = me->next;
+            return;
+        }
+    }
+}
+
+/*
+ * The id is reserved under the lock, the file written without it (an fsync'd
+ * write of up to --max-upload bytes must not stall every model lookup), and
+ * the entry inserted under the lock again.  The reservation makes a second
+ * add of the same id fail with MF_EBUSY instead of overwriting (or, on its
+ * failure, unlinking) the first one's file.
+ */
 mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *diag)
 {
     if (!mf_req_id_valid(id) || m == NULL) {
@@ -258,14 +294,28 @@ mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *dia
     }
     memcpy(e->id, id, strlen(id) + 1);
     snprintf(e->path, sizeof e->path, "%s/%s%s", r->store_dir, id, SUFFIX);
-    /* Hold the lock across the write: two uploads of one id cannot both write. */
+    reserved_id me = {.id = e->id, .next = NULL};
     pthread_mutex_lock(&r->lock);
     bool found;
     (void) find(r, id, &found);
-    mf_err err = found ? MF_EBUSY : mf_model_save_file(m, e->path, diag);
+    bool busy = found || is_reserved(r, id);
+    if (!busy) {
+        me.next = r->writing;
+        r->writing = &me;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (busy) {
+        free(e);
+        return MF_EBUSY;
+    }
+    mf_err err = mf_model_save_file(m, e->path, diag);
     struct stat st;
     if (err == MF_OK) {
         e->file_bytes = stat(e->path, &st) == 0 ? (uint64_t) st.st_size : 0;
+    }
+    pthread_mutex_lock(&r->lock);
+    unreserve(r, &me);
+    if (err == MF_OK) {
         e->model = m;
         err = insert(r, e);
         if (err != MF_OK) {

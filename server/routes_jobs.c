@@ -24,19 +24,8 @@ static void call_done(mf_sample_call *c)
     MHD_resume_connection(r->conn);
 }
 
-static enum MHD_Result sample_response(req *r)
+json_t *mf_sample_call_json(const mf_sample_call *c, bool with_samples)
 {
-    mf_sample_call *c = r->call;
-    if (c->err == MF_ECANCELED) {
-        return mf_http_error(r, 503, "shutting_down", NULL, "%s", c->err_msg);
-    }
-    if (c->err == MF_EBUSY) {
-        return mf_http_error(r, 503, "queue_full", NULL,
-                             "too many sampling requests are waiting; retry shortly");
-    }
-    if (c->err != MF_OK) {
-        return mf_http_error(r, 500, "internal", NULL, "%s", c->err_msg);
-    }
     json_t *mj = c->has_metrics ? mf_json_metrics(&c->metrics) : NULL;
     mf_sample_view v = {.model = c->req.model,
                         .sampler = mf_sampler_name(c->req.sampler),
@@ -44,12 +33,30 @@ static enum MHD_Result sample_response(req *r)
                         .steps = c->req.steps,
                         .eta = c->req.eta,
                         .seed = c->req.seed,
-                        .x = c->x,
+                        .x = with_samples ? c->x : NULL,
                         .D = c->model->model->net->cfg.data_dim,
                         .metrics = mj,
                         .metrics_skipped = c->metrics_skipped[0] != '\0' ? c->metrics_skipped : NULL};
-    char *body = mf_json_take_dump(mf_json_sample_result(&v));
+    json_t *j = mf_json_sample_result(&v);
     json_decref(mj);
+    return j;
+}
+
+static enum MHD_Result sample_response(req *r)
+{
+    mf_sample_call *c = r->call;
+    if (c->err == MF_ECANCELED) {
+        return mf_http_error(r, 503, "shutting_down", NULL, "%s", c->err_msg);
+    }
+    if (c->err == MF_EBUSY) {
+        r->retry_after = mf_sched_retry_after(r->srv->sched, false);
+        return mf_http_error(r, 503, "queue_full", NULL,
+                             "too many sampling requests are waiting; retry shortly");
+    }
+    if (c->err != MF_OK) {
+        return mf_http_error(r, 500, "internal", NULL, "%s", c->err_msg);
+    }
+    char *body = mf_json_take_dump(mf_sample_call_json(c, true));
     return mf_http_json(r, 200, body);
 }
 
@@ -58,6 +65,9 @@ enum MHD_Result mf_route_samples(req *r)
     mf_server *s = r->srv;
     if (r->call != NULL) {
         return atomic_load(&r->call_done) ? sample_response(r) : MHD_YES;
+    }
+    if (!mf_http_content_type_is(r, "application/json", true)) {
+        return mf_http_need_json(r);
     }
     mf_sample_req q;
     mf_req_error e;
@@ -82,6 +92,9 @@ enum MHD_Result mf_route_samples(req *r)
     }
     c->req = q;
     c->model = model;
+    if (mf_stream_wanted(r)) {
+        return mf_stream_sample_call(r, c);
+    }
     c->done = call_done;
     c->ctx = r;
     r->call = c;
@@ -125,6 +138,9 @@ static json_t *job_json(req *r, const mf_job_rec *rec, bool with_result)
 static enum MHD_Result submit(req *r)
 {
     mf_server *s = r->srv;
+    if (!mf_http_content_type_is(r, "application/json", true)) {
+        return mf_http_need_json(r);
+    }
     mf_job_req q;
     mf_req_error e;
     mf_req_limits lim = mf_req_limits_default();
@@ -139,6 +155,7 @@ static enum MHD_Result submit(req *r)
     case MF_OK:
         break;
     case MF_EBUSY:
+        r->retry_after = mf_sched_retry_after(s->sched, true);
         return mf_http_error(r, 503, "queue_full", NULL, "the job queue is full; retry later");
     case MF_ECANCELED:
         return mf_http_error(r, 503, "shutting_down", NULL, "the server is shutting down");

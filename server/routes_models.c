@@ -74,8 +74,8 @@ static enum MHD_Result upload(req *r)
         return mf_http_error(r, 400, "bad_value", "id",
                              "the model id must match [a-z0-9][a-z0-9._-]{0,63}");
     }
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-    if (ct != NULL && strncmp(ct, "application/octet-stream", 24) != 0) {
+    if (!mf_http_content_type_is(r, "application/octet-stream", true)) {
+        const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
         return mf_http_error(r, 415, "unsupported_media_type", NULL,
                              "upload the raw safetensors file as application/octet-stream, not %.60s",
                              ct);

@@ -111,6 +111,7 @@ struct mf_sched {
     uint64_t id_counter;
     mf_rng id_rng;
     mf_sched_stats stats;
+    double batch_s_avg, job_s_avg; /* moving averages of a batched run's and a job's time */
     double last_expire;
     void (*event_hook)(void *ctx, const char *job_id);
     void *event_ctx;
@@ -130,6 +131,12 @@ mf_sched_cfg mf_sched_cfg_default(void)
                           .max_attempts = 2,
                           .result_ttl = 24 * 3600.0,
                           .limits = mf_req_limits_default()};
+}
+
+/* A moving average over about the last 8 values (the first value starts it). */
+static double moving_avg(double avg, double v)
+{
+    return avg <= 0.0 ? v : avg + (v - avg) / 8.0;
 }
 
 /* ---- events ---------------------------------------------------------------------- */
@@ -199,6 +206,7 @@ static void finish_job(mf_sched *s, job *j, mf_job_state st, const char *result,
     s->stats.jobs_finished[st]++;
     if (j->started) {
         hist_add(&s->stats.run_time, mf_mono_s() - j->queued_mono);
+        s->job_s_avg = moving_avg(s->job_s_avg, mf_mono_s() - j->queued_mono);
     }
     uv_mutex_unlock(&s->lock);
     mf_log(MF_LOG_INFO, NULL, j->id, "job %s", mf_job_state_name(st));
@@ -316,12 +324,41 @@ mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c)
     return err;
 }
 
+/* A batched run: its calls, and the stop flag the sampler polls every step. */
+typedef struct batch_run {
+    mf_sched *s;
+    mf_sample_call *head;
+    atomic_int stop;
+} batch_run;
+
+/*
+ * Stop when draining ran out of time (abort_all) or when every call of the
+ * batch was cancelled (their clients went away): nobody wants the rows.  One
+ * cancelled call among live ones cannot stop its segment alone, so it runs on.
+ */
+static bool batch_should_stop(batch_run *b)
+{
+    if (atomic_load(&b->s->abort_all) != 0) {
+        return true;
+    }
+    for (mf_sample_call *c = b->head; c != NULL; c = c->next) {
+        if (atomic_load(&c->cancel) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void batch_progress(void *ctx, size_t done, size_t total)
 {
-    for (mf_sample_call *c = ctx; c != NULL; c = c->next) {
+    batch_run *b = ctx;
+    for (mf_sample_call *c = b->head; c != NULL; c = c->next) {
         if (c->progress != NULL) {
             c->progress(c, done, total);
         }
+    }
+    if (batch_should_stop(b)) {
+        atomic_store(&b->stop, 1);
     }
 }
 
@@ -363,6 +400,8 @@ static void run_batch(worker *w, mf_sample_call *head)
         rows += c->req.n;
         c->started_at = t0;
     }
+    batch_run b = {.s = s, .head = head};
+    atomic_init(&b.stop, batch_should_stop(&b) ? 1 : 0);
     float *x = mf_alloc_floats(rows * D);
     mf_err err = x == NULL ? MF_ENOMEM : MF_OK;
     if (err == MF_OK) {
@@ -371,9 +410,9 @@ static void run_batch(worker *w, mf_sample_call *head)
                              .eta = (float) head->req.eta,
                              .segs = segs,
                              .n_segs = n_calls,
-                             .cancel = &s->abort_all,
+                             .cancel = &b.stop,
                              .progress = batch_progress,
-                             .progress_ctx = head};
+                             .progress_ctx = &b};
         err = mf_par_sample(w->team, m->net, &m->sched, &o, x, rows);
     }
     size_t r = 0;
@@ -409,7 +448,10 @@ static void run_batch(worker *w, mf_sample_call *head)
         mf_sample_call_release(c, s->reg);
         c = next;
     }
+    mf_log(MF_LOG_DEBUG, NULL, NULL, "batch: %zu calls, %zu rows, %.1f ms", n_calls, rows,
+           1e3 * (mf_mono_s() - t0));
     uv_mutex_lock(&s->lock);
+    s->batch_s_avg = moving_avg(s->batch_s_avg, mf_mono_s() - t0);
     s->stats.batches_total++;
     s->stats.batched_calls_total += n_calls;
     uv_mutex_unlock(&s->lock);
@@ -573,7 +615,7 @@ static mf_err train_save(mf_sched *s, job *j, char **result)
     const mf_train_req *q = &j->req.p.train;
     mf_model *m = j->tmodel;
     memcpy(m->net->params, mf_trainer_ema(j->tr)->params, m->net->n_params * sizeof(float));
-    char out[2 * MF_ID_MAX], created[32], prov[160];
+    char out[2 * MF_ID_MAX], prov[160];
     if (q->out_model[0] != '\0') {
         snprintf(out, sizeof out, "%s", q->out_model);
     } else {
@@ -583,10 +625,6 @@ static mf_err train_save(mf_sched *s, job *j, char **result)
             snprintf(out, sizeof out, "%s", j->id);
         }
     }
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(prov, sizeof prov, "manifoldd train job %s", j->id);
     mf_diag d = {{0}, {0}};
     mf_err err = mf_model_set_normalisation(m, j->off, j->sc);
@@ -597,7 +635,7 @@ static mf_err train_save(mf_sched *s, job *j, char **result)
         err = mf_model_set_meta(m, "parent", "", &d);
     }
     if (err == MF_OK) {
-        err = mf_model_set_meta(m, "created", created, &d);
+        err = mf_model_set_created(m, time(NULL), &d);
     }
     if (err == MF_OK) {
         err = mf_model_set_meta(m, "provenance", prov, &d);
@@ -1280,6 +1318,22 @@ void mf_sched_set_tick_hook(mf_sched *s, void (*fn)(void *ctx), void *ctx)
     s->tick_hook = fn;
     s->tick_ctx = ctx;
     uv_mutex_unlock(&s->lock);
+}
+
+unsigned mf_sched_retry_after(mf_sched *s, bool for_job)
+{
+    uv_mutex_lock(&s->lock);
+    double t;
+    if (for_job) {
+        /* the jobs ahead, max_running_jobs at a time */
+        t = s->job_s_avg * (double) s->n_queued / (double) s->cfg.max_running_jobs;
+    } else {
+        /* the batched runs the waiting calls make, spread over the workers */
+        double runs = 1.0 + (double) s->n_pending / (double) MF_SAMPLER_MAX_SEGS;
+        t = s->batch_s_avg * runs / (double) s->n_workers;
+    }
+    uv_mutex_unlock(&s->lock);
+    return t < 1.0 ? 1u : (t > 60.0 ? 60u : (unsigned) ceil(t));
 }
 
 void mf_sched_get_stats(mf_sched *s, mf_sched_stats *ret)

@@ -58,8 +58,8 @@ struct mf_sample_call {
     mf_reg_model *model; /* a reference the call owns */
     void (*progress)(mf_sample_call *c, size_t done, size_t total); /* worker thread; may be NULL */
     void (*done)(mf_sample_call *c);                                 /* worker thread */
-    void *ctx;
-    atomic_int cancel; /* non-zero: stop at the next step */
+    void *ctx, *ctx2;  /* the caller's, for the callbacks */
+    atomic_int cancel; /* the client went away: a batch whose calls all have it stops */
     /* out (valid in done) */
     mf_err err;
     char err_msg[160];
@@ -162,5 +162,12 @@ typedef struct mf_sched_stats {
 } mf_sched_stats;
 
 void mf_sched_get_stats(mf_sched *s, mf_sched_stats *ret);
+
+/**
+ * Seconds a request refused for a full queue should wait (Retry-After): the
+ * time the work ahead needs at the recent pace of batched runs (for_job false) or
+ * of jobs (for_job true), between 1 and 60.
+ */
+unsigned mf_sched_retry_after(mf_sched *s, bool for_job);
 
 #endif /* MF_SCHEDULER_H */

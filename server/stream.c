@@ -11,6 +11,18 @@
  * that arrives while the reader is running is remembered (st->wake), so no
  * event is ever waited for in vain.  The stream ends after the job's final
  * status event: every stream has a last event.
+ *
+ * A streamed POST /v1/samples (Accept: text/event-stream or
+ * application/x-ndjson) is the same kind of stream with a sampling call as its
+ * source instead of the store: the call's progress and done callbacks (worker
+ * threads) record the state under the hub lock and wake the stream; the reader
+ * turns it into events: status queued, status running, progress (coalesced: the reader writes
+ * only the latest), samples in chunks of SAMPLE_CHUNK_ROWS rows, metrics, and
+ * a final status with the request's settings or its error.  Such a stream
+ * lives only on its connection (nothing is stored, so there is nothing to
+ * resume: a client that needs resume submits a sample job); when the client
+ * goes away the call is cancelled, and a batch whose calls were all cancelled
+ * stops at the next step.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,8 +33,11 @@
 #include "clock.h"
 #include "http.h"
 #include "log.h"
+#include "metrics_json.h"
 
 #define EVENTS_PER_READ 32
+#define SAMPLE_CHUNK_ROWS 1024   /* rows per samples event (as a sample job's) */
+#define PROGRESS_WAKE_S 0.1      /* a call's progress wakes its stream at most this often */
 
 struct stream {
     mf_server *srv;
@@ -35,6 +50,14 @@ struct stream {
     bool final_sent, ended, suspended, wake, opened;
     double last_write;
     stream *prev, *next;
+    /* a streamed sampling call (NULL for a job's stream) */
+    mf_sample_call *call;
+    size_t call_done, call_total; /* hub lock: set by the worker */
+    bool call_finished;           /* hub lock: the call's done callback ran */
+    double call_woken;            /* hub lock: when progress last woke the stream */
+    size_t progress_sent;         /* reader: last progress written */
+    size_t rows_sent;             /* reader: samples written */
+    bool running_sent, metrics_sent;
 };
 
 typedef struct hub {
@@ -148,7 +171,7 @@ static bool put_event(stream *st, uint64_t seq, const char *name, const char *da
 }
 
 /* Reads the next events from the store into the buffer; returns how many. */
-static size_t fill(stream *st)
+static size_t fill_job(stream *st)
 {
     mf_event_rec *ev = NULL;
     size_t n = 0;
@@ -171,6 +194,82 @@ static size_t fill(stream *st)
     }
     mf_event_recs_free(ev, n);
     return i;
+}
+
+/* Formats one event of a call's stream (the next sequence id); takes j. */
+static bool put_call_event(stream *st, const char *name, json_t *j)
+{
+    char *data = mf_json_take_dump(j);
+    bool ok = data != NULL && put_event(st, st->last + 1, name, data);
+    free(data);
+    if (ok) {
+        st->last++;
+    }
+    return ok;
+}
+
+/* The final status of a call's stream: the settings and metrics, or the error. */
+static bool put_call_final(stream *st)
+{
+    mf_sample_call *c = st->call;
+    json_t *j;
+    if (c->err == MF_OK) {
+        j = mf_json_event_sample_status("succeeded", mf_sample_call_json(c, false), NULL, NULL);
+    } else if (c->err == MF_ECANCELED) {
+        j = mf_json_event_sample_status("cancelled", NULL, "shutting_down",
+                                        "the server stopped the request while shutting down");
+    } else {
+        j = mf_json_event_sample_status("failed", NULL, "internal", c->err_msg);
+    }
+    st->final_sent = true;
+    return put_call_event(st, "status", j);
+}
+
+/*
+ * The next events of a call's stream from what its callbacks recorded: the
+ * opening status, the latest progress, then (once done) one samples chunk,
+ * the metrics, the final status.  Returns how many were written.
+ */
+static size_t fill_call(stream *st)
+{
+    hub *h = st->srv->hub;
+    pthread_mutex_lock(&h->lock);
+    size_t done = st->call_done, total = st->call_total;
+    bool finished = st->call_finished;
+    pthread_mutex_unlock(&h->lock);
+    mf_sample_call *c = st->call;
+    size_t n = 0;
+    if (st->last == 0) {
+        n += put_call_event(st, "status", mf_json_event_status(NULL, "queued", NULL));
+    }
+    if (total > 0 && !st->running_sent) {
+        st->running_sent = true;
+        n += put_call_event(st, "status", mf_json_event_status(NULL, "running", NULL));
+    }
+    if (total > 0 && done != st->progress_sent) {
+        st->progress_sent = done;
+        n += put_call_event(st, "progress", mf_json_event_progress(NULL, done, total, "sampling"));
+    }
+    if (!finished || n > 0) {
+        return n;
+    }
+    if (c->err == MF_OK && st->rows_sent < c->req.n) {
+        size_t D = c->model->model->net->cfg.data_dim, off = st->rows_sent;
+        size_t rows = c->req.n - off < SAMPLE_CHUNK_ROWS ? c->req.n - off : SAMPLE_CHUNK_ROWS;
+        st->rows_sent += rows;
+        return put_call_event(st, "samples",
+                              mf_json_event_samples(NULL, off, c->x + off * D, rows, D));
+    }
+    if (c->err == MF_OK && c->has_metrics && !st->metrics_sent) {
+        st->metrics_sent = true;
+        return put_call_event(st, "metrics", mf_json_metrics(&c->metrics));
+    }
+    return put_call_final(st);
+}
+
+static size_t fill(stream *st)
+{
+    return st->call != NULL ? fill_call(st) : fill_job(st);
 }
 
 static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
@@ -196,7 +295,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
                 continue;
             }
         }
-        if (st->final_sent || st->ended) {
+        /* A call's stream is not cut short by a drain: its call is answered. */
+        if (st->final_sent || (st->ended && st->call == NULL)) {
             pthread_mutex_unlock(&h->lock);
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
@@ -232,15 +332,64 @@ static void stream_free(void *cls)
     pthread_mutex_lock(&h->lock);
     if (st->prev != NULL) {
         st->prev->next = st->next;
-    } else {
+    } else if (h->head == st) {
         h->head = st->next;
     }
     if (st->next != NULL) {
         st->next->prev = st->prev;
     }
+    mf_sample_call *c = st->call;
+    if (c != NULL) {
+        c->ctx2 = NULL; /* the callbacks find no stream from now on */
+        if (!st->call_finished) {
+            atomic_store(&c->cancel, 1); /* the client went away */
+        }
+    }
     pthread_mutex_unlock(&h->lock);
+    if (c != NULL) {
+        mf_sample_call_release(c, st->srv->reg);
+    }
     free(st->buf);
     free(st);
+}
+
+/* A new stream of r's connection, linked into the hub. */
+static stream *stream_new(req *r, bool ndjson)
+{
+    stream *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        return NULL;
+    }
+    st->srv = r->srv;
+    st->conn = r->conn;
+    st->ndjson = ndjson;
+    st->last_write = mf_mono_s();
+    st->progress_sent = (size_t) -1;
+    hub *h = r->srv->hub;
+    pthread_mutex_lock(&h->lock);
+    st->next = h->head;
+    if (h->head != NULL) {
+        h->head->prev = st;
+    }
+    h->head = st;
+    pthread_mutex_unlock(&h->lock);
+    return st;
+}
+
+/* The response that reads st (st is freed with it), with the streaming headers. */
+static struct MHD_Response *stream_response(stream *st)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, st, stream_free);
+    if (resp == NULL) {
+        stream_free(st);
+        return NULL;
+    }
+    MHD_add_response_header(resp, "Content-Type", st->ndjson ? "application/x-ndjson"
+                                                             : "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    return resp;
 }
 
 /* "text/event-stream" (default) or NDJSON when asked (Accept or ?format=ndjson). */
@@ -282,33 +431,84 @@ enum MHD_Result mf_stream_job_events(req *r, const char *job_id)
         }
         after = v;
     }
-    stream *st = calloc(1, sizeof *st);
+    stream *st = stream_new(r, wants_ndjson(r));
     if (st == NULL) {
         return mf_http_error(r, 500, "internal", NULL, "out of memory");
     }
-    st->srv = r->srv;
-    st->conn = r->conn;
     snprintf(st->job, sizeof st->job, "%s", job_id);
     st->last = after;
-    st->ndjson = wants_ndjson(r);
-    st->last_write = mf_mono_s();
-    hub *h = r->srv->hub;
+    return mf_http_queue(r, 200, stream_response(st));
+}
+
+/* ---- streamed POST /v1/samples --------------------------------------------------------- */
+
+static void call_progress(mf_sample_call *c, size_t done, size_t total)
+{
+    mf_server *s = c->ctx;
+    hub *h = s->hub;
     pthread_mutex_lock(&h->lock);
-    st->next = h->head;
-    if (h->head != NULL) {
-        h->head->prev = st;
+    stream *st = c->ctx2;
+    if (st != NULL) {
+        st->call_done = done;
+        st->call_total = total;
+        double t = mf_mono_s();
+        if (done == total || t - st->call_woken >= PROGRESS_WAKE_S) {
+            st->call_woken = t;
+            wake(st);
+        }
     }
-    h->head = st;
     pthread_mutex_unlock(&h->lock);
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, st, stream_free);
-    if (resp == NULL) {
-        stream_free(st);
-        return MHD_NO;
+}
+
+static void call_finished(mf_sample_call *c)
+{
+    mf_server *s = c->ctx;
+    hub *h = s->hub;
+    pthread_mutex_lock(&h->lock);
+    stream *st = c->ctx2;
+    if (st != NULL) {
+        st->call_finished = true;
+        wake(st);
     }
-    MHD_add_response_header(resp, "Content-Type", st->ndjson ? "application/x-ndjson"
-                                                             : "text/event-stream; charset=utf-8");
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    pthread_mutex_unlock(&h->lock);
+}
+
+bool mf_stream_wanted(req *r)
+{
+    const char *fmt = mf_http_arg(r, "format");
+    if (fmt != NULL) {
+        return strcmp(fmt, "sse") == 0 || strcmp(fmt, "ndjson") == 0;
+    }
+    const char *accept = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
+    return accept != NULL && (strstr(accept, "text/event-stream") != NULL ||
+                              strstr(accept, "application/x-ndjson") != NULL);
+}
+
+enum MHD_Result mf_stream_sample_call(req *r, mf_sample_call *c)
+{
+    stream *st = stream_new(r, wants_ndjson(r));
+    if (st == NULL) {
+        mf_sample_call_release(c, r->srv->reg);
+        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+    }
+    st->call = c; /* the stream owns the caller's reference from here */
+    c->progress = call_progress;
+    c->done = call_finished;
+    c->ctx = r->srv;
+    c->ctx2 = st;
+    struct MHD_Response *resp = stream_response(st);
+    if (resp == NULL) {
+        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+    }
+    mf_err err = mf_sched_sample(r->srv->sched, c);
+    if (err != MF_OK) {
+        MHD_destroy_response(resp); /* frees the stream and its reference */
+        if (err == MF_ECANCELED) {
+            return mf_http_error(r, 503, "shutting_down", NULL, "the server is shutting down");
+        }
+        r->retry_after = mf_sched_retry_after(r->srv->sched, false);
+        return mf_http_error(r, 503, "queue_full", NULL,
+                             "too many sampling requests are waiting; retry shortly");
+    }
     return mf_http_queue(r, 200, resp);
 }

@@ -269,17 +269,13 @@ static int cmd_train(int argc, char **argv)
     /* Save the EMA weights with the provenance that reproduces them. */
     memcpy(model->net->params, mf_trainer_ema(tr)->params, model->net->n_params * sizeof(float));
     prov = join_args(argc, argv);
-    char created[32], held_s[32];
-    time_t now = time(NULL);
-    struct tm tm_utc;
-    gmtime_r(&now, &tm_utc);
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
+    char held_s[32];
     snprintf(held_s, sizeof held_s, "%.6f", held_loss);
     if (prov == NULL || mf_model_set_normalisation(model, off, sc) != MF_OK ||
         mf_model_set_meta(model, "dataset", dataset, &d) != MF_OK ||
         mf_model_set_meta(model, "parent", "", &d) != MF_OK ||
         mf_model_set_meta(model, "dequantised", dequantise ? "true" : "false", &d) != MF_OK ||
-        mf_model_set_meta(model, "created", created, &d) != MF_OK ||
+        mf_model_set_created(model, time(NULL), &d) != MF_OK ||
         mf_model_set_meta(model, "provenance", prov, &d) != MF_OK ||
         mf_model_set_meta(model, "heldout_dsm_loss", held_s, &d) != MF_OK) {
         status = fail("metadata", MF_EINVAL, &d);

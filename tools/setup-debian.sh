@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages Manifold needs to build, test and run, when
-# any is missing.  Called by ./run and ./test; safe to run again (it does
+# any is missing (and the extra packages named as arguments, e.g. wrk for
+# bench/serve.sh).  Called by ./run and ./test; safe to run again (it does
 # nothing when everything is there).  Needs root or sudo only when installing.
 set -eu
 
 PACKAGES="build-essential meson ninja-build pkg-config libopenblas-dev check \
-libmicrohttpd-dev libjansson-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev python3"
+libmicrohttpd-dev libjansson-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev python3 $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -65,6 +65,7 @@ class Daemon:
         h = dict(headers or {})
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
         c.request(method, path, body=body, headers=h)
         r = c.getresponse()
         data = r.read()

@@ -168,6 +168,83 @@ check(nb < 100, "concurrent requests were batched (%d runs for 100 requests)" % 
 check(b'manifold_queue_wait_seconds_bucket{le="+Inf"}' in after and b"# TYPE manifold_run_seconds histogram" in after,
       "Prometheus histograms")
 
+# ---- streamed POST /v1/samples --------------------------------------------------------
+
+
+def stream_samples(body, ndjson=False, accept=True, path="/v1/samples"):
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=60)
+    h = {"Content-Type": "application/json"}
+    if accept:
+        h["Accept"] = "application/x-ndjson" if ndjson else "text/event-stream"
+    c.request("POST", path, body=json.dumps(body), headers=h)
+    r = c.getresponse()
+    hd = dict((k.lower(), v) for k, v in r.getheaders())
+    evs = harness.parse_stream(r, 60, ndjson=ndjson) if r.status == 200 else json.loads(r.read())
+    c.close()
+    return r.status, hd, evs
+
+
+body = {"model": "eight_gaussians", "n": 2500, "sampler": "ddim", "steps": 40, "seed": 11}
+_, _, plain = d.json("POST", "/v1/samples", body)
+for nd in (False, True):
+    kind = "NDJSON" if nd else "SSE"
+    st, hd, evs = stream_samples(body, ndjson=nd)
+    check(st == 200 and hd.get("content-type", "").startswith("application/x-ndjson" if nd else "text/event-stream")
+          and hd.get("x-accel-buffering") == "no", "%s samples stream: status and headers" % kind)
+    check([e[0] for e in evs] == list(range(1, len(evs) + 1)), "%s: ids 1..n without gaps" % kind)
+    names = [e[1] for e in evs]
+    check(names[:2] == ["status", "status"] and evs[0][2]["state"] == "queued" and evs[1][2]["state"] == "running",
+          "%s: opens with status queued, running" % kind)
+    prog = [e[2]["done"] for e in evs if e[1] == "progress"]
+    check(len(prog) >= 1 and prog == sorted(prog) and prog[-1] == 40 and all(e[2]["total"] == 40 for e in evs if e[1] == "progress"),
+          "%s: progress monotone, ends at 40 of 40 (%s)" % (kind, prog))
+    chunks = [e[2] for e in evs if e[1] == "samples"]
+    rows = [r_ for ch in chunks for r_ in ch["samples"]]
+    check([ch["offset"] for ch in chunks] == [0, 1024, 2048] and rows == plain["samples"],
+          "%s: samples in 1024-row chunks equal the JSON answer" % kind)
+    mets = [e[2] for e in evs if e[1] == "metrics"]
+    check(len(mets) == 1 and mets[0] == plain["metrics"], "%s: one metrics event, as in the JSON answer" % kind)
+    fin = evs[-1][2]
+    check(names[-1] == "status" and fin["state"] == "succeeded" and fin["result"]["seed"] == 11
+          and "samples" not in fin["result"] and fin["result"]["metrics"] == plain["metrics"],
+          "%s: ends with status succeeded and the settings" % kind)
+    check(names.index("samples") > max(i for i, n_ in enumerate(names) if n_ == "progress"),
+          "%s: samples after the last progress" % kind)
+st, _, evs = stream_samples(body, accept=False, path="/v1/samples?format=sse")
+check(st == 200 and evs[-1][2]["state"] == "succeeded", "?format=sse streams without an Accept header")
+st, _, j = stream_samples({"model": "eight_gaussians", "n": 0})
+check(st == 400 and j["error"]["field"] == "/n", "a bad streamed request gets the JSON error, not a stream")
+st, _, j = stream_samples({"model": "nope", "n": 5})
+check(st == 404 and j["error"]["code"] == "model_not_found", "streamed request for an unknown model: 404")
+
+# A client that goes away cancels its call: the run stops at the next step and
+# produces no samples.  digits, 400 rows x 1000 DDPM steps alone takes several seconds.
+_, _, m0 = d.req("GET", "/metrics")
+c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+c.request("POST", "/v1/samples", body=json.dumps({"model": "digits", "n": 400, "sampler": "ddpm", "seed": 2, "metrics": False}),
+          headers={"Accept": "text/event-stream"})
+r = c.getresponse()
+seen = []
+t_end = time.time() + 30
+while time.time() < t_end and "progress" not in seen:
+    line = r.readline().decode()
+    if line.startswith("event:"):
+        seen.append(line.split(":", 1)[1].strip())
+t_cut = time.time()
+c.close()
+calls0 = metric(m0, "manifold_sample_requests_total")
+m1 = m0
+while time.time() < t_cut + 30:
+    _, _, m1 = d.req("GET", "/metrics")
+    if metric(m1, "manifold_sample_requests_total") > calls0:
+        break
+    time.sleep(0.05)
+t_stop = time.time() - t_cut
+check("progress" in seen and metric(m1, "manifold_sample_requests_total") == calls0 + 1
+      and metric(m1, "manifold_samples_total") == metric(m0, "manifold_samples_total"),
+      "a dropped stream cancels its call: no samples produced")
+check(t_stop < 2.0, "the cancelled run stopped within 2 s of the disconnect (%.2f s)" % t_stop)
+
 # ---- malformed requests: each gets its 4xx and code, the daemon stays healthy ----------
 table = [
     ("POST", "/v1/samples", "", 400, "bad_json", ""),
@@ -212,12 +289,21 @@ for method, path, body, want, code, field in table:
           "error body shape for %s %.40s" % (method, body))
 resp = raw_head("/v1/samples", 99999999999)
 check(resp.startswith(b"HTTP/1.1 413"), "declared oversize JSON body refused before reading")
+ok_body = {"model": "gaussian", "n": 4, "steps": 5, "sampler": "ddim"}
+for ct, want in [("application/x-www-form-urlencoded", 415), ("text/plain", 415), ("multipart/form-data; boundary=x", 415),
+                 ("application/jsonx", 415), ("application/json", 200), ("Application/JSON; charset=utf-8", 200), (None, 200)]:
+    # a str body goes out without Content-Type (harness adds it only for dicts)
+    st, _, j = d.json("POST", "/v1/samples", ok_body if ct else json.dumps(ok_body), {"Content-Type": ct} if ct else {})
+    check(st == want and (want == 200 or j["error"]["code"] == "unsupported_media_type"),
+          "POST /v1/samples with Content-Type %s: %d (%s)" % (ct, want, st))
+st, _, j = d.json("POST", "/v1/jobs", {"type": "sample", "model": "gaussian", "params": {"n": 4}}, {"Content-Type": "text/plain"})
+check(st == 415, "POST /v1/jobs as text/plain: 415")
 st, _, j = d.json("GET", "/healthz")
 check(st == 200, "healthy after the malformed table")
 
 # ---- jobs, streams, resume ------------------------------------------------------------
 st, h, j = d.json("POST", "/v1/jobs", {"type": "sample", "model": "two_moons", "params": {"n": 3000, "sampler": "ddim", "steps": 100, "seed": 3}})
-check(st == 202 and h.get("location") == "/v1/jobs/" + j["id"] and j["state"] == "queued", "submit 202 + Location")
+check(st == 202 and h.get("location") == "/v1/jobs/" + j["id"] and j["state"] in ("queued", "running"), "submit 202 + Location")
 job = j["id"]
 ev = read_events(d, job)
 ids_ = [e[0] for e in ev]
@@ -333,6 +419,40 @@ t.join(60)
 check(rc == 0, "SIGTERM exit status 0 (%s)" % rc)
 check(box.get("r", (0,))[0] == 200 and len(box["r"][2]["samples"]) == 200,
       "request in flight answered during drain (%s)" % str(box.get("r"))[:200])
+
+# ---- full queues: 503 queue_full with Retry-After ------------------------------------
+d = Daemon("--max-running", "1", "--max-queue", "1", "--max-pending", "1")
+_, _, run = d.json("POST", "/v1/jobs", long_train)
+check(wait_state(d, run["id"], ["running"], 30) is not None, "long job running")
+st, _, q1 = d.json("POST", "/v1/jobs", long_train)
+check(st == 202 and q1["state"] == "queued" and q1["queue_position"] == 0, "second job queued at position 0")
+st, h, j = d.json("POST", "/v1/jobs", long_train)
+check(st == 503 and j["error"]["code"] == "queue_full" and int(h.get("retry-after", "0")) >= 1,
+      "third job: 503 queue_full with Retry-After (%s, %s)" % (st, h.get("retry-after")))
+# one sampling call may wait: of 12 slow concurrent ones, some are refused
+slow_body = {"model": "digits", "n": 50, "sampler": "ddpm", "steps": 300, "metrics": False}
+answers = []
+
+
+def slow_call(i):
+    st_, h_, j_ = d.json("POST", "/v1/samples", dict(slow_body, seed=i), timeout=120)
+    with lock:
+        answers.append((st_, h_.get("retry-after"), (j_ or {}).get("error", {}).get("code")))
+
+
+threads = [threading.Thread(target=slow_call, args=(i,)) for i in range(12)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(120)
+refused = [a for a in answers if a[0] == 503]
+check(len(answers) == 12 and all(a[0] in (200, 503) for a in answers) and len(refused) >= 1
+      and all(a[2] == "queue_full" and int(a[1]) >= 1 for a in refused),
+      "waiting sampling calls over --max-pending: 503 queue_full with Retry-After (%s)"
+      % sorted(set((a[0], a[1]) for a in answers)))
+for jid in (run["id"], q1["id"]):
+    d.json("POST", "/v1/jobs/%s/cancel" % jid)
+check(d.term() == 0, "second daemon drained")
 
 status = harness.summary("api", TMP)
 shutil.rmtree(TMP, ignore_errors=True)

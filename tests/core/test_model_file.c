@@ -181,6 +181,20 @@ START_TEST(test_set_meta)
 
 END_TEST
 
+/* "created" is ISO 8601 UTC; 1795000000 s after the epoch, checked with Python's datetime. */
+START_TEST(test_set_created)
+{
+    mf_model *m = make_model();
+    mf_diag d = {{0}, {0}};
+    ck_assert_int_eq(mf_model_set_created(m, (time_t) 0, &d), MF_OK);
+    ck_assert_str_eq(mf_model_get_meta(m, "created"), "1970-01-01T00:00:00Z");
+    ck_assert_int_eq(mf_model_set_created(m, (time_t) 1795000000, &d), MF_OK);
+    ck_assert_str_eq(mf_model_get_meta(m, "created"), "2026-11-18T11:06:40Z");
+    mf_model_free(m);
+}
+
+END_TEST
+
 /* ---- round trips ------------------------------------------------------------------ */
 
 START_TEST(test_buffer_round_trip)
@@ -740,6 +754,7 @@ static Suite *model_file_suite(void)
     tcase_add_test(tc, test_new);
     tcase_add_test(tc, test_new_errors);
     tcase_add_test(tc, test_set_meta);
+    tcase_add_test(tc, test_set_created);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("round_trip");
