@@ -131,11 +131,14 @@ json_t *mf_json_job(const mf_job_view *v)
     if (v->metrics != NULL) {
         f |= json_object_set_new(o, "metrics", parsed_or_null(v->metrics));
     }
-    if (v->with_result && v->result != NULL) {
+    if (v->result != NULL && (v->with_result || strlen(v->result) <= MF_JSON_RESULT_INLINE_MAX)) {
         f |= json_object_set_new(o, "result", parsed_or_null(v->result));
     }
     if (v->error != NULL) {
         f |= json_object_set_new(o, "error", parsed_or_null(v->error));
+    }
+    if (v->cancel_requested) {
+        f |= json_object_set_new(o, "cancel_requested", json_true());
     }
     f |= json_object_set_new(o, "attempts", json_integer(v->attempts));
     /* Unix seconds, whole, as integers (as OpenAI's API does). */

@@ -51,14 +51,18 @@ typedef struct mf_job_view {
     double created_at, started_at, finished_at; /* 0 = not yet */
     uint32_t attempts;
     long queue_position; /* < 0: not queued */
-    bool with_result;    /* include "result" (the full result can be large) */
+    bool with_result;    /* include "result" even when over MF_JSON_RESULT_INLINE_MAX */
+    bool cancel_requested; /* a running job asked to stop (at its next step boundary) */
 } mf_job_view;
+
+/* A result up to this many bytes (a model-producing job's) is part of the job object. */
+#define MF_JSON_RESULT_INLINE_MAX 16384
 
 /*
  * {"id", "type", "model" (null for none), "state", "params", "progress": {"done",
- * "total"}, "queue_position"? (queued only), "metrics"?, "result"?, "error"?,
- * "attempts", "created_at", "started_at"?, "finished_at"?, "links": {"self",
- * "events", "result", "cancel"}}.
+ * "total"}, "queue_position"? (queued only), "metrics"?, "result"? (small ones,
+ * or with_result), "error"?, "cancel_requested"?, "attempts", "created_at",
+ * "started_at"?, "finished_at"?, "links": {"self", "events", "result", "cancel"}}.
  */
 json_t *mf_json_job(const mf_job_view *v);
 

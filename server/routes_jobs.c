@@ -131,7 +131,9 @@ static json_t *job_json(req *r, const mf_job_rec *rec, bool with_result)
                      .queue_position = rec->state == MF_JOB_QUEUED
                                            ? mf_sched_queue_position(r->srv->sched, rec->id)
                                            : -1,
-                     .with_result = with_result};
+                     .with_result = with_result,
+                     .cancel_requested = rec->state == MF_JOB_RUNNING &&
+                                         mf_sched_cancel_requested(r->srv->sched, rec->id)};
     return mf_json_job(&v);
 }
 

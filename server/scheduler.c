@@ -171,7 +171,8 @@ static void append_event(mf_sched *s, const char *id, const char *name, json_t *
 
 /*
  * Moves job j to a final state, with the final status event carrying the job
- * object (minus the result, which can be large: GET .../result has it).
+ * object (with the result when it is small, e.g. the model a train job made;
+ * a sample job's rows went out as samples events and GET .../result has them).
  */
 static void finish_job(mf_sched *s, job *j, mf_job_state st, const char *result,
                        const char *error, const char *metrics)
@@ -182,6 +183,7 @@ static void finish_job(mf_sched *s, job *j, mf_job_state st, const char *result,
                      .model = j->req.model,
                      .state = mf_job_state_name(st),
                      .params = j->req.params_json,
+                     .result = result,
                      .error = error,
                      .metrics = metrics,
                      .done = j->done,
@@ -1011,6 +1013,22 @@ static job *find_in(job *head, const char *id, job **prev)
     return NULL;
 }
 
+bool mf_sched_cancel_requested(mf_sched *s, const char *id)
+{
+    bool asked = false;
+    uv_mutex_lock(&s->lock);
+    for (job *p = s->paused; p != NULL && !asked; p = p->next) {
+        asked = strcmp(p->id, id) == 0 && atomic_load(&p->cancel) != 0;
+    }
+    for (size_t i = 0; i < s->n_workers && !asked; i++) {
+        job *wj = s->workers[i].job;
+        asked = s->workers[i].task == TASK_SLICE && wj != NULL && strcmp(wj->id, id) == 0 &&
+                atomic_load(&wj->cancel) != 0;
+    }
+    uv_mutex_unlock(&s->lock);
+    return asked;
+}
+
 mf_err mf_sched_cancel(mf_sched *s, const char *id)
 {
     uv_mutex_lock(&s->lock);
@@ -1085,21 +1103,23 @@ long mf_sched_queue_position(mf_sched *s, const char *id)
     return found;
 }
 
+/* The status event a recovery appends to a job (mf_recover_event_fn). */
+static char *recover_event(void *ctx, const char *job_id, const char *state)
+{
+    (void) ctx;
+    return mf_json_take_dump(mf_json_event_status(job_id, state, NULL));
+}
+
 /* Jobs left by the previous process: running ones recovered, queued ones re-queued. */
 static mf_err recover(mf_sched *s)
 {
-    char *requeue = mf_json_take_dump(mf_json_event_status("", "queued", NULL));
     char *fail_err = mf_json_job_error("server_restart",
                                 "the server stopped while the job ran, too many times");
-    char *fail_ev = mf_json_take_dump(mf_json_event_status("", "failed", NULL));
     size_t rq = 0, fl = 0;
-    mf_err err = requeue == NULL || fail_err == NULL || fail_ev == NULL
-                     ? MF_ENOMEM
-                     : mf_store_recover(s->store, s->cfg.max_attempts, requeue, fail_err, fail_ev,
-                                        mf_wall_s(), &rq, &fl);
-    free(requeue);
+    mf_err err = fail_err == NULL ? MF_ENOMEM
+                                  : mf_store_recover(s->store, s->cfg.max_attempts, recover_event,
+                                                     NULL, fail_err, mf_wall_s(), &rq, &fl);
     free(fail_err);
-    free(fail_ev);
     if (err != MF_OK) {
         return err;
     }

@@ -110,10 +110,16 @@ MF_MUST_CHECK mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[M
  */
 MF_MUST_CHECK mf_err mf_sched_cancel(mf_sched *s, const char *id);
 
+/** true when a running job of this process was asked to stop and has not yet. */
+bool mf_sched_cancel_requested(mf_sched *s, const char *id);
+
 /** Queue position of a queued job (0 = next), or -1. */
 long mf_sched_queue_position(mf_sched *s, const char *id);
 
-/** Called (from any thread) after every event appended to a job's log. */
+/**
+ * Called (from any thread) after every event appended to a job's log, except
+ * its first (status queued), which submit writes before anyone knows the id.
+ */
 void mf_sched_set_event_hook(mf_sched *s, void (*fn)(void *ctx, const char *job_id), void *ctx);
 
 /** Called on the loop thread about once a second (heartbeats, expiry). */

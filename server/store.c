@@ -298,17 +298,16 @@ mf_err mf_store_events_after(mf_store *s, const char *id, uint64_t after, size_t
 
 /* ---- maintenance ---------------------------------------------------------------- */
 
-mf_err mf_store_recover(mf_store *s, uint32_t max_attempts, const char *requeue_event_data,
-                        const char *fail_error, const char *fail_event_data, double now,
-                        size_t *ret_requeued, size_t *ret_failed)
+mf_err mf_store_recover(mf_store *s, uint32_t max_attempts, mf_recover_event_fn event_data,
+                        void *ctx, const char *fail_error, double now, size_t *ret_requeued,
+                        size_t *ret_failed)
 {
-    if (s == NULL || requeue_event_data == NULL || fail_error == NULL || fail_event_data == NULL ||
-        !isfinite(now)) {
+    if (s == NULL || event_data == NULL || fail_error == NULL || !isfinite(now)) {
         return MF_EINVAL;
     }
     size_t requeued = 0, failed = 0;
-    mf_err rc = s->vt->recover(s->b, max_attempts, requeue_event_data, fail_error, fail_event_data,
-                               now, &requeued, &failed);
+    mf_err rc = s->vt->recover(s->b, max_attempts, event_data, ctx, fail_error, now, &requeued,
+                               &failed);
     if (rc != MF_OK) {
         return rc;
     }

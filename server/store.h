@@ -164,16 +164,22 @@ MF_MUST_CHECK mf_err mf_store_events_after(mf_store *s, const char *id, uint64_t
                                            size_t max, mf_event_rec **ret, size_t *ret_n);
 
 /**
+ * The data of the status event a recovery appends to job_id: state is
+ * "queued" or "failed".  Malloc'd; NULL when out of memory.
+ */
+typedef char *(*mf_recover_event_fn)(void *ctx, const char *job_id, const char *state);
+
+/**
  * After a restart: every job left running is either put back to queued (when
- * attempts < max_attempts; an event status {"state":"queued",...} made by the
- * caller is appended: requeue_event_data) or finished as failed with
- * fail_error / fail_event_data.  *ret_requeued and *ret_failed (may be NULL)
- * count them.
+ * attempts < max_attempts) or finished as failed with fail_error; either way
+ * a status event made by event_data(ctx, id, "queued" or "failed") is
+ * appended.  *ret_requeued and *ret_failed (may be NULL) count them.  Errors:
+ * MF_EINVAL, MF_ENOMEM (event_data gave NULL: nothing changes), MF_EIO.
  */
 MF_MUST_CHECK mf_err mf_store_recover(mf_store *s, uint32_t max_attempts,
-                                      const char *requeue_event_data, const char *fail_error,
-                                      const char *fail_event_data, double now,
-                                      size_t *ret_requeued, size_t *ret_failed);
+                                      mf_recover_event_fn event_data, void *ctx,
+                                      const char *fail_error, double now, size_t *ret_requeued,
+                                      size_t *ret_failed);
 
 /**
  * Deletes final jobs (and their events) that finished before `before`;

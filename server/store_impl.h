@@ -41,9 +41,9 @@ typedef struct mf_store_vtable {
     mf_err (*events_after)(void *b, const char *id, uint64_t after, size_t max, mf_event_rec **ret,
                            size_t *ret_n);
     /* ret_requeued and ret_failed are never NULL here. */
-    mf_err (*recover)(void *b, uint32_t max_attempts, const char *requeue_event_data,
-                      const char *fail_error, const char *fail_event_data, double now,
-                      size_t *ret_requeued, size_t *ret_failed);
+    mf_err (*recover)(void *b, uint32_t max_attempts, mf_recover_event_fn event_data, void *ctx,
+                      const char *fail_error, double now, size_t *ret_requeued,
+                      size_t *ret_failed);
     /* ret_n is never NULL here. */
     mf_err (*expire)(void *b, double before, size_t *ret_n);
     mf_err (*count_states)(void *b, uint64_t counts[5]);

@@ -1115,9 +1115,9 @@ static mf_err list_running(sq_store *b, running_job **ret, size_t *ret_n)
     return MF_OK;
 }
 
-static mf_err sq_recover(void *bp, uint32_t max_attempts, const char *requeue_event_data,
-                         const char *fail_error, const char *fail_event_data, double now,
-                         size_t *ret_requeued, size_t *ret_failed)
+static mf_err sq_recover(void *bp, uint32_t max_attempts, mf_recover_event_fn event_data,
+                         void *ctx, const char *fail_error, double now, size_t *ret_requeued,
+                         size_t *ret_failed)
 {
     sq_store *b = bp;
     running_job *jobs = NULL;
@@ -1135,23 +1135,27 @@ static mf_err sq_recover(void *bp, uint32_t max_attempts, const char *requeue_ev
         if (err != MF_OK) {
             break;
         }
-        if (j->attempts < max_attempts) {
+        bool requeue = j->attempts < max_attempts;
+        char *data = event_data(ctx, j->id, requeue ? "queued" : "failed");
+        if (data == NULL) {
+            err = MF_ENOMEM;
+            break;
+        }
+        if (requeue) {
             sqlite3_stmt *st = b->st[ST_JOB_REQUEUE];
             int rc = SQLITE_OK;
             bind_text(st, 1, j->id, &rc);
             bind_u64(st, 2, seq, &rc);
             err = sq_err(exec_st(st, rc));
-            if (err == MF_OK) {
-                err = put_event(b, j->id, seq, "status", requeue_event_data);
-            }
             requeued++;
         } else {
             err = set_final(b, j->id, MF_JOB_FAILED, NULL, fail_error, now, seq);
-            if (err == MF_OK) {
-                err = put_event(b, j->id, seq, "status", fail_event_data);
-            }
             failed++;
         }
+        if (err == MF_OK) {
+            err = put_event(b, j->id, seq, "status", data);
+        }
+        free(data);
     }
     if (err == MF_OK) {
         err = commit(b);

@@ -170,6 +170,17 @@ static bool put_event(stream *st, uint64_t seq, const char *name, const char *da
     return append(st, head, (size_t) n) && append(st, data, strlen(data)) && append(st, "\n\n", 2);
 }
 
+/* true when the job is final (or gone: nothing more will come). */
+static bool job_final(stream *st)
+{
+    mf_job_rec rec;
+    memset(&rec, 0, sizeof rec);
+    bool final = mf_store_job_get(st->srv->store, st->job, &rec) != MF_OK ||
+                 mf_job_state_final(rec.state);
+    mf_job_rec_done(&rec);
+    return final;
+}
+
 /* Reads the next events from the store into the buffer; returns how many. */
 static size_t fill_job(stream *st)
 {
@@ -179,6 +190,20 @@ static size_t fill_job(stream *st)
         /* the job expired or the store failed: end the stream */
         st->final_sent = true;
         return 0;
+    }
+    if (n == 0 && job_final(st)) {
+        /* A resume at or past a finished job's final event has nothing to wait
+         * for.  Read once more: the final event (stored with the final state)
+         * may have landed between the first read and the state. */
+        mf_event_recs_free(ev, n);
+        ev = NULL;
+        if (mf_store_events_after(st->srv->store, st->job, st->last, EVENTS_PER_READ, &ev, &n) !=
+                MF_OK ||
+            n == 0) {
+            mf_event_recs_free(ev, n);
+            st->final_sent = true;
+            return 0;
+        }
     }
     size_t i = 0;
     for (; i < n; i++) {

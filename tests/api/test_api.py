@@ -322,6 +322,12 @@ evrows = [r for e in ev if e[1] == "samples" for r in e[2]["samples"]]
 check(st == 200 and res["samples"] == evrows and res["seed"] == 3, "result = streamed samples")
 st, _, jj = d.json("GET", "/v1/jobs/" + job)
 check(jj["state"] == "succeeded" and jj["progress"]["done"] == 3000 and "metrics" in jj, "job object")
+check("result" not in jj, "a sample job's large result is not inlined in the job object")
+# resume at (or past) the final event: nothing more, and the stream ends at once
+t0 = time.time()
+for after in (ids_[-1], ids_[-1] + 5):
+    tail = read_events(d, job, after=after, limit=10)
+    check(tail == [] and time.time() - t0 < 5, "resume after the final event (%d) ends at once" % after)
 
 # dropped connection mid-stream, then resume
 st, _, j = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "two_moons", "steps": 2500, "hidden": [64, 64], "out_model": "moons-small"}})
@@ -339,6 +345,9 @@ rest = read_events(d, job, after=got[-1])
 check(rest and rest[0][0] == got[-1] + 1 and rest[-1][2]["state"] == "succeeded", "resume after a dropped stream")
 st, _, m = d.json("GET", "/v1/models/moons-small")
 check(st == 200 and m["hidden"] == [64, 64] and m["dataset"] == "two_moons", "train job made a model")
+st, _, jt = d.json("GET", "/v1/jobs/" + job)
+check(jt["result"]["model"] == "moons-small" and rest[-1][2]["job_object"]["result"]["model"] == "moons-small",
+      "a train job's result (its model) is in the job object and its final event")
 st, _, s1 = d.json("POST", "/v1/samples", {"model": "moons-small", "n": 64, "sampler": "ddim", "steps": 50, "seed": 1})
 check(st == 200 and len(s1["samples"]) == 64, "the trained model samples")
 
@@ -358,6 +367,8 @@ check(bq["state"] == "queued" and bq["queue_position"] == 0, "second job queued 
 st, _, c_ = d.json("POST", "/v1/jobs/%s/cancel" % b["id"])
 check(st == 200 and c_["state"] == "cancelled", "cancel queued: cancelled at once")
 st, _, c_ = d.json("POST", "/v1/jobs/%s/cancel" % a["id"])
+check(st == 200 and (c_["state"] == "cancelled" or c_.get("cancel_requested") is True),
+      "cancel running: answered with cancel_requested until it stops (%s)" % c_.get("state"))
 ja = wait_state(d, a["id"], ["cancelled"], 30)
 check(ja is not None and 0 < ja["progress"]["done"] < 200000, "cancel running: stops at a step boundary")
 ev = read_events(d, a["id"])

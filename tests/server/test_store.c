@@ -988,6 +988,16 @@ END_TEST
 #define REQUEUE_EV "{\"state\":\"queued\",\"reason\":\"restart\"}"
 #define FAIL_ERR   "{\"code\":\"interrupted\",\"message\":\"server restarted\"}"
 
+/* Recovery events: REQUEUE_EV / FAILED_EV for every job (NULL once *ctx says "fail"). */
+static char *fixed_events(void *ctx, const char *job_id, const char *state)
+{
+    (void) job_id;
+    if (ctx != NULL && *(int *) ctx != 0) {
+        return NULL;
+    }
+    return strdup(strcmp(state, "queued") == 0 ? REQUEUE_EV : FAILED_EV);
+}
+
 START_TEST(test_recover)
 {
     mf_store *s = open_mem();
@@ -1000,13 +1010,13 @@ START_TEST(test_recover)
                      MF_OK);
     claim_ok(s, "b", 7);
     size_t rq = 99, fl = 99;
-    ck_assert_int_eq(mf_store_recover(s, 10, REQUEUE_EV, FAIL_ERR, FAILED_EV, 8, &rq, &fl), MF_OK);
+    ck_assert_int_eq(mf_store_recover(s, 10, fixed_events, NULL, FAIL_ERR, 8, &rq, &fl), MF_OK);
     ck_assert_uint_eq(rq, 1);
     ck_assert_uint_eq(fl, 0);
     claim_ok(s, "b", 9);
     claim_ok(s, "a", 9);
 
-    ck_assert_int_eq(mf_store_recover(s, 2, REQUEUE_EV, FAIL_ERR, FAILED_EV, 500, &rq, &fl), MF_OK);
+    ck_assert_int_eq(mf_store_recover(s, 2, fixed_events, NULL, FAIL_ERR, 500, &rq, &fl), MF_OK);
     ck_assert_uint_eq(rq, 1);
     ck_assert_uint_eq(fl, 1);
 
@@ -1049,22 +1059,28 @@ START_TEST(test_recover)
     mf_job_rec_done(&g);
 
     /* nothing running: nothing to do; the counts are optional */
-    ck_assert_int_eq(mf_store_recover(s, 2, REQUEUE_EV, FAIL_ERR, FAILED_EV, 600, &rq, &fl), MF_OK);
+    ck_assert_int_eq(mf_store_recover(s, 2, fixed_events, NULL, FAIL_ERR, 600, &rq, &fl), MF_OK);
     ck_assert_uint_eq(rq, 0);
     ck_assert_uint_eq(fl, 0);
     /* max_attempts 0: every running job fails */
     claim_ok(s, "c", 700);
-    ck_assert_int_eq(mf_store_recover(s, 0, REQUEUE_EV, FAIL_ERR, FAILED_EV, 701, NULL, NULL),
+    ck_assert_int_eq(mf_store_recover(s, 0, fixed_events, NULL, FAIL_ERR, 701, NULL, NULL),
                      MF_OK);
     ck_assert_int_eq(state_of(s, "c"), MF_JOB_FAILED);
+    /* no memory for an event: MF_ENOMEM, and the job stays as it was */
+    add_job(s, "e", "sample", "", 702);
+    claim_ok(s, "e", 703);
+    int no_memory = 1;
+    ck_assert_int_eq(mf_store_recover(s, 2, fixed_events, &no_memory, FAIL_ERR, 704, NULL, NULL),
+                     MF_ENOMEM);
+    ck_assert_int_eq(state_of(s, "e"), MF_JOB_RUNNING);
 
     rq = fl = 77;
-    ck_assert_int_eq(mf_store_recover(s, 2, NULL, FAIL_ERR, FAILED_EV, 1, &rq, &fl), MF_EINVAL);
-    ck_assert_int_eq(mf_store_recover(s, 2, REQUEUE_EV, NULL, FAILED_EV, 1, &rq, &fl), MF_EINVAL);
-    ck_assert_int_eq(mf_store_recover(s, 2, REQUEUE_EV, FAIL_ERR, NULL, 1, &rq, &fl), MF_EINVAL);
-    ck_assert_int_eq(mf_store_recover(s, 2, REQUEUE_EV, FAIL_ERR, FAILED_EV, NAN, &rq, &fl),
+    ck_assert_int_eq(mf_store_recover(s, 2, NULL, NULL, FAIL_ERR, 1, &rq, &fl), MF_EINVAL);
+    ck_assert_int_eq(mf_store_recover(s, 2, fixed_events, NULL, NULL, 1, &rq, &fl), MF_EINVAL);
+    ck_assert_int_eq(mf_store_recover(s, 2, fixed_events, NULL, FAIL_ERR, NAN, &rq, &fl),
                      MF_EINVAL);
-    ck_assert_int_eq(mf_store_recover(NULL, 2, REQUEUE_EV, FAIL_ERR, FAILED_EV, 1, &rq, &fl),
+    ck_assert_int_eq(mf_store_recover(NULL, 2, fixed_events, NULL, FAIL_ERR, 1, &rq, &fl),
                      MF_EINVAL);
     ck_assert_uint_eq(rq, 77);
     ck_assert_uint_eq(fl, 77);

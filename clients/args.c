@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* args.c - positional arguments, aliases and repeats around mf_cli_parse (see args.h). */
+#include "args.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const aliases[][2] = {{"-n", "--n"}, {"-o", "--out"}};
+
+static const char *expand_alias(const char *a)
+{
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        if (strcmp(a, aliases[i][0]) == 0) {
+            return aliases[i][1];
+        }
+    }
+    return a;
+}
+
+/* true when --name takes a value (an unknown name does not: mf_cli_parse reports it). */
+static bool takes_value(const char *name, const mf_opt *opts, size_t n_opts)
+{
+    for (size_t k = 0; k < n_opts; k++) {
+        if (strcmp(name, opts[k].name) == 0) {
+            return opts[k].kind != MF_OPT_FLAG;
+        }
+    }
+    return false;
+}
+
+int mf_args_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n_opts,
+                  const mf_args_spec *spec, mf_args *ret)
+{
+    size_t n = argc > first ? (size_t) (argc - first) : 0;
+    /* rest: the options for mf_cli_parse; at most every argument, plus a NULL. */
+    char **rest = calloc(n + 1, sizeof *rest);
+    const char **repeated = calloc(n + 1, sizeof *repeated);
+    mf_args a = {.repeated = repeated};
+    int n_rest = 0, status = 2;
+    if (rest == NULL || repeated == NULL) {
+        fprintf(stderr, "manifold: out of memory\n");
+        goto done;
+    }
+    bool options = true;
+    for (int i = first; i < argc; i++) {
+        const char *arg = options ? expand_alias(argv[i]) : argv[i];
+        if (options && strcmp(arg, "--") == 0) {
+            options = false;
+        } else if (options && arg[0] == '-' && arg[1] != '\0') {
+            bool is_repeat = spec->repeat != NULL && strncmp(arg, "--", 2) == 0 &&
+                             strcmp(arg + 2, spec->repeat) == 0;
+            if (is_repeat) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "manifold: option '%s' needs a value\n", arg);
+                    goto done;
+                }
+                a.repeated[a.n_repeated++] = argv[++i];
+                continue;
+            }
+            /* mf_cli_parse only reads the strings; the cast drops const for its signature. */
+            rest[n_rest++] = (char *) arg;
+            if (strncmp(arg, "--", 2) == 0 && takes_value(arg + 2, opts, n_opts) && i + 1 < argc) {
+                rest[n_rest++] = argv[++i];
+            }
+        } else if (a.n_pos < spec->max_pos) {
+            a.pos[a.n_pos++] = argv[i];
+        } else {
+            fprintf(stderr, "manifold: unexpected argument '%s' (see --help)\n", argv[i]);
+            goto done;
+        }
+    }
+    status = mf_cli_parse(n_rest, rest, 0, opts, n_opts, spec->usage);
+    if (status == 0 && a.n_pos < spec->min_pos) {
+        /* the usage's first line: "manifold sample MODEL [options]" */
+        int len = (int) strcspn(spec->usage, "\n");
+        fprintf(stderr, "manifold: missing argument; usage: %.*s\n", len, spec->usage);
+        status = 2;
+    }
+done:
+    free(rest);
+    if (status == 0) {
+        *ret = a;
+    } else {
+        free(repeated);
+    }
+    return status;
+}
+
+void mf_args_done(mf_args *a)
+{
+    free(a->repeated);
+    a->repeated = NULL;
+    a->n_repeated = 0;
+}

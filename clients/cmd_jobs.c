@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_jobs.c - submit, job, jobs, cancel.
+ *
+ * submit prints the new job's id, alone on a line, as soon as the server
+ * accepted it (flushed), so `id=$(manifold submit ...)` works and a --watch
+ * that follows cannot hide it.  A --param value is JSON when it parses as
+ * JSON (5, 1e-3, true, [64,64], "x") and a string otherwise (two_moons), so
+ * the common cases need no shell quoting of JSON.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "args.h"
+#include "commands.h"
+#include "request_json.h"
+
+#define N_OPTS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* KEY=VALUE -> params[KEY]; a usage error names a malformed one. */
+static mf_exit add_param(json_t *params, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (eq == NULL || eq == kv) {
+        return mf_api_say(MF_EXIT_USAGE, "--param takes KEY=VALUE, not '%s'", kv);
+    }
+    size_t klen = (size_t) (eq - kv);
+    char *key = strndup(kv, klen);
+    if (key == NULL) {
+        return mf_api_say(MF_EXIT_LOCAL, "out of memory");
+    }
+    json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+    if (v == NULL) {
+        v = json_string(eq + 1);
+    }
+    mf_exit code = MF_EXIT_OK;
+    if (v == NULL) {
+        code = mf_api_say(MF_EXIT_USAGE, "--param %s: the value is not valid UTF-8", key);
+    } else if (json_object_set_new(params, key, v) != 0) {
+        code = mf_api_say(MF_EXIT_USAGE, "--param: bad key '%s'", key);
+    }
+    free(key);
+    return code;
+}
+
+/* {"type", "model"?, "params"?} from the command line; *ret a new reference. */
+static mf_exit job_body(const char *type, const char *model, const char *params_text,
+                        const mf_args *a, json_t **ret)
+{
+    json_t *params = NULL;
+    if (params_text != NULL) {
+        json_error_t e;
+        params = json_loads(params_text, 0, &e);
+        if (!json_is_object(params)) {
+            json_decref(params);
+            return mf_api_say(MF_EXIT_USAGE, "--params must be a JSON object (%s)",
+                              params != NULL ? "got another value" : e.text);
+        }
+    } else if (a->n_repeated > 0 && (params = json_object()) == NULL) {
+        return mf_api_say(MF_EXIT_LOCAL, "out of memory");
+    }
+    for (size_t i = 0; i < a->n_repeated; i++) {
+        mf_exit code = add_param(params, a->repeated[i]);
+        if (code != MF_EXIT_OK) {
+            json_decref(params);
+            return code;
+        }
+    }
+    json_t *o = json_object();
+    int f = o == NULL;
+    f |= json_object_set_new(o, "type", json_string(type));
+    if (model != NULL) {
+        f |= json_object_set_new(o, "model", json_string(model));
+    }
+    if (params != NULL) {
+        f |= json_object_set_new(o, "params", params);
+    }
+    if (f != 0) {
+        json_decref(o);
+        return mf_api_say(MF_EXIT_USAGE, "bad job type '%s' (not UTF-8?)", type);
+    }
+    *ret = o;
+    return MF_EXIT_OK;
+}
+
+mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
+{
+    const char *params_text = NULL, *param_listed = NULL;
+    bool watch = false, json = false;
+    /* mf_args_parse collects --param itself; the entry is here for --help. */
+    const mf_opt opts[] = {
+        {"param", MF_OPT_STR, &param_listed, 0, 0,
+         "KEY=VALUE, repeatable: one job parameter; VALUE is JSON when it parses "
+         "(5, 1e-3, true, [64,64]), else a string"},
+        {"params", MF_OPT_STR, &params_text, 0, 0,
+         "all parameters as one JSON object (--param entries are set on top)"},
+        {"watch", MF_OPT_FLAG, &watch, 0, 0, "then follow the job as 'watch' does"},
+        {"json", MF_OPT_FLAG, &json, 0, 0, "with --watch: the events as NDJSON on stdout"},
+    };
+    const mf_args_spec spec = {
+        .usage = "manifold submit TYPE [MODEL] [options]\n"
+                 "  submits a job (TYPE sample needs MODEL; train takes none) and prints "
+                 "its id;\n  e.g. submit sample two_moons --param n=1000 --param sampler=ddim",
+        .min_pos = 1,
+        .max_pos = 2,
+        .repeat = "param"};
+    mf_args a;
+    int st = mf_args_parse(argc, argv, first, opts, N_OPTS(opts), &spec, &a);
+    if (st != 0) {
+        return mf_cmd_args_exit(st);
+    }
+    const char *type = a.pos[0], *model = a.n_pos > 1 ? a.pos[1] : NULL;
+    json_t *req = NULL;
+    mf_exit code = model != NULL ? mf_api_check_id("model id", model) : MF_EXIT_OK;
+    if (code == MF_EXIT_OK && json && !watch) {
+        code = mf_api_say(MF_EXIT_USAGE, "--json goes with --watch (the id is printed either way)");
+    }
+    if (code == MF_EXIT_OK) {
+        code = job_body(type, model, params_text, &a, &req);
+    }
+    mf_args_done(&a);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (body == NULL) {
+        return mf_api_say(MF_EXIT_LOCAL, "out of memory");
+    }
+    mf_http_resp r;
+    json_t *j;
+    code = mf_api_json(c, "POST", "/v1/jobs", body, &r, &j);
+    free(body);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    char id[MF_REQ_ID_MAX + 1] = "";
+    const char *got = mf_api_str(j, "id");
+    if (!mf_req_id_valid(got)) {
+        code = mf_api_malformed("POST /v1/jobs: no valid job \"id\" in the answer");
+    } else {
+        snprintf(id, sizeof id, "%s", got);
+        printf("%s\n", id);
+        fflush(stdout);
+    }
+    json_decref(j);
+    mf_http_resp_done(&r);
+    if (code == MF_EXIT_OK && watch) {
+        code = mf_watch_job(c, id, json);
+    }
+    return code;
+}
+
+mf_exit mf_cmd_job(mf_client *c, int argc, char **argv, int first)
+{
+    bool json = false;
+    const mf_opt opts[] = {{"json", MF_OPT_FLAG, &json, 0, 0, "print the server's JSON body"}};
+    const mf_args_spec spec = {.usage = "manifold job ID [--json]\n"
+                                        "  one job: state, progress, queue position, metrics, "
+                                        "error",
+                               .min_pos = 1,
+                               .max_pos = 1};
+    const char *id;
+    mf_exit code = mf_cmd_parse_id(argc, argv, first, opts, N_OPTS(opts), &spec, "job id",
+                                   &id);
+    if (id == NULL) {
+        return code;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    return mf_cmd_describe(c, path, json);
+}
+
+/* Appends "&name=escaped value" (or "?..." first) to the query; false when out of memory. */
+static bool add_query(char *q, size_t cap, const char *name, const char *value)
+{
+    if (value == NULL) {
+        return true;
+    }
+    char *e = mf_http_escape(value);
+    if (e == NULL) {
+        return false;
+    }
+    size_t len = strlen(q);
+    int n = snprintf(q + len, cap - len, "%c%s=%s", strchr(q, '?') ? '&' : '?', name, e);
+    free(e);
+    return n >= 0 && (size_t) n < cap - len;
+}
+
+/* The cells of one job row: id, type, model, state, progress, created. */
+static mf_err add_job_row(mf_out_table *t, const json_t *job)
+{
+    const json_t *prog = json_object_get(job, "progress");
+    const json_t *done = json_object_get(prog, "done"), *total = json_object_get(prog, "total");
+    char progress[64] = "-", created[32] = "-";
+    if (json_is_integer(done) && json_is_integer(total)) {
+        snprintf(progress, sizeof progress, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+                 json_integer_value(done), json_integer_value(total));
+    }
+    const json_t *at = json_object_get(job, "created_at");
+    struct tm tm;
+    time_t secs = json_is_integer(at) ? (time_t) json_integer_value(at) : 0;
+    if (secs > 0 && gmtime_r(&secs, &tm) != NULL) {
+        strftime(created, sizeof created, "%Y-%m-%d %H:%M:%SZ", &tm);
+    }
+    json_t *cells[6] = {json_object_get(job, "id"),    json_object_get(job, "type"),
+                        json_object_get(job, "model"), json_object_get(job, "state"),
+                        json_string(progress),         json_string(created)};
+    mf_err err = cells[4] != NULL && cells[5] != NULL ? mf_out_table_add_json(t, cells) : MF_ENOMEM;
+    json_decref(cells[4]);
+    json_decref(cells[5]);
+    return err;
+}
+
+mf_exit mf_cmd_jobs(mf_client *c, int argc, char **argv, int first)
+{
+    const char *state = NULL, *model = NULL, *type = NULL, *before = NULL;
+    size_t limit = 0;
+    bool json = false;
+    const mf_opt opts[] = {
+        {"state", MF_OPT_STR, &state, 0, 0, "queued, running, succeeded, failed or cancelled"},
+        {"model", MF_OPT_STR, &model, 0, 0, "only jobs of this model"},
+        {"type", MF_OPT_STR, &type, 0, 0, "only jobs of this type (sample, train)"},
+        {"limit", MF_OPT_SIZE, &limit, 1, 1000, "at most this many (the server's default: 100)"},
+        {"before", MF_OPT_STR, &before, 0, 0, "the page after this job id (paging)"},
+        {"json", MF_OPT_FLAG, &json, 0, 0, "print the server's JSON body"},
+    };
+    const mf_args_spec spec = {.usage = "manifold jobs [options]\n  lists jobs, newest first"};
+    mf_args a;
+    int st = mf_args_parse(argc, argv, first, opts, N_OPTS(opts), &spec, &a);
+    if (st != 0) {
+        return mf_cmd_args_exit(st);
+    }
+    mf_args_done(&a);
+    mf_exit code = model != NULL ? mf_api_check_id("model id", model) : MF_EXIT_OK;
+    if (code == MF_EXIT_OK && before != NULL) {
+        code = mf_api_check_id("job id", before);
+    }
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    char limit_text[32], path[512] = "/v1/jobs";
+    snprintf(limit_text, sizeof limit_text, "%zu", limit);
+    if (!add_query(path, sizeof path, "state", state) ||
+        !add_query(path, sizeof path, "model", model) ||
+        !add_query(path, sizeof path, "type", type) ||
+        !add_query(path, sizeof path, "limit", limit > 0 ? limit_text : NULL) ||
+        !add_query(path, sizeof path, "before", before)) {
+        return mf_api_say(MF_EXIT_USAGE, "the filters are too long");
+    }
+    mf_http_resp r;
+    json_t *j;
+    code = mf_api_json(c, "GET", path, NULL, &r, &j);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    const json_t *jobs = json_object_get(j, "jobs");
+    static const char *const cols[] = {"id", "type", "model", "state", "progress", "created"};
+    mf_out_table *t = NULL;
+    if (!json_is_array(jobs)) {
+        code = mf_api_malformed("GET /v1/jobs: no \"jobs\" array");
+    } else if (json) {
+        code = mf_api_print_raw(&r);
+    } else if ((t = mf_out_table_new(N_OPTS(cols), cols)) == NULL) {
+        code = mf_api_say(MF_EXIT_LOCAL, "out of memory");
+    } else {
+        for (size_t i = 0; code == MF_EXIT_OK && i < json_array_size(jobs); i++) {
+            const json_t *job = json_array_get(jobs, i);
+            if (!json_is_object(job)) {
+                code = mf_api_malformed("GET /v1/jobs: a job is not an object");
+            } else if (add_job_row(t, job) != MF_OK) {
+                code = mf_api_say(MF_EXIT_LOCAL, "out of memory");
+            }
+        }
+        if (code == MF_EXIT_OK) {
+            mf_out_table_print(t, stdout);
+            const char *next = mf_api_str(j, "next_before");
+            if (next != NULL) {
+                fputs("more: manifold jobs --before ", stderr);
+                mf_out_clean(stderr, next, 64);
+                fputc('\n', stderr);
+            }
+        }
+    }
+    mf_out_table_free(t);
+    json_decref(j);
+    mf_http_resp_done(&r);
+    return code;
+}
+
+mf_exit mf_cmd_cancel(mf_client *c, int argc, char **argv, int first)
+{
+    const mf_args_spec spec = {.usage = "manifold cancel JOB\n"
+                                        "  cancels a job: a queued one at once, a running one "
+                                        "at its next step;\n  prints the job id and its state",
+                               .min_pos = 1,
+                               .max_pos = 1};
+    const char *id;
+    mf_exit code = mf_cmd_parse_id(argc, argv, first, NULL, 0, &spec, "job id",
+                                   &id);
+    if (id == NULL) {
+        return code;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", id);
+    mf_http_resp r;
+    json_t *j;
+    code = mf_api_json(c, "POST", path, NULL, &r, &j);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    const char *state = mf_api_str(j, "state");
+    if (state == NULL) {
+        code = mf_api_malformed("POST .../cancel: no job \"state\" in the answer");
+    } else {
+        printf("%s ", id);
+        mf_out_clean(stdout, state, 32);
+        putchar('\n');
+        if (strcmp(state, "running") == 0) {
+            fprintf(stderr, "manifold: %s stops at its next step ('manifold watch %s')\n", id, id);
+        }
+    }
+    json_decref(j);
+    mf_http_resp_done(&r);
+    return code;
+}

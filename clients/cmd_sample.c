@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_sample.c - sample (POST /v1/samples) and result (GET /v1/jobs/{id}/result).
+ *
+ * The request body is built by proto/ (mf_req_sample_params_json, the same
+ * canonical form the server stores for a sample job), so the client never
+ * spells a sampling field name itself.  The options are checked for type
+ * here; their ranges are the server's to judge (its 400 names the field).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "request_json.h"
+
+#define N_OPTS(a) (sizeof(a) / sizeof((a)[0]))
+#define NO_SEED   UINT64_MAX /* no --seed: the server draws one (and reports it) */
+
+/* The settings of a sample result, on one line of stderr. */
+static void print_summary(const json_t *j, size_t n_rows)
+{
+    static const char *const keys[] = {"model", "sampler", "steps", "eta", "seed"};
+    fprintf(stderr, "%zu samples", n_rows);
+    for (size_t k = 0; k < N_OPTS(keys); k++) {
+        const json_t *v = json_object_get(j, keys[k]);
+        char *text = v != NULL ? mf_out_text(v) : NULL;
+        if (text != NULL) {
+            fprintf(stderr, ", %s ", keys[k]);
+            mf_out_clean(stderr, text, 80);
+        }
+        free(text);
+    }
+    fputc('\n', stderr);
+}
+
+mf_exit mf_cmd_print_samples(const mf_http_resp *r, const json_t *j, mf_out_format fmt)
+{
+    const json_t *samples = json_object_get(j, "samples");
+    size_t dim = 0;
+    if (mf_out_samples_check(samples, &dim) != MF_OK) {
+        return mf_api_malformed("\"samples\" is not an array of rows of numbers of one length");
+    }
+    if (fmt == MF_OUT_JSON) {
+        return mf_api_print_raw(r);
+    }
+    if (fmt == MF_OUT_TABLE) {
+        print_summary(j, json_array_size(samples));
+    }
+    mf_out_samples(stdout, samples, dim, fmt);
+    if (fmt != MF_OUT_TABLE) {
+        return MF_EXIT_OK;
+    }
+    const json_t *metrics = json_object_get(j, "metrics");
+    const char *skipped = mf_api_str(j, "metrics_skipped");
+    if (json_is_object(metrics)) {
+        fflush(stdout); /* the table, then its metrics, when both go to one terminal */
+        fputs("metrics:\n", stderr);
+        if (mf_out_describe(stderr, metrics, "  ") != MF_OK) {
+            return mf_api_say(MF_EXIT_LOCAL, "out of memory");
+        }
+    } else if (skipped != NULL) {
+        fputs("metrics skipped: ", stderr);
+        mf_out_clean(stderr, skipped, 200);
+        fputc('\n', stderr);
+    }
+    return MF_EXIT_OK;
+}
+
+static mf_exit parse_format(const char *name, mf_out_format *ret)
+{
+    if (mf_out_format_lookup(name, ret) != MF_OK) {
+        return mf_api_say(MF_EXIT_USAGE, "--format is table, csv or json, not '%s'", name);
+    }
+    return MF_EXIT_OK;
+}
+
+/* The POST /v1/samples body: proto's canonical sample params plus the model. */
+static char *sample_body(const char *model, const mf_sample_req *q)
+{
+    char *params = mf_req_sample_params_json(q);
+    json_t *o = params != NULL ? json_loads(params, 0, NULL) : NULL;
+    free(params);
+    if (o == NULL || json_object_set_new(o, "model", json_string(model)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return body;
+}
+
+mf_exit mf_cmd_sample(mf_client *c, int argc, char **argv, int first)
+{
+    size_t n = 16, steps = 0;
+    double eta = 0;
+    uint64_t seed = NO_SEED;
+    bool no_metrics = false;
+    const char *sampler = "ddpm", *format = "table";
+    const mf_opt opts[] = {
+        {"n", MF_OPT_SIZE, &n, 1, 1e9, "number of samples (-n; 16)"},
+        {"sampler", MF_OPT_STR, &sampler, 0, 0, "ddpm, ddim or ode (ddpm)"},
+        {"steps", MF_OPT_SIZE, &steps, 1, 1e9,
+         "sampler steps (the server's default: T for ddpm, 100 otherwise)"},
+        {"eta", MF_OPT_FLOAT, &eta, -1e300, 1e300, "DDIM noise, 0 = deterministic (0)"},
+        {"seed", MF_OPT_U64, &seed, 0, 0, "random seed (the server draws one and reports it)"},
+        {"no-metrics", MF_OPT_FLAG, &no_metrics, 0, 0, "skip the sample metrics"},
+        {"format", MF_OPT_STR, &format, 0, 0,
+         "table (metrics on stderr), csv (header x0,x1,...) or json (the server's body)"},
+    };
+    const mf_args_spec spec = {.usage = "manifold sample MODEL [options]\n"
+                                        "  draws samples from MODEL (POST /v1/samples)",
+                               .min_pos = 1,
+                               .max_pos = 1};
+    const char *model;
+    mf_exit code =
+        mf_cmd_parse_id(argc, argv, first, opts, N_OPTS(opts), &spec, "model id", &model);
+    if (model == NULL) {
+        return code;
+    }
+    mf_out_format fmt;
+    mf_sample_req q = {.n = n, .steps = steps, .eta = eta, .metrics = !no_metrics};
+    code = parse_format(format, &fmt);
+    if (code == MF_EXIT_OK && mf_sampler_lookup(sampler, &q.sampler) != MF_OK) {
+        code = mf_api_say(MF_EXIT_USAGE, "--sampler is ddpm, ddim or ode, not '%s'", sampler);
+    }
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    q.has_seed = seed != NO_SEED;
+    q.seed = q.has_seed ? seed : 0;
+    char *body = sample_body(model, &q);
+    if (body == NULL) {
+        return mf_api_say(MF_EXIT_LOCAL, "out of memory");
+    }
+    mf_http_resp r;
+    json_t *j;
+    code = mf_api_json(c, "POST", "/v1/samples", body, &r, &j);
+    free(body);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    code = mf_cmd_print_samples(&r, j, fmt);
+    json_decref(j);
+    mf_http_resp_done(&r);
+    return code;
+}
+
+/* A CSV cell: quoted when it holds a comma, quote or line break. */
+static void put_csv(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        mf_out_clean(f, s, SIZE_MAX);
+        return;
+    }
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        if (*s == '"') {
+            fputc('"', f);
+        }
+        fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+    }
+    fputc('"', f);
+}
+
+/* A result without samples (a train job's {"model", "steps", "loss"}). */
+static mf_exit print_other(const mf_http_resp *r, const json_t *j, mf_out_format fmt)
+{
+    if (fmt == MF_OUT_JSON) {
+        return mf_api_print_raw(r);
+    }
+    if (fmt == MF_OUT_TABLE) {
+        return mf_out_describe(stdout, j, "") == MF_OK ? MF_EXIT_OK
+                                                       : mf_api_say(MF_EXIT_LOCAL, "out of memory");
+    }
+    for (int row = 0; row < 2; row++) {
+        const char *key;
+        json_t *v;
+        bool first_cell = true;
+        json_object_foreach((json_t *) j, key, v)
+        {
+            char *text = row == 0 ? strdup(key) : mf_out_text(v);
+            if (text == NULL) {
+                return mf_api_say(MF_EXIT_LOCAL, "out of memory");
+            }
+            fputs(first_cell ? "" : ",", stdout);
+            put_csv(stdout, text);
+            free(text);
+            first_cell = false;
+        }
+        putchar('\n');
+    }
+    return MF_EXIT_OK;
+}
+
+mf_exit mf_cmd_result(mf_client *c, int argc, char **argv, int first)
+{
+    const char *format = "table";
+    const mf_opt opts[] = {
+        {"format", MF_OPT_STR, &format, 0, 0,
+         "table, csv or json (the server's body); samples print as in 'sample'"},
+    };
+    const mf_args_spec spec = {.usage = "manifold result JOB [--format table|csv|json]\n"
+                                        "  a finished job's result (samples, or the model a "
+                                        "train job made)",
+                               .min_pos = 1,
+                               .max_pos = 1};
+    const char *job;
+    mf_exit code = mf_cmd_parse_id(argc, argv, first, opts, N_OPTS(opts), &spec, "job id", &job);
+    if (job == NULL) {
+        return code;
+    }
+    mf_out_format fmt;
+    code = parse_format(format, &fmt);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", job);
+    mf_http_resp r;
+    json_t *j;
+    code = mf_api_json(c, "GET", path, NULL, &r, &j);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    code = json_object_get(j, "samples") != NULL ? mf_cmd_print_samples(&r, j, fmt)
+                                                 : print_other(&r, j, fmt);
+    json_decref(j);
+    mf_http_resp_done(&r);
+    return code;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * commands.h - the commands of the manifold client.  Each takes the client,
+ * and argv with its own arguments starting at argv[first]; each parses them
+ * (mf_args_parse), makes its requests, prints, and returns the exit status.
+ */
+#ifndef MF_COMMANDS_H
+#define MF_COMMANDS_H
+
+#include <jansson.h>
+
+#include "api.h"
+#include "args.h"
+#include "output.h"
+
+typedef mf_exit mf_cmd_fn(mf_client *c, int argc, char **argv, int first);
+
+/* cmd_models.c: models, model files, readiness */
+mf_cmd_fn mf_cmd_models, mf_cmd_model, mf_cmd_weights, mf_cmd_upload, mf_cmd_delete, mf_cmd_health;
+/* cmd_sample.c: synchronous sampling and job results */
+mf_cmd_fn mf_cmd_sample, mf_cmd_result;
+/* cmd_jobs.c: submit, inspect, cancel */
+mf_cmd_fn mf_cmd_submit, mf_cmd_job, mf_cmd_jobs, mf_cmd_cancel;
+/* watch.c: follow a job's event stream */
+mf_cmd_fn mf_cmd_watch;
+
+/**
+ * Follows job's events to its final state (watch.c): a progress bar on stderr
+ * and metrics on stdout, or with json every event as an NDJSON line on
+ * stdout.  Returns OK when the job succeeded, JOB when it failed or was
+ * cancelled, or the exit code of what went wrong with the stream.
+ */
+mf_exit mf_watch_job(mf_client *c, const char *job, bool json);
+
+/**
+ * Prints a sample result (POST /v1/samples, or a sample job's result) whose
+ * body r was parsed into j: the samples on stdout in fmt, and in table format
+ * a summary and the metrics on stderr (stdout stays data only).
+ */
+mf_exit mf_cmd_print_samples(const mf_http_resp *r, const json_t *j, mf_out_format fmt);
+
+/** GETs path and prints the object as key: value lines, or its raw body with json. */
+mf_exit mf_cmd_describe(mf_client *c, const char *path, bool json);
+
+/** The mf_args_parse status as an exit code: 1 (help shown) -> OK, 2 -> USAGE. */
+static inline mf_exit mf_cmd_args_exit(int status)
+{
+    return status == 1 ? MF_EXIT_OK : MF_EXIT_USAGE;
+}
+
+/**
+ * Parses the arguments of a command whose first positional argument is an id
+ * (spec: at least one): *ret_id gets it (it points into argv) when it is a
+ * valid id; else *ret_id is NULL and the result is the status to exit with
+ * (OK after --help, USAGE).  `what` names the id in messages ("job id").
+ */
+mf_exit mf_cmd_parse_id(int argc, char **argv, int first, const mf_opt *opts, size_t n_opts,
+                        const mf_args_spec *spec, const char *what, const char **ret_id);
+
+#endif /* MF_COMMANDS_H */

@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""
+Client suite: drives the `manifold` command-line client as a script would
+(subprocess, exit status, stdout, stderr) against the real manifoldd on an
+ephemeral loopback port, and compares what it prints with the same requests
+sent directly over HTTP.  A cutting proxy drops and stalls event streams and
+downloads; a fake server sends malformed bodies.  Standard library only;
+every run has a timeout and every wait loop is bounded.
+
+usage: test_client.py PATH/TO/manifold PATH/TO/manifoldd MODELS_DIR
+"""
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import harness
+from harness import check, read_events
+
+CLIENT, DAEMON, MODELS = sys.argv[1], sys.argv[2], sys.argv[3]
+TMP = tempfile.mkdtemp(prefix="mf-client-")
+ID_RE = r"[a-z0-9][a-z0-9._-]{0,63}"
+STDERRS = []  # every run's stderr, checked for sanitizer reports at the end
+
+
+def run(*args, url=None, timeout=60, env=None):
+    """Runs the client; returns (exit status, stdout, stderr); status None on a timeout."""
+    cmd = [CLIENT] + (["--url", url] if url else []) + list(args)
+    e = dict(os.environ)
+    e.pop("MANIFOLD_URL", None)
+    e.update(env or {})
+    try:
+        p = subprocess.run(cmd, capture_output=True, timeout=timeout, env=e)
+    except subprocess.TimeoutExpired:
+        return None, "", "timeout after %s s: %s" % (timeout, cmd)
+    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    STDERRS.append(err)
+    return p.returncode, out, err
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def describe(text):
+    return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+d = harness.Daemon(DAEMON, MODELS, TMP, "--max-running", "1")
+
+
+def m(*args, **kw):
+    return run(*args, url=d.url, **kw)
+
+
+# ---- help and usage ----------------------------------------------------------------------
+rc, out, _ = run("--help")
+check(rc == 0 and "commands:" in out and all("  %d  " % k in out for k in range(6)),
+      "--help lists the commands and exit statuses 0..5")
+rc, out, _ = run("help")
+check(rc == 0 and "watch JOB" in out, "help")
+rc, out, _ = run("sample", "--help")
+check(rc == 0 and "--sampler" in out and "--format" in out and "--seed" in out, "sample --help")
+rc, out, _ = run("help", "watch")
+check(rc == 0 and "--json" in out and "Last-Event-ID" in out, "help watch")
+rc, out, _ = run("--version")
+check(rc == 0 and out.startswith("manifold "), "--version")
+for args in [[], ["--bogus"], ["frobnicate"], ["--timeout", "abc", "models"], ["--timeout", "0", "models"],
+             ["--url"], ["models", "--bogus"], ["models", "extra"], ["model"], ["model", "a", "b"],
+             ["model", "Bad/Id"], ["model", "../etc"], ["sample"], ["sample", "two_moons", "-n", "abc"],
+             ["sample", "two_moons", "-n", "0"], ["sample", "two_moons", "--format", "xml"],
+             ["sample", "two_moons", "--sampler", "euler"], ["sample", "two_moons", "--seed", "-1"],
+             ["sample", "two_moons", "--steps"], ["weights", "eight_gaussians"], ["upload", "x"],
+             ["submit"], ["submit", "sample", "two_moons", "--param", "noequals"],
+             ["submit", "sample", "two_moons", "--param", "=5"], ["submit", "sample", "two_moons", "--param"],
+             ["submit", "sample", "two_moons", "--params", "[1]"], ["submit", "sample", "two_moons", "--params", "{bad"],
+             ["watch"], ["watch", "JOB!"], ["jobs", "--limit", "0"], ["jobs", "--model", "A"], ["cancel"],
+             ["result", "j", "--format", "png"], ["help", "nope"], ["delete"]]:
+    rc, out, err = m(*args)
+    check(rc == 2 and out == "" and err.strip() != "", "usage error -> 2: %s (got %s %r)" % (args, rc, err[-200:]))
+
+# ---- health, models ----------------------------------------------------------------------
+rc, out, _ = m("health")
+check(rc == 0 and out.strip() == "ready", "health 0 when ready")
+shipped = sorted(f[:-12] for f in os.listdir(MODELS) if f.endswith(".safetensors"))
+rc, out, err = m("models")
+lines = out.splitlines()
+check(rc == 0 and lines and lines[0].split() == ["id", "dataset", "data_dim", "params", "parent", "protected"],
+      "models table header")
+check(sorted(line.split()[0] for line in lines[1:]) == shipped, "models lists every shipped model %s" % shipped)
+check(all(line.split()[-1] == "true" for line in lines[1:]), "shipped models protected")
+rc, out, _ = m("models", "--json")
+check(rc == 0 and sorted(x["id"] for x in json.loads(out)["models"]) == shipped, "models --json")
+rc, out, _ = run("models", env={"MANIFOLD_URL": d.url})
+check(rc == 0 and "eight_gaussians" in out, "MANIFOLD_URL")
+rc, out, _ = run("--url", d.url + "/", "models", env={"MANIFOLD_URL": "http://127.0.0.1:1"})
+check(rc == 0 and "eight_gaussians" in out, "--url wins over MANIFOLD_URL (trailing / fine)")
+
+rc, out, _ = m("model", "eight_gaussians")
+kv = describe(out)
+check(rc == 0 and kv.get("id") == "eight_gaussians" and kv.get("data_dim") == "2" and kv.get("params") == "149250"
+      and kv.get("hidden") == "256,256,256" and kv.get("protected") == "true"
+      and kv.get("metadata.format") == "manifold.mlp-ddpm.v1", "model describe: %s" % list(kv.items())[:6])
+rc, out, _ = m("model", "eight_gaussians", "--json")
+_, _, direct = d.json("GET", "/v1/models/eight_gaussians")
+check(rc == 0 and json.loads(out) == direct, "model --json = the server's body")
+
+# ---- sample -------------------------------------------------------------------------------
+flags = ["-n", "16", "--sampler", "ddim", "--steps", "20", "--seed", "5"]
+st, _, direct = d.json("POST", "/v1/samples", {"model": "eight_gaussians", "n": 16, "sampler": "ddim",
+                                              "steps": 20, "seed": 5})
+rc, out, err = m("sample", "eight_gaussians", *flags, "--format", "csv")
+rows = out.splitlines()
+check(rc == 0 and rows[0] == "x0,x1" and len(rows) == 17, "sample csv: header and 16 rows")
+csv_vals = [[float(x) for x in r.split(",")] for r in rows[1:]]
+check(st == 200 and csv_vals == direct["samples"], "sample csv = the same request over HTTP (9 digits)")
+check(err == "", "sample csv: stderr empty (%r)" % err[:200])
+rc, out, _ = m("sample", "eight_gaussians", *flags, "--format", "json")
+j = json.loads(out) if rc == 0 else {}
+check(j.get("samples") == direct["samples"] and j.get("seed") == 5 and j.get("metrics") == direct["metrics"],
+      "sample json = the server's body")
+rc, out, err = m("sample", "eight_gaussians", *flags)
+lines = out.splitlines()
+tab = [[float(x) for x in line.split()] for line in lines[1:]]
+check(rc == 0 and lines[0].split() == ["x0", "x1"] and len(tab) == 16
+      and all(abs(a - b) <= 1e-5 * max(1, abs(b)) for ra, rb in zip(tab, direct["samples"]) for a, b in zip(ra, rb)),
+      "sample table (default): 16 rows equal to 6 digits")
+check("metrics:" in err and "entropy_knn.value" in err and "metrics" not in out and "seed 5" in err,
+      "sample table: summary and metrics on stderr only")
+rc, out, _ = m("sample", "eight_gaussians", *flags, "--no-metrics", "--format", "json")
+check(rc == 0 and json.loads(out)["metrics"] is None, "--no-metrics")
+rc, out, _ = m("sample", "two_moons", "-n", "3", "--sampler", "ddim", "--steps", "5", "--format", "json")
+check(rc == 0 and isinstance(json.loads(out)["seed"], int), "seed drawn by the server when absent")
+rc, out, _ = m("sample", "digits", "-n", "2", "--sampler", "ode", "--steps", "5", "--seed", "1", "--format", "csv")
+rows = out.splitlines()
+check(rc == 0 and rows[0] == ",".join("x%d" % i for i in range(64)) and len(rows) == 3, "digits csv: 64 columns")
+
+# server errors: exit 1 and "<status> <code>: <message> [field <f>]"
+rc, out, err = m("sample", "nope", "-n", "1")
+check(rc == 1 and out == "" and "manifold: 404 model_not_found: " in err and "[field /model]" in err,
+      "unknown model -> 1 with 404 model_not_found (%r)" % err)
+rc, _, err = m("sample", "two_moons", "--steps", "5000")
+check(rc == 1 and "400 out_of_range" in err and "[field /steps]" in err, "server-side range -> 1 (%r)" % err)
+rc, _, err = m("model", "nope")
+check(rc == 1 and "404 not_found" in err, "model nope -> 1")
+rc, _, err = m("submit", "dance", "two_moons")
+check(rc == 1 and "400 bad_value" in err and "/type" in err, "bad job type -> 1")
+rc, _, err = m("jobs", "--state", "done")
+check(rc == 1 and "400 bad_value" in err, "bad state filter -> 1")
+
+# ---- jobs: submit, watch, job, jobs, result -------------------------------------------------
+rc, out, err = m("submit", "sample", "two_moons", "--param", "n=2100", "--param", "sampler=ddim",
+                 "--param", "steps=20", "--param", "seed=3")
+job = out.strip()
+check(rc == 0 and out.count("\n") == 1 and re.fullmatch(ID_RE, job), "submit prints the job id alone (%r)" % out)
+st, _, jj = d.json("GET", "/v1/jobs/" + job)
+check(st == 200 and jj["params"]["n"] == 2100 and jj["params"]["sampler"] == "ddim" and jj["params"]["seed"] == 3,
+      "--param values typed (numbers as numbers, words as strings)")
+rc, out, err = m("watch", job, timeout=120)
+check(rc == 0 and out.strip().splitlines()[-1] == job + " succeeded", "watch -> 0 and the final state (%r)" % out[-200:])
+prog = re.findall(r"^%s: +(\d+)%% \((\d+)/(\d+)" % re.escape(job), err, re.M)
+pct = [int(p[0]) for p in prog]
+check(prog and pct[-1] == 100 and prog[-1][1:] == ("2100", "2100") and pct == sorted(pct)
+      and len(pct) == len(set(pct)) <= 11, "progress: one line per tenth passed, ending at 100%% (%s)" % pct)
+check("\r" not in err, "progress without carriage returns when stderr is not a terminal")
+check("metrics:" in out and "entropy_knn.value" in out, "watch prints the metrics event")
+rc, out, _ = m("watch", job, "--json", timeout=120)
+evs = [json.loads(line) for line in out.splitlines()]
+direct_ev = read_events(d, job)
+check(rc == 0 and [e["id"] for e in evs] == list(range(1, len(evs) + 1)) and evs[-1]["event"] == "status"
+      and evs[-1]["data"]["state"] == "succeeded", "watch --json: NDJSON events 1..n ending with the final status")
+check([(e["id"], e["event"], e["data"]) for e in evs] == [tuple(e) for e in direct_ev], "watch --json = the SSE stream")
+rc, out, _ = m("job", job)
+kv = describe(out)
+check(rc == 0 and kv.get("state") == "succeeded" and kv.get("progress.done") == "2100" and kv.get("id") == job, "job")
+rc, out, _ = m("job", job, "--json")
+check(rc == 0 and json.loads(out)["id"] == job, "job --json")
+rc, out, _ = m("jobs", "--state", "succeeded")
+check(rc == 0 and any(line.split()[0] == job for line in out.splitlines()[1:]), "jobs --state succeeded")
+rc, out, _ = m("jobs", "--model", "two_moons", "--json")
+check(rc == 0 and job in [x["id"] for x in json.loads(out)["jobs"]], "jobs --model --json")
+_, _, res = d.json("GET", "/v1/jobs/%s/result" % job)
+rc, out, _ = m("result", job, "--format", "csv")
+rows = out.splitlines()
+check(rc == 0 and len(rows) == 2101 and [[float(x) for x in r.split(",")] for r in rows[1:]] == res["samples"],
+      "result csv = GET .../result")
+rc, out, _ = m("result", job, "--format", "json")
+check(rc == 0 and json.loads(out) == res, "result json")
+
+rc, out, err = m("submit", "sample", "gaussian", "--params", '{"n": 50, "sampler": "ddim", "steps": 10, "seed": 1}',
+                 "--watch", timeout=120)
+lines = out.splitlines()
+check(rc == 0 and lines and re.fullmatch(ID_RE, lines[0]) and lines[-1] == lines[0] + " succeeded",
+      "submit --params --watch: the id first, the final state last")
+rc, out, err = m("submit", "train", "--param", "dataset=gaussian", "--param", "steps=300", "--param", "hidden=[32]",
+                 "--param", "out_model=cli-gauss", "--watch", timeout=180)
+tid = out.splitlines()[0] if out else ""
+check(rc == 0 and out.splitlines()[-1] == tid + " succeeded", "train job watched to success")
+rc, out, _ = m("result", tid)
+check(rc == 0 and describe(out).get("model") == "cli-gauss", "train result names its model")
+rc, out, _ = m("result", tid, "--format", "csv")
+check(rc == 0 and out.splitlines()[0].split(",")[0] == "model" and out.splitlines()[1].startswith("cli-gauss,"),
+      "train result csv")
+
+# ---- cancel: a watched job ends cancelled -> 4 ---------------------------------------------
+long_train = {"dataset": "gaussian", "steps": 200000, "hidden": [32]}
+rc, out, _ = m("submit", "train", "--params", json.dumps(long_train))
+job = out.strip()
+w = subprocess.Popen([CLIENT, "--url", d.url, "watch", job], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+t_end = time.time() + 60
+while time.time() < t_end:
+    _, _, jj = d.json("GET", "/v1/jobs/" + job)
+    if jj["state"] == "running" and jj["progress"]["done"] > 0:
+        break
+    time.sleep(0.05)
+rc, out, err = m("cancel", job)
+check(rc == 0 and out.startswith(job + " "), "cancel -> 0, prints id and state (%r)" % out)
+try:
+    wout, werr = w.communicate(timeout=60)
+except subprocess.TimeoutExpired:
+    w.kill()
+    wout, werr = w.communicate()
+wout, werr = wout.decode(), werr.decode()
+STDERRS.append(werr)
+check(w.returncode == 4 and wout.strip().splitlines()[-1] == job + " cancelled", "watch of a cancelled job -> 4")
+check("manifold: job %s cancelled: cancelled: cancelled by request" % job in werr, "its error code and message")
+rc, _, err = m("result", job)
+check(rc == 1 and "409 no_result" in err, "result of a cancelled job -> 1")
+rc, _, err = m("watch", job)
+check(rc == 4, "watching the finished cancelled job again -> 4")
+rc, _, err = m("cancel", "job-none")
+check(rc == 1 and "404 not_found" in err, "cancel unknown job -> 1")
+rc, _, err = m("watch", "job-none")
+check(rc == 1 and "404 not_found" in err, "watch unknown job -> 1")
+
+
+# ---- a proxy that cuts or stalls responses -------------------------------------------------
+class CutProxy:
+    """Forwards to the daemon; policy(n, request, response) -> (bytes to send, hold open)."""
+
+    def __init__(self, policy):
+        self.policy, self.requests, self.lock = policy, [], threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.stop = False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.one, args=(c,), daemon=True).start()
+
+    def one(self, c):
+        c.settimeout(30)
+        req = b""
+        try:
+            while b"\r\n\r\n" not in req and len(req) < 65536:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                req += chunk
+            up = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+            # GETs only: no body follows the headers.  Connection: close, so the
+            # daemon's end of the response is the end of the connection.
+            up.sendall(req.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+            resp = b""
+            while True:
+                chunk = up.recv(65536)
+                if not chunk:
+                    break
+                resp += chunk
+            up.close()
+            with self.lock:
+                n = len(self.requests)
+                self.requests.append(req.decode(errors="replace"))
+            data, hold = self.policy(n, req, resp)
+            c.sendall(data)
+            if hold:
+                c.recv(1)  # until the client gives up (or 30 s)
+        except OSError:
+            pass
+        c.close()
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+
+
+def cut_before(marker, resp):
+    i = resp.find(marker)
+    return resp[:i] if i >= 0 else resp[: len(resp) // 2]
+
+
+# a finished sample job's stream, cut twice: exactly the events, once each
+rc, out, _ = m("submit", "sample", "two_moons", "--param", "n=2100", "--param", "sampler=ddim",
+               "--param", "steps=20", "--param", "seed=4")
+job = out.strip()
+harness.wait_state(d, job, ["succeeded"], 120)
+direct_ev = read_events(d, job)
+
+
+def two_cuts(n, req, resp):
+    if n == 0:
+        return cut_before(b"id: 3\n", resp), False  # events 1 and 2 whole
+    if n == 1:
+        return resp[: resp.find(b"\r\n\r\n") + 3000], False  # inside event 3
+    return resp, False
+
+
+p = CutProxy(two_cuts)
+rc, out, err = run("watch", job, "--json", url=p.url, timeout=120)
+evs = [json.loads(line) for line in out.splitlines()] if rc == 0 else []
+check(rc == 0 and [(e["id"], e["event"], e["data"]) for e in evs] == [tuple(e) for e in direct_ev],
+      "stream dropped twice: every event exactly once (rc %s, %r)" % (rc, err[-300:]))
+lei = [re.search(r"(?im)^last-event-id: *(\d+)\r?$", r) for r in p.requests]
+check(len(p.requests) == 3 and lei[0] is None and lei[1] and lei[1].group(1) == "2" and lei[2]
+      and lei[2].group(1) == "2", "reconnects resume with Last-Event-ID: 2 (%d requests)" % len(p.requests))
+check("resuming after event 2" in err, "the reconnection is told on stderr")
+p.close()
+
+# a stalled stream (no byte for --timeout seconds) is dropped and resumed
+p = CutProxy(lambda n, req, resp: (cut_before(b"id: 3\n", resp), True) if n == 0 else (resp, False))
+t0 = time.time()
+rc, out, err = run("--timeout", "2", "watch", job, url=p.url, timeout=120)
+check(rc == 0 and out.strip().splitlines()[-1] == job + " succeeded" and len(p.requests) == 2
+      and time.time() - t0 < 30, "stalled stream: dropped after --timeout, resumed (%r)" % err[-300:])
+p.close()
+
+# a stream that keeps dropping: bounded retries, then 3
+p = CutProxy(lambda n, req, resp: (cut_before(b"id: 1\n", resp), False))
+rc, out, err = run("watch", job, url=p.url, timeout=120)
+check(rc == 3 and len(p.requests) == 6 and "after 5 retries" in err,
+      "stream that never delivers: 5 retries then 3 (%s, %d requests)" % (rc, len(p.requests)))
+p.close()
+
+# ---- unreachable ----------------------------------------------------------------------------
+closed = "http://127.0.0.1:%d" % free_port()
+for args in [["models"], ["health"], ["sample", "two_moons"]]:
+    rc, out, err = run(*args, url=closed)
+    check(rc == 3 and ("connect" in err.lower()), "closed port -> 3: %s (%r)" % (args, err))
+t0 = time.time()
+rc, _, err = run("watch", "job-x", url=closed)
+check(rc == 3 and time.time() - t0 < 10, "watch: a first connection that fails is not retried")
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen(8)  # accepts into the backlog, never answers
+t0 = time.time()
+rc, _, err = run("--timeout", "1", "models", url="http://127.0.0.1:%d" % silent.getsockname()[1])
+check(rc == 3 and time.time() - t0 < 15 and "time" in err.lower(), "silent server: --timeout -> 3 (%r)" % err)
+silent.close()
+
+# ---- weights, upload, delete ----------------------------------------------------------------
+shipped_eg = open(os.path.join(MODELS, "eight_gaussians.safetensors"), "rb").read()
+dl = os.path.join(TMP, "dl")
+os.makedirs(dl)
+target = os.path.join(dl, "eg.safetensors")
+rc, out, err = m("weights", "eight_gaussians", "-o", target)
+check(rc == 0 and open(target, "rb").read() == shipped_eg, "weights = the shipped file")
+check(os.listdir(dl) == ["eg.safetensors"], "no temporary file left (%s)" % os.listdir(dl))
+rc, _, _ = m("weights", "two_moons", "--out", target)
+check(rc == 0 and open(target, "rb").read() == open(os.path.join(MODELS, "two_moons.safetensors"), "rb").read(),
+      "weights replaces an existing file")
+rc, _, _ = m("weights", "eight_gaussians", "-o", target)
+rc, _, err = m("weights", "nope", "-o", os.path.join(dl, "nope.safetensors"))
+check(rc == 1 and "404" in err and os.listdir(dl) == ["eg.safetensors"], "weights 404 -> 1, nothing written")
+afile = os.path.join(TMP, "afile")
+open(afile, "w").close()
+rc, _, err = m("weights", "eight_gaussians", "-o", os.path.join(afile, "x"))
+check(rc == 5, "weights to an unwritable path -> 5 (%r)" % err)
+rc, _, err = m("weights", "eight_gaussians", "-o", dl)
+check(rc == 5 and not any(".tmp-" in f for f in os.listdir(TMP)), "weights onto a directory -> 5, temp removed")
+p = CutProxy(lambda n, req, resp: (resp[: len(resp) // 2], False))
+rc, _, err = run("weights", "eight_gaussians", "-o", os.path.join(dl, "half"), url=p.url)
+check(rc == 3 and os.listdir(dl) == ["eg.safetensors"], "download cut in half -> 3, no file, no temp (%r)" % err)
+p.close()
+
+rc, out, err = m("upload", "eg-copy", target)
+check(rc == 0 and out.strip() == "eg-copy", "upload -> 0, prints the id (%r)" % err)
+rc, out, _ = m("model", "eg-copy")
+check(rc == 0 and describe(out).get("protected") == "false", "the upload is a model, unprotected")
+rc, a_out, _ = m("sample", "eg-copy", *flags, "--format", "csv")
+rc2, b_out, _ = m("sample", "eight_gaussians", *flags, "--format", "csv")
+check(rc == 0 and rc2 == 0 and a_out == b_out, "the uploaded copy samples like its original")
+rc, _, err = m("upload", "eg-copy", target)
+check(rc == 1 and "409 exists" in err, "upload again -> 1, 409 exists")
+junk = os.path.join(TMP, "junk.safetensors")
+open(junk, "wb").write(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+rc, _, err = m("upload", "junk", junk)
+check(rc == 1 and "422 invalid_model" in err, "upload of a bad file -> 1, 422 (%r)" % err)
+rc, _, err = m("upload", "x", os.path.join(TMP, "missing.safetensors"))
+check(rc == 5, "upload of a missing file -> 5")
+rc, out, _ = m("delete", "eg-copy")
+check(rc == 0, "delete -> 0")
+rc, _, err = m("delete", "eg-copy")
+check(rc == 1 and "404" in err, "delete again -> 1, 404")
+rc, _, err = m("delete", "eight_gaussians")
+check(rc == 1 and "409 protected" in err, "delete a shipped model -> 1, 409")
+
+# ---- a server that sends malformed bodies: exit 1, never a crash ---------------------------
+SSE, JS = "text/event-stream", "application/json"
+FAKE = {
+    "/v1/models": (200, JS, b"<html>not json</html>"),
+    "/v1/models/x": (200, JS, b"[1, 2]"),
+    "/v1/models/y": (404, JS, b'{"error": {"code": 5, "message": null}}'),
+    "/v1/models/z": (500, "text/html", b"<h1>oops</h1>\x1b[31mred\x1b[0m"),
+    "/v1/jobs/j1": (200, JS, b'{"id": "j1", "state": "running", "progress": "half"}'),
+    "/v1/jobs/j2/events": (200, SSE, b"id: 1\nevent: status\ndata: not json\n\n"),
+    "/v1/jobs/j3/events": (200, SSE, b"id: one\nevent: progress\ndata: {}\n\n"),
+    "/v1/jobs/j4/events": (200, SSE, b'id: 1\nevent: progress\ndata: {"done": "a", "total": 2}\n\n'),
+    "/v1/jobs/j5/events": (200, SSE, b'id: 1\nevent: status\ndata: {"state": 7}\n\n'),
+    "/v1/jobs/j6/result": (200, JS, b'{"samples": [[1, "a"]]}'),
+    "/v1/jobs/j7/result": (200, JS, b'{"samples": [[1, 2], [3]]}'),
+    "/v1/jobs": (202, JS, b'{"state": "queued"}'),
+    "/v1/samples": (200, JS, b'{"samples": 3}'),
+    "/readyz": (503, JS, b'{"status": "unavailable", "reason": "draining"}'),
+}
+
+
+class Fake(http.server.BaseHTTPRequestHandler):
+    def reply(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        path = self.path.split("?")[0]
+        if self.command == "GET" and path == "/v1/jobs":
+            st, ctype, body = 200, JS, b'{"jobs": 5}'
+        else:
+            st, ctype, body = FAKE.get(path, (404, JS, b""))
+        self.send_response(st)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = reply
+
+    def log_message(self, *a):
+        pass
+
+
+fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
+threading.Thread(target=fake.serve_forever, daemon=True).start()
+furl = "http://127.0.0.1:%d" % fake.server_address[1]
+for args, want in [(["models"], "malformed"), (["model", "x"], "malformed"), (["model", "y"], "404"),
+                   (["model", "z"], "500"), (["model", "w"], "404"), (["jobs"], "malformed"),
+                   (["job", "j1"], ""), (["watch", "j2"], "malformed"), (["watch", "j3"], "malformed"),
+                   (["watch", "j4"], "malformed"), (["watch", "j5"], "malformed"),
+                   (["result", "j6"], "malformed"), (["result", "j7", "--format", "csv"], "malformed"),
+                   (["submit", "sample", "m"], "malformed"), (["sample", "m"], "malformed"),
+                   (["health"], "not ready: draining")]:
+    rc, out, err = run(*args, url=furl)
+    want_rc = 0 if args == ["job", "j1"] else 1  # a describe prints whatever members there are
+    check(rc == want_rc and want in err and "\x1b" not in err, "malformed body: %s -> %s (%s %r)" % (args, want_rc, rc, err))
+fake.shutdown()
+
+# ---- no sanitizer reports from any run ------------------------------------------------------
+bad = [e for e in STDERRS if "Sanitizer" in e or "runtime error:" in e]
+check(not bad, "no sanitizer reports (%s)" % (bad[0][:2000] if bad else ""))
+
+d.term()
+status = harness.summary("client", TMP)
+shutil.rmtree(TMP, ignore_errors=True)
+sys.exit(status)
