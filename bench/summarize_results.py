@@ -149,15 +149,20 @@ def serve_section(d, mf):
         rows_per_req = w4["batch"] * w4["steps"]
         ceiling = w1["samples_per_s"] * w1["steps"] / rows_per_req
         one = 1.0 / w4["wall_s_best"]
-        out += ["", f"Compute ceiling, from mf_bench in the same table above: the same network sampled in"
+        single_off = single.get(False)
+        out += ["", f"Compute ceiling, from mf_bench in the table above: the same network sampled in"
                 f" one large batch on both cores (W1, {w1['gflops']:.0f} GFLOP/s) would answer at most"
-                f" {ceiling:,.0f} W4 requests/s; one W4 request alone on one thread takes"
-                f" {w4['wall_s_best'] * 1e3:.2f} ms ({one:,.0f}/s, {w4['gflops']:.0f} GFLOP/s).  So no batching"
-                f" can lift 64 connections above {ceiling / one:.1f}x one request's compute rate on this"
-                f" machine: the small-batch kernel already runs at the large-batch rate per core, and"
-                f" the second core is the only headroom (plus the HTTP time of a single request).",
+                f" {ceiling:,.0f} W4 requests/s, {ceiling / one:.1f}x one request alone on one thread"
+                f" ({w4['wall_s_best'] * 1e3:.2f} ms, {w4['gflops']:.0f} GFLOP/s: the small-batch kernel"
+                f" already runs at the large-batch rate per core).  Batching has no arithmetic to save"
+                f" here; the second core is the only headroom, and one connection already uses it"
+                f" (a 16-row request runs on both team threads)"
+                + (f": {single_off:,.0f} requests/s, {single_off / ceiling:.0%} of the ceiling, so no"
+                   f" scheduler can reach more than {ceiling / single_off:.2f}x that at any number of"
+                   f" connections." if single_off else "."),
                 "By Little's law, 64 closed-loop connections at the ceiling wait at least"
-                f" {64 / ceiling * 1e3:.0f} ms on average."]
+                f" {64 / ceiling * 1e3:.0f} ms on average, so a p99 under 100 ms would need a latency"
+                " spread within 1.2x of the mean."]
     return out
 
 
