@@ -424,7 +424,13 @@ def slow():
 
 t = threading.Thread(target=slow)
 t.start()
-time.sleep(0.5)
+# SIGTERM only once the request is being computed (a sanitizer build is slow to get there)
+t_end = time.time() + 30
+while time.time() < t_end:
+    _, _, mt = d.req("GET", "/metrics")
+    if (metric(mt, "manifold_workers_busy") or 0) >= 1:
+        break
+    time.sleep(0.02)
 rc = d.term()
 t.join(60)
 check(rc == 0, "SIGTERM exit status 0 (%s)" % rc)
