@@ -7,6 +7,7 @@
 #
 #     sh bench/run.sh [--repeats N] [--passes N] [--reuse-torch] [--skip-torch]
 #                     [--serve-duration S] [--skip-serve | --serve-only]
+#                     [--skip-smeme | --smeme-only]
 #
 #   --repeats N     timed runs per workload for mf_bench and ref_torch.py (default 3)
 #   --passes N      run the PyTorch reference and mf_bench N times, alternating,
@@ -19,6 +20,8 @@
 #   --skip-serve    do not run bench/serve.sh (manifoldd under wrk load)
 #   --serve-only    run only bench/serve.sh, and rewrite RESULTS.md from the raw
 #                   outputs of the last full run plus the new serve figures
+#   --skip-smeme    do not run bench/smeme.sh (S-MEME in C and PyTorch, digits job)
+#   --smeme-only    run only bench/smeme.sh, and rewrite RESULTS.md as --serve-only does
 #
 # Needs meson + ninja, libopenblas-dev (./test installs them), and for the
 # reference ../shared/bench (next to the repository) and Debian's
@@ -35,6 +38,7 @@ repeats=3
 passes=1
 torch_mode=run
 serve_mode=run
+smeme_mode=run
 serve_duration=10
 while [ $# -gt 0 ]; do
     case $1 in
@@ -45,7 +49,9 @@ while [ $# -gt 0 ]; do
     --serve-duration) serve_duration=$2; shift 2 ;;
     --skip-serve) serve_mode=skip; shift ;;
     --serve-only) serve_mode=only; shift ;;
-    -h|--help) sed -n '3,29p' "$0"; exit 0 ;;
+    --skip-smeme) smeme_mode=skip; shift ;;
+    --smeme-only) smeme_mode=only; shift ;;
+    -h|--help) sed -n '3,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -62,7 +68,7 @@ if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
         meson setup "$build" "$root" --buildtype=release -Dtests=disabled >&2 || rm -rf "$build"
     fi
     if [ -f "$build/build.ninja" ]; then
-        targets="bench/mf_bench bench/metrics_bench server/manifoldd"
+        targets="bench/mf_bench bench/metrics_bench bench/smeme_bench server/manifoldd clients/manifold"
         if [ -f "$shared/sgemm_peak.c" ]; then
             targets="$targets bench/sgemm_peak"
         fi
@@ -85,11 +91,16 @@ serve() {
     sh "$here/serve.sh" --duration "$serve_duration" --out "$out" \
         --daemon "$build/server/manifoldd" || note "serve.sh failed"
 }
-if [ "$serve_mode" = only ]; then
-    serve
+smeme() {
+    note "smeme.sh: S-MEME rounds and jobs in C and PyTorch, and a digits job (about 8 minutes)"
+    sh "$here/smeme.sh" --out "$out" --build "$build" || note "smeme.sh failed"
+}
+if [ "$serve_mode" = only ] || [ "$smeme_mode" = only ]; then
+    [ "$serve_mode" = only ] && serve
+    [ "$smeme_mode" = only ] && smeme
     status=$(cat "$out/status.txt" 2>/dev/null || echo "")
     "$py" "$here/summarize_results.py" --dir "$out" --status "$status" --out "$here/RESULTS.md"
-    note "wrote $here/RESULTS.md (serve figures new; the rest from $out)"
+    note "wrote $here/RESULTS.md (the new figures, and the rest from $out)"
     exit 0
 fi
 
@@ -171,6 +182,11 @@ if [ "$serve_mode" = run ]; then
     serve
 else
     rm -f "$out/serve.jsonl" "$out/serve_rss.json"
+fi
+if [ "$smeme_mode" = run ]; then
+    smeme
+else
+    rm -f "$out/smeme.jsonl"
 fi
 
 # ---- (e) summary ----------------------------------------------------------------------

@@ -166,6 +166,48 @@ def serve_section(d, mf):
     return out
 
 
+SMEME_TARGET = 2.0  # issue 5: the C round and the C job at least 2x faster than PyTorch
+
+
+def smeme_section(d):
+    """S-MEME in C and PyTorch (bench/smeme.sh), and the digits job's wall time."""
+    recs = read_jsonl(os.path.join(d, "smeme.jsonl"))
+    c = next((r for r in recs if r.get("impl") == "manifold-c"), None)
+    t = next((r for r in recs if r.get("impl") == "pytorch"), None)
+    dg = next((r for r in recs if r.get("impl") == "manifoldd"), None)
+    if c is None and t is None and dg is None:
+        return []
+    out = ["", "## S-MEME: Adjoint Matching rounds and K = 2 jobs (bench/smeme.sh)", "",
+           "`imbalanced_square`, the settings of smeme-reference-run.md's run C (N 100, m 64, B 2048,",
+           "2 Adam steps, lr 4e-4, clip_grad 1, |a_N| <= 2.5, tau_r 10, alpha 2, 200 rounds per",
+           "iteration); a job is timed as smeme.py times it: K iterations, each followed by an",
+           "evaluation of 20,000 samples.  C: bench/smeme_bench, 2-thread row team (as the daemon);",
+           "PyTorch: ../shared/bench/smeme_torch/smeme.py, 1 thread (its fastest), same model file.", "",
+           "| | seconds per round | seconds per K = 2 job | H (20 bins) parent -> it1 -> it2 |",
+           "|---|---|---|---|"]
+    def hs(r):
+        if r is None:
+            return "n/a"
+        if "H_hist20" in r:
+            return " -> ".join(f"{h:.3f}" for h in r["H_hist20"])
+        ev = r.get("evals") or []
+        return " -> ".join(f"{e.get('H_hist20', e.get('H', float('nan'))):.3f}" for e in ev
+                           if isinstance(e.get('H_hist20', e.get('H')), (int, float)))
+    if c is not None:
+        out.append(f"| Manifold C | {c['round_s_mean']:.4f} (best {c['round_s_best']:.4f}) | {c['job_s']:.1f} | {hs(c)} |")
+    if t is not None:
+        out.append(f"| PyTorch | {t['round_s_mean']:.4f} | {t['job_s']:.1f} | {hs(t)} |")
+    if c is not None and t is not None:
+        rr, rj = t["round_s_mean"] / c["round_s_mean"], t["job_s"] / c["job_s"]
+        out += ["", "| target | measured | verdict |", "|---|---|---|",
+                f"| round at least {SMEME_TARGET:g}x faster | {rr:.2f}x | {'**pass**' if rr >= SMEME_TARGET else 'fail'} |",
+                f"| job at least {SMEME_TARGET:g}x faster | {rj:.2f}x | {'**pass**' if rj >= SMEME_TARGET else 'fail'} |"]
+    if dg is not None:
+        out += ["", f"Digits job through the daemon (`manifold explore digits`, default settings): "
+                f"**{dg['wall_s']:.0f} s** wall time.", "", "```"] + dg.get("iterations", []) + ["```"]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -300,9 +342,11 @@ def main():
                   "", table]
 
     lines += serve_section(d, mf)
+    lines += smeme_section(d)
     lines += [""]
     lines += block("Raw mf_bench output", "mf_bench.jsonl")
     lines += block("Raw bench/serve.sh output", "serve.jsonl")
+    lines += block("Raw bench/smeme.sh output", "smeme.jsonl")
     lines += block("Raw mf_bench --parallel blas output", "mf_bench_blas.jsonl")
     lines += block("Raw PyTorch reference output", "torch.jsonl")
     lines += block("Raw sgemm_peak output", "sgemm.jsonl")

@@ -84,6 +84,9 @@ static mf_exit job_body(const char *type, const char *model, const char *params_
     return MF_EXIT_OK;
 }
 
+static mf_exit submit_job(mf_client *c, const char *type, const char *model,
+                          const char *params_text, const mf_args *a, bool watch, bool json);
+
 mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
 {
     const char *params_text = NULL, *param_listed = NULL;
@@ -111,15 +114,23 @@ mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
         return mf_cmd_args_exit(st);
     }
     const char *type = a.pos[0], *model = a.n_pos > 1 ? a.pos[1] : NULL;
+    if (json && !watch) {
+        mf_args_done(&a);
+        return mf_api_say(MF_EXIT_USAGE, "--json goes with --watch (the id is printed either way)");
+    }
+    mf_exit code = submit_job(c, type, model, params_text, &a, watch, json);
+    mf_args_done(&a);
+    return code;
+}
+
+static mf_exit submit_job(mf_client *c, const char *type, const char *model,
+                          const char *params_text, const mf_args *a, bool watch, bool json)
+{
     json_t *req = NULL;
     mf_exit code = model != NULL ? mf_api_check_id("model id", model) : MF_EXIT_OK;
-    if (code == MF_EXIT_OK && json && !watch) {
-        code = mf_api_say(MF_EXIT_USAGE, "--json goes with --watch (the id is printed either way)");
-    }
     if (code == MF_EXIT_OK) {
-        code = job_body(type, model, params_text, &a, &req);
+        code = job_body(type, model, params_text, a, &req);
     }
-    mf_args_done(&a);
     if (code != MF_EXIT_OK) {
         return code;
     }
@@ -149,6 +160,37 @@ mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
     if (code == MF_EXIT_OK && watch) {
         code = mf_watch_job(c, id, json);
     }
+    return code;
+}
+
+mf_exit mf_cmd_explore(mf_client *c, int argc, char **argv, int first)
+{
+    const char *params_text = NULL, *param_listed = NULL;
+    bool json = false;
+    const mf_opt opts[] = {
+        {"param", MF_OPT_STR, &param_listed, 0, 0,
+         "KEY=VALUE, repeatable: K, alpha, rounds, tau_r, steps, trajectories, batch, lr, "
+         "inner_steps, clip_reward, clip_grad, clip_loss, seed, n_metric_samples, out_model"},
+        {"params", MF_OPT_STR, &params_text, 0, 0,
+         "all parameters as one JSON object (--param entries are set on top)"},
+        {"json", MF_OPT_FLAG, &json, 0, 0, "the events as NDJSON on stdout"},
+    };
+    const mf_args_spec spec = {
+        .usage = "manifold explore MODEL [options]\n"
+                 "  maximum-entropy exploration (finetune.smeme) of MODEL: submits the job,\n"
+                 "  prints its id, then one line per iteration (entropy, Vendi, support,\n"
+                 "  distance to the parent) as they arrive; e.g. explore imbalanced_square "
+                 "--param K=2",
+        .min_pos = 1,
+        .max_pos = 1,
+        .repeat = "param"};
+    mf_args a;
+    int st = mf_args_parse(argc, argv, first, opts, N_OPTS(opts), &spec, &a);
+    if (st != 0) {
+        return mf_cmd_args_exit(st);
+    }
+    mf_exit code = submit_job(c, "finetune.smeme", a.pos[0], params_text, &a, true, json);
+    mf_args_done(&a);
     return code;
 }
 

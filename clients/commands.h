@@ -20,7 +20,7 @@ mf_cmd_fn mf_cmd_models, mf_cmd_model, mf_cmd_weights, mf_cmd_upload, mf_cmd_del
 /* cmd_sample.c: synchronous sampling and job results */
 mf_cmd_fn mf_cmd_sample, mf_cmd_result;
 /* cmd_jobs.c: submit, inspect, cancel */
-mf_cmd_fn mf_cmd_submit, mf_cmd_job, mf_cmd_jobs, mf_cmd_cancel;
+mf_cmd_fn mf_cmd_submit, mf_cmd_explore, mf_cmd_job, mf_cmd_jobs, mf_cmd_cancel;
 /* watch.c: follow a job's event stream */
 mf_cmd_fn mf_cmd_watch;
 

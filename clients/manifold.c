@@ -35,6 +35,8 @@ static const command commands[] = {
      "draw samples (table, csv or json)"},
     {"submit", mf_cmd_submit, "TYPE [MODEL] [--param K=V ...] [--params JSON] [--watch]",
      "submit a job; prints its id"},
+    {"explore", mf_cmd_explore, "MODEL [--param K=V ...] [--json]",
+     "maximum-entropy exploration of a model (finetune.smeme), watched"},
     {"watch", mf_cmd_watch, "JOB [--json]", "follow a job's events with a progress bar"},
     {"job", mf_cmd_job, "ID [--json]", "describe a job"},
     {"jobs", mf_cmd_jobs, "[--state S] [--model M] [--json]", "list jobs, newest first"},

@@ -17,6 +17,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -112,6 +115,47 @@ static mf_err on_progress(watch *w, const json_t *data)
     return MF_OK;
 }
 
+/* A number at a path of JSON objects ("a", "b", NULL), or NAN. */
+static double num_at(const json_t *o, ...)
+{
+    va_list ap;
+    va_start(ap, o);
+    for (const char *k = va_arg(ap, const char *); k != NULL && o != NULL;
+         k = va_arg(ap, const char *)) {
+        o = json_object_get(o, k);
+    }
+    va_end(ap);
+    return json_is_number(o) ? json_number_value(o) : (double) NAN;
+}
+
+static void put_num(const char *name, double v)
+{
+    if (isfinite(v)) {
+        printf("  %s %.4g", name, v);
+    } else {
+        printf("  %s -", name);
+    }
+}
+
+/*
+ * A finetune.smeme iteration (its metrics event has "iteration"): one line,
+ * iteration 0 being the parent, so the columns read as a trend.
+ */
+static void print_iteration(const json_t *data)
+{
+    const json_t *m = json_object_get(data, "metrics");
+    json_int_t k = json_integer_value(json_object_get(data, "iteration"));
+    printf("iteration %lld%s", (long long) k, k == 0 ? " (parent)" : "");
+    put_num("alpha", num_at(data, "alpha", NULL));
+    put_num("entropy_knn", num_at(m, "entropy_knn", "value", NULL));
+    put_num("entropy_hist", num_at(m, "entropy_hist", "value", NULL));
+    put_num("vendi", num_at(m, "vendi", "q2", NULL));
+    put_num("inside", num_at(m, "support", "inside", NULL));
+    put_num("sw2_parent", num_at(m, "sw2", "value", NULL));
+    put_num("log_p_parent", num_at(data, "log_density_parent", "mean", NULL));
+    putchar('\n');
+}
+
 static mf_err on_metrics(watch *w, const json_t *data)
 {
     if (w->json) {
@@ -119,6 +163,11 @@ static mf_err on_metrics(watch *w, const json_t *data)
     }
     /* Results, so stdout (the bar is only on stderr), as soon as they come. */
     mf_bar_clear(&w->bar);
+    if (json_is_integer(json_object_get(data, "iteration"))) {
+        print_iteration(data);
+        fflush(stdout);
+        return MF_OK;
+    }
     fputs("metrics:\n", stdout);
     if (mf_out_describe(stdout, data, "  ") != MF_OK) {
         w->fail = mf_api_say(MF_EXIT_LOCAL, "out of memory");
@@ -172,7 +221,9 @@ static mf_err on_event(const mf_sse_event *ev, void *ctx)
         err = on_progress(w, data);
     } else if (err == MF_OK && strcmp(ev->type, "metrics") == 0) {
         err = on_metrics(w, data);
-    } else if (err == MF_OK && strcmp(ev->type, "samples") == 0) {
+    } else if (err == MF_OK && strcmp(ev->type, "samples") == 0 &&
+               json_object_get(data, "iteration") == NULL) {
+        /* a sample job's rows (an exploration's per-iteration samples are not its result) */
         w->rows += json_array_size(json_object_get(data, "samples"));
     }
     /* other event types: a newer daemon's; skipped */

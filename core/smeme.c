@@ -119,6 +119,26 @@ mf_err mf_smeme_step(mf_smeme *sm, mf_am_round_stats *ret_stats)
     return MF_OK;
 }
 
+mf_err mf_smeme_restore(mf_smeme *sm, const float *params, size_t iterations_done)
+{
+    if (params == NULL || iterations_done >= sm->o.K) {
+        return MF_EINVAL;
+    }
+    size_t n = sm->net->n_params;
+    memcpy(sm->net->params, params, n * sizeof(float));
+    memcpy(sm->ref->params, params, n * sizeof(float));
+    mf_am_reset_optimizer(sm->am);
+    mf_am_set_rounds(sm->am, (uint64_t) iterations_done * sm->o.rounds);
+    sm->k = iterations_done;
+    sm->round = 0;
+    return MF_OK;
+}
+
+void mf_smeme_set_executor(mf_smeme *sm, mf_par_for_fn fn, void *exec, size_t threads)
+{
+    mf_am_set_executor(sm->am, fn, exec, threads);
+}
+
 size_t mf_smeme_iterations_done(const mf_smeme *sm)
 {
     return sm->k;

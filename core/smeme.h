@@ -57,8 +57,19 @@ MF_MUST_CHECK mf_err mf_smeme_new(const mf_mlp *parent, const mf_schedule *s,
                                   const mf_smeme_opts *o, mf_smeme **ret);
 void mf_smeme_free(mf_smeme *sm);
 
+/** The executor of the following rounds (mf_am_set_executor). */
+void mf_smeme_set_executor(mf_smeme *sm, mf_par_for_fn fn, void *exec, size_t threads);
+
 /** One Adjoint Matching round of the current iteration.  Errors: MF_EINVAL when done. */
 MF_MUST_CHECK mf_err mf_smeme_step(mf_smeme *sm, mf_am_round_stats *ret_stats);
+
+/**
+ * Continues from a checkpoint: params (n_params floats) are pi_k after k =
+ * iterations_done < K finished iterations.  The rounds that follow use the
+ * noise an uninterrupted run would have used, so the result is the same.
+ * Errors: MF_EINVAL.
+ */
+MF_MUST_CHECK mf_err mf_smeme_restore(mf_smeme *sm, const float *params, size_t iterations_done);
 
 /** Iterations finished (0..K) and rounds done in the current one. */
 size_t mf_smeme_iterations_done(const mf_smeme *sm);

@@ -2,6 +2,7 @@
 /* api_json.c - JSON encoding of responses and events (see api_json.h). */
 #include "api_json.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,47 @@ json_t *mf_json_event_samples(const char *job_id, size_t offset, const float *x,
     }
     f |= json_object_set_new(o, "offset", json_integer((json_int_t) offset));
     f |= json_object_set_new(o, "samples", mf_json_samples(x, n, D));
+    return mf_json_checked(o, f);
+}
+
+json_t *mf_json_event_iteration_metrics(const char *job_id, size_t iteration, double alpha,
+                                        double loss, json_t *metrics, double mean_logp,
+                                        size_t n_logp)
+{
+    json_t *o = json_object();
+    int f = o == NULL || metrics == NULL;
+    f |= json_object_set_new(o, "job", json_string(job_id));
+    f |= json_object_set_new(o, "iteration", json_integer((json_int_t) iteration));
+    f |= json_object_set_new(o, "alpha", iteration > 0 ? mf_json_num(alpha) : json_null());
+    f |= json_object_set_new(o, "loss",
+                             iteration > 0 && isfinite(loss) ? mf_json_num(loss) : json_null());
+    f |= json_object_set_new(o, "metrics", metrics);
+    json_t *lp = json_null();
+    if (n_logp > 0 && isfinite(mean_logp)) {
+        lp = json_object();
+        f |= lp == NULL;
+        f |= json_object_set_new(lp, "mean", mf_json_num(mean_logp));
+        f |= json_object_set_new(lp, "n", json_integer((json_int_t) n_logp));
+    }
+    f |= json_object_set_new(o, "log_density_parent", lp);
+    return mf_json_checked(o, f);
+}
+
+long mf_json_metrics_iteration(const char *metrics_json)
+{
+    json_t *j = metrics_json != NULL ? json_loads(metrics_json, 0, NULL) : NULL;
+    json_t *it = json_object_get(j, "iteration");
+    long k = json_is_integer(it) && json_integer_value(it) >= 0 ? (long) json_integer_value(it) : -1;
+    json_decref(j);
+    return k;
+}
+
+json_t *mf_json_event_iteration_samples(const char *job_id, size_t iteration, const float *x,
+                                        size_t n, size_t D)
+{
+    json_t *o = mf_json_event_samples(job_id, 0, x, n, D);
+    int f = o == NULL;
+    f |= json_object_set_new(o, "iteration", json_integer((json_int_t) iteration));
     return mf_json_checked(o, f);
 }
 

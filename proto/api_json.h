@@ -111,6 +111,23 @@ json_t *mf_json_event_progress(const char *job_id, uint64_t done, uint64_t total
 json_t *mf_json_event_samples(const char *job_id, size_t offset, const float *x, size_t n,
                               size_t D);
 
+/**
+ * A finetune.smeme iteration's metrics event (iteration 0 = the parent):
+ * {"job", "iteration", "alpha" (null for 0), "loss" (the last round's, null
+ * for 0 or not finite), "metrics": metrics (taken), "log_density_parent":
+ * {"mean", "n"} (mean log-density of n of the samples under the parent, data
+ * space; null when n = 0)}.
+ */
+json_t *mf_json_event_iteration_metrics(const char *job_id, size_t iteration, double alpha,
+                                        double loss, json_t *metrics, double mean_logp,
+                                        size_t n_logp);
+/** The "iteration" of a stored iteration metrics text, or -1 (NULL, not JSON, none). */
+long mf_json_metrics_iteration(const char *metrics_json);
+
+/** A finetune.smeme iteration's samples event: {"job", "iteration", "offset": 0, "samples"}. */
+json_t *mf_json_event_iteration_samples(const char *job_id, size_t iteration, const float *x,
+                                        size_t n, size_t D);
+
 /** true when an event (name, data) is a job's final status event. */
 bool mf_json_event_is_final(const char *name, const char *data);
 

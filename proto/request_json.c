@@ -31,6 +31,9 @@
 #define ECHO_MAX   32 /* bytes of a client's string quoted back in a message */
 
 #define ID_RULE "an id matching [a-z0-9][a-z0-9._-]{0,63}"
+/* The job types this build runs, for messages. */
+#define JOB_TYPES_OR  "\"sample\", \"train\" or \"finetune.smeme\""
+#define JOB_TYPES_AND "\"sample\", \"train\" and \"finetune.smeme\""
 
 /* Train defaults (request_json.h). */
 static const uint32_t default_hidden[] = {256, 256, 256};
@@ -43,6 +46,33 @@ static const uint32_t default_hidden[] = {256, 256, 256};
 #define DEFAULT_WARMUP   500
 #define DEFAULT_EMA      0.999
 #define DEFAULT_CLIP     1.0
+
+/* finetune.smeme defaults and bounds (request_json.h; the defaults are
+ * ALGORITHMS.md's "settings that work"). */
+#define SMEME_K                2
+#define SMEME_ALPHA            2.0
+#define SMEME_ALPHA_MAX        100.0
+#define SMEME_TAU_R            10
+#define SMEME_TAU_R_MAX        999
+#define SMEME_STEPS            100
+#define SMEME_STEPS_MIN        2
+#define SMEME_TRAJECTORIES     64
+#define SMEME_TRAJECTORIES_MAX 1024
+#define SMEME_BATCH            2048
+#define SMEME_BATCH_MAX        16384
+#define SMEME_LR               4e-4
+#define SMEME_ROUNDS           200
+#define SMEME_ROUNDS_MAX       100000
+#define SMEME_INNER            2
+#define SMEME_INNER_MAX        100
+#define SMEME_CLIP_REWARD      2.5
+#define SMEME_CLIP_GRAD        1.0
+#define SMEME_CLIP_LOSS        0.0
+#define SMEME_CLIP_MAX         1e6
+#define SMEME_CLIP_LOSS_MAX    1e12
+#define SMEME_METRIC_N         2000
+#define SMEME_METRIC_N_MIN     100
+#define CLIP_WHAT(max)         "a number between 0 and " max " (0 = no clipping)"
 
 _Static_assert(sizeof default_hidden / sizeof default_hidden[0] <= MF_MLP_MAX_HIDDEN,
                "default hidden layers");
@@ -57,9 +87,25 @@ static const char *const *const sample_param_keys = sample_keys + 1;
 static const char *const train_keys[] = {"dataset", "hidden", "emb",        "schedule",  "steps",
                                          "batch",   "lr",     "lr_min",     "warmup",    "ema",
                                          "clip",    "seed",   "dequantise", "out_model", NULL};
+static const char *const smeme_keys[] = {"K",
+                                         "alpha",
+                                         "tau_r",
+                                         "steps",
+                                         "trajectories",
+                                         "batch",
+                                         "lr",
+                                         "rounds",
+                                         "inner_steps",
+                                         "clip_reward",
+                                         "clip_grad",
+                                         "clip_loss",
+                                         "seed",
+                                         "n_metric_samples",
+                                         "out_model",
+                                         NULL};
 static const char *const job_keys[] = {"type", "model", "params", NULL};
-static const char *const finetune_types[] = {"finetune.smeme", "finetune.reward", "finetune.dxmi",
-                                             NULL};
+/* Job types of the API that this build does not run (422 unsupported_type). */
+static const char *const unsupported_types[] = {"finetune.reward", "finetune.dxmi", NULL};
 
 /* ---- text helpers ---------------------------------------------------------------- */
 
@@ -294,7 +340,7 @@ static mf_req_status get_uint(const json_t *v, const char *ptr, uint64_t lo, uin
 static mf_req_status get_size(const json_t *v, const char *ptr, uint64_t lo, uint64_t hi,
                               size_t *out, mf_req_error *err)
 {
-    uint64_t x;
+    uint64_t x = 0;
     mf_req_status st = get_uint(v, ptr, lo, hi, &x, err);
     if (st == MF_REQ_OK) {
         *out = (size_t) x;
@@ -705,6 +751,204 @@ static mf_req_status decode_train(json_t *o, const mf_req_limits *lim, mf_train_
     return MF_REQ_OK;
 }
 
+/* ---- finetune.smeme -------------------------------------------------------------- */
+
+/* An optional integer param: *out = def when o (NULL = no params) lacks it. */
+static mf_req_status opt_size(json_t *o, const char *key, uint64_t lo, uint64_t hi, size_t def,
+                              size_t *out, mf_req_error *err)
+{
+    json_t *v = o != NULL ? json_object_get(o, key) : NULL;
+    *out = def;
+    if (v == NULL) {
+        return MF_REQ_OK;
+    }
+    char ptr[64];
+    ptr_join(ptr, sizeof ptr, "/params", key);
+    return get_size(v, ptr, lo, hi, out, err);
+}
+
+/* An optional number param, as get_number; *out = def when absent. */
+static mf_req_status opt_number(json_t *o, const char *key, double lo, double hi, bool lo_open,
+                                const char *what, double def, double *out, mf_req_error *err)
+{
+    json_t *v = o != NULL ? json_object_get(o, key) : NULL;
+    *out = def;
+    if (v == NULL) {
+        return MF_REQ_OK;
+    }
+    char ptr[64];
+    ptr_join(ptr, sizeof ptr, "/params", key);
+    return get_number(v, ptr, lo, hi, lo_open, what, out, err);
+}
+
+/* alpha: one number for every iteration, or a list of 1..MF_SMEME_REQ_MAX_K
+ * numbers (*n_alpha of them; whether that is K is checked with the combinations). */
+static mf_req_status decode_alpha(const json_t *v, mf_smeme_req *r, size_t *n_alpha,
+                                  mf_req_error *err)
+{
+    static const char ptr[] = "/params/alpha";
+    static const char one[] = "a number greater than 1 and at most 100";
+    char what[160];
+    snprintf(what, sizeof what, "%s, or an array of K (%zu) such numbers", one, r->K);
+    if (json_is_number(v)) {
+        double a = 0.0;
+        mf_req_status st = get_number(v, ptr, 1.0, SMEME_ALPHA_MAX, true, what, &a, err);
+        if (st != MF_REQ_OK) {
+            return st;
+        }
+        for (size_t i = 0; i < r->K; i++) {
+            r->alpha[i] = a;
+        }
+        *n_alpha = r->K;
+        return MF_REQ_OK;
+    }
+    if (!json_is_array(v)) {
+        return fail_must(err, "wrong_type", ptr, what, v);
+    }
+    size_t k = json_array_size(v);
+    if (k == 0 || k > MF_SMEME_REQ_MAX_K) {
+        /* No K allows it: wrong alone, so a 400 and not the 422 of a mismatch. */
+        return fail_must(err, "out_of_range", ptr, what, v);
+    }
+    for (size_t i = 0; i < k; i++) {
+        char eptr[128];
+        ptr_index(eptr, sizeof eptr, ptr, i);
+        mf_req_status st = get_number(json_array_get(v, i), eptr, 1.0, SMEME_ALPHA_MAX, true, one,
+                                      &r->alpha[i], err);
+        if (st != MF_REQ_OK) {
+            return st;
+        }
+    }
+    *n_alpha = k;
+    return MF_REQ_OK;
+}
+
+/* A server limit under the smallest value finetune.smeme accepts: no request can pass. */
+static mf_req_status fail_limit(mf_req_error *err, const char *ptr, const char *limit, size_t have,
+                                size_t need)
+{
+    return fail(err, MF_REQ_IMPOSSIBLE, "impossible", ptr,
+                "\"%s\" cannot be met: this server allows at most %zu %s and finetune.smeme "
+                "needs at least %zu",
+                ptr, have, limit, need);
+}
+
+/* The params of a finetune.smeme job; o NULL = params omitted (every default).
+ * *r is filled as it goes. */
+static mf_req_status decode_smeme(json_t *o, const mf_req_limits *lim, mf_smeme_req *r,
+                                  mf_req_error *err)
+{
+    mf_req_status st;
+    json_t *v;
+    memset(r, 0, sizeof *r); /* alpha[K..] stays 0: equal params, equal structs */
+    if (o != NULL) {
+        if (json_object_get(o, "model") != NULL) {
+            return fail(err, MF_REQ_BAD, "unknown_field", "/params/model",
+                        "unknown field \"/params/model\"; a finetune.smeme job names the model "
+                        "it starts from in the top-level \"model\" and the new one with "
+                        "\"params.out_model\"");
+        }
+        if ((st = check_keys(o, "/params", smeme_keys, err)) != MF_REQ_OK) {
+            return st;
+        }
+    }
+    /* The server's limits before the body: when they leave no valid value, no
+     * body can help. */
+    if (lim->max_steps < SMEME_STEPS_MIN) {
+        return fail_limit(err, "/params/steps", "sampler steps", lim->max_steps, SMEME_STEPS_MIN);
+    }
+    if (lim->max_n < SMEME_METRIC_N_MIN) {
+        return fail_limit(err, "/params/n_metric_samples", "samples", lim->max_n,
+                          SMEME_METRIC_N_MIN);
+    }
+
+    if ((st = opt_size(o, "K", 1, MF_SMEME_REQ_MAX_K, SMEME_K, &r->K, err)) != MF_REQ_OK) {
+        return st;
+    }
+    bool k_given = o != NULL && json_object_get(o, "K") != NULL;
+
+    size_t n_alpha = r->K;
+    for (size_t i = 0; i < r->K; i++) {
+        r->alpha[i] = SMEME_ALPHA;
+    }
+    if (o != NULL && (v = json_object_get(o, "alpha")) != NULL &&
+        (st = decode_alpha(v, r, &n_alpha, err)) != MF_REQ_OK) {
+        return st;
+    }
+
+    r->tau_r = SMEME_TAU_R;
+    if (o != NULL && (v = json_object_get(o, "tau_r")) != NULL) {
+        size_t tau = 0;
+        if ((st = get_size(v, "/params/tau_r", 0, SMEME_TAU_R_MAX, &tau, err)) != MF_REQ_OK) {
+            return st;
+        }
+        r->tau_r = (long) tau;
+    }
+
+    /* Defaults above the operator's limits give way to them, as for train jobs. */
+    size_t def = SMEME_STEPS < lim->max_steps ? SMEME_STEPS : lim->max_steps;
+    if ((st = opt_size(o, "steps", SMEME_STEPS_MIN, lim->max_steps, def, &r->steps, err)) !=
+        MF_REQ_OK) {
+        return st;
+    }
+    if ((st = opt_size(o, "trajectories", 1, SMEME_TRAJECTORIES_MAX, SMEME_TRAJECTORIES,
+                       &r->trajectories, err)) != MF_REQ_OK) {
+        return st;
+    }
+    if ((st = opt_size(o, "batch", 1, SMEME_BATCH_MAX, SMEME_BATCH, &r->batch, err)) != MF_REQ_OK) {
+        return st;
+    }
+    if ((st = opt_number(o, "lr", 0.0, 1.0, true, "a number greater than 0 and at most 1", SMEME_LR,
+                         &r->lr, err)) != MF_REQ_OK) {
+        return st;
+    }
+    if ((st = opt_size(o, "rounds", 1, SMEME_ROUNDS_MAX, SMEME_ROUNDS, &r->rounds, err)) !=
+        MF_REQ_OK) {
+        return st;
+    }
+    if ((st = opt_size(o, "inner_steps", 1, SMEME_INNER_MAX, SMEME_INNER, &r->inner_steps, err)) !=
+        MF_REQ_OK) {
+        return st;
+    }
+    if ((st = opt_number(o, "clip_reward", 0.0, SMEME_CLIP_MAX, false, CLIP_WHAT("1000000"),
+                         SMEME_CLIP_REWARD, &r->clip_reward, err)) != MF_REQ_OK) {
+        return st;
+    }
+    if ((st = opt_number(o, "clip_grad", 0.0, SMEME_CLIP_MAX, false, CLIP_WHAT("1000000"),
+                         SMEME_CLIP_GRAD, &r->clip_grad, err)) != MF_REQ_OK) {
+        return st;
+    }
+    if ((st = opt_number(o, "clip_loss", 0.0, SMEME_CLIP_LOSS_MAX, false,
+                         CLIP_WHAT("1000000000000"), SMEME_CLIP_LOSS, &r->clip_loss, err)) !=
+        MF_REQ_OK) {
+        return st;
+    }
+    r->seed = 0;
+    if (o != NULL && (v = json_object_get(o, "seed")) != NULL &&
+        (st = get_uint(v, "/params/seed", 0, SEED_MAX, &r->seed, err)) != MF_REQ_OK) {
+        return st;
+    }
+    def = SMEME_METRIC_N < lim->max_n ? SMEME_METRIC_N : lim->max_n;
+    if ((st = opt_size(o, "n_metric_samples", SMEME_METRIC_N_MIN, lim->max_n, def,
+                       &r->n_metric_samples, err)) != MF_REQ_OK) {
+        return st;
+    }
+    r->out_model[0] = '\0';
+    if (o != NULL && (v = json_object_get(o, "out_model")) != NULL &&
+        (st = get_id(v, "/params/out_model", r->out_model, err)) != MF_REQ_OK) {
+        return st;
+    }
+
+    /* Every field is fine alone; now the combinations. */
+    if (n_alpha != r->K) {
+        return fail(err, MF_REQ_IMPOSSIBLE, "impossible", "/params/alpha",
+                    "\"/params/alpha\" lists %zu numbers but \"/params/K\" is %zu%s; give one "
+                    "alpha per iteration, or a single number for all of them",
+                    n_alpha, r->K, k_given ? "" : " (the default)");
+    }
+    return MF_REQ_OK;
+}
+
 /* ---- canonical params ------------------------------------------------------------ */
 
 /* Dumps o (stolen) as compact JSON with sorted keys; NULL if failures or out of memory. */
@@ -761,6 +1005,35 @@ static char *train_params_json(const mf_train_req *r)
     return dump(o, f);
 }
 
+char *mf_req_smeme_params_json(const mf_smeme_req *r)
+{
+    json_t *o = json_object(), *a = json_array();
+    int f = o == NULL || a == NULL;
+    for (size_t i = 0; i < r->K && i < MF_SMEME_REQ_MAX_K; i++) {
+        f |= json_array_append_new(a, json_real(r->alpha[i]));
+    }
+    f |= json_object_set_new(o, "K", json_integer((json_int_t) r->K));
+    /* Always the list: one form to read back, whichever the client sent. */
+    f |= json_object_set_new(o, "alpha", a);
+    f |= json_object_set_new(o, "tau_r", json_integer((json_int_t) r->tau_r));
+    f |= json_object_set_new(o, "steps", json_integer((json_int_t) r->steps));
+    f |= json_object_set_new(o, "trajectories", json_integer((json_int_t) r->trajectories));
+    f |= json_object_set_new(o, "batch", json_integer((json_int_t) r->batch));
+    f |= json_object_set_new(o, "lr", json_real(r->lr));
+    f |= json_object_set_new(o, "rounds", json_integer((json_int_t) r->rounds));
+    f |= json_object_set_new(o, "inner_steps", json_integer((json_int_t) r->inner_steps));
+    f |= json_object_set_new(o, "clip_reward", json_real(r->clip_reward));
+    f |= json_object_set_new(o, "clip_grad", json_real(r->clip_grad));
+    f |= json_object_set_new(o, "clip_loss", json_real(r->clip_loss));
+    f |= json_object_set_new(o, "seed", json_integer((json_int_t) r->seed));
+    f |= json_object_set_new(o, "n_metric_samples", json_integer((json_int_t) r->n_metric_samples));
+    /* No out_model: "" (the server names it) is not an id. */
+    if (r->out_model[0] != '\0') {
+        f |= json_object_set_new(o, "out_model", json_string(r->out_model));
+    }
+    return dump(o, f);
+}
+
 /* Decodes the params of a job of kind k into j (model already set); the common
  * tail of mf_req_decode_job and mf_req_decode_job_params. */
 static mf_req_status decode_params(mf_job_kind k, json_t *params, const mf_req_limits *lim,
@@ -784,11 +1057,16 @@ static mf_req_status decode_params(mf_job_kind k, json_t *params, const mf_req_l
          * run it like a /v1/samples request. */
         memcpy(j->p.sample.model, j->model, sizeof j->model);
         j->params_json = mf_req_sample_params_json(&j->p.sample);
-    } else {
+    } else if (k == MF_JOB_KIND_TRAIN) {
         if ((st = decode_train(params, lim, &j->p.train, err)) != MF_REQ_OK) {
             return st;
         }
         j->params_json = train_params_json(&j->p.train);
+    } else {
+        if ((st = decode_smeme(params, lim, &j->p.smeme, err)) != MF_REQ_OK) {
+            return st;
+        }
+        j->params_json = mf_req_smeme_params_json(&j->p.smeme);
     }
     return j->params_json == NULL ? fail_nomem(err) : MF_REQ_OK;
 }
@@ -828,8 +1106,23 @@ const char *mf_job_kind_name(mf_job_kind k)
         return "sample";
     case MF_JOB_KIND_TRAIN:
         return "train";
+    case MF_JOB_KIND_FINETUNE_SMEME:
+        return "finetune.smeme";
     }
     return "unknown";
+}
+
+bool mf_job_kind_lookup(const char *name, mf_job_kind *ret)
+{
+    static const mf_job_kind kinds[] = {MF_JOB_KIND_SAMPLE, MF_JOB_KIND_TRAIN,
+                                        MF_JOB_KIND_FINETUNE_SMEME};
+    for (size_t i = 0; name != NULL && i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strcmp(name, mf_job_kind_name(kinds[i])) == 0) {
+            *ret = kinds[i];
+            return true;
+        }
+    }
+    return false;
 }
 
 mf_req_status mf_req_decode_samples(const char *body, size_t len, const mf_req_limits *lim,
@@ -868,26 +1161,22 @@ mf_req_status mf_req_decode_job(const char *body, size_t len, const mf_req_limit
     }
 
     if ((v = json_object_get(root, "type")) == NULL) {
-        st = fail_missing(err, "/type", "\"sample\" or \"train\"");
+        st = fail_missing(err, "/type", JOB_TYPES_OR);
         goto out;
     }
     const char *type = json_is_string(v) ? json_string_value(v) : NULL;
-    if (type != NULL && strcmp(type, "sample") == 0) {
-        j.kind = MF_JOB_KIND_SAMPLE;
-    } else if (type != NULL && strcmp(type, "train") == 0) {
-        j.kind = MF_JOB_KIND_TRAIN;
-    } else {
-        for (size_t i = 0; type != NULL && finetune_types[i] != NULL; i++) {
-            if (strcmp(type, finetune_types[i]) == 0) {
-                st = fail(err, MF_REQ_IMPOSSIBLE, "unsupported_type", "/type",
-                          "\"/type\" \"%s\" is not available in this build, which runs "
-                          "\"sample\" and \"train\" jobs",
-                          type);
+    if (!mf_job_kind_lookup(type, &j.kind)) {
+        for (size_t i = 0; type != NULL && unsupported_types[i] != NULL; i++) {
+            if (strcmp(type, unsupported_types[i]) == 0) {
+                st = fail(
+                    err, MF_REQ_IMPOSSIBLE, "unsupported_type", "/type",
+                    "\"/type\" \"%s\" is not available in this build, which runs " JOB_TYPES_AND
+                    " jobs",
+                    type);
                 goto out;
             }
         }
-        st = fail_must(err, type == NULL ? "wrong_type" : "bad_value", "/type",
-                       "\"sample\" or \"train\"", v);
+        st = fail_must(err, type == NULL ? "wrong_type" : "bad_value", "/type", JOB_TYPES_OR, v);
         goto out;
     }
 
@@ -928,7 +1217,7 @@ mf_req_status mf_req_decode_job_params(mf_job_kind kind, const char *model, cons
     memset(&j, 0, sizeof j);
     ret->params_json = NULL;
     j.kind = kind;
-    if (kind == MF_JOB_KIND_SAMPLE) {
+    if (kind == MF_JOB_KIND_SAMPLE || kind == MF_JOB_KIND_FINETUNE_SMEME) {
         if (!mf_req_id_valid(model)) {
             return fail(err, MF_REQ_BAD, "bad_value", "/model", "\"/model\" must be " ID_RULE);
         }
@@ -941,8 +1230,7 @@ mf_req_status mf_req_decode_job_params(mf_job_kind kind, const char *model, cons
                         "\"params.out_model\"");
         }
     } else {
-        return fail(err, MF_REQ_BAD, "bad_value", "/type",
-                    "\"/type\" must be \"sample\" or \"train\"");
+        return fail(err, MF_REQ_BAD, "bad_value", "/type", "\"/type\" must be " JOB_TYPES_OR);
     }
     mf_req_status st = parse_object(params_json, params_json != NULL ? strlen(params_json) : 0,
                                     "\"/params\"", "/params", &params, err);

@@ -119,17 +119,57 @@ typedef struct mf_train_req {
     char out_model[MF_REQ_ID_MAX + 1]; /* "" = default */
 } mf_train_req;
 
+/*
+ * The params of a "finetune.smeme" job (ALGORITHMS.md, finetune.smeme): K
+ * iterations of mirror descent on the entropy of the job's model (the parent),
+ * each an Adjoint Matching fine-tune against the reward r/alpha_k; the result
+ * is a new model.  Every param is optional.  Decoded in this order, K before
+ * alpha whatever the order of the keys.  alpha given as a list whose length is
+ * not K (K given or the default 2) is 422 "impossible" on /params/alpha; a
+ * list of 0 or more than MF_SMEME_REQ_MAX_K numbers is 400 out_of_range.  A
+ * default above the server's limit gives way to the limit (steps,
+ * n_metric_samples); a limit below a lower bound (max_steps < 2, max_n < 100)
+ * makes every finetune.smeme job 422 "impossible" on that field.  After
+ * decoding alpha[K..MF_SMEME_REQ_MAX_K) is 0, so two decodings of the same
+ * params compare equal field by field.
+ */
+#define MF_SMEME_REQ_MAX_K 16
+typedef struct mf_smeme_req {
+    size_t K; /* iterations, 1..MF_SMEME_REQ_MAX_K (default 2) */
+    /* "alpha": one number (used for every iteration) or a list of exactly K
+     * numbers; each finite, > 1 and <= 100 (default 2) */
+    double alpha[MF_SMEME_REQ_MAX_K];
+    long tau_r;              /* reward timestep, 0..999 (default 10); the daemon checks it
+                                against the model's T */
+    size_t steps;            /* grid steps N of the memoryless sampler, 2..lim->max_steps
+                                (default 100, capped at lim->max_steps) */
+    size_t trajectories;     /* m per round, 1..1024 (default 64) */
+    size_t batch;            /* B pairs per Adam step, 1..16384 (default 2048) */
+    double lr;               /* (0, 1] (default 4e-4) */
+    size_t rounds;           /* Adjoint Matching rounds per iteration, 1..100000 (default 200) */
+    size_t inner_steps;      /* Adam steps per round, 1..100 (default 2) */
+    double clip_reward;      /* norm clip of the terminal adjoint, 0 = none, 0..1e6 (default 2.5) */
+    double clip_grad;        /* gradient-norm clip, 0 = none, 0..1e6 (default 1) */
+    double clip_loss;        /* per-pair loss clip, 0 = none, 0..1e12 (default 0) */
+    uint64_t seed;           /* 0..2^53 (default 0) */
+    size_t n_metric_samples; /* samples drawn after each iteration for its metrics,
+                                100..lim->max_n (default 2000, capped at lim->max_n) */
+    char out_model[MF_REQ_ID_MAX + 1]; /* "" = the daemon names it */
+} mf_smeme_req;
+
 typedef enum mf_job_kind {
     MF_JOB_KIND_SAMPLE = 0,
     MF_JOB_KIND_TRAIN = 1,
+    MF_JOB_KIND_FINETUNE_SMEME = 2,
 } mf_job_kind;
 
 /*
- * POST /v1/jobs body: {"type": "sample" | "train", "model": id, "params": {...}}.
- * model is required for sample, forbidden for train; params may be omitted when
- * every param has a default (never for sample: n is required).  Known types
- * that this build does not run yet ("finetune.smeme", "finetune.reward",
- * "finetune.dxmi") get 422 code "unsupported_type" on /type; others "bad_value".
+ * POST /v1/jobs body: {"type": "sample" | "train" | "finetune.smeme", "model": id,
+ * "params": {...}}.  model is required for sample and finetune.smeme (the
+ * parent), forbidden for train; params may be omitted when every param has a
+ * default (never for sample: n is required).  Known types that this build does
+ * not run yet ("finetune.reward", "finetune.dxmi") get 422 code
+ * "unsupported_type" on /type; others "bad_value".
  */
 typedef struct mf_job_req {
     mf_job_kind kind;
@@ -137,6 +177,7 @@ typedef struct mf_job_req {
     union {
         mf_sample_req sample;
         mf_train_req train;
+        mf_smeme_req smeme;
     } p;
     char *params_json; /* malloc'd canonical JSON of the decoded params with defaults filled in
                           (the job store keeps it); free() it */
@@ -163,7 +204,19 @@ mf_req_status mf_req_decode_job_params(mf_job_kind kind, const char *model,
  */
 char *mf_req_sample_params_json(const mf_sample_req *r);
 
-/** "sample", "train". */
+/**
+ * The canonical params JSON of a finetune.smeme request (compact, sorted keys,
+ * every field, alpha always a list of K numbers, out_model only when set), for
+ * a server that fills in out_model and stores the params again.  malloc'd, or
+ * NULL when out of memory.
+ */
+char *mf_req_smeme_params_json(const mf_smeme_req *r);
+
+/** "sample", "train", "finetune.smeme". */
 const char *mf_job_kind_name(mf_job_kind k);
+
+/** The kind named name (as mf_job_kind_name writes it, e.g. a stored job's
+ * type); false for any other string or NULL. */
+bool mf_job_kind_lookup(const char *name, mf_job_kind *ret);
 
 #endif /* MF_REQUEST_JSON_H */

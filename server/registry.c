@@ -356,6 +356,11 @@ mf_err mf_registry_delete(mf_registry *r, const char *id)
     return err;
 }
 
+const char *mf_registry_store_dir(const mf_registry *r)
+{
+    return r->store_dir; /* set at open, never changed */
+}
+
 void mf_registry_stats(mf_registry *r, size_t *ret_n, uint64_t *ret_param_bytes)
 {
     pthread_mutex_lock(&r->lock);

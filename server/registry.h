@@ -71,6 +71,9 @@ MF_MUST_CHECK mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m
  */
 MF_MUST_CHECK mf_err mf_registry_delete(mf_registry *r, const char *id);
 
+/** The model store directory (jobs keep their checkpoints below it). */
+const char *mf_registry_store_dir(const mf_registry *r);
+
 /** Number of models and their total parameter bytes (for /metrics). */
 void mf_registry_stats(mf_registry *r, size_t *ret_n, uint64_t *ret_param_bytes);
 

@@ -8,7 +8,7 @@
  * writes (events, progress) happen on the worker that produces them; the
  * store serialises itself.
  */
-#include "scheduler.h"
+#include "scheduler_impl.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -48,77 +48,6 @@ static void hist_add(mf_hist *h, double v)
     h->count++;
 }
 
-/* ---- jobs in memory ------------------------------------------------------------ */
-
-typedef struct job job;
-struct job {
-    char id[MF_ID_MAX + 1];
-    mf_job_req req;
-    mf_reg_model *model; /* sample jobs */
-    atomic_int cancel;
-    bool started;
-    double created_at, queued_mono, started_at;
-    uint64_t done, total;
-    double last_progress;
-    /* sample job */
-    float *x;
-    size_t next_row;
-    /* train job */
-    mf_model *tmodel;
-    mf_trainer *tr;
-    float *batch;
-    size_t step;
-    double loss_avg;
-    float off, sc;
-    mf_dataset_id ds;
-    job *next;
-};
-
-typedef enum { TASK_NONE, TASK_BATCH, TASK_SLICE } task_kind;
-
-typedef struct worker {
-    mf_sched *s;
-    uv_thread_t thread;
-    mf_par *team;
-    task_kind task;
-    mf_sample_call *batch; /* linked through next */
-    job *job;
-    bool slice_more;       /* set by the worker: the job wants another slice */
-} worker;
-
-struct mf_sched {
-    mf_sched_cfg cfg;
-    mf_store *store;
-    mf_registry *reg;
-    uv_loop_t loop;
-    uv_async_t wake;
-    uv_timer_t tick;
-    uv_thread_t loop_thread;
-    uv_mutex_t lock;
-    uv_cond_t work_cv; /* workers wait for a task */
-    uv_cond_t idle_cv; /* drain waits for idleness */
-    worker *workers;
-    size_t n_workers;
-    /* guarded by lock */
-    mf_sample_call *pending, *pending_tail;
-    size_t n_pending;
-    job *queued, *queued_tail; /* not started, FIFO */
-    size_t n_queued;
-    job *paused, *paused_tail; /* started, waiting for their next slice */
-    size_t n_started;          /* started and not finished (paused or on a worker) */
-    bool draining, stopping;
-    atomic_int abort_all;      /* drain timeout: cancel what runs */
-    uint64_t id_counter;
-    mf_rng id_rng;
-    mf_sched_stats stats;
-    double batch_s_avg, job_s_avg; /* moving averages of a batched run's and a job's time */
-    double last_expire;
-    void (*event_hook)(void *ctx, const char *job_id);
-    void *event_ctx;
-    void (*tick_hook)(void *ctx);
-    void *tick_ctx;
-};
-
 mf_sched_cfg mf_sched_cfg_default(void)
 {
     return (mf_sched_cfg){.workers = 1,
@@ -154,7 +83,7 @@ static void notify(mf_sched *s, const char *id)
 }
 
 /* Appends an event (data: a JSON value, taken) and wakes the streams. */
-static void append_event(mf_sched *s, const char *id, const char *name, json_t *data)
+void sched_append_event(mf_sched *s, const char *id, const char *name, json_t *data)
 {
     char *text = mf_json_take_dump(data);
     if (text == NULL) {
@@ -174,8 +103,8 @@ static void append_event(mf_sched *s, const char *id, const char *name, json_t *
  * object (with the result when it is small, e.g. the model a train job made;
  * a sample job's rows went out as samples events and GET .../result has them).
  */
-static void finish_job(mf_sched *s, job *j, mf_job_state st, const char *result,
-                       const char *error, const char *metrics)
+void sched_finish_job(mf_sched *s, job *j, mf_job_state st, const char *result,
+                      const char *error, const char *metrics)
 {
     double t = mf_wall_s();
     mf_job_view v = {.id = j->id,
@@ -226,6 +155,7 @@ static void job_free(mf_sched *s, job *j)
     mf_trainer_free(j->tr);
     mf_model_free(j->tmodel);
     mf_free_aligned(j->batch);
+    smeme_job_free(j);
     free(j);
 }
 
@@ -462,7 +392,7 @@ static void run_batch(worker *w, mf_sample_call *head)
 
 /* ---- job slices ------------------------------------------------------------- */
 
-static void progress_event(mf_sched *s, job *j, const char *phase, bool force)
+void sched_progress_event(mf_sched *s, job *j, const char *phase, bool force)
 {
     double t = mf_mono_s();
     if (!force && t - j->last_progress < PROGRESS_EVERY_S) {
@@ -473,23 +403,23 @@ static void progress_event(mf_sched *s, job *j, const char *phase, bool force)
     if (pe != MF_OK && pe != MF_EBUSY) {
         mf_log(MF_LOG_WARN, NULL, j->id, "cannot store the progress: %s", mf_strerror(pe));
     }
-    append_event(s, j->id, "progress", mf_json_event_progress(j->id, j->done, j->total, phase));
+    sched_append_event(s, j->id, "progress", mf_json_event_progress(j->id, j->done, j->total, phase));
 }
 
 /* Fails job j: message = what ": " strerror(err). */
-static void fail_job(mf_sched *s, job *j, const char *code, const char *what, mf_err err)
+void sched_fail_job(mf_sched *s, job *j, const char *code, const char *what, mf_err err)
 {
     char msg[256];
     snprintf(msg, sizeof msg, "%s: %s", what, mf_strerror(err));
     char *e = mf_json_job_error(code, msg);
-    finish_job(s, j, MF_JOB_FAILED, NULL, e, NULL);
+    sched_finish_job(s, j, MF_JOB_FAILED, NULL, e, NULL);
     free(e);
 }
 
-static void cancel_job(mf_sched *s, job *j, const char *metrics)
+void sched_cancel_job(mf_sched *s, job *j, const char *metrics, const char *message)
 {
-    char *e = mf_json_job_error("cancelled", "cancelled by request");
-    finish_job(s, j, MF_JOB_CANCELLED, NULL, e, metrics);
+    char *e = mf_json_job_error("cancelled", message != NULL ? message : "cancelled by request");
+    sched_finish_job(s, j, MF_JOB_CANCELLED, NULL, e, metrics);
     free(e);
 }
 
@@ -504,7 +434,7 @@ static bool slice_sample(worker *w, job *j, double deadline)
         j->x = mf_alloc_floats(q->n * D);
         j->total = q->n;
         if (j->x == NULL) {
-            fail_job(s, j, "internal", "cannot allocate the samples", MF_ENOMEM);
+            sched_fail_job(s, j, "internal", "cannot allocate the samples", MF_ENOMEM);
             return false;
         }
     }
@@ -518,18 +448,18 @@ static bool slice_sample(worker *w, job *j, double deadline)
                              .cancel = &j->cancel};
         mf_err err = mf_par_sample(w->team, m->net, &m->sched, &o, j->x + r0 * D, rows);
         if (err == MF_ECANCELED || atomic_load(&j->cancel) != 0) {
-            cancel_job(s, j, NULL);
+            sched_cancel_job(s, j, NULL, NULL);
             return false;
         }
         if (err != MF_OK) {
-            fail_job(s, j, "internal", "sampling failed", err);
+            sched_fail_job(s, j, "internal", "sampling failed", err);
             return false;
         }
         mf_model_to_data(m, j->x + r0 * D, rows * D);
         j->next_row += rows;
         j->done = j->next_row;
-        append_event(s, j->id, "samples", mf_json_event_samples(j->id, r0, j->x + r0 * D, rows, D));
-        progress_event(s, j, "sampling", true);
+        sched_append_event(s, j->id, "samples", mf_json_event_samples(j->id, r0, j->x + r0 * D, rows, D));
+        sched_progress_event(s, j, "sampling", true);
         if (mf_mono_s() > deadline && j->next_row < q->n) {
             return true;
         }
@@ -540,7 +470,7 @@ static bool slice_sample(worker *w, job *j, double deadline)
         call_metrics(&c, m);
         if (c.has_metrics) {
             mj = mf_json_metrics(&c.metrics);
-            append_event(s, j->id, "metrics", json_incref(mj));
+            sched_append_event(s, j->id, "metrics", json_incref(mj));
         }
     }
     mf_sample_view v = {.model = j->req.model,
@@ -566,9 +496,9 @@ static bool slice_sample(worker *w, job *j, double deadline)
     s->stats.samples_total += q->n;
     uv_mutex_unlock(&s->lock);
     if (result == NULL) {
-        fail_job(s, j, "internal", "cannot encode the result", MF_ENOMEM);
+        sched_fail_job(s, j, "internal", "cannot encode the result", MF_ENOMEM);
     } else {
-        finish_job(s, j, MF_JOB_SUCCEEDED, result, NULL, metrics);
+        sched_finish_job(s, j, MF_JOB_SUCCEEDED, result, NULL, metrics);
     }
     free(result);
     free(metrics);
@@ -663,30 +593,30 @@ static bool slice_train(worker *w, job *j, double deadline)
     if (j->tr == NULL) {
         mf_err err = train_init(j);
         if (err != MF_OK) {
-            fail_job(s, j, "bad_params", "cannot set up training", err);
+            sched_fail_job(s, j, "bad_params", "cannot set up training", err);
             return false;
         }
     }
     while (j->step < q->steps) {
         if (atomic_load(&j->cancel) != 0 || atomic_load(&s->abort_all) != 0) {
-            cancel_job(s, j, NULL);
+            sched_cancel_job(s, j, NULL, NULL);
             return false;
         }
         if (mf_dataset_train_batch(j->ds, q->seed, j->step, q->batch, q->dequantise, j->off, j->sc,
                                    j->batch) != MF_OK) {
-            fail_job(s, j, "internal", "data generation failed", MF_EINTERNAL);
+            sched_fail_job(s, j, "internal", "data generation failed", MF_EINTERNAL);
             return false;
         }
         double loss;
         mf_par_train_step(w->team, j->tr, j->batch, NULL, &loss, NULL);
         if (!isfinite(loss)) {
-            fail_job(s, j, "diverged", "the loss is not finite; lower lr", MF_ERANGE);
+            sched_fail_job(s, j, "diverged", "the loss is not finite; lower lr", MF_ERANGE);
             return false;
         }
         j->loss_avg = isnan(j->loss_avg) ? loss : 0.98 * j->loss_avg + 0.02 * loss;
         j->step++;
         j->done = j->step;
-        progress_event(s, j, "training", j->step == q->steps);
+        sched_progress_event(s, j, "training", j->step == q->steps);
         if (mf_mono_s() > deadline && j->step < q->steps) {
             return true;
         }
@@ -694,9 +624,9 @@ static bool slice_train(worker *w, job *j, double deadline)
     char *result = NULL;
     mf_err err = train_save(s, j, &result);
     if (err != MF_OK) {
-        fail_job(s, j, "save_failed", "cannot save the trained model", err);
+        sched_fail_job(s, j, "save_failed", "cannot save the trained model", err);
     } else {
-        finish_job(s, j, MF_JOB_SUCCEEDED, result, NULL, NULL);
+        sched_finish_job(s, j, MF_JOB_SUCCEEDED, result, NULL, NULL);
     }
     free(result);
     return false;
@@ -718,16 +648,23 @@ static bool run_slice(worker *w, job *j)
         uv_mutex_lock(&s->lock);
         hist_add(&s->stats.queue_wait, mf_mono_s() - j->queued_mono);
         uv_mutex_unlock(&s->lock);
-        append_event(s, j->id, "status", mf_json_event_status(j->id, "running", NULL));
+        sched_append_event(s, j->id, "status", mf_json_event_status(j->id, "running", NULL));
         mf_log(MF_LOG_INFO, NULL, j->id, "job running");
     }
     if (atomic_load(&j->cancel) != 0) {
-        cancel_job(s, j, NULL);
+        sched_cancel_job(s, j, NULL, NULL);
         return false;
     }
     double deadline = mf_mono_s() + s->cfg.slice_seconds;
-    return j->req.kind == MF_JOB_KIND_SAMPLE ? slice_sample(w, j, deadline)
-                                             : slice_train(w, j, deadline);
+    switch (j->req.kind) {
+    case MF_JOB_KIND_SAMPLE:
+        return slice_sample(w, j, deadline);
+    case MF_JOB_KIND_TRAIN:
+        return slice_train(w, j, deadline);
+    case MF_JOB_KIND_FINETUNE_SMEME:
+        return smeme_job_slice(s, w->team, j, deadline);
+    }
+    return false;
 }
 
 /* ---- workers and dispatch ---------------------------------------------------------- */
@@ -912,8 +849,11 @@ static void make_job_id(mf_sched *s, char out[MF_ID_MAX + 1])
 static mf_err job_prepare(mf_sched *s, job *j, char *msg, size_t msg_len, char *field,
                           size_t field_len)
 {
-    if (j->req.kind != MF_JOB_KIND_SAMPLE) {
+    if (j->req.kind == MF_JOB_KIND_TRAIN) {
         return MF_OK;
+    }
+    if (j->req.kind == MF_JOB_KIND_FINETUNE_SMEME) {
+        return smeme_job_prepare(s, j, msg, msg_len, field, field_len);
     }
     j->model = mf_registry_get(s->reg, j->req.model);
     if (j->model == NULL) {
@@ -1045,7 +985,7 @@ mf_err mf_sched_cancel(mf_sched *s, const char *id)
         }
         s->n_queued--;
         uv_mutex_unlock(&s->lock);
-        cancel_job(s, j, NULL);
+        sched_cancel_job(s, j, NULL, NULL);
         job_free(s, j);
         return MF_OK;
     }
@@ -1135,12 +1075,13 @@ static mf_err recover(mf_sched *s)
     }
     for (size_t i = 0; i < n; i++) {
         mf_job_rec r;
-    memset(&r, 0, sizeof r);
+        memset(&r, 0, sizeof r);
         if (mf_store_job_get(s->store, ids[i], &r) != MF_OK) {
             continue;
         }
         job *j = calloc(1, sizeof *j);
-        mf_job_kind kind = strcmp(r.type, "train") == 0 ? MF_JOB_KIND_TRAIN : MF_JOB_KIND_SAMPLE;
+        mf_job_kind kind = MF_JOB_KIND_SAMPLE;
+        (void) !mf_job_kind_lookup(r.type, &kind); /* an unknown type fails to decode below */
         mf_req_error re;
         char msg[512] = "", field[128] = "";
         bool ok = j != NULL && mf_req_decode_job_params(kind, r.model, r.params != NULL ? r.params : "{}",
@@ -1159,7 +1100,7 @@ static mf_err recover(mf_sched *s)
                          re.message);
             }
             char *e = mf_json_job_error("invalid_after_restart", msg);
-            finish_job(s, j, MF_JOB_FAILED, NULL, e, NULL);
+            sched_finish_job(s, j, MF_JOB_FAILED, NULL, e, NULL);
             free(e);
             job_free(s, j);
         } else if (ok) {

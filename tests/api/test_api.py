@@ -267,7 +267,7 @@ table = [
     ("POST", "/v1/samples", '{"model":"gaussian","n":10000,"steps":1000,"sampler":"ode"}', 422, "impossible", "/n"),
     ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian"}', 400, "missing_field", "/params"),
     ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian","params":{"n":1,"model":"x"}}', 400, "unknown_field", "/params/model"),
-    ("POST", "/v1/jobs", '{"type":"finetune.smeme","model":"gaussian"}', 422, "unsupported_type", "/type"),
+    ("POST", "/v1/jobs", '{"type":"finetune.reward","model":"gaussian"}', 422, "unsupported_type", "/type"),
     ("POST", "/v1/jobs", '{"type":"dance","model":"gaussian"}', 400, "bad_value", "/type"),
     ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"two_moons","dequantise":true}}', 422, "impossible", "/params/dequantise"),
     ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"mnist"}}', 400, "bad_value", "/params/dataset"),
@@ -422,13 +422,16 @@ def slow():
     box["r"] = d.json("POST", "/v1/samples", {"model": "digits", "n": 200, "sampler": "ddpm", "steps": 1000, "seed": 1, "metrics": False}, timeout=60)
 
 
+# SIGTERM only once the request is being computed (a sanitizer build is slow to get
+# there): its batch has started when the queue-wait histogram counts one more.
+_, _, mt = d.req("GET", "/metrics")
+started0 = metric(mt, "manifold_queue_wait_seconds_count")
 t = threading.Thread(target=slow)
 t.start()
-# SIGTERM only once the request is being computed (a sanitizer build is slow to get there)
 t_end = time.time() + 30
 while time.time() < t_end:
     _, _, mt = d.req("GET", "/metrics")
-    if (metric(mt, "manifold_workers_busy") or 0) >= 1:
+    if metric(mt, "manifold_queue_wait_seconds_count") > started0:
         break
     time.sleep(0.02)
 rc = d.term()
@@ -470,6 +473,83 @@ check(len(answers) == 12 and all(a[0] in (200, 503) for a in answers) and len(re
 for jid in (run["id"], q1["id"]):
     d.json("POST", "/v1/jobs/%s/cancel" % jid)
 check(d.term() == 0, "second daemon drained")
+
+# ---- finetune.smeme: iterations, metrics, model, cancel, resume after kill -9 ------------
+d = Daemon("--max-running", "1")
+small = {"K": 2, "rounds": 5, "steps": 20, "trajectories": 16, "batch": 256, "n_metric_samples": 500,
+         "seed": 3, "out_model": "g-explored"}
+st, _, jx = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "gaussian", "params": small})
+check(st == 202 and jx["params"]["alpha"] == [2.0, 2.0] and jx["params"]["tau_r"] == 10,
+      "finetune.smeme submitted with its defaults filled in (%s)" % st)
+ev = read_events(d, jx["id"], limit=120)
+mets = [e[2] for e in ev if e[1] == "metrics"]
+check([m_["iteration"] for m_ in mets] == [0, 1, 2], "a metrics event for the parent and each iteration")
+check(all(m_["metrics"]["entropy_knn"]["value"] is not None and m_["log_density_parent"]["n"] == 500
+          for m_ in mets) and mets[0]["alpha"] is None and mets[1]["alpha"] == 2.0,
+      "iteration metrics: entropy, log-density under the parent, alpha")
+check(mets[1]["metrics"].get("sw2") is not None and "sw2" not in mets[0]["metrics"],
+      "iterations are compared with the parent's samples (SW2)")
+smp = [e[2] for e in ev if e[1] == "samples"]
+check([x_["iteration"] for x_ in smp] == [0, 1, 2] and all(len(x_["samples"]) == 500 for x_ in smp),
+      "a samples event per iteration")
+prog = [e[2]["done"] for e in ev if e[1] == "progress"]
+check(prog and prog[-1] == 10 and prog == sorted(prog), "progress in rounds, to K x rounds = 10")
+check(ev[-1][2]["state"] == "succeeded" and ev[-1][2]["job_object"]["result"]["model"] == "g-explored",
+      "succeeded with its model in the final event")
+st, _, mg = d.json("GET", "/v1/models/g-explored")
+check(st == 200 and mg["parent"] == "gaussian" and mg["metadata"]["smeme_iterations"] == "2"
+      and json.loads(mg["metadata"]["smeme"])["rounds"] == 5, "the explored model: parent link and settings")
+st, _, sx = d.json("POST", "/v1/samples", {"model": "g-explored", "n": 200, "sampler": "ddim", "steps": 20, "seed": 1})
+check(st == 200 and len(sx["samples"]) == 200, "the explored model samples")
+for body, code, field in [({"K": 3, "alpha": [2, 2]}, 422, "/params/alpha"),
+                          ({"alpha": 1.0}, 400, "/params/alpha"),
+                          ({"rounds": 0}, 400, "/params/rounds")]:
+    st, _, je = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "gaussian", "params": body})
+    check(st == code and je["error"]["field"] == field, "finetune.smeme %s -> %d %s (%s)" % (body, code, field, st))
+st, _, je = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "nope"})
+check(st == 404, "finetune.smeme of an unknown model: 404")
+
+# cancel after the first iteration: the finished iteration is kept as a model
+# (short rounds, many iterations: the sanitizer builds are 10x slower, yet the job must
+# still be running when the cancel lands)
+long_smeme = dict(small, K=16, rounds=60, n_metric_samples=200, out_model="g-partial")
+_, _, jc = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "gaussian", "params": long_smeme})
+
+
+def wait_iteration(d_, job_, k, limit=120):
+    t_end_ = time.time() + limit
+    while time.time() < t_end_:
+        _, _, jj_ = d_.json("GET", "/v1/jobs/" + job_)
+        if (jj_.get("metrics") or {}).get("iteration", -1) >= k:
+            return jj_
+        time.sleep(0.1)
+    return None
+
+
+check(wait_iteration(d, jc["id"], 1) is not None, "long exploration finished iteration 1")
+d.json("POST", "/v1/jobs/%s/cancel" % jc["id"])
+jcc = wait_state(d, jc["id"], ["cancelled"], 60)
+check(jcc is not None and "g-partial" in jcc["error"]["message"], "cancel keeps the finished iterations (%s)"
+      % (jcc or {}).get("error"))
+st, _, mp = d.json("GET", "/v1/models/g-partial")
+check(st == 200 and int(mp["metadata"]["smeme_iterations"]) >= 1, "the partial model exists")
+
+# kill -9 during iteration 2: the re-run resumes from the checkpoint of iteration 1
+_, _, jk = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "gaussian",
+                                       "params": dict(small, K=4, rounds=60, n_metric_samples=200,
+                                                      out_model="g-resumed")})
+check(wait_iteration(d, jk["id"], 1) is not None, "exploration reached iteration 1 before kill -9")
+d.kill9()
+d = Daemon("--max-running", "1")
+jr = wait_state(d, jk["id"], ["succeeded", "failed"], 180)
+check(jr is not None and jr["state"] == "succeeded" and jr["attempts"] == 2, "resumed job succeeded at attempt 2")
+ev = read_events(d, jk["id"], limit=30)
+its = [e[2]["iteration"] for e in ev if e[1] == "metrics"]
+check(its == [0, 1, 2, 3, 4], "after the resume each iteration's metrics appear once (%s)" % its)
+runs = [i for i, e in enumerate(ev) if e[1] == "status" and e[2]["state"] == "running"]
+after = [e[2]["done"] for e in ev[runs[-1]:] if e[1] == "progress"] if len(runs) == 2 else []
+check(after and after[0] > 60, "the re-run continued from the checkpoint of iteration 1 (progress %s)" % after[:1])
+check(d.term() == 0, "third daemon drained")
 
 status = harness.summary("api", TMP)
 shutil.rmtree(TMP, ignore_errors=True)

@@ -214,6 +214,23 @@ rc, out, _ = m("result", tid, "--format", "csv")
 check(rc == 0 and out.splitlines()[0].split(",")[0] == "model" and out.splitlines()[1].startswith("cli-gauss,"),
       "train result csv")
 
+# ---- explore: finetune.smeme submitted and watched, one line per iteration ------------------
+rc, out, err = m("explore", "gaussian", "--param", "K=2", "--param", "rounds=3", "--param", "steps=20",
+                 "--param", "trajectories=8", "--param", "batch=64", "--param", "n_metric_samples=200",
+                 "--param", "out_model=cli-explored", timeout=180)
+lines = out.splitlines()
+its = [ln for ln in lines if ln.startswith("iteration ")]
+check(rc == 0 and re.fullmatch(ID_RE, lines[0]) and lines[-1] == lines[0] + " succeeded",
+      "explore: the id first, the final state last (%d, %r)" % (rc, out[-200:]))
+check(len(its) == 3 and its[0].startswith("iteration 0 (parent)") and "alpha 2" in its[1]
+      and all("entropy_knn" in ln and "log_p_parent" in ln for ln in its),
+      "explore: a line per iteration with entropy and log-density (%r)" % its)
+check("sw2_parent -" in its[0] and "sw2_parent -" not in its[1], "explore: iterations compared with the parent")
+rc, out, _ = m("model", "cli-explored")
+check(rc == 0 and describe(out).get("parent") == "gaussian", "explore made a model whose parent is gaussian")
+rc, _, err = m("explore", "gaussian", "--param", "K=0")
+check(rc == 1 and "out_of_range" in err and "/params/K" in err, "explore with a bad K: exit 1 with the field (%r)" % err)
+
 # ---- cancel: a watched job ends cancelled -> 4 ---------------------------------------------
 long_train = {"dataset": "gaussian", "steps": 200000, "hidden": [32]}
 rc, out, _ = m("submit", "train", "--params", json.dumps(long_train))

@@ -49,6 +49,8 @@ typedef struct bad_case {
 #define JS(params) "{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1," params "}}"
 /* A train job with params (dataset valid). */
 #define JT(params) "{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\"," params "}}"
+/* A finetune.smeme job of model "m" with params. */
+#define JM(params) "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{" params "}}"
 
 static const bad_case bad_cases[] = {
     /* ---- not a JSON object ---- */
@@ -189,11 +191,15 @@ static const bad_case bad_cases[] = {
     J("{\"type\":\"foo\"}", B400, "bad_value", "/type"),
     J("{\"type\":\"Sample\"}", B400, "bad_value", "/type"),
     J("{\"type\":\"finetune\"}", B400, "bad_value", "/type"),
-    J("{\"type\":\"finetune.smeme\"}", B422, "unsupported_type", "/type"),
+    J("{\"type\":\"finetune.SMEME\"}", B400, "bad_value", "/type"),
+    J("{\"type\":\"smeme\"}", B400, "bad_value", "/type"),
+    /* finetune.smeme runs now; the other fine-tunes are known but not in this build. */
+    J("{\"type\":\"finetune.reward\"}", B422, "unsupported_type", "/type"),
     J("{\"type\":\"finetune.reward\",\"model\":\"m\",\"params\":{}}", B422, "unsupported_type",
       "/type"),
     J("{\"type\":\"finetune.dxmi\",\"model\":\"m\"}", B422, "unsupported_type", "/type"),
-    J("{\"type\":\"finetune.smeme\",\"x\":1}", B400, "unknown_field", "/x"), /* 400 first */
+    J("{\"type\":\"finetune.reward\",\"x\":1}", B400, "unknown_field", "/x"), /* 400 first */
+    J("{\"type\":\"finetune.smeme\",\"x\":1}", B400, "unknown_field", "/x"),
     J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1},\"x\":1}", B400, "unknown_field",
       "/x"),
     J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1},\"n\":1}", B400, "unknown_field",
@@ -305,6 +311,134 @@ static const bad_case bad_cases[] = {
     /* Every field is checked before the combination: the 400 wins. */
     J(JT("\"dequantise\":true,\"lr\":0"), B400, "out_of_range", "/params/lr"),
     J(JT("\"dequantise\":true,\"foo\":0"), B400, "unknown_field", "/params/foo"),
+    /* ---- finetune.smeme jobs ---- */
+    J("{\"type\":\"finetune.smeme\"}", B400, "missing_field", "/model"),
+    J("{\"type\":\"finetune.smeme\",\"params\":{}}", B400, "missing_field", "/model"),
+    J("{\"type\":\"finetune.smeme\",\"params\":{\"K\":0}}", B400, "missing_field", "/model"),
+    J("{\"type\":\"finetune.smeme\",\"model\":\"../x\"}", B400, "bad_value", "/model"),
+    J("{\"type\":\"finetune.smeme\",\"model\":\"A\"}", B400, "bad_value", "/model"),
+    J("{\"type\":\"finetune.smeme\",\"model\":\"\"}", B400, "bad_value", "/model"),
+    J("{\"type\":\"finetune.smeme\",\"model\":\"" ID64 "a\"}", B400, "bad_value", "/model"),
+    J("{\"type\":\"finetune.smeme\",\"model\":5}", B400, "wrong_type", "/model"),
+    J("{\"type\":\"finetune.smeme\",\"model\":null}", B400, "wrong_type", "/model"),
+    J("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":[]}", B400, "wrong_type", "/params"),
+    J("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":null}", B400, "wrong_type",
+      "/params"),
+    J("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":2}", B400, "wrong_type", "/params"),
+    J(JM("\"foo\":1"), B400, "unknown_field", "/params/foo"),
+    J(JM("\"k\":2"), B400, "unknown_field", "/params/k"), /* keys are case-sensitive */
+    J(JM("\"dataset\":\"ring\""), B400, "unknown_field", "/params/dataset"),
+    J(JM("\"model\":\"m\""), B400, "unknown_field", "/params/model"),
+    J(JM("\"K\":0,\"foo\":1"), B400, "unknown_field", "/params/foo"), /* unknown first */
+    J(JM("\"alpha\":[2,2,2],\"foo\":1"), B400, "unknown_field", "/params/foo"),
+    /* K */
+    J(JM("\"K\":0"), B400, "out_of_range", "/params/K"),
+    J(JM("\"K\":17"), B400, "out_of_range", "/params/K"),
+    J(JM("\"K\":-1"), B400, "out_of_range", "/params/K"),
+    J(JM("\"K\":2.0"), B400, "wrong_type", "/params/K"),
+    J(JM("\"K\":\"2\""), B400, "wrong_type", "/params/K"),
+    J(JM("\"K\":null"), B400, "wrong_type", "/params/K"),
+    J(JM("\"K\":17,\"alpha\":[2,2,2]"), B400, "out_of_range", "/params/K"), /* K first */
+    J(JM("\"alpha\":0,\"K\":0"), B400, "out_of_range", "/params/K"),
+    /* alpha */
+    J(JM("\"alpha\":1"), B400, "out_of_range", "/params/alpha"),
+    J(JM("\"alpha\":1.0"), B400, "out_of_range", "/params/alpha"),
+    J(JM("\"alpha\":0.5"), B400, "out_of_range", "/params/alpha"),
+    J(JM("\"alpha\":0"), B400, "out_of_range", "/params/alpha"),
+    J(JM("\"alpha\":-2"), B400, "out_of_range", "/params/alpha"),
+    J(JM("\"alpha\":100.00000000001"), B400, "out_of_range", "/params/alpha"),
+    J(JM("\"alpha\":101"), B400, "out_of_range", "/params/alpha"),
+    J(JM("\"alpha\":1e400"), B400, "bad_json", ""),
+    J(JM("\"alpha\":\"2\""), B400, "wrong_type", "/params/alpha"),
+    J(JM("\"alpha\":null"), B400, "wrong_type", "/params/alpha"),
+    J(JM("\"alpha\":true"), B400, "wrong_type", "/params/alpha"),
+    J(JM("\"alpha\":{\"0\":2}"), B400, "wrong_type", "/params/alpha"),
+    J(JM("\"alpha\":[]"), B400, "out_of_range", "/params/alpha"),
+    J(JM("\"K\":16,\"alpha\":[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2]"), B400, "out_of_range",
+      "/params/alpha"),
+    J(JM("\"alpha\":[2,1]"), B400, "out_of_range", "/params/alpha/1"),
+    J(JM("\"alpha\":[2,101]"), B400, "out_of_range", "/params/alpha/1"),
+    J(JM("\"alpha\":[2,\"3\"]"), B400, "wrong_type", "/params/alpha/1"),
+    J(JM("\"alpha\":[2,null]"), B400, "wrong_type", "/params/alpha/1"),
+    J(JM("\"alpha\":[2,[3]]"), B400, "wrong_type", "/params/alpha/1"),
+    J(JM("\"alpha\":[2,true]"), B400, "wrong_type", "/params/alpha/1"),
+    J(JM("\"alpha\":[0.5,3]"), B400, "out_of_range", "/params/alpha/0"),
+    J(JM("\"K\":4,\"alpha\":[2,3,4,1]"), B400, "out_of_range", "/params/alpha/3"),
+    J(JM("\"alpha\":[2,3,4,1],\"K\":4"), B400, "out_of_range", "/params/alpha/3"),
+    /* A list whose length is not K: each field fine alone, together impossible. */
+    J(JM("\"alpha\":[2,2,2]"), B422, "impossible", "/params/alpha"), /* K defaults to 2 */
+    J(JM("\"alpha\":[3]"), B422, "impossible", "/params/alpha"),
+    J(JM("\"K\":3,\"alpha\":[2,2]"), B422, "impossible", "/params/alpha"),
+    J(JM("\"alpha\":[2,2],\"K\":3"), B422, "impossible", "/params/alpha"),
+    J(JM("\"K\":1,\"alpha\":[2,2]"), B422, "impossible", "/params/alpha"),
+    J(JM("\"K\":2,\"alpha\":[2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2]"), B422, "impossible",
+      "/params/alpha"),
+    /* Every field is checked before the combination: the 400 wins. */
+    J(JM("\"alpha\":[2,2,2],\"lr\":0"), B400, "out_of_range", "/params/lr"),
+    J(JM("\"alpha\":[2,2,2],\"out_model\":\"A\""), B400, "bad_value", "/params/out_model"),
+    /* tau_r */
+    J(JM("\"tau_r\":-1"), B400, "out_of_range", "/params/tau_r"),
+    J(JM("\"tau_r\":1000"), B400, "out_of_range", "/params/tau_r"),
+    J(JM("\"tau_r\":10.0"), B400, "wrong_type", "/params/tau_r"),
+    J(JM("\"tau_r\":\"10\""), B400, "wrong_type", "/params/tau_r"),
+    /* steps */
+    J(JM("\"steps\":1"), B400, "out_of_range", "/params/steps"),
+    J(JM("\"steps\":0"), B400, "out_of_range", "/params/steps"),
+    J(JM("\"steps\":-1"), B400, "out_of_range", "/params/steps"),
+    J(JM("\"steps\":1001"), B400, "out_of_range", "/params/steps"),
+    J(JM("\"steps\":100.0"), B400, "wrong_type", "/params/steps"),
+    J(JM("\"steps\":null"), B400, "wrong_type", "/params/steps"),
+    /* trajectories */
+    J(JM("\"trajectories\":0"), B400, "out_of_range", "/params/trajectories"),
+    J(JM("\"trajectories\":1025"), B400, "out_of_range", "/params/trajectories"),
+    J(JM("\"trajectories\":6.4e1"), B400, "wrong_type", "/params/trajectories"),
+    /* batch: its own bound, not the train limit max_batch (4096) */
+    J(JM("\"batch\":0"), B400, "out_of_range", "/params/batch"),
+    J(JM("\"batch\":16385"), B400, "out_of_range", "/params/batch"),
+    J(JM("\"batch\":\"2048\""), B400, "wrong_type", "/params/batch"),
+    /* lr */
+    J(JM("\"lr\":0"), B400, "out_of_range", "/params/lr"),
+    J(JM("\"lr\":0.0"), B400, "out_of_range", "/params/lr"),
+    J(JM("\"lr\":-0.0004"), B400, "out_of_range", "/params/lr"),
+    J(JM("\"lr\":1.0000001"), B400, "out_of_range", "/params/lr"),
+    J(JM("\"lr\":2"), B400, "out_of_range", "/params/lr"),
+    J(JM("\"lr\":\"4e-4\""), B400, "wrong_type", "/params/lr"),
+    J(JM("\"lr\":null"), B400, "wrong_type", "/params/lr"),
+    /* rounds */
+    J(JM("\"rounds\":0"), B400, "out_of_range", "/params/rounds"),
+    J(JM("\"rounds\":100001"), B400, "out_of_range", "/params/rounds"),
+    J(JM("\"rounds\":200.5"), B400, "wrong_type", "/params/rounds"),
+    /* inner_steps */
+    J(JM("\"inner_steps\":0"), B400, "out_of_range", "/params/inner_steps"),
+    J(JM("\"inner_steps\":101"), B400, "out_of_range", "/params/inner_steps"),
+    J(JM("\"inner_steps\":false"), B400, "wrong_type", "/params/inner_steps"),
+    /* clip_reward, clip_grad, clip_loss */
+    J(JM("\"clip_reward\":-0.1"), B400, "out_of_range", "/params/clip_reward"),
+    J(JM("\"clip_reward\":1000000.5"), B400, "out_of_range", "/params/clip_reward"),
+    J(JM("\"clip_reward\":1e7"), B400, "out_of_range", "/params/clip_reward"),
+    J(JM("\"clip_reward\":\"2.5\""), B400, "wrong_type", "/params/clip_reward"),
+    J(JM("\"clip_grad\":-1"), B400, "out_of_range", "/params/clip_grad"),
+    J(JM("\"clip_grad\":1000001"), B400, "out_of_range", "/params/clip_grad"),
+    J(JM("\"clip_grad\":[1]"), B400, "wrong_type", "/params/clip_grad"),
+    J(JM("\"clip_loss\":-1e-9"), B400, "out_of_range", "/params/clip_loss"),
+    J(JM("\"clip_loss\":1.000001e12"), B400, "out_of_range", "/params/clip_loss"),
+    J(JM("\"clip_loss\":true"), B400, "wrong_type", "/params/clip_loss"),
+    /* seed */
+    J(JM("\"seed\":-1"), B400, "out_of_range", "/params/seed"),
+    J(JM("\"seed\":9007199254740993"), B400, "out_of_range", "/params/seed"),
+    J(JM("\"seed\":1.5"), B400, "wrong_type", "/params/seed"),
+    /* n_metric_samples */
+    J(JM("\"n_metric_samples\":99"), B400, "out_of_range", "/params/n_metric_samples"),
+    J(JM("\"n_metric_samples\":0"), B400, "out_of_range", "/params/n_metric_samples"),
+    J(JM("\"n_metric_samples\":10001"), B400, "out_of_range", "/params/n_metric_samples"),
+    J(JM("\"n_metric_samples\":2000.0"), B400, "wrong_type", "/params/n_metric_samples"),
+    /* out_model */
+    J(JM("\"out_model\":\"A\""), B400, "bad_value", "/params/out_model"),
+    J(JM("\"out_model\":\"\""), B400, "bad_value", "/params/out_model"),
+    J(JM("\"out_model\":\"../x\""), B400, "bad_value", "/params/out_model"),
+    J(JM("\"out_model\":\"" ID64 "a\""), B400, "bad_value", "/params/out_model"),
+    J(JM("\"out_model\":5"), B400, "wrong_type", "/params/out_model"),
+    J(JM("\"out_model\":null"), B400, "wrong_type", "/params/out_model"),
 };
 
 #define N_BAD ((int) (sizeof bad_cases / sizeof bad_cases[0]))
@@ -429,10 +563,15 @@ START_TEST(test_messages)
                                 "sampler, steps, eta, seed, metrics");
     e = decode_err(JOB, "{\"type\":\"train\",\"model\":\"m\"}");
     ck_assert_ptr_nonnull(strstr(e.message, "params.out_model"));
-    e = decode_err(JOB, "{\"type\":\"finetune.smeme\"}");
-    ck_assert_ptr_nonnull(strstr(e.message, "is not available in this build"));
+    e = decode_err(JOB, "{\"type\":\"finetune.reward\"}");
+    ck_assert_str_eq(e.message, "\"/type\" \"finetune.reward\" is not available in this build, "
+                                "which runs \"sample\", \"train\" and \"finetune.smeme\" jobs");
     e = decode_err(JOB, "{\"type\":\"foo\"}");
-    ck_assert_str_eq(e.message, "\"/type\" must be \"sample\" or \"train\", got \"foo\"");
+    ck_assert_str_eq(e.message,
+                     "\"/type\" must be \"sample\", \"train\" or \"finetune.smeme\", got \"foo\"");
+    e = decode_err(JOB, "{}");
+    ck_assert_str_eq(
+        e.message, "missing required field \"/type\", \"sample\", \"train\" or \"finetune.smeme\"");
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"foo\"}}");
     for (int i = 0; i < MF_DATASET_COUNT; i++) {
         ck_assert_ptr_nonnull(strstr(e.message, mf_dataset_name((mf_dataset_id) i)));
@@ -673,6 +812,19 @@ START_TEST(test_names_and_limits)
 {
     ck_assert_str_eq(mf_job_kind_name(MF_JOB_KIND_SAMPLE), "sample");
     ck_assert_str_eq(mf_job_kind_name(MF_JOB_KIND_TRAIN), "train");
+    ck_assert_str_eq(mf_job_kind_name(MF_JOB_KIND_FINETUNE_SMEME), "finetune.smeme");
+    ck_assert_str_eq(mf_job_kind_name((mf_job_kind) 3), "unknown");
+    mf_job_kind k = (mf_job_kind) 99;
+    ck_assert(mf_job_kind_lookup("sample", &k) && k == MF_JOB_KIND_SAMPLE);
+    ck_assert(mf_job_kind_lookup("train", &k) && k == MF_JOB_KIND_TRAIN);
+    ck_assert(mf_job_kind_lookup("finetune.smeme", &k) && k == MF_JOB_KIND_FINETUNE_SMEME);
+    k = (mf_job_kind) 99;
+    ck_assert(!mf_job_kind_lookup("finetune.reward", &k));
+    ck_assert(!mf_job_kind_lookup("Train", &k));
+    ck_assert(!mf_job_kind_lookup("", &k));
+    ck_assert(!mf_job_kind_lookup("unknown", &k));
+    ck_assert(!mf_job_kind_lookup(NULL, &k));
+    ck_assert_int_eq(k, 99); /* untouched */
     mf_req_limits lim = mf_req_limits_default();
     ck_assert_uint_eq(lim.max_n, 10000);
     ck_assert_uint_eq(lim.max_steps, 1000);
@@ -728,24 +880,61 @@ static void assert_same_train(const mf_train_req *a, const mf_train_req *b)
     ck_assert_str_eq(a->out_model, b->out_model);
 }
 
-/* decode -> params_json -> mf_req_decode_job_params gives the same request and text. */
-static void assert_round_trip(const mf_job_req *j)
+static void assert_same_smeme(const mf_smeme_req *a, const mf_smeme_req *b)
 {
-    mf_req_limits lim = mf_req_limits_default();
+    ck_assert_uint_eq(a->K, b->K);
+    /* All of alpha, the unused tail (0) too. */
+    for (size_t i = 0; i < MF_SMEME_REQ_MAX_K; i++) {
+        ck_assert_msg(a->alpha[i] == b->alpha[i], "alpha[%zu]: %.17g vs %.17g", i, a->alpha[i],
+                      b->alpha[i]);
+    }
+    ck_assert_int_eq(a->tau_r, b->tau_r);
+    ck_assert_uint_eq(a->steps, b->steps);
+    ck_assert_uint_eq(a->trajectories, b->trajectories);
+    ck_assert_uint_eq(a->batch, b->batch);
+    ck_assert(a->lr == b->lr);
+    ck_assert_uint_eq(a->rounds, b->rounds);
+    ck_assert_uint_eq(a->inner_steps, b->inner_steps);
+    ck_assert(a->clip_reward == b->clip_reward);
+    ck_assert(a->clip_grad == b->clip_grad);
+    ck_assert(a->clip_loss == b->clip_loss);
+    ck_assert_uint_eq(a->seed, b->seed);
+    ck_assert_uint_eq(a->n_metric_samples, b->n_metric_samples);
+    ck_assert_str_eq(a->out_model, b->out_model);
+}
+
+/* decode -> params_json -> mf_req_decode_job_params (with limits lim, NULL =
+ * the defaults) gives the same request and text. */
+static void assert_round_trip_lim(const mf_job_req *j, const mf_req_limits *lim)
+{
     mf_job_req k;
     mf_req_error err;
-    mf_req_status st = mf_req_decode_job_params(j->kind, j->model, j->params_json, &lim, &k, &err);
+    mf_req_status st = mf_req_decode_job_params(j->kind, j->model, j->params_json, lim, &k, &err);
     ck_assert_msg(st == MF_REQ_OK, "%s: %s %s %s", j->params_json, err.code, err.field,
                   err.message);
     ck_assert_int_eq(k.kind, j->kind);
     ck_assert_str_eq(k.model, j->model);
     if (j->kind == MF_JOB_KIND_SAMPLE) {
         assert_same_sample(&k.p.sample, &j->p.sample);
-    } else {
+    } else if (j->kind == MF_JOB_KIND_TRAIN) {
         assert_same_train(&k.p.train, &j->p.train);
+    } else {
+        ck_assert_int_eq(j->kind, MF_JOB_KIND_FINETUNE_SMEME);
+        assert_same_smeme(&k.p.smeme, &j->p.smeme);
+        /* The public serialiser writes the same text. */
+        char *again = mf_req_smeme_params_json(&k.p.smeme);
+        ck_assert_ptr_nonnull(again);
+        ck_assert_str_eq(again, j->params_json);
+        free(again);
     }
     ck_assert_str_eq(k.params_json, j->params_json);
     free(k.params_json);
+}
+
+static void assert_round_trip(const mf_job_req *j)
+{
+    mf_req_limits lim = mf_req_limits_default();
+    assert_round_trip_lim(j, &lim);
 }
 
 START_TEST(test_job_sample)
@@ -904,6 +1093,7 @@ START_TEST(test_job_params_errors)
     mf_req_error err;
     const char *ok_sample = "{\"n\":1}";
     const char *ok_train = "{\"dataset\":\"ring\"}";
+    const char *ok_smeme = "{\"K\":3,\"alpha\":[2,3,4]}";
 
     ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_SAMPLE, "m", ok_sample, &lim, &j, &err),
                      MF_REQ_OK);
@@ -915,6 +1105,13 @@ START_TEST(test_job_params_errors)
     free(j.params_json);
     ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_TRAIN, "", ok_train, NULL, &j, &err),
                      MF_REQ_OK);
+    free(j.params_json);
+    ck_assert_int_eq(
+        mf_req_decode_job_params(MF_JOB_KIND_FINETUNE_SMEME, "m", ok_smeme, &lim, &j, &err),
+        MF_REQ_OK);
+    ck_assert_str_eq(j.model, "m");
+    ck_assert_uint_eq(j.p.smeme.K, 3);
+    ck_assert(j.p.smeme.alpha[2] == 4.0);
     free(j.params_json);
 
     static const struct {
@@ -937,6 +1134,19 @@ START_TEST(test_job_params_errors)
         {MF_JOB_KIND_TRAIN, NULL, "{}", "missing_field", "/params/dataset"},
         {MF_JOB_KIND_TRAIN, NULL, "{\"dataset\":\"ring\",\"dequantise\":true}", "impossible",
          "/params/dequantise"},
+        {MF_JOB_KIND_FINETUNE_SMEME, NULL, "{}", "bad_value", "/model"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "", "{}", "bad_value", "/model"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "../x", "{}", "bad_value", "/model"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "m", NULL, "bad_json", "/params"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "m", "[]", "bad_json", "/params"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"K\":0}", "out_of_range", "/params/K"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"alpha\":[2]}", "impossible", "/params/alpha"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"alpha\":[2,2,2],\"K\":2}", "impossible",
+         "/params/alpha"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"alpha\":[2,0]}", "out_of_range", "/params/alpha/1"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"n\":1}", "unknown_field", "/params/n"},
+        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"model\":\"m\"}", "unknown_field", "/params/model"},
+        {(mf_job_kind) 3, "m", "{}", "bad_value", "/type"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -951,6 +1161,347 @@ START_TEST(test_job_params_errors)
         assert_error(&err, strcmp(err.code, "impossible") == 0 ? MF_REQ_IMPOSSIBLE : MF_REQ_BAD,
                      cases[i].code, cases[i].field);
     }
+}
+
+END_TEST
+
+/* ---- finetune.smeme jobs ------------------------------------------------------------- */
+
+/* The canonical params of a finetune.smeme job with every default. */
+#define SMEME_DEFAULTS_JSON                                                            \
+    "{\"K\":2,\"alpha\":[2.0,2.0],\"batch\":2048,\"clip_grad\":1.0,\"clip_loss\":0.0," \
+    "\"clip_reward\":2.5,\"inner_steps\":2,\"lr\":0.00040000000000000002,"             \
+    "\"n_metric_samples\":2000,\"rounds\":200,\"seed\":0,\"steps\":100,\"tau_r\":10,"  \
+    "\"trajectories\":64}"
+
+static void assert_smeme_defaults(const mf_job_req *j)
+{
+    ck_assert_int_eq(j->kind, MF_JOB_KIND_FINETUNE_SMEME);
+    const mf_smeme_req *m = &j->p.smeme;
+    ck_assert_uint_eq(m->K, 2);
+    ck_assert(m->alpha[0] == 2.0);
+    ck_assert(m->alpha[1] == 2.0);
+    for (size_t i = 2; i < MF_SMEME_REQ_MAX_K; i++) {
+        ck_assert(m->alpha[i] == 0.0);
+    }
+    ck_assert_int_eq(m->tau_r, 10);
+    ck_assert_uint_eq(m->steps, 100);
+    ck_assert_uint_eq(m->trajectories, 64);
+    ck_assert_uint_eq(m->batch, 2048);
+    ck_assert(m->lr == 4e-4);
+    ck_assert_uint_eq(m->rounds, 200);
+    ck_assert_uint_eq(m->inner_steps, 2);
+    ck_assert(m->clip_reward == 2.5);
+    ck_assert(m->clip_grad == 1.0);
+    ck_assert(m->clip_loss == 0.0);
+    ck_assert_uint_eq(m->seed, 0);
+    ck_assert_uint_eq(m->n_metric_samples, 2000);
+    ck_assert_str_eq(m->out_model, "");
+    ck_assert_str_eq(j->params_json, SMEME_DEFAULTS_JSON);
+}
+
+START_TEST(test_job_smeme_defaults)
+{
+    /* params omitted, empty, and every default spelt out: the same request. */
+    static const char *const bodies[] = {
+        "{\"type\":\"finetune.smeme\",\"model\":\"gaussian\"}",
+        "{\"model\":\"gaussian\",\"params\":{},\"type\":\"finetune.smeme\"}",
+        "{\"type\":\"finetune.smeme\",\"model\":\"gaussian\",\"params\":{\"K\":2,\"alpha\":2,"
+        "\"tau_r\":10,\"steps\":100,\"trajectories\":64,\"batch\":2048,\"lr\":4e-4,"
+        "\"rounds\":200,\"inner_steps\":2,\"clip_reward\":2.5,\"clip_grad\":1,\"clip_loss\":0,"
+        "\"seed\":0,\"n_metric_samples\":2000}}",
+        "{\"type\":\"finetune.smeme\",\"model\":\"gaussian\",\"params\":{\"alpha\":[2.0,2.0]}}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        mf_job_req j = job_ok(bodies[i]);
+        ck_assert_str_eq(j.model, "gaussian");
+        assert_smeme_defaults(&j);
+        assert_round_trip(&j);
+        free(j.params_json);
+    }
+
+    /* The params the store keeps decode to the defaults again; so do none at all. */
+    mf_job_req j;
+    mf_req_error err;
+    ck_assert_int_eq(
+        mf_req_decode_job_params(MF_JOB_KIND_FINETUNE_SMEME, "gaussian", "{}", NULL, &j, &err),
+        MF_REQ_OK);
+    ck_assert_str_eq(j.model, "gaussian");
+    assert_smeme_defaults(&j);
+    free(j.params_json);
+    ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_FINETUNE_SMEME, "gaussian",
+                                              SMEME_DEFAULTS_JSON, NULL, &j, &err),
+                     MF_REQ_OK);
+    assert_smeme_defaults(&j);
+    free(j.params_json);
+}
+
+END_TEST
+
+START_TEST(test_job_smeme_all_fields)
+{
+    /* Every field, keys in no particular order, alpha before K. */
+    mf_job_req j = job_ok(
+        "{\"type\":\"finetune.smeme\",\"model\":\"imbalanced_square\",\"params\":{"
+        "\"out_model\":\"" ID64 "\",\"alpha\":[1.5,2,100],\"n_metric_samples\":10000,"
+        "\"seed\":9007199254740992,\"clip_loss\":1e12,\"clip_grad\":1e6,\"clip_reward\":0,"
+        "\"inner_steps\":100,\"rounds\":100000,\"lr\":1,\"batch\":16384,\"trajectories\":1024,"
+        "\"steps\":1000,\"tau_r\":999,\"K\":3}}");
+    ck_assert_int_eq(j.kind, MF_JOB_KIND_FINETUNE_SMEME);
+    ck_assert_str_eq(j.model, "imbalanced_square");
+    const mf_smeme_req *m = &j.p.smeme;
+    ck_assert_uint_eq(m->K, 3);
+    ck_assert(m->alpha[0] == 1.5);
+    ck_assert(m->alpha[1] == 2.0);
+    ck_assert(m->alpha[2] == 100.0);
+    ck_assert(m->alpha[3] == 0.0);
+    ck_assert_int_eq(m->tau_r, 999);
+    ck_assert_uint_eq(m->steps, 1000);
+    ck_assert_uint_eq(m->trajectories, 1024);
+    ck_assert_uint_eq(m->batch, 16384);
+    ck_assert(m->lr == 1.0);
+    ck_assert_uint_eq(m->rounds, 100000);
+    ck_assert_uint_eq(m->inner_steps, 100);
+    ck_assert(m->clip_reward == 0.0);
+    ck_assert(m->clip_grad == 1e6);
+    ck_assert(m->clip_loss == 1e12);
+    ck_assert_uint_eq(m->seed, UINT64_C(9007199254740992));
+    ck_assert_uint_eq(m->n_metric_samples, 10000);
+    ck_assert_str_eq(m->out_model, ID64);
+    ck_assert_str_eq(j.params_json,
+                     "{\"K\":3,\"alpha\":[1.5,2.0,100.0],\"batch\":16384,\"clip_grad\":1000000.0,"
+                     "\"clip_loss\":1000000000000.0,\"clip_reward\":0.0,\"inner_steps\":100,"
+                     "\"lr\":1.0,\"n_metric_samples\":10000,\"out_model\":\"" ID64 "\","
+                     "\"rounds\":100000,\"seed\":9007199254740992,\"steps\":1000,\"tau_r\":999,"
+                     "\"trajectories\":1024}");
+    assert_round_trip(&j);
+    free(j.params_json);
+
+    /* The lower bounds. */
+    j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":1,"
+               "\"alpha\":1.0000000001,\"tau_r\":0,\"steps\":2,\"trajectories\":1,\"batch\":1,"
+               "\"lr\":1e-300,\"rounds\":1,\"inner_steps\":1,\"clip_reward\":0,\"clip_grad\":0,"
+               "\"clip_loss\":0,\"seed\":0,\"n_metric_samples\":100,\"out_model\":\"x\"}}");
+    m = &j.p.smeme;
+    ck_assert_uint_eq(m->K, 1);
+    ck_assert(m->alpha[0] == 1.0000000001);
+    ck_assert(m->alpha[1] == 0.0);
+    ck_assert_int_eq(m->tau_r, 0);
+    ck_assert_uint_eq(m->steps, 2);
+    ck_assert_uint_eq(m->trajectories, 1);
+    ck_assert_uint_eq(m->batch, 1);
+    ck_assert(m->lr == 1e-300);
+    ck_assert_uint_eq(m->rounds, 1);
+    ck_assert_uint_eq(m->inner_steps, 1);
+    ck_assert(m->clip_reward == 0.0);
+    ck_assert(m->clip_grad == 0.0);
+    ck_assert(m->clip_loss == 0.0);
+    ck_assert_uint_eq(m->seed, 0);
+    ck_assert_uint_eq(m->n_metric_samples, 100);
+    ck_assert_str_eq(m->out_model, "x");
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"alpha\":[1.0000000001]"));
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"out_model\":\"x\""));
+    assert_round_trip(&j);
+    free(j.params_json);
+}
+
+END_TEST
+
+START_TEST(test_job_smeme_alpha)
+{
+    /* One number: every iteration, whether K comes before or after it. */
+    static const char *const five[] = {
+        "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":5,\"alpha\":3.5}}",
+        "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"alpha\":3.5,\"K\":5}}",
+        "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":5,"
+        "\"alpha\":[3.5,3.5,3.5,3.5,3.5]}}",
+        "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"alpha\":[3.5,3.5,3.5,3.5,3.5],"
+        "\"K\":5}}",
+    };
+    for (size_t i = 0; i < sizeof five / sizeof five[0]; i++) {
+        mf_job_req j = job_ok(five[i]);
+        ck_assert_uint_eq(j.p.smeme.K, 5);
+        for (size_t k = 0; k < MF_SMEME_REQ_MAX_K; k++) {
+            ck_assert(j.p.smeme.alpha[k] == (k < 5 ? 3.5 : 0.0));
+        }
+        /* Stored as the list, whichever form came in. */
+        ck_assert_ptr_nonnull(strstr(j.params_json, "\"K\":5,\"alpha\":[3.5,3.5,3.5,3.5,3.5],"));
+        assert_round_trip(&j);
+        free(j.params_json);
+    }
+
+    /* One number with K omitted: the default K = 2. */
+    mf_job_req j =
+        job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"alpha\":1.25}}");
+    ck_assert_uint_eq(j.p.smeme.K, 2);
+    ck_assert(j.p.smeme.alpha[0] == 1.25);
+    ck_assert(j.p.smeme.alpha[1] == 1.25);
+    ck_assert(j.p.smeme.alpha[2] == 0.0);
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"alpha\":[1.25,1.25]"));
+    assert_round_trip(&j);
+    free(j.params_json);
+
+    /* K = 3 with a list of 3, one per iteration, in order; integers are numbers too. */
+    j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":3,"
+               "\"alpha\":[2,4.5,1.1]}}");
+    ck_assert_uint_eq(j.p.smeme.K, 3);
+    ck_assert(j.p.smeme.alpha[0] == 2.0);
+    ck_assert(j.p.smeme.alpha[1] == 4.5);
+    ck_assert(j.p.smeme.alpha[2] == 1.1);
+    ck_assert(j.p.smeme.alpha[3] == 0.0);
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"alpha\":[2.0,4.5,1.1000000000000001]"));
+    assert_round_trip(&j);
+    free(j.params_json);
+
+    /* K omitted and a list of 2 (the default K). */
+    j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"alpha\":[3,1.5]}}");
+    ck_assert_uint_eq(j.p.smeme.K, 2);
+    ck_assert(j.p.smeme.alpha[0] == 3.0);
+    ck_assert(j.p.smeme.alpha[1] == 1.5);
+    assert_round_trip(&j);
+    free(j.params_json);
+
+    /* The longest: K = MF_SMEME_REQ_MAX_K, a different alpha each. */
+    j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":16,\"alpha\":"
+               "[2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}}");
+    ck_assert_uint_eq(j.p.smeme.K, MF_SMEME_REQ_MAX_K);
+    for (size_t k = 0; k < MF_SMEME_REQ_MAX_K; k++) {
+        ck_assert(j.p.smeme.alpha[k] == (double) (k + 2));
+    }
+    assert_round_trip(&j);
+    free(j.params_json);
+
+    /* K = 16 with one number. */
+    j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":16,\"alpha\":100}}");
+    for (size_t k = 0; k < MF_SMEME_REQ_MAX_K; k++) {
+        ck_assert(j.p.smeme.alpha[k] == 100.0);
+    }
+    assert_round_trip(&j);
+    free(j.params_json);
+}
+
+END_TEST
+
+START_TEST(test_job_smeme_limits)
+{
+    /* Smaller operator limits: the defaults of steps and n_metric_samples give
+     * way to them, and values above them are out of range. */
+    mf_req_limits lim = {.max_n = 500, .max_steps = 50, .max_train_steps = 10, .max_batch = 8};
+    mf_job_req j;
+    mf_req_error err;
+    const char *b = "{\"type\":\"finetune.smeme\",\"model\":\"m\"}";
+    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &lim, &j, &err), MF_REQ_OK);
+    ck_assert_uint_eq(j.p.smeme.steps, 50);
+    ck_assert_uint_eq(j.p.smeme.n_metric_samples, 500);
+    ck_assert_uint_eq(j.p.smeme.batch, 2048); /* max_batch is the train jobs' limit */
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"n_metric_samples\":500,"));
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"steps\":50,"));
+    assert_round_trip_lim(&j, &lim);
+    free(j.params_json);
+
+    b = "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"steps\":50,"
+        "\"n_metric_samples\":500}}";
+    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &lim, &j, &err), MF_REQ_OK);
+    ck_assert_uint_eq(j.p.smeme.steps, 50);
+    ck_assert_uint_eq(j.p.smeme.n_metric_samples, 500);
+    free(j.params_json);
+
+    /* Under the default limits a default stays the default, below the limit. */
+    mf_req_limits big = {.max_n = 3000, .max_steps = 2000, .max_train_steps = 1, .max_batch = 1};
+    b = "{\"type\":\"finetune.smeme\",\"model\":\"m\"}";
+    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &big, &j, &err), MF_REQ_OK);
+    ck_assert_uint_eq(j.p.smeme.steps, 100);
+    ck_assert_uint_eq(j.p.smeme.n_metric_samples, 2000);
+    free(j.params_json);
+
+    static const struct {
+        const char *params, *field, *message;
+    } over[] = {
+        {"{\"steps\":51}", "/params/steps",
+         "\"/params/steps\" must be an integer between 2 and 50, got 51"},
+        {"{\"n_metric_samples\":501}", "/params/n_metric_samples",
+         "\"/params/n_metric_samples\" must be an integer between 100 and 500, got 501"},
+    };
+
+    for (size_t i = 0; i < sizeof over / sizeof over[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":%s}",
+                 over[i].params);
+        j.params_json = (char *) "not a heap pointer";
+        ck_assert_int_eq(mf_req_decode_job(body, strlen(body), &lim, &j, &err), MF_REQ_BAD);
+        ck_assert_ptr_null(j.params_json);
+        assert_error(&err, MF_REQ_BAD, "out_of_range", over[i].field);
+        ck_assert_str_eq(err.message, over[i].message);
+        /* The same through the job store's path. */
+        ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_FINETUNE_SMEME, "m", over[i].params,
+                                                  &lim, &j, &err),
+                         MF_REQ_BAD);
+        assert_error(&err, MF_REQ_BAD, "out_of_range", over[i].field);
+    }
+
+    /* Limits under the smallest value finetune.smeme accepts: no body can pass,
+     * said on the field whatever the body holds. */
+    mf_req_limits tiny_n = {.max_n = 99, .max_steps = 1000, .max_train_steps = 1, .max_batch = 1};
+    mf_req_limits tiny_steps = {
+        .max_n = 10000, .max_steps = 1, .max_train_steps = 1, .max_batch = 1};
+    b = "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":3}}";
+    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &tiny_n, &j, &err), MF_REQ_IMPOSSIBLE);
+    assert_error(&err, MF_REQ_IMPOSSIBLE, "impossible", "/params/n_metric_samples");
+    ck_assert_str_eq(err.message, "\"/params/n_metric_samples\" cannot be met: this server allows "
+                                  "at most 99 samples and finetune.smeme needs at least 100");
+    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &tiny_steps, &j, &err), MF_REQ_IMPOSSIBLE);
+    assert_error(&err, MF_REQ_IMPOSSIBLE, "impossible", "/params/steps");
+    b = "{\"type\":\"finetune.smeme\",\"model\":\"m\"}";
+    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &tiny_steps, &j, &err), MF_REQ_IMPOSSIBLE);
+    assert_error(&err, MF_REQ_IMPOSSIBLE, "impossible", "/params/steps");
+    /* ... but an unknown field is still the 400 it always is. */
+    b = "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"x\":1}}";
+    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &tiny_steps, &j, &err), MF_REQ_BAD);
+    assert_error(&err, MF_REQ_BAD, "unknown_field", "/params/x");
+}
+
+END_TEST
+
+START_TEST(test_job_smeme_messages)
+{
+    mf_req_error e = decode_err(JOB, JM("\"alpha\":[2,2,2]"));
+    ck_assert_str_eq(e.message, "\"/params/alpha\" lists 3 numbers but \"/params/K\" is 2 (the "
+                                "default); give one alpha per iteration, or a single number for "
+                                "all of them");
+    e = decode_err(JOB, JM("\"alpha\":[2,2],\"K\":3"));
+    ck_assert_str_eq(e.message, "\"/params/alpha\" lists 2 numbers but \"/params/K\" is 3; give "
+                                "one alpha per iteration, or a single number for all of them");
+    e = decode_err(JOB, JM("\"alpha\":1"));
+    ck_assert_str_eq(e.message, "\"/params/alpha\" must be a number greater than 1 and at most "
+                                "100, or an array of K (2) such numbers, got 1");
+    e = decode_err(JOB, JM("\"K\":4,\"alpha\":\"2\""));
+    ck_assert_str_eq(e.message, "\"/params/alpha\" must be a number greater than 1 and at most "
+                                "100, or an array of K (4) such numbers, got \"2\"");
+    e = decode_err(JOB, JM("\"alpha\":[2,\"x\"]"));
+    ck_assert_str_eq(e.message,
+                     "\"/params/alpha/1\" must be a number greater than 1 and at most 100, got "
+                     "\"x\"");
+    e = decode_err(JOB, JM("\"foo\":1"));
+    ck_assert_str_eq(e.message, "unknown field \"/params/foo\"; the allowed fields are K, alpha, "
+                                "tau_r, steps, trajectories, batch, lr, rounds, inner_steps, "
+                                "clip_reward, clip_grad, clip_loss, seed, n_metric_samples, "
+                                "out_model");
+    e = decode_err(JOB, JM("\"model\":\"m\""));
+    ck_assert_ptr_nonnull(strstr(e.message, "top-level \"model\""));
+    e = decode_err(JOB, JM("\"clip_loss\":-1"));
+    ck_assert_str_eq(e.message, "\"/params/clip_loss\" must be a number between 0 and "
+                                "1000000000000 (0 = no clipping), got -1");
+    e = decode_err(JOB, JM("\"lr\":0"));
+    ck_assert_str_eq(e.message,
+                     "\"/params/lr\" must be a number greater than 0 and at most 1, got 0");
+    e = decode_err(JOB, JM("\"tau_r\":1000"));
+    ck_assert_str_eq(e.message, "\"/params/tau_r\" must be an integer between 0 and 999, got 1000");
+    e = decode_err(JOB, "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":[]}");
+    ck_assert_str_eq(e.message, "\"/params\" must be an object of finetune.smeme job params, got "
+                                "an array of 0 elements");
+    e = decode_err(JOB, "{\"type\":\"finetune.smeme\"}");
+    ck_assert_str_eq(e.message,
+                     "missing required field \"/model\", an id matching [a-z0-9][a-z0-9._-]{0,63}");
 }
 
 END_TEST
@@ -976,6 +1527,10 @@ START_TEST(test_out_of_memory)
         "\"dequantise\":true,\"out_model\":\"x\"}}",
         "{\"type\":\"train\",\"params\":{\"dataset\":\"ring\",\"lr\":0}}",
         "{\"type\":\"train\"}",
+        "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":3,\"alpha\":[2,3,4],"
+        "\"out_model\":\"x\",\"lr\":0.001}}",
+        "{\"type\":\"finetune.smeme\",\"model\":\"m\"}",
+        "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"alpha\":[2,2,2]}}",
     };
     mf_req_limits lim = mf_req_limits_default();
     json_set_alloc_funcs(budget_malloc, free);
@@ -1050,6 +1605,11 @@ static Suite *request_json_suite(void)
     tcase_add_test(tc, test_job_train_defaults);
     tcase_add_test(tc, test_job_train_all_fields);
     tcase_add_test(tc, test_job_train_bounds);
+    tcase_add_test(tc, test_job_smeme_defaults);
+    tcase_add_test(tc, test_job_smeme_all_fields);
+    tcase_add_test(tc, test_job_smeme_alpha);
+    tcase_add_test(tc, test_job_smeme_limits);
+    tcase_add_test(tc, test_job_smeme_messages);
     tcase_add_test(tc, test_job_params_errors);
     tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
