@@ -48,6 +48,7 @@ typedef struct mf_vendi_stats {
     double ref_q2, ref_q1; /* the reference's, NaN without one */
     mf_vendi_kernel kernel;
     double length_scale; /* RBF only */
+    bool centred;        /* cosine: both sets minus the reference's mean (else the samples') */
     size_t n;            /* points used (each set) */
 } mf_vendi_stats;
 

@@ -80,6 +80,8 @@ static int add_vendi(json_t *root, const mf_metrics *m)
     f |= json_object_set_new(o, "kernel", json_string(mf_vendi_kernel_name(v->kernel)));
     if (v->kernel == MF_VENDI_RBF) {
         f |= json_object_set_new(o, "length_scale", mf_json_num(v->length_scale));
+    } else {
+        f |= json_object_set_new(o, "centred", json_boolean(v->centred));
     }
     f |= json_object_set_new(o, "n", uint_(v->n));
     if (m->has_ref) {

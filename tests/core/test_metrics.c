@@ -13,6 +13,7 @@
 
 #include "dataset.h"
 #include "metrics.h"
+#include "vendi.h"
 #include "quality.h"
 #include "rng.h"
 #include "test_util.h"
@@ -150,6 +151,14 @@ START_TEST(test_report_support_and_digits)
     ck_assert_double_eq_tol(m.nn_train, m.nn_train_ref, 1e-12);
     ck_assert(m.nn_train > 5.0 && m.nn_train < 40.0); /* pixels 0..16: measured 16.4 */
     ck_assert(m.vendi.q1 >= m.vendi.q2);
+    /* Cosine Vendi on the images minus the reference's mean: raw pixels (all >= 0) point the
+     * same way and score ~1.9 whatever the spread; centred, the held-out set scores ~20. */
+    ck_assert(m.vendi.centred);
+    ck_assert_msg(m.vendi.q2 > 10.0 && m.vendi.q2 < 40.0, "centred cosine Vendi %.2f", m.vendi.q2);
+    ck_assert_double_eq_tol(m.vendi.q2, m.vendi.ref_q2, 1e-9); /* the same set, the same centre */
+    double raw;
+    ck_assert_int_eq(mf_vendi(h, nh, 64, MF_VENDI_COSINE, 1.0, 2, &raw), MF_OK);
+    ck_assert_msg(raw < 3.0, "raw cosine Vendi %.2f", raw);
     free(h);
 }
 

@@ -17,13 +17,21 @@
  */
 #include "smeme.h"
 
+#include "dataset.h"
 #include "entropy.h"
+#include "knn.h"
+#include "metrics.h"
+#include "png.h"
 #include "shipped_model.h"
 #include "test_util.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define N_EVAL 8000
 
@@ -162,6 +170,146 @@ START_TEST(test_imbalanced_square_flattens)
 
 END_TEST
 
+/* ---- oracle 4: digits ----------------------------------------------------------- */
+
+#define DG_N      1000
+#define DG_ROUNDS 100
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}
+
+/* A 2-thread executor for the rounds (tests may use threads; core does not). */
+typedef struct task_arg {
+    void (*task)(void *ctx, size_t i);
+    void *ctx;
+    size_t i;
+} task_arg;
+
+static void *run_task(void *p)
+{
+    task_arg *a = p;
+    a->task(a->ctx, a->i);
+    return NULL;
+}
+
+static void two_threads(void *exec, size_t n, void (*task)(void *ctx, size_t i), void *ctx)
+{
+    (void) exec;
+    for (size_t i = 0; i < n; i += 2) {
+        pthread_t th;
+        task_arg a = {.task = task, .ctx = ctx, .i = i + 1};
+        bool spawned = i + 1 < n && pthread_create(&th, NULL, run_task, &a) == 0;
+        task(ctx, i);
+        if (spawned) {
+            pthread_join(th, NULL);
+        } else if (i + 1 < n) {
+            task(ctx, i + 1);
+        }
+    }
+}
+
+/* DG_N images of net (100-step DDPM, fixed seed), in data space (pixels 0..16). */
+static float *digit_samples(const mf_model *m, const mf_mlp *net)
+{
+    float *x = malloc(DG_N * 64 * sizeof *x);
+    mf_mlp_ws *ws = NULL;
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(mf_mlp_ws_new(net, DG_N, false, &ws), MF_OK);
+    mf_mlp_eps_ctx ec = {.net = net, .ws = ws, .c = NULL};
+    mf_eps_fn fn = {.eval = mf_mlp_eps_eval, .ctx = &ec};
+    mf_sampler_opts o = {.kind = MF_SAMPLER_DDPM, .steps = 100, .seed = 23};
+    ck_assert_int_eq(mf_sample(&m->sched, fn, &o, x, DG_N, 64), MF_OK);
+    mf_mlp_ws_free(ws);
+    mf_model_to_data(m, x, DG_N * 64);
+    return x;
+}
+
+/* A 10 x 10 grid of the first 100 images (4x upscaled) in the build directory, to look at. */
+static void write_grid(const float *x, size_t k)
+{
+    enum { S = 4, W = 10 * 8 * S };
+    static uint8_t px[W * W];
+    for (size_t g = 0; g < 100; g++) {
+        for (size_t p = 0; p < 64; p++) {
+            double v = x[g * 64 + p] / 16.0 * 255.0;
+            uint8_t b = (uint8_t) (v < 0.0 ? 0.0 : (v > 255.0 ? 255.0 : v));
+            size_t r0 = (g / 10) * 8 * S + (p / 8) * S, c0 = (g % 10) * 8 * S + (p % 8) * S;
+            for (size_t dr = 0; dr < S; dr++) {
+                memset(px + (r0 + dr) * W + c0, b, S);
+            }
+        }
+    }
+    char path[64];
+    snprintf(path, sizeof path, "smeme_digits_it%zu.png", k);
+    ck_assert_int_eq(mf_png_write_gray(path, px, W, W), 0);
+}
+
+/*
+ * Oracle 4: S-MEME on digits, K = 2 (alpha 2, 100 rounds per iteration to
+ * keep the suite short): kNN entropy and Vendi (cosine, centred on the
+ * held-out images' mean) rise at every iteration while the samples stay
+ * digits: their median nearest-neighbour distance to the training images
+ * stays within the held-out images' own 5-95 % range.  The grids of the
+ * parent and of each iteration are written as smeme_digits_it{0,1,2}.png.
+ */
+START_TEST(test_digits_spread_and_stay_digits)
+{
+    mf_model *m = load_shipped("digits");
+    mf_smeme_opts o = mf_smeme_opts_default();
+    o.rounds = DG_ROUNDS;
+    o.am.seed = 8;
+    mf_smeme *sm = NULL;
+    ck_assert_int_eq(mf_smeme_new(m->net, &m->sched, &o, &sm), MF_OK);
+    mf_smeme_set_executor(sm, two_threads, NULL, 2);
+    size_t nh = mf_dataset_digits_count(true), nt = mf_dataset_digits_count(false);
+    float *held = malloc(nh * 64 * sizeof *held), *train = malloc(nt * 64 * sizeof *train);
+    double *d = malloc((DG_N > nh ? DG_N : nh) * sizeof *d);
+    ck_assert(held != NULL && train != NULL && d != NULL);
+    mf_dataset_digits_rows(true, held, NULL);
+    mf_dataset_digits_rows(false, train, NULL);
+    /* the held-out images' own NN distances to the training images: the range to stay in */
+    ck_assert_int_eq(mf_knn_dist(held, nh, train, nt, 64, 1, false, d), MF_OK);
+    qsort(d, nh, sizeof *d, cmp_double);
+    double lo = d[nh / 20], hi = d[nh - 1 - nh / 20];
+    mf_metrics_opts mo;
+    mf_metrics_opts_default(&mo, 64);
+    double h[3], v[3], med[3];
+    for (size_t k = 0; k <= 2; k++) {
+        while (mf_smeme_iterations_done(sm) < k) {
+            ck_assert_int_eq(mf_smeme_step(sm, NULL), MF_OK);
+        }
+        float *x = digit_samples(m, k == 0 ? m->net : mf_smeme_model(sm));
+        mf_metrics met;
+        ck_assert_int_eq(mf_metrics_compute(&mo, MF_DATASET_DIGITS, x, DG_N, 64, held, nh, &met),
+                         MF_OK);
+        ck_assert_int_eq(mf_knn_dist(x, DG_N, train, nt, 64, 1, false, d), MF_OK);
+        qsort(d, DG_N, sizeof *d, cmp_double);
+        h[k] = met.knn.entropy;
+        v[k] = met.vendi.q2;
+        med[k] = d[DG_N / 2];
+        write_grid(x, k);
+        printf("S-MEME digits: iteration %zu: kNN entropy %.2f, Vendi %.3f (held-out %.3f), median "
+               "NN distance %.2f (held-out 5-95 %%: %.2f-%.2f)\n",
+               k, h[k], v[k], met.vendi.ref_q2, med[k], lo, hi);
+        free(x);
+    }
+    for (size_t k = 1; k <= 2; k++) {
+        ck_assert_msg(h[k] > h[k - 1] && v[k] > v[k - 1], "iteration %zu: entropy or Vendi fell", k);
+        ck_assert_msg(med[k] >= lo && med[k] <= hi, "iteration %zu: median NN distance %.2f", k,
+                      med[k]);
+    }
+    free(held);
+    free(train);
+    free(d);
+    mf_smeme_free(sm);
+    mf_model_free(m);
+}
+
+END_TEST
+
 START_TEST(test_bad_options)
 {
     mf_model *m = load_shipped("gaussian");
@@ -192,6 +340,7 @@ static Suite *smeme_suite(void)
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_gaussian_variance_doubles);
     tcase_add_test(tc, test_imbalanced_square_flattens);
+    tcase_add_test(tc, test_digits_spread_and_stay_digits);
     suite_add_tcase(s, tc);
     return s;
 }
