@@ -440,6 +440,7 @@ bool smeme_job_slice(mf_sched *s, mf_par *team, job *j, double deadline)
             break;
         } else {
             mf_am_round_stats st;
+            size_t it = mf_smeme_iterations_done(sj->sm) + 1; /* the iteration this round is in */
             mf_err err = mf_smeme_step(sj->sm, &st);
             if (err != MF_OK || !isfinite(st.loss)) {
                 sched_fail_job(s, j, "diverged", "the Adjoint Matching loss is not finite; lower lr",
@@ -449,8 +450,7 @@ bool smeme_job_slice(mf_sched *s, mf_par *team, job *j, double deadline)
             sj->last_loss = st.loss;
             j->done++;
             char phase[48];
-            snprintf(phase, sizeof phase, "iteration %zu of %zu", mf_smeme_iterations_done(sj->sm) +
-                     (mf_smeme_done(sj->sm) ? 0 : 1), q->K);
+            snprintf(phase, sizeof phase, "iteration %zu of %zu", it, q->K);
             sched_progress_event(s, j, phase, mf_smeme_round(sj->sm) == 0);
         }
         if (mf_mono_s() > deadline) {
