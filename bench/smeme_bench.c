@@ -37,11 +37,6 @@ static double now_s(void)
     return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
 
-static void on_team(void *exec, size_t n, void (*task)(void *ctx, size_t i), void *ctx)
-{
-    mf_par_for(exec, n, task, ctx);
-}
-
 /* n samples of net (100-step DDPM), their 20-bin entropy on [-1,1]^2 and inside fraction. */
 static int evaluate(mf_par *team, const mf_model *m, const mf_mlp *net, float *x, size_t n,
                     double *ret_h, double *ret_inside)
@@ -107,7 +102,7 @@ int main(int argc, char **argv)
     if (x == NULL || mf_smeme_new(m->net, &m->sched, &o, &sm) != MF_OK) {
         return 1;
     }
-    mf_smeme_set_executor(sm, on_team, team, threads);
+    mf_smeme_set_executor(sm, mf_par_for_exec, team, threads);
 
     /* one round: the best of reps timed rounds after 3 warm-up ones, on a scratch run */
     mf_smeme *scratch = NULL;
@@ -117,7 +112,7 @@ int main(int argc, char **argv)
     if (mf_smeme_new(m->net, &m->sched, &so, &scratch) != MF_OK) {
         return 1;
     }
-    mf_smeme_set_executor(scratch, on_team, team, threads);
+    mf_smeme_set_executor(scratch, mf_par_for_exec, team, threads);
     double best = INFINITY, sum = 0.0;
     for (size_t r = 0; r < reps + 3; r++) {
         double t0 = now_s();

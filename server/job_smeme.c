@@ -391,12 +391,6 @@ static void cancel(mf_sched *s, job *j)
     sched_cancel_job(s, j, sj != NULL ? sj->metrics : NULL, msg);
 }
 
-/* core/adjoint.h's executor on a worker's thread team. */
-static void on_team(void *exec, size_t n, void (*task)(void *ctx, size_t i), void *ctx)
-{
-    mf_par_for(exec, n, task, ctx);
-}
-
 bool smeme_job_slice(mf_sched *s, mf_par *team, job *j, double deadline)
 {
     if (j->smeme == NULL) {
@@ -413,7 +407,7 @@ bool smeme_job_slice(mf_sched *s, mf_par *team, job *j, double deadline)
     smeme_job *sj = j->smeme;
     const mf_smeme_req *q = &j->req.p.smeme;
     /* this slice's worker: its team runs the rounds' rows */
-    mf_smeme_set_executor(sj->sm, on_team, team, mf_par_size(team));
+    mf_smeme_set_executor(sj->sm, mf_par_for_exec, team, mf_par_size(team));
     for (;;) {
         if (atomic_load(&j->cancel) != 0 || atomic_load(&s->abort_all) != 0) {
             cancel(s, j);

@@ -175,6 +175,11 @@ size_t mf_par_size(const mf_par *p)
     return p->n;
 }
 
+void mf_par_for_exec(void *team, size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
+{
+    mf_par_for(team, n, fn, ctx);
+}
+
 void mf_par_for(mf_par *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
 {
     if (p->n_started == 0 || n <= 1) {

@@ -47,6 +47,9 @@ size_t mf_par_size(const mf_par *p);
 /** Runs fn(ctx, i) for every i in [0, n) on the team and returns when all are done. */
 void mf_par_for(mf_par *p, size_t n, void (*fn)(void *ctx, size_t i), void *ctx);
 
+/** mf_par_for with the team as void *: core's executor type (core/adjoint.h mf_par_for_fn). */
+void mf_par_for_exec(void *team, size_t n, void (*fn)(void *ctx, size_t i), void *ctx);
+
 /**
  * mf_sample with net as the noise predictor, the n rows split into contiguous
  * chunks (at least MF_PAR_MIN_ROWS each) sampled concurrently.  The noise is

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "model_file.h"
 #include "registry.h"
+#include "test_files.h"
 #include "test_util.h"
 
 #define SCHED           "linear:0.0001:0.02:1000"
@@ -40,40 +41,10 @@
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static const char *test_data(void)
-{
-    const char *d = getenv("MF_TEST_DATA");
-    return d != NULL ? d : "tests";
-}
-
 /* A fresh directory under /tmp. */
-static void make_tmpdir(char *dir, size_t cap)
+static void make_tmp(char *dir, size_t cap)
 {
-    snprintf(dir, cap, "/tmp/mf_test_registry_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-/* Removes path: a file, or a directory and everything under it. */
-static void remove_tree(const char *path)
-{
-    struct stat sb;
-    ck_assert_int_eq(lstat(path, &sb), 0);
-    if (!S_ISDIR(sb.st_mode)) {
-        ck_assert_int_eq(unlink(path), 0);
-        return;
-    }
-    DIR *d = opendir(path);
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            remove_tree(p);
-        }
-    }
-    closedir(d);
-    ck_assert_int_eq(rmdir(path), 0);
+    make_tmpdir(dir, cap, "/tmp/mf_test_registry_XXXXXX");
 }
 
 static bool file_exists(const char *path)
@@ -83,39 +54,6 @@ static bool file_exists(const char *path)
 }
 
 /* The whole file (malloc'd) and its length. */
-static uint8_t *read_all(const char *path, size_t *ret_len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long len = ftell(f);
-    ck_assert_int_ge(len, 0);
-    rewind(f);
-    uint8_t *buf = malloc((size_t) len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t) len, f), (size_t) len);
-    fclose(f);
-    *ret_len = (size_t) len;
-    return buf;
-}
-
-static void write_all(const char *path, const void *buf, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot create %s", path);
-    ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-/* Copies the first `limit` bytes of src (all when limit is SIZE_MAX) to dst. */
-static void copy_file(const char *src, const char *dst, size_t limit)
-{
-    size_t len;
-    uint8_t *buf = read_all(src, &len);
-    write_all(dst, buf, len < limit ? len : limit);
-    free(buf);
-}
-
 /* Copies models/<name>.safetensors of the repository to dir/<as>. */
 static void copy_shipped(const char *name, const char *dir, const char *as)
 {
@@ -216,7 +154,7 @@ typedef struct dirs {
 
 static void make_dirs(dirs *d, bool with_store)
 {
-    make_tmpdir(d->root, sizeof d->root);
+    make_tmp(d->root, sizeof d->root);
     snprintf(d->shipped, sizeof d->shipped, "%s/shipped", d->root);
     snprintf(d->store, sizeof d->store, "%s/store", d->root);
     ck_assert_int_eq(mkdir(d->shipped, 0755), 0);

@@ -43,6 +43,7 @@
 #include "sampler.h"
 #include "scheduler.h"
 #include "store.h"
+#include "test_files.h"
 #include "test_util.h"
 
 #define GAUSSIAN_PARAMS 149250 /* models/README.md */
@@ -69,49 +70,6 @@ static const struct {
 } configs[] = {{1, 1}, {2, 1}, {1, 2}};
 
 /* ---- files ------------------------------------------------------------------------ */
-
-static const char *test_data(void)
-{
-    const char *d = getenv("MF_TEST_DATA");
-    return d != NULL ? d : "tests";
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat sb;
-    ck_assert_int_eq(lstat(path, &sb), 0);
-    if (!S_ISDIR(sb.st_mode)) {
-        ck_assert_int_eq(unlink(path), 0);
-        return;
-    }
-    DIR *d = opendir(path);
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            char p[1024];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            remove_tree(p);
-        }
-    }
-    closedir(d);
-    ck_assert_int_eq(rmdir(path), 0);
-}
-
-static void copy_file(const char *src, const char *dst)
-{
-    FILE *in = fopen(src, "rb");
-    ck_assert_msg(in != NULL, "cannot open %s", src);
-    FILE *out = fopen(dst, "wb");
-    ck_assert_msg(out != NULL, "cannot create %s", dst);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
-        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
-    }
-    fclose(in);
-    ck_assert_int_eq(fclose(out), 0);
-}
 
 /* ---- the environment: registry (shipped gaussian), SQLite store, scheduler ---------- */
 
@@ -142,8 +100,7 @@ static void env_init(env *e)
 {
     memset(e, 0, sizeof *e);
     mf_log_set_level(MF_LOG_ERROR);
-    snprintf(e->root, sizeof e->root, "/tmp/mf_test_sched_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(e->root));
+    make_tmpdir(e->root, sizeof e->root, "/tmp/mf_test_sched_XXXXXX");
     snprintf(e->shipped, sizeof e->shipped, "%s/shipped", e->root);
     snprintf(e->models, sizeof e->models, "%s/models", e->root);
     snprintf(e->db_uri, sizeof e->db_uri, "sqlite:%s/jobs.db", e->root);
@@ -151,7 +108,7 @@ static void env_init(env *e)
     char src[1024], dst[256];
     snprintf(src, sizeof src, "%s/../models/gaussian.safetensors", test_data());
     snprintf(dst, sizeof dst, "%s/gaussian.safetensors", e->shipped);
-    copy_file(src, dst);
+    copy_file(src, dst, SIZE_MAX);
     size_t loaded = 0;
     ck_assert_int_eq(mf_registry_open(e->shipped, e->models, 8u << 20, &e->reg, &loaded, NULL),
                      MF_OK);
