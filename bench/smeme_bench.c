@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     mf_cpu_ensure_blas_coretype(argv);
     mf_cpu_set_blas_threads(1); /* the team splits rows; OpenBLAS runs single-threaded */
     mf_model *m = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_par *team = NULL;
     if (mf_model_load_file(model, 1u << 28, &m, &d) != MF_OK || m->net->cfg.data_dim != 2 ||
         mf_par_new(threads, &team) != MF_OK) {

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *mf_err_name(mf_err err)
 {
@@ -43,14 +44,61 @@ mf_err mf_size_mul(size_t a, size_t b, size_t *ret)
     return MF_OK;
 }
 
-mf_err mf_diag_set(mf_diag *diag, mf_err err, const char *field, const char *fmt, ...)
+size_t mf_utf8_len(unsigned char c)
+{
+    if ((c & 0xE0) == 0xC0) {
+        return 2;
+    }
+    if ((c & 0xF0) == 0xE0) {
+        return 3;
+    }
+    if ((c & 0xF8) == 0xF0) {
+        return 4;
+    }
+    return 1;
+}
+
+void mf_utf8_trim(char *s)
+{
+    size_t n = strlen(s);
+    size_t i = n;
+    /* Back over at most 3 continuation bytes to the lead byte of the last character. */
+    while (i > 0 && n - i < 3 && ((unsigned char) s[i - 1] & 0xC0) == 0x80) {
+        i--;
+    }
+    if (i > 0 && i - 1 + mf_utf8_len((unsigned char) s[i - 1]) > n) {
+        s[i - 1] = '\0';
+    }
+}
+
+mf_err mf_diag_setv(mf_diag *diag, mf_err err, const char *code, const char *field,
+                    const char *fmt, va_list ap)
 {
     if (diag != NULL) {
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(diag->msg, sizeof diag->msg, fmt, ap);
-        va_end(ap);
+        mf_utf8_trim(diag->msg);
         snprintf(diag->field, sizeof diag->field, "%s", field != NULL ? field : "");
+        mf_utf8_trim(diag->field);
+        snprintf(diag->code, sizeof diag->code, "%s", code != NULL ? code : "");
     }
+    return err;
+}
+
+mf_err mf_diag_set(mf_diag *diag, mf_err err, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mf_diag_setv(diag, err, NULL, field, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+mf_err mf_diag_setc(mf_diag *diag, mf_err err, const char *code, const char *field,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mf_diag_setv(diag, err, code, field, fmt, ap);
+    va_end(ap);
     return err;
 }

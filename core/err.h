@@ -11,6 +11,7 @@
 #ifndef MF_ERR_H
 #define MF_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define MF_ERR_MAP(XX)                                                                   \
@@ -53,23 +54,47 @@ MF_MUST_CHECK mf_err mf_size_mul(size_t a, size_t b, size_t *ret);
 
 /*
  * mf_diag - the human-readable detail of a failure, carried by the caller's
- * object instead of a global (SQLite's errmsg idea).  `field` names what was
- * wrong: a JSON pointer for requests ("/params/steps"), a tensor or metadata
- * key for model files ("layers.0.weight", "__metadata__/schedule").
+ * object instead of a global (SQLite's errmsg idea).  It is the one way error
+ * details travel, from core/ through proto/ to the HTTP answer: `field` names
+ * what was wrong (a JSON pointer for requests, "/params/steps"; a tensor or
+ * metadata key for model files, "layers.0.weight", "__metadata__/schedule"),
+ * `msg` says it in a sentence, and `code`, when set, is the machine code of
+ * the wire's error body ("out_of_range", "model_not_found"; proto/ and
+ * server/ set it, core/ never does).  With the mf_err it travels with,
+ * server/ turns it into an HTTP status and error body in one place.
+ * Messages are always valid UTF-8: truncation stops at a character boundary.
  */
 typedef struct mf_diag {
     char msg[256];
     char field[128];
+    char code[32]; /* "" = the default code of the mf_err */
 } mf_diag;
 
 /**
  * Fills diag (when not NULL) with a printf-style message and a field (may be
- * NULL: empty), and returns err, so callers can write
+ * NULL: empty), clears its code, and returns err, so callers can write
  * `return mf_diag_set(d, MF_EFORMAT, "layers.0.bias", "shape %zu", n);`.
  */
-#    if defined(__GNUC__)
+#if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
-#    endif
+#endif
 mf_err mf_diag_set(mf_diag *diag, mf_err err, const char *field, const char *fmt, ...);
+
+/** mf_diag_set with a machine code (NULL: none; proto/ and server/ set codes). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
+mf_err mf_diag_setc(mf_diag *diag, mf_err err, const char *code, const char *field,
+                    const char *fmt, ...);
+
+/** mf_diag_setc with a va_list. */
+mf_err mf_diag_setv(mf_diag *diag, mf_err err, const char *code, const char *field,
+                    const char *fmt, va_list ap);
+
+/** Cuts a trailing incomplete UTF-8 sequence off s (left by a truncating snprintf). */
+void mf_utf8_trim(char *s);
+
+/** Length of the UTF-8 sequence lead byte c starts (1 for any other byte). */
+size_t mf_utf8_len(unsigned char c);
 
 #endif /* MF_ERR_H */

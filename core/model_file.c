@@ -361,7 +361,7 @@ static mf_err read_schedule(mf_model *m, mf_diag *diag)
     if (rc != MF_OK) {
         return rc;
     }
-    mf_diag sd = {{0}, {0}};
+    mf_diag sd = {0};
     rc = mf_schedule_init(&m->sched, v, &sd);
     if (rc == MF_ENOMEM) {
         return mf_diag_set(diag, rc, NULL, "out of memory for the schedule");

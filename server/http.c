@@ -16,6 +16,7 @@
 
 #include "api_json.h"
 #include "clock.h"
+#include "http_status.h"
 #include "log.h"
 #include "request_json.h"
 
@@ -78,6 +79,15 @@ enum MHD_Result mf_http_json(req *r, unsigned status, char *body)
         MHD_add_response_header(resp, "Allow", "GET, POST, DELETE, OPTIONS");
     }
     return mf_http_queue(r, status, resp);
+}
+
+enum MHD_Result mf_http_fail(req *r, mf_err err, const mf_diag *d)
+{
+    const char *code;
+    unsigned status = mf_http_status(err, d, &code);
+    const char *field = d != NULL && d->field[0] != '\0' ? d->field : NULL;
+    const char *msg = d != NULL && d->msg[0] != '\0' ? d->msg : mf_strerror(err);
+    return mf_http_error(r, status, code, field, "%s", msg);
 }
 
 enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const char *field,

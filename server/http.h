@@ -91,6 +91,8 @@ struct mf_server {
 
 /** Queues a JSON response (body taken: freed here).  Returns MHD's result. */
 enum MHD_Result mf_http_json(req *r, unsigned status, char *body);
+/** Queues the error body of a failed call: status and code from err and d (http_status.h). */
+enum MHD_Result mf_http_fail(req *r, mf_err err, const mf_diag *d);
 /** Queues the error body of DESIGN.md. */
 enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const char *field,
                               const char *fmt, ...)

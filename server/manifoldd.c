@@ -169,7 +169,7 @@ int main(int argc, char **argv)
     mf_sched *sched = NULL;
     mf_server *srv = NULL;
     int status = 1;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     /* the default store lives in var/: create it */
     if (strncmp(c.store, "sqlite:var/", 11) == 0 || strncmp(c.model_store, "var/", 4) == 0) {
         (void) mkdir("var", 0755);

@@ -128,7 +128,7 @@ static mf_err load_dir(mf_registry *r, const char *dir, bool shipped, size_t *lo
         e->shipped = shipped;
         snprintf(e->path, sizeof e->path, "%s/%s", dir, de->d_name);
         struct stat st;
-        mf_diag diag = {{0}, {0}};
+        mf_diag diag = {0};
         mf_err le = stat(e->path, &st) == 0 && S_ISREG(st.st_mode)
                         ? mf_model_load_file(e->path, r->max_file_bytes, &e->model, &diag)
                         : MF_EIO;

@@ -10,11 +10,6 @@
 #include "metrics_json.h"
 #include "request_json.h"
 
-static enum MHD_Result req_error(req *r, const mf_req_error *e)
-{
-    return mf_http_error(r, (unsigned) e->status, e->code, e->field, "%s", e->message);
-}
-
 /* ---- POST /v1/samples ---------------------------------------------------------------- */
 
 static void call_done(mf_sample_call *c)
@@ -70,20 +65,19 @@ enum MHD_Result mf_route_samples(req *r)
         return mf_http_need_json(r);
     }
     mf_sample_req q;
-    mf_req_error e;
+    mf_diag d = {0};
     mf_req_limits lim = mf_req_limits_default();
-    if (mf_req_decode_samples(r->body != NULL ? r->body : "", r->len, &lim, &q, &e) != MF_REQ_OK) {
-        return req_error(r, &e);
+    mf_err err = mf_req_decode_samples(r->body != NULL ? r->body : "", r->len, &lim, &q, &d);
+    if (err != MF_OK) {
+        return mf_http_fail(r, err, &d);
     }
     mf_reg_model *model = mf_registry_get(s->reg, q.model);
     if (model == NULL) {
         return mf_http_error(r, 404, "model_not_found", "/model", "no model with id %s", q.model);
     }
-    char msg[256], field[128];
-    if (mf_sched_resolve(s->sched, &q, model->model, "", msg, sizeof msg, field, sizeof field) !=
-        MF_OK) {
+    if ((err = mf_sched_resolve(s->sched, &q, model->model, "", &d)) != MF_OK) {
         mf_registry_release(s->reg, model);
-        return mf_http_error(r, 422, "impossible", field, "%s", msg);
+        return mf_http_fail(r, err, &d);
     }
     mf_sample_call *c = mf_sample_call_new();
     if (c == NULL) {
@@ -100,7 +94,7 @@ enum MHD_Result mf_route_samples(req *r)
     r->call = c;
     /* Suspend first: the worker may finish before mf_sched_sample returns. */
     MHD_suspend_connection(r->conn);
-    mf_err err = mf_sched_sample(s->sched, c);
+    err = mf_sched_sample(s->sched, c);
     if (err != MF_OK) {
         c->err = err == MF_ECANCELED ? MF_ECANCELED : MF_EBUSY;
         snprintf(c->err_msg, sizeof c->err_msg, "the server is shutting down");
@@ -144,29 +138,20 @@ static enum MHD_Result submit(req *r)
         return mf_http_need_json(r);
     }
     mf_job_req q;
-    mf_req_error e;
+    mf_diag d = {0};
     mf_req_limits lim = mf_req_limits_default();
-    if (mf_req_decode_job(r->body != NULL ? r->body : "", r->len, &lim, &q, &e) != MF_REQ_OK) {
-        return req_error(r, &e);
+    mf_err err = mf_req_decode_job(r->body != NULL ? r->body : "", r->len, &lim, &q, &d);
+    if (err != MF_OK) {
+        return mf_http_fail(r, err, &d);
     }
-    char id[MF_ID_MAX + 1], msg[256] = "", field[128] = "";
+    char id[MF_ID_MAX + 1];
     long pos = -1;
-    mf_err err = mf_sched_submit(s->sched, &q, id, &pos, msg, sizeof msg, field, sizeof field);
-    free(q.params_json);
-    switch (err) {
-    case MF_OK:
-        break;
-    case MF_EBUSY:
+    err = mf_sched_submit(s->sched, &q, id, &pos, &d);
+    if (err == MF_EBUSY) {
         r->retry_after = mf_sched_retry_after(s->sched, true);
-        return mf_http_error(r, 503, "queue_full", NULL, "the job queue is full; retry later");
-    case MF_ECANCELED:
-        return mf_http_error(r, 503, "shutting_down", NULL, "the server is shutting down");
-    case MF_ENOTFOUND:
-        return mf_http_error(r, 404, "model_not_found", field, "%s", msg);
-    case MF_ERANGE:
-        return mf_http_error(r, 422, "impossible", field, "%s", msg);
-    default:
-        return mf_http_error(r, 500, "store", NULL, "cannot store the job: %s", mf_strerror(err));
+    }
+    if (err != MF_OK) {
+        return mf_http_fail(r, err, &d);
     }
     mf_job_rec rec;
     memset(&rec, 0, sizeof rec);

@@ -84,7 +84,7 @@ static enum MHD_Result upload(req *r)
         return mf_http_error(r, 400, "empty_body", NULL, "the body must be a safetensors file");
     }
     mf_model *m = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_err err = mf_model_load_buffer((const uint8_t *) r->body, r->len, &m, &d);
     if (err == MF_ENOMEM) {
         return mf_http_error(r, 500, "internal", NULL, "out of memory");

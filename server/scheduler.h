@@ -4,13 +4,14 @@
  * compute workers runs the work.
  *
  * Work comes in two kinds.  Sampling calls (POST /v1/samples) wait in memory
- * and are batched: when a worker frees up, every waiting call for the same
- * model, sampler, steps and eta (up to max_batch_rows rows) runs as ONE
- * segmented sampler run (core/sampler.h: each call keeps its own seed, so its
- * samples are exactly those of a run alone).  Jobs (POST /v1/jobs) live in the
- * store; they run in time slices of slice_seconds and go back to the loop
- * between slices, so a waiting sampling call never waits for more than one
- * slice of a long job.  Sampling calls always go first.
+ * and are batched (sample_batch.h): when a worker frees up, every waiting call
+ * with the same batching key (up to max_batch_rows rows) runs as ONE
+ * segmented sampler run.  Jobs (POST /v1/jobs) live in the store; they run in
+ * time slices of slice_seconds and go back to the loop between slices, so a
+ * waiting sampling call never waits for more than one slice of a long job.
+ * Sampling calls always go first.  What a job does is its type's business
+ * (jobs/job_type.h): the scheduler dispatches through the type's descriptor
+ * and names no job type.
  *
  * Cores: workers x team threads (server/par.h) are set once so that their
  * product never exceeds the cores, and OpenBLAS runs single-threaded.
@@ -30,6 +31,7 @@
 #include "metrics.h"
 #include "registry.h"
 #include "request_json.h"
+#include "sample_batch.h"
 #include "store.h"
 
 typedef struct mf_sched mf_sched;
@@ -49,44 +51,16 @@ typedef struct mf_sched_cfg {
 
 mf_sched_cfg mf_sched_cfg_default(void);
 
-/* ---- sampling calls -------------------------------------------------------------- */
-
-typedef struct mf_sample_call mf_sample_call;
-struct mf_sample_call {
-    /* in (set before submit) */
-    mf_sample_req req;   /* steps and seed resolved by mf_sched_resolve */
-    mf_reg_model *model; /* a reference the call owns */
-    void (*progress)(mf_sample_call *c, size_t done, size_t total); /* worker thread; may be NULL */
-    void (*done)(mf_sample_call *c);                                 /* worker thread */
-    void *ctx, *ctx2;  /* the caller's, for the callbacks */
-    atomic_int cancel; /* the client went away: a batch whose calls all have it stops */
-    /* out (valid in done) */
-    mf_err err;
-    char err_msg[160];
-    float *x;           /* (n, D) in data space */
-    bool has_metrics;
-    mf_metrics metrics;
-    char metrics_skipped[96];
-    double queued_at, started_at, finished_at;
-    /* private */
-    atomic_int refs;
-    mf_sample_call *next;
-};
-
-/** A call with one reference for the caller (the scheduler takes its own on submit). */
-mf_sample_call *mf_sample_call_new(void);
-/** Drops a reference; the last frees x and the model reference. */
-void mf_sample_call_release(mf_sample_call *c, mf_registry *reg);
+/* ---- sampling calls (sample_batch.h) --------------------------------------------- */
 
 /**
- * Checks req against the model (steps <= T, the compute budget, the model
- * unconditional) and fills the defaults: steps 0 -> T for ddpm, 100 (or T)
- * otherwise; a missing seed -> a fresh random one.  Errors: MF_ERANGE with
- * msg and field (JSON pointer under prefix, e.g. "" or "/params") filled.
+ * Checks a sampling request against its model and fills the defaults
+ * (mf_sample_resolve with the daemon's limits; a missing seed gets a fresh
+ * random one).  Errors: MF_ERANGE with d (code "impossible", field under
+ * prefix, e.g. "" or "/params").
  */
-MF_MUST_CHECK mf_err mf_sched_resolve(const mf_sched *s, mf_sample_req *req,
-                                      const mf_model *m, const char *prefix, char *msg,
-                                      size_t msg_len, char *field, size_t field_len);
+MF_MUST_CHECK mf_err mf_sched_resolve(mf_sched *s, mf_sample_req *req, const mf_model *m,
+                                      const char *prefix, mf_diag *d);
 
 /** Queues a call.  Errors: MF_EBUSY (too many waiting: 503), MF_ECANCELED (draining). */
 MF_MUST_CHECK mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c);
@@ -94,14 +68,15 @@ MF_MUST_CHECK mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c);
 /* ---- jobs ---------------------------------------------------------------------- */
 
 /**
- * Stores a new queued job for req (params_json taken on success) and queues
- * it; ret_id gets its id and *ret_pos its queue position (0 = next).  Errors:
- * MF_EBUSY (queue full: 503), MF_ECANCELED (draining), MF_ENOTFOUND (model),
- * MF_ERANGE (request impossible for the model: msg/field), MF_EIO (store).
+ * Makes a job of the decoded request req (what req holds is taken, success or
+ * not) through its type's prepare, stores it queued and queues it; ret_id
+ * gets its id and *ret_pos its queue position (0 = next).  Errors, with d
+ * filled: MF_EBUSY (queue full: code queue_full), MF_ECANCELED (draining:
+ * shutting_down), MF_ENOTFOUND (model: model_not_found), MF_ERANGE (request
+ * impossible for the model: impossible), MF_EIO (store), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1],
-                                     long *ret_pos, char *msg, size_t msg_len, char *field,
-                                     size_t field_len);
+                                     long *ret_pos, mf_diag *d);
 
 /**
  * Cancels a job: a queued one at once, a running one at its next step

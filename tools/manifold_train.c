@@ -190,7 +190,7 @@ static int cmd_train(int argc, char **argv)
         return 1;
     }
 
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_model *model = NULL;
     mf_trainer *tr = NULL;
     mf_mlp_ws *ws = NULL;
@@ -370,7 +370,7 @@ static int write_digit_grid(const char *path, const float *x, size_t n)
 
 static int load_model(const char *path, mf_model **ret)
 {
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_err err = mf_model_load_file(path, MAX_MODEL_BYTES, ret, &d);
     return err == MF_OK ? 0 : fail(path, err, &d);
 }

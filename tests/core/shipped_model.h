@@ -19,7 +19,7 @@ static inline mf_model *load_shipped(const char *name)
     char path[4096];
     snprintf(path, sizeof path, "%s/../models/%s.safetensors", dir != NULL ? dir : "tests", name);
     mf_model *m = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_int_eq(mf_model_load_file(path, 1u << 26, &m, &d), MF_OK);
     return m;
 }

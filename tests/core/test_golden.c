@@ -59,7 +59,7 @@ START_TEST(test_matches_pytorch)
 {
     const char *dir = getenv("MF_TEST_DATA");
     char path[1024];
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_model *m = NULL;
     snprintf(path, sizeof path, "%s/golden/%s.model.safetensors", dir ? dir : "tests", cases[_i]);
     mf_err err = mf_model_load_file(path, 1 << 26, &m, &d);

@@ -41,7 +41,7 @@ static mf_model *make_model(void)
 {
     mf_mlp_config cfg = small_cfg();
     mf_model *m = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_model_new(&cfg, SCHED, &m, &d) == MF_OK, "%s", d.msg);
     fill_params(m);
     return m;
@@ -104,7 +104,7 @@ START_TEST(test_new_errors)
 {
     mf_mlp_config cfg = small_cfg();
     mf_model *m = (mf_model *) 0x1;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_int_eq(mf_model_new(&cfg, "bogus:1", &m, &d), MF_EFORMAT);
     ck_assert_ptr_nonnull(strstr(d.msg, "schedule"));
     ck_assert_int_eq(mf_model_new(&cfg, "linear:0.5:0.1:1000", &m, &d), MF_ERANGE);
@@ -122,7 +122,7 @@ END_TEST
 START_TEST(test_set_meta)
 {
     mf_model *m = make_model();
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_int_eq(mf_model_set_meta(m, "dataset", "eight_gaussians", &d), MF_OK);
     ck_assert_int_eq(mf_model_set_meta(m, "dataset", "two_moons", &d), MF_OK);
     ck_assert_str_eq(mf_model_get_meta(m, "dataset"), "two_moons");
@@ -185,7 +185,7 @@ END_TEST
 START_TEST(test_set_created)
 {
     mf_model *m = make_model();
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_int_eq(mf_model_set_created(m, (time_t) 0, &d), MF_OK);
     ck_assert_str_eq(mf_model_get_meta(m, "created"), "1970-01-01T00:00:00Z");
     ck_assert_int_eq(mf_model_set_created(m, (time_t) 1795000000, &d), MF_OK);
@@ -224,7 +224,7 @@ START_TEST(test_buffer_round_trip)
     mf_safetensors_free(st);
 
     mf_model *r = (mf_model *) 0x1;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_model_load_buffer(buf, len, &r, &d) == MF_OK, "%s", d.msg);
     assert_same_model(m, r);
     ck_assert(r->data_offset == -0.3 && r->data_scale == 1.7);
@@ -277,7 +277,7 @@ START_TEST(test_foreign_layout)
                                           NULL),
                      MF_OK);
     mf_model *r = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_model_load_buffer(buf, len, &r, &d) == MF_OK, "%s", d.msg);
     assert_same_model(m, r);
     mf_model_free(r);
@@ -312,7 +312,7 @@ START_TEST(test_file_round_trip)
 
     mf_model *m = make_model();
     ck_assert_int_eq(mf_model_set_meta(m, "parent", "eight_gaussians", NULL), MF_OK);
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_model_save_file(m, path, &d) == MF_OK, "%s", d.msg);
     ck_assert_uint_eq(count_entries(dir), 1); /* no temporary left behind */
     struct stat sb;
@@ -468,7 +468,7 @@ static uint8_t *build_variant(const model_case *c, size_t *ret_len)
         vals[n_meta++] = c->val;
     }
     uint8_t *buf = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_safetensors_write(e, n, keys, vals, n_meta, &buf, ret_len, &d) == MF_OK, "%s",
                   d.msg);
     free(poisoned);
@@ -634,7 +634,7 @@ START_TEST(test_invalid_model)
     size_t len = 0;
     uint8_t *buf = c->build != NULL ? c->build(c, &len) : build_variant(c, &len);
     mf_model *m = (mf_model *) 0x1;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_err rc = mf_model_load_buffer(buf, len, &m, &d);
     ck_assert_msg(rc == c->err, "%s: got %s (\"%s\"), want %s", c->name, mf_err_name(rc), d.msg,
                   mf_err_name(c->err));
@@ -664,7 +664,7 @@ START_TEST(test_valid_variants)
         size_t len = 0;
         uint8_t *buf = build_variant(&ok[i], &len);
         mf_model *m = NULL;
-        mf_diag d = {{0}, {0}};
+        mf_diag d = {0};
         ck_assert_msg(mf_model_load_buffer(buf, len, &m, &d) == MF_OK, "%s: %s", ok[i].name, d.msg);
         ck_assert_str_eq(mf_model_get_meta(m, ok[i].key), ok[i].val);
         mf_model_free(m);
@@ -724,7 +724,7 @@ START_TEST(test_mutations_never_crash)
         uint8_t *exact = malloc(len > 0 ? len : 1); /* exact size: ASan sees any over-read */
         memcpy(exact, buf, len);
         mf_model *out = NULL;
-        mf_diag d = {{0}, {0}};
+        mf_diag d = {0};
         mf_err rc = mf_model_load_buffer(exact, len, &out, &d);
         if (rc == MF_OK) {
             ck_assert_ptr_nonnull(out);

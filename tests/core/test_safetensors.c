@@ -490,7 +490,7 @@ START_TEST(test_malformed)
         c->build != NULL ? c->build(c, &len) : make_file_from_header(c->header, c->data_len, &len);
     mf_safetensors sentinel;
     mf_safetensors *st = &sentinel;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_err rc = mf_safetensors_parse(buf, len, &st, &d);
     ck_assert_msg(rc == c->err, "%s: got %s (\"%s\"), want %s", c->name, mf_err_name(rc), d.msg,
                   mf_err_name(c->err));
@@ -536,7 +536,7 @@ START_TEST(test_valid_layouts)
     float vals[3] = {1.5f, -2.25f, 1e-30f};
     memcpy(buf + len - 12, vals, sizeof vals);
     mf_safetensors *st = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_safetensors_parse(buf, len, &st, &d) == MF_OK, "%s", d.msg);
     ck_assert_uint_eq(st->n_tensors, 3);
     ck_assert_uint_eq(st->n_meta, 2);
@@ -602,7 +602,7 @@ START_TEST(test_write_round_trip)
     const char *vals[] = {"manifold.mlp-ddpm.v1", "tab\there", "\xf0\x9f\x98\x80 \"x\""};
     uint8_t *buf = NULL;
     size_t len = 0;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_safetensors_write(e, 4, keys, vals, 3, &buf, &len, &d) == MF_OK, "%s", d.msg);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) {
@@ -677,7 +677,7 @@ START_TEST(test_write_errors)
     float x[2] = {1, 2};
     uint8_t *buf = (uint8_t *) 0x1;
     size_t len = 7;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_safetensors_entry dup[2] = {
         {.name = "w", .n_dims = 1, .shape = {2}, .data = x},
         {.name = "w", .n_dims = 1, .shape = {2}, .data = x},
@@ -763,7 +763,7 @@ START_TEST(test_mutations_never_crash)
         uint8_t *exact = malloc(len > 0 ? len : 1); /* exact size: ASan sees any over-read */
         memcpy(exact, buf, len);
         mf_safetensors *st = NULL;
-        mf_diag d = {{0}, {0}};
+        mf_diag d = {0};
         mf_err rc = mf_safetensors_parse(exact, len, &st, &d);
         if (rc == MF_OK) {
             n_ok++;

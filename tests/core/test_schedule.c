@@ -74,7 +74,7 @@ START_TEST(test_bad_specs)
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         mf_schedule s = {0};
-        mf_diag d = {{0}, {0}};
+        mf_diag d = {0};
         mf_err err = mf_schedule_init(&s, rows[i].spec, &d);
         ck_assert_msg(err == rows[i].err, "'%s': got %s", rows[i].spec, mf_err_name(err));
         ck_assert_msg(strstr(d.msg, rows[i].needle) != NULL, "'%s': msg '%s'", rows[i].spec, d.msg);

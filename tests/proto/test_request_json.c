@@ -12,8 +12,50 @@
 #include <jansson.h>
 
 #include "dataset.h"
+#include "http_status.h"
+#include "job_codec.h"
 #include "request_json.h"
+#include "sample_codec.h"
+#include "smeme_codec.h"
 #include "test_util.h"
+#include "train_codec.h"
+
+/* The decoded params of a job request, as its codec's struct. */
+#define P_SAMPLE(j) ((mf_sample_req *) (j).params)
+#define P_TRAIN(j)  ((mf_train_req *) (j).params)
+#define P_SMEME(j)  ((mf_smeme_req *) (j).params)
+
+/*
+ * The API's answer to a decode: 0 when it succeeded, else the HTTP status of
+ * its error as the daemon maps it (server/http_status.c, linked in).  A
+ * decoder fails with MF_EINVAL (the client's fault) or MF_ENOMEM, nothing else.
+ */
+static unsigned status_of(mf_err err, const mf_diag *d)
+{
+    if (err == MF_OK) {
+        return 0;
+    }
+    ck_assert_msg(err == MF_EINVAL || err == MF_ENOMEM, "decode error %s", mf_err_name(err));
+    return mf_http_status(err, d, NULL);
+}
+
+static unsigned decode_samples(const char *body, size_t len, const mf_req_limits *lim,
+                               mf_sample_req *r, mf_diag *d)
+{
+    return status_of(mf_req_decode_samples(body, len, lim, r, d), d);
+}
+
+static unsigned decode_job(const char *body, size_t len, const mf_req_limits *lim, mf_job_req *j,
+                           mf_diag *d)
+{
+    return status_of(mf_req_decode_job(body, len, lim, j, d), d);
+}
+
+static unsigned decode_job_params(const char *type, const char *model, const char *params,
+                                  const mf_req_limits *lim, mf_job_req *j, mf_diag *d)
+{
+    return status_of(mf_req_decode_job_params(type, model, params, lim, j, d), d);
+}
 
 /* A 64-character id, the longest valid one. */
 #define ID64 "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz01"
@@ -27,7 +69,7 @@ typedef struct bad_case {
     api api;
     const char *body;
     size_t len; /* covers embedded NUL bytes */
-    mf_req_status status;
+    unsigned status;
     const char *code;
     const char *field;
 } bad_case;
@@ -40,8 +82,8 @@ typedef struct bad_case {
     {                                                \
         JOB, body, sizeof(body) - 1, st, code, field \
     }
-#define B400 MF_REQ_BAD
-#define B422 MF_REQ_IMPOSSIBLE
+#define B400 400
+#define B422 422
 
 /* A sample body with one extra field (model and n valid). */
 #define SF(fields) "{\"model\":\"m\",\"n\":1," fields "}"
@@ -452,36 +494,36 @@ static bool utf8_ok(const char *s)
 }
 
 /* Runs one body through its decoder; returns the status, fills *err. */
-static mf_req_status run(api a, const char *body, size_t len, const mf_req_limits *lim,
-                         mf_req_error *err)
+static unsigned run(api a, const char *body, size_t len, const mf_req_limits *lim,
+                         mf_diag *err)
 {
     if (a == SAMPLES) {
         mf_sample_req r;
-        return mf_req_decode_samples(body, len, lim, &r, err);
+        return decode_samples(body, len, lim, &r, err);
     }
     mf_job_req j;
     j.params_json = (char *) "not a heap pointer"; /* must come back NULL on failure */
-    mf_req_status st = mf_req_decode_job(body, len, lim, &j, err);
-    if (st != MF_REQ_OK) {
+    unsigned st = decode_job(body, len, lim, &j, err);
+    if (st != 0) {
         ck_assert_ptr_null(j.params_json);
     }
-    free(j.params_json);
+    mf_job_req_done(&j);
     return st;
 }
 
-static void assert_error(const mf_req_error *e, mf_req_status st, const char *code,
+static void assert_error(const mf_diag *e, unsigned st, const char *code,
                          const char *field)
 {
-    ck_assert_int_eq(e->status, st);
+    ck_assert_uint_eq(mf_http_status(MF_EINVAL, e, NULL), st);
     ck_assert_str_eq(e->code, code);
     ck_assert_str_eq(e->field, field);
     /* One sentence naming the field, fit for a JSON error body. */
-    ck_assert_uint_gt(strlen(e->message), 10);
-    ck_assert(utf8_ok(e->message));
-    ck_assert_ptr_null(strchr(e->message, '\n'));
+    ck_assert_uint_gt(strlen(e->msg), 10);
+    ck_assert(utf8_ok(e->msg));
+    ck_assert_ptr_null(strchr(e->msg, '\n'));
     if (field[0] != '\0') {
-        ck_assert_msg(strstr(e->message, field) != NULL, "message \"%s\" does not name %s",
-                      e->message, field);
+        ck_assert_msg(strstr(e->msg, field) != NULL, "message \"%s\" does not name %s",
+                      e->msg, field);
     }
 }
 
@@ -489,14 +531,14 @@ START_TEST(test_bad_body)
 {
     const bad_case *c = &bad_cases[_i];
     mf_req_limits lim = mf_req_limits_default();
-    mf_req_error err;
+    mf_diag err;
     memset(&err, 0x55, sizeof err);
-    mf_req_status st = run(c->api, c->body, c->len, &lim, &err);
+    unsigned st = run(c->api, c->body, c->len, &lim, &err);
     ck_assert_msg(st == c->status, "case %d (%s): status %d, want %d (%s %s: %s)", _i, c->body,
-                  (int) st, (int) c->status, err.code, err.field, err.message);
+                  (int) st, (int) c->status, err.code, err.field, err.msg);
     ck_assert_msg(strcmp(err.code, c->code) == 0 && strcmp(err.field, c->field) == 0,
                   "case %d (%s): got %s at \"%s\" (%s), want %s at \"%s\"", _i, c->body, err.code,
-                  err.field, err.message, c->code, c->field);
+                  err.field, err.msg, c->code, c->field);
     assert_error(&err, c->status, c->code, c->field);
 }
 
@@ -504,85 +546,85 @@ END_TEST
 
 /* ---- messages ------------------------------------------------------------------------ */
 
-static mf_req_error decode_err(api a, const char *body)
+static mf_diag decode_err(api a, const char *body)
 {
     mf_req_limits lim = mf_req_limits_default();
-    mf_req_error err;
-    ck_assert_int_ne(run(a, body, strlen(body), &lim, &err), MF_REQ_OK);
+    mf_diag err;
+    ck_assert_int_ne(run(a, body, strlen(body), &lim, &err), 0);
     return err;
 }
 
 START_TEST(test_messages)
 {
-    mf_req_error e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":0}");
-    ck_assert_str_eq(e.message, "\"/n\" must be an integer between 1 and 10000, got 0");
+    mf_diag e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":0}");
+    ck_assert_str_eq(e.msg, "\"/n\" must be an integer between 1 and 10000, got 0");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":5.0}");
-    ck_assert_str_eq(e.message, "\"/n\" must be an integer between 1 and 10000 (without a "
+    ck_assert_str_eq(e.msg, "\"/n\" must be an integer between 1 and 10000 (without a "
                                 "fraction or exponent), got 5.0");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1e3}");
-    ck_assert_ptr_nonnull(strstr(e.message, "got 1e+03"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "got 1e+03"));
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":0.1}");
-    ck_assert_ptr_nonnull(strstr(e.message, "got 0.1"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "got 0.1"));
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":\"5\"}");
-    ck_assert_ptr_nonnull(strstr(e.message, "got \"5\""));
+    ck_assert_ptr_nonnull(strstr(e.msg, "got \"5\""));
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":null}");
-    ck_assert_ptr_nonnull(strstr(e.message, "got null"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "got null"));
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"seed\":9007199254740993}");
-    ck_assert_str_eq(e.message, "\"/seed\" must be an integer between 0 and 9007199254740992, "
+    ck_assert_str_eq(e.msg, "\"/seed\" must be an integer between 0 and 9007199254740992, "
                                 "got 9007199254740993");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"sampler\":\"euler\"}");
-    ck_assert_str_eq(e.message,
+    ck_assert_str_eq(e.msg,
                      "\"/sampler\" must be one of \"ddpm\", \"ddim\", \"ode\", got \"euler\"");
     e = decode_err(SAMPLES, "{\"model\":\"A\",\"n\":1}");
-    ck_assert_str_eq(e.message,
+    ck_assert_str_eq(e.msg,
                      "\"/model\" must be an id matching [a-z0-9][a-z0-9._-]{0,63}, got \"A\"");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"eta\":2}");
-    ck_assert_str_eq(e.message, "\"/eta\" must be a number between 0 and 1, got 2");
+    ck_assert_str_eq(e.msg, "\"/eta\" must be a number between 0 and 1, got 2");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"metrics\":1}");
-    ck_assert_str_eq(e.message, "\"/metrics\" must be true or false, got 1");
+    ck_assert_str_eq(e.msg, "\"/metrics\" must be true or false, got 1");
     e = decode_err(SAMPLES, "{\"model\":\"a\"}");
-    ck_assert_str_eq(e.message, "missing required field \"/n\", an integer between 1 and 10000");
+    ck_assert_str_eq(e.msg, "missing required field \"/n\", an integer between 1 and 10000");
     e = decode_err(SAMPLES, "[]");
-    ck_assert_str_eq(e.message, "the body must be a JSON object, got an array of 0 elements");
+    ck_assert_str_eq(e.msg, "the body must be a JSON object, got an array of 0 elements");
     e = decode_err(SAMPLES, "");
-    ck_assert_str_eq(e.message, "the body is empty; it must be a JSON object");
+    ck_assert_str_eq(e.msg, "the body is empty; it must be a JSON object");
     e = decode_err(SAMPLES, "{\"x\":[[[[[[[[1]]]]]]]]}");
-    ck_assert_str_eq(e.message, "the body nests objects and arrays deeper than 8 levels");
+    ck_assert_str_eq(e.msg, "the body nests objects and arrays deeper than 8 levels");
     /* jansson's own text, with the position. */
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":99999999999999999999999}");
-    ck_assert_ptr_nonnull(strstr(e.message, "the body is not valid JSON: too big integer"));
-    ck_assert_ptr_nonnull(strstr(e.message, "(line 1, column"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "the body is not valid JSON: too big integer"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "(line 1, column"));
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"n\":2}");
-    ck_assert_ptr_nonnull(strstr(e.message, "duplicate"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "duplicate"));
     /* A long string is echoed only in part. */
     e = decode_err(SAMPLES, "{\"model\":\"" ID64 "a\",\"n\":1}");
-    ck_assert_ptr_nonnull(strstr(e.message, "got \"abcdefghijklmnopqrstuvwxyz012345...\""));
+    ck_assert_ptr_nonnull(strstr(e.msg, "got \"abcdefghijklmnopqrstuvwxyz012345...\""));
 
     e = decode_err(JOB, "{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1,\"stpes\":5}}");
-    ck_assert_str_eq(e.message, "unknown field \"/params/stpes\"; the allowed fields are n, "
+    ck_assert_str_eq(e.msg, "unknown field \"/params/stpes\"; the allowed fields are n, "
                                 "sampler, steps, eta, seed, metrics");
     e = decode_err(JOB, "{\"type\":\"train\",\"model\":\"m\"}");
-    ck_assert_ptr_nonnull(strstr(e.message, "params.out_model"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "params.out_model"));
     e = decode_err(JOB, "{\"type\":\"finetune.reward\"}");
-    ck_assert_str_eq(e.message, "\"/type\" \"finetune.reward\" is not available in this build, "
+    ck_assert_str_eq(e.msg, "\"/type\" \"finetune.reward\" is not available in this build, "
                                 "which runs \"sample\", \"train\" and \"finetune.smeme\" jobs");
     e = decode_err(JOB, "{\"type\":\"foo\"}");
-    ck_assert_str_eq(e.message,
+    ck_assert_str_eq(e.msg,
                      "\"/type\" must be \"sample\", \"train\" or \"finetune.smeme\", got \"foo\"");
     e = decode_err(JOB, "{}");
     ck_assert_str_eq(
-        e.message, "missing required field \"/type\", \"sample\", \"train\" or \"finetune.smeme\"");
+        e.msg, "missing required field \"/type\", \"sample\", \"train\" or \"finetune.smeme\"");
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"foo\"}}");
     for (int i = 0; i < MF_DATASET_COUNT; i++) {
-        ck_assert_ptr_nonnull(strstr(e.message, mf_dataset_name((mf_dataset_id) i)));
+        ck_assert_ptr_nonnull(strstr(e.msg, mf_dataset_name((mf_dataset_id) i)));
     }
-    ck_assert_ptr_nonnull(strstr(e.message, "got \"foo\"")); /* not truncated */
+    ck_assert_ptr_nonnull(strstr(e.msg, "got \"foo\"")); /* not truncated */
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\","
                         "\"dequantise\":true}}");
-    ck_assert_str_eq(e.message, "\"/params/dequantise\" can be true only for the "
+    ck_assert_str_eq(e.msg, "\"/params/dequantise\" can be true only for the "
                                 "integer-valued data set \"digits\", not \"two_moons\"");
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"ring\",\"emb\":63}}");
-    ck_assert_str_eq(e.message, "\"/params/emb\" must be an even integer between 2 and 8192, "
+    ck_assert_str_eq(e.msg, "\"/params/emb\" must be an even integer between 2 and 8192, "
                                 "got 63");
 }
 
@@ -598,13 +640,13 @@ START_TEST(test_long_unknown_key)
         strcat(body, i % 3 == 0 ? "~" : i % 3 == 1 ? "\xc3\xa9" : "\xe2\x82\xac"); /* é, € */
     }
     strcat(body, "\":1}}");
-    mf_req_error e = decode_err(JOB, body);
+    mf_diag e = decode_err(JOB, body);
     ck_assert_str_eq(e.code, "unknown_field");
     ck_assert_uint_lt(strlen(e.field), sizeof e.field);
     ck_assert_uint_gt(strlen(e.field), 100);
     ck_assert(strncmp(e.field, "/params/~0\xc3\xa9\xe2\x82\xac~0", 16) == 0);
     ck_assert(utf8_ok(e.field));
-    ck_assert(utf8_ok(e.message));
+    ck_assert(utf8_ok(e.msg));
     /* Never half an escape: the field ends after a whole character. */
     ck_assert_int_ne(e.field[strlen(e.field) - 1], '~');
 
@@ -616,7 +658,7 @@ START_TEST(test_long_unknown_key)
     e = decode_err(SAMPLES, big);
     ck_assert_str_eq(e.code, "unknown_field");
     ck_assert_uint_eq(strlen(e.field), sizeof e.field - 1);
-    ck_assert(utf8_ok(e.message));
+    ck_assert(utf8_ok(e.msg));
 }
 
 END_TEST
@@ -630,12 +672,12 @@ START_TEST(test_deep_nesting)
     ck_assert_ptr_nonnull(body);
     memset(body, '[', n);
     mf_req_limits lim = mf_req_limits_default();
-    mf_req_error err;
+    mf_diag err;
     /* 100,000 '[': jansson stops at its own depth limit. */
-    ck_assert_int_eq(run(SAMPLES, body, n, &lim, &err), MF_REQ_BAD);
-    assert_error(&err, MF_REQ_BAD, "bad_json", "");
-    ck_assert_int_eq(run(JOB, body, n, &lim, &err), MF_REQ_BAD);
-    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    ck_assert_int_eq(run(SAMPLES, body, n, &lim, &err), 400);
+    assert_error(&err, 400, "bad_json", "");
+    ck_assert_int_eq(run(JOB, body, n, &lim, &err), 400);
+    assert_error(&err, 400, "bad_json", "");
     /* The same, balanced, inside an object. */
     size_t k = 0;
     memcpy(body, "{\"x\":", 5);
@@ -645,8 +687,8 @@ START_TEST(test_deep_nesting)
     memset(body + k, ']', n);
     k += n;
     body[k++] = '}';
-    ck_assert_int_eq(run(SAMPLES, body, k, &lim, &err), MF_REQ_BAD);
-    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    ck_assert_int_eq(run(SAMPLES, body, k, &lim, &err), 400);
+    assert_error(&err, 400, "bad_json", "");
     /* 1,000 levels: within jansson's limit, refused by ours (without deep recursion). */
     k = 5;
     memset(body + k, '[', 1000);
@@ -654,17 +696,17 @@ START_TEST(test_deep_nesting)
     memset(body + k, ']', 1000);
     k += 1000;
     body[k++] = '}';
-    ck_assert_int_eq(run(SAMPLES, body, k, &lim, &err), MF_REQ_BAD);
-    assert_error(&err, MF_REQ_BAD, "bad_json", "");
-    ck_assert_ptr_nonnull(strstr(err.message, "deeper than 8"));
+    ck_assert_int_eq(run(SAMPLES, body, k, &lim, &err), 400);
+    assert_error(&err, 400, "bad_json", "");
+    ck_assert_ptr_nonnull(strstr(err.msg, "deeper than 8"));
     /* Nested objects, 100,000 deep. */
     k = 0;
     for (size_t i = 0; i < 20000; i++) {
         memcpy(body + k, "{\"a\":", 5);
         k += 5;
     }
-    ck_assert_int_eq(run(JOB, body, k, &lim, &err), MF_REQ_BAD);
-    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    ck_assert_int_eq(run(JOB, body, k, &lim, &err), 400);
+    assert_error(&err, 400, "bad_json", "");
     free(body);
 }
 
@@ -675,9 +717,9 @@ END_TEST
 static mf_sample_req samples_ok(const char *body, const mf_req_limits *lim)
 {
     mf_sample_req r;
-    mf_req_error err;
-    mf_req_status st = mf_req_decode_samples(body, strlen(body), lim, &r, &err);
-    ck_assert_msg(st == MF_REQ_OK, "%s: %s %s %s", body, err.code, err.field, err.message);
+    mf_diag err;
+    unsigned st = decode_samples(body, strlen(body), lim, &r, &err);
+    ck_assert_msg(st == 0, "%s: %s %s %s", body, err.code, err.field, err.msg);
     return r;
 }
 
@@ -744,32 +786,32 @@ START_TEST(test_samples_limits)
     mf_sample_req r = samples_ok("{\"model\":\"m\",\"n\":5,\"steps\":50}", &lim);
     ck_assert_uint_eq(r.n, 5);
     ck_assert_uint_eq(r.steps, 50);
-    mf_req_error err;
+    mf_diag err;
     const char *b = "{\"model\":\"m\",\"n\":6}";
-    ck_assert_int_eq(mf_req_decode_samples(b, strlen(b), &lim, &r, &err), MF_REQ_BAD);
-    assert_error(&err, MF_REQ_BAD, "out_of_range", "/n");
-    ck_assert_str_eq(err.message, "\"/n\" must be an integer between 1 and 5, got 6");
+    ck_assert_int_eq(decode_samples(b, strlen(b), &lim, &r, &err), 400);
+    assert_error(&err, 400, "out_of_range", "/n");
+    ck_assert_str_eq(err.msg, "\"/n\" must be an integer between 1 and 5, got 6");
     b = "{\"model\":\"m\",\"n\":1,\"steps\":51}";
-    ck_assert_int_eq(mf_req_decode_samples(b, strlen(b), &lim, &r, &err), MF_REQ_BAD);
-    assert_error(&err, MF_REQ_BAD, "out_of_range", "/steps");
+    ck_assert_int_eq(decode_samples(b, strlen(b), &lim, &r, &err), 400);
+    assert_error(&err, 400, "out_of_range", "/steps");
     /* Not NUL-terminated: only len bytes are read. */
     const char buf[] = "{\"model\":\"m\",\"n\":3}garbage";
-    ck_assert_int_eq(mf_req_decode_samples(buf, 19, &lim, &r, &err), MF_REQ_OK);
+    ck_assert_int_eq(decode_samples(buf, 19, &lim, &r, &err), 0);
     ck_assert_uint_eq(r.n, 3);
     /* *ret untouched on failure. */
     r.n = 77;
-    ck_assert_int_eq(mf_req_decode_samples(buf, 20, &lim, &r, &err), MF_REQ_BAD);
+    ck_assert_int_eq(decode_samples(buf, 20, &lim, &r, &err), 400);
     ck_assert_uint_eq(r.n, 77);
     /* NULL body */
-    ck_assert_int_eq(mf_req_decode_samples(NULL, 0, &lim, &r, &err), MF_REQ_BAD);
-    assert_error(&err, MF_REQ_BAD, "bad_json", "");
+    ck_assert_int_eq(decode_samples(NULL, 0, &lim, &r, &err), 400);
+    assert_error(&err, 400, "bad_json", "");
     /* Train defaults give way to smaller limits. */
     mf_job_req j;
     b = "{\"type\":\"train\",\"params\":{\"dataset\":\"ring\"}}";
-    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &lim, &j, &err), MF_REQ_OK);
-    ck_assert_uint_eq(j.p.train.steps, 10);
-    ck_assert_uint_eq(j.p.train.batch, 8);
-    free(j.params_json);
+    ck_assert_int_eq(decode_job(b, strlen(b), &lim, &j, &err), 0);
+    ck_assert_uint_eq((*P_TRAIN(j)).steps, 10);
+    ck_assert_uint_eq((*P_TRAIN(j)).batch, 8);
+    mf_job_req_done(&j);
 }
 
 END_TEST
@@ -810,21 +852,25 @@ END_TEST
 
 START_TEST(test_names_and_limits)
 {
-    ck_assert_str_eq(mf_job_kind_name(MF_JOB_KIND_SAMPLE), "sample");
-    ck_assert_str_eq(mf_job_kind_name(MF_JOB_KIND_TRAIN), "train");
-    ck_assert_str_eq(mf_job_kind_name(MF_JOB_KIND_FINETUNE_SMEME), "finetune.smeme");
-    ck_assert_str_eq(mf_job_kind_name((mf_job_kind) 3), "unknown");
-    mf_job_kind k = (mf_job_kind) 99;
-    ck_assert(mf_job_kind_lookup("sample", &k) && k == MF_JOB_KIND_SAMPLE);
-    ck_assert(mf_job_kind_lookup("train", &k) && k == MF_JOB_KIND_TRAIN);
-    ck_assert(mf_job_kind_lookup("finetune.smeme", &k) && k == MF_JOB_KIND_FINETUNE_SMEME);
-    k = (mf_job_kind) 99;
-    ck_assert(!mf_job_kind_lookup("finetune.reward", &k));
-    ck_assert(!mf_job_kind_lookup("Train", &k));
-    ck_assert(!mf_job_kind_lookup("", &k));
-    ck_assert(!mf_job_kind_lookup("unknown", &k));
-    ck_assert(!mf_job_kind_lookup(NULL, &k));
-    ck_assert_int_eq(k, 99); /* untouched */
+    /* The codec table names every job type this build runs, once. */
+    ck_assert_ptr_eq(mf_job_codec_lookup("sample"), &mf_sample_codec);
+    ck_assert_ptr_eq(mf_job_codec_lookup("train"), &mf_train_codec);
+    ck_assert_ptr_eq(mf_job_codec_lookup("finetune.smeme"), &mf_smeme_codec);
+    ck_assert_str_eq(mf_sample_codec.name, "sample");
+    ck_assert_str_eq(mf_train_codec.name, "train");
+    ck_assert_str_eq(mf_smeme_codec.name, "finetune.smeme");
+    ck_assert(mf_sample_codec.needs_model && !mf_train_codec.needs_model &&
+              mf_smeme_codec.needs_model);
+    ck_assert_ptr_null(mf_job_codec_lookup("finetune.reward"));
+    ck_assert_ptr_null(mf_job_codec_lookup("Train"));
+    ck_assert_ptr_null(mf_job_codec_lookup(""));
+    ck_assert_ptr_null(mf_job_codec_lookup("unknown"));
+    ck_assert_ptr_null(mf_job_codec_lookup(NULL));
+    size_t n = 0;
+    for (; mf_job_codecs[n] != NULL; n++) {
+        ck_assert_ptr_eq(mf_job_codec_lookup(mf_job_codecs[n]->name), mf_job_codecs[n]);
+    }
+    ck_assert_uint_ge(n, 3);
     mf_req_limits lim = mf_req_limits_default();
     ck_assert_uint_eq(lim.max_n, 10000);
     ck_assert_uint_eq(lim.max_steps, 1000);
@@ -840,9 +886,9 @@ static mf_job_req job_ok(const char *body)
 {
     mf_req_limits lim = mf_req_limits_default();
     mf_job_req j;
-    mf_req_error err;
-    mf_req_status st = mf_req_decode_job(body, strlen(body), &lim, &j, &err);
-    ck_assert_msg(st == MF_REQ_OK, "%s: %s %s %s", body, err.code, err.field, err.message);
+    mf_diag err;
+    unsigned st = decode_job(body, strlen(body), &lim, &j, &err);
+    ck_assert_msg(st == 0, "%s: %s %s %s", body, err.code, err.field, err.msg);
     ck_assert_ptr_nonnull(j.params_json);
     return j;
 }
@@ -908,27 +954,27 @@ static void assert_same_smeme(const mf_smeme_req *a, const mf_smeme_req *b)
 static void assert_round_trip_lim(const mf_job_req *j, const mf_req_limits *lim)
 {
     mf_job_req k;
-    mf_req_error err;
-    mf_req_status st = mf_req_decode_job_params(j->kind, j->model, j->params_json, lim, &k, &err);
-    ck_assert_msg(st == MF_REQ_OK, "%s: %s %s %s", j->params_json, err.code, err.field,
-                  err.message);
-    ck_assert_int_eq(k.kind, j->kind);
+    mf_diag err;
+    unsigned st = decode_job_params(j->codec->name, j->model, j->params_json, lim, &k, &err);
+    ck_assert_msg(st == 0, "%s: %s %s %s", j->params_json, err.code, err.field,
+                  err.msg);
+    ck_assert_ptr_eq(k.codec, j->codec);
     ck_assert_str_eq(k.model, j->model);
-    if (j->kind == MF_JOB_KIND_SAMPLE) {
-        assert_same_sample(&k.p.sample, &j->p.sample);
-    } else if (j->kind == MF_JOB_KIND_TRAIN) {
-        assert_same_train(&k.p.train, &j->p.train);
+    if (strcmp(j->codec->name, "sample") == 0) {
+        assert_same_sample(P_SAMPLE(k), P_SAMPLE(*j));
+    } else if (strcmp(j->codec->name, "train") == 0) {
+        assert_same_train(P_TRAIN(k), P_TRAIN(*j));
     } else {
-        ck_assert_int_eq(j->kind, MF_JOB_KIND_FINETUNE_SMEME);
-        assert_same_smeme(&k.p.smeme, &j->p.smeme);
+        ck_assert_str_eq(j->codec->name, "finetune.smeme");
+        assert_same_smeme(P_SMEME(k), P_SMEME(*j));
         /* The public serialiser writes the same text. */
-        char *again = mf_req_smeme_params_json(&k.p.smeme);
+        char *again = mf_smeme_codec.encode(P_SMEME(k));
         ck_assert_ptr_nonnull(again);
         ck_assert_str_eq(again, j->params_json);
         free(again);
     }
     ck_assert_str_eq(k.params_json, j->params_json);
-    free(k.params_json);
+    mf_job_req_done(&k);
 }
 
 static void assert_round_trip(const mf_job_req *j)
@@ -940,42 +986,42 @@ static void assert_round_trip(const mf_job_req *j)
 START_TEST(test_job_sample)
 {
     mf_job_req j = job_ok("{\"type\":\"sample\",\"model\":\"ring\",\"params\":{\"n\":3}}");
-    ck_assert_int_eq(j.kind, MF_JOB_KIND_SAMPLE);
+    ck_assert_str_eq(j.codec->name, "sample");
     ck_assert_str_eq(j.model, "ring");
-    ck_assert_str_eq(j.p.sample.model, "ring");
-    ck_assert_uint_eq(j.p.sample.n, 3);
-    ck_assert_int_eq(j.p.sample.sampler, MF_SAMPLER_DDPM);
-    ck_assert_uint_eq(j.p.sample.steps, 0);
-    ck_assert(j.p.sample.eta == 0.0);
-    ck_assert(!j.p.sample.has_seed);
-    ck_assert(j.p.sample.metrics);
+    ck_assert_str_eq((*P_SAMPLE(j)).model, "ring");
+    ck_assert_uint_eq((*P_SAMPLE(j)).n, 3);
+    ck_assert_int_eq((*P_SAMPLE(j)).sampler, MF_SAMPLER_DDPM);
+    ck_assert_uint_eq((*P_SAMPLE(j)).steps, 0);
+    ck_assert((*P_SAMPLE(j)).eta == 0.0);
+    ck_assert(!(*P_SAMPLE(j)).has_seed);
+    ck_assert((*P_SAMPLE(j)).metrics);
     /* No seed and no steps when none given; metrics always. */
     ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"metrics\":true,\"n\":3,\"sampler\":\"ddpm\"}");
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 
     j = job_ok(
         "{\"params\":{\"metrics\":false,\"seed\":9007199254740992,\"eta\":0.3,"
         "\"steps\":250,\"sampler\":\"ddim\",\"n\":10000},\"model\":\"m\",\"type\":\"sample\"}");
-    ck_assert_uint_eq(j.p.sample.n, 10000);
-    ck_assert_int_eq(j.p.sample.sampler, MF_SAMPLER_DDIM);
-    ck_assert_uint_eq(j.p.sample.steps, 250);
-    ck_assert(j.p.sample.eta == 0.3);
-    ck_assert(j.p.sample.has_seed);
-    ck_assert_uint_eq(j.p.sample.seed, UINT64_C(9007199254740992));
-    ck_assert(!j.p.sample.metrics);
+    ck_assert_uint_eq((*P_SAMPLE(j)).n, 10000);
+    ck_assert_int_eq((*P_SAMPLE(j)).sampler, MF_SAMPLER_DDIM);
+    ck_assert_uint_eq((*P_SAMPLE(j)).steps, 250);
+    ck_assert((*P_SAMPLE(j)).eta == 0.3);
+    ck_assert((*P_SAMPLE(j)).has_seed);
+    ck_assert_uint_eq((*P_SAMPLE(j)).seed, UINT64_C(9007199254740992));
+    ck_assert(!(*P_SAMPLE(j)).metrics);
     ck_assert_str_eq(j.params_json, "{\"eta\":0.29999999999999999,\"metrics\":false,\"n\":10000,"
                                     "\"sampler\":\"ddim\",\"seed\":9007199254740992,"
                                     "\"steps\":250}");
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 
     j = job_ok("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1,\"seed\":0,"
                "\"sampler\":\"ode\",\"eta\":1}}");
     ck_assert_str_eq(j.params_json, "{\"eta\":1.0,\"metrics\":true,\"n\":1,\"sampler\":\"ode\","
                                     "\"seed\":0}");
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 }
 
 END_TEST
@@ -983,9 +1029,9 @@ END_TEST
 START_TEST(test_job_train_defaults)
 {
     mf_job_req j = job_ok("{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\"}}");
-    ck_assert_int_eq(j.kind, MF_JOB_KIND_TRAIN);
+    ck_assert_str_eq(j.codec->name, "train");
     ck_assert_str_eq(j.model, "");
-    const mf_train_req *t = &j.p.train;
+    const mf_train_req *t = P_TRAIN(j);
     ck_assert_str_eq(t->dataset, "two_moons");
     ck_assert_uint_eq(t->n_hidden, 3);
     ck_assert_uint_eq(t->hidden[0], 256);
@@ -1009,7 +1055,7 @@ START_TEST(test_job_train_defaults)
                      "\"lr_min\":1.0000000000000001e-5,\"schedule\":\"linear:0.0001:0.02:1000\","
                      "\"seed\":0,\"steps\":20000,\"warmup\":500}");
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 }
 
 END_TEST
@@ -1021,7 +1067,7 @@ START_TEST(test_job_train_all_fields)
         "1,8192,3],\"emb\":8192,\"schedule\":\"cosine:1000\",\"steps\":200000,\"batch\":4096,"
         "\"lr\":1,\"lr_min\":0,\"warmup\":1000000000,\"ema\":0.999999,\"clip\":1e9,"
         "\"seed\":9007199254740992,\"dequantise\":true,\"out_model\":\"" ID64 "\"}}");
-    const mf_train_req *t = &j.p.train;
+    const mf_train_req *t = P_TRAIN(j);
     ck_assert_str_eq(t->dataset, "digits");
     ck_assert_uint_eq(t->n_hidden, 8);
     ck_assert_uint_eq(t->hidden[0], 8192);
@@ -1043,7 +1089,7 @@ START_TEST(test_job_train_all_fields)
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"hidden\":[8192,1,8192,1,8192,1,8192,3]"));
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"seed\":9007199254740992"));
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 }
 
 END_TEST
@@ -1055,7 +1101,7 @@ START_TEST(test_job_train_bounds)
                           "\"ema\":0,\"warmup\":0,\"lr\":1e-300,\"batch\":1,\"steps\":1,"
                           "\"emb\":2,\"hidden\":[1],\"dataset\":\"linear_subspace\",\"schedule\":"
                           "\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0\"}}");
-    const mf_train_req *t = &j.p.train;
+    const mf_train_req *t = P_TRAIN(j);
     ck_assert_str_eq(t->dataset, "linear_subspace");
     ck_assert_uint_eq(t->n_hidden, 1);
     ck_assert_uint_eq(t->hidden[0], 1);
@@ -1069,7 +1115,7 @@ START_TEST(test_job_train_bounds)
     ck_assert(t->clip == 0.0);
     ck_assert_str_eq(t->out_model, "x");
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 
     /* Every data set is accepted; dequantise false is fine for any. */
     for (int i = 0; i < MF_DATASET_COUNT; i++) {
@@ -1078,9 +1124,9 @@ START_TEST(test_job_train_bounds)
                  "{\"type\":\"train\",\"params\":{\"dataset\":\"%s\",\"dequantise\":false}}",
                  mf_dataset_name((mf_dataset_id) i));
         j = job_ok(body);
-        ck_assert_str_eq(j.p.train.dataset, mf_dataset_name((mf_dataset_id) i));
+        ck_assert_str_eq((*P_TRAIN(j)).dataset, mf_dataset_name((mf_dataset_id) i));
         assert_round_trip(&j);
-        free(j.params_json);
+        mf_job_req_done(&j);
     }
 }
 
@@ -1090,75 +1136,75 @@ START_TEST(test_job_params_errors)
 {
     mf_req_limits lim = mf_req_limits_default();
     mf_job_req j;
-    mf_req_error err;
+    mf_diag err;
     const char *ok_sample = "{\"n\":1}";
     const char *ok_train = "{\"dataset\":\"ring\"}";
     const char *ok_smeme = "{\"K\":3,\"alpha\":[2,3,4]}";
 
-    ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_SAMPLE, "m", ok_sample, &lim, &j, &err),
-                     MF_REQ_OK);
+    ck_assert_int_eq(decode_job_params("sample", "m", ok_sample, &lim, &j, &err),
+                     0);
     ck_assert_str_eq(j.model, "m");
-    ck_assert_str_eq(j.p.sample.model, "m");
-    free(j.params_json);
-    ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_TRAIN, NULL, ok_train, &lim, &j, &err),
-                     MF_REQ_OK);
-    free(j.params_json);
-    ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_TRAIN, "", ok_train, NULL, &j, &err),
-                     MF_REQ_OK);
-    free(j.params_json);
+    ck_assert_str_eq((*P_SAMPLE(j)).model, "m");
+    mf_job_req_done(&j);
+    ck_assert_int_eq(decode_job_params("train", NULL, ok_train, &lim, &j, &err),
+                     0);
+    mf_job_req_done(&j);
+    ck_assert_int_eq(decode_job_params("train", "", ok_train, NULL, &j, &err),
+                     0);
+    mf_job_req_done(&j);
     ck_assert_int_eq(
-        mf_req_decode_job_params(MF_JOB_KIND_FINETUNE_SMEME, "m", ok_smeme, &lim, &j, &err),
-        MF_REQ_OK);
+        decode_job_params("finetune.smeme", "m", ok_smeme, &lim, &j, &err),
+        0);
     ck_assert_str_eq(j.model, "m");
-    ck_assert_uint_eq(j.p.smeme.K, 3);
-    ck_assert(j.p.smeme.alpha[2] == 4.0);
-    free(j.params_json);
+    ck_assert_uint_eq((*P_SMEME(j)).K, 3);
+    ck_assert((*P_SMEME(j)).alpha[2] == 4.0);
+    mf_job_req_done(&j);
 
     static const struct {
-        mf_job_kind kind;
+        const char *kind;
         const char *model, *params, *code, *field;
     } cases[] = {
-        {MF_JOB_KIND_SAMPLE, NULL, "{\"n\":1}", "bad_value", "/model"},
-        {MF_JOB_KIND_SAMPLE, "../x", "{\"n\":1}", "bad_value", "/model"},
-        {MF_JOB_KIND_TRAIN, "m", "{\"dataset\":\"ring\"}", "unknown_field", "/model"},
-        {(mf_job_kind) 7, "m", "{\"n\":1}", "bad_value", "/type"},
-        {MF_JOB_KIND_SAMPLE, "m", NULL, "bad_json", "/params"},
-        {MF_JOB_KIND_SAMPLE, "m", "", "bad_json", "/params"},
-        {MF_JOB_KIND_SAMPLE, "m", "{", "bad_json", "/params"},
-        {MF_JOB_KIND_SAMPLE, "m", "[1]", "bad_json", "/params"},
-        {MF_JOB_KIND_SAMPLE, "m", "{\"n\":1} x", "bad_json", "/params"},
-        {MF_JOB_KIND_SAMPLE, "m", "{\"n\":0}", "out_of_range", "/params/n"},
-        {MF_JOB_KIND_SAMPLE, "m", "{}", "missing_field", "/params/n"},
-        {MF_JOB_KIND_SAMPLE, "m", "{\"n\":1,\"model\":\"m\"}", "unknown_field", "/params/model"},
-        {MF_JOB_KIND_SAMPLE, "m", "{\"n\":1,\"x\":[[[[[[[[1]]]]]]]]}", "bad_json", "/params"},
-        {MF_JOB_KIND_TRAIN, NULL, "{}", "missing_field", "/params/dataset"},
-        {MF_JOB_KIND_TRAIN, NULL, "{\"dataset\":\"ring\",\"dequantise\":true}", "impossible",
+        {"sample", NULL, "{\"n\":1}", "bad_value", "/model"},
+        {"sample", "../x", "{\"n\":1}", "bad_value", "/model"},
+        {"train", "m", "{\"dataset\":\"ring\"}", "unknown_field", "/model"},
+        {"bogus", "m", "{\"n\":1}", "bad_value", "/type"},
+        {"sample", "m", NULL, "bad_json", "/params"},
+        {"sample", "m", "", "bad_json", "/params"},
+        {"sample", "m", "{", "bad_json", "/params"},
+        {"sample", "m", "[1]", "bad_json", "/params"},
+        {"sample", "m", "{\"n\":1} x", "bad_json", "/params"},
+        {"sample", "m", "{\"n\":0}", "out_of_range", "/params/n"},
+        {"sample", "m", "{}", "missing_field", "/params/n"},
+        {"sample", "m", "{\"n\":1,\"model\":\"m\"}", "unknown_field", "/params/model"},
+        {"sample", "m", "{\"n\":1,\"x\":[[[[[[[[1]]]]]]]]}", "bad_json", "/params"},
+        {"train", NULL, "{}", "missing_field", "/params/dataset"},
+        {"train", NULL, "{\"dataset\":\"ring\",\"dequantise\":true}", "impossible",
          "/params/dequantise"},
-        {MF_JOB_KIND_FINETUNE_SMEME, NULL, "{}", "bad_value", "/model"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "", "{}", "bad_value", "/model"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "../x", "{}", "bad_value", "/model"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "m", NULL, "bad_json", "/params"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "m", "[]", "bad_json", "/params"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"K\":0}", "out_of_range", "/params/K"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"alpha\":[2]}", "impossible", "/params/alpha"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"alpha\":[2,2,2],\"K\":2}", "impossible",
+        {"finetune.smeme", NULL, "{}", "bad_value", "/model"},
+        {"finetune.smeme", "", "{}", "bad_value", "/model"},
+        {"finetune.smeme", "../x", "{}", "bad_value", "/model"},
+        {"finetune.smeme", "m", NULL, "bad_json", "/params"},
+        {"finetune.smeme", "m", "[]", "bad_json", "/params"},
+        {"finetune.smeme", "m", "{\"K\":0}", "out_of_range", "/params/K"},
+        {"finetune.smeme", "m", "{\"alpha\":[2]}", "impossible", "/params/alpha"},
+        {"finetune.smeme", "m", "{\"alpha\":[2,2,2],\"K\":2}", "impossible",
          "/params/alpha"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"alpha\":[2,0]}", "out_of_range", "/params/alpha/1"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"n\":1}", "unknown_field", "/params/n"},
-        {MF_JOB_KIND_FINETUNE_SMEME, "m", "{\"model\":\"m\"}", "unknown_field", "/params/model"},
-        {(mf_job_kind) 3, "m", "{}", "bad_value", "/type"},
+        {"finetune.smeme", "m", "{\"alpha\":[2,0]}", "out_of_range", "/params/alpha/1"},
+        {"finetune.smeme", "m", "{\"n\":1}", "unknown_field", "/params/n"},
+        {"finetune.smeme", "m", "{\"model\":\"m\"}", "unknown_field", "/params/model"},
+        {"finetune.reward", "m", "{}", "bad_value", "/type"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         j.params_json = (char *) "not a heap pointer";
-        mf_req_status st = mf_req_decode_job_params(cases[i].kind, cases[i].model, cases[i].params,
+        unsigned st = decode_job_params(cases[i].kind, cases[i].model, cases[i].params,
                                                     &lim, &j, &err);
-        ck_assert_msg(st != MF_REQ_OK, "case %zu", i);
+        ck_assert_msg(st != 0, "case %zu", i);
         ck_assert_ptr_null(j.params_json);
         ck_assert_msg(strcmp(err.code, cases[i].code) == 0 &&
                           strcmp(err.field, cases[i].field) == 0,
-                      "case %zu: got %s at %s (%s)", i, err.code, err.field, err.message);
-        assert_error(&err, strcmp(err.code, "impossible") == 0 ? MF_REQ_IMPOSSIBLE : MF_REQ_BAD,
+                      "case %zu: got %s at %s (%s)", i, err.code, err.field, err.msg);
+        assert_error(&err, strcmp(err.code, "impossible") == 0 ? 422 : 400,
                      cases[i].code, cases[i].field);
     }
 }
@@ -1176,8 +1222,8 @@ END_TEST
 
 static void assert_smeme_defaults(const mf_job_req *j)
 {
-    ck_assert_int_eq(j->kind, MF_JOB_KIND_FINETUNE_SMEME);
-    const mf_smeme_req *m = &j->p.smeme;
+    ck_assert_str_eq(j->codec->name, "finetune.smeme");
+    const mf_smeme_req *m = P_SMEME(*j);
     ck_assert_uint_eq(m->K, 2);
     ck_assert(m->alpha[0] == 2.0);
     ck_assert(m->alpha[1] == 2.0);
@@ -1217,23 +1263,23 @@ START_TEST(test_job_smeme_defaults)
         ck_assert_str_eq(j.model, "gaussian");
         assert_smeme_defaults(&j);
         assert_round_trip(&j);
-        free(j.params_json);
+        mf_job_req_done(&j);
     }
 
     /* The params the store keeps decode to the defaults again; so do none at all. */
     mf_job_req j;
-    mf_req_error err;
+    mf_diag err;
     ck_assert_int_eq(
-        mf_req_decode_job_params(MF_JOB_KIND_FINETUNE_SMEME, "gaussian", "{}", NULL, &j, &err),
-        MF_REQ_OK);
+        decode_job_params("finetune.smeme", "gaussian", "{}", NULL, &j, &err),
+        0);
     ck_assert_str_eq(j.model, "gaussian");
     assert_smeme_defaults(&j);
-    free(j.params_json);
-    ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_FINETUNE_SMEME, "gaussian",
+    mf_job_req_done(&j);
+    ck_assert_int_eq(decode_job_params("finetune.smeme", "gaussian",
                                               SMEME_DEFAULTS_JSON, NULL, &j, &err),
-                     MF_REQ_OK);
+                     0);
     assert_smeme_defaults(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 }
 
 END_TEST
@@ -1247,9 +1293,9 @@ START_TEST(test_job_smeme_all_fields)
         "\"seed\":9007199254740992,\"clip_loss\":1e12,\"clip_grad\":1e6,\"clip_reward\":0,"
         "\"inner_steps\":100,\"rounds\":100000,\"lr\":1,\"batch\":16384,\"trajectories\":1024,"
         "\"steps\":1000,\"tau_r\":999,\"K\":3}}");
-    ck_assert_int_eq(j.kind, MF_JOB_KIND_FINETUNE_SMEME);
+    ck_assert_str_eq(j.codec->name, "finetune.smeme");
     ck_assert_str_eq(j.model, "imbalanced_square");
-    const mf_smeme_req *m = &j.p.smeme;
+    const mf_smeme_req *m = P_SMEME(j);
     ck_assert_uint_eq(m->K, 3);
     ck_assert(m->alpha[0] == 1.5);
     ck_assert(m->alpha[1] == 2.0);
@@ -1275,14 +1321,14 @@ START_TEST(test_job_smeme_all_fields)
                      "\"rounds\":100000,\"seed\":9007199254740992,\"steps\":1000,\"tau_r\":999,"
                      "\"trajectories\":1024}");
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 
     /* The lower bounds. */
     j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":1,"
                "\"alpha\":1.0000000001,\"tau_r\":0,\"steps\":2,\"trajectories\":1,\"batch\":1,"
                "\"lr\":1e-300,\"rounds\":1,\"inner_steps\":1,\"clip_reward\":0,\"clip_grad\":0,"
                "\"clip_loss\":0,\"seed\":0,\"n_metric_samples\":100,\"out_model\":\"x\"}}");
-    m = &j.p.smeme;
+    m = P_SMEME(j);
     ck_assert_uint_eq(m->K, 1);
     ck_assert(m->alpha[0] == 1.0000000001);
     ck_assert(m->alpha[1] == 0.0);
@@ -1302,7 +1348,7 @@ START_TEST(test_job_smeme_all_fields)
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"alpha\":[1.0000000001]"));
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"out_model\":\"x\""));
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 }
 
 END_TEST
@@ -1320,64 +1366,64 @@ START_TEST(test_job_smeme_alpha)
     };
     for (size_t i = 0; i < sizeof five / sizeof five[0]; i++) {
         mf_job_req j = job_ok(five[i]);
-        ck_assert_uint_eq(j.p.smeme.K, 5);
+        ck_assert_uint_eq((*P_SMEME(j)).K, 5);
         for (size_t k = 0; k < MF_SMEME_REQ_MAX_K; k++) {
-            ck_assert(j.p.smeme.alpha[k] == (k < 5 ? 3.5 : 0.0));
+            ck_assert((*P_SMEME(j)).alpha[k] == (k < 5 ? 3.5 : 0.0));
         }
         /* Stored as the list, whichever form came in. */
         ck_assert_ptr_nonnull(strstr(j.params_json, "\"K\":5,\"alpha\":[3.5,3.5,3.5,3.5,3.5],"));
         assert_round_trip(&j);
-        free(j.params_json);
+        mf_job_req_done(&j);
     }
 
     /* One number with K omitted: the default K = 2. */
     mf_job_req j =
         job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"alpha\":1.25}}");
-    ck_assert_uint_eq(j.p.smeme.K, 2);
-    ck_assert(j.p.smeme.alpha[0] == 1.25);
-    ck_assert(j.p.smeme.alpha[1] == 1.25);
-    ck_assert(j.p.smeme.alpha[2] == 0.0);
+    ck_assert_uint_eq((*P_SMEME(j)).K, 2);
+    ck_assert((*P_SMEME(j)).alpha[0] == 1.25);
+    ck_assert((*P_SMEME(j)).alpha[1] == 1.25);
+    ck_assert((*P_SMEME(j)).alpha[2] == 0.0);
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"alpha\":[1.25,1.25]"));
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 
     /* K = 3 with a list of 3, one per iteration, in order; integers are numbers too. */
     j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":3,"
                "\"alpha\":[2,4.5,1.1]}}");
-    ck_assert_uint_eq(j.p.smeme.K, 3);
-    ck_assert(j.p.smeme.alpha[0] == 2.0);
-    ck_assert(j.p.smeme.alpha[1] == 4.5);
-    ck_assert(j.p.smeme.alpha[2] == 1.1);
-    ck_assert(j.p.smeme.alpha[3] == 0.0);
+    ck_assert_uint_eq((*P_SMEME(j)).K, 3);
+    ck_assert((*P_SMEME(j)).alpha[0] == 2.0);
+    ck_assert((*P_SMEME(j)).alpha[1] == 4.5);
+    ck_assert((*P_SMEME(j)).alpha[2] == 1.1);
+    ck_assert((*P_SMEME(j)).alpha[3] == 0.0);
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"alpha\":[2.0,4.5,1.1000000000000001]"));
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 
     /* K omitted and a list of 2 (the default K). */
     j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"alpha\":[3,1.5]}}");
-    ck_assert_uint_eq(j.p.smeme.K, 2);
-    ck_assert(j.p.smeme.alpha[0] == 3.0);
-    ck_assert(j.p.smeme.alpha[1] == 1.5);
+    ck_assert_uint_eq((*P_SMEME(j)).K, 2);
+    ck_assert((*P_SMEME(j)).alpha[0] == 3.0);
+    ck_assert((*P_SMEME(j)).alpha[1] == 1.5);
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 
     /* The longest: K = MF_SMEME_REQ_MAX_K, a different alpha each. */
     j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":16,\"alpha\":"
                "[2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}}");
-    ck_assert_uint_eq(j.p.smeme.K, MF_SMEME_REQ_MAX_K);
+    ck_assert_uint_eq((*P_SMEME(j)).K, MF_SMEME_REQ_MAX_K);
     for (size_t k = 0; k < MF_SMEME_REQ_MAX_K; k++) {
-        ck_assert(j.p.smeme.alpha[k] == (double) (k + 2));
+        ck_assert((*P_SMEME(j)).alpha[k] == (double) (k + 2));
     }
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 
     /* K = 16 with one number. */
     j = job_ok("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":16,\"alpha\":100}}");
     for (size_t k = 0; k < MF_SMEME_REQ_MAX_K; k++) {
-        ck_assert(j.p.smeme.alpha[k] == 100.0);
+        ck_assert((*P_SMEME(j)).alpha[k] == 100.0);
     }
     assert_round_trip(&j);
-    free(j.params_json);
+    mf_job_req_done(&j);
 }
 
 END_TEST
@@ -1388,31 +1434,31 @@ START_TEST(test_job_smeme_limits)
      * way to them, and values above them are out of range. */
     mf_req_limits lim = {.max_n = 500, .max_steps = 50, .max_train_steps = 10, .max_batch = 8};
     mf_job_req j;
-    mf_req_error err;
+    mf_diag err;
     const char *b = "{\"type\":\"finetune.smeme\",\"model\":\"m\"}";
-    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &lim, &j, &err), MF_REQ_OK);
-    ck_assert_uint_eq(j.p.smeme.steps, 50);
-    ck_assert_uint_eq(j.p.smeme.n_metric_samples, 500);
-    ck_assert_uint_eq(j.p.smeme.batch, 2048); /* max_batch is the train jobs' limit */
+    ck_assert_int_eq(decode_job(b, strlen(b), &lim, &j, &err), 0);
+    ck_assert_uint_eq((*P_SMEME(j)).steps, 50);
+    ck_assert_uint_eq((*P_SMEME(j)).n_metric_samples, 500);
+    ck_assert_uint_eq((*P_SMEME(j)).batch, 2048); /* max_batch is the train jobs' limit */
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"n_metric_samples\":500,"));
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"steps\":50,"));
     assert_round_trip_lim(&j, &lim);
-    free(j.params_json);
+    mf_job_req_done(&j);
 
     b = "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"steps\":50,"
         "\"n_metric_samples\":500}}";
-    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &lim, &j, &err), MF_REQ_OK);
-    ck_assert_uint_eq(j.p.smeme.steps, 50);
-    ck_assert_uint_eq(j.p.smeme.n_metric_samples, 500);
-    free(j.params_json);
+    ck_assert_int_eq(decode_job(b, strlen(b), &lim, &j, &err), 0);
+    ck_assert_uint_eq((*P_SMEME(j)).steps, 50);
+    ck_assert_uint_eq((*P_SMEME(j)).n_metric_samples, 500);
+    mf_job_req_done(&j);
 
     /* Under the default limits a default stays the default, below the limit. */
     mf_req_limits big = {.max_n = 3000, .max_steps = 2000, .max_train_steps = 1, .max_batch = 1};
     b = "{\"type\":\"finetune.smeme\",\"model\":\"m\"}";
-    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &big, &j, &err), MF_REQ_OK);
-    ck_assert_uint_eq(j.p.smeme.steps, 100);
-    ck_assert_uint_eq(j.p.smeme.n_metric_samples, 2000);
-    free(j.params_json);
+    ck_assert_int_eq(decode_job(b, strlen(b), &big, &j, &err), 0);
+    ck_assert_uint_eq((*P_SMEME(j)).steps, 100);
+    ck_assert_uint_eq((*P_SMEME(j)).n_metric_samples, 2000);
+    mf_job_req_done(&j);
 
     static const struct {
         const char *params, *field, *message;
@@ -1428,15 +1474,15 @@ START_TEST(test_job_smeme_limits)
         snprintf(body, sizeof body, "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":%s}",
                  over[i].params);
         j.params_json = (char *) "not a heap pointer";
-        ck_assert_int_eq(mf_req_decode_job(body, strlen(body), &lim, &j, &err), MF_REQ_BAD);
+        ck_assert_int_eq(decode_job(body, strlen(body), &lim, &j, &err), 400);
         ck_assert_ptr_null(j.params_json);
-        assert_error(&err, MF_REQ_BAD, "out_of_range", over[i].field);
-        ck_assert_str_eq(err.message, over[i].message);
+        assert_error(&err, 400, "out_of_range", over[i].field);
+        ck_assert_str_eq(err.msg, over[i].message);
         /* The same through the job store's path. */
-        ck_assert_int_eq(mf_req_decode_job_params(MF_JOB_KIND_FINETUNE_SMEME, "m", over[i].params,
+        ck_assert_int_eq(decode_job_params("finetune.smeme", "m", over[i].params,
                                                   &lim, &j, &err),
-                         MF_REQ_BAD);
-        assert_error(&err, MF_REQ_BAD, "out_of_range", over[i].field);
+                         400);
+        assert_error(&err, 400, "out_of_range", over[i].field);
     }
 
     /* Limits under the smallest value finetune.smeme accepts: no body can pass,
@@ -1445,62 +1491,62 @@ START_TEST(test_job_smeme_limits)
     mf_req_limits tiny_steps = {
         .max_n = 10000, .max_steps = 1, .max_train_steps = 1, .max_batch = 1};
     b = "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"K\":3}}";
-    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &tiny_n, &j, &err), MF_REQ_IMPOSSIBLE);
-    assert_error(&err, MF_REQ_IMPOSSIBLE, "impossible", "/params/n_metric_samples");
-    ck_assert_str_eq(err.message, "\"/params/n_metric_samples\" cannot be met: this server allows "
+    ck_assert_int_eq(decode_job(b, strlen(b), &tiny_n, &j, &err), 422);
+    assert_error(&err, 422, "impossible", "/params/n_metric_samples");
+    ck_assert_str_eq(err.msg, "\"/params/n_metric_samples\" cannot be met: this server allows "
                                   "at most 99 samples and finetune.smeme needs at least 100");
-    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &tiny_steps, &j, &err), MF_REQ_IMPOSSIBLE);
-    assert_error(&err, MF_REQ_IMPOSSIBLE, "impossible", "/params/steps");
+    ck_assert_int_eq(decode_job(b, strlen(b), &tiny_steps, &j, &err), 422);
+    assert_error(&err, 422, "impossible", "/params/steps");
     b = "{\"type\":\"finetune.smeme\",\"model\":\"m\"}";
-    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &tiny_steps, &j, &err), MF_REQ_IMPOSSIBLE);
-    assert_error(&err, MF_REQ_IMPOSSIBLE, "impossible", "/params/steps");
+    ck_assert_int_eq(decode_job(b, strlen(b), &tiny_steps, &j, &err), 422);
+    assert_error(&err, 422, "impossible", "/params/steps");
     /* ... but an unknown field is still the 400 it always is. */
     b = "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"x\":1}}";
-    ck_assert_int_eq(mf_req_decode_job(b, strlen(b), &tiny_steps, &j, &err), MF_REQ_BAD);
-    assert_error(&err, MF_REQ_BAD, "unknown_field", "/params/x");
+    ck_assert_int_eq(decode_job(b, strlen(b), &tiny_steps, &j, &err), 400);
+    assert_error(&err, 400, "unknown_field", "/params/x");
 }
 
 END_TEST
 
 START_TEST(test_job_smeme_messages)
 {
-    mf_req_error e = decode_err(JOB, JM("\"alpha\":[2,2,2]"));
-    ck_assert_str_eq(e.message, "\"/params/alpha\" lists 3 numbers but \"/params/K\" is 2 (the "
+    mf_diag e = decode_err(JOB, JM("\"alpha\":[2,2,2]"));
+    ck_assert_str_eq(e.msg, "\"/params/alpha\" lists 3 numbers but \"/params/K\" is 2 (the "
                                 "default); give one alpha per iteration, or a single number for "
                                 "all of them");
     e = decode_err(JOB, JM("\"alpha\":[2,2],\"K\":3"));
-    ck_assert_str_eq(e.message, "\"/params/alpha\" lists 2 numbers but \"/params/K\" is 3; give "
+    ck_assert_str_eq(e.msg, "\"/params/alpha\" lists 2 numbers but \"/params/K\" is 3; give "
                                 "one alpha per iteration, or a single number for all of them");
     e = decode_err(JOB, JM("\"alpha\":1"));
-    ck_assert_str_eq(e.message, "\"/params/alpha\" must be a number greater than 1 and at most "
+    ck_assert_str_eq(e.msg, "\"/params/alpha\" must be a number greater than 1 and at most "
                                 "100, or an array of K (2) such numbers, got 1");
     e = decode_err(JOB, JM("\"K\":4,\"alpha\":\"2\""));
-    ck_assert_str_eq(e.message, "\"/params/alpha\" must be a number greater than 1 and at most "
+    ck_assert_str_eq(e.msg, "\"/params/alpha\" must be a number greater than 1 and at most "
                                 "100, or an array of K (4) such numbers, got \"2\"");
     e = decode_err(JOB, JM("\"alpha\":[2,\"x\"]"));
-    ck_assert_str_eq(e.message,
+    ck_assert_str_eq(e.msg,
                      "\"/params/alpha/1\" must be a number greater than 1 and at most 100, got "
                      "\"x\"");
     e = decode_err(JOB, JM("\"foo\":1"));
-    ck_assert_str_eq(e.message, "unknown field \"/params/foo\"; the allowed fields are K, alpha, "
+    ck_assert_str_eq(e.msg, "unknown field \"/params/foo\"; the allowed fields are K, alpha, "
                                 "tau_r, steps, trajectories, batch, lr, rounds, inner_steps, "
                                 "clip_reward, clip_grad, clip_loss, seed, n_metric_samples, "
                                 "out_model");
     e = decode_err(JOB, JM("\"model\":\"m\""));
-    ck_assert_ptr_nonnull(strstr(e.message, "top-level \"model\""));
+    ck_assert_ptr_nonnull(strstr(e.msg, "top-level \"model\""));
     e = decode_err(JOB, JM("\"clip_loss\":-1"));
-    ck_assert_str_eq(e.message, "\"/params/clip_loss\" must be a number between 0 and "
+    ck_assert_str_eq(e.msg, "\"/params/clip_loss\" must be a number between 0 and "
                                 "1000000000000 (0 = no clipping), got -1");
     e = decode_err(JOB, JM("\"lr\":0"));
-    ck_assert_str_eq(e.message,
+    ck_assert_str_eq(e.msg,
                      "\"/params/lr\" must be a number greater than 0 and at most 1, got 0");
     e = decode_err(JOB, JM("\"tau_r\":1000"));
-    ck_assert_str_eq(e.message, "\"/params/tau_r\" must be an integer between 0 and 999, got 1000");
+    ck_assert_str_eq(e.msg, "\"/params/tau_r\" must be an integer between 0 and 999, got 1000");
     e = decode_err(JOB, "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":[]}");
-    ck_assert_str_eq(e.message, "\"/params\" must be an object of finetune.smeme job params, got "
+    ck_assert_str_eq(e.msg, "\"/params\" must be an object of finetune.smeme job params, got "
                                 "an array of 0 elements");
     e = decode_err(JOB, "{\"type\":\"finetune.smeme\"}");
-    ck_assert_str_eq(e.message,
+    ck_assert_str_eq(e.msg,
                      "missing required field \"/model\", an id matching [a-z0-9][a-z0-9._-]{0,63}");
 }
 
@@ -1535,41 +1581,41 @@ START_TEST(test_out_of_memory)
     mf_req_limits lim = mf_req_limits_default();
     json_set_alloc_funcs(budget_malloc, free);
     for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
-        mf_req_error ok_err;
+        mf_diag ok_err;
         mf_job_req ok;
         alloc_budget = 1000000;
-        mf_req_status want = mf_req_decode_job(bodies[b], strlen(bodies[b]), &lim, &ok, &ok_err);
+        unsigned want = decode_job(bodies[b], strlen(bodies[b]), &lim, &ok, &ok_err);
         bool reached = false;
         size_t n_internal = 0;
         for (long k = 0; k < 1000 && !reached; k++) {
             mf_job_req j;
-            mf_req_error err;
+            mf_diag err;
             alloc_budget = k;
-            mf_req_status st = mf_req_decode_job(bodies[b], strlen(bodies[b]), &lim, &j, &err);
+            unsigned st = decode_job(bodies[b], strlen(bodies[b]), &lim, &j, &err);
             alloc_budget = 1000000; /* for the checks below */
-            if (st == MF_REQ_INTERNAL) {
+            if (st == 500) {
                 ck_assert_ptr_null(j.params_json);
-                assert_error(&err, MF_REQ_INTERNAL, "internal", "");
+                assert_error(&err, 500, "internal", "");
                 n_internal++;
                 continue;
             }
             /* jansson's lexer reports some failed allocations as a syntax error
              * (a token it could not store is an invalid token), which the
              * decoder cannot tell apart: a 400 on the body as a whole. */
-            if (st == MF_REQ_BAD && strcmp(err.code, "bad_json") == 0 &&
-                !(want == MF_REQ_BAD && strcmp(ok_err.code, "bad_json") == 0)) {
+            if (st == 400 && strcmp(err.code, "bad_json") == 0 &&
+                !(want == 400 && strcmp(ok_err.code, "bad_json") == 0)) {
                 ck_assert_ptr_null(j.params_json);
-                assert_error(&err, MF_REQ_BAD, "bad_json", "");
+                assert_error(&err, 400, "bad_json", "");
                 continue;
             }
             /* Enough memory: the same answer as without a limit. */
             reached = true;
             ck_assert_msg(st == want, "body %zu budget %ld: %d %s %s %s", b, k, (int) st, err.code,
-                          err.field, err.message);
-            if (st == MF_REQ_OK) {
+                          err.field, err.msg);
+            if (st == 0) {
                 ck_assert_str_eq(j.params_json, ok.params_json);
                 assert_round_trip(&j);
-                free(j.params_json);
+                mf_job_req_done(&j);
             } else {
                 ck_assert_str_eq(err.code, ok_err.code);
                 ck_assert_str_eq(err.field, ok_err.field);
@@ -1577,8 +1623,8 @@ START_TEST(test_out_of_memory)
         }
         ck_assert(reached);
         ck_assert_uint_gt(n_internal, 0);
-        if (want == MF_REQ_OK) {
-            free(ok.params_json);
+        if (want == 0) {
+            mf_job_req_done(&ok);
         }
     }
     json_set_alloc_funcs(malloc, free);

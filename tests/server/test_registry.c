@@ -87,7 +87,7 @@ static mf_model *tiny_model(float salt)
     cfg.hidden[0] = 8;
     cfg.hidden[1] = 8;
     mf_model *m = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_model_new(&cfg, SCHED, &m, &d) == MF_OK, "%s", d.msg);
     for (size_t i = 0; i < m->net->n_params; i++) {
         m->net->params[i] = sinf(0.37f * (float) i + salt) * 0.5f + 1e-3f * (float) i;
@@ -100,7 +100,7 @@ static mf_model *tiny_model(float salt)
 static void save_tiny(const char *path, float salt)
 {
     mf_model *m = tiny_model(salt);
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_model_save_file(m, path, &d) == MF_OK, "%s", d.msg);
     mf_model_free(m);
 }
@@ -363,7 +363,7 @@ START_TEST(test_add)
     uint8_t *want = NULL;
     size_t want_len = 0;
     ck_assert_int_eq(mf_model_to_buffer(m, &want, &want_len), MF_OK);
-    mf_diag diag = {{0}, {0}};
+    mf_diag diag = {0};
     ck_assert_int_eq(mf_registry_add(r, "up-1", m, &diag), MF_OK); /* the registry has m */
 
     char path[512];
@@ -463,7 +463,7 @@ START_TEST(test_add_write_fails)
     mf_registry *r = open_ok(NULL, d.store, NULL, NULL);
     ck_assert_int_eq(rmdir(d.store), 0);
     mf_model *m = tiny_model(6.0f);
-    mf_diag diag = {{0}, {0}};
+    mf_diag diag = {0};
     ck_assert_int_eq(mf_registry_add(r, "lost", m, &diag), MF_EIO);
     ck_assert_msg(diag.msg[0] != '\0', "no diagnostic");
     ck_assert_ptr_null(mf_registry_get(r, "lost"));
@@ -492,7 +492,7 @@ START_TEST(test_delete)
     make_dirs(&d, false);
     copy_shipped("gaussian", d.shipped, "gaussian.safetensors");
     mf_registry *r = open_ok(d.shipped, d.store, NULL, NULL);
-    mf_diag diag = {{0}, {0}};
+    mf_diag diag = {0};
     ck_assert_int_eq(mf_registry_add(r, "keep", tiny_model(7.0f), &diag), MF_OK);
     ck_assert_int_eq(mf_registry_add(r, "drop", tiny_model(8.0f), &diag), MF_OK);
     ck_assert_int_eq(mf_registry_add(r, "held", tiny_model(9.0f), &diag), MF_OK);
@@ -645,7 +645,7 @@ START_TEST(test_pytorch_model)
     /* through add, after mf_model_load_file */
     snprintf(src, sizeof src, "%s/golden/ref_d64_h16.model.safetensors", test_data());
     mf_model *m = NULL;
-    mf_diag diag = {{0}, {0}};
+    mf_diag diag = {0};
     ck_assert_msg(mf_model_load_file(src, MAX_MB, &m, &diag) == MF_OK, "%s", diag.msg);
     mf_model *copy = NULL;
     ck_assert_int_eq(mf_model_clone(m, &copy), MF_OK);
@@ -758,7 +758,7 @@ typedef struct writer_ctx {
 static void *writer(void *arg)
 {
     writer_ctx *w = arg;
-    mf_diag diag = {{0}, {0}};
+    mf_diag diag = {0};
     for (int i = 0; i < CHURN_IDS; i++) {
         char id[16];
         snprintf(id, sizeof id, "churn-%d", i);
@@ -871,7 +871,7 @@ static void *adder(void *arg)
     for (int i = 0; i < RACE_IDS; i++) {
         char id[16];
         snprintf(id, sizeof id, "race-%d", i);
-        mf_diag d = {{0}, {0}};
+        mf_diag d = {0};
         a->err[i] = mf_registry_add(a->r, id, m[i], &d);
         if (a->err[i] != MF_OK) {
             mf_model_free(m[i]); /* not taken */
@@ -918,7 +918,7 @@ START_TEST(test_concurrent_add_same_id)
         ck_assert_ptr_nonnull(e);
         assert_same_params(e->model, want);
         mf_model *back = NULL;
-        mf_diag diag = {{0}, {0}};
+        mf_diag diag = {0};
         ck_assert_int_eq(mf_model_load_file(path, MAX_MB, &back, &diag), MF_OK);
         assert_same_params(back, want); /* the winner's file, not a loser's */
         mf_model_free(back);

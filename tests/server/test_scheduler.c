@@ -39,6 +39,7 @@
 #include "model_file.h"
 #include "par.h"
 #include "registry.h"
+#include "job_codec.h"
 #include "request_json.h"
 #include "sampler.h"
 #include "scheduler.h"
@@ -91,7 +92,7 @@ typedef struct env {
 
 static void open_store(env *e)
 {
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_err err = mf_store_open(e->db_uri, &e->store, &d);
     ck_assert_msg(err == MF_OK, "store %s: %s: %s", e->db_uri, mf_err_name(err), d.msg);
 }
@@ -238,10 +239,9 @@ static mf_sample_call *new_call(env *e, const char *model, mf_sampler_kind kind,
     c->req.has_seed = true;
     c->req.seed = seed;
     c->req.metrics = false;
-    char msg[256] = "", field[128] = "";
-    mf_err err =
-        mf_sched_resolve(e->s, &c->req, c->model->model, "", msg, sizeof msg, field, sizeof field);
-    ck_assert_msg(err == MF_OK, "resolve: %s (%s)", msg, field);
+    mf_diag d = {0};
+    mf_err err = mf_sched_resolve(e->s, &c->req, c->model->model, "", &d);
+    ck_assert_msg(err == MF_OK, "resolve: %s (%s)", d.msg, d.field);
     c->progress = on_progress;
     c->done = on_done;
     c->ctx = x;
@@ -306,17 +306,15 @@ static mf_err try_submit(env *e, const char *body, char id[MF_ID_MAX + 1], long 
                          size_t field_cap)
 {
     mf_job_req q;
-    mf_req_error re;
+    mf_diag d = {0};
     mf_req_limits lim = mf_req_limits_default();
-    ck_assert_msg(mf_req_decode_job(body, strlen(body), &lim, &q, &re) == MF_REQ_OK, "%s: %s", body,
-                  re.message);
-    char msg[256] = "";
-    field[0] = '\0';
-    mf_err err = mf_sched_submit(e->s, &q, id, pos, msg, sizeof msg, field, field_cap);
-    if (err == MF_OK) {
-        ck_assert_ptr_null(q.params_json); /* taken */
-    }
-    free(q.params_json);
+    ck_assert_msg(mf_req_decode_job(body, strlen(body), &lim, &q, &d) == MF_OK, "%s: %s", body,
+                  d.msg);
+    mf_err err = mf_sched_submit(e->s, &q, id, pos, &d);
+    snprintf(field, field_cap, "%s", err == MF_OK ? "" : d.field);
+    /* taken, whatever the outcome */
+    ck_assert_ptr_null(q.params_json);
+    ck_assert_ptr_null(q.params);
     return err;
 }
 
@@ -473,7 +471,7 @@ static mf_model *small_model(size_t T, uint32_t C)
     char spec[64];
     snprintf(spec, sizeof spec, "linear:0.0001:0.02:%zu", T);
     mf_model *m = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_model_new(&cfg, spec, &m, &d) == MF_OK, "%s", d.msg);
     mf_mlp_init_params(m->net, 1);
     return m;
@@ -484,11 +482,11 @@ static mf_model *small_model(size_t T, uint32_t C)
 static mf_err resolve(env *e, mf_sample_req *q, const mf_model *m, const char *prefix,
                       char field[128])
 {
-    char msg[256] = "";
-    field[0] = '\0';
-    mf_err err = mf_sched_resolve(e->s, q, m, prefix, msg, sizeof msg, field, 128);
+    mf_diag d = {0};
+    mf_err err = mf_sched_resolve(e->s, q, m, prefix, &d);
+    snprintf(field, 128, "%s", err == MF_OK ? "" : d.field);
     if (err != MF_OK) {
-        ck_assert_msg(msg[0] != '\0', "no message");
+        ck_assert_msg(d.msg[0] != '\0', "no message");
     }
     return err;
 }
@@ -1151,7 +1149,7 @@ START_TEST(test_submit_errors)
     env_init(&e);
     mf_sched_cfg cfg = small_cfg(1, 1);
     env_start(&e, &cfg);
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_int_eq(mf_registry_add(e.reg, "t50", small_model(50, 0), &d), MF_OK);
     char id[MF_ID_MAX + 1] = "untouched", field[128];
     long pos = -7;
@@ -1309,18 +1307,18 @@ END_TEST
 static void insert_job(env *e, const char *id, const char *body, double created_at)
 {
     mf_job_req q;
-    mf_req_error re;
+    mf_diag d = {0};
     mf_req_limits lim = mf_req_limits_default();
-    ck_assert_int_eq(mf_req_decode_job(body, strlen(body), &lim, &q, &re), MF_REQ_OK);
+    ck_assert_int_eq(mf_req_decode_job(body, strlen(body), &lim, &q, &d), MF_OK);
     mf_job_rec r;
     memset(&r, 0, sizeof r);
     snprintf(r.id, sizeof r.id, "%s", id);
-    snprintf(r.type, sizeof r.type, "%s", mf_job_kind_name(q.kind));
+    snprintf(r.type, sizeof r.type, "%s", q.codec->name);
     snprintf(r.model, sizeof r.model, "%s", q.model);
     r.params = q.params_json;
     r.created_at = created_at;
     ck_assert_int_eq(mf_store_job_insert(e->store, &r, "{\"state\":\"queued\"}"), MF_OK);
-    free(q.params_json);
+    mf_job_req_done(&q);
 }
 
 /* The event an earlier restart (simulated with the store alone) appended. */
@@ -1421,7 +1419,7 @@ START_TEST(test_pytorch_model)
     char path[1024];
     snprintf(path, sizeof path, "%s/golden/ref_d2_h32.model.safetensors", test_data());
     mf_model *m = NULL, *ref = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     ck_assert_msg(mf_model_load_file(path, 1u << 20, &m, &d) == MF_OK, "%s", d.msg);
     ck_assert_msg(mf_model_load_file(path, 1u << 20, &ref, &d) == MF_OK, "%s", d.msg);
     ck_assert_int_eq(mf_registry_add(e.reg, "torch-d2", m, &d), MF_OK);

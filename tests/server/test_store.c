@@ -42,7 +42,7 @@
 static mf_store *open_uri(const char *uri)
 {
     mf_store *s = NULL;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_err err = mf_store_open(uri, &s, &d);
     ck_assert_msg(err == MF_OK, "open %s: %s: %s", uri, mf_err_name(err), d.msg);
     ck_assert_ptr_nonnull(s);
@@ -1276,7 +1276,7 @@ END_TEST
 static void open_fails(const char *uri, mf_err want, const char *needle)
 {
     mf_store *keep = (mf_store *) &keep, *s = keep;
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_err err = mf_store_open(uri, &s, &d);
     ck_assert_msg(err == want, "open %s: %s, want %s (%s)", uri, mf_err_name(err),
                   mf_err_name(want), d.msg);
@@ -1288,7 +1288,7 @@ static void open_fails(const char *uri, mf_err want, const char *needle)
 START_TEST(test_open_errors)
 {
     open_fails("postgres://user:secret@db/manifold", MF_EINVAL, "sqlite:PATH");
-    mf_diag d = {{0}, {0}};
+    mf_diag d = {0};
     mf_store *s = NULL;
     ck_assert_int_eq(mf_store_open("postgres://user:secret@db/manifold", &s, &d), MF_EINVAL);
     ck_assert_ptr_null(strstr(d.msg, "secret")); /* no credentials in logs */

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * job_codec.h - one codec per job type: the wire form of a job's params.
+ *
+ * A codec names its type (the "type" of POST /v1/jobs), says whether the type
+ * takes a model (the one it samples or fine-tunes: then "model" is required,
+ * else forbidden), decodes the params object into the type's C struct with
+ * every default filled in and every error named by its JSON pointer under
+ * /params, and encodes that struct back as the canonical params JSON the job
+ * store keeps (compact, sorted keys, every default written, so decoding it
+ * again gives the same struct).  server/jobs/ pairs each codec with the code
+ * that runs the job.
+ *
+ * Adding a job type: its codec in a file of its own here, and one line in the
+ * table of job_codecs.c.
+ */
+#ifndef MF_JOB_CODEC_H
+#define MF_JOB_CODEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "request_json.h"
+
+struct mf_job_codec {
+    const char *name;       /* "sample", "train", "finetune.smeme", ... */
+    bool needs_model;       /* "model" required (true) or forbidden (false) */
+    const char *model_hint; /* !needs_model: the sentence after "unknown field \"/model\"; " */
+    size_t params_size;     /* bytes of the decoded params struct */
+    /**
+     * Decodes params (an object, or NULL when the body has none) of a job on
+     * model (the top-level "model"; "" for a type without one) into out
+     * (params_size bytes, zeroed by the caller).  Errors as request_json.h,
+     * with fields under /params.
+     */
+    mf_err (*decode)(json_t *params, const char *model, const mf_req_limits *lim, void *out,
+                     mf_diag *d);
+    /** The canonical params JSON of a decoded struct; malloc'd, NULL when out of memory. */
+    char *(*encode)(const void *params);
+};
+
+/** Every job type this build runs, NULL-terminated (job_codecs.c). */
+extern const mf_job_codec *const mf_job_codecs[];
+
+/** The codec named name, or NULL (NULL name too). */
+const mf_job_codec *mf_job_codec_lookup(const char *name);
+
+#endif /* MF_JOB_CODEC_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * train_codec.h - the params of a "train" job: a new model trained from a
+ * built-in data set.  Every field but dataset is optional:
+ *   dataset   string, one of core/dataset.h's names (required)
+ *   hidden    array of 1..MF_MLP_MAX_HIDDEN integers 1..MF_MLP_MAX_WIDTH (default [256,256,256])
+ *   emb       even integer 2..MF_MLP_MAX_WIDTH (default 64)
+ *   schedule  string, parsed by core (default "linear:0.0001:0.02:1000"; checked by the server)
+ *   steps     integer 1..max_train_steps (default 20000, or the limit when lower)
+ *   batch     integer 1..max_batch (default 512, or the limit when lower)
+ *   lr        number in (0, 1] (default 1e-3)
+ *   lr_min    number in [0, 1] (default 1e-5)
+ *   warmup    integer 0..1e9 (default 500)
+ *   ema       number in [0, 0.999999] (default 0.999)
+ *   clip      number in [0, 1e9] (default 1)
+ *   seed      integer 0..2^53 (default 0)
+ *   dequantise boolean (default false; only for digits, else 422 "impossible" on /params/dequantise)
+ *   out_model string id of the model to create (default: the server names it)
+ * A train job takes no "model": it makes one.
+ */
+#ifndef MF_TRAIN_CODEC_H
+#define MF_TRAIN_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job_codec.h"
+
+typedef struct mf_train_req {
+    char dataset[32];
+    uint32_t hidden[8];
+    size_t n_hidden;
+    size_t emb;
+    char schedule[64];
+    size_t steps, batch, warmup;
+    double lr, lr_min, ema, clip;
+    uint64_t seed;
+    bool dequantise;
+    char out_model[MF_REQ_ID_MAX + 1]; /* "" = default */
+} mf_train_req;
+
+extern const mf_job_codec mf_train_codec;
+
+#endif /* MF_TRAIN_CODEC_H */

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * job_impl.h - a job in memory, as the scheduler holds it (private to
+ * server/job.c and server/scheduler.c; job types see jobs/job_type.h only).
+ *
+ * A job lives from submit (or restart) to its final state.  Its reporting
+ * functions (job_type.h) write to the job store and call back its host, the
+ * scheduler, through mf_job_host: job.c knows nothing of the scheduler's
+ * queues or workers, and the scheduler nothing of what a job type does.
+ */
+#ifndef MF_JOB_IMPL_H
+#define MF_JOB_IMPL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "job_type.h"
+#include "request_json.h"
+#include "store.h"
+
+/* What a job needs from its host; every callback may be called from any thread. */
+typedef struct mf_job_host {
+    mf_store *store;
+    mf_registry *reg;
+    mf_req_limits limits;
+    const atomic_int *abort_all; /* the daemon stops and cannot wait */
+    void *ctx;
+    /* an event was appended to job_id's log (wakes its streams) */
+    void (*notify)(void *ctx, const char *job_id);
+    /* j reached final state st (statistics) */
+    void (*finished)(void *ctx, mf_job *j, mf_job_state st);
+    /* j generated n samples */
+    void (*samples)(void *ctx, uint64_t n);
+    /* a fresh random seed below 2^53 */
+    uint64_t (*random_seed)(void *ctx);
+} mf_job_host;
+
+struct mf_job {
+    char id[MF_ID_MAX + 1];
+    const mf_job_type *type;
+    const mf_job_host *host;
+    char model_id[MF_ID_MAX + 1];
+    mf_reg_model *model; /* held while the job lives, when the type takes one */
+    void *params;        /* the codec's struct */
+    char *params_json;
+    void *state;         /* type->state_size bytes */
+    atomic_int cancel;
+    bool started;        /* claimed: running in the store */
+    bool finished;       /* a final state was reported */
+    uint32_t attempts;   /* starts so far, from the store */
+    double created_at, started_at; /* Unix seconds */
+    double queued_mono;  /* when it was queued (monotonic) */
+    uint64_t done, total;
+    double last_progress;
+    mf_par *team;        /* during a slice */
+    mf_job *next;        /* the scheduler's lists */
+};
+
+/**
+ * A job of the decoded request req (its params and params_json taken, so
+ * req holds nothing afterwards) for host: the parent model held when the type
+ * takes one, the private state allocated, then prepare run; params_json is
+ * re-encoded after prepare.  Errors: MF_ENOTFOUND (model: code
+ * model_not_found), prepare's, MF_ENOMEM; d filled.  *ret written on success.
+ */
+MF_MUST_CHECK mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, mf_job_req *req,
+                                mf_job **ret, mf_diag *d);
+
+/** Frees a job (deinit, the model reference, params); accepts NULL and half-built jobs. */
+void mf_job_free(mf_job *j);
+
+/** Ends a job as cancelled through its type (what is finished is published). */
+void mf_job_cancel_now(mf_job *j);
+
+#endif /* MF_JOB_IMPL_H */

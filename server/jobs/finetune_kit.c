@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* finetune_kit.c - model names, publishing and checkpoints for model-making jobs (see finetune_kit.h). */
+#include "finetune_kit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define DIR_CAP  4200
+#define FILE_CAP (DIR_CAP + MF_REQ_ID_MAX + 16) /* dir "/" id ".safetensors" */
+
+void mf_ft_model_name(const mf_job *j, const char *requested, const char *base, const char *tag,
+                      char out[MF_REQ_ID_MAX + 1])
+{
+    const char *id = mf_job_id(j);
+    char buf[2 * MF_REQ_ID_MAX + 40];
+    int n;
+    if (requested != NULL && requested[0] != '\0') {
+        n = snprintf(buf, sizeof buf, "%s", requested);
+    } else if (tag == NULL) {
+        n = snprintf(buf, sizeof buf, "%s-%s", base, id);
+        if (n < 0 || n > MF_REQ_ID_MAX) {
+            n = snprintf(buf, sizeof buf, "%s", id);
+        }
+    } else {
+        /* the job id's hex part: "job-" is the same for every job */
+        const char *hex = strncmp(id, "job-", 4) == 0 ? id + 4 : id;
+        n = snprintf(buf, sizeof buf, "%s-%s-%s", base, tag, hex);
+        if (n < 0 || n > MF_REQ_ID_MAX) {
+            n = snprintf(buf, sizeof buf, "%s-%s", tag, id);
+        }
+    }
+    /* every case is a valid id of at most MF_REQ_ID_MAX characters */
+    memcpy(out, buf, (size_t) n + 1);
+}
+
+mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *parent, mf_diag *d)
+{
+    char prov[160];
+    snprintf(prov, sizeof prov, "manifoldd %s job %s", mf_job_type_name(j), mf_job_id(j));
+    mf_err err = mf_model_set_meta(m, "parent", parent, d);
+    if (err == MF_OK) {
+        err = mf_model_set_meta(m, "provenance", prov, d);
+    }
+    if (err == MF_OK) {
+        err = mf_model_set_created(m, time(NULL), d);
+    }
+    if (err == MF_OK) {
+        err = mf_registry_add(mf_job_registry(j), name, m, d);
+    }
+    return err;
+}
+
+/* <store>/checkpoints, and the checkpoint of j in it. */
+static void paths(mf_job *j, char dir[DIR_CAP], char file[FILE_CAP])
+{
+    snprintf(dir, DIR_CAP, "%s/checkpoints", mf_registry_store_dir(mf_job_registry(j)));
+    snprintf(file, FILE_CAP, "%s/%s.safetensors", dir, mf_job_id(j));
+}
+
+mf_err mf_ft_checkpoint_save(mf_job *j, const mf_model *m)
+{
+    char dir[DIR_CAP], file[FILE_CAP];
+    paths(j, dir, file);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        mf_log(MF_LOG_WARN, NULL, mf_job_id(j), "cannot create %s: %s", dir, strerror(errno));
+        return MF_EIO;
+    }
+    mf_diag d = {0};
+    mf_err err = mf_model_save_file(m, file, &d);
+    if (err != MF_OK) {
+        mf_log(MF_LOG_WARN, NULL, mf_job_id(j), "cannot save the checkpoint: %s", mf_strerror(err));
+    }
+    return err;
+}
+
+mf_err mf_ft_checkpoint_load(mf_job *j, size_t max_bytes, mf_model **ret)
+{
+    char dir[DIR_CAP], file[FILE_CAP];
+    paths(j, dir, file);
+    if (access(file, F_OK) != 0) {
+        return MF_ENOTFOUND;
+    }
+    mf_diag d = {0};
+    return mf_model_load_file(file, max_bytes, ret, &d);
+}
+
+void mf_ft_checkpoint_remove(mf_job *j)
+{
+    char dir[DIR_CAP], file[FILE_CAP];
+    paths(j, dir, file);
+    (void) unlink(file);
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * job_sample.c - the "sample" job: a sampling request run as a job, for
+ * requests too big to wait on (or a client that wants to resume its stream).
+ *
+ * Events: samples in chunks of SAMPLE_JOB_CHUNK rows as they are made (each
+ * with its offset), a progress event after each chunk, then the metrics of
+ * the whole set.  The result is the sample result of POST /v1/samples.  Rows
+ * are drawn chunk by chunk with the same noise as one run over all rows, so
+ * the samples do not depend on how the job was sliced.
+ */
+#include <stdlib.h>
+
+#include "api_json.h"
+#include "clock.h"
+#include "job_type.h"
+#include "mem.h"
+#include "metrics_json.h"
+#include "sample_batch.h"
+#include "sample_codec.h"
+#include "sampler.h"
+
+#define SAMPLE_JOB_CHUNK 1024 /* rows per samples event */
+
+typedef struct sample_job {
+    float *x;        /* (n, D), data space */
+    size_t next_row; /* rows done */
+} sample_job;
+
+/* The model's limits and defaults, as for POST /v1/samples (under /params). */
+static mf_err prepare(mf_job *j, mf_diag *d)
+{
+    mf_sample_req *q = mf_job_params(j);
+    uint64_t seed = q->has_seed ? q->seed : mf_job_random_seed(j);
+    return mf_sample_resolve(q, mf_job_model(j), mf_job_limits(j), seed, "/params", d);
+}
+
+/* All rows are made: the metrics, then the result. */
+static mf_job_step finish(mf_job *j)
+{
+    sample_job *sj = mf_job_priv(j);
+    const mf_sample_req *q = mf_job_params(j);
+    const mf_model *m = mf_job_model(j);
+    mf_sample_call c = {.req = *q, .x = sj->x};
+    json_t *mj = NULL;
+    if (q->metrics) {
+        mf_sample_call_metrics(&c, m);
+        if (c.has_metrics) {
+            mj = mf_json_metrics(&c.metrics);
+            mf_job_event(j, "metrics", json_incref(mj));
+        }
+    }
+    mf_sample_view v = {.model = mf_job_model_id(j),
+                        .sampler = mf_sampler_name(q->sampler),
+                        .n = q->n,
+                        .steps = q->steps,
+                        .eta = q->eta,
+                        .seed = q->seed,
+                        .x = sj->x,
+                        .D = m->net->cfg.data_dim,
+                        .metrics = mj,
+                        .metrics_skipped = c.metrics_skipped[0] != '\0' ? c.metrics_skipped : NULL};
+    char *result = mf_json_take_dump(mf_json_sample_result(&v));
+    char *metrics = mj != NULL ? mf_json_take_dump(json_incref(mj)) : NULL;
+    json_decref(mj);
+    if (metrics != NULL) {
+        mf_job_metrics(j, metrics);
+    }
+    mf_job_count_samples(j, q->n);
+    if (result == NULL) {
+        mf_job_fail(j, "internal", "cannot encode the result", MF_ENOMEM);
+    } else {
+        mf_job_succeed(j, result, metrics);
+    }
+    free(result);
+    free(metrics);
+    return MF_JOB_DONE;
+}
+
+/* Chunks of rows until the deadline. */
+static mf_job_step slice(mf_job *j, double deadline)
+{
+    sample_job *sj = mf_job_priv(j);
+    const mf_sample_req *q = mf_job_params(j);
+    const mf_model *m = mf_job_model(j);
+    size_t D = m->net->cfg.data_dim;
+    if (sj->x == NULL) {
+        mf_job_progress(j, 0, q->n, NULL, false);
+        sj->x = mf_alloc_floats(q->n * D);
+        if (sj->x == NULL) {
+            mf_job_fail(j, "internal", "cannot allocate the samples", MF_ENOMEM);
+            return MF_JOB_DONE;
+        }
+    }
+    while (sj->next_row < q->n) {
+        size_t r0 = sj->next_row, rows = q->n - r0 < SAMPLE_JOB_CHUNK ? q->n - r0 : SAMPLE_JOB_CHUNK;
+        mf_sampler_opts o = {.kind = q->sampler,
+                             .steps = q->steps,
+                             .eta = (float) q->eta,
+                             .seed = q->seed,
+                             .first_index = r0,
+                             .cancel = mf_job_cancel_flag(j)};
+        mf_err err = mf_par_sample(mf_job_team(j), m->net, &m->sched, &o, sj->x + r0 * D, rows);
+        if (err == MF_ECANCELED || mf_job_stop_requested(j)) {
+            return MF_JOB_MORE; /* the scheduler cancels it */
+        }
+        if (err != MF_OK) {
+            mf_job_fail(j, "internal", "sampling failed", err);
+            return MF_JOB_DONE;
+        }
+        mf_model_to_data(m, sj->x + r0 * D, rows * D);
+        sj->next_row += rows;
+        mf_job_event(j, "samples", mf_json_event_samples(mf_job_id(j), r0, sj->x + r0 * D, rows, D));
+        mf_job_progress(j, sj->next_row, q->n, "sampling", true);
+        if (mf_mono_s() > deadline && sj->next_row < q->n) {
+            return MF_JOB_MORE;
+        }
+    }
+    return finish(j);
+}
+
+static void deinit(mf_job *j)
+{
+    sample_job *sj = mf_job_priv(j);
+    if (sj != NULL) {
+        mf_free_aligned(sj->x);
+    }
+}
+
+const mf_job_type mf_job_type_sample = {
+    .codec = &mf_sample_codec,
+    .state_size = sizeof(sample_job),
+    .prepare = prepare,
+    .slice = slice,
+    .cancel = NULL,
+    .deinit = deinit,
+};

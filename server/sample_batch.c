@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/* sample_batch.c - sampling calls, their batching key, queue and batched run (see sample_batch.h). */
+#include "sample_batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "dataset.h"
+#include "log.h"
+#include "mem.h"
+#include "sampler.h"
+
+#define DEFAULT_STEPS_FAST 100 /* default steps of ddim and ode */
+
+mf_sample_call *mf_sample_call_new(void)
+{
+    mf_sample_call *c = calloc(1, sizeof *c);
+    if (c != NULL) {
+        atomic_init(&c->refs, 1);
+        atomic_init(&c->cancel, 0);
+    }
+    return c;
+}
+
+void mf_sample_call_release(mf_sample_call *c, mf_registry *reg)
+{
+    if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1) {
+        return;
+    }
+    mf_registry_release(reg, c->model);
+    mf_free_aligned(c->x);
+    free(c);
+}
+
+mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_limits *lim,
+                         uint64_t seed_if_none, const char *prefix, mf_diag *d)
+{
+    size_t T = m->sched.T;
+    char field[64];
+    if (m->net->cfg.cond_dim != 0) {
+        snprintf(field, sizeof field, "%s/model", prefix);
+        return mf_diag_setc(d, MF_ERANGE, "impossible", field,
+                            "model %s is conditional; this build samples unconditional models "
+                            "only",
+                            req->model);
+    }
+    if (req->steps == 0) {
+        req->steps = req->sampler == MF_SAMPLER_DDPM ? T : (T < DEFAULT_STEPS_FAST ? T : DEFAULT_STEPS_FAST);
+    }
+    if (req->steps > T) {
+        snprintf(field, sizeof field, "%s/steps", prefix);
+        return mf_diag_setc(d, MF_ERANGE, "impossible", field,
+                            "steps %zu exceeds the model's %zu diffusion steps", req->steps, T);
+    }
+    mf_sampler_opts o = {.kind = req->sampler, .steps = req->steps};
+    /* budget: rows x network evaluations x 2 flops per parameter */
+    double flops = (double) req->n * (double) mf_sampler_n_evals(&o) * 2.0 *
+                   (double) m->net->n_params;
+    double max_flops = (double) lim->max_n * 1000.0 * 2.0 * 150000.0; /* W1-sized x 10 */
+    if (flops > max_flops) {
+        snprintf(field, sizeof field, "%s/n", prefix);
+        return mf_diag_setc(d, MF_ERANGE, "impossible", field,
+                            "the request needs %.3g GFLOP, over the limit of %.3g GFLOP per "
+                            "request: lower n or steps",
+                            flops / 1e9, max_flops / 1e9);
+    }
+    if (!req->has_seed) {
+        req->seed = seed_if_none;
+        req->has_seed = true;
+    }
+    return MF_OK;
+}
+
+/* ---- batching --------------------------------------------------------------------- */
+
+mf_sample_key mf_sample_call_key(const mf_sample_call *c)
+{
+    /* Conditional models (next) add their condition vector here. */
+    return (mf_sample_key){.model = c->model,
+                           .sampler = c->req.sampler,
+                           .steps = c->req.steps,
+                           .eta = c->req.eta,
+                           .cond_dim = 0,
+                           .cond = NULL};
+}
+
+bool mf_sample_key_equal(const mf_sample_key *a, const mf_sample_key *b)
+{
+    return a->model == b->model && a->sampler == b->sampler && a->steps == b->steps &&
+           a->eta == b->eta && a->cond_dim == b->cond_dim &&
+           (a->cond_dim == 0 || memcmp(a->cond, b->cond, a->cond_dim * sizeof(float)) == 0);
+}
+
+void mf_sample_queue_push(mf_sample_queue *q, mf_sample_call *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+    c->next = NULL;
+    if (q->tail != NULL) {
+        q->tail->next = c;
+    } else {
+        q->head = c;
+    }
+    q->tail = c;
+    q->n++;
+}
+
+mf_sample_call *mf_sample_queue_take(mf_sample_queue *q, size_t max_rows)
+{
+    mf_sample_call *head = q->head, **link = &head->next;
+    q->head = head->next;
+    head->next = NULL;
+    mf_sample_key key = mf_sample_call_key(head);
+    size_t rows = head->req.n, n = 1;
+    mf_sample_call **pp = &q->head;
+    while (*pp != NULL && n < MF_SAMPLER_MAX_SEGS) {
+        mf_sample_call *c = *pp;
+        mf_sample_key ck = mf_sample_call_key(c);
+        if (mf_sample_key_equal(&key, &ck) && rows + c->req.n <= max_rows) {
+            *pp = c->next;
+            c->next = NULL;
+            *link = c;
+            link = &c->next;
+            rows += c->req.n;
+            n++;
+        } else {
+            pp = &c->next;
+        }
+    }
+    /* the calls left behind keep their order; find the new tail */
+    q->tail = NULL;
+    for (mf_sample_call *c = q->head; c != NULL; c = c->next) {
+        q->tail = c;
+    }
+    q->n -= n;
+    return head;
+}
+
+/* ---- running --------------------------------------------------------------------- */
+
+/* A batched run: its calls, and the stop flag the sampler polls every step. */
+typedef struct batch_run {
+    const mf_sample_batch_env *env;
+    mf_sample_call *head;
+    atomic_int stop;
+} batch_run;
+
+/*
+ * Stop when draining ran out of time (abort_all) or when every call of the
+ * batch was cancelled (their clients went away): nobody wants the rows.  One
+ * cancelled call among live ones cannot stop its segment alone, so it runs on.
+ */
+static bool batch_should_stop(batch_run *b)
+{
+    if (atomic_load(b->env->abort_all) != 0) {
+        return true;
+    }
+    for (mf_sample_call *c = b->head; c != NULL; c = c->next) {
+        if (atomic_load(&c->cancel) == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void batch_progress(void *ctx, size_t done, size_t total)
+{
+    batch_run *b = ctx;
+    for (mf_sample_call *c = b->head; c != NULL; c = c->next) {
+        if (c->progress != NULL) {
+            c->progress(c, done, total);
+        }
+    }
+    if (batch_should_stop(b)) {
+        atomic_store(&b->stop, 1);
+    }
+}
+
+void mf_sample_call_metrics(mf_sample_call *c, const mf_model *m)
+{
+    size_t D = m->net->cfg.data_dim;
+    mf_metrics_opts mo;
+    mf_metrics_opts_default(&mo, D);
+    if (c->req.n <= mo.knn_k) {
+        snprintf(c->metrics_skipped, sizeof c->metrics_skipped,
+                 "metrics need more than %zu samples", mo.knn_k);
+        return;
+    }
+    mf_dataset_id id = MF_DATASET_COUNT;
+    const char *ds = mf_model_get_meta(m, "dataset");
+    if (ds == NULL || mf_dataset_lookup(ds, &id) != MF_OK || mf_dataset_dim(id) != D) {
+        id = MF_DATASET_COUNT;
+    }
+    mf_err err = mf_metrics_compute(&mo, id, c->x, c->req.n, D, NULL, 0, &c->metrics);
+    if (err == MF_OK) {
+        c->has_metrics = true;
+    } else {
+        snprintf(c->metrics_skipped, sizeof c->metrics_skipped, "metrics failed: %s",
+                 mf_strerror(err));
+    }
+}
+
+void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head)
+{
+    const mf_model *m = head->model->model;
+    size_t D = m->net->cfg.data_dim, rows = 0, n_calls = 0;
+    mf_sample_seg segs[MF_SAMPLER_MAX_SEGS];
+    double t0 = mf_mono_s();
+    for (mf_sample_call *c = head; c != NULL; c = c->next) {
+        segs[n_calls++] = (mf_sample_seg){.rows = c->req.n, .seed = c->req.seed, .first_index = 0};
+        rows += c->req.n;
+        c->started_at = t0;
+    }
+    batch_run b = {.env = env, .head = head};
+    atomic_init(&b.stop, batch_should_stop(&b) ? 1 : 0);
+    float *x = mf_alloc_floats(rows * D);
+    mf_err err = x == NULL ? MF_ENOMEM : MF_OK;
+    if (err == MF_OK) {
+        mf_sampler_opts o = {.kind = head->req.sampler,
+                             .steps = head->req.steps,
+                             .eta = (float) head->req.eta,
+                             .segs = segs,
+                             .n_segs = n_calls,
+                             .cancel = &b.stop,
+                             .progress = batch_progress,
+                             .progress_ctx = &b};
+        err = mf_par_sample(env->team, m->net, &m->sched, &o, x, rows);
+    }
+    size_t r = 0;
+    mf_sample_call *c = head;
+    while (c != NULL) {
+        mf_sample_call *next = c->next;
+        c->err = err;
+        if (err == MF_OK) {
+            c->x = mf_alloc_floats(c->req.n * D);
+            if (c->x == NULL) {
+                c->err = MF_ENOMEM;
+            } else {
+                memcpy(c->x, x + r * D, c->req.n * D * sizeof(float));
+                mf_model_to_data(m, c->x, c->req.n * D);
+                if (c->req.metrics) {
+                    mf_sample_call_metrics(c, m);
+                }
+            }
+        }
+        if (c->err != MF_OK) {
+            snprintf(c->err_msg, sizeof c->err_msg, "sampling failed: %s", mf_strerror(c->err));
+        }
+        r += c->req.n;
+        c->finished_at = mf_mono_s();
+        env->account(env->ctx, c);
+        c->next = NULL;
+        c->done(c);
+        mf_sample_call_release(c, env->reg);
+        c = next;
+    }
+    mf_log(MF_LOG_DEBUG, NULL, NULL, "batch: %zu calls, %zu rows, %.1f ms", n_calls, rows,
+           1e3 * (mf_mono_s() - t0));
+    mf_free_aligned(x);
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sample_batch.h - the sampling calls of POST /v1/samples and how they are
+ * batched.
+ *
+ * A call waits in memory (not in the job store: it is answered on its own
+ * connection).  When a worker frees up, the scheduler takes the first waiting
+ * call and every later one with the same batching key (model, sampler, steps,
+ * eta, and the condition vector of a conditional model), up to a number of
+ * rows, and runs them as ONE segmented sampler run (core/sampler.h: each call
+ * keeps its own seed, so its samples are exactly those of a run alone).
+ *
+ * Threading: a queue is guarded by its owner's lock; a batch runs on one
+ * worker with its team; a call's progress and done callbacks run on that
+ * worker.
+ */
+#ifndef MF_SAMPLE_BATCH_H
+#define MF_SAMPLE_BATCH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "metrics.h"
+#include "par.h"
+#include "registry.h"
+#include "request_json.h"
+
+typedef struct mf_sample_call mf_sample_call;
+struct mf_sample_call {
+    /* in (set before it is queued) */
+    mf_sample_req req;   /* steps and seed resolved (mf_sample_resolve) */
+    mf_reg_model *model; /* a reference the call owns */
+    void (*progress)(mf_sample_call *c, size_t done, size_t total); /* worker thread; may be NULL */
+    void (*done)(mf_sample_call *c);                                 /* worker thread */
+    void *ctx, *ctx2;  /* the caller's, for the callbacks */
+    atomic_int cancel; /* the client went away: a batch whose calls all have it stops */
+    /* out (valid in done) */
+    mf_err err;
+    char err_msg[160];
+    float *x;           /* (n, D) in data space */
+    bool has_metrics;
+    mf_metrics metrics;
+    char metrics_skipped[96];
+    double queued_at, started_at, finished_at;
+    /* private */
+    atomic_int refs;
+    mf_sample_call *next;
+};
+
+/** A call with one reference for the caller (the queue takes its own). */
+mf_sample_call *mf_sample_call_new(void);
+
+/** Drops a reference; the last frees x and the model reference. */
+void mf_sample_call_release(mf_sample_call *c, mf_registry *reg);
+
+/**
+ * Checks req against model m (steps <= T, the compute budget of lim, the
+ * model unconditional) and fills the defaults: steps 0 -> T for ddpm, 100 (or
+ * T) otherwise; no seed -> seed_if_none.  Errors: MF_ERANGE with d (code
+ * "impossible", field under prefix, e.g. "" or "/params").
+ */
+MF_MUST_CHECK mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m,
+                                       const mf_req_limits *lim, uint64_t seed_if_none,
+                                       const char *prefix, mf_diag *d);
+
+/**
+ * What makes calls batchable: one network, one step grid, one eta, one
+ * condition.  cond points into a call's request (cond_dim values), NULL for
+ * an unconditional model.
+ */
+typedef struct mf_sample_key {
+    const mf_reg_model *model;
+    mf_sampler_kind sampler;
+    size_t steps;
+    double eta;
+    size_t cond_dim;
+    const float *cond;
+} mf_sample_key;
+
+mf_sample_key mf_sample_call_key(const mf_sample_call *c);
+bool mf_sample_key_equal(const mf_sample_key *a, const mf_sample_key *b);
+
+/* Waiting calls, oldest first (the owner's lock guards it). */
+typedef struct mf_sample_queue {
+    mf_sample_call *head, *tail;
+    size_t n;
+} mf_sample_queue;
+
+/** Appends c (taking a reference). */
+void mf_sample_queue_push(mf_sample_queue *q, mf_sample_call *c);
+
+/**
+ * Takes the oldest call and every later one with its key, up to max_rows rows
+ * and MF_SAMPLER_MAX_SEGS calls, linked through next; the others keep their
+ * order.  q not empty.
+ */
+mf_sample_call *mf_sample_queue_take(mf_sample_queue *q, size_t max_rows);
+
+/* What a batch needs from its runner. */
+typedef struct mf_sample_batch_env {
+    mf_par *team;
+    mf_registry *reg;
+    const atomic_int *abort_all; /* the daemon stops and cannot wait: stop at the next step */
+    /* called for each call with its result, before its done callback (statistics) */
+    void (*account)(void *ctx, const mf_sample_call *c);
+    void *ctx;
+} mf_sample_batch_env;
+
+/**
+ * Runs the calls linked from head as one segmented sampler run on the team;
+ * each call gets its rows in data space and its metrics (or its error), then
+ * its done callback, then loses the batch's reference.
+ */
+void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head);
+
+/**
+ * The metrics of a call's samples (c->x, data space, c->req.n rows) against
+ * model m's data set: sets has_metrics, or metrics_skipped with the reason
+ * (too few samples, or the failure).
+ */
+void mf_sample_call_metrics(mf_sample_call *c, const mf_model *m);
+
+#endif /* MF_SAMPLE_BATCH_H */
