@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 const char *mf_err_name(mf_err err)
 {
     switch (err) {
@@ -42,33 +44,6 @@ mf_err mf_size_mul(size_t a, size_t b, size_t *ret)
     }
     *ret = a * b;
     return MF_OK;
-}
-
-size_t mf_utf8_len(unsigned char c)
-{
-    if ((c & 0xE0) == 0xC0) {
-        return 2;
-    }
-    if ((c & 0xF0) == 0xE0) {
-        return 3;
-    }
-    if ((c & 0xF8) == 0xF0) {
-        return 4;
-    }
-    return 1;
-}
-
-void mf_utf8_trim(char *s)
-{
-    size_t n = strlen(s);
-    size_t i = n;
-    /* Back over at most 3 continuation bytes to the lead byte of the last character. */
-    while (i > 0 && n - i < 3 && ((unsigned char) s[i - 1] & 0xC0) == 0x80) {
-        i--;
-    }
-    if (i > 0 && i - 1 + mf_utf8_len((unsigned char) s[i - 1]) > n) {
-        s[i - 1] = '\0';
-    }
 }
 
 mf_err mf_diag_setv(mf_diag *diag, mf_err err, const char *code, const char *field,

@@ -91,10 +91,4 @@ mf_err mf_diag_setc(mf_diag *diag, mf_err err, const char *code, const char *fie
 mf_err mf_diag_setv(mf_diag *diag, mf_err err, const char *code, const char *field,
                     const char *fmt, va_list ap);
 
-/** Cuts a trailing incomplete UTF-8 sequence off s (left by a truncating snprintf). */
-void mf_utf8_trim(char *s);
-
-/** Length of the UTF-8 sequence lead byte c starts (1 for any other byte). */
-size_t mf_utf8_len(unsigned char c);
-
 #endif /* MF_ERR_H */

@@ -33,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "json_min.h"
 #include "safetensors.h"
+#include "utf8.h"
 
 #define META_FIELD_PREFIX "__metadata__/"
 
@@ -65,7 +65,7 @@ meta_fail(mf_diag *diag, mf_err rc, const char *key, const char *fmt, ...)
         vsnprintf(diag->msg, sizeof diag->msg, fmt, ap);
         va_end(ap);
         char k[96];
-        mf_json_snippet(k, sizeof k, key);
+        mf_utf8_snippet(k, sizeof k, key);
         snprintf(diag->field, sizeof diag->field, META_FIELD_PREFIX "%s", k);
     }
     return rc;
@@ -238,7 +238,7 @@ static mf_err read_dim(const mf_model *m, const char *key, uint32_t lo, uint32_t
         return rc;
     }
     char shown[48];
-    mf_json_snippet(shown, sizeof shown, v);
+    mf_utf8_snippet(shown, sizeof shown, v);
     switch (parse_uint(v, strlen(v), lo, MF_MLP_MAX_WIDTH, ret)) {
     case NUM_OK:
         return MF_OK;
@@ -261,7 +261,7 @@ static mf_err read_hidden(const mf_model *m, mf_mlp_config *cfg, mf_diag *diag)
         return rc;
     }
     char shown[48];
-    mf_json_snippet(shown, sizeof shown, v);
+    mf_utf8_snippet(shown, sizeof shown, v);
     uint32_t n = 0;
     const char *p = v;
     for (;;) {
@@ -297,7 +297,7 @@ static mf_err read_fixed(const mf_model *m, const char *key, const char *want, m
     mf_err rc = require(m, key, &v, diag);
     if (rc == MF_OK && strcmp(v, want) != 0) {
         char shown[48];
-        mf_json_snippet(shown, sizeof shown, v);
+        mf_utf8_snippet(shown, sizeof shown, v);
         rc = meta_fail(diag, MF_EFORMAT, key, "unsupported %s \"%s\" (expected %s)", key, shown,
                        want);
     }
@@ -312,7 +312,7 @@ static mf_err read_time_embedding(const mf_model *m, uint32_t *ret, mf_diag *dia
         return rc;
     }
     char shown[48];
-    mf_json_snippet(shown, sizeof shown, v);
+    mf_utf8_snippet(shown, sizeof shown, v);
     if (strncmp(v, prefix, strlen(prefix)) != 0) {
         return meta_fail(diag, MF_EFORMAT, key,
                          "unsupported time_embedding \"%s\" (expected sinusoidal:E)", shown);
@@ -383,7 +383,7 @@ static mf_err read_normalisation(mf_model *m, mf_diag *diag)
             return rc;
         }
         char shown[48];
-        mf_json_snippet(shown, sizeof shown, v);
+        mf_utf8_snippet(shown, sizeof shown, v);
         if (!parse_real(v, &vals[i])) {
             return meta_fail(diag, MF_EFORMAT, keys[i], "%s \"%s\" is not a finite number", keys[i],
                              shown);
@@ -465,7 +465,7 @@ static mf_err load_tensors(mf_model *m, const mf_safetensors *st, mf_diag *diag)
         }
         if (!expected) {
             char shown[64];
-            mf_json_snippet(shown, sizeof shown, st->tensors[j].name);
+            mf_utf8_snippet(shown, sizeof shown, st->tensors[j].name);
             return mf_diag_set(diag, MF_EFORMAT, st->tensors[j].name,
                                "unexpected tensor \"%s\" (the network has %zu layers)", shown,
                                net->n_layers);
@@ -611,7 +611,7 @@ mf_err mf_model_set_created(mf_model *m, time_t t, mf_diag *diag)
 mf_err mf_model_set_meta(mf_model *m, const char *key, const char *val, mf_diag *diag)
 {
     if (m == NULL || key == NULL || val == NULL || key[0] == '\0' ||
-        !mf_json_utf8_valid(key, strlen(key)) || !mf_json_utf8_valid(val, strlen(val))) {
+        !mf_utf8_valid(key, strlen(key)) || !mf_utf8_valid(val, strlen(val))) {
         return mf_diag_set(diag, MF_EINVAL, NULL, "metadata key and value must be UTF-8 strings");
     }
     if (is_arch_key(key)) {

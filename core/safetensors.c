@@ -4,17 +4,23 @@
  *
  * Reading is three steps, each of which may reject the file:
  *   1. the 8-byte length prefix: 2 <= N <= min(100 MiB, len - 8);
- *   2. the header JSON (json_min: strict, duplicate keys rejected, depth and
- *      value count bounded), which must be an object whose members are
+ *   2. the header JSON, which must be an object whose members are
  *      "__metadata__" (string -> string) or tensor entries with exactly the
- *      fields dtype ("F32"), shape and data_offsets;
+ *      fields dtype ("F32"), shape and data_offsets.  A cheap scan of the raw
+ *      text first bounds the nesting depth and the number of values, so a
+ *      100 MiB header of "[0,0,0,..." cannot make jansson allocate gigabytes;
+ *      jansson then parses it strictly (duplicate keys, "\u0000", trailing
+ *      bytes and invalid UTF-8 rejected);
  *   3. the layout: every tensor's byte size 4 * prod(shape) is computed with
  *      overflow checks and must equal end - begin; sorted by offset, the
  *      tensors must tile [0, data_len) exactly, as the reference library
  *      requires (no overlap, no hole, nothing left over).
- * Names quoted in mf_diag go through mf_json_snippet (control characters
- * replaced, cut on a UTF-8 boundary) because they end up in JSON error
- * bodies and logs.
+ * Names and jansson error texts quoted in mf_diag go through mf_utf8_snippet
+ * (control characters and invalid bytes replaced, cut on a UTF-8 boundary)
+ * because they end up in JSON error bodies and logs.
+ *
+ * Writing builds the header with jansson too (compact, keys in insertion
+ * order), so everything written here reads back with the same rules.
  *
  * Tensor data is raw little-endian f32; the host must be little-endian and
  * use IEEE-754 binary32 floats, which is checked at compile time, so data is
@@ -23,18 +29,24 @@
 #include "safetensors.h"
 
 #include <float.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_min.h"
+#include <jansson.h>
+
+#include "utf8.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #    error "safetensors.c assumes a little-endian host"
 #endif
 _Static_assert(sizeof(float) == 4 && FLT_MANT_DIG == 24, "F32 must be IEEE-754 binary32");
+#if !JSON_INTEGER_IS_LONG_LONG
+#    error "header integers need jansson's json_int_t to be long long (int64)"
+#endif
 
 /* MF_EFORMAT with a message; field is the tensor name or a metadata path. */
 #if defined(__GNUC__)
@@ -48,7 +60,7 @@ bad(mf_diag *diag, const char *field, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(diag->msg, sizeof diag->msg, fmt, ap);
         va_end(ap);
-        mf_json_snippet(diag->field, sizeof diag->field, field);
+        mf_utf8_snippet(diag->field, sizeof diag->field, field);
     }
     return MF_EFORMAT;
 }
@@ -99,52 +111,69 @@ void mf_safetensors_free(mf_safetensors *st)
     free(st);
 }
 
-/* A JSON value that must be a non-negative integer representable as size_t. */
-static mf_err get_size(const mf_json *v, const char *tensor, const char *what, size_t index,
+/* True when x (>= 0) fits size_t; always so on 64-bit hosts, where json_int_t is no wider. */
+static bool fits_size(json_int_t x)
+{
+#if SIZE_MAX < LLONG_MAX
+    return (unsigned long long) x <= SIZE_MAX;
+#else
+    (void) x;
+    return true;
+#endif
+}
+
+/*
+ * A JSON value that must be a non-negative integer representable as size_t.
+ * jansson keeps the lexical distinction these checks rely on: "4" is an
+ * integer, "4.0" and "4e0" are reals (not integers, even when whole), and an
+ * integer beyond int64 fails the parse itself (see json_problem).
+ */
+static mf_err get_size(const json_t *v, const char *tensor, const char *what, size_t index,
                        size_t *ret, mf_diag *diag)
 {
     const char *problem = NULL;
-    if (v->type != MF_JSON_NUMBER) {
-        problem = "is not a number";
-    } else if (!v->is_integer) {
+    json_int_t x = json_integer_value(v); /* 0 when v is not an integer */
+    if (json_is_real(v)) {
         problem = "is not an integer";
-    } else if (v->negative && (v->int_overflow || v->magnitude != 0)) {
+    } else if (!json_is_integer(v)) {
+        problem = "is not a number";
+    } else if (x < 0) {
         problem = "is negative";
-    } else if (v->int_overflow || v->magnitude > SIZE_MAX) {
+    } else if (!fits_size(x)) {
         problem = "is too large";
     }
     if (problem != NULL) {
         return bad(diag, tensor, "%s[%zu] %s", what, index, problem);
     }
-    *ret = (size_t) v->magnitude;
+    *ret = (size_t) x;
     return MF_OK;
 }
 
-static mf_err parse_dtype(const mf_json *v, const char *name, mf_diag *diag)
+static mf_err parse_dtype(const json_t *v, const char *name, mf_diag *diag)
 {
-    if (v->type != MF_JSON_STRING) {
+    if (!json_is_string(v)) {
         return bad(diag, name, "dtype is not a string");
     }
-    if (strcmp(v->str, "F32") != 0) {
+    if (strcmp(json_string_value(v), "F32") != 0) {
         char dt[40];
-        mf_json_snippet(dt, sizeof dt, v->str);
+        mf_utf8_snippet(dt, sizeof dt, json_string_value(v));
         return bad(diag, name, "dtype %s not supported, only F32", dt);
     }
     return MF_OK;
 }
 
-static mf_err parse_shape(const mf_json *v, mf_safetensors_tensor *t, mf_diag *diag)
+static mf_err parse_shape(const json_t *v, mf_safetensors_tensor *t, mf_diag *diag)
 {
-    if (v->type != MF_JSON_ARRAY) {
+    if (!json_is_array(v)) {
         return bad(diag, t->name, "shape is not an array");
     }
-    if (v->n_children > MF_SAFETENSORS_MAX_DIMS) {
-        return bad(diag, t->name, "shape has %zu dimensions, at most %d supported", v->n_children,
+    size_t n_dims = json_array_size(v), n = 1;
+    if (n_dims > MF_SAFETENSORS_MAX_DIMS) {
+        return bad(diag, t->name, "shape has %zu dimensions, at most %d supported", n_dims,
                    MF_SAFETENSORS_MAX_DIMS);
     }
-    size_t i = 0, n = 1;
-    for (const mf_json *d = v->child; d != NULL; d = d->next, i++) {
-        mf_err rc = get_size(d, t->name, "shape", i, &t->shape[i], diag);
+    for (size_t i = 0; i < n_dims; i++) {
+        mf_err rc = get_size(json_array_get(v, i), t->name, "shape", i, &t->shape[i], diag);
         if (rc != MF_OK) {
             return rc;
         }
@@ -152,21 +181,21 @@ static mf_err parse_shape(const mf_json *v, mf_safetensors_tensor *t, mf_diag *d
             return bad(diag, t->name, "shape product overflows");
         }
     }
-    t->n_dims = i;
+    t->n_dims = n_dims;
     t->n_elems = n;
     return MF_OK;
 }
 
-static mf_err parse_offsets(const mf_json *v, mf_safetensors_tensor *t, size_t data_len,
+static mf_err parse_offsets(const json_t *v, mf_safetensors_tensor *t, size_t data_len,
                             mf_diag *diag)
 {
-    if (v->type != MF_JSON_ARRAY || v->n_children != 2) {
+    if (!json_is_array(v) || json_array_size(v) != 2) {
         return bad(diag, t->name, "data_offsets is not an array of 2 integers");
     }
     size_t begin = 0, end = 0, n_bytes = 0;
-    mf_err rc = get_size(v->child, t->name, "data_offsets", 0, &begin, diag);
+    mf_err rc = get_size(json_array_get(v, 0), t->name, "data_offsets", 0, &begin, diag);
     if (rc == MF_OK) {
-        rc = get_size(v->child->next, t->name, "data_offsets", 1, &end, diag);
+        rc = get_size(json_array_get(v, 1), t->name, "data_offsets", 1, &end, diag);
     }
     if (rc != MF_OK) {
         return rc;
@@ -194,24 +223,26 @@ static mf_err parse_offsets(const mf_json *v, mf_safetensors_tensor *t, size_t d
 }
 
 /* One "name": {"dtype", "shape", "data_offsets"} entry. */
-static mf_err parse_tensor(const mf_json *v, mf_safetensors_tensor *t, size_t data_len,
-                           mf_diag *diag)
+static mf_err parse_tensor(json_t *v, mf_safetensors_tensor *t, size_t data_len, mf_diag *diag)
 {
-    if (v->type != MF_JSON_OBJECT) {
+    if (!json_is_object(v)) {
         return bad(diag, t->name, "tensor entry is not an object");
     }
-    const mf_json *dtype = NULL, *shape = NULL, *offsets = NULL;
-    for (const mf_json *f = v->child; f != NULL; f = f->next) {
-        if (strcmp(f->key, "dtype") == 0) {
+    const json_t *dtype = NULL, *shape = NULL, *offsets = NULL;
+    const char *key;
+    json_t *f;
+    json_object_foreach(v, key, f)
+    {
+        if (strcmp(key, "dtype") == 0) {
             dtype = f;
-        } else if (strcmp(f->key, "shape") == 0) {
+        } else if (strcmp(key, "shape") == 0) {
             shape = f;
-        } else if (strcmp(f->key, "data_offsets") == 0) {
+        } else if (strcmp(key, "data_offsets") == 0) {
             offsets = f;
         } else {
-            char key[40];
-            mf_json_snippet(key, sizeof key, f->key);
-            return bad(diag, t->name, "unknown field \"%s\" in tensor entry", key);
+            char shown[40];
+            mf_utf8_snippet(shown, sizeof shown, key);
+            return bad(diag, t->name, "unknown field \"%s\" in tensor entry", shown);
         }
     }
     const char *missing = dtype == NULL     ? "dtype"
@@ -231,26 +262,31 @@ static mf_err parse_tensor(const mf_json *v, mf_safetensors_tensor *t, size_t da
     return rc;
 }
 
-static mf_err parse_metadata(const mf_json *v, mf_safetensors *st, mf_diag *diag)
+/* Keys and values are C strings: jansson rejected "\u0000" and invalid UTF-8 while parsing. */
+static mf_err parse_metadata(json_t *v, mf_safetensors *st, mf_diag *diag)
 {
-    if (v->type != MF_JSON_OBJECT) {
+    if (!json_is_object(v)) {
         return bad(diag, "__metadata__", "__metadata__ is not an object");
     }
-    st->meta_keys = calloc(v->n_children > 0 ? v->n_children : 1, sizeof *st->meta_keys);
-    st->meta_vals = calloc(v->n_children > 0 ? v->n_children : 1, sizeof *st->meta_vals);
+    size_t n = json_object_size(v);
+    st->meta_keys = calloc(n > 0 ? n : 1, sizeof *st->meta_keys);
+    st->meta_vals = calloc(n > 0 ? n : 1, sizeof *st->meta_vals);
     if (st->meta_keys == NULL || st->meta_vals == NULL) {
         return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
     }
-    for (const mf_json *m = v->child; m != NULL; m = m->next) {
-        if (m->type != MF_JSON_STRING) {
-            char field[128], key[40];
-            snprintf(field, sizeof field, "__metadata__/%s", m->key);
-            mf_json_snippet(key, sizeof key, m->key);
-            return bad(diag, field, "metadata value of \"%s\" is not a string", key);
+    const char *key;
+    json_t *m;
+    json_object_foreach(v, key, m)
+    {
+        if (!json_is_string(m)) {
+            char field[128], shown[40];
+            snprintf(field, sizeof field, "__metadata__/%s", key);
+            mf_utf8_snippet(shown, sizeof shown, key);
+            return bad(diag, field, "metadata value of \"%s\" is not a string", shown);
         }
         size_t i = st->n_meta++;
-        st->meta_keys[i] = strdup(m->key);
-        st->meta_vals[i] = strdup(m->str);
+        st->meta_keys[i] = strdup(key);
+        st->meta_vals[i] = strdup(json_string_value(m));
         if (st->meta_keys[i] == NULL || st->meta_vals[i] == NULL) {
             return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
         }
@@ -292,13 +328,13 @@ static mf_err check_layout(const mf_safetensors *st, mf_diag *diag)
         const mf_safetensors_tensor *t = order[i];
         if (t->begin < pos) {
             char a[48], b[48];
-            mf_json_snippet(a, sizeof a, t->name);
-            mf_json_snippet(b, sizeof b, prev->name);
+            mf_utf8_snippet(a, sizeof a, t->name);
+            mf_utf8_snippet(b, sizeof b, prev->name);
             rc = bad(diag, t->name, "tensor %s (bytes %zu..%zu) overlaps %s (bytes %zu..%zu)", a,
                      t->begin, t->end, b, prev->begin, prev->end);
         } else if (t->begin > pos) {
             char a[48];
-            mf_json_snippet(a, sizeof a, t->name);
+            mf_utf8_snippet(a, sizeof a, t->name);
             rc = bad(diag, t->name, "hole in the data region: bytes %zu..%zu before %s are unused",
                      pos, t->begin, a);
         }
@@ -336,35 +372,163 @@ static mf_err check_prefix(const uint8_t *buf, size_t len, size_t *ret_n, mf_dia
     return MF_OK;
 }
 
-/* Step 2a: the header text as a JSON object. */
-static mf_err parse_header_json(const uint8_t *buf, size_t n, mf_json_doc **ret, mf_diag *diag)
+/*
+ * Step 2a: bounds on the raw header text, checked before jansson allocates
+ * anything.  jansson builds a tree node per value (an empty object costs a
+ * hash table of ~200 bytes), so without this a 100 MiB header of "{},{},..."
+ * would cost gigabytes.  Outside strings every value is the root, follows a
+ * ',' or is the first in its container, so 1 + #',' + #(non-empty containers)
+ * is the number of values (exact for valid JSON; jansson rejects the rest).
+ * The same walk bounds the nesting depth at MF_SAFETENSORS_MAX_DEPTH (3: top
+ * object -> tensor entry or __metadata__ -> shape / data_offsets array).
+ * jansson would stop at its own JSON_PARSER_MAX_DEPTH (2048), so its
+ * recursion could not exhaust the stack anyway, but nothing legitimate nests
+ * deeper than 3.  The walk does not validate: jansson does that next.
+ */
+static mf_err check_header_bounds(const uint8_t *h, size_t n, mf_diag *diag)
 {
-    mf_json_limits lim = {
-        .max_bytes = MF_SAFETENSORS_MAX_HEADER,
-        .max_depth = MF_SAFETENSORS_MAX_DEPTH,
-        .max_values = MF_SAFETENSORS_MAX_VALUES,
-    };
-    mf_json_error jerr = {0};
-    mf_json_doc *doc = NULL;
-    mf_err rc = mf_json_parse((const char *) buf + 8, n, &lim, &doc, &jerr);
-    if (rc == MF_ENOMEM) {
-        return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory parsing the header");
+    size_t depth = 0, n_values = 1;
+    bool in_string = false, opened = false; /* opened: the last token was '[' or '{' */
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = h[i];
+        if (in_string) {
+            if (c == '\\') {
+                i++; /* the escaped byte cannot end the string */
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            continue;
+        }
+        if (opened && c != ']' && c != '}') {
+            n_values++; /* the first value (or member) of the container just opened */
+        }
+        opened = false;
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > MF_SAFETENSORS_MAX_DEPTH) {
+                return bad(diag, "",
+                           "header nesting deeper than %d levels at file byte %zu (a safetensors "
+                           "header is an object of objects of arrays)",
+                           MF_SAFETENSORS_MAX_DEPTH, i + 8);
+            }
+            opened = true;
+        } else if (c == ']' || c == '}') {
+            depth -= depth > 0;
+        } else if (c == ',') {
+            n_values++;
+        }
+        if (n_values > MF_SAFETENSORS_MAX_VALUES) {
+            return bad(diag, "", "header has more than %zu JSON values (file byte %zu)",
+                       MF_SAFETENSORS_MAX_VALUES, i + 8);
+        }
     }
-    if (rc != MF_OK && jerr.dup_key[0] != '\0') {
-        char key[48];
-        mf_json_snippet(key, sizeof key, jerr.dup_key);
-        return bad(diag, jerr.dup_key, "duplicate key \"%s\" in the header (file byte %zu)", key,
-                   jerr.offset + 8);
+    return MF_OK;
+}
+
+/* What a jansson error code means for a header, as the lead of the message. */
+static const char *json_problem(enum json_error_code code)
+{
+    switch (code) {
+    case json_error_premature_end_of_input:
+        return "header is not valid JSON: unexpected end of input";
+    case json_error_end_of_input_expected:
+        return "header is not valid JSON: trailing characters after the top-level value";
+    case json_error_invalid_utf8:
+        return "header is not valid JSON: invalid UTF-8";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        return "header has a NUL character (\\u0000) in a string";
+    case json_error_numeric_overflow:
+        /* Integers go through strtoll: above 2^63 - 1 is beyond any real file size. */
+        return "header has a number too large (integers at most 2^63 - 1)";
+    case json_error_stack_overflow: /* not reached: check_header_bounds caps depth at 3 */
+        return "header nesting too deep";
+    default:
+        return "header is not valid JSON";
     }
+}
+
+/*
+ * jansson reports a duplicate key with the stream just past the key's closing
+ * quote (text[end - 1]) and quotes it only when short, so the key is found in
+ * the text: its opening quote is the first '"' before that is not escaped,
+ * i.e. not preceded by an odd run of backslashes (the literal is valid JSON,
+ * so no unescaped quote lies inside it).  The literal is decoded with jansson.
+ */
+static mf_err duplicate_key(const char *text, size_t n, size_t end, mf_diag *diag)
+{
+    json_t *key = NULL;
+    size_t i = end > 0 && end <= n ? end - 1 : 0;
+    if (i > 0 && text[i] == '"') {
+        while (i-- > 0) {
+            if (text[i] != '"') {
+                continue;
+            }
+            size_t run = 0;
+            while (run < i && text[i - 1 - run] == '\\') {
+                run++;
+            }
+            if (run % 2 == 0) {
+                key = json_loadb(text + i, end - i, JSON_DECODE_ANY, NULL);
+                break;
+            }
+        }
+    }
+    mf_err rc;
+    if (json_is_string(key)) {
+        char shown[48];
+        mf_utf8_snippet(shown, sizeof shown, json_string_value(key));
+        rc = bad(diag, json_string_value(key), "duplicate key \"%s\" in the header (file byte %zu)",
+                 shown, i + 8);
+    } else {
+        rc = bad(diag, "", "duplicate key in the header (before file byte %zu)", end + 8);
+    }
+    json_decref(key);
+    return rc;
+}
+
+/* Step 2b: the header text as a JSON object.  *ret is the root (json_decref it). */
+static mf_err parse_header_json(const uint8_t *buf, size_t n, json_t **ret, mf_diag *diag)
+{
+    const char *text = (const char *) buf + 8;
+    mf_err rc = check_header_bounds(buf + 8, n, diag);
     if (rc != MF_OK) {
-        return bad(diag, "", "header is not valid JSON: %s (file byte %zu)", jerr.msg,
-                   jerr.offset + 8);
+        return rc;
     }
-    if (mf_json_doc_root(doc)->type != MF_JSON_OBJECT) {
-        mf_json_doc_free(doc);
+    /*
+     * Strict: duplicate keys rejected, no JSON_ALLOW_NUL (every string is a C
+     * string), and no JSON_DISABLE_EOF_CHECK (trailing bytes, even NUL
+     * padding, rejected).  JSON_DECODE_ANY only so that a scalar header gets
+     * the clearer "not a JSON object" below.
+     */
+    json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr);
+    json_t *root = json_loadb(text, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (root == NULL) {
+        size_t at = jerr.position > 0 ? (size_t) jerr.position : 0;
+        enum json_error_code code = json_error_code(&jerr);
+        if (jerr.text[0] == '\0' || code == json_error_out_of_memory) {
+            /* jansson's allocation failures leave the error empty. */
+            return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory parsing the header");
+        }
+        if (code == json_error_duplicate_key) {
+            return duplicate_key(text, n, at, diag);
+        }
+        /* jansson's text may quote the input ("near '...'"): only valid UTF-8 leaves here. */
+        char detail[96];
+        mf_utf8_snippet(detail, sizeof detail, jerr.text);
+        return bad(diag, "", "%s: %s (stopped at file byte %zu)", json_problem(code), detail,
+                   at + 8);
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
         return bad(diag, "", "header is not a JSON object");
     }
-    *ret = doc;
+    *ret = root;
     return MF_OK;
 }
 
@@ -374,15 +538,15 @@ mf_err mf_safetensors_parse(const uint8_t *buf, size_t len, mf_safetensors **ret
         return mf_diag_set(diag, MF_EINVAL, NULL, "invalid argument");
     }
     size_t n = 0;
-    mf_json_doc *doc = NULL;
+    json_t *root = NULL;
     mf_err rc = check_prefix(buf, len, &n, diag);
     if (rc == MF_OK) {
-        rc = parse_header_json(buf, n, &doc, diag);
+        rc = parse_header_json(buf, n, &root, diag);
     }
     if (rc != MF_OK) {
         return rc;
     }
-    const mf_json *root = mf_json_doc_root(doc);
+    size_t n_members = json_object_size(root);
     mf_safetensors *st = calloc(1, sizeof *st);
     if (st == NULL) {
         rc = mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
@@ -390,30 +554,34 @@ mf_err mf_safetensors_parse(const uint8_t *buf, size_t len, mf_safetensors **ret
     }
     st->data = buf + 8 + n;
     st->data_len = len - 8 - n;
-    st->tensors = calloc(root->n_children > 0 ? root->n_children : 1, sizeof *st->tensors);
+    st->tensors = calloc(n_members > 0 ? n_members : 1, sizeof *st->tensors);
     if (st->tensors == NULL) {
         rc = mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
         goto done;
     }
-    for (const mf_json *m = root->child; m != NULL && rc == MF_OK; m = m->next) {
-        if (strcmp(m->key, "__metadata__") == 0) {
+    /* Members come in header order: jansson objects keep insertion order. */
+    const char *key;
+    json_t *m;
+    json_object_foreach(root, key, m)
+    {
+        if (strcmp(key, "__metadata__") == 0) {
             rc = parse_metadata(m, st, diag);
-            continue;
+        } else {
+            mf_safetensors_tensor *t = &st->tensors[st->n_tensors++];
+            t->name = strdup(key);
+            rc = t->name != NULL ? parse_tensor(m, t, st->data_len, diag)
+                                 : mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
+            t->data = st->data + t->begin;
         }
-        mf_safetensors_tensor *t = &st->tensors[st->n_tensors++];
-        t->name = strdup(m->key);
-        if (t->name == NULL) {
-            rc = mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
+        if (rc != MF_OK) {
             break;
         }
-        rc = parse_tensor(m, t, st->data_len, diag);
-        t->data = st->data + t->begin;
     }
     if (rc == MF_OK) {
         rc = check_layout(st, diag);
     }
 done:
-    mf_json_doc_free(doc);
+    json_decref(root);
     if (rc != MF_OK) {
         mf_safetensors_free(st);
         return rc;
@@ -478,6 +646,15 @@ static mf_err find_duplicate(const char *const *names, size_t n, const char **re
     return MF_OK;
 }
 
+/*
+ * The reader takes integers through jansson's json_int_t (int64), so nothing
+ * larger is written: a file this writer makes always reads back.
+ */
+static bool fits_json_int(size_t x)
+{
+    return (unsigned long long) x <= (unsigned long long) LLONG_MAX;
+}
+
 /* Checks the entries and computes the byte size of each tensor (sizes[n]) and the total. */
 static mf_err check_entries(const mf_safetensors_entry *tensors, size_t n, size_t *sizes,
                             size_t *ret_total, mf_diag *diag)
@@ -485,19 +662,31 @@ static mf_err check_entries(const mf_safetensors_entry *tensors, size_t n, size_
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         const mf_safetensors_entry *e = &tensors[i];
-        if (e->name == NULL || strcmp(e->name, "__metadata__") == 0 ||
-            e->n_dims > MF_SAFETENSORS_MAX_DIMS) {
-            return mf_diag_set(diag, MF_EINVAL, e->name, "tensor %zu: bad name or too many dims",
+        if (e->name == NULL || strcmp(e->name, "__metadata__") == 0) {
+            return mf_diag_set(diag, MF_EINVAL, NULL, "tensor %zu: name is NULL or __metadata__",
                                i);
+        }
+        if (!mf_utf8_valid(e->name, strlen(e->name))) {
+            return mf_diag_set(diag, MF_EINVAL, NULL, "tensor name %zu is not valid UTF-8", i);
+        }
+        if (e->n_dims > MF_SAFETENSORS_MAX_DIMS) {
+            return mf_diag_set(diag, MF_EINVAL, e->name, "%zu dimensions, at most %d supported",
+                               e->n_dims, MF_SAFETENSORS_MAX_DIMS);
         }
         size_t n_elems = 1;
         for (size_t d = 0; d < e->n_dims; d++) {
             if (mf_size_mul(n_elems, e->shape[d], &n_elems) != MF_OK) {
                 return mf_diag_set(diag, MF_ERANGE, e->name, "shape product overflows");
             }
+            if (!fits_json_int(e->shape[d])) {
+                return mf_diag_set(diag, MF_ERANGE, e->name,
+                                   "dimension %zu is %zu, more than a header integer can hold "
+                                   "(2^63 - 1)",
+                                   d, e->shape[d]);
+            }
         }
         if (mf_size_mul(n_elems, sizeof(float), &sizes[i]) != MF_OK ||
-            total > SIZE_MAX - sizes[i]) {
+            total > SIZE_MAX - sizes[i] || !fits_json_int(total + sizes[i])) {
             return mf_diag_set(diag, MF_ERANGE, e->name, "tensor sizes overflow");
         }
         if (sizes[i] > 0 && e->data == NULL) {
@@ -509,95 +698,105 @@ static mf_err check_entries(const mf_safetensors_entry *tensors, size_t n, size_
     return MF_OK;
 }
 
-static mf_err add_tensor_json(mf_json_buf *h, const mf_safetensors_entry *e, size_t begin,
-                              size_t end)
+/*
+ * {"dtype":"F32","shape":[...],"data_offsets":[begin,end]}, or NULL when out
+ * of memory.  The arrays are added with json_object_set (t takes its own
+ * reference) and released here, so every path frees them the same way.
+ */
+static json_t *tensor_json(const mf_safetensors_entry *e, size_t begin, size_t end)
 {
-    mf_err rc = mf_json_buf_add_string(h, e->name, strlen(e->name));
-    if (rc == MF_OK) {
-        rc = mf_json_buf_add_cstr(h, ":{\"dtype\":\"F32\",\"shape\":[");
+    json_t *t = json_object(), *shape = json_array(), *offsets = json_array();
+    bool ok = t != NULL && shape != NULL && offsets != NULL;
+    for (size_t d = 0; d < e->n_dims && ok; d++) {
+        ok = json_array_append_new(shape, json_integer((json_int_t) e->shape[d])) == 0;
     }
-    for (size_t d = 0; d < e->n_dims && rc == MF_OK; d++) {
-        if (d > 0) {
-            rc = mf_json_buf_add(h, ",", 1);
-        }
-        if (rc == MF_OK) {
-            rc = mf_json_buf_add_u64(h, e->shape[d]);
-        }
+    ok = ok && json_array_append_new(offsets, json_integer((json_int_t) begin)) == 0 &&
+         json_array_append_new(offsets, json_integer((json_int_t) end)) == 0 &&
+         json_object_set_new(t, "dtype", json_string("F32")) == 0 &&
+         json_object_set(t, "shape", shape) == 0 &&
+         json_object_set(t, "data_offsets", offsets) == 0;
+    json_decref(shape);
+    json_decref(offsets);
+    if (!ok) {
+        json_decref(t);
+        return NULL;
     }
-    if (rc == MF_OK) {
-        rc = mf_json_buf_add_cstr(h, "],\"data_offsets\":[");
-    }
-    if (rc == MF_OK) {
-        rc = mf_json_buf_add_u64(h, begin);
-    }
-    if (rc == MF_OK) {
-        rc = mf_json_buf_add(h, ",", 1);
-    }
-    if (rc == MF_OK) {
-        rc = mf_json_buf_add_u64(h, end);
-    }
-    if (rc == MF_OK) {
-        rc = mf_json_buf_add(h, "]}", 2);
-    }
-    return rc;
+    return t;
 }
 
+/* "__metadata__":{...}, added to root; MF_EINVAL for a NULL or non-UTF-8 entry. */
+static mf_err add_metadata(json_t *root, const char *const *meta_keys, const char *const *meta_vals,
+                           size_t n_meta, mf_diag *diag)
+{
+    json_t *meta = json_object();
+    /* root owns meta from here on (set_new), also on failure; meta stays borrowed. */
+    if (json_object_set_new(root, "__metadata__", meta) != 0) {
+        return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < n_meta; i++) {
+        if (meta_vals[i] == NULL) {
+            return mf_diag_set(diag, MF_EINVAL, NULL, "metadata entry %zu is NULL", i);
+        }
+        bool key_ok = mf_utf8_valid(meta_keys[i], strlen(meta_keys[i]));
+        if (!key_ok || !mf_utf8_valid(meta_vals[i], strlen(meta_vals[i]))) {
+            return mf_diag_set(diag, MF_EINVAL, key_ok ? meta_keys[i] : NULL,
+                               "metadata entry %zu is not valid UTF-8", i);
+        }
+        if (json_object_set_new(meta, meta_keys[i], json_string(meta_vals[i])) != 0) {
+            return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
+        }
+    }
+    return MF_OK;
+}
+
+/*
+ * The header text: compact JSON, "__metadata__" first (when n_meta > 0), then
+ * the tensors in the given order with consecutive offsets.  jansson objects
+ * keep insertion order and JSON_COMPACT writes no spaces: the layout Python's
+ * safetensors writes, and byte for byte what the earlier hand-written writer
+ * produced, so saved models keep their bytes.  The one difference: control
+ * characters other than \b \f \n \r \t are escaped with upper-case hex
+ * ("\u001F", where Python writes "\u001f"); both read back the same.  Names
+ * and metadata are checked (unique, UTF-8) before, so the only failure left
+ * is out of memory.  *ret_text is malloc'd, *ret_len its strlen.
+ */
 static mf_err build_header(const mf_safetensors_entry *tensors, size_t n_tensors,
                            const size_t *sizes, const char *const *meta_keys,
-                           const char *const *meta_vals, size_t n_meta, mf_json_buf *h,
-                           mf_diag *diag)
+                           const char *const *meta_vals, size_t n_meta, char **ret_text,
+                           size_t *ret_len, mf_diag *diag)
 {
-    mf_err rc = mf_json_buf_add(h, "{", 1);
-    if (rc == MF_OK && n_meta > 0) {
-        rc = mf_json_buf_add_cstr(h, "\"__metadata__\":{");
-        for (size_t i = 0; i < n_meta && rc == MF_OK; i++) {
-            if (meta_keys[i] == NULL || meta_vals[i] == NULL) {
-                return mf_diag_set(diag, MF_EINVAL, NULL, "metadata entry %zu is NULL", i);
-            }
-            rc = i > 0 ? mf_json_buf_add(h, ",", 1) : MF_OK;
-            if (rc == MF_OK) {
-                rc = mf_json_buf_add_string(h, meta_keys[i], strlen(meta_keys[i]));
-            }
-            if (rc == MF_OK) {
-                rc = mf_json_buf_add(h, ":", 1);
-            }
-            if (rc == MF_OK) {
-                rc = mf_json_buf_add_string(h, meta_vals[i], strlen(meta_vals[i]));
-            }
-            if (rc == MF_EINVAL) {
-                return mf_diag_set(diag, MF_EINVAL, meta_keys[i], "metadata is not valid UTF-8");
-            }
-        }
-        if (rc == MF_OK) {
-            rc = mf_json_buf_add(h, "}", 1);
-        }
+    mf_err rc = MF_OK;
+    json_t *root = json_object();
+    if (root == NULL) {
+        return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
+    }
+    if (n_meta > 0) {
+        rc = add_metadata(root, meta_keys, meta_vals, n_meta, diag);
     }
     size_t offset = 0;
     for (size_t i = 0; i < n_tensors && rc == MF_OK; i++) {
-        if (n_meta > 0 || i > 0) {
-            rc = mf_json_buf_add(h, ",", 1);
-        }
-        if (rc == MF_OK) {
-            rc = add_tensor_json(h, &tensors[i], offset, offset + sizes[i]);
-        }
-        if (rc == MF_EINVAL) {
-            return mf_diag_set(diag, MF_EINVAL, NULL, "tensor name %zu is not valid UTF-8", i);
+        json_t *t = tensor_json(&tensors[i], offset, offset + sizes[i]);
+        if (json_object_set_new(root, tensors[i].name, t) != 0) {
+            rc = mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
         }
         offset += sizes[i];
     }
-    if (rc == MF_OK) {
-        rc = mf_json_buf_add(h, "}", 1);
-    }
-    /* Pad with spaces so the data region starts 8-byte aligned (Python does the same). */
-    while (rc == MF_OK && h->len % 8 != 0) {
-        rc = mf_json_buf_add(h, " ", 1);
-    }
-    if (rc == MF_OK && h->len > MF_SAFETENSORS_MAX_HEADER) {
-        rc = MF_ERANGE;
-    }
+    char *text = rc == MF_OK ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
     if (rc != MF_OK) {
-        return mf_diag_set(diag, rc, NULL, "cannot build the header: %s", mf_strerror(rc));
+        return rc;
     }
+    if (text == NULL) {
+        return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
+    }
+    size_t len = strlen(text);
+    if (len > MF_SAFETENSORS_MAX_HEADER - 8) {
+        free(text);
+        return mf_diag_set(diag, MF_ERANGE, NULL, "the header would exceed %zu bytes",
+                           MF_SAFETENSORS_MAX_HEADER);
+    }
+    *ret_text = text;
+    *ret_len = len;
     return MF_OK;
 }
 
@@ -642,7 +841,8 @@ mf_err mf_safetensors_write(const mf_safetensors_entry *tensors, size_t n_tensor
         n_tensors > SIZE_MAX / sizeof(size_t)) {
         return mf_diag_set(diag, MF_EINVAL, NULL, "invalid argument");
     }
-    mf_json_buf h = {0};
+    char *header = NULL;
+    size_t header_len = 0;
     uint8_t *buf = NULL;
     size_t total_data = 0;
     size_t *sizes = malloc((n_tensors > 0 ? n_tensors : 1) * sizeof *sizes);
@@ -654,24 +854,28 @@ mf_err mf_safetensors_write(const mf_safetensors_entry *tensors, size_t n_tensor
         rc = check_entries(tensors, n_tensors, sizes, &total_data, diag);
     }
     if (rc == MF_OK) {
-        rc = build_header(tensors, n_tensors, sizes, meta_keys, meta_vals, n_meta, &h, diag);
+        rc = build_header(tensors, n_tensors, sizes, meta_keys, meta_vals, n_meta, &header,
+                          &header_len, diag);
     }
     if (rc != MF_OK) {
         goto done;
     }
-    if (total_data > SIZE_MAX - 8 - h.len) {
+    /* Pad with spaces so the data region starts 8-byte aligned (Python does the same). */
+    size_t padded = (header_len + 7) / 8 * 8;
+    if (total_data > SIZE_MAX - 8 - padded) {
         rc = mf_diag_set(diag, MF_ERANGE, NULL, "file size overflows");
         goto done;
     }
-    size_t len = 8 + h.len + total_data;
+    size_t len = 8 + padded + total_data;
     buf = malloc(len);
     if (buf == NULL) {
         rc = mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory for %zu bytes", len);
         goto done;
     }
-    write_le64(buf, h.len);
-    memcpy(buf + 8, h.data, h.len);
-    size_t at = 8 + h.len;
+    write_le64(buf, padded);
+    memcpy(buf + 8, header, header_len);
+    memset(buf + 8 + header_len, ' ', padded - header_len);
+    size_t at = 8 + padded;
     for (size_t i = 0; i < n_tensors; i++) {
         if (sizes[i] > 0) {
             memcpy(buf + at, tensors[i].data, sizes[i]); /* host is little-endian */
@@ -684,6 +888,6 @@ mf_err mf_safetensors_write(const mf_safetensors_entry *tensors, size_t n_tensor
 done:
     free(buf);
     free(sizes);
-    mf_json_buf_deinit(&h);
+    free(header);
     return rc;
 }

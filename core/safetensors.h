@@ -12,7 +12,11 @@
  * last one).
  *
  * The reader trusts nothing: every length, offset, shape and dtype is checked
- * (with overflow-checked products) and any violation is MF_EFORMAT with a
+ * (with overflow-checked products; shape entries and offsets are JSON
+ * integers up to 2^63 - 1, so "4.0", "1e3" and "-1" are rejected, and the
+ * JSON itself must be strict: no duplicate keys, no "\u0000", nothing after
+ * the object, nesting at most MF_SAFETENSORS_MAX_DEPTH deep, at most
+ * MF_SAFETENSORS_MAX_VALUES values).  Any violation is MF_EFORMAT with a
  * message naming the problem and diag->field naming the tensor
  * ("layers.0.weight") or metadata key ("__metadata__/schedule").  The data of
  * a parsed file is not copied: tensors point into the caller's buffer.
@@ -29,7 +33,8 @@
 
 #define MF_SAFETENSORS_MAX_HEADER ((size_t) 100 << 20) /* 100 MiB, as the reference library */
 #define MF_SAFETENSORS_MAX_DIMS   8
-#define MF_SAFETENSORS_MAX_DEPTH  16                 /* JSON nesting in a header */
+/* JSON nesting of a header: top object -> tensor entry or __metadata__ -> array. */
+#define MF_SAFETENSORS_MAX_DEPTH  3
 #define MF_SAFETENSORS_MAX_VALUES ((size_t) 1 << 18) /* JSON values in a header */
 
 /* One tensor of a parsed file. */
@@ -89,7 +94,8 @@ typedef struct mf_safetensors_entry {
  * library does.  meta_keys/meta_vals: n_meta UTF-8 strings each.
  * *ret_buf is malloc'd (free()); *ret_buf and *ret_len are written only on
  * success.  Errors: MF_EINVAL (NULL pointers, bad or duplicate names, invalid
- * UTF-8, too many dims), MF_ERANGE (sizes overflow), MF_ENOMEM; diag may be NULL.
+ * UTF-8, too many dims), MF_ERANGE (sizes overflow, or a dimension or offset
+ * above 2^63 - 1, which the reader would reject), MF_ENOMEM; diag may be NULL.
  */
 MF_MUST_CHECK mf_err mf_safetensors_write(const mf_safetensors_entry *tensors, size_t n_tensors,
                                           const char *const *meta_keys,

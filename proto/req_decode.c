@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define ECHO_MAX 32 /* bytes of a client's string quoted back in a message */
 
 /* ---- text helpers ---------------------------------------------------------------- */
