@@ -11,8 +11,10 @@
  * Jobs are in one of three places: queued (not started, FIFO), on a worker
  * (a slice), or paused (started, waiting for their next slice, FIFO).  A
  * worker that frees up takes, in this order: a batch of waiting sampling
- * calls; the paused job that waited longest; a queued job, when fewer than
- * max_running_jobs are started.
+ * calls; a queued job, when fewer than max_running_jobs are started; the
+ * paused job that waited longest.  So up to max_running_jobs jobs take turns
+ * slice by slice, even on one worker, and a sampling call waits for one slice
+ * at most.
  */
 #include "scheduler.h"
 
@@ -345,14 +347,16 @@ static void dispatch(mf_sched *s)
             w->batch = mf_sample_queue_take(&s->pending, s->cfg.max_batch_rows);
             w->task = TASK_BATCH;
             assigned = true;
-        } else if (s->paused.head != NULL && !s->draining) {
-            w->job = list_pop(&s->paused);
-            w->task = TASK_SLICE;
-            assigned = true;
         } else if (s->queued.head != NULL && !s->draining &&
                    s->n_started < s->cfg.max_running_jobs) {
+            /* Before a paused job: with room for it, a queued job starts now and
+             * takes its turns with the others, rather than waiting for them. */
             w->job = list_pop(&s->queued);
             s->n_started++;
+            w->task = TASK_SLICE;
+            assigned = true;
+        } else if (s->paused.head != NULL && !s->draining) {
+            w->job = list_pop(&s->paused);
             w->task = TASK_SLICE;
             assigned = true;
         }

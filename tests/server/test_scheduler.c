@@ -1302,6 +1302,50 @@ START_TEST(test_queue_and_cancel)
 
 END_TEST
 
+/* One worker, max_running_jobs 2: a second long job starts while the first runs, and the two
+ * take turns slice by slice; a sampling call still waits for one slice at most. */
+START_TEST(test_interleave)
+{
+    env e;
+    env_init(&e);
+    mf_sched_cfg cfg = small_cfg(1, 1);
+    cfg.max_running_jobs = 2;
+    env_start(&e, &cfg);
+    char a[MF_ID_MAX + 1], b[MF_ID_MAX + 1], c[MF_ID_MAX + 1];
+    submit_job(&e, LONG_TRAIN, a, 0);
+    WAIT_UNTIL(job_done(&e, a) > 0);
+    submit_job(&e,
+               "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"hidden\":[64,64],"
+               "\"emb\":16,\"steps\":200000,\"batch\":256,\"warmup\":0,\"out_model\":\"never2\"}}",
+               b, 0);
+    /* b runs while a has not finished, and both keep making steps */
+    WAIT_UNTIL(job_done(&e, b) > 0);
+    ck_assert_int_eq(job_state(&e, a), MF_JOB_RUNNING);
+    uint64_t a0 = job_done(&e, a), b0 = job_done(&e, b);
+    WAIT_UNTIL(job_done(&e, a) > a0 && job_done(&e, b) > b0);
+    ck_assert_uint_eq(stats(&e).running, 2);
+    /* a third waits: max_running_jobs are started */
+    submit_job(&e, SMALL_SAMPLE_JOB, c, 0);
+    sleep_ms(300);
+    ck_assert_int_eq(job_state(&e, c), MF_JOB_QUEUED);
+    float *x = sample_alone(&e, "gaussian", MF_SAMPLER_DDIM, 4, 8, 1);
+    free(x);
+    ck_assert_int_eq(mf_sched_cancel(e.s, a), MF_OK);
+    ck_assert_int_eq(mf_sched_cancel(e.s, b), MF_OK);
+    mf_job_rec r = wait_final(&e, a);
+    ck_assert_int_eq(r.state, MF_JOB_CANCELLED);
+    mf_job_rec_done(&r);
+    r = wait_final(&e, b);
+    ck_assert_int_eq(r.state, MF_JOB_CANCELLED);
+    mf_job_rec_done(&r);
+    r = wait_final(&e, c);
+    ck_assert_int_eq(r.state, MF_JOB_SUCCEEDED);
+    mf_job_rec_done(&r);
+    env_done(&e);
+}
+
+END_TEST
+
 /* ---- recovery ---------------------------------------------------------------------------- */
 
 static void insert_job(env *e, const char *id, const char *body, double created_at)
@@ -1551,6 +1595,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_train_job);
     tcase_add_test(tc, test_submit_errors);
     tcase_add_test(tc, test_queue_and_cancel);
+    tcase_add_test(tc, test_interleave);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("life");
