@@ -74,6 +74,9 @@ void mf_job_free(mf_job *j)
     if (j->type->deinit != NULL) {
         j->type->deinit(j);
     }
+    if (j->reserved[0] != '\0') {
+        j->host->release(j->host->ctx, j);
+    }
     free(j->state);
     mf_registry_release(j->host->reg, j->model);
     free(j->params);
@@ -156,6 +159,26 @@ bool mf_job_stop_requested(const mf_job *j)
 const atomic_int *mf_job_cancel_flag(const mf_job *j)
 {
     return &j->cancel;
+}
+
+mf_err mf_job_reserve_model(mf_job *j, const char *name, const char *field, mf_diag *d)
+{
+    char holder[MF_ID_MAX + 1] = "";
+    if (!j->host->reserve(j->host->ctx, j, name, holder)) {
+        return mf_diag_setc(d, MF_EBUSY, "model_exists", field,
+                            "a job queued or running here will create model %s (%s); choose "
+                            "another out_model",
+                            name, holder[0] != '\0' ? holder : "a job being submitted");
+    }
+    mf_reg_model *m = mf_registry_get(j->host->reg, name);
+    if (m != NULL) {
+        mf_registry_release(j->host->reg, m);
+        return mf_diag_setc(d, MF_EBUSY, "model_exists", field,
+                            "a model with id %s exists already; choose another out_model, or "
+                            "delete that model first",
+                            name);
+    }
+    return MF_OK;
 }
 
 char *mf_job_stored_metrics(mf_job *j)

@@ -34,6 +34,11 @@ typedef struct mf_job_host {
     void (*samples)(void *ctx, uint64_t n);
     /* a fresh random seed below 2^53 */
     uint64_t (*random_seed)(void *ctx);
+    /* reserves model id name for j, setting j->reserved (true), or copies the id of the job
+     * holding it to ret_holder */
+    bool (*reserve)(void *ctx, mf_job *j, const char *name, char ret_holder[MF_ID_MAX + 1]);
+    /* lets go of j's reservation */
+    void (*release)(void *ctx, mf_job *j);
 } mf_job_host;
 
 struct mf_job {
@@ -41,6 +46,8 @@ struct mf_job {
     const mf_job_type *type;
     const mf_job_host *host;
     char model_id[MF_ID_MAX + 1];
+    char reserved[MF_ID_MAX + 1]; /* the model id it will publish, reserved ("" = none) */
+    mf_job *reserved_next;        /* the host's list of reservations */
     mf_reg_model *model; /* held while the job lives, when the type takes one */
     void *params;        /* the codec's struct */
     char *params_json;

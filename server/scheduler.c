@@ -76,6 +76,7 @@ struct mf_sched {
     size_t n_started;  /* started and not finished (paused or on a worker) */
     bool draining, stopping;
     atomic_int abort_all; /* drain timeout: stop what runs */
+    mf_job *reservations; /* jobs holding the model id they will publish (host_reserve) */
     uint64_t id_counter;
     mf_rng id_rng;
     mf_sched_stats stats;
@@ -187,6 +188,44 @@ static uint64_t host_random_seed(void *ctx)
     mf_rng_block(s->id_rng, s->id_counter++, b);
     uv_mutex_unlock(&s->lock);
     return (((uint64_t) b[0] << 32) | b[1]) & ((UINT64_C(1) << 53) - 1);
+}
+
+/*
+ * Reservations of the model ids jobs will publish (a client's out_model), so
+ * that a second job for one id is refused at submit, not after its compute.
+ * A job holds one from prepare until it is freed; they form a list through
+ * the jobs, under the lock.
+ */
+static bool host_reserve(void *ctx, mf_job *j, const char *name, char ret_holder[MF_ID_MAX + 1])
+{
+    mf_sched *s = ctx;
+    uv_mutex_lock(&s->lock);
+    mf_job *holder = s->reservations;
+    while (holder != NULL && strcmp(holder->reserved, name) != 0) {
+        holder = holder->reserved_next;
+    }
+    if (holder == NULL) {
+        snprintf(j->reserved, sizeof j->reserved, "%s", name);
+        j->reserved_next = s->reservations;
+        s->reservations = j;
+    } else {
+        memcpy(ret_holder, holder->id, MF_ID_MAX + 1);
+    }
+    uv_mutex_unlock(&s->lock);
+    return holder == NULL;
+}
+
+static void host_release(void *ctx, mf_job *j)
+{
+    mf_sched *s = ctx;
+    uv_mutex_lock(&s->lock);
+    for (mf_job **pp = &s->reservations; *pp != NULL; pp = &(*pp)->reserved_next) {
+        if (*pp == j) {
+            *pp = j->reserved_next;
+            break;
+        }
+    }
+    uv_mutex_unlock(&s->lock);
 }
 
 /* ---- sampling calls ---------------------------------------------------------- */
@@ -750,7 +789,9 @@ mf_err mf_sched_start(const mf_sched_cfg *cfg, mf_store *store, mf_registry *reg
                             .notify = host_notify,
                             .finished = host_finished,
                             .samples = host_samples,
-                            .random_seed = host_random_seed};
+                            .random_seed = host_random_seed,
+                            .reserve = host_reserve,
+                            .release = host_release};
     uv_mutex_init(&s->lock);
     uv_cond_init(&s->work_cv);
     uv_cond_init(&s->idle_cv);

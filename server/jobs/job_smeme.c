@@ -100,7 +100,7 @@ static mf_smeme_opts opts_of(const mf_smeme_req *q)
     return o;
 }
 
-/* The parent's limits: its timesteps, and no condition input. */
+/* The parent's limits (its timesteps, no condition input), and the out_model not taken. */
 static mf_err prepare(mf_job *j, mf_diag *d)
 {
     const mf_smeme_req *q = mf_job_params(j);
@@ -121,7 +121,8 @@ static mf_err prepare(mf_job *j, mf_diag *d)
                             mf_job_model_id(j));
     }
     mf_job_progress(j, 0, (uint64_t) q->K * q->rounds, NULL, false);
-    return MF_OK;
+    return q->out_model[0] != '\0' ? mf_job_reserve_model(j, q->out_model, "/params/out_model", d)
+                                    : MF_OK;
 }
 
 /*

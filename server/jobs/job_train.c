@@ -31,6 +31,14 @@ typedef struct train_job {
     mf_dataset_id ds;
 } train_job;
 
+/* The model it will make: its out_model is not taken. */
+static mf_err prepare(mf_job *j, mf_diag *d)
+{
+    const mf_train_req *q = mf_job_params(j);
+    return q->out_model[0] != '\0' ? mf_job_reserve_model(j, q->out_model, "/params/out_model", d)
+                                    : MF_OK;
+}
+
 static mf_err init(mf_job *j)
 {
     train_job *tj = mf_job_priv(j);
@@ -153,7 +161,7 @@ static void deinit(mf_job *j)
 const mf_job_type mf_job_type_train = {
     .codec = &mf_train_codec,
     .state_size = sizeof(train_job),
-    .prepare = NULL,
+    .prepare = prepare,
     .slice = slice,
     .cancel = NULL,
     .deinit = deinit,

@@ -123,6 +123,16 @@ bool mf_job_stop_requested(const mf_job *j);
 const atomic_int *mf_job_cancel_flag(const mf_job *j);
 
 /**
+ * Reserves name, the id of a model the job will publish (a client's
+ * out_model, at field), for this job until it ends, so that no other job of
+ * this daemon is accepted for it.  Errors: MF_EBUSY with code model_exists
+ * when a model has that id already or another job reserved it (d filled).
+ * Call it from prepare; a job reserves at most one name.
+ */
+MF_MUST_CHECK mf_err mf_job_reserve_model(mf_job *j, const char *name, const char *field,
+                                          mf_diag *d);
+
+/**
  * The job's latest stored metrics (JSON text, malloc'd; NULL when none), for a
  * job resumed after a crash to see what it had reported.
  */

@@ -332,6 +332,13 @@ for after in (ids_[-1], ids_[-1] + 5):
 # dropped connection mid-stream, then resume
 st, _, j = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "two_moons", "steps": 2500, "hidden": [64, 64], "out_model": "moons-small"}})
 job = j["id"]
+# its out_model is taken from now on: another job for it is refused at submit, as is a model's id
+for body in ({"type": "train", "params": {"dataset": "gaussian", "out_model": "moons-small"}},
+             {"type": "finetune.smeme", "model": "gaussian", "params": {"out_model": "moons-small"}},
+             {"type": "train", "params": {"dataset": "gaussian", "out_model": "eight_gaussians"}}):
+    st_, _, e_ = d.json("POST", "/v1/jobs", body)
+    check(st_ == 409 and e_["error"]["code"] == "model_exists" and e_["error"]["field"] == "/params/out_model",
+          "out_model taken (%s): 409 model_exists at submit (%s)" % (body["params"]["out_model"], st_))
 c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
 c.request("GET", "/v1/jobs/%s/events" % job)
 r = c.getresponse()

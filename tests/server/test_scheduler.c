@@ -302,6 +302,9 @@ static float *sample_direct(const mf_model *m, mf_sampler_kind kind, size_t step
 
 /* ---- jobs ---------------------------------------------------------------------------- */
 
+/* The error code of the last try_submit that failed ("" after a success). */
+static char last_code[32];
+
 static mf_err try_submit(env *e, const char *body, char id[MF_ID_MAX + 1], long *pos, char *field,
                          size_t field_cap)
 {
@@ -312,6 +315,7 @@ static mf_err try_submit(env *e, const char *body, char id[MF_ID_MAX + 1], long 
                   d.msg);
     mf_err err = mf_sched_submit(e->s, &q, id, pos, &d);
     snprintf(field, field_cap, "%s", err == MF_OK ? "" : d.field);
+    snprintf(last_code, sizeof last_code, "%s", err == MF_OK ? "" : d.code);
     /* taken, whatever the outcome */
     ck_assert_ptr_null(q.params_json);
     ck_assert_ptr_null(q.params);
@@ -1110,16 +1114,18 @@ START_TEST(test_train_job)
     ck_assert_ptr_nonnull(m);
     mf_registry_release(e.reg, m);
 
-    /* out_model taken: the job fails with save_failed and the first model stays */
-    submit_job(&e,
-               "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"hidden\":[8],\"emb\":4,"
-               "\"steps\":2,\"batch\":8,\"warmup\":0,\"out_model\":\"tiny-trained\"}}",
-               id2, 0);
-    r = wait_final(&e, id2);
-    ck_assert_int_eq(r.state, MF_JOB_FAILED);
-    ck_assert_ptr_null(r.result);
-    assert_error_code(&r, "save_failed");
-    mf_job_rec_done(&r);
+    /* out_model taken: refused at submit (model_exists), nothing stored; the first model stays */
+    long pos = -7;
+    char field[128];
+    ck_assert_int_eq(
+        try_submit(&e,
+                   "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"hidden\":[8],"
+                   "\"emb\":4,\"steps\":2,\"batch\":8,\"warmup\":0,\"out_model\":\"tiny-trained\"}}",
+                   id2, &pos, field, sizeof field),
+        MF_EBUSY);
+    ck_assert_str_eq(field, "/params/out_model");
+    ck_assert_str_eq(last_code, "model_exists");
+    ck_assert_int_eq(pos, -7);
     m = mf_registry_get(e.reg, "tiny-trained");
     ck_assert_uint_eq(m->model->net->cfg.emb_dim, 4);
     mf_registry_release(e.reg, m);
@@ -1135,7 +1141,7 @@ START_TEST(test_train_job)
     mf_job_rec_done(&r);
     event_log(&e, id2, log, sizeof log, NULL, NULL);
     ck_assert_str_eq(log, "status:queued,status:running,status:failed");
-    WAIT_UNTIL(stats(&e).jobs_finished[MF_JOB_FAILED] == 2);
+    WAIT_UNTIL(stats(&e).jobs_finished[MF_JOB_FAILED] == 1); /* the taken out_model never ran */
     ck_assert_uint_eq(stats(&e).jobs_finished[MF_JOB_SUCCEEDED], 2);
     env_done(&e);
 }
@@ -1297,6 +1303,56 @@ START_TEST(test_queue_and_cancel)
     ck_assert_uint_eq(st.jobs_finished[MF_JOB_CANCELLED], 2);
     ck_assert_uint_eq(st.queued, 0);
     ck_assert_uint_eq(st.running, 0);
+    env_done(&e);
+}
+
+END_TEST
+
+/* A job's out_model is checked at submit: taken by a model or by a live job, it is refused
+ * (model_exists) before anything is stored; free again once the job ends without it. */
+START_TEST(test_out_model_reserved)
+{
+    env e;
+    env_init(&e);
+    mf_sched_cfg cfg = small_cfg(1, 1);
+    env_start(&e, &cfg);
+    char big[MF_ID_MAX + 1], id[MF_ID_MAX + 1] = "untouched", field[128];
+    long pos = -7;
+    submit_job(&e, LONG_TRAIN, big, 0); /* out_model "never" */
+    static const char *const refused[] = {
+        /* another train job, queued behind it */
+        "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"steps\":2,"
+        "\"out_model\":\"never\"}}",
+        /* a fine-tune */
+        "{\"type\":\"finetune.smeme\",\"model\":\"gaussian\",\"params\":{\"out_model\":\"never\"}}",
+        /* a shipped model's id */
+        "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"out_model\":\"gaussian\"}}",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        ck_assert_int_eq(try_submit(&e, refused[i], id, &pos, field, sizeof field), MF_EBUSY);
+        ck_assert_str_eq(last_code, "model_exists");
+        ck_assert_str_eq(field, "/params/out_model");
+    }
+    ck_assert_str_eq(id, "untouched");
+    ck_assert_int_eq(pos, -7);
+    uint64_t counts[5];
+    ck_assert_int_eq(mf_store_count_states(e.store, counts), MF_OK);
+    ck_assert_uint_eq(counts[MF_JOB_QUEUED] + counts[MF_JOB_RUNNING], 1);
+    /* the long job ends without its model: the id is free again */
+    ck_assert_int_eq(mf_sched_cancel(e.s, big), MF_OK);
+    mf_job_rec r = wait_final(&e, big);
+    ck_assert_int_eq(r.state, MF_JOB_CANCELLED);
+    mf_job_rec_done(&r);
+    submit_job(&e,
+               "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"hidden\":[8],\"emb\":4,"
+               "\"steps\":2,\"batch\":8,\"warmup\":0,\"out_model\":\"never\"}}",
+               id, 0);
+    r = wait_final(&e, id);
+    ck_assert_int_eq(r.state, MF_JOB_SUCCEEDED);
+    mf_job_rec_done(&r);
+    /* and now a model holds it */
+    ck_assert_int_eq(try_submit(&e, refused[0], id, &pos, field, sizeof field), MF_EBUSY);
+    ck_assert_str_eq(last_code, "model_exists");
     env_done(&e);
 }
 
@@ -1596,6 +1652,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_submit_errors);
     tcase_add_test(tc, test_queue_and_cancel);
     tcase_add_test(tc, test_interleave);
+    tcase_add_test(tc, test_out_model_reserved);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("life");
