@@ -132,7 +132,7 @@ json_t *mf_json_job(const mf_job_view *v)
     if (v->metrics != NULL) {
         f |= json_object_set_new(o, "metrics", parsed_or_null(v->metrics));
     }
-    if (v->result != NULL && (v->with_result || strlen(v->result) <= MF_JSON_RESULT_INLINE_MAX)) {
+    if (v->result != NULL && strlen(v->result) <= MF_JSON_RESULT_INLINE_MAX) {
         f |= json_object_set_new(o, "result", parsed_or_null(v->result));
     }
     if (v->error != NULL) {

@@ -51,7 +51,6 @@ typedef struct mf_job_view {
     double created_at, started_at, finished_at; /* 0 = not yet */
     uint32_t attempts;
     long queue_position; /* < 0: not queued */
-    bool with_result;    /* include "result" even when over MF_JSON_RESULT_INLINE_MAX */
     bool cancel_requested; /* a running job asked to stop (at its next step boundary) */
 } mf_job_view;
 
@@ -60,8 +59,7 @@ typedef struct mf_job_view {
 
 /*
  * {"id", "type", "model" (null for none), "state", "params", "progress": {"done",
- * "total"}, "queue_position"? (queued only), "metrics"?, "result"? (small ones,
- * or with_result), "error"?, "cancel_requested"?, "attempts", "created_at",
+ * "total"}, "queue_position"? (queued only), "metrics"?, "result"? (small ones), "error"?, "cancel_requested"?, "attempts", "created_at",
  * "started_at"?, "finished_at"?, "links": {"self", "events", "result", "cancel"}}.
  */
 json_t *mf_json_job(const mf_job_view *v);

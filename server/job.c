@@ -19,6 +19,7 @@
 
 #include "api_json.h"
 #include "clock.h"
+#include "job_object.h"
 #include "log.h"
 
 #define PROGRESS_EVERY_S 0.5 /* at most this often a progress event */
@@ -90,7 +91,7 @@ void mf_job_cancel_now(mf_job *j)
         j->type->cancel(j);
     }
     if (!j->finished) {
-        mf_job_cancel(j, NULL, NULL);
+        mf_job_cancel(j, NULL);
     }
 }
 
@@ -241,36 +242,44 @@ void mf_job_count_samples(mf_job *j, uint64_t n)
 }
 
 /*
- * Moves j to a final state, with the final status event carrying the job
- * object (with the result when it is small, e.g. the model a train job made;
- * a sample job's rows went out as samples events and GET .../result has them).
+ * Moves j to a final state.  The final status event carries the job object
+ * as GET /v1/jobs/{id} will show it from then on: the stored record with the
+ * final state, result, error, progress and time this transaction writes (a
+ * sample job's large result is left out, as there: its rows went out as
+ * samples events and GET .../result has them).
  */
-static void finish(mf_job *j, mf_job_state st, const char *result, const char *error,
-                   const char *metrics)
+static void finish(mf_job *j, mf_job_state st, const char *result, const char *error)
 {
     double t = mf_wall_s();
     mf_store *store = j->host->store;
-    mf_job_view v = {.id = j->id,
-                     .type = j->type->codec->name,
-                     .model = j->model_id,
-                     .state = mf_job_state_name(st),
-                     .params = j->params_json,
-                     .result = result,
-                     .error = error,
-                     .metrics = metrics,
-                     .done = j->done,
-                     .total = j->total,
-                     .created_at = j->created_at,
-                     .started_at = j->started ? j->started_at : 0,
-                     .finished_at = t,
-                     .queue_position = -1};
-    json_t *jo = mf_json_job(&v);
-    char *ev = mf_json_take_dump(mf_json_event_status(j->id, mf_job_state_name(st), jo));
-    json_decref(jo);
     if (j->started) {
         /* the last progress, so a cancelled job shows where it stopped */
         (void) !mf_store_job_progress(store, j->id, j->done, j->total);
     }
+    mf_job_rec rec;
+    memset(&rec, 0, sizeof rec);
+    if (mf_store_job_get(store, j->id, &rec) != MF_OK) {
+        /* not readable (then the finish will hardly be written): what the job knows */
+        mf_job_rec_done(&rec);
+        memcpy(rec.id, j->id, sizeof rec.id);
+        snprintf(rec.type, sizeof rec.type, "%s", j->type->codec->name);
+        memcpy(rec.model, j->model_id, sizeof rec.model);
+        rec.params = strdup(j->params_json != NULL ? j->params_json : "{}");
+        rec.created_at = j->created_at;
+        rec.started_at = j->started ? j->started_at : 0;
+        rec.attempts = j->started ? 1 : 0;
+        rec.done = j->done;
+        rec.total = j->total;
+    }
+    mf_job_rec fin = rec;
+    fin.state = st;
+    fin.result = (char *) result;
+    fin.error = (char *) error;
+    fin.finished_at = t;
+    json_t *jo = mf_job_object(&fin, -1, false);
+    mf_job_rec_done(&rec);
+    char *ev = mf_json_take_dump(mf_json_event_status(j->id, mf_job_state_name(st), jo));
+    json_decref(jo);
     mf_err err = mf_store_job_finish(store, j->id, st, result, error, ev != NULL ? ev : "{}", t);
     free(ev);
     if (err != MF_OK && err != MF_EBUSY) {
@@ -282,9 +291,9 @@ static void finish(mf_job *j, mf_job_state st, const char *result, const char *e
     j->host->notify(j->host->ctx, j->id);
 }
 
-void mf_job_succeed(mf_job *j, const char *result, const char *metrics)
+void mf_job_succeed(mf_job *j, const char *result)
 {
-    finish(j, MF_JOB_SUCCEEDED, result, NULL, metrics);
+    finish(j, MF_JOB_SUCCEEDED, result, NULL);
 }
 
 void mf_job_fail(mf_job *j, const char *code, const char *what, mf_err err)
@@ -292,13 +301,13 @@ void mf_job_fail(mf_job *j, const char *code, const char *what, mf_err err)
     char msg[256];
     snprintf(msg, sizeof msg, "%s: %s", what, mf_strerror(err));
     char *e = mf_json_job_error(code, msg);
-    finish(j, MF_JOB_FAILED, NULL, e, NULL);
+    finish(j, MF_JOB_FAILED, NULL, e);
     free(e);
 }
 
-void mf_job_cancel(mf_job *j, const char *metrics, const char *message)
+void mf_job_cancel(mf_job *j, const char *message)
 {
     char *e = mf_json_job_error("cancelled", message != NULL ? message : "cancelled by request");
-    finish(j, MF_JOB_CANCELLED, NULL, e, metrics);
+    finish(j, MF_JOB_CANCELLED, NULL, e);
     free(e);
 }

@@ -55,7 +55,6 @@ struct mf_job {
     atomic_int cancel;
     bool started;        /* claimed: running in the store */
     bool finished;       /* a final state was reported */
-    uint32_t attempts;   /* starts so far, from the store */
     double created_at, started_at; /* Unix seconds */
     double queued_mono;  /* when it was queued (monotonic) */
     uint64_t done, total;

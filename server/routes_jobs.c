@@ -6,6 +6,7 @@
 
 #include "api_json.h"
 #include "http.h"
+#include "job_object.h"
 #include "log.h"
 #include "metrics_json.h"
 #include "request_json.h"
@@ -106,29 +107,13 @@ enum MHD_Result mf_route_samples(req *r)
 
 /* ---- /v1/jobs ------------------------------------------------------------------------- */
 
-static json_t *job_json(req *r, const mf_job_rec *rec, bool with_result)
+/* The job object of rec, with what only the scheduler knows (queue position, a cancel asked). */
+static json_t *job_json(req *r, const mf_job_rec *rec)
 {
-    mf_job_view v = {.id = rec->id,
-                     .type = rec->type,
-                     .model = rec->model,
-                     .state = mf_job_state_name(rec->state),
-                     .params = rec->params,
-                     .result = rec->result,
-                     .error = rec->error,
-                     .metrics = rec->metrics,
-                     .done = rec->done,
-                     .total = rec->total,
-                     .created_at = rec->created_at,
-                     .started_at = rec->started_at,
-                     .finished_at = rec->finished_at,
-                     .attempts = rec->attempts,
-                     .queue_position = rec->state == MF_JOB_QUEUED
-                                           ? mf_sched_queue_position(r->srv->sched, rec->id)
-                                           : -1,
-                     .with_result = with_result,
-                     .cancel_requested = rec->state == MF_JOB_RUNNING &&
-                                         mf_sched_cancel_requested(r->srv->sched, rec->id)};
-    return mf_json_job(&v);
+    mf_sched *sched = r->srv->sched;
+    long pos = rec->state == MF_JOB_QUEUED ? mf_sched_queue_position(sched, rec->id) : -1;
+    bool cancel = rec->state == MF_JOB_RUNNING && mf_sched_cancel_requested(sched, rec->id);
+    return mf_job_object(rec, pos, cancel);
 }
 
 static enum MHD_Result submit(req *r)
@@ -159,7 +144,7 @@ static enum MHD_Result submit(req *r)
         return mf_http_error(r, 500, "store", NULL, "the job store failed");
     }
     snprintf(r->location, sizeof r->location, "/v1/jobs/%s", id);
-    char *body = mf_json_take_dump(job_json(r, &rec, false));
+    char *body = mf_json_take_dump(job_json(r, &rec));
     mf_job_rec_done(&rec);
     mf_log(MF_LOG_INFO, r->id, id, "job submitted");
     return mf_http_json(r, 202, body);
@@ -201,7 +186,7 @@ static enum MHD_Result list_jobs(req *r)
     int fail = a == NULL;
     for (size_t i = 0; i < n; i++) {
         if (!fail) {
-            fail |= json_array_append_new(a, job_json(r, &recs[i], false));
+            fail |= json_array_append_new(a, job_json(r, &recs[i]));
         }
     }
     const char *next = n == f.limit && n > 0 ? recs[n - 1].id : NULL;
@@ -275,7 +260,7 @@ enum MHD_Result mf_route_jobs(req *r, const char *id, const char *sub)
                                  mf_job_state_name(rec.state), r->path);
         }
     } else {
-        body = mf_json_take_dump(job_json(r, &rec, false));
+        body = mf_json_take_dump(job_json(r, &rec));
     }
     mf_job_rec_done(&rec);
     return mf_http_json(r, status, body);

@@ -30,6 +30,7 @@
 #include "api_json.h"
 #include "clock.h"
 #include "job_impl.h"
+#include "job_object.h"
 #include "log.h"
 #include "par.h"
 #include "rng.h"
@@ -565,20 +566,28 @@ bool mf_sched_cancel_requested(mf_sched *s, const char *id)
     return asked;
 }
 
-/* Finishes a job this process does not hold (another replica's, or one being
- * re-queued by a restart) as cancelled in the store. */
-static void cancel_in_store(mf_sched *s, const char *id)
+/* Finishes stored job r as failed (error, taken as JSON text) or cancelled, with the final
+ * status event carrying its job object, as GET will show it. */
+static void finish_stored(mf_sched *s, const mf_job_rec *r, mf_job_state st, const char *error)
 {
-    char *e = mf_json_job_error("cancelled", "cancelled by request");
-    char *ev = mf_json_take_dump(mf_json_event_status(id, "cancelled", NULL));
-    mf_err fe = mf_store_job_finish(s->store, id, MF_JOB_CANCELLED, NULL, e, ev != NULL ? ev : "{}",
-                                    mf_wall_s());
+    mf_job_rec fin = *r;
+    fin.state = st;
+    fin.result = NULL;
+    fin.error = (char *) error;
+    fin.finished_at = mf_wall_s();
+    json_t *jo = mf_job_object(&fin, -1, false);
+    char *ev = mf_json_take_dump(mf_json_event_status(r->id, mf_job_state_name(st), jo));
+    json_decref(jo);
+    mf_err fe = mf_store_job_finish(s->store, r->id, st, NULL, error, ev != NULL ? ev : "{}",
+                                    fin.finished_at);
     if (fe != MF_OK && fe != MF_EBUSY) {
-        mf_log(MF_LOG_ERROR, NULL, id, "cannot cancel in the store: %s", mf_strerror(fe));
+        mf_log(MF_LOG_ERROR, NULL, r->id, "cannot store the final state: %s", mf_strerror(fe));
     }
-    free(e);
     free(ev);
-    host_notify(s, id);
+    uv_mutex_lock(&s->lock);
+    s->stats.jobs_finished[st]++;
+    uv_mutex_unlock(&s->lock);
+    host_notify(s, r->id);
 }
 
 mf_err mf_sched_cancel(mf_sched *s, const char *id)
@@ -597,7 +606,7 @@ mf_err mf_sched_cancel(mf_sched *s, const char *id)
         if (j->started) {
             mf_job_cancel_now(j);
         } else {
-            mf_job_cancel(j, NULL, NULL);
+            mf_job_cancel(j, NULL);
         }
         mf_job_free(j);
         uv_async_send(&s->wake); /* a place to run is free */
@@ -616,7 +625,11 @@ mf_err mf_sched_cancel(mf_sched *s, const char *id)
     memset(&r, 0, sizeof r);
     mf_err err = mf_store_job_get(s->store, id, &r);
     if (err == MF_OK && !mf_job_state_final(r.state)) {
-        cancel_in_store(s, id);
+        /* In the store but not here: another replica owns it, or a restart is
+         * re-queueing it.  Finish it as cancelled in the store. */
+        char *e = mf_json_job_error("cancelled", "cancelled by request");
+        finish_stored(s, &r, MF_JOB_CANCELLED, e);
+        free(e);
     }
     mf_job_rec_done(&r);
     return err;
@@ -641,39 +654,6 @@ static char *recover_event(void *ctx, const char *job_id, const char *state)
 {
     (void) ctx;
     return mf_json_take_dump(mf_json_event_status(job_id, state, NULL));
-}
-
-/* Finishes a stored job that cannot run again as failed (invalid_after_restart). */
-static void fail_stored(mf_sched *s, const mf_job_rec *r, const char *msg)
-{
-    char *e = mf_json_job_error("invalid_after_restart", msg);
-    mf_job_view v = {.id = r->id,
-                     .type = r->type,
-                     .model = r->model,
-                     .state = mf_job_state_name(MF_JOB_FAILED),
-                     .params = r->params,
-                     .error = e,
-                     .done = r->done,
-                     .total = r->total,
-                     .created_at = r->created_at,
-                     .finished_at = mf_wall_s(),
-                     .attempts = r->attempts,
-                     .queue_position = -1};
-    json_t *jo = mf_json_job(&v);
-    char *ev = mf_json_take_dump(mf_json_event_status(r->id, "failed", jo));
-    json_decref(jo);
-    mf_err fe = mf_store_job_finish(s->store, r->id, MF_JOB_FAILED, NULL, e, ev != NULL ? ev : "{}",
-                                    v.finished_at);
-    if (fe != MF_OK && fe != MF_EBUSY) {
-        mf_log(MF_LOG_ERROR, NULL, r->id, "cannot store the final state: %s", mf_strerror(fe));
-    }
-    free(e);
-    free(ev);
-    uv_mutex_lock(&s->lock);
-    s->stats.jobs_finished[MF_JOB_FAILED]++;
-    uv_mutex_unlock(&s->lock);
-    mf_log(MF_LOG_WARN, NULL, r->id, "job failed after the restart: %s", msg);
-    host_notify(s, r->id);
 }
 
 /* A queued job of the store, made again; or finished as failed when its params no longer pass. */
@@ -703,7 +683,10 @@ static void requeue(mf_sched *s, const mf_job_rec *r)
     } else {
         snprintf(msg, sizeof msg, "its stored parameters no longer validate: %s", d.msg);
     }
-    fail_stored(s, r, msg);
+    char *e = mf_json_job_error("invalid_after_restart", msg);
+    finish_stored(s, r, MF_JOB_FAILED, e);
+    free(e);
+    mf_log(MF_LOG_WARN, NULL, r->id, "job failed after the restart: %s", msg);
 }
 
 /* Jobs left by the previous process: running ones recovered, queued ones re-queued. */

@@ -70,7 +70,7 @@ static mf_job_step finish(mf_job *j)
     if (result == NULL) {
         mf_job_fail(j, "internal", "cannot encode the result", MF_ENOMEM);
     } else {
-        mf_job_succeed(j, result, metrics);
+        mf_job_succeed(j, result);
     }
     free(result);
     free(metrics);

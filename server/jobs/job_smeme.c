@@ -333,7 +333,7 @@ static void cancel(mf_job *j)
                  id);
     }
     mf_ft_checkpoint_remove(j);
-    mf_job_cancel(j, sj->metrics, msg);
+    mf_job_cancel(j, msg);
 }
 
 /* Every iteration is done and evaluated: the model, then the result. */
@@ -352,7 +352,7 @@ static mf_job_step finish(mf_job *j)
     if (result == NULL) {
         mf_job_fail(j, "internal", "cannot encode the result", MF_ENOMEM);
     } else {
-        mf_job_succeed(j, result, sj->metrics);
+        mf_job_succeed(j, result);
     }
     free(result);
     return MF_JOB_DONE;

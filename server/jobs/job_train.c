@@ -142,7 +142,7 @@ static mf_job_step slice(mf_job *j, double deadline)
     if (err != MF_OK) {
         mf_job_fail(j, "save_failed", "cannot save the trained model", err);
     } else {
-        mf_job_succeed(j, result, NULL);
+        mf_job_succeed(j, result);
     }
     free(result);
     return MF_JOB_DONE;

@@ -157,15 +157,16 @@ void mf_job_metrics(mf_job *j, const char *metrics);
 void mf_job_count_samples(mf_job *j, uint64_t n);
 
 /**
- * Ends the job as succeeded with result (JSON object text) and metrics (JSON
- * object text or NULL); the final status event carries the job object.
+ * Ends the job as succeeded with result (JSON object text); the final status
+ * event carries the job object as GET shows it (with the last metrics
+ * reported through mf_job_metrics).
  */
-void mf_job_succeed(mf_job *j, const char *result, const char *metrics);
+void mf_job_succeed(mf_job *j, const char *result);
 
 /** Ends the job as failed: error {code, message = what ": " strerror(err)}. */
 void mf_job_fail(mf_job *j, const char *code, const char *what, mf_err err);
 
-/** Ends the job as cancelled, with its last metrics (or NULL) and message (NULL: "cancelled by request"). */
-void mf_job_cancel(mf_job *j, const char *metrics, const char *message);
+/** Ends the job as cancelled, with message (NULL: "cancelled by request"). */
+void mf_job_cancel(mf_job *j, const char *message);
 
 #endif /* MF_JOB_TYPE_H */

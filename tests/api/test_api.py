@@ -387,6 +387,17 @@ check(st == 409 and j["error"]["code"] == "no_result", "no result for a cancelle
 st, _, lst = d.json("GET", "/v1/jobs?state=cancelled")
 check(st == 200 and {a["id"], b["id"]} <= {x["id"] for x in lst["jobs"]}, "list by state")
 
+# a job's final status event carries its job object exactly as GET /v1/jobs/{id} shows it
+_, _, bad = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 2,
+                                                                     "schedule": "linear:0.5:0.1:1000"}})
+check(wait_state(d, bad["id"], ["failed"], 30) is not None, "a train job with a bad schedule fails")
+for jid, what in ((job, "succeeded train"), (a["id"], "cancelled running"), (b["id"], "cancelled queued"),
+                  (bad["id"], "failed")):
+    fin = read_events(d, jid)[-1][2].get("job_object")
+    _, _, got = d.json("GET", "/v1/jobs/" + jid)
+    check(fin == got, "final event's job object equals GET (%s)%s" % (what, "" if fin == got else
+          ": " + str(sorted(k for k in set(fin or {}) | set(got) if (fin or {}).get(k) != got.get(k)))))
+
 # ---- kill -9 and restart: nothing lost ----------------------------------------------
 _, _, run = d.json("POST", "/v1/jobs", long_train)
 _, _, qd = d.json("POST", "/v1/jobs", {"type": "sample", "model": "gaussian", "params": {"n": 100, "sampler": "ddim", "steps": 20, "seed": 9}})
