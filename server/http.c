@@ -16,8 +16,11 @@
 
 #include "api_json.h"
 #include "clock.h"
+#include "http_req.h"
 #include "log.h"
 #include "request_json.h"
+#include "routes.h"
+#include "stream.h"
 
 /* ---- responses ------------------------------------------------------------------ */
 

@@ -5,10 +5,12 @@
 #include <string.h>
 
 #include "api_json.h"
-#include "http.h"
+#include "http_req.h"
 #include "log.h"
 #include "metrics_json.h"
 #include "request_json.h"
+#include "routes.h"
+#include "stream.h"
 
 static enum MHD_Result req_error(req *r, const mf_req_error *e)
 {

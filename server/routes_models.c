@@ -7,9 +7,10 @@
 #include <unistd.h>
 
 #include "api_json.h"
-#include "http.h"
+#include "http_req.h"
 #include "log.h"
 #include "request_json.h"
+#include "routes.h"
 
 static enum MHD_Result list(req *r)
 {

@@ -24,6 +24,8 @@
  * goes away the call is cancelled, and a batch whose calls were all cancelled
  * stops at the next step.
  */
+#include "stream.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +33,16 @@
 
 #include "api_json.h"
 #include "clock.h"
-#include "http.h"
+#include "http_req.h"
 #include "log.h"
 #include "metrics_json.h"
+#include "routes.h"
 
 #define EVENTS_PER_READ 32
 #define SAMPLE_CHUNK_ROWS 1024   /* rows per samples event (as a sample job's) */
 #define PROGRESS_WAKE_S 0.1      /* a call's progress wakes its stream at most this often */
+
+typedef struct stream stream;
 
 struct stream {
     mf_server *srv;
