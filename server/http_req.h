@@ -39,26 +39,46 @@ typedef struct mf_http_cfg {
 } mf_http_cfg;
 
 typedef struct mf_server mf_server;
+typedef struct req req;
+struct mf_route;
 
-typedef struct req {
+/**
+ * A route handler, or the resume step of a suspended request: answers r (or
+ * returns MHD_YES to answer later) and returns MHD's result.
+ */
+typedef enum MHD_Result (*mf_http_handler)(req *r);
+
+struct req {
     mf_server *srv;
     struct MHD_Connection *conn;
     char id[48];      /* X-Request-Id */
     char origin[256]; /* allowed Origin to echo, or "" */
     const char *method;
     char path[512];
+    /* The router's verdict (routes.h: mf_routes_find), made when the headers arrive. */
+    const struct mf_route *route; /* the route that answers, or NULL */
+    unsigned path_methods;        /* this path's methods (MF_ROUTE_* bits); 0: no such path */
+    bool path_id_bad;             /* the path's {id} segment is no valid id */
+    char path_id[128];            /* the path's {id} segment, or "" */
     char *body;
     size_t len, cap, limit;
     bool too_big;
     bool started; /* the handler ran once with the whole body */
-    /* a suspended sampling call */
+    /*
+     * A handler that suspends the connection sets resume: once MHD resumes it,
+     * http.c calls resume (not the route again) until it queues the answer.
+     * cleanup, when set, runs once as the request ends, however it ends.
+     */
+    mf_http_handler resume;
+    void (*cleanup)(req *r);
+    /* the suspended call of POST /v1/samples (routes_jobs.c) */
     mf_sample_call *call;
     atomic_int call_done;
     double t0;
     int status;
     unsigned retry_after; /* Retry-After of a 503/429 (seconds; 0: 1) */
     char location[160];   /* Location header of the response, or "" */
-} req;
+};
 
 struct mf_server {
     mf_http_cfg cfg;
@@ -89,8 +109,6 @@ enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const c
  * set), queues resp with status, and lets go of resp.  NULL resp: MHD_NO.
  */
 enum MHD_Result mf_http_queue(req *r, unsigned status, struct MHD_Response *resp);
-/** 405 method_not_allowed for this request's method and path. */
-enum MHD_Result mf_http_bad_method(req *r);
 /**
  * true when the request's media type (Content-Type before any ';') is type,
  * case-insensitively; a request without Content-Type gives missing_ok.
