@@ -269,8 +269,8 @@ static enum MHD_Result job_answer(req *r, bool result)
         } else {
             mf_job_rec_done(&rec);
             return mf_http_error(r, 409, "not_finished", NULL,
-                                 "job %s is %s; its result is not ready (watch %s/events)", id,
-                                 mf_job_state_name(rec.state), r->path);
+                                 "job %s is %s; its result is not ready (watch /v1/jobs/%s/events)",
+                                 id, mf_job_state_name(rec.state), id);
         }
     } else {
         body = mf_json_take_dump(job_json(r, &rec, false));

@@ -401,6 +401,10 @@ for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/models", m
           % (path, st, h.get("content-type"), sth, hh.get("content-type"), len(bodyh)))
     if path in ("/openapi.yaml", model_p + "/weights"):
         check(hh.get("content-length") == str(len(body)), "HEAD %s: Content-Length of the GET body" % path)
+st, _, j = d.json("GET", "/v1/jobs/%s/result" % running["id"])
+check(st == 409 and j["error"]["code"] == "not_finished"
+      and ("watch /v1/jobs/%s/events)" % running["id"]) in j["error"]["message"],
+      "result of an unfinished job: 409 not_finished, pointing at its events (%s)" % j)
 d.json("POST", "/v1/jobs/%s/cancel" % running["id"])
 # a HEAD of a stream leaves nothing on a kept-alive connection for the next response to trip on
 for path in (job_p + "/events", "/healthz"):
