@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * http.c - the libmicrohttpd daemon, request bodies, routing and responses
- * (see http.h).  Routes live in routes_*.c, streams in stream.c.
+ * http.c - the libmicrohttpd daemon: request bodies, CORS, the headers every
+ * response carries, and the generic answers (404, 405, OPTIONS, 413, 503 while
+ * shutting down).  It knows no endpoint: the route table (routes.c) says which
+ * handler answers a request line and how large a body it takes; handlers live
+ * in routes_*.c, streams in stream.c.
  */
 #include "http.h"
 
@@ -16,9 +19,11 @@
 
 #include "api_json.h"
 #include "clock.h"
+#include "http_req.h"
 #include "http_status.h"
 #include "log.h"
-#include "request_json.h"
+#include "routes.h"
+#include "stream.h"
 
 /* ---- responses ------------------------------------------------------------------ */
 
@@ -37,47 +42,60 @@ enum MHD_Result mf_http_queue(req *r, unsigned status, struct MHD_Response *resp
     if (r->location[0] != '\0') {
         MHD_add_response_header(resp, "Location", r->location);
     }
+    if (strcmp(r->method, "HEAD") == 0) {
+        /*
+         * A GET handler answers HEAD as it is: libmicrohttpd sends a HEAD
+         * response's headers, Content-Length included, and never its body
+         * (microhttpd.h).  Except that 0.9.75 still ends a chunked response
+         * (unknown size: an event stream) with the last chunk "0\r\n\r\n",
+         * bytes the client reads as the start of the next response.  The
+         * HTTP/1.0-compatible mode uses no chunks and closes the connection
+         * after the headers instead.
+         */
+        MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+    }
     r->status = (int) status;
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
 }
 
-enum MHD_Result mf_http_bad_method(req *r)
-{
-    return mf_http_error(r, 405, "method_not_allowed", NULL, "%s %s is not allowed", r->method,
-                         r->path);
-}
-
-enum MHD_Result mf_http_json(req *r, unsigned status, char *body)
+/*
+ * The response of a JSON body (taken: freed with the response) with the JSON
+ * headers; a NULL body becomes the out-of-memory 500 (*status too).  NULL when
+ * MHD has no memory either.
+ */
+static struct MHD_Response *json_response(req *r, unsigned *status, char *body)
 {
     if (body == NULL) {
         static const char oom[] =
             "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"field\":null}}";
         body = strdup(oom);
-        status = 500;
+        *status = 500;
         if (body == NULL) {
-            return MHD_NO;
+            return NULL;
         }
     }
     size_t n = strlen(body);
     /* MHD copies nothing with MUST_FREE: it frees body with free() when done. */
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(body);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (status == 503 || status == 429) {
+    if (*status == 503 || *status == 429) {
         char ra[16];
         snprintf(ra, sizeof ra, "%u", r->retry_after > 0 ? r->retry_after : 1u);
         MHD_add_response_header(resp, "Retry-After", ra);
     }
-    if (status == 405) {
-        MHD_add_response_header(resp, "Allow", "GET, POST, DELETE, OPTIONS");
-    }
+    return resp;
+}
+
+enum MHD_Result mf_http_json(req *r, unsigned status, char *body)
+{
+    struct MHD_Response *resp = json_response(r, &status, body);
     return mf_http_queue(r, status, resp);
 }
 
@@ -99,7 +117,8 @@ enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const c
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (status >= 500) {
-        mf_log(MF_LOG_WARN, r->id, NULL, "%s %s -> %u %s: %s", r->method, r->path, status, code, msg);
+        mf_log(MF_LOG_WARN, r->id, NULL, "%s %s -> %u %s: %s", r->method, r->path, status, code,
+               msg);
     }
     return mf_http_json(r, status, mf_json_error_body(code, msg, field));
 }
@@ -152,14 +171,22 @@ static void cors_check(req *r)
     }
 }
 
+/*
+ * OPTIONS on any path: 204 with Allow (the path's methods; only OPTIONS for a
+ * path no route has) and, for an allowed Origin, the CORS preflight headers.
+ */
 static enum MHD_Result preflight(req *r)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
     if (resp == NULL) {
         return MHD_NO;
     }
+    char allow[64];
+    mf_routes_allow(r->path_methods | MF_ROUTE_OPTIONS, allow, sizeof allow);
+    MHD_add_response_header(resp, "Allow", allow);
     if (r->origin[0] != '\0') {
-        MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
         MHD_add_response_header(resp, "Access-Control-Allow-Headers",
                                 "Content-Type, Authorization, Last-Event-ID, X-Request-Id");
         MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
@@ -169,143 +196,77 @@ static enum MHD_Result preflight(req *r)
 
 /* ---- routing ---------------------------------------------------------------------- */
 
-static enum MHD_Result health(req *r, bool readiness)
+/* 405 method_not_allowed, with Allow: the methods of this path. */
+static enum MHD_Result method_not_allowed(req *r)
 {
-    mf_server *s = r->srv;
-    if (!readiness) {
-        return mf_http_json(r, 200, mf_json_take_dump(mf_json_health("ok", NULL)));
+    char allow[64], msg[sizeof r->path + 64];
+    mf_routes_allow(r->path_methods | MF_ROUTE_OPTIONS, allow, sizeof allow);
+    snprintf(msg, sizeof msg, "%s %s is not allowed", r->method, r->path);
+    unsigned status = 405;
+    struct MHD_Response *resp =
+        json_response(r, &status, mf_json_error_body("method_not_allowed", msg, NULL));
+    if (resp != NULL && status == 405) {
+        MHD_add_response_header(resp, "Allow", allow);
     }
-    const char *why = NULL;
-    if (!atomic_load(&s->ready)) {
-        why = "loading";
-    } else if (atomic_load(&s->quiescing) || mf_sched_draining(s->sched)) {
-        why = "draining";
-    } else if (mf_store_ping(s->store) != MF_OK) {
-        why = "store unreachable";
-    }
-    if (why != NULL) {
-        return mf_http_json(r, 503, mf_json_take_dump(mf_json_health("unavailable", why)));
-    }
-    return mf_http_json(r, 200, mf_json_take_dump(mf_json_health("ready", NULL)));
+    return mf_http_queue(r, status, resp);
 }
 
-static enum MHD_Result serve_file(req *r, const char *path, const char *type)
+/* Answers a request whose whole body is in: its route's handler, or the generic answer. */
+static enum MHD_Result dispatch(req *r)
 {
-    FILE *f = path != NULL ? fopen(path, "rb") : NULL;
-    if (f == NULL) {
-        return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t) n + 1) : NULL;
-    size_t got = buf != NULL ? fread(buf, 1, (size_t) n, f) : 0;
-    fclose(f);
-    if (buf == NULL || got != (size_t) n) {
-        free(buf);
-        return mf_http_error(r, 500, "internal", NULL, "cannot read %s", path);
-    }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(got, buf, MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(buf);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", type);
-    return mf_http_queue(r, 200, resp);
-}
-
-/*
- * Splits "/v1/<coll>[/<id>[/<sub>]]".  Returns the number of segments after
- * /v1 (0 when the path is not under /v1), or -1 when too long or with empty
- * segments.
- */
-static int split(const char *path, char coll[32], char id[128], char sub[32])
-{
-    coll[0] = id[0] = sub[0] = '\0';
-    if (strncmp(path, "/v1/", 4) != 0) {
-        return 0;
-    }
-    const char *p = path + 4;
-    char *outs[3] = {coll, id, sub};
-    size_t caps[3] = {32, 128, 32};
-    int n = 0;
-    while (*p != '\0') {
-        if (n == 3) {
-            return -1;
-        }
-        const char *e = strchr(p, '/');
-        size_t len = e != NULL ? (size_t) (e - p) : strlen(p);
-        if (len == 0 || len >= caps[n]) {
-            return -1;
-        }
-        memcpy(outs[n], p, len);
-        outs[n][len] = '\0';
-        n++;
-        p += len;
-        if (*p == '/') {
-            p++;
-            if (*p == '\0') {
-                return -1; /* trailing slash */
-            }
-        }
-    }
-    return n;
-}
-
-static enum MHD_Result route(req *r)
-{
-    const char *m = r->method;
-    if (strcmp(m, "OPTIONS") == 0) {
+    if (strcmp(r->method, "OPTIONS") == 0) {
         return preflight(r);
     }
-    if (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/readyz") == 0) {
-        if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
-            return mf_http_bad_method(r);
-        }
-        return health(r, r->path[1] == 'r');
-    }
-    if (strcmp(r->path, "/metrics") == 0) {
-        if (strcmp(m, "GET") != 0) {
-            return mf_http_bad_method(r);
-        }
-        return mf_route_metrics(r);
-    }
-    if (strcmp(r->path, "/openapi.yaml") == 0) {
-        return serve_file(r, r->srv->cfg.openapi_path, "application/yaml");
-    }
-    char coll[32], id[128], sub[32];
-    int n = split(r->path, coll, id, sub);
-    if (n <= 0) {
-        return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
-    }
-    if (n >= 2 && !mf_req_id_valid(id)) {
+    if (r->path_id_bad) {
         return mf_http_error(r, 404, "not_found", NULL,
                              "no such resource: ids match [a-z0-9][a-z0-9._-]{0,63}");
     }
-    if (strcmp(coll, "models") == 0) {
-        return mf_route_models(r, n >= 2 ? id : NULL, n >= 3 ? sub : NULL);
+    if (r->route != NULL) {
+        return r->route->handler(r);
     }
-    if (strcmp(coll, "samples") == 0 && n == 1) {
-        if (strcmp(m, "POST") != 0) {
-            return mf_http_bad_method(r);
-        }
-        return mf_route_samples(r);
-    }
-    if (strcmp(coll, "jobs") == 0) {
-        return mf_route_jobs(r, n >= 2 ? id : NULL, n >= 3 ? sub : NULL);
+    if (r->path_methods != 0) {
+        return method_not_allowed(r);
     }
     return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
 }
 
-/* ---- MHD callbacks ----------------------------------------------------------------- */
-
-static bool body_allowed(const char *method)
+/*
+ * The body a request may carry: its route's limit.  A request no route answers
+ * may carry up to max_body, read and dropped: its answer is the 404 or 405.
+ */
+static size_t body_limit(const mf_server *s, const mf_route *route)
 {
-    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
+    if (route == NULL) {
+        return s->cfg.max_body;
+    }
+    switch (route->body) {
+    case MF_ROUTE_MAX_BODY:
+        return s->cfg.max_body;
+    case MF_ROUTE_MAX_UPLOAD:
+        return s->cfg.max_upload;
+    case MF_ROUTE_NO_BODY:
+        break;
+    }
+    return 0;
 }
 
-static req *req_new(mf_server *s, struct MHD_Connection *conn, const char *url,
-                    const char *method)
+/* 413 too_large; declared is the Content-Length of a body refused before it is read, or NULL. */
+static enum MHD_Result too_large(req *r, const char *declared)
+{
+    if (r->limit == 0) {
+        return mf_http_error(r, 413, "too_large", NULL, "%s %s takes no body", r->method, r->path);
+    }
+    if (declared != NULL) {
+        return mf_http_error(r, 413, "too_large", NULL,
+                             "the body has %s bytes, over the limit of %zu", declared, r->limit);
+    }
+    return mf_http_error(r, 413, "too_large", NULL, "the body is over the limit of %zu bytes",
+                         r->limit);
+}
+
+/* ---- MHD callbacks ----------------------------------------------------------------- */
+
+static req *req_new(mf_server *s, struct MHD_Connection *conn, const char *url, const char *method)
 {
     req *r = calloc(1, sizeof *r);
     if (r == NULL) {
@@ -328,9 +289,8 @@ static req *req_new(mf_server *s, struct MHD_Connection *conn, const char *url,
         unsigned long long k = atomic_fetch_add(&s->req_counter, 1);
         snprintf(r->id, sizeof r->id, "req-%llx-%llx", (unsigned long long) time(NULL), k);
     }
-    bool upload = strcmp(method, "POST") == 0 && strcmp(r->path, "/v1/models") == 0;
-    r->limit = upload ? s->cfg.max_upload : s->cfg.max_body;
-    atomic_init(&r->call_done, 0);
+    mf_routes_find(r);
+    r->limit = body_limit(s, r->route);
     cors_check(r);
     return r;
 }
@@ -354,8 +314,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         if (cl != NULL && strtoull(cl, NULL, 10) > r->limit) {
             r->too_big = true;
             r->started = true;
-            return mf_http_error(r, 413, "too_large", NULL,
-                                 "the body has %s bytes, over the limit of %zu", cl, r->limit);
+            return too_large(r, cl);
         }
         return MHD_YES;
     }
@@ -366,7 +325,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         }
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (!body_allowed(method) || r->too_big || r->len + n > r->limit) {
+        if (r->too_big || r->len + n > r->limit) {
             r->too_big = true;
             return MHD_YES;
         }
@@ -388,22 +347,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         r->body[r->len] = '\0';
         return MHD_YES;
     }
-    if (r->call != NULL) {
-        /* resumed by the scheduler: the sampling call is done */
-        return mf_route_samples(r);
+    if (r->resume != NULL) {
+        /* a suspended request, resumed: its handler said what answers it now */
+        return r->resume(r);
     }
     if (r->started) {
         return MHD_YES;
     }
     r->started = true;
     if (r->too_big) {
-        return mf_http_error(r, 413, "too_large", NULL, "the body is over the limit of %zu bytes",
-                             r->limit);
+        return too_large(r, NULL);
     }
     if (atomic_load(&s->quiescing)) {
         return mf_http_error(r, 503, "shutting_down", NULL, "the server is shutting down");
     }
-    return route(r);
+    return dispatch(r);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -422,8 +380,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     mf_log(MF_LOG_DEBUG, r->id, NULL, "%s %s %d %.1f ms", r->method, r->path, r->status,
            1e3 * (mf_mono_s() - r->t0));
-    if (r->call != NULL) {
-        mf_sample_call_release(r->call, s->reg);
+    if (r->cleanup != NULL) {
+        r->cleanup(r);
     }
     free(r->body);
     free(r);
@@ -458,13 +416,11 @@ mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
-    s->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, handle, s,
-                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned) cfg->threads,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg->max_connections,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-                              MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        flags, cfg->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned) cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned) cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (s->mhd == NULL) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot listen on %s:%u", cfg->host, cfg->port);
         mf_stream_hub_free(s);

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "http_req.h"
+#include "routes.h"
 
 typedef struct buf {
     char *p;

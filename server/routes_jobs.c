@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "api_json.h"
-#include "http.h"
+#include "http_req.h"
 #include "job_object.h"
 #include "log.h"
 #include "metrics_json.h"
 #include "request_json.h"
+#include "routes.h"
+#include "stream.h"
 
 /* ---- POST /v1/samples ---------------------------------------------------------------- */
 
@@ -56,12 +58,20 @@ static enum MHD_Result sample_response(req *r)
     return mf_http_json(r, 200, body);
 }
 
+/* The resume step of a suspended call: answers once the call is done. */
+static enum MHD_Result sample_resumed(req *r)
+{
+    return atomic_load(&r->call_done) ? sample_response(r) : MHD_YES;
+}
+
+static void sample_cleanup(req *r)
+{
+    mf_sample_call_release(r->call, r->srv->reg);
+}
+
 enum MHD_Result mf_route_samples(req *r)
 {
     mf_server *s = r->srv;
-    if (r->call != NULL) {
-        return atomic_load(&r->call_done) ? sample_response(r) : MHD_YES;
-    }
     if (!mf_http_content_type_is(r, "application/json", true)) {
         return mf_http_need_json(r);
     }
@@ -92,7 +102,10 @@ enum MHD_Result mf_route_samples(req *r)
     }
     c->done = call_done;
     c->ctx = r;
+    atomic_init(&r->call_done, 0);
     r->call = c;
+    r->resume = sample_resumed;
+    r->cleanup = sample_cleanup;
     /* Suspend first: the worker may finish before mf_sched_sample returns. */
     MHD_suspend_connection(r->conn);
     err = mf_sched_sample(s->sched, c);
@@ -116,7 +129,7 @@ static json_t *job_json(req *r, const mf_job_rec *rec)
     return mf_job_object(rec, pos, cancel);
 }
 
-static enum MHD_Result submit(req *r)
+enum MHD_Result mf_route_jobs_submit(req *r)
 {
     mf_server *s = r->srv;
     if (!mf_http_content_type_is(r, "application/json", true)) {
@@ -150,7 +163,7 @@ static enum MHD_Result submit(req *r)
     return mf_http_json(r, 202, body);
 }
 
-static enum MHD_Result list_jobs(req *r)
+enum MHD_Result mf_route_jobs_list(req *r)
 {
     mf_job_filter f = {.state = -1, .limit = 100};
     const char *state = mf_http_arg(r, "state"), *limit = mf_http_arg(r, "limit");
@@ -201,40 +214,10 @@ static enum MHD_Result list_jobs(req *r)
     return mf_http_json(r, 200, body);
 }
 
-enum MHD_Result mf_route_jobs(req *r, const char *id, const char *sub)
+/* GET /v1/jobs/{id}: the job object, or with result its result (or 409). */
+static enum MHD_Result job_answer(req *r, bool result)
 {
-    const char *m = r->method;
-    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
-    if (id == NULL) {
-        if (post) {
-            return submit(r);
-        }
-        if (get) {
-            return list_jobs(r);
-        }
-        return mf_http_bad_method(r);
-    }
-    if (sub != NULL && strcmp(sub, "cancel") != 0 && strcmp(sub, "events") != 0 &&
-        strcmp(sub, "result") != 0) {
-        return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
-    }
-    bool want_post = sub != NULL && strcmp(sub, "cancel") == 0;
-    if ((want_post && !post) || (!want_post && !get)) {
-        return mf_http_bad_method(r);
-    }
-    if (sub != NULL && strcmp(sub, "events") == 0) {
-        return mf_stream_job_events(r, id);
-    }
-    if (want_post) {
-        mf_err err = mf_sched_cancel(r->srv->sched, id);
-        if (err == MF_ENOTFOUND) {
-            return mf_http_error(r, 404, "not_found", NULL, "no job with id %s", id);
-        }
-        if (err != MF_OK) {
-            return mf_http_error(r, 500, "store", NULL, "the job store failed");
-        }
-        mf_log(MF_LOG_INFO, r->id, id, "cancel requested");
-    }
+    const char *id = r->path_id;
     mf_job_rec rec;
     memset(&rec, 0, sizeof rec);
     mf_err err = mf_store_job_get(r->srv->store, id, &rec);
@@ -246,7 +229,7 @@ enum MHD_Result mf_route_jobs(req *r, const char *id, const char *sub)
     }
     char *body = NULL;
     unsigned status = 200;
-    if (sub != NULL && strcmp(sub, "result") == 0) {
+    if (result) {
         if (rec.state == MF_JOB_SUCCEEDED && rec.result != NULL) {
             body = strdup(rec.result);
         } else if (mf_job_state_final(rec.state)) {
@@ -256,12 +239,41 @@ enum MHD_Result mf_route_jobs(req *r, const char *id, const char *sub)
         } else {
             mf_job_rec_done(&rec);
             return mf_http_error(r, 409, "not_finished", NULL,
-                                 "job %s is %s; its result is not ready (watch %s/events)", id,
-                                 mf_job_state_name(rec.state), r->path);
+                                 "job %s is %s; its result is not ready (watch /v1/jobs/%s/events)",
+                                 id, mf_job_state_name(rec.state), id);
         }
     } else {
         body = mf_json_take_dump(job_json(r, &rec));
     }
     mf_job_rec_done(&rec);
     return mf_http_json(r, status, body);
+}
+
+enum MHD_Result mf_route_job_get(req *r)
+{
+    return job_answer(r, false);
+}
+
+enum MHD_Result mf_route_job_cancel(req *r)
+{
+    const char *id = r->path_id;
+    mf_err err = mf_sched_cancel(r->srv->sched, id);
+    if (err == MF_ENOTFOUND) {
+        return mf_http_error(r, 404, "not_found", NULL, "no job with id %s", id);
+    }
+    if (err != MF_OK) {
+        return mf_http_error(r, 500, "store", NULL, "the job store failed");
+    }
+    mf_log(MF_LOG_INFO, r->id, id, "cancel requested");
+    return mf_route_job_get(r);
+}
+
+enum MHD_Result mf_route_job_events(req *r)
+{
+    return mf_stream_job_events(r, r->path_id);
+}
+
+enum MHD_Result mf_route_job_result(req *r)
+{
+    return job_answer(r, true);
 }

@@ -7,11 +7,12 @@
 #include <unistd.h>
 
 #include "api_json.h"
-#include "http.h"
+#include "http_req.h"
 #include "log.h"
 #include "request_json.h"
+#include "routes.h"
 
-static enum MHD_Result list(req *r)
+enum MHD_Result mf_route_models_list(req *r)
 {
     mf_reg_model **items = NULL;
     size_t n = 0;
@@ -63,7 +64,7 @@ static enum MHD_Result weights(req *r, mf_reg_model *e)
     return mf_http_queue(r, 200, resp);
 }
 
-static enum MHD_Result upload(req *r)
+enum MHD_Result mf_route_models_upload(req *r)
 {
     const char *id = mf_http_arg(r, "id");
     if (id == NULL) {
@@ -112,47 +113,44 @@ static enum MHD_Result upload(req *r)
     return mf_http_json(r, 201, body);
 }
 
-enum MHD_Result mf_route_models(req *r, const char *id, const char *sub)
+enum MHD_Result mf_route_model_delete(req *r)
 {
-    const char *m = r->method;
-    if (id == NULL) {
-        if (strcmp(m, "GET") == 0) {
-            return list(r);
-        }
-        if (strcmp(m, "POST") == 0) {
-            return upload(r);
-        }
-        return mf_http_bad_method(r);
+    const char *id = r->path_id;
+    mf_err err = mf_registry_delete(r->srv->reg, id);
+    if (err == MF_ENOTFOUND) {
+        return mf_http_error(r, 404, "not_found", NULL, "no model with id %s", id);
     }
-    if (sub != NULL && strcmp(sub, "weights") != 0) {
-        return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
+    if (err == MF_EBUSY) {
+        return mf_http_error(r, 409, "protected", NULL,
+                             "model %s is a shipped (pre-trained) model and cannot be deleted", id);
     }
-    bool get = strcmp(m, "GET") == 0, del = strcmp(m, "DELETE") == 0 && sub == NULL;
-    if (!get && !del) {
-        return mf_http_bad_method(r);
+    if (err != MF_OK) {
+        return mf_http_error(r, 500, "store", NULL, "cannot delete model %s", id);
     }
-    if (del) {
-        mf_err err = mf_registry_delete(r->srv->reg, id);
-        if (err == MF_ENOTFOUND) {
-            return mf_http_error(r, 404, "not_found", NULL, "no model with id %s", id);
-        }
-        if (err == MF_EBUSY) {
-            return mf_http_error(r, 409, "protected", NULL,
-                                 "model %s is a shipped (pre-trained) model and cannot be deleted",
-                                 id);
-        }
-        if (err != MF_OK) {
-            return mf_http_error(r, 500, "store", NULL, "cannot delete model %s", id);
-        }
-        mf_log(MF_LOG_INFO, r->id, NULL, "model %s deleted", id);
-        return mf_http_queue(
-            r, 204, MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT));
-    }
+    mf_log(MF_LOG_INFO, r->id, NULL, "model %s deleted", id);
+    return mf_http_queue(r, 204,
+                         MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT));
+}
+
+/* Answers with the model of r's {id} (held for the call), or 404. */
+static enum MHD_Result with_model(req *r, enum MHD_Result (*answer)(req *r, mf_reg_model *e))
+{
+    const char *id = r->path_id;
     mf_reg_model *e = mf_registry_get(r->srv->reg, id);
     if (e == NULL) {
         return mf_http_error(r, 404, "not_found", NULL, "no model with id %s", id);
     }
-    enum MHD_Result ret = sub != NULL ? weights(r, e) : describe(r, e);
+    enum MHD_Result ret = answer(r, e);
     mf_registry_release(r->srv->reg, e);
     return ret;
+}
+
+enum MHD_Result mf_route_model_get(req *r)
+{
+    return with_model(r, describe);
+}
+
+enum MHD_Result mf_route_model_weights(req *r)
+{
+    return with_model(r, weights);
 }

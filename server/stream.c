@@ -24,6 +24,8 @@
  * goes away the call is cancelled, and a batch whose calls were all cancelled
  * stops at the next step.
  */
+#include "stream.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +33,16 @@
 
 #include "api_json.h"
 #include "clock.h"
-#include "http.h"
+#include "http_req.h"
 #include "log.h"
 #include "metrics_json.h"
+#include "routes.h"
 
 #define EVENTS_PER_READ 32
 #define SAMPLE_CHUNK_ROWS 1024   /* rows per samples event (as a sample job's) */
 #define PROGRESS_WAKE_S 0.1      /* a call's progress wakes its stream at most this often */
+
+typedef struct stream stream;
 
 struct stream {
     mf_server *srv;
@@ -378,13 +383,20 @@ static void stream_free(void *cls)
     free(st);
 }
 
-/* A new stream of r's connection, linked into the hub. */
-static stream *stream_new(req *r, bool ndjson)
+/*
+ * A new stream of r's connection, linked into the hub: of job_id's events
+ * after the event after, or ("", 0) of a sampling call.  Everything the hub's
+ * walkers read (the job id) is set before the stream is linked: from then on
+ * a worker's event hook may look at it.
+ */
+static stream *stream_new(req *r, bool ndjson, const char *job_id, uint64_t after)
 {
     stream *st = calloc(1, sizeof *st);
     if (st == NULL) {
         return NULL;
     }
+    snprintf(st->job, sizeof st->job, "%s", job_id);
+    st->last = after;
     st->srv = r->srv;
     st->conn = r->conn;
     st->ndjson = ndjson;
@@ -456,12 +468,10 @@ enum MHD_Result mf_stream_job_events(req *r, const char *job_id)
         }
         after = v;
     }
-    stream *st = stream_new(r, wants_ndjson(r));
+    stream *st = stream_new(r, wants_ndjson(r), job_id, after);
     if (st == NULL) {
         return mf_http_error(r, 500, "internal", NULL, "out of memory");
     }
-    snprintf(st->job, sizeof st->job, "%s", job_id);
-    st->last = after;
     return mf_http_queue(r, 200, stream_response(st));
 }
 
@@ -511,7 +521,7 @@ bool mf_stream_wanted(req *r)
 
 enum MHD_Result mf_stream_sample_call(req *r, mf_sample_call *c)
 {
-    stream *st = stream_new(r, wants_ndjson(r));
+    stream *st = stream_new(r, wants_ndjson(r), "", 0);
     if (st == NULL) {
         mf_sample_call_release(c, r->srv->reg);
         return mf_http_error(r, 500, "internal", NULL, "out of memory");

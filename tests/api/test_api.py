@@ -329,6 +329,124 @@ for after in (ids_[-1], ids_[-1] + 5):
     tail = read_events(d, job, after=after, limit=10)
     check(tail == [] and time.time() - t0 < 5, "resume after the final event (%d) ends at once" % after)
 
+# ---- the route table: 405 with the path's methods, HEAD, 404, OPTIONS ----------------
+
+
+def raw(method, path, headers=None, body=b"", keep_alive=False):
+    """
+    One request on its own connection, read to EOF (or, kept alive, until 1 s
+    without bytes): (status, headers, the body bytes as sent).
+    """
+    s_ = socket.create_connection(("127.0.0.1", d.port), timeout=1 if keep_alive else 10)
+    h = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
+    if body:
+        h += "Content-Length: %d\r\n" % len(body)
+    if not keep_alive:
+        h += "Connection: close\r\n"
+    s_.sendall(("%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (method, path, h)).encode() + body)
+    data = b""
+    t_end = time.time() + 10
+    while time.time() < t_end:
+        try:
+            got = s_.recv(65536)
+        except socket.timeout:
+            break
+        if not got:
+            break
+        data += got
+    s_.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hd = dict((k.strip().lower(), v.strip()) for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln))
+    return int(lines[0].split()[1]), hd, rest
+
+
+def methods(value):
+    return set(m.strip() for m in (value or "").split(",") if m.strip())
+
+
+model_p, job_p = "/v1/models/eight_gaussians", "/v1/jobs/" + job
+for method, path, allowed in [
+        ("PUT", "/v1/samples", {"POST"}),
+        ("GET", "/v1/samples", {"POST"}),
+        ("DELETE", "/v1/jobs", {"GET", "HEAD", "POST"}),
+        ("POST", "/healthz", {"GET", "HEAD"}),
+        ("DELETE", "/readyz", {"GET", "HEAD"}),
+        ("POST", "/metrics", {"GET", "HEAD"}),
+        ("POST", "/openapi.yaml", {"GET", "HEAD"}),
+        ("PUT", "/v1/models", {"GET", "HEAD", "POST"}),
+        ("POST", model_p, {"GET", "HEAD", "DELETE"}),
+        ("DELETE", model_p + "/weights", {"GET", "HEAD"}),
+        ("DELETE", job_p, {"GET", "HEAD"}),
+        ("GET", job_p + "/cancel", {"POST"}),
+        ("HEAD", job_p + "/cancel", {"POST"}),
+        ("POST", job_p + "/events", {"GET", "HEAD"}),
+        ("PATCH", job_p + "/result", {"GET", "HEAD"})]:
+    st, h, body = raw(method, path)
+    j = json.loads(body) if body else {}
+    want = allowed | {"OPTIONS"}
+    check(st == 405 and methods(h.get("allow")) == want
+          and (method == "HEAD" or j.get("error", {}).get("code") == "method_not_allowed"),
+          "%s %s: 405 with Allow: %s (got %s, Allow: %s)" % (method, path, sorted(want), st, h.get("allow")))
+
+# HEAD on every GET route: the GET's status and headers, no body (also for errors)
+_, _, running = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 200000, "hidden": [32]}})
+for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/models", model_p, model_p + "/weights",
+             "/v1/jobs", "/v1/jobs?state=bogus", job_p, job_p + "/events", job_p + "/result", "/v1/models/nope",
+             "/v1/jobs/%s/result" % running["id"], "/nothing"]:
+    st, h, body = raw("GET", path)
+    sth, hh, bodyh = raw("HEAD", path)
+    check(sth == st and hh.get("content-type") == h.get("content-type") and bodyh == b"",
+          "HEAD %s: GET's status %s and Content-Type %s, no body (got %s, %s, %d bytes)"
+          % (path, st, h.get("content-type"), sth, hh.get("content-type"), len(bodyh)))
+    if path in ("/openapi.yaml", model_p + "/weights"):
+        check(hh.get("content-length") == str(len(body)), "HEAD %s: Content-Length of the GET body" % path)
+st, _, j = d.json("GET", "/v1/jobs/%s/result" % running["id"])
+check(st == 409 and j["error"]["code"] == "not_finished"
+      and ("watch /v1/jobs/%s/events)" % running["id"]) in j["error"]["message"],
+      "result of an unfinished job: 409 not_finished, pointing at its events (%s)" % j)
+d.json("POST", "/v1/jobs/%s/cancel" % running["id"])
+# a HEAD of a stream leaves nothing on a kept-alive connection for the next response to trip on
+for path in (job_p + "/events", "/healthz"):
+    st, h, body = raw("HEAD", path, keep_alive=True)
+    check(st == 200 and body == b"", "HEAD %s on a kept-alive connection: nothing after the headers (%r)"
+          % (path, body[:20]))
+
+# paths no pattern has: 404, whatever the method; an {id} that is no id: 404 saying so
+for method, path in [("GET", "/nothing"), ("DELETE", "/nothing"), ("GET", "/v1"), ("GET", "/v1/"),
+                     ("GET", "/healthz/"), ("GET", "/v1/models/"), ("GET", "/v1//models"),
+                     ("POST", "/v1/jobs/"), ("GET", job_p + "/nope"), ("GET", model_p + "/weights/x"),
+                     ("GET", "/v1/samples/x"), ("GET", "/v1/models/" + "a" * 200)]:
+    st, _, j = d.json(method, path)
+    check(st == 404 and j["error"]["code"] == "not_found" and path in j["error"]["message"],
+          "%s %s: 404 no such resource (%s %s)" % (method, path[:60], st, j))
+for method, path in [("GET", "/v1/models/" + "a" * 100), ("DELETE", "/v1/models/Bad"), ("PUT", "/v1/jobs/X"),
+                     ("POST", "/v1/jobs/X/cancel")]:
+    st, _, j = d.json(method, path)
+    check(st == 404 and j["error"]["code"] == "not_found" and "ids match" in j["error"]["message"],
+          "%s %s: 404, ids match ... (%s %s)" % (method, path[:60], st, j))
+
+# a route without a body refuses one; cancel takes (and ignores) one
+st, _, j = d.json("GET", "/v1/models", "x")
+check(st == 413 and j["error"]["code"] == "too_large", "a body on GET: 413 (%s)" % st)
+st, _, j = d.json("POST", job_p + "/cancel", "{}")
+check(st == 200 and j["state"] == "succeeded", "cancel with a body: 200, a finished job stays finished (%s)" % st)
+
+# OPTIONS: the CORS preflight lists the path's methods; Allow too, with or without Origin
+cors = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+for path, allowed in [(job_p + "/cancel", {"POST"}), ("/v1/models", {"GET", "HEAD", "POST"}),
+                      (model_p, {"GET", "HEAD", "DELETE"}), ("/metrics", {"GET", "HEAD"}), ("/nothing", set())]:
+    st, h, body = raw("OPTIONS", path, cors)
+    want = allowed | {"OPTIONS"}
+    check(st == 204 and h.get("access-control-allow-origin") == "https://app.example"
+          and methods(h.get("access-control-allow-methods")) == want and methods(h.get("allow")) == want
+          and "Content-Type" in h.get("access-control-allow-headers", "") and body == b"",
+          "OPTIONS %s with Origin: 204, methods %s (got %s, %s)" % (path, sorted(want), st,
+                                                                   h.get("access-control-allow-methods")))
+st, h, _ = raw("OPTIONS", "/v1/samples", {"Origin": "https://evil.example"})
+check(st == 204 and methods(h.get("allow")) == {"POST", "OPTIONS"} and "access-control-allow-methods" not in h
+      and "access-control-allow-origin" not in h, "OPTIONS from another origin: 204, Allow, no CORS headers")
+
 # dropped connection mid-stream, then resume
 st, _, j = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "two_moons", "steps": 2500, "hidden": [64, 64], "out_model": "moons-small"}})
 job = j["id"]

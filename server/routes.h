@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * routes.h - the route table (routes.c) and the handlers it names.
+ *
+ * Every endpoint is one row of the table in routes.c: method, path pattern,
+ * handler, and how large a body the request may carry.  http.c asks
+ * mf_routes_find() which row a request line names when its headers arrive,
+ * reads the body within that row's limit, then calls the row's handler.
+ * Handlers live in routes_*.c (and /metrics in prom.c); each answers one
+ * method on one pattern, reading the pattern's {id} from r->path_id.
+ */
+#ifndef MF_ROUTES_H
+#define MF_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http_req.h"
+
+/** HTTP methods as bits, so that a path's methods are one unsigned. */
+typedef enum mf_route_method {
+    MF_ROUTE_GET = 1u << 0,
+    MF_ROUTE_HEAD = 1u << 1, /* never in the table: every GET route answers HEAD too */
+    MF_ROUTE_POST = 1u << 2,
+    MF_ROUTE_DELETE = 1u << 3,
+    MF_ROUTE_OPTIONS = 1u << 4, /* never in the table: http.c answers it on every path */
+} mf_route_method;
+
+/** How large a body a route takes. */
+typedef enum mf_route_body {
+    MF_ROUTE_NO_BODY,    /* none: any body byte is a 413 */
+    MF_ROUTE_MAX_BODY,   /* up to cfg.max_body (--max-body) */
+    MF_ROUTE_MAX_UPLOAD, /* up to cfg.max_upload (--max-upload) */
+} mf_route_body;
+
+/** One row of the route table. */
+typedef struct mf_route {
+    mf_route_method method; /* GET, POST or DELETE */
+    const char *pattern;    /* "/v1/jobs/{id}/cancel": literal segments, at most one {id} */
+    mf_http_handler handler;
+    mf_route_body body;
+} mf_route;
+
+/**
+ * Matches r->method and r->path against the table; sets r->route (the row
+ * that answers, or NULL), r->path_methods (the bits of every method some row
+ * has for this path, HEAD with GET; 0 when no pattern has the path),
+ * r->path_id (the {id} segment, "" for a pattern without one) and
+ * r->path_id_bad (the segment is no valid id: r->route is then NULL).  An
+ * {id} segment is 1..127 bytes without '/'; empty segments, a trailing slash
+ * or a longer segment match no pattern.  Thread-safe (the table is constant).
+ */
+void mf_routes_find(req *r);
+
+/**
+ * Writes the methods of set as an Allow header value ("GET, HEAD, OPTIONS",
+ * always in the order GET, HEAD, POST, DELETE, OPTIONS) to out[cap].
+ */
+void mf_routes_allow(unsigned set, char *out, size_t cap);
+
+/* ---- handlers, one per row (routes_ops.c, prom.c, routes_models.c, routes_jobs.c) ---- */
+
+enum MHD_Result mf_route_healthz(req *r);
+enum MHD_Result mf_route_readyz(req *r);
+enum MHD_Result mf_route_metrics(req *r);
+enum MHD_Result mf_route_openapi(req *r);
+
+enum MHD_Result mf_route_models_list(req *r);
+enum MHD_Result mf_route_models_upload(req *r);
+enum MHD_Result mf_route_model_get(req *r);
+enum MHD_Result mf_route_model_delete(req *r);
+enum MHD_Result mf_route_model_weights(req *r);
+
+enum MHD_Result mf_route_samples(req *r);
+
+enum MHD_Result mf_route_jobs_submit(req *r);
+enum MHD_Result mf_route_jobs_list(req *r);
+enum MHD_Result mf_route_job_get(req *r);
+enum MHD_Result mf_route_job_cancel(req *r);
+enum MHD_Result mf_route_job_events(req *r);
+enum MHD_Result mf_route_job_result(req *r);
+
+/**
+ * A finished sampling call's result (SampleResult), without "samples" when
+ * !with_samples (routes_jobs.c; the streamed call's final event uses it too).
+ */
+json_t *mf_sample_call_json(const mf_sample_call *c, bool with_samples);
+
+#endif /* MF_ROUTES_H */
