@@ -331,9 +331,8 @@ mf_err mf_req_parse_object(const char *text, size_t len, const char *what, const
         err = mf_req_fail(d, "bad_json", field, "%s must be a JSON object, got %s", what, got);
     } else if (too_deep(root, 1)) {
         /* The whole text before any field: a deep value is refused wherever it sits. */
-        err = mf_req_fail(d, "bad_json", field,
-                          "%s nests objects and arrays deeper than %d levels", what,
-                          MF_REQ_MAX_DEPTH);
+        err = mf_req_fail(d, "bad_json", field, "%s nests objects and arrays deeper than %d levels",
+                          what, MF_REQ_MAX_DEPTH);
     }
     if (err != MF_OK) {
         json_decref(root);
@@ -363,7 +362,8 @@ double mf_req_limit_value(const mf_req_limits *lim, mf_req_limit limit, double h
 }
 
 #define AT(params, f, type) ((type *) (void *) ((char *) (params) + (f)->offset))
-#define AT_C(params, f, type) ((const type *) (const void *) ((const char *) (params) + (f)->offset))
+#define AT_C(params, f, type) \
+    ((const type *) (const void *) ((const char *) (params) + (f)->offset))
 #define MAX_FIELDS 32
 
 /* "an integer between lo and hi", the range of a field in words. */
@@ -497,7 +497,8 @@ char *mf_req_encode_fields(const mf_req_field *table, const void *params)
     json_t *o = json_object();
     int fail = o == NULL;
     for (const mf_req_field *f = table; f->key != NULL && !fail; f++) {
-        if (f->has_given && !*(const bool *) (const void *) ((const char *) params + f->given_offset)) {
+        if (f->has_given &&
+            !*(const bool *) (const void *) ((const char *) params + f->given_offset)) {
             continue;
         }
         json_t *v = NULL;

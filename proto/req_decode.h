@@ -19,16 +19,18 @@
 #ifndef MF_REQ_DECODE_H
 #define MF_REQ_DECODE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "request_json.h"
+#include <jansson.h>
 
-#define MF_REQ_SEED_MAX (UINT64_C(1) << 53) /* the largest integer every JSON reader holds exactly */
-#define MF_REQ_ID_RULE  "an id matching [a-z0-9][a-z0-9._-]{0,63}"
+#include "err.h"
+#include "req_limits.h"
+
+#define MF_REQ_SEED_MAX \
+    (UINT64_C(1) << 53) /* the largest integer every JSON reader holds exactly */
+#define MF_REQ_ID_RULE "an id matching [a-z0-9][a-z0-9._-]{0,63}"
 
 /* ---- errors ------------------------------------------------------------------------ */
 
@@ -36,7 +38,8 @@
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-mf_err mf_req_fail(mf_diag *d, const char *code, const char *field, const char *fmt, ...);
+mf_err
+mf_req_fail(mf_diag *d, const char *code, const char *field, const char *fmt, ...);
 
 /** Out of memory while decoding: MF_ENOMEM, code "internal" (not the client's fault). */
 mf_err mf_req_fail_nomem(mf_diag *d);
@@ -81,7 +84,8 @@ MF_MUST_CHECK mf_err mf_req_get_uint(const json_t *v, const char *ptr, uint64_t 
 MF_MUST_CHECK mf_err mf_req_get_size(const json_t *v, const char *ptr, uint64_t lo, uint64_t hi,
                                      size_t *out, mf_diag *d);
 
-/** A number (integer or real) in [lo, hi], or (lo, hi] when lo_open; what: the allowed range in words. */
+/** A number (integer or real) in [lo, hi], or (lo, hi] when lo_open; what: the allowed range in
+ * words. */
 MF_MUST_CHECK mf_err mf_req_get_number(const json_t *v, const char *ptr, double lo, double hi,
                                        bool lo_open, const char *what, double *out, mf_diag *d);
 
@@ -111,19 +115,20 @@ typedef enum mf_req_limit {
 } mf_req_limit;
 
 typedef struct mf_req_field mf_req_field;
+
 struct mf_req_field {
     const char *key;
     mf_req_type type;
-    size_t offset;        /* of the value in the params struct */
-    double lo, hi;        /* the range */
-    mf_req_limit limit;   /* a server limit that replaces hi (and caps def) */
-    bool lo_open;         /* NUMBER: lo itself not allowed */
-    const char *what;     /* NUMBER: the allowed values in words, for messages */
-    double def;           /* the default of a field not given (capped at the limit) */
-    bool required;        /* missing is an error */
-    bool omit_zero;       /* encode: left out when 0 ("the server picks") */
-    bool has_given;       /* given_offset names a bool set when the field is given */
-    size_t given_offset;  /* (and encode leaves the field out when it is not) */
+    size_t offset;       /* of the value in the params struct */
+    double lo, hi;       /* the range */
+    mf_req_limit limit;  /* a server limit that replaces hi (and caps def) */
+    bool lo_open;        /* NUMBER: lo itself not allowed */
+    const char *what;    /* NUMBER: the allowed values in words, for messages */
+    double def;          /* the default of a field not given (capped at the limit) */
+    bool required;       /* missing is an error */
+    bool omit_zero;      /* encode: left out when 0 ("the server picks") */
+    bool has_given;      /* given_offset names a bool set when the field is given */
+    size_t given_offset; /* (and encode leaves the field out when it is not) */
     /* MF_REQ_CUSTOM: decode v at ptr into params (v NULL: the field is absent, so
      * set its default or fail as missing; called when decoding with defaults or
      * when required); encode it into o under key (0 = ok). */

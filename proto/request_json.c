@@ -20,32 +20,6 @@ static const char *const job_keys[] = {"type", "model", "params", NULL};
 /* Job types of the API that this build does not run (422 unsupported_type). */
 static const char *const api_types[] = {"finetune.reward", "finetune.dxmi", NULL};
 
-bool mf_req_id_valid(const char *s)
-{
-    if (s == NULL) {
-        return false;
-    }
-    size_t i = 0;
-    for (; s[i] != '\0'; i++) {
-        if (i == MF_REQ_ID_MAX) {
-            return false;
-        }
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        /* '.', '_' and '-' never first: no id is ".", "..", a hidden file or an option. */
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) {
-            return false;
-        }
-    }
-    return i > 0;
-}
-
-mf_req_limits mf_req_limits_default(void)
-{
-    return (mf_req_limits){
-        .max_n = 10000, .max_steps = 1000, .max_train_steps = 200000, .max_batch = 4096};
-}
-
 /* "\"sample\", \"train\" or \"finetune.smeme\"" (or "and"): the job types, for messages. */
 static void job_types(char *buf, size_t cap, const char *last_sep)
 {

@@ -29,45 +29,8 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "sampler.h"
-
-#define MF_REQ_ID_MAX    64 /* ids: [a-z0-9][a-z0-9._-]{0,63} */
-#define MF_REQ_MAX_DEPTH 8  /* nesting depth of a request body */
-
-/** true when s is a valid id ([a-z0-9][a-z0-9._-]{0,63}; so never a path). */
-bool mf_req_id_valid(const char *s);
-
-/* Static limits, from the daemon's configuration. */
-typedef struct mf_req_limits {
-    size_t max_n;         /* samples per request (default 10000) */
-    size_t max_steps;     /* sampler steps (default 1000) */
-    size_t max_train_steps; /* train job optimiser steps (default 200000) */
-    size_t max_batch;     /* train job batch (default 4096) */
-} mf_req_limits;
-
-mf_req_limits mf_req_limits_default(void);
-
-/*
- * POST /v1/samples body, and the params of a "sample" job (then without
- * "model", and the model comes from the job):
- *   model    string id (required for /v1/samples, forbidden inside params)
- *   n        integer 1..max_n (required)
- *   sampler  "ddpm" | "ddim" | "ode" (default "ddpm")
- *   steps    integer 1..max_steps (default 0 = the server picks: T for ddpm, 100 otherwise)
- *   eta      number 0..1 (default 0; only meaningful for ddim, allowed for any)
- *   seed     integer 0..2^53 (default: none given, the server draws one and reports it)
- *   metrics  boolean (default true): compute the sample metrics
- */
-typedef struct mf_sample_req {
-    char model[MF_REQ_ID_MAX + 1];
-    size_t n;
-    mf_sampler_kind sampler;
-    size_t steps;     /* 0 = default */
-    double eta;
-    bool has_seed;
-    uint64_t seed;
-    bool metrics;
-} mf_sample_req;
+#include "req_limits.h"
+#include "sample_codec.h"
 
 /**
  * Decodes a POST /v1/samples body (len bytes, need not be NUL-terminated).
@@ -76,8 +39,6 @@ typedef struct mf_sample_req {
  */
 MF_MUST_CHECK mf_err mf_req_decode_samples(const char *body, size_t len, const mf_req_limits *lim,
                                            mf_sample_req *ret, mf_diag *d);
-
-typedef struct mf_job_codec mf_job_codec; /* proto/jobs/job_codec.h */
 
 /*
  * POST /v1/jobs body: {"type": a codec's name, "model": id, "params": {...}}.
@@ -108,13 +69,5 @@ MF_MUST_CHECK mf_err mf_req_decode_job(const char *body, size_t len, const mf_re
 MF_MUST_CHECK mf_err mf_req_decode_job_params(const char *type, const char *model,
                                               const char *params_json, const mf_req_limits *lim,
                                               mf_job_req *ret, mf_diag *d);
-
-/**
- * The canonical params JSON of a sample request (compact, sorted keys; steps
- * and seed only when set; no model): what mf_req_decode_job stores, and what
- * the server stores again once it has resolved steps and seed.  malloc'd, or
- * NULL when out of memory.
- */
-char *mf_req_sample_params_json(const mf_sample_req *r);
 
 #endif /* MF_REQUEST_JSON_H */

@@ -11,14 +11,13 @@
  * submitter, then one worker per slice), so its fields need no lock; the
  * store and the host serialise themselves.
  */
-#include "job_impl.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_json.h"
 #include "clock.h"
+#include "job_impl.h"
 #include "job_object.h"
 #include "log.h"
 
@@ -49,8 +48,8 @@ mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, mf_job_req *
         /* The one place the rule "this type reads a model" is applied. */
         j->model = mf_registry_get(host->reg, j->model_id);
         if (j->model == NULL) {
-            err = mf_diag_setc(d, MF_ENOTFOUND, "model_not_found", "/model",
-                               "no model with id %s", j->model_id);
+            err = mf_diag_setc(d, MF_ENOTFOUND, "model_not_found", "/model", "no model with id %s",
+                               j->model_id);
         }
     }
     if (err == MF_OK && type->prepare != NULL) {

@@ -48,19 +48,19 @@ struct mf_job {
     char model_id[MF_ID_MAX + 1];
     char reserved[MF_ID_MAX + 1]; /* the model id it will publish, reserved ("" = none) */
     mf_job *reserved_next;        /* the host's list of reservations */
-    mf_reg_model *model; /* held while the job lives, when the type takes one */
-    void *params;        /* the codec's struct */
+    mf_reg_model *model;          /* held while the job lives, when the type takes one */
+    void *params;                 /* the codec's struct */
     char *params_json;
-    void *state;         /* type->state_size bytes */
+    void *state; /* type->state_size bytes */
     atomic_int cancel;
-    bool started;        /* claimed: running in the store */
-    bool finished;       /* a final state was reported */
+    bool started;                  /* claimed: running in the store */
+    bool finished;                 /* a final state was reported */
     double created_at, started_at; /* Unix seconds */
-    double queued_mono;  /* when it was queued (monotonic) */
+    double queued_mono;            /* when it was queued (monotonic) */
     uint64_t done, total;
     double last_progress;
-    mf_par *team;        /* during a slice */
-    mf_job *next;        /* the scheduler's lists */
+    mf_par *team; /* during a slice */
+    mf_job *next; /* the scheduler's lists */
 };
 
 /**

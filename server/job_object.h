@@ -7,8 +7,9 @@
 #ifndef MF_JOB_OBJECT_H
 #define MF_JOB_OBJECT_H
 
-#include <jansson.h>
 #include <stdbool.h>
+
+#include <jansson.h>
 
 #include "store.h"
 

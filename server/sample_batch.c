@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* sample_batch.c - sampling calls, their batching key, queue and batched run (see sample_batch.h). */
+/* sample_batch.c - sampling calls, their batching key, queue and batched run (see sample_batch.h).
+ */
 #include "sample_batch.h"
 
 #include <stdio.h>
@@ -47,7 +48,8 @@ mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_lim
                             req->model);
     }
     if (req->steps == 0) {
-        req->steps = req->sampler == MF_SAMPLER_DDPM ? T : (T < DEFAULT_STEPS_FAST ? T : DEFAULT_STEPS_FAST);
+        req->steps =
+            req->sampler == MF_SAMPLER_DDPM ? T : (T < DEFAULT_STEPS_FAST ? T : DEFAULT_STEPS_FAST);
     }
     if (req->steps > T) {
         snprintf(field, sizeof field, "%s/steps", prefix);
@@ -56,8 +58,8 @@ mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_lim
     }
     mf_sampler_opts o = {.kind = req->sampler, .steps = req->steps};
     /* budget: rows x network evaluations x 2 flops per parameter */
-    double flops = (double) req->n * (double) mf_sampler_n_evals(&o) * 2.0 *
-                   (double) m->net->n_params;
+    double flops =
+        (double) req->n * (double) mf_sampler_n_evals(&o) * 2.0 * (double) m->net->n_params;
     double max_flops = (double) lim->max_n * 1000.0 * 2.0 * 150000.0; /* W1-sized x 10 */
     if (flops > max_flops) {
         snprintf(field, sizeof field, "%s/n", prefix);

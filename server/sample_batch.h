@@ -28,18 +28,19 @@
 #include "request_json.h"
 
 typedef struct mf_sample_call mf_sample_call;
+
 struct mf_sample_call {
     /* in (set before it is queued) */
     mf_sample_req req;   /* steps and seed resolved (mf_sample_resolve) */
     mf_reg_model *model; /* a reference the call owns */
     void (*progress)(mf_sample_call *c, size_t done, size_t total); /* worker thread; may be NULL */
-    void (*done)(mf_sample_call *c);                                 /* worker thread */
+    void (*done)(mf_sample_call *c);                                /* worker thread */
     void *ctx, *ctx2;  /* the caller's, for the callbacks */
     atomic_int cancel; /* the client went away: a batch whose calls all have it stops */
     /* out (valid in done) */
     mf_err err;
     char err_msg[160];
-    float *x;           /* (n, D) in data space */
+    float *x; /* (n, D) in data space */
     bool has_metrics;
     mf_metrics metrics;
     char metrics_skipped[96];

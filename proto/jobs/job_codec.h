@@ -17,12 +17,15 @@
 #ifndef MF_JOB_CODEC_H
 #define MF_JOB_CODEC_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "err.h"
-#include "request_json.h"
+#include "req_limits.h"
+
+typedef struct mf_job_codec mf_job_codec;
 
 struct mf_job_codec {
     const char *name;       /* "sample", "train", "finetune.smeme", ... */

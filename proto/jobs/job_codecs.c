@@ -4,14 +4,14 @@
  * type.  Test builds (MF_TEST_JOB_TYPES) add the test-only codecs of
  * tests/server/jobs/.
  */
-#include "job_codec.h"
-
 #include <string.h>
 
-#define JOB_CODECS(X)                                                                              \
-    X(mf_sample_codec)                                                                             \
-    X(mf_train_codec)                                                                              \
-    X(mf_smeme_codec)                                                                              \
+#include "job_codec.h"
+
+#define JOB_CODECS(X)  \
+    X(mf_sample_codec) \
+    X(mf_train_codec)  \
+    X(mf_smeme_codec)  \
     TEST_JOB_CODECS(X)
 
 #ifdef MF_TEST_JOB_TYPES

@@ -8,11 +8,35 @@
 #ifndef MF_SAMPLE_CODEC_H
 #define MF_SAMPLE_CODEC_H
 
-#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
 
 #include "job_codec.h"
-#include "request_json.h"
+#include "sampler.h"
+
+/*
+ * POST /v1/samples body, and the params of a "sample" job (then without
+ * "model", and the model comes from the job):
+ *   model    string id (required for /v1/samples, forbidden inside params)
+ *   n        integer 1..max_n (required)
+ *   sampler  "ddpm" | "ddim" | "ode" (default "ddpm")
+ *   steps    integer 1..max_steps (default 0 = the server picks: T for ddpm, 100 otherwise)
+ *   eta      number 0..1 (default 0; only meaningful for ddim, allowed for any)
+ *   seed     integer 0..2^53 (default: none given, the server draws one and reports it)
+ *   metrics  boolean (default true): compute the sample metrics
+ */
+typedef struct mf_sample_req {
+    char model[MF_REQ_ID_MAX + 1];
+    size_t n;
+    mf_sampler_kind sampler;
+    size_t steps; /* 0 = default */
+    double eta;
+    bool has_seed;
+    uint64_t seed;
+    bool metrics;
+} mf_sample_req;
 
 extern const mf_job_codec mf_sample_codec;
 
@@ -24,5 +48,13 @@ extern const mf_job_codec mf_sample_codec;
 MF_MUST_CHECK mf_err mf_req_decode_sample_fields(json_t *o, const char *prefix, bool with_model,
                                                  const mf_req_limits *lim, mf_sample_req *r,
                                                  mf_diag *d);
+
+/**
+ * The canonical params JSON of a sample request (compact, sorted keys; steps
+ * and seed only when set; no model): what mf_req_decode_job stores, and what
+ * the server stores again once it has resolved steps and seed.  malloc'd, or
+ * NULL when out of memory.
+ */
+char *mf_req_sample_params_json(const mf_sample_req *r);
 
 #endif /* MF_SAMPLE_CODEC_H */

@@ -10,17 +10,17 @@
 
 #include "req_decode.h"
 
-#define ALPHA_DEFAULT    2.0
-#define ALPHA_MAX        100.0
-#define STEPS_MIN        2
-#define METRIC_N_MIN     100
-#define ALPHA_ONE        "a number greater than 1 and at most 100"
-#define CLIP_WHAT(max)   "a number between 0 and " max " (0 = no clipping)"
+#define ALPHA_DEFAULT  2.0
+#define ALPHA_MAX      100.0
+#define STEPS_MIN      2
+#define METRIC_N_MIN   100
+#define ALPHA_ONE      "a number greater than 1 and at most 100"
+#define CLIP_WHAT(max) "a number between 0 and " max " (0 = no clipping)"
 
 /* alpha: one number for every iteration, or a list of 1..MF_SMEME_REQ_MAX_K
  * numbers (whether that is K is a combination, checked after every field). */
-static mf_err decode_alpha(const json_t *v, const char *ptr, const mf_req_limits *lim,
-                           void *params, mf_diag *d)
+static mf_err decode_alpha(const json_t *v, const char *ptr, const mf_req_limits *lim, void *params,
+                           mf_diag *d)
 {
     (void) lim;
     mf_smeme_req *r = params;
@@ -86,8 +86,7 @@ static const mf_req_field fields[] = {
     {F(inner_steps), .type = MF_REQ_SIZE, .lo = 1, .hi = 100, .def = 2},
     {F(clip_reward), .type = MF_REQ_NUMBER, .hi = 1e6, .def = 2.5, .what = CLIP_WHAT("1000000")},
     {F(clip_grad), .type = MF_REQ_NUMBER, .hi = 1e6, .def = 1, .what = CLIP_WHAT("1000000")},
-    {F(clip_loss), .type = MF_REQ_NUMBER, .hi = 1e12, .def = 0,
-     .what = CLIP_WHAT("1000000000000")},
+    {F(clip_loss), .type = MF_REQ_NUMBER, .hi = 1e12, .def = 0, .what = CLIP_WHAT("1000000000000")},
     {F(seed), .type = MF_REQ_U64, .hi = (double) MF_REQ_SEED_MAX},
     {F(n_metric_samples), .type = MF_REQ_SIZE, .lo = METRIC_N_MIN, .limit = MF_REQ_LIM_N,
      .def = 2000},
@@ -105,8 +104,7 @@ static mf_err fail_limit(mf_diag *d, const char *ptr, const char *limit, size_t 
                        ptr, have, limit, need);
 }
 
-static mf_err decode(json_t *o, const char *model, const mf_req_limits *lim, void *out,
-                     mf_diag *d)
+static mf_err decode(json_t *o, const char *model, const mf_req_limits *lim, void *out, mf_diag *d)
 {
     (void) model;
     mf_smeme_req *r = out;

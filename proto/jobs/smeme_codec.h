@@ -22,6 +22,7 @@
 #include "job_codec.h"
 
 #define MF_SMEME_REQ_MAX_K 16
+
 typedef struct mf_smeme_req {
     size_t K; /* iterations, 1..MF_SMEME_REQ_MAX_K (default 2) */
     /* "alpha": one number (used for every iteration) or a list of exactly K

@@ -123,7 +123,8 @@ static mf_err decode_emb(const json_t *v, const char *ptr, const mf_req_limits *
 
 static int encode_emb(json_t *o, const char *key, const void *params)
 {
-    return json_object_set_new(o, key, json_integer((json_int_t) ((const mf_train_req *) params)->emb));
+    return json_object_set_new(o, key,
+                               json_integer((json_int_t) ((const mf_train_req *) params)->emb));
 }
 
 static mf_err decode_schedule(const json_t *v, const char *ptr, const mf_req_limits *lim,
@@ -136,7 +137,8 @@ static mf_err decode_schedule(const json_t *v, const char *ptr, const mf_req_lim
         return MF_OK;
     }
     char what[128];
-    snprintf(what, sizeof what, "a schedule string of 1 to %zu bytes such as \"" DEFAULT_SCHEDULE "\"",
+    snprintf(what, sizeof what,
+             "a schedule string of 1 to %zu bytes such as \"" DEFAULT_SCHEDULE "\"",
              sizeof r->schedule - 1);
     if (!json_is_string(v)) {
         return mf_req_fail_must(d, "wrong_type", ptr, what, v);
@@ -154,7 +156,7 @@ static int encode_schedule(json_t *o, const char *key, const void *params)
     return json_object_set_new(o, key, json_string(((const mf_train_req *) params)->schedule));
 }
 
-#define F(k) .key = #k, .offset = offsetof(mf_train_req, k)
+#define F(k)      .key = #k, .offset = offsetof(mf_train_req, k)
 #define CUSTOM(k) F(k), .type = MF_REQ_CUSTOM, .decode = decode_##k, .encode = encode_##k
 static const mf_req_field fields[] = {
     {CUSTOM(dataset), .required = true},

@@ -14,9 +14,9 @@
  *   ema       number in [0, 0.999999] (default 0.999)
  *   clip      number in [0, 1e9] (default 1)
  *   seed      integer 0..2^53 (default 0)
- *   dequantise boolean (default false; only for digits, else 422 "impossible" on /params/dequantise)
- *   out_model string id of the model to create (default: the server names it)
- * A train job takes no "model": it makes one.
+ *   dequantise boolean (default false; only for digits, else 422 "impossible" on
+ * /params/dequantise) out_model string id of the model to create (default: the server names it) A
+ * train job takes no "model": it makes one.
  */
 #ifndef MF_TRAIN_CODEC_H
 #define MF_TRAIN_CODEC_H

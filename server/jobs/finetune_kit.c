@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* finetune_kit.c - model names, publishing and checkpoints for model-making jobs (see finetune_kit.h). */
+/* finetune_kit.c - model names, publishing and checkpoints for model-making jobs (see
+ * finetune_kit.h). */
 #include "finetune_kit.h"
 
 #include <errno.h>

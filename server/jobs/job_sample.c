@@ -93,7 +93,8 @@ static mf_job_step slice(mf_job *j, double deadline)
         }
     }
     while (sj->next_row < q->n) {
-        size_t r0 = sj->next_row, rows = q->n - r0 < SAMPLE_JOB_CHUNK ? q->n - r0 : SAMPLE_JOB_CHUNK;
+        size_t r0 = sj->next_row,
+               rows = q->n - r0 < SAMPLE_JOB_CHUNK ? q->n - r0 : SAMPLE_JOB_CHUNK;
         mf_sampler_opts o = {.kind = q->sampler,
                              .steps = q->steps,
                              .eta = (float) q->eta,
@@ -110,7 +111,8 @@ static mf_job_step slice(mf_job *j, double deadline)
         }
         mf_model_to_data(m, sj->x + r0 * D, rows * D);
         sj->next_row += rows;
-        mf_job_event(j, "samples", mf_json_event_samples(mf_job_id(j), r0, sj->x + r0 * D, rows, D));
+        mf_job_event(j, "samples",
+                     mf_json_event_samples(mf_job_id(j), r0, sj->x + r0 * D, rows, D));
         mf_job_progress(j, sj->next_row, q->n, "sampling", true);
         if (mf_mono_s() > deadline && sj->next_row < q->n) {
             return MF_JOB_MORE;

@@ -53,13 +53,13 @@ typedef struct smeme_job {
     mf_smeme *sm;
     mf_smeme_opts o;
     size_t n_eval, D;
-    float *x;           /* (n_eval, D) this evaluation's samples, data space */
-    float *x0;          /* the parent's, data space: the metrics' reference */
-    float *xm;          /* model space, for the log-densities */
+    float *x;  /* (n_eval, D) this evaluation's samples, data space */
+    float *x0; /* the parent's, data space: the metrics' reference */
+    float *xm; /* model space, for the log-densities */
     double *logp;
-    size_t evaluated;   /* evaluations done: 0 = the parent's not yet */
-    size_t saved;       /* iterations in the checkpoint */
-    char *metrics;      /* the last metrics event's data (the job's metrics) */
+    size_t evaluated; /* evaluations done: 0 = the parent's not yet */
+    size_t saved;     /* iterations in the checkpoint */
+    char *metrics;    /* the last metrics event's data (the job's metrics) */
     double last_loss;
     uint64_t rounds_done;
 } smeme_job;
@@ -122,7 +122,7 @@ static mf_err prepare(mf_job *j, mf_diag *d)
     }
     mf_job_progress(j, 0, (uint64_t) q->K * q->rounds, NULL, false);
     return q->out_model[0] != '\0' ? mf_job_reserve_model(j, q->out_model, "/params/out_model", d)
-                                    : MF_OK;
+                                   : MF_OK;
 }
 
 /*
@@ -287,9 +287,9 @@ static mf_err evaluate(mf_job *j, size_t k)
         mean += sj->logp[i];
     }
     mean = mean / (double) n_lp - (double) D * log(parent->data_scale);
-    json_t *ev = mf_json_event_iteration_metrics(mf_job_id(j), k,
-                                                 k > 0 ? sj->o.alpha[k - 1] : (double) NAN,
-                                                 sj->last_loss, mf_json_metrics(&met), mean, n_lp);
+    json_t *ev =
+        mf_json_event_iteration_metrics(mf_job_id(j), k, k > 0 ? sj->o.alpha[k - 1] : (double) NAN,
+                                        sj->last_loss, mf_json_metrics(&met), mean, n_lp);
     char *text = ev != NULL ? json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
     if (text != NULL) {
         free(sj->metrics);

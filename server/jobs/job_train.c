@@ -36,7 +36,7 @@ static mf_err prepare(mf_job *j, mf_diag *d)
 {
     const mf_train_req *q = mf_job_params(j);
     return q->out_model[0] != '\0' ? mf_job_reserve_model(j, q->out_model, "/params/out_model", d)
-                                    : MF_OK;
+                                   : MF_OK;
 }
 
 static mf_err init(mf_job *j)

@@ -38,11 +38,12 @@
 #ifndef MF_JOB_TYPE_H
 #define MF_JOB_TYPE_H
 
-#include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "err.h"
 #include "job_codec.h"

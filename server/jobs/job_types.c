@@ -4,14 +4,14 @@
  * line per type.  Test builds (MF_TEST_JOB_TYPES) add the test-only types of
  * tests/server/jobs/.
  */
-#include "job_type.h"
-
 #include <string.h>
 
-#define JOB_TYPES(X)                                                                               \
-    X(mf_job_type_sample)                                                                          \
-    X(mf_job_type_train)                                                                           \
-    X(mf_job_type_smeme)                                                                           \
+#include "job_type.h"
+
+#define JOB_TYPES(X)      \
+    X(mf_job_type_sample) \
+    X(mf_job_type_train)  \
+    X(mf_job_type_smeme)  \
     TEST_JOB_TYPES(X)
 
 #ifdef MF_TEST_JOB_TYPES

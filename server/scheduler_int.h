@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scheduler_int.h - what the scheduler's two files share (private to them):
+ * the scheduler itself, its workers and job lists.  scheduler.c runs the
+ * machine (loop, workers, dispatch, sampling batches, slices, drain);
+ * scheduler_jobs.c holds the jobs (submit, cancel, recovery at start, and the
+ * host callbacks their reports arrive through).  Job types never see this
+ * header (tests/check_layering.sh).
+ */
+#ifndef MF_SCHEDULER_INT_H
+#define MF_SCHEDULER_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <uv.h>
+
+#include "job_impl.h"
+#include "par.h"
+#include "rng.h"
+#include "scheduler.h"
+
+typedef enum {
+    TASK_NONE,
+    TASK_BATCH,
+    TASK_SLICE
+} task_kind;
+
+typedef struct worker {
+    mf_sched *s;
+    uv_thread_t thread;
+    mf_par *team;
+    task_kind task;
+    mf_sample_call *batch; /* linked through next */
+    mf_job *job;
+} worker;
+
+/* A FIFO of jobs linked through next. */
+typedef struct job_list {
+    mf_job *head, *tail;
+    size_t n;
+} job_list;
+
+struct mf_sched {
+    mf_sched_cfg cfg;
+    mf_store *store;
+    mf_registry *reg;
+    mf_job_host host; /* what jobs report to (job_impl.h) */
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t tick;
+    uv_thread_t loop_thread;
+    uv_mutex_t lock;
+    uv_cond_t work_cv; /* workers wait for a task */
+    uv_cond_t idle_cv; /* drain waits for idleness */
+    worker *workers;
+    size_t n_workers;
+    /* guarded by lock */
+    mf_sample_queue pending;
+    job_list queued;  /* not started */
+    job_list paused;  /* started, waiting for their next slice */
+    size_t n_started; /* started and not finished (paused or on a worker) */
+    bool draining, stopping;
+    atomic_int abort_all; /* drain timeout: stop what runs */
+    mf_job *reservations; /* jobs holding the model id they will publish (host_reserve) */
+    uint64_t id_counter;
+    mf_rng id_rng;
+    mf_sched_stats stats;
+    double batch_s_avg, job_s_avg; /* moving averages of a batched run's and a job's time */
+    double last_expire;
+    void (*event_hook)(void *ctx, const char *job_id);
+    void *event_ctx;
+    void (*tick_hook)(void *ctx);
+    void *tick_ctx;
+};
+
+/** Counts v (seconds) in histogram h. */
+void mf__sched_hist_add(mf_hist *h, double v);
+
+/** A moving average over about the last 8 values (the first value starts it). */
+double mf__sched_moving_avg(double avg, double v);
+
+/** Appends j to l. */
+void mf__sched_list_push(job_list *l, mf_job *j);
+
+/** Takes the first job of l, or NULL. */
+mf_job *mf__sched_list_pop(job_list *l);
+
+/** A fresh random seed below 2^53 (ctx: the scheduler; the jobs' host's random_seed). */
+uint64_t mf__sched_random_seed(void *ctx);
+
+/** The callbacks of the jobs' host (s->host), once s's store and registry are set. */
+void mf__sched_host_init(mf_sched *s);
+
+/** Jobs left by the previous process: running ones recovered, queued ones re-queued. */
+MF_MUST_CHECK mf_err mf__sched_recover(mf_sched *s);
+
+#endif /* MF_SCHEDULER_INT_H */
