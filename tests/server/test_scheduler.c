@@ -40,6 +40,7 @@
 #include "par.h"
 #include "registry.h"
 #include "job_codec.h"
+#include "job_type.h"
 #include "request_json.h"
 #include "sampler.h"
 #include "scheduler.h"
@@ -1626,6 +1627,117 @@ START_TEST(test_drain)
 
 END_TEST
 
+/* ---- a job type added the way every new one is ------------------------------------------ */
+
+/* The two tables list the same types: every codec has its job type and every type its codec. */
+START_TEST(test_job_type_tables)
+{
+    size_t n_codecs = 0, n_types = 0;
+    for (; mf_job_codecs[n_codecs] != NULL; n_codecs++) {
+        const mf_job_type *t = mf_job_type_lookup(mf_job_codecs[n_codecs]->name);
+        ck_assert_msg(t != NULL && t->codec == mf_job_codecs[n_codecs], "codec %s has no job type",
+                      mf_job_codecs[n_codecs]->name);
+        ck_assert_ptr_eq(mf_job_codec_lookup(mf_job_codecs[n_codecs]->name), mf_job_codecs[n_codecs]);
+    }
+    for (; mf_job_types[n_types] != NULL; n_types++) {
+        ck_assert_ptr_eq(mf_job_codec_lookup(mf_job_types[n_types]->codec->name),
+                         mf_job_types[n_types]->codec);
+        ck_assert(mf_job_types[n_types]->slice != NULL);
+    }
+    ck_assert_uint_eq(n_codecs, n_types);
+    /* this build's test-only type is in both, by one line each */
+    ck_assert_ptr_nonnull(mf_job_type_lookup("test.count"));
+    ck_assert_ptr_nonnull(mf_job_type_lookup("finetune.smeme"));
+    ck_assert_ptr_null(mf_job_type_lookup("finetune.reward"));
+}
+
+END_TEST
+
+#define COUNT_JOB(params) "{\"type\":\"test.count\",\"params\":{" params "}}"
+
+/* test.count through every path the scheduler offers a job type. */
+START_TEST(test_plugin_job_type)
+{
+    env e;
+    env_init(&e);
+    /* a job the previous process left queued: re-made through its codec at start */
+    insert_job(&e, "job-left", COUNT_JOB("\"n\":7"), 1);
+    mf_sched_cfg cfg = small_cfg(1, 1);
+    env_start(&e, &cfg);
+    mf_job_rec r = wait_final(&e, "job-left");
+    ck_assert_int_eq(r.state, MF_JOB_SUCCEEDED);
+    ck_assert_str_eq(r.result, "{\"count\":7}");
+    mf_job_rec_done(&r);
+
+    /* runs to the end: progress, result, the canonical params stored */
+    char id[MF_ID_MAX + 1], log[8192], field[128];
+    submit_job(&e, COUNT_JOB("\"n\":30"), id, 0);
+    r = wait_final(&e, id);
+    ck_assert_int_eq(r.state, MF_JOB_SUCCEEDED);
+    ck_assert_str_eq(r.type, "test.count");
+    ck_assert_str_eq(r.model, "");
+    ck_assert_str_eq(r.params, "{\"fail_at\":0,\"n\":30,\"step_ms\":0}");
+    ck_assert_str_eq(r.result, "{\"count\":30}");
+    ck_assert_uint_eq(r.done, 30);
+    ck_assert_uint_eq(r.total, 30);
+    mf_job_rec_done(&r);
+    event_log(&e, id, log, sizeof log, NULL, NULL);
+    ck_assert_msg(strncmp(log, "status:queued,status:running,progress", 37) == 0, "%s", log);
+    ck_assert_msg(ends_with(log, ",progress,status:succeeded"), "%s", log);
+
+    /* refused: by its codec (no model, n required) and by its prepare */
+    static const struct {
+        const char *body, *code, *field;
+    } bad[] = {
+        {"{\"type\":\"test.count\",\"model\":\"gaussian\",\"params\":{\"n\":3}}", "unknown_field",
+         "/model"},
+        {"{\"type\":\"test.count\"}", "missing_field", "/params"},
+        {COUNT_JOB("\"n\":0"), "out_of_range", "/params/n"},
+        {COUNT_JOB("\"n\":3,\"step\":1"), "unknown_field", "/params/step"},
+    };
+    mf_req_limits lim = mf_req_limits_default();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mf_job_req q;
+        mf_diag d = {0};
+        ck_assert_int_eq(mf_req_decode_job(bad[i].body, strlen(bad[i].body), &lim, &q, &d),
+                         MF_EINVAL);
+        ck_assert_str_eq(d.code, bad[i].code);
+        ck_assert_str_eq(d.field, bad[i].field);
+    }
+    long pos = -7;
+    ck_assert_int_eq(try_submit(&e, COUNT_JOB("\"n\":3,\"fail_at\":4"), id, &pos, field,
+                                sizeof field),
+                     MF_ERANGE);
+    ck_assert_str_eq(last_code, "impossible");
+    ck_assert_str_eq(field, "/params/fail_at");
+    ck_assert_int_eq(pos, -7);
+
+    /* fails where it is told to */
+    submit_job(&e, COUNT_JOB("\"n\":10,\"fail_at\":5"), id, 0);
+    r = wait_final(&e, id);
+    ck_assert_int_eq(r.state, MF_JOB_FAILED);
+    assert_error_code(&r, "test_failure");
+    ck_assert_ptr_null(r.result);
+    mf_job_rec_done(&r);
+
+    /* cancelled while it counts: its own cancel says how far it got */
+    submit_job(&e, COUNT_JOB("\"n\":100000,\"step_ms\":1"), id, 0);
+    WAIT_UNTIL(job_done(&e, id) > 0);
+    ck_assert_int_eq(mf_sched_cancel(e.s, id), MF_OK);
+    r = wait_final(&e, id);
+    ck_assert_int_eq(r.state, MF_JOB_CANCELLED);
+    json_t *err = parse(r.error);
+    unsigned long k = 0, of = 0;
+    ck_assert_msg(sscanf(jstr(err, "message"), "cancelled after %lu of %lu steps", &k, &of) == 2,
+                  "%s", jstr(err, "message"));
+    ck_assert(k > 0 && k < 100000 && of == 100000);
+    json_decref(err);
+    mf_job_rec_done(&r);
+    env_done(&e);
+}
+
+END_TEST
+
 static Suite *scheduler_suite(void)
 {
     Suite *s = suite_create("scheduler");
@@ -1653,6 +1765,8 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_queue_and_cancel);
     tcase_add_test(tc, test_interleave);
     tcase_add_test(tc, test_out_model_reserved);
+    tcase_add_test(tc, test_job_type_tables);
+    tcase_add_test(tc, test_plugin_job_type);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("life");
