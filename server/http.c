@@ -99,28 +99,34 @@ enum MHD_Result mf_http_json(req *r, unsigned status, char *body)
     return mf_http_queue(r, status, resp);
 }
 
+/* The error body with code's status (http_status.c's table: one place for them all). */
+static enum MHD_Result error_body(req *r, const char *code, const char *field, const char *msg)
+{
+    unsigned status = mf_http_code_status(code);
+    if (status >= 500) {
+        mf_log(MF_LOG_WARN, r->id, NULL, "%s %s -> %u %s: %s", r->method, r->path, status, code,
+               msg);
+    }
+    return mf_http_json(r, status, mf_json_error_body(code, msg, field));
+}
+
 enum MHD_Result mf_http_fail(req *r, mf_err err, const mf_diag *d)
 {
     const char *code;
-    unsigned status = mf_http_status(err, d, &code);
+    (void) mf_http_status(err, d, &code);
     const char *field = d != NULL && d->field[0] != '\0' ? d->field : NULL;
     const char *msg = d != NULL && d->msg[0] != '\0' ? d->msg : mf_strerror(err);
-    return mf_http_error(r, status, code, field, "%s", msg);
+    return error_body(r, code, field, msg);
 }
 
-enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const char *field,
-                              const char *fmt, ...)
+enum MHD_Result mf_http_error(req *r, const char *code, const char *field, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (status >= 500) {
-        mf_log(MF_LOG_WARN, r->id, NULL, "%s %s -> %u %s: %s", r->method, r->path, status, code,
-               msg);
-    }
-    return mf_http_json(r, status, mf_json_error_body(code, msg, field));
+    return error_body(r, code, field, msg);
 }
 
 const char *mf_http_arg(req *r, const char *key)
@@ -144,7 +150,7 @@ bool mf_http_content_type_is(req *r, const char *type, bool missing_ok)
 
 enum MHD_Result mf_http_need_json(req *r)
 {
-    return mf_http_error(r, 415, "unsupported_media_type", NULL,
+    return mf_http_error(r, "unsupported_media_type", NULL,
                          "send the body as Content-Type: application/json (with curl: --json "
                          "'{...}' or -H 'Content-Type: application/json')");
 }
@@ -218,7 +224,7 @@ static enum MHD_Result dispatch(req *r)
         return preflight(r);
     }
     if (r->path_id_bad) {
-        return mf_http_error(r, 404, "not_found", NULL,
+        return mf_http_error(r, "not_found", NULL,
                              "no such resource: ids match [a-z0-9][a-z0-9._-]{0,63}");
     }
     if (r->route != NULL) {
@@ -227,7 +233,7 @@ static enum MHD_Result dispatch(req *r)
     if (r->path_methods != 0) {
         return method_not_allowed(r);
     }
-    return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
+    return mf_http_error(r, "not_found", NULL, "no such resource: %s", r->path);
 }
 
 /*
@@ -254,13 +260,13 @@ static size_t body_limit(const mf_server *s, const mf_route *route)
 static enum MHD_Result too_large(req *r, const char *declared)
 {
     if (r->limit == 0) {
-        return mf_http_error(r, 413, "too_large", NULL, "%s %s takes no body", r->method, r->path);
+        return mf_http_error(r, "too_large", NULL, "%s %s takes no body", r->method, r->path);
     }
     if (declared != NULL) {
-        return mf_http_error(r, 413, "too_large", NULL,
+        return mf_http_error(r, "too_large", NULL,
                              "the body has %s bytes, over the limit of %zu", declared, r->limit);
     }
-    return mf_http_error(r, 413, "too_large", NULL, "the body is over the limit of %zu bytes",
+    return mf_http_error(r, "too_large", NULL, "the body is over the limit of %zu bytes",
                          r->limit);
 }
 
@@ -359,7 +365,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return too_large(r, NULL);
     }
     if (atomic_load(&s->quiescing)) {
-        return mf_http_error(r, 503, "shutting_down", NULL, "the server is shutting down");
+        return mf_http_error(r, "shutting_down", NULL, "the server is shutting down");
     }
     return dispatch(r);
 }

@@ -99,11 +99,14 @@ struct mf_server {
 enum MHD_Result mf_http_json(req *r, unsigned status, char *body);
 /** Queues the error body of a failed call: status and code from err and d (http_status.h). */
 enum MHD_Result mf_http_fail(req *r, mf_err err, const mf_diag *d);
-/** Queues the error body of DESIGN.md. */
-enum MHD_Result mf_http_error(req *r, unsigned status, const char *code, const char *field,
-                              const char *fmt, ...)
+/**
+ * Queues the error body of DESIGN.md with machine code (its status from the
+ * one table of http_status.c), field (a JSON pointer or argument name, or
+ * NULL) and a printf-style message.
+ */
+enum MHD_Result mf_http_error(req *r, const char *code, const char *field, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
+    __attribute__((format(printf, 4, 5)))
 #endif
     ;
 /**

@@ -48,18 +48,21 @@ static const char *default_code(mf_err err)
     }
 }
 
+unsigned mf_http_code_status(const char *code)
+{
+    for (size_t i = 0; code != NULL && i < sizeof codes / sizeof codes[0]; i++) {
+        if (strcmp(code, codes[i].code) == 0) {
+            return codes[i].status;
+        }
+    }
+    return 500;
+}
+
 unsigned mf_http_status(mf_err err, const mf_diag *d, const char **ret_code)
 {
     const char *code = d != NULL && d->code[0] != '\0' ? d->code : default_code(err);
-    unsigned status = 500;
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        if (strcmp(code, codes[i].code) == 0) {
-            status = codes[i].status;
-            break;
-        }
-    }
     if (ret_code != NULL) {
         *ret_code = code;
     }
-    return status;
+    return mf_http_code_status(code);
 }

@@ -15,6 +15,9 @@
 
 #include "err.h"
 
+/** The HTTP status of a machine code of the API (500 for a code it does not know). */
+unsigned mf_http_code_status(const char *code);
+
 /** The status of an error, and (*ret_code, may be NULL) its machine code. */
 unsigned mf_http_status(mf_err err, const mf_diag *d, const char **ret_code);
 

@@ -124,7 +124,7 @@ enum MHD_Result mf_route_metrics(req *r)
               &st.run_time);
     if (b.oom) {
         free(b.p);
-        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+        return mf_http_error(r, "internal", NULL, "out of memory");
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {

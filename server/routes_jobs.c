@@ -43,16 +43,11 @@ json_t *mf_sample_call_json(const mf_sample_call *c, bool with_samples)
 static enum MHD_Result sample_response(req *r)
 {
     mf_sample_call *c = r->call;
-    if (c->err == MF_ECANCELED) {
-        return mf_http_error(r, 503, "shutting_down", NULL, "%s", c->err_msg);
-    }
-    if (c->err == MF_EBUSY) {
-        r->retry_after = mf_sched_retry_after(r->srv->sched, false);
-        return mf_http_error(r, 503, "queue_full", NULL,
-                             "too many sampling requests are waiting; retry shortly");
-    }
     if (c->err != MF_OK) {
-        return mf_http_error(r, 500, "internal", NULL, "%s", c->err_msg);
+        if (c->err == MF_EBUSY) {
+            r->retry_after = mf_sched_retry_after(r->srv->sched, false);
+        }
+        return mf_http_fail(r, c->err, &c->diag);
     }
     char *body = mf_json_take_dump(mf_sample_call_json(c, true));
     return mf_http_json(r, 200, body);
@@ -84,7 +79,7 @@ enum MHD_Result mf_route_samples(req *r)
     }
     mf_reg_model *model = mf_registry_get(s->reg, q.model);
     if (model == NULL) {
-        return mf_http_error(r, 404, "model_not_found", "/model", "no model with id %s", q.model);
+        return mf_http_error(r, "model_not_found", "/model", "no model with id %s", q.model);
     }
     if ((err = mf_sched_resolve(s->sched, &q, model->model, "", &d)) != MF_OK) {
         mf_registry_release(s->reg, model);
@@ -93,7 +88,7 @@ enum MHD_Result mf_route_samples(req *r)
     mf_sample_call *c = mf_sample_call_new();
     if (c == NULL) {
         mf_registry_release(s->reg, model);
-        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+        return mf_http_error(r, "internal", NULL, "out of memory");
     }
     c->req = q;
     c->model = model;
@@ -108,10 +103,9 @@ enum MHD_Result mf_route_samples(req *r)
     r->cleanup = sample_cleanup;
     /* Suspend first: the worker may finish before mf_sched_sample returns. */
     MHD_suspend_connection(r->conn);
-    err = mf_sched_sample(s->sched, c);
+    err = mf_sched_sample(s->sched, c, &c->diag);
     if (err != MF_OK) {
-        c->err = err == MF_ECANCELED ? MF_ECANCELED : MF_EBUSY;
-        snprintf(c->err_msg, sizeof c->err_msg, "the server is shutting down");
+        c->err = err;
         atomic_store(&r->call_done, 1);
         MHD_resume_connection(r->conn);
     }
@@ -154,7 +148,7 @@ enum MHD_Result mf_route_jobs_submit(req *r)
     mf_job_rec rec;
     memset(&rec, 0, sizeof rec);
     if (mf_store_job_get(s->store, id, &rec) != MF_OK) {
-        return mf_http_error(r, 500, "store", NULL, "the job store failed");
+        return mf_http_error(r, "store", NULL, "the job store failed");
     }
     snprintf(r->location, sizeof r->location, "/v1/jobs/%s", id);
     char *body = mf_json_take_dump(job_json(r, &rec));
@@ -170,7 +164,7 @@ enum MHD_Result mf_route_jobs_list(req *r)
     if (state != NULL) {
         mf_job_state st;
         if (mf_job_state_lookup(state, &st) != MF_OK) {
-            return mf_http_error(r, 400, "bad_value", "state",
+            return mf_http_error(r, "bad_value", "state",
                                  "state must be queued, running, succeeded, failed or cancelled");
         }
         f.state = (int) st;
@@ -179,7 +173,7 @@ enum MHD_Result mf_route_jobs_list(req *r)
         char *end;
         long v = strtol(limit, &end, 10);
         if (*limit == '\0' || *end != '\0' || v < 1 || v > 1000) {
-            return mf_http_error(r, 400, "out_of_range", "limit",
+            return mf_http_error(r, "out_of_range", "limit",
                                  "limit must be an integer between 1 and 1000");
         }
         f.limit = (size_t) v;
@@ -188,12 +182,12 @@ enum MHD_Result mf_route_jobs_list(req *r)
     f.type = mf_http_arg(r, "type");
     f.before = mf_http_arg(r, "before");
     if (f.before != NULL && !mf_req_id_valid(f.before)) {
-        return mf_http_error(r, 400, "bad_value", "before", "before must be a job id");
+        return mf_http_error(r, "bad_value", "before", "before must be a job id");
     }
     mf_job_rec *recs = NULL;
     size_t n = 0;
     if (mf_store_job_list(r->srv->store, &f, &recs, &n) != MF_OK) {
-        return mf_http_error(r, 500, "store", NULL, "the job store failed");
+        return mf_http_error(r, "store", NULL, "the job store failed");
     }
     json_t *a = json_array();
     int fail = a == NULL;
@@ -222,10 +216,10 @@ static enum MHD_Result job_answer(req *r, bool result)
     memset(&rec, 0, sizeof rec);
     mf_err err = mf_store_job_get(r->srv->store, id, &rec);
     if (err == MF_ENOTFOUND) {
-        return mf_http_error(r, 404, "not_found", NULL, "no job with id %s", id);
+        return mf_http_error(r, "not_found", NULL, "no job with id %s", id);
     }
     if (err != MF_OK) {
-        return mf_http_error(r, 500, "store", NULL, "the job store failed");
+        return mf_http_error(r, "store", NULL, "the job store failed");
     }
     char *body = NULL;
     unsigned status = 200;
@@ -234,11 +228,11 @@ static enum MHD_Result job_answer(req *r, bool result)
             body = strdup(rec.result);
         } else if (mf_job_state_final(rec.state)) {
             mf_job_rec_done(&rec);
-            return mf_http_error(r, 409, "no_result", NULL, "job %s ended %s and has no result", id,
+            return mf_http_error(r, "no_result", NULL, "job %s ended %s and has no result", id,
                                  mf_job_state_name(rec.state));
         } else {
             mf_job_rec_done(&rec);
-            return mf_http_error(r, 409, "not_finished", NULL,
+            return mf_http_error(r, "not_finished", NULL,
                                  "job %s is %s; its result is not ready (watch /v1/jobs/%s/events)",
                                  id, mf_job_state_name(rec.state), id);
         }
@@ -259,10 +253,10 @@ enum MHD_Result mf_route_job_cancel(req *r)
     const char *id = r->path_id;
     mf_err err = mf_sched_cancel(r->srv->sched, id);
     if (err == MF_ENOTFOUND) {
-        return mf_http_error(r, 404, "not_found", NULL, "no job with id %s", id);
+        return mf_http_error(r, "not_found", NULL, "no job with id %s", id);
     }
     if (err != MF_OK) {
-        return mf_http_error(r, 500, "store", NULL, "the job store failed");
+        return mf_http_error(r, "store", NULL, "the job store failed");
     }
     mf_log(MF_LOG_INFO, r->id, id, "cancel requested");
     return mf_route_job_get(r);

@@ -17,7 +17,7 @@ enum MHD_Result mf_route_models_list(req *r)
     mf_reg_model **items = NULL;
     size_t n = 0;
     if (mf_registry_list(r->srv->reg, &items, &n) != MF_OK) {
-        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+        return mf_http_error(r, "internal", NULL, "out of memory");
     }
     json_t *a = json_array();
     int f = a == NULL;
@@ -31,7 +31,7 @@ enum MHD_Result mf_route_models_list(req *r)
     free(items);
     if (f) {
         json_decref(a);
-        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+        return mf_http_error(r, "internal", NULL, "out of memory");
     }
     return mf_http_json(r, 200, mf_json_take_dump(mf_json_model_list(a)));
 }
@@ -50,7 +50,7 @@ static enum MHD_Result weights(req *r, mf_reg_model *e)
         if (fd >= 0) {
             close(fd);
         }
-        return mf_http_error(r, 500, "internal", NULL, "cannot read the weights of %s", e->id);
+        return mf_http_error(r, "internal", NULL, "cannot read the weights of %s", e->id);
     }
     struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t) st.st_size, fd);
     if (resp == NULL) {
@@ -68,44 +68,44 @@ enum MHD_Result mf_route_models_upload(req *r)
 {
     const char *id = mf_http_arg(r, "id");
     if (id == NULL) {
-        return mf_http_error(r, 400, "missing_field", "id",
+        return mf_http_error(r, "missing_field", "id",
                              "upload needs the model id as a query argument: POST /v1/models?id=NAME");
     }
     if (!mf_req_id_valid(id)) {
-        return mf_http_error(r, 400, "bad_value", "id",
+        return mf_http_error(r, "bad_value", "id",
                              "the model id must match [a-z0-9][a-z0-9._-]{0,63}");
     }
     if (!mf_http_content_type_is(r, "application/octet-stream", true)) {
         const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
-        return mf_http_error(r, 415, "unsupported_media_type", NULL,
+        return mf_http_error(r, "unsupported_media_type", NULL,
                              "upload the raw safetensors file as application/octet-stream, not %.60s",
                              ct);
     }
     if (r->len == 0) {
-        return mf_http_error(r, 400, "empty_body", NULL, "the body must be a safetensors file");
+        return mf_http_error(r, "empty_body", NULL, "the body must be a safetensors file");
     }
     mf_model *m = NULL;
     mf_diag d = {0};
     mf_err err = mf_model_load_buffer((const uint8_t *) r->body, r->len, &m, &d);
     if (err == MF_ENOMEM) {
-        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+        return mf_http_error(r, "internal", NULL, "out of memory");
     }
     if (err != MF_OK) {
-        return mf_http_error(r, 422, "invalid_model", d.field[0] != '\0' ? d.field : NULL,
+        return mf_http_error(r, "invalid_model", d.field[0] != '\0' ? d.field : NULL,
                              "not a valid Manifold model file: %s", d.msg[0] != '\0' ? d.msg : mf_strerror(err));
     }
     err = mf_registry_add(r->srv->reg, id, m, &d);
     if (err != MF_OK) {
         mf_model_free(m);
         if (err == MF_EBUSY) {
-            return mf_http_error(r, 409, "exists", "id", "a model with id %s exists already", id);
+            return mf_http_error(r, "exists", "id", "a model with id %s exists already", id);
         }
-        return mf_http_error(r, 500, "store", NULL, "cannot store the model: %s", d.msg);
+        return mf_http_error(r, "store", NULL, "cannot store the model: %s", d.msg);
     }
     mf_log(MF_LOG_INFO, r->id, NULL, "model %s uploaded (%zu bytes)", id, r->len);
     mf_reg_model *e = mf_registry_get(r->srv->reg, id);
     if (e == NULL) {
-        return mf_http_error(r, 409, "conflict", "id", "model %s was deleted meanwhile", id);
+        return mf_http_error(r, "conflict", "id", "model %s was deleted meanwhile", id);
     }
     snprintf(r->location, sizeof r->location, "/v1/models/%s", id);
     char *body = mf_json_take_dump(mf_json_model(e->id, e->model, e->shipped, e->file_bytes));
@@ -118,14 +118,14 @@ enum MHD_Result mf_route_model_delete(req *r)
     const char *id = r->path_id;
     mf_err err = mf_registry_delete(r->srv->reg, id);
     if (err == MF_ENOTFOUND) {
-        return mf_http_error(r, 404, "not_found", NULL, "no model with id %s", id);
+        return mf_http_error(r, "not_found", NULL, "no model with id %s", id);
     }
     if (err == MF_EBUSY) {
-        return mf_http_error(r, 409, "protected", NULL,
+        return mf_http_error(r, "protected", NULL,
                              "model %s is a shipped (pre-trained) model and cannot be deleted", id);
     }
     if (err != MF_OK) {
-        return mf_http_error(r, 500, "store", NULL, "cannot delete model %s", id);
+        return mf_http_error(r, "store", NULL, "cannot delete model %s", id);
     }
     mf_log(MF_LOG_INFO, r->id, NULL, "model %s deleted", id);
     return mf_http_queue(r, 204,
@@ -138,7 +138,7 @@ static enum MHD_Result with_model(req *r, enum MHD_Result (*answer)(req *r, mf_r
     const char *id = r->path_id;
     mf_reg_model *e = mf_registry_get(r->srv->reg, id);
     if (e == NULL) {
-        return mf_http_error(r, 404, "not_found", NULL, "no model with id %s", id);
+        return mf_http_error(r, "not_found", NULL, "no model with id %s", id);
     }
     enum MHD_Result ret = answer(r, e);
     mf_registry_release(r->srv->reg, e);

@@ -34,7 +34,7 @@ static enum MHD_Result serve_file(req *r, const char *path, const char *type)
 {
     FILE *f = path != NULL ? fopen(path, "rb") : NULL;
     if (f == NULL) {
-        return mf_http_error(r, 404, "not_found", NULL, "no such resource: %s", r->path);
+        return mf_http_error(r, "not_found", NULL, "no such resource: %s", r->path);
     }
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
@@ -44,7 +44,7 @@ static enum MHD_Result serve_file(req *r, const char *path, const char *type)
     fclose(f);
     if (buf == NULL || got != (size_t) n) {
         free(buf);
-        return mf_http_error(r, 500, "internal", NULL, "cannot read %s", path);
+        return mf_http_error(r, "internal", NULL, "cannot read %s", path);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(got, buf, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {

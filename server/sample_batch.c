@@ -247,7 +247,8 @@ void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head)
             }
         }
         if (c->err != MF_OK) {
-            snprintf(c->err_msg, sizeof c->err_msg, "sampling failed: %s", mf_strerror(c->err));
+            (void) mf_diag_setc(&c->diag, c->err, "internal", NULL, "sampling failed: %s",
+                                mf_strerror(c->err));
         }
         r += c->req.n;
         c->finished_at = mf_mono_s();

@@ -39,7 +39,7 @@ struct mf_sample_call {
     atomic_int cancel; /* the client went away: a batch whose calls all have it stops */
     /* out (valid in done) */
     mf_err err;
-    char err_msg[160];
+    mf_diag diag; /* what went wrong, when err */
     float *x; /* (n, D) in data space */
     bool has_metrics;
     mf_metrics metrics;

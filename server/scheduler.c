@@ -103,14 +103,15 @@ mf_err mf_sched_resolve(mf_sched *s, mf_sample_req *req, const mf_model *m, cons
     return mf_sample_resolve(req, m, &s->cfg.limits, seed, prefix, d);
 }
 
-mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c)
+mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c, mf_diag *d)
 {
     uv_mutex_lock(&s->lock);
     mf_err err = MF_OK;
     if (s->draining) {
-        err = MF_ECANCELED;
+        err = mf_diag_setc(d, MF_ECANCELED, "shutting_down", NULL, "the server is shutting down");
     } else if (s->pending.n >= s->cfg.max_pending_samples) {
-        err = MF_EBUSY;
+        err = mf_diag_setc(d, MF_EBUSY, "queue_full", NULL,
+                           "too many sampling requests are waiting; retry shortly");
     } else {
         c->queued_at = mf_mono_s();
         mf_sample_queue_push(&s->pending, c);
@@ -446,7 +447,8 @@ void mf_sched_free(mf_sched *s)
     for (mf_sample_call *c = s->pending.head; c != NULL;) {
         mf_sample_call *n = c->next;
         c->err = MF_ECANCELED;
-        snprintf(c->err_msg, sizeof c->err_msg, "the server is shutting down");
+        (void) mf_diag_setc(&c->diag, MF_ECANCELED, "shutting_down", NULL,
+                            "the server is shutting down");
         c->done(c);
         mf_sample_call_release(c, s->reg);
         c = n;

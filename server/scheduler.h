@@ -62,8 +62,11 @@ mf_sched_cfg mf_sched_cfg_default(void);
 MF_MUST_CHECK mf_err mf_sched_resolve(mf_sched *s, mf_sample_req *req, const mf_model *m,
                                       const char *prefix, mf_diag *d);
 
-/** Queues a call.  Errors: MF_EBUSY (too many waiting: 503), MF_ECANCELED (draining). */
-MF_MUST_CHECK mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c);
+/**
+ * Queues a call.  Errors, with d filled: MF_EBUSY (too many waiting: code
+ * queue_full), MF_ECANCELED (draining: shutting_down).
+ */
+MF_MUST_CHECK mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c, mf_diag *d);
 
 /* ---- jobs ---------------------------------------------------------------------- */
 

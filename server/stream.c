@@ -249,7 +249,8 @@ static bool put_call_final(stream *st)
         j = mf_json_event_sample_status("cancelled", NULL, "shutting_down",
                                         "the server stopped the request while shutting down");
     } else {
-        j = mf_json_event_sample_status("failed", NULL, "internal", c->err_msg);
+        j = mf_json_event_sample_status("failed", NULL, c->diag.code[0] != '\0' ? c->diag.code : "internal",
+                                        c->diag.msg);
     }
     st->final_sent = true;
     return put_call_event(st, "status", j);
@@ -448,10 +449,10 @@ enum MHD_Result mf_stream_job_events(req *r, const char *job_id)
     mf_err err = mf_store_events_after(r->srv->store, job_id, 0, 1, &ev, &n);
     mf_event_recs_free(ev, n);
     if (err == MF_ENOTFOUND) {
-        return mf_http_error(r, 404, "not_found", NULL, "no job with id %s", job_id);
+        return mf_http_error(r, "not_found", NULL, "no job with id %s", job_id);
     }
     if (err != MF_OK) {
-        return mf_http_error(r, 500, "store", NULL, "the job store failed: %s", mf_strerror(err));
+        return mf_http_error(r, "store", NULL, "the job store failed: %s", mf_strerror(err));
     }
     uint64_t after = 0;
     const char *lei = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
@@ -461,7 +462,7 @@ enum MHD_Result mf_stream_job_events(req *r, const char *job_id)
         char *end;
         unsigned long long v = strtoull(from, &end, 10);
         if (*from == '\0' || *end != '\0' || *from == '-') {
-            return mf_http_error(r, 400, "bad_value", lei != NULL ? NULL : "after",
+            return mf_http_error(r, "bad_value", lei != NULL ? NULL : "after",
                                  "Last-Event-ID / after must be an event id (a non-negative "
                                  "integer), got '%.40s'",
                                  from);
@@ -470,7 +471,7 @@ enum MHD_Result mf_stream_job_events(req *r, const char *job_id)
     }
     stream *st = stream_new(r, wants_ndjson(r), job_id, after);
     if (st == NULL) {
-        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+        return mf_http_error(r, "internal", NULL, "out of memory");
     }
     return mf_http_queue(r, 200, stream_response(st));
 }
@@ -524,7 +525,7 @@ enum MHD_Result mf_stream_sample_call(req *r, mf_sample_call *c)
     stream *st = stream_new(r, wants_ndjson(r), "", 0);
     if (st == NULL) {
         mf_sample_call_release(c, r->srv->reg);
-        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+        return mf_http_error(r, "internal", NULL, "out of memory");
     }
     st->call = c; /* the stream owns the caller's reference from here */
     c->progress = call_progress;
@@ -533,17 +534,16 @@ enum MHD_Result mf_stream_sample_call(req *r, mf_sample_call *c)
     c->ctx2 = st;
     struct MHD_Response *resp = stream_response(st);
     if (resp == NULL) {
-        return mf_http_error(r, 500, "internal", NULL, "out of memory");
+        return mf_http_error(r, "internal", NULL, "out of memory");
     }
-    mf_err err = mf_sched_sample(r->srv->sched, c);
+    mf_diag d = {0};
+    mf_err err = mf_sched_sample(r->srv->sched, c, &d);
     if (err != MF_OK) {
         MHD_destroy_response(resp); /* frees the stream and its reference */
-        if (err == MF_ECANCELED) {
-            return mf_http_error(r, 503, "shutting_down", NULL, "the server is shutting down");
+        if (err == MF_EBUSY) {
+            r->retry_after = mf_sched_retry_after(r->srv->sched, false);
         }
-        r->retry_after = mf_sched_retry_after(r->srv->sched, false);
-        return mf_http_error(r, 503, "queue_full", NULL,
-                             "too many sampling requests are waiting; retry shortly");
+        return mf_http_fail(r, err, &d);
     }
     return mf_http_queue(r, 200, resp);
 }

@@ -850,6 +850,40 @@ START_TEST(test_id_valid)
 
 END_TEST
 
+/* server/http_status.c: the one table from machine codes to statuses, and an error's default code. */
+START_TEST(test_http_status)
+{
+    static const struct {
+        const char *code;
+        unsigned status;
+    } codes[] = {{"bad_json", 400},       {"out_of_range", 400},     {"model_not_found", 404},
+                 {"not_found", 404},      {"method_not_allowed", 405}, {"model_exists", 409},
+                 {"protected", 409},      {"too_large", 413},         {"unsupported_media_type", 415},
+                 {"impossible", 422},     {"unsupported_type", 422},  {"invalid_model", 422},
+                 {"queue_full", 503},     {"shutting_down", 503},     {"internal", 500},
+                 {"no_such_code", 500}};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        ck_assert_uint_eq(mf_http_code_status(codes[i].code), codes[i].status);
+        mf_diag d = {0};
+        snprintf(d.code, sizeof d.code, "%s", codes[i].code);
+        const char *code = NULL;
+        ck_assert_uint_eq(mf_http_status(MF_EINTERNAL, &d, &code), codes[i].status);
+        ck_assert_str_eq(code, codes[i].code);
+    }
+    /* no code in the diag: the error's own */
+    const char *code = NULL;
+    mf_diag none = {0};
+    ck_assert_uint_eq(mf_http_status(MF_ENOTFOUND, &none, &code), 404);
+    ck_assert_str_eq(code, "not_found");
+    ck_assert_uint_eq(mf_http_status(MF_ERANGE, NULL, &code), 422);
+    ck_assert_str_eq(code, "impossible");
+    ck_assert_uint_eq(mf_http_status(MF_ECANCELED, NULL, &code), 503);
+    ck_assert_uint_eq(mf_http_status(MF_ENOMEM, NULL, &code), 500);
+    ck_assert_str_eq(code, "internal");
+}
+
+END_TEST
+
 START_TEST(test_names_and_limits)
 {
     /* The codec table names every job type this build runs, once. */
@@ -1647,6 +1681,7 @@ static Suite *request_json_suite(void)
     tcase_add_test(tc, test_samples_limits);
     tcase_add_test(tc, test_id_valid);
     tcase_add_test(tc, test_names_and_limits);
+    tcase_add_test(tc, test_http_status);
     tcase_add_test(tc, test_job_sample);
     tcase_add_test(tc, test_job_train_defaults);
     tcase_add_test(tc, test_job_train_all_fields);

@@ -251,7 +251,8 @@ static mf_sample_call *new_call(env *e, const char *model, mf_sampler_kind kind,
 
 static void submit_call(env *e, mf_sample_call *c)
 {
-    mf_err err = mf_sched_sample(e->s, c);
+    mf_diag d = {0};
+    mf_err err = mf_sched_sample(e->s, c, &d);
     ck_assert_msg(err == MF_OK, "sample: %s", mf_err_name(err));
 }
 
@@ -260,7 +261,7 @@ static void wait_call_ok(mf_sample_call *c, call_ctx *x, size_t D)
 {
     WAIT_UNTIL(atomic_load(&x->done_calls) >= 1);
     ck_assert_int_eq(atomic_load(&x->done_calls), 1);
-    ck_assert_msg(c->err == MF_OK, "call failed: %s (%s)", mf_err_name(c->err), c->err_msg);
+    ck_assert_msg(c->err == MF_OK, "call failed: %s (%s)", mf_err_name(c->err), c->diag.msg);
     ck_assert_ptr_nonnull(c->x);
     for (size_t i = 0; i < c->req.n * D; i++) {
         ck_assert_msg(isfinite(c->x[i]), "x[%zu] = %g", i, c->x[i]);
@@ -814,7 +815,9 @@ START_TEST(test_pending_limit)
     }
     submit_call(&e, c[0]);
     submit_call(&e, c[1]);
-    ck_assert_int_eq(mf_sched_sample(e.s, c[2]), MF_EBUSY);
+    mf_diag d = {0};
+    ck_assert_int_eq(mf_sched_sample(e.s, c[2], &d), MF_EBUSY);
+    ck_assert_str_eq(d.code, "queue_full");
     ck_assert_uint_eq(stats(&e).pending_samples, 2);
     release_worker(&e, g, &gate);
     wait_call_ok(c[0], &x[0], 2);
@@ -1583,7 +1586,9 @@ START_TEST(test_drain)
     /* draining: new work is refused, the waiting call still waits */
     ctx_init(&y, false);
     mf_sample_call *late = new_call(&e, "gaussian", MF_SAMPLER_DDIM, 8, 16, 6, &y);
-    ck_assert_int_eq(mf_sched_sample(e.s, late), MF_ECANCELED);
+    mf_diag d = {0};
+    ck_assert_int_eq(mf_sched_sample(e.s, late, &d), MF_ECANCELED);
+    ck_assert_str_eq(d.code, "shutting_down");
     long pos = -7;
     char field[128];
     ck_assert_int_eq(try_submit(&e, SMALL_SAMPLE_JOB, other, &pos, field, sizeof field),
@@ -1602,7 +1607,7 @@ START_TEST(test_drain)
     ck_assert_int_eq(memcmp(c->x, want, 16 * 2 * sizeof(float)), 0);
     free(want);
     /* still refused after the drain */
-    ck_assert_int_eq(mf_sched_sample(e.s, late), MF_ECANCELED);
+    ck_assert_int_eq(mf_sched_sample(e.s, late, &d), MF_ECANCELED);
     ck_assert_int_eq(try_submit(&e, SMALL_SAMPLE_JOB, other, &pos, field, sizeof field),
                      MF_ECANCELED);
     ck_assert_int_eq(atomic_load(&y.done_calls), 0);
