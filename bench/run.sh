@@ -7,7 +7,7 @@
 #
 #     sh bench/run.sh [--repeats N] [--passes N] [--reuse-torch] [--skip-torch]
 #                     [--serve-duration S] [--skip-serve | --serve-only]
-#                     [--skip-smeme | --smeme-only]
+#                     [--skip-smeme | --smeme-only] [--compare-with OLD_DIR [--compare-label TEXT]]
 #
 #   --repeats N     timed runs per workload for mf_bench and ref_torch.py (default 3)
 #   --passes N      run the PyTorch reference and mf_bench N times, alternating,
@@ -22,6 +22,9 @@
 #                   outputs of the last full run plus the new serve figures
 #   --skip-smeme    do not run bench/smeme.sh (S-MEME in C and PyTorch, digits job)
 #   --smeme-only    run only bench/smeme.sh, and rewrite RESULTS.md as --serve-only does
+#   --compare-with OLD_DIR  also run bench/compare.sh against the old build in OLD_DIR
+#                   (W4, serve.sh and the train job, old and new in turn); its table
+#                   goes into RESULTS.md, labelled --compare-label (default "the change")
 #
 # Needs meson + ninja, libopenblas-dev (./test installs them), and for the
 # reference ../shared/bench (next to the repository) and Debian's
@@ -40,6 +43,8 @@ torch_mode=run
 serve_mode=run
 smeme_mode=run
 serve_duration=10
+compare_old=""
+compare_label="the change"
 while [ $# -gt 0 ]; do
     case $1 in
     --repeats) repeats=$2; shift 2 ;;
@@ -51,7 +56,9 @@ while [ $# -gt 0 ]; do
     --serve-only) serve_mode=only; shift ;;
     --skip-smeme) smeme_mode=skip; shift ;;
     --smeme-only) smeme_mode=only; shift ;;
-    -h|--help) sed -n '3,32p' "$0"; exit 0 ;;
+    --compare-with) compare_old=$2; shift 2 ;;
+    --compare-label) compare_label=$2; shift 2 ;;
+    -h|--help) sed -n '3,36p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -187,6 +194,13 @@ if [ "$smeme_mode" = run ]; then
     smeme
 else
     rm -f "$out/smeme.jsonl"
+fi
+if [ -n "$compare_old" ]; then
+    note "compare.sh: the old build in $compare_old against this one"
+    sh "$here/compare.sh" --old "$compare_old" --label "$compare_label" --out "$out" ||
+        note "compare.sh failed"
+else
+    rm -f "$out/compare.jsonl"
 fi
 
 # ---- (e) summary ----------------------------------------------------------------------

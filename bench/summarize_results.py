@@ -211,6 +211,58 @@ def smeme_section(d):
     return out
 
 
+def compare_section(d):
+    """An old build against this one (bench/compare.sh): W4, serve.sh and the train job."""
+    recs = read_jsonl(os.path.join(d, "compare.jsonl"))
+    if not recs:
+        return []
+
+    def key(r):
+        if r.get("workload") == "W4" and "ms_per_request" in r:
+            return ("W4: ms per request (mf_bench, 1 thread)", "ms_per_request", False)
+        if "connections" in r:
+            c = r["connections"]
+            return (f"serve.sh, {c} connection{'s' if c > 1 else ''}: requests/s", "rps", True)
+        if "steps_per_s" in r:
+            return (f"{r['workload']}: steps/s", "steps_per_s", True)
+        return None
+
+    measures, revs = {}, {}
+    for r in recs:
+        k = key(r)
+        if k is None:
+            continue
+        measures.setdefault(k, {}).setdefault(r["binary"], []).append(r[k[1]])
+        revs[r["binary"]] = r.get("rev", "?")
+        if "connections" in r:
+            kp = (f"serve.sh, {r['connections']} connection{'s' if r['connections'] > 1 else ''}: p99 ms",
+                  "p99_ms", False)
+            measures.setdefault(kp, {}).setdefault(r["binary"], []).append(r["p99_ms"])
+    label = recs[0].get("label", "the change")
+    rounds = max(r.get("round", 1) for r in recs)
+    out = ["", f"## Before and after {label} (bench/compare.sh)", "",
+           f"The old build ({revs.get('old', '?')}) and this one ({revs.get('new', '?')}) measured in turn",
+           f"in one run, {rounds} rounds; each cell is the median over the rounds, with the",
+           "range in brackets.  serve.sh runs W4-sized POST /v1/samples at 1 and 64 connections",
+           "with metrics off; the train jobs are timed by bench/train_job.py from the job's",
+           "running status to its final one.", "",
+           "| measure | old | new | new / old |", "|---|---|---|---|"]
+
+    def med(v):
+        v = sorted(v)
+        n = len(v)
+        return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+    def cell(v):
+        return f"{med(v):,.4g} ({min(v):,.4g}-{max(v):,.4g})" if v else "n/a"
+
+    for (name, _, _), by in measures.items():
+        o, n = by.get("old", []), by.get("new", [])
+        ratio = f"{med(n) / med(o):.2f}" if o and n and med(o) else "n/a"
+        out.append(f"| {name} | {cell(o)} | {cell(n)} | {ratio} |")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -346,10 +398,13 @@ def main():
 
     lines += serve_section(d, mf)
     lines += smeme_section(d)
+    lines += compare_section(d)
     lines += [""]
     lines += block("Raw mf_bench output", "mf_bench.jsonl")
     lines += block("Raw bench/serve.sh output", "serve.jsonl")
     lines += block("Raw bench/smeme.sh output", "smeme.jsonl")
+    if os.path.exists(os.path.join(d, "compare.jsonl")):
+        lines += block("Raw bench/compare.sh output", "compare.jsonl")
     lines += block("Raw mf_bench --parallel blas output", "mf_bench_blas.jsonl")
     lines += block("Raw PyTorch reference output", "torch.jsonl")
     lines += block("Raw sgemm_peak output", "sgemm.jsonl")
