@@ -549,7 +549,8 @@ static int eval_digits(mf_par *team, const mf_model *m, const sample_args *a, si
            "\"sw2_model_vs_heldout\":%.4f,\"sw2_train_vs_heldout\":%.4f,\"sw2_n\":%zu",
            n, a->sampler, a->steps, (unsigned long long) a->seed, nn_model, nn_held, sw_model,
            sw_floor, k);
-    status = eval_report(stdout, team, m, MF_DATASET_DIGITS, x, n, ro);
+    mf_eval_exec ex = mf_par_eval_exec(team);
+    status = eval_report(stdout, &ex, m, MF_DATASET_DIGITS, x, n, ro);
     printf("}\n");
 out:
     mf_free_aligned(tr);
@@ -615,7 +616,8 @@ static int eval_toy(mf_par *team, const mf_model *m, mf_dataset_id id, const sam
         printf(",\"inside_support\":%.4f,\"inside_support_margin_0.1\":%.4f", inside / R,
                inside_m / R);
     }
-    status = eval_report(stdout, team, m, id, first, n, ro);
+    mf_eval_exec ex = mf_par_eval_exec(team);
+    status = eval_report(stdout, &ex, m, id, first, n, ro);
     printf("}\n");
 out:
     mf_free_aligned(first);
@@ -696,8 +698,7 @@ static int cmd_eval(int argc, char **argv)
     int status;
     if (team == NULL) {
         status = 1;
-    } else if (ds == NULL || mf_dataset_lookup(ds, &id) != MF_OK ||
-               mf_dataset_dim(id) != m->net->cfg.data_dim) {
+    } else if (mf_eval_dataset(m, &id) != MF_OK) {
         fprintf(stderr, "error: %s names no built-in data set of its dimension (dataset '%s')\n",
                 path, ds != NULL ? ds : "");
         status = 1;
