@@ -302,13 +302,12 @@ mf_err mf_ode_sample_logp(const mf_schedule *s, mf_eps_div_fn f, const mf_ode_li
     return err;
 }
 
-void mf_lik_summarise(const double *logp, size_t n, size_t D, double data_scale,
-                      const mf_ode_lik_opts *o, bool of_samples, bool dequantised,
-                      mf_lik_stats *ret)
+void mf_lik_summarise(const double *logp, size_t n, size_t D, const mf_ode_lik_opts *o,
+                      bool of_samples, bool dequantised, mf_lik_stats *ret)
 {
-    double shift = (double) D * log(data_scale), s = 0.0, s2 = 0.0;
+    double s = 0.0, s2 = 0.0;
     for (size_t i = 0; i < n; i++) {
-        double v = -(logp[i] - shift);
+        double v = -logp[i];
         s += v;
         s2 += v * v;
     }

@@ -119,13 +119,12 @@ typedef struct mf_lik_stats {
 } mf_lik_stats;
 
 /**
- * Fills the mean, standard error and settings from model-space logp (n) of a
- * model whose data space is x_data = offset + scale x_model (so log p_data =
- * log p_model - D log scale).  bits/dim when dequantised.  n >= 1.
+ * Fills the mean, standard error and settings from the data-space
+ * log-densities logp (n) of D-dimensional points (core/evaluate.h maps a
+ * model's log-densities to its data space).  bits/dim when dequantised.  n >= 1.
  */
-void mf_lik_summarise(const double *logp, size_t n, size_t D, double data_scale,
-                      const mf_ode_lik_opts *o, bool of_samples, bool dequantised,
-                      mf_lik_stats *ret);
+void mf_lik_summarise(const double *logp, size_t n, size_t D, const mf_ode_lik_opts *o,
+                      bool of_samples, bool dequantised, mf_lik_stats *ret);
 
 /*
  * Adapter: an MLP as an mf_eps_div_fn, by one forward and D (exact) or one

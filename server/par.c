@@ -336,6 +336,25 @@ mf_err mf_par_ode_logp(mf_par *p, const mf_mlp *net, const mf_schedule *s, const
     return first_error(j.err, j.n_chunks);
 }
 
+/* ---- core/evaluate.h's executor -------------------------------------------------- */
+
+static mf_err exec_sample(void *ctx, const mf_mlp *net, const mf_schedule *s,
+                          const mf_sampler_opts *o, float *x, size_t n)
+{
+    return mf_par_sample(ctx, net, s, o, x, n);
+}
+
+static mf_err exec_ode_logp(void *ctx, const mf_mlp *net, const mf_schedule *s,
+                            const mf_ode_lik_opts *o, bool sample, float *x, size_t n, double *logp)
+{
+    return mf_par_ode_logp(ctx, net, s, o, sample, x, n, logp);
+}
+
+mf_eval_exec mf_par_eval_exec(mf_par *p)
+{
+    return (mf_eval_exec){.sample = exec_sample, .ode_logp = exec_ode_logp, .ctx = p};
+}
+
 /* ---- training ------------------------------------------------------------------- */
 
 static void shard_grad(void *ctx, size_t i)

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "evaluate.h"
 #include "likelihood.h"
 #include "mlp.h"
 #include "sampler.h"
@@ -80,6 +81,12 @@ MF_MUST_CHECK mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedu
 MF_MUST_CHECK mf_err mf_par_ode_logp(mf_par *p, const mf_mlp *net, const mf_schedule *s,
                                      const mf_ode_lik_opts *o, bool sample, float *x, size_t n,
                                      double *logp);
+
+/**
+ * core/evaluate.h's executor on the team: mf_par_sample and mf_par_ode_logp.
+ * The team is borrowed; the executor is valid while it lives.
+ */
+mf_eval_exec mf_par_eval_exec(mf_par *p);
 
 /** One training step with the trainer's shards run concurrently (see core/train.h). */
 void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c, double *ret_loss,

@@ -4,14 +4,10 @@
 
 #include <stdlib.h>
 
+#include "evaluate.h"
 #include "likelihood.h"
 #include "mem.h"
 #include "metrics_json.h"
-#include "rng.h"
-
-enum {
-    STREAM_DEQUANT = 7
-};
 
 static int fail(const char *what, mf_err err)
 {
@@ -34,59 +30,25 @@ static int print_member(FILE *out, const char *name, json_t *j)
     return 0;
 }
 
-/* Held-out points in model space; digits dequantised: pixel k -> k + u - 1/2. */
-static float *heldout_model_space(const mf_model *m, mf_dataset_id id, size_t n, uint64_t seed,
-                                  bool *dequantised)
-{
-    size_t D = m->net->cfg.data_dim;
-    float *h = mf_alloc_floats(n * D);
-    if (h == NULL || mf_dataset_heldout(id, h, n) != MF_OK) {
-        mf_free_aligned(h);
-        return NULL;
-    }
-    *dequantised = id == MF_DATASET_DIGITS;
-    if (*dequantised) {
-        mf_dataset_dequantise(mf_rng_derive(mf_rng_make(seed), STREAM_DEQUANT), 0, h, n * D);
-    }
-    mf_model_from_data(m, h, n * D);
-    return h;
-}
-
-static int likelihood(FILE *out, mf_par *team, const mf_model *m, mf_dataset_id id,
+/* The held-out NLL (of_samples false) or the ODE model's entropy, as a JSON member. */
+static int likelihood(FILE *out, const mf_eval_exec *ex, const mf_model *m,
                       const eval_report_opts *o, bool of_samples)
 {
-    size_t D = m->net->cfg.data_dim, n = of_samples ? o->ode_entropy_n : o->nll_n;
-    if (!of_samples && id == MF_DATASET_DIGITS && n > MF_DATASET_DIGITS_N_HELDOUT) {
-        n = MF_DATASET_DIGITS_N_HELDOUT;
-    }
     mf_ode_lik_opts lo = {.steps = o->ode_steps, .div = o->div, .seed = o->seed};
     if (lo.steps > m->sched.T) {
         lo.steps = m->sched.T;
     }
-    bool deq = false;
-    float *x = of_samples ? mf_alloc_floats(n * D) : heldout_model_space(m, id, n, o->seed, &deq);
-    double *lp = mf_alloc_doubles(n);
-    int rc = 0;
-    if (x == NULL || lp == NULL) {
-        rc = fail("likelihood", MF_ENOMEM);
-    } else {
-        mf_err err = mf_par_ode_logp(team, m->net, &m->sched, &lo, of_samples, x, n, lp);
-        if (err != MF_OK) {
-            rc = fail("likelihood", err);
-        } else {
-            mf_lik_stats st;
-            mf_lik_summarise(lp, n, D, m->data_scale, &lo, of_samples, deq, &st);
-            rc = print_member(out, of_samples ? "ode_entropy" : "likelihood",
-                              mf_json_lik_stats(&st));
-        }
+    mf_lik_stats st;
+    mf_err err = of_samples ? mf_eval_lik(ex, m, &lo, NULL, o->ode_entropy_n, false, &st)
+                            : mf_eval_heldout_lik(ex, m, &lo, o->nll_n, &st);
+    if (err != MF_OK) {
+        return fail("likelihood", err);
     }
-    mf_free_aligned(x);
-    mf_free_aligned(lp);
-    return rc;
+    return print_member(out, of_samples ? "ode_entropy" : "likelihood", mf_json_lik_stats(&st));
 }
 
-int eval_report(FILE *out, mf_par *team, const mf_model *m, mf_dataset_id id, const float *x,
-                size_t n, const eval_report_opts *o)
+int eval_report(FILE *out, const mf_eval_exec *ex, const mf_model *m, mf_dataset_id id,
+                const float *x, size_t n, const eval_report_opts *o)
 {
     size_t D = m->net->cfg.data_dim;
     size_t n_ref = id == MF_DATASET_DIGITS && n > MF_DATASET_DIGITS_N_HELDOUT
@@ -98,17 +60,19 @@ int eval_report(FILE *out, mf_par *team, const mf_model *m, mf_dataset_id id, co
         return fail("held-out data", MF_ENOMEM);
     }
     mf_metrics met;
-    mf_err err = mf_metrics_compute(&o->metrics, id, x, n, D, ref, n_ref, &met);
+    mf_diag d = {0};
+    mf_err err = mf_eval_metrics(m, &o->metrics, x, n, ref, n_ref, &met, &d);
     mf_free_aligned(ref);
     if (err != MF_OK) {
-        return fail("metrics", err);
+        fprintf(stderr, "error: %s\n", d.msg);
+        return 1;
     }
     int rc = print_member(out, "metrics", mf_json_metrics(&met));
     if (rc == 0 && o->nll_n > 0) {
-        rc = likelihood(out, team, m, id, o, false);
+        rc = likelihood(out, ex, m, o, false);
     }
     if (rc == 0 && o->ode_entropy_n > 0) {
-        rc = likelihood(out, team, m, id, o, true);
+        rc = likelihood(out, ex, m, o, true);
     }
     return rc;
 }

@@ -8,7 +8,9 @@
  *   manifold-train sample --model FILE [options]
  *   manifold-train eval   --model FILE [options]
  */
+#include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +28,7 @@
 #include "sampler.h"
 #include "sw.h"
 #include "train.h"
+#include "train_params.h"
 
 #define MAX_MODEL_BYTES   ((size_t) 512 << 20)
 #define HELDOUT_LOSS_N    4096
@@ -73,22 +76,33 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
-/* "256,256,256" -> config hidden list; 0 on success. */
-static int parse_hidden(const char *s, mf_mlp_config *cfg)
+/* "256,256,256" -> p's hidden widths (syntax only; core checks the values); 0 on success. */
+static int parse_hidden(const char *s, mf_train_params *p)
 {
-    cfg->n_hidden = 0;
-    const char *p = s;
-    while (*p != '\0') {
+    p->n_hidden = 0;
+    const char *c = s;
+    while (*c != '\0') {
         char *end;
-        unsigned long v = strtoul(p, &end, 10);
-        if (end == p || v == 0 || v > MF_MLP_MAX_WIDTH || cfg->n_hidden >= MF_MLP_MAX_HIDDEN ||
+        unsigned long v = strtoul(c, &end, 10);
+        if (end == c || v > UINT32_MAX || p->n_hidden >= MF_MLP_MAX_HIDDEN ||
             (*end != ',' && *end != '\0')) {
             return -1;
         }
-        cfg->hidden[cfg->n_hidden++] = (uint32_t) v;
-        p = *end == ',' ? end + 1 : end;
+        p->hidden[p->n_hidden++] = (uint32_t) v;
+        c = *end == ',' ? end + 1 : end;
     }
-    return cfg->n_hidden > 0 ? 0 : -1;
+    return p->n_hidden > 0 ? 0 : -1;
+}
+
+/* "256,256,256" from p's hidden widths, into buf (len > 0). */
+static void format_hidden(const mf_train_params *p, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < p->n_hidden && used < len; i++) {
+        int k = snprintf(buf + used, len - used, "%s%" PRIu32, i ? "," : "", p->hidden[i]);
+        used += k > 0 ? (size_t) k : 0;
+    }
 }
 
 static void normalise(float *x, size_t n, float offset, float scale)
@@ -97,7 +111,6 @@ static void normalise(float *x, size_t n, float offset, float scale)
         x[j] = (x[j] - offset) / scale;
     }
 }
-
 
 /*
  * The thread team for a command: --threads N (0 = one per core).  The team
@@ -117,131 +130,208 @@ static mf_par *make_team(size_t threads)
 
 /* ---- train ---------------------------------------------------------------------- */
 
-static int cmd_train(int argc, char **argv)
+#define HELP_LEN 160
+
+/* A help text with a default filled in, into buf (HELP_LEN bytes). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static const char *
+helpf(char *buf, const char *fmt, ...)
 {
-    const char *dataset = NULL, *out = NULL, *hidden = "256,256,256";
-    const char *schedule = "linear:0.0001:0.02:1000";
-    size_t emb = 64, steps = 20000, batch = 512, warmup = 500, threads = 0, eval_every = 1000;
-    double lr = 1e-3, lr_min = 1e-5, ema = 0.999, clip = 1.0, offset = NAN, scale = NAN;
-    uint64_t seed = 0;
-    bool dequantise = false;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, HELP_LEN, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* The flags of train beyond the params. */
+typedef struct train_args {
+    const char *out;
+    size_t threads, eval_every;
+} train_args;
+
+/*
+ * A parameter core rejects, reported with its flag: a usage error (2), except
+ * a schedule that parses to nothing (1, as before core checked it).
+ */
+static int bad_param(const mf_train_params *p, const char *hidden, mf_err err, const mf_diag *d)
+{
+    if (strcmp(d->field, "hidden") == 0 || strcmp(d->field, "emb") == 0) {
+        fprintf(stderr, "error: bad --hidden '%s' or --emb %zu: %s\n", hidden, p->emb, d->msg);
+    } else {
+        char flag[sizeof d->field];
+        snprintf(flag, sizeof flag, "%s", d->field);
+        for (char *c = flag; *c != '\0'; c++) {
+            *c = *c == '_' ? '-' : *c;
+        }
+        fprintf(stderr, "error: bad --%s: %s\n", flag, d->msg);
+    }
+    return err == MF_EINVAL ? 2 : 1;
+}
+
+/*
+ * Fills p (from mf_train_params_default) and a from the command line and has
+ * core check p.  Returns 0, -1 after --help, or the exit status of an error.
+ */
+static int train_parse(int argc, char **argv, mf_train_params *p, train_args *a)
+{
+    mf_train_params_default(p);
+    *a = (train_args){.out = NULL, .threads = 0, .eval_every = 1000};
+    char hidden_def[MF_MLP_MAX_HIDDEN * 12], schedule_def[sizeof p->schedule];
+    format_hidden(p, hidden_def, sizeof hidden_def);
+    memcpy(schedule_def, p->schedule, sizeof schedule_def);
+    const char *dataset = NULL, *hidden = hidden_def, *schedule = schedule_def;
+    char h[12][HELP_LEN];
     const mf_opt opts[] = {
         {"dataset", MF_OPT_STR, &dataset, 0, 0,
          "built-in data set (required): gaussian, "
          "eight_gaussians, imbalanced_square, two_moons, swiss_roll, checkerboard, pinwheel, "
          "ring, linear_subspace, digits"},
-        {"out", MF_OPT_STR, &out, 0, 0, "output model file (required), written atomically"},
-        {"hidden", MF_OPT_STR, &hidden, 0, 0, "hidden widths, comma separated (256,256,256)"},
-        {"emb", MF_OPT_SIZE, &emb, 2, MF_MLP_MAX_WIDTH, "time-embedding width E, even (64)"},
-        {"schedule", MF_OPT_STR, &schedule, 0, 0, "noise schedule (linear:0.0001:0.02:1000)"},
-        {"steps", MF_OPT_SIZE, &steps, 1, 1e9, "optimiser steps (20000)"},
-        {"batch", MF_OPT_SIZE, &batch, 1, 65536, "batch size (512)"},
-        {"lr", MF_OPT_FLOAT, &lr, 1e-9, 1, "peak learning rate (1e-3)"},
-        {"lr-min", MF_OPT_FLOAT, &lr_min, 0, 1, "final learning rate of the cosine decay (1e-5)"},
-        {"warmup", MF_OPT_SIZE, &warmup, 0, 1e9, "linear warm-up steps (500)"},
-        {"ema", MF_OPT_FLOAT, &ema, 0, 0.999999, "EMA decay of the saved weights, 0 = off (0.999)"},
-        {"clip", MF_OPT_FLOAT, &clip, 0, 1e9, "gradient-norm clip, 0 = off (1)"},
-        {"data-offset", MF_OPT_FLOAT, &offset, -1e9, 1e9,
+        {"out", MF_OPT_STR, &a->out, 0, 0, "output model file (required), written atomically"},
+        {"hidden", MF_OPT_STR, &hidden, 0, 0,
+         helpf(h[0], "hidden widths, comma separated (%s)", hidden_def)},
+        {"emb", MF_OPT_SIZE, &p->emb, 2, MF_MLP_MAX_WIDTH,
+         helpf(h[1], "time-embedding width E, even (%zu)", p->emb)},
+        {"schedule", MF_OPT_STR, &schedule, 0, 0, helpf(h[2], "noise schedule (%s)", schedule_def)},
+        {"steps", MF_OPT_SIZE, &p->steps, 1, 1e9, helpf(h[3], "optimiser steps (%zu)", p->steps)},
+        {"batch", MF_OPT_SIZE, &p->batch, 1, 65536, helpf(h[4], "batch size (%zu)", p->batch)},
+        {"lr", MF_OPT_FLOAT, &p->lr, 1e-9, 1, helpf(h[5], "peak learning rate (%g)", p->lr)},
+        {"lr-min", MF_OPT_FLOAT, &p->lr_min, 0, 1,
+         helpf(h[6], "final learning rate of the cosine decay (%g)", p->lr_min)},
+        {"warmup", MF_OPT_SIZE, &p->warmup, 0, 1e9,
+         helpf(h[7], "linear warm-up steps (%zu)", p->warmup)},
+        {"ema", MF_OPT_FLOAT, &p->ema, 0, 0.999999,
+         helpf(h[8], "EMA decay of the saved weights, 0 = off (%g)", p->ema)},
+        {"clip", MF_OPT_FLOAT, &p->clip, 0, 1e9,
+         helpf(h[9], "gradient-norm clip, 0 = off (%g)", p->clip)},
+        {"data-offset", MF_OPT_FLOAT, &p->data_offset, -1e9, 1e9,
          "x_model = (x - offset)/scale "
          "(default: the data set's own)"},
-        {"data-scale", MF_OPT_FLOAT, &scale, 1e-9, 1e9, "see --data-offset"},
-        {"seed", MF_OPT_U64, &seed, 0, 0, "seed of initialisation, data and noise (0)"},
-        {"dequantise", MF_OPT_FLAG, &dequantise, 0, 0,
+        {"data-scale", MF_OPT_FLOAT, &p->data_scale, 1e-9, 1e9, "see --data-offset"},
+        {"seed", MF_OPT_U64, &p->seed, 0, 0,
+         helpf(h[10], "seed of initialisation, data and noise (%" PRIu64 ")", p->seed)},
+        {"dequantise", MF_OPT_FLAG, &p->dequantise, 0, 0,
          "digits only: train on pixels + U(-1/2, 1/2), so the "
          "model's likelihood bounds bits/dim"},
-        {"threads", MF_OPT_SIZE, &threads, 0, 256, "threads (0 = one per core)"},
-        {"eval-every", MF_OPT_SIZE, &eval_every, 0, 1e9,
-         "held-out loss every N steps, 0 = "
-         "only at the end (1000)"},
+        {"threads", MF_OPT_SIZE, &a->threads, 0, 256, "threads (0 = one per core)"},
+        {"eval-every", MF_OPT_SIZE, &a->eval_every, 0, 1e9,
+         helpf(h[11], "held-out loss every N steps, 0 = only at the end (%zu)", a->eval_every)},
     };
     int rc = mf_cli_parse(argc, argv, 2, opts, sizeof opts / sizeof opts[0],
                           "manifold-train train --dataset NAME --out FILE [options]");
     if (rc != 0) {
-        return rc == 1 ? 0 : 2;
+        return rc == 1 ? -1 : 2;
     }
-    if (dataset == NULL || out == NULL) {
+    if (dataset == NULL || a->out == NULL) {
         fprintf(stderr, "error: train needs --dataset and --out (see --help)\n");
         return 2;
     }
-    mf_dataset_id id;
-    if (mf_dataset_lookup(dataset, &id) != MF_OK) {
+    if (mf_dataset_lookup(dataset, &p->dataset) != MF_OK) {
         fprintf(stderr, "error: unknown data set '%s' (see --help)\n", dataset);
         return 2;
     }
-    if (dequantise && id != MF_DATASET_DIGITS) {
-        fprintf(stderr, "error: --dequantise is for integer-valued data (digits), not %s\n",
-                dataset);
+    if (parse_hidden(hidden, p) != 0) {
+        fprintf(stderr, "error: bad --hidden '%s': comma-separated widths, at most %d\n", hidden,
+                MF_MLP_MAX_HIDDEN);
         return 2;
     }
-    mf_mlp_config cfg = {.data_dim = (uint32_t) mf_dataset_dim(id), .emb_dim = (uint32_t) emb};
-    if (parse_hidden(hidden, &cfg) != 0 || mf_mlp_config_check(&cfg) != MF_OK) {
-        fprintf(stderr,
-                "error: bad --hidden '%s' or --emb %zu (widths 1..%d, at most %d "
-                "layers, E even)\n",
-                hidden, emb, MF_MLP_MAX_WIDTH, MF_MLP_MAX_HIDDEN);
+    if (strlen(schedule) >= sizeof p->schedule) {
+        fprintf(stderr, "error: bad --schedule: longer than %zu bytes\n", sizeof p->schedule - 1);
         return 2;
     }
-    float ds_offset, ds_scale;
-    mf_dataset_norm(id, &ds_offset, &ds_scale);
-    float off = isnan(offset) ? ds_offset : (float) offset;
-    float sc = isnan(scale) ? ds_scale : (float) scale;
-    mf_par *team = make_team(threads);
+    memcpy(p->schedule, schedule, strlen(schedule) + 1);
+    mf_diag d = {0};
+    mf_err err = mf_train_params_check(p, &d);
+    return err == MF_OK ? 0 : bad_param(p, hidden, err, &d);
+}
+
+/* The held-out points of p's data set in m's model space (for the DSM loss); NULL on OOM. */
+static float *train_heldout(const mf_train_params *p, const mf_model *m, size_t *ret_n)
+{
+    size_t D = m->net->cfg.data_dim;
+    size_t n = p->dataset == MF_DATASET_DIGITS ? mf_dataset_digits_count(true) : HELDOUT_LOSS_N;
+    float *held = mf_alloc_floats(n * D);
+    if (held == NULL || mf_dataset_heldout(p->dataset, held, n) != MF_OK) {
+        mf_free_aligned(held);
+        return NULL;
+    }
+    normalise(held, n * D, (float) m->data_offset, (float) m->data_scale);
+    *ret_n = n;
+    return held;
+}
+
+/* Saves the EMA weights with the provenance that reproduces them. */
+static int train_save(const mf_train_params *p, mf_model *m, const mf_trainer *tr, int argc,
+                      char **argv, const char *out, double held_loss)
+{
+    mf_diag d = {0};
+    char *prov = join_args(argc, argv);
+    if (prov == NULL) {
+        return fail("provenance", MF_ENOMEM, NULL);
+    }
+    char held_s[32];
+    snprintf(held_s, sizeof held_s, "%.6f", held_loss);
+    mf_err err = mf_train_params_finish(p, m, tr, prov, time(NULL), &d);
+    free(prov);
+    if (err == MF_OK) {
+        err = mf_model_set_meta(m, "heldout_dsm_loss", held_s, &d);
+    }
+    if (err != MF_OK) {
+        return fail("metadata", err, &d);
+    }
+    err = mf_model_save_file(m, out, &d);
+    if (err != MF_OK) {
+        return fail(out, err, &d);
+    }
+    fprintf(stderr, "wrote %s\n", out);
+    return 0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    mf_train_params p;
+    train_args a;
+    int rc = train_parse(argc, argv, &p, &a);
+    if (rc != 0) {
+        return rc < 0 ? 0 : rc;
+    }
+    mf_par *team = make_team(a.threads);
     if (team == NULL) {
         return 1;
     }
-
     mf_diag d = {0};
     mf_model *model = NULL;
     mf_trainer *tr = NULL;
     mf_mlp_ws *ws = NULL;
     float *x = NULL, *held = NULL;
-    char *prov = NULL;
+    size_t n_held = 0;
     int status = 1;
-    mf_err err = mf_model_new(&cfg, schedule, &model, &d);
+    mf_err err = mf_train_params_begin(&p, &model, &tr, &d);
     if (err != MF_OK) {
         status = fail("model", err, &d);
         goto out;
     }
-    mf_mlp_init_params(model->net, seed);
-    mf_train_opts to = mf_train_opts_default();
-    to.batch = batch;
-    to.n_steps = steps;
-    to.lr = (float) lr;
-    to.lr_min = (float) lr_min;
-    to.warmup = warmup;
-    to.ema_decay = (float) ema;
-    to.clip_grad = clip;
-    to.seed = seed;
-    to.n_shards = mf_par_size(team) < batch ? mf_par_size(team) : batch;
-    err = mf_trainer_new(model->net, &model->sched, &to, &tr);
-    if (err != MF_OK) {
-        status = fail("trainer", err, NULL);
-        goto out;
-    }
-    size_t D = cfg.data_dim;
-    size_t n_held = id == MF_DATASET_DIGITS ? mf_dataset_digits_count(true) : HELDOUT_LOSS_N;
-    x = mf_alloc_floats(batch * D);
-    held = mf_alloc_floats(n_held * D);
+    size_t D = model->net->cfg.data_dim;
+    x = mf_alloc_floats(p.batch * D);
+    held = train_heldout(&p, model, &n_held);
     if (x == NULL || held == NULL || mf_mlp_ws_new(model->net, 1024, false, &ws) != MF_OK) {
         status = fail("allocation", MF_ENOMEM, NULL);
         goto out;
     }
-    if (mf_dataset_heldout(id, held, n_held) != MF_OK) {
-        status = fail("held-out data", MF_EINTERNAL, NULL);
-        goto out;
-    }
-    normalise(held, n_held * D, off, sc);
-
+    char hidden[MF_MLP_MAX_HIDDEN * 12];
+    format_hidden(&p, hidden, sizeof hidden);
     fprintf(stderr,
             "training %s: D=%zu hidden=%s E=%zu params=%zu steps=%zu batch=%zu "
             "threads %zu, OpenBLAS %s\n",
-            dataset, D, hidden, emb, model->net->n_params, steps, batch, mf_par_size(team),
-            mf_cpu_blas_corename());
+            mf_dataset_name(p.dataset), D, hidden, p.emb, model->net->n_params, p.steps, p.batch,
+            mf_par_size(team), mf_cpu_blas_corename());
     mf_progress prog;
     mf_progress_start(&prog, "step");
     double loss_avg = NAN, held_loss = NAN;
-    for (size_t k = 0; k < steps; k++) {
-        if (mf_dataset_train_batch(id, seed, k, batch, dequantise, off, sc, x) != MF_OK) {
+    for (size_t k = 0; k < p.steps; k++) {
+        if (mf_train_params_batch(&p, model, k, x) != MF_OK) {
             status = fail("data", MF_EINTERNAL, NULL);
             goto out;
         }
@@ -252,44 +342,21 @@ static int cmd_train(int argc, char **argv)
             goto out;
         }
         loss_avg = isnan(loss_avg) ? loss : 0.98 * loss_avg + 0.02 * loss;
-        bool eval_now = (eval_every > 0 && (k + 1) % eval_every == 0) || k + 1 == steps;
+        bool eval_now = (a.eval_every > 0 && (k + 1) % a.eval_every == 0) || k + 1 == p.steps;
         if (eval_now) {
             held_loss = mf_dsm_loss(mf_trainer_ema(tr), ws, &model->sched, held, NULL, n_held,
                                     HELDOUT_LOSS_SEED);
         }
         char extra[96];
         snprintf(extra, sizeof extra, "loss %.4f  held-out %.4f", loss_avg, held_loss);
-        mf_progress_update(&prog, k + 1, steps, extra);
+        mf_progress_update(&prog, k + 1, p.steps, extra);
     }
     mf_progress_finish(&prog);
     double secs = mf_cli_now() - prog.t0;
     fprintf(stderr, "done in %.1fs (%.1f steps/s); final held-out loss %.5f\n", secs,
-            (double) steps / secs, held_loss);
-
-    /* Save the EMA weights with the provenance that reproduces them. */
-    memcpy(model->net->params, mf_trainer_ema(tr)->params, model->net->n_params * sizeof(float));
-    prov = join_args(argc, argv);
-    char held_s[32];
-    snprintf(held_s, sizeof held_s, "%.6f", held_loss);
-    if (prov == NULL || mf_model_set_normalisation(model, off, sc) != MF_OK ||
-        mf_model_set_meta(model, "dataset", dataset, &d) != MF_OK ||
-        mf_model_set_meta(model, "parent", "", &d) != MF_OK ||
-        mf_model_set_meta(model, "dequantised", dequantise ? "true" : "false", &d) != MF_OK ||
-        mf_model_set_created(model, time(NULL), &d) != MF_OK ||
-        mf_model_set_meta(model, "provenance", prov, &d) != MF_OK ||
-        mf_model_set_meta(model, "heldout_dsm_loss", held_s, &d) != MF_OK) {
-        status = fail("metadata", MF_EINVAL, &d);
-        goto out;
-    }
-    err = mf_model_save_file(model, out, &d);
-    if (err != MF_OK) {
-        status = fail(out, err, &d);
-        goto out;
-    }
-    fprintf(stderr, "wrote %s\n", out);
-    status = 0;
+            (double) p.steps / secs, held_loss);
+    status = train_save(&p, model, tr, argc, argv, a.out, held_loss);
 out:
-    free(prov);
     mf_free_aligned(x);
     mf_free_aligned(held);
     mf_mlp_ws_free(ws);
@@ -482,7 +549,8 @@ static int eval_digits(mf_par *team, const mf_model *m, const sample_args *a, si
            "\"sw2_model_vs_heldout\":%.4f,\"sw2_train_vs_heldout\":%.4f,\"sw2_n\":%zu",
            n, a->sampler, a->steps, (unsigned long long) a->seed, nn_model, nn_held, sw_model,
            sw_floor, k);
-    status = eval_report(stdout, team, m, MF_DATASET_DIGITS, x, n, ro);
+    mf_eval_exec ex = mf_par_eval_exec(team);
+    status = eval_report(stdout, &ex, m, MF_DATASET_DIGITS, x, n, ro);
     printf("}\n");
 out:
     mf_free_aligned(tr);
@@ -548,7 +616,8 @@ static int eval_toy(mf_par *team, const mf_model *m, mf_dataset_id id, const sam
         printf(",\"inside_support\":%.4f,\"inside_support_margin_0.1\":%.4f", inside / R,
                inside_m / R);
     }
-    status = eval_report(stdout, team, m, id, first, n, ro);
+    mf_eval_exec ex = mf_par_eval_exec(team);
+    status = eval_report(stdout, &ex, m, id, first, n, ro);
     printf("}\n");
 out:
     mf_free_aligned(first);
@@ -629,8 +698,7 @@ static int cmd_eval(int argc, char **argv)
     int status;
     if (team == NULL) {
         status = 1;
-    } else if (ds == NULL || mf_dataset_lookup(ds, &id) != MF_OK ||
-               mf_dataset_dim(id) != m->net->cfg.data_dim) {
+    } else if (mf_eval_dataset(m, &id) != MF_OK) {
         fprintf(stderr, "error: %s names no built-in data set of its dimension (dataset '%s')\n",
                 path, ds != NULL ? ds : "");
         status = 1;

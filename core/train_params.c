@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * train_params.c - training parameters to model, trainer, batches and
+ * metadata (see train_params.h).
+ *
+ * The normalisation is resolved once, in begin, and kept in the model: the
+ * batches read it back from there (as floats, which is how
+ * mf_dataset_train_batch applies it), so the model file records exactly the
+ * map its training data went through.
+ */
+#include "train_params.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+#include "schedule.h"
+
+void mf_train_params_default(mf_train_params *p)
+{
+    *p = (mf_train_params){
+        .dataset = MF_DATASET_GAUSSIAN,
+        .hidden = {256, 256, 256},
+        .n_hidden = 3,
+        .emb = 64,
+        .schedule = "linear:0.0001:0.02:1000",
+        .steps = 20000,
+        .batch = 512,
+        .warmup = 500,
+        .lr = 1e-3,
+        .lr_min = 1e-5,
+        .ema = 0.999,
+        .clip = 1.0,
+        .seed = 0,
+        .dequantise = false,
+        .data_offset = (double) NAN,
+        .data_scale = (double) NAN,
+    };
+}
+
+/* The network of p (valid only after the field checks). */
+static mf_mlp_config config_of(const mf_train_params *p)
+{
+    mf_mlp_config cfg = {.data_dim = (uint32_t) mf_dataset_dim(p->dataset),
+                         .emb_dim = (uint32_t) p->emb,
+                         .n_hidden = (uint32_t) p->n_hidden};
+    memcpy(cfg.hidden, p->hidden, p->n_hidden * sizeof cfg.hidden[0]);
+    return cfg;
+}
+
+static mf_err check_network(const mf_train_params *p, mf_diag *d)
+{
+    if (p->n_hidden < 1 || p->n_hidden > MF_MLP_MAX_HIDDEN) {
+        return mf_diag_set(d, MF_EINVAL, "hidden", "hidden must list 1 to %d widths (got %zu)",
+                           MF_MLP_MAX_HIDDEN, p->n_hidden);
+    }
+    for (size_t i = 0; i < p->n_hidden; i++) {
+        if (p->hidden[i] < 1 || p->hidden[i] > MF_MLP_MAX_WIDTH) {
+            return mf_diag_set(d, MF_EINVAL, "hidden",
+                               "hidden[%zu] must be between 1 and %d (got %" PRIu32 ")", i,
+                               MF_MLP_MAX_WIDTH, p->hidden[i]);
+        }
+    }
+    if (p->emb < 2 || p->emb > MF_MLP_MAX_WIDTH || p->emb % 2 != 0) {
+        return mf_diag_set(d, MF_EINVAL, "emb",
+                           "emb must be an even number between 2 and %d (got %zu)",
+                           MF_MLP_MAX_WIDTH, p->emb);
+    }
+    mf_mlp_config cfg = config_of(p);
+    if (mf_mlp_config_check(&cfg) != MF_OK) {
+        return mf_diag_set(d, MF_EINVAL, "hidden", "not a valid network configuration");
+    }
+    return MF_OK;
+}
+
+/* lo <= v <= hi, v finite (NaN fails every comparison). */
+static bool in_range(double v, double lo, double hi)
+{
+    return v >= lo && v <= hi;
+}
+
+static mf_err check_optimiser(const mf_train_params *p, mf_diag *d)
+{
+    if (p->steps < 1) {
+        return mf_diag_set(d, MF_EINVAL, "steps", "steps must be at least 1");
+    }
+    if (p->batch < 1) {
+        return mf_diag_set(d, MF_EINVAL, "batch", "batch must be at least 1");
+    }
+    size_t bd;
+    if (mf_size_mul(p->batch, mf_dataset_dim(p->dataset), &bd) != MF_OK) {
+        return mf_diag_set(d, MF_EINVAL, "batch", "batch %zu is too large", p->batch);
+    }
+    /* The trainer keeps lr in float: a positive double may round to 0. */
+    if (!in_range(p->lr, 0.0, 1.0) || !((float) p->lr > 0.0f)) {
+        return mf_diag_set(d, MF_EINVAL, "lr", "lr must be greater than 0 and at most 1 (got %g)",
+                           p->lr);
+    }
+    if (!in_range(p->lr_min, 0.0, 1.0)) {
+        return mf_diag_set(d, MF_EINVAL, "lr_min", "lr_min must be between 0 and 1 (got %g)",
+                           p->lr_min);
+    }
+    if (!in_range(p->ema, 0.0, 0.999999)) {
+        return mf_diag_set(d, MF_EINVAL, "ema", "ema must be between 0 and 0.999999 (got %g)",
+                           p->ema);
+    }
+    if (!in_range(p->clip, 0.0, 1e9)) {
+        return mf_diag_set(d, MF_EINVAL, "clip", "clip must be between 0 and 1e9 (got %g)",
+                           p->clip);
+    }
+    return MF_OK;
+}
+
+static mf_err check_data(const mf_train_params *p, mf_diag *d)
+{
+    if (mf_dataset_name(p->dataset) == NULL) {
+        return mf_diag_set(d, MF_EINVAL, "dataset", "dataset %d is not a built-in data set",
+                           (int) p->dataset);
+    }
+    if (p->dequantise && p->dataset != MF_DATASET_DIGITS) {
+        return mf_diag_set(d, MF_EINVAL, "dequantise",
+                           "dequantise is for integer-valued data (digits), not %s",
+                           mf_dataset_name(p->dataset));
+    }
+    /* Both are applied as floats (mf_dataset_train_batch). */
+    if (!isnan(p->data_offset) && !isfinite((float) p->data_offset)) {
+        return mf_diag_set(d, MF_EINVAL, "data_offset", "data_offset must be finite (got %g)",
+                           p->data_offset);
+    }
+    if (!isnan(p->data_scale) &&
+        !(isfinite((float) p->data_scale) && (float) p->data_scale > 0.0f)) {
+        return mf_diag_set(d, MF_EINVAL, "data_scale", "data_scale must be finite and > 0 (got %g)",
+                           p->data_scale);
+    }
+    return MF_OK;
+}
+
+static mf_err check_schedule(const mf_train_params *p, mf_diag *d)
+{
+    if (memchr(p->schedule, '\0', sizeof p->schedule) == NULL) {
+        return mf_diag_set(d, MF_EINVAL, "schedule", "schedule is longer than %zu bytes",
+                           sizeof p->schedule - 1);
+    }
+    mf_schedule s;
+    mf_diag sd = {0};
+    mf_err err = mf_schedule_init(&s, p->schedule, &sd);
+    if (err != MF_OK) {
+        return mf_diag_set(d, err, "schedule", "schedule '%s': %s", p->schedule,
+                           sd.msg[0] != '\0' ? sd.msg : mf_strerror(err));
+    }
+    mf_schedule_deinit(&s);
+    return MF_OK;
+}
+
+mf_err mf_train_params_check(const mf_train_params *p, mf_diag *diag)
+{
+    if (p == NULL) {
+        return mf_diag_set(diag, MF_EINVAL, NULL, "no parameters");
+    }
+    mf_err err = check_data(p, diag);
+    if (err == MF_OK) {
+        err = check_network(p, diag);
+    }
+    if (err == MF_OK) {
+        err = check_optimiser(p, diag);
+    }
+    if (err == MF_OK) {
+        err = check_schedule(p, diag);
+    }
+    return err;
+}
+
+/* The normalisation of p, or the data set's, as floats (the batches' arithmetic). */
+static void norm_of(const mf_train_params *p, float *offset, float *scale)
+{
+    mf_dataset_norm(p->dataset, offset, scale);
+    if (!isnan(p->data_offset)) {
+        *offset = (float) p->data_offset;
+    }
+    if (!isnan(p->data_scale)) {
+        *scale = (float) p->data_scale;
+    }
+}
+
+/* The trainer's options: THE mapping from the params. */
+static mf_train_opts opts_of(const mf_train_params *p)
+{
+    mf_train_opts to = mf_train_opts_default();
+    to.batch = p->batch;
+    to.n_steps = p->steps;
+    to.lr = (float) p->lr;
+    to.lr_min = (float) p->lr_min;
+    to.warmup = p->warmup;
+    to.ema_decay = (float) p->ema;
+    to.clip_grad = p->clip;
+    to.seed = p->seed;
+    to.n_shards = MF_TRAIN_SHARDS < p->batch ? MF_TRAIN_SHARDS : p->batch;
+    return to;
+}
+
+mf_err mf_train_params_begin(const mf_train_params *p, mf_model **ret_model, mf_trainer **ret_tr,
+                             mf_diag *diag)
+{
+    mf_err err = mf_train_params_check(p, diag);
+    if (err != MF_OK) {
+        return err;
+    }
+    mf_mlp_config cfg = config_of(p);
+    mf_model *m = NULL;
+    mf_trainer *tr = NULL;
+    err = mf_model_new(&cfg, p->schedule, &m, diag);
+    if (err != MF_OK) {
+        return err;
+    }
+    mf_mlp_init_params(m->net, p->seed);
+    float offset, scale;
+    norm_of(p, &offset, &scale);
+    err = mf_model_set_normalisation(m, offset, scale);
+    if (err == MF_OK) {
+        mf_train_opts to = opts_of(p);
+        err = mf_trainer_new(m->net, &m->sched, &to, &tr);
+    }
+    if (err != MF_OK) {
+        mf_model_free(m);
+        return mf_diag_set(diag, err, NULL, "cannot set up the training: %s", mf_strerror(err));
+    }
+    *ret_model = m;
+    *ret_tr = tr;
+    return MF_OK;
+}
+
+mf_err mf_train_params_batch(const mf_train_params *p, const mf_model *m, size_t step, float *x)
+{
+    return mf_dataset_train_batch(p->dataset, p->seed, step, p->batch, p->dequantise,
+                                  (float) m->data_offset, (float) m->data_scale, x);
+}
+
+mf_err mf_train_params_finish(const mf_train_params *p, mf_model *m, const mf_trainer *tr,
+                              const char *provenance, time_t created, mf_diag *diag)
+{
+    if (provenance == NULL) {
+        return mf_diag_set(diag, MF_EINVAL, "provenance", "no provenance");
+    }
+    const mf_mlp *ema = mf_trainer_ema(tr);
+    if (ema != m->net) {
+        memcpy(m->net->params, ema->params, m->net->n_params * sizeof(float));
+    }
+    mf_err err = mf_model_set_meta(m, "dataset", mf_dataset_name(p->dataset), diag);
+    if (err == MF_OK) {
+        err = mf_model_set_meta(m, "parent", "", diag);
+    }
+    if (err == MF_OK) {
+        err = mf_model_set_meta(m, "dequantised", p->dequantise ? "true" : "false", diag);
+    }
+    if (err == MF_OK) {
+        err = mf_model_set_created(m, created, diag);
+    }
+    if (err == MF_OK) {
+        err = mf_model_set_meta(m, "provenance", provenance, diag);
+    }
+    return err;
+}
