@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "dataset.h"
+#include "evaluate.h"
 #include "log.h"
 #include "mem.h"
 #include "sampler.h"
@@ -179,27 +179,14 @@ static void batch_progress(void *ctx, size_t done, size_t total)
     }
 }
 
-void mf_sample_call_metrics(mf_sample_call *c, const mf_model *m)
+/* The metrics of a call's samples against its model's data set, or why there are none. */
+static void call_metrics(mf_sample_call *c, const mf_model *m)
 {
-    size_t D = m->net->cfg.data_dim;
-    mf_metrics_opts mo;
-    mf_metrics_opts_default(&mo, D);
-    if (c->req.n <= mo.knn_k) {
-        snprintf(c->metrics_skipped, sizeof c->metrics_skipped,
-                 "metrics need more than %zu samples", mo.knn_k);
-        return;
-    }
-    mf_dataset_id id = MF_DATASET_COUNT;
-    const char *ds = mf_model_get_meta(m, "dataset");
-    if (ds == NULL || mf_dataset_lookup(ds, &id) != MF_OK || mf_dataset_dim(id) != D) {
-        id = MF_DATASET_COUNT;
-    }
-    mf_err err = mf_metrics_compute(&mo, id, c->x, c->req.n, D, NULL, 0, &c->metrics);
-    if (err == MF_OK) {
+    mf_diag d = {0};
+    if (mf_eval_metrics(m, NULL, c->x, c->req.n, NULL, 0, &c->metrics, &d) == MF_OK) {
         c->has_metrics = true;
     } else {
-        snprintf(c->metrics_skipped, sizeof c->metrics_skipped, "metrics failed: %s",
-                 mf_strerror(err));
+        snprintf(c->metrics_skipped, sizeof c->metrics_skipped, "%s", d.msg);
     }
 }
 
@@ -242,7 +229,7 @@ void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head)
                 memcpy(c->x, x + r * D, c->req.n * D * sizeof(float));
                 mf_model_to_data(m, c->x, c->req.n * D);
                 if (c->req.metrics) {
-                    mf_sample_call_metrics(c, m);
+                    call_metrics(c, m);
                 }
             }
         }

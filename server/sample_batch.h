@@ -43,7 +43,7 @@ struct mf_sample_call {
     float *x; /* (n, D) in data space */
     bool has_metrics;
     mf_metrics metrics;
-    char metrics_skipped[96];
+    char metrics_skipped[256]; /* why there are no metrics (an mf_diag message) */
     double queued_at, started_at, finished_at;
     /* private */
     atomic_int refs;
@@ -115,12 +115,5 @@ typedef struct mf_sample_batch_env {
  * its done callback, then loses the batch's reference.
  */
 void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head);
-
-/**
- * The metrics of a call's samples (c->x, data space, c->req.n rows) against
- * model m's data set: sets has_metrics, or metrics_skipped with the reason
- * (too few samples, or the failure).
- */
-void mf_sample_call_metrics(mf_sample_call *c, const mf_model *m);
 
 #endif /* MF_SAMPLE_BATCH_H */

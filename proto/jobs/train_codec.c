@@ -9,14 +9,7 @@
 #include "mlp.h"
 #include "req_decode.h"
 
-#define DEFAULT_SCHEDULE "linear:0.0001:0.02:1000"
-
-static const uint32_t default_hidden[] = {256, 256, 256};
-
-_Static_assert(sizeof default_hidden / sizeof default_hidden[0] <= MF_MLP_MAX_HIDDEN,
-               "default hidden layers");
-_Static_assert(sizeof((mf_train_req *) 0)->hidden / sizeof(uint32_t) >= MF_MLP_MAX_HIDDEN,
-               "mf_train_req.hidden holds MF_MLP_MAX_HIDDEN layers");
+#define SCHEDULE_EXAMPLE "linear:0.0001:0.02:1000"
 
 /* "one of "gaussian", ..., "digits"": the data sets, for messages. */
 static void dataset_what(char *buf, size_t cap)
@@ -38,23 +31,22 @@ static mf_err decode_dataset(const json_t *v, const char *ptr, const mf_req_limi
     mf_train_req *r = params;
     char what[192];
     dataset_what(what, sizeof what);
-    mf_dataset_id ds;
     if (v == NULL) {
         return mf_req_fail_missing(d, ptr, what);
     }
     if (!json_is_string(v)) {
         return mf_req_fail_must(d, "wrong_type", ptr, what, v);
     }
-    if (mf_dataset_lookup(json_string_value(v), &ds) != MF_OK) {
+    if (mf_dataset_lookup(json_string_value(v), &r->p.dataset) != MF_OK) {
         return mf_req_fail_must(d, "bad_value", ptr, what, v);
     }
-    snprintf(r->dataset, sizeof r->dataset, "%s", mf_dataset_name(ds));
     return MF_OK;
 }
 
 static int encode_dataset(json_t *o, const char *key, const void *params)
 {
-    return json_object_set_new(o, key, json_string(((const mf_train_req *) params)->dataset));
+    const mf_train_req *r = params;
+    return json_object_set_new(o, key, json_string(mf_dataset_name(r->p.dataset)));
 }
 
 static mf_err decode_hidden(const json_t *v, const char *ptr, const mf_req_limits *lim,
@@ -62,11 +54,6 @@ static mf_err decode_hidden(const json_t *v, const char *ptr, const mf_req_limit
 {
     (void) lim;
     mf_train_req *r = params;
-    if (v == NULL) {
-        memcpy(r->hidden, default_hidden, sizeof default_hidden);
-        r->n_hidden = sizeof default_hidden / sizeof default_hidden[0];
-        return MF_OK;
-    }
     char what[128];
     snprintf(what, sizeof what, "an array of 1 to %d integers between 1 and %d", MF_MLP_MAX_HIDDEN,
              MF_MLP_MAX_WIDTH);
@@ -85,9 +72,9 @@ static mf_err decode_hidden(const json_t *v, const char *ptr, const mf_req_limit
         if (err != MF_OK) {
             return err;
         }
-        r->hidden[i] = (uint32_t) h;
+        r->p.hidden[i] = (uint32_t) h;
     }
-    r->n_hidden = k;
+    r->p.n_hidden = k;
     return MF_OK;
 }
 
@@ -96,8 +83,8 @@ static int encode_hidden(json_t *o, const char *key, const void *params)
     const mf_train_req *r = params;
     json_t *h = json_array();
     int f = h == NULL;
-    for (size_t i = 0; i < r->n_hidden && !f; i++) {
-        f |= json_array_append_new(h, json_integer((json_int_t) r->hidden[i]));
+    for (size_t i = 0; i < r->p.n_hidden && !f; i++) {
+        f |= json_array_append_new(h, json_integer((json_int_t) r->p.hidden[i]));
     }
     return f | json_object_set_new(o, key, h);
 }
@@ -108,12 +95,8 @@ static mf_err decode_emb(const json_t *v, const char *ptr, const mf_req_limits *
 {
     (void) lim;
     mf_train_req *r = params;
-    r->emb = 64;
-    if (v == NULL) {
-        return MF_OK;
-    }
-    mf_err err = mf_req_get_size(v, ptr, 2, MF_MLP_MAX_WIDTH, &r->emb, d);
-    if (err == MF_OK && r->emb % 2 != 0) {
+    mf_err err = mf_req_get_size(v, ptr, 2, MF_MLP_MAX_WIDTH, &r->p.emb, d);
+    if (err == MF_OK && r->p.emb % 2 != 0) {
         char what[96];
         snprintf(what, sizeof what, "an even integer between 2 and %d", MF_MLP_MAX_WIDTH);
         return mf_req_fail_must(d, "bad_value", ptr, what, v);
@@ -123,8 +106,8 @@ static mf_err decode_emb(const json_t *v, const char *ptr, const mf_req_limits *
 
 static int encode_emb(json_t *o, const char *key, const void *params)
 {
-    return json_object_set_new(o, key,
-                               json_integer((json_int_t) ((const mf_train_req *) params)->emb));
+    const mf_train_req *r = params;
+    return json_object_set_new(o, key, json_integer((json_int_t) r->p.emb));
 }
 
 static mf_err decode_schedule(const json_t *v, const char *ptr, const mf_req_limits *lim,
@@ -132,71 +115,76 @@ static mf_err decode_schedule(const json_t *v, const char *ptr, const mf_req_lim
 {
     (void) lim;
     mf_train_req *r = params;
-    snprintf(r->schedule, sizeof r->schedule, "%s", DEFAULT_SCHEDULE);
-    if (v == NULL) {
-        return MF_OK;
-    }
     char what[128];
     snprintf(what, sizeof what,
-             "a schedule string of 1 to %zu bytes such as \"" DEFAULT_SCHEDULE "\"",
-             sizeof r->schedule - 1);
+             "a schedule string of 1 to %zu bytes such as \"" SCHEDULE_EXAMPLE "\"",
+             sizeof r->p.schedule - 1);
     if (!json_is_string(v)) {
         return mf_req_fail_must(d, "wrong_type", ptr, what, v);
     }
     size_t n = json_string_length(v);
-    if (n == 0 || n >= sizeof r->schedule) {
+    if (n == 0 || n >= sizeof r->p.schedule) {
         return mf_req_fail_must(d, "bad_value", ptr, what, v);
     }
-    memcpy(r->schedule, json_string_value(v), n + 1);
+    memcpy(r->p.schedule, json_string_value(v), n + 1);
     return MF_OK;
 }
 
 static int encode_schedule(json_t *o, const char *key, const void *params)
 {
-    return json_object_set_new(o, key, json_string(((const mf_train_req *) params)->schedule));
+    const mf_train_req *r = params;
+    return json_object_set_new(o, key, json_string(r->p.schedule));
 }
 
+/* Core's fields (P), the codec's own (F).  No defaults here: decode starts
+ * from core's (mf_train_params_default), so they live in one place. */
+#define P(k)      .key = #k, .offset = offsetof(mf_train_req, p.k)
 #define F(k)      .key = #k, .offset = offsetof(mf_train_req, k)
-#define CUSTOM(k) F(k), .type = MF_REQ_CUSTOM, .decode = decode_##k, .encode = encode_##k
+#define CUSTOM(k) P(k), .type = MF_REQ_CUSTOM, .decode = decode_##k, .encode = encode_##k
 static const mf_req_field fields[] = {
     {CUSTOM(dataset), .required = true},
     {CUSTOM(hidden)},
     {CUSTOM(emb)},
     {CUSTOM(schedule)},
-    {F(steps), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_TRAIN_STEPS, .def = 20000},
-    {F(batch), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_BATCH, .def = 512},
-    {F(lr), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1, .lo_open = true, .def = 1e-3,
+    {P(steps), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_TRAIN_STEPS},
+    {P(batch), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_BATCH},
+    {P(lr), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1, .lo_open = true,
      .what = "a number greater than 0 and at most 1"},
-    {F(lr_min), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1, .def = 1e-5,
-     .what = "a number between 0 and 1"},
-    {F(warmup), .type = MF_REQ_SIZE, .lo = 0, .hi = 1e9, .def = 500},
-    {F(ema), .type = MF_REQ_NUMBER, .lo = 0, .hi = 0.999999, .def = 0.999,
+    {P(lr_min), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1, .what = "a number between 0 and 1"},
+    {P(warmup), .type = MF_REQ_SIZE, .lo = 0, .hi = 1e9},
+    {P(ema), .type = MF_REQ_NUMBER, .lo = 0, .hi = 0.999999,
      .what = "a number between 0 and 0.999999"},
-    {F(clip), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1e9, .def = 1,
-     .what = "a number between 0 and 1000000000"},
-    {F(seed), .type = MF_REQ_U64, .hi = (double) MF_REQ_SEED_MAX},
-    {F(dequantise), .type = MF_REQ_BOOL},
+    {P(clip), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1e9, .what = "a number between 0 and 1000000000"},
+    {P(seed), .type = MF_REQ_U64, .hi = (double) MF_REQ_SEED_MAX},
+    {P(dequantise), .type = MF_REQ_BOOL},
     {F(out_model), .type = MF_REQ_ID},
     {.key = NULL},
 };
 #undef CUSTOM
 #undef F
+#undef P
 
 static mf_err decode(json_t *params, const char *model, const mf_req_limits *lim, void *out,
                      mf_diag *d)
 {
     (void) model;
     mf_train_req *r = out;
-    mf_err err = mf_req_decode_fields(fields, params, "/params", lim, true, r, d);
+    mf_train_params_default(&r->p);
+    /* A default above the operator's limit gives way to the limit: the client
+     * asked for no particular value. */
+    r->p.steps = r->p.steps < lim->max_train_steps ? r->p.steps : lim->max_train_steps;
+    r->p.batch = r->p.batch < lim->max_batch ? r->p.batch : lim->max_batch;
+    r->out_model[0] = '\0';
+    mf_err err = mf_req_decode_fields(fields, params, "/params", lim, false, r, d);
     if (err != MF_OK) {
         return err;
     }
     /* Every field is fine alone; now the combinations. */
-    if (r->dequantise && strcmp(r->dataset, mf_dataset_name(MF_DATASET_DIGITS)) != 0) {
+    if (r->p.dequantise && r->p.dataset != MF_DATASET_DIGITS) {
         return mf_req_fail(d, "impossible", "/params/dequantise",
                            "\"/params/dequantise\" can be true only for the integer-valued data "
                            "set \"%s\", not \"%s\"",
-                           mf_dataset_name(MF_DATASET_DIGITS), r->dataset);
+                           mf_dataset_name(MF_DATASET_DIGITS), mf_dataset_name(r->p.dataset));
     }
     return MF_OK;
 }

@@ -2,6 +2,7 @@
 /*
  * train_codec.h - the params of a "train" job: a new model trained from a
  * built-in data set.  Every field but dataset is optional:
+ * The defaults are core's (core/train_params.h), the ranges the API's:
  *   dataset   string, one of core/dataset.h's names (required)
  *   hidden    array of 1..MF_MLP_MAX_HIDDEN integers 1..MF_MLP_MAX_WIDTH (default [256,256,256])
  *   emb       even integer 2..MF_MLP_MAX_WIDTH (default 64)
@@ -26,17 +27,12 @@
 #include <stdint.h>
 
 #include "job_codec.h"
+#include "train_params.h"
 
+/* The params: core's training parameters (their defaults are core's,
+ * mf_train_params_default) and the model's name. */
 typedef struct mf_train_req {
-    char dataset[32];
-    uint32_t hidden[8];
-    size_t n_hidden;
-    size_t emb;
-    char schedule[64];
-    size_t steps, batch, warmup;
-    double lr, lr_min, ema, clip;
-    uint64_t seed;
-    bool dequantise;
+    mf_train_params p;                 /* data_offset and data_scale: the data set's own (NAN) */
     char out_model[MF_REQ_ID_MAX + 1]; /* "" = default */
 } mf_train_req;
 

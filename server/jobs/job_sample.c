@@ -13,6 +13,7 @@
 
 #include "api_json.h"
 #include "clock.h"
+#include "evaluate.h"
 #include "job_type.h"
 #include "mem.h"
 #include "metrics_json.h"
@@ -41,12 +42,12 @@ static mf_job_step finish(mf_job *j)
     sample_job *sj = mf_job_priv(j);
     const mf_sample_req *q = mf_job_params(j);
     const mf_model *m = mf_job_model(j);
-    mf_sample_call c = {.req = *q, .x = sj->x};
     json_t *mj = NULL;
+    mf_diag skipped = {0}; /* why there are no metrics */
     if (q->metrics) {
-        mf_sample_call_metrics(&c, m);
-        if (c.has_metrics) {
-            mj = mf_json_metrics(&c.metrics);
+        mf_metrics met;
+        if (mf_eval_metrics(m, NULL, sj->x, q->n, NULL, 0, &met, &skipped) == MF_OK) {
+            mj = mf_json_metrics(&met);
             mf_job_event(j, "metrics", json_incref(mj));
         }
     }
@@ -59,7 +60,7 @@ static mf_job_step finish(mf_job *j)
                         .x = sj->x,
                         .D = m->net->cfg.data_dim,
                         .metrics = mj,
-                        .metrics_skipped = c.metrics_skipped[0] != '\0' ? c.metrics_skipped : NULL};
+                        .metrics_skipped = skipped.msg[0] != '\0' ? skipped.msg : NULL};
     char *result = mf_json_take_dump(mf_json_sample_result(&v));
     char *metrics = mj != NULL ? mf_json_take_dump(json_incref(mj)) : NULL;
     json_decref(mj);

@@ -32,7 +32,7 @@
 
 #include "api_json.h"
 #include "clock.h"
-#include "dataset.h"
+#include "evaluate.h"
 #include "finetune_kit.h"
 #include "job_type.h"
 #include "likelihood.h"
@@ -47,7 +47,6 @@
 #define LOGP_N_LOW_D  500 /* samples whose log-density under the parent is averaged, D <= 8 */
 #define LOGP_N_HIGH_D 50  /* above: 64-D needs 64 VJPs per ODE step (exact divergence) */
 #define LOGP_STEPS    100
-#define EVAL_SEED_TAG 0x45564131u
 
 typedef struct smeme_job {
     mf_smeme *sm;
@@ -55,8 +54,6 @@ typedef struct smeme_job {
     size_t n_eval, D;
     float *x;  /* (n_eval, D) this evaluation's samples, data space */
     float *x0; /* the parent's, data space: the metrics' reference */
-    float *xm; /* model space, for the log-densities */
-    double *logp;
     size_t evaluated; /* evaluations done: 0 = the parent's not yet */
     size_t saved;     /* iterations in the checkpoint */
     char *metrics;    /* the last metrics event's data (the job's metrics) */
@@ -73,8 +70,6 @@ static void deinit(mf_job *j)
     mf_smeme_free(sj->sm);
     mf_free_aligned(sj->x);
     mf_free_aligned(sj->x0);
-    mf_free_aligned(sj->xm);
-    free(sj->logp);
     free(sj->metrics);
 }
 
@@ -208,9 +203,7 @@ static mf_err init(mf_job *j)
     size_t nd = sj->n_eval * sj->D;
     sj->x = mf_alloc_floats(nd);
     sj->x0 = mf_alloc_floats(nd);
-    sj->xm = mf_alloc_floats(nd);
-    sj->logp = malloc(sj->n_eval * sizeof *sj->logp);
-    if (sj->x == NULL || sj->x0 == NULL || sj->xm == NULL || sj->logp == NULL) {
+    if (sj->x == NULL || sj->x0 == NULL) {
         return MF_ENOMEM;
     }
     mf_err err = mf_smeme_new(parent->net, &parent->sched, &sj->o, &sj->sm);
@@ -219,15 +212,9 @@ static mf_err init(mf_job *j)
     }
     resume(j, sj);
     /* The parent's samples: the reference of every evaluation (also after a resume). */
-    mf_sampler_opts so = {.kind = MF_SAMPLER_DDPM,
-                          .steps = q->steps,
-                          .seed = q->seed ^ EVAL_SEED_TAG,
-                          .cancel = mf_job_cancel_flag(j)};
-    err = mf_par_sample(mf_job_team(j), parent->net, &parent->sched, &so, sj->x0, sj->n_eval);
-    if (err == MF_OK) {
-        mf_model_to_data(parent, sj->x0, nd);
-    }
-    return err;
+    mf_eval_exec ex = mf_par_eval_exec(mf_job_team(j));
+    return mf_eval_crn_sample(&ex, parent, parent->net, q->steps, q->seed, mf_job_cancel_flag(j),
+                              sj->x0, sj->n_eval);
 }
 
 /*
@@ -240,53 +227,38 @@ static mf_err evaluate(mf_job *j, size_t k)
     smeme_job *sj = mf_job_priv(j);
     const mf_smeme_req *q = mf_job_params(j);
     const mf_model *parent = mf_job_model(j);
-    mf_par *team = mf_job_team(j);
-    size_t n = sj->n_eval, D = sj->D, nd = n * D;
-    const mf_mlp *net = k == 0 ? parent->net : mf_smeme_model(sj->sm);
+    mf_eval_exec ex = mf_par_eval_exec(mf_job_team(j));
+    size_t n = sj->n_eval, D = sj->D;
     mf_err err = MF_OK;
     if (k == 0) {
-        memcpy(sj->x, sj->x0, nd * sizeof(float));
+        memcpy(sj->x, sj->x0, n * D * sizeof(float));
     } else {
-        mf_sampler_opts so = {.kind = MF_SAMPLER_DDPM,
-                              .steps = q->steps,
-                              .seed = q->seed ^ EVAL_SEED_TAG,
-                              .cancel = mf_job_cancel_flag(j)};
-        err = mf_par_sample(team, net, &parent->sched, &so, sj->x, n);
+        /* the same noise as the parent's samples: common random numbers */
+        err = mf_eval_crn_sample(&ex, parent, mf_smeme_model(sj->sm), q->steps, q->seed,
+                                 mf_job_cancel_flag(j), sj->x, n);
         if (err != MF_OK) {
             return err;
         }
-        mf_model_to_data(parent, sj->x, nd);
-    }
-    mf_metrics_opts mo;
-    mf_metrics_opts_default(&mo, D);
-    mf_dataset_id id = MF_DATASET_COUNT;
-    const char *ds = mf_model_get_meta(parent, "dataset");
-    if (ds == NULL || mf_dataset_lookup(ds, &id) != MF_OK || mf_dataset_dim(id) != D) {
-        id = MF_DATASET_COUNT;
     }
     mf_metrics met;
-    err = mf_metrics_compute(&mo, id, sj->x, n, D, k == 0 ? NULL : sj->x0, k == 0 ? 0 : n, &met);
+    mf_diag d = {0};
+    err = mf_eval_metrics(parent, NULL, sj->x, n, k == 0 ? NULL : sj->x0, k == 0 ? 0 : n, &met, &d);
     if (err != MF_OK) {
         return err;
     }
-    /* mean log-density under the parent, in data space: log p_data = log p_model - D log scale */
+    /* the mean log-density under the parent, data space (exact divergence) */
     size_t n_lp = D <= MF_DIV_EXACT_MAX_DIM ? LOGP_N_LOW_D : LOGP_N_HIGH_D;
     n_lp = n_lp < n ? n_lp : n;
-    memcpy(sj->xm, sj->x, n_lp * D * sizeof(float));
-    mf_model_from_data(parent, sj->xm, n_lp * D);
     mf_ode_lik_opts lo = {.steps = LOGP_STEPS < parent->sched.T ? LOGP_STEPS : parent->sched.T,
                           .div = MF_DIV_EXACT,
                           .seed = q->seed,
                           .cancel = mf_job_cancel_flag(j)};
-    err = mf_par_ode_logp(team, parent->net, &parent->sched, &lo, false, sj->xm, n_lp, sj->logp);
+    mf_lik_stats lik;
+    err = mf_eval_lik(&ex, parent, &lo, sj->x, n_lp, false, &lik);
     if (err != MF_OK) {
         return err;
     }
-    double mean = 0.0;
-    for (size_t i = 0; i < n_lp; i++) {
-        mean += sj->logp[i];
-    }
-    mean = mean / (double) n_lp - (double) D * log(parent->data_scale);
+    double mean = -lik.nll;
     json_t *ev =
         mf_json_event_iteration_metrics(mf_job_id(j), k, k > 0 ? sj->o.alpha[k - 1] : (double) NAN,
                                         sj->last_loss, mf_json_metrics(&met), mean, n_lp);

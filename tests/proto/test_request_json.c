@@ -809,8 +809,8 @@ START_TEST(test_samples_limits)
     mf_job_req j;
     b = "{\"type\":\"train\",\"params\":{\"dataset\":\"ring\"}}";
     ck_assert_int_eq(decode_job(b, strlen(b), &lim, &j, &err), 0);
-    ck_assert_uint_eq((*P_TRAIN(j)).steps, 10);
-    ck_assert_uint_eq((*P_TRAIN(j)).batch, 8);
+    ck_assert_uint_eq(P_TRAIN(j)->p.steps, 10);
+    ck_assert_uint_eq(P_TRAIN(j)->p.batch, 8);
     mf_job_req_done(&j);
 }
 
@@ -941,22 +941,22 @@ static void assert_same_sample(const mf_sample_req *a, const mf_sample_req *b)
 
 static void assert_same_train(const mf_train_req *a, const mf_train_req *b)
 {
-    ck_assert_str_eq(a->dataset, b->dataset);
-    ck_assert_uint_eq(a->n_hidden, b->n_hidden);
-    for (size_t i = 0; i < a->n_hidden; i++) {
-        ck_assert_uint_eq(a->hidden[i], b->hidden[i]);
+    ck_assert_int_eq(a->p.dataset, b->p.dataset);
+    ck_assert_uint_eq(a->p.n_hidden, b->p.n_hidden);
+    for (size_t i = 0; i < a->p.n_hidden; i++) {
+        ck_assert_uint_eq(a->p.hidden[i], b->p.hidden[i]);
     }
-    ck_assert_uint_eq(a->emb, b->emb);
-    ck_assert_str_eq(a->schedule, b->schedule);
-    ck_assert_uint_eq(a->steps, b->steps);
-    ck_assert_uint_eq(a->batch, b->batch);
-    ck_assert_uint_eq(a->warmup, b->warmup);
-    ck_assert(a->lr == b->lr);
-    ck_assert(a->lr_min == b->lr_min);
-    ck_assert(a->ema == b->ema);
-    ck_assert(a->clip == b->clip);
-    ck_assert_uint_eq(a->seed, b->seed);
-    ck_assert_int_eq(a->dequantise, b->dequantise);
+    ck_assert_uint_eq(a->p.emb, b->p.emb);
+    ck_assert_str_eq(a->p.schedule, b->p.schedule);
+    ck_assert_uint_eq(a->p.steps, b->p.steps);
+    ck_assert_uint_eq(a->p.batch, b->p.batch);
+    ck_assert_uint_eq(a->p.warmup, b->p.warmup);
+    ck_assert(a->p.lr == b->p.lr);
+    ck_assert(a->p.lr_min == b->p.lr_min);
+    ck_assert(a->p.ema == b->p.ema);
+    ck_assert(a->p.clip == b->p.clip);
+    ck_assert_uint_eq(a->p.seed, b->p.seed);
+    ck_assert_int_eq(a->p.dequantise, b->p.dequantise);
     ck_assert_str_eq(a->out_model, b->out_model);
 }
 
@@ -1066,22 +1066,22 @@ START_TEST(test_job_train_defaults)
     ck_assert_str_eq(j.codec->name, "train");
     ck_assert_str_eq(j.model, "");
     const mf_train_req *t = P_TRAIN(j);
-    ck_assert_str_eq(t->dataset, "two_moons");
-    ck_assert_uint_eq(t->n_hidden, 3);
-    ck_assert_uint_eq(t->hidden[0], 256);
-    ck_assert_uint_eq(t->hidden[1], 256);
-    ck_assert_uint_eq(t->hidden[2], 256);
-    ck_assert_uint_eq(t->emb, 64);
-    ck_assert_str_eq(t->schedule, "linear:0.0001:0.02:1000");
-    ck_assert_uint_eq(t->steps, 20000);
-    ck_assert_uint_eq(t->batch, 512);
-    ck_assert(t->lr == 1e-3);
-    ck_assert(t->lr_min == 1e-5);
-    ck_assert_uint_eq(t->warmup, 500);
-    ck_assert(t->ema == 0.999);
-    ck_assert(t->clip == 1.0);
-    ck_assert_uint_eq(t->seed, 0);
-    ck_assert(!t->dequantise);
+    ck_assert_str_eq(mf_dataset_name(t->p.dataset), "two_moons");
+    ck_assert_uint_eq(t->p.n_hidden, 3);
+    ck_assert_uint_eq(t->p.hidden[0], 256);
+    ck_assert_uint_eq(t->p.hidden[1], 256);
+    ck_assert_uint_eq(t->p.hidden[2], 256);
+    ck_assert_uint_eq(t->p.emb, 64);
+    ck_assert_str_eq(t->p.schedule, "linear:0.0001:0.02:1000");
+    ck_assert_uint_eq(t->p.steps, 20000);
+    ck_assert_uint_eq(t->p.batch, 512);
+    ck_assert(t->p.lr == 1e-3);
+    ck_assert(t->p.lr_min == 1e-5);
+    ck_assert_uint_eq(t->p.warmup, 500);
+    ck_assert(t->p.ema == 0.999);
+    ck_assert(t->p.clip == 1.0);
+    ck_assert_uint_eq(t->p.seed, 0);
+    ck_assert(!t->p.dequantise);
     ck_assert_str_eq(t->out_model, "");
     ck_assert_str_eq(j.params_json,
                      "{\"batch\":512,\"clip\":1.0,\"dataset\":\"two_moons\",\"dequantise\":false,"
@@ -1102,22 +1102,22 @@ START_TEST(test_job_train_all_fields)
         "\"lr\":1,\"lr_min\":0,\"warmup\":1000000000,\"ema\":0.999999,\"clip\":1e9,"
         "\"seed\":9007199254740992,\"dequantise\":true,\"out_model\":\"" ID64 "\"}}");
     const mf_train_req *t = P_TRAIN(j);
-    ck_assert_str_eq(t->dataset, "digits");
-    ck_assert_uint_eq(t->n_hidden, 8);
-    ck_assert_uint_eq(t->hidden[0], 8192);
-    ck_assert_uint_eq(t->hidden[1], 1);
-    ck_assert_uint_eq(t->hidden[7], 3);
-    ck_assert_uint_eq(t->emb, 8192);
-    ck_assert_str_eq(t->schedule, "cosine:1000");
-    ck_assert_uint_eq(t->steps, 200000);
-    ck_assert_uint_eq(t->batch, 4096);
-    ck_assert(t->lr == 1.0);
-    ck_assert(t->lr_min == 0.0);
-    ck_assert_uint_eq(t->warmup, 1000000000);
-    ck_assert(t->ema == 0.999999);
-    ck_assert(t->clip == 1e9);
-    ck_assert_uint_eq(t->seed, UINT64_C(9007199254740992));
-    ck_assert(t->dequantise);
+    ck_assert_str_eq(mf_dataset_name(t->p.dataset), "digits");
+    ck_assert_uint_eq(t->p.n_hidden, 8);
+    ck_assert_uint_eq(t->p.hidden[0], 8192);
+    ck_assert_uint_eq(t->p.hidden[1], 1);
+    ck_assert_uint_eq(t->p.hidden[7], 3);
+    ck_assert_uint_eq(t->p.emb, 8192);
+    ck_assert_str_eq(t->p.schedule, "cosine:1000");
+    ck_assert_uint_eq(t->p.steps, 200000);
+    ck_assert_uint_eq(t->p.batch, 4096);
+    ck_assert(t->p.lr == 1.0);
+    ck_assert(t->p.lr_min == 0.0);
+    ck_assert_uint_eq(t->p.warmup, 1000000000);
+    ck_assert(t->p.ema == 0.999999);
+    ck_assert(t->p.clip == 1e9);
+    ck_assert_uint_eq(t->p.seed, UINT64_C(9007199254740992));
+    ck_assert(t->p.dequantise);
     ck_assert_str_eq(t->out_model, ID64);
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"out_model\":\"" ID64 "\""));
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"hidden\":[8192,1,8192,1,8192,1,8192,3]"));
@@ -1136,17 +1136,17 @@ START_TEST(test_job_train_bounds)
                           "\"emb\":2,\"hidden\":[1],\"dataset\":\"linear_subspace\",\"schedule\":"
                           "\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0\"}}");
     const mf_train_req *t = P_TRAIN(j);
-    ck_assert_str_eq(t->dataset, "linear_subspace");
-    ck_assert_uint_eq(t->n_hidden, 1);
-    ck_assert_uint_eq(t->hidden[0], 1);
-    ck_assert_uint_eq(t->emb, 2);
-    ck_assert_uint_eq(strlen(t->schedule), 63);
-    ck_assert_uint_eq(t->steps, 1);
-    ck_assert_uint_eq(t->batch, 1);
-    ck_assert(t->lr == 1e-300);
-    ck_assert_uint_eq(t->warmup, 0);
-    ck_assert(t->ema == 0.0);
-    ck_assert(t->clip == 0.0);
+    ck_assert_str_eq(mf_dataset_name(t->p.dataset), "linear_subspace");
+    ck_assert_uint_eq(t->p.n_hidden, 1);
+    ck_assert_uint_eq(t->p.hidden[0], 1);
+    ck_assert_uint_eq(t->p.emb, 2);
+    ck_assert_uint_eq(strlen(t->p.schedule), 63);
+    ck_assert_uint_eq(t->p.steps, 1);
+    ck_assert_uint_eq(t->p.batch, 1);
+    ck_assert(t->p.lr == 1e-300);
+    ck_assert_uint_eq(t->p.warmup, 0);
+    ck_assert(t->p.ema == 0.0);
+    ck_assert(t->p.clip == 0.0);
     ck_assert_str_eq(t->out_model, "x");
     assert_round_trip(&j);
     mf_job_req_done(&j);
@@ -1158,7 +1158,7 @@ START_TEST(test_job_train_bounds)
                  "{\"type\":\"train\",\"params\":{\"dataset\":\"%s\",\"dequantise\":false}}",
                  mf_dataset_name((mf_dataset_id) i));
         j = job_ok(body);
-        ck_assert_str_eq((*P_TRAIN(j)).dataset, mf_dataset_name((mf_dataset_id) i));
+        ck_assert_int_eq(P_TRAIN(j)->p.dataset, (mf_dataset_id) i);
         assert_round_trip(&j);
         mf_job_req_done(&j);
     }

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "evaluate.h"
+#include "model_file.h"
 #include "par.h"
 #include "rng.h"
 #include "test_util.h"
@@ -197,6 +199,49 @@ START_TEST(test_ode_logp_equals_serial)
 
 END_TEST
 
+/* core/evaluate.h through the team (mf_par_eval_exec) and on the calling thread: the same
+ * samples and log-densities, to float rounding. */
+START_TEST(test_eval_exec_equals_serial)
+{
+    mf_model *m;
+    mf_diag d = {0};
+    ck_assert_int_eq(mf_model_new(&cfg, "linear:0.0001:0.02:1000", &m, &d), MF_OK);
+    mf_mlp_init_params(m->net, 9);
+    ck_assert_int_eq(mf_model_set_normalisation(m, 0.5, 2.0), MF_OK);
+
+    enum {
+        N = 150
+    };
+
+    float *x = malloc(N * 2 * sizeof(float)), *y = malloc(N * 2 * sizeof(float));
+    double lp[N], lq[N];
+    ck_assert(x != NULL && y != NULL);
+    ck_assert_int_eq(mf_eval_crn_sample(NULL, m, m->net, 20, 4, NULL, x, N), MF_OK);
+    mf_ode_lik_opts o = {.steps = 8, .div = MF_DIV_EXACT, .seed = 3};
+    ck_assert_int_eq(mf_eval_logp(NULL, m, &o, x, N, lp), MF_OK);
+    for (size_t team = 1; team <= 3; team++) {
+        mf_par *p;
+        ck_assert_int_eq(mf_par_new(team, &p), MF_OK);
+        mf_eval_exec ex = mf_par_eval_exec(p);
+        ck_assert_int_eq(mf_eval_crn_sample(&ex, m, m->net, 20, 4, NULL, y, N), MF_OK);
+        for (size_t j = 0; j < N * 2; j++) {
+            ck_assert_msg(fabsf(y[j] - x[j]) <= 1e-4f * (1.0f + fabsf(x[j])), "team %zu: %g vs %g",
+                          team, y[j], x[j]);
+        }
+        ck_assert_int_eq(mf_eval_logp(&ex, m, &o, x, N, lq), MF_OK);
+        for (size_t i = 0; i < N; i++) {
+            ck_assert_msg(fabs(lq[i] - lp[i]) <= 1e-4 * (1.0 + fabs(lp[i])), "team %zu row %zu",
+                          team, i);
+        }
+        mf_par_free(p);
+    }
+    free(x);
+    free(y);
+    mf_model_free(m);
+}
+
+END_TEST
+
 START_TEST(test_train_step_equals_serial)
 {
     mf_schedule s;
@@ -243,6 +288,7 @@ static Suite *par_suite(void)
     tcase_add_test(tc, test_sample_equals_serial);
     tcase_add_test(tc, test_train_step_equals_serial);
     tcase_add_test(tc, test_ode_logp_equals_serial);
+    tcase_add_test(tc, test_eval_exec_equals_serial);
     suite_add_tcase(s, tc);
     return s;
 }
