@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 old=""
 label="the change"
-rounds=3
+rounds=5
 out=$root/build-bench-results
 serve_duration=5
 train_steps=1000
@@ -67,7 +67,7 @@ while [ "$r" -le "$rounds" ]; do
         if [ "$which" = old ]; then d=$old/manifoldd; b=$old/mf_bench; rev=$old_rev
         else d=$build/server/manifoldd; b=$build/bench/mf_bench; rev=$new_rev; fi
         note "round $r, $which ($rev)"
-        w4=$("$b" --workloads W4 --repeats 3 | tail -n 1)
+        w4=$("$b" --workloads W4 --repeats 5 | tail -n 1)
         emit "$which" "$r" "$w4" "$rev"
         sh "$here/serve.sh" --daemon "$d" --duration "$serve_duration" --connections "1 64" \
             --out "$tmp" >/dev/null

@@ -7,7 +7,8 @@
 #
 #     sh bench/run.sh [--repeats N] [--passes N] [--reuse-torch] [--skip-torch]
 #                     [--serve-duration S] [--skip-serve | --serve-only]
-#                     [--skip-smeme | --smeme-only] [--compare-with OLD_DIR [--compare-label TEXT]]
+#                     [--skip-smeme | --smeme-only]
+#                     [--compare-with OLD_DIR | --compare-only OLD_DIR] [--compare-label TEXT]
 #
 #   --repeats N     timed runs per workload for mf_bench and ref_torch.py (default 3)
 #   --passes N      run the PyTorch reference and mf_bench N times, alternating,
@@ -25,6 +26,8 @@
 #   --compare-with OLD_DIR  also run bench/compare.sh against the old build in OLD_DIR
 #                   (W4, serve.sh and the train job, old and new in turn); its table
 #                   goes into RESULTS.md, labelled --compare-label (default "the change")
+#   --compare-only OLD_DIR  run only bench/compare.sh, and rewrite RESULTS.md as
+#                   --serve-only does
 #
 # Needs meson + ninja, libopenblas-dev (./test installs them), and for the
 # reference ../shared/bench (next to the repository) and Debian's
@@ -44,6 +47,7 @@ serve_mode=run
 smeme_mode=run
 serve_duration=10
 compare_old=""
+compare_only=no
 compare_label="the change"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -57,8 +61,9 @@ while [ $# -gt 0 ]; do
     --skip-smeme) smeme_mode=skip; shift ;;
     --smeme-only) smeme_mode=only; shift ;;
     --compare-with) compare_old=$2; shift 2 ;;
+    --compare-only) compare_old=$2; compare_only=yes; shift 2 ;;
     --compare-label) compare_label=$2; shift 2 ;;
-    -h|--help) sed -n '3,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,39p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -102,9 +107,15 @@ smeme() {
     note "smeme.sh: S-MEME rounds and jobs in C and PyTorch, and a digits job (about 8 minutes)"
     sh "$here/smeme.sh" --out "$out" --build "$build" || note "smeme.sh failed"
 }
-if [ "$serve_mode" = only ] || [ "$smeme_mode" = only ]; then
+compare() {
+    note "compare.sh: the old build in $compare_old against this one"
+    sh "$here/compare.sh" --old "$compare_old" --label "$compare_label" --out "$out" ||
+        note "compare.sh failed"
+}
+if [ "$serve_mode" = only ] || [ "$smeme_mode" = only ] || [ "$compare_only" = yes ]; then
     [ "$serve_mode" = only ] && serve
     [ "$smeme_mode" = only ] && smeme
+    [ "$compare_only" = yes ] && compare
     status=$(cat "$out/status.txt" 2>/dev/null || echo "")
     "$py" "$here/summarize_results.py" --dir "$out" --status "$status" --out "$here/RESULTS.md"
     note "wrote $here/RESULTS.md (the new figures, and the rest from $out)"
@@ -196,9 +207,7 @@ else
     rm -f "$out/smeme.jsonl"
 fi
 if [ -n "$compare_old" ]; then
-    note "compare.sh: the old build in $compare_old against this one"
-    sh "$here/compare.sh" --old "$compare_old" --label "$compare_label" --out "$out" ||
-        note "compare.sh failed"
+    compare
 else
     rm -f "$out/compare.jsonl"
 fi
