@@ -6,10 +6,10 @@
  * Every decoder trusts nothing: the body must be one JSON object (no
  * duplicate keys, depth at most MF_REQ_MAX_DEPTH), every field has the
  * right type and range, unknown fields are rejected, and on failure the
- * returned mf_req_error names the offending field as a JSON pointer
- * ("/params/steps", "/n", "" for the whole body) with a sentence a user can
- * act on (mf_diag: code, message, field; server/ turns the code into an
- * HTTP status).  What needs a model (steps <= the model's T, the compute
+ * caller's mf_diag names the offending field as a JSON pointer
+ * ("/params/steps", "/n", "" for the whole body), says what is wrong in a
+ * sentence a user can act on, and carries the machine code (server/ turns
+ * the code into an HTTP status).  What needs a model (steps <= the model's T, the compute
  * budget) is checked by the server, which knows the model; decoding knows the
  * static limits only (mf_req_limits).
  *

@@ -2,8 +2,8 @@
 /*
  * sample_codec.h - the params of a "sample" job: the fields of a POST
  * /v1/samples body without "model" (the job names it), decoded into an
- * mf_sample_req (request_json.h).  The field table is shared with
- * /v1/samples, so both read the same way.
+ * mf_sample_req.  The field table is shared with POST /v1/samples
+ * (request_json.c), so both read the same way.
  */
 #ifndef MF_SAMPLE_CODEC_H
 #define MF_SAMPLE_CODEC_H
