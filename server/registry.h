@@ -31,7 +31,7 @@ typedef struct mf_reg_model {
     bool shipped;        /* protected */
     char path[4096];     /* its file */
     uint64_t file_bytes; /* size of the file */
-    int refs;            /* guarded by the registry's lock */
+    int refs;            /* guarded by the registry's lock (catalog.h) */
 } mf_reg_model;
 
 /**
