@@ -18,6 +18,7 @@ struct mf_registry {
     mf_catalog cat; /* of mf_reg_model */
     char store_dir[3072];
     size_t max_file_bytes;
+    mf_datasets *datasets; /* set once at start, before any other thread (NULL: none) */
 };
 
 static void entry_free(void *item)
@@ -227,4 +228,14 @@ void mf_registry_stats(mf_registry *r, size_t *ret_n, uint64_t *ret_param_bytes)
     mf_catalog_each(&r->cat, count_model, &st);
     *ret_n = st.n;
     *ret_param_bytes = st.param_bytes;
+}
+
+void mf_registry_set_datasets(mf_registry *r, mf_datasets *ds)
+{
+    r->datasets = ds;
+}
+
+mf_datasets *mf_registry_datasets(const mf_registry *r)
+{
+    return r->datasets;
 }
