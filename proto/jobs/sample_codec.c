@@ -97,7 +97,7 @@ static char *encode(const void *params)
 
 const mf_job_codec mf_sample_codec = {
     .name = "sample",
-    .needs_model = true,
+    .model = MF_CODEC_MODEL,
     .params_size = sizeof(mf_sample_req),
     .decode = decode,
     .encode = encode,

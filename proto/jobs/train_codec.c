@@ -196,7 +196,7 @@ static char *encode(const void *params)
 
 const mf_job_codec mf_train_codec = {
     .name = "train",
-    .needs_model = false,
+    .model = MF_CODEC_NO_MODEL,
     .model_hint = "train jobs create a model and name it with \"params.out_model\"",
     .params_size = sizeof(mf_train_req),
     .decode = decode,

@@ -893,8 +893,8 @@ START_TEST(test_names_and_limits)
     ck_assert_str_eq(mf_sample_codec.name, "sample");
     ck_assert_str_eq(mf_train_codec.name, "train");
     ck_assert_str_eq(mf_smeme_codec.name, "finetune.smeme");
-    ck_assert(mf_sample_codec.needs_model && !mf_train_codec.needs_model &&
-              mf_smeme_codec.needs_model);
+    ck_assert(mf_sample_codec.model == MF_CODEC_MODEL && mf_train_codec.model == MF_CODEC_NO_MODEL &&
+              mf_smeme_codec.model == MF_CODEC_MODEL);
     ck_assert_ptr_null(mf_job_codec_lookup("finetune.reward"));
     ck_assert_ptr_null(mf_job_codec_lookup("Train"));
     ck_assert_ptr_null(mf_job_codec_lookup(""));
