@@ -40,6 +40,13 @@ mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_lim
 {
     size_t T = m->sched.T;
     char field[64];
+    if (m->net->cfg.cond_dim == 0 && (req->has_target || req->n_condition > 0 || req->has_guidance)) {
+        snprintf(field, sizeof field, "%s/%s", prefix,
+                 req->has_target ? "target" : (req->n_condition > 0 ? "condition" : "guidance"));
+        return mf_diag_setc(d, MF_ERANGE, "impossible", field,
+                            "model %s is unconditional: it takes no target, condition or guidance",
+                            req->model);
+    }
     if (m->net->cfg.cond_dim != 0) {
         snprintf(field, sizeof field, "%s/model", prefix);
         return mf_diag_setc(d, MF_ERANGE, "impossible", field,
