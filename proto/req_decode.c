@@ -454,15 +454,23 @@ static mf_err present(const mf_req_field *f, const json_t *v, const char *ptr,
     return err;
 }
 
-mf_err mf_req_check_fields(const mf_req_field *table, json_t *o, const char *prefix, mf_diag *d)
+mf_err mf_req_check_tables(const mf_req_field *const *tables, size_t n_tables, json_t *o,
+                           const char *prefix, mf_diag *d)
 {
     const char *names[MAX_FIELDS + 1];
     size_t n = 0;
-    for (; table[n].key != NULL && n < MAX_FIELDS; n++) {
-        names[n] = table[n].key;
+    for (size_t t = 0; t < n_tables; t++) {
+        for (const mf_req_field *f = tables[t]; f->key != NULL && n < MAX_FIELDS; f++) {
+            names[n++] = f->key;
+        }
     }
     names[n] = NULL;
     return mf_req_check_keys(o, prefix, names, d);
+}
+
+mf_err mf_req_check_fields(const mf_req_field *table, json_t *o, const char *prefix, mf_diag *d)
+{
+    return mf_req_check_tables(&table, 1, o, prefix, d);
 }
 
 mf_err mf_req_decode_fields(const mf_req_field *table, json_t *o, const char *prefix,
@@ -472,6 +480,13 @@ mf_err mf_req_decode_fields(const mf_req_field *table, json_t *o, const char *pr
     if (o != NULL && (err = mf_req_check_fields(table, o, prefix, d)) != MF_OK) {
         return err;
     }
+    return mf_req_decode_table(table, o, prefix, lim, with_defaults, params, d);
+}
+
+mf_err mf_req_decode_table(const mf_req_field *table, json_t *o, const char *prefix,
+                           const mf_req_limits *lim, bool with_defaults, void *params, mf_diag *d)
+{
+    mf_err err;
     for (const mf_req_field *f = table; f->key != NULL; f++) {
         json_t *v = o != NULL ? json_object_get(o, f->key) : NULL;
         char ptr[128];
@@ -495,7 +510,13 @@ char *mf_req_dump_sorted(json_t *o, int failures)
 char *mf_req_encode_fields(const mf_req_field *table, const void *params)
 {
     json_t *o = json_object();
-    int fail = o == NULL;
+    int fail = o == NULL || mf_req_encode_into(o, table, params);
+    return mf_req_dump_sorted(o, fail);
+}
+
+int mf_req_encode_into(json_t *o, const mf_req_field *table, const void *params)
+{
+    int fail = 0;
     for (const mf_req_field *f = table; f->key != NULL && !fail; f++) {
         if (f->has_given &&
             !*(const bool *) (const void *) ((const char *) params + f->given_offset)) {
@@ -531,5 +552,5 @@ char *mf_req_encode_fields(const mf_req_field *table, const void *params)
         }
         fail |= json_object_set_new(o, f->key, v);
     }
-    return mf_req_dump_sorted(o, fail);
+    return fail;
 }

@@ -156,6 +156,22 @@ MF_MUST_CHECK mf_err mf_req_check_fields(const mf_req_field *table, json_t *o, c
                                          mf_diag *d);
 
 /**
+ * The same for an object whose fields n tables describe together (a codec
+ * that shares a group of fields with another, each table with its own base
+ * struct): the allowed fields are those of every table, in order.
+ */
+MF_MUST_CHECK mf_err mf_req_check_tables(const mf_req_field *const *tables, size_t n, json_t *o,
+                                         const char *prefix, mf_diag *d);
+
+/** mf_req_decode_fields without the unknown-field check (done for several tables at once). */
+MF_MUST_CHECK mf_err mf_req_decode_table(const mf_req_field *table, json_t *o, const char *prefix,
+                                         const mf_req_limits *lim, bool with_defaults, void *params,
+                                         mf_diag *d);
+
+/** Sets the fields of params by table into object o (as mf_req_encode_fields); 0 = ok. */
+int mf_req_encode_into(json_t *o, const mf_req_field *table, const void *params);
+
+/**
  * The canonical JSON of params by table: compact, keys sorted, every field
  * (but an empty id, a zero omit_zero field, a not-given has_given field).
  * malloc'd; NULL when out of memory.

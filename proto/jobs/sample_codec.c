@@ -64,9 +64,9 @@ static mf_err decode_condition(const json_t *v, const char *ptr, const mf_req_li
     for (size_t i = 0; i < k; i++) {
         char eptr[128];
         mf_req_ptr_index(eptr, sizeof eptr, ptr, i);
-        mf_err err = mf_req_get_number(json_array_get(v, i), eptr, -VALUE_MAX, VALUE_MAX, false,
-                                       "a number between -1000000 and 1000000", &r->condition[i],
-                                       d);
+        mf_err err =
+            mf_req_get_number(json_array_get(v, i), eptr, -VALUE_MAX, VALUE_MAX, false,
+                              "a number between -1000000 and 1000000", &r->condition[i], d);
         if (err != MF_OK) {
             return err;
         }
@@ -97,8 +97,8 @@ const char *mf_sample_guidance_name(mf_sample_guidance g)
                                                                              : NULL;
 }
 
-static mf_err decode_mode(const json_t *v, const char *ptr, const mf_req_limits *lim,
-                          void *params, mf_diag *d)
+static mf_err decode_mode(const json_t *v, const char *ptr, const mf_req_limits *lim, void *params,
+                          mf_diag *d)
 {
     (void) lim;
     mf_sample_req *r = params;
@@ -124,10 +124,18 @@ static int encode_mode(json_t *o, const char *key, const void *params)
 
 /* The "guidance" object's fields, offsets in mf_sample_req. */
 static const mf_req_field guidance_fields[] = {
-    {.key = "mode", .offset = offsetof(mf_sample_req, guidance), .type = MF_REQ_CUSTOM,
-     .required = true, .decode = decode_mode, .encode = encode_mode},
-    {.key = "w", .offset = offsetof(mf_sample_req, guidance_w), .type = MF_REQ_NUMBER, .hi = 1000,
-     .def = 1, .what = "a number between 0 and 1000"},
+    {.key = "mode",
+     .offset = offsetof(mf_sample_req, guidance),
+     .type = MF_REQ_CUSTOM,
+     .required = true,
+     .decode = decode_mode,
+     .encode = encode_mode},
+    {.key = "w",
+     .offset = offsetof(mf_sample_req, guidance_w),
+     .type = MF_REQ_NUMBER,
+     .hi = 1000,
+     .def = 1,
+     .what = "a number between 0 and 1000"},
     {.key = NULL},
 };
 
@@ -153,10 +161,12 @@ static int encode_guidance(json_t *o, const char *key, const void *params)
     if (!r->has_guidance) {
         return 0;
     }
-    char *text = mf_req_encode_fields(guidance_fields, r);
-    json_t *g = text != NULL ? json_loads(text, 0, NULL) : NULL;
-    free(text);
-    return g == NULL ? -1 : json_object_set_new(o, key, g);
+    json_t *g = json_object();
+    if (g == NULL || mf_req_encode_into(g, guidance_fields, r) != 0) {
+        json_decref(g);
+        return -1;
+    }
+    return json_object_set_new(o, key, g);
 }
 
 /* The fields in the order they are checked; a sample job's params skip the first. */
