@@ -366,6 +366,29 @@ double mf_req_limit_value(const mf_req_limits *lim, mf_req_limit limit, double h
     ((const type *) (const void *) ((const char *) (params) + (f)->offset))
 #define MAX_FIELDS 32
 
+/* "one of "a", "b", "c"": an enum's values in words. */
+static void enum_what(char *buf, size_t cap, const char *const *names)
+{
+    char list[160];
+    mf_req_join_names(list, sizeof list, names, true);
+    snprintf(buf, cap, "one of %s", list);
+}
+
+/* A string among names: *out = its index. */
+static mf_err get_enum(const json_t *v, const char *ptr, const char *const *names, int *out,
+                       mf_diag *d)
+{
+    for (int i = 0; json_is_string(v) && names[i] != NULL; i++) {
+        if (strcmp(json_string_value(v), names[i]) == 0) {
+            *out = i;
+            return MF_OK;
+        }
+    }
+    char what[192];
+    enum_what(what, sizeof what, names);
+    return mf_req_fail_must(d, json_is_string(v) ? "bad_value" : "wrong_type", ptr, what, v);
+}
+
 /* "an integer between lo and hi", the range of a field in words. */
 static void int_range(char *buf, size_t cap, uint64_t lo, uint64_t hi)
 {
@@ -383,9 +406,11 @@ static mf_err absent(const mf_req_field *f, const char *ptr, const mf_req_limits
     }
     double hi = mf_req_limit_value(lim, f->limit, f->hi);
     if (f->required) {
-        char what[96];
+        char what[192];
         if (f->type == MF_REQ_SIZE || f->type == MF_REQ_U64) {
             int_range(what, sizeof what, (uint64_t) f->lo, (uint64_t) hi);
+        } else if (f->type == MF_REQ_ENUM) {
+            enum_what(what, sizeof what, f->names);
         } else {
             snprintf(what, sizeof what, "%s", f->what != NULL ? f->what : "a value");
         }
@@ -416,6 +441,9 @@ static mf_err absent(const mf_req_field *f, const char *ptr, const mf_req_limits
     case MF_REQ_ID:
         AT(params, f, char)[0] = '\0';
         break;
+    case MF_REQ_ENUM:
+        *AT(params, f, int) = (int) def;
+        break;
     case MF_REQ_CUSTOM: /* handled above */
         break;
     }
@@ -443,6 +471,9 @@ static mf_err present(const mf_req_field *f, const json_t *v, const char *ptr,
         break;
     case MF_REQ_ID:
         err = mf_req_get_id(v, ptr, AT(params, f, char), d);
+        break;
+    case MF_REQ_ENUM:
+        err = get_enum(v, ptr, f->names, AT(params, f, int), d);
         break;
     case MF_REQ_CUSTOM:
         err = f->decode(v, ptr, lim, params, d);
@@ -538,6 +569,9 @@ int mf_req_encode_into(json_t *o, const mf_req_field *table, const void *params)
             break;
         case MF_REQ_BOOL:
             v = json_boolean(*AT_C(params, f, bool));
+            break;
+        case MF_REQ_ENUM:
+            v = json_string(f->names[*AT_C(params, f, int)]);
             break;
         case MF_REQ_ID:
             /* "" (the server names it) is not an id: left out. */

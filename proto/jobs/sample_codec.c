@@ -12,33 +12,6 @@
 
 #include "req_decode.h"
 
-static mf_err decode_sampler(const json_t *v, const char *ptr, const mf_req_limits *lim,
-                             void *params, mf_diag *d)
-{
-    (void) lim;
-    mf_sample_req *r = params;
-    r->sampler = MF_SAMPLER_DDPM;
-    if (v == NULL) {
-        return MF_OK;
-    }
-    char what[128];
-    snprintf(what, sizeof what, "one of \"%s\", \"%s\", \"%s\"", mf_sampler_name(MF_SAMPLER_DDPM),
-             mf_sampler_name(MF_SAMPLER_DDIM), mf_sampler_name(MF_SAMPLER_ODE));
-    if (!json_is_string(v)) {
-        return mf_req_fail_must(d, "wrong_type", ptr, what, v);
-    }
-    if (mf_sampler_lookup(json_string_value(v), &r->sampler) != MF_OK) {
-        return mf_req_fail_must(d, "bad_value", ptr, what, v);
-    }
-    return MF_OK;
-}
-
-static int encode_sampler(json_t *o, const char *key, const void *params)
-{
-    const mf_sample_req *r = params;
-    return json_object_set_new(o, key, json_string(mf_sampler_name(r->sampler)));
-}
-
 #define VALUE_MAX 1e6 /* of a target or a condition input */
 
 /* "condition": 1..MF_SAMPLE_MAX_COND numbers. */
@@ -89,47 +62,22 @@ static int encode_condition(json_t *o, const char *key, const void *params)
     return f | json_object_set_new(o, key, a);
 }
 
-static const char *const guidance_names[] = {"cond", "cfg", "reward", NULL};
+const char *const mf_sample_guidance_names[] = {"cond", "cfg", "reward", NULL};
+_Static_assert(sizeof(mf_sample_guidance) == sizeof(int), "an MF_REQ_ENUM field");
+_Static_assert(sizeof(mf_sampler_kind) == sizeof(int), "an MF_REQ_ENUM field");
 
 const char *mf_sample_guidance_name(mf_sample_guidance g)
 {
-    return (size_t) g < sizeof guidance_names / sizeof guidance_names[0] - 1 ? guidance_names[g]
-                                                                             : NULL;
-}
-
-static mf_err decode_mode(const json_t *v, const char *ptr, const mf_req_limits *lim, void *params,
-                          mf_diag *d)
-{
-    (void) lim;
-    mf_sample_req *r = params;
-    char what[96];
-    snprintf(what, sizeof what, "one of \"cond\", \"cfg\", \"reward\"");
-    if (v == NULL) {
-        return mf_req_fail_missing(d, ptr, what);
-    }
-    for (size_t i = 0; json_is_string(v) && guidance_names[i] != NULL; i++) {
-        if (strcmp(json_string_value(v), guidance_names[i]) == 0) {
-            r->guidance = (mf_sample_guidance) i;
-            return MF_OK;
-        }
-    }
-    return mf_req_fail_must(d, json_is_string(v) ? "bad_value" : "wrong_type", ptr, what, v);
-}
-
-static int encode_mode(json_t *o, const char *key, const void *params)
-{
-    const mf_sample_req *r = params;
-    return json_object_set_new(o, key, json_string(mf_sample_guidance_name(r->guidance)));
+    return (size_t) g < 3 ? mf_sample_guidance_names[g] : NULL;
 }
 
 /* The "guidance" object's fields, offsets in mf_sample_req. */
 static const mf_req_field guidance_fields[] = {
     {.key = "mode",
      .offset = offsetof(mf_sample_req, guidance),
-     .type = MF_REQ_CUSTOM,
+     .type = MF_REQ_ENUM,
      .required = true,
-     .decode = decode_mode,
-     .encode = encode_mode},
+     .names = mf_sample_guidance_names},
     {.key = "w",
      .offset = offsetof(mf_sample_req, guidance_w),
      .type = MF_REQ_NUMBER,
@@ -174,7 +122,7 @@ static int encode_guidance(json_t *o, const char *key, const void *params)
 static const mf_req_field fields[] = {
     {F(model), .type = MF_REQ_ID, .required = true, .what = MF_REQ_ID_RULE},
     {F(n), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_N, .required = true},
-    {F(sampler), .type = MF_REQ_CUSTOM, .decode = decode_sampler, .encode = encode_sampler},
+    {F(sampler), .type = MF_REQ_ENUM, .names = mf_sampler_names, .def = MF_SAMPLER_DDPM},
     /* 0 = the server picks (T for ddpm, 100 otherwise): not a value to store */
     {F(steps), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_STEPS, .omit_zero = true},
     {F(eta), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1, .what = "a number between 0 and 1"},

@@ -66,7 +66,10 @@ typedef struct mf_sample_req {
     double guidance_w;
 } mf_sample_req;
 
-/** "cond", "cfg", "reward". */
+/** "cond", "cfg", "reward" (NULL-terminated), by mf_sample_guidance. */
+extern const char *const mf_sample_guidance_names[];
+
+/** "cond", "cfg", "reward"; NULL for other values. */
 const char *mf_sample_guidance_name(mf_sample_guidance g);
 
 extern const mf_job_codec mf_sample_codec;
