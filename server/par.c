@@ -383,37 +383,9 @@ mf_guide_exec mf_par_guide_exec(mf_par *p)
 
 /* ---- training ------------------------------------------------------------------- */
 
-static void shard_grad(void *ctx, size_t i)
-{
-    mf_trainer_shard_grad(ctx, i);
-}
-
-typedef struct update_job {
-    mf_trainer *tr;
-    size_t n_parts;
-} update_job;
-
-static void grad_part(void *ctx, size_t i)
-{
-    update_job *u = ctx;
-    mf_trainer_grad_part(u->tr, i, u->n_parts);
-}
-
-static void update_part(void *ctx, size_t i)
-{
-    update_job *u = ctx;
-    mf_trainer_update_part(u->tr, i, u->n_parts);
-}
-
 void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c, double *ret_loss,
                        double *ret_grad_norm)
 {
-    mf_trainer_begin_step(tr, x0, c);
-    mf_par_for(p, mf_trainer_n_shards(tr), shard_grad, tr);
     /* The optimiser step over the parameter block, one part per thread. */
-    update_job u = {.tr = tr, .n_parts = p->n < MF_TRAIN_MAX_PARTS ? p->n : MF_TRAIN_MAX_PARTS};
-    mf_par_for(p, u.n_parts, grad_part, &u);
-    mf_trainer_finish_reduce(tr, u.n_parts);
-    mf_par_for(p, u.n_parts, update_part, &u);
-    mf_trainer_finish_step(tr, ret_loss, ret_grad_norm);
+    mf_trainer_step_exec(tr, mf_par_for_exec, p, p->n, x0, c, ret_loss, ret_grad_norm);
 }
