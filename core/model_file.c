@@ -46,8 +46,8 @@ static const char *const arch_keys[] = {"format",     "data_dim",       "cond_di
 
 /* Keys that describe the condition and the reward tensors: set by mf_model_set_cond and
  * mf_model_set_reward only. */
-static const char *const managed_keys[] = {"condition",  "cond_offset",  "cond_scale",
-                                           "cond_null",  "reward_model", "reward_hidden"};
+static const char *const managed_keys[] = {"condition", "cond_offset",  "cond_scale",
+                                           "cond_null", "reward_model", "reward_hidden"};
 
 static bool in_list(const char *key, const char *const *list, size_t n)
 {
@@ -329,7 +329,8 @@ static mf_err read_widths(const mf_model *m, const char *key, size_t max_n, uint
 static mf_err read_hidden(const mf_model *m, mf_mlp_config *cfg, mf_diag *diag)
 {
     size_t n = 0;
-    mf_err rc = read_widths(m, "hidden", MF_MLP_MAX_HIDDEN, MF_MLP_MAX_WIDTH, cfg->hidden, &n, diag);
+    mf_err rc =
+        read_widths(m, "hidden", MF_MLP_MAX_HIDDEN, MF_MLP_MAX_WIDTH, cfg->hidden, &n, diag);
     cfg->n_hidden = (uint32_t) n;
     return rc;
 }
@@ -424,8 +425,8 @@ typedef enum {
 } real_range;
 
 /* A finite number in range as a metadata value (key names it in the message). */
-static mf_err check_real(const char *key, const char *v, real_range range, double *ret,
-                         mf_err rc, mf_diag *diag)
+static mf_err check_real(const char *key, const char *v, real_range range, double *ret, mf_err rc,
+                         mf_diag *diag)
 {
     char shown[48];
     mf_utf8_snippet(shown, sizeof shown, v);
@@ -498,8 +499,10 @@ static mf_err check_cond_extra(const char *key, const char *v, mf_err rc, mf_dia
     if (strcmp(key, "guidance") == 0 && mf_guide_mode_lookup(v, &mode) != MF_OK) {
         char shown[48];
         mf_utf8_snippet(shown, sizeof shown, v);
-        return meta_fail(diag, rc, key, "unsupported guidance \"%s\" (expected cond, cfg or "
-                                        "reward)", shown);
+        return meta_fail(diag, rc, key,
+                         "unsupported guidance \"%s\" (expected cond, cfg or "
+                         "reward)",
+                         shown);
     }
     return MF_OK;
 }
@@ -543,7 +546,8 @@ static mf_err read_cond(mf_model *m, mf_diag *diag)
         rc = read_real(m, "cond_scale", POS_REAL, &c.scale, diag);
     }
     const char *g = mf_model_get_meta(m, "guidance");
-    if (rc == MF_OK && g != NULL && strcmp(g, "cfg") == 0 && c.null_kind != MF_COND_NULL_INDICATOR) {
+    if (rc == MF_OK && g != NULL && strcmp(g, "cfg") == 0 &&
+        c.null_kind != MF_COND_NULL_INDICATOR) {
         rc = meta_fail(diag, MF_EFORMAT, "guidance", "guidance cfg needs cond_null indicator");
     }
     if (rc == MF_OK) {
@@ -675,8 +679,8 @@ static mf_err load_tensors(mf_model *m, const mf_safetensors *st, mf_diag *diag)
     tensor_slot slots[MAX_SLOTS];
     size_t n = tensor_slots(m, slots);
     for (size_t i = 0; i < n; i++) {
-        mf_err rc = load_tensor(st, slots[i].name, slots[i].shape, slots[i].n_dims, slots[i].data,
-                                diag);
+        mf_err rc =
+            load_tensor(st, slots[i].name, slots[i].shape, slots[i].n_dims, slots[i].data, diag);
         if (rc != MF_OK) {
             return rc;
         }
@@ -860,11 +864,11 @@ mf_err mf_model_set_meta(mf_model *m, const char *key, const char *val, mf_diag 
         if (cur != NULL && strcmp(cur, val) == 0) {
             return MF_OK;
         }
-        return is_arch_key(key) ? meta_fail(diag, MF_EINVAL, key,
-                                            "%s describes the network and cannot change", key)
-                                : meta_fail(diag, MF_EINVAL, key,
-                                            "%s is set with the condition or the reward model",
-                                            key);
+        return is_arch_key(key)
+                   ? meta_fail(diag, MF_EINVAL, key, "%s describes the network and cannot change",
+                               key)
+                   : meta_fail(diag, MF_EINVAL, key,
+                               "%s is set with the condition or the reward model", key);
     }
     mf_err extra = check_cond_extra(key, val, MF_EINVAL, diag);
     if (extra != MF_OK) {
@@ -936,8 +940,7 @@ static char *real_text(double v)
 
 mf_err mf_model_set_cond(mf_model *m, const mf_model_cond *c, mf_diag *diag)
 {
-    if (m == NULL || c == NULL || !isfinite(c->offset) || !isfinite(c->scale) ||
-        !(c->scale > 0)) {
+    if (m == NULL || c == NULL || !isfinite(c->offset) || !isfinite(c->scale) || !(c->scale > 0)) {
         return mf_diag_set(diag, MF_EINVAL, "cond_scale",
                            "the condition needs a finite offset and a finite scale > 0");
     }

@@ -61,8 +61,8 @@ typedef enum mf_cond_null {
 
 /* How a target reward becomes a reward-conditioned model's condition. */
 typedef struct mf_model_cond {
-    double offset;         /* c_0 = (a - offset) / scale */
-    double scale;          /* > 0 */
+    double offset; /* c_0 = (a - offset) / scale */
+    double scale;  /* > 0 */
     mf_cond_null null_kind;
 } mf_model_cond;
 

@@ -3,7 +3,7 @@
  * rcgd.c - the reward-directed conditional diffusion pipeline (rcgd.h).
  *
  * Training rows: the unlabelled rows with their pseudo-labels y~ = f(x) + nu xi,
- * drawn once at fit (RCGDM's step 2; reference/bench/reward_torch/reward.py
+ * drawn once at fit (RCGDM's step 2; ../shared/bench/reward_torch/reward.py
  * does the same), plus the labelled rows with their own labels when asked.  The
  * batch of step k takes rows mf_rng_below(BATCH stream, k B + j, n_rows), so a
  * step is a pure function of (seed, k) and a resumed run could redraw it.  Its
@@ -99,6 +99,7 @@ mf_err mf_rcgd_opts_check(const mf_rcgd_opts *o, mf_diag *diag)
     if (err != MF_OK) {
         return prefixed(err, "train", &sub, diag);
     }
+
     const struct {
         bool ok;
         const char *field, *msg;
@@ -118,6 +119,7 @@ mf_err mf_rcgd_opts_check(const mf_rcgd_opts *o, mf_diag *diag)
         {o->eta >= 0.0f && o->eta <= 1.0f, "eta", "eta must be in [0, 1]"},
         {o->knn_k >= 1 && o->knn_k <= MF_KNN_MAX_K, "knn_k", "knn_k must be in 1..64"},
     };
+
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         if (!rules[i].ok) {
             return mf_diag_set(diag, MF_EINVAL, rules[i].field, "%s", rules[i].msg);
@@ -184,8 +186,9 @@ mf_err mf_rcgd_new(const mf_rcgd_opts *o, const mf_rcgd_data *data, mf_rcgd **re
                            data->D);
     }
     if (data->has_truth && mf_dataset_dim(data->truth) != data->D) {
-        return mf_diag_set(diag, MF_EINVAL, "data", "the ground-truth data set has another "
-                                                    "dimension");
+        return mf_diag_set(diag, MF_EINVAL, "data",
+                           "the ground-truth data set has another "
+                           "dimension");
     }
     mf_rcgd *r = calloc(1, sizeof *r);
     if (r == NULL) {
@@ -269,8 +272,9 @@ static mf_err training_rows(mf_rcgd *r, const mf_reward_model *f, mf_diag *diag)
     }
     mean_std(r->y_train, r->n_rows, &r->label_mean, &r->label_std);
     if (!(r->label_std > 1e-12) || !isfinite(r->label_std)) {
-        return mf_diag_set(diag, MF_ERANGE, "nu", "the training labels do not vary: no condition "
-                                                  "scale (raise nu or use other labels)");
+        return mf_diag_set(diag, MF_ERANGE, "nu",
+                           "the training labels do not vary: no condition "
+                           "scale (raise nu or use other labels)");
     }
     return MF_OK;
 }
@@ -302,8 +306,8 @@ static mf_err build_model(mf_rcgd *r, const mf_reward_model *f, mf_diag *diag)
         }
     }
     if (err == MF_OK && o->conditional) {
-        mf_model_cond c = {.offset = r->label_mean, .scale = r->label_std,
-                           .null_kind = MF_COND_NULL_INDICATOR};
+        mf_model_cond c = {
+            .offset = r->label_mean, .scale = r->label_std, .null_kind = MF_COND_NULL_INDICATOR};
         err = mf_model_set_cond(r->model, &c, diag);
     }
     if (err == MF_OK) {
@@ -332,9 +336,9 @@ static mf_err build_trainer(mf_rcgd *r, mf_diag *diag)
         r->cb = mf_alloc_floats(B * COND_C);
         err = r->xb == NULL || r->cb == NULL ? MF_ENOMEM : MF_OK;
     }
-    return err == MF_OK ? MF_OK
-                        : mf_diag_set(diag, err, NULL, "cannot build the trainer: %s",
-                                      mf_strerror(err));
+    return err == MF_OK
+               ? MF_OK
+               : mf_diag_set(diag, err, NULL, "cannot build the trainer: %s", mf_strerror(err));
 }
 
 /* The training rows the kNN distances use: the first KNN_REF_MAX unlabelled rows. */
@@ -362,8 +366,8 @@ mf_err mf_rcgd_fit(mf_rcgd *r, mf_rcgd_fit_stats *ret, mf_diag *diag)
     }
     r->knn_heldout = NAN;
     if (err == MF_OK && r->n_held > 0) {
-        err = mf_nn_mean_dist(r->x_held, r->n_held, r->x_unl, knn_ref_rows(r), r->D,
-                              &r->knn_heldout);
+        err =
+            mf_nn_mean_dist(r->x_held, r->n_held, r->x_unl, knn_ref_rows(r), r->D, &r->knn_heldout);
         if (err != MF_OK) {
             (void) mf_diag_set(diag, err, "x_heldout", "held-out distances: %s", mf_strerror(err));
         }
@@ -510,8 +514,8 @@ const mf_model *mf_rcgd_model(const mf_rcgd *r)
 
 /* ---- phase 4: sampling and evaluation ----------------------------------------------------- */
 
-mf_err mf_rcgd_sample(const mf_rcgd *r, const mf_guide_exec *ex, double a, size_t n,
-                      uint64_t seed, const atomic_int *cancel, float *x)
+mf_err mf_rcgd_sample(const mf_rcgd *r, const mf_guide_exec *ex, double a, size_t n, uint64_t seed,
+                      const atomic_int *cancel, float *x)
 {
     if (r == NULL || !r->fitted || n == 0 || x == NULL || !isfinite(a)) {
         return MF_EINVAL;
@@ -586,8 +590,13 @@ static void summarise(double *v, size_t n, double *mean, double *std, double *p9
 static mf_err sample_stats(const mf_rcgd *r, double a, const float *x, size_t n, mf_rcgd_eval *e)
 {
     size_t D = r->D;
-    *e = (mf_rcgd_eval){.a = a, .n = n, .knn_k = r->o.knn_k, .ratio = NAN, .entropy = NAN,
-                        .knn_dist = NAN, .knn_heldout = r->knn_heldout};
+    *e = (mf_rcgd_eval){.a = a,
+                        .n = n,
+                        .knn_k = r->o.knn_k,
+                        .ratio = NAN,
+                        .entropy = NAN,
+                        .knn_dist = NAN,
+                        .knn_heldout = r->knn_heldout};
     e->target_z = (a - r->label_mean) / r->label_std;
     e->ideal = a / (1.0 + r->o.nu * r->o.nu);
     double *v = mf_alloc_doubles(n), unused;

@@ -52,32 +52,32 @@
 #include "train_params.h"
 
 typedef struct mf_rcgd_opts {
-    mf_reward_opts reward;              /* the reward model (mf_reward_opts_default: ridge) */
-    double nu;                          /* pseudo_label_noise, [0, 100] (0.3) */
-    bool train_on_labels;               /* also train on the labelled rows with their own y
-                                           (false: unlabelled rows with pseudo-labels only) */
-    bool conditional;                   /* condition the network on the reward (true); false:
-                                           unconditional, for REWARD guidance or a baseline */
-    mf_guide_mode guidance;             /* sampling mode (cond); cfg needs conditional */
-    float w;                            /* guidance weight, finite (0) */
-    double p_uncond;                    /* label dropout, [0, 1) (0); the null condition is
-                                           trained only when > 0 */
+    mf_reward_opts reward;  /* the reward model (mf_reward_opts_default: ridge) */
+    double nu;              /* pseudo_label_noise, [0, 100] (0.3) */
+    bool train_on_labels;   /* also train on the labelled rows with their own y
+                               (false: unlabelled rows with pseudo-labels only) */
+    bool conditional;       /* condition the network on the reward (true); false:
+                               unconditional, for REWARD guidance or a baseline */
+    mf_guide_mode guidance; /* sampling mode (cond); cfg needs conditional */
+    float w;                /* guidance weight, finite (0) */
+    double p_uncond;        /* label dropout, [0, 1) (0); the null condition is
+                               trained only when > 0 */
     /* the network and its training: hidden, emb, schedule, data_offset, data_scale (NAN:
        the mean of all unlabelled values, and their std), steps, batch, warmup, lr,
        lr_min, ema, clip, seed (also of the pseudo-labels, batches and dropout), checked
        by mf_train_params_check; dataset and dequantise are not used.  With a parent its
        architecture, schedule and normalisation replace the train ones. */
-    mf_train_params train;              /* mf_train_params_default with batch 256 */
-    const mf_model *parent;             /* copied by mf_rcgd_new; NULL: a fresh network */
+    mf_train_params train;  /* mf_train_params_default with batch 256 */
+    const mf_model *parent; /* copied by mf_rcgd_new; NULL: a fresh network */
     /* generation and evaluation */
-    mf_sampler_kind sampler;            /* (ddpm) */
-    size_t sample_steps;                /* 1..T (200) */
-    float eta;                          /* ddim only, [0, 1] (0) */
-    size_t knn_k;                       /* entropy and distances, 1..MF_KNN_MAX_K (5) */
+    mf_sampler_kind sampler; /* (ddpm) */
+    size_t sample_steps;     /* 1..T (200) */
+    float eta;               /* ddim only, [0, 1] (0) */
+    size_t knn_k;            /* entropy and distances, 1..MF_KNN_MAX_K (5) */
     /* metadata of the finished model (copied at finish; NULL: not set) */
-    const char *dataset;                /* the unlabelled rows' data set id */
-    const char *label_dataset;          /* the labelled rows' */
-    const char *parent_id;              /* the parent's id */
+    const char *dataset;       /* the unlabelled rows' data set id */
+    const char *label_dataset; /* the labelled rows' */
+    const char *parent_id;     /* the parent's id */
 } mf_rcgd_opts;
 
 /**
@@ -97,15 +97,15 @@ MF_MUST_CHECK mf_err mf_rcgd_opts_check(const mf_rcgd_opts *o, mf_diag *diag);
 /* The rows of a run, all in data space; borrowed by mf_rcgd_new only (copied). */
 typedef struct mf_rcgd_data {
     size_t D;
-    const float *x_unl;     /* (n_unl, D) unlabelled rows, n_unl >= 1 */
+    const float *x_unl; /* (n_unl, D) unlabelled rows, n_unl >= 1 */
     size_t n_unl;
-    const float *x_lab;     /* (n_lab, D) labelled rows and their labels y_lab (n_lab) */
+    const float *x_lab; /* (n_lab, D) labelled rows and their labels y_lab (n_lab) */
     const float *y_lab;
     size_t n_lab;
     const float *x_heldout; /* (n_heldout, D) held-out rows for the kNN distance; may be NULL */
     size_t n_heldout;
-    bool has_truth;         /* truth is a built-in set of dimension D whose reward and */
-    mf_dataset_id truth;    /* manifold are known (mf_dataset_true_reward, _off_support) */
+    bool has_truth;      /* truth is a built-in set of dimension D whose reward and */
+    mf_dataset_id truth; /* manifold are known (mf_dataset_true_reward, _off_support) */
 } mf_rcgd_data;
 
 typedef struct mf_rcgd mf_rcgd;
@@ -194,11 +194,11 @@ typedef struct mf_rcgd_eval {
     double ratio;               /* true_mean / ideal (NAN at a = 0) */
     double overopt;             /* pred_mean - true_mean */
     bool has_off;
-    double off_mean, off_p90;   /* distance to the data manifold (mf_dataset_off_support) */
+    double off_mean, off_p90; /* distance to the data manifold (mf_dataset_off_support) */
     bool has_knn;
-    double knn_dist;            /* mean NN distance, samples to training rows ... */
-    double knn_heldout;         /* ... and held-out rows to training rows */
-    double entropy;             /* Kozachenko-Leonenko, nats (NAN when n <= knn_k) */
+    double knn_dist;    /* mean NN distance, samples to training rows ... */
+    double knn_heldout; /* ... and held-out rows to training rows */
+    double entropy;     /* Kozachenko-Leonenko, nats (NAN when n <= knn_k) */
     size_t knn_k;
 } mf_rcgd_eval;
 

@@ -18,11 +18,12 @@
  */
 #include "reward.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "kernels.h"
 #include "mem.h"
@@ -389,8 +390,8 @@ static void permutation(uint64_t seed, size_t *perm, size_t n)
 }
 
 /* Means of the rows idx (n) of x (., D) and of y into mx (D), *my. */
-static void means(const float *x, const float *y, const size_t *idx, size_t n, size_t D,
-                  double *mx, double *my)
+static void means(const float *x, const float *y, const size_t *idx, size_t n, size_t D, double *mx,
+                  double *my)
 {
     memset(mx, 0, D * sizeof(double));
     *my = 0.0;
@@ -626,8 +627,9 @@ mf_err mf_reward_fit(const mf_reward_opts *o, const float *x, const float *y, si
     }
     size_t n_val = (size_t) floor(o->val_frac * (double) n), n_train = n - n_val, nd;
     if (n_train < 2) {
-        return mf_diag_set(diag, MF_EINVAL, "labels", "a reward model needs at least 2 training "
-                                                      "rows (%zu labelled, %zu held out)",
+        return mf_diag_set(diag, MF_EINVAL, "labels",
+                           "a reward model needs at least 2 training "
+                           "rows (%zu labelled, %zu held out)",
                            n, n_val);
     }
     if (mf_size_mul(n, D, &nd) != MF_OK) {

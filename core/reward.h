@@ -98,15 +98,15 @@ size_t mf_reward_weight_shape(const mf_reward_model *r, size_t layer, size_t sha
 /* ---- fitting ---------------------------------------------------------------------- */
 
 typedef struct mf_reward_opts {
-    mf_reward_kind kind;                  /* (ridge) */
-    double lambda;                        /* ridge penalty on theta, >= 0, finite (1e-3) */
-    double val_frac;                      /* share of rows held out, [0, 0.5] (0.2) */
-    size_t hidden[MF_REWARD_MAX_HIDDEN];  /* mlp widths, 1..MF_REWARD_MAX_WIDTH (64, 64) */
-    size_t n_hidden;                      /* mlp: 1..MF_REWARD_MAX_HIDDEN (2) */
-    size_t steps;                         /* mlp: Adam steps, 1..10^7 (2000) */
-    size_t batch;                         /* mlp: rows per step, >= 1, capped at n_train (128) */
-    double lr;                            /* mlp: peak rate, cosine decay to lr/100, (0, 1] (3e-3) */
-    uint64_t seed;                        /* split, initialisation and batches (0) */
+    mf_reward_kind kind;                 /* (ridge) */
+    double lambda;                       /* ridge penalty on theta, >= 0, finite (1e-3) */
+    double val_frac;                     /* share of rows held out, [0, 0.5] (0.2) */
+    size_t hidden[MF_REWARD_MAX_HIDDEN]; /* mlp widths, 1..MF_REWARD_MAX_WIDTH (64, 64) */
+    size_t n_hidden;                     /* mlp: 1..MF_REWARD_MAX_HIDDEN (2) */
+    size_t steps;                        /* mlp: Adam steps, 1..10^7 (2000) */
+    size_t batch;                        /* mlp: rows per step, >= 1, capped at n_train (128) */
+    double lr;                           /* mlp: peak rate, cosine decay to lr/100, (0, 1] (3e-3) */
+    uint64_t seed;                       /* split, initialisation and batches (0) */
 } mf_reward_opts;
 
 /** The defaults above. */

@@ -108,8 +108,7 @@ typedef void (*mf_par_for_fn)(void *exec, size_t n, void (*task)(void *ctx, size
  * gradients and of the update.  fn NULL runs them on the calling thread.
  */
 void mf_trainer_step_exec(mf_trainer *tr, mf_par_for_fn fn, void *exec, size_t n_parts,
-                          const float *x0, const float *c, double *ret_loss,
-                          double *ret_grad_norm);
+                          const float *x0, const float *c, double *ret_loss, double *ret_grad_norm);
 
 /** Number of shards (opts.n_shards). */
 size_t mf_trainer_n_shards(const mf_trainer *tr);

@@ -269,8 +269,8 @@ static void sample_chunk(void *ctx, size_t i)
         g.cond = g.cond != NULL ? g.cond + r0 * g.C : NULL;
         g.target = g.target != NULL ? g.target + r0 : NULL;
     }
-    j->err[i] = mf_guide_sample(j->net, j->sched, &o, j->guide != NULL ? &g : NULL, j->x + r0 * D,
-                                r1 - r0);
+    j->err[i] =
+        mf_guide_sample(j->net, j->sched, &o, j->guide != NULL ? &g : NULL, j->x + r0 * D, r1 - r0);
 }
 
 mf_err mf_par_sample_guided(mf_par *p, const mf_mlp *net, const mf_schedule *s,

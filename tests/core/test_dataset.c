@@ -479,7 +479,7 @@ START_TEST(test_linear_subspace_theta)
     }
     ck_assert_double_eq_tol(norm2, 1.0, 1e-6);
     ck_assert_double_eq_tol(in2, 1.0, 1e-6); /* |A^T theta| = |theta|: inside the span */
-    ck_assert_uint_ge(big, 8);                /* a generic direction, not a basis column */
+    ck_assert_uint_ge(big, 8);               /* a generic direction, not a basis column */
     double off = 1.0;
     mf_dataset_linear_subspace_off(theta, 1, &off);
     ck_assert_double_lt(off, 1e-6);

@@ -22,14 +22,13 @@
  * of (1/2)(a - f(offset + scale x))^2 in model space (the chain rule), CFG's
  * combination, and that both guidances move the reward the right way.
  */
-#include "guidance.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dataset.h"
+#include "guidance.h"
 #include "rng.h"
 #include "test_util.h"
 
@@ -100,8 +99,8 @@ static void exact_eval(void *vctx, const float *x, const float *c, size_t n, flo
             for (size_t j = 0; j < K; j++) {
                 py += e->A[i * K + j] * coef[j];
             }
-            double v = g_off * (y[i] - py) + g_in * (py - e->theta[i] * yt) +
-                       g_th * e->theta[i] * yt;
+            double v =
+                g_off * (y[i] - py) + g_in * (py - e->theta[i] * yt) + g_th * e->theta[i] * yt;
             out[r * D + i] = (float) (sqrt(1.0 - ab) * v);
         }
     }
@@ -117,13 +116,19 @@ static void exact_sample(const exact_ctx *e, const mf_sampler_opts *o, mf_guide_
         cond[2 * i + 1] = reward != NULL ? 0.0f : 1.0f; /* REWARD runs unconditionally */
         target[i] = (float) a[i];
     }
-    mf_guide g = {.mode = mode, .w = w, .C = 2, .cond = cond, .target = target, .reward = reward,
-                  .data_offset = 0.0, .data_scale = e->s};
+    mf_guide g = {.mode = mode,
+                  .w = w,
+                  .C = 2,
+                  .cond = cond,
+                  .target = target,
+                  .reward = reward,
+                  .data_offset = 0.0,
+                  .data_scale = e->s};
     mf_guide_eps_ctx gc;
     mf_guide_net_fn nf = {.eval = exact_eval, .ctx = (void *) e};
     ck_assert_int_eq(mf_guide_eps_init(&gc, nf, &g, &sched, D, n), MF_OK);
-    ck_assert_int_eq(mf_sample(&sched, (mf_eps_fn){.eval = mf_guide_eps_eval, .ctx = &gc}, o, x, n, D),
-                     MF_OK);
+    ck_assert_int_eq(
+        mf_sample(&sched, (mf_eps_fn){.eval = mf_guide_eps_eval, .ctx = &gc}, o, x, n, D), MF_OK);
     mf_guide_eps_deinit(&gc);
     for (size_t j = 0; j < n * D; j++) {
         x[j] = (float) ((double) x[j] * e->s); /* to data space */
@@ -167,9 +172,11 @@ START_TEST(test_oracle_exact_conditional_eps)
         mf_sampler_kind kind;
         size_t steps;
     } rows[] = {{MF_SAMPLER_DDPM, 200}, {MF_SAMPLER_DDIM, 200}, {MF_SAMPLER_ODE, 50}};
+
     enum {
         N = 4000
     };
+
     exact_ctx *e = malloc(sizeof *e);
     exact_init(e, 0.5);
     double *a = malloc(N * sizeof(double));
@@ -187,14 +194,14 @@ START_TEST(test_oracle_exact_conditional_eps)
                    mf_sampler_name(rows[k].kind), half + 1, mean / ideal, off);
             ck_assert_msg(fabs(mean / ideal - 1.0) < 0.03, "%s a=%d: mean %.4f ideal %.4f",
                           mf_sampler_name(rows[k].kind), half + 1, mean, ideal);
-            ck_assert_msg(off < 1e-5, "%s: off-subspace %.3g", mf_sampler_name(rows[k].kind),
-                          off);
+            ck_assert_msg(off < 1e-5, "%s: off-subspace %.3g", mf_sampler_name(rows[k].kind), off);
         }
     }
     free(x);
     free(a);
     free(e);
 }
+
 END_TEST
 
 /*
@@ -208,6 +215,7 @@ START_TEST(test_guidance_directions)
     enum {
         N = 2000
     };
+
     exact_ctx *e = malloc(sizeof *e);
     exact_init(e, 0.5);
     double *a1 = malloc(N * sizeof(double)), *a2 = malloc(N * sizeof(double));
@@ -249,6 +257,7 @@ START_TEST(test_guidance_directions)
     free(a2);
     free(e);
 }
+
 END_TEST
 
 /* ---- on a network ---------------------------------------------------------------------- */
@@ -263,8 +272,8 @@ typedef struct net_fixture {
 static net_fixture make_net(size_t n, uint32_t C)
 {
     net_fixture f;
-    mf_mlp_config cfg = {.data_dim = 6, .cond_dim = C, .emb_dim = 8, .n_hidden = 2,
-                         .hidden = {32, 32}};
+    mf_mlp_config cfg = {
+        .data_dim = 6, .cond_dim = C, .emb_dim = 8, .n_hidden = 2, .hidden = {32, 32}};
     ck_assert_int_eq(mf_mlp_new(&cfg, &f.net), MF_OK);
     mf_mlp_init_params(f.net, 3);
     size_t h = 8;
@@ -295,12 +304,18 @@ START_TEST(test_oracle_w0_is_unguided)
         N = 300,
         DN = 6
     };
+
     net_fixture f = make_net(N, 2);
     float *base = malloc(N * DN * sizeof(float)), *x = malloc(N * DN * sizeof(float));
     for (int kind = 0; kind < 3; kind++) {
         mf_sampler_opts o = {.kind = (mf_sampler_kind) kind, .steps = 15, .eta = 0.5f, .seed = 8};
-        mf_guide g = {.mode = MF_GUIDE_COND, .C = 2, .cond = f.cond, .target = f.target,
-                      .reward = f.reward, .data_offset = 1.0, .data_scale = 2.0};
+        mf_guide g = {.mode = MF_GUIDE_COND,
+                      .C = 2,
+                      .cond = f.cond,
+                      .target = f.target,
+                      .reward = f.reward,
+                      .data_offset = 1.0,
+                      .data_scale = 2.0};
         ck_assert_int_eq(mf_guide_sample(f.net, &sched, &o, &g, base, N), MF_OK);
         g.mode = MF_GUIDE_CFG;
         ck_assert_int_eq(mf_guide_sample(f.net, &sched, &o, &g, x, N), MF_OK);
@@ -316,8 +331,8 @@ START_TEST(test_oracle_w0_is_unguided)
     net_fixture u = make_net(N, 0);
     mf_sampler_opts o = {.kind = MF_SAMPLER_DDPM, .steps = 15, .seed = 9};
     ck_assert_int_eq(mf_guide_sample(u.net, &sched, &o, NULL, base, N), MF_OK);
-    mf_guide g = {.mode = MF_GUIDE_REWARD, .C = 0, .target = u.target, .reward = u.reward,
-                  .data_scale = 1.0};
+    mf_guide g = {
+        .mode = MF_GUIDE_REWARD, .C = 0, .target = u.target, .reward = u.reward, .data_scale = 1.0};
     ck_assert_int_eq(mf_guide_sample(u.net, &sched, &o, &g, x, N), MF_OK);
     ck_assert_mem_eq(x, base, N * DN * sizeof(float));
     free_net(&u);
@@ -325,6 +340,7 @@ START_TEST(test_oracle_w0_is_unguided)
     free(x);
     free_net(&f);
 }
+
 END_TEST
 
 /*
@@ -338,6 +354,7 @@ START_TEST(test_guided_eval_definitions)
         N = 7,
         DN = 6
     };
+
     net_fixture f = make_net(N, 2);
     mf_mlp_ws *ws = NULL;
     ck_assert_int_eq(mf_mlp_ws_new(f.net, N, false, &ws), MF_OK);
@@ -347,8 +364,14 @@ START_TEST(test_guided_eval_definitions)
     mf_rng_normal(mf_rng_make(10), 0, x, N * DN);
     float t = 300.0f, w = 0.7f;
     double off = 1.0, scale = 2.0, ab = mf_schedule_alpha_bar(&sched, 300);
-    mf_guide g = {.mode = MF_GUIDE_COND, .w = w, .C = 2, .cond = f.cond, .target = f.target,
-                  .reward = f.reward, .data_offset = off, .data_scale = scale};
+    mf_guide g = {.mode = MF_GUIDE_COND,
+                  .w = w,
+                  .C = 2,
+                  .cond = f.cond,
+                  .target = f.target,
+                  .reward = f.reward,
+                  .data_offset = off,
+                  .data_scale = scale};
     mf_guide_eps_ctx gc;
     ck_assert_int_eq(mf_guide_eps_init(&gc, nf, &g, &sched, DN, N), MF_OK);
     mf_guide_eps_eval(&gc, x, N, t, e_c);
@@ -395,6 +418,7 @@ START_TEST(test_guided_eval_definitions)
     mf_mlp_ws_free(ws);
     free_net(&f);
 }
+
 END_TEST
 
 START_TEST(test_check_fill_and_errors)
@@ -453,6 +477,7 @@ START_TEST(test_check_fill_and_errors)
     mf_model_free(m);
     free_net(&f);
 }
+
 END_TEST
 
 static Suite *guidance_suite(void)

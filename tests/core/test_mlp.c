@@ -396,9 +396,11 @@ START_TEST(test_cond_from_parent)
         ck_assert_int_eq(mf_mlp_new_cond_from(p, 3, &c), MF_OK);
         ck_assert_uint_eq(c->cfg.cond_dim, 3);
         ck_assert_uint_eq(c->n_params, p->n_params + 48 * 3);
+
         enum {
             N = 37
         };
+
         size_t D = dims[k];
         float *x = malloc(N * D * sizeof(float)), *ep = malloc(N * D * sizeof(float));
         float *ec = malloc(N * D * sizeof(float)), cond[N * 3], t[N];
@@ -441,6 +443,7 @@ START_TEST(test_cond_from_parent)
         free(ec);
     }
 }
+
 END_TEST
 
 static Suite *mlp_suite(void)

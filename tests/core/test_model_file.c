@@ -673,10 +673,10 @@ static uint8_t *build_f16(const model_case *c, size_t *ret_len)
         .field = "__metadata__/" k                                            \
     }
 
-#define RMETA(label, k, v, has)                                                 \
-    {                                                                           \
-        .name = label, .reward_base = true, .key = k, .val = v, .err = MF_EFORMAT, \
-        .msg_has = has, .field = "__metadata__/" k                              \
+#define RMETA(label, k, v, has)                                                                    \
+    {                                                                                              \
+        .name = label, .reward_base = true, .key = k, .val = v, .err = MF_EFORMAT, .msg_has = has, \
+        .field = "__metadata__/" k                                                                 \
     }
 
 static const model_case model_cases[] = {

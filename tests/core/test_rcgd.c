@@ -5,13 +5,12 @@
  * model and its file, executors, a conditional run grown from a parent, and
  * the per-target statistics.  The end-to-end oracle is test_rcgd_oracle.c.
  */
-#include "rcgd.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mem.h"
+#include "rcgd.h"
 #include "rng.h"
 #include "test_util.h"
 
@@ -38,9 +37,16 @@ static ring_data *make_ring(void)
     for (size_t i = 0; i < N_LAB; i++) {
         r->y_lab[i] = r->x_lab[2 * i] + 0.05f * e[i];
     }
-    r->d = (mf_rcgd_data){.D = 2, .x_unl = r->x_unl, .n_unl = N_UNL, .x_lab = r->x_lab,
-                          .y_lab = r->y_lab, .n_lab = N_LAB, .x_heldout = r->x_held,
-                          .n_heldout = N_HELD, .has_truth = true, .truth = MF_DATASET_RING};
+    r->d = (mf_rcgd_data){.D = 2,
+                          .x_unl = r->x_unl,
+                          .n_unl = N_UNL,
+                          .x_lab = r->x_lab,
+                          .y_lab = r->y_lab,
+                          .n_lab = N_LAB,
+                          .x_heldout = r->x_held,
+                          .n_heldout = N_HELD,
+                          .has_truth = true,
+                          .truth = MF_DATASET_RING};
     return r;
 }
 
@@ -79,34 +85,112 @@ typedef struct opts_case {
     const char *field;
 } opts_case;
 
-static void e_nu(mf_rcgd_opts *o) { o->nu = -1.0; }
-static void e_nu_nan(mf_rcgd_opts *o) { o->nu = NAN; }
-static void e_w(mf_rcgd_opts *o) { o->w = INFINITY; }
-static void e_p(mf_rcgd_opts *o) { o->p_uncond = 1.0; }
-static void e_cfg(mf_rcgd_opts *o) { o->guidance = MF_GUIDE_CFG; }
-static void e_cfg_uncond(mf_rcgd_opts *o) { o->guidance = MF_GUIDE_CFG; o->p_uncond = 0.1; o->conditional = false; }
-static void e_mode(mf_rcgd_opts *o) { o->guidance = (mf_guide_mode) 5; }
-static void e_sampler(mf_rcgd_opts *o) { o->sampler = (mf_sampler_kind) 5; }
-static void e_steps(mf_rcgd_opts *o) { o->sample_steps = 0; }
-static void e_eta(mf_rcgd_opts *o) { o->eta = 1.5f; }
-static void e_k(mf_rcgd_opts *o) { o->knn_k = 0; }
-static void e_lr(mf_rcgd_opts *o) { o->train.lr = 0.0; }
-static void e_hidden(mf_rcgd_opts *o) { o->train.n_hidden = 0; }
-static void e_sched(mf_rcgd_opts *o) { strcpy(o->train.schedule, "linear:1"); }
-static void e_lambda(mf_rcgd_opts *o) { o->reward.lambda = -1.0; }
-static void ok_cfg(mf_rcgd_opts *o) { o->guidance = MF_GUIDE_CFG; o->p_uncond = 0.1; }
-static void ok_reward_uncond(mf_rcgd_opts *o) { o->guidance = MF_GUIDE_REWARD; o->conditional = false; }
+static void e_nu(mf_rcgd_opts *o)
+{
+    o->nu = -1.0;
+}
+
+static void e_nu_nan(mf_rcgd_opts *o)
+{
+    o->nu = NAN;
+}
+
+static void e_w(mf_rcgd_opts *o)
+{
+    o->w = INFINITY;
+}
+
+static void e_p(mf_rcgd_opts *o)
+{
+    o->p_uncond = 1.0;
+}
+
+static void e_cfg(mf_rcgd_opts *o)
+{
+    o->guidance = MF_GUIDE_CFG;
+}
+
+static void e_cfg_uncond(mf_rcgd_opts *o)
+{
+    o->guidance = MF_GUIDE_CFG;
+    o->p_uncond = 0.1;
+    o->conditional = false;
+}
+
+static void e_mode(mf_rcgd_opts *o)
+{
+    o->guidance = (mf_guide_mode) 5;
+}
+
+static void e_sampler(mf_rcgd_opts *o)
+{
+    o->sampler = (mf_sampler_kind) 5;
+}
+
+static void e_steps(mf_rcgd_opts *o)
+{
+    o->sample_steps = 0;
+}
+
+static void e_eta(mf_rcgd_opts *o)
+{
+    o->eta = 1.5f;
+}
+
+static void e_k(mf_rcgd_opts *o)
+{
+    o->knn_k = 0;
+}
+
+static void e_lr(mf_rcgd_opts *o)
+{
+    o->train.lr = 0.0;
+}
+
+static void e_hidden(mf_rcgd_opts *o)
+{
+    o->train.n_hidden = 0;
+}
+
+static void e_sched(mf_rcgd_opts *o)
+{
+    strcpy(o->train.schedule, "linear:1");
+}
+
+static void e_lambda(mf_rcgd_opts *o)
+{
+    o->reward.lambda = -1.0;
+}
+
+static void ok_cfg(mf_rcgd_opts *o)
+{
+    o->guidance = MF_GUIDE_CFG;
+    o->p_uncond = 0.1;
+}
+
+static void ok_reward_uncond(mf_rcgd_opts *o)
+{
+    o->guidance = MF_GUIDE_REWARD;
+    o->conditional = false;
+}
 
 static const opts_case opts_cases[] = {
-    {"nu", e_nu, "nu"},           {"nu nan", e_nu_nan, "nu"},
-    {"w", e_w, "w"},              {"p_uncond", e_p, "p_uncond"},
+    {"nu", e_nu, "nu"},
+    {"nu nan", e_nu_nan, "nu"},
+    {"w", e_w, "w"},
+    {"p_uncond", e_p, "p_uncond"},
     {"cfg without dropout", e_cfg, "guidance"},
     {"cfg unconditional", e_cfg_uncond, "guidance"},
-    {"mode", e_mode, "guidance"}, {"sampler", e_sampler, "sampler"},
-    {"sample_steps", e_steps, "sample_steps"}, {"eta", e_eta, "eta"},
-    {"knn_k", e_k, "knn_k"},      {"train.lr", e_lr, "train.lr"},
-    {"train.hidden", e_hidden, "train.hidden"}, {"train.schedule", e_sched, "train.schedule"},
-    {"reward.lambda", e_lambda, "reward.lambda"}, {"cfg ok", ok_cfg, NULL},
+    {"mode", e_mode, "guidance"},
+    {"sampler", e_sampler, "sampler"},
+    {"sample_steps", e_steps, "sample_steps"},
+    {"eta", e_eta, "eta"},
+    {"knn_k", e_k, "knn_k"},
+    {"train.lr", e_lr, "train.lr"},
+    {"train.hidden", e_hidden, "train.hidden"},
+    {"train.schedule", e_sched, "train.schedule"},
+    {"reward.lambda", e_lambda, "reward.lambda"},
+    {"cfg ok", ok_cfg, NULL},
     {"reward guidance unconditional", ok_reward_uncond, NULL},
 };
 
@@ -124,6 +208,7 @@ START_TEST(test_opts_check)
     ck_assert_msg(err != MF_OK, "%s accepted", c->name);
     ck_assert_msg(strcmp(d.field, c->field) == 0, "%s: field %s", c->name, d.field);
 }
+
 END_TEST
 
 /* ---- the phases ---------------------------------------------------------------------- */
@@ -189,6 +274,7 @@ START_TEST(test_fit_and_batches)
     mf_rcgd_free(r);
     free(rd);
 }
+
 END_TEST
 
 /* A reverse-order executor: the tasks of a phase are independent, so any order gives the
@@ -229,10 +315,17 @@ START_TEST(test_executor_and_finish)
     ck_assert_mem_eq(ma->net->params, mb->net->params, ma->net->n_params * sizeof(float));
 
     static const char *const want[][2] = {
-        {"dataset", "ring"},     {"label_dataset", "ring-labels"}, {"parent", ""},
-        {"guidance", "cond"},    {"pseudo_label_noise", "0.20000000000000001"},
-        {"p_uncond", "0.25"},    {"condition", "reward"},          {"cond_null", "indicator"},
-        {"reward_model", "ridge"}, {"provenance", "test_rcgd"},    {"created", "2026-11-18T11:06:40Z"},
+        {"dataset", "ring"},
+        {"label_dataset", "ring-labels"},
+        {"parent", ""},
+        {"guidance", "cond"},
+        {"pseudo_label_noise", "0.20000000000000001"},
+        {"p_uncond", "0.25"},
+        {"condition", "reward"},
+        {"cond_null", "indicator"},
+        {"reward_model", "ridge"},
+        {"provenance", "test_rcgd"},
+        {"created", "2026-11-18T11:06:40Z"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const char *v = mf_model_get_meta(ma, want[i][0]);
@@ -284,6 +377,7 @@ START_TEST(test_executor_and_finish)
     mf_rcgd_free(b);
     free(rd);
 }
+
 END_TEST
 
 /*
@@ -310,7 +404,8 @@ START_TEST(test_parent)
     ck_assert(m->data_offset == 0.5 && m->data_scale == 1.5);
     ck_assert_str_eq(m->sched.spec, "cosine:0.008:500");
     ck_assert_uint_eq(m->net->cfg.hidden[0], 16);
-    float x[8] = {0.1f, -0.4f, 1.0f, 2.0f, -1.5f, 0.3f, 0.0f, 0.7f}, c[8] = {1, 1, -2, 1, 0, 0, 5, 1};
+    float x[8] = {0.1f, -0.4f, 1.0f, 2.0f, -1.5f, 0.3f, 0.0f, 0.7f},
+          c[8] = {1, 1, -2, 1, 0, 0, 5, 1};
     float t[4] = {0, 17, 250, 499}, ep[8], ec[8];
     mf_mlp_ws *wp = NULL, *wc = NULL;
     ck_assert_int_eq(mf_mlp_ws_new(parent->net, 4, false, &wp), MF_OK);
@@ -340,6 +435,7 @@ START_TEST(test_parent)
     mf_model_free(parent);
     free(rd);
 }
+
 END_TEST
 
 START_TEST(test_data_errors_and_unconditional)
@@ -392,6 +488,7 @@ START_TEST(test_data_errors_and_unconditional)
     mf_rcgd_free(NULL);
     free(rd);
 }
+
 END_TEST
 
 static Suite *rcgd_suite(void)

@@ -2,7 +2,7 @@
 /*
  * Oracle 3 of reward-directed conditional diffusion (ALGORITHMS.md
  * `finetune.reward`, reference/other-seeds.md §1.5): trained end to end on
- * linear_subspace with reference/bench/reward_torch/reward.py's recipe
+ * linear_subspace with ../shared/bench/reward_torch/reward.py's recipe
  * (16,384 unlabelled rows, 1,000 labels of noise 0.1, ridge pseudo-labels,
  * 3 x 256 SiLU, batch 256, data scale 0.5, DDPM on 200 strided steps) and
  * pseudo-label noise nu = 0.5, the achieved mean reward theta^T x at target a
@@ -18,13 +18,11 @@
  * 1.005 at a = 4 and 0.946 at a = 8; sample std of theta^T x 0.433 against the
  * ideal nu / sqrt(1 + nu^2) = 0.447; off-subspace deviation 0.116 for both the
  * conditional and the unconditional model (1.00x).  The PyTorch reference run
- * (bench/README.md): ratios 1.035, 1.018, 1.006, 0.984, 0.910 and deviation
+ * (../shared/bench/README.md): ratios 1.035, 1.018, 1.006, 0.984, 0.910 and deviation
  * 0.111 against 0.114.  With 8,000 steps the ratios still pass (0.954 / 0.983 /
  * 1.004) but the deviation is 0.26: the recipe's 20,000 steps are kept.
  * Slow (two models): suite "oracles", release only.
  */
-#include "rcgd.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +31,7 @@
 
 #include "cpu.h"
 #include "par.h"
+#include "rcgd.h"
 #include "rng.h"
 #include "test_util.h"
 
@@ -43,7 +42,7 @@ enum {
     N_EVAL = 2000
 };
 
-#define NU 0.5
+#define NU            0.5
 #define STEPS_DEFAULT 20000 /* reward.py's; 8,000 already pass (off-subspace 0.26 then) */
 
 static double now_s(void)
@@ -81,19 +80,23 @@ START_TEST(test_linear_subspace_oracle)
     float *x_unl = malloc(N_UNL * D * sizeof(float)), *x_lab = malloc(N_LAB * D * sizeof(float));
     float y_lab[N_LAB], e[N_LAB];
     double th[N_LAB];
-    ck_assert_int_eq(mf_dataset_sample(MF_DATASET_LINEAR_SUBSPACE, mf_rng_make(11), 0, x_unl,
-                                       N_UNL),
-                     MF_OK);
-    ck_assert_int_eq(mf_dataset_sample(MF_DATASET_LINEAR_SUBSPACE, mf_rng_make(12), 0, x_lab,
-                                       N_LAB),
-                     MF_OK);
+    ck_assert_int_eq(
+        mf_dataset_sample(MF_DATASET_LINEAR_SUBSPACE, mf_rng_make(11), 0, x_unl, N_UNL), MF_OK);
+    ck_assert_int_eq(
+        mf_dataset_sample(MF_DATASET_LINEAR_SUBSPACE, mf_rng_make(12), 0, x_lab, N_LAB), MF_OK);
     ck_assert_int_eq(mf_dataset_true_reward(MF_DATASET_LINEAR_SUBSPACE, x_lab, N_LAB, th), MF_OK);
     mf_rng_normal(mf_rng_make(13), 0, e, N_LAB);
     for (size_t i = 0; i < N_LAB; i++) {
         y_lab[i] = (float) (th[i] + 0.1 * (double) e[i]);
     }
-    mf_rcgd_data data = {.D = D, .x_unl = x_unl, .n_unl = N_UNL, .x_lab = x_lab, .y_lab = y_lab,
-                         .n_lab = N_LAB, .has_truth = true, .truth = MF_DATASET_LINEAR_SUBSPACE};
+    mf_rcgd_data data = {.D = D,
+                         .x_unl = x_unl,
+                         .n_unl = N_UNL,
+                         .x_lab = x_lab,
+                         .y_lab = y_lab,
+                         .n_lab = N_LAB,
+                         .has_truth = true,
+                         .truth = MF_DATASET_LINEAR_SUBSPACE};
     const char *env = getenv("MF_RCGD_ORACLE_STEPS"); /* for measuring; the test uses the default */
     mf_rcgd_opts o = mf_rcgd_opts_default();
     o.nu = NU;
@@ -142,6 +145,7 @@ START_TEST(test_linear_subspace_oracle)
     free(x_unl);
     free(x_lab);
 }
+
 END_TEST
 
 static Suite *rcgd_oracle_suite(void)

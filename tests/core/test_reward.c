@@ -6,13 +6,12 @@
  * the input gradient against finite differences, pseudo-label noise, options and
  * errors.
  */
-#include "reward.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dataset.h"
+#include "reward.h"
 #include "rng.h"
 #include "test_util.h"
 
@@ -268,30 +267,105 @@ typedef struct opts_case {
     const char *field; /* NULL: valid */
 } opts_case;
 
-static void e_kind(mf_reward_opts *o) { o->kind = (mf_reward_kind) 7; }
-static void e_lambda(mf_reward_opts *o) { o->lambda = -1.0; }
-static void e_lambda_inf(mf_reward_opts *o) { o->lambda = INFINITY; }
-static void e_val(mf_reward_opts *o) { o->val_frac = 0.6; }
-static void e_val_nan(mf_reward_opts *o) { o->val_frac = NAN; }
-static void e_mlp(mf_reward_opts *o) { o->kind = MF_REWARD_MLP; }
-static void e_hidden0(mf_reward_opts *o) { e_mlp(o); o->n_hidden = 0; }
-static void e_hidden5(mf_reward_opts *o) { e_mlp(o); o->n_hidden = 5; }
-static void e_width(mf_reward_opts *o) { e_mlp(o); o->hidden[1] = 0; }
-static void e_width_big(mf_reward_opts *o) { e_mlp(o); o->hidden[0] = 4097; }
-static void e_steps(mf_reward_opts *o) { e_mlp(o); o->steps = 0; }
-static void e_batch(mf_reward_opts *o) { e_mlp(o); o->batch = 0; }
-static void e_lr(mf_reward_opts *o) { e_mlp(o); o->lr = 0.0; }
-static void e_lr_big(mf_reward_opts *o) { e_mlp(o); o->lr = 2.0; }
-static void e_ridge_ignores_mlp(mf_reward_opts *o) { o->steps = 0; o->lr = -1; }
+static void e_kind(mf_reward_opts *o)
+{
+    o->kind = (mf_reward_kind) 7;
+}
+
+static void e_lambda(mf_reward_opts *o)
+{
+    o->lambda = -1.0;
+}
+
+static void e_lambda_inf(mf_reward_opts *o)
+{
+    o->lambda = INFINITY;
+}
+
+static void e_val(mf_reward_opts *o)
+{
+    o->val_frac = 0.6;
+}
+
+static void e_val_nan(mf_reward_opts *o)
+{
+    o->val_frac = NAN;
+}
+
+static void e_mlp(mf_reward_opts *o)
+{
+    o->kind = MF_REWARD_MLP;
+}
+
+static void e_hidden0(mf_reward_opts *o)
+{
+    e_mlp(o);
+    o->n_hidden = 0;
+}
+
+static void e_hidden5(mf_reward_opts *o)
+{
+    e_mlp(o);
+    o->n_hidden = 5;
+}
+
+static void e_width(mf_reward_opts *o)
+{
+    e_mlp(o);
+    o->hidden[1] = 0;
+}
+
+static void e_width_big(mf_reward_opts *o)
+{
+    e_mlp(o);
+    o->hidden[0] = 4097;
+}
+
+static void e_steps(mf_reward_opts *o)
+{
+    e_mlp(o);
+    o->steps = 0;
+}
+
+static void e_batch(mf_reward_opts *o)
+{
+    e_mlp(o);
+    o->batch = 0;
+}
+
+static void e_lr(mf_reward_opts *o)
+{
+    e_mlp(o);
+    o->lr = 0.0;
+}
+
+static void e_lr_big(mf_reward_opts *o)
+{
+    e_mlp(o);
+    o->lr = 2.0;
+}
+
+static void e_ridge_ignores_mlp(mf_reward_opts *o)
+{
+    o->steps = 0;
+    o->lr = -1;
+}
 
 static const opts_case opts_cases[] = {
-    {"kind", e_kind, "kind"},         {"lambda", e_lambda, "lambda"},
-    {"lambda inf", e_lambda_inf, "lambda"}, {"val_frac", e_val, "val_frac"},
-    {"val_frac nan", e_val_nan, "val_frac"}, {"mlp default", e_mlp, NULL},
-    {"hidden 0", e_hidden0, "hidden"}, {"hidden 5", e_hidden5, "hidden"},
-    {"width 0", e_width, "hidden"},   {"width big", e_width_big, "hidden"},
-    {"steps", e_steps, "steps"},      {"batch", e_batch, "batch"},
-    {"lr 0", e_lr, "lr"},             {"lr 2", e_lr_big, "lr"},
+    {"kind", e_kind, "kind"},
+    {"lambda", e_lambda, "lambda"},
+    {"lambda inf", e_lambda_inf, "lambda"},
+    {"val_frac", e_val, "val_frac"},
+    {"val_frac nan", e_val_nan, "val_frac"},
+    {"mlp default", e_mlp, NULL},
+    {"hidden 0", e_hidden0, "hidden"},
+    {"hidden 5", e_hidden5, "hidden"},
+    {"width 0", e_width, "hidden"},
+    {"width big", e_width_big, "hidden"},
+    {"steps", e_steps, "steps"},
+    {"batch", e_batch, "batch"},
+    {"lr 0", e_lr, "lr"},
+    {"lr 2", e_lr_big, "lr"},
     {"ridge ignores mlp fields", e_ridge_ignores_mlp, NULL},
 };
 

@@ -170,8 +170,14 @@ START_TEST(test_sample_guided_equals_serial)
         cond[2 * i + 1] = 1.0f;
     }
     for (int mode = 0; mode < 3; mode++) {
-        mf_guide g = {.mode = (mf_guide_mode) mode, .w = 0.8f, .C = 2, .cond = cond,
-                      .target = target, .reward = r, .data_offset = 0.5, .data_scale = 1.5};
+        mf_guide g = {.mode = (mf_guide_mode) mode,
+                      .w = 0.8f,
+                      .C = 2,
+                      .cond = cond,
+                      .target = target,
+                      .reward = r,
+                      .data_offset = 0.5,
+                      .data_scale = 1.5};
         mf_sampler_opts o = {.kind = (mf_sampler_kind) mode, .steps = 10, .eta = 0.3f, .seed = 6};
         ck_assert_int_eq(mf_guide_sample(net, &s, &o, &g, a, N), MF_OK);
         for (size_t team = 1; team <= 4; team++) {
@@ -179,8 +185,7 @@ START_TEST(test_sample_guided_equals_serial)
             ck_assert_int_eq(mf_par_new(team, &p), MF_OK);
             memset(b, 0, N * 3 * sizeof(float));
             ck_assert_int_eq(mf_par_sample_guided(p, net, &s, &o, &g, b, N), MF_OK);
-            ck_assert_msg(memcmp(a, b, N * 3 * sizeof(float)) == 0, "mode %d team %zu", mode,
-                          team);
+            ck_assert_msg(memcmp(a, b, N * 3 * sizeof(float)) == 0, "mode %d team %zu", mode, team);
             mf_guide_exec ex = mf_par_guide_exec(p);
             memset(b, 0, N * 3 * sizeof(float));
             ck_assert_int_eq(mf_guide_exec_sample(&ex, net, &s, &o, &g, b, N), MF_OK);
@@ -190,8 +195,13 @@ START_TEST(test_sample_guided_equals_serial)
     }
     /* Segments: each request's rows keep their own noise. */
     const mf_sample_seg segs[2] = {{.rows = 150, .seed = 1}, {.rows = 151, .seed = 2}};
-    mf_guide g = {.mode = MF_GUIDE_REWARD, .w = 0.5f, .C = 2, .cond = cond, .target = target,
-                  .reward = r, .data_scale = 1.0};
+    mf_guide g = {.mode = MF_GUIDE_REWARD,
+                  .w = 0.5f,
+                  .C = 2,
+                  .cond = cond,
+                  .target = target,
+                  .reward = r,
+                  .data_scale = 1.0};
     mf_sampler_opts so = {.kind = MF_SAMPLER_DDPM, .steps = 10, .segs = segs, .n_segs = 2};
     ck_assert_int_eq(mf_guide_sample(net, &s, &so, &g, a, N), MF_OK);
     mf_par *p;
