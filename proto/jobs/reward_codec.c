@@ -5,17 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rcgd.h"
 #include "req_decode.h"
 #include "train_settings.h"
 
-#define NOISE_MAX     10.0
-#define TARGET_MAX    1e6
-#define TRAIN_STEPS   20000 /* the recipe of other-seeds.md §1.6 (3x256 SiLU, batch 256) */
-#define TRAIN_BATCH   256
-#define P_UNCOND_CFG  0.1 /* label dropout when the guidance is cfg and none is given */
+#define NOISE_MAX    10.0  /* of synthetic labels */
+#define NU_MAX       100.0 /* of pseudo-labels (core/rcgd.h) */
+#define TARGET_MAX   1e6
+#define P_UNCOND_CFG 0.1 /* label dropout when the guidance is cfg and none is given */
 
-const char *const mf_reward_kind_names[] = {"ridge", "mlp", NULL};
 _Static_assert(sizeof(mf_reward_kind) == sizeof(int), "an MF_REQ_ENUM field");
+_Static_assert(sizeof(mf_guide_mode) == sizeof(int), "an MF_REQ_ENUM field");
+_Static_assert(sizeof(mf_sampler_kind) == sizeof(int), "an MF_REQ_ENUM field");
 
 /* ---- reward_model ------------------------------------------------------------------- */
 
@@ -24,16 +25,11 @@ static mf_err decode_rm_hidden(const json_t *v, const char *ptr, const mf_req_li
 {
     (void) lim;
     mf_reward_req *r = params;
-    if (v == NULL) {
-        r->reward_model.hidden[0] = r->reward_model.hidden[1] = 64;
-        r->reward_model.n_hidden = 2;
-        return MF_OK;
-    }
     char what[128];
     snprintf(what, sizeof what, "an array of 1 to %d integers between 1 and 1024",
-             MF_MLP_MAX_HIDDEN);
+             MF_REWARD_MAX_HIDDEN);
     size_t k = json_is_array(v) ? json_array_size(v) : 0;
-    if (!json_is_array(v) || k == 0 || k > MF_MLP_MAX_HIDDEN) {
+    if (!json_is_array(v) || k == 0 || k > MF_REWARD_MAX_HIDDEN) {
         return mf_req_fail_must(d, json_is_array(v) ? "out_of_range" : "wrong_type", ptr, what, v);
     }
     for (size_t i = 0; i < k; i++) {
@@ -44,7 +40,7 @@ static mf_err decode_rm_hidden(const json_t *v, const char *ptr, const mf_req_li
         if (err != MF_OK) {
             return err;
         }
-        r->reward_model.hidden[i] = (uint32_t) h;
+        r->reward_model.hidden[i] = (size_t) h;
     }
     r->reward_model.n_hidden = k;
     return MF_OK;
@@ -61,14 +57,14 @@ static int encode_rm_hidden(json_t *o, const char *key, const void *params)
     return f | json_object_set_new(o, key, h);
 }
 
+/* Decoded without defaults over core's (mf_reward_opts_default). */
 #define RM(k) .key = #k, .offset = offsetof(mf_reward_req, reward_model.k)
 static const mf_req_field reward_model_fields[] = {
-    {RM(kind), .type = MF_REQ_ENUM, .names = mf_reward_kind_names, .def = MF_REWARD_KIND_RIDGE},
-    {RM(lambda), .type = MF_REQ_NUMBER, .hi = 1e6, .def = 1e-3,
-     .what = "a number between 0 and 1000000"},
+    {RM(kind), .type = MF_REQ_ENUM, .names = mf_reward_kind_names},
+    {RM(lambda), .type = MF_REQ_NUMBER, .hi = 1e6, .what = "a number between 0 and 1000000"},
     {RM(hidden), .type = MF_REQ_CUSTOM, .decode = decode_rm_hidden, .encode = encode_rm_hidden},
-    {RM(steps), .type = MF_REQ_SIZE, .lo = 1, .hi = 1e6, .def = 2000},
-    {RM(lr), .type = MF_REQ_NUMBER, .hi = 1, .lo_open = true, .def = 1e-3,
+    {RM(steps), .type = MF_REQ_SIZE, .lo = 1, .hi = 1e6},
+    {RM(lr), .type = MF_REQ_NUMBER, .hi = 1, .lo_open = true,
      .what = "a number greater than 0 and at most 1"},
     {.key = NULL},
 };
@@ -78,7 +74,7 @@ static const mf_req_field reward_model_fields[] = {
 
 #define G(k) .key = #k, .offset = offsetof(mf_reward_req, guidance.k)
 static const mf_req_field guidance_fields[] = {
-    {G(mode), .type = MF_REQ_ENUM, .names = mf_sample_guidance_names, .def = MF_SAMPLE_GUIDE_COND},
+    {G(mode), .type = MF_REQ_ENUM, .names = mf_guide_mode_names, .def = MF_GUIDE_COND},
     {G(w), .type = MF_REQ_NUMBER, .hi = 1000, .def = 1, .what = "a number between 0 and 1000"},
     {G(p_uncond), .type = MF_REQ_NUMBER, .hi = 0.9, .def = -1, /* -1: by mode, below */
      .what = "a number between 0 and 0.9"},
@@ -112,7 +108,9 @@ static int encode_object(json_t *o, const char *key, const mf_req_field *table, 
 static mf_err decode_reward_model(const json_t *v, const char *ptr, const mf_req_limits *lim,
                                   void *params, mf_diag *d)
 {
-    return decode_object(v, ptr, lim, reward_model_fields, true, params, d);
+    mf_reward_req *r = params;
+    r->reward_model = mf_reward_opts_default();
+    return decode_object(v, ptr, lim, reward_model_fields, false, params, d);
 }
 
 static int encode_reward_model(json_t *o, const char *key, const void *params)
@@ -126,7 +124,7 @@ static mf_err decode_guidance(const json_t *v, const char *ptr, const mf_req_lim
     mf_reward_req *r = params;
     mf_err err = decode_object(v, ptr, lim, guidance_fields, true, params, d);
     if (err == MF_OK && r->guidance.p_uncond < 0) {
-        r->guidance.p_uncond = r->guidance.mode == MF_SAMPLE_GUIDE_CFG ? P_UNCOND_CFG : 0.0;
+        r->guidance.p_uncond = r->guidance.mode == MF_GUIDE_CFG ? P_UNCOND_CFG : 0.0;
     }
     return err;
 }
@@ -136,14 +134,14 @@ static int encode_guidance(json_t *o, const char *key, const void *params)
     return encode_object(o, key, guidance_fields, params);
 }
 
-/* The training settings: core's defaults but the recipe's steps and batch. */
+/* The training settings: core's recipe (mf_rcgd_opts_default), capped at the limits. */
 static mf_err decode_train(const json_t *v, const char *ptr, const mf_req_limits *lim,
                            void *params, mf_diag *d)
 {
     mf_reward_req *r = params;
-    mf_train_settings_default(&r->train, lim);
-    r->train.steps = TRAIN_STEPS < lim->max_train_steps ? TRAIN_STEPS : lim->max_train_steps;
-    r->train.batch = TRAIN_BATCH < lim->max_batch ? TRAIN_BATCH : lim->max_batch;
+    r->train = mf_rcgd_opts_default().train;
+    r->train.steps = r->train.steps < lim->max_train_steps ? r->train.steps : lim->max_train_steps;
+    r->train.batch = r->train.batch < lim->max_batch ? r->train.batch : lim->max_batch;
     return decode_object(v, ptr, lim, mf_train_settings, false, &r->train, d);
 }
 
@@ -207,8 +205,8 @@ static const mf_req_field fields[] = {
     {F(label_noise), .type = MF_REQ_NUMBER, .hi = NOISE_MAX, .def = 0.1,
      .what = "a number between 0 and 10"},
     {CUSTOM(reward_model)},
-    {F(pseudo_label_noise), .type = MF_REQ_NUMBER, .hi = NOISE_MAX, .def = 0.3,
-     .what = "a number between 0 and 10"},
+    {F(pseudo_label_noise), .type = MF_REQ_NUMBER, .hi = NU_MAX, .def = 0.3,
+     .what = "a number between 0 and 100"},
     {CUSTOM(guidance)},
     {CUSTOM(train)},
     {CUSTOM(targets)},

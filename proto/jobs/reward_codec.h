@@ -11,16 +11,17 @@
  *                       labels from the data set's known reward (linear_subspace)
  *   n_labelled          synthetic labels: how many, 10..1000000 (default 1000)
  *   label_noise         synthetic labels: noise std, 0..10 (default 0.1)
- *   reward_model        {"kind": "ridge" | "mlp" (default ridge), "lambda": 0..1e6
- *                       (ridge, default 0.001), "hidden": MLP widths (default [64,64]),
- *                       "steps": 1..1000000 (MLP Adam steps, default 2000), "lr": (0, 1]
- *                       (MLP, default 0.001)}
- *   pseudo_label_noise  ν, 0..10 (default 0.3)
+ *   reward_model        {"kind": "ridge" | "mlp", "lambda": 0..1e6 (ridge), "hidden":
+ *                       1..MF_REWARD_MAX_HIDDEN widths 1..1024 (mlp), "steps":
+ *                       1..1000000 (mlp Adam steps), "lr": (0, 1] (mlp)}; defaults
+ *                       core's (core/reward.h: ridge, lambda 1e-3)
+ *   pseudo_label_noise  ν, 0..100 (default 0.3)
  *   guidance            {"mode": "cond" | "cfg" | "reward" (default cond), "w": 0..1000
- *                       (default 1), "p_uncond": 0..0.9 (label dropout for cfg; default
- *                       0.1 with cfg, else 0)}
- *   train               the training settings (train_settings.h; defaults core's but
- *                       steps 20000 and batch 256, each capped at the server's limits)
+ *                       (default 1, for cfg and reward), "p_uncond": 0..0.9 (label
+ *                       dropout; default 0.1 with cfg, else 0)}
+ *   train               the training settings (train_settings.h; defaults core's
+ *                       recipe, core/rcgd.h: 3x256, 20000 steps of batch 256, each capped
+ *                       at the server's limits)
  *   targets             1..MF_REWARD_REQ_MAX_TARGETS numbers, |a| <= 1e6 (default
  *                       [0.5, 1, 2, 4])
  *   n_per_target        samples drawn at each target, 10..max_n (default 1000)
@@ -36,35 +37,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guidance.h"
 #include "job_codec.h"
-#include "mlp.h"
-#include "sample_codec.h"
+#include "reward.h"
 #include "sampler.h"
 #include "train_params.h"
 
 #define MF_REWARD_REQ_MAX_TARGETS 32
-
-typedef enum mf_reward_kind {
-    MF_REWARD_KIND_RIDGE = 0,
-    MF_REWARD_KIND_MLP,
-} mf_reward_kind;
 
 typedef struct mf_reward_req {
     char dataset[MF_REQ_ID_MAX + 1];
     char labels[MF_REQ_ID_MAX + 1]; /* "" = synthetic */
     size_t n_labelled;
     double label_noise;
-    struct {
-        mf_reward_kind kind;
-        double lambda;
-        uint32_t hidden[MF_MLP_MAX_HIDDEN];
-        size_t n_hidden;
-        size_t steps;
-        double lr;
-    } reward_model;
+    mf_reward_opts reward_model; /* core's; its seed is the job's */
     double pseudo_label_noise;
     struct {
-        mf_sample_guidance mode;
+        mf_guide_mode mode;
         double w;
         double p_uncond;
     } guidance;
@@ -78,9 +67,6 @@ typedef struct mf_reward_req {
     uint64_t seed;
     char out_model[MF_REQ_ID_MAX + 1]; /* "" = default */
 } mf_reward_req;
-
-/** "ridge", "mlp" (NULL-terminated), by mf_reward_kind. */
-extern const char *const mf_reward_kind_names[];
 
 extern const mf_job_codec mf_reward_codec;
 

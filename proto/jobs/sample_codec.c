@@ -62,14 +62,8 @@ static int encode_condition(json_t *o, const char *key, const void *params)
     return f | json_object_set_new(o, key, a);
 }
 
-const char *const mf_sample_guidance_names[] = {"cond", "cfg", "reward", NULL};
-_Static_assert(sizeof(mf_sample_guidance) == sizeof(int), "an MF_REQ_ENUM field");
+_Static_assert(sizeof(mf_guide_mode) == sizeof(int), "an MF_REQ_ENUM field");
 _Static_assert(sizeof(mf_sampler_kind) == sizeof(int), "an MF_REQ_ENUM field");
-
-const char *mf_sample_guidance_name(mf_sample_guidance g)
-{
-    return (size_t) g < 3 ? mf_sample_guidance_names[g] : NULL;
-}
 
 /* The "guidance" object's fields, offsets in mf_sample_req. */
 static const mf_req_field guidance_fields[] = {
@@ -77,7 +71,7 @@ static const mf_req_field guidance_fields[] = {
      .offset = offsetof(mf_sample_req, guidance),
      .type = MF_REQ_ENUM,
      .required = true,
-     .names = mf_sample_guidance_names},
+     .names = mf_guide_mode_names},
     {.key = "w",
      .offset = offsetof(mf_sample_req, guidance_w),
      .type = MF_REQ_NUMBER,
@@ -165,7 +159,7 @@ mf_err mf_req_decode_sample_fields(json_t *o, const char *prefix, bool with_mode
                            "condition input), not both",
                            ptr);
     }
-    if (r->has_guidance && r->guidance == MF_SAMPLE_GUIDE_REWARD && !r->has_target) {
+    if (r->has_guidance && r->guidance == MF_GUIDE_REWARD && !r->has_target) {
         mf_req_ptr_join(ptr, sizeof ptr, prefix, "target");
         return mf_req_fail(d, "impossible", ptr,
                            "reward-gradient guidance steers to a reward: give \"%s\"", ptr);

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "guidance.h"
 #include "job_codec.h"
 #include "sampler.h"
 
@@ -41,13 +42,6 @@
  */
 #define MF_SAMPLE_MAX_COND 16
 
-/* How a conditional model is steered (the wire's "guidance.mode"). */
-typedef enum mf_sample_guidance {
-    MF_SAMPLE_GUIDE_COND = 0, /* plain conditioning */
-    MF_SAMPLE_GUIDE_CFG,      /* classifier-free guidance, weight w */
-    MF_SAMPLE_GUIDE_REWARD,   /* reward-gradient guidance, weight w */
-} mf_sample_guidance;
-
 typedef struct mf_sample_req {
     char model[MF_REQ_ID_MAX + 1];
     size_t n;
@@ -62,15 +56,9 @@ typedef struct mf_sample_req {
     size_t n_condition; /* 0: no "condition" */
     double condition[MF_SAMPLE_MAX_COND];
     bool has_guidance;
-    mf_sample_guidance guidance;
+    mf_guide_mode guidance; /* core/guidance.h: cond, cfg, reward */
     double guidance_w;
 } mf_sample_req;
-
-/** "cond", "cfg", "reward" (NULL-terminated), by mf_sample_guidance. */
-extern const char *const mf_sample_guidance_names[];
-
-/** "cond", "cfg", "reward"; NULL for other values. */
-const char *mf_sample_guidance_name(mf_sample_guidance g);
 
 extern const mf_job_codec mf_sample_codec;
 

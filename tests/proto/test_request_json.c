@@ -1079,7 +1079,7 @@ START_TEST(test_job_sample)
     j = job_ok("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":2,\"target\":1.5,"
                "\"guidance\":{\"mode\":\"cfg\",\"w\":2}}}");
     ck_assert((*P_SAMPLE(j)).has_target && (*P_SAMPLE(j)).target == 1.5);
-    ck_assert((*P_SAMPLE(j)).has_guidance && (*P_SAMPLE(j)).guidance == MF_SAMPLE_GUIDE_CFG);
+    ck_assert((*P_SAMPLE(j)).has_guidance && (*P_SAMPLE(j)).guidance == MF_GUIDE_CFG);
     ck_assert((*P_SAMPLE(j)).guidance_w == 2.0);
     ck_assert_uint_eq((*P_SAMPLE(j)).n_condition, 0);
     ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"guidance\":{\"mode\":\"cfg\",\"w\":2.0},"
