@@ -46,6 +46,7 @@
 #include "err.h"
 #include "mlp.h"
 #include "schedule.h"
+#include "train.h"
 
 typedef struct mf_am_opts {
     size_t steps;        /* N, grid steps of the memoryless sampler (100) */
@@ -74,11 +75,7 @@ typedef mf_err (*mf_am_terminal_fn)(void *ctx, const float *x, size_t n, size_t 
 
 typedef struct mf_am mf_am;
 
-/**
- * Runs task(ctx, i) for i in [0, n), possibly concurrently, and returns when
- * all are done.
- */
-typedef void (*mf_par_for_fn)(void *exec, size_t n, void (*task)(void *ctx, size_t i), void *ctx);
+/* The executor type mf_par_for_fn is train.h's. */
 
 /** What one round did. */
 typedef struct mf_am_round_stats {

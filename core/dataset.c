@@ -29,6 +29,7 @@ _Static_assert(MF_DATASET_DIGITS_N_TRAIN + MF_DATASET_DIGITS_N_HELDOUT == MF_DAT
 #define TAG_UNIFORM UINT64_C(0x55)             /* "U" */
 #define TAG_NORMAL  UINT64_C(0x4e)             /* "N" */
 #define TAG_BASIS   UINT64_C(0x6261736973)     /* "basis" */
+#define TAG_BETA    UINT64_C(0x62657461)       /* "beta" */
 
 #define PI 3.14159265358979323846
 
@@ -138,6 +139,123 @@ void mf_dataset_linear_subspace_basis(float *A_out)
     for (size_t i = 0; i < MF_DATASET_SUBSPACE_D * MF_DATASET_SUBSPACE_K; i++) {
         A_out[i] = (float) A[i];
     }
+}
+
+/* theta = A beta in double, beta the unit vector of mf_dataset_linear_subspace_theta. */
+static void subspace_theta(const double *A, double theta[MF_DATASET_SUBSPACE_D])
+{
+    enum {
+        D = MF_DATASET_SUBSPACE_D,
+        K = MF_DATASET_SUBSPACE_K
+    };
+
+    float g[K];
+    mf_rng_normal(mf_rng_derive(mf_rng_make(MF_DATASET_SUBSPACE_SEED), TAG_BETA), 0, g, K);
+    double norm2 = 0.0;
+    for (size_t j = 0; j < K; j++) {
+        norm2 += (double) g[j] * (double) g[j];
+    }
+    double inv = 1.0 / sqrt(norm2); /* 16 Gaussians are never all zero */
+    for (size_t i = 0; i < D; i++) {
+        double acc = 0.0;
+        for (size_t j = 0; j < K; j++) {
+            acc += A[i * K + j] * (double) g[j] * inv;
+        }
+        theta[i] = acc;
+    }
+}
+
+void mf_dataset_linear_subspace_theta(float *theta_out)
+{
+    double A[MF_DATASET_SUBSPACE_D * MF_DATASET_SUBSPACE_K], theta[MF_DATASET_SUBSPACE_D];
+    subspace_basis(A);
+    subspace_theta(A, theta);
+    for (size_t i = 0; i < MF_DATASET_SUBSPACE_D; i++) {
+        theta_out[i] = (float) theta[i];
+    }
+}
+
+/*
+ * |(I - A A^T) x| for one 64-D point: c = A^T x, then the residual x - A c.
+ * Forming A A^T x through the 16 coefficients costs 2 D K instead of D^2.
+ */
+static double subspace_off(const double *A, const float *x)
+{
+    enum {
+        D = MF_DATASET_SUBSPACE_D,
+        K = MF_DATASET_SUBSPACE_K
+    };
+
+    double c[K] = {0};
+    for (size_t i = 0; i < D; i++) {
+        for (size_t j = 0; j < K; j++) {
+            c[j] += A[i * K + j] * (double) x[i];
+        }
+    }
+    double res2 = 0.0;
+    for (size_t i = 0; i < D; i++) {
+        double proj = 0.0;
+        for (size_t j = 0; j < K; j++) {
+            proj += A[i * K + j] * c[j];
+        }
+        double e = (double) x[i] - proj;
+        res2 += e * e;
+    }
+    return sqrt(res2);
+}
+
+void mf_dataset_linear_subspace_off(const float *x, size_t n, double *ret)
+{
+    double A[MF_DATASET_SUBSPACE_D * MF_DATASET_SUBSPACE_K];
+    subspace_basis(A);
+    for (size_t p = 0; p < n; p++) {
+        ret[p] = subspace_off(A, x + p * MF_DATASET_SUBSPACE_D);
+    }
+}
+
+mf_err mf_dataset_off_support(mf_dataset_id id, const float *x, size_t n, double *ret)
+{
+    if (!id_valid(id) || ((x == NULL || ret == NULL) && n > 0)) {
+        return MF_EINVAL;
+    }
+    if (id == MF_DATASET_LINEAR_SUBSPACE) {
+        mf_dataset_linear_subspace_off(x, n, ret);
+        return MF_OK;
+    }
+    if (id == MF_DATASET_RING) {
+        for (size_t p = 0; p < n; p++) {
+            ret[p] = fabs(hypot((double) x[2 * p], (double) x[2 * p + 1]) - 2.0);
+        }
+        return MF_OK;
+    }
+    return MF_ENOTFOUND;
+}
+
+mf_err mf_dataset_true_reward(mf_dataset_id id, const float *x, size_t n, double *ret)
+{
+    if (!id_valid(id) || ((x == NULL || ret == NULL) && n > 0)) {
+        return MF_EINVAL;
+    }
+    if (id == MF_DATASET_LINEAR_SUBSPACE) {
+        double A[MF_DATASET_SUBSPACE_D * MF_DATASET_SUBSPACE_K], theta[MF_DATASET_SUBSPACE_D];
+        subspace_basis(A);
+        subspace_theta(A, theta);
+        for (size_t p = 0; p < n; p++) {
+            double acc = 0.0;
+            for (size_t i = 0; i < MF_DATASET_SUBSPACE_D; i++) {
+                acc += theta[i] * (double) x[p * MF_DATASET_SUBSPACE_D + i];
+            }
+            ret[p] = acc;
+        }
+        return MF_OK;
+    }
+    if (id == MF_DATASET_RING) {
+        for (size_t p = 0; p < n; p++) {
+            ret[p] = (double) x[2 * p];
+        }
+        return MF_OK;
+    }
+    return MF_ENOTFOUND;
 }
 
 /* ---- digits split --------------------------------------------------------------------- */
@@ -488,31 +606,10 @@ mf_err mf_dataset_count_in_support(mf_dataset_id id, const float *x, size_t n, d
         }
         break;
     case MF_DATASET_LINEAR_SUBSPACE: {
-        enum {
-            D = MF_DATASET_SUBSPACE_D,
-            K = MF_DATASET_SUBSPACE_K
-        };
-
-        double A[D * K];
+        double A[MF_DATASET_SUBSPACE_D * MF_DATASET_SUBSPACE_K];
         subspace_basis(A);
         for (size_t p = 0; p < n; p++) {
-            const float *xp = x + p * D;
-            double c[K] = {0};
-            for (size_t i = 0; i < D; i++) {
-                for (size_t j = 0; j < K; j++) {
-                    c[j] += A[i * K + j] * (double) xp[i];
-                }
-            }
-            double res2 = 0.0;
-            for (size_t i = 0; i < D; i++) {
-                double proj = 0.0;
-                for (size_t j = 0; j < K; j++) {
-                    proj += A[i * K + j] * c[j];
-                }
-                double e = (double) xp[i] - proj;
-                res2 += e * e;
-            }
-            count += sqrt(res2) <= margin ? 1 : 0;
+            count += subspace_off(A, x + p * MF_DATASET_SUBSPACE_D) <= margin ? 1 : 0;
         }
         break;
     }

@@ -42,7 +42,9 @@
  *   ring               phi = 2 pi u, x = 2 (cos phi, sin phi) + 0.02 g
  *                      (reference/other-seeds.md §1.6).
  *   linear_subspace    x = A z in 64-D, z ~ N(0, I_16), A = 16 orthonormal columns
- *                      (mf_dataset_linear_subspace_basis; reference/other-seeds.md §1.5).
+ *                      (mf_dataset_linear_subspace_basis; reference/other-seeds.md §1.5);
+ *                      its reward is theta^T x, theta = A beta, |beta| = 1
+ *                      (mf_dataset_linear_subspace_theta).
  *   digits             a uniformly drawn row (with replacement) of the 1,500-image
  *                      TRAIN split; data space is the raw pixel value 0..16.
  *
@@ -157,6 +159,39 @@ MF_MUST_CHECK mf_err mf_dataset_count_in_support(mf_dataset_id id, const float *
  * g_ij = normal variate 64 j + i of derive(mf_rng_make(MF_DATASET_SUBSPACE_SEED), BASIS).
  */
 void mf_dataset_linear_subspace_basis(float *A_out);
+
+/**
+ * The linear_subspace reward direction theta = A beta (64), a unit vector in the
+ * subspace: beta = g / |g|, g = normal variates 0..15 of
+ * derive(mf_rng_make(MF_DATASET_SUBSPACE_SEED), BETA) (computed in double, rounded
+ * once).  theta^T x ~ N(0, 1) on the data (reference/other-seeds.md §1.5).
+ */
+void mf_dataset_linear_subspace_theta(float *theta_out);
+
+/**
+ * The off-subspace deviation |(I - A A^T) x_i| of every row of x (n, 64), in
+ * double: ret (n).  0 (to float rounding) on the data.
+ */
+void mf_dataset_linear_subspace_off(const float *x, size_t n, double *ret);
+
+/**
+ * The distance of every row of x (n, D) to the set's manifold, ret (n): linear_subspace
+ * |(I - A A^T) x|, ring | |x| - 2 |.  Errors: MF_EINVAL (invalid id, x or ret NULL with
+ * n > 0), MF_ENOTFOUND (any other set: none, or not a manifold with a simple distance).
+ * ret is written only on success.
+ */
+MF_MUST_CHECK mf_err mf_dataset_off_support(mf_dataset_id id, const float *x, size_t n,
+                                            double *ret);
+
+/**
+ * The ground-truth reward of every row of x (n, D), ret (n), for the sets that define
+ * one (the reward-directed diffusion oracles, reference/other-seeds.md §1.5-1.6):
+ * linear_subspace theta^T x (mf_dataset_linear_subspace_theta), ring x_1 (the first
+ * coordinate).  Errors: MF_EINVAL (invalid id, x or ret NULL with n > 0),
+ * MF_ENOTFOUND (a set without one).  ret is written only on success.
+ */
+MF_MUST_CHECK mf_err mf_dataset_true_reward(mf_dataset_id id, const float *x, size_t n,
+                                            double *ret);
 
 /**
  * Uniform dequantisation of integer-valued data (digits pixels): x[j] += u_j - 1/2,

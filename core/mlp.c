@@ -147,6 +147,30 @@ mf_err mf_mlp_clone(const mf_mlp *m, mf_mlp **ret)
     return MF_OK;
 }
 
+mf_err mf_mlp_new_cond_from(const mf_mlp *parent, uint32_t cond_dim, mf_mlp **ret)
+{
+    if (parent == NULL || parent->cfg.cond_dim != 0 || cond_dim == 0) {
+        return MF_EINVAL;
+    }
+    mf_mlp_config cfg = parent->cfg;
+    cfg.cond_dim = cond_dim;
+    mf_mlp *c;
+    mf_err err = mf_mlp_new(&cfg, &c);
+    if (err != MF_OK) {
+        return err;
+    }
+    /* Layer 0's rows grow from D + E to D + E + C columns (the new ones stay zero);
+     * every later parameter keeps its order, shifted by H_1 C. */
+    size_t in_p = parent->in_dim[0], in_c = c->in_dim[0];
+    for (size_t o = 0; o < c->out_dim[0]; o++) {
+        memcpy(c->params + o * in_c, parent->params + o * in_p, in_p * sizeof(float));
+    }
+    memcpy(c->params + c->b_off[0], parent->params + parent->b_off[0],
+           (parent->n_params - parent->b_off[0]) * sizeof(float));
+    *ret = c;
+    return MF_OK;
+}
+
 void mf_mlp_init_params(mf_mlp *m, uint64_t seed)
 {
     mf_rng base = mf_rng_make(seed);

@@ -73,6 +73,18 @@ void mf_mlp_free(mf_mlp *m);
 MF_MUST_CHECK mf_err mf_mlp_clone(const mf_mlp *m, mf_mlp **ret);
 
 /**
+ * A conditional network from an unconditional parent: the parent's configuration with
+ * cond_dim C, its weights copied, and the C new input columns of layer 0 zero.  The
+ * condition then adds W_c c = 0 to the first pre-activation, so for any c the new
+ * network computes the parent's eps(x, t), exactly in real arithmetic and to float
+ * rounding in practice (a GEMM over D + E + C inputs may block its sums otherwise
+ * than over D + E; small D takes the sgemm path instead of the thin-input kernel),
+ * until training moves those columns.  Errors: MF_EINVAL (parent
+ * conditional, C 0 or > MF_MLP_MAX_WIDTH), MF_ENOMEM.  *ret only on success.
+ */
+MF_MUST_CHECK mf_err mf_mlp_new_cond_from(const mf_mlp *parent, uint32_t cond_dim, mf_mlp **ret);
+
+/**
  * PyTorch's default nn.Linear initialisation, from a seed:
  * W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
  */

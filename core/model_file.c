@@ -30,6 +30,8 @@
 #include <time.h>
 
 #include "fileio.h"
+#include "guidance.h"
+#include "mem.h"
 #include "safetensors.h"
 #include "utf8.h"
 
@@ -39,14 +41,29 @@
 static const char *const arch_keys[] = {"format",     "data_dim",       "cond_dim",  "hidden",
                                         "activation", "time_embedding", "prediction"};
 
-static bool is_arch_key(const char *key)
+/* Keys that describe the condition and the reward tensors: set by mf_model_set_cond and
+ * mf_model_set_reward only. */
+static const char *const managed_keys[] = {"condition", "cond_offset",  "cond_scale",
+                                           "cond_null", "reward_model", "reward_hidden"};
+
+static bool in_list(const char *key, const char *const *list, size_t n)
 {
-    for (size_t i = 0; i < sizeof arch_keys / sizeof arch_keys[0]; i++) {
-        if (strcmp(key, arch_keys[i]) == 0) {
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(key, list[i]) == 0) {
             return true;
         }
     }
     return false;
+}
+
+static bool is_arch_key(const char *key)
+{
+    return in_list(key, arch_keys, sizeof arch_keys / sizeof arch_keys[0]);
+}
+
+static bool is_managed_key(const char *key)
+{
+    return in_list(key, managed_keys, sizeof managed_keys / sizeof managed_keys[0]);
 }
 
 /* MF_EFORMAT naming the metadata key as field ("__metadata__/key"). */
@@ -123,6 +140,20 @@ static mf_err meta_put(mf_model *m, const char *key, const char *val)
         return MF_ENOMEM;
     }
     return meta_put_take(m, key, v);
+}
+
+/* Removes key if present (order of the others kept). */
+static void meta_remove(mf_model *m, const char *key)
+{
+    size_t i = meta_index(m, key);
+    if (i == m->n_meta) {
+        return;
+    }
+    free(m->meta_keys[i]);
+    free(m->meta_vals[i]);
+    memmove(m->meta_keys + i, m->meta_keys + i + 1, (m->n_meta - i - 1) * sizeof *m->meta_keys);
+    memmove(m->meta_vals + i, m->meta_vals + i + 1, (m->n_meta - i - 1) * sizeof *m->meta_vals);
+    m->n_meta--;
 }
 
 /* ---- strict scalar parsing -------------------------------------------------------- */
@@ -235,33 +266,38 @@ static mf_err read_dim(const mf_model *m, const char *key, uint32_t lo, uint32_t
                      (unsigned) lo, (unsigned) MF_MLP_MAX_WIDTH);
 }
 
-/* "256,256,256" into cfg->hidden / n_hidden. */
-static mf_err read_hidden(const mf_model *m, mf_mlp_config *cfg, mf_diag *diag)
+/* A list of widths "256,256,256" under key: 1..max_n entries in 1..max_w into out, *ret_n. */
+static mf_err read_widths(const mf_model *m, const char *key, size_t max_n, uint32_t max_w,
+                          uint32_t *out, size_t *ret_n, mf_diag *diag)
 {
     const char *v = NULL;
-    mf_err rc = require(m, "hidden", &v, diag);
+    mf_err rc = require(m, key, &v, diag);
     if (rc != MF_OK) {
         return rc;
     }
     char shown[48];
     mf_utf8_snippet(shown, sizeof shown, v);
-    uint32_t n = 0;
+    size_t n = 0;
     const char *p = v;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma != NULL ? (size_t) (comma - p) : strlen(p);
-        if (n == MF_MLP_MAX_HIDDEN) {
-            return meta_fail(diag, MF_EFORMAT, "hidden", "hidden \"%s\" has more than %d layers",
-                             shown, MF_MLP_MAX_HIDDEN);
+        if (n == max_n) {
+            return meta_fail(diag, MF_EFORMAT, key, "%s \"%s\" has more than %zu layers", key,
+                             shown, max_n);
         }
         if (len == 0) {
-            return meta_fail(diag, MF_EFORMAT, "hidden", "hidden \"%s\" has an empty entry", shown);
+            return meta_fail(diag, MF_EFORMAT, key, "%s \"%s\" has an empty entry", key, shown);
         }
-        num_status st = parse_uint(p, len, 1, MF_MLP_MAX_WIDTH, &cfg->hidden[n]);
-        if (st != NUM_OK) {
-            return meta_fail(
-                diag, MF_EFORMAT, "hidden", "hidden \"%s\": entry %u %s", shown, (unsigned) n + 1,
-                st == NUM_SYNTAX ? "is not a plain decimal integer" : "is out of range 1..8192");
+        num_status st = parse_uint(p, len, 1, max_w, &out[n]);
+        if (st == NUM_SYNTAX) {
+            return meta_fail(diag, MF_EFORMAT, key,
+                             "%s \"%s\": entry %zu is not a plain decimal integer", key, shown,
+                             n + 1);
+        }
+        if (st == NUM_RANGE) {
+            return meta_fail(diag, MF_EFORMAT, key, "%s \"%s\": entry %zu is out of range 1..%u",
+                             key, shown, n + 1, (unsigned) max_w);
         }
         n++;
         if (comma == NULL) {
@@ -269,8 +305,17 @@ static mf_err read_hidden(const mf_model *m, mf_mlp_config *cfg, mf_diag *diag)
         }
         p = comma + 1;
     }
-    cfg->n_hidden = n;
+    *ret_n = n;
     return MF_OK;
+}
+
+static mf_err read_hidden(const mf_model *m, mf_mlp_config *cfg, mf_diag *diag)
+{
+    size_t n = 0;
+    mf_err rc =
+        read_widths(m, "hidden", MF_MLP_MAX_HIDDEN, MF_MLP_MAX_WIDTH, cfg->hidden, &n, diag);
+    cfg->n_hidden = (uint32_t) n;
+    return rc;
 }
 
 /* A metadata value that must equal one fixed string. */
@@ -355,29 +400,179 @@ static mf_err read_schedule(mf_model *m, mf_diag *diag)
     return MF_OK;
 }
 
+typedef enum {
+    ANY_REAL,
+    NONNEG_REAL, /* >= 0 */
+    POS_REAL,    /* > 0 */
+    UNIT_REAL,   /* in [0, 1) */
+} real_range;
+
+/* A finite number in range as a metadata value (key names it in the message). */
+static mf_err check_real(const char *key, const char *v, real_range range, double *ret, mf_err rc,
+                         mf_diag *diag)
+{
+    char shown[48];
+    mf_utf8_snippet(shown, sizeof shown, v);
+    double x = 0.0;
+    if (!parse_real(v, &x)) {
+        return meta_fail(diag, rc, key, "%s \"%s\" is not a finite number", key, shown);
+    }
+    static const char *const want[] = {"", ">= 0", "> 0", "in [0, 1)"};
+    bool ok = range == ANY_REAL || (range == NONNEG_REAL && x >= 0) ||
+              (range == POS_REAL && x > 0) || (range == UNIT_REAL && x >= 0 && x < 1);
+    if (!ok) {
+        return meta_fail(diag, rc, key, "%s %.17g must be %s", key, x, want[range]);
+    }
+    *ret = x;
+    return MF_OK;
+}
+
+static mf_err read_real(const mf_model *m, const char *key, real_range range, double *ret,
+                        mf_diag *diag)
+{
+    const char *v = NULL;
+    mf_err rc = require(m, key, &v, diag);
+    return rc != MF_OK ? rc : check_real(key, v, range, ret, MF_EFORMAT, diag);
+}
+
 static mf_err read_normalisation(mf_model *m, mf_diag *diag)
 {
-    const char *keys[2] = {"data_offset", "data_scale"};
-    double vals[2];
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = NULL;
-        mf_err rc = require(m, keys[i], &v, diag);
+    double offset = 0.0, scale = 1.0;
+    mf_err rc = read_real(m, "data_offset", ANY_REAL, &offset, diag);
+    if (rc == MF_OK) {
+        rc = read_real(m, "data_scale", POS_REAL, &scale, diag);
+    }
+    if (rc == MF_OK) {
+        m->data_offset = offset;
+        m->data_scale = scale;
+    }
+    return rc;
+}
+
+/* ---- reward-conditioned models ----------------------------------------------------- */
+
+size_t mf_model_cond_width(mf_cond_null kind)
+{
+    return kind == MF_COND_NULL_INDICATOR ? 2 : 1;
+}
+
+const char *mf_model_cond_null_name(mf_cond_null kind)
+{
+    return kind == MF_COND_NULL_INDICATOR ? "indicator" : "none";
+}
+
+/*
+ * The optional keys of a reward-conditioned model that carry a value the daemon uses
+ * (defaults for sampling): checked by the loader and by mf_model_set_meta alike, so
+ * that a model that was set up can always be saved and loaded again.  Other keys: OK.
+ */
+static mf_err check_cond_extra(const char *key, const char *v, mf_err rc, mf_diag *diag)
+{
+    double x = 0.0;
+    if (strcmp(key, "pseudo_label_noise") == 0) {
+        return check_real(key, v, NONNEG_REAL, &x, rc, diag);
+    }
+    if (strcmp(key, "guidance_w") == 0) {
+        return check_real(key, v, ANY_REAL, &x, rc, diag);
+    }
+    if (strcmp(key, "p_uncond") == 0) {
+        return check_real(key, v, UNIT_REAL, &x, rc, diag);
+    }
+    mf_guide_mode mode;
+    if (strcmp(key, "guidance") == 0 && mf_guide_mode_lookup(v, &mode) != MF_OK) {
+        char shown[48];
+        mf_utf8_snippet(shown, sizeof shown, v);
+        return meta_fail(diag, rc, key,
+                         "unsupported guidance \"%s\" (expected cond, cfg or "
+                         "reward)",
+                         shown);
+    }
+    return MF_OK;
+}
+
+static mf_err read_cond(mf_model *m, mf_diag *diag)
+{
+    for (size_t i = 0; i < m->n_meta; i++) {
+        mf_err rc = check_cond_extra(m->meta_keys[i], m->meta_vals[i], MF_EFORMAT, diag);
         if (rc != MF_OK) {
             return rc;
         }
+    }
+    const char *v = mf_model_get_meta(m, "condition"), *null_name = NULL;
+    if (v == NULL) {
+        return MF_OK;
+    }
+    char shown[48];
+    mf_utf8_snippet(shown, sizeof shown, v);
+    if (strcmp(v, "reward") != 0) {
+        return meta_fail(diag, MF_EFORMAT, "condition",
+                         "unsupported condition \"%s\" (expected reward)", shown);
+    }
+    mf_model_cond c = {0};
+    mf_err rc = require(m, "cond_null", &null_name, diag);
+    if (rc != MF_OK) {
+        return rc;
+    }
+    mf_utf8_snippet(shown, sizeof shown, null_name);
+    if (strcmp(null_name, "indicator") != 0 && strcmp(null_name, "none") != 0) {
+        return meta_fail(diag, MF_EFORMAT, "cond_null",
+                         "unsupported cond_null \"%s\" (expected indicator or none)", shown);
+    }
+    c.null_kind = strcmp(null_name, "indicator") == 0 ? MF_COND_NULL_INDICATOR : MF_COND_NULL_NONE;
+    if (mf_model_cond_width(c.null_kind) != m->net->cfg.cond_dim) {
+        return meta_fail(diag, MF_EFORMAT, "cond_null", "cond_null %s needs cond_dim %zu, not %u",
+                         null_name, mf_model_cond_width(c.null_kind),
+                         (unsigned) m->net->cfg.cond_dim);
+    }
+    rc = read_real(m, "cond_offset", ANY_REAL, &c.offset, diag);
+    if (rc == MF_OK) {
+        rc = read_real(m, "cond_scale", POS_REAL, &c.scale, diag);
+    }
+    const char *g = mf_model_get_meta(m, "guidance");
+    if (rc == MF_OK && g != NULL && strcmp(g, "cfg") == 0 &&
+        c.null_kind != MF_COND_NULL_INDICATOR) {
+        rc = meta_fail(diag, MF_EFORMAT, "guidance", "guidance cfg needs cond_null indicator");
+    }
+    if (rc == MF_OK) {
+        m->has_cond = true;
+        m->cond = c;
+    }
+    return rc;
+}
+
+/* The reward model the metadata describes, allocated (weights loaded later). */
+static mf_err read_reward_meta(mf_model *m, mf_diag *diag)
+{
+    const char *v = mf_model_get_meta(m, "reward_model");
+    if (v == NULL) {
+        return MF_OK;
+    }
+    mf_reward_kind kind;
+    if (mf_reward_kind_lookup(v, &kind) != MF_OK) {
         char shown[48];
         mf_utf8_snippet(shown, sizeof shown, v);
-        if (!parse_real(v, &vals[i])) {
-            return meta_fail(diag, MF_EFORMAT, keys[i], "%s \"%s\" is not a finite number", keys[i],
-                             shown);
+        return meta_fail(diag, MF_EFORMAT, "reward_model",
+                         "unsupported reward_model \"%s\" (expected ridge or mlp)", shown);
+    }
+    uint32_t h32[MF_REWARD_MAX_HIDDEN];
+    size_t hidden[MF_REWARD_MAX_HIDDEN], n = 0, D = m->net->cfg.data_dim;
+    if (kind == MF_REWARD_MLP) {
+        mf_err rc = read_widths(m, "reward_hidden", MF_REWARD_MAX_HIDDEN, MF_REWARD_MAX_WIDTH, h32,
+                                &n, diag);
+        if (rc != MF_OK) {
+            return rc;
         }
     }
-    if (!(vals[1] > 0)) {
-        return meta_fail(diag, MF_EFORMAT, "data_scale", "data_scale %.17g must be > 0", vals[1]);
+    for (size_t i = 0; i < n; i++) {
+        hidden[i] = h32[i];
     }
-    m->data_offset = vals[0];
-    m->data_scale = vals[1];
-    return MF_OK;
+    if (D > MF_REWARD_MAX_WIDTH) {
+        return meta_fail(diag, MF_EFORMAT, "reward_model",
+                         "a reward model takes at most %d inputs, not data_dim %zu",
+                         MF_REWARD_MAX_WIDTH, D);
+    }
+    mf_err rc = mf_reward_new(kind, D, hidden, n, &m->reward);
+    return rc == MF_OK ? MF_OK : mf_diag_set(diag, rc, NULL, "out of memory for the reward model");
 }
 
 /* ---- tensors ---------------------------------------------------------------------- */
@@ -424,35 +619,79 @@ static mf_err load_tensor(const mf_safetensors *st, const char *name, const size
     return MF_OK;
 }
 
-static mf_err load_tensors(mf_model *m, const mf_safetensors *st, mf_diag *diag)
+/* A tensor of the file: the network's layers, then the reward model's. */
+typedef struct tensor_slot {
+    char name[48];
+    size_t n_dims;
+    size_t shape[2];
+    float *data; /* into the parameter block */
+} tensor_slot;
+
+#define MAX_SLOTS (2 * MF_MLP_MAX_LAYERS + 2 * MF_REWARD_MAX_LAYERS)
+_Static_assert(MF_REWARD_NAME_CAP <= 48, "reward tensor names fit a slot");
+
+/* The tensors m is made of, in file order, into out (MAX_SLOTS); returns their number. */
+static size_t tensor_slots(const mf_model *m, tensor_slot *out)
 {
     const mf_mlp *net = m->net;
-    char w[48], b[48];
-    for (size_t i = 0; i < net->n_layers; i++) {
-        tensor_names(i, w, b, sizeof w);
-        size_t w_shape[2] = {net->out_dim[i], net->in_dim[i]};
-        mf_err rc = load_tensor(st, w, w_shape, 2, net->params + net->w_off[i], diag);
-        if (rc == MF_OK) {
-            rc = load_tensor(st, b, &net->out_dim[i], 1, net->params + net->b_off[i], diag);
-        }
+    size_t n = 0;
+    for (size_t i = 0; i < net->n_layers; i++, n += 2) {
+        tensor_names(i, out[n].name, out[n + 1].name, sizeof out[n].name);
+        out[n].n_dims = 2;
+        out[n].shape[0] = net->out_dim[i];
+        out[n].shape[1] = net->in_dim[i];
+        out[n].data = net->params + net->w_off[i];
+        out[n + 1].n_dims = 1;
+        out[n + 1].shape[0] = net->out_dim[i];
+        out[n + 1].data = net->params + net->b_off[i];
+    }
+    const mf_reward_model *r = m->reward;
+    for (size_t i = 0; r != NULL && i < r->n_layers; i++, n += 2) {
+        mf_reward_tensor_names(r, i, out[n].name, out[n + 1].name);
+        out[n].n_dims = mf_reward_weight_shape(r, i, out[n].shape);
+        out[n].data = r->params + r->w_off[i];
+        out[n + 1].n_dims = 1;
+        out[n + 1].shape[0] = r->out_dim[i];
+        out[n + 1].data = r->params + r->b_off[i];
+    }
+    return n;
+}
+
+static mf_err load_tensors(mf_model *m, const mf_safetensors *st, mf_diag *diag)
+{
+    tensor_slot slots[MAX_SLOTS];
+    size_t n = tensor_slots(m, slots);
+    for (size_t i = 0; i < n; i++) {
+        mf_err rc =
+            load_tensor(st, slots[i].name, slots[i].shape, slots[i].n_dims, slots[i].data, diag);
         if (rc != MF_OK) {
             return rc;
         }
     }
     /* Every expected tensor is there and names are unique: any more are extra. */
-    for (size_t j = 0; j < st->n_tensors && st->n_tensors != 2 * net->n_layers; j++) {
+    for (size_t j = 0; j < st->n_tensors && st->n_tensors != n; j++) {
+        const char *name = st->tensors[j].name;
         bool expected = false;
-        for (size_t i = 0; i < net->n_layers && !expected; i++) {
-            tensor_names(i, w, b, sizeof w);
-            expected = strcmp(st->tensors[j].name, w) == 0 || strcmp(st->tensors[j].name, b) == 0;
+        for (size_t i = 0; i < n && !expected; i++) {
+            expected = strcmp(name, slots[i].name) == 0;
         }
-        if (!expected) {
-            char shown[64];
-            mf_utf8_snippet(shown, sizeof shown, st->tensors[j].name);
-            return mf_diag_set(diag, MF_EFORMAT, st->tensors[j].name,
-                               "unexpected tensor \"%s\" (the network has %zu layers)", shown,
-                               net->n_layers);
+        if (expected) {
+            continue;
         }
+        char shown[64];
+        mf_utf8_snippet(shown, sizeof shown, name);
+        if (strncmp(name, "reward.", 7) == 0 && m->reward == NULL) {
+            return mf_diag_set(diag, MF_EFORMAT, name,
+                               "unexpected tensor \"%s\" (no reward_model metadata)", shown);
+        }
+        if (strncmp(name, "reward.", 7) == 0) {
+            return mf_diag_set(diag, MF_EFORMAT, name,
+                               "unexpected tensor \"%s\" (the %s reward model has %zu layers)",
+                               shown, mf_reward_kind_name(m->reward->kind), m->reward->n_layers);
+        }
+        return mf_diag_set(diag, MF_EFORMAT, name,
+                           "unexpected tensor \"%s\" (the network has %zu layers)", shown,
+                           m->net->n_layers);
     }
     return MF_OK;
 }
@@ -465,6 +704,7 @@ void mf_model_free(mf_model *m)
         return;
     }
     mf_mlp_free(m->net);
+    mf_reward_free(m->reward);
     mf_schedule_deinit(&m->sched);
     for (size_t i = 0; i < m->n_meta; i++) {
         free(m->meta_keys[i]);
@@ -551,12 +791,17 @@ mf_err mf_model_clone(const mf_model *m, mf_model **ret)
     for (size_t i = 0; i < m->n_meta && rc == MF_OK; i++) {
         rc = meta_put(c, m->meta_keys[i], m->meta_vals[i]);
     }
+    if (rc == MF_OK && m->reward != NULL) {
+        rc = mf_reward_clone(m->reward, &c->reward);
+    }
     if (rc != MF_OK) {
         mf_model_free(c);
         return rc;
     }
     c->data_offset = m->data_offset;
     c->data_scale = m->data_scale;
+    c->has_cond = m->has_cond;
+    c->cond = m->cond;
     *ret = c;
     return MF_OK;
 }
@@ -597,12 +842,24 @@ mf_err mf_model_set_meta(mf_model *m, const char *key, const char *val, mf_diag 
         !mf_utf8_valid(key, strlen(key)) || !mf_utf8_valid(val, strlen(val))) {
         return mf_diag_set(diag, MF_EINVAL, NULL, "metadata key and value must be UTF-8 strings");
     }
-    if (is_arch_key(key)) {
+    if (is_arch_key(key) || is_managed_key(key)) {
         const char *cur = mf_model_get_meta(m, key);
         if (cur != NULL && strcmp(cur, val) == 0) {
             return MF_OK;
         }
-        return meta_fail(diag, MF_EINVAL, key, "%s describes the network and cannot change", key);
+        return is_arch_key(key)
+                   ? meta_fail(diag, MF_EINVAL, key, "%s describes the network and cannot change",
+                               key)
+                   : meta_fail(diag, MF_EINVAL, key,
+                               "%s is set with the condition or the reward model", key);
+    }
+    mf_err extra = check_cond_extra(key, val, MF_EINVAL, diag);
+    if (extra != MF_OK) {
+        return extra;
+    }
+    if (strcmp(key, "guidance") == 0 && strcmp(val, "cfg") == 0 && m->has_cond &&
+        m->cond.null_kind != MF_COND_NULL_INDICATOR) {
+        return meta_fail(diag, MF_EINVAL, key, "guidance cfg needs cond_null indicator");
     }
     if (strcmp(key, "schedule") == 0) {
         return set_schedule(m, val, diag);
@@ -654,6 +911,121 @@ mf_err mf_model_set_normalisation(mf_model *m, double offset, double scale)
     return MF_OK;
 }
 
+/* ---- conditions, reward models, conditional children ------------------------------- */
+
+/* "%.17g" of v into a new string (NULL on OOM). */
+static char *real_text(double v)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%.17g", v);
+    return strdup(text);
+}
+
+mf_err mf_model_set_cond(mf_model *m, const mf_model_cond *c, mf_diag *diag)
+{
+    if (m == NULL || c == NULL || !isfinite(c->offset) || !isfinite(c->scale) || !(c->scale > 0)) {
+        return mf_diag_set(diag, MF_EINVAL, "cond_scale",
+                           "the condition needs a finite offset and a finite scale > 0");
+    }
+    if (c->null_kind != MF_COND_NULL_NONE && c->null_kind != MF_COND_NULL_INDICATOR) {
+        return mf_diag_set(diag, MF_EINVAL, "cond_null", "unknown null-condition convention");
+    }
+    if (mf_model_cond_width(c->null_kind) != m->net->cfg.cond_dim) {
+        return mf_diag_set(diag, MF_EINVAL, "cond_null", "cond_null %s needs cond_dim %zu, not %u",
+                           mf_model_cond_null_name(c->null_kind), mf_model_cond_width(c->null_kind),
+                           (unsigned) m->net->cfg.cond_dim);
+    }
+    /* "condition" last: keys cond_* without it mean nothing to the loader, so an
+     * out-of-memory failure half way leaves a model that still loads as before. */
+    const char *keys[4] = {"cond_offset", "cond_scale", "cond_null", "condition"};
+    char *vals[4] = {real_text(c->offset), real_text(c->scale),
+                     strdup(mf_model_cond_null_name(c->null_kind)), strdup("reward")};
+    mf_err rc = MF_OK;
+    for (size_t i = 0; i < 4; i++) {
+        if (rc == MF_OK && vals[i] != NULL) {
+            rc = meta_put_take(m, keys[i], vals[i]); /* takes vals[i], even on error */
+        } else {
+            rc = MF_ENOMEM;
+            free(vals[i]);
+        }
+    }
+    if (rc != MF_OK) {
+        return mf_diag_set(diag, rc, NULL, "out of memory");
+    }
+    m->has_cond = true;
+    m->cond = *c;
+    return MF_OK;
+}
+
+mf_err mf_model_set_reward(mf_model *m, const mf_reward_model *r, mf_diag *diag)
+{
+    if (m == NULL || r == NULL || r->D != m->net->cfg.data_dim) {
+        return mf_diag_set(diag, MF_EINVAL, "reward_model",
+                           "the reward model must take the model's data_dim inputs");
+    }
+    if (!mf_floats_finite(r->params, r->n_params)) {
+        return mf_diag_set(diag, MF_EINVAL, "reward_model", "the reward model is not finite");
+    }
+    char hidden[MF_REWARD_MAX_HIDDEN * 12] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < r->n_hidden; i++) {
+        o += (size_t) snprintf(hidden + o, sizeof hidden - o, i > 0 ? ",%zu" : "%zu", r->hidden[i]);
+    }
+    mf_reward_model *copy = NULL;
+    mf_err rc = mf_reward_clone(r, &copy);
+    if (rc == MF_OK && r->kind == MF_REWARD_MLP) {
+        rc = meta_put(m, "reward_hidden", hidden);
+    }
+    if (rc == MF_OK) {
+        rc = meta_put(m, "reward_model", mf_reward_kind_name(r->kind));
+    }
+    if (rc != MF_OK) {
+        mf_reward_free(copy);
+        return mf_diag_set(diag, rc, NULL, "out of memory");
+    }
+    if (r->kind == MF_REWARD_RIDGE) {
+        meta_remove(m, "reward_hidden");
+    }
+    mf_reward_free(m->reward);
+    m->reward = copy;
+    return MF_OK;
+}
+
+mf_err mf_model_new_cond_from(const mf_model *parent, uint32_t cond_dim, mf_model **ret,
+                              mf_diag *diag)
+{
+    if (parent == NULL || parent->net == NULL || ret == NULL || parent->net->cfg.cond_dim != 0 ||
+        cond_dim == 0 || cond_dim > MF_MLP_MAX_WIDTH) {
+        return mf_diag_set(diag, MF_EINVAL, NULL,
+                           "a conditional model grows from an unconditional parent");
+    }
+    mf_mlp_config cfg = parent->net->cfg;
+    cfg.cond_dim = cond_dim;
+    mf_model *m = NULL;
+    mf_err rc = mf_model_new(&cfg, parent->sched.spec, &m, diag);
+    if (rc != MF_OK) {
+        return rc;
+    }
+    mf_mlp *net = NULL;
+    rc = mf_mlp_new_cond_from(parent->net, cond_dim, &net);
+    if (rc == MF_OK) {
+        mf_mlp_free(m->net);
+        m->net = net;
+        rc = mf_model_set_normalisation(m, parent->data_offset, parent->data_scale);
+    }
+    const char *dataset = mf_model_get_meta(parent, "dataset");
+    if (rc == MF_OK && dataset != NULL) {
+        rc = meta_put(m, "dataset", dataset);
+    }
+    if (rc != MF_OK) {
+        mf_model_free(m);
+        return mf_diag_set(diag, rc, NULL, "cannot create the conditional model: %s",
+                           mf_strerror(rc));
+    }
+    *ret = m;
+    return MF_OK;
+}
+
 /* ---- load ------------------------------------------------------------------------- */
 
 mf_err mf_model_load_buffer(const uint8_t *buf, size_t len, mf_model **ret, mf_diag *diag)
@@ -694,7 +1066,13 @@ mf_err mf_model_load_buffer(const uint8_t *buf, size_t len, mf_model **ret, mf_d
         rc = mf_diag_set(diag, rc, NULL, "cannot allocate the network: %s", mf_strerror(rc));
         goto done;
     }
-    rc = load_tensors(m, st, diag);
+    rc = read_cond(m, diag);
+    if (rc == MF_OK) {
+        rc = read_reward_meta(m, diag);
+    }
+    if (rc == MF_OK) {
+        rc = load_tensors(m, st, diag);
+    }
 done:
     mf_safetensors_free(st);
     if (rc != MF_OK) {
@@ -727,30 +1105,23 @@ mf_err mf_model_to_buffer(const mf_model *m, uint8_t **ret_buf, size_t *ret_len)
     if (m == NULL || m->net == NULL || ret_buf == NULL || ret_len == NULL) {
         return MF_EINVAL;
     }
-    const mf_mlp *net = m->net;
-    for (size_t i = 0; i < net->n_params; i++) {
-        if (!isfinite(net->params[i])) {
-            return MF_EINVAL; /* the loader would refuse the file */
-        }
+    /* The loader would refuse a non-finite weight. */
+    if (!mf_floats_finite(m->net->params, m->net->n_params) ||
+        (m->reward != NULL && !mf_floats_finite(m->reward->params, m->reward->n_params))) {
+        return MF_EINVAL;
     }
-    mf_safetensors_entry e[2 * MF_MLP_MAX_LAYERS];
-    char names[2 * MF_MLP_MAX_LAYERS][48];
-    for (size_t i = 0; i < net->n_layers; i++) {
-        tensor_names(i, names[2 * i], names[2 * i + 1], sizeof names[0]);
-        e[2 * i] = (mf_safetensors_entry){
-            .name = names[2 * i],
-            .n_dims = 2,
-            .shape = {net->out_dim[i], net->in_dim[i]},
-            .data = net->params + net->w_off[i],
-        };
-        e[2 * i + 1] = (mf_safetensors_entry){
-            .name = names[2 * i + 1],
-            .n_dims = 1,
-            .shape = {net->out_dim[i]},
-            .data = net->params + net->b_off[i],
+    tensor_slot slots[MAX_SLOTS];
+    mf_safetensors_entry e[MAX_SLOTS];
+    size_t n = tensor_slots(m, slots);
+    for (size_t i = 0; i < n; i++) {
+        e[i] = (mf_safetensors_entry){
+            .name = slots[i].name,
+            .n_dims = slots[i].n_dims,
+            .shape = {slots[i].shape[0], slots[i].shape[1]},
+            .data = slots[i].data,
         };
     }
-    return mf_safetensors_write(e, 2 * net->n_layers, (const char *const *) m->meta_keys,
+    return mf_safetensors_write(e, n, (const char *const *) m->meta_keys,
                                 (const char *const *) m->meta_vals, m->n_meta, ret_buf, ret_len,
                                 NULL);
 }

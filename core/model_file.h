@@ -13,6 +13,24 @@
  *   data_offset     finite number        data_scale  finite number > 0
  *   dataset, parent, created, provenance and any other key: optional, kept.
  *
+ * Reward-conditioned models (core/guidance.h, core/rcgd.h) add, validated when
+ * present:
+ *   condition       reward: the model is conditioned on a target reward a,
+ *                   c_0 = (a - cond_offset) / cond_scale; then required:
+ *   cond_offset     finite number        cond_scale  finite number > 0
+ *   cond_null       indicator: C = 2, condition [c_0, 1], null condition [0, 0]
+ *                   (classifier-free guidance); none: C = 1, condition [c_0]
+ *   pseudo_label_noise  nu >= 0 (optional)   guidance  cond | cfg | reward
+ *   guidance_w      finite (optional)        p_uncond  in [0, 1) (optional)
+ * and a reward model f(x) on DATA space (core/reward.h), described by
+ *   reward_model    ridge | mlp          reward_hidden  "64,64" (mlp only)
+ * with its tensors, validated like the network's: ridge reward.weight [D] and
+ * reward.bias [1]; mlp reward.layers.{i}.weight [out, in] and
+ * reward.layers.{i}.bias [out], the last layer's out = 1.  condition, cond_*,
+ * reward_model and reward_hidden are set through mf_model_set_cond and
+ * mf_model_set_reward only, so metadata and tensors cannot disagree;
+ * mf_model_set_meta checks the optional keys as the loader does.
+ *
  * Loading validates all of it (strict integers, widths and depth from mlp.h,
  * finite weights) and answers MF_EFORMAT with diag->msg naming the problem
  * and diag->field the tensor or "__metadata__/<key>".  Saving is atomic.
@@ -23,21 +41,39 @@
 #ifndef MF_MODEL_FILE_H
 #define MF_MODEL_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
-#include <time.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "err.h"
 #include "mlp.h"
+#include "reward.h"
 #include "schedule.h"
 
 #define MF_MODEL_FORMAT "manifold.mlp-ddpm.v1"
+
+/* How the null condition of classifier-free guidance is written (metadata cond_null). */
+typedef enum mf_cond_null {
+    MF_COND_NULL_NONE = 0,      /* "none": C = 1, no null condition */
+    MF_COND_NULL_INDICATOR = 1, /* "indicator": C = 2, [c_0, 1]; null [0, 0] */
+} mf_cond_null;
+
+/* How a target reward becomes a reward-conditioned model's condition. */
+typedef struct mf_model_cond {
+    double offset; /* c_0 = (a - offset) / scale */
+    double scale;  /* > 0 */
+    mf_cond_null null_kind;
+} mf_model_cond;
 
 typedef struct mf_model {
     mf_mlp *net;        /* owned */
     mf_schedule sched;  /* owned arrays; built from the "schedule" metadata */
     double data_offset; /* x_model = (x_data - data_offset) / data_scale */
     double data_scale;  /* > 0 */
+    bool has_cond;      /* metadata condition = reward: cond is valid */
+    mf_model_cond cond;
+    mf_reward_model *reward; /* owned; NULL when the file has none */
     size_t n_meta;
     char **meta_keys; /* owned, n_meta each, in file order */
     char **meta_vals;
@@ -94,6 +130,39 @@ MF_MUST_CHECK mf_err mf_model_set_created(mf_model *m, time_t t, mf_diag *diag);
  * <= 0), MF_ENOMEM; on error m is unchanged.
  */
 MF_MUST_CHECK mf_err mf_model_set_normalisation(mf_model *m, double offset, double scale);
+
+/** The condition width C of a null-condition convention: 1 (none) or 2 (indicator). */
+size_t mf_model_cond_width(mf_cond_null kind);
+
+/** "none", "indicator". */
+const char *mf_model_cond_null_name(mf_cond_null kind);
+
+/**
+ * Makes m a reward-conditioned model with condition c: sets has_cond, cond and the
+ * metadata condition, cond_offset, cond_scale ("%.17g") and cond_null.  Errors:
+ * MF_EINVAL (offset or scale not finite, scale <= 0, an unknown null_kind, or a width
+ * other than m's cond_dim; named in diag; m unchanged), MF_ENOMEM (some cond_* keys may
+ * be written, but not "condition": m is still unconditioned, in memory and in a file).
+ */
+MF_MUST_CHECK mf_err mf_model_set_cond(mf_model *m, const mf_model_cond *c, mf_diag *diag);
+
+/**
+ * Attaches a copy of the reward model r (its input width must be m's D) and sets the
+ * metadata reward_model and, for an mlp, reward_hidden.  Errors: MF_EINVAL (NULL, other
+ * D, non-finite parameters), MF_ENOMEM; on error m keeps its reward model (reward_hidden
+ * may already be written, which only an mlp reward model reads).
+ */
+MF_MUST_CHECK mf_err mf_model_set_reward(mf_model *m, const mf_reward_model *r, mf_diag *diag);
+
+/**
+ * A new model whose network is parent's with cond_dim C condition inputs added
+ * (mf_mlp_new_cond_from: zero weights, so it computes exactly parent's eps for every
+ * condition), with parent's schedule, normalisation and "dataset" (other metadata is
+ * the caller's to set: parent id, created, provenance).  Errors: MF_EINVAL (parent
+ * NULL or conditional, C 0 or too wide), MF_ENOMEM.  *ret only on success.
+ */
+MF_MUST_CHECK mf_err mf_model_new_cond_from(const mf_model *parent, uint32_t cond_dim,
+                                            mf_model **ret, mf_diag *diag);
 
 /** x (n values) from model space to data space: x_data = x * data_scale + data_offset. */
 void mf_model_to_data(const mf_model *m, float *x, size_t n);

@@ -25,17 +25,11 @@
 
 enum { STREAM_STEP = 2 };
 
+const char *const mf_sampler_names[] = {"ddpm", "ddim", "ode", NULL};
+
 const char *mf_sampler_name(mf_sampler_kind kind)
 {
-    switch (kind) {
-    case MF_SAMPLER_DDPM:
-        return "ddpm";
-    case MF_SAMPLER_DDIM:
-        return "ddim";
-    case MF_SAMPLER_ODE:
-        return "ode";
-    }
-    return "unknown";
+    return (unsigned) kind <= MF_SAMPLER_ODE ? mf_sampler_names[kind] : "unknown";
 }
 
 mf_err mf_sampler_lookup(const char *name, mf_sampler_kind *ret)

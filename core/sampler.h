@@ -47,6 +47,9 @@ typedef enum mf_sampler_kind {
 /** "ddpm", "ddim", "ode". */
 const char *mf_sampler_name(mf_sampler_kind kind);
 
+/** The same names by mf_sampler_kind, NULL-terminated (for tables of names). */
+extern const char *const mf_sampler_names[];
+
 /** Parses a sampler name; MF_ENOTFOUND for anything else. */
 MF_MUST_CHECK mf_err mf_sampler_lookup(const char *name, mf_sampler_kind *ret);
 

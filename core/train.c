@@ -258,6 +258,54 @@ void mf_trainer_step(mf_trainer *tr, const float *x0, const float *c, double *re
     mf_trainer_end_step(tr, ret_loss, ret_grad_norm);
 }
 
+typedef struct part_job {
+    mf_trainer *tr;
+    size_t n_parts;
+} part_job;
+
+static void shard_task(void *ctx, size_t i)
+{
+    mf_trainer_shard_grad(ctx, i);
+}
+
+static void grad_task(void *ctx, size_t i)
+{
+    const part_job *u = ctx;
+    mf_trainer_grad_part(u->tr, i, u->n_parts);
+}
+
+static void update_task(void *ctx, size_t i)
+{
+    const part_job *u = ctx;
+    mf_trainer_update_part(u->tr, i, u->n_parts);
+}
+
+/* fn(exec, n, task, ctx), or the loop on this thread without an executor. */
+static void run_tasks(mf_par_for_fn fn, void *exec, size_t n, void (*task)(void *, size_t),
+                      void *ctx)
+{
+    if (fn != NULL) {
+        fn(exec, n, task, ctx);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        task(ctx, i);
+    }
+}
+
+void mf_trainer_step_exec(mf_trainer *tr, mf_par_for_fn fn, void *exec, size_t n_parts,
+                          const float *x0, const float *c, double *ret_loss, double *ret_grad_norm)
+{
+    part_job u = {.tr = tr, .n_parts = n_parts < 1 ? 1 : n_parts};
+    u.n_parts = u.n_parts < MF_TRAIN_MAX_PARTS ? u.n_parts : MF_TRAIN_MAX_PARTS;
+    mf_trainer_begin_step(tr, x0, c);
+    run_tasks(fn, exec, tr->opts.n_shards, shard_task, tr);
+    run_tasks(fn, exec, u.n_parts, grad_task, &u);
+    mf_trainer_finish_reduce(tr, u.n_parts);
+    run_tasks(fn, exec, u.n_parts, update_task, &u);
+    mf_trainer_finish_step(tr, ret_loss, ret_grad_norm);
+}
+
 size_t mf_trainer_n_shards(const mf_trainer *tr)
 {
     return tr->opts.n_shards;

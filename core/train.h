@@ -96,6 +96,20 @@ void mf_trainer_finish_reduce(mf_trainer *tr, size_t n_parts);
 void mf_trainer_update_part(mf_trainer *tr, size_t part, size_t n_parts);
 void mf_trainer_finish_step(mf_trainer *tr, double *ret_loss, double *ret_grad_norm);
 
+/**
+ * Runs task(ctx, i) for i in [0, n), possibly concurrently, and returns when all are
+ * done: an executor (core/ starts no threads; server/par.h's mf_par_for_exec is one).
+ */
+typedef void (*mf_par_for_fn)(void *exec, size_t n, void (*task)(void *ctx, size_t i), void *ctx);
+
+/**
+ * One step (as mf_trainer_step) with its phases run by an executor: the shards, then
+ * n_parts (1..MF_TRAIN_MAX_PARTS, e.g. the team size) parts of the parameter
+ * gradients and of the update.  fn NULL runs them on the calling thread.
+ */
+void mf_trainer_step_exec(mf_trainer *tr, mf_par_for_fn fn, void *exec, size_t n_parts,
+                          const float *x0, const float *c, double *ret_loss, double *ret_grad_norm);
+
 /** Number of shards (opts.n_shards). */
 size_t mf_trainer_n_shards(const mf_trainer *tr);
 

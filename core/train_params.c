@@ -224,7 +224,7 @@ static void norm_of(const mf_train_params *p, float *offset, float *scale)
 }
 
 /* The trainer's options: THE mapping from the params. */
-static mf_train_opts opts_of(const mf_train_params *p)
+mf_train_opts mf_train_params_trainer_opts(const mf_train_params *p)
 {
     mf_train_opts to = mf_train_opts_default();
     to.batch = p->batch;
@@ -258,7 +258,7 @@ mf_err mf_train_params_begin(const mf_train_params *p, mf_model **ret_model, mf_
     norm_of(p, &offset, &scale);
     err = mf_model_set_normalisation(m, offset, scale);
     if (err == MF_OK) {
-        mf_train_opts to = opts_of(p);
+        mf_train_opts to = mf_train_params_trainer_opts(p);
         err = mf_trainer_new(m->net, &m->sched, &to, &tr);
     }
     if (err != MF_OK) {

@@ -152,6 +152,14 @@ MF_MUST_CHECK mf_err mf_train_params_begin(const mf_train_params *p, mf_model **
                                            mf_trainer **ret_tr, mf_diag *diag);
 
 /**
+ * The trainer's options for p, the one mapping begin uses: mf_train_opts_default with
+ * p's batch, steps, lr, lr_min, warmup, ema, clip and seed, and MF_TRAIN_SHARDS
+ * shards (at most batch).  For runs that build their own model from these settings
+ * (core/rcgd.h).
+ */
+mf_train_opts mf_train_params_trainer_opts(const mf_train_params *p);
+
+/**
  * The clean batch of step `step` in model space: mf_dataset_train_batch with
  * p's data set, seed, batch and dequantise, or mf_table_train_batch with p's
  * table, seed and batch, and m's normalisation.  x: (p->batch, D).  Errors:

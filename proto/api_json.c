@@ -173,14 +173,33 @@ json_t *mf_json_sample_result(const mf_sample_view *v)
 {
     json_t *o = json_object();
     int f = o == NULL;
-    f |= json_object_set_new(o, "model", json_string(v->model));
-    f |= json_object_set_new(o, "sampler", json_string(v->sampler));
-    f |= json_object_set_new(o, "n", json_integer((json_int_t) v->n));
-    f |= json_object_set_new(o, "steps", json_integer((json_int_t) v->steps));
-    f |= json_object_set_new(o, "eta", mf_json_num(v->eta));
-    f |= json_object_set_new(o, "seed", mf_json_u64(v->seed));
+    const mf_sample_req *q = v->req;
+    f |= json_object_set_new(o, "model", json_string(q->model));
+    f |= json_object_set_new(o, "sampler", json_string(mf_sampler_name(q->sampler)));
+    f |= json_object_set_new(o, "n", json_integer((json_int_t) q->n));
+    f |= json_object_set_new(o, "steps", json_integer((json_int_t) q->steps));
+    f |= json_object_set_new(o, "eta", mf_json_num(q->eta));
+    f |= json_object_set_new(o, "seed", mf_json_u64(q->seed));
+    if (q->has_target) {
+        f |= json_object_set_new(o, "target", mf_json_num(q->target));
+    }
+    if (q->n_condition > 0) {
+        json_t *c = json_array();
+        f |= c == NULL;
+        for (size_t i = 0; i < q->n_condition && c != NULL; i++) {
+            f |= json_array_append_new(c, mf_json_num(q->condition[i]));
+        }
+        f |= json_object_set_new(o, "condition", c);
+    }
+    if (q->has_guidance) {
+        json_t *g = json_object();
+        f |= g == NULL;
+        f |= json_object_set_new(g, "mode", json_string(mf_guide_mode_name(q->guidance)));
+        f |= json_object_set_new(g, "w", mf_json_num(q->guidance_w));
+        f |= json_object_set_new(o, "guidance", g);
+    }
     if (v->x != NULL) {
-        f |= json_object_set_new(o, "samples", mf_json_samples(v->x, v->n, v->D));
+        f |= json_object_set_new(o, "samples", mf_json_samples(v->x, q->n, v->D));
     }
     f |= json_object_set_new(o, "metrics", v->metrics != NULL ? json_incref(v->metrics)
                                                               : json_null());

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "model_file.h"
+#include "sample_codec.h"
 
 #define MF_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
 
@@ -69,21 +70,18 @@ json_t *mf_json_samples(const float *x, size_t n, size_t D);
 
 /* The result of a sampling request or job. */
 typedef struct mf_sample_view {
-    const char *model;
-    const char *sampler;
-    size_t n, steps;
-    double eta;
-    uint64_t seed;
-    const float *x; /* (n, D), data space */
+    const mf_sample_req *req;    /* the request, resolved (steps, seed, guidance) */
+    const float *x;              /* (n, D), data space */
     size_t D;
-    json_t *metrics; /* borrowed; NULL: "metrics": null */
+    json_t *metrics;             /* borrowed; NULL: "metrics": null */
     const char *metrics_skipped; /* reason when metrics is NULL, or NULL */
 } mf_sample_view;
 
 /**
- * {"model", "sampler", "n", "steps", "eta", "seed", "samples", "metrics",
- * "metrics_skipped"?}; no "samples" when x is NULL (the summary that ends a
- * sample stream, whose rows went out as samples events).
+ * {"model", "sampler", "n", "steps", "eta", "seed", "target"?, "condition"?,
+ * "guidance"?: {"mode", "w"}, "samples", "metrics", "metrics_skipped"?}; no
+ * "samples" when x is NULL (the summary that ends a sample stream, whose rows
+ * went out as samples events).
  */
 json_t *mf_json_sample_result(const mf_sample_view *v);
 

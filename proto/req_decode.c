@@ -366,6 +366,29 @@ double mf_req_limit_value(const mf_req_limits *lim, mf_req_limit limit, double h
     ((const type *) (const void *) ((const char *) (params) + (f)->offset))
 #define MAX_FIELDS 32
 
+/* "one of "a", "b", "c"": an enum's values in words. */
+static void enum_what(char *buf, size_t cap, const char *const *names)
+{
+    char list[160];
+    mf_req_join_names(list, sizeof list, names, true);
+    snprintf(buf, cap, "one of %s", list);
+}
+
+/* A string among names: *out = its index. */
+static mf_err get_enum(const json_t *v, const char *ptr, const char *const *names, int *out,
+                       mf_diag *d)
+{
+    for (int i = 0; json_is_string(v) && names[i] != NULL; i++) {
+        if (strcmp(json_string_value(v), names[i]) == 0) {
+            *out = i;
+            return MF_OK;
+        }
+    }
+    char what[192];
+    enum_what(what, sizeof what, names);
+    return mf_req_fail_must(d, json_is_string(v) ? "bad_value" : "wrong_type", ptr, what, v);
+}
+
 /* "an integer between lo and hi", the range of a field in words. */
 static void int_range(char *buf, size_t cap, uint64_t lo, uint64_t hi)
 {
@@ -383,9 +406,11 @@ static mf_err absent(const mf_req_field *f, const char *ptr, const mf_req_limits
     }
     double hi = mf_req_limit_value(lim, f->limit, f->hi);
     if (f->required) {
-        char what[96];
+        char what[192];
         if (f->type == MF_REQ_SIZE || f->type == MF_REQ_U64) {
             int_range(what, sizeof what, (uint64_t) f->lo, (uint64_t) hi);
+        } else if (f->type == MF_REQ_ENUM) {
+            enum_what(what, sizeof what, f->names);
         } else {
             snprintf(what, sizeof what, "%s", f->what != NULL ? f->what : "a value");
         }
@@ -416,6 +441,9 @@ static mf_err absent(const mf_req_field *f, const char *ptr, const mf_req_limits
     case MF_REQ_ID:
         AT(params, f, char)[0] = '\0';
         break;
+    case MF_REQ_ENUM:
+        *AT(params, f, int) = (int) def;
+        break;
     case MF_REQ_CUSTOM: /* handled above */
         break;
     }
@@ -444,6 +472,9 @@ static mf_err present(const mf_req_field *f, const json_t *v, const char *ptr,
     case MF_REQ_ID:
         err = mf_req_get_id(v, ptr, AT(params, f, char), d);
         break;
+    case MF_REQ_ENUM:
+        err = get_enum(v, ptr, f->names, AT(params, f, int), d);
+        break;
     case MF_REQ_CUSTOM:
         err = f->decode(v, ptr, lim, params, d);
         break;
@@ -454,15 +485,23 @@ static mf_err present(const mf_req_field *f, const json_t *v, const char *ptr,
     return err;
 }
 
-mf_err mf_req_check_fields(const mf_req_field *table, json_t *o, const char *prefix, mf_diag *d)
+mf_err mf_req_check_tables(const mf_req_field *const *tables, size_t n_tables, json_t *o,
+                           const char *prefix, mf_diag *d)
 {
     const char *names[MAX_FIELDS + 1];
     size_t n = 0;
-    for (; table[n].key != NULL && n < MAX_FIELDS; n++) {
-        names[n] = table[n].key;
+    for (size_t t = 0; t < n_tables; t++) {
+        for (const mf_req_field *f = tables[t]; f->key != NULL && n < MAX_FIELDS; f++) {
+            names[n++] = f->key;
+        }
     }
     names[n] = NULL;
     return mf_req_check_keys(o, prefix, names, d);
+}
+
+mf_err mf_req_check_fields(const mf_req_field *table, json_t *o, const char *prefix, mf_diag *d)
+{
+    return mf_req_check_tables(&table, 1, o, prefix, d);
 }
 
 mf_err mf_req_decode_fields(const mf_req_field *table, json_t *o, const char *prefix,
@@ -472,6 +511,13 @@ mf_err mf_req_decode_fields(const mf_req_field *table, json_t *o, const char *pr
     if (o != NULL && (err = mf_req_check_fields(table, o, prefix, d)) != MF_OK) {
         return err;
     }
+    return mf_req_decode_table(table, o, prefix, lim, with_defaults, params, d);
+}
+
+mf_err mf_req_decode_table(const mf_req_field *table, json_t *o, const char *prefix,
+                           const mf_req_limits *lim, bool with_defaults, void *params, mf_diag *d)
+{
+    mf_err err;
     for (const mf_req_field *f = table; f->key != NULL; f++) {
         json_t *v = o != NULL ? json_object_get(o, f->key) : NULL;
         char ptr[128];
@@ -495,7 +541,13 @@ char *mf_req_dump_sorted(json_t *o, int failures)
 char *mf_req_encode_fields(const mf_req_field *table, const void *params)
 {
     json_t *o = json_object();
-    int fail = o == NULL;
+    int fail = o == NULL || mf_req_encode_into(o, table, params);
+    return mf_req_dump_sorted(o, fail);
+}
+
+int mf_req_encode_into(json_t *o, const mf_req_field *table, const void *params)
+{
+    int fail = 0;
     for (const mf_req_field *f = table; f->key != NULL && !fail; f++) {
         if (f->has_given &&
             !*(const bool *) (const void *) ((const char *) params + f->given_offset)) {
@@ -518,6 +570,9 @@ char *mf_req_encode_fields(const mf_req_field *table, const void *params)
         case MF_REQ_BOOL:
             v = json_boolean(*AT_C(params, f, bool));
             break;
+        case MF_REQ_ENUM:
+            v = json_string(f->names[*AT_C(params, f, int)]);
+            break;
         case MF_REQ_ID:
             /* "" (the server names it) is not an id: left out. */
             if (AT_C(params, f, char)[0] == '\0') {
@@ -531,5 +586,5 @@ char *mf_req_encode_fields(const mf_req_field *table, const void *params)
         }
         fail |= json_object_set_new(o, f->key, v);
     }
-    return mf_req_dump_sorted(o, fail);
+    return fail;
 }

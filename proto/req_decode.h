@@ -102,6 +102,7 @@ typedef enum mf_req_type {
     MF_REQ_NUMBER, /* number in [lo, hi] ((lo, hi] when lo_open) into a double */
     MF_REQ_BOOL,   /* true or false into a bool */
     MF_REQ_ID,     /* an id into char[MF_REQ_ID_MAX + 1]; "" = not given (not encoded) */
+    MF_REQ_ENUM,   /* one of names into an int-sized enum (its index); def: the default's index */
     MF_REQ_CUSTOM, /* the field's own decode and encode */
 } mf_req_type;
 
@@ -119,16 +120,17 @@ typedef struct mf_req_field mf_req_field;
 struct mf_req_field {
     const char *key;
     mf_req_type type;
-    size_t offset;       /* of the value in the params struct */
-    double lo, hi;       /* the range */
-    mf_req_limit limit;  /* a server limit that replaces hi (and caps def) */
-    bool lo_open;        /* NUMBER: lo itself not allowed */
-    const char *what;    /* NUMBER: the allowed values in words, for messages */
-    double def;          /* the default of a field not given (capped at the limit) */
-    bool required;       /* missing is an error */
-    bool omit_zero;      /* encode: left out when 0 ("the server picks") */
-    bool has_given;      /* given_offset names a bool set when the field is given */
-    size_t given_offset; /* (and encode leaves the field out when it is not) */
+    size_t offset;            /* of the value in the params struct */
+    double lo, hi;            /* the range */
+    mf_req_limit limit;       /* a server limit that replaces hi (and caps def) */
+    bool lo_open;             /* NUMBER: lo itself not allowed */
+    const char *what;         /* NUMBER: the allowed values in words, for messages */
+    const char *const *names; /* ENUM: the values, NULL-terminated */
+    double def;               /* the default of a field not given (capped at the limit) */
+    bool required;            /* missing is an error */
+    bool omit_zero;           /* encode: left out when 0 ("the server picks") */
+    bool has_given;           /* given_offset names a bool set when the field is given */
+    size_t given_offset;      /* (and encode leaves the field out when it is not) */
     /* MF_REQ_CUSTOM: decode v at ptr into params (v NULL: the field is absent, so
      * set its default or fail as missing; called when decoding with defaults or
      * when required); encode it into o under key (0 = ok). */
@@ -154,6 +156,22 @@ MF_MUST_CHECK mf_err mf_req_decode_fields(const mf_req_field *table, json_t *o, 
 /** Fails with unknown_field on the first key of o (not NULL) that is not in table. */
 MF_MUST_CHECK mf_err mf_req_check_fields(const mf_req_field *table, json_t *o, const char *prefix,
                                          mf_diag *d);
+
+/**
+ * The same for an object whose fields n tables describe together (a codec
+ * that shares a group of fields with another, each table with its own base
+ * struct): the allowed fields are those of every table, in order.
+ */
+MF_MUST_CHECK mf_err mf_req_check_tables(const mf_req_field *const *tables, size_t n, json_t *o,
+                                         const char *prefix, mf_diag *d);
+
+/** mf_req_decode_fields without the unknown-field check (done for several tables at once). */
+MF_MUST_CHECK mf_err mf_req_decode_table(const mf_req_field *table, json_t *o, const char *prefix,
+                                         const mf_req_limits *lim, bool with_defaults, void *params,
+                                         mf_diag *d);
+
+/** Sets the fields of params by table into object o (as mf_req_encode_fields); 0 = ok. */
+int mf_req_encode_into(json_t *o, const mf_req_field *table, const void *params);
 
 /**
  * The canonical JSON of params by table: compact, keys sorted, every field

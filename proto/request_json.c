@@ -89,7 +89,7 @@ static mf_err decode_params(json_t *params, const mf_req_limits *lim, mf_job_req
 /* The model of a job: required (and an id) when the type takes one, else forbidden. */
 static mf_err decode_model(const mf_job_codec *c, const json_t *v, mf_job_req *j, mf_diag *d)
 {
-    if (!c->needs_model) {
+    if (c->model == MF_CODEC_NO_MODEL) {
         if (v != NULL) {
             return mf_req_fail(d, "unknown_field", "/model", "unknown field \"/model\"; %s",
                                c->model_hint);
@@ -97,7 +97,8 @@ static mf_err decode_model(const mf_job_codec *c, const json_t *v, mf_job_req *j
         return MF_OK;
     }
     if (v == NULL) {
-        return mf_req_fail_missing(d, "/model", MF_REQ_ID_RULE);
+        return c->model == MF_CODEC_MODEL ? mf_req_fail_missing(d, "/model", MF_REQ_ID_RULE)
+                                          : MF_OK;
     }
     return mf_req_get_id(v, "/model", j->model, d);
 }
@@ -168,12 +169,13 @@ mf_err mf_req_decode_job_params(const char *type, const char *model, const char 
         job_types(types, sizeof types, " or ");
         return mf_req_fail(d, "bad_value", "/type", "\"/type\" must be %s", types);
     }
-    if (j.codec->needs_model) {
+    bool given = model != NULL && model[0] != '\0';
+    if (j.codec->model == MF_CODEC_MODEL || (j.codec->model == MF_CODEC_MODEL_OPTIONAL && given)) {
         if (!mf_req_id_valid(model)) {
             return mf_req_fail(d, "bad_value", "/model", "\"/model\" must be " MF_REQ_ID_RULE);
         }
         memcpy(j.model, model, strlen(model) + 1);
-    } else if (model != NULL && model[0] != '\0') {
+    } else if (j.codec->model == MF_CODEC_NO_MODEL && given) {
         /* As in mf_req_decode_job: the type takes no model. */
         return mf_req_fail(d, "unknown_field", "/model", "unknown field \"/model\"; %s",
                            j.codec->model_hint);

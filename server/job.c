@@ -44,7 +44,8 @@ mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, mf_job_req *
     if (type->state_size > 0 && (j->state = calloc(1, type->state_size)) == NULL) {
         err = mf_diag_set(d, MF_ENOMEM, NULL, "out of memory");
     }
-    if (err == MF_OK && type->codec->needs_model) {
+    if (err == MF_OK && (type->codec->model == MF_CODEC_MODEL ||
+                         (type->codec->model == MF_CODEC_MODEL_OPTIONAL && j->model_id[0] != '\0'))) {
         /* The one place the rule "this type reads a model" is applied. */
         j->model = mf_registry_get(host->reg, j->model_id);
         if (j->model == NULL) {

@@ -239,25 +239,23 @@ typedef struct sample_job {
     const mf_mlp *net;
     const mf_schedule *sched;
     const mf_sampler_opts *opts;
+    const mf_guide *guide; /* NULL: the plain network */
     float *x;
     size_t n, n_chunks;
     mf_err err[MAX_TEAM];
 } sample_job;
 
+/*
+ * Chunk i samples its rows with mf_guide_sample (a frozen workspace of at most
+ * CHUNK_WS_MAX rows: the weights cannot change during the call) and, when
+ * guided, its rows' slice of the per-row conditions and targets.
+ */
 static void sample_chunk(void *ctx, size_t i)
 {
+    _Static_assert(CHUNK_WS_MAX == 256, "mf_guide_sample's workspace rows");
     sample_job *j = ctx;
     size_t D = j->net->cfg.data_dim, r0, r1;
     chunk_rows(j->n, j->n_chunks, i, &r0, &r1);
-    mf_mlp_ws *ws = NULL;
-    size_t rows = r1 - r0 < CHUNK_WS_MAX ? r1 - r0 : CHUNK_WS_MAX;
-    /* The weights cannot change during the call, so a frozen workspace is safe. */
-    j->err[i] = mf_mlp_ws_new_frozen(j->net, rows, &ws);
-    if (j->err[i] != MF_OK) {
-        return;
-    }
-    mf_mlp_eps_ctx ec = {.net = j->net, .ws = ws, .c = NULL};
-    mf_eps_fn fn = {.eval = mf_mlp_eps_eval, .ctx = &ec};
     mf_sampler_opts o = *j->opts;
     mf_sample_seg segs[MF_SAMPLER_MAX_SEGS];
     o.n_segs = mf_sampler_segs_slice(j->opts, r0, r1 - r0, segs);
@@ -265,26 +263,43 @@ static void sample_chunk(void *ctx, size_t i)
     if (i != 0) {
         o.progress = NULL;
     }
-    j->err[i] = mf_sample(j->sched, fn, &o, j->x + r0 * D, r1 - r0, D);
-    mf_mlp_ws_free(ws);
+    mf_guide g;
+    if (j->guide != NULL) {
+        g = *j->guide;
+        g.cond = g.cond != NULL ? g.cond + r0 * g.C : NULL;
+        g.target = g.target != NULL ? g.target + r0 : NULL;
+    }
+    j->err[i] =
+        mf_guide_sample(j->net, j->sched, &o, j->guide != NULL ? &g : NULL, j->x + r0 * D, r1 - r0);
 }
 
-mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s, const mf_sampler_opts *o,
-                     float *x, size_t n)
+mf_err mf_par_sample_guided(mf_par *p, const mf_mlp *net, const mf_schedule *s,
+                            const mf_sampler_opts *o, const mf_guide *g, float *x, size_t n)
 {
     if (o->segs != NULL) {
         size_t sum = 0;
-        for (size_t g = 0; g < o->n_segs && o->n_segs <= MF_SAMPLER_MAX_SEGS; g++) {
-            sum += o->segs[g].rows;
+        for (size_t k = 0; k < o->n_segs && o->n_segs <= MF_SAMPLER_MAX_SEGS; k++) {
+            sum += o->segs[k].rows;
         }
         if (o->n_segs == 0 || o->n_segs > MF_SAMPLER_MAX_SEGS || sum != n) {
             return MF_EINVAL;
         }
     }
-    sample_job j = {.net = net, .sched = s, .opts = o, .x = x, .n = n};
+    /* Checked once here, so that every chunk either runs or none does. */
+    if (n == 0 || (g == NULL && net->cfg.cond_dim > 0) ||
+        (g != NULL && mf_guide_check(g, net->cfg.data_dim, net->cfg.cond_dim) != MF_OK)) {
+        return MF_EINVAL;
+    }
+    sample_job j = {.net = net, .sched = s, .opts = o, .guide = g, .x = x, .n = n};
     j.n_chunks = row_chunks(p, n);
     mf_par_for(p, j.n_chunks, sample_chunk, &j);
     return first_error(j.err, j.n_chunks);
+}
+
+mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s, const mf_sampler_opts *o,
+                     float *x, size_t n)
+{
+    return mf_par_sample_guided(p, net, s, o, NULL, x, n);
 }
 
 /* ---- likelihood ----------------------------------------------------------------- */
@@ -355,39 +370,22 @@ mf_eval_exec mf_par_eval_exec(mf_par *p)
     return (mf_eval_exec){.sample = exec_sample, .ode_logp = exec_ode_logp, .ctx = p};
 }
 
+static mf_err exec_sample_guided(void *ctx, const mf_mlp *net, const mf_schedule *s,
+                                 const mf_sampler_opts *o, const mf_guide *g, float *x, size_t n)
+{
+    return mf_par_sample_guided(ctx, net, s, o, g, x, n);
+}
+
+mf_guide_exec mf_par_guide_exec(mf_par *p)
+{
+    return (mf_guide_exec){.sample = exec_sample_guided, .ctx = p};
+}
+
 /* ---- training ------------------------------------------------------------------- */
-
-static void shard_grad(void *ctx, size_t i)
-{
-    mf_trainer_shard_grad(ctx, i);
-}
-
-typedef struct update_job {
-    mf_trainer *tr;
-    size_t n_parts;
-} update_job;
-
-static void grad_part(void *ctx, size_t i)
-{
-    update_job *u = ctx;
-    mf_trainer_grad_part(u->tr, i, u->n_parts);
-}
-
-static void update_part(void *ctx, size_t i)
-{
-    update_job *u = ctx;
-    mf_trainer_update_part(u->tr, i, u->n_parts);
-}
 
 void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c, double *ret_loss,
                        double *ret_grad_norm)
 {
-    mf_trainer_begin_step(tr, x0, c);
-    mf_par_for(p, mf_trainer_n_shards(tr), shard_grad, tr);
     /* The optimiser step over the parameter block, one part per thread. */
-    update_job u = {.tr = tr, .n_parts = p->n < MF_TRAIN_MAX_PARTS ? p->n : MF_TRAIN_MAX_PARTS};
-    mf_par_for(p, u.n_parts, grad_part, &u);
-    mf_trainer_finish_reduce(tr, u.n_parts);
-    mf_par_for(p, u.n_parts, update_part, &u);
-    mf_trainer_finish_step(tr, ret_loss, ret_grad_norm);
+    mf_trainer_step_exec(tr, mf_par_for_exec, p, p->n, x0, c, ret_loss, ret_grad_norm);
 }

@@ -24,6 +24,7 @@
 
 #include "err.h"
 #include "evaluate.h"
+#include "guidance.h"
 #include "likelihood.h"
 #include "mlp.h"
 #include "sampler.h"
@@ -63,6 +64,19 @@ void mf_par_for_exec(void *team, size_t n, void (*fn)(void *ctx, size_t i), void
 MF_MUST_CHECK mf_err mf_par_sample(mf_par *p, const mf_mlp *net, const mf_schedule *s,
                                    const mf_sampler_opts *o, float *x, size_t n);
 
+/**
+ * mf_par_sample guided by g (core/guidance.h; NULL: mf_par_sample, which needs an
+ * unconditional net): each chunk of rows [r0, r1) samples with its rows' slice of
+ * g->cond ((n, C) per row) and g->target ((n) per row), so a batch may mix calls
+ * with different targets, and the samples equal one mf_guide_sample call over all
+ * rows under the same rule as mf_par_sample (bitwise unless a chunk has at most
+ * MF_MLP_SMALL_BATCH rows).  Errors: MF_EINVAL (n 0, mf_guide_check, a conditional
+ * net without g, bad segments), those of mf_sample, MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_par_sample_guided(mf_par *p, const mf_mlp *net, const mf_schedule *s,
+                                          const mf_sampler_opts *o, const mf_guide *g, float *x,
+                                          size_t n);
+
 /*
  * Fewest rows worth a thread of their own.  A chunk samples its rows over all
  * steps with one fork/join per run, so even 8 rows (the small-batch kernel's
@@ -87,6 +101,9 @@ MF_MUST_CHECK mf_err mf_par_ode_logp(mf_par *p, const mf_mlp *net, const mf_sche
  * The team is borrowed; the executor is valid while it lives.
  */
 mf_eval_exec mf_par_eval_exec(mf_par *p);
+
+/** core/guidance.h's executor on the team: mf_par_sample_guided.  The team is borrowed. */
+mf_guide_exec mf_par_guide_exec(mf_par *p);
 
 /** One training step with the trainer's shards run concurrently (see core/train.h). */
 void mf_par_train_step(mf_par *p, mf_trainer *tr, const float *x0, const float *c, double *ret_loss,

@@ -25,12 +25,7 @@ static void call_done(mf_sample_call *c)
 json_t *mf_sample_call_json(const mf_sample_call *c, bool with_samples)
 {
     json_t *mj = c->has_metrics ? mf_json_metrics(&c->metrics) : NULL;
-    mf_sample_view v = {.model = c->req.model,
-                        .sampler = mf_sampler_name(c->req.sampler),
-                        .n = c->req.n,
-                        .steps = c->req.steps,
-                        .eta = c->req.eta,
-                        .seed = c->req.seed,
+    mf_sample_view v = {.req = &c->req,
                         .x = with_samples ? c->x : NULL,
                         .D = c->model->model->net->cfg.data_dim,
                         .metrics = mj,
@@ -92,6 +87,10 @@ enum MHD_Result mf_route_samples(req *r)
     }
     c->req = q;
     c->model = model;
+    if ((err = mf_sample_call_rows(c)) != MF_OK) {
+        mf_sample_call_release(c, s->reg);
+        return mf_http_fail(r, err, &d);
+    }
     if (mf_stream_wanted(r)) {
         return mf_stream_sample_call(r, c);
     }

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "mem.h"
 #include "sampler.h"
+#include "steer.h"
 
 #define DEFAULT_STEPS_FAST 100 /* default steps of ddim and ode */
 
@@ -32,6 +33,8 @@ void mf_sample_call_release(mf_sample_call *c, mf_registry *reg)
     }
     mf_registry_release(reg, c->model);
     mf_free_aligned(c->x);
+    mf_free_aligned(c->cond);
+    mf_free_aligned(c->target);
     free(c);
 }
 
@@ -40,12 +43,9 @@ mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_lim
 {
     size_t T = m->sched.T;
     char field[64];
-    if (m->net->cfg.cond_dim != 0) {
-        snprintf(field, sizeof field, "%s/model", prefix);
-        return mf_diag_setc(d, MF_ERANGE, "impossible", field,
-                            "model %s is conditional; this build samples unconditional models "
-                            "only",
-                            req->model);
+    mf_err err = mf_steer_resolve(req, m, prefix, d);
+    if (err != MF_OK) {
+        return err;
     }
     if (req->steps == 0) {
         req->steps =
@@ -57,9 +57,9 @@ mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_lim
                             "steps %zu exceeds the model's %zu diffusion steps", req->steps, T);
     }
     mf_sampler_opts o = {.kind = req->sampler, .steps = req->steps};
-    /* budget: rows x network evaluations x 2 flops per parameter */
-    double flops =
-        (double) req->n * (double) mf_sampler_n_evals(&o) * 2.0 * (double) m->net->n_params;
+    /* budget: rows x network evaluations (two per step with guidance) x 2 flops per parameter */
+    double flops = (double) req->n * (double) mf_sampler_n_evals(&o) *
+                   (double) mf_steer_evals_per_step(req) * 2.0 * (double) m->net->n_params;
     double max_flops = (double) lim->max_n * 1000.0 * 2.0 * 150000.0; /* W1-sized x 10 */
     if (flops > max_flops) {
         snprintf(field, sizeof field, "%s/n", prefix);
@@ -77,22 +77,27 @@ mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_lim
 
 /* ---- batching --------------------------------------------------------------------- */
 
+mf_err mf_sample_call_rows(mf_sample_call *c)
+{
+    return mf_steer_rows(&c->req, c->model->model, &c->cond, &c->target);
+}
+
 mf_sample_key mf_sample_call_key(const mf_sample_call *c)
 {
-    /* Conditional models (next) add their condition vector here. */
+    /* The condition and the target are row inputs: calls with different ones batch
+     * together; the guidance is one for the whole run. */
     return (mf_sample_key){.model = c->model,
                            .sampler = c->req.sampler,
                            .steps = c->req.steps,
                            .eta = c->req.eta,
-                           .cond_dim = 0,
-                           .cond = NULL};
+                           .guidance = c->req.has_guidance ? c->req.guidance : MF_GUIDE_COND,
+                           .w = c->req.has_guidance ? c->req.guidance_w : 0.0};
 }
 
 bool mf_sample_key_equal(const mf_sample_key *a, const mf_sample_key *b)
 {
     return a->model == b->model && a->sampler == b->sampler && a->steps == b->steps &&
-           a->eta == b->eta && a->cond_dim == b->cond_dim &&
-           (a->cond_dim == 0 || memcmp(a->cond, b->cond, a->cond_dim * sizeof(float)) == 0);
+           a->eta == b->eta && a->guidance == b->guidance && a->w == b->w;
 }
 
 void mf_sample_queue_push(mf_sample_queue *q, mf_sample_call *c)
@@ -190,6 +195,33 @@ static void call_metrics(mf_sample_call *c, const mf_model *m)
     }
 }
 
+/* The condition and target rows of every call of a batch, one after the other (NULL when
+ * its model takes none). */
+static mf_err gather_rows(const mf_sample_call *head, size_t rows, float **ret_cond,
+                          float **ret_target)
+{
+    size_t C = head->model->model->net->cfg.cond_dim, r = 0;
+    float *cond = head->cond != NULL ? mf_alloc_floats(rows * C) : NULL;
+    float *target = head->target != NULL ? mf_alloc_floats(rows) : NULL;
+    if ((head->cond != NULL && cond == NULL) || (head->target != NULL && target == NULL)) {
+        mf_free_aligned(cond);
+        mf_free_aligned(target);
+        return MF_ENOMEM;
+    }
+    for (const mf_sample_call *c = head; c != NULL; c = c->next) {
+        if (cond != NULL) {
+            memcpy(cond + r * C, c->cond, c->req.n * C * sizeof(float));
+        }
+        if (target != NULL) {
+            memcpy(target + r, c->target, c->req.n * sizeof(float));
+        }
+        r += c->req.n;
+    }
+    *ret_cond = cond;
+    *ret_target = target;
+    return MF_OK;
+}
+
 void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head)
 {
     const mf_model *m = head->model->model;
@@ -203,9 +235,10 @@ void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head)
     }
     batch_run b = {.env = env, .head = head};
     atomic_init(&b.stop, batch_should_stop(&b) ? 1 : 0);
-    float *x = mf_alloc_floats(rows * D);
-    mf_err err = x == NULL ? MF_ENOMEM : MF_OK;
+    float *x = mf_alloc_floats(rows * D), *cond = NULL, *target = NULL;
+    mf_err err = x == NULL ? MF_ENOMEM : gather_rows(head, rows, &cond, &target);
     if (err == MF_OK) {
+        mf_guide g = mf_steer_guide(&head->req, m, cond, target);
         mf_sampler_opts o = {.kind = head->req.sampler,
                              .steps = head->req.steps,
                              .eta = (float) head->req.eta,
@@ -214,7 +247,8 @@ void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head)
                              .cancel = &b.stop,
                              .progress = batch_progress,
                              .progress_ctx = &b};
-        err = mf_par_sample(env->team, m->net, &m->sched, &o, x, rows);
+        bool guided = cond != NULL || target != NULL;
+        err = mf_par_sample_guided(env->team, m->net, &m->sched, &o, guided ? &g : NULL, x, rows);
     }
     size_t r = 0;
     mf_sample_call *c = head;
@@ -248,4 +282,6 @@ void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head)
     mf_log(MF_LOG_DEBUG, NULL, NULL, "batch: %zu calls, %zu rows, %.1f ms", n_calls, rows,
            1e3 * (mf_mono_s() - t0));
     mf_free_aligned(x);
+    mf_free_aligned(cond);
+    mf_free_aligned(target);
 }

@@ -6,9 +6,10 @@
  * A call waits in memory (not in the job store: it is answered on its own
  * connection).  When a worker frees up, the scheduler takes the first waiting
  * call and every later one with the same batching key (model, sampler, steps,
- * eta, and the condition vector of a conditional model), up to a number of
- * rows, and runs them as ONE segmented sampler run (core/sampler.h: each call
- * keeps its own seed, so its samples are exactly those of a run alone).
+ * eta, guidance), up to a number of rows, and runs them as ONE segmented
+ * sampler run (core/sampler.h: each call keeps its own seed, so its samples
+ * are exactly those of a run alone); a conditional model's condition and
+ * target are per row, so calls at different targets share a run.
  *
  * Threading: a queue is guarded by its owner's lock; a batch runs on one
  * worker with its team; a call's progress and done callbacks run on that
@@ -22,6 +23,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "guidance.h"
 #include "metrics.h"
 #include "par.h"
 #include "registry.h"
@@ -33,6 +35,8 @@ struct mf_sample_call {
     /* in (set before it is queued) */
     mf_sample_req req;   /* steps and seed resolved (mf_sample_resolve) */
     mf_reg_model *model; /* a reference the call owns */
+    float *cond;         /* (n, C) the condition of each row (mf_sample_call_rows), or NULL */
+    float *target;       /* (n) the target of each row (reward guidance), or NULL */
     void (*progress)(mf_sample_call *c, size_t done, size_t total); /* worker thread; may be NULL */
     void (*done)(mf_sample_call *c);                                /* worker thread */
     void *ctx, *ctx2;  /* the caller's, for the callbacks */
@@ -67,17 +71,23 @@ MF_MUST_CHECK mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m,
                                        const char *prefix, mf_diag *d);
 
 /**
+ * Fills c->cond and c->target from c's resolved request and model (steer.h):
+ * set req and model first.  Errors: MF_ENOMEM, mf_guide_fill_cond's.
+ */
+MF_MUST_CHECK mf_err mf_sample_call_rows(mf_sample_call *c);
+
+/**
  * What makes calls batchable: one network, one step grid, one eta, one
- * condition.  cond points into a call's request (cond_dim values), NULL for
- * an unconditional model.
+ * guidance.  The condition and the target are row inputs, so calls with
+ * different targets run in one batch.
  */
 typedef struct mf_sample_key {
     const mf_reg_model *model;
     mf_sampler_kind sampler;
     size_t steps;
     double eta;
-    size_t cond_dim;
-    const float *cond;
+    mf_guide_mode guidance;
+    double w;
 } mf_sample_key;
 
 mf_sample_key mf_sample_call_key(const mf_sample_call *c);

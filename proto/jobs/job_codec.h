@@ -3,8 +3,8 @@
  * job_codec.h - one codec per job type: the wire form of a job's params.
  *
  * A codec names its type (the "type" of POST /v1/jobs), says whether the type
- * takes a model (the one it samples or fine-tunes: then "model" is required,
- * else forbidden), decodes the params object into the type's C struct with
+ * takes a model (the one it samples or fine-tunes: "model" required, optional
+ * or forbidden), decodes the params object into the type's C struct with
  * every default filled in and every error named by its JSON pointer under
  * /params, and encodes that struct back as the canonical params JSON the job
  * store keeps (compact, sorted keys, every default written, so decoding it
@@ -27,10 +27,17 @@
 
 typedef struct mf_job_codec mf_job_codec;
 
+/* Whether a job type reads a model (the one it samples or fine-tunes), named by "model". */
+typedef enum mf_codec_model {
+    MF_CODEC_NO_MODEL = 0,  /* "model" forbidden */
+    MF_CODEC_MODEL,         /* "model" required */
+    MF_CODEC_MODEL_OPTIONAL /* "model" may be given (e.g. a parent to start from) */
+} mf_codec_model;
+
 struct mf_job_codec {
     const char *name;       /* "sample", "train", "finetune.smeme", ... */
-    bool needs_model;       /* "model" required (true) or forbidden (false) */
-    const char *model_hint; /* !needs_model: the sentence after "unknown field \"/model\"; " */
+    mf_codec_model model;   /* whether "model" is required, optional or forbidden */
+    const char *model_hint; /* MF_CODEC_NO_MODEL: the sentence after "unknown field \"/model\"; " */
     size_t params_size;     /* bytes of the decoded params struct */
     /**
      * Decodes params (an object, or NULL when the body has none) of a job on

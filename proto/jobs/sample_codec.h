@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "guidance.h"
 #include "job_codec.h"
 #include "sampler.h"
 
@@ -26,7 +27,21 @@
  *   eta      number 0..1 (default 0; only meaningful for ddim, allowed for any)
  *   seed     integer 0..2^53 (default: none given, the server draws one and reports it)
  *   metrics  boolean (default true): compute the sample metrics
+ * and for a conditional model (a reward-conditioned one: finetune.reward), one of
+ *   target    number, |a| <= 1e6: the reward to steer to; the model's metadata
+ *             turns it into the network's condition input
+ *   condition array of 1..MF_SAMPLE_MAX_COND numbers, |c| <= 1e6: the raw condition
+ *             input (as many as the model's cond_dim; the server checks)
+ * with, optionally,
+ *   guidance  {"mode": "cond" | "cfg" | "reward", "w": number 0..1000 (default 1)}:
+ *             plain conditioning (the default), classifier-free guidance (a model
+ *             trained with label dropout), or reward-gradient guidance (a model
+ *             that carries its reward model; needs "target")
+ * target and condition together, or reward guidance without a target, are 422
+ * "impossible"; what the model supports is the server's to check.
  */
+#define MF_SAMPLE_MAX_COND 16
+
 typedef struct mf_sample_req {
     char model[MF_REQ_ID_MAX + 1];
     size_t n;
@@ -36,6 +51,13 @@ typedef struct mf_sample_req {
     bool has_seed;
     uint64_t seed;
     bool metrics;
+    bool has_target;
+    double target;
+    size_t n_condition; /* 0: no "condition" */
+    double condition[MF_SAMPLE_MAX_COND];
+    bool has_guidance;
+    mf_guide_mode guidance; /* core/guidance.h: cond, cfg, reward */
+    double guidance_w;
 } mf_sample_req;
 
 extern const mf_job_codec mf_sample_codec;

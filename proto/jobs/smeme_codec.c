@@ -151,7 +151,7 @@ static char *encode(const void *params)
 
 const mf_job_codec mf_smeme_codec = {
     .name = "finetune.smeme",
-    .needs_model = true,
+    .model = MF_CODEC_MODEL,
     .params_size = sizeof(mf_smeme_req),
     .decode = decode,
     .encode = encode,

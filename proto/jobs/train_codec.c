@@ -8,8 +8,7 @@
 #include "dataset.h"
 #include "mlp.h"
 #include "req_decode.h"
-
-#define SCHEDULE_EXAMPLE "linear:0.0001:0.02:1000"
+#include "train_settings.h"
 
 /* "one of "gaussian", ..., "digits", or the id of an uploaded dataset": for messages. */
 static void dataset_what(char *buf, size_t cap)
@@ -57,137 +56,44 @@ static int encode_dataset(json_t *o, const char *key, const void *params)
     return json_object_set_new(o, key, json_string(r->dataset));
 }
 
-static mf_err decode_hidden(const json_t *v, const char *ptr, const mf_req_limits *lim,
-                            void *params, mf_diag *d)
-{
-    (void) lim;
-    mf_train_req *r = params;
-    char what[128];
-    snprintf(what, sizeof what, "an array of 1 to %d integers between 1 and %d", MF_MLP_MAX_HIDDEN,
-             MF_MLP_MAX_WIDTH);
-    if (!json_is_array(v)) {
-        return mf_req_fail_must(d, "wrong_type", ptr, what, v);
-    }
-    size_t k = json_array_size(v);
-    if (k == 0 || k > MF_MLP_MAX_HIDDEN) {
-        return mf_req_fail_must(d, "out_of_range", ptr, what, v);
-    }
-    for (size_t i = 0; i < k; i++) {
-        char eptr[128];
-        uint64_t h;
-        mf_req_ptr_index(eptr, sizeof eptr, ptr, i);
-        mf_err err = mf_req_get_uint(json_array_get(v, i), eptr, 1, MF_MLP_MAX_WIDTH, &h, d);
-        if (err != MF_OK) {
-            return err;
-        }
-        r->p.hidden[i] = (uint32_t) h;
-    }
-    r->p.n_hidden = k;
-    return MF_OK;
-}
-
-static int encode_hidden(json_t *o, const char *key, const void *params)
-{
-    const mf_train_req *r = params;
-    json_t *h = json_array();
-    int f = h == NULL;
-    for (size_t i = 0; i < r->p.n_hidden && !f; i++) {
-        f |= json_array_append_new(h, json_integer((json_int_t) r->p.hidden[i]));
-    }
-    return f | json_object_set_new(o, key, h);
-}
-
-/* In range but odd is refused too: the embedding is sin and cos halves. */
-static mf_err decode_emb(const json_t *v, const char *ptr, const mf_req_limits *lim, void *params,
-                         mf_diag *d)
-{
-    (void) lim;
-    mf_train_req *r = params;
-    mf_err err = mf_req_get_size(v, ptr, 2, MF_MLP_MAX_WIDTH, &r->p.emb, d);
-    if (err == MF_OK && r->p.emb % 2 != 0) {
-        char what[96];
-        snprintf(what, sizeof what, "an even integer between 2 and %d", MF_MLP_MAX_WIDTH);
-        return mf_req_fail_must(d, "bad_value", ptr, what, v);
-    }
-    return err;
-}
-
-static int encode_emb(json_t *o, const char *key, const void *params)
-{
-    const mf_train_req *r = params;
-    return json_object_set_new(o, key, json_integer((json_int_t) r->p.emb));
-}
-
-static mf_err decode_schedule(const json_t *v, const char *ptr, const mf_req_limits *lim,
-                              void *params, mf_diag *d)
-{
-    (void) lim;
-    mf_train_req *r = params;
-    char what[128];
-    snprintf(what, sizeof what,
-             "a schedule string of 1 to %zu bytes such as \"" SCHEDULE_EXAMPLE "\"",
-             sizeof r->p.schedule - 1);
-    if (!json_is_string(v)) {
-        return mf_req_fail_must(d, "wrong_type", ptr, what, v);
-    }
-    size_t n = json_string_length(v);
-    if (n == 0 || n >= sizeof r->p.schedule) {
-        return mf_req_fail_must(d, "bad_value", ptr, what, v);
-    }
-    memcpy(r->p.schedule, json_string_value(v), n + 1);
-    return MF_OK;
-}
-
-static int encode_schedule(json_t *o, const char *key, const void *params)
-{
-    const mf_train_req *r = params;
-    return json_object_set_new(o, key, json_string(r->p.schedule));
-}
-
-/* Core's fields (P), the codec's own (F).  No defaults here: decode starts
- * from core's (mf_train_params_default), so they live in one place. */
-#define P(k)      .key = #k, .offset = offsetof(mf_train_req, p.k)
-#define F(k)      .key = #k, .offset = offsetof(mf_train_req, k)
-#define CUSTOM(k) P(k), .type = MF_REQ_CUSTOM, .decode = decode_##k, .encode = encode_##k
-static const mf_req_field fields[] = {
-    {F(dataset), .type = MF_REQ_CUSTOM, .decode = decode_dataset, .encode = encode_dataset,
-     .required = true},
-    {CUSTOM(hidden)},
-    {CUSTOM(emb)},
-    {CUSTOM(schedule)},
-    {P(steps), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_TRAIN_STEPS},
-    {P(batch), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_BATCH},
-    {P(lr), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1, .lo_open = true,
-     .what = "a number greater than 0 and at most 1"},
-    {P(lr_min), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1, .what = "a number between 0 and 1"},
-    {P(warmup), .type = MF_REQ_SIZE, .lo = 0, .hi = 1e9},
-    {P(ema), .type = MF_REQ_NUMBER, .lo = 0, .hi = 0.999999,
-     .what = "a number between 0 and 0.999999"},
-    {P(clip), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1e9,
-     .what = "a number between 0 and 1000000000"},
+/* Its fields: the data set, the shared training settings (train_settings.h, in
+ * mf_train_req.p; their defaults are core's), then its own. */
+#define P(k) .key = #k, .offset = offsetof(mf_train_req, p.k)
+#define F(k) .key = #k, .offset = offsetof(mf_train_req, k)
+static const mf_req_field before[] = {
+    {F(dataset), .type = MF_REQ_CUSTOM, .required = true, .decode = decode_dataset,
+     .encode = encode_dataset},
+    {.key = NULL},
+};
+static const mf_req_field after[] = {
     {P(seed), .type = MF_REQ_U64, .hi = (double) MF_REQ_SEED_MAX},
     {P(dequantise), .type = MF_REQ_BOOL},
     {F(out_model), .type = MF_REQ_ID},
     {.key = NULL},
 };
-#undef CUSTOM
 #undef F
 #undef P
+static const mf_req_field *const tables[] = {before, mf_train_settings, after};
 
 static mf_err decode(json_t *params, const char *model, const mf_req_limits *lim, void *out,
                      mf_diag *d)
 {
     (void) model;
     mf_train_req *r = out;
-    mf_train_params_default(&r->p);
-    /* A default above the operator's limit gives way to the limit: the client
-     * asked for no particular value. */
-    r->p.steps = r->p.steps < lim->max_train_steps ? r->p.steps : lim->max_train_steps;
-    r->p.batch = r->p.batch < lim->max_batch ? r->p.batch : lim->max_batch;
+    mf_train_settings_default(&r->p, lim);
     r->out_model[0] = '\0';
     r->dataset[0] = '\0';
     r->builtin = false;
-    mf_err err = mf_req_decode_fields(fields, params, "/params", lim, false, r, d);
+    mf_err err = params != NULL ? mf_req_check_tables(tables, 3, params, "/params", d) : MF_OK;
+    if (err == MF_OK) {
+        err = mf_req_decode_table(before, params, "/params", lim, false, r, d);
+    }
+    if (err == MF_OK) {
+        err = mf_req_decode_table(mf_train_settings, params, "/params", lim, false, &r->p, d);
+    }
+    if (err == MF_OK) {
+        err = mf_req_decode_table(after, params, "/params", lim, false, r, d);
+    }
     if (err != MF_OK) {
         return err;
     }
@@ -203,12 +109,16 @@ static mf_err decode(json_t *params, const char *model, const mf_req_limits *lim
 
 static char *encode(const void *params)
 {
-    return mf_req_encode_fields(fields, params);
+    const mf_train_req *r = params;
+    json_t *o = json_object();
+    int fail = o == NULL || mf_req_encode_into(o, before, r) ||
+               mf_req_encode_into(o, mf_train_settings, &r->p) || mf_req_encode_into(o, after, r);
+    return mf_req_dump_sorted(o, fail);
 }
 
 const mf_job_codec mf_train_codec = {
     .name = "train",
-    .needs_model = false,
+    .model = MF_CODEC_NO_MODEL,
     .model_hint = "train jobs create a model and name it with \"params.out_model\"",
     .params_size = sizeof(mf_train_req),
     .decode = decode,

@@ -20,11 +20,14 @@
 #include "sample_batch.h"
 #include "sample_codec.h"
 #include "sampler.h"
+#include "steer.h"
 
 #define SAMPLE_JOB_CHUNK 1024 /* rows per samples event */
 
 typedef struct sample_job {
     float *x;        /* (n, D), data space */
+    float *cond;     /* (n, C) each row's condition (conditional models), or NULL */
+    float *target;   /* (n) each row's target (reward guidance), or NULL */
     size_t next_row; /* rows done */
 } sample_job;
 
@@ -51,12 +54,7 @@ static mf_job_step finish(mf_job *j)
             mf_job_event(j, "metrics", json_incref(mj));
         }
     }
-    mf_sample_view v = {.model = mf_job_model_id(j),
-                        .sampler = mf_sampler_name(q->sampler),
-                        .n = q->n,
-                        .steps = q->steps,
-                        .eta = q->eta,
-                        .seed = q->seed,
+    mf_sample_view v = {.req = q,
                         .x = sj->x,
                         .D = m->net->cfg.data_dim,
                         .metrics = mj,
@@ -88,8 +86,9 @@ static mf_job_step slice(mf_job *j, double deadline)
     if (sj->x == NULL) {
         mf_job_progress(j, 0, q->n, NULL, false);
         sj->x = mf_alloc_floats(q->n * D);
-        if (sj->x == NULL) {
-            mf_job_fail(j, "internal", "cannot allocate the samples", MF_ENOMEM);
+        mf_err err = sj->x == NULL ? MF_ENOMEM : mf_steer_rows(q, m, &sj->cond, &sj->target);
+        if (err != MF_OK) {
+            mf_job_fail(j, "internal", "cannot allocate the samples", err);
             return MF_JOB_DONE;
         }
     }
@@ -102,7 +101,12 @@ static mf_job_step slice(mf_job *j, double deadline)
                              .seed = q->seed,
                              .first_index = r0,
                              .cancel = mf_job_cancel_flag(j)};
-        mf_err err = mf_par_sample(mf_job_team(j), m->net, &m->sched, &o, sj->x + r0 * D, rows);
+        size_t C = m->net->cfg.cond_dim;
+        mf_guide g = mf_steer_guide(q, m, sj->cond != NULL ? sj->cond + r0 * C : NULL,
+                                    sj->target != NULL ? sj->target + r0 : NULL);
+        bool guided = sj->cond != NULL || sj->target != NULL;
+        mf_err err = mf_par_sample_guided(mf_job_team(j), m->net, &m->sched, &o,
+                                          guided ? &g : NULL, sj->x + r0 * D, rows);
         if (err == MF_ECANCELED || mf_job_stop_requested(j)) {
             return MF_JOB_MORE; /* the scheduler cancels it */
         }
@@ -127,6 +131,8 @@ static void deinit(mf_job *j)
     sample_job *sj = mf_job_priv(j);
     if (sj != NULL) {
         mf_free_aligned(sj->x);
+        mf_free_aligned(sj->cond);
+        mf_free_aligned(sj->target);
     }
 }
 

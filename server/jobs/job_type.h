@@ -12,7 +12,7 @@
  * Life of a job, and which callback runs where:
  *   submit, and again at restart for a job stored queued:
  *       prepare      on the calling thread; the parent model (codec
- *                    needs_model) is already held; checks the params against
+ *                    model: required, or optional and given) is already held; checks the params against
  *                    it and fills what the daemon decides (a default, a
  *                    drawn seed): the params are stored again after it.
  *   first slice:     the scheduler marks it running in the store;
@@ -59,7 +59,7 @@ typedef enum mf_job_step {
 } mf_job_step;
 
 typedef struct mf_job_type {
-    const mf_job_codec *codec; /* name, needs_model, params (proto/jobs/) */
+    const mf_job_codec *codec; /* name, whether it reads a model, params (proto/jobs/) */
     size_t state_size;         /* bytes of the private state (zeroed), 0 = none */
     /** Checks and completes the job at submit and restart; errors fill d (code, field). */
     MF_MUST_CHECK mf_err (*prepare)(mf_job *j, mf_diag *d);

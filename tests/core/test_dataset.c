@@ -447,6 +447,115 @@ START_TEST(test_linear_subspace)
 
 END_TEST
 
+/*
+ * The reward direction: a unit vector inside the subspace (A A^T theta = theta), fixed
+ * by its seed; theta^T x ~ N(0, 1) on the data; mf_dataset_true_reward is theta^T x and
+ * the off-subspace deviation is exactly the norm of the component orthogonal to A.
+ */
+START_TEST(test_linear_subspace_theta)
+{
+    enum {
+        D = MF_DATASET_SUBSPACE_D,
+        K = MF_DATASET_SUBSPACE_K,
+        N = 5000
+    };
+
+    float A[D * K], theta[D], theta2[D];
+    mf_dataset_linear_subspace_basis(A);
+    mf_dataset_linear_subspace_theta(theta);
+    mf_dataset_linear_subspace_theta(theta2);
+    ck_assert(memcmp(theta, theta2, sizeof theta) == 0);
+    double norm2 = 0.0, in2 = 0.0, coef[K] = {0};
+    for (size_t i = 0; i < D; i++) {
+        norm2 += (double) theta[i] * (double) theta[i];
+        for (size_t j = 0; j < K; j++) {
+            coef[j] += (double) A[i * K + j] * (double) theta[i];
+        }
+    }
+    size_t big = 0;
+    for (size_t j = 0; j < K; j++) {
+        in2 += coef[j] * coef[j];
+        big += fabs(coef[j]) > 0.05 ? 1 : 0;
+    }
+    ck_assert_double_eq_tol(norm2, 1.0, 1e-6);
+    ck_assert_double_eq_tol(in2, 1.0, 1e-6); /* |A^T theta| = |theta|: inside the span */
+    ck_assert_uint_ge(big, 8);               /* a generic direction, not a basis column */
+    double off = 1.0;
+    mf_dataset_linear_subspace_off(theta, 1, &off);
+    ck_assert_double_lt(off, 1e-6);
+
+    float *x = sample_new(MF_DATASET_LINEAR_SUBSPACE, 9, N);
+    double *r = malloc(N * sizeof(double));
+    ck_assert_int_eq(mf_dataset_true_reward(MF_DATASET_LINEAR_SUBSPACE, x, N, r), MF_OK);
+    double m = 0.0, v = 0.0;
+    for (size_t p = 0; p < N; p++) {
+        double dot = 0.0;
+        for (size_t i = 0; i < D; i++) {
+            dot += (double) theta[i] * (double) x[p * D + i];
+        }
+        ck_assert_double_eq_tol(r[p], dot, 1e-5);
+        m += r[p];
+        v += r[p] * r[p];
+    }
+    m /= N;
+    v = v / N - m * m;
+    ck_assert_double_eq_tol(m, 0.0, 5.0 / sqrt(N));
+    ck_assert_double_eq_tol(v, 1.0, 5.0 * sqrt(2.0 / N));
+
+    /* Data plus a known orthogonal offset: the deviation is that offset's norm. */
+    float g[D], perp[D];
+    mf_rng_normal(mf_rng_make(12), 0, g, D);
+    double c[K] = {0}, perp2 = 0.0;
+    for (size_t i = 0; i < D; i++) {
+        for (size_t j = 0; j < K; j++) {
+            c[j] += (double) A[i * K + j] * (double) g[i];
+        }
+    }
+    for (size_t i = 0; i < D; i++) {
+        double proj = 0.0;
+        for (size_t j = 0; j < K; j++) {
+            proj += (double) A[i * K + j] * c[j];
+        }
+        perp[i] = (float) ((double) g[i] - proj);
+        perp2 += (double) perp[i] * (double) perp[i];
+    }
+    for (size_t p = 0; p < 10; p++) {
+        for (size_t i = 0; i < D; i++) {
+            x[p * D + i] += perp[i];
+        }
+    }
+    ck_assert_int_eq(mf_dataset_off_support(MF_DATASET_LINEAR_SUBSPACE, x, 20, r), MF_OK);
+    for (size_t p = 0; p < 20; p++) {
+        ck_assert_double_eq_tol(r[p], p < 10 ? sqrt(perp2) : 0.0, 1e-5);
+    }
+    free(r);
+    free(x);
+}
+
+END_TEST
+
+/* The ring's reward and deviation, and the errors of both helpers. */
+START_TEST(test_reward_and_off_support_errors)
+{
+    float ring[4] = {2.5f, 0.0f, 0.0f, -1.0f};
+    double r[2] = {0, 0};
+    ck_assert_int_eq(mf_dataset_off_support(MF_DATASET_RING, ring, 2, r), MF_OK);
+    ck_assert_double_eq_tol(r[0], 0.5, 1e-7);
+    ck_assert_double_eq_tol(r[1], 1.0, 1e-7);
+    ck_assert_int_eq(mf_dataset_true_reward(MF_DATASET_RING, ring, 2, r), MF_OK);
+    ck_assert(r[0] == 2.5 && r[1] == 0.0);
+    r[0] = 7.0;
+    ck_assert_int_eq(mf_dataset_off_support(MF_DATASET_DIGITS, ring, 1, r), MF_ENOTFOUND);
+    ck_assert_int_eq(mf_dataset_true_reward(MF_DATASET_TWO_MOONS, ring, 1, r), MF_ENOTFOUND);
+    ck_assert_int_eq(mf_dataset_true_reward((mf_dataset_id) 99, ring, 1, r), MF_EINVAL);
+    ck_assert_int_eq(mf_dataset_off_support(MF_DATASET_RING, NULL, 1, r), MF_EINVAL);
+    ck_assert_int_eq(mf_dataset_true_reward(MF_DATASET_RING, ring, 1, NULL), MF_EINVAL);
+    ck_assert(r[0] == 7.0);
+    ck_assert_int_eq(mf_dataset_true_reward(MF_DATASET_RING, NULL, 0, NULL), MF_OK);
+}
+
+END_TEST
+
 /* ---- support helper -------------------------------------------------------------------- */
 
 static const struct support_case {
@@ -708,6 +817,8 @@ static Suite *dataset_suite(void)
     tcase_add_test(tc, test_checkerboard_cells);
     tcase_add_test(tc, test_ring_and_swiss_roll_radius);
     tcase_add_test(tc, test_linear_subspace);
+    tcase_add_test(tc, test_linear_subspace_theta);
+    tcase_add_test(tc, test_reward_and_off_support_errors);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("support");

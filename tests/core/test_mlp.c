@@ -380,6 +380,72 @@ START_TEST(test_config_and_layout)
 }
 END_TEST
 
+/*
+ * A conditional child of an unconditional parent computes the parent's eps for any
+ * condition (zero condition columns), per-row and shared timesteps alike, to float
+ * rounding; once a condition weight moves, the condition matters.
+ */
+START_TEST(test_cond_from_parent)
+{
+    static const uint32_t dims[] = {2, 64};
+    for (size_t k = 0; k < 2; k++) {
+        mf_mlp_config cfg = {.data_dim = dims[k], .emb_dim = 16, .n_hidden = 2, .hidden = {48, 40}};
+        mf_mlp *p = NULL, *c = NULL;
+        ck_assert_int_eq(mf_mlp_new(&cfg, &p), MF_OK);
+        mf_mlp_init_params(p, 5);
+        ck_assert_int_eq(mf_mlp_new_cond_from(p, 3, &c), MF_OK);
+        ck_assert_uint_eq(c->cfg.cond_dim, 3);
+        ck_assert_uint_eq(c->n_params, p->n_params + 48 * 3);
+
+        enum {
+            N = 37
+        };
+
+        size_t D = dims[k];
+        float *x = malloc(N * D * sizeof(float)), *ep = malloc(N * D * sizeof(float));
+        float *ec = malloc(N * D * sizeof(float)), cond[N * 3], t[N];
+        mf_rng_normal(mf_rng_make(6), 0, x, N * D);
+        mf_rng_normal(mf_rng_make(7), 0, cond, N * 3);
+        for (size_t i = 0; i < N; i++) {
+            t[i] = (float) (i * 27 % 1000);
+        }
+        mf_mlp_ws *wp = NULL, *wc = NULL;
+        ck_assert_int_eq(mf_mlp_ws_new(p, N, false, &wp), MF_OK);
+        ck_assert_int_eq(mf_mlp_ws_new(c, N, false, &wc), MF_OK);
+        for (int shared = 0; shared < 2; shared++) {
+            if (shared) {
+                mf_mlp_forward_shared_t(p, wp, x, 500.0f, NULL, N, ep);
+                mf_mlp_forward_shared_t(c, wc, x, 500.0f, cond, N, ec);
+            } else {
+                mf_mlp_forward(p, wp, x, t, NULL, N, ep);
+                mf_mlp_forward(c, wc, x, t, cond, N, ec);
+            }
+            for (size_t j = 0; j < N * D; j++) {
+                ck_assert_msg(fabsf(ep[j] - ec[j]) <= 1e-5f * (1.0f + fabsf(ep[j])),
+                              "D %zu shared %d: %g vs %g", D, shared, (double) ep[j],
+                              (double) ec[j]);
+            }
+        }
+        c->params[D + 16] = 0.5f; /* W_0[0, first condition column] */
+        mf_mlp_forward_shared_t(c, wc, x, 500.0f, cond, N, ec);
+        mf_mlp_forward_shared_t(p, wp, x, 500.0f, NULL, N, ep);
+        ck_assert(memcmp(ep, ec, N * D * sizeof(float)) != 0);
+        mf_mlp *bad = (mf_mlp *) 0x1;
+        ck_assert_int_eq(mf_mlp_new_cond_from(c, 2, &bad), MF_EINVAL); /* already conditional */
+        ck_assert_int_eq(mf_mlp_new_cond_from(p, 0, &bad), MF_EINVAL);
+        ck_assert_ptr_eq(bad, (mf_mlp *) 0x1);
+        mf_mlp_ws_free(wp);
+        mf_mlp_ws_free(wc);
+        mf_mlp_free(p);
+        mf_mlp_free(c);
+        free(x);
+        free(ep);
+        free(ec);
+    }
+}
+
+END_TEST
+
 static Suite *mlp_suite(void)
 {
     Suite *s = suite_create("mlp");
@@ -395,6 +461,7 @@ static Suite *mlp_suite(void)
     suite_add_tcase(s, tb);
     TCase *tc = tcase_create("config");
     tcase_add_test(tc, test_config_and_layout);
+    tcase_add_test(tc, test_cond_from_parent);
     suite_add_tcase(s, tc);
     return s;
 }

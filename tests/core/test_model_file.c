@@ -49,6 +49,36 @@ static mf_model *make_model(void)
     return m;
 }
 
+/*
+ * The small model made reward-conditioned: C = 2 (indicator), an mlp reward model
+ * 2 -> 3 -> 1 with nonzero weights, and the optional keys of a trained model.
+ */
+static mf_model *make_reward_model(void)
+{
+    mf_model *parent = make_model(), *m = NULL;
+    mf_diag d = {0};
+    ck_assert_msg(mf_model_new_cond_from(parent, 2, &m, &d) == MF_OK, "%s", d.msg);
+    mf_model_free(parent);
+    mf_model_cond c = {.offset = 0.25, .scale = 1.5, .null_kind = MF_COND_NULL_INDICATOR};
+    ck_assert_msg(mf_model_set_cond(m, &c, &d) == MF_OK, "%s", d.msg);
+    size_t hidden[1] = {3};
+    mf_reward_model *r = NULL;
+    ck_assert_int_eq(mf_reward_new(MF_REWARD_MLP, 2, hidden, 1, &r), MF_OK);
+    for (size_t i = 0; i < r->n_params; i++) {
+        r->params[i] = 0.1f * (float) i - 0.3f;
+    }
+    ck_assert_msg(mf_model_set_reward(m, r, &d) == MF_OK, "%s", d.msg);
+    mf_reward_free(r);
+    static const char *const kv[][2] = {
+        {"pseudo_label_noise", "0.5"}, {"guidance", "cfg"}, {"guidance_w", "1.5"},
+        {"p_uncond", "0.1"},           {"dataset", "ring"}, {"label_dataset", "ring"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        ck_assert_msg(mf_model_set_meta(m, kv[i][0], kv[i][1], &d) == MF_OK, "%s", d.msg);
+    }
+    return m;
+}
+
 static void assert_same_model(const mf_model *a, const mf_model *b)
 {
     ck_assert_uint_eq(a->net->n_params, b->net->n_params);
@@ -392,6 +422,113 @@ START_TEST(test_file_round_trip)
 
 END_TEST
 
+/*
+ * A reward-conditioned model: grown from an unconditional parent (same eps for any
+ * condition), its condition and reward model survive save and load, clone, and a
+ * second save gives the same bytes; ridge and mlp reward models both.
+ */
+START_TEST(test_reward_model_round_trip)
+{
+    mf_model *m = make_reward_model();
+    ck_assert_uint_eq(m->net->cfg.cond_dim, 2);
+    ck_assert(m->has_cond && m->cond.offset == 0.25 && m->cond.scale == 1.5);
+    ck_assert_str_eq(mf_model_get_meta(m, "cond_null"), "indicator");
+    ck_assert_str_eq(mf_model_get_meta(m, "reward_hidden"), "3");
+    ck_assert_str_eq(mf_model_get_meta(m, "dataset"), "ring");
+    for (int kind = 0; kind < 2; kind++) {
+        if (kind == 1) { /* replace the mlp by a ridge model: reward_hidden goes */
+            mf_reward_model *r = NULL;
+            ck_assert_int_eq(mf_reward_new(MF_REWARD_RIDGE, 2, NULL, 0, &r), MF_OK);
+            r->params[0] = 1.5f;
+            r->params[2] = -0.5f;
+            ck_assert_int_eq(mf_model_set_reward(m, r, NULL), MF_OK);
+            mf_reward_free(r);
+            ck_assert_ptr_null(mf_model_get_meta(m, "reward_hidden"));
+            ck_assert_str_eq(mf_model_get_meta(m, "reward_model"), "ridge");
+        }
+        uint8_t *buf = NULL, *buf2 = NULL;
+        size_t len = 0, len2 = 0;
+        ck_assert_int_eq(mf_model_to_buffer(m, &buf, &len), MF_OK);
+        mf_model *r = NULL;
+        mf_diag d = {0};
+        ck_assert_msg(mf_model_load_buffer(buf, len, &r, &d) == MF_OK, "%s", d.msg);
+        assert_same_model(m, r);
+        ck_assert(r->has_cond && r->cond.offset == 0.25 && r->cond.scale == 1.5 &&
+                  r->cond.null_kind == MF_COND_NULL_INDICATOR);
+        ck_assert_ptr_nonnull(r->reward);
+        ck_assert_int_eq(r->reward->kind, m->reward->kind);
+        ck_assert_uint_eq(r->reward->n_params, m->reward->n_params);
+        ck_assert_mem_eq(r->reward->params, m->reward->params, m->reward->n_params * sizeof(float));
+        ck_assert_int_eq(mf_model_to_buffer(r, &buf2, &len2), MF_OK);
+        ck_assert(len2 == len && memcmp(buf, buf2, len) == 0);
+        mf_model *c = NULL;
+        ck_assert_int_eq(mf_model_clone(r, &c), MF_OK);
+        ck_assert(c->has_cond && c->reward != NULL && c->reward != r->reward);
+        ck_assert_mem_eq(c->reward->params, r->reward->params, r->reward->n_params * sizeof(float));
+        mf_model_free(c);
+        mf_model_free(r);
+        free(buf);
+        free(buf2);
+    }
+    mf_model_free(m);
+}
+
+END_TEST
+
+START_TEST(test_cond_and_reward_setters)
+{
+    mf_model *plain = make_model();
+    mf_diag d = {0};
+    mf_model_cond c = {.offset = 0, .scale = 1, .null_kind = MF_COND_NULL_INDICATOR};
+    /* An unconditional network has no condition width. */
+    ck_assert_int_eq(mf_model_set_cond(plain, &c, &d), MF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(d.msg, "needs cond_dim 2, not 0"));
+    ck_assert(!plain->has_cond);
+    ck_assert_ptr_null(mf_model_get_meta(plain, "condition"));
+
+    mf_model *m = NULL;
+    ck_assert_int_eq(mf_model_new_cond_from(plain, 1, &m, &d), MF_OK);
+    ck_assert_str_eq(mf_model_get_meta(m, "cond_dim"), "1");
+    ck_assert_str_eq(mf_model_get_meta(m, "schedule"), SCHED);
+    c.scale = 0;
+    ck_assert_int_eq(mf_model_set_cond(m, &c, &d), MF_EINVAL);
+    c.scale = 2;
+    ck_assert_int_eq(mf_model_set_cond(m, &c, &d), MF_EINVAL); /* indicator needs 2 */
+    c.null_kind = MF_COND_NULL_NONE;
+    ck_assert_int_eq(mf_model_set_cond(m, &c, &d), MF_OK);
+    ck_assert_str_eq(mf_model_get_meta(m, "cond_scale"), "2");
+    /* Managed keys change only through the setters; cfg needs the indicator. */
+    ck_assert_int_eq(mf_model_set_meta(m, "cond_scale", "3", &d), MF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(d.msg, "is set with the condition or the reward model"));
+    ck_assert_int_eq(mf_model_set_meta(m, "cond_scale", "2", &d), MF_OK); /* same value */
+    ck_assert_int_eq(mf_model_set_meta(m, "reward_model", "ridge", &d), MF_EINVAL);
+    ck_assert_int_eq(mf_model_set_meta(m, "guidance", "cfg", &d), MF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(d.msg, "needs cond_null indicator"));
+    ck_assert_int_eq(mf_model_set_meta(m, "guidance", "reward", &d), MF_OK);
+    ck_assert_int_eq(mf_model_set_meta(m, "guidance", "best", &d), MF_EINVAL);
+    ck_assert_int_eq(mf_model_set_meta(m, "p_uncond", "-0.5", &d), MF_EINVAL);
+    ck_assert_int_eq(mf_model_set_meta(m, "pseudo_label_noise", "0.3", &d), MF_OK);
+
+    mf_reward_model *r = NULL;
+    ck_assert_int_eq(mf_reward_new(MF_REWARD_RIDGE, 3, NULL, 0, &r), MF_OK);
+    ck_assert_int_eq(mf_model_set_reward(m, r, &d), MF_EINVAL); /* D 3 on a D = 2 model */
+    mf_reward_free(r);
+    ck_assert_int_eq(mf_reward_new(MF_REWARD_RIDGE, 2, NULL, 0, &r), MF_OK);
+    r->params[1] = NAN;
+    ck_assert_int_eq(mf_model_set_reward(m, r, &d), MF_EINVAL);
+    ck_assert_ptr_null(m->reward);
+    mf_reward_free(r);
+
+    mf_model *bad = (mf_model *) 0x1;
+    ck_assert_int_eq(mf_model_new_cond_from(m, 2, &bad, &d), MF_EINVAL); /* conditional parent */
+    ck_assert_int_eq(mf_model_new_cond_from(plain, 0, &bad, &d), MF_EINVAL);
+    ck_assert_ptr_eq(bad, (mf_model *) 0x1);
+    mf_model_free(m);
+    mf_model_free(plain);
+}
+
+END_TEST
+
 /* ---- invalid model files ---------------------------------------------------------- */
 
 typedef enum {
@@ -407,6 +544,7 @@ typedef struct model_case model_case;
 struct model_case {
     const char *name;
     uint8_t *(*build)(const model_case *c, size_t *ret_len); /* NULL: build_variant */
+    bool reward_base; /* start from the reward-conditioned model (make_reward_model) */
     /* build_variant: metadata change (val NULL: key removed) ... */
     const char *key;
     const char *val;
@@ -423,30 +561,30 @@ struct model_case {
     const char *field; /* checked when not NULL */
 };
 
-/* The valid small model, serialised with the row's changes applied. */
+/* The valid small model (or the reward-conditioned one), serialised with the row's changes. */
 static uint8_t *build_variant(const model_case *c, size_t *ret_len)
 {
-    mf_model *m = make_model();
-    const mf_mlp *net = m->net;
-    mf_safetensors_entry e[8];
-    char names[8][48];
-    float *poisoned = NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < net->n_layers; i++, n += 2) {
-        snprintf(names[n], sizeof names[0], "layers.%zu.weight", i);
-        snprintf(names[n + 1], sizeof names[0], "layers.%zu.bias", i);
-        e[n] = (mf_safetensors_entry){.name = names[n],
-                                      .n_dims = 2,
-                                      .shape = {net->out_dim[i], net->in_dim[i]},
-                                      .data = net->params + net->w_off[i]};
-        e[n + 1] = (mf_safetensors_entry){.name = names[n + 1],
-                                          .n_dims = 1,
-                                          .shape = {net->out_dim[i]},
-                                          .data = net->params + net->b_off[i]};
+    mf_model *m = c->reward_base ? make_reward_model() : make_model();
+    uint8_t *orig = NULL;
+    size_t orig_len = 0;
+    ck_assert_int_eq(mf_model_to_buffer(m, &orig, &orig_len), MF_OK);
+    mf_safetensors *st = NULL;
+    ck_assert_int_eq(mf_safetensors_parse(orig, orig_len, &st, NULL), MF_OK);
+    mf_safetensors_entry e[16];
+    float *data[16] = {NULL};
+    size_t n = st->n_tensors;
+    ck_assert_uint_lt(n, 16);
+    for (size_t i = 0; i < n; i++) {
+        const mf_safetensors_tensor *t = &st->tensors[i];
+        /* Room for a reshape to more elements (a row's OP_RESHAPE): zeros after the data. */
+        data[i] = calloc(t->n_elems + 64, sizeof(float));
+        mf_safetensors_tensor_read(t, data[i]);
+        e[i] = (mf_safetensors_entry){.name = t->name, .n_dims = t->n_dims, .data = data[i]};
+        memcpy(e[i].shape, t->shape, sizeof e[i].shape);
     }
     if (c->op == OP_ADD) {
         e[n++] = (mf_safetensors_entry){
-            .name = c->tensor, .n_dims = 1, .shape = {2}, .data = net->params};
+            .name = c->tensor, .n_dims = 1, .shape = {2}, .data = m->net->params};
     }
     for (size_t i = 0; i < n && c->op != OP_NONE && c->op != OP_ADD; i++) {
         if (strcmp(e[i].name, c->tensor) != 0) {
@@ -458,11 +596,7 @@ static uint8_t *build_variant(const model_case *c, size_t *ret_len)
             e[i].n_dims = c->n_dims;
             memcpy(e[i].shape, c->shape, sizeof c->shape);
         } else {
-            size_t count = e[i].shape[0] * (e[i].n_dims == 2 ? e[i].shape[1] : 1);
-            poisoned = malloc(count * sizeof(float));
-            memcpy(poisoned, e[i].data, count * sizeof(float));
-            poisoned[c->index] = c->poison;
-            e[i].data = poisoned;
+            data[i][c->index] = c->poison;
         }
         break;
     }
@@ -490,7 +624,11 @@ static uint8_t *build_variant(const model_case *c, size_t *ret_len)
     mf_diag d = {0};
     ck_assert_msg(mf_safetensors_write(e, n, keys, vals, n_meta, &buf, ret_len, &d) == MF_OK, "%s",
                   d.msg);
-    free(poisoned);
+    for (size_t i = 0; i < 16; i++) {
+        free(data[i]);
+    }
+    mf_safetensors_free(st);
+    free(orig);
     mf_model_free(m);
     return buf;
 }
@@ -519,6 +657,12 @@ static uint8_t *build_f16(const model_case *c, size_t *ret_len)
     {                                                                         \
         .name = label, .key = k, .val = v, .err = MF_EFORMAT, .msg_has = has, \
         .field = "__metadata__/" k                                            \
+    }
+
+#define RMETA(label, k, v, has)                                                                    \
+    {                                                                                              \
+        .name = label, .reward_base = true, .key = k, .val = v, .err = MF_EFORMAT, .msg_has = has, \
+        .field = "__metadata__/" k                                                                 \
     }
 
 static const model_case model_cases[] = {
@@ -645,6 +789,87 @@ static const model_case model_cases[] = {
      .build = build_f16,
      .err = MF_EFORMAT,
      .msg_has = "dtype F16 not supported, only F32"},
+    /* reward-conditioned models: the condition's metadata and the reward tensors */
+    RMETA("condition unknown", "condition", "class", "unsupported condition \"class\""),
+    RMETA("cond_null unknown", "cond_null", "zero", "unsupported cond_null \"zero\""),
+    RMETA("cond_null width", "cond_null", "none", "cond_null none needs cond_dim 1, not 2"),
+    RMETA("cond_scale 0", "cond_scale", "0", "cond_scale 0 must be > 0"),
+    RMETA("cond_offset text", "cond_offset", "a", "cond_offset \"a\" is not a finite number"),
+    RMETA("guidance unknown", "guidance", "classifier", "unsupported guidance \"classifier\""),
+    RMETA("pseudo_label_noise negative", "pseudo_label_noise", "-0.1", "must be >= 0"),
+    RMETA("p_uncond 1", "p_uncond", "1", "p_uncond 1 must be in [0, 1)"),
+    RMETA("guidance_w nan", "guidance_w", "nan", "is not a finite number"),
+    RMETA("reward_model unknown", "reward_model", "gp", "unsupported reward_model \"gp\""),
+    RMETA("reward_hidden bad", "reward_hidden", "3,", "reward_hidden \"3,\" has an empty entry"),
+    RMETA("reward_hidden too wide", "reward_hidden", "5000", "out of range 1..4096"),
+    RMETA("reward_hidden too deep", "reward_hidden", "3,3,3,3,3", "more than 4 layers"),
+    {.name = "missing cond_scale",
+     .reward_base = true,
+     .key = "cond_scale",
+     .err = MF_EFORMAT,
+     .msg_has = "missing metadata key \"cond_scale\"",
+     .field = "__metadata__/cond_scale"},
+    {.name = "missing reward_hidden",
+     .reward_base = true,
+     .key = "reward_hidden",
+     .err = MF_EFORMAT,
+     .msg_has = "missing metadata key \"reward_hidden\""},
+    {.name = "reward tensors without reward_model",
+     .reward_base = true,
+     .key = "reward_model",
+     .err = MF_EFORMAT,
+     .msg_has = "(no reward_model metadata)",
+     .field = "reward.layers.0.weight"},
+    {.name = "reward_hidden disagrees with the tensors",
+     .reward_base = true,
+     .key = "reward_hidden",
+     .val = "4",
+     .err = MF_EFORMAT,
+     .msg_has = "reward.layers.0.weight has shape [3,2], expected [4,2]",
+     .field = "reward.layers.0.weight"},
+    {.name = "ridge metadata on mlp tensors",
+     .reward_base = true,
+     .key = "reward_model",
+     .val = "ridge",
+     .err = MF_EFORMAT,
+     .msg_has = "missing tensor reward.weight",
+     .field = "reward.weight"},
+    {.name = "missing reward bias",
+     .reward_base = true,
+     .op = OP_DROP,
+     .tensor = "reward.layers.1.bias",
+     .err = MF_EFORMAT,
+     .msg_has = "missing tensor reward.layers.1.bias",
+     .field = "reward.layers.1.bias"},
+    {.name = "reward output not scalar",
+     .reward_base = true,
+     .op = OP_RESHAPE,
+     .tensor = "reward.layers.1.weight",
+     .n_dims = 2,
+     .shape = {2, 3},
+     .err = MF_EFORMAT,
+     .msg_has = "reward.layers.1.weight has shape [2,3], expected [1,3]"},
+    {.name = "extra reward layer",
+     .reward_base = true,
+     .op = OP_ADD,
+     .tensor = "reward.layers.2.bias",
+     .err = MF_EFORMAT,
+     .msg_has = "unexpected tensor \"reward.layers.2.bias\" (the mlp reward model has 2 layers)",
+     .field = "reward.layers.2.bias"},
+    {.name = "NaN reward weight",
+     .reward_base = true,
+     .op = OP_POISON,
+     .tensor = "reward.layers.0.weight",
+     .index = 4,
+     .poison = NAN,
+     .err = MF_EFORMAT,
+     .msg_has = "reward.layers.0.weight has a non-finite value (NaN) at index 4",
+     .field = "reward.layers.0.weight"},
+    {.name = "condition on an unconditional network",
+     .key = "condition",
+     .val = "reward",
+     .err = MF_EFORMAT,
+     .msg_has = "missing metadata key \"cond_null\""},
 };
 
 START_TEST(test_invalid_model)
@@ -703,9 +928,10 @@ static uint64_t rng_next(uint64_t *s)
     return *s * 2685821657736338717ull;
 }
 
+/* Over the small model (_i = 0) and the reward-conditioned one (_i = 1). */
 START_TEST(test_mutations_never_crash)
 {
-    mf_model *m = make_model();
+    mf_model *m = _i == 0 ? make_model() : make_reward_model();
     uint8_t *orig = NULL;
     size_t orig_len = 0;
     ck_assert_int_eq(mf_model_to_buffer(m, &orig, &orig_len), MF_OK);
@@ -781,6 +1007,8 @@ static Suite *model_file_suite(void)
     tcase_add_test(tc, test_foreign_layout);
     tcase_add_test(tc, test_file_round_trip);
     tcase_add_test(tc, test_shipped_bytes);
+    tcase_add_test(tc, test_reward_model_round_trip);
+    tcase_add_test(tc, test_cond_and_reward_setters);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("invalid");
@@ -790,7 +1018,7 @@ static Suite *model_file_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fuzz");
-    tcase_add_test(tc, test_mutations_never_crash);
+    tcase_add_loop_test(tc, test_mutations_never_crash, 0, 2);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return s;

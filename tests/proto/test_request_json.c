@@ -142,7 +142,23 @@ static const bad_case bad_cases[] = {
     S("{\"modle\":\"a\",\"n\":1}", B400, "unknown_field", "/modle"), /* before "missing" */
     S(SF("\"x\":1"), B400, "unknown_field", "/x"),
     S(SF("\"params\":{}"), B400, "unknown_field", "/params"),
-    S(SF("\"condition\":[1]"), B400, "unknown_field", "/condition"),
+    S(SF("\"conditions\":[1]"), B400, "unknown_field", "/conditions"),
+    /* ---- target, condition, guidance (conditional models) ---- */
+    S(SF("\"target\":\"1\""), B400, "wrong_type", "/target"),
+    S(SF("\"target\":1e7"), B400, "out_of_range", "/target"),
+    S(SF("\"condition\":[]"), B400, "out_of_range", "/condition"),
+    S(SF("\"condition\":1"), B400, "wrong_type", "/condition"),
+    S(SF("\"condition\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"), B400, "out_of_range", "/condition"),
+    S(SF("\"condition\":[1,\"2\"]"), B400, "wrong_type", "/condition/1"),
+    S(SF("\"condition\":[1,-2e6]"), B400, "out_of_range", "/condition/1"),
+    S(SF("\"target\":1,\"condition\":[1]"), B422, "impossible", "/condition"),
+    S(SF("\"guidance\":\"cfg\""), B400, "wrong_type", "/guidance"),
+    S(SF("\"guidance\":{}"), B400, "missing_field", "/guidance/mode"),
+    S(SF("\"guidance\":{\"mode\":\"cfgg\"}"), B400, "bad_value", "/guidance/mode"),
+    S(SF("\"guidance\":{\"mode\":\"cfg\",\"w\":-1}"), B400, "out_of_range", "/guidance/w"),
+    S(SF("\"guidance\":{\"mode\":\"cfg\",\"x\":1}"), B400, "unknown_field", "/guidance/x"),
+    S(SF("\"guidance\":{\"mode\":\"reward\"},\"condition\":[1]"), B422, "impossible", "/target"),
+    J(JS("\"target\":1,\"condition\":[1]"), B422, "impossible", "/params/condition"),
     S(SF("\"Model\":\"a\""), B400, "unknown_field", "/Model"),
     S(SF("\"a/b~c\":1"), B400, "unknown_field", "/a~1b~0c"),
     S(SF("\"\":1"), B400, "unknown_field", "/"),
@@ -603,7 +619,7 @@ START_TEST(test_messages)
 
     e = decode_err(JOB, "{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1,\"stpes\":5}}");
     ck_assert_str_eq(e.msg, "unknown field \"/params/stpes\"; the allowed fields are n, "
-                                "sampler, steps, eta, seed, metrics");
+                                "sampler, steps, eta, seed, metrics, target, condition, guidance");
     e = decode_err(JOB, "{\"type\":\"train\",\"model\":\"m\"}");
     ck_assert_ptr_nonnull(strstr(e.msg, "params.out_model"));
     e = decode_err(JOB, "{\"type\":\"finetune.reward\"}");
@@ -895,8 +911,8 @@ START_TEST(test_names_and_limits)
     ck_assert_str_eq(mf_sample_codec.name, "sample");
     ck_assert_str_eq(mf_train_codec.name, "train");
     ck_assert_str_eq(mf_smeme_codec.name, "finetune.smeme");
-    ck_assert(mf_sample_codec.needs_model && !mf_train_codec.needs_model &&
-              mf_smeme_codec.needs_model);
+    ck_assert(mf_sample_codec.model == MF_CODEC_MODEL && mf_train_codec.model == MF_CODEC_NO_MODEL &&
+              mf_smeme_codec.model == MF_CODEC_MODEL);
     ck_assert_ptr_null(mf_job_codec_lookup("finetune.reward"));
     ck_assert_ptr_null(mf_job_codec_lookup("Train"));
     ck_assert_ptr_null(mf_job_codec_lookup(""));
@@ -939,6 +955,15 @@ static void assert_same_sample(const mf_sample_req *a, const mf_sample_req *b)
     ck_assert_int_eq(a->has_seed, b->has_seed);
     ck_assert_uint_eq(a->seed, b->seed);
     ck_assert_int_eq(a->metrics, b->metrics);
+    ck_assert_int_eq(a->has_target, b->has_target);
+    ck_assert(a->target == b->target);
+    ck_assert_uint_eq(a->n_condition, b->n_condition);
+    for (size_t i = 0; i < a->n_condition; i++) {
+        ck_assert(a->condition[i] == b->condition[i]);
+    }
+    ck_assert_int_eq(a->has_guidance, b->has_guidance);
+    ck_assert_int_eq(a->guidance, b->guidance);
+    ck_assert(a->guidance_w == b->guidance_w);
 }
 
 static void assert_same_train(const mf_train_req *a, const mf_train_req *b)
@@ -1051,6 +1076,26 @@ START_TEST(test_job_sample)
     ck_assert_str_eq(j.params_json, "{\"eta\":0.29999999999999999,\"metrics\":false,\"n\":10000,"
                                     "\"sampler\":\"ddim\",\"seed\":9007199254740992,"
                                     "\"steps\":250}");
+    assert_round_trip(&j);
+    mf_job_req_done(&j);
+
+    /* a conditional model's: target and guidance, or the raw condition */
+    j = job_ok("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":2,\"target\":1.5,"
+               "\"guidance\":{\"mode\":\"cfg\",\"w\":2}}}");
+    ck_assert((*P_SAMPLE(j)).has_target && (*P_SAMPLE(j)).target == 1.5);
+    ck_assert((*P_SAMPLE(j)).has_guidance && (*P_SAMPLE(j)).guidance == MF_GUIDE_CFG);
+    ck_assert((*P_SAMPLE(j)).guidance_w == 2.0);
+    ck_assert_uint_eq((*P_SAMPLE(j)).n_condition, 0);
+    ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"guidance\":{\"mode\":\"cfg\",\"w\":2.0},"
+                                    "\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\",\"target\":1.5}");
+    assert_round_trip(&j);
+    mf_job_req_done(&j);
+    j = job_ok("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":2,\"condition\":[0.5,1],"
+               "\"guidance\":{\"mode\":\"cond\"}}}");
+    ck_assert_uint_eq((*P_SAMPLE(j)).n_condition, 2);
+    ck_assert((*P_SAMPLE(j)).condition[1] == 1.0 && (*P_SAMPLE(j)).guidance_w == 1.0);
+    ck_assert_str_eq(j.params_json, "{\"condition\":[0.5,1.0],\"eta\":0.0,\"guidance\":{\"mode\":"
+                                    "\"cond\",\"w\":1.0},\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\"}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
 

@@ -139,6 +139,90 @@ START_TEST(test_sample_equals_serial)
 
 END_TEST
 
+/*
+ * Guided sampling on the team: every mode, a batch whose rows carry different
+ * conditions and targets, equals one serial mf_guide_sample call bitwise (chunks of
+ * more than MF_MLP_SMALL_BATCH rows), also through segments and the executor.
+ */
+START_TEST(test_sample_guided_equals_serial)
+{
+    mf_schedule s;
+    ck_assert_int_eq(mf_schedule_init(&s, "linear:0.0001:0.02:1000", NULL), MF_OK);
+    const mf_mlp_config cc = {
+        .data_dim = 3, .cond_dim = 2, .emb_dim = 8, .n_hidden = 2, .hidden = {32, 32}};
+    mf_mlp *net;
+    ck_assert_int_eq(mf_mlp_new(&cc, &net), MF_OK);
+    mf_mlp_init_params(net, 12);
+    size_t h = 4;
+    mf_reward_model *r = NULL;
+    ck_assert_int_eq(mf_reward_new(MF_REWARD_MLP, 3, &h, 1, &r), MF_OK);
+    mf_rng_normal(mf_rng_make(2), 0, r->params, r->n_params);
+
+    enum {
+        N = 301
+    };
+
+    float *a = malloc(N * 3 * sizeof(float)), *b = malloc(N * 3 * sizeof(float));
+    float *cond = malloc(N * 2 * sizeof(float)), target[N];
+    for (size_t i = 0; i < N; i++) { /* three requests of different targets in one batch */
+        target[i] = i < 100 ? -1.0f : (i < 200 ? 0.5f : 2.0f);
+        cond[2 * i] = target[i] / 1.5f;
+        cond[2 * i + 1] = 1.0f;
+    }
+    for (int mode = 0; mode < 3; mode++) {
+        mf_guide g = {.mode = (mf_guide_mode) mode,
+                      .w = 0.8f,
+                      .C = 2,
+                      .cond = cond,
+                      .target = target,
+                      .reward = r,
+                      .data_offset = 0.5,
+                      .data_scale = 1.5};
+        mf_sampler_opts o = {.kind = (mf_sampler_kind) mode, .steps = 10, .eta = 0.3f, .seed = 6};
+        ck_assert_int_eq(mf_guide_sample(net, &s, &o, &g, a, N), MF_OK);
+        for (size_t team = 1; team <= 4; team++) {
+            mf_par *p;
+            ck_assert_int_eq(mf_par_new(team, &p), MF_OK);
+            memset(b, 0, N * 3 * sizeof(float));
+            ck_assert_int_eq(mf_par_sample_guided(p, net, &s, &o, &g, b, N), MF_OK);
+            ck_assert_msg(memcmp(a, b, N * 3 * sizeof(float)) == 0, "mode %d team %zu", mode, team);
+            mf_guide_exec ex = mf_par_guide_exec(p);
+            memset(b, 0, N * 3 * sizeof(float));
+            ck_assert_int_eq(mf_guide_exec_sample(&ex, net, &s, &o, &g, b, N), MF_OK);
+            ck_assert_mem_eq(a, b, N * 3 * sizeof(float));
+            mf_par_free(p);
+        }
+    }
+    /* Segments: each request's rows keep their own noise. */
+    const mf_sample_seg segs[2] = {{.rows = 150, .seed = 1}, {.rows = 151, .seed = 2}};
+    mf_guide g = {.mode = MF_GUIDE_REWARD,
+                  .w = 0.5f,
+                  .C = 2,
+                  .cond = cond,
+                  .target = target,
+                  .reward = r,
+                  .data_scale = 1.0};
+    mf_sampler_opts so = {.kind = MF_SAMPLER_DDPM, .steps = 10, .segs = segs, .n_segs = 2};
+    ck_assert_int_eq(mf_guide_sample(net, &s, &so, &g, a, N), MF_OK);
+    mf_par *p;
+    ck_assert_int_eq(mf_par_new(3, &p), MF_OK);
+    ck_assert_int_eq(mf_par_sample_guided(p, net, &s, &so, &g, b, N), MF_OK);
+    ck_assert_mem_eq(a, b, N * 3 * sizeof(float));
+    /* Errors: a conditional net needs a guide; a guide must fit the net. */
+    ck_assert_int_eq(mf_par_sample(p, net, &s, &so, b, N), MF_EINVAL);
+    g.C = 1;
+    ck_assert_int_eq(mf_par_sample_guided(p, net, &s, &so, &g, b, N), MF_EINVAL);
+    mf_par_free(p);
+    mf_reward_free(r);
+    mf_mlp_free(net);
+    free(a);
+    free(b);
+    free(cond);
+    mf_schedule_deinit(&s);
+}
+
+END_TEST
+
 /* PF-ODE log-densities on the team equal one serial call (rows are independent). */
 START_TEST(test_ode_logp_equals_serial)
 {
@@ -286,6 +370,7 @@ static Suite *par_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_for_covers_every_index_once);
     tcase_add_test(tc, test_sample_equals_serial);
+    tcase_add_test(tc, test_sample_guided_equals_serial);
     tcase_add_test(tc, test_train_step_equals_serial);
     tcase_add_test(tc, test_ode_logp_equals_serial);
     tcase_add_test(tc, test_eval_exec_equals_serial);

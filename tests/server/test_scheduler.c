@@ -579,11 +579,26 @@ START_TEST(test_resolve)
         }
     }
 
-    /* conditional models cannot be sampled here */
+    /* a conditional model (3 condition inputs, no target convention): only its raw
+     * condition steers it, with all of its values; plain conditioning by default */
     mf_model *cond = small_model(1000, 3);
     q = req(MF_SAMPLER_DDPM, 0, 10);
     ck_assert_int_eq(resolve(&e, &q, cond, "", field), MF_ERANGE);
-    ck_assert_str_eq(field, "/model");
+    ck_assert_str_eq(field, "/target");
+    q.has_target = true;
+    q.target = 1.0;
+    ck_assert_int_eq(resolve(&e, &q, cond, "", field), MF_ERANGE);
+    ck_assert_str_eq(field, "/target");
+    q.has_target = false;
+    q.n_condition = 2;
+    ck_assert_int_eq(resolve(&e, &q, cond, "/params", field), MF_ERANGE);
+    ck_assert_str_eq(field, "/params/condition");
+    q.n_condition = 3;
+    ck_assert_int_eq(resolve(&e, &q, cond, "", field), MF_OK);
+    ck_assert(q.has_guidance && q.guidance == MF_GUIDE_COND);
+    q.guidance = MF_GUIDE_CFG; /* no label dropout in its training: refused */
+    ck_assert_int_eq(resolve(&e, &q, cond, "", field), MF_ERANGE);
+    ck_assert_str_eq(field, "/guidance/mode");
     mf_model_free(cond);
 
     /* no seed: a fresh one each time, within 0..2^53 */

@@ -42,7 +42,7 @@ static char *encode(const void *params)
 
 const mf_job_codec mf_test_count_codec = {
     .name = "test.count",
-    .needs_model = false,
+    .model = MF_CODEC_NO_MODEL,
     .model_hint = "test.count jobs take no model",
     .params_size = sizeof(mf_test_count_req),
     .decode = decode,
