@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_models.c - models, model, weights, upload, delete, health.
+ * cmd_models.c - models, model, weights, upload, delete, health, and what the
+ * dataset commands (cmd_datasets.c) share with them: a list as a table, a
+ * description, a file posted, a delete.
  *
  * A download is written to FILE.tmp-XXXXXX next to FILE, flushed to disk and
  * renamed over FILE only once the whole body has arrived with a 200: a reader
@@ -23,6 +25,50 @@
 
 /* ---- models, model -------------------------------------------------------------------- */
 
+mf_exit mf_cmd_list(mf_client *c, const char *path, const char *key, const char *const *cols,
+                    size_t n_cols, bool json)
+{
+    mf_http_resp r;
+    json_t *j;
+    mf_exit code = mf_api_json(c, "GET", path, NULL, &r, &j);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    const json_t *items = json_object_get(j, key);
+    if (!json_is_array(items)) {
+        code = mf_api_say(MF_EXIT_SERVER,
+                          "malformed response from the server: GET %s: no \"%s\" array", path, key);
+    } else if (json) {
+        code = mf_api_print_raw(&r);
+    } else {
+        mf_out_table *t = mf_out_table_new(n_cols, cols);
+        json_t **cells = calloc(n_cols, sizeof *cells);
+        code = t == NULL || cells == NULL ? mf_api_say(MF_EXIT_LOCAL, "out of memory") : MF_EXIT_OK;
+        for (size_t i = 0; code == MF_EXIT_OK && i < json_array_size(items); i++) {
+            const json_t *m = json_array_get(items, i);
+            for (size_t k = 0; k < n_cols; k++) {
+                cells[k] = json_object_get(m, cols[k]);
+            }
+            if (!json_is_object(m)) {
+                code = mf_api_say(MF_EXIT_SERVER,
+                                  "malformed response from the server: GET %s: an item is not "
+                                  "an object",
+                                  path);
+            } else if (mf_out_table_add_json(t, cells) != MF_OK) {
+                code = mf_api_say(MF_EXIT_LOCAL, "out of memory");
+            }
+        }
+        if (code == MF_EXIT_OK) {
+            mf_out_table_print(t, stdout);
+        }
+        free(cells);
+        mf_out_table_free(t);
+    }
+    json_decref(j);
+    mf_http_resp_done(&r);
+    return code;
+}
+
 mf_exit mf_cmd_models(mf_client *c, int argc, char **argv, int first)
 {
     bool json = false;
@@ -36,42 +82,9 @@ mf_exit mf_cmd_models(mf_client *c, int argc, char **argv, int first)
         return mf_cmd_args_exit(st);
     }
     mf_args_done(&a);
-    mf_http_resp r;
-    json_t *j;
-    mf_exit code = mf_api_json(c, "GET", "/v1/models", NULL, &r, &j);
-    if (code != MF_EXIT_OK) {
-        return code;
-    }
-    const json_t *models = json_object_get(j, "models");
-    if (!json_is_array(models)) {
-        code = mf_api_malformed("GET /v1/models: no \"models\" array");
-    } else if (json) {
-        code = mf_api_print_raw(&r);
-    } else {
-        static const char *const cols[] = {"id",     "dataset", "data_dim",
-                                           "params", "parent",  "protected"};
-        mf_out_table *t = mf_out_table_new(N_OPTS(cols), cols);
-        code = t == NULL ? mf_api_say(MF_EXIT_LOCAL, "out of memory") : MF_EXIT_OK;
-        for (size_t i = 0; code == MF_EXIT_OK && i < json_array_size(models); i++) {
-            const json_t *m = json_array_get(models, i);
-            json_t *cells[N_OPTS(cols)];
-            for (size_t k = 0; k < N_OPTS(cols); k++) {
-                cells[k] = json_object_get(m, cols[k]);
-            }
-            if (!json_is_object(m)) {
-                code = mf_api_malformed("GET /v1/models: a model is not an object");
-            } else if (mf_out_table_add_json(t, cells) != MF_OK) {
-                code = mf_api_say(MF_EXIT_LOCAL, "out of memory");
-            }
-        }
-        if (code == MF_EXIT_OK) {
-            mf_out_table_print(t, stdout);
-        }
-        mf_out_table_free(t);
-    }
-    json_decref(j);
-    mf_http_resp_done(&r);
-    return code;
+    static const char *const cols[] = {"id",     "dataset", "data_dim",
+                                       "params", "parent",  "protected"};
+    return mf_cmd_list(c, "/v1/models", "models", cols, N_OPTS(cols), json);
 }
 
 mf_exit mf_cmd_describe(mf_client *c, const char *path, bool json)
@@ -272,6 +285,42 @@ static mf_exit read_file(const char *name, size_t max, char **ret, size_t *ret_l
     return MF_EXIT_OK;
 }
 
+mf_exit mf_cmd_post_file(mf_client *c, const char *path, const char *content_type, const char *file)
+{
+    char *body = NULL;
+    size_t len = 0;
+    mf_exit code = read_file(file, MF_API_MAX_WEIGHTS, &body, &len);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    mf_http_req q = {.method = "POST",
+                     .path = path,
+                     .accept = "application/json",
+                     .content_type = content_type,
+                     .body = body,
+                     .body_len = len,
+                     .max_bytes = MF_API_MAX_BODY};
+    mf_http_resp r;
+    json_t *j;
+    code = mf_api_call_json(c, &q, &r, &j);
+    free(body);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    const char *got = mf_api_str(j, "id");
+    if (got == NULL) {
+        code = mf_api_say(MF_EXIT_SERVER,
+                          "malformed response from the server: POST %s: no \"id\" in the answer",
+                          path);
+    } else {
+        mf_out_clean(stdout, got, 64);
+        putchar('\n');
+    }
+    json_decref(j);
+    mf_http_resp_done(&r);
+    return code;
+}
+
 mf_exit mf_cmd_upload(mf_client *c, int argc, char **argv, int first)
 {
     const mf_args_spec spec = {.usage = "manifold upload ID FILE\n"
@@ -287,39 +336,26 @@ mf_exit mf_cmd_upload(mf_client *c, int argc, char **argv, int first)
     const char *id = a.pos[0], *file = a.pos[1];
     mf_args_done(&a);
     mf_exit code = mf_api_check_id("model id", id);
-    char *body = NULL;
-    size_t len = 0;
-    if (code == MF_EXIT_OK) {
-        code = read_file(file, MF_API_MAX_WEIGHTS, &body, &len);
-    }
     if (code != MF_EXIT_OK) {
         return code;
     }
     char path[128];
     snprintf(path, sizeof path, "/v1/models?id=%s", id);
-    mf_http_req q = {.method = "POST",
+    return mf_cmd_post_file(c, path, "application/octet-stream", file);
+}
+
+mf_exit mf_cmd_delete_at(mf_client *c, const char *path, const char *id)
+{
+    mf_http_req q = {.method = "DELETE",
                      .path = path,
                      .accept = "application/json",
-                     .content_type = "application/octet-stream",
-                     .body = body,
-                     .body_len = len,
                      .max_bytes = MF_API_MAX_BODY};
     mf_http_resp r;
-    json_t *j;
-    code = mf_api_call_json(c, &q, &r, &j);
-    free(body);
-    if (code != MF_EXIT_OK) {
-        return code;
+    mf_exit code = mf_api_call(c, &q, &r);
+    if (code == MF_EXIT_OK) {
+        mf_http_resp_done(&r);
+        printf("deleted %s\n", id);
     }
-    const char *got = mf_api_str(j, "id");
-    if (got == NULL) {
-        code = mf_api_malformed("POST /v1/models: no \"id\" in the answer");
-    } else {
-        mf_out_clean(stdout, got, 64);
-        putchar('\n');
-    }
-    json_decref(j);
-    mf_http_resp_done(&r);
     return code;
 }
 
@@ -331,24 +367,13 @@ mf_exit mf_cmd_delete(mf_client *c, int argc, char **argv, int first)
                                .min_pos = 1,
                                .max_pos = 1};
     const char *id;
-    mf_exit code = mf_cmd_parse_id(argc, argv, first, NULL, 0, &spec, "model id",
-                                   &id);
+    mf_exit code = mf_cmd_parse_id(argc, argv, first, NULL, 0, &spec, "model id", &id);
     if (id == NULL) {
         return code;
     }
     char path[128];
     snprintf(path, sizeof path, "/v1/models/%s", id);
-    mf_http_req q = {.method = "DELETE",
-                     .path = path,
-                     .accept = "application/json",
-                     .max_bytes = MF_API_MAX_BODY};
-    mf_http_resp r;
-    code = mf_api_call(c, &q, &r);
-    if (code == MF_EXIT_OK) {
-        mf_http_resp_done(&r);
-        printf("deleted %s\n", id);
-    }
-    return code;
+    return mf_cmd_delete_at(c, path, id);
 }
 
 /* ---- health --------------------------------------------------------------------------------- */

@@ -17,6 +17,8 @@ typedef mf_exit mf_cmd_fn(mf_client *c, int argc, char **argv, int first);
 
 /* cmd_models.c: models, model files, readiness */
 mf_cmd_fn mf_cmd_models, mf_cmd_model, mf_cmd_weights, mf_cmd_upload, mf_cmd_delete, mf_cmd_health;
+/* cmd_datasets.c: dataset upload|list|show|delete */
+mf_cmd_fn mf_cmd_dataset;
 /* cmd_sample.c: synchronous sampling and job results */
 mf_cmd_fn mf_cmd_sample, mf_cmd_result;
 /* cmd_jobs.c: submit, inspect, cancel */
@@ -41,6 +43,25 @@ mf_exit mf_cmd_print_samples(const mf_http_resp *r, const json_t *j, mf_out_form
 
 /** GETs path and prints the object as key: value lines, or its raw body with json. */
 mf_exit mf_cmd_describe(mf_client *c, const char *path, bool json);
+
+/**
+ * GETs path, whose object holds the array key, and prints its items as a
+ * table of the columns cols (the members of those names), or the raw body
+ * with json (cmd_models.c).
+ */
+mf_exit mf_cmd_list(mf_client *c, const char *path, const char *key, const char *const *cols,
+                    size_t n_cols, bool json);
+
+/**
+ * POSTs the whole of file (at most MF_API_MAX_WEIGHTS bytes) to path as
+ * content_type and prints the "id" of the answer (cmd_models.c).  Exit codes
+ * as mf_api_call_json's; LOCAL when file cannot be read.
+ */
+mf_exit mf_cmd_post_file(mf_client *c, const char *path, const char *content_type,
+                         const char *file);
+
+/** DELETEs path and prints "deleted ID" (cmd_models.c). */
+mf_exit mf_cmd_delete_at(mf_client *c, const char *path, const char *id);
 
 /** The mf_args_parse status as an exit code: 1 (help shown) -> OK, 2 -> USAGE. */
 static inline mf_exit mf_cmd_args_exit(int status)

@@ -45,6 +45,8 @@ static const command commands[] = {
     {"weights", mf_cmd_weights, "ID -o FILE", "download a model's safetensors file"},
     {"upload", mf_cmd_upload, "ID FILE", "upload a safetensors model"},
     {"delete", mf_cmd_delete, "ID", "delete an uploaded or trained model"},
+    {"dataset", mf_cmd_dataset, "upload FILE [--id NAME] [--format F] | list | show ID | delete ID",
+     "upload, list, describe or delete datasets"},
     {"health", mf_cmd_health, "", "exit status 0 when the server is ready"},
 };
 

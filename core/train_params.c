@@ -3,6 +3,9 @@
  * train_params.c - training parameters to model, trainer, batches and
  * metadata (see train_params.h).
  *
+ * The data is a built-in set or a table; data_dim, norm_of and
+ * mf_train_params_batch are the places that choose between them.
+ *
  * The normalisation is resolved once, in begin, and kept in the model: the
  * batches read it back from there (as floats, which is how
  * mf_dataset_train_batch applies it), so the model file records exactly the
@@ -15,11 +18,14 @@
 #include <string.h>
 
 #include "schedule.h"
+#include "utf8.h"
 
 void mf_train_params_default(mf_train_params *p)
 {
     *p = (mf_train_params){
         .dataset = MF_DATASET_GAUSSIAN,
+        .table = NULL,
+        .table_name = NULL,
         .hidden = {256, 256, 256},
         .n_hidden = 3,
         .emb = 64,
@@ -38,10 +44,16 @@ void mf_train_params_default(mf_train_params *p)
     };
 }
 
+/* D: the table's columns, or the built-in set's dimension. */
+static size_t data_dim(const mf_train_params *p)
+{
+    return p->table != NULL ? p->table->n_dims : mf_dataset_dim(p->dataset);
+}
+
 /* The network of p (valid only after the field checks). */
 static mf_mlp_config config_of(const mf_train_params *p)
 {
-    mf_mlp_config cfg = {.data_dim = (uint32_t) mf_dataset_dim(p->dataset),
+    mf_mlp_config cfg = {.data_dim = (uint32_t) data_dim(p),
                          .emb_dim = (uint32_t) p->emb,
                          .n_hidden = (uint32_t) p->n_hidden};
     memcpy(cfg.hidden, p->hidden, p->n_hidden * sizeof cfg.hidden[0]);
@@ -88,7 +100,7 @@ static mf_err check_optimiser(const mf_train_params *p, mf_diag *d)
         return mf_diag_set(d, MF_EINVAL, "batch", "batch must be at least 1");
     }
     size_t bd;
-    if (mf_size_mul(p->batch, mf_dataset_dim(p->dataset), &bd) != MF_OK) {
+    if (mf_size_mul(p->batch, data_dim(p), &bd) != MF_OK) {
         return mf_diag_set(d, MF_EINVAL, "batch", "batch %zu is too large", p->batch);
     }
     /* The trainer keeps lr in float: a positive double may round to 0. */
@@ -111,13 +123,38 @@ static mf_err check_optimiser(const mf_train_params *p, mf_diag *d)
     return MF_OK;
 }
 
+/* A table: a name for the metadata, columns a network can take, no dequantisation. */
+static mf_err check_table(const mf_train_params *p, mf_diag *d)
+{
+    if (p->table_name == NULL || p->table_name[0] == '\0' ||
+        !mf_utf8_valid(p->table_name, strlen(p->table_name))) {
+        return mf_diag_set(d, MF_EINVAL, "dataset",
+                           "a dataset table needs a name (UTF-8, not empty)");
+    }
+    if (p->table->n_dims < 1 || p->table->n_dims > MF_MLP_MAX_WIDTH) {
+        return mf_diag_set(d, MF_EINVAL, "dataset",
+                           "the table has %zu columns; a model takes 1 to %d", p->table->n_dims,
+                           MF_MLP_MAX_WIDTH);
+    }
+    if (p->dequantise) {
+        return mf_diag_set(d, MF_EINVAL, "dequantise",
+                           "dequantise is for the built-in integer-valued data (digits), not a "
+                           "table");
+    }
+    return MF_OK;
+}
+
 static mf_err check_data(const mf_train_params *p, mf_diag *d)
 {
-    if (mf_dataset_name(p->dataset) == NULL) {
+    mf_err err = p->table != NULL ? check_table(p, d) : MF_OK;
+    if (err != MF_OK) {
+        return err;
+    }
+    if (p->table == NULL && mf_dataset_name(p->dataset) == NULL) {
         return mf_diag_set(d, MF_EINVAL, "dataset", "dataset %d is not a built-in data set",
                            (int) p->dataset);
     }
-    if (p->dequantise && p->dataset != MF_DATASET_DIGITS) {
+    if (p->table == NULL && p->dequantise && p->dataset != MF_DATASET_DIGITS) {
         return mf_diag_set(d, MF_EINVAL, "dequantise",
                            "dequantise is for integer-valued data (digits), not %s",
                            mf_dataset_name(p->dataset));
@@ -170,10 +207,14 @@ mf_err mf_train_params_check(const mf_train_params *p, mf_diag *diag)
     return err;
 }
 
-/* The normalisation of p, or the data set's, as floats (the batches' arithmetic). */
+/* The normalisation of p, or the data set's or table's, as floats (the batches' arithmetic). */
 static void norm_of(const mf_train_params *p, float *offset, float *scale)
 {
-    mf_dataset_norm(p->dataset, offset, scale);
+    if (p->table != NULL) {
+        mf_table_norm(p->table, offset, scale);
+    } else {
+        mf_dataset_norm(p->dataset, offset, scale);
+    }
     if (!isnan(p->data_offset)) {
         *offset = (float) p->data_offset;
     }
@@ -231,6 +272,10 @@ mf_err mf_train_params_begin(const mf_train_params *p, mf_model **ret_model, mf_
 
 mf_err mf_train_params_batch(const mf_train_params *p, const mf_model *m, size_t step, float *x)
 {
+    if (p->table != NULL) {
+        return mf_table_train_batch(p->table, p->seed, step, p->batch, (float) m->data_offset,
+                                    (float) m->data_scale, x);
+    }
     return mf_dataset_train_batch(p->dataset, p->seed, step, p->batch, p->dequantise,
                                   (float) m->data_offset, (float) m->data_scale, x);
 }
@@ -245,7 +290,8 @@ mf_err mf_train_params_finish(const mf_train_params *p, mf_model *m, const mf_tr
     if (ema != m->net) {
         memcpy(m->net->params, ema->params, m->net->n_params * sizeof(float));
     }
-    mf_err err = mf_model_set_meta(m, "dataset", mf_dataset_name(p->dataset), diag);
+    const char *name = p->table != NULL ? p->table_name : mf_dataset_name(p->dataset);
+    mf_err err = mf_model_set_meta(m, "dataset", name, diag);
     if (err == MF_OK) {
         err = mf_model_set_meta(m, "parent", "", diag);
     }

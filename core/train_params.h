@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * train_params.h - the parameters of a training run on a built-in data set,
- * and the ONE mapping from them to core's objects: the model (architecture,
+ * train_params.h - the parameters of a training run on a built-in data set
+ * or on a table (an uploaded data set, table.h), and the ONE mapping from
+ * them to core's objects: the model (architecture,
  * schedule, initial weights, normalisation), the trainer's options, the
  * batch of each step and the metadata of the finished model.
  *
- * `manifold-train train` fills an mf_train_params from its flags, the
- * daemon's train job from its request; both start from
+ * `manifold-train train` fills an mf_train_params from its flags (built-in
+ * sets only), the daemon's train job from its request (a built-in set or an
+ * uploaded table); both start from
  * mf_train_params_default, so the defaults live here and nowhere else.  A run:
  *
  *     mf_train_params_begin(&p, &model, &tr, &diag);
@@ -31,6 +33,7 @@
 #include "err.h"
 #include "mlp.h"
 #include "model_file.h"
+#include "table.h"
 #include "train.h"
 
 /*
@@ -86,7 +89,13 @@
  */
 typedef struct mf_train_params {
     mf_dataset_id dataset;              /* a built-in data set (MF_DATASET_GAUSSIAN: a valid
-                                           placeholder; both front ends require one) */
+                                           placeholder; both front ends require one); unused
+                                           with a table */
+    const mf_table *table;              /* NULL: the built-in set; else the rows to train on
+                                           (borrowed for the whole run): D is its columns, the
+                                           batches its rows (mf_table_train_batch) (NULL) */
+    const char *table_name;             /* with a table: the "dataset" metadata of the model,
+                                           non-empty UTF-8 (borrowed) (NULL) */
     uint32_t hidden[MF_MLP_MAX_HIDDEN]; /* hidden widths, 1..MF_MLP_MAX_WIDTH (256,256,256) */
     size_t n_hidden;                    /* 1..MF_MLP_MAX_HIDDEN (3) */
     size_t emb;                         /* time-embedding width E, even, 2..MF_MLP_MAX_WIDTH (64) */
@@ -104,12 +113,13 @@ typedef struct mf_train_params {
     bool dequantise;                    /* train on pixels + U(-1/2, 1/2), so the model's
                                            likelihood bounds bits/dim; digits only (false) */
     double data_offset;                 /* x_model = (x - offset) / scale, finite; NAN = the
-                                           data set's own (mf_dataset_norm) (NAN) */
+                                           data set's own (mf_dataset_norm, mf_table_norm)
+                                           (NAN) */
     double data_scale;                  /* finite, > 0; NAN = the data set's own (NAN) */
 } mf_train_params;
 
 /**
- * The defaults: gaussian, hidden 256,256,256, E 64, linear:0.0001:0.02:1000,
+ * The defaults: gaussian (no table), hidden 256,256,256, E 64, linear:0.0001:0.02:1000,
  * 20,000 steps of batch 512, lr 1e-3 with 500 warm-up steps and cosine decay to
  * 1e-5, EMA 0.999, clip 1, seed 0, no dequantisation, the data set's own
  * normalisation.  (Adam's betas and epsilon are mf_train_opts_default's.)
@@ -119,7 +129,8 @@ void mf_train_params_default(mf_train_params *p);
 /**
  * Checks every field against the ranges above and the combinations: the
  * network configuration (mf_mlp_config_check), the schedule parses,
- * dequantise only for digits, batch x D does not overflow.  On failure diag
+ * dequantise only for digits (never with a table), a table has a name and
+ * at most MF_MLP_MAX_WIDTH columns, batch x D does not overflow.  On failure diag
  * (may be NULL) gets a message naming the field and, in diag->field, the
  * field's name as in the struct ("hidden", "emb", "lr_min", ...; the caller
  * maps it to its own spelling: a flag, a JSON pointer).
@@ -129,14 +140,13 @@ void mf_train_params_default(mf_train_params *p);
 MF_MUST_CHECK mf_err mf_train_params_check(const mf_train_params *p, mf_diag *diag);
 
 /**
- * The start of a run: a new model (D from the data set, C = 0, the hidden
- * widths, E and schedule of p; weights from mf_mlp_init_params(seed); the
- * normalisation of p or the data set's, rounded to float as the batches use
- * it) and its trainer (mf_train_opts_default with p's batch, steps, lr,
- * lr_min, warmup, ema, clip and seed, and MF_TRAIN_SHARDS shards, at most
- * batch).  The trainer borrows *ret_model's network: free the trainer first.
- * Errors: those of mf_train_params_check (p is checked first), MF_ENOMEM;
- * outputs are written only on success.
+ * The start of a run: a new model (D from the data set or the table, C = 0,
+ * the hidden widths, E and schedule of p; weights from
+ * mf_mlp_init_params(seed); the normalisation of p or the data set's or
+ * table's, rounded to float as the batches use it) and its trainer (mf_train_opts_default with p's
+ * batch, steps, lr, lr_min, warmup, ema, clip and seed, and MF_TRAIN_SHARDS shards, at most batch).
+ * The trainer borrows *ret_model's network: free the trainer first. Errors: those of
+ * mf_train_params_check (p is checked first), MF_ENOMEM; outputs are written only on success.
  */
 MF_MUST_CHECK mf_err mf_train_params_begin(const mf_train_params *p, mf_model **ret_model,
                                            mf_trainer **ret_tr, mf_diag *diag);
@@ -151,8 +161,9 @@ mf_train_opts mf_train_params_trainer_opts(const mf_train_params *p);
 
 /**
  * The clean batch of step `step` in model space: mf_dataset_train_batch with
- * p's data set, seed, batch and dequantise and m's normalisation.  x:
- * (p->batch, D).  Errors: those of mf_dataset_train_batch.
+ * p's data set, seed, batch and dequantise, or mf_table_train_batch with p's
+ * table, seed and batch, and m's normalisation.  x: (p->batch, D).  Errors:
+ * those of mf_dataset_train_batch or mf_table_train_batch.
  */
 MF_MUST_CHECK mf_err mf_train_params_batch(const mf_train_params *p, const mf_model *m, size_t step,
                                            float *x);
@@ -161,7 +172,7 @@ MF_MUST_CHECK mf_err mf_train_params_batch(const mf_train_params *p, const mf_mo
  * The end of a run: copies the trainer's EMA weights (the live ones without
  * EMA) into m and sets the metadata every trained model carries besides the
  * architecture and the normalisation (both set by begin): dataset (its
- * name), parent "", dequantised ("true" or "false"), created (ISO 8601 of
+ * name, or table_name), parent "", dequantised ("true" or "false"), created (ISO 8601 of
  * `created`) and provenance (copied).  tr must not step again (its network
  * is m's).  Errors: MF_EINVAL (provenance NULL or
  * not UTF-8, named in diag), MF_ENOMEM; on error m's weights may already be

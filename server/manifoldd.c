@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "cpu.h"
+#include "datasets.h"
 #include "http.h"
 #include "log.h"
 #include "registry.h"
@@ -29,6 +30,7 @@
 typedef struct config {
     const char *listen, *models, *model_store, *store, *cors, *log_level, *openapi, *port_file;
     size_t threads, http_threads, max_body, max_upload, max_connections, max_model_bytes;
+    size_t max_dataset_rows, max_dataset_cols;
     double drain_timeout, heartbeat;
 } config;
 
@@ -80,6 +82,26 @@ static int parse_listen(const char *s, char host[64], uint16_t *port)
     return 0;
 }
 
+/* The data sets, in <model store>/datasets, attached to the registry before the scheduler
+ * starts (a job it recovers may train on one). */
+static mf_err open_datasets(const config *c, mf_registry *reg, mf_datasets **ret)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/datasets", c->model_store);
+    const mf_data_limits lim = {.max_rows = c->max_dataset_rows,
+                                .max_cols = c->max_dataset_cols,
+                                .max_bytes = c->max_upload};
+    size_t loaded = 0, skipped = 0;
+    mf_err err = mf_datasets_open(dir, &lim, ret, &loaded, &skipped);
+    if (err != MF_OK) {
+        mf_log(MF_LOG_ERROR, NULL, NULL, "cannot load the datasets: %s", mf_strerror(err));
+        return err;
+    }
+    mf_registry_set_datasets(reg, *ret);
+    mf_log(MF_LOG_INFO, NULL, NULL, "datasets: %zu loaded, %zu skipped", loaded, skipped);
+    return MF_OK;
+}
+
 int main(int argc, char **argv)
 {
     size_t cores = (size_t) mf_cpu_count();
@@ -95,6 +117,8 @@ int main(int argc, char **argv)
                 .max_upload = 64u << 20,
                 .max_connections = 1024,
                 .max_model_bytes = 64u << 20,
+                .max_dataset_rows = 1000000,
+                .max_dataset_cols = 1024,
                 .drain_timeout = 20,
                 .heartbeat = 15};
     /* the scheduler's own defaults; its flags write straight into sc */
@@ -111,7 +135,9 @@ int main(int argc, char **argv)
         {"max-running", MF_OPT_SIZE, &sc.max_running_jobs, 1, 1024, "jobs started at once (2)"},
         {"max-batch-rows", MF_OPT_SIZE, &sc.max_batch_rows, 1, 1e6, "rows of one batched sampler run (4096)"},
         {"max-body", MF_OPT_SIZE, &c.max_body, 64, 1e9, "JSON body limit in bytes (1 MiB)"},
-        {"max-upload", MF_OPT_SIZE, &c.max_upload, 64, 1e10, "model upload limit in bytes (64 MiB)"},
+        {"max-upload", MF_OPT_SIZE, &c.max_upload, 64, 1e10, "model and dataset upload limit in bytes (64 MiB)"},
+        {"max-dataset-rows", MF_OPT_SIZE, &c.max_dataset_rows, 1, 4294967295.0, "rows of an uploaded dataset (1000000)"},
+        {"max-dataset-cols", MF_OPT_SIZE, &c.max_dataset_cols, 1, 8192, "columns of an uploaded dataset, labels apart (1024)"},
         {"max-connections", MF_OPT_SIZE, &c.max_connections, 1, 1e6, "open connections (1024)"},
         {"http-threads", MF_OPT_SIZE, &c.http_threads, 1, 64, "HTTP threads (2)"},
         {"cors", MF_OPT_STR, &c.cors, 0, 0, "allowed origins, comma separated; * = any (none)"},
@@ -166,6 +192,7 @@ int main(int argc, char **argv)
 
     mf_store *store = NULL;
     mf_registry *reg = NULL;
+    mf_datasets *datasets = NULL;
     mf_sched *sched = NULL;
     mf_server *srv = NULL;
     int status = 1;
@@ -188,6 +215,9 @@ int main(int argc, char **argv)
         goto out;
     }
     mf_log(MF_LOG_INFO, NULL, NULL, "models: %zu loaded, %zu skipped", loaded, skipped);
+    if (open_datasets(&c, reg, &datasets) != MF_OK) {
+        goto out;
+    }
     err = mf_sched_start(&sc, store, reg, &sched);
     if (err != MF_OK) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot start the scheduler: %s", mf_strerror(err));
@@ -237,6 +267,7 @@ out:
     mf_server_stop(srv);
     mf_sched_free(sched);
     mf_registry_free(reg);
+    mf_datasets_free(datasets);
     mf_store_close(store);
     return status;
 }

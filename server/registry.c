@@ -1,160 +1,76 @@
 /* SPDX-License-Identifier: MIT */
-/* registry.c - the in-memory models (see registry.h). */
+/* registry.c - the in-memory models (see registry.h), in a catalog (catalog.h). */
 #include "registry.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "catalog.h"
 #include "log.h"
 #include "request_json.h"
 
 #define SUFFIX ".safetensors"
 
-/* An id whose file is being written (mf_registry_add): reserved, not yet listed. */
-typedef struct reserved_id {
-    const char *id;
-    struct reserved_id *next;
-} reserved_id;
-
 struct mf_registry {
-    pthread_mutex_t lock;
-    reserved_id *writing; /* ids being written, outside the lock */
-    mf_reg_model **items; /* sorted by id */
-    size_t n, cap;
+    mf_catalog cat; /* of mf_reg_model */
     char store_dir[3072];
     size_t max_file_bytes;
+    mf_datasets *datasets; /* set once at start, before any other thread (NULL: none) */
 };
 
-static void entry_free(mf_reg_model *e)
+static void entry_free(void *item)
 {
+    mf_reg_model *e = item;
     if (e != NULL) {
         mf_model_free(e->model);
         free(e);
     }
 }
 
-/* Index of id, or of where it would go (*found false).  Caller holds the lock. */
-static size_t find(const mf_registry *r, const char *id, bool *found)
-{
-    size_t lo = 0, hi = r->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(r->items[mid]->id, id);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    *found = false;
-    return lo;
-}
+/* What load_file needs besides the file. */
+typedef struct load_ctx {
+    mf_registry *r;
+    bool shipped;
+} load_ctx;
 
-/* Inserts e (refs = 1, the registry's own).  Caller holds the lock. */
-static mf_err insert(mf_registry *r, mf_reg_model *e)
+/* One model file of a directory (mf_catalog_load_fn). */
+static mf_err load_file(void *ctx, const char *path, const char *id, const struct stat *st)
 {
-    bool found;
-    size_t at = find(r, e->id, &found);
-    if (found) {
-        return MF_EBUSY;
+    const load_ctx *c = ctx;
+    mf_reg_model *e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        return MF_ENOMEM;
     }
-    if (r->n == r->cap) {
-        size_t cap = r->cap == 0 ? 16 : 2 * r->cap;
-        mf_reg_model **items = realloc(r->items, cap * sizeof *items);
-        if (items == NULL) {
-            return MF_ENOMEM;
-        }
-        r->items = items;
-        r->cap = cap;
+    snprintf(e->id, sizeof e->id, "%s", id);
+    snprintf(e->path, sizeof e->path, "%s", path);
+    e->shipped = c->shipped;
+    e->file_bytes = (uint64_t) st->st_size;
+    mf_diag diag = {0};
+    mf_err err = mf_model_load_file(path, c->r->max_file_bytes, &e->model, &diag);
+    if (err != MF_OK) {
+        mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s: %s (%s%s%s)", path, mf_strerror(err),
+               diag.msg, diag.field[0] != '\0' ? " at " : "", diag.field);
+        entry_free(e);
+        return MF_EFORMAT;
     }
-    memmove(r->items + at + 1, r->items + at, (r->n - at) * sizeof *r->items);
-    r->items[at] = e;
-    r->n++;
-    e->refs = 1;
-    return MF_OK;
-}
-
-/* The id of a file name "ID.safetensors", or false. */
-static bool id_of(const char *name, char id[65])
-{
-    size_t len = strlen(name), sl = strlen(SUFFIX);
-    if (len <= sl || len - sl > 64 || strcmp(name + len - sl, SUFFIX) != 0) {
-        return false;
+    err = mf_catalog_insert(&c->r->cat, e);
+    if (err == MF_EBUSY) {
+        mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s: a shipped model has the id %s", path, id);
     }
-    memcpy(id, name, len - sl);
-    id[len - sl] = '\0';
-    return mf_req_id_valid(id);
+    if (err != MF_OK) {
+        entry_free(e);
+    }
+    return err;
 }
 
 static mf_err load_dir(mf_registry *r, const char *dir, bool shipped, size_t *loaded,
                        size_t *skipped)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        mf_log(MF_LOG_ERROR, NULL, NULL, "cannot read model directory %s: %s", dir,
-               strerror(errno));
-        return MF_EIO;
-    }
-    struct dirent *de;
-    mf_err err = MF_OK;
-    while ((de = readdir(d)) != NULL && err == MF_OK) {
-        char id[65];
-        size_t nl = strlen(de->d_name);
-        if (nl <= strlen(SUFFIX) || strcmp(de->d_name + nl - strlen(SUFFIX), SUFFIX) != 0) {
-            continue; /* not a model file (README, PNGs, temporaries) */
-        }
-        if (!id_of(de->d_name, id)) {
-            mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s/%s: the name is not a valid model id", dir,
-                   de->d_name);
-            (*skipped)++;
-            continue;
-        }
-        mf_reg_model *e = calloc(1, sizeof *e);
-        if (e == NULL) {
-            err = MF_ENOMEM;
-            break;
-        }
-        memcpy(e->id, id, sizeof e->id);
-        e->shipped = shipped;
-        snprintf(e->path, sizeof e->path, "%s/%s", dir, de->d_name);
-        struct stat st;
-        mf_diag diag = {0};
-        mf_err le = stat(e->path, &st) == 0 && S_ISREG(st.st_mode)
-                        ? mf_model_load_file(e->path, r->max_file_bytes, &e->model, &diag)
-                        : MF_EIO;
-        if (le != MF_OK) {
-            mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s: %s (%s%s%s)", e->path, mf_strerror(le),
-                   diag.msg, diag.field[0] != '\0' ? " at " : "", diag.field);
-            entry_free(e);
-            (*skipped)++;
-            continue;
-        }
-        e->file_bytes = (uint64_t) st.st_size;
-        mf_err ie = insert(r, e);
-        if (ie == MF_EBUSY) {
-            mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s: a shipped model has the id %s", e->path,
-                   id);
-            entry_free(e);
-            (*skipped)++;
-        } else if (ie != MF_OK) {
-            entry_free(e);
-            err = ie;
-        } else {
-            (*loaded)++;
-        }
-    }
-    closedir(d);
-    return err;
+    load_ctx c = {.r = r, .shipped = shipped};
+    return mf_catalog_scan(dir, SUFFIX, "model", load_file, &c, loaded, skipped);
 }
 
 mf_err mf_registry_open(const char *shipped_dir, const char *store_dir, size_t max_file_bytes,
@@ -172,7 +88,7 @@ mf_err mf_registry_open(const char *shipped_dir, const char *store_dir, size_t m
     if (r == NULL) {
         return MF_ENOMEM;
     }
-    pthread_mutex_init(&r->lock, NULL);
+    MF_CATALOG_INIT(&r->cat, mf_reg_model, entry_free);
     snprintf(r->store_dir, sizeof r->store_dir, "%s", store_dir);
     r->max_file_bytes = max_file_bytes;
     size_t loaded = 0, skipped = 0;
@@ -199,89 +115,61 @@ void mf_registry_free(mf_registry *r)
     if (r == NULL) {
         return;
     }
-    for (size_t i = 0; i < r->n; i++) {
-        entry_free(r->items[i]);
-    }
-    free(r->items);
-    pthread_mutex_destroy(&r->lock);
+    mf_catalog_deinit(&r->cat);
     free(r);
 }
 
 mf_reg_model *mf_registry_get(mf_registry *r, const char *id)
 {
-    if (id == NULL) {
-        return NULL;
-    }
-    pthread_mutex_lock(&r->lock);
-    bool found;
-    size_t at = find(r, id, &found);
-    mf_reg_model *e = found ? r->items[at] : NULL;
-    if (e != NULL) {
-        e->refs++;
-    }
-    pthread_mutex_unlock(&r->lock);
-    return e;
+    return mf_catalog_get(&r->cat, id);
 }
 
 void mf_registry_release(mf_registry *r, mf_reg_model *e)
 {
-    if (e == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&r->lock);
-    bool last = --e->refs == 0;
-    pthread_mutex_unlock(&r->lock);
-    if (last) {
-        entry_free(e);
-    }
+    mf_catalog_release(&r->cat, e);
 }
 
 mf_err mf_registry_list(mf_registry *r, mf_reg_model ***ret, size_t *ret_n)
 {
-    pthread_mutex_lock(&r->lock);
-    mf_reg_model **items = malloc((r->n > 0 ? r->n : 1) * sizeof *items);
-    if (items == NULL) {
-        pthread_mutex_unlock(&r->lock);
+    void **items;
+    size_t n;
+    mf_err err = mf_catalog_list(&r->cat, &items, &n);
+    if (err != MF_OK) {
+        return err;
+    }
+    mf_reg_model **out = malloc((n > 0 ? n : 1) * sizeof *out);
+    if (out == NULL) {
+        mf_catalog_list_release(&r->cat, items, n);
         return MF_ENOMEM;
     }
-    for (size_t i = 0; i < r->n; i++) {
-        items[i] = r->items[i];
-        items[i]->refs++;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = items[i]; /* from void *, typed: the list is the catalog's */
     }
-    *ret_n = r->n;
-    pthread_mutex_unlock(&r->lock);
-    *ret = items;
+    free(items);
+    *ret = out;
+    *ret_n = n;
     return MF_OK;
 }
 
-/* Lock held: is id being written by another add? */
-static bool is_reserved(const mf_registry *r, const char *id)
+/* Writes a new entry's model to its file (for mf_catalog_add_written). */
+static mf_err write_model(void *item, void *ctx, mf_diag *diag)
 {
-    for (const reserved_id *w = r->writing; w != NULL; w = w->next) {
-        if (strcmp(w->id, id) == 0) {
-            return true;
-        }
+    (void) ctx;
+    mf_reg_model *e = item;
+    mf_err err = mf_model_save_file(e->model, e->path, diag);
+    struct stat st;
+    if (err == MF_OK) {
+        e->file_bytes = stat(e->path, &st) == 0 ? (uint64_t) st.st_size : 0;
     }
-    return false;
-}
-
-/* Lock held: drops a reservation. */
-static void unreserve(mf_registry *r, const reserved_id *me)
-{
-    for (reserved_id **pp = &r->writing; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == me) {
-            *pp = me->next;
-            return;
-        }
-    }
+    return err;
 }
 
 /*
- * The id is reserved under the lock, the file written without it (an fsync'd
- * write of up to --max-upload bytes must not stall every model lookup), and
- * the entry inserted under the lock again.  The reservation makes a second
- * add of the same id fail with MF_EBUSY instead of overwriting (or, on its
- * failure, unlinking) the first one's file.
+ * The file is written outside the registry's lock (an fsync'd write of up to
+ * --max-upload bytes must not stall every model lookup), under a reservation
+ * of the id (catalog.h), which makes a second add of the same id fail with
+ * MF_EBUSY instead of overwriting (or, on its failure, unlinking) the first
+ * one's file.
  */
 mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *diag)
 {
@@ -294,66 +182,25 @@ mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *dia
     }
     memcpy(e->id, id, strlen(id) + 1);
     snprintf(e->path, sizeof e->path, "%s/%s%s", r->store_dir, id, SUFFIX);
-    reserved_id me = {.id = e->id, .next = NULL};
-    pthread_mutex_lock(&r->lock);
-    bool found;
-    (void) find(r, id, &found);
-    bool busy = found || is_reserved(r, id);
-    if (!busy) {
-        me.next = r->writing;
-        r->writing = &me;
-    }
-    pthread_mutex_unlock(&r->lock);
-    if (busy) {
-        free(e);
-        return MF_EBUSY;
-    }
-    mf_err err = mf_model_save_file(m, e->path, diag);
-    struct stat st;
-    if (err == MF_OK) {
-        e->file_bytes = stat(e->path, &st) == 0 ? (uint64_t) st.st_size : 0;
-    }
-    pthread_mutex_lock(&r->lock);
-    unreserve(r, &me);
-    if (err == MF_OK) {
-        e->model = m;
-        err = insert(r, e);
-        if (err != MF_OK) {
-            e->model = NULL;
-            (void) unlink(e->path);
-        }
-    }
-    pthread_mutex_unlock(&r->lock);
+    e->model = m;
+    mf_err err = mf_catalog_add_written(&r->cat, e, e->path, write_model, NULL, diag);
     if (err != MF_OK) {
-        free(e);
+        free(e); /* not e->model: the caller keeps m */
     }
     return err;
 }
 
+/* Under the catalog's lock: a shipped model stays; a stored one loses its file. */
+static mf_err may_remove(void *item, void *ctx)
+{
+    (void) ctx;
+    const mf_reg_model *e = item;
+    return e->shipped ? MF_EBUSY : mf_catalog_unlink(e->path);
+}
+
 mf_err mf_registry_delete(mf_registry *r, const char *id)
 {
-    pthread_mutex_lock(&r->lock);
-    bool found;
-    size_t at = find(r, id, &found);
-    mf_err err = MF_OK;
-    mf_reg_model *e = found ? r->items[at] : NULL;
-    if (e == NULL) {
-        err = MF_ENOTFOUND;
-    } else if (e->shipped) {
-        err = MF_EBUSY;
-    } else if (unlink(e->path) != 0 && errno != ENOENT) {
-        mf_log(MF_LOG_ERROR, NULL, NULL, "cannot delete %s: %s", e->path, strerror(errno));
-        err = MF_EIO;
-    } else {
-        memmove(r->items + at, r->items + at + 1, (r->n - at - 1) * sizeof *r->items);
-        r->n--;
-    }
-    bool last = err == MF_OK && --e->refs == 0;
-    pthread_mutex_unlock(&r->lock);
-    if (last) {
-        entry_free(e);
-    }
-    return err;
+    return mf_catalog_remove(&r->cat, id, may_remove, NULL);
 }
 
 const char *mf_registry_store_dir(const mf_registry *r)
@@ -361,14 +208,34 @@ const char *mf_registry_store_dir(const mf_registry *r)
     return r->store_dir; /* set at open, never changed */
 }
 
+typedef struct model_stats {
+    size_t n;
+    uint64_t param_bytes;
+} model_stats;
+
+/* Counts an entry and its parameter bytes into ctx (under the catalog's lock). */
+static void count_model(const void *item, void *ctx)
+{
+    const mf_reg_model *e = item;
+    model_stats *st = ctx;
+    st->n++;
+    st->param_bytes += (uint64_t) e->model->net->n_params * sizeof(float);
+}
+
 void mf_registry_stats(mf_registry *r, size_t *ret_n, uint64_t *ret_param_bytes)
 {
-    pthread_mutex_lock(&r->lock);
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        bytes += (uint64_t) r->items[i]->model->net->n_params * sizeof(float);
-    }
-    *ret_n = r->n;
-    *ret_param_bytes = bytes;
-    pthread_mutex_unlock(&r->lock);
+    model_stats st = {0};
+    mf_catalog_each(&r->cat, count_model, &st);
+    *ret_n = st.n;
+    *ret_param_bytes = st.param_bytes;
+}
+
+void mf_registry_set_datasets(mf_registry *r, mf_datasets *ds)
+{
+    r->datasets = ds;
+}
+
+mf_datasets *mf_registry_datasets(const mf_registry *r)
+{
+    return r->datasets;
 }

@@ -24,6 +24,7 @@
 #include "model_file.h"
 
 typedef struct mf_registry mf_registry;
+typedef struct mf_datasets mf_datasets; /* datasets.h */
 
 typedef struct mf_reg_model {
     char id[65];
@@ -31,7 +32,7 @@ typedef struct mf_reg_model {
     bool shipped;        /* protected */
     char path[4096];     /* its file */
     uint64_t file_bytes; /* size of the file */
-    int refs;            /* guarded by the registry's lock */
+    int refs;            /* guarded by the registry's lock (catalog.h) */
 } mf_reg_model;
 
 /**
@@ -76,5 +77,15 @@ const char *mf_registry_store_dir(const mf_registry *r);
 
 /** Number of models and their total parameter bytes (for /metrics). */
 void mf_registry_stats(mf_registry *r, size_t *ret_n, uint64_t *ret_param_bytes);
+
+/**
+ * Attaches the data sets (borrowed: they outlive the registry's users), so
+ * that whoever holds the registry (route handlers, job types) finds them.
+ * Call it once at start, before any thread reads the registry.
+ */
+void mf_registry_set_datasets(mf_registry *r, mf_datasets *ds);
+
+/** The data sets attached at start, or NULL. */
+mf_datasets *mf_registry_datasets(const mf_registry *r);
 
 #endif /* MF_REGISTRY_H */

@@ -40,6 +40,11 @@ static const mf_route routes[] = {
     {MF_ROUTE_GET,    "/v1/models/{id}",         mf_route_model_get,     MF_ROUTE_NO_BODY},
     {MF_ROUTE_DELETE, "/v1/models/{id}",         mf_route_model_delete,  MF_ROUTE_NO_BODY},
     {MF_ROUTE_GET,    "/v1/models/{id}/weights", mf_route_model_weights, MF_ROUTE_NO_BODY},
+    /* datasets: routes_datasets.c */
+    {MF_ROUTE_GET,    "/v1/datasets",            mf_route_datasets_list,   MF_ROUTE_NO_BODY},
+    {MF_ROUTE_POST,   "/v1/datasets",            mf_route_datasets_upload, MF_ROUTE_MAX_UPLOAD},
+    {MF_ROUTE_GET,    "/v1/datasets/{id}",       mf_route_dataset_get,     MF_ROUTE_NO_BODY},
+    {MF_ROUTE_DELETE, "/v1/datasets/{id}",       mf_route_dataset_delete,  MF_ROUTE_NO_BODY},
     /* sampling and jobs: routes_jobs.c (events: stream.c) */
     {MF_ROUTE_POST,   "/v1/samples",             mf_route_samples,       MF_ROUTE_MAX_BODY},
     {MF_ROUTE_GET,    "/v1/jobs",                mf_route_jobs_list,     MF_ROUTE_NO_BODY},

@@ -58,7 +58,8 @@ void mf_routes_find(req *r);
  */
 void mf_routes_allow(unsigned set, char *out, size_t cap);
 
-/* ---- handlers, one per row (routes_ops.c, prom.c, routes_models.c, routes_jobs.c) ---- */
+/* ---- handlers, one per row (routes_ops.c, prom.c, routes_models.c, routes_datasets.c,
+ *      routes_jobs.c) ---- */
 
 enum MHD_Result mf_route_healthz(req *r);
 enum MHD_Result mf_route_readyz(req *r);
@@ -70,6 +71,11 @@ enum MHD_Result mf_route_models_upload(req *r);
 enum MHD_Result mf_route_model_get(req *r);
 enum MHD_Result mf_route_model_delete(req *r);
 enum MHD_Result mf_route_model_weights(req *r);
+
+enum MHD_Result mf_route_datasets_list(req *r);
+enum MHD_Result mf_route_datasets_upload(req *r);
+enum MHD_Result mf_route_dataset_get(req *r);
+enum MHD_Result mf_route_dataset_delete(req *r);
 
 enum MHD_Result mf_route_samples(req *r);
 

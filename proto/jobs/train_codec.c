@@ -10,7 +10,7 @@
 #include "req_decode.h"
 #include "train_settings.h"
 
-/* "one of "gaussian", ..., "digits"": the data sets, for messages. */
+/* "one of "gaussian", ..., "digits", or the id of an uploaded dataset": for messages. */
 static void dataset_what(char *buf, size_t cap)
 {
     const char *names[MF_DATASET_COUNT + 1];
@@ -20,15 +20,20 @@ static void dataset_what(char *buf, size_t cap)
     names[MF_DATASET_COUNT] = NULL;
     char list[160];
     mf_req_join_names(list, sizeof list, names, true);
-    snprintf(buf, cap, "one of %s", list);
+    snprintf(buf, cap, "one of %s, or the id of an uploaded dataset", list);
 }
 
+/*
+ * The name is kept as given: a built-in set's also sets p.dataset; any other
+ * valid id names an uploaded dataset, which the daemon looks up when it
+ * prepares the job (404 dataset_not_found there).
+ */
 static mf_err decode_dataset(const json_t *v, const char *ptr, const mf_req_limits *lim,
                              void *params, mf_diag *d)
 {
     (void) lim;
     mf_train_req *r = params;
-    char what[192];
+    char what[224];
     dataset_what(what, sizeof what);
     if (v == NULL) {
         return mf_req_fail_missing(d, ptr, what);
@@ -36,16 +41,19 @@ static mf_err decode_dataset(const json_t *v, const char *ptr, const mf_req_limi
     if (!json_is_string(v)) {
         return mf_req_fail_must(d, "wrong_type", ptr, what, v);
     }
-    if (mf_dataset_lookup(json_string_value(v), &r->p.dataset) != MF_OK) {
+    const char *name = json_string_value(v);
+    if (json_string_length(v) != strlen(name) || !mf_req_id_valid(name)) {
         return mf_req_fail_must(d, "bad_value", ptr, what, v);
     }
+    memcpy(r->dataset, name, strlen(name) + 1);
+    r->builtin = mf_dataset_lookup(name, &r->p.dataset) == MF_OK;
     return MF_OK;
 }
 
 static int encode_dataset(json_t *o, const char *key, const void *params)
 {
     const mf_train_req *r = params;
-    return json_object_set_new(o, key, json_string(mf_dataset_name(r->p.dataset)));
+    return json_object_set_new(o, key, json_string(r->dataset));
 }
 
 /* Its fields: the data set, the shared training settings (train_settings.h, in
@@ -53,7 +61,7 @@ static int encode_dataset(json_t *o, const char *key, const void *params)
 #define P(k) .key = #k, .offset = offsetof(mf_train_req, p.k)
 #define F(k) .key = #k, .offset = offsetof(mf_train_req, k)
 static const mf_req_field before[] = {
-    {P(dataset), .type = MF_REQ_CUSTOM, .required = true, .decode = decode_dataset,
+    {F(dataset), .type = MF_REQ_CUSTOM, .required = true, .decode = decode_dataset,
      .encode = encode_dataset},
     {.key = NULL},
 };
@@ -74,6 +82,8 @@ static mf_err decode(json_t *params, const char *model, const mf_req_limits *lim
     mf_train_req *r = out;
     mf_train_settings_default(&r->p, lim);
     r->out_model[0] = '\0';
+    r->dataset[0] = '\0';
+    r->builtin = false;
     mf_err err = params != NULL ? mf_req_check_tables(tables, 3, params, "/params", d) : MF_OK;
     if (err == MF_OK) {
         err = mf_req_decode_table(before, params, "/params", lim, false, r, d);
@@ -88,11 +98,11 @@ static mf_err decode(json_t *params, const char *model, const mf_req_limits *lim
         return err;
     }
     /* Every field is fine alone; now the combinations. */
-    if (r->p.dequantise && r->p.dataset != MF_DATASET_DIGITS) {
+    if (r->p.dequantise && !(r->builtin && r->p.dataset == MF_DATASET_DIGITS)) {
         return mf_req_fail(d, "impossible", "/params/dequantise",
                            "\"/params/dequantise\" can be true only for the integer-valued data "
                            "set \"%s\", not \"%s\"",
-                           mf_dataset_name(MF_DATASET_DIGITS), mf_dataset_name(r->p.dataset));
+                           mf_dataset_name(MF_DATASET_DIGITS), r->dataset);
     }
     return MF_OK;
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * train_codec.h - the params of a "train" job: a new model trained from a
- * built-in data set.  Every field but dataset is optional:
- * The defaults are core's (core/train_params.h), the ranges the API's:
- *   dataset   string, one of core/dataset.h's names (required)
+ * built-in data set or an uploaded dataset.  Every field but dataset is
+ * optional.  The defaults are core's (core/train_params.h), the ranges the
+ * API's:
+ *   dataset   string, one of core/dataset.h's names or the id of an uploaded
+ *             dataset (required; kept as given: the daemon resolves an
+ *             uploaded one when it prepares the job)
  *   hidden    array of 1..MF_MLP_MAX_HIDDEN integers 1..MF_MLP_MAX_WIDTH (default [256,256,256])
  *   emb       even integer 2..MF_MLP_MAX_WIDTH (default 64)
  *   schedule  string, parsed by core (default "linear:0.0001:0.02:1000"; checked by the server)
@@ -16,8 +19,9 @@
  *   clip      number in [0, 1e9] (default 1)
  *   seed      integer 0..2^53 (default 0)
  *   dequantise boolean (default false; only for digits, else 422 "impossible" on
- * /params/dequantise) out_model string id of the model to create (default: the server names it) A
- * train job takes no "model": it makes one.
+ *             /params/dequantise)
+ *   out_model string id of the model to create (default: the server names it)
+ * A train job takes no "model": it makes one.
  */
 #ifndef MF_TRAIN_CODEC_H
 #define MF_TRAIN_CODEC_H
@@ -32,7 +36,10 @@
 /* The params: core's training parameters (their defaults are core's,
  * mf_train_params_default) and the model's name. */
 typedef struct mf_train_req {
-    mf_train_params p;                 /* data_offset and data_scale: the data set's own (NAN) */
+    mf_train_params p;                 /* data_offset and data_scale: the data set's own (NAN);
+                                          table: NULL (the daemon sets it for an upload) */
+    char dataset[MF_REQ_ID_MAX + 1];   /* the name as given */
+    bool builtin;                      /* dataset is a built-in set (p.dataset); else an upload */
     char out_model[MF_REQ_ID_MAX + 1]; /* "" = default */
 } mf_train_req;
 

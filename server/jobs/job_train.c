@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * job_train.c - the "train" job: a new model trained by denoising score
- * matching on a built-in data set, in time slices of optimiser steps.
+ * matching on a built-in data set or an uploaded one, in time slices of
+ * optimiser steps.
  *
  * The params map to core's objects through core/train_params.h, the mapping
  * `manifold-train train` uses too (the same defaults, the same MF_TRAIN_SHARDS
  * gradient shards, so the same weights for the same params whatever the
  * thread count).  Events: progress (steps) at most every 0.5 s and at the
  * last step.  The result is a new model in the registry, named out_model or
- * "<dataset>-<job id>", holding the EMA weights.
+ * "<dataset>-<job id>", holding the EMA weights; its "dataset" metadata names
+ * the data set.
+ *
+ * An uploaded data set is looked up when the job is prepared (at submit, and
+ * again at a restart) and held until the job is freed, so deleting it while
+ * the job waits or runs takes its id away but not the job's rows.
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +23,7 @@
 
 #include "api_json.h"
 #include "clock.h"
+#include "datasets.h"
 #include "finetune_kit.h"
 #include "job_type.h"
 #include "mem.h"
@@ -25,19 +32,41 @@
 #include "train_params.h"
 
 typedef struct train_job {
-    mf_model *model; /* the model being trained; the registry's once published */
+    mf_reg_dataset *data; /* an uploaded data set, held; NULL for a built-in one */
+    mf_model *model;      /* the model being trained; the registry's once published */
     mf_trainer *tr;
     float *batch;
     size_t step;
     double loss_avg;
 } train_job;
 
-/* The model it will make: its out_model is not taken. */
+/* An uploaded data set, held for the job, becomes the params' table. */
+static mf_err hold_dataset(mf_job *j, mf_diag *d)
+{
+    train_job *tj = mf_job_priv(j);
+    mf_train_req *q = mf_job_params(j);
+    mf_datasets *ds = mf_registry_datasets(mf_job_registry(j));
+    tj->data = ds != NULL ? mf_datasets_get(ds, q->dataset) : NULL;
+    if (tj->data == NULL || tj->data->table == NULL) {
+        return mf_diag_setc(d, MF_ENOTFOUND, "dataset_not_found", "/params/dataset",
+                            "no dataset with id %s: a built-in name or the id of an upload "
+                            "(GET /v1/datasets lists them)",
+                            q->dataset);
+    }
+    q->p.table = tj->data->table;
+    q->p.table_name = q->dataset;
+    return MF_OK;
+}
+
+/* Its data set exists (and is held), and the model it will make: its out_model is not taken. */
 static mf_err prepare(mf_job *j, mf_diag *d)
 {
     const mf_train_req *q = mf_job_params(j);
-    return q->out_model[0] != '\0' ? mf_job_reserve_model(j, q->out_model, "/params/out_model", d)
-                                   : MF_OK;
+    mf_err err = q->builtin ? MF_OK : hold_dataset(j, d);
+    if (err == MF_OK && q->out_model[0] != '\0') {
+        err = mf_job_reserve_model(j, q->out_model, "/params/out_model", d);
+    }
+    return err;
 }
 
 static mf_err init(mf_job *j)
@@ -61,7 +90,7 @@ static mf_err save(mf_job *j, char **result)
     train_job *tj = mf_job_priv(j);
     const mf_train_req *q = mf_job_params(j);
     char out[MF_REQ_ID_MAX + 1], prov[160];
-    mf_ft_model_name(j, q->out_model, mf_dataset_name(q->p.dataset), NULL, out);
+    mf_ft_model_name(j, q->out_model, q->dataset, NULL, out);
     snprintf(prov, sizeof prov, "manifoldd train job %s", mf_job_id(j));
     mf_diag d = {0};
     mf_err err = mf_train_params_finish(&q->p, tj->model, tj->tr, prov, time(NULL), &d);
@@ -126,6 +155,9 @@ static void deinit(mf_job *j)
         mf_trainer_free(tj->tr);
         mf_model_free(tj->model);
         mf_free_aligned(tj->batch);
+        if (tj->data != NULL) {
+            mf_datasets_release(mf_registry_datasets(mf_job_registry(j)), tj->data);
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 """
 API integration suite: starts the real manifoldd on an ephemeral loopback port
-with a fresh store and drives it over HTTP as a user would.  Standard library
-only.  Every request has a timeout; every wait loop is bounded.
+with a fresh store and drives it over HTTP as a user would (/v1/datasets has
+its own script in the suite, test_datasets.py).  Standard library only.
+Every request has a timeout; every wait loop is bounded.
 
 usage: test_api.py PATH/TO/manifoldd MODELS_DIR OPENAPI_YAML
 """
@@ -275,7 +276,8 @@ table = [
     ("POST", "/v1/jobs", '{"type":"finetune.reward","model":"gaussian"}', 422, "unsupported_type", "/type"),
     ("POST", "/v1/jobs", '{"type":"dance","model":"gaussian"}', 400, "bad_value", "/type"),
     ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"two_moons","dequantise":true}}', 422, "impossible", "/params/dequantise"),
-    ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"mnist"}}', 400, "bad_value", "/params/dataset"),
+    ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"mnist"}}', 404, "dataset_not_found", "/params/dataset"),
+    ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"MNIST"}}', 400, "bad_value", "/params/dataset"),
     ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"two_moons","hidden":[0]}}', 400, "out_of_range", "/params/hidden/0"),
     ("POST", "/v1/jobs", '{"type":"sample","model":"nope","params":{"n":1}}', 404, "model_not_found", "/model"),
     ("PUT", "/v1/samples", "{}", 405, "method_not_allowed", None),
@@ -380,6 +382,8 @@ for method, path, allowed in [
         ("POST", "/metrics", {"GET", "HEAD"}),
         ("POST", "/openapi.yaml", {"GET", "HEAD"}),
         ("PUT", "/v1/models", {"GET", "HEAD", "POST"}),
+        ("PUT", "/v1/datasets", {"GET", "HEAD", "POST"}),
+        ("POST", "/v1/datasets/ring", {"GET", "HEAD", "DELETE"}),
         ("POST", model_p, {"GET", "HEAD", "DELETE"}),
         ("DELETE", model_p + "/weights", {"GET", "HEAD"}),
         ("DELETE", job_p, {"GET", "HEAD"}),
@@ -397,6 +401,7 @@ for method, path, allowed in [
 # HEAD on every GET route: the GET's status and headers, no body (also for errors)
 _, _, running = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 200000, "hidden": [32]}})
 for path in ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/v1/models", model_p, model_p + "/weights",
+             "/v1/datasets", "/v1/datasets/ring", "/v1/datasets/nope",
              "/v1/jobs", "/v1/jobs?state=bogus", job_p, job_p + "/events", job_p + "/result", "/v1/models/nope",
              "/v1/jobs/%s/result" % running["id"], "/nothing"]:
     st, h, body = raw("GET", path)
@@ -552,7 +557,7 @@ st, _, served = d.req("GET", "/openapi.yaml")
 check(st == 200 and served.decode() == spec, "/openapi.yaml served")
 for route in ["/healthz", "/readyz", "/metrics", "/v1/models", "/v1/models/{id}", "/v1/models/{id}/weights",
               "/v1/samples", "/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/cancel", "/v1/jobs/{id}/events",
-              "/v1/jobs/{id}/result"]:
+              "/v1/jobs/{id}/result", "/v1/datasets", "/v1/datasets/{id}"]:
     check(re.search(r"^  %s:\s*$" % re.escape(route), spec, re.M) is not None, "openapi has " + route)
 
 # ---- SIGTERM drains: a request in flight is answered, then exit 0 -------------------

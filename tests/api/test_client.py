@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -70,7 +71,7 @@ rc, out, _ = run("--help")
 check(rc == 0 and "commands:" in out and all("  %d  " % k in out for k in range(6)),
       "--help lists the commands and exit statuses 0..5")
 rc, out, _ = run("help")
-check(rc == 0 and "watch JOB" in out, "help")
+check(rc == 0 and "watch JOB" in out and "dataset upload FILE" in out, "help")
 rc, out, _ = run("sample", "--help")
 check(rc == 0 and "--sampler" in out and "--format" in out and "--seed" in out, "sample --help")
 rc, out, _ = run("help", "watch")
@@ -430,6 +431,81 @@ check(rc == 1 and "404" in err, "delete again -> 1, 404")
 rc, _, err = m("delete", "eight_gaussians")
 check(rc == 1 and "409 protected" in err, "delete a shipped model -> 1, 409")
 
+# ---- datasets: upload (format from the extension), list, show, delete ------------------------
+for args in [["dataset"], ["dataset", "frob"], ["dataset", "upload"], ["dataset", "upload", "a.csv", "b.csv"],
+             ["dataset", "upload", os.path.join(TMP, "x.txt")], ["dataset", "upload", "a.csv", "--format", "xml"],
+             ["dataset", "upload", "Bad Name.csv"], ["dataset", "upload", "a.csv", "--id", "Bad/Id"],
+             ["dataset", "show"], ["dataset", "show", "Bad/Id"], ["dataset", "delete"], ["dataset", "list", "x"],
+             ["dataset", "delete", "a", "--json"]]:
+    rc, out, err = m(*args)
+    check(rc == 2 and out == "" and err.strip() != "", "dataset usage error -> 2: %s (got %s %r)" % (args, rc, err[-200:]))
+rc, out, _ = m("dataset", "--help")
+check(rc == 0 and "upload FILE" in out and "delete ID" in out, "dataset --help lists the subcommands")
+rc, out, _ = m("dataset", "upload", "--help")
+check(rc == 0 and "--format" in out and "--id" in out, "dataset upload --help")
+dsdir = os.path.join(TMP, "ds")
+os.makedirs(dsdir)
+pts = os.path.join(dsdir, "pts.csv")
+open(pts, "w").write("x0,x1,y\n1,2,0\n3,4,\n5,9,1\n")
+rc, out, err = m("dataset", "upload", pts)
+check(rc == 0 and out == "pts\n", "dataset upload: the id from the file name, printed alone (%r %r)" % (out, err))
+rows = os.path.join(dsdir, "rows.jsonl")
+open(rows, "w").write('[1,2]\n{"x":[3,4],"y":2}\n')
+rc, out, _ = m("dataset", "upload", rows, "--id", "my-rows")
+check(rc == 0 and out.strip() == "my-rows", "dataset upload .jsonl with --id")
+arr = os.path.join(dsdir, "arr.npy")
+head = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"
+head += " " * (118 - len(head) - 1) + "\n"
+open(arr, "wb").write(b"\x93NUMPY\x01\x00\x76\x00" + head.encode() + b"".join(
+    struct.pack("<f", v) for v in (0, 1, 2, 3, 4, 5)))
+rc, out, err = m("dataset", "upload", arr)
+check(rc == 0 and out.strip() == "arr", "dataset upload .npy (%r)" % err)
+txt = os.path.join(dsdir, "plain.txt")
+open(txt, "w").write("1,2\n")
+rc, out, _ = m("dataset", "upload", txt, "--format", "csv")
+check(rc == 0 and out.strip() == "plain", "dataset upload --format csv of a .txt")
+_, _, direct = d.json("GET", "/v1/datasets")
+rc, out, _ = m("dataset", "list")
+lines = out.splitlines()
+check(rc == 0 and lines and lines[0].split() == ["id", "builtin", "dims", "rows", "labelled_rows", "bytes", "created"],
+      "dataset list: the table header")
+listed = {ln.split()[0]: ln.split() for ln in lines[1:]}
+check(set(listed) == {x["id"] for x in direct["datasets"]} and listed["pts"][1:5] == ["false", "2", "3", "2"]
+      and listed["ring"][1:4] == ["true", "2", "-"], "dataset list: built-ins and uploads (%s)" % listed.get("pts"))
+rc, out, _ = m("dataset", "list", "--json")
+check(rc == 0 and json.loads(out) == direct, "dataset list --json = the server's body")
+rc, out, _ = m("dataset", "show", "pts")
+kv = describe(out)
+check(rc == 0 and kv.get("rows") == "3" and kv.get("dims") == "2" and kv.get("labelled_rows") == "2"
+      and kv.get("mean") == "3,5" and kv.get("builtin") == "false", "dataset show: %s" % kv)
+rc, out, _ = m("dataset", "show", "my-rows", "--json")
+_, _, direct = d.json("GET", "/v1/datasets/my-rows")
+check(rc == 0 and json.loads(out) == direct and direct["labelled_rows"] == 1, "dataset show --json = GET")
+rc, _, err = m("dataset", "upload", pts)
+check(rc == 1 and "409 exists" in err, "dataset upload again -> 1, 409 (%r)" % err)
+bad = os.path.join(dsdir, "bad.csv")
+open(bad, "w").write("1,2\n3,nan\n")
+rc, _, err = m("dataset", "upload", bad)
+check(rc == 1 and "422 invalid_dataset: line 2:" in err and "[field line 2]" in err,
+      "dataset upload of a malformed file -> 1 with the line (%r)" % err)
+rc, _, err = m("dataset", "upload", os.path.join(dsdir, "missing.csv"))
+check(rc == 5, "dataset upload of a missing file -> 5")
+rc, _, err = m("dataset", "upload", pts, "--id", "ring")
+check(rc == 1 and "409 protected" in err, "dataset upload under a built-in's id -> 1, 409 protected")
+rc, _, err = m("dataset", "show", "nope")
+check(rc == 1 and "404 not_found" in err, "dataset show nope -> 1")
+rc, out, _ = m("dataset", "delete", "pts")
+check(rc == 0 and out == "deleted pts\n", "dataset delete -> 0")
+rc, _, err = m("dataset", "delete", "pts")
+check(rc == 1 and "404" in err, "dataset delete again -> 1, 404")
+rc, _, err = m("dataset", "delete", "digits")
+check(rc == 1 and "409 protected" in err, "dataset delete of a built-in -> 1, 409")
+rc, out, err = m("submit", "train", "--param", "dataset=my-rows", "--param", "steps=3", "--param", "hidden=[8]",
+                 "--param", "batch=2", "--param", "out_model=from-rows", "--watch", timeout=120)
+check(rc == 0 and out.splitlines()[-1].endswith(" succeeded"), "a train job on an uploaded dataset, watched")
+rc, _, err = m("submit", "train", "--param", "dataset=gone")
+check(rc == 1 and "404 dataset_not_found" in err and "/params/dataset" in err, "train on an unknown dataset -> 1, 404")
+
 # ---- a server that sends malformed bodies: exit 1, never a crash ---------------------------
 SSE, JS = "text/event-stream", "application/json"
 FAKE = {
@@ -446,6 +522,8 @@ FAKE = {
     "/v1/jobs/j7/result": (200, JS, b'{"samples": [[1, 2], [3]]}'),
     "/v1/jobs": (202, JS, b'{"state": "queued"}'),
     "/v1/samples": (200, JS, b'{"samples": 3}'),
+    "/v1/datasets": (200, JS, b'{"datasets": {"id": 1}}'),
+    "/v1/datasets/y": (200, JS, b'"a string"'),
     "/readyz": (503, JS, b'{"status": "unavailable", "reason": "draining"}'),
 }
 
@@ -481,7 +559,8 @@ for args, want in [(["models"], "malformed"), (["model", "x"], "malformed"), (["
                    (["watch", "j4"], "malformed"), (["watch", "j5"], "malformed"),
                    (["result", "j6"], "malformed"), (["result", "j7", "--format", "csv"], "malformed"),
                    (["submit", "sample", "m"], "malformed"), (["sample", "m"], "malformed"),
-                   (["health"], "not ready: draining")]:
+                   (["health"], "not ready: draining"), (["dataset", "list"], "malformed"),
+                   (["dataset", "show", "y"], "malformed"), (["dataset", "show", "z"], "404")]:
     rc, out, err = run(*args, url=furl)
     want_rc = 0 if args == ["job", "j1"] else 1  # a describe prints whatever members there are
     check(rc == want_rc and want in err and "\x1b" not in err, "malformed body: %s -> %s (%s %r)" % (args, want_rc, rc, err))

@@ -17,7 +17,7 @@
 
 #include <check.h>
 
-#include "../server/test_files.h" /* read_all, test_data */
+#include "../server/test_files.h" /* read_all, test_data, count_entries */
 #include "model_file.h"
 #include "safetensors.h"
 
@@ -349,20 +349,6 @@ START_TEST(test_shipped_bytes)
 }
 
 END_TEST
-
-static size_t count_entries(const char *dir)
-{
-    DIR *dp = opendir(dir);
-    ck_assert_ptr_nonnull(dp);
-    size_t n = 0;
-    for (struct dirent *de = readdir(dp); de != NULL; de = readdir(dp)) {
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-            n++;
-        }
-    }
-    closedir(dp);
-    return n;
-}
 
 START_TEST(test_file_round_trip)
 {

@@ -5,7 +5,8 @@
  * params ask for, and its trainer takes the same steps as one built by hand
  * from the documented mapping (so a wrong lr, warm-up, EMA, clip or seed
  * shows up as different weights); the shards of a step give the same weights
- * in any order; finish() writes the EMA weights and the metadata.
+ * in any order; finish() writes the EMA weights and the metadata; a run on
+ * a table takes its dimension, normalisation, batches and name.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -55,6 +56,8 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(p.seed, 0);
     ck_assert(!p.dequantise);
     ck_assert(isnan(p.data_offset) && isnan(p.data_scale));
+    ck_assert_ptr_null(p.table);
+    ck_assert_ptr_null(p.table_name);
     mf_diag d = {0};
     ck_assert_int_eq(mf_train_params_check(&p, &d), MF_OK);
 }
@@ -194,6 +197,31 @@ static void neg_scale(mf_train_params *p)
     p->data_scale = -2.0;
 }
 
+/* A table for the checks (only its shape is read). */
+static float tiny_x[4] = {1, 2, 3, 4};
+static double tiny_stat[2] = {0, 1};
+static const mf_table tiny_table = {
+    .n_rows = 2, .n_dims = 2, .x = tiny_x, .mean = tiny_stat, .std = tiny_stat};
+
+static void table_without_name(mf_train_params *p)
+{
+    p->table = &tiny_table;
+}
+
+static void table_empty_name(mf_train_params *p)
+{
+    p->table = &tiny_table;
+    p->table_name = "";
+}
+
+static void table_dequantised(mf_train_params *p)
+{
+    p->table = &tiny_table;
+    p->table_name = "mine";
+    p->dataset = MF_DATASET_DIGITS;
+    p->dequantise = true;
+}
+
 static const bad_case bad_cases[] = {
     {"hidden", MF_EINVAL, no_hidden},
     {"hidden", MF_EINVAL, too_deep},
@@ -217,6 +245,9 @@ static const bad_case bad_cases[] = {
     {"clip", MF_EINVAL, inf_clip},
     {"dequantise", MF_EINVAL, deq_ring},
     {"dataset", MF_EINVAL, bad_dataset},
+    {"dataset", MF_EINVAL, table_without_name},
+    {"dataset", MF_EINVAL, table_empty_name},
+    {"dequantise", MF_EINVAL, table_dequantised},
     {"data_offset", MF_EINVAL, inf_offset},
     {"data_scale", MF_EINVAL, zero_scale},
     {"data_scale", MF_EINVAL, neg_scale},
@@ -329,6 +360,55 @@ START_TEST(test_batch)
     mf_free_aligned(want);
     mf_trainer_free(tr);
     mf_model_free(m);
+}
+
+END_TEST
+
+/* A run on a table: D, normalisation and batches are the table's, the metadata names it. */
+START_TEST(test_table_run)
+{
+    enum {
+        N = 50,
+        D = 3
+    };
+
+    float *x = malloc(N * D * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    for (size_t i = 0; i < N * D; i++) {
+        x[i] = (float) (i % 7) + 10.0f * (float) (i % D);
+    }
+    mf_table *t = NULL;
+    ck_assert_int_eq(mf_table_new_take(N, D, x, NULL, &t), MF_OK);
+    mf_train_params p = small_params(MF_DATASET_DIGITS); /* ignored with a table */
+    p.table = t;
+    p.table_name = "my-points";
+    mf_model *m = NULL;
+    mf_trainer *tr = NULL;
+    mf_diag d = {0};
+    ck_assert_msg(mf_train_params_begin(&p, &m, &tr, &d) == MF_OK, "%s", d.msg);
+    ck_assert_uint_eq(m->net->cfg.data_dim, D);
+    float off, scale;
+    mf_table_norm(t, &off, &scale);
+    ck_assert(m->data_offset == (double) off && m->data_scale == (double) scale);
+    ck_assert(off > 10.0f && scale > 1.0f);
+    float *got = mf_alloc_floats(p.batch * D), *want = mf_alloc_floats(p.batch * D);
+    ck_assert(got != NULL && want != NULL);
+    for (size_t k = 0; k < p.steps; k++) {
+        ck_assert_int_eq(mf_train_params_batch(&p, m, k, got), MF_OK);
+        ck_assert_int_eq(mf_table_train_batch(t, p.seed, k, p.batch, off, scale, want), MF_OK);
+        ck_assert_int_eq(memcmp(got, want, p.batch * D * sizeof(float)), 0);
+        double loss;
+        mf_trainer_step(tr, got, NULL, &loss, NULL);
+        ck_assert(isfinite(loss));
+    }
+    ck_assert_int_eq(mf_train_params_finish(&p, m, tr, "test", 0, &d), MF_OK);
+    ck_assert_str_eq(mf_model_get_meta(m, "dataset"), "my-points");
+    ck_assert_str_eq(mf_model_get_meta(m, "dequantised"), "false");
+    mf_free_aligned(got);
+    mf_free_aligned(want);
+    mf_trainer_free(tr);
+    mf_model_free(m);
+    mf_table_free(t);
 }
 
 END_TEST
@@ -458,6 +538,7 @@ static Suite *train_params_suite(void)
     tcase_add_test(tc, test_check_accepts_edges);
     tcase_add_test(tc, test_begin_builds_the_model);
     tcase_add_test(tc, test_batch);
+    tcase_add_test(tc, test_table_run);
     tcase_add_test(tc, test_run_matches_the_mapping);
     tcase_add_test(tc, test_parts_agree);
     suite_add_tcase(s, tc);

@@ -296,8 +296,9 @@ static const bad_case bad_cases[] = {
     J("{\"type\":\"train\",\"params\":{}}", B400, "missing_field", "/params/dataset"),
     J("{\"type\":\"train\",\"params\":[]}", B400, "wrong_type", "/params"),
     J("{\"type\":\"train\",\"params\":\"x\"}", B400, "wrong_type", "/params"),
-    J("{\"type\":\"train\",\"params\":{\"dataset\":\"foo\"}}", B400, "bad_value",
+    J("{\"type\":\"train\",\"params\":{\"dataset\":\"../foo\"}}", B400, "bad_value",
       "/params/dataset"),
+    J("{\"type\":\"train\",\"params\":{\"dataset\":\"\"}}", B400, "bad_value", "/params/dataset"),
     J("{\"type\":\"train\",\"params\":{\"dataset\":\"Digits\"}}", B400, "bad_value",
       "/params/dataset"),
     J("{\"type\":\"train\",\"params\":{\"dataset\":1}}", B400, "wrong_type", "/params/dataset"),
@@ -630,11 +631,12 @@ START_TEST(test_messages)
     e = decode_err(JOB, "{}");
     ck_assert_str_eq(
         e.msg, "missing required field \"/type\", \"sample\", \"train\" or \"finetune.smeme\"");
-    e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"foo\"}}");
+    e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"Foo\"}}");
     for (int i = 0; i < MF_DATASET_COUNT; i++) {
         ck_assert_ptr_nonnull(strstr(e.msg, mf_dataset_name((mf_dataset_id) i)));
     }
-    ck_assert_ptr_nonnull(strstr(e.msg, "got \"foo\"")); /* not truncated */
+    ck_assert_ptr_nonnull(strstr(e.msg, "or the id of an uploaded dataset"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "got \"Foo\"")); /* not truncated */
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\","
                         "\"dequantise\":true}}");
     ck_assert_str_eq(e.msg, "\"/params/dequantise\" can be true only for the "
@@ -967,6 +969,8 @@ static void assert_same_sample(const mf_sample_req *a, const mf_sample_req *b)
 static void assert_same_train(const mf_train_req *a, const mf_train_req *b)
 {
     ck_assert_int_eq(a->p.dataset, b->p.dataset);
+    ck_assert_str_eq(a->dataset, b->dataset);
+    ck_assert_int_eq(a->builtin, b->builtin);
     ck_assert_uint_eq(a->p.n_hidden, b->p.n_hidden);
     for (size_t i = 0; i < a->p.n_hidden; i++) {
         ck_assert_uint_eq(a->p.hidden[i], b->p.hidden[i]);
@@ -1112,6 +1116,8 @@ START_TEST(test_job_train_defaults)
     ck_assert_str_eq(j.model, "");
     const mf_train_req *t = P_TRAIN(j);
     ck_assert_str_eq(mf_dataset_name(t->p.dataset), "two_moons");
+    ck_assert_str_eq(t->dataset, "two_moons");
+    ck_assert(t->builtin && t->p.table == NULL);
     ck_assert_uint_eq(t->p.n_hidden, 3);
     ck_assert_uint_eq(t->p.hidden[0], 256);
     ck_assert_uint_eq(t->p.hidden[1], 256);
@@ -1135,6 +1141,24 @@ START_TEST(test_job_train_defaults)
                      "\"seed\":0,\"steps\":20000,\"warmup\":500}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
+}
+
+END_TEST
+
+/* Any other id names an uploaded dataset: kept as given, looked up by the daemon. */
+START_TEST(test_job_train_uploaded_dataset)
+{
+    mf_job_req j = job_ok("{\"type\":\"train\",\"params\":{\"dataset\":\"my-ring.v2\"}}");
+    const mf_train_req *t = P_TRAIN(j);
+    ck_assert_str_eq(t->dataset, "my-ring.v2");
+    ck_assert(!t->builtin && t->p.table == NULL);
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"dataset\":\"my-ring.v2\""));
+    assert_round_trip(&j);
+    mf_job_req_done(&j);
+    mf_diag e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"mine\","
+                                "\"dequantise\":true}}");
+    ck_assert_str_eq(e.code, "impossible");
+    ck_assert_ptr_nonnull(strstr(e.msg, "not \"mine\""));
 }
 
 END_TEST
@@ -1729,6 +1753,7 @@ static Suite *request_json_suite(void)
     tcase_add_test(tc, test_http_status);
     tcase_add_test(tc, test_job_sample);
     tcase_add_test(tc, test_job_train_defaults);
+    tcase_add_test(tc, test_job_train_uploaded_dataset);
     tcase_add_test(tc, test_job_train_all_fields);
     tcase_add_test(tc, test_job_train_bounds);
     tcase_add_test(tc, test_job_smeme_defaults);

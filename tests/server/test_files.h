@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_files.h - the file helpers the server/ tests share: the test data
- * directory, scratch directories under /tmp, whole-file reads, writes and
- * copies.  Failures are Check assertions.
+ * directory, scratch directories under /tmp and their entries, whole-file
+ * reads, writes and copies.  Failures are Check assertions.
  */
 #ifndef MF_TEST_FILES_H
 #define MF_TEST_FILES_H
@@ -52,6 +52,21 @@ static inline void remove_tree(const char *path)
     }
     closedir(d);
     ck_assert_int_eq(rmdir(path), 0);
+}
+
+/* The number of entries of dir besides "." and "..". */
+static inline size_t count_entries(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    ck_assert_ptr_nonnull(dp);
+    size_t n = 0;
+    for (struct dirent *de = readdir(dp); de != NULL; de = readdir(dp)) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            n++;
+        }
+    }
+    closedir(dp);
+    return n;
 }
 
 /* The whole of path (malloc'd; *ret_len its size). */
