@@ -86,8 +86,7 @@ static const mf_req_field guidance_fields[] = {
 
 /* A nested object: absent = its defaults; an object of table's fields at ptr. */
 static mf_err decode_object(const json_t *v, const char *ptr, const mf_req_limits *lim,
-                            const mf_req_field *table, bool with_defaults, void *base,
-                            mf_diag *d)
+                            const mf_req_field *table, bool with_defaults, void *base, mf_diag *d)
 {
     if (v != NULL && !json_is_object(v)) {
         return mf_req_fail_must(d, "wrong_type", ptr, "an object", v);
@@ -135,8 +134,8 @@ static int encode_guidance(json_t *o, const char *key, const void *params)
 }
 
 /* The training settings: core's recipe (mf_rcgd_opts_default), capped at the limits. */
-static mf_err decode_train(const json_t *v, const char *ptr, const mf_req_limits *lim,
-                           void *params, mf_diag *d)
+static mf_err decode_train(const json_t *v, const char *ptr, const mf_req_limits *lim, void *params,
+                           mf_diag *d)
 {
     mf_reward_req *r = params;
     r->train = mf_rcgd_opts_default().train;
@@ -200,6 +199,7 @@ static int encode_targets(json_t *o, const char *key, const void *params)
 #define CUSTOM(k) F(k), .type = MF_REQ_CUSTOM, .decode = decode_##k, .encode = encode_##k
 static const mf_req_field fields[] = {
     {F(dataset), .type = MF_REQ_ID, .required = true, .what = MF_REQ_ID_RULE},
+    {F(n_unlabelled), .type = MF_REQ_SIZE, .lo = 100, .hi = 1e6, .def = 16384},
     {F(labels), .type = MF_REQ_ID},
     {F(n_labelled), .type = MF_REQ_SIZE, .lo = 10, .hi = 1e6, .def = 1000},
     {F(label_noise), .type = MF_REQ_NUMBER, .hi = NOISE_MAX, .def = 0.1,

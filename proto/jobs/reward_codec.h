@@ -7,8 +7,11 @@
  * optional: an unconditional parent to start from (its condition weights
  * start at zero), else a new network.
  *   dataset             the unlabelled data: a built-in name or an uploaded id (required)
- *   labels              a labelled data set's id (its labelled rows); absent: synthetic
- *                       labels from the data set's known reward (linear_subspace)
+ *   n_unlabelled        a generated built-in set: points drawn, 100..1000000 (default 16384)
+ *   labels              an uploaded data set's id: its labelled rows (a y column) are the
+ *                       labels; absent: an uploaded data set's own labelled rows, else
+ *                       synthetic labels from a built-in set's known reward
+ *                       (linear_subspace, ring; core/rcgd_rows.h)
  *   n_labelled          synthetic labels: how many, 10..1000000 (default 1000)
  *   label_noise         synthetic labels: noise std, 0..10 (default 0.1)
  *   reward_model        {"kind": "ridge" | "mlp", "lambda": 0..1e6 (ridge), "hidden":
@@ -47,16 +50,19 @@
 
 typedef struct mf_reward_req {
     char dataset[MF_REQ_ID_MAX + 1];
+    size_t n_unlabelled;
     char labels[MF_REQ_ID_MAX + 1]; /* "" = synthetic */
     size_t n_labelled;
     double label_noise;
     mf_reward_opts reward_model; /* core's; its seed is the job's */
     double pseudo_label_noise;
+
     struct {
         mf_guide_mode mode;
         double w;
         double p_uncond;
     } guidance;
+
     mf_train_params train; /* its dataset, seed and dequantise unused */
     double targets[MF_REWARD_REQ_MAX_TARGETS];
     size_t n_targets;

@@ -12,6 +12,7 @@
     X(mf_job_type_sample) \
     X(mf_job_type_train)  \
     X(mf_job_type_smeme)  \
+    X(mf_job_type_reward) \
     TEST_JOB_TYPES(X)
 
 #ifdef MF_TEST_JOB_TYPES

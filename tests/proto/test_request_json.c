@@ -15,6 +15,7 @@
 #include "http_status.h"
 #include "job_codec.h"
 #include "request_json.h"
+#include "reward_codec.h"
 #include "sample_codec.h"
 #include "smeme_codec.h"
 #include "test_util.h"
@@ -251,12 +252,14 @@ static const bad_case bad_cases[] = {
     J("{\"type\":\"finetune\"}", B400, "bad_value", "/type"),
     J("{\"type\":\"finetune.SMEME\"}", B400, "bad_value", "/type"),
     J("{\"type\":\"smeme\"}", B400, "bad_value", "/type"),
-    /* finetune.smeme runs now; the other fine-tunes are known but not in this build. */
-    J("{\"type\":\"finetune.reward\"}", B422, "unsupported_type", "/type"),
-    J("{\"type\":\"finetune.reward\",\"model\":\"m\",\"params\":{}}", B422, "unsupported_type",
+    /* finetune.smeme and finetune.reward run now; finetune.dxmi is known but not in this build. */
+    J("{\"type\":\"finetune.dxmi\"}", B422, "unsupported_type", "/type"),
+    J("{\"type\":\"finetune.dxmi\",\"model\":\"m\",\"params\":{}}", B422, "unsupported_type",
       "/type"),
-    J("{\"type\":\"finetune.dxmi\",\"model\":\"m\"}", B422, "unsupported_type", "/type"),
-    J("{\"type\":\"finetune.reward\",\"x\":1}", B400, "unknown_field", "/x"), /* 400 first */
+    J("{\"type\":\"finetune.reward\"}", B400, "missing_field", "/params"),
+    J("{\"type\":\"finetune.reward\",\"params\":{}}", B400, "missing_field", "/params/dataset"),
+    J("{\"type\":\"finetune.dxmi\",\"x\":1}", B400, "unknown_field", "/x"), /* 400 first */
+    J("{\"type\":\"finetune.reward\",\"x\":1}", B400, "unknown_field", "/x"),
     J("{\"type\":\"finetune.smeme\",\"x\":1}", B400, "unknown_field", "/x"),
     J("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1},\"x\":1}", B400, "unknown_field",
       "/x"),
@@ -511,8 +514,7 @@ static bool utf8_ok(const char *s)
 }
 
 /* Runs one body through its decoder; returns the status, fills *err. */
-static unsigned run(api a, const char *body, size_t len, const mf_req_limits *lim,
-                         mf_diag *err)
+static unsigned run(api a, const char *body, size_t len, const mf_req_limits *lim, mf_diag *err)
 {
     if (a == SAMPLES) {
         mf_sample_req r;
@@ -528,8 +530,7 @@ static unsigned run(api a, const char *body, size_t len, const mf_req_limits *li
     return st;
 }
 
-static void assert_error(const mf_diag *e, unsigned st, const char *code,
-                         const char *field)
+static void assert_error(const mf_diag *e, unsigned st, const char *code, const char *field)
 {
     ck_assert_uint_eq(mf_http_status(MF_EINVAL, e, NULL), st);
     ck_assert_str_eq(e->code, code);
@@ -539,8 +540,8 @@ static void assert_error(const mf_diag *e, unsigned st, const char *code,
     ck_assert(utf8_ok(e->msg));
     ck_assert_ptr_null(strchr(e->msg, '\n'));
     if (field[0] != '\0') {
-        ck_assert_msg(strstr(e->msg, field) != NULL, "message \"%s\" does not name %s",
-                      e->msg, field);
+        ck_assert_msg(strstr(e->msg, field) != NULL, "message \"%s\" does not name %s", e->msg,
+                      field);
     }
 }
 
@@ -577,7 +578,7 @@ START_TEST(test_messages)
     ck_assert_str_eq(e.msg, "\"/n\" must be an integer between 1 and 10000, got 0");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":5.0}");
     ck_assert_str_eq(e.msg, "\"/n\" must be an integer between 1 and 10000 (without a "
-                                "fraction or exponent), got 5.0");
+                            "fraction or exponent), got 5.0");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1e3}");
     ck_assert_ptr_nonnull(strstr(e.msg, "got 1e+03"));
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":0.1}");
@@ -588,7 +589,7 @@ START_TEST(test_messages)
     ck_assert_ptr_nonnull(strstr(e.msg, "got null"));
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"seed\":9007199254740993}");
     ck_assert_str_eq(e.msg, "\"/seed\" must be an integer between 0 and 9007199254740992, "
-                                "got 9007199254740993");
+                            "got 9007199254740993");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"sampler\":\"euler\"}");
     ck_assert_str_eq(e.msg,
                      "\"/sampler\" must be one of \"ddpm\", \"ddim\", \"ode\", got \"euler\"");
@@ -619,18 +620,19 @@ START_TEST(test_messages)
 
     e = decode_err(JOB, "{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1,\"stpes\":5}}");
     ck_assert_str_eq(e.msg, "unknown field \"/params/stpes\"; the allowed fields are n, "
-                                "sampler, steps, eta, seed, metrics, target, condition, guidance");
+                            "sampler, steps, eta, seed, metrics, target, condition, guidance");
     e = decode_err(JOB, "{\"type\":\"train\",\"model\":\"m\"}");
     ck_assert_ptr_nonnull(strstr(e.msg, "params.out_model"));
-    e = decode_err(JOB, "{\"type\":\"finetune.reward\"}");
-    ck_assert_str_eq(e.msg, "\"/type\" \"finetune.reward\" is not available in this build, "
-                                "which runs \"sample\", \"train\" and \"finetune.smeme\" jobs");
+    e = decode_err(JOB, "{\"type\":\"finetune.dxmi\"}");
+    ck_assert_str_eq(e.msg, "\"/type\" \"finetune.dxmi\" is not available in this build, which "
+                            "runs \"sample\", \"train\", \"finetune.smeme\" and "
+                            "\"finetune.reward\" jobs");
     e = decode_err(JOB, "{\"type\":\"foo\"}");
-    ck_assert_str_eq(e.msg,
-                     "\"/type\" must be \"sample\", \"train\" or \"finetune.smeme\", got \"foo\"");
+    ck_assert_str_eq(e.msg, "\"/type\" must be \"sample\", \"train\", \"finetune.smeme\" or "
+                            "\"finetune.reward\", got \"foo\"");
     e = decode_err(JOB, "{}");
-    ck_assert_str_eq(
-        e.msg, "missing required field \"/type\", \"sample\", \"train\" or \"finetune.smeme\"");
+    ck_assert_str_eq(e.msg, "missing required field \"/type\", \"sample\", \"train\", "
+                            "\"finetune.smeme\" or \"finetune.reward\"");
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"Foo\"}}");
     for (int i = 0; i < MF_DATASET_COUNT; i++) {
         ck_assert_ptr_nonnull(strstr(e.msg, mf_dataset_name((mf_dataset_id) i)));
@@ -640,10 +642,10 @@ START_TEST(test_messages)
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\","
                         "\"dequantise\":true}}");
     ck_assert_str_eq(e.msg, "\"/params/dequantise\" can be true only for the "
-                                "integer-valued data set \"digits\", not \"two_moons\"");
+                            "integer-valued data set \"digits\", not \"two_moons\"");
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"ring\",\"emb\":63}}");
     ck_assert_str_eq(e.msg, "\"/params/emb\" must be an even integer between 2 and 8192, "
-                                "got 63");
+                            "got 63");
 }
 
 END_TEST
@@ -868,18 +870,20 @@ START_TEST(test_id_valid)
 
 END_TEST
 
-/* server/http_status.c: the one table from machine codes to statuses, and an error's default code. */
+/* server/http_status.c: the one table from machine codes to statuses, and an error's default code.
+ */
 START_TEST(test_http_status)
 {
     static const struct {
         const char *code;
         unsigned status;
-    } codes[] = {{"bad_json", 400},       {"out_of_range", 400},     {"model_not_found", 404},
-                 {"not_found", 404},      {"method_not_allowed", 405}, {"model_exists", 409},
-                 {"protected", 409},      {"too_large", 413},         {"unsupported_media_type", 415},
-                 {"impossible", 422},     {"unsupported_type", 422},  {"invalid_model", 422},
-                 {"queue_full", 503},     {"shutting_down", 503},     {"internal", 500},
+    } codes[] = {{"bad_json", 400},    {"out_of_range", 400},       {"model_not_found", 404},
+                 {"not_found", 404},   {"method_not_allowed", 405}, {"model_exists", 409},
+                 {"protected", 409},   {"too_large", 413},          {"unsupported_media_type", 415},
+                 {"impossible", 422},  {"unsupported_type", 422},   {"invalid_model", 422},
+                 {"queue_full", 503},  {"shutting_down", 503},      {"internal", 500},
                  {"no_such_code", 500}};
+
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         ck_assert_uint_eq(mf_http_code_status(codes[i].code), codes[i].status);
         mf_diag d = {0};
@@ -911,9 +915,11 @@ START_TEST(test_names_and_limits)
     ck_assert_str_eq(mf_sample_codec.name, "sample");
     ck_assert_str_eq(mf_train_codec.name, "train");
     ck_assert_str_eq(mf_smeme_codec.name, "finetune.smeme");
-    ck_assert(mf_sample_codec.model == MF_CODEC_MODEL && mf_train_codec.model == MF_CODEC_NO_MODEL &&
-              mf_smeme_codec.model == MF_CODEC_MODEL);
-    ck_assert_ptr_null(mf_job_codec_lookup("finetune.reward"));
+    ck_assert(mf_sample_codec.model == MF_CODEC_MODEL &&
+              mf_train_codec.model == MF_CODEC_NO_MODEL && mf_smeme_codec.model == MF_CODEC_MODEL);
+    ck_assert_ptr_eq(mf_job_codec_lookup("finetune.reward"), &mf_reward_codec);
+    ck_assert(mf_reward_codec.model == MF_CODEC_MODEL_OPTIONAL);
+    ck_assert_ptr_null(mf_job_codec_lookup("finetune.dxmi"));
     ck_assert_ptr_null(mf_job_codec_lookup("Train"));
     ck_assert_ptr_null(mf_job_codec_lookup(""));
     ck_assert_ptr_null(mf_job_codec_lookup("unknown"));
@@ -1019,8 +1025,7 @@ static void assert_round_trip_lim(const mf_job_req *j, const mf_req_limits *lim)
     mf_job_req k;
     mf_diag err;
     unsigned st = decode_job_params(j->codec->name, j->model, j->params_json, lim, &k, &err);
-    ck_assert_msg(st == 0, "%s: %s %s %s", j->params_json, err.code, err.field,
-                  err.msg);
+    ck_assert_msg(st == 0, "%s: %s %s %s", j->params_json, err.code, err.field, err.msg);
     ck_assert_ptr_eq(k.codec, j->codec);
     ck_assert_str_eq(k.model, j->model);
     if (strcmp(j->codec->name, "sample") == 0) {
@@ -1086,16 +1091,18 @@ START_TEST(test_job_sample)
     ck_assert((*P_SAMPLE(j)).has_guidance && (*P_SAMPLE(j)).guidance == MF_GUIDE_CFG);
     ck_assert((*P_SAMPLE(j)).guidance_w == 2.0);
     ck_assert_uint_eq((*P_SAMPLE(j)).n_condition, 0);
-    ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"guidance\":{\"mode\":\"cfg\",\"w\":2.0},"
-                                    "\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\",\"target\":1.5}");
+    ck_assert_str_eq(j.params_json,
+                     "{\"eta\":0.0,\"guidance\":{\"mode\":\"cfg\",\"w\":2.0},"
+                     "\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\",\"target\":1.5}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
     j = job_ok("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":2,\"condition\":[0.5,1],"
                "\"guidance\":{\"mode\":\"cond\"}}}");
     ck_assert_uint_eq((*P_SAMPLE(j)).n_condition, 2);
     ck_assert((*P_SAMPLE(j)).condition[1] == 1.0 && (*P_SAMPLE(j)).guidance_w == 1.0);
-    ck_assert_str_eq(j.params_json, "{\"condition\":[0.5,1.0],\"eta\":0.0,\"guidance\":{\"mode\":"
-                                    "\"cond\",\"w\":1.0},\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\"}");
+    ck_assert_str_eq(j.params_json,
+                     "{\"condition\":[0.5,1.0],\"eta\":0.0,\"guidance\":{\"mode\":"
+                     "\"cond\",\"w\":1.0},\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\"}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
 
@@ -1244,20 +1251,15 @@ START_TEST(test_job_params_errors)
     const char *ok_train = "{\"dataset\":\"ring\"}";
     const char *ok_smeme = "{\"K\":3,\"alpha\":[2,3,4]}";
 
-    ck_assert_int_eq(decode_job_params("sample", "m", ok_sample, &lim, &j, &err),
-                     0);
+    ck_assert_int_eq(decode_job_params("sample", "m", ok_sample, &lim, &j, &err), 0);
     ck_assert_str_eq(j.model, "m");
     ck_assert_str_eq((*P_SAMPLE(j)).model, "m");
     mf_job_req_done(&j);
-    ck_assert_int_eq(decode_job_params("train", NULL, ok_train, &lim, &j, &err),
-                     0);
+    ck_assert_int_eq(decode_job_params("train", NULL, ok_train, &lim, &j, &err), 0);
     mf_job_req_done(&j);
-    ck_assert_int_eq(decode_job_params("train", "", ok_train, NULL, &j, &err),
-                     0);
+    ck_assert_int_eq(decode_job_params("train", "", ok_train, NULL, &j, &err), 0);
     mf_job_req_done(&j);
-    ck_assert_int_eq(
-        decode_job_params("finetune.smeme", "m", ok_smeme, &lim, &j, &err),
-        0);
+    ck_assert_int_eq(decode_job_params("finetune.smeme", "m", ok_smeme, &lim, &j, &err), 0);
     ck_assert_str_eq(j.model, "m");
     ck_assert_uint_eq((*P_SMEME(j)).K, 3);
     ck_assert((*P_SMEME(j)).alpha[2] == 4.0);
@@ -1290,25 +1292,25 @@ START_TEST(test_job_params_errors)
         {"finetune.smeme", "m", "[]", "bad_json", "/params"},
         {"finetune.smeme", "m", "{\"K\":0}", "out_of_range", "/params/K"},
         {"finetune.smeme", "m", "{\"alpha\":[2]}", "impossible", "/params/alpha"},
-        {"finetune.smeme", "m", "{\"alpha\":[2,2,2],\"K\":2}", "impossible",
-         "/params/alpha"},
+        {"finetune.smeme", "m", "{\"alpha\":[2,2,2],\"K\":2}", "impossible", "/params/alpha"},
         {"finetune.smeme", "m", "{\"alpha\":[2,0]}", "out_of_range", "/params/alpha/1"},
         {"finetune.smeme", "m", "{\"n\":1}", "unknown_field", "/params/n"},
         {"finetune.smeme", "m", "{\"model\":\"m\"}", "unknown_field", "/params/model"},
-        {"finetune.reward", "m", "{}", "bad_value", "/type"},
+        {"finetune.dxmi", "m", "{}", "bad_value", "/type"},
+        {"finetune.reward", "m", "{}", "missing_field", "/params/dataset"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         j.params_json = (char *) "not a heap pointer";
-        unsigned st = decode_job_params(cases[i].kind, cases[i].model, cases[i].params,
-                                                    &lim, &j, &err);
+        unsigned st =
+            decode_job_params(cases[i].kind, cases[i].model, cases[i].params, &lim, &j, &err);
         ck_assert_msg(st != 0, "case %zu", i);
         ck_assert_ptr_null(j.params_json);
         ck_assert_msg(strcmp(err.code, cases[i].code) == 0 &&
                           strcmp(err.field, cases[i].field) == 0,
                       "case %zu: got %s at %s (%s)", i, err.code, err.field, err.msg);
-        assert_error(&err, strcmp(err.code, "impossible") == 0 ? 422 : 400,
-                     cases[i].code, cases[i].field);
+        assert_error(&err, strcmp(err.code, "impossible") == 0 ? 422 : 400, cases[i].code,
+                     cases[i].field);
     }
 }
 
@@ -1372,15 +1374,12 @@ START_TEST(test_job_smeme_defaults)
     /* The params the store keeps decode to the defaults again; so do none at all. */
     mf_job_req j;
     mf_diag err;
-    ck_assert_int_eq(
-        decode_job_params("finetune.smeme", "gaussian", "{}", NULL, &j, &err),
-        0);
+    ck_assert_int_eq(decode_job_params("finetune.smeme", "gaussian", "{}", NULL, &j, &err), 0);
     ck_assert_str_eq(j.model, "gaussian");
     assert_smeme_defaults(&j);
     mf_job_req_done(&j);
-    ck_assert_int_eq(decode_job_params("finetune.smeme", "gaussian",
-                                              SMEME_DEFAULTS_JSON, NULL, &j, &err),
-                     0);
+    ck_assert_int_eq(
+        decode_job_params("finetune.smeme", "gaussian", SMEME_DEFAULTS_JSON, NULL, &j, &err), 0);
     assert_smeme_defaults(&j);
     mf_job_req_done(&j);
 }
@@ -1582,8 +1581,7 @@ START_TEST(test_job_smeme_limits)
         assert_error(&err, 400, "out_of_range", over[i].field);
         ck_assert_str_eq(err.msg, over[i].message);
         /* The same through the job store's path. */
-        ck_assert_int_eq(decode_job_params("finetune.smeme", "m", over[i].params,
-                                                  &lim, &j, &err),
+        ck_assert_int_eq(decode_job_params("finetune.smeme", "m", over[i].params, &lim, &j, &err),
                          400);
         assert_error(&err, 400, "out_of_range", over[i].field);
     }
@@ -1597,7 +1595,7 @@ START_TEST(test_job_smeme_limits)
     ck_assert_int_eq(decode_job(b, strlen(b), &tiny_n, &j, &err), 422);
     assert_error(&err, 422, "impossible", "/params/n_metric_samples");
     ck_assert_str_eq(err.msg, "\"/params/n_metric_samples\" cannot be met: this server allows "
-                                  "at most 99 samples and finetune.smeme needs at least 100");
+                              "at most 99 samples and finetune.smeme needs at least 100");
     ck_assert_int_eq(decode_job(b, strlen(b), &tiny_steps, &j, &err), 422);
     assert_error(&err, 422, "impossible", "/params/steps");
     b = "{\"type\":\"finetune.smeme\",\"model\":\"m\"}";
@@ -1615,39 +1613,38 @@ START_TEST(test_job_smeme_messages)
 {
     mf_diag e = decode_err(JOB, JM("\"alpha\":[2,2,2]"));
     ck_assert_str_eq(e.msg, "\"/params/alpha\" lists 3 numbers but \"/params/K\" is 2 (the "
-                                "default); give one alpha per iteration, or a single number for "
-                                "all of them");
+                            "default); give one alpha per iteration, or a single number for "
+                            "all of them");
     e = decode_err(JOB, JM("\"alpha\":[2,2],\"K\":3"));
     ck_assert_str_eq(e.msg, "\"/params/alpha\" lists 2 numbers but \"/params/K\" is 3; give "
-                                "one alpha per iteration, or a single number for all of them");
+                            "one alpha per iteration, or a single number for all of them");
     e = decode_err(JOB, JM("\"alpha\":1"));
     ck_assert_str_eq(e.msg, "\"/params/alpha\" must be a number greater than 1 and at most "
-                                "100, or an array of K (2) such numbers, got 1");
+                            "100, or an array of K (2) such numbers, got 1");
     e = decode_err(JOB, JM("\"K\":4,\"alpha\":\"2\""));
     ck_assert_str_eq(e.msg, "\"/params/alpha\" must be a number greater than 1 and at most "
-                                "100, or an array of K (4) such numbers, got \"2\"");
+                            "100, or an array of K (4) such numbers, got \"2\"");
     e = decode_err(JOB, JM("\"alpha\":[2,\"x\"]"));
     ck_assert_str_eq(e.msg,
                      "\"/params/alpha/1\" must be a number greater than 1 and at most 100, got "
                      "\"x\"");
     e = decode_err(JOB, JM("\"foo\":1"));
     ck_assert_str_eq(e.msg, "unknown field \"/params/foo\"; the allowed fields are K, alpha, "
-                                "tau_r, steps, trajectories, batch, lr, rounds, inner_steps, "
-                                "clip_reward, clip_grad, clip_loss, seed, n_metric_samples, "
-                                "out_model");
+                            "tau_r, steps, trajectories, batch, lr, rounds, inner_steps, "
+                            "clip_reward, clip_grad, clip_loss, seed, n_metric_samples, "
+                            "out_model");
     e = decode_err(JOB, JM("\"model\":\"m\""));
     ck_assert_ptr_nonnull(strstr(e.msg, "top-level \"model\""));
     e = decode_err(JOB, JM("\"clip_loss\":-1"));
     ck_assert_str_eq(e.msg, "\"/params/clip_loss\" must be a number between 0 and "
-                                "1000000000000 (0 = no clipping), got -1");
+                            "1000000000000 (0 = no clipping), got -1");
     e = decode_err(JOB, JM("\"lr\":0"));
-    ck_assert_str_eq(e.msg,
-                     "\"/params/lr\" must be a number greater than 0 and at most 1, got 0");
+    ck_assert_str_eq(e.msg, "\"/params/lr\" must be a number greater than 0 and at most 1, got 0");
     e = decode_err(JOB, JM("\"tau_r\":1000"));
     ck_assert_str_eq(e.msg, "\"/params/tau_r\" must be an integer between 0 and 999, got 1000");
     e = decode_err(JOB, "{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":[]}");
     ck_assert_str_eq(e.msg, "\"/params\" must be an object of finetune.smeme job params, got "
-                                "an array of 0 elements");
+                            "an array of 0 elements");
     e = decode_err(JOB, "{\"type\":\"finetune.smeme\"}");
     ck_assert_str_eq(e.msg,
                      "missing required field \"/model\", an id matching [a-z0-9][a-z0-9._-]{0,63}");

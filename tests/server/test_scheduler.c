@@ -1668,7 +1668,8 @@ START_TEST(test_job_type_tables)
     /* this build's test-only type is in both, by one line each */
     ck_assert_ptr_nonnull(mf_job_type_lookup("test.count"));
     ck_assert_ptr_nonnull(mf_job_type_lookup("finetune.smeme"));
-    ck_assert_ptr_null(mf_job_type_lookup("finetune.reward"));
+    ck_assert_ptr_nonnull(mf_job_type_lookup("finetune.reward"));
+    ck_assert_ptr_null(mf_job_type_lookup("finetune.dxmi"));
 }
 
 END_TEST
