@@ -7,7 +7,7 @@
 #
 #     sh bench/run.sh [--repeats N] [--passes N] [--reuse-torch] [--skip-torch]
 #                     [--serve-duration S] [--skip-serve | --serve-only]
-#                     [--skip-smeme | --smeme-only]
+#                     [--skip-smeme | --smeme-only] [--skip-reward | --reward-only]
 #                     [--compare-with OLD_DIR | --compare-only OLD_DIR] [--compare-label TEXT]
 #
 #   --repeats N     timed runs per workload for mf_bench and ref_torch.py (default 3)
@@ -23,6 +23,8 @@
 #                   outputs of the last full run plus the new serve figures
 #   --skip-smeme    do not run bench/smeme.sh (S-MEME in C and PyTorch, digits job)
 #   --smeme-only    run only bench/smeme.sh, and rewrite RESULTS.md as --serve-only does
+#   --skip-reward   do not run bench/reward.sh (the finetune.reward job and reward.py)
+#   --reward-only   run only bench/reward.sh, and rewrite RESULTS.md as --serve-only does
 #   --compare-with OLD_DIR  also run bench/compare.sh against the old build in OLD_DIR
 #                   (W4, serve.sh and the train job, old and new in turn); its table
 #                   goes into RESULTS.md, labelled --compare-label (default "the change")
@@ -45,6 +47,7 @@ passes=1
 torch_mode=run
 serve_mode=run
 smeme_mode=run
+reward_mode=run
 serve_duration=10
 compare_old=""
 compare_only=no
@@ -60,6 +63,8 @@ while [ $# -gt 0 ]; do
     --serve-only) serve_mode=only; shift ;;
     --skip-smeme) smeme_mode=skip; shift ;;
     --smeme-only) smeme_mode=only; shift ;;
+    --skip-reward) reward_mode=skip; shift ;;
+    --reward-only) reward_mode=only; shift ;;
     --compare-with) compare_old=$2; shift 2 ;;
     --compare-only) compare_old=$2; compare_only=yes; shift 2 ;;
     --compare-label) compare_label=$2; shift 2 ;;
@@ -107,14 +112,20 @@ smeme() {
     note "smeme.sh: S-MEME rounds and jobs in C and PyTorch, and a digits job (about 8 minutes)"
     sh "$here/smeme.sh" --out "$out" --build "$build" || note "smeme.sh failed"
 }
+reward() {
+    note "reward.sh: the finetune.reward job and reward.py (about 5 minutes)"
+    sh "$here/reward.sh" --out "$out" --build "$build" || note "reward.sh failed"
+}
 compare() {
     note "compare.sh: the old build in $compare_old against this one"
     sh "$here/compare.sh" --old "$compare_old" --label "$compare_label" --out "$out" ||
         note "compare.sh failed"
 }
-if [ "$serve_mode" = only ] || [ "$smeme_mode" = only ] || [ "$compare_only" = yes ]; then
+if [ "$serve_mode" = only ] || [ "$smeme_mode" = only ] || [ "$reward_mode" = only ] ||
+        [ "$compare_only" = yes ]; then
     [ "$serve_mode" = only ] && serve
     [ "$smeme_mode" = only ] && smeme
+    [ "$reward_mode" = only ] && reward
     [ "$compare_only" = yes ] && compare
     status=$(cat "$out/status.txt" 2>/dev/null || echo "")
     "$py" "$here/summarize_results.py" --dir "$out" --status "$status" --out "$here/RESULTS.md"
@@ -205,6 +216,11 @@ if [ "$smeme_mode" = run ]; then
     smeme
 else
     rm -f "$out/smeme.jsonl"
+fi
+if [ "$reward_mode" = run ]; then
+    reward
+else
+    rm -f "$out/reward.jsonl"
 fi
 if [ -n "$compare_old" ]; then
     compare

@@ -211,6 +211,55 @@ def smeme_section(d):
     return out
 
 
+REWARD_TARGET = 1.8  # issue 12: the job's training at least 1.8x faster than PyTorch's
+
+
+def reward_section(d):
+    """finetune.reward end to end (bench/reward.sh) next to reward.py's training."""
+    recs = read_jsonl(os.path.join(d, "reward.jsonl"))
+    c = next((r for r in recs if r.get("impl") == "manifoldd"), None)
+    t = next((r for r in recs if r.get("impl") == "pytorch"), None)
+    if c is None and t is None:
+        return []
+    steps = (c or t)["steps"]
+    out = ["", "## Reward-directed conditional diffusion: the finetune.reward job (bench/reward.sh)", "",
+           f"`linear_subspace` (D 64), reward.py's recipe: 16,384 unlabelled rows, 1,000 labels of noise",
+           f"0.1, ridge pseudo-labels of noise nu = {(c or t)['nu']:g}, 3 x 256 SiLU, {steps:,} Adam steps of",
+           "batch 256, DDPM on 200 strided steps, 2,000 samples per target.  Manifold: the daemon's job,",
+           "each phase timed by the client between the events that bound it (bench/reward_job.py); the",
+           "targets phase also computes each target's kNN entropy and distances.  PyTorch:",
+           "../shared/bench/reward_torch/reward.py on 2 threads, tuned as ../shared/bench/README.md says;",
+           "it trains an unconditional and then the conditional model and prints each one's training",
+           "time, so the training rows compare the same steps of the same network.", "",
+           "| phase | Manifold (daemon job) | PyTorch (reward.py) |", "|---|---|---|"]
+    f = lambda r, k: f"{r[k]:.1f} s" if r is not None and r.get(k) is not None else "n/a"
+    out.append(f"| fit: rows, ridge, pseudo-labels | {f(c, 'fit_s')} | (not timed; numpy, well under 1 s) |")
+    out.append(f"| train the conditional model | {f(c, 'train_s')} | {f(t, 'train_cond_s')} |")
+    out.append(f"| sample and measure {len((c or {}).get('targets', []))} targets | {f(c, 'targets_s')} | "
+               f"(not timed) |")
+    out.append(f"| publish the model | {f(c, 'publish_s')} | - |")
+    out.append(f"| whole job | {f(c, 'total_s')} | {f(t, 'wall_s')} wall for the script (two models, "
+               f"7 sample sets) |")
+    if c is not None and t is not None:
+        sp = t["train_cond_s"] / c["train_s"]
+        out += ["", "| target | measured | verdict |", "|---|---|---|",
+                f"| training at least {REWARD_TARGET:g}x faster than PyTorch | {sp:.2f}x "
+                f"({steps / c['train_s']:.0f} against {steps / t['train_cond_s']:.0f} steps/s) | "
+                f"{'**pass**' if sp >= REWARD_TARGET else 'fail'} |"]
+    rows = []
+    tt = {x["a"]: x for x in (t or {}).get("targets", [])}
+    for x in (c or {}).get("targets", []):
+        y = tt.get(x["a"], {})
+        rows.append(f"| {x['a']:g} | {fmt(x.get('ratio'), '.3f')} | {fmt(x.get('off_mean'), '.3f')} | "
+                    f"{fmt(y.get('ratio'), '.3f')} | {fmt(y.get('off_mean'), '.3f')} |")
+    if rows:
+        out += ["", "Achieved mean reward over the ideal a / (1 + nu^2), and the off-subspace deviation",
+                f"(PyTorch's unconditional model: {fmt((t or {}).get('uncond_off_mean'), '.3f')}):", "",
+                "| target a | Manifold ratio | Manifold off-subspace | PyTorch ratio | PyTorch off-subspace |",
+                "|---|---|---|---|---|"] + rows
+    return out
+
+
 def compare_section(d):
     """An old build against this one (bench/compare.sh): W4, serve.sh and the train job."""
     recs = read_jsonl(os.path.join(d, "compare.jsonl"))
@@ -398,11 +447,14 @@ def main():
 
     lines += serve_section(d, mf)
     lines += smeme_section(d)
+    lines += reward_section(d)
     lines += compare_section(d)
     lines += [""]
     lines += block("Raw mf_bench output", "mf_bench.jsonl")
     lines += block("Raw bench/serve.sh output", "serve.jsonl")
     lines += block("Raw bench/smeme.sh output", "smeme.jsonl")
+    if os.path.exists(os.path.join(d, "reward.jsonl")):
+        lines += block("Raw bench/reward.sh output", "reward.jsonl")
     if os.path.exists(os.path.join(d, "compare.jsonl")):
         lines += block("Raw bench/compare.sh output", "compare.jsonl")
     lines += block("Raw mf_bench --parallel blas output", "mf_bench_blas.jsonl")

@@ -13,13 +13,11 @@ Workloads: the shapes of W3 (two_moons, hidden 256x3, batch 512) and W5
 (digits, hidden 512x3, batch 256) of bench/README.md, as train jobs.
 """
 import argparse
-import http.client
 import json
-import os
 import shutil
-import subprocess
 import tempfile
-import time
+
+from bench_daemon import FINAL, job_events, start
 
 WORKLOADS = [
     ("W3 as a train job", {"dataset": "two_moons", "hidden": [256, 256, 256], "batch": 512}),
@@ -27,43 +25,13 @@ WORKLOADS = [
 ]
 
 
-def start(daemon, models, tmp):
-    port_file = os.path.join(tmp, "port")
-    log = open(os.path.join(tmp, "daemon.log"), "w")
-    proc = subprocess.Popen([daemon, "--listen", "127.0.0.1:0", "--port-file", port_file,
-                             "--models", models, "--model-store", os.path.join(tmp, "models"),
-                             "--store", "sqlite:" + os.path.join(tmp, "jobs.db"),
-                             "--log-level", "warn"], stdout=log, stderr=log)
-    for _ in range(400):
-        if os.path.exists(port_file) and open(port_file).read().strip():
-            return proc, int(open(port_file).read())
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise SystemExit("manifoldd did not start; see " + log.name)
-
-
 def timed_job(port, params, timeout):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    c.request("POST", "/v1/jobs", json.dumps({"type": "train", "params": params}),
-              {"Content-Type": "application/json"})
-    r = c.getresponse()
-    job = json.loads(r.read())
-    if r.status != 202:
-        raise SystemExit("submit: %s %s" % (r.status, job))
-    c.request("GET", "/v1/jobs/%s/events?format=ndjson" % job["id"])
-    r = c.getresponse()
-    t_run = t_end = None
-    final = None
-    for line in r:
-        ev = json.loads(line)
-        if ev["event"] == "status" and ev["data"]["state"] == "running":
-            t_run = time.monotonic()
-        elif ev["event"] == "status" and ev["data"]["state"] in ("succeeded", "failed", "cancelled"):
-            t_end = time.monotonic()
-            final = ev["data"]
-            break
-    c.close()
+    t_run = t_end = final = None
+    for now, name, data in job_events(port, "train", params, timeout):
+        if name == "status" and data["state"] == "running":
+            t_run = now
+        elif name == "status" and data["state"] in FINAL:
+            t_end, final = now, data
     if final is None or final["state"] != "succeeded" or t_run is None:
         raise SystemExit("train job did not succeed: %s" % final)
     return t_end - t_run
