@@ -443,8 +443,8 @@ static mf_job_step slice(mf_job *j, double deadline)
         return fail(j, "internal", "cannot finish the model", err, NULL);
     }
     while (rj->target < q->n_targets) {
-        if (mf_job_stop_requested(j)) {
-            return MF_JOB_MORE;
+        if (mf_job_stop_requested(j) || mf_mono_s() > deadline) {
+            return MF_JOB_MORE; /* a target takes seconds: start it in a fresh slice */
         }
         char phase[64];
         snprintf(phase, sizeof phase, "target %zu of %zu", rj->target + 1, q->n_targets);
@@ -455,9 +455,6 @@ static mf_job_step slice(mf_job *j, double deadline)
         }
         if (err != MF_OK) {
             return fail(j, "internal", "cannot sample the target", err, NULL);
-        }
-        if (mf_mono_s() > deadline && rj->target < q->n_targets) {
-            return MF_JOB_MORE;
         }
     }
     char id[MF_REQ_ID_MAX + 1];
