@@ -83,7 +83,10 @@ for args in [[], ["--bogus"], ["frobnicate"], ["--timeout", "abc", "models"], ["
              ["model", "Bad/Id"], ["model", "../etc"], ["sample"], ["sample", "two_moons", "-n", "abc"],
              ["sample", "two_moons", "-n", "0"], ["sample", "two_moons", "--format", "xml"],
              ["sample", "two_moons", "--sampler", "euler"], ["sample", "two_moons", "--seed", "-1"],
-             ["sample", "two_moons", "--steps"], ["weights", "eight_gaussians"], ["upload", "x"],
+             ["sample", "two_moons", "--steps"], ["sample", "two_moons", "--target", "x"],
+             ["sample", "two_moons", "--condition", "1,,2"], ["sample", "two_moons", "--condition", "1,a"],
+             ["sample", "two_moons", "--condition", ",".join(["1"] * 17)], ["sample", "two_moons", "--w", "2"],
+             ["sample", "two_moons", "--guidance", "strong"], ["weights", "eight_gaussians"], ["upload", "x"],
              ["submit"], ["submit", "sample", "two_moons", "--param", "noequals"],
              ["submit", "sample", "two_moons", "--param", "=5"], ["submit", "sample", "two_moons", "--param"],
              ["submit", "sample", "two_moons", "--params", "[1]"], ["submit", "sample", "two_moons", "--params", "{bad"],
@@ -154,6 +157,11 @@ check(rc == 1 and out == "" and "manifold: 404 model_not_found: " in err and "[f
       "unknown model -> 1 with 404 model_not_found (%r)" % err)
 rc, _, err = m("sample", "two_moons", "--steps", "5000")
 check(rc == 1 and "400 out_of_range" in err and "[field /steps]" in err, "server-side range -> 1 (%r)" % err)
+rc, _, err = m("sample", "two_moons", "-n", "2", "--target", "1")
+check(rc == 1 and "422 impossible" in err and "[field /target]" in err,
+      "sample --target of an unconditional model -> 1 with the server's 422 (%r)" % err)
+rc, _, err = m("sample", "two_moons", "-n", "2", "--condition", "1,2", "--guidance", "cfg", "--w", "2")
+check(rc == 1 and "422 impossible" in err, "sample --condition --guidance of an unconditional model -> 1 (%r)" % err)
 rc, _, err = m("model", "nope")
 check(rc == 1 and "404 not_found" in err, "model nope -> 1")
 rc, _, err = m("submit", "dance", "two_moons")
