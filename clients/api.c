@@ -11,6 +11,7 @@
 #include "api.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "output.h"
@@ -83,7 +84,8 @@ static void describe_req(const mf_http_req *q, char *buf, size_t cap)
     snprintf(buf, cap, "%s %s", q->method, q->path);
 }
 
-mf_exit mf_api_call(const mf_client *c, const mf_http_req *q, mf_http_resp *ret_resp)
+/* mf_api_call, except that an answer of status quiet (0: none) is returned, unreported. */
+static mf_exit call(const mf_client *c, const mf_http_req *q, long quiet, mf_http_resp *ret_resp)
 {
     char what[320];
     describe_req(q, what, sizeof what);
@@ -93,7 +95,7 @@ mf_exit mf_api_call(const mf_client *c, const mf_http_req *q, mf_http_resp *ret_
         mf_http_resp_done(&r);
         return mf_api_transport_fail(c, err, what);
     }
-    if (r.status < 200 || r.status > 299) {
+    if ((r.status < 200 || r.status > 299) && r.status != quiet) {
         mf_exit code = mf_api_status_fail(&r);
         mf_http_resp_done(&r);
         return code;
@@ -102,42 +104,90 @@ mf_exit mf_api_call(const mf_client *c, const mf_http_req *q, mf_http_resp *ret_
     return MF_EXIT_OK;
 }
 
+mf_exit mf_api_call(const mf_client *c, const mf_http_req *q, mf_http_resp *ret_resp)
+{
+    return call(c, q, 0, ret_resp);
+}
+
+/* r's body as a JSON object into *ret_json; else reported, and r released. */
+static mf_exit parse_object(const mf_http_req *q, mf_http_resp *r, json_t **ret_json)
+{
+    json_error_t jerr;
+    json_t *j = r->body != NULL ? json_loadb(r->body, r->len, 0, &jerr) : NULL;
+    if (!json_is_object(j)) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s %s: %s", q->method, q->path,
+                 r->body == NULL ? "empty body"
+                 : j == NULL     ? jerr.text
+                                 : "the body is not a JSON object");
+        json_decref(j);
+        mf_http_resp_done(r);
+        return mf_api_malformed(msg);
+    }
+    *ret_json = j;
+    return MF_EXIT_OK;
+}
+
 mf_exit mf_api_call_json(const mf_client *c, const mf_http_req *q, mf_http_resp *ret_resp,
                          json_t **ret_json)
 {
     mf_http_resp r;
     mf_exit code = mf_api_call(c, q, &r);
-    if (code != MF_EXIT_OK) {
-        return code;
+    if (code == MF_EXIT_OK) {
+        code = parse_object(q, &r, ret_json);
     }
-    json_error_t jerr;
-    json_t *j = r.body != NULL ? json_loadb(r.body, r.len, 0, &jerr) : NULL;
-    if (!json_is_object(j)) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s %s: %s", q->method, q->path,
-                 r.body == NULL ? "empty body"
-                 : j == NULL    ? jerr.text
-                                : "the body is not a JSON object");
-        json_decref(j);
-        mf_http_resp_done(&r);
-        return mf_api_malformed(msg);
+    if (code == MF_EXIT_OK) {
+        *ret_resp = r;
     }
-    *ret_resp = r;
-    *ret_json = j;
-    return MF_EXIT_OK;
+    return code;
+}
+
+static mf_http_req json_req(const char *method, const char *path, const char *body)
+{
+    return (mf_http_req){.method = method,
+                         .path = path,
+                         .accept = "application/json",
+                         .content_type = body != NULL ? "application/json" : NULL,
+                         .body = body,
+                         .body_len = body != NULL ? strlen(body) : 0,
+                         .max_bytes = MF_API_MAX_BODY};
 }
 
 mf_exit mf_api_json(const mf_client *c, const char *method, const char *path, const char *body,
                     mf_http_resp *ret_resp, json_t **ret_json)
 {
-    mf_http_req q = {.method = method,
-                     .path = path,
-                     .accept = "application/json",
-                     .content_type = body != NULL ? "application/json" : NULL,
-                     .body = body,
-                     .body_len = body != NULL ? strlen(body) : 0,
-                     .max_bytes = MF_API_MAX_BODY};
+    mf_http_req q = json_req(method, path, body);
     return mf_api_call_json(c, &q, ret_resp, ret_json);
+}
+
+mf_exit mf_api_post_json(const mf_client *c, const char *path, const json_t *body,
+                         mf_http_resp *ret_resp, json_t **ret_json)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    if (text == NULL) {
+        return mf_api_say(MF_EXIT_LOCAL, "out of memory");
+    }
+    mf_exit code = mf_api_json(c, "POST", path, text, ret_resp, ret_json);
+    free(text);
+    return code;
+}
+
+mf_exit mf_api_find(const mf_client *c, const char *path, json_t **ret_json)
+{
+    mf_http_req q = json_req("GET", path, NULL);
+    mf_http_resp r;
+    *ret_json = NULL;
+    mf_exit code = call(c, &q, 404, &r);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    if (r.status != 404) {
+        code = parse_object(&q, &r, ret_json);
+    }
+    if (code == MF_EXIT_OK) {
+        mf_http_resp_done(&r);
+    }
+    return code;
 }
 
 mf_exit mf_api_print_raw(const mf_http_resp *r)

@@ -97,6 +97,18 @@ mf_exit mf_api_call_json(const mf_client *c, const mf_http_req *q, mf_http_resp 
 mf_exit mf_api_json(const mf_client *c, const char *method, const char *path, const char *body,
                     mf_http_resp *ret_resp, json_t **ret_json);
 
+/** mf_api_json's POST of body, a JSON value (borrowed), compact; LOCAL when out of memory. */
+mf_exit mf_api_post_json(const mf_client *c, const char *path, const json_t *body,
+                         mf_http_resp *ret_resp, json_t **ret_json);
+
+/**
+ * GETs path, which may not exist: a 404 answer sets *ret_json to NULL and is
+ * not reported; a 2xx answer whose body is a JSON object sets it to that
+ * object (a new reference).  Either way MF_EXIT_OK; anything else is reported
+ * and its exit code returned, *ret_json NULL.
+ */
+mf_exit mf_api_find(const mf_client *c, const char *path, json_t **ret_json);
+
 /**
  * Writes the raw body to stdout, with a final newline when it lacks one (the
  * --json outputs: the server's own bytes).  Returns MF_EXIT_OK or LOCAL.

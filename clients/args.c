@@ -2,6 +2,8 @@
 /* args.c - positional arguments, aliases and repeats around mf_cli_parse (see args.h). */
 #include "args.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,16 +32,40 @@ static bool takes_value(const char *name, const mf_opt *opts, size_t n_opts)
     return false;
 }
 
+/* The index in spec->repeat of option arg ("--name"), or -1 when it is not repeatable. */
+static int repeat_index(const char *arg, const mf_args_spec *spec)
+{
+    for (int k = 0; k < MF_ARGS_MAX_REPEAT && strncmp(arg, "--", 2) == 0; k++) {
+        if (spec->repeat[k] != NULL && strcmp(arg + 2, spec->repeat[k]) == 0) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+static void free_repeated(mf_args *a)
+{
+    for (int k = 0; k < MF_ARGS_MAX_REPEAT; k++) {
+        free(a->repeated[k]);
+        a->repeated[k] = NULL;
+        a->n_repeated[k] = 0;
+    }
+}
+
 int mf_args_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n_opts,
                   const mf_args_spec *spec, mf_args *ret)
 {
     size_t n = argc > first ? (size_t) (argc - first) : 0;
     /* rest: the options for mf_cli_parse; at most every argument, plus a NULL. */
     char **rest = calloc(n + 1, sizeof *rest);
-    const char **repeated = calloc(n + 1, sizeof *repeated);
-    mf_args a = {.repeated = repeated};
+    mf_args a = {.n_pos = 0};
+    bool ok = rest != NULL;
+    for (int k = 0; k < MF_ARGS_MAX_REPEAT; k++) {
+        a.repeated[k] = calloc(n + 1, sizeof *a.repeated[k]);
+        ok = ok && a.repeated[k] != NULL;
+    }
     int n_rest = 0, status = 2;
-    if (rest == NULL || repeated == NULL) {
+    if (!ok) {
         fprintf(stderr, "manifold: out of memory\n");
         goto done;
     }
@@ -49,14 +75,13 @@ int mf_args_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n
         if (options && strcmp(arg, "--") == 0) {
             options = false;
         } else if (options && arg[0] == '-' && arg[1] != '\0') {
-            bool is_repeat = spec->repeat != NULL && strncmp(arg, "--", 2) == 0 &&
-                             strcmp(arg + 2, spec->repeat) == 0;
-            if (is_repeat) {
+            int k = repeat_index(arg, spec);
+            if (k >= 0) {
                 if (i + 1 >= argc) {
                     fprintf(stderr, "manifold: option '%s' needs a value\n", arg);
                     goto done;
                 }
-                a.repeated[a.n_repeated++] = argv[++i];
+                a.repeated[k][a.n_repeated[k]++] = argv[++i];
                 continue;
             }
             /* mf_cli_parse only reads the strings; the cast drops const for its signature. */
@@ -83,14 +108,24 @@ done:
     if (status == 0) {
         *ret = a;
     } else {
-        free(repeated);
+        free_repeated(&a);
     }
     return status;
 }
 
 void mf_args_done(mf_args *a)
 {
-    free(a->repeated);
-    a->repeated = NULL;
-    a->n_repeated = 0;
+    free_repeated(a);
+}
+
+bool mf_args_number(const char *s, double *ret)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v)) {
+        return false;
+    }
+    *ret = v;
+    return true;
 }

@@ -44,9 +44,7 @@ static mf_exit add_param(json_t *params, const char *kv)
     return code;
 }
 
-/* {"type", "model"?, "params"?} from the command line; *ret a new reference. */
-static mf_exit job_body(const char *type, const char *model, const char *params_text,
-                        const mf_args *a, json_t **ret)
+mf_exit mf_cmd_job_params(const char *params_text, const char *const *kv, size_t n_kv, json_t **ret)
 {
     json_t *params = NULL;
     if (params_text != NULL) {
@@ -57,16 +55,22 @@ static mf_exit job_body(const char *type, const char *model, const char *params_
             return mf_api_say(MF_EXIT_USAGE, "--params must be a JSON object (%s)",
                               params != NULL ? "got another value" : e.text);
         }
-    } else if (a->n_repeated > 0 && (params = json_object()) == NULL) {
+    } else if (n_kv > 0 && (params = json_object()) == NULL) {
         return mf_api_say(MF_EXIT_LOCAL, "out of memory");
     }
-    for (size_t i = 0; i < a->n_repeated; i++) {
-        mf_exit code = add_param(params, a->repeated[i]);
+    for (size_t i = 0; i < n_kv; i++) {
+        mf_exit code = add_param(params, kv[i]);
         if (code != MF_EXIT_OK) {
             json_decref(params);
             return code;
         }
     }
+    *ret = params;
+    return MF_EXIT_OK;
+}
+
+mf_exit mf_cmd_job_request(const char *type, const char *model, json_t *params, json_t **ret)
+{
     json_t *o = json_object();
     int f = o == NULL;
     f |= json_object_set_new(o, "type", json_string(type));
@@ -107,7 +111,7 @@ mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
                  "its id;\n  e.g. submit sample two_moons --param n=1000 --param sampler=ddim",
         .min_pos = 1,
         .max_pos = 2,
-        .repeat = "param"};
+        .repeat = {"param"}};
     mf_args a;
     int st = mf_args_parse(argc, argv, first, opts, N_OPTS(opts), &spec, &a);
     if (st != 0) {
@@ -126,39 +130,43 @@ mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
 static mf_exit submit_job(mf_client *c, const char *type, const char *model,
                           const char *params_text, const mf_args *a, bool watch, bool json)
 {
-    json_t *req = NULL;
+    json_t *params = NULL, *req = NULL;
     mf_exit code = model != NULL ? mf_api_check_id("model id", model) : MF_EXIT_OK;
     if (code == MF_EXIT_OK) {
-        code = job_body(type, model, params_text, a, &req);
+        code = mf_cmd_job_params(params_text, a->repeated[0], a->n_repeated[0], &params);
+    }
+    if (code == MF_EXIT_OK) {
+        code = mf_cmd_job_request(type, model, params, &req);
     }
     if (code != MF_EXIT_OK) {
         return code;
     }
-    char *body = json_dumps(req, JSON_COMPACT);
+    char id[MF_REQ_ID_MAX + 1];
+    code = mf_cmd_post_job(c, req, watch, json, id);
     json_decref(req);
-    if (body == NULL) {
-        return mf_api_say(MF_EXIT_LOCAL, "out of memory");
-    }
+    return code;
+}
+
+mf_exit mf_cmd_post_job(mf_client *c, const json_t *req, bool watch, bool json, char *ret_id)
+{
     mf_http_resp r;
     json_t *j;
-    code = mf_api_json(c, "POST", "/v1/jobs", body, &r, &j);
-    free(body);
+    mf_exit code = mf_api_post_json(c, "/v1/jobs", req, &r, &j);
     if (code != MF_EXIT_OK) {
         return code;
     }
-    char id[MF_REQ_ID_MAX + 1] = "";
     const char *got = mf_api_str(j, "id");
     if (!mf_req_id_valid(got)) {
         code = mf_api_malformed("POST /v1/jobs: no valid job \"id\" in the answer");
     } else {
-        snprintf(id, sizeof id, "%s", got);
-        printf("%s\n", id);
+        snprintf(ret_id, MF_REQ_ID_MAX + 1, "%s", got);
+        printf("%s\n", ret_id);
         fflush(stdout);
     }
     json_decref(j);
     mf_http_resp_done(&r);
     if (code == MF_EXIT_OK && watch) {
-        code = mf_watch_job(c, id, json);
+        code = mf_watch_job(c, ret_id, json);
     }
     return code;
 }
@@ -183,7 +191,7 @@ mf_exit mf_cmd_explore(mf_client *c, int argc, char **argv, int first)
                  "--param K=2",
         .min_pos = 1,
         .max_pos = 1,
-        .repeat = "param"};
+        .repeat = {"param"}};
     mf_args a;
     int st = mf_args_parse(argc, argv, first, opts, N_OPTS(opts), &spec, &a);
     if (st != 0) {
@@ -204,8 +212,7 @@ mf_exit mf_cmd_job(mf_client *c, int argc, char **argv, int first)
                                .min_pos = 1,
                                .max_pos = 1};
     const char *id;
-    mf_exit code = mf_cmd_parse_id(argc, argv, first, opts, N_OPTS(opts), &spec, "job id",
-                                   &id);
+    mf_exit code = mf_cmd_parse_id(argc, argv, first, opts, N_OPTS(opts), &spec, "job id", &id);
     if (id == NULL) {
         return code;
     }
@@ -339,8 +346,7 @@ mf_exit mf_cmd_cancel(mf_client *c, int argc, char **argv, int first)
                                .min_pos = 1,
                                .max_pos = 1};
     const char *id;
-    mf_exit code = mf_cmd_parse_id(argc, argv, first, NULL, 0, &spec, "job id",
-                                   &id);
+    mf_exit code = mf_cmd_parse_id(argc, argv, first, NULL, 0, &spec, "job id", &id);
     if (id == NULL) {
         return code;
     }

@@ -5,8 +5,11 @@
  * The request body is built by proto/ (mf_req_sample_params_json, the same
  * canonical form the server stores for a sample job), so the client never
  * spells a sampling field name itself.  The options are checked for type
- * here; their ranges are the server's to judge (its 400 names the field).
+ * here; their ranges are the server's to judge (its 400 names the field),
+ * and so is what a model accepts (--target and --condition are for a
+ * conditional model, a finetune.reward one: the server's 422 says so).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,8 @@
 /* The settings of a sample result, on one line of stderr. */
 static void print_summary(const json_t *j, size_t n_rows)
 {
-    static const char *const keys[] = {"model", "sampler", "steps", "eta", "seed"};
+    static const char *const keys[] = {"model", "sampler", "steps",     "eta",
+                                       "seed",  "target",  "condition", "guidance"};
     fprintf(stderr, "%zu samples", n_rows);
     for (size_t k = 0; k < N_OPTS(keys); k++) {
         const json_t *v = json_object_get(j, keys[k]);
@@ -76,8 +80,8 @@ static mf_exit parse_format(const char *name, mf_out_format *ret)
     return MF_EXIT_OK;
 }
 
-/* The POST /v1/samples body: proto's canonical sample params plus the model. */
-static char *sample_body(const char *model, const mf_sample_req *q)
+/* The POST /v1/samples body: proto's canonical sample params plus the model (a new object). */
+static json_t *sample_body(const char *model, const mf_sample_req *q)
 {
     char *params = mf_req_sample_params_json(q);
     json_t *o = params != NULL ? json_loads(params, 0, NULL) : NULL;
@@ -86,9 +90,81 @@ static char *sample_body(const char *model, const mf_sample_req *q)
         json_decref(o);
         return NULL;
     }
-    char *body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return body;
+    return o;
+}
+
+/* "C1,C2,..." -> q->condition; a usage error names what is wrong. */
+static mf_exit parse_condition(const char *list, mf_sample_req *q)
+{
+    const char *p = list;
+    for (size_t k = 0; k <= MF_SAMPLE_MAX_COND; k++) {
+        size_t len = strcspn(p, ",");
+        char item[64];
+        if (k == MF_SAMPLE_MAX_COND || len == 0 || len >= sizeof item) {
+            return mf_api_say(MF_EXIT_USAGE,
+                              "--condition takes 1 to %d numbers C1,C2,..., not '%s'",
+                              MF_SAMPLE_MAX_COND, list);
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (!mf_args_number(item, &q->condition[k])) {
+            return mf_api_say(MF_EXIT_USAGE, "--condition: '%s' is not a number", item);
+        }
+        q->n_condition = k + 1;
+        if (p[len] == '\0') {
+            break;
+        }
+        p += len + 1;
+    }
+    return MF_EXIT_OK;
+}
+
+/* What steers a conditional model: --target, --condition, --guidance and --w. */
+typedef struct steering {
+    double target, w; /* NAN: not given */
+    const char *condition, *guidance;
+} steering;
+
+static mf_exit set_steering(const steering *s, mf_sample_req *q)
+{
+    q->has_target = !isnan(s->target);
+    q->target = q->has_target ? s->target : 0;
+    mf_exit code = s->condition != NULL ? parse_condition(s->condition, q) : MF_EXIT_OK;
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    if (s->guidance == NULL) {
+        return isnan(s->w) ? MF_EXIT_OK
+                           : mf_api_say(MF_EXIT_USAGE, "--w goes with --guidance cfg or reward");
+    }
+    if (mf_guide_mode_lookup(s->guidance, &q->guidance) != MF_OK) {
+        return mf_api_say(MF_EXIT_USAGE, "--guidance is cond, cfg or reward, not '%s'",
+                          s->guidance);
+    }
+    q->has_guidance = true;
+    q->guidance_w = isnan(s->w) ? 1.0 : s->w; /* the server's default */
+    return MF_EXIT_OK;
+}
+
+/* POSTs the sample request q for model and prints the answer in format. */
+static mf_exit post_sample(mf_client *c, const char *model, const mf_sample_req *q,
+                           mf_out_format fmt)
+{
+    json_t *body = sample_body(model, q);
+    if (body == NULL) {
+        return mf_api_say(MF_EXIT_LOCAL, "out of memory");
+    }
+    mf_http_resp r;
+    json_t *j;
+    mf_exit code = mf_api_post_json(c, "/v1/samples", body, &r, &j);
+    json_decref(body);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    code = mf_cmd_print_samples(&r, j, fmt);
+    json_decref(j);
+    mf_http_resp_done(&r);
+    return code;
 }
 
 mf_exit mf_cmd_sample(mf_client *c, int argc, char **argv, int first)
@@ -98,6 +174,7 @@ mf_exit mf_cmd_sample(mf_client *c, int argc, char **argv, int first)
     uint64_t seed = NO_SEED;
     bool no_metrics = false;
     const char *sampler = "ddpm", *format = "table";
+    steering st = {.target = NAN, .w = NAN};
     const mf_opt opts[] = {
         {"n", MF_OPT_SIZE, &n, 1, 1e9, "number of samples (-n; 16)"},
         {"sampler", MF_OPT_STR, &sampler, 0, 0, "ddpm, ddim or ode (ddpm)"},
@@ -108,9 +185,19 @@ mf_exit mf_cmd_sample(mf_client *c, int argc, char **argv, int first)
         {"no-metrics", MF_OPT_FLAG, &no_metrics, 0, 0, "skip the sample metrics"},
         {"format", MF_OPT_STR, &format, 0, 0,
          "table (metrics on stderr), csv (header x0,x1,...) or json (the server's body)"},
+        {"target", MF_OPT_FLOAT, &st.target, -1e300, 1e300,
+         "the reward to steer a conditional model (finetune.reward) to, |value| <= 1e6"},
+        {"condition", MF_OPT_STR, &st.condition, 0, 0,
+         "C1,C2,...: a conditional model's raw condition input (cond_dim numbers), not with "
+         "--target"},
+        {"guidance", MF_OPT_STR, &st.guidance, 0, 0,
+         "cond (the default), cfg (classifier-free: a model trained with label dropout) or "
+         "reward (reward-gradient: needs --target)"},
+        {"w", MF_OPT_FLOAT, &st.w, -1e300, 1e300, "with --guidance: its weight, 0..1000 (1)"},
     };
     const mf_args_spec spec = {.usage = "manifold sample MODEL [options]\n"
-                                        "  draws samples from MODEL (POST /v1/samples)",
+                                        "  draws samples from MODEL (POST /v1/samples); a "
+                                        "conditional model at --target A",
                                .min_pos = 1,
                                .max_pos = 1};
     const char *model;
@@ -125,26 +212,15 @@ mf_exit mf_cmd_sample(mf_client *c, int argc, char **argv, int first)
     if (code == MF_EXIT_OK && mf_sampler_lookup(sampler, &q.sampler) != MF_OK) {
         code = mf_api_say(MF_EXIT_USAGE, "--sampler is ddpm, ddim or ode, not '%s'", sampler);
     }
+    if (code == MF_EXIT_OK) {
+        code = set_steering(&st, &q);
+    }
     if (code != MF_EXIT_OK) {
         return code;
     }
     q.has_seed = seed != NO_SEED;
     q.seed = q.has_seed ? seed : 0;
-    char *body = sample_body(model, &q);
-    if (body == NULL) {
-        return mf_api_say(MF_EXIT_LOCAL, "out of memory");
-    }
-    mf_http_resp r;
-    json_t *j;
-    code = mf_api_json(c, "POST", "/v1/samples", body, &r, &j);
-    free(body);
-    if (code != MF_EXIT_OK) {
-        return code;
-    }
-    code = mf_cmd_print_samples(&r, j, fmt);
-    json_decref(j);
-    mf_http_resp_done(&r);
-    return code;
+    return post_sample(c, model, &q, fmt);
 }
 
 /* A CSV cell: quoted when it holds a comma, quote or line break. */

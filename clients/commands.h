@@ -23,6 +23,8 @@ mf_cmd_fn mf_cmd_dataset;
 mf_cmd_fn mf_cmd_sample, mf_cmd_result;
 /* cmd_jobs.c: submit, inspect, cancel */
 mf_cmd_fn mf_cmd_submit, mf_cmd_explore, mf_cmd_job, mf_cmd_jobs, mf_cmd_cancel;
+/* cmd_steer.c: reward-directed diffusion (finetune.reward), watched */
+mf_cmd_fn mf_cmd_steer;
 /* watch.c: follow a job's event stream */
 mf_cmd_fn mf_cmd_watch;
 
@@ -62,6 +64,29 @@ mf_exit mf_cmd_post_file(mf_client *c, const char *path, const char *content_typ
 
 /** DELETEs path and prints "deleted ID" (cmd_models.c). */
 mf_exit mf_cmd_delete_at(mf_client *c, const char *path, const char *id);
+
+/**
+ * The params object of a job (cmd_jobs.c): params_text (--params, a JSON
+ * object; may be NULL), then the n_kv --param KEY=VALUE entries kv set on top,
+ * VALUE being JSON when it parses and a string otherwise.  *ret is a new
+ * object, or NULL when neither was given.  USAGE names a malformed entry.
+ */
+mf_exit mf_cmd_job_params(const char *params_text, const char *const *kv, size_t n_kv,
+                          json_t **ret);
+
+/**
+ * The POST /v1/jobs body {"type", "model" (when not NULL), "params" (when not
+ * NULL; taken, even on failure)}: *ret a new object (cmd_jobs.c).
+ */
+mf_exit mf_cmd_job_request(const char *type, const char *model, json_t *params, json_t **ret);
+
+/**
+ * POSTs the job request req (borrowed), prints the new job's id alone on a
+ * line of stdout (flushed) and copies it to ret_id (MF_REQ_ID_MAX + 1 chars);
+ * with watch, then follows the job (mf_watch_job).  The exit code of the
+ * first thing that failed (cmd_jobs.c).
+ */
+mf_exit mf_cmd_post_job(mf_client *c, const json_t *req, bool watch, bool json, char *ret_id);
 
 /** The mf_args_parse status as an exit code: 1 (help shown) -> OK, 2 -> USAGE. */
 static inline mf_exit mf_cmd_args_exit(int status)

@@ -17,8 +17,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +29,7 @@
 #include "commands.h"
 #include "request_json.h"
 #include "sse.h"
+#include "view.h"
 
 #define MAX_RETRIES   5
 #define FIRST_DELAY_S 0.5
@@ -43,6 +42,7 @@ typedef struct watch {
     bool json;
     mf_sse *sse;
     mf_bar bar;
+    mf_view view;     /* the lines of explore's and steer's metrics events */
     uint64_t last_id; /* the highest event id handled */
     size_t n_new;     /* events handled on the current connection */
     bool final;       /* the final status event was handled */
@@ -110,50 +110,10 @@ static mf_err on_progress(watch *w, const json_t *data)
     }
     if (!w->json) {
         mf_bar_update(&w->bar, (uint64_t) json_integer_value(done),
-                      (uint64_t) json_integer_value(total), mf_api_str(data, "phase"));
+                      (uint64_t) json_integer_value(total),
+                      mf_view_phase(&w->view, mf_api_str(data, "phase")));
     }
     return MF_OK;
-}
-
-/* A number at a path of JSON objects ("a", "b", NULL), or NAN. */
-static double num_at(const json_t *o, ...)
-{
-    va_list ap;
-    va_start(ap, o);
-    for (const char *k = va_arg(ap, const char *); k != NULL && o != NULL;
-         k = va_arg(ap, const char *)) {
-        o = json_object_get(o, k);
-    }
-    va_end(ap);
-    return json_is_number(o) ? json_number_value(o) : (double) NAN;
-}
-
-static void put_num(const char *name, double v)
-{
-    if (isfinite(v)) {
-        printf("  %s %.4g", name, v);
-    } else {
-        printf("  %s -", name);
-    }
-}
-
-/*
- * A finetune.smeme iteration (its metrics event has "iteration"): one line,
- * iteration 0 being the parent, so the columns read as a trend.
- */
-static void print_iteration(const json_t *data)
-{
-    const json_t *m = json_object_get(data, "metrics");
-    json_int_t k = json_integer_value(json_object_get(data, "iteration"));
-    printf("iteration %lld%s", (long long) k, k == 0 ? " (parent)" : "");
-    put_num("alpha", num_at(data, "alpha", NULL));
-    put_num("entropy_knn", num_at(m, "entropy_knn", "value", NULL));
-    put_num("entropy_hist", num_at(m, "entropy_hist", "value", NULL));
-    put_num("vendi", num_at(m, "vendi", "q2", NULL));
-    put_num("inside", num_at(m, "support", "inside", NULL));
-    put_num("sw2_parent", num_at(m, "sw2", "value", NULL));
-    put_num("log_p_parent", num_at(data, "log_density_parent", "mean", NULL));
-    putchar('\n');
 }
 
 static mf_err on_metrics(watch *w, const json_t *data)
@@ -163,9 +123,7 @@ static mf_err on_metrics(watch *w, const json_t *data)
     }
     /* Results, so stdout (the bar is only on stderr), as soon as they come. */
     mf_bar_clear(&w->bar);
-    if (json_is_integer(json_object_get(data, "iteration"))) {
-        print_iteration(data);
-        fflush(stdout);
+    if (mf_view_metrics(&w->view, stdout, data)) {
         return MF_OK;
     }
     fputs("metrics:\n", stdout);
@@ -222,8 +180,10 @@ static mf_err on_event(const mf_sse_event *ev, void *ctx)
     } else if (err == MF_OK && strcmp(ev->type, "metrics") == 0) {
         err = on_metrics(w, data);
     } else if (err == MF_OK && strcmp(ev->type, "samples") == 0 &&
-               json_object_get(data, "iteration") == NULL) {
-        /* a sample job's rows (an exploration's per-iteration samples are not its result) */
+               json_object_get(data, "iteration") == NULL &&
+               json_object_get(data, "stage") == NULL) {
+        /* a sample job's rows (an exploration's per-iteration samples and a steer's
+         * per-target ones are not their result) */
         w->rows += json_array_size(json_object_get(data, "samples"));
     }
     /* other event types: a newer daemon's; skipped */

@@ -12,7 +12,9 @@ usage: test_client.py PATH/TO/manifold PATH/TO/manifoldd MODELS_DIR
 """
 import http.server
 import json
+import math
 import os
+import random
 import re
 import shutil
 import socket
@@ -59,6 +61,26 @@ def describe(text):
     return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
 
 
+def target_table(lines):
+    """steer's target table: (its header, {target: cells}) from the header row on."""
+    at = [i for i, ln in enumerate(lines) if ln.split()[:2] == ["target", "achieved"]]
+    if not at:
+        return [], {}
+    head = lines[at[0]].split()
+    rows = {}
+    for ln in lines[at[0] + 1:]:
+        cells = ln.split()
+        if len(cells) != len(head):
+            break
+        rows[float(cells[0])] = cells
+    return head, rows
+
+
+def achieved(cell):
+    """The mean of an achieved cell "mean±std", or None for "-"."""
+    return None if cell == "-" else float(cell.split("\u00b1")[0])
+
+
 d = harness.Daemon(DAEMON, MODELS, TMP, "--max-running", "1")
 
 
@@ -71,9 +93,10 @@ rc, out, _ = run("--help")
 check(rc == 0 and "commands:" in out and all("  %d  " % k in out for k in range(6)),
       "--help lists the commands and exit statuses 0..5")
 rc, out, _ = run("help")
-check(rc == 0 and "watch JOB" in out and "dataset upload FILE" in out, "help")
+check(rc == 0 and "watch JOB" in out and "dataset upload FILE" in out and "steer MODEL_OR_DATASET" in out, "help")
 rc, out, _ = run("sample", "--help")
-check(rc == 0 and "--sampler" in out and "--format" in out and "--seed" in out, "sample --help")
+check(rc == 0 and all(f in out for f in ["--sampler", "--format", "--seed", "--target", "--condition", "--guidance"]),
+      "sample --help")
 rc, out, _ = run("help", "watch")
 check(rc == 0 and "--json" in out and "Last-Event-ID" in out, "help watch")
 rc, out, _ = run("--version")
@@ -83,12 +106,22 @@ for args in [[], ["--bogus"], ["frobnicate"], ["--timeout", "abc", "models"], ["
              ["model", "Bad/Id"], ["model", "../etc"], ["sample"], ["sample", "two_moons", "-n", "abc"],
              ["sample", "two_moons", "-n", "0"], ["sample", "two_moons", "--format", "xml"],
              ["sample", "two_moons", "--sampler", "euler"], ["sample", "two_moons", "--seed", "-1"],
-             ["sample", "two_moons", "--steps"], ["weights", "eight_gaussians"], ["upload", "x"],
+             ["sample", "two_moons", "--steps"], ["sample", "two_moons", "--target", "x"],
+             ["sample", "two_moons", "--condition", "1,,2"], ["sample", "two_moons", "--condition", "1,a"],
+             ["sample", "two_moons", "--condition", ",".join(["1"] * 17)], ["sample", "two_moons", "--w", "2"],
+             ["sample", "two_moons", "--guidance", "strong"], ["weights", "eight_gaussians"], ["upload", "x"],
              ["submit"], ["submit", "sample", "two_moons", "--param", "noequals"],
              ["submit", "sample", "two_moons", "--param", "=5"], ["submit", "sample", "two_moons", "--param"],
              ["submit", "sample", "two_moons", "--params", "[1]"], ["submit", "sample", "two_moons", "--params", "{bad"],
              ["watch"], ["watch", "JOB!"], ["jobs", "--limit", "0"], ["jobs", "--model", "A"], ["cancel"],
-             ["result", "j", "--format", "png"], ["help", "nope"], ["delete"]]:
+             ["result", "j", "--format", "png"], ["help", "nope"], ["delete"],
+             ["steer"], ["steer", "linear_subspace"], ["steer", "linear_subspace", "--target"],
+             ["steer", "linear_subspace", "--target", "x"], ["steer", "Bad/Id", "--target", "1"],
+             ["steer", "ring", "--target", "1", "--reward", "svm"], ["steer", "ring", "--target", "1", "--guidance", "x"],
+             ["steer", "ring", "--target", "1", "--sampler", "euler"], ["steer", "ring", "--target", "1", "-n", "0"],
+             ["steer", "ring", "--target", "1", "--labels", "Bad/Id"], ["steer", "ring", "--target", "1", "--nu", "abc"],
+             ["steer", "ring", "--target", "1", "--param", "train=5", "--train-steps", "10"],
+             ["steer", "ring", "--target", "1", "--dataset", "ring"]]:
     rc, out, err = m(*args)
     check(rc == 2 and out == "" and err.strip() != "", "usage error -> 2: %s (got %s %r)" % (args, rc, err[-200:]))
 
@@ -154,6 +187,11 @@ check(rc == 1 and out == "" and "manifold: 404 model_not_found: " in err and "[f
       "unknown model -> 1 with 404 model_not_found (%r)" % err)
 rc, _, err = m("sample", "two_moons", "--steps", "5000")
 check(rc == 1 and "400 out_of_range" in err and "[field /steps]" in err, "server-side range -> 1 (%r)" % err)
+rc, _, err = m("sample", "two_moons", "-n", "2", "--target", "1")
+check(rc == 1 and "422 impossible" in err and "[field /target]" in err,
+      "sample --target of an unconditional model -> 1 with the server's 422 (%r)" % err)
+rc, _, err = m("sample", "two_moons", "-n", "2", "--condition", "1,2", "--guidance", "cfg", "--w", "2")
+check(rc == 1 and "422 impossible" in err, "sample --condition --guidance of an unconditional model -> 1 (%r)" % err)
 rc, _, err = m("model", "nope")
 check(rc == 1 and "404 not_found" in err, "model nope -> 1")
 rc, _, err = m("submit", "dance", "two_moons")
@@ -231,6 +269,76 @@ rc, out, _ = m("model", "cli-explored")
 check(rc == 0 and describe(out).get("parent") == "gaussian", "explore made a model whose parent is gaussian")
 rc, _, err = m("explore", "gaussian", "--param", "K=0")
 check(rc == 1 and "out_of_range" in err and "/params/K" in err, "explore with a bad K: exit 1 with the field (%r)" % err)
+
+# ---- steer: finetune.reward submitted and watched, a row per target, the model it made ------
+rc, out, _ = m("steer", "--help")
+check(rc == 0 and all(f in out for f in ["--target", "--nu", "--train-steps", "--guidance", "--param", "--json"]),
+      "steer --help lists its options")
+# nu = 0.5: the ideal reward at target a is a / (1 + nu^2), 0 and 1.6 (test_reward_job.py for the numbers)
+STEER = ["--n-labelled", "300", "--nu", "0.5", "--train-steps", "1500", "--batch", "128", "--n", "200", "--seed", "3",
+         "--param", 'train={"hidden":[128,128],"ema":0.99,"steps":1500,"batch":128}', "--param", "n_unlabelled=4000"]
+rc, out, err = m("steer", "linear_subspace", "--target", "0", "--target", "2", *STEER, timeout=240)
+lines = out.splitlines()
+sid = lines[0] if lines else ""
+check(rc == 0 and re.fullmatch(ID_RE, sid), "steer: exit 0, the job id alone first (%s %r %r)" % (rc, out[:300], err[-300:]))
+rm = [ln for ln in lines if ln.startswith("reward model ")]
+check(len(rm) == 1 and "reward model ridge" in rm[0] and "nu 0.5" in rm[0] and "labelled 300" in rm[0]
+      and re.search(r"val_r2 0\.9\d*", rm[0]) and "pseudo_std " in rm[0], "steer: the reward model's line (%r)" % rm)
+head, rows = target_table(lines)
+check(head == ["target", "achieved", "ideal", "ratio", "predicted", "off_manifold", "entropy_knn"],
+      "steer: the target table's header, the distance to the manifold of a built-in set (%s)" % head)
+check(sorted(rows) == [0.0, 2.0] and rows[0.0][2] == "0" and rows[2.0][2] == "1.6",
+      "steer: a row per target with the ideal a / (1 + nu^2) (%s)" % rows)
+a0, a2 = (achieved(rows[t][1]) if t in rows else None for t in (0.0, 2.0))
+check(a0 is not None and a2 is not None and a2 - a0 > 1.0, "steer: the achieved reward follows the target (%s %s)" % (a0, a2))
+model = lines[-1][len("model: "):] if lines and lines[-1].startswith("model: ") else ""
+check(len(lines) > 2 and lines[-2] == sid + " succeeded" and model.startswith("linear_subspace-reward-"),
+      "steer: the final state, then the model it made (%r)" % lines[-2:])
+check(re.search(r"training, loss [0-9.]+", err), "steer: training progress with its loss on stderr")
+_, _, sj = d.json("GET", "/v1/jobs/" + sid)
+p = sj.get("params", {})
+check(sj.get("model") is None and p.get("dataset") == "linear_subspace" and p.get("targets") == [0, 2]
+      and p.get("pseudo_label_noise") == 0.5 and p.get("n_labelled") == 300 and p.get("n_per_target") == 200
+      and p.get("seed") == 3 and p.get("n_unlabelled") == 4000 and p.get("train", {}).get("hidden") == [128, 128]
+      and p["train"].get("steps") == 1500 and p["train"].get("batch") == 128 and p["train"].get("ema") == 0.99,
+      "steer: the options and --param train={...} merged into the job's params (%s)" % p)
+rc, out, err = m("sample", model, "--target", "2", "-n", "5", "--seed", "1")
+check(rc == 0 and len(out.splitlines()) == 6 and "target 2" in err, "sample the steered model at a target: 5 rows (%r)" % err)
+rc, out, _ = m("sample", model, "--target", "2", "-n", "5", "--seed", "1", "--guidance", "cond", "--format", "json")
+j = json.loads(out) if rc == 0 else {}
+check(j.get("target") == 2 and j.get("guidance", {}).get("mode") == "cond" and len(j.get("samples", [])) == 5,
+      "sample --target --guidance: the request's fields (%s)" % {k: j.get(k) for k in ("target", "guidance")})
+rc, out, _ = m("sample", model, "--condition", "0.5,1", "-n", "3", "--no-metrics", "--format", "json")
+check(rc == 0 and json.loads(out).get("condition") == [0.5, 1], "sample --condition: the raw condition input")
+rc, _, err = m("sample", model, "-n", "3", "--target", "2", "--guidance", "cfg", "--w", "2")
+check(rc == 1 and "422 impossible" in err and "/guidance/mode" in err, "cfg on a model without label dropout -> 1 (%r)" % err)
+rc, out, _ = m("watch", sid)
+check(rc == 0 and target_table(out.splitlines())[1].keys() == rows.keys() and any(
+    ln.startswith("reward model ridge") for ln in out.splitlines()), "watch of a steer job prints the same lines")
+rc, out, err = m("steer", model, "--target", "1")
+check(rc == 2 and out == "" and "manifold sample %s --target" % model in err,
+      "steer of a conditional model -> 2, saying to sample it (%r)" % err)
+rc, out, err = m("steer", "nothing-here", "--target", "1")
+check(rc == 1 and out == "" and "no data set or model 'nothing-here'" in err and "/v1/datasets/" in err
+      and "/v1/models/" in err, "steer of an unknown id -> 1 naming both lookups (%r)" % err)
+rc, out, err = m("steer", "ring", "--target", "1", "--nu", "-1")
+check(rc == 1 and out == "" and "400 out_of_range" in err and "[field /params/pseudo_label_noise]" in err,
+      "steer --nu -1 -> 1 with the server's 400 (%r)" % err)
+rc, out, err = m("steer", "cli-gauss", "--target", "1")
+check(rc == 1 and "422 impossible" in err and "/params/labels" in err,
+      "steer of a model trained on unlabelled data -> 1, the server's 422 (%r)" % err)
+# an unconditional model as the parent, another data set, NDJSON events
+rc, out, err = m("steer", "cli-gauss", "--dataset", "ring", "--target", "1", "--target", "-1", "--train-steps", "50",
+                 "-n", "10", "--steps", "10", "--param", "n_unlabelled=200", "--json", timeout=120)
+lines = out.splitlines()
+evs = [json.loads(ln) for ln in lines[1:]] if rc == 0 else []
+check(rc == 0 and re.fullmatch(ID_RE, lines[0]) and evs and [e["id"] for e in evs] == list(range(1, len(evs) + 1))
+      and evs[-1]["data"]["state"] == "succeeded", "steer --json: the id, then NDJSON events (%s %r)" % (rc, err[-300:]))
+check(len([e for e in evs if e["event"] == "metrics" and e["data"].get("stage") == "target"]) == 2
+      and "model: " not in out, "steer --json: the target events, no text lines")
+_, _, pj = d.json("GET", "/v1/jobs/" + (lines[0] if lines else "x"))
+check(pj.get("model") == "cli-gauss" and pj.get("params", {}).get("dataset") == "ring",
+      "steer MODEL --dataset: the model is the parent, the data set --dataset (%s)" % pj.get("model"))
 
 # ---- cancel: a watched job ends cancelled -> 4 ---------------------------------------------
 long_train = {"dataset": "gaussian", "steps": 200000, "hidden": [32]}
@@ -503,6 +611,25 @@ check(rc == 1 and "409 protected" in err, "dataset delete of a built-in -> 1, 40
 rc, out, err = m("submit", "train", "--param", "dataset=my-rows", "--param", "steps=3", "--param", "hidden=[8]",
                  "--param", "batch=2", "--param", "out_model=from-rows", "--watch", timeout=120)
 check(rc == 0 and out.splitlines()[-1].endswith(" succeeded"), "a train job on an uploaded dataset, watched")
+# a CSV upload with a y column on a third of its rows, steered at two targets: no known reward
+ring = os.path.join(dsdir, "ringy.csv")
+rng = random.Random(5)
+rows_txt = ["x0,x1,y"]
+for i in range(600):
+    th = rng.uniform(0, 2 * math.pi)
+    x0, x1 = 2 * math.cos(th), 2 * math.sin(th)
+    rows_txt.append("%.5f,%.5f,%s" % (x0, x1, "%.5f" % (x0 + rng.gauss(0, 0.05)) if i % 3 == 0 else ""))
+open(ring, "w").write("\n".join(rows_txt) + "\n")
+rc, out, _ = m("dataset", "upload", ring)
+check(rc == 0 and out.strip() == "ringy", "a labelled CSV uploads")
+rc, out, err = m("steer", "ringy", "--target", "-1.5", "--target", "1.5", "--train-steps", "300", "-n", "50",
+                 "--steps", "50", "--param", 'train={"hidden":[64,64]}', timeout=120)
+lines = out.splitlines()
+head, rows = target_table(lines)
+check(rc == 0 and head == ["target", "achieved", "ideal", "ratio", "predicted", "knn_dist", "knn_heldout", "entropy_knn"]
+      and sorted(rows) == [-1.5, 1.5], "steer of an upload: kNN columns, a row per target (%s %s %r)" % (rc, head, err[-300:]))
+check(all(r[1] == r[2] == r[3] == "-" and float(r[5]) > 0 and float(r[6]) > 0 for r in rows.values())
+      and lines[-1].startswith("model: ringy-reward-"), "no known reward: '-' for achieved, ideal, ratio (%s)" % rows)
 rc, _, err = m("submit", "train", "--param", "dataset=gone")
 check(rc == 1 and "404 dataset_not_found" in err and "/params/dataset" in err, "train on an unknown dataset -> 1, 404")
 
