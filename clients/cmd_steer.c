@@ -8,7 +8,9 @@
  * data.  A model is its unconditional parent, the data being --dataset, else
  * a "dataset" given in --params or --param, else the one the model was
  * trained on.  A conditional model has been steered already: it is sampled
- * at a target, not steered again, and naming one is a usage error.
+ * at a target, not steered again, and naming one is a usage error.  --parent
+ * names the model to start from when the argument is a data set (needed for
+ * a shipped model whose id is also a built-in data set's, such as ring).
  *
  * The params are built in layers, each set on top of the last: --params,
  * the --param entries, then the options.  --train-steps and --batch are set
@@ -40,7 +42,7 @@
 #define PARAM     1          /* ... and of --param */
 
 typedef struct steer_opts {
-    const char *dataset, *labels, *reward, *guidance, *sampler, *out, *params_text;
+    const char *dataset, *parent, *labels, *reward, *guidance, *sampler, *out, *params_text;
     size_t n_labelled, train_steps, batch, n, steps; /* 0: not given */
     double label_noise, nu, w, p_uncond;             /* NAN: not given */
     uint64_t seed;                                   /* NO_SEED: not given */
@@ -181,8 +183,10 @@ static mf_exit check_names(const steer_opts *o)
     if (o->sampler != NULL && mf_sampler_lookup(o->sampler, &sampler) != MF_OK) {
         return mf_api_say(MF_EXIT_USAGE, "--sampler is ddpm, ddim or ode, not '%s'", o->sampler);
     }
-    const char *ids[][2] = {
-        {"data set id", o->dataset}, {"labels id", o->labels}, {"model id (--out)", o->out}};
+    const char *ids[][2] = {{"data set id", o->dataset},
+                            {"parent model id", o->parent},
+                            {"labels id", o->labels},
+                            {"model id (--out)", o->out}};
     for (size_t i = 0; i < N_OPTS(ids); i++) {
         mf_exit code = ids[i][1] != NULL ? mf_api_check_id(ids[i][0], ids[i][1]) : MF_EXIT_OK;
         if (code != MF_EXIT_OK) {
@@ -308,7 +312,12 @@ static mf_exit steer(mf_client *c, const char *arg, const steer_opts *o, const m
         json_decref(params);
         return code;
     }
-    code = mf_cmd_job_request("finetune.reward", with_model ? arg : NULL, params, &req);
+    if (with_model && o->parent != NULL) {
+        json_decref(params);
+        return mf_api_say(MF_EXIT_USAGE,
+                          "%s is a model; --parent goes with a DATASET (one parent at most)", arg);
+    }
+    code = mf_cmd_job_request("finetune.reward", with_model ? arg : o->parent, params, &req);
     char job[MF_REQ_ID_MAX + 1];
     if (code == MF_EXIT_OK) {
         code = mf_cmd_post_job(c, req, true, o->json, job);
@@ -326,6 +335,8 @@ mf_exit mf_cmd_steer(mf_client *c, int argc, char **argv, int first)
          "A, repeatable (at least one): a reward to steer to, |A| <= 1e6, at most 32"},
         {"dataset", MF_OPT_STR, &o.dataset, 0, 0,
          "with a MODEL: the data set (default: the one the model was trained on)"},
+        {"parent", MF_OPT_STR, &o.parent, 0, 0,
+         "with a DATASET: an unconditional model to start from (default: a new network)"},
         {"labels", MF_OPT_STR, &o.labels, 0, 0,
          "an uploaded data set whose y column labels the data (default: the data's own "
          "labels, else a built-in set's known reward)"},

@@ -339,6 +339,14 @@ check(len([e for e in evs if e["event"] == "metrics" and e["data"].get("stage") 
 _, _, pj = d.json("GET", "/v1/jobs/" + (lines[0] if lines else "x"))
 check(pj.get("model") == "cli-gauss" and pj.get("params", {}).get("dataset") == "ring",
       "steer MODEL --dataset: the model is the parent, the data set --dataset (%s)" % pj.get("model"))
+# a shipped model named like a built-in data set is a parent through --parent
+rc, out, err = m("steer", "ring", "--parent", "gaussian", "--target", "1", "--train-steps", "50", "-n", "10",
+                 "--steps", "10", "--param", "n_unlabelled=200", "--json", timeout=120)
+_, _, pj = d.json("GET", "/v1/jobs/" + (out.splitlines() or ["x"])[0])
+check(rc == 0 and pj.get("model") == "gaussian" and pj.get("params", {}).get("dataset") == "ring",
+      "steer DATASET --parent MODEL: the parent and the data (%s %s %r)" % (rc, pj.get("model"), err[-200:]))
+rc, out, err = m("steer", "cli-gauss", "--parent", "gaussian", "--target", "1")
+check(rc == 2 and out == "" and "--parent goes with a DATASET" in err, "steer MODEL --parent -> 2 (%r)" % err)
 
 # ---- cancel: a watched job ends cancelled -> 4 ---------------------------------------------
 long_train = {"dataset": "gaussian", "steps": 200000, "hidden": [32]}
