@@ -410,31 +410,6 @@ static int draw_samples(mf_par *team, const mf_model *m, const sample_args *a, f
     return 0;
 }
 
-/* A 10-column grid of 8x8 images scaled x4, pixel values 0..16 mapped to 255..0 (ink dark). */
-static int write_digit_grid(const char *path, const float *x, size_t n)
-{
-    size_t cols = 10, rows = (n + cols - 1) / cols, cell = 8 * 4 + 2;
-    size_t w = cols * cell, h = rows * cell;
-    uint8_t *img = malloc(w * h);
-    if (img == NULL) {
-        return -1;
-    }
-    memset(img, 255, w * h);
-    for (size_t i = 0; i < n; i++) {
-        size_t ox = (i % cols) * cell + 1, oy = (i / cols) * cell + 1;
-        for (size_t py = 0; py < 32; py++) {
-            for (size_t px = 0; px < 32; px++) {
-                float v = x[i * 64 + (py / 4) * 8 + px / 4] / 16.0f;
-                v = v < 0 ? 0 : (v > 1 ? 1 : v);
-                img[(oy + py) * w + ox + px] = (uint8_t) (255.0f * (1.0f - v) + 0.5f);
-            }
-        }
-    }
-    int rc = mf_png_write_gray(path, img, w, h);
-    free(img);
-    return rc;
-}
-
 static int load_model(const char *path, mf_model **ret)
 {
     mf_diag d = {0};
@@ -499,7 +474,7 @@ static int cmd_sample(int argc, char **argv)
         }
     }
     if (status == 0 && png != NULL) {
-        if (D != 64 || write_digit_grid(png, x, n) != 0) {
+        if (D != 64 || mf_png_write_digits(png, x, n) != 0) {
             fprintf(stderr, "error: could not write %s (PNG grids are for 64-D digit models)\n",
                     png);
             status = 1;

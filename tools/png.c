@@ -3,7 +3,8 @@
  * png.c - the smallest valid PNG writer: IHDR (8-bit grey), one IDAT holding a
  * zlib stream of "stored" (uncompressed) deflate blocks of at most 65,535
  * bytes, IEND.  Each scanline starts with filter byte 0.  CRC-32 and Adler-32
- * are computed here (PNG spec, RFC 1950/1951).
+ * are computed here (PNG spec, RFC 1950/1951).  Also the grid of 8x8 digit
+ * images that manifold-train's `sample --png` and the digits oracles write.
  */
 #include "png.h"
 
@@ -105,5 +106,29 @@ out:
     }
     free(raw);
     free(z);
+    return rc;
+}
+
+int mf_png_write_digits(const char *path, const float *x, size_t n)
+{
+    size_t cols = 10, rows = (n + cols - 1) / cols, cell = 8 * 4 + 2;
+    size_t w = cols * cell, h = rows * cell;
+    uint8_t *img = malloc(w * h);
+    if (img == NULL) {
+        return -1;
+    }
+    memset(img, 255, w * h);
+    for (size_t i = 0; i < n; i++) {
+        size_t ox = (i % cols) * cell + 1, oy = (i / cols) * cell + 1;
+        for (size_t py = 0; py < 32; py++) {
+            for (size_t px = 0; px < 32; px++) {
+                float v = x[i * 64 + (py / 4) * 8 + px / 4] / 16.0f;
+                v = v < 0 ? 0 : (v > 1 ? 1 : v);
+                img[(oy + py) * w + ox + px] = (uint8_t) (255.0f * (1.0f - v) + 0.5f);
+            }
+        }
+    }
+    int rc = mf_png_write_gray(path, img, w, h);
+    free(img);
     return rc;
 }
