@@ -263,13 +263,16 @@ static mf_err evaluate(mf_job *j, size_t k)
         mf_json_event_iteration_metrics(mf_job_id(j), k, k > 0 ? sj->o.alpha[k - 1] : (double) NAN,
                                         sj->last_loss, mf_json_metrics(&met), mean, n_lp);
     char *text = ev != NULL ? json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
+    /* The events first, then the metrics that say they were emitted: a crash
+     * between the two repeats this evaluation after the restart rather than
+     * losing it. */
+    mf_job_event(j, "metrics", ev);
+    mf_job_event(j, "samples", mf_json_event_iteration_samples(mf_job_id(j), k, sj->x, n, D));
     if (text != NULL) {
         free(sj->metrics);
         sj->metrics = text;
         mf_job_metrics(j, text);
     }
-    mf_job_event(j, "metrics", ev);
-    mf_job_event(j, "samples", mf_json_event_iteration_samples(mf_job_id(j), k, sj->x, n, D));
     mf_log(MF_LOG_INFO, NULL, mf_job_id(j), "iteration %zu: kNN entropy %.4g, Vendi %.4g", k,
            met.knn.entropy, met.vendi.q2);
     return MF_OK;
