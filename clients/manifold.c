@@ -37,6 +37,8 @@ static const command commands[] = {
      "submit a job; prints its id"},
     {"explore", mf_cmd_explore, "MODEL [--param K=V ...] [--json]",
      "maximum-entropy exploration of a model (finetune.smeme), watched"},
+    {"distill", mf_cmd_distill, "MODEL [--steps T] [--iters N] [--param K=V ...] [--json]",
+     "a few-step sampler and an energy model from a model (finetune.dxmi), watched"},
     {"steer", mf_cmd_steer, "MODEL_OR_DATASET --target A [--target B ...] [options]",
      "reward-directed diffusion (finetune.reward), watched; names the model it made"},
     {"watch", mf_cmd_watch, "JOB [--json]", "follow a job's events with a progress bar"},

@@ -273,7 +273,7 @@ table = [
     ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian","params":{"n":1,"target":1}}', 422, "impossible", "/params/target"),
     ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian"}', 400, "missing_field", "/params"),
     ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian","params":{"n":1,"model":"x"}}', 400, "unknown_field", "/params/model"),
-    ("POST", "/v1/jobs", '{"type":"finetune.dxmi","model":"gaussian"}', 422, "unsupported_type", "/type"),
+    ("POST", "/v1/jobs", '{"type":"finetune.dxmi","model":"gaussian","params":{"steps":1}}', 400, "out_of_range", "/params/steps"),
     ("POST", "/v1/jobs", '{"type":"finetune.reward","model":"gaussian"}', 400, "missing_field", "/params"),
     ("POST", "/v1/jobs", '{"type":"dance","model":"gaussian"}', 400, "bad_value", "/type"),
     ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"two_moons","dequantise":true}}', 422, "impossible", "/params/dequantise"),

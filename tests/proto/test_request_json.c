@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "dataset.h"
+#include "dxmi_codec.h"
 #include "http_status.h"
 #include "job_codec.h"
 #include "request_json.h"
@@ -252,10 +253,10 @@ static const bad_case bad_cases[] = {
     J("{\"type\":\"finetune\"}", B400, "bad_value", "/type"),
     J("{\"type\":\"finetune.SMEME\"}", B400, "bad_value", "/type"),
     J("{\"type\":\"smeme\"}", B400, "bad_value", "/type"),
-    /* finetune.smeme and finetune.reward run now; finetune.dxmi is known but not in this build. */
-    J("{\"type\":\"finetune.dxmi\"}", B422, "unsupported_type", "/type"),
-    J("{\"type\":\"finetune.dxmi\",\"model\":\"m\",\"params\":{}}", B422, "unsupported_type",
-      "/type"),
+    /* every job type of the API runs in this build */
+    J("{\"type\":\"finetune.dxmi\"}", B400, "missing_field", "/model"),
+    J("{\"type\":\"finetune.dxmi\",\"model\":\"m\",\"params\":{\"steps\":1}}", B400,
+      "out_of_range", "/params/steps"),
     J("{\"type\":\"finetune.reward\"}", B400, "missing_field", "/params"),
     J("{\"type\":\"finetune.reward\",\"params\":{}}", B400, "missing_field", "/params/dataset"),
     J("{\"type\":\"finetune.dxmi\",\"x\":1}", B400, "unknown_field", "/x"), /* 400 first */
@@ -623,16 +624,12 @@ START_TEST(test_messages)
                             "sampler, steps, eta, seed, metrics, target, condition, guidance");
     e = decode_err(JOB, "{\"type\":\"train\",\"model\":\"m\"}");
     ck_assert_ptr_nonnull(strstr(e.msg, "params.out_model"));
-    e = decode_err(JOB, "{\"type\":\"finetune.dxmi\"}");
-    ck_assert_str_eq(e.msg, "\"/type\" \"finetune.dxmi\" is not available in this build, which "
-                            "runs \"sample\", \"train\", \"finetune.smeme\" and "
-                            "\"finetune.reward\" jobs");
     e = decode_err(JOB, "{\"type\":\"foo\"}");
-    ck_assert_str_eq(e.msg, "\"/type\" must be \"sample\", \"train\", \"finetune.smeme\" or "
-                            "\"finetune.reward\", got \"foo\"");
+    ck_assert_str_eq(e.msg, "\"/type\" must be \"sample\", \"train\", \"finetune.smeme\", "
+                            "\"finetune.reward\" or \"finetune.dxmi\", got \"foo\"");
     e = decode_err(JOB, "{}");
     ck_assert_str_eq(e.msg, "missing required field \"/type\", \"sample\", \"train\", "
-                            "\"finetune.smeme\" or \"finetune.reward\"");
+                            "\"finetune.smeme\", \"finetune.reward\" or \"finetune.dxmi\"");
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"Foo\"}}");
     for (int i = 0; i < MF_DATASET_COUNT; i++) {
         ck_assert_ptr_nonnull(strstr(e.msg, mf_dataset_name((mf_dataset_id) i)));
@@ -919,7 +916,7 @@ START_TEST(test_names_and_limits)
               mf_train_codec.model == MF_CODEC_NO_MODEL && mf_smeme_codec.model == MF_CODEC_MODEL);
     ck_assert_ptr_eq(mf_job_codec_lookup("finetune.reward"), &mf_reward_codec);
     ck_assert(mf_reward_codec.model == MF_CODEC_MODEL_OPTIONAL);
-    ck_assert_ptr_null(mf_job_codec_lookup("finetune.dxmi"));
+    ck_assert_ptr_eq(mf_job_codec_lookup("finetune.dxmi"), &mf_dxmi_codec);
     ck_assert_ptr_null(mf_job_codec_lookup("Train"));
     ck_assert_ptr_null(mf_job_codec_lookup(""));
     ck_assert_ptr_null(mf_job_codec_lookup("unknown"));
@@ -1296,7 +1293,13 @@ START_TEST(test_job_params_errors)
         {"finetune.smeme", "m", "{\"alpha\":[2,0]}", "out_of_range", "/params/alpha/1"},
         {"finetune.smeme", "m", "{\"n\":1}", "unknown_field", "/params/n"},
         {"finetune.smeme", "m", "{\"model\":\"m\"}", "unknown_field", "/params/model"},
-        {"finetune.dxmi", "m", "{}", "bad_value", "/type"},
+        {"finetune.dxmi", "m", "{\"tau_entropy\":-1}", "out_of_range", "/params/tau_entropy"},
+        {"finetune.dxmi", "m", "{\"steps\":3,\"n_generator\":4}", "impossible",
+         "/params/n_generator"},
+        {"finetune.dxmi", "m", "{\"value_emb\":3}", "out_of_range", "/params/value_emb"},
+        {"finetune.dxmi", "m", "{\"energy_hidden\":[]}", "out_of_range", "/params/energy_hidden"},
+        {"finetune.dxmi", "m", "{\"schedule\":\"exact\"}", "bad_value", "/params/schedule"},
+        {"finetune.dxmi", "m", "{\"model\":\"m\"}", "unknown_field", "/params/model"},
         {"finetune.reward", "m", "{}", "missing_field", "/params/dataset"},
     };
 

@@ -1669,7 +1669,7 @@ START_TEST(test_job_type_tables)
     ck_assert_ptr_nonnull(mf_job_type_lookup("test.count"));
     ck_assert_ptr_nonnull(mf_job_type_lookup("finetune.smeme"));
     ck_assert_ptr_nonnull(mf_job_type_lookup("finetune.reward"));
-    ck_assert_ptr_null(mf_job_type_lookup("finetune.dxmi"));
+    ck_assert_ptr_nonnull(mf_job_type_lookup("finetune.dxmi"));
 }
 
 END_TEST
