@@ -266,8 +266,7 @@ static size_t net_slots(const mf_reward_model *r, const char *prefix, mf__tensor
 {
     size_t n = 0;
     for (size_t i = 0; r != NULL && i < r->n_layers; i++, n += 2) {
-        snprintf(out[n].name, sizeof out[n].name, "%s.layers.%zu.weight", prefix, i);
-        snprintf(out[n + 1].name, sizeof out[n + 1].name, "%s.layers.%zu.bias", prefix, i);
+        mf_reward_tensor_names_prefix(r, prefix, i, out[n].name, out[n + 1].name);
         out[n].n_dims = mf_reward_weight_shape(r, i, out[n].shape);
         out[n].data = r->params + r->w_off[i];
         out[n + 1].n_dims = 1;
