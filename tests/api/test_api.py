@@ -558,7 +558,7 @@ st, _, served = d.req("GET", "/openapi.yaml")
 check(st == 200 and served.decode() == spec, "/openapi.yaml served")
 for route in ["/healthz", "/readyz", "/metrics", "/v1/models", "/v1/models/{id}", "/v1/models/{id}/weights",
               "/v1/samples", "/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/cancel", "/v1/jobs/{id}/events",
-              "/v1/jobs/{id}/result", "/v1/datasets", "/v1/datasets/{id}"]:
+              "/v1/jobs/{id}/result", "/v1/datasets", "/v1/datasets/{id}", "/v1/scores"]:
     check(re.search(r"^  %s:\s*$" % re.escape(route), spec, re.M) is not None, "openapi has " + route)
 
 # ---- SIGTERM drains: a request in flight is answered, then exit 0 -------------------

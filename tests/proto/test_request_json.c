@@ -592,8 +592,8 @@ START_TEST(test_messages)
     ck_assert_str_eq(e.msg, "\"/seed\" must be an integer between 0 and 9007199254740992, "
                             "got 9007199254740993");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"sampler\":\"euler\"}");
-    ck_assert_str_eq(e.msg,
-                     "\"/sampler\" must be one of \"ddpm\", \"ddim\", \"ode\", got \"euler\"");
+    ck_assert_str_eq(e.msg, "\"/sampler\" must be one of \"ddpm\", \"ddim\", \"ode\", \"var\", got "
+                            "\"euler\"");
     e = decode_err(SAMPLES, "{\"model\":\"A\",\"n\":1}");
     ck_assert_str_eq(e.msg,
                      "\"/model\" must be an id matching [a-z0-9][a-z0-9._-]{0,63}, got \"A\"");
