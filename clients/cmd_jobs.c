@@ -246,10 +246,9 @@ mf_exit mf_cmd_distill(mf_client *c, int argc, char **argv, int first)
     }
     if (code == MF_EXIT_OK && (steps > 0 || iters > 0)) {
         params = params != NULL ? params : json_object();
-        if (params == NULL || (steps > 0 && json_object_set_new(params, "steps",
-                                                                json_integer((json_int_t) steps))) ||
-            (iters > 0 &&
-             json_object_set_new(params, "iters", json_integer((json_int_t) iters)))) {
+        if (params == NULL ||
+            (steps > 0 && json_object_set_new(params, "steps", json_integer((json_int_t) steps))) ||
+            (iters > 0 && json_object_set_new(params, "iters", json_integer((json_int_t) iters)))) {
             code = mf_api_say(MF_EXIT_LOCAL, "out of memory");
         }
     }

@@ -11,13 +11,27 @@
 #include "rng.h"
 #include "sw.h"
 
-#define BOX_2D   4.0 /* the paper's uniform box [-4, 4]^2 */
-#define E_CHUNK  1024
-#define TAG_UNIF UINT64_C(0x646d2d756e6966) /* "dm-unif" */
+#define BOX_2D    4.0 /* the paper's uniform box [-4, 4]^2 */
+#define E_CHUNK   1024
+#define TAG_UNIF  UINT64_C(0x646d2d756e6966)   /* "dm-unif" */
+#define TAG_BATCH UINT64_C(0x64782d6261746368) /* "dx-batch" */
 
 mf_dxmi_eval_opts mf_dxmi_eval_opts_default(uint64_t seed)
 {
     return (mf_dxmi_eval_opts){.n = 1000, .n_seeds = 5, .n_auc = 5000, .seed = seed};
+}
+
+void mf_dxmi_data_batch(const mf_dxmi_data *data, uint64_t seed, size_t i, size_t B, float *out)
+{
+    size_t D = data->D;
+    mf_rng r = mf_rng_derive(mf_rng_derive(mf_rng_make(seed), TAG_BATCH), i);
+    for (size_t b = 0; b < B; b++) {
+        size_t row = mf_rng_below(r, b, (uint32_t) data->n_train);
+        const float *src = data->train + row * D;
+        for (size_t c = 0; c < D; c++) {
+            out[b * D + c] = (float) (((double) src[c] - data->offset) / data->scale);
+        }
+    }
 }
 
 mf_err mf_dxmi_energies(const mf_reward_model *e_net, const mf_dxmi_data *data, const float *x,
@@ -30,7 +44,7 @@ mf_err mf_dxmi_energies(const mf_reward_model *e_net, const mf_dxmi_data *data, 
     for (size_t r0 = 0; err == MF_OK && r0 < n; r0 += E_CHUNK) {
         size_t m = n - r0 < E_CHUNK ? n - r0 : E_CHUNK;
         for (size_t i = 0; i < m * D; i++) {
-            xm[i] = (float) ((x[r0 * D + i] - data->offset) / data->scale);
+            xm[i] = (float) (((double) x[r0 * D + i] - data->offset) / data->scale);
         }
         mf_reward_predict(e_net, ws, xm, m, f);
         for (size_t i = 0; i < m; i++) {
@@ -60,7 +74,7 @@ static void uniform_box(const mf_dxmi_data *data, uint64_t seed, float *u, size_
             }
         }
         for (size_t i = 0; i < n; i++) {
-            u[i * D + d] = (float) (lo + (hi - lo) * u[i * D + d]);
+            u[i * D + d] = (float) (lo + (hi - lo) * (double) u[i * D + d]);
         }
     }
 }
@@ -116,20 +130,20 @@ mf_err mf_dxmi_evaluate(mf_dxmi *dx, const mf_dxmi_data *data, const mf_dxmi_eva
         double s, f;
         err = mf_dxmi_sample(dx, o->seed + k, x, n);
         for (size_t i = 0; err == MF_OK && i < n * D; i++) {
-            x[i] = (float) (x[i] * data->scale + data->offset);
+            x[i] = (float) ((double) x[i] * data->scale + data->offset);
             err = isfinite(x[i]) ? MF_OK : MF_ERANGE;
         }
         if (err == MF_OK) {
-            err = mf_sw2(x, n, data->held, data->n_held, D, MF_SW_DEFAULT_DIRS,
-                         MF_SW_DEFAULT_SEED, &s);
+            err = mf_sw2(x, n, data->held, data->n_held, D, MF_SW_DEFAULT_DIRS, MF_SW_DEFAULT_SEED,
+                         &s);
         }
         if (err == MF_OK && k == 0) {
             memcpy(first, x, n * D * sizeof(float));
         }
         if (err == MF_OK) {
             train_rows(data, k * n, n, x);
-            err = mf_sw2(x, n, data->held, data->n_held, D, MF_SW_DEFAULT_DIRS,
-                         MF_SW_DEFAULT_SEED, &f);
+            err = mf_sw2(x, n, data->held, data->n_held, D, MF_SW_DEFAULT_DIRS, MF_SW_DEFAULT_SEED,
+                         &f);
         }
         if (err == MF_OK) {
             ev.sw2_seed[k] = s;

@@ -78,6 +78,13 @@ MF_MUST_CHECK mf_err mf_dxmi_evaluate(mf_dxmi *dx, const mf_dxmi_data *data,
                                       mf_dxmi_eval *ret);
 
 /**
+ * Iteration i's data batch: B rows drawn uniformly, with replacement, from
+ * data's training rows by a stream of (seed, i), in model space, into out
+ * (B, D).  A pure function of its arguments (a resumed run draws the same).
+ */
+void mf_dxmi_data_batch(const mf_dxmi_data *data, uint64_t seed, size_t i, size_t B, float *out);
+
+/**
  * Energies E of n data-space points x (n, D) of data's normalisation into
  * e (n), with the energy network e_net.  Errors: MF_ENOMEM.
  */

@@ -7,13 +7,13 @@
 
 #include "req_decode.h"
 
-#define WIDTH_MAX   1024
-#define N_EVAL_MIN  100
-#define BATCH_MAX   65536
-#define CLIP_WHAT   "a number between 0 and 1000000 (0 = no clipping)"
-#define RATE_WHAT   "a number between 0 and 1"
-#define EMB_WHAT    "an even integer between 2 and 256"
-#define TAU_WHAT    "a number between 0 and 10"
+#define WIDTH_MAX  1024
+#define N_EVAL_MIN 100
+#define BATCH_MAX  65536
+#define CLIP_WHAT  "a number between 0 and 1000000 (0 = no clipping)"
+#define RATE_WHAT  "a number between 0 and 1"
+#define EMB_WHAT   "an even integer between 2 and 256"
+#define TAU_WHAT   "a number between 0 and 10"
 
 _Static_assert(sizeof(mf_var_sched_kind) == sizeof(int), "an MF_REQ_ENUM field");
 
@@ -28,8 +28,8 @@ static mf_err decode_widths(const json_t *v, const char *ptr, size_t *out, size_
         return MF_OK;
     }
     char what[128];
-    snprintf(what, sizeof what, "an array of 1 to %d integers between 1 and %d",
-             MF_DXMI_MAX_HIDDEN, WIDTH_MAX);
+    snprintf(what, sizeof what, "an array of 1 to %d integers between 1 and %d", MF_DXMI_MAX_HIDDEN,
+             WIDTH_MAX);
     size_t k = json_is_array(v) ? json_array_size(v) : 0;
     if (!json_is_array(v) || k == 0 || k > MF_DXMI_MAX_HIDDEN) {
         return mf_req_fail_must(d, json_is_array(v) ? "out_of_range" : "wrong_type", ptr, what, v);
@@ -118,9 +118,13 @@ static int encode_value_emb(json_t *o, const char *key, const void *params)
 #define O(k) .key = #k, .offset = offsetof(mf_dxmi_req, o.k)
 #define F(k) .key = #k, .offset = offsetof(mf_dxmi_req, k)
 static const mf_req_field fields[] = {
-    {.key = "steps", .offset = offsetof(mf_dxmi_req, o.T), .type = MF_REQ_SIZE, .lo = 2, .hi = MF_VAR_MAX_T, .omit_zero = true},
-    {O(schedule), .type = MF_REQ_ENUM, .names = mf_var_sched_kind_names,
-     .def = MF_VAR_SCHED_CODE},
+    {.key = "steps",
+     .offset = offsetof(mf_dxmi_req, o.T),
+     .type = MF_REQ_SIZE,
+     .lo = 2,
+     .hi = MF_VAR_MAX_T,
+     .omit_zero = true},
+    {O(schedule), .type = MF_REQ_ENUM, .names = mf_var_sched_kind_names, .def = MF_VAR_SCHED_CODE},
     {O(tau_entropy), .type = MF_REQ_NUMBER, .hi = 10, .def = 0.1, .what = TAU_WHAT},
     {O(tau_velocity), .type = MF_REQ_NUMBER, .hi = 10, .def = 0.01, .what = TAU_WHAT},
     {O(gamma), .type = MF_REQ_NUMBER, .hi = 100, .def = 1, .what = "a number between 0 and 100"},
@@ -137,11 +141,17 @@ static const mf_req_field fields[] = {
     {F(iters), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_TRAIN_STEPS, .def = 4000},
     {O(warmup), .type = MF_REQ_SIZE, .lo = 0, .hi = 1e6, .def = 200},
     {O(n_generator), .type = MF_REQ_SIZE, .lo = 1, .hi = MF_VAR_MAX_T, .def = 1},
-    {.key = "energy_hidden", .type = MF_REQ_CUSTOM, .decode = decode_energy_hidden,
+    {.key = "energy_hidden",
+     .type = MF_REQ_CUSTOM,
+     .decode = decode_energy_hidden,
      .encode = encode_energy_hidden},
-    {.key = "value_hidden", .type = MF_REQ_CUSTOM, .decode = decode_value_hidden,
+    {.key = "value_hidden",
+     .type = MF_REQ_CUSTOM,
+     .decode = decode_value_hidden,
      .encode = encode_value_hidden},
-    {.key = "value_emb", .type = MF_REQ_CUSTOM, .decode = decode_value_emb,
+    {.key = "value_emb",
+     .type = MF_REQ_CUSTOM,
+     .decode = decode_value_emb,
      .encode = encode_value_emb},
     {F(eval_every), .type = MF_REQ_SIZE, .lo = 1, .hi = 1e6, .def = 500},
     {F(n_eval), .type = MF_REQ_SIZE, .lo = N_EVAL_MIN, .limit = MF_REQ_LIM_N, .def = 1000},

@@ -36,8 +36,8 @@
  * NULL when out of memory.
  */
 json_t *mf_json_dxmi_metrics(const char *job_id, size_t iteration, size_t iterations,
-                             const mf_dxmi_stats *st, const mf_var_sched *v,
-                             const mf_dxmi_eval *ev, const mf_dxmi_eval_opts *eo);
+                             const mf_dxmi_stats *st, const mf_var_sched *v, const mf_dxmi_eval *ev,
+                             const mf_dxmi_eval_opts *eo);
 
 /** The result (malloc'd text, NULL when out of memory). */
 char *mf_json_dxmi_result(const char *model, size_t iterations, size_t steps,

@@ -18,10 +18,10 @@
  *             sigma, the energy and value networks, the training data's
  *             energy quantiles: core/model_dxmi.h) enters the registry.
  *
- * Data batches: iteration i draws its `batch` rows uniformly, with
- * replacement, from the training pool by a stream of (seed, i): a generated
- * built-in set's pool is POOL_ROWS points of its training stream (fresh
- * enough for 2-D toys; the reference draws fresh points every iteration).
+ * Data batches: core/dxmi_eval.h's mf_dxmi_data_batch from the training
+ * pool; a generated built-in set's pool is POOL_ROWS points of its training
+ * stream (fresh enough for 2-D toys; the reference draws fresh points every
+ * iteration).
  *
  * Checkpoints: the model file of the current state (metadata
  * dxmi_iterations and dxmi_s2 besides the DxMI parts), written before each
@@ -48,12 +48,10 @@
 #include "mem.h"
 #include "model_dxmi.h"
 #include "rcgd_rows.h"
-#include "rng.h"
 
 #define POOL_ROWS     65536 /* points of a generated set's training pool */
 #define QUANTILE_ROWS 20000 /* training rows whose energies give the quantiles */
-#define TAG_BATCH     UINT64_C(0x64782d6261746368) /* "dx-batch" */
-#define EVAL_SEED_TAG UINT64_C(0x64782d6576616c)   /* "dx-eval" */
+#define EVAL_SEED_TAG UINT64_C(0x64782d6576616c) /* "dx-eval" */
 
 typedef struct dxmi_job {
     mf_reg_dataset *data; /* an uploaded data set, held; NULL for a built-in one */
@@ -137,8 +135,8 @@ static mf_err prepare(mf_job *j, mf_diag *d)
     size_t dD = xj->builtin ? mf_dataset_dim(xj->builtin_id) : xj->data->table->n_dims;
     if (dD != D) {
         return mf_diag_setc(d, MF_ERANGE, "impossible", field,
-                            "model %s has dimension %zu but dataset %s has %zu",
-                            mf_job_model_id(j), D, ds, dD);
+                            "model %s has dimension %zu but dataset %s has %zu", mf_job_model_id(j),
+                            D, ds, dD);
     }
     if (q->o.T == 0) {
         q->o.T = D <= 8 ? 5 : 10; /* the paper's: 5 steps in 2-D, 10 for images */
@@ -326,20 +324,6 @@ static mf_err init(mf_job *j, mf_diag *d)
     return err;
 }
 
-/* Iteration i's data batch, model space. */
-static void draw_batch(dxmi_job *xj, const mf_dxmi_req *q, size_t i)
-{
-    size_t D = xj->dd.D, B = q->o.batch;
-    mf_rng r = mf_rng_derive(mf_rng_derive(mf_rng_make(q->o.seed), TAG_BATCH), i);
-    for (size_t b = 0; b < B; b++) {
-        size_t row = mf_rng_below(r, b, (uint32_t) xj->dd.n_train);
-        const float *src = xj->dd.train + row * D;
-        for (size_t c = 0; c < D; c++) {
-            xj->batch[b * D + c] = (float) ((src[c] - xj->dd.offset) / xj->dd.scale);
-        }
-    }
-}
-
 /* Evaluates the current state (iteration it): the metrics and samples events. */
 static mf_err evaluate(mf_job *j, dxmi_job *xj, size_t it)
 {
@@ -348,15 +332,16 @@ static mf_err evaluate(mf_job *j, dxmi_job *xj, size_t it)
     if (err != MF_OK) {
         return err;
     }
-    json_t *ev = mf_json_dxmi_metrics(mf_job_id(j), it, q->iters,
-                                      xj->have_stats ? &xj->last_stats : NULL,
-                                      mf_dxmi_sched(xj->dx), &xj->last_eval, &xj->eo);
+    json_t *ev =
+        mf_json_dxmi_metrics(mf_job_id(j), it, q->iters, xj->have_stats ? &xj->last_stats : NULL,
+                             mf_dxmi_sched(xj->dx), &xj->last_eval, &xj->eo);
     char *text = ev != NULL ? json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
     /* the events first, then the metrics that say they were emitted (a crash
      * between the two repeats this evaluation rather than losing it) */
     mf_job_event(j, "metrics", ev);
-    mf_job_event(j, "samples", mf_json_event_iteration_samples(mf_job_id(j), it, xj->samples,
-                                                               q->n_eval, xj->dd.D));
+    mf_job_event(
+        j, "samples",
+        mf_json_event_iteration_samples(mf_job_id(j), it, xj->samples, q->n_eval, xj->dd.D));
     if (text != NULL) {
         mf_job_metrics(j, text);
     }
@@ -466,7 +451,9 @@ static mf_job_step slice(mf_job *j, double deadline)
                         "cannot set up the distillation", err, &d);
         }
     }
-    mf_dxmi_set_executor(xj->dx, mf_par_for_exec, team, mf_par_size(team));
+    if (mf_dxmi_set_executor(xj->dx, mf_par_for_exec, team, mf_par_size(team)) != MF_OK) {
+        return fail(j, "internal", "cannot set up the team's workspaces", MF_ENOMEM, NULL);
+    }
     if (!xj->evaluated_0) {
         mf_job_progress(j, 0, q->iters, "un-tuned sampler", true);
         mf_err err = evaluate(j, xj, 0);
@@ -491,7 +478,7 @@ static mf_job_step slice(mf_job *j, double deadline)
         if (mf_job_stop_requested(j) || mf_mono_s() > deadline) {
             return MF_JOB_MORE;
         }
-        draw_batch(xj, q, k);
+        mf_dxmi_data_batch(&xj->dd, q->o.seed, k, q->o.batch, xj->batch);
         err = mf_dxmi_step(xj->dx, xj->batch, &xj->last_stats);
         if (err != MF_OK) {
             return fail(j, "diverged", "a DxMI loss is not finite; lower the learning rates", err,
@@ -499,8 +486,8 @@ static mf_job_step slice(mf_job *j, double deadline)
         }
         xj->have_stats = true;
         char phase[48];
-        snprintf(phase, sizeof phase, "%s %zu of %zu",
-                 k < q->o.warmup ? "warm-up" : "iteration", k + 1, q->iters);
+        snprintf(phase, sizeof phase, "%s %zu of %zu", k < q->o.warmup ? "warm-up" : "iteration",
+                 k + 1, q->iters);
         mf_job_progress(j, k + 1, q->iters, phase, k + 1 == q->iters);
     }
 }
