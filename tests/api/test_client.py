@@ -270,6 +270,24 @@ check(rc == 0 and describe(out).get("parent") == "gaussian", "explore made a mod
 rc, _, err = m("explore", "gaussian", "--param", "K=0")
 check(rc == 1 and "out_of_range" in err and "/params/K" in err, "explore with a bad K: exit 1 with the field (%r)" % err)
 
+# ---- distill: finetune.dxmi submitted and watched, one line per evaluation ------------------
+rc, out, err = m("distill", "eight_gaussians", "--steps", "4", "--iters", "40", "--param", "batch=64",
+                 "--param", "warmup=10", "--param", "eval_every=20", "--param", "n_eval=200",
+                 "--param", "out_model=cli-distilled", timeout=180)
+lines = out.splitlines()
+its = [ln for ln in lines if ln.startswith("iteration ")]
+check(rc == 0 and re.fullmatch(ID_RE, lines[0]) and lines[-1] == lines[0] + " succeeded",
+      "distill: the id first, the final state last (%d, %r)" % (rc, out[-200:]))
+check(len(its) == 3 and its[0].startswith("iteration 0 (un-tuned)")
+      and all("sw2" in ln and "floor" in ln and "energy_auc" in ln and "modes" in ln for ln in its),
+      "distill: a line per evaluation with SW2, its floor and the energy AUC (%r)" % its)
+check(its[0].endswith("cd_gap -") and not its[-1].endswith("cd_gap -"), "distill: the CD gap once the energy trains (%r)" % its)
+rc, out, _ = m("model", "cli-distilled")
+check(rc == 0 and describe(out).get("parent") == "eight_gaussians", "distill made a model whose parent is eight_gaussians")
+rc, _, err = m("distill", "eight_gaussians", "--steps", "1")
+check(rc == 1 and "out_of_range" in err and "/params/steps" in err,
+      "distill with 1 step: exit 1 with the field (%r)" % err)
+
 # ---- steer: finetune.reward submitted and watched, a row per target, the model it made ------
 rc, out, _ = m("steer", "--help")
 check(rc == 0 and all(f in out for f in ["--target", "--nu", "--train-steps", "--guidance", "--param", "--json"]),
