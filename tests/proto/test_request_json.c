@@ -747,10 +747,13 @@ START_TEST(test_samples_defaults)
     ck_assert_str_eq(r.model, "eight_gaussians");
     ck_assert_uint_eq(r.n, 1);
     ck_assert_int_eq(r.sampler, MF_SAMPLER_DDPM);
+    ck_assert(!r.has_sampler); /* the server picks the model's own */
     ck_assert_uint_eq(r.steps, 0);
     ck_assert(r.eta == 0.0);
     ck_assert(!r.has_seed);
     ck_assert(r.metrics);
+    r = samples_ok("{\"model\":\"m\",\"n\":1,\"sampler\":\"var\",\"steps\":5}", &lim);
+    ck_assert(r.has_sampler && r.sampler == MF_SAMPLER_VAR && r.steps == 5);
     /* Whitespace around the object, keys in any order; NULL limits = the defaults. */
     r = samples_ok(" \r\n\t{ \"n\" : 10000 , \"model\" : \"m\" } \n", NULL);
     ck_assert_str_eq(r.model, "m");
@@ -1060,8 +1063,9 @@ START_TEST(test_job_sample)
     ck_assert((*P_SAMPLE(j)).eta == 0.0);
     ck_assert(!(*P_SAMPLE(j)).has_seed);
     ck_assert((*P_SAMPLE(j)).metrics);
-    /* No seed and no steps when none given; metrics always. */
-    ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"metrics\":true,\"n\":3,\"sampler\":\"ddpm\"}");
+    /* No sampler, seed or steps when none given (the server stores them once it has
+     * picked them); metrics always. */
+    ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"metrics\":true,\"n\":3}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
 
@@ -1088,18 +1092,16 @@ START_TEST(test_job_sample)
     ck_assert((*P_SAMPLE(j)).has_guidance && (*P_SAMPLE(j)).guidance == MF_GUIDE_CFG);
     ck_assert((*P_SAMPLE(j)).guidance_w == 2.0);
     ck_assert_uint_eq((*P_SAMPLE(j)).n_condition, 0);
-    ck_assert_str_eq(j.params_json,
-                     "{\"eta\":0.0,\"guidance\":{\"mode\":\"cfg\",\"w\":2.0},"
-                     "\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\",\"target\":1.5}");
+    ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"guidance\":{\"mode\":\"cfg\",\"w\":2.0},"
+                                    "\"metrics\":true,\"n\":2,\"target\":1.5}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
     j = job_ok("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":2,\"condition\":[0.5,1],"
                "\"guidance\":{\"mode\":\"cond\"}}}");
     ck_assert_uint_eq((*P_SAMPLE(j)).n_condition, 2);
     ck_assert((*P_SAMPLE(j)).condition[1] == 1.0 && (*P_SAMPLE(j)).guidance_w == 1.0);
-    ck_assert_str_eq(j.params_json,
-                     "{\"condition\":[0.5,1.0],\"eta\":0.0,\"guidance\":{\"mode\":"
-                     "\"cond\",\"w\":1.0},\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\"}");
+    ck_assert_str_eq(j.params_json, "{\"condition\":[0.5,1.0],\"eta\":0.0,\"guidance\":{\"mode\":"
+                                    "\"cond\",\"w\":1.0},\"metrics\":true,\"n\":2}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
 
