@@ -504,8 +504,7 @@ mf_err mf_dxmi_step(mf_dxmi *dx, const float *x_pos, mf_dxmi_stats *ret)
         for (size_t j = 0; j < BD; j++) {
             dx->xn[j] = mu[j] + cz * dx->z[j];
         }
-        mf__dxmi_td_target(dx, t, dx->xs + t * BD, dx->xn);
-        st.td_loss[t] = mf__dxmi_td_grad(dx, t, dx->xs + t * BD, &st.value_mean[t]);
+        st.td_loss[t] = mf__dxmi_td_step_grad(dx, t, dx->xs + t * BD, dx->xn, &st.value_mean[t]);
         if (!isfinite(st.td_loss[t])) {
             return MF_ERANGE;
         }
