@@ -44,7 +44,9 @@
  *
  * Randomness: iteration i draws everything (x_0, the rollout's, the TD's
  * and the sampler step's noise, the buffer permutation) from streams derived
- * from (seed, i), so a run split over restarts draws the same numbers.
+ * from (seed, i), so a run split over restarts draws the same numbers; its
+ * rollout is exactly mf_sample's MF_SAMPLER_VAR run with a seed derived from
+ * (seed, i).  s2_t is kept above 1e-12.
  * Initialisation: E and V by PyTorch's nn.Linear rule from the seed.
  *
  * Threading: mf_dxmi_set_executor splits rows of every batch over threads;

@@ -188,15 +188,35 @@ static void fit_part(void *ctx, size_t c)
         mf_reward_param_grad_part(dx->value, dx->ws_v, dx->vin2, dx->B, c, p->chunks, dx->g_v);
 }
 
-double mf__dxmi_td_grad(mf_dxmi *dx, size_t t, const float *x_t, double *ret_vmean)
+/* Both for one chunk: its targets depend on its own rows only. */
+static void target_fit_task(void *ctx, size_t c)
 {
-    phase p = {.dx = dx, .chunks = mf__dxmi_chunks(dx, dx->B), .t = t, .x_t = x_t};
+    target_task(ctx, c);
+    fit_task(ctx, c);
+}
+
+/* The fit after the targets, or (x_next not NULL) both in one pass over the rows. */
+static double td(mf_dxmi *dx, size_t t, const float *x_t, const float *x_next, double *ret_vmean)
+{
+    phase p = {
+        .dx = dx, .chunks = mf__dxmi_chunks(dx, dx->B), .t = t, .x_t = x_t, .x_next = x_next};
     double sum[4];
-    run_phases(&p, fit_task, fit_part, sum);
+    run_phases(&p, x_next != NULL ? target_fit_task : fit_task, fit_part, sum);
     if (ret_vmean != NULL) {
         *ret_vmean = sum[1] / (double) dx->B;
     }
     return sum[0] / (double) dx->B;
+}
+
+double mf__dxmi_td_grad(mf_dxmi *dx, size_t t, const float *x_t, double *ret_vmean)
+{
+    return td(dx, t, x_t, NULL, ret_vmean);
+}
+
+double mf__dxmi_td_step_grad(mf_dxmi *dx, size_t t, const float *x_t, const float *x_next,
+                             double *ret_vmean)
+{
+    return td(dx, t, x_t, x_next, ret_vmean);
 }
 
 /* ---- sampler --------------------------------------------------------------------- */

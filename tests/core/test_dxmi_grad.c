@@ -217,11 +217,14 @@ START_TEST(test_td_gradient)
                        0.3 * log(dx->var.sigma[t]);
             ck_assert_double_eq_tol(dx->tgt[r], y, 1e-5 * (1 + fabs(y)));
         }
-        double vmean;
-        (void) mf__dxmi_td_grad(dx, t, c.x, &vmean);
+        double vmean, v2;
+        double l = mf__dxmi_td_grad(dx, t, c.x, &vmean);
         size_t n = dx->value->n_params, idx[200];
         float *g = malloc(n * sizeof(float));
         memcpy(g, dx->g_v, n * sizeof(float));
+        /* the step's one-pass form computes the same */
+        ck_assert(mf__dxmi_td_step_grad(dx, t, c.x, xn, &v2) == l && v2 == vmean);
+        ck_assert_mem_eq(dx->g_v, g, n * sizeof(float));
         size_t k = pick(n, 0, 1, idx, 200); /* all 95 */
         double worst = check_entries("value", dx->value->params, g, idx, k, td_loss, &c, NULL);
         printf("TD t=%zu: %zu parameters, worst relative error %.2e\n", t, k, worst);
