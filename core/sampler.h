@@ -51,13 +51,8 @@ typedef enum mf_sampler_kind {
     MF_SAMPLER_DDPM = 0,
     MF_SAMPLER_DDIM = 1,
     MF_SAMPLER_ODE = 2,
-    /* TODO(dxmi, issue 13): "var" is now in mf_sampler_names, so the request
-     * codecs (proto/jobs/sample_codec.c, reward_codec.c) accept it; until
-     * server/sample_batch.c's mf_sample_resolve refuses it for models without
-     * a short chain (and sets steps = T and opts.var for those with one),
-     * mf_sample answers such a request with MF_EINVAL ("sampling failed").
-     * rcgd refuses it already; proto/openapi.yaml's enum and the clients'
-     * --sampler help still list three. */
+    /* The daemon runs it only on a model that carries a short chain
+     * (server/sample_batch.c: mf_sample_resolve, mf_sample_opts). */
     MF_SAMPLER_VAR = 3,
 } mf_sampler_kind;
 

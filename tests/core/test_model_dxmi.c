@@ -156,6 +156,35 @@ START_TEST(test_one_part)
 
 END_TEST
 
+/* The chains core/var_sched.c builds, both kinds, short and long, are files that load back. */
+START_TEST(test_built_chains)
+{
+    static const size_t Ts[] = {2, 5, 10, MF_VAR_MAX_T};
+    for (int kind = 0; kind < 2; kind++) {
+        for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+            mf_model *m = make_model();
+            mf_var_sched v;
+            mf_diag d = {0};
+            ck_assert_int_eq(mf_var_sched_init(&m->sched, Ts[i], (mf_var_sched_kind) kind, &v),
+                             MF_OK);
+            ck_assert_msg(mf_model_set_var(m, &v, (mf_var_sched_kind) kind, &d) == MF_OK,
+                          "kind %d T %zu: %s: %s", kind, Ts[i], d.field, d.msg);
+            /* beta~ and tau were float already: the model's chain is the one built */
+            ck_assert_mem_eq(m->dxmi->var.beta, v.beta, Ts[i] * sizeof(double));
+            ck_assert_mem_eq(m->dxmi->var.tau, v.tau, Ts[i] * sizeof(double));
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            mf_model *r = reload(m, &buf, &len);
+            assert_same_dxmi(m->dxmi, r->dxmi);
+            mf_model_free(r);
+            mf_model_free(m);
+            free(buf);
+        }
+    }
+}
+
+END_TEST
+
 /* The keys the setters own cannot be set, changed or added as plain metadata. */
 START_TEST(test_managed_keys)
 {
@@ -411,6 +440,7 @@ static Suite *model_dxmi_suite(void)
     TCase *tc = tcase_create("file");
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_one_part);
+    tcase_add_test(tc, test_built_chains);
     tcase_add_test(tc, test_managed_keys);
     tcase_add_test(tc, test_setter_errors);
     suite_add_tcase(s, tc);
