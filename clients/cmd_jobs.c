@@ -202,6 +202,70 @@ mf_exit mf_cmd_explore(mf_client *c, int argc, char **argv, int first)
     return code;
 }
 
+/*
+ * distill: finetune.dxmi, watched.  --steps and --iters are the two
+ * parameters a user sets first; the rest go through --param.  The range
+ * checks are the server's (its error names the field).
+ */
+mf_exit mf_cmd_distill(mf_client *c, int argc, char **argv, int first)
+{
+    const char *params_text = NULL, *param_listed = NULL;
+    size_t steps = 0, iters = 0;
+    bool json = false;
+    const mf_opt opts[] = {
+        {"steps", MF_OPT_SIZE, &steps, 1, 1e9,
+         "sampler steps T of the distilled sampler (the server's default: 5 up to 8-D, 10 above)"},
+        {"iters", MF_OPT_SIZE, &iters, 1, 1e9, "DxMI iterations (the server's default: 4000)"},
+        {"param", MF_OPT_STR, &param_listed, 0, 0,
+         "KEY=VALUE, repeatable: schedule, tau_entropy, tau_velocity, gamma, adavelreg, "
+         "lr_sampler, lr_sigma, lr_energy, lr_value, clip_sampler, clip_energy, batch, warmup, "
+         "n_generator, energy_hidden, value_hidden, value_emb, eval_every, n_eval, dataset, "
+         "seed, out_model"},
+        {"params", MF_OPT_STR, &params_text, 0, 0,
+         "all parameters as one JSON object (--param entries are set on top)"},
+        {"json", MF_OPT_FLAG, &json, 0, 0, "the events as NDJSON on stdout"},
+    };
+    const mf_args_spec spec = {
+        .usage = "manifold distill MODEL [options]\n"
+                 "  distils MODEL into a few-step sampler with an energy model (finetune.dxmi):\n"
+                 "  submits the job, prints its id, then one line per evaluation (SW2 beside its\n"
+                 "  floor, energy AUC); the model it makes samples in --steps steps and scores\n"
+                 "  points (manifold score); e.g. distill eight_gaussians --steps 5",
+        .min_pos = 1,
+        .max_pos = 1,
+        .repeat = {"param"}};
+    mf_args a;
+    int st = mf_args_parse(argc, argv, first, opts, N_OPTS(opts), &spec, &a);
+    if (st != 0) {
+        return mf_cmd_args_exit(st);
+    }
+    json_t *params = NULL, *req = NULL;
+    mf_exit code = mf_api_check_id("model id", a.pos[0]);
+    if (code == MF_EXIT_OK) {
+        code = mf_cmd_job_params(params_text, a.repeated[0], a.n_repeated[0], &params);
+    }
+    if (code == MF_EXIT_OK && (steps > 0 || iters > 0)) {
+        params = params != NULL ? params : json_object();
+        if (params == NULL ||
+            (steps > 0 && json_object_set_new(params, "steps", json_integer((json_int_t) steps))) ||
+            (iters > 0 && json_object_set_new(params, "iters", json_integer((json_int_t) iters)))) {
+            code = mf_api_say(MF_EXIT_LOCAL, "out of memory");
+        }
+    }
+    if (code == MF_EXIT_OK) {
+        code = mf_cmd_job_request("finetune.dxmi", a.pos[0], params, &req);
+        params = NULL; /* taken */
+    }
+    json_decref(params);
+    if (code == MF_EXIT_OK) {
+        char id[MF_REQ_ID_MAX + 1];
+        code = mf_cmd_post_job(c, req, true, json, id);
+    }
+    json_decref(req);
+    mf_args_done(&a);
+    return code;
+}
+
 mf_exit mf_cmd_job(mf_client *c, int argc, char **argv, int first)
 {
     bool json = false;

@@ -173,13 +173,14 @@ mf_exit mf_cmd_sample(mf_client *c, int argc, char **argv, int first)
     double eta = 0;
     uint64_t seed = NO_SEED;
     bool no_metrics = false;
-    const char *sampler = "ddpm", *format = "table";
+    const char *sampler = NULL, *format = "table";
     steering st = {.target = NAN, .w = NAN};
     const mf_opt opts[] = {
         {"n", MF_OPT_SIZE, &n, 1, 1e9, "number of samples (-n; 16)"},
-        {"sampler", MF_OPT_STR, &sampler, 0, 0, "ddpm, ddim or ode (ddpm)"},
+        {"sampler", MF_OPT_STR, &sampler, 0, 0,
+         "ddpm, ddim, ode or var (the model's own: var for a DxMI model, else ddpm)"},
         {"steps", MF_OPT_SIZE, &steps, 1, 1e9,
-         "sampler steps (the server's default: T for ddpm, 100 otherwise)"},
+         "sampler steps (the server's default: T for ddpm, the chain's for var, 100 otherwise)"},
         {"eta", MF_OPT_FLOAT, &eta, -1e300, 1e300, "DDIM noise, 0 = deterministic (0)"},
         {"seed", MF_OPT_U64, &seed, 0, 0, "random seed (the server draws one and reports it)"},
         {"no-metrics", MF_OPT_FLAG, &no_metrics, 0, 0, "skip the sample metrics"},
@@ -209,8 +210,9 @@ mf_exit mf_cmd_sample(mf_client *c, int argc, char **argv, int first)
     mf_out_format fmt;
     mf_sample_req q = {.n = n, .steps = steps, .eta = eta, .metrics = !no_metrics};
     code = parse_format(format, &fmt);
-    if (code == MF_EXIT_OK && mf_sampler_lookup(sampler, &q.sampler) != MF_OK) {
-        code = mf_api_say(MF_EXIT_USAGE, "--sampler is ddpm, ddim or ode, not '%s'", sampler);
+    q.has_sampler = sampler != NULL;
+    if (code == MF_EXIT_OK && q.has_sampler && mf_sampler_lookup(sampler, &q.sampler) != MF_OK) {
+        code = mf_api_say(MF_EXIT_USAGE, "--sampler is ddpm, ddim, ode or var, not '%s'", sampler);
     }
     if (code == MF_EXIT_OK) {
         code = set_steering(&st, &q);

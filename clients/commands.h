@@ -22,9 +22,11 @@ mf_cmd_fn mf_cmd_dataset;
 /* cmd_sample.c: synchronous sampling and job results */
 mf_cmd_fn mf_cmd_sample, mf_cmd_result;
 /* cmd_jobs.c: submit, inspect, cancel */
-mf_cmd_fn mf_cmd_submit, mf_cmd_explore, mf_cmd_job, mf_cmd_jobs, mf_cmd_cancel;
+mf_cmd_fn mf_cmd_submit, mf_cmd_explore, mf_cmd_distill, mf_cmd_job, mf_cmd_jobs, mf_cmd_cancel;
 /* cmd_steer.c: reward-directed diffusion (finetune.reward), watched */
 mf_cmd_fn mf_cmd_steer;
+/* cmd_score.c: anomaly scores of a CSV's points (POST /v1/scores) */
+mf_cmd_fn mf_cmd_score;
 /* watch.c: follow a job's event stream */
 mf_cmd_fn mf_cmd_watch;
 

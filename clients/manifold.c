@@ -37,8 +37,13 @@ static const command commands[] = {
      "submit a job; prints its id"},
     {"explore", mf_cmd_explore, "MODEL [--param K=V ...] [--json]",
      "maximum-entropy exploration of a model (finetune.smeme), watched"},
+    {"distill", mf_cmd_distill, "MODEL [--steps T] [--iters N] [--param K=V ...] [--json]",
+     "a few-step sampler and an energy model from a model (finetune.dxmi), watched"},
     {"steer", mf_cmd_steer, "MODEL_OR_DATASET --target A [--target B ...] [options]",
      "reward-directed diffusion (finetune.reward), watched; names the model it made"},
+    {"score", mf_cmd_score, "MODEL FILE.csv [--json]",
+     "anomaly scores of a CSV's points under a DxMI model's energy (table of row, energy, "
+     "percentile, outlier)"},
     {"watch", mf_cmd_watch, "JOB [--json]", "follow a job's events with a progress bar"},
     {"job", mf_cmd_job, "ID [--json]", "describe a job"},
     {"jobs", mf_cmd_jobs, "[--state S] [--model M] [--json]", "list jobs, newest first"},

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * view.c - the lines of finetune.smeme and finetune.reward metrics events
- * (see view.h).
+ * view.c - the lines of finetune.smeme, finetune.reward and finetune.dxmi
+ * metrics events (see view.h).
  *
  * The target table is printed a row at a time, as each target's event
  * arrives, so its columns have fixed widths (numbers right-aligned, as in a
@@ -72,6 +72,26 @@ static void print_iteration(FILE *f, const json_t *data)
     put_num(f, "inside", num_at(m, "support", "inside", NULL));
     put_num(f, "sw2_parent", num_at(m, "sw2", "value", NULL));
     put_num(f, "log_p_parent", num_at(data, "log_density_parent", "mean", NULL));
+    fputc('\n', f);
+}
+
+/*
+ * A finetune.dxmi evaluation (its metrics event has "iteration" and "eval"):
+ * one line, iteration 0 being the un-tuned few-step sampler; SW2 beside its
+ * two-sample floor and their ratio, the energy AUC, the CD gap.
+ */
+static void print_dxmi(FILE *f, const json_t *data)
+{
+    const json_t *e = json_object_get(data, "eval");
+    json_int_t k = json_integer_value(json_object_get(data, "iteration"));
+    fprintf(f, "iteration %lld%s", (long long) k, k == 0 ? " (un-tuned)" : "");
+    put_num(f, "sw2", num_at(e, "sw2", NULL));
+    put_num(f, "floor", num_at(e, "sw2_floor", NULL));
+    put_num(f, "ratio", num_at(e, "sw2_ratio", NULL));
+    put_num(f, "energy_auc", num_at(e, "energy_auc", NULL));
+    put_num(f, "entropy_knn", num_at(e, "entropy_knn", "value", NULL));
+    put_count(f, "modes", num_at(e, "modes", "covered", NULL));
+    put_num(f, "cd_gap", num_at(data, "ebm", "cd_gap", NULL));
     fputc('\n', f);
 }
 
@@ -174,7 +194,10 @@ static bool is_stage(const char *stage, const char *name)
 bool mf_view_metrics(mf_view *v, FILE *f, const json_t *data)
 {
     const char *stage = json_string_value(json_object_get(data, "stage"));
-    if (json_is_integer(json_object_get(data, "iteration"))) {
+    if (json_is_integer(json_object_get(data, "iteration")) &&
+        json_is_object(json_object_get(data, "eval"))) {
+        print_dxmi(f, data);
+    } else if (json_is_integer(json_object_get(data, "iteration"))) {
         print_iteration(f, data);
     } else if (is_stage(stage, "reward_model")) {
         print_reward_model(f, data);

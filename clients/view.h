@@ -7,7 +7,10 @@
  *   finetune.reward  (steer) one line for the reward model, then a table with
  *                    a row per target, its header printed with the first row;
  *                    the training events add their loss to the progress bar's
- *                    phase instead of printing.
+ *                    phase instead of printing;
+ *   finetune.dxmi    (distill) one line per evaluation, 0 being the un-tuned
+ *                    few-step sampler: SW2, its floor and their ratio, the
+ *                    energy AUC, kNN entropy, modes covered, the CD gap.
  *
  * Other metrics events are the watcher's to print as key: value lines.
  * Numbers print with 4 significant digits; a missing or null one as "-".

@@ -44,7 +44,9 @@
  *
  * Randomness: iteration i draws everything (x_0, the rollout's, the TD's
  * and the sampler step's noise, the buffer permutation) from streams derived
- * from (seed, i), so a run split over restarts draws the same numbers.
+ * from (seed, i), so a run split over restarts draws the same numbers; its
+ * rollout is exactly mf_sample's MF_SAMPLER_VAR run with a seed derived from
+ * (seed, i).  s2_t is kept above 1e-12.
  * Initialisation: E and V by PyTorch's nn.Linear rule from the seed.
  *
  * Threading: mf_dxmi_set_executor splits rows of every batch over threads;
@@ -125,13 +127,20 @@ MF_MUST_CHECK mf_err mf_dxmi_new(const mf_mlp *parent, const mf_schedule *s, con
                                  mf_dxmi **ret, mf_diag *diag);
 void mf_dxmi_free(mf_dxmi *dx);
 
-/** The executor of the following steps and samples (train.h's mf_par_for_fn). */
-void mf_dxmi_set_executor(mf_dxmi *dx, mf_par_for_fn fn, void *exec, size_t threads);
+/**
+ * The executor of the following steps and samples (train.h's mf_par_for_fn)
+ * and how many tasks to split them into (1..16; more are cut to 16; fn NULL:
+ * 1, on the calling thread).  Allocates one forward workspace per thread.
+ * Errors: MF_ENOMEM (the previous executor then stays).
+ */
+MF_MUST_CHECK mf_err mf_dxmi_set_executor(mf_dxmi *dx, mf_par_for_fn fn, void *exec,
+                                          size_t threads);
 
 /**
  * One iteration on x_pos (batch, D): data rows in model space, drawn by the
  * caller.  Errors: MF_ERANGE (a non-finite loss or parameter: the run
- * diverged; state is then unspecified), MF_EINVAL.
+ * diverged; state is then unspecified, *ret not written), MF_EINVAL (NULL,
+ * a non-finite x_pos).
  */
 MF_MUST_CHECK mf_err mf_dxmi_step(mf_dxmi *dx, const float *x_pos, mf_dxmi_stats *ret);
 
@@ -149,7 +158,7 @@ const double *mf_dxmi_s2(const mf_dxmi *dx);
 /**
  * n samples of the current sampler into x (n, D), model space, as
  * mf_sample with MF_SAMPLER_VAR would draw them for (seed, first index 0).
- * Errors: MF_ENOMEM.
+ * Errors: MF_EINVAL (x NULL, n 0), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_dxmi_sample(mf_dxmi *dx, uint64_t seed, float *x, size_t n);
 

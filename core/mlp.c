@@ -20,34 +20,35 @@
  */
 #include "mlp.h"
 
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
 #include "kernels.h"
 #include "mem.h"
 #include "optim.h"
 #include "rng.h"
 
-#include <assert.h>
-#include <cblas.h>
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define THIN_IN_MAX 8  /* input widths handled by the fused first-layer loop */
-#define THIN_OUT_MAX 8 /* output widths handled by mf_k_thin_out instead of sgemm */
-#define EMB_TABLE_T 1024 /* training workspaces tabulate emb(t) for integer t < this */
+#define THIN_IN_MAX  8    /* input widths handled by the fused first-layer loop */
+#define THIN_OUT_MAX 8    /* output widths handled by mf_k_thin_out instead of sgemm */
+#define EMB_TABLE_T  1024 /* training workspaces tabulate emb(t) for integer t < this */
 
 struct mf_mlp_ws {
     size_t max_batch;
     bool with_backward;
-    float *in;                       /* (B, D+E+C) concatenated input, backward only */
-    float *act[MF_MLP_MAX_HIDDEN];   /* (B, H_i) activations */
-    float *sig[MF_MLP_MAX_HIDDEN];   /* (B, H_i) sigmoids, backward only */
-    float *d_a;                      /* (B, H_max) scratch for backward */
-    float *d_z;                      /* (B, H_max) */
-    float *emb;                      /* (E) */
-    float *emb_table;                /* (EMB_TABLE_T, E) emb(t), backward workspaces only */
-    float *u;                        /* (H_1) shared-t constant of layer 0 */
-    float *wt[MF_MLP_MAX_LAYERS];    /* frozen workspaces: W_i^T (in, out) of hidden layers */
-    float *dz[MF_MLP_MAX_LAYERS];    /* split workspaces: (B, out_i) gradient at layer i's output */
+    float *in;                     /* (B, D+E+C) concatenated input, backward only */
+    float *act[MF_MLP_MAX_HIDDEN]; /* (B, H_i) activations */
+    float *sig[MF_MLP_MAX_HIDDEN]; /* (B, H_i) sigmoids, backward only */
+    float *d_a;                    /* (B, H_max) scratch for backward */
+    float *d_z;                    /* (B, H_max) */
+    float *emb;                    /* (E) */
+    float *emb_table;              /* (EMB_TABLE_T, E) emb(t), backward workspaces only */
+    float *u;                      /* (H_1) shared-t constant of layer 0 */
+    float *wt[MF_MLP_MAX_LAYERS];  /* frozen workspaces: W_i^T (in, out) of hidden layers */
+    float *dz[MF_MLP_MAX_LAYERS];  /* split workspaces: (B, out_i) gradient at layer i's output */
 };
 
 mf_err mf_mlp_config_check(const mf_mlp_config *cfg)
@@ -90,11 +91,21 @@ static size_t layout(const mf_mlp_config *cfg, size_t *in_dim, size_t *out_dim, 
 
 size_t mf_mlp_config_n_params(const mf_mlp_config *cfg)
 {
-    size_t in[MF_MLP_MAX_LAYERS], out[MF_MLP_MAX_LAYERS], w[MF_MLP_MAX_LAYERS], b[MF_MLP_MAX_LAYERS];
+    size_t in[MF_MLP_MAX_LAYERS], out[MF_MLP_MAX_LAYERS], w[MF_MLP_MAX_LAYERS],
+        b[MF_MLP_MAX_LAYERS];
     if (mf_mlp_config_check(cfg) != MF_OK) {
         return 0;
     }
     return layout(cfg, in, out, w, b);
+}
+
+/* Frequency j of an embedding with E/2 = half: as PyTorch computes it in
+ * float32, exp((-ln 10000 * j) / (E/2)). */
+static float emb_freq(uint32_t j, uint32_t half)
+{
+    const float neg_log_10000 = (float) -9.210340371976184;
+    float v = neg_log_10000 * (float) j;
+    return expf(v / (float) half);
 }
 
 mf_err mf_mlp_new(const mf_mlp_config *cfg, mf_mlp **ret)
@@ -115,11 +126,8 @@ mf_err mf_mlp_new(const mf_mlp_config *cfg, mf_mlp **ret)
         mf_mlp_free(m);
         return MF_ENOMEM;
     }
-    /* As PyTorch computes it in float32: exp((-ln 10000 * j) / (E/2)). */
-    const float neg_log_10000 = (float) -9.210340371976184;
     for (uint32_t j = 0; j < cfg->emb_dim / 2; j++) {
-        float v = neg_log_10000 * (float) j;
-        m->freqs[j] = expf(v / (float) (cfg->emb_dim / 2));
+        m->freqs[j] = emb_freq(j, cfg->emb_dim / 2);
     }
     *ret = m;
     return MF_OK;
@@ -195,6 +203,16 @@ void mf_mlp_embed(const mf_mlp *m, float t, float *out)
     size_t half = m->cfg.emb_dim / 2;
     for (size_t j = 0; j < half; j++) {
         float a = t * m->freqs[j];
+        out[j] = sinf(a);
+        out[half + j] = cosf(a);
+    }
+}
+
+void mf_mlp_embed_width(uint32_t E, float t, float *out)
+{
+    uint32_t half = E / 2;
+    for (uint32_t j = 0; j < half; j++) {
+        float a = t * emb_freq(j, half);
         out[j] = sinf(a);
         out[half + j] = cosf(a);
     }
@@ -365,8 +383,8 @@ static void forward_rest(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, size_t n, fl
     }
 }
 
-void mf_mlp_forward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float *x,
-                         const float *t, const float *c, size_t n, float *out)
+void mf_mlp_forward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float *x, const float *t,
+                         const float *c, size_t n, float *out)
 {
     assert(r0 + n <= ws->max_batch);
     size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, C = m->cfg.cond_dim, in = m->in_dim[0];
@@ -391,8 +409,8 @@ void mf_mlp_forward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float 
     forward_rest(m, ws, r0, n, out);
 }
 
-void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float *t,
-                    const float *c, size_t n, float *out)
+void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float *t, const float *c,
+                    size_t n, float *out)
 {
     mf_mlp_forward_rows(m, ws, 0, x, t, c, n, out);
 }
@@ -444,8 +462,8 @@ static void colsum_add(float *db, const float *dz, size_t n, size_t h)
     }
 }
 
-void mf_mlp_backward(const mf_mlp *m, mf_mlp_ws *ws, const float *d_out, size_t n,
-                     float *d_params, float *d_x)
+void mf_mlp_backward(const mf_mlp *m, mf_mlp_ws *ws, const float *d_out, size_t n, float *d_params,
+                     float *d_x)
 {
     assert(ws->with_backward && n <= ws->max_batch);
     size_t k = m->cfg.n_hidden, D = m->cfg.data_dim;

@@ -21,15 +21,15 @@
 #ifndef MF_MLP_H
 #define MF_MLP_H
 
-#include "err.h"
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 #define MF_MLP_MAX_HIDDEN 8
 #define MF_MLP_MAX_LAYERS (MF_MLP_MAX_HIDDEN + 1)
-#define MF_MLP_MAX_WIDTH 8192 /* any single dimension (D, E, C, H_i) */
+#define MF_MLP_MAX_WIDTH  8192 /* any single dimension (D, E, C, H_i) */
 
 typedef struct mf_mlp_config {
     uint32_t data_dim;                  /* D >= 1 */
@@ -44,11 +44,11 @@ typedef struct mf_mlp {
     size_t n_layers;                  /* k + 1 linear layers */
     size_t in_dim[MF_MLP_MAX_LAYERS]; /* fan-in of layer i */
     size_t out_dim[MF_MLP_MAX_LAYERS];
-    size_t w_off[MF_MLP_MAX_LAYERS];  /* offset of layers.i.weight in the block */
-    size_t b_off[MF_MLP_MAX_LAYERS];  /* offset of layers.i.bias */
+    size_t w_off[MF_MLP_MAX_LAYERS]; /* offset of layers.i.weight in the block */
+    size_t b_off[MF_MLP_MAX_LAYERS]; /* offset of layers.i.bias */
     size_t n_params;
-    float *params;                    /* owned, 64-byte aligned, n_params floats */
-    float *freqs;                     /* owned, E/2 embedding frequencies (float32, as PyTorch) */
+    float *params; /* owned, 64-byte aligned, n_params floats */
+    float *freqs;  /* owned, E/2 embedding frequencies (float32, as PyTorch) */
 } mf_mlp;
 
 /** Checks a configuration: every dimension in range, E even, k in 1..MF_MLP_MAX_HIDDEN. */
@@ -93,6 +93,9 @@ void mf_mlp_init_params(mf_mlp *m, uint64_t seed);
 /** The sinusoidal embedding of one timestep: out (E). */
 void mf_mlp_embed(const mf_mlp *m, float t, float *out);
 
+/** The same embedding for any even width E without a network (the same float values). */
+void mf_mlp_embed_width(uint32_t E, float t, float *out);
+
 /* ---- workspace ------------------------------------------------------------------ */
 
 typedef struct mf_mlp_ws mf_mlp_ws;
@@ -136,15 +139,15 @@ size_t mf_mlp_ws_max_batch(const mf_mlp_ws *ws);
  * out: (n, D).  n <= max batch of ws.  Saves what backward needs when the
  * workspace was made with_backward.
  */
-void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float *t,
-                    const float *c, size_t n, float *out);
+void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float *t, const float *c,
+                    size_t n, float *out);
 
 /**
  * mf_mlp_forward for workspace rows [r0, r0 + n): x, t, c and out are those
  * rows' own arrays.  Disjoint row ranges of one workspace may run concurrently.
  */
-void mf_mlp_forward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float *x,
-                         const float *t, const float *c, size_t n, float *out);
+void mf_mlp_forward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float *x, const float *t,
+                         const float *c, size_t n, float *out);
 
 /**
  * The same with one timestep shared by every row (sampling): the embedding
@@ -161,8 +164,8 @@ void mf_mlp_forward_shared_t(const mf_mlp *m, mf_mlp_ws *ws, const float *x, flo
  * unless NULL: with d_params NULL this is the vector-Jacobian product
  * d_x += J_x(eps)^T d_out that Adjoint Matching needs.
  */
-void mf_mlp_backward(const mf_mlp *m, mf_mlp_ws *ws, const float *d_out, size_t n,
-                     float *d_params, float *d_x);
+void mf_mlp_backward(const mf_mlp *m, mf_mlp_ws *ws, const float *d_out, size_t n, float *d_params,
+                     float *d_x);
 
 /**
  * Backward of workspace rows [r0, r0 + n) of a split workspace after

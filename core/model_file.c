@@ -32,10 +32,12 @@
 #include "fileio.h"
 #include "guidance.h"
 #include "mem.h"
+#include "model_dxmi.h"
+#include "model_file_int.h"
 #include "safetensors.h"
 #include "utf8.h"
 
-#define META_FIELD_PREFIX "__metadata__/"
+#define META_FIELD_PREFIX MF__META_FIELD_PREFIX
 
 /* Keys that describe the network: required on load, immutable afterwards. */
 static const char *const arch_keys[] = {"format",     "data_dim",       "cond_dim",  "hidden",
@@ -63,15 +65,12 @@ static bool is_arch_key(const char *key)
 
 static bool is_managed_key(const char *key)
 {
-    return in_list(key, managed_keys, sizeof managed_keys / sizeof managed_keys[0]);
+    return in_list(key, managed_keys, sizeof managed_keys / sizeof managed_keys[0]) ||
+           mf__dxmi_is_key(key);
 }
 
-/* MF_EFORMAT naming the metadata key as field ("__metadata__/key"). */
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static mf_err
-meta_fail(mf_diag *diag, mf_err rc, const char *key, const char *fmt, ...)
+/* rc naming the metadata key as field ("__metadata__/key"). */
+mf_err mf__model_meta_fail(mf_diag *diag, mf_err rc, const char *key, const char *fmt, ...)
 {
     if (diag != NULL) {
         va_list ap;
@@ -142,8 +141,12 @@ static mf_err meta_put(mf_model *m, const char *key, const char *val)
     return meta_put_take(m, key, v);
 }
 
-/* Removes key if present (order of the others kept). */
-static void meta_remove(mf_model *m, const char *key)
+mf_err mf__model_meta_put(mf_model *m, const char *key, const char *val)
+{
+    return meta_put(m, key, val);
+}
+
+void mf__model_meta_remove(mf_model *m, const char *key)
 {
     size_t i = meta_index(m, key);
     if (i == m->n_meta) {
@@ -231,16 +234,31 @@ static bool parse_real(const char *s, double *ret)
     return true;
 }
 
+bool mf__model_parse_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *ret)
+{
+    return parse_uint(s, strlen(s), lo, hi, ret) == NUM_OK;
+}
+
+bool mf__model_parse_real(const char *s, double *ret)
+{
+    return parse_real(s, ret);
+}
+
 /* ---- metadata -> configuration ---------------------------------------------------- */
 
 static mf_err require(const mf_model *m, const char *key, const char **ret, mf_diag *diag)
 {
     const char *v = mf_model_get_meta(m, key);
     if (v == NULL) {
-        return meta_fail(diag, MF_EFORMAT, key, "missing metadata key \"%s\"", key);
+        return mf__model_meta_fail(diag, MF_EFORMAT, key, "missing metadata key \"%s\"", key);
     }
     *ret = v;
     return MF_OK;
+}
+
+mf_err mf__model_require(const mf_model *m, const char *key, const char **ret, mf_diag *diag)
+{
+    return require(m, key, ret, diag);
 }
 
 static mf_err read_dim(const mf_model *m, const char *key, uint32_t lo, uint32_t *ret,
@@ -257,18 +275,18 @@ static mf_err read_dim(const mf_model *m, const char *key, uint32_t lo, uint32_t
     case NUM_OK:
         return MF_OK;
     case NUM_SYNTAX:
-        return meta_fail(diag, MF_EFORMAT, key, "%s \"%s\" is not a plain decimal integer", key,
-                         shown);
+        return mf__model_meta_fail(diag, MF_EFORMAT, key,
+                                   "%s \"%s\" is not a plain decimal integer", key, shown);
     case NUM_RANGE:
         break;
     }
-    return meta_fail(diag, MF_EFORMAT, key, "%s %s is out of range %u..%u", key, shown,
-                     (unsigned) lo, (unsigned) MF_MLP_MAX_WIDTH);
+    return mf__model_meta_fail(diag, MF_EFORMAT, key, "%s %s is out of range %u..%u", key, shown,
+                               (unsigned) lo, (unsigned) MF_MLP_MAX_WIDTH);
 }
 
 /* A list of widths "256,256,256" under key: 1..max_n entries in 1..max_w into out, *ret_n. */
-static mf_err read_widths(const mf_model *m, const char *key, size_t max_n, uint32_t max_w,
-                          uint32_t *out, size_t *ret_n, mf_diag *diag)
+mf_err mf__model_read_widths(const mf_model *m, const char *key, size_t max_n, uint32_t max_w,
+                             uint32_t *out, size_t *ret_n, mf_diag *diag)
 {
     const char *v = NULL;
     mf_err rc = require(m, key, &v, diag);
@@ -283,21 +301,23 @@ static mf_err read_widths(const mf_model *m, const char *key, size_t max_n, uint
         const char *comma = strchr(p, ',');
         size_t len = comma != NULL ? (size_t) (comma - p) : strlen(p);
         if (n == max_n) {
-            return meta_fail(diag, MF_EFORMAT, key, "%s \"%s\" has more than %zu layers", key,
-                             shown, max_n);
+            return mf__model_meta_fail(diag, MF_EFORMAT, key, "%s \"%s\" has more than %zu layers",
+                                       key, shown, max_n);
         }
         if (len == 0) {
-            return meta_fail(diag, MF_EFORMAT, key, "%s \"%s\" has an empty entry", key, shown);
+            return mf__model_meta_fail(diag, MF_EFORMAT, key, "%s \"%s\" has an empty entry", key,
+                                       shown);
         }
         num_status st = parse_uint(p, len, 1, max_w, &out[n]);
         if (st == NUM_SYNTAX) {
-            return meta_fail(diag, MF_EFORMAT, key,
-                             "%s \"%s\": entry %zu is not a plain decimal integer", key, shown,
-                             n + 1);
+            return mf__model_meta_fail(diag, MF_EFORMAT, key,
+                                       "%s \"%s\": entry %zu is not a plain decimal integer", key,
+                                       shown, n + 1);
         }
         if (st == NUM_RANGE) {
-            return meta_fail(diag, MF_EFORMAT, key, "%s \"%s\": entry %zu is out of range 1..%u",
-                             key, shown, n + 1, (unsigned) max_w);
+            return mf__model_meta_fail(diag, MF_EFORMAT, key,
+                                       "%s \"%s\": entry %zu is out of range 1..%u", key, shown,
+                                       n + 1, (unsigned) max_w);
         }
         n++;
         if (comma == NULL) {
@@ -312,8 +332,8 @@ static mf_err read_widths(const mf_model *m, const char *key, size_t max_n, uint
 static mf_err read_hidden(const mf_model *m, mf_mlp_config *cfg, mf_diag *diag)
 {
     size_t n = 0;
-    mf_err rc =
-        read_widths(m, "hidden", MF_MLP_MAX_HIDDEN, MF_MLP_MAX_WIDTH, cfg->hidden, &n, diag);
+    mf_err rc = mf__model_read_widths(m, "hidden", MF_MLP_MAX_HIDDEN, MF_MLP_MAX_WIDTH, cfg->hidden,
+                                      &n, diag);
     cfg->n_hidden = (uint32_t) n;
     return rc;
 }
@@ -326,8 +346,8 @@ static mf_err read_fixed(const mf_model *m, const char *key, const char *want, m
     if (rc == MF_OK && strcmp(v, want) != 0) {
         char shown[48];
         mf_utf8_snippet(shown, sizeof shown, v);
-        rc = meta_fail(diag, MF_EFORMAT, key, "unsupported %s \"%s\" (expected %s)", key, shown,
-                       want);
+        rc = mf__model_meta_fail(diag, MF_EFORMAT, key, "unsupported %s \"%s\" (expected %s)", key,
+                                 shown, want);
     }
     return rc;
 }
@@ -342,14 +362,15 @@ static mf_err read_time_embedding(const mf_model *m, uint32_t *ret, mf_diag *dia
     char shown[48];
     mf_utf8_snippet(shown, sizeof shown, v);
     if (strncmp(v, prefix, strlen(prefix)) != 0) {
-        return meta_fail(diag, MF_EFORMAT, key,
-                         "unsupported time_embedding \"%s\" (expected sinusoidal:E)", shown);
+        return mf__model_meta_fail(diag, MF_EFORMAT, key,
+                                   "unsupported time_embedding \"%s\" (expected sinusoidal:E)",
+                                   shown);
     }
     const char *e = v + strlen(prefix);
     if (parse_uint(e, strlen(e), 2, MF_MLP_MAX_WIDTH, ret) != NUM_OK || *ret % 2 != 0) {
-        return meta_fail(diag, MF_EFORMAT, key,
-                         "time_embedding \"%s\": E must be an even integer in 2..%d", shown,
-                         MF_MLP_MAX_WIDTH);
+        return mf__model_meta_fail(diag, MF_EFORMAT, key,
+                                   "time_embedding \"%s\": E must be an even integer in 2..%d",
+                                   shown, MF_MLP_MAX_WIDTH);
     }
     return MF_OK;
 }
@@ -377,7 +398,8 @@ static mf_err read_config(const mf_model *m, mf_mlp_config *cfg, mf_diag *diag)
         rc = read_fixed(m, "prediction", "eps", diag);
     }
     if (rc == MF_OK && mf_mlp_config_check(cfg) != MF_OK) {
-        rc = meta_fail(diag, MF_EFORMAT, "hidden", "network configuration rejected by mlp");
+        rc = mf__model_meta_fail(diag, MF_EFORMAT, "hidden",
+                                 "network configuration rejected by mlp");
     }
     return rc;
 }
@@ -395,7 +417,7 @@ static mf_err read_schedule(mf_model *m, mf_diag *diag)
         return mf_diag_set(diag, rc, NULL, "out of memory for the schedule");
     }
     if (rc != MF_OK) {
-        return meta_fail(diag, MF_EFORMAT, "schedule", "bad schedule: %s", sd.msg);
+        return mf__model_meta_fail(diag, MF_EFORMAT, "schedule", "bad schedule: %s", sd.msg);
     }
     return MF_OK;
 }
@@ -415,13 +437,13 @@ static mf_err check_real(const char *key, const char *v, real_range range, doubl
     mf_utf8_snippet(shown, sizeof shown, v);
     double x = 0.0;
     if (!parse_real(v, &x)) {
-        return meta_fail(diag, rc, key, "%s \"%s\" is not a finite number", key, shown);
+        return mf__model_meta_fail(diag, rc, key, "%s \"%s\" is not a finite number", key, shown);
     }
     static const char *const want[] = {"", ">= 0", "> 0", "in [0, 1)"};
     bool ok = range == ANY_REAL || (range == NONNEG_REAL && x >= 0) ||
               (range == POS_REAL && x > 0) || (range == UNIT_REAL && x >= 0 && x < 1);
     if (!ok) {
-        return meta_fail(diag, rc, key, "%s %.17g must be %s", key, x, want[range]);
+        return mf__model_meta_fail(diag, rc, key, "%s %.17g must be %s", key, x, want[range]);
     }
     *ret = x;
     return MF_OK;
@@ -482,10 +504,10 @@ static mf_err check_cond_extra(const char *key, const char *v, mf_err rc, mf_dia
     if (strcmp(key, "guidance") == 0 && mf_guide_mode_lookup(v, &mode) != MF_OK) {
         char shown[48];
         mf_utf8_snippet(shown, sizeof shown, v);
-        return meta_fail(diag, rc, key,
-                         "unsupported guidance \"%s\" (expected cond, cfg or "
-                         "reward)",
-                         shown);
+        return mf__model_meta_fail(diag, rc, key,
+                                   "unsupported guidance \"%s\" (expected cond, cfg or "
+                                   "reward)",
+                                   shown);
     }
     return MF_OK;
 }
@@ -505,8 +527,8 @@ static mf_err read_cond(mf_model *m, mf_diag *diag)
     char shown[48];
     mf_utf8_snippet(shown, sizeof shown, v);
     if (strcmp(v, "reward") != 0) {
-        return meta_fail(diag, MF_EFORMAT, "condition",
-                         "unsupported condition \"%s\" (expected reward)", shown);
+        return mf__model_meta_fail(diag, MF_EFORMAT, "condition",
+                                   "unsupported condition \"%s\" (expected reward)", shown);
     }
     mf_model_cond c = {0};
     mf_err rc = require(m, "cond_null", &null_name, diag);
@@ -515,14 +537,15 @@ static mf_err read_cond(mf_model *m, mf_diag *diag)
     }
     mf_utf8_snippet(shown, sizeof shown, null_name);
     if (strcmp(null_name, "indicator") != 0 && strcmp(null_name, "none") != 0) {
-        return meta_fail(diag, MF_EFORMAT, "cond_null",
-                         "unsupported cond_null \"%s\" (expected indicator or none)", shown);
+        return mf__model_meta_fail(diag, MF_EFORMAT, "cond_null",
+                                   "unsupported cond_null \"%s\" (expected indicator or none)",
+                                   shown);
     }
     c.null_kind = strcmp(null_name, "indicator") == 0 ? MF_COND_NULL_INDICATOR : MF_COND_NULL_NONE;
     if (mf_model_cond_width(c.null_kind) != m->net->cfg.cond_dim) {
-        return meta_fail(diag, MF_EFORMAT, "cond_null", "cond_null %s needs cond_dim %zu, not %u",
-                         null_name, mf_model_cond_width(c.null_kind),
-                         (unsigned) m->net->cfg.cond_dim);
+        return mf__model_meta_fail(
+            diag, MF_EFORMAT, "cond_null", "cond_null %s needs cond_dim %zu, not %u", null_name,
+            mf_model_cond_width(c.null_kind), (unsigned) m->net->cfg.cond_dim);
     }
     rc = read_real(m, "cond_offset", ANY_REAL, &c.offset, diag);
     if (rc == MF_OK) {
@@ -531,7 +554,8 @@ static mf_err read_cond(mf_model *m, mf_diag *diag)
     const char *g = mf_model_get_meta(m, "guidance");
     if (rc == MF_OK && g != NULL && strcmp(g, "cfg") == 0 &&
         c.null_kind != MF_COND_NULL_INDICATOR) {
-        rc = meta_fail(diag, MF_EFORMAT, "guidance", "guidance cfg needs cond_null indicator");
+        rc = mf__model_meta_fail(diag, MF_EFORMAT, "guidance",
+                                 "guidance cfg needs cond_null indicator");
     }
     if (rc == MF_OK) {
         m->has_cond = true;
@@ -551,14 +575,15 @@ static mf_err read_reward_meta(mf_model *m, mf_diag *diag)
     if (mf_reward_kind_lookup(v, &kind) != MF_OK) {
         char shown[48];
         mf_utf8_snippet(shown, sizeof shown, v);
-        return meta_fail(diag, MF_EFORMAT, "reward_model",
-                         "unsupported reward_model \"%s\" (expected ridge or mlp)", shown);
+        return mf__model_meta_fail(diag, MF_EFORMAT, "reward_model",
+                                   "unsupported reward_model \"%s\" (expected ridge or mlp)",
+                                   shown);
     }
     uint32_t h32[MF_REWARD_MAX_HIDDEN];
     size_t hidden[MF_REWARD_MAX_HIDDEN], n = 0, D = m->net->cfg.data_dim;
     if (kind == MF_REWARD_MLP) {
-        mf_err rc = read_widths(m, "reward_hidden", MF_REWARD_MAX_HIDDEN, MF_REWARD_MAX_WIDTH, h32,
-                                &n, diag);
+        mf_err rc = mf__model_read_widths(m, "reward_hidden", MF_REWARD_MAX_HIDDEN,
+                                          MF_REWARD_MAX_WIDTH, h32, &n, diag);
         if (rc != MF_OK) {
             return rc;
         }
@@ -567,9 +592,9 @@ static mf_err read_reward_meta(mf_model *m, mf_diag *diag)
         hidden[i] = h32[i];
     }
     if (D > MF_REWARD_MAX_WIDTH) {
-        return meta_fail(diag, MF_EFORMAT, "reward_model",
-                         "a reward model takes at most %d inputs, not data_dim %zu",
-                         MF_REWARD_MAX_WIDTH, D);
+        return mf__model_meta_fail(diag, MF_EFORMAT, "reward_model",
+                                   "a reward model takes at most %d inputs, not data_dim %zu",
+                                   MF_REWARD_MAX_WIDTH, D);
     }
     mf_err rc = mf_reward_new(kind, D, hidden, n, &m->reward);
     return rc == MF_OK ? MF_OK : mf_diag_set(diag, rc, NULL, "out of memory for the reward model");
@@ -619,19 +644,15 @@ static mf_err load_tensor(const mf_safetensors *st, const char *name, const size
     return MF_OK;
 }
 
-/* A tensor of the file: the network's layers, then the reward model's. */
-typedef struct tensor_slot {
-    char name[48];
-    size_t n_dims;
-    size_t shape[2];
-    float *data; /* into the parameter block */
-} tensor_slot;
+/* A tensor of the file: the network's layers, the reward model's, then the DxMI parts. */
+typedef mf__tensor_slot tensor_slot;
 
-#define MAX_SLOTS (2 * MF_MLP_MAX_LAYERS + 2 * MF_REWARD_MAX_LAYERS)
+#define MAX_SLOTS MF__MAX_SLOTS
 _Static_assert(MF_REWARD_NAME_CAP <= 48, "reward tensor names fit a slot");
 
-/* The tensors m is made of, in file order, into out (MAX_SLOTS); returns their number. */
-static size_t tensor_slots(const mf_model *m, tensor_slot *out)
+/* The tensors m is made of, in file order, into out (MAX_SLOTS); returns their number.  The
+ * short chain's slots point into scratch. */
+static size_t tensor_slots(const mf_model *m, tensor_slot *out, mf__var_scratch *scratch)
 {
     const mf_mlp *net = m->net;
     size_t n = 0;
@@ -654,13 +675,14 @@ static size_t tensor_slots(const mf_model *m, tensor_slot *out)
         out[n + 1].shape[0] = r->out_dim[i];
         out[n + 1].data = r->params + r->b_off[i];
     }
-    return n;
+    return n + mf__dxmi_slots(m, out + n, scratch);
 }
 
 static mf_err load_tensors(mf_model *m, const mf_safetensors *st, mf_diag *diag)
 {
     tensor_slot slots[MAX_SLOTS];
-    size_t n = tensor_slots(m, slots);
+    mf__var_scratch scratch;
+    size_t n = tensor_slots(m, slots, &scratch);
     for (size_t i = 0; i < n; i++) {
         mf_err rc =
             load_tensor(st, slots[i].name, slots[i].shape, slots[i].n_dims, slots[i].data, diag);
@@ -678,6 +700,10 @@ static mf_err load_tensors(mf_model *m, const mf_safetensors *st, mf_diag *diag)
         if (expected) {
             continue;
         }
+        mf_err rc = mf__dxmi_unexpected(m, name, diag);
+        if (rc != MF_OK) {
+            return rc;
+        }
         char shown[64];
         mf_utf8_snippet(shown, sizeof shown, name);
         if (strncmp(name, "reward.", 7) == 0 && m->reward == NULL) {
@@ -693,7 +719,7 @@ static mf_err load_tensors(mf_model *m, const mf_safetensors *st, mf_diag *diag)
                            "unexpected tensor \"%s\" (the network has %zu layers)", shown,
                            m->net->n_layers);
     }
-    return MF_OK;
+    return mf__dxmi_finish_load(m, &scratch, diag);
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */
@@ -705,6 +731,7 @@ void mf_model_free(mf_model *m)
     }
     mf_mlp_free(m->net);
     mf_reward_free(m->reward);
+    mf__dxmi_free(m->dxmi);
     mf_schedule_deinit(&m->sched);
     for (size_t i = 0; i < m->n_meta; i++) {
         free(m->meta_keys[i]);
@@ -794,6 +821,9 @@ mf_err mf_model_clone(const mf_model *m, mf_model **ret)
     if (rc == MF_OK && m->reward != NULL) {
         rc = mf_reward_clone(m->reward, &c->reward);
     }
+    if (rc == MF_OK) {
+        rc = mf__dxmi_clone(m->dxmi, &c->dxmi);
+    }
     if (rc != MF_OK) {
         mf_model_free(c);
         return rc;
@@ -847,11 +877,16 @@ mf_err mf_model_set_meta(mf_model *m, const char *key, const char *val, mf_diag 
         if (cur != NULL && strcmp(cur, val) == 0) {
             return MF_OK;
         }
-        return is_arch_key(key)
-                   ? meta_fail(diag, MF_EINVAL, key, "%s describes the network and cannot change",
-                               key)
-                   : meta_fail(diag, MF_EINVAL, key,
-                               "%s is set with the condition or the reward model", key);
+        if (is_arch_key(key)) {
+            return mf__model_meta_fail(diag, MF_EINVAL, key,
+                                       "%s describes the network and cannot change", key);
+        }
+        return mf__dxmi_is_key(key)
+                   ? mf__model_meta_fail(diag, MF_EINVAL, key,
+                                         "%s is set with the few-step sampler or the energy model",
+                                         key)
+                   : mf__model_meta_fail(diag, MF_EINVAL, key,
+                                         "%s is set with the condition or the reward model", key);
     }
     mf_err extra = check_cond_extra(key, val, MF_EINVAL, diag);
     if (extra != MF_OK) {
@@ -859,7 +894,7 @@ mf_err mf_model_set_meta(mf_model *m, const char *key, const char *val, mf_diag 
     }
     if (strcmp(key, "guidance") == 0 && strcmp(val, "cfg") == 0 && m->has_cond &&
         m->cond.null_kind != MF_COND_NULL_INDICATOR) {
-        return meta_fail(diag, MF_EINVAL, key, "guidance cfg needs cond_null indicator");
+        return mf__model_meta_fail(diag, MF_EINVAL, key, "guidance cfg needs cond_null indicator");
     }
     if (strcmp(key, "schedule") == 0) {
         return set_schedule(m, val, diag);
@@ -867,8 +902,8 @@ mf_err mf_model_set_meta(mf_model *m, const char *key, const char *val, mf_diag 
     bool is_offset = strcmp(key, "data_offset") == 0, is_scale = strcmp(key, "data_scale") == 0;
     double v = 0;
     if ((is_offset || is_scale) && (!parse_real(val, &v) || (is_scale && !(v > 0)))) {
-        return meta_fail(diag, MF_EINVAL, key, "%s must be a finite number%s", key,
-                         is_scale ? " > 0" : "");
+        return mf__model_meta_fail(diag, MF_EINVAL, key, "%s must be a finite number%s", key,
+                                   is_scale ? " > 0" : "");
     }
     mf_err rc = meta_put(m, key, val);
     if (rc != MF_OK) {
@@ -984,7 +1019,7 @@ mf_err mf_model_set_reward(mf_model *m, const mf_reward_model *r, mf_diag *diag)
         return mf_diag_set(diag, rc, NULL, "out of memory");
     }
     if (r->kind == MF_REWARD_RIDGE) {
-        meta_remove(m, "reward_hidden");
+        mf__model_meta_remove(m, "reward_hidden");
     }
     mf_reward_free(m->reward);
     m->reward = copy;
@@ -1071,6 +1106,9 @@ mf_err mf_model_load_buffer(const uint8_t *buf, size_t len, mf_model **ret, mf_d
         rc = read_reward_meta(m, diag);
     }
     if (rc == MF_OK) {
+        rc = mf__dxmi_read_meta(m, diag);
+    }
+    if (rc == MF_OK) {
         rc = load_tensors(m, st, diag);
     }
 done:
@@ -1107,12 +1145,14 @@ mf_err mf_model_to_buffer(const mf_model *m, uint8_t **ret_buf, size_t *ret_len)
     }
     /* The loader would refuse a non-finite weight. */
     if (!mf_floats_finite(m->net->params, m->net->n_params) ||
-        (m->reward != NULL && !mf_floats_finite(m->reward->params, m->reward->n_params))) {
+        (m->reward != NULL && !mf_floats_finite(m->reward->params, m->reward->n_params)) ||
+        !mf__dxmi_finite(m->dxmi)) {
         return MF_EINVAL;
     }
     tensor_slot slots[MAX_SLOTS];
+    mf__var_scratch scratch;
     mf_safetensors_entry e[MAX_SLOTS];
-    size_t n = tensor_slots(m, slots);
+    size_t n = tensor_slots(m, slots, &scratch);
     for (size_t i = 0; i < n; i++) {
         e[i] = (mf_safetensors_entry){
             .name = slots[i].name,

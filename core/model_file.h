@@ -31,6 +31,12 @@
  * mf_model_set_reward only, so metadata and tensors cannot disagree;
  * mf_model_set_meta checks the optional keys as the loader does.
  *
+ * A DxMI result (core/model_dxmi.h) adds its few-step sampler (var.* tensors,
+ * metadata sampler and var_schedule) and its energy and value networks
+ * (energy.* and value.* tensors, metadata energy_hidden, value_hidden,
+ * value_emb and energy_quantiles), validated the same way and set through
+ * mf_model_set_var and mf_model_set_energy only.
+ *
  * Loading validates all of it (strict integers, widths and depth from mlp.h,
  * finite weights) and answers MF_EFORMAT with diag->msg naming the problem
  * and diag->field the tensor or "__metadata__/<key>".  Saving is atomic.
@@ -66,6 +72,9 @@ typedef struct mf_model_cond {
     mf_cond_null null_kind;
 } mf_model_cond;
 
+/* The DxMI parts of a model (model_dxmi.h). */
+typedef struct mf_model_dxmi mf_model_dxmi;
+
 typedef struct mf_model {
     mf_mlp *net;        /* owned */
     mf_schedule sched;  /* owned arrays; built from the "schedule" metadata */
@@ -74,6 +83,7 @@ typedef struct mf_model {
     bool has_cond;      /* metadata condition = reward: cond is valid */
     mf_model_cond cond;
     mf_reward_model *reward; /* owned; NULL when the file has none */
+    mf_model_dxmi *dxmi;     /* owned; NULL when the file has no DxMI parts */
     size_t n_meta;
     char **meta_keys; /* owned, n_meta each, in file order */
     char **meta_vals;

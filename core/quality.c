@@ -3,6 +3,8 @@
 #include "quality.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 #include "dataset.h"
 #include "knn.h"
@@ -75,4 +77,60 @@ mf_err mf_nn_mean_dist(const float *q, size_t nq, const float *ref, size_t nr, s
     }
     mf_free_aligned(d);
     return err;
+}
+
+typedef struct scored {
+    double v;
+    int pos;
+} scored;
+
+static int cmp_scored(const void *a, const void *b)
+{
+    double u = ((const scored *) a)->v, w = ((const scored *) b)->v;
+    return (u > w) - (u < w);
+}
+
+/*
+ * With 1-based ranks of the pooled scores (a tie group at sorted positions
+ * i..j-1 shares the rank (i + 1 + j)/2), the positives' rank sum R gives
+ * AUC = (R - n_pos (n_pos + 1)/2) / (n_pos n_neg).  The sums are integers or
+ * halves below 2^53: exact in double.
+ */
+mf_err mf_auc(const double *pos, size_t n_pos, const double *neg, size_t n_neg, double *ret)
+{
+    if (pos == NULL || neg == NULL || ret == NULL || n_pos == 0 || n_neg == 0) {
+        return MF_EINVAL;
+    }
+    size_t n = n_pos + n_neg;
+    if (n < n_pos || n > SIZE_MAX / sizeof(scored)) {
+        return MF_ENOMEM;
+    }
+    scored *s = malloc(n * sizeof *s);
+    if (s == NULL) {
+        return MF_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s[i] = i < n_pos ? (scored){pos[i], 1} : (scored){neg[i - n_pos], 0};
+        if (!isfinite(s[i].v)) {
+            free(s);
+            return MF_EINVAL;
+        }
+    }
+    qsort(s, n, sizeof *s, cmp_scored);
+    double rank_sum = 0.0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1, k = 0;
+        while (j < n && s[j].v == s[i].v) {
+            j++;
+        }
+        for (size_t q = i; q < j; q++) {
+            k += (size_t) s[q].pos;
+        }
+        rank_sum += (double) k * 0.5 * (double) (i + 1 + j);
+        i = j;
+    }
+    free(s);
+    double np = (double) n_pos;
+    *ret = (rank_sum - np * (np + 1.0) / 2.0) / (np * (double) n_neg);
+    return MF_OK;
 }

@@ -8,7 +8,9 @@
  *     centres holding >= 1 % of the samples; entropy_ratio = entropy of the
  *     mode histogram / log 8 (1 = perfectly balanced);
  *   mean nearest-neighbour distance from samples to a training set (digits:
- *     compare with the held-out set's own distance to the training set).
+ *     compare with the held-out set's own distance to the training set);
+ *   the ROC AUC of a score separating two sets (DxMI's energy: data against
+ *     uniform noise, score -E).
  * Support fractions of the toy sets are mf_dataset_count_in_support.
  */
 #ifndef MF_QUALITY_H
@@ -40,5 +42,14 @@ MF_MUST_CHECK mf_err mf_modes_eight_gaussians(const float *x, size_t n, mf_mode_
  */
 MF_MUST_CHECK mf_err mf_nn_mean_dist(const float *q, size_t nq, const float *ref, size_t nr,
                                      size_t D, double *ret);
+
+/**
+ * ROC AUC of scores pos (n_pos) against neg (n_neg), higher = positive: the
+ * Mann-Whitney statistic P(s+ > s-) + P(s+ = s-)/2, by average ranks of the
+ * pooled sorted scores, so tied pairs count one half.  Errors: MF_EINVAL
+ * (an empty set, NULL, a non-finite score), MF_ENOMEM.  *ret only on success.
+ */
+MF_MUST_CHECK mf_err mf_auc(const double *pos, size_t n_pos, const double *neg, size_t n_neg,
+                            double *ret);
 
 #endif /* MF_QUALITY_H */

@@ -224,12 +224,14 @@ mf_err mf_rcgd_rows_gather(const mf_rcgd_source *src, mf_rcgd_rows *ret, mf_diag
     }
     mf_rcgd_rows r = {0};
     /* a table's own labels, when no labels table is given */
-    bool own = !src->builtin && src->labels == NULL && src->table->n_labelled > 0;
+    bool own = !src->no_labels && !src->builtin && src->labels == NULL && src->table->n_labelled > 0;
     mf_err err = src->builtin ? builtin_rows(src, &r) : table_rows(src, own, &r);
     double probe;
     bool known = src->builtin && mf_dataset_true_reward(src->id, NULL, 0, &probe) == MF_OK;
     if (err == MF_OK && r.n_unl == 0) {
         err = mf_diag_set(diag, MF_EINVAL, "dataset", "no rows to train on");
+    } else if (src->no_labels) {
+        /* the data alone */
     } else if (err == MF_OK && src->labels != NULL) {
         err = table_labels(src->labels, &r, diag);
     } else if (err == MF_OK && own && r.n_lab < 2) {

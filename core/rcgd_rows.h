@@ -58,6 +58,7 @@ typedef struct mf_rcgd_source {
     size_t n_lab;           /* synthetic labels: how many (>= 2) */
     double label_noise;     /* synthetic labels: noise std (>= 0, finite) */
     uint64_t seed;
+    bool no_labels; /* the data rows only (unlabelled and held-out): labels are not needed */
 } mf_rcgd_source;
 
 /**

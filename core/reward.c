@@ -2,15 +2,7 @@
 /*
  * reward.c - ridge and MLP reward models (see reward.h).
  *
- * Forward, hidden layers i = 0..k-1 (A_{-1} = x):
- *     Z_i = A_{i-1} W_i^T + b_i,  A_i = silu(Z_i);   f = A_{k-1} w_k + b_k
- * Backward from df (n) = dL/df:
- *     dW_k += df^T A_{k-1},  db_k += sum df,  dA_{k-1} = df w_k^T (outer product)
- *     dZ_i = dA_i * silu'(Z_i),  dW_i += dZ_i^T A_{i-1},  db_i += colsum dZ_i,
- *     dA_{i-1} = dZ_i W_i,  and dx = dZ_0 W_0.
- * The input gradient of every row at once is this backward with df = 1: rows
- * are independent, so the gradient of sum_r f(x_r) with respect to row r is
- * grad f(x_r).  Ridge is the k = 0 case: f = x w + b, dx = w.
+ * The network's forward and backward passes are in reward_net.c.
  *
  * The ridge solve is in double: Xc^T Xc by dsyrk on the centred rows, the
  * penalty on the diagonal, then LAPACK's Cholesky solve dposv (the system is
@@ -25,7 +17,6 @@
 
 #include <cblas.h>
 
-#include "kernels.h"
 #include "mem.h"
 #include "optim.h"
 #include "rng.h"
@@ -40,14 +31,6 @@ enum {
     TAG_INIT = 0x696e69,   /* "ini" */
     TAG_BATCH = 0x626174,  /* "bat" */
     TAG_PSEUDO = 0x707364, /* "psd" */
-};
-
-struct mf_reward_ws {
-    size_t max_batch;
-    float *act[MF_REWARD_MAX_HIDDEN]; /* (B, H_i) activations */
-    float *sig[MF_REWARD_MAX_HIDDEN]; /* (B, H_i) sigmoids, for silu' */
-    float *d_a, *d_b;                 /* (B, H_max) ping-pong gradients */
-    float *ones;                      /* (B) df = 1 for the input gradient */
 };
 
 const char *const mf_reward_kind_names[] = {"ridge", "mlp", NULL};
@@ -137,15 +120,21 @@ void mf_reward_free(mf_reward_model *r)
     free(r);
 }
 
-void mf_reward_tensor_names(const mf_reward_model *r, size_t layer, char *w_name, char *b_name)
+void mf_reward_tensor_names_prefix(const mf_reward_model *r, const char *prefix, size_t layer,
+                                   char *w_name, char *b_name)
 {
     if (r->kind == MF_REWARD_RIDGE) {
-        snprintf(w_name, MF_REWARD_NAME_CAP, "reward.weight");
-        snprintf(b_name, MF_REWARD_NAME_CAP, "reward.bias");
+        snprintf(w_name, MF_REWARD_NAME_CAP, "%s.weight", prefix);
+        snprintf(b_name, MF_REWARD_NAME_CAP, "%s.bias", prefix);
         return;
     }
-    snprintf(w_name, MF_REWARD_NAME_CAP, "reward.layers.%zu.weight", layer);
-    snprintf(b_name, MF_REWARD_NAME_CAP, "reward.layers.%zu.bias", layer);
+    snprintf(w_name, MF_REWARD_NAME_CAP, "%s.layers.%zu.weight", prefix, layer);
+    snprintf(b_name, MF_REWARD_NAME_CAP, "%s.layers.%zu.bias", prefix, layer);
+}
+
+void mf_reward_tensor_names(const mf_reward_model *r, size_t layer, char *w_name, char *b_name)
+{
+    mf_reward_tensor_names_prefix(r, "reward", layer, w_name, b_name);
 }
 
 size_t mf_reward_weight_shape(const mf_reward_model *r, size_t layer, size_t shape[2])
@@ -157,159 +146,6 @@ size_t mf_reward_weight_shape(const mf_reward_model *r, size_t layer, size_t sha
     shape[0] = r->out_dim[layer];
     shape[1] = r->in_dim[layer];
     return 2;
-}
-
-/* ---- workspace, forward, backward ------------------------------------------------- */
-
-void mf_reward_ws_free(mf_reward_ws *ws)
-{
-    if (ws == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < MF_REWARD_MAX_HIDDEN; i++) {
-        mf_free_aligned(ws->act[i]);
-        mf_free_aligned(ws->sig[i]);
-    }
-    mf_free_aligned(ws->d_a);
-    mf_free_aligned(ws->d_b);
-    mf_free_aligned(ws->ones);
-    free(ws);
-}
-
-mf_err mf_reward_ws_new(const mf_reward_model *r, size_t max_batch, mf_reward_ws **ret)
-{
-    size_t h_max = 1, n_h;
-    for (size_t i = 0; i < r->n_hidden; i++) {
-        h_max = r->hidden[i] > h_max ? r->hidden[i] : h_max;
-    }
-    if (max_batch == 0) {
-        return MF_EINVAL;
-    }
-    if (mf_size_mul(max_batch, h_max, &n_h) != MF_OK) {
-        return MF_ERANGE;
-    }
-    mf_reward_ws *ws = calloc(1, sizeof *ws);
-    if (ws == NULL) {
-        return MF_ENOMEM;
-    }
-    ws->max_batch = max_batch;
-    bool ok = true;
-    for (size_t i = 0; i < r->n_hidden; i++) {
-        ws->act[i] = mf_alloc_floats(max_batch * r->hidden[i]);
-        ws->sig[i] = mf_alloc_floats(max_batch * r->hidden[i]);
-        ok = ok && ws->act[i] != NULL && ws->sig[i] != NULL;
-    }
-    ws->d_a = mf_alloc_floats(n_h);
-    ws->d_b = mf_alloc_floats(n_h);
-    ws->ones = mf_alloc_floats(max_batch);
-    if (!ok || ws->d_a == NULL || ws->d_b == NULL || ws->ones == NULL) {
-        mf_reward_ws_free(ws);
-        return MF_ENOMEM;
-    }
-    for (size_t j = 0; j < max_batch; j++) {
-        ws->ones[j] = 1.0f;
-    }
-    *ret = ws;
-    return MF_OK;
-}
-
-/* f (n) of n <= max_batch rows; keeps activations and sigmoids for backward. */
-static void forward(const mf_reward_model *r, mf_reward_ws *ws, const float *x, size_t n, float *f)
-{
-    const float *a = x;
-    size_t in = r->D;
-    for (size_t i = 0; i < r->n_hidden; i++) {
-        size_t h = r->out_dim[i];
-        /* act (n, h) = a (n, in) W_i (h, in)^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n, (int) h, (int) in, 1.0f, a,
-                    (int) in, r->params + r->w_off[i], (int) in, 0.0f, ws->act[i], (int) h);
-        mf_k_bias_silu(ws->act[i], ws->sig[i], r->params + r->b_off[i], n, h);
-        a = ws->act[i];
-        in = h;
-    }
-    size_t k = r->n_hidden;
-    mf_k_thin_out(f, a, r->params + r->w_off[k], r->params + r->b_off[k], n, in, 1);
-}
-
-/*
- * Backward of the last forward on ws from df (n): accumulates parameter
- * gradients into d_params unless NULL and the input gradient into d_x (n, D)
- * unless NULL.  x is the forward's input.
- */
-static void backward(const mf_reward_model *r, mf_reward_ws *ws, const float *x, const float *df,
-                     size_t n, float *d_params, float *d_x)
-{
-    size_t k = r->n_hidden, in = r->in_dim[k];
-    const float *a_prev = k > 0 ? ws->act[k - 1] : x, *w = r->params + r->w_off[k];
-    if (d_params != NULL) {
-        /* dw_k (in) += A_{k-1}^T df; db_k += sum df */
-        cblas_sgemv(CblasRowMajor, CblasTrans, (int) n, (int) in, 1.0f, a_prev, (int) in, df, 1,
-                    1.0f, d_params + r->w_off[k], 1);
-        for (size_t j = 0; j < n; j++) {
-            d_params[r->b_off[k]] += df[j];
-        }
-    }
-    /* dA_{k-1} (n, in) = df w_k^T, or with k = 0 the input gradient itself. */
-    float *dz = k > 0 ? ws->d_a : NULL;
-    if (k == 0) {
-        if (d_x != NULL) {
-            cblas_sger(CblasRowMajor, (int) n, (int) in, 1.0f, df, 1, w, 1, d_x, (int) in);
-        }
-        return;
-    }
-    memset(dz, 0, n * in * sizeof(float));
-    cblas_sger(CblasRowMajor, (int) n, (int) in, 1.0f, df, 1, w, 1, dz, (int) in);
-    mf_k_silu_backward(dz, dz, ws->act[k - 1], ws->sig[k - 1], n, in);
-    for (size_t i = k; i-- > 0;) {
-        size_t li = r->in_dim[i], lo = r->out_dim[i];
-        const float *ap = i > 0 ? ws->act[i - 1] : x, *wi = r->params + r->w_off[i];
-        if (d_params != NULL) {
-            /* dW_i (lo, li) += dz^T (lo, n) ap (n, li); db_i += colsum dz */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int) lo, (int) li, (int) n, 1.0f,
-                        dz, (int) lo, ap, (int) li, 1.0f, d_params + r->w_off[i], (int) li);
-            float *db = d_params + r->b_off[i];
-            for (size_t row = 0; row < n; row++) {
-                for (size_t o = 0; o < lo; o++) {
-                    db[o] += dz[row * lo + o];
-                }
-            }
-        }
-        /* dA_{i-1} (n, li) = dz (n, lo) W_i (lo, li): into d_x at i = 0 (accumulating). */
-        float *dst = i == 0 ? d_x : (dz == ws->d_a ? ws->d_b : ws->d_a);
-        if (dst == NULL) {
-            break;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n, (int) li, (int) lo, 1.0f,
-                    dz, (int) lo, wi, (int) li, i == 0 ? 1.0f : 0.0f, dst, (int) li);
-        if (i > 0) {
-            mf_k_silu_backward(dst, dst, ws->act[i - 1], ws->sig[i - 1], n, li);
-            dz = dst;
-        }
-    }
-}
-
-void mf_reward_predict(const mf_reward_model *r, mf_reward_ws *ws, const float *x, size_t n,
-                       float *out)
-{
-    for (size_t r0 = 0; r0 < n; r0 += ws->max_batch) {
-        size_t m = n - r0 < ws->max_batch ? n - r0 : ws->max_batch;
-        forward(r, ws, x + r0 * r->D, m, out + r0);
-    }
-}
-
-void mf_reward_grad(const mf_reward_model *r, mf_reward_ws *ws, const float *x, size_t n, float *f,
-                    float *grad)
-{
-    size_t D = r->D;
-    memset(grad, 0, n * D * sizeof(float));
-    for (size_t r0 = 0; r0 < n; r0 += ws->max_batch) {
-        size_t m = n - r0 < ws->max_batch ? n - r0 : ws->max_batch;
-        /* The backward does not read f; without a caller's buffer it goes to
-         * d_b, scratch that the backward only overwrites afterwards. */
-        float *fo = f != NULL ? f + r0 : ws->d_b;
-        forward(r, ws, x + r0 * D, m, fo);
-        backward(r, ws, x + r0 * D, ws->ones, m, NULL, grad + r0 * D);
-    }
 }
 
 /* ---- options ---------------------------------------------------------------------- */
@@ -455,8 +291,7 @@ out:
     return err;
 }
 
-/* PyTorch's nn.Linear initialisation: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-static void init_uniform(mf_reward_model *r, uint64_t seed)
+void mf_reward_init_params(mf_reward_model *r, uint64_t seed)
 {
     mf_rng root = mf_rng_derive(mf_rng_make(seed), TAG_INIT);
     for (size_t i = 0; i < r->n_layers; i++) {
@@ -536,7 +371,7 @@ static mf_err fit_mlp(const mf_reward_opts *o, const float *x, const float *y, c
         goto out;
     }
     standardisation(x, y, idx, n, D, mx, sx, &my, &sy);
-    init_uniform(r, o->seed);
+    mf_reward_init_params(r, o->seed);
     mf_adam adam = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .m = m, .v = v};
     mf_rng rb = mf_rng_derive(mf_rng_make(o->seed), TAG_BATCH);
     for (size_t step = 0; step < o->steps; step++) {
@@ -547,12 +382,12 @@ static mf_err fit_mlp(const mf_reward_opts *o, const float *x, const float *y, c
             }
             yb[j] = (float) (((double) y[row] - my) / sy);
         }
-        forward(r, ws, xb, B, f);
+        mf_reward_forward(r, ws, xb, B, f);
         for (size_t j = 0; j < B; j++) { /* dL/df of L = mean (f - y)^2 */
             f[j] = 2.0f * (f[j] - yb[j]) / (float) B;
         }
         memset(grad, 0, r->n_params * sizeof(float));
-        backward(r, ws, xb, f, B, grad, NULL);
+        mf_reward_backward(r, ws, xb, f, B, grad, NULL, 0);
         float lr = mf_lr_at(MF_LR_COSINE, (float) o->lr, (float) o->lr * 0.01f, 0, step, o->steps);
         mf_adam_step(&adam, r->params, grad, r->n_params, lr);
     }

@@ -28,8 +28,14 @@
  * permutation and the first floor(val_frac n) are held out; stats report the
  * training MSE and the held-out R^2 = 1 - SSE/SST (SST about the held-out mean).
  *
+ * The same scalar network serves DxMI's energy E(x) and value V(x, t)
+ * (dxmi.h), which are trained by their own losses: mf_reward_forward and
+ * mf_reward_backward take any per-row upstream gradient, the _rows variants
+ * and mf_reward_param_grad_part split a batch over threads.
+ *
  * Threading: a fitted model is read-only and may be shared; each thread needs
- * its own mf_reward_ws.  Nothing allocates after mf_reward_ws_new.
+ * its own mf_reward_ws, or its own row range of one (the _rows functions).
+ * Nothing allocates after mf_reward_ws_new.
  */
 #ifndef MF_REWARD_H
 #define MF_REWARD_H
@@ -95,6 +101,21 @@ void mf_reward_free(mf_reward_model *r);
 #define MF_REWARD_NAME_CAP 48
 void mf_reward_tensor_names(const mf_reward_model *r, size_t layer, char *w_name, char *b_name);
 
+/**
+ * The same names under another prefix ("energy": "energy.layers.{i}.weight", ...;
+ * ridge "{prefix}.weight").  A prefix of up to MF_REWARD_PREFIX_MAX bytes fits
+ * MF_REWARD_NAME_CAP; a longer one is cut.
+ */
+#define MF_REWARD_PREFIX_MAX 16
+void mf_reward_tensor_names_prefix(const mf_reward_model *r, const char *prefix, size_t layer,
+                                   char *w_name, char *b_name);
+
+/**
+ * PyTorch's default nn.Linear initialisation from a seed, layer by layer:
+ * W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (what mf_reward_fit starts an mlp from).
+ */
+void mf_reward_init_params(mf_reward_model *r, uint64_t seed);
+
 /** The shape of layer i's weight into shape[0..n) and returns n (1 for ridge, else 2). */
 size_t mf_reward_weight_shape(const mf_reward_model *r, size_t layer, size_t shape[2]);
 
@@ -151,6 +172,45 @@ typedef struct mf_reward_ws mf_reward_ws;
 MF_MUST_CHECK mf_err mf_reward_ws_new(const mf_reward_model *r, size_t max_batch,
                                       mf_reward_ws **ret);
 void mf_reward_ws_free(mf_reward_ws *ws);
+size_t mf_reward_ws_max_batch(const mf_reward_ws *ws);
+
+/**
+ * f (n) = f(x) of x (n, D), n <= the workspace's max batch, keeping the
+ * activations for mf_reward_backward.
+ */
+void mf_reward_forward(const mf_reward_model *r, mf_reward_ws *ws, const float *x, size_t n,
+                       float *f);
+
+/**
+ * Backward of the last mf_reward_forward of these n rows from the per-row
+ * upstream gradient df (n) = dL/df: accumulates (+=) dL/d params into d_params
+ * (n_params, the params layout) unless NULL, and the first dx_cols
+ * (<= D) columns of dL/dx into d_x (n, dx_cols) unless NULL (dx_cols < D:
+ * a network on [x, emb(t)] that needs only the x part).  x: the forward's input.
+ */
+void mf_reward_backward(const mf_reward_model *r, mf_reward_ws *ws, const float *x, const float *df,
+                        size_t n, float *d_params, float *d_x, size_t dx_cols);
+
+/*
+ * The same for threads: forward and backward of workspace rows [r0, r0 + n)
+ * (x, f, df, d_x are those rows' own arrays; disjoint ranges may run
+ * concurrently), then the parameter gradients of rows [0, n) split by
+ * output rows of each layer.
+ */
+void mf_reward_forward_rows(const mf_reward_model *r, mf_reward_ws *ws, size_t r0, const float *x,
+                            size_t n, float *f);
+/** Keeps each layer's gradient for mf_reward_param_grad_part; adds into d_x as above. */
+void mf_reward_backward_rows(const mf_reward_model *r, mf_reward_ws *ws, size_t r0, const float *df,
+                             size_t n, float *d_x, size_t dx_cols);
+/**
+ * Part `part` of n_parts of the parameter gradients of rows [0, n), x (n, D)
+ * the forward's input: output rows [part out_i / n_parts, (part + 1) out_i /
+ * n_parts) of every layer, OVERWRITING those entries of d_params.  Parts touch
+ * disjoint entries and may run concurrently.  Returns the sum of squares of
+ * the entries it wrote (for gradient clipping).
+ */
+double mf_reward_param_grad_part(const mf_reward_model *r, const mf_reward_ws *ws, const float *x,
+                                 size_t n, size_t part, size_t n_parts, float *d_params);
 
 /** f(x) of n rows x (n, D) into out (n); any n (rows go in chunks of the workspace). */
 void mf_reward_predict(const mf_reward_model *r, mf_reward_ws *ws, const float *x, size_t n,

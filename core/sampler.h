@@ -12,6 +12,11 @@
  *   MF_SAMPLER_ODE   the probability-flow ODE in (sigma, y) = (sqrt((1-ab)/ab),
  *                    x / sqrt(ab)) coordinates, dy/dsigma = eps(x, t), by Heun's
  *                    method (Euler on the last step, where sigma reaches 0).
+ * One sampler does not walk the grid:
+ *   MF_SAMPLER_VAR   DxMI's short chain of T steps (var_sched.h, opts.var):
+ *                    x_{t+1} = xmult_t x_t + cmult_t eps(x_t, tau_t) + sigma_t z
+ *                    with the chain's current sigma_t, eps at the continuous
+ *                    index tau_t; steps must be var->T.
  * Randomness: the initial noise of sample i, dimension d, is normal number
  * (first_index + i) D + d of a stream derived from the seed; the noise added at
  * grid step k uses another stream derived from (seed, k).  So the same seed
@@ -26,25 +31,32 @@
 #ifndef MF_SAMPLER_H
 #define MF_SAMPLER_H
 
-#include "err.h"
-#include "mlp.h"
-#include "schedule.h"
-
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+#include "mlp.h"
+#include "schedule.h"
+#include "var_sched.h"
+
 /* Stream (under the seed) of the initial noise; the probability-flow
  * likelihood (likelihood.h) draws the same noise from it. */
 #define MF_SAMPLER_STREAM_INIT 1
+/* Stream of the noise added at step k: mf_rng_derive(mf_rng_derive(root,
+ * MF_SAMPLER_STREAM_STEP), k), root = mf_rng_make(seed); same indices. */
+#define MF_SAMPLER_STREAM_STEP 2
 
 typedef enum mf_sampler_kind {
     MF_SAMPLER_DDPM = 0,
     MF_SAMPLER_DDIM = 1,
     MF_SAMPLER_ODE = 2,
+    /* The daemon runs it only on a model that carries a short chain
+     * (server/sample_batch.c: mf_sample_resolve, mf_sample_opts). */
+    MF_SAMPLER_VAR = 3,
 } mf_sampler_kind;
 
-/** "ddpm", "ddim", "ode". */
+/** "ddpm", "ddim", "ode", "var"; "unknown" for other values. */
 const char *mf_sampler_name(mf_sampler_kind kind);
 
 /** The same names by mf_sampler_kind, NULL-terminated (for tables of names). */
@@ -76,8 +88,9 @@ typedef struct mf_sample_seg {
 
 typedef struct mf_sampler_opts {
     mf_sampler_kind kind;
-    size_t steps;              /* S, 1..T */
-    float eta;                 /* DDIM only, 0..1 */
+    size_t steps;            /* S, 1..T; VAR: var->T */
+    float eta;               /* DDIM only, 0..1 */
+    const mf_var_sched *var; /* VAR only (borrowed): the short chain */
     uint64_t seed;
     uint64_t first_index;      /* global index of row 0 (for batch splits) */
     const mf_sample_seg *segs; /* NULL: all rows are one segment (seed, first_index); else
@@ -93,10 +106,11 @@ size_t mf_sampler_n_evals(const mf_sampler_opts *o);
 
 /**
  * Draws n samples in model space into x (n, D).  Scratch is allocated once at
- * the start, never inside the step loop.  Errors: MF_EINVAL (steps 0 or > T,
+ * the start, never inside the step loop.  s may be NULL for MF_SAMPLER_VAR
+ * (the chain carries what it needs).  Errors: MF_EINVAL (steps 0 or > T,
  * eta outside [0, 1], n or D 0, segments that do not sum to n or more than
- * MF_SAMPLER_MAX_SEGS), MF_ENOMEM, MF_ECANCELED (x then holds the
- * partial state).
+ * MF_SAMPLER_MAX_SEGS, an unknown kind; VAR: var NULL or steps != var->T;
+ * others: s NULL), MF_ENOMEM, MF_ECANCELED (x then holds the partial state).
  */
 MF_MUST_CHECK mf_err mf_sample(const mf_schedule *s, mf_eps_fn eps, const mf_sampler_opts *o,
                                float *x, size_t n, size_t D);

@@ -72,7 +72,9 @@ typedef struct mf_var_sched {
  * Builds the short chain of T steps for a parent schedule s; sigma = sigma0.
  * Errors: MF_EINVAL (T 0, 1 or > MF_VAR_MAX_T, s NULL, an unknown kind),
  * MF_ERANGE (a bisection that does not bracket, e.g. a schedule whose
- * alpha_bar_{N-1} the short chain cannot reach).  *ret only on success.
+ * alpha_bar_{N-1} the short chain cannot reach; a beta~ that rounds to 1 in
+ * float, e.g. a matched chain on cosine:0.008:1000, alpha_bar_999 = 2.4e-9).
+ * *ret only on success.
  */
 MF_MUST_CHECK mf_err mf_var_sched_init(const mf_schedule *s, size_t T, mf_var_sched_kind kind,
                                        mf_var_sched *ret);

@@ -417,7 +417,7 @@ static mf_err absent(const mf_req_field *f, const char *ptr, const mf_req_limits
         return mf_req_fail_missing(d, ptr, what);
     }
     if (f->has_given) {
-        *AT(params, f, bool) = false;
+        *(bool *) (void *) ((char *) params + f->given_offset) = false;
     }
     if (!with_defaults) {
         return MF_OK;

@@ -18,7 +18,7 @@
 
 static const char *const job_keys[] = {"type", "model", "params", NULL};
 /* Job types of the API that this build does not run (422 unsupported_type). */
-static const char *const api_types[] = {"finetune.dxmi", NULL};
+static const char *const api_types[] = {NULL};
 
 /* "\"sample\", \"train\" or \"finetune.smeme\"" (or "and"): the job types, for messages. */
 static void job_types(char *buf, size_t cap, const char *last_sep)

@@ -44,9 +44,9 @@ MF_MUST_CHECK mf_err mf_req_decode_samples(const char *body, size_t len, const m
  * POST /v1/jobs body: {"type": a codec's name, "model": id, "params": {...}}.
  * model is required when the type takes a model (the one it samples or
  * fine-tunes), forbidden otherwise; params may be omitted when every param
- * has a default.  Job types of the API that this build does not run
- * ("finetune.reward", "finetune.dxmi") get "unsupported_type" (422) on /type;
- * others "bad_value".
+ * has a default.  A job type of the API that this build does not run (none
+ * today: request_json.c's api_types) gets "unsupported_type" (422) on /type;
+ * an unknown one "bad_value".
  */
 typedef struct mf_job_req {
     const mf_job_codec *codec;

@@ -71,8 +71,9 @@ struct req {
      */
     mf_http_handler resume;
     void (*cleanup)(req *r);
-    /* the suspended call of POST /v1/samples (routes_jobs.c) */
+    /* the suspended call of POST /v1/samples (routes_jobs.c) or /v1/scores (routes_scores.c) */
     mf_sample_call *call;
+    mf_score_call *score;
     atomic_int call_done;
     double t0;
     int status;

@@ -22,7 +22,8 @@ typedef struct buf {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void put(buf *b, const char *fmt, ...)
+static void
+put(buf *b, const char *fmt, ...)
 {
     for (int attempt = 0; attempt < 2 && !b->oom; attempt++) {
         va_list ap;
@@ -80,10 +81,12 @@ enum MHD_Result mf_route_metrics(req *r)
         put(&b, "manifold_http_requests_total{code=\"%dxx\"} %llu\n", c,
             (unsigned long long) atomic_load(&s->responses[c]));
     }
-    put(&b, "# HELP manifold_queue_depth Work waiting: queued jobs and sampling requests.\n"
-            "# TYPE manifold_queue_depth gauge\n"
-            "manifold_queue_depth{kind=\"jobs\"} %zu\nmanifold_queue_depth{kind=\"samples\"} %zu\n",
-        st.queued, st.pending_samples);
+    put(&b,
+        "# HELP manifold_queue_depth Work waiting: queued jobs, sampling and score requests.\n"
+        "# TYPE manifold_queue_depth gauge\n"
+        "manifold_queue_depth{kind=\"jobs\"} %zu\nmanifold_queue_depth{kind=\"samples\"} %zu\n"
+        "manifold_queue_depth{kind=\"scores\"} %zu\n",
+        st.queued, st.pending_samples, st.pending_scores);
     put(&b, "# HELP manifold_jobs Jobs in the store, by state.\n# TYPE manifold_jobs gauge\n");
     static const char *names[5] = {"queued", "running", "succeeded", "failed", "cancelled"};
     for (int i = 0; i < 5 && have_counts; i++) {
@@ -104,6 +107,12 @@ enum MHD_Result mf_route_metrics(req *r)
         "their requests).\n# TYPE manifold_batches_total counter\nmanifold_batches_total %llu\n",
         (unsigned long long) st.samples_total, (unsigned long long) st.sample_calls_total,
         (unsigned long long) st.batches_total);
+    put(&b,
+        "# HELP manifold_points_scored_total Points given anomaly scores.\n"
+        "# TYPE manifold_points_scored_total counter\nmanifold_points_scored_total %llu\n"
+        "# HELP manifold_score_requests_total Score requests answered.\n"
+        "# TYPE manifold_score_requests_total counter\nmanifold_score_requests_total %llu\n",
+        (unsigned long long) st.points_scored_total, (unsigned long long) st.score_calls_total);
     put(&b,
         "# HELP manifold_workers Compute workers.\n# TYPE manifold_workers gauge\n"
         "manifold_workers %zu\n"

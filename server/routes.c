@@ -47,6 +47,8 @@ static const mf_route routes[] = {
     {MF_ROUTE_DELETE, "/v1/datasets/{id}",       mf_route_dataset_delete,  MF_ROUTE_NO_BODY},
     /* sampling and jobs: routes_jobs.c (events: stream.c) */
     {MF_ROUTE_POST,   "/v1/samples",             mf_route_samples,       MF_ROUTE_MAX_BODY},
+    /* anomaly scores: routes_scores.c */
+    {MF_ROUTE_POST,   "/v1/scores",              mf_route_scores,        MF_ROUTE_MAX_BODY},
     {MF_ROUTE_GET,    "/v1/jobs",                mf_route_jobs_list,     MF_ROUTE_NO_BODY},
     {MF_ROUTE_POST,   "/v1/jobs",                mf_route_jobs_submit,   MF_ROUTE_MAX_BODY},
     {MF_ROUTE_GET,    "/v1/jobs/{id}",           mf_route_job_get,       MF_ROUTE_NO_BODY},

@@ -59,7 +59,7 @@ void mf_routes_find(req *r);
 void mf_routes_allow(unsigned set, char *out, size_t cap);
 
 /* ---- handlers, one per row (routes_ops.c, prom.c, routes_models.c, routes_datasets.c,
- *      routes_jobs.c) ---- */
+ *      routes_jobs.c, routes_scores.c) ---- */
 
 enum MHD_Result mf_route_healthz(req *r);
 enum MHD_Result mf_route_readyz(req *r);
@@ -78,6 +78,7 @@ enum MHD_Result mf_route_dataset_get(req *r);
 enum MHD_Result mf_route_dataset_delete(req *r);
 
 enum MHD_Result mf_route_samples(req *r);
+enum MHD_Result mf_route_scores(req *r);
 
 enum MHD_Result mf_route_jobs_submit(req *r);
 enum MHD_Result mf_route_jobs_list(req *r);

@@ -11,6 +11,7 @@
 #include "evaluate.h"
 #include "log.h"
 #include "mem.h"
+#include "model_dxmi.h"
 #include "sampler.h"
 #include "steer.h"
 
@@ -38,12 +39,64 @@ void mf_sample_call_release(mf_sample_call *c, mf_registry *reg)
     free(c);
 }
 
+mf_sampler_opts mf_sample_opts(const mf_sample_req *req, const mf_model *m)
+{
+    const mf_model_dxmi *dx = mf_model_get_dxmi(m);
+    bool var = req->sampler == MF_SAMPLER_VAR && dx != NULL && dx->has_var;
+    return (mf_sampler_opts){.kind = req->sampler,
+                             .steps = req->steps,
+                             .eta = (float) req->eta,
+                             .var = var ? &dx->var : NULL};
+}
+
+/* The sampler of req on m: the model's own when none is given; var only where it exists,
+ * unsteered, with the chain's steps. */
+static mf_err resolve_sampler(mf_sample_req *req, const mf_model *m, const char *prefix, mf_diag *d)
+{
+    const mf_model_dxmi *dx = mf_model_get_dxmi(m);
+    bool has_var = dx != NULL && dx->has_var;
+    bool steered =
+        req->has_target || req->n_condition > 0 || req->has_guidance || m->net->cfg.cond_dim > 0;
+    char field[64];
+    if (!req->has_sampler) {
+        req->sampler = has_var && !steered ? MF_SAMPLER_VAR : MF_SAMPLER_DDPM;
+        req->has_sampler = true;
+    }
+    if (req->sampler != MF_SAMPLER_VAR) {
+        return MF_OK;
+    }
+    snprintf(field, sizeof field, "%s/sampler", prefix);
+    if (!has_var) {
+        return mf_diag_setc(d, MF_ERANGE, "impossible", field,
+                            "model %s has no few-step sampler: \"var\" samples a finetune.dxmi "
+                            "result (use ddpm, ddim or ode)",
+                            req->model);
+    }
+    if (steered) {
+        return mf_diag_setc(d, MF_ERANGE, "impossible", field,
+                            "the var sampler takes no condition, target or guidance");
+    }
+    if (req->steps == 0) {
+        req->steps = dx->var.T;
+    } else if (req->steps != dx->var.T) {
+        snprintf(field, sizeof field, "%s/steps", prefix);
+        return mf_diag_setc(d, MF_ERANGE, "impossible", field,
+                            "the var sampler of model %s takes exactly its %zu steps, not %zu "
+                            "(name another \"sampler\" for other steps)",
+                            req->model, dx->var.T, req->steps);
+    }
+    return MF_OK;
+}
+
 mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_limits *lim,
                          uint64_t seed_if_none, const char *prefix, mf_diag *d)
 {
     size_t T = m->sched.T;
     char field[64];
     mf_err err = mf_steer_resolve(req, m, prefix, d);
+    if (err == MF_OK) {
+        err = resolve_sampler(req, m, prefix, d);
+    }
     if (err != MF_OK) {
         return err;
     }
@@ -56,7 +109,7 @@ mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_lim
         return mf_diag_setc(d, MF_ERANGE, "impossible", field,
                             "steps %zu exceeds the model's %zu diffusion steps", req->steps, T);
     }
-    mf_sampler_opts o = {.kind = req->sampler, .steps = req->steps};
+    mf_sampler_opts o = mf_sample_opts(req, m);
     /* budget: rows x network evaluations (two per step with guidance) x 2 flops per parameter */
     double flops = (double) req->n * (double) mf_sampler_n_evals(&o) *
                    (double) mf_steer_evals_per_step(req) * 2.0 * (double) m->net->n_params;
@@ -239,14 +292,12 @@ void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head)
     mf_err err = x == NULL ? MF_ENOMEM : gather_rows(head, rows, &cond, &target);
     if (err == MF_OK) {
         mf_guide g = mf_steer_guide(&head->req, m, cond, target);
-        mf_sampler_opts o = {.kind = head->req.sampler,
-                             .steps = head->req.steps,
-                             .eta = (float) head->req.eta,
-                             .segs = segs,
-                             .n_segs = n_calls,
-                             .cancel = &b.stop,
-                             .progress = batch_progress,
-                             .progress_ctx = &b};
+        mf_sampler_opts o = mf_sample_opts(&head->req, m);
+        o.segs = segs;
+        o.n_segs = n_calls;
+        o.cancel = &b.stop;
+        o.progress = batch_progress;
+        o.progress_ctx = &b;
         bool guided = cond != NULL || target != NULL;
         err = mf_par_sample_guided(env->team, m->net, &m->sched, &o, guided ? &g : NULL, x, rows);
     }

@@ -44,7 +44,7 @@ struct mf_sample_call {
     /* out (valid in done) */
     mf_err err;
     mf_diag diag; /* what went wrong, when err */
-    float *x; /* (n, D) in data space */
+    float *x;     /* (n, D) in data space */
     bool has_metrics;
     mf_metrics metrics;
     char metrics_skipped[256]; /* why there are no metrics (an mf_diag message) */
@@ -62,13 +62,23 @@ void mf_sample_call_release(mf_sample_call *c, mf_registry *reg);
 
 /**
  * Checks req against model m (steps <= T, the compute budget of lim, the
- * model unconditional) and fills the defaults: steps 0 -> T for ddpm, 100 (or
- * T) otherwise; no seed -> seed_if_none.  Errors: MF_ERANGE with d (code
- * "impossible", field under prefix, e.g. "" or "/params").
+ * steering the model takes, the var sampler only on a model with a short
+ * chain and with exactly its T steps) and fills the defaults: no sampler ->
+ * var for a DxMI model with a short chain (core/model_dxmi.h) when nothing
+ * steers the request, else ddpm; steps 0 -> T for ddpm, the chain's T for
+ * var, 100 (or T) otherwise; no seed -> seed_if_none.  Errors: MF_ERANGE with
+ * d (code "impossible", field under prefix, e.g. "" or "/params").
  */
 MF_MUST_CHECK mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m,
                                        const mf_req_limits *lim, uint64_t seed_if_none,
                                        const char *prefix, mf_diag *d);
+
+/**
+ * The sampler options of a resolved request on model m: kind, steps, eta and,
+ * for var, m's short chain (borrowed from m).  The caller adds seeds,
+ * segments, cancel and progress.
+ */
+mf_sampler_opts mf_sample_opts(const mf_sample_req *req, const mf_model *m);
 
 /**
  * Fills c->cond and c->target from c's resolved request and model (steer.h):

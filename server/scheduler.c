@@ -11,7 +11,8 @@
  * Jobs are in one of three places: queued (not started, FIFO), on a worker
  * (a slice), or paused (started, waiting for their next slice, FIFO).  A
  * worker that frees up takes, in this order: a batch of waiting sampling
- * calls; a queued job, when fewer than max_running_jobs are started; the
+ * calls or of waiting score calls (the kind whose oldest call waited longer);
+ * a queued job, when fewer than max_running_jobs are started; the
  * paused job that waited longest.  So up to max_running_jobs jobs take turns
  * slice by slice, even on one worker, and a sampling call waits for one slice
  * at most.
@@ -103,18 +104,41 @@ mf_err mf_sched_resolve(mf_sched *s, mf_sample_req *req, const mf_model *m, cons
     return mf_sample_resolve(req, m, &s->cfg.limits, seed, prefix, d);
 }
 
+/* Lock held: MF_OK when a call may wait (not draining, room in the queues), else why not. */
+static mf_err admit_call(mf_sched *s, const char *what, mf_diag *d)
+{
+    if (s->draining) {
+        return mf_diag_setc(d, MF_ECANCELED, "shutting_down", NULL, "the server is shutting down");
+    }
+    if (s->pending.n + s->pending_scores.n >= s->cfg.max_pending_samples) {
+        return mf_diag_setc(d, MF_EBUSY, "queue_full", NULL,
+                            "too many %s requests are waiting; retry shortly", what);
+    }
+    return MF_OK;
+}
+
 mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c, mf_diag *d)
 {
     uv_mutex_lock(&s->lock);
-    mf_err err = MF_OK;
-    if (s->draining) {
-        err = mf_diag_setc(d, MF_ECANCELED, "shutting_down", NULL, "the server is shutting down");
-    } else if (s->pending.n >= s->cfg.max_pending_samples) {
-        err = mf_diag_setc(d, MF_EBUSY, "queue_full", NULL,
-                           "too many sampling requests are waiting; retry shortly");
-    } else {
+    mf_err err = admit_call(s, "sampling", d);
+    if (err == MF_OK) {
         c->queued_at = mf_mono_s();
         mf_sample_queue_push(&s->pending, c);
+    }
+    uv_mutex_unlock(&s->lock);
+    if (err == MF_OK) {
+        uv_async_send(&s->wake);
+    }
+    return err;
+}
+
+mf_err mf_sched_score(mf_sched *s, mf_score_call *c, mf_diag *d)
+{
+    uv_mutex_lock(&s->lock);
+    mf_err err = admit_call(s, "score", d);
+    if (err == MF_OK) {
+        c->queued_at = mf_mono_s();
+        mf_score_queue_push(&s->pending_scores, c);
     }
     uv_mutex_unlock(&s->lock);
     if (err == MF_OK) {
@@ -153,6 +177,24 @@ static void run_batch(worker *w, mf_sample_call *head)
     s->batch_s_avg = mf__sched_moving_avg(s->batch_s_avg, mf_mono_s() - t0);
     s->stats.batches_total++;
     s->stats.batched_calls_total += n_calls;
+    uv_mutex_unlock(&s->lock);
+}
+
+static void run_scores(worker *w, mf_score_call *head)
+{
+    mf_sched *s = w->s;
+    size_t n_calls = 0, points = 0;
+    uv_mutex_lock(&s->lock);
+    for (mf_score_call *c = head; c != NULL; c = c->next) {
+        n_calls++;
+        points += c->req.n;
+        mf__sched_hist_add(&s->stats.queue_wait, mf_mono_s() - c->queued_at);
+    }
+    uv_mutex_unlock(&s->lock);
+    mf_score_batch_run(w->team, s->reg, head);
+    uv_mutex_lock(&s->lock);
+    s->stats.score_calls_total += n_calls;
+    s->stats.points_scored_total += points;
     uv_mutex_unlock(&s->lock);
 }
 
@@ -214,6 +256,8 @@ static void worker_main(void *arg)
         bool more = false;
         if (k == TASK_BATCH) {
             run_batch(w, w->batch);
+        } else if (k == TASK_SCORE) {
+            run_scores(w, w->scores);
         } else {
             more = run_slice(w, w->job);
         }
@@ -233,6 +277,7 @@ static void worker_main(void *arg)
         }
         w->task = TASK_NONE;
         w->batch = NULL;
+        w->scores = NULL;
         w->job = NULL;
         uv_cond_broadcast(&s->idle_cv);
         uv_async_send(&s->wake);
@@ -249,7 +294,14 @@ static void dispatch(mf_sched *s)
         if (w->task != TASK_NONE) {
             continue;
         }
-        if (s->pending.head != NULL) {
+        bool scores_first = s->pending_scores.head != NULL &&
+                            (s->pending.head == NULL ||
+                             s->pending_scores.head->queued_at < s->pending.head->queued_at);
+        if (scores_first) {
+            w->scores = mf_score_queue_take(&s->pending_scores, s->cfg.max_batch_rows);
+            w->task = TASK_SCORE;
+            assigned = true;
+        } else if (s->pending.head != NULL) {
             w->batch = mf_sample_queue_take(&s->pending, s->cfg.max_batch_rows);
             w->task = TASK_BATCH;
             assigned = true;
@@ -409,7 +461,7 @@ bool mf_sched_drain(mf_sched *s, double timeout)
     bool in_time = true;
     uv_mutex_lock(&s->lock);
     s->draining = true;
-    while (s->pending.head != NULL || !all_idle(s)) {
+    while (s->pending.head != NULL || s->pending_scores.head != NULL || !all_idle(s)) {
         double left = t_end - mf_mono_s();
         if (left <= 0) {
             in_time = false;
@@ -451,6 +503,15 @@ void mf_sched_free(mf_sched *s)
                             "the server is shutting down");
         c->done(c);
         mf_sample_call_release(c, s->reg);
+        c = n;
+    }
+    for (mf_score_call *c = s->pending_scores.head; c != NULL;) {
+        mf_score_call *n = c->next;
+        c->err = MF_ECANCELED;
+        (void) mf_diag_setc(&c->diag, MF_ECANCELED, "shutting_down", NULL,
+                            "the server is shutting down");
+        c->done(c);
+        mf_score_call_release(c, s->reg);
         c = n;
     }
     for (size_t i = 0; i < s->n_workers; i++) {
@@ -510,6 +571,7 @@ void mf_sched_get_stats(mf_sched *s, mf_sched_stats *ret)
     ret->queued = s->queued.n;
     ret->running = s->n_started;
     ret->pending_samples = s->pending.n;
+    ret->pending_scores = s->pending_scores.n;
     ret->workers = s->n_workers;
     ret->busy_workers = 0;
     for (size_t i = 0; i < s->n_workers; i++) {

@@ -6,7 +6,9 @@
  * Work comes in two kinds.  Sampling calls (POST /v1/samples) wait in memory
  * and are batched (sample_batch.h): when a worker frees up, every waiting call
  * with the same batching key (up to max_batch_rows rows) runs as ONE
- * segmented sampler run.  Jobs (POST /v1/jobs) live in the store; they run in
+ * segmented sampler run.  Score calls (POST /v1/scores, score_call.h) wait
+ * and batch the same way, by model; of the two kinds the older waiting call
+ * goes first.  Jobs (POST /v1/jobs) live in the store; they run in
  * time slices of slice_seconds and go back to the loop between slices, so a
  * waiting sampling call never waits for more than one slice of a long job.
  * Sampling calls always go first.  What a job does is its type's business
@@ -32,20 +34,21 @@
 #include "registry.h"
 #include "request_json.h"
 #include "sample_batch.h"
+#include "score_call.h"
 #include "store.h"
 
 typedef struct mf_sched mf_sched;
 
 typedef struct mf_sched_cfg {
-    size_t workers;              /* compute workers (>= 1) */
-    size_t team;                 /* threads per worker (>= 1) */
-    size_t max_queue;            /* queued jobs; more: 503 queue_full */
-    size_t max_pending_samples;  /* waiting sampling calls; more: 503 */
-    size_t max_running_jobs;     /* jobs started and not finished at once */
-    size_t max_batch_rows;       /* rows of one batched sampler run */
-    double slice_seconds;        /* time slice of a job */
-    uint32_t max_attempts;       /* a job interrupted by a crash is re-run until this many starts */
-    double result_ttl;           /* seconds finished jobs are kept */
+    size_t workers;             /* compute workers (>= 1) */
+    size_t team;                /* threads per worker (>= 1) */
+    size_t max_queue;           /* queued jobs; more: 503 queue_full */
+    size_t max_pending_samples; /* waiting sampling and score calls; more: 503 */
+    size_t max_running_jobs;    /* jobs started and not finished at once */
+    size_t max_batch_rows;      /* rows of one batched sampler run, points of a score run */
+    double slice_seconds;       /* time slice of a job */
+    uint32_t max_attempts;      /* a job interrupted by a crash is re-run until this many starts */
+    double result_ttl;          /* seconds finished jobs are kept */
     mf_req_limits limits;
 } mf_sched_cfg;
 
@@ -67,6 +70,11 @@ MF_MUST_CHECK mf_err mf_sched_resolve(mf_sched *s, mf_sample_req *req, const mf_
  * queue_full), MF_ECANCELED (draining: shutting_down).
  */
 MF_MUST_CHECK mf_err mf_sched_sample(mf_sched *s, mf_sample_call *c, mf_diag *d);
+
+/**
+ * Queues a score call (score_call.h).  Errors as mf_sched_sample.
+ */
+MF_MUST_CHECK mf_err mf_sched_score(mf_sched *s, mf_score_call *c, mf_diag *d);
 
 /* ---- jobs ---------------------------------------------------------------------- */
 
@@ -138,11 +146,12 @@ typedef struct mf_hist {
 } mf_hist;
 
 typedef struct mf_sched_stats {
-    size_t queued, running, pending_samples, workers, busy_workers;
+    size_t queued, running, pending_samples, pending_scores, workers, busy_workers;
     uint64_t samples_total, sample_calls_total, batches_total, batched_calls_total;
+    uint64_t points_scored_total, score_calls_total;
     uint64_t jobs_finished[5]; /* by mf_job_state (final ones) */
     mf_hist queue_wait, run_time;
-    double busy_seconds;       /* worker time spent computing */
+    double busy_seconds; /* worker time spent computing */
 } mf_sched_stats;
 
 void mf_sched_get_stats(mf_sched *s, mf_sched_stats *ret);

@@ -23,6 +23,7 @@
 typedef enum {
     TASK_NONE,
     TASK_BATCH,
+    TASK_SCORE,
     TASK_SLICE
 } task_kind;
 
@@ -32,6 +33,7 @@ typedef struct worker {
     mf_par *team;
     task_kind task;
     mf_sample_call *batch; /* linked through next */
+    mf_score_call *scores; /* linked through next */
     mf_job *job;
 } worker;
 
@@ -57,6 +59,7 @@ struct mf_sched {
     size_t n_workers;
     /* guarded by lock */
     mf_sample_queue pending;
+    mf_score_queue pending_scores;
     job_list queued;  /* not started */
     job_list paused;  /* started, waiting for their next slice */
     size_t n_started; /* started and not finished (paused or on a worker) */

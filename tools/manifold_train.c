@@ -21,6 +21,7 @@
 #include "eval_report.h"
 #include "knn.h"
 #include "mem.h"
+#include "model_dxmi.h"
 #include "model_file.h"
 #include "par.h"
 #include "png.h"
@@ -385,7 +386,12 @@ static int draw_samples(mf_par *team, const mf_model *m, const sample_args *a, f
 {
     mf_sampler_kind kind;
     if (mf_sampler_lookup(a->sampler, &kind) != MF_OK) {
-        fprintf(stderr, "error: unknown sampler '%s' (ddpm, ddim, ode)\n", a->sampler);
+        fprintf(stderr, "error: unknown sampler '%s' (ddpm, ddim, ode, var)\n", a->sampler);
+        return 2;
+    }
+    const mf_model_dxmi *dx = mf_model_get_dxmi(m);
+    if (kind == MF_SAMPLER_VAR && (dx == NULL || !dx->has_var)) {
+        fprintf(stderr, "error: --sampler var needs a DxMI model with a short chain\n");
         return 2;
     }
     if (a->steps > m->sched.T) {
@@ -396,7 +402,8 @@ static int draw_samples(mf_par *team, const mf_model *m, const sample_args *a, f
     mf_progress prog;
     mf_progress_start(&prog, "sampling: network evaluation");
     mf_sampler_opts o = {.kind = kind,
-                         .steps = a->steps,
+                         .steps = kind == MF_SAMPLER_VAR ? dx->var.T : a->steps,
+                         .var = kind == MF_SAMPLER_VAR ? &dx->var : NULL,
                          .eta = (float) a->eta,
                          .seed = a->seed,
                          .progress = sampling_progress,
@@ -425,7 +432,8 @@ static int cmd_sample(int argc, char **argv)
     const mf_opt opts[] = {
         {"model", MF_OPT_STR, &path, 0, 0, "model file (required)"},
         {"n", MF_OPT_SIZE, &n, 1, 1e7, "number of samples (16)"},
-        {"sampler", MF_OPT_STR, &a.sampler, 0, 0, "ddpm, ddim or ode (ddpm)"},
+        {"sampler", MF_OPT_STR, &a.sampler, 0, 0,
+         "ddpm, ddim, ode or var (a DxMI model's short chain, its own steps) (ddpm)"},
         {"steps", MF_OPT_SIZE, &a.steps, 1, MF_SCHEDULE_MAX_T, "grid steps (1000)"},
         {"eta", MF_OPT_FLOAT, &a.eta, 0, 1, "DDIM eta (0)"},
         {"seed", MF_OPT_U64, &a.seed, 0, 0, "seed (0)"},
@@ -615,7 +623,8 @@ static int cmd_eval(int argc, char **argv)
         {"reps", MF_OPT_SIZE, &reps, 1, 100,
          "repetitions with fresh samples and held-out "
          "sets; means are reported (5)"},
-        {"sampler", MF_OPT_STR, &a.sampler, 0, 0, "ddpm, ddim or ode (ddpm)"},
+        {"sampler", MF_OPT_STR, &a.sampler, 0, 0,
+         "ddpm, ddim, ode or var (a DxMI model's short chain, its own steps) (ddpm)"},
         {"steps", MF_OPT_SIZE, &a.steps, 1, MF_SCHEDULE_MAX_T, "grid steps (1000)"},
         {"eta", MF_OPT_FLOAT, &a.eta, 0, 1, "DDIM eta (0)"},
         {"seed", MF_OPT_U64, &a.seed, 0, 0, "sampling seed of the first repetition (1000)"},

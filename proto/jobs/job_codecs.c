@@ -13,6 +13,7 @@
     X(mf_train_codec)  \
     X(mf_smeme_codec)  \
     X(mf_reward_codec) \
+    X(mf_dxmi_codec)   \
     TEST_JOB_CODECS(X)
 
 #ifdef MF_TEST_JOB_TYPES

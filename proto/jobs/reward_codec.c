@@ -195,6 +195,12 @@ static int encode_targets(json_t *o, const char *key, const void *params)
 
 /* ---- the params --------------------------------------------------------------------- */
 
+/* The samplers that walk the parent's grid (mf_sampler_kind order); var needs a DxMI
+ * model's short chain, which a new conditional model does not have. */
+static const char *const grid_samplers[] = {"ddpm", "ddim", "ode", NULL};
+_Static_assert(MF_SAMPLER_DDPM == 0 && MF_SAMPLER_DDIM == 1 && MF_SAMPLER_ODE == 2,
+               "grid_samplers by mf_sampler_kind");
+
 #define F(k)      .key = #k, .offset = offsetof(mf_reward_req, k)
 #define CUSTOM(k) F(k), .type = MF_REQ_CUSTOM, .decode = decode_##k, .encode = encode_##k
 static const mf_req_field fields[] = {
@@ -211,7 +217,7 @@ static const mf_req_field fields[] = {
     {CUSTOM(train)},
     {CUSTOM(targets)},
     {F(n_per_target), .type = MF_REQ_SIZE, .lo = 10, .limit = MF_REQ_LIM_N, .def = 1000},
-    {F(sampler), .type = MF_REQ_ENUM, .names = mf_sampler_names, .def = MF_SAMPLER_DDPM},
+    {F(sampler), .type = MF_REQ_ENUM, .names = grid_samplers, .def = MF_SAMPLER_DDPM},
     {F(steps), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_STEPS, .def = 200},
     {F(eta), .type = MF_REQ_NUMBER, .hi = 1, .what = "a number between 0 and 1"},
     {F(seed), .type = MF_REQ_U64, .hi = (double) MF_REQ_SEED_MAX},

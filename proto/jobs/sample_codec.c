@@ -116,7 +116,9 @@ static int encode_guidance(json_t *o, const char *key, const void *params)
 static const mf_req_field fields[] = {
     {F(model), .type = MF_REQ_ID, .required = true, .what = MF_REQ_ID_RULE},
     {F(n), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_N, .required = true},
-    {F(sampler), .type = MF_REQ_ENUM, .names = mf_sampler_names, .def = MF_SAMPLER_DDPM},
+    /* not given: the model's own (var for a DxMI model), resolved by the server */
+    {F(sampler), .type = MF_REQ_ENUM, .names = mf_sampler_names, .def = MF_SAMPLER_DDPM,
+     .has_given = true, .given_offset = offsetof(mf_sample_req, has_sampler)},
     /* 0 = the server picks (T for ddpm, 100 otherwise): not a value to store */
     {F(steps), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_STEPS, .omit_zero = true},
     {F(eta), .type = MF_REQ_NUMBER, .lo = 0, .hi = 1, .what = "a number between 0 and 1"},

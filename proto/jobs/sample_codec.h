@@ -22,8 +22,11 @@
  * "model", and the model comes from the job):
  *   model    string id (required for /v1/samples, forbidden inside params)
  *   n        integer 1..max_n (required)
- *   sampler  "ddpm" | "ddim" | "ode" (default "ddpm")
- *   steps    integer 1..max_steps (default 0 = the server picks: T for ddpm, 100 otherwise)
+ *   sampler  "ddpm" | "ddim" | "ode" | "var" (default: the model's own, "var" for a DxMI
+ *            model that carries a short chain and is not steered, else "ddpm"; the
+ *            server resolves it; "var" only on such a model)
+ *   steps    integer 1..max_steps (default 0 = the server picks: T for ddpm, the chain's
+ *            T for var (no other value allowed), 100 otherwise)
  *   eta      number 0..1 (default 0; only meaningful for ddim, allowed for any)
  *   seed     integer 0..2^53 (default: none given, the server draws one and reports it)
  *   metrics  boolean (default true): compute the sample metrics
@@ -45,6 +48,7 @@
 typedef struct mf_sample_req {
     char model[MF_REQ_ID_MAX + 1];
     size_t n;
+    bool has_sampler; /* given (or resolved by the server); else the model's default */
     mf_sampler_kind sampler;
     size_t steps; /* 0 = default */
     double eta;

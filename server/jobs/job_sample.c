@@ -95,18 +95,16 @@ static mf_job_step slice(mf_job *j, double deadline)
     while (sj->next_row < q->n) {
         size_t r0 = sj->next_row,
                rows = q->n - r0 < SAMPLE_JOB_CHUNK ? q->n - r0 : SAMPLE_JOB_CHUNK;
-        mf_sampler_opts o = {.kind = q->sampler,
-                             .steps = q->steps,
-                             .eta = (float) q->eta,
-                             .seed = q->seed,
-                             .first_index = r0,
-                             .cancel = mf_job_cancel_flag(j)};
+        mf_sampler_opts o = mf_sample_opts(q, m);
+        o.seed = q->seed;
+        o.first_index = r0;
+        o.cancel = mf_job_cancel_flag(j);
         size_t C = m->net->cfg.cond_dim;
         mf_guide g = mf_steer_guide(q, m, sj->cond != NULL ? sj->cond + r0 * C : NULL,
                                     sj->target != NULL ? sj->target + r0 : NULL);
         bool guided = sj->cond != NULL || sj->target != NULL;
-        mf_err err = mf_par_sample_guided(mf_job_team(j), m->net, &m->sched, &o,
-                                          guided ? &g : NULL, sj->x + r0 * D, rows);
+        mf_err err = mf_par_sample_guided(mf_job_team(j), m->net, &m->sched, &o, guided ? &g : NULL,
+                                          sj->x + r0 * D, rows);
         if (err == MF_ECANCELED || mf_job_stop_requested(j)) {
             return MF_JOB_MORE; /* the scheduler cancels it */
         }

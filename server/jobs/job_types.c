@@ -13,6 +13,7 @@
     X(mf_job_type_train)  \
     X(mf_job_type_smeme)  \
     X(mf_job_type_reward) \
+    X(mf_job_type_dxmi)   \
     TEST_JOB_TYPES(X)
 
 #ifdef MF_TEST_JOB_TYPES

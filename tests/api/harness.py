@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import signal
+import struct
 import subprocess
 import time
 
@@ -86,6 +87,41 @@ class Daemon:
     def term(self):
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(30)
+
+
+def metric(text, name):
+    """The value of an unlabelled sample of /metrics text (bytes), or None."""
+    for line in text.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def read_safetensors(path_or_bytes):
+    """(metadata, {name: (dtype, shape, raw bytes)}) of a safetensors file or its bytes."""
+    raw = path_or_bytes if isinstance(path_or_bytes, bytes) else open(path_or_bytes, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    tensors = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = t["data_offsets"]
+        tensors[name] = (t["dtype"], t["shape"], data[b:e])
+    return header.get("__metadata__", {}), tensors
+
+
+def write_safetensors(meta, tensors):
+    """The bytes of a safetensors file of metadata and {name: (dtype, shape, raw bytes)}."""
+    header, blobs, off = {"__metadata__": meta}, [], 0
+    for name, (dtype, shape, blob) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(blob)]}
+        blobs.append(blob)
+        off += len(blob)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
 
 
 def wait_state(d, job, states, limit=120):

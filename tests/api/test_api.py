@@ -273,7 +273,7 @@ table = [
     ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian","params":{"n":1,"target":1}}', 422, "impossible", "/params/target"),
     ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian"}', 400, "missing_field", "/params"),
     ("POST", "/v1/jobs", '{"type":"sample","model":"gaussian","params":{"n":1,"model":"x"}}', 400, "unknown_field", "/params/model"),
-    ("POST", "/v1/jobs", '{"type":"finetune.dxmi","model":"gaussian"}', 422, "unsupported_type", "/type"),
+    ("POST", "/v1/jobs", '{"type":"finetune.dxmi","model":"gaussian","params":{"steps":1}}', 400, "out_of_range", "/params/steps"),
     ("POST", "/v1/jobs", '{"type":"finetune.reward","model":"gaussian"}', 400, "missing_field", "/params"),
     ("POST", "/v1/jobs", '{"type":"dance","model":"gaussian"}', 400, "bad_value", "/type"),
     ("POST", "/v1/jobs", '{"type":"train","params":{"dataset":"two_moons","dequantise":true}}', 422, "impossible", "/params/dequantise"),
@@ -558,7 +558,7 @@ st, _, served = d.req("GET", "/openapi.yaml")
 check(st == 200 and served.decode() == spec, "/openapi.yaml served")
 for route in ["/healthz", "/readyz", "/metrics", "/v1/models", "/v1/models/{id}", "/v1/models/{id}/weights",
               "/v1/samples", "/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/cancel", "/v1/jobs/{id}/events",
-              "/v1/jobs/{id}/result", "/v1/datasets", "/v1/datasets/{id}"]:
+              "/v1/jobs/{id}/result", "/v1/datasets", "/v1/datasets/{id}", "/v1/scores"]:
     check(re.search(r"^  %s:\s*$" % re.escape(route), spec, re.M) is not None, "openapi has " + route)
 
 # ---- SIGTERM drains: a request in flight is answered, then exit 0 -------------------

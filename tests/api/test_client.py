@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 
+import dxmi_model
 import harness
 from harness import check, read_events
 
@@ -181,6 +182,60 @@ rc, out, _ = m("sample", "digits", "-n", "2", "--sampler", "ode", "--steps", "5"
 rows = out.splitlines()
 check(rc == 0 and rows[0] == ",".join("x%d" % i for i in range(64)) and len(rows) == 3, "digits csv: 64 columns")
 
+# ---- score: a DxMI model's anomaly scores of a CSV's points ------------------------------
+srng = random.Random(21)
+train_pts = [[round(srng.gauss(0, 0.5), 4), round(srng.gauss(0, 0.5), 4)] for _ in range(300)]
+dx_body = dxmi_model.dxmi_copy(os.path.join(MODELS, "gaussian.safetensors"), train_pts, var_T=5)[0]
+st, _, _ = d.json("POST", "/v1/models?id=g-dx", dx_body, {"Content-Type": "application/octet-stream"})
+check(st == 201, "a DxMI model uploads for score (%s)" % st)
+pts = [[0.0, 0.0], [3.5, -3.5], [0.25, -0.5], [1.0, 1.0], [-2.0, 0.125]]
+csv_path = os.path.join(TMP, "points.csv")
+with open(csv_path, "w") as f:
+    f.write("x0,x1,y\n" + "".join("%r,%r,\n" % (p[0], p[1]) for p in pts))  # a y column: ignored
+st, _, direct = d.json("POST", "/v1/scores", {"model": "g-dx", "points": pts})
+rc, out, err = m("score", "g-dx", csv_path)
+lines = out.splitlines()
+cells = [line.split() for line in lines[1:]]
+check(rc == 0 and lines[0].split() == ["row", "energy", "percentile", "outlier"] and len(cells) == 5,
+      "score: a table of 5 rows (%s %r)" % (rc, out[:200]))
+check(st == 200 and all(c[0] == str(i + 1) and float(c[1]) == s["energy"] and float(c[2]) == s["percentile"]
+                        and c[3] == ("yes" if s["outlier"] else "no")
+                        for i, (c, s) in enumerate(zip(cells, direct["scores"]))),
+      "score table = POST /v1/scores (row, energy, percentile, outlier)")
+check(direct["outliers"] >= 1 and ("5 points, %d outliers" % direct["outliers"]) in err and out.count("yes") ==
+      direct["outliers"], "score: the summary on stderr counts the outliers (%r)" % err)
+rc, out, _ = m("score", "g-dx", csv_path, "--json")
+check(rc == 0 and json.loads(out) == direct, "score --json = the server's body")
+with open(csv_path, "w") as f:
+    f.write("0,0\n1,2\n")  # no header
+rc, out, _ = m("score", "g-dx", csv_path)
+check(rc == 0 and len(out.splitlines()) == 3, "score: a CSV without a header")
+rc, _, err = m("score", "gaussian", csv_path)
+check(rc == 1 and "422 impossible" in err and "[field /model]" in err, "score a model without an energy -> 1 (%r)" % err)
+csv3 = os.path.join(TMP, "points3.csv")
+with open(csv3, "w") as f:
+    f.write("0,0,0\n")
+rc, _, err = m("score", "g-dx", csv3)
+check(rc == 1 and "422 impossible" in err and "[field /points/0]" in err,
+      "score points of another dimension -> 1 (%r)" % err)
+with open(csv_path, "w") as f:
+    f.write("0,0\n1\n")
+rc, out, err = m("score", "g-dx", csv_path)
+check(rc == 2 and out == "" and "line 2" in err, "score a malformed CSV -> 2 naming the line (%r)" % err)
+rc, _, err = m("score", "g-dx", os.path.join(TMP, "missing.csv"))
+check(rc == 5 and "missing.csv" in err, "score a missing file -> 5 (%r)" % err)
+rc, _, err = m("score", "G-DX", csv_path)
+check(rc == 2, "score with a bad model id -> 2")
+rc, _, err = m("score", "g-dx")
+check(rc == 2, "score without a file -> 2")
+
+# ---- sample a DxMI model: its var sampler by default --------------------------------------
+rc, out, err = m("sample", "g-dx", "-n", "4", "--seed", "2", "--format", "json")
+j = json.loads(out) if rc == 0 else {}
+check(j.get("sampler") == "var" and j.get("steps") == 5, "sample a DxMI model: var, 5 steps (%s)" % err[:200])
+rc, out, _ = m("sample", "g-dx", "-n", "4", "--seed", "2", "--sampler", "ddim", "--steps", "10", "--format", "json")
+check(rc == 0 and json.loads(out)["sampler"] == "ddim", "sample a DxMI model with --sampler ddim")
+
 # server errors: exit 1 and "<status> <code>: <message> [field <f>]"
 rc, out, err = m("sample", "nope", "-n", "1")
 check(rc == 1 and out == "" and "manifold: 404 model_not_found: " in err and "[field /model]" in err,
@@ -269,6 +324,24 @@ rc, out, _ = m("model", "cli-explored")
 check(rc == 0 and describe(out).get("parent") == "gaussian", "explore made a model whose parent is gaussian")
 rc, _, err = m("explore", "gaussian", "--param", "K=0")
 check(rc == 1 and "out_of_range" in err and "/params/K" in err, "explore with a bad K: exit 1 with the field (%r)" % err)
+
+# ---- distill: finetune.dxmi submitted and watched, one line per evaluation ------------------
+rc, out, err = m("distill", "eight_gaussians", "--steps", "4", "--iters", "40", "--param", "batch=64",
+                 "--param", "warmup=10", "--param", "eval_every=20", "--param", "n_eval=200",
+                 "--param", "out_model=cli-distilled", timeout=180)
+lines = out.splitlines()
+its = [ln for ln in lines if ln.startswith("iteration ")]
+check(rc == 0 and re.fullmatch(ID_RE, lines[0]) and lines[-1] == lines[0] + " succeeded",
+      "distill: the id first, the final state last (%d, %r)" % (rc, out[-200:]))
+check(len(its) == 3 and its[0].startswith("iteration 0 (un-tuned)")
+      and all("sw2" in ln and "floor" in ln and "energy_auc" in ln and "modes" in ln for ln in its),
+      "distill: a line per evaluation with SW2, its floor and the energy AUC (%r)" % its)
+check(its[0].endswith("cd_gap -") and not its[-1].endswith("cd_gap -"), "distill: the CD gap once the energy trains (%r)" % its)
+rc, out, _ = m("model", "cli-distilled")
+check(rc == 0 and describe(out).get("parent") == "eight_gaussians", "distill made a model whose parent is eight_gaussians")
+rc, _, err = m("distill", "eight_gaussians", "--steps", "1")
+check(rc == 1 and "out_of_range" in err and "/params/steps" in err,
+      "distill with 1 step: exit 1 with the field (%r)" % err)
 
 # ---- steer: finetune.reward submitted and watched, a row per target, the model it made ------
 rc, out, _ = m("steer", "--help")
@@ -657,6 +730,8 @@ FAKE = {
     "/v1/jobs/j7/result": (200, JS, b'{"samples": [[1, 2], [3]]}'),
     "/v1/jobs": (202, JS, b'{"state": "queued"}'),
     "/v1/samples": (200, JS, b'{"samples": 3}'),
+    "/v1/scores": (200, JS, b'{"n": 2, "threshold": 1, "outliers": 0, "scores": [{"energy": 1, '
+                            b'"percentile": 2, "outlier": false}]}'),
     "/v1/datasets": (200, JS, b'{"datasets": {"id": 1}}'),
     "/v1/datasets/y": (200, JS, b'"a string"'),
     "/readyz": (503, JS, b'{"status": "unavailable", "reason": "draining"}'),
@@ -685,6 +760,9 @@ class Fake(http.server.BaseHTTPRequestHandler):
         pass
 
 
+csv_ok = os.path.join(TMP, "two.csv")
+with open(csv_ok, "w") as f:
+    f.write("0,0\n1,1\n")
 fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
 threading.Thread(target=fake.serve_forever, daemon=True).start()
 furl = "http://127.0.0.1:%d" % fake.server_address[1]
@@ -694,6 +772,7 @@ for args, want in [(["models"], "malformed"), (["model", "x"], "malformed"), (["
                    (["watch", "j4"], "malformed"), (["watch", "j5"], "malformed"),
                    (["result", "j6"], "malformed"), (["result", "j7", "--format", "csv"], "malformed"),
                    (["submit", "sample", "m"], "malformed"), (["sample", "m"], "malformed"),
+                   (["score", "m", csv_ok], "malformed"),
                    (["health"], "not ready: draining"), (["dataset", "list"], "malformed"),
                    (["dataset", "show", "y"], "malformed"), (["dataset", "show", "z"], "404")]:
     rc, out, err = run(*args, url=furl)

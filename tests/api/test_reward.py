@@ -30,34 +30,9 @@ DAEMON, MODELS = sys.argv[1], sys.argv[2]
 TMP = tempfile.mkdtemp(prefix="mf-reward-")
 
 
-def read_safetensors(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    data = raw[8 + n:]
-    tensors = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = t["data_offsets"]
-        tensors[name] = (t["dtype"], t["shape"], data[b:e])
-    return header.get("__metadata__", {}), tensors
-
-
-def write_safetensors(meta, tensors):
-    header, blobs, off = {"__metadata__": meta}, [], 0
-    for name, (dtype, shape, blob) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(blob)]}
-        blobs.append(blob)
-        off += len(blob)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
-
-
 def conditional_copy(src):
     """The model of src with two zero-weight condition inputs and a ridge reward f(x) = x_0."""
-    meta, tensors = read_safetensors(src)
+    meta, tensors = harness.read_safetensors(src)
     dtype, (out, inp), blob = tensors["layers.0.weight"]
     rows = [blob[i * 4 * inp:(i + 1) * 4 * inp] + b"\0" * 8 for i in range(out)]
     tensors["layers.0.weight"] = (dtype, [out, inp + 2], b"".join(rows))
@@ -67,7 +42,7 @@ def conditional_copy(src):
     meta = dict(meta, cond_dim="2", condition="reward", cond_offset="0", cond_scale="1",
                 cond_null="indicator", reward_model="ridge", guidance="cond", guidance_w="1",
                 parent="gaussian", provenance="tests/api/test_reward.py")
-    return write_safetensors(meta, tensors)
+    return harness.write_safetensors(meta, tensors)
 
 
 d = harness.Daemon(DAEMON, MODELS, TMP)
@@ -144,14 +119,7 @@ check(diff < 1e-3, "batched at mixed targets equals alone to float rounding (max
 _, _, after = d.req("GET", "/metrics")
 
 
-def metric(text, name):
-    for line in text.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
-
-
-runs = metric(after, "manifold_batches_total") - metric(before, "manifold_batches_total")
+runs = harness.metric(after, "manifold_batches_total") - harness.metric(before, "manifold_batches_total")
 check(runs < 24, "calls at different targets batched together (%d runs for 24 calls)" % runs)
 
 # a sample job at a target

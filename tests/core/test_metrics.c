@@ -13,10 +13,10 @@
 
 #include "dataset.h"
 #include "metrics.h"
-#include "vendi.h"
 #include "quality.h"
 #include "rng.h"
 #include "test_util.h"
+#include "vendi.h"
 
 static float *points(mf_dataset_id id, uint64_t seed, size_t n)
 {
@@ -84,6 +84,58 @@ START_TEST(test_nn_mean_dist)
 END_TEST
 
 /* Samples and reference from the same distribution: the twins agree, KL ~ 0, SW2 at its floor. */
+/*
+ * AUC by hand: pos {3, 2, 2, 0.5}, neg {2, 1, 0}.  Pairs (p, n), 12 in all:
+ * p = 3 beats all 3; p = 2 (twice) beats 1 and 0 and ties 2: 2.5 each;
+ * p = 0.5 beats 0 only: 1.  (3 + 2.5 + 2.5 + 1) / 12 = 0.75.
+ */
+START_TEST(test_auc)
+{
+    const double pos[] = {3, 2, 2, 0.5}, neg[] = {2, 1, 0};
+    double a = -1.0;
+    ck_assert_int_eq(mf_auc(pos, 4, neg, 3, &a), MF_OK);
+    ck_assert_double_eq_tol(a, 0.75, 1e-15);
+    ck_assert_int_eq(mf_auc(neg, 3, pos, 4, &a), MF_OK); /* swapped: 1 - AUC */
+    ck_assert_double_eq_tol(a, 0.25, 1e-15);
+    const double same[] = {1, 1, 1};
+    ck_assert_int_eq(mf_auc(same, 3, same, 2, &a), MF_OK); /* all ties: 1/2 */
+    ck_assert_double_eq_tol(a, 0.5, 1e-15);
+    const double lo[] = {-5, -4}, hi[] = {7};
+    ck_assert_int_eq(mf_auc(hi, 1, lo, 2, &a), MF_OK);
+    ck_assert_double_eq(a, 1.0);
+
+    /* two normals one unit apart: AUC = Phi(1/sqrt(2)) = 0.7602 (20000 each: s.e. 0.003) */
+    enum {
+        N = 20000
+    };
+
+    float z[2 * N];
+    mf_rng_normal(mf_rng_make(5), 0, z, 2 * N);
+    double *p = malloc(N * sizeof(double)), *q = malloc(N * sizeof(double));
+    for (size_t i = 0; i < N; i++) {
+        p[i] = (double) z[i] + 1.0;
+        q[i] = (double) z[N + i];
+    }
+    ck_assert_int_eq(mf_auc(p, N, q, N, &a), MF_OK);
+    ck_assert_double_eq_tol(a, 0.7602, 0.012);
+    free(p);
+    free(q);
+
+    a = -1.0;
+    const double bad[] = {1, NAN};
+    ck_assert_int_eq(mf_auc(bad, 2, neg, 3, &a), MF_EINVAL);
+    ck_assert_int_eq(mf_auc(pos, 4, bad, 2, &a), MF_EINVAL);
+    const double inf[] = {INFINITY};
+    ck_assert_int_eq(mf_auc(pos, 4, inf, 1, &a), MF_EINVAL);
+    ck_assert_int_eq(mf_auc(pos, 0, neg, 3, &a), MF_EINVAL);
+    ck_assert_int_eq(mf_auc(pos, 4, neg, 0, &a), MF_EINVAL);
+    ck_assert_int_eq(mf_auc(NULL, 4, neg, 3, &a), MF_EINVAL);
+    ck_assert_int_eq(mf_auc(pos, 4, neg, 3, NULL), MF_EINVAL);
+    ck_assert_double_eq(a, -1.0);
+}
+
+END_TEST
+
 START_TEST(test_report_2d)
 {
     size_t n = 2000;
@@ -189,6 +241,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_modes_true_data);
     tcase_add_test(tc, test_modes_collapsed);
     tcase_add_test(tc, test_nn_mean_dist);
+    tcase_add_test(tc, test_auc);
     tcase_add_test(tc, test_report_2d);
     tcase_add_test(tc, test_report_support_and_digits);
     tcase_add_test(tc, test_report_errors);

@@ -364,6 +364,13 @@ START_TEST(test_config_and_layout)
     /* embedding frequencies: f_0 = 1, f_31 = 10000^(-31/32) */
     ck_assert_float_eq(m->freqs[0], 1.0f);
     ck_assert_float_eq_tol(m->freqs[31], (float) pow(10000.0, -31.0 / 32.0), 1e-9f);
+    /* the embedding without a network is the network's, bit for bit */
+    float e1[64], e2[64];
+    for (int t = 0; t < 1000; t += 37) {
+        mf_mlp_embed(m, (float) t + 0.25f, e1);
+        mf_mlp_embed_width(64, (float) t + 0.25f, e2);
+        ck_assert_mem_eq(e1, e2, sizeof e1);
+    }
     /* init bounds 1/sqrt(fan_in) */
     mf_mlp_init_params(m, 3);
     float lim = 1.0f / sqrtf(66.0f);

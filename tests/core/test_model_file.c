@@ -4,7 +4,8 @@
  * and file round trips (atomic save, no temporary left behind; the shipped
  * models save back to their own bytes), a table of
  * invalid model files (each row checks the error code and that the message
- * names the problem), and a deterministic mutation loop over a valid file.
+ * names the problem; rows for reward-conditioned and DxMI models too), and a
+ * deterministic mutation loop over valid files of each kind.
  */
 #include <dirent.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include <check.h>
 
 #include "../server/test_files.h" /* read_all, test_data, count_entries */
+#include "dxmi_fixture.h"
 #include "model_file.h"
 #include "safetensors.h"
 
@@ -76,6 +78,14 @@ static mf_model *make_reward_model(void)
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         ck_assert_msg(mf_model_set_meta(m, kv[i][0], kv[i][1], &d) == MF_OK, "%s", d.msg);
     }
+    return m;
+}
+
+/* The small model with a DxMI result's parts (dxmi_fixture.h). */
+static mf_model *make_dxmi_model(void)
+{
+    mf_model *m = make_model();
+    dxmi_fixture_attach(m);
     return m;
 }
 
@@ -545,9 +555,11 @@ struct model_case {
     const char *name;
     uint8_t *(*build)(const model_case *c, size_t *ret_len); /* NULL: build_variant */
     bool reward_base; /* start from the reward-conditioned model (make_reward_model) */
+    bool dxmi_base;   /* start from the DxMI model (make_dxmi_model) */
     /* build_variant: metadata change (val NULL: key removed) ... */
     const char *key;
     const char *val;
+    const char *const *drop; /* more keys removed (NULL-terminated), or NULL */
     bool no_metadata;
     /* ... and one tensor change */
     tensor_op op;
@@ -561,19 +573,34 @@ struct model_case {
     const char *field; /* checked when not NULL */
 };
 
-/* The valid small model (or the reward-conditioned one), serialised with the row's changes. */
+/* Whether key is among the row's drop list. */
+static bool dropped(const model_case *c, const char *key)
+{
+    for (size_t i = 0; c->drop != NULL && c->drop[i] != NULL; i++) {
+        if (strcmp(c->drop[i], key) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+#define MAX_TENSORS 32
+
+/* The valid small model (or the reward-conditioned or DxMI one), serialised with the row's
+ * changes. */
 static uint8_t *build_variant(const model_case *c, size_t *ret_len)
 {
-    mf_model *m = c->reward_base ? make_reward_model() : make_model();
+    mf_model *m =
+        c->reward_base ? make_reward_model() : (c->dxmi_base ? make_dxmi_model() : make_model());
     uint8_t *orig = NULL;
     size_t orig_len = 0;
     ck_assert_int_eq(mf_model_to_buffer(m, &orig, &orig_len), MF_OK);
     mf_safetensors *st = NULL;
     ck_assert_int_eq(mf_safetensors_parse(orig, orig_len, &st, NULL), MF_OK);
-    mf_safetensors_entry e[16];
-    float *data[16] = {NULL};
+    mf_safetensors_entry e[MAX_TENSORS];
+    float *data[MAX_TENSORS] = {NULL};
     size_t n = st->n_tensors;
-    ck_assert_uint_lt(n, 16);
+    ck_assert_uint_lt(n, MAX_TENSORS);
     for (size_t i = 0; i < n; i++) {
         const mf_safetensors_tensor *t = &st->tensors[i];
         /* Room for a reshape to more elements (a row's OP_RESHAPE): zeros after the data. */
@@ -604,6 +631,9 @@ static uint8_t *build_variant(const model_case *c, size_t *ret_len)
     size_t n_meta = 0;
     bool replaced = false;
     for (size_t i = 0; i < m->n_meta && !c->no_metadata; i++) {
+        if (dropped(c, m->meta_keys[i])) {
+            continue;
+        }
         if (c->key != NULL && strcmp(m->meta_keys[i], c->key) == 0) {
             replaced = true;
             if (c->val == NULL) {
@@ -624,7 +654,7 @@ static uint8_t *build_variant(const model_case *c, size_t *ret_len)
     mf_diag d = {0};
     ck_assert_msg(mf_safetensors_write(e, n, keys, vals, n_meta, &buf, ret_len, &d) == MF_OK, "%s",
                   d.msg);
-    for (size_t i = 0; i < 16; i++) {
+    for (size_t i = 0; i < MAX_TENSORS; i++) {
         free(data[i]);
     }
     mf_safetensors_free(st);
@@ -658,6 +688,19 @@ static uint8_t *build_f16(const model_case *c, size_t *ret_len)
         .name = label, .key = k, .val = v, .err = MF_EFORMAT, .msg_has = has, \
         .field = "__metadata__/" k                                            \
     }
+
+#define DMETA(label, k, v, has)                                                                  \
+    {                                                                                            \
+        .name = label, .dxmi_base = true, .key = k, .val = v, .err = MF_EFORMAT, .msg_has = has, \
+        .field = "__metadata__/" k                                                               \
+    }
+#define DTENSOR(label, o, t, has)                                                              \
+    .name = label, .dxmi_base = true, .op = o, .tensor = t, .err = MF_EFORMAT, .msg_has = has, \
+    .field = t
+
+static const char *const energy_keys[] = {"energy_hidden", "value_hidden", "value_emb",
+                                          "energy_quantiles", NULL};
+static const char *const sampler_keys[] = {"sampler", "var_schedule", NULL};
 
 #define RMETA(label, k, v, has)                                                                    \
     {                                                                                              \
@@ -870,6 +913,105 @@ static const model_case model_cases[] = {
      .val = "reward",
      .err = MF_EFORMAT,
      .msg_has = "missing metadata key \"cond_null\""},
+    /* DxMI results: the short chain, the energy and value networks, their metadata */
+    DMETA("sampler ddim", "sampler", "ddim", "unsupported sampler \"ddim\" (expected var:T"),
+    DMETA("sampler var:1", "sampler", "var:1", "unsupported sampler \"var:1\""),
+    DMETA("sampler var:65", "sampler", "var:65", "T in 2..64"),
+    DMETA("sampler var:05", "sampler", "var:05", "unsupported sampler"),
+    DMETA("sampler var:", "sampler", "var:", "unsupported sampler"),
+    DMETA("var_schedule unknown", "var_schedule", "exact",
+          "unsupported var_schedule \"exact\" (expected code or matched)"),
+    DMETA("var_schedule missing", "var_schedule", NULL, "missing metadata key \"var_schedule\""),
+    {.name = "var_schedule without sampler",
+     .dxmi_base = true,
+     .key = "sampler",
+     .err = MF_EFORMAT,
+     .msg_has = "var_schedule without a sampler key",
+     .field = "__metadata__/var_schedule"},
+    {.name = "sampler var:4 on 5 steps",
+     .dxmi_base = true,
+     .key = "sampler",
+     .val = "var:4",
+     .err = MF_EFORMAT,
+     .msg_has = "var.beta has shape [5], expected [4]",
+     .field = "var.beta"},
+    {.name = "var tensors without sampler metadata",
+     .dxmi_base = true,
+     .drop = sampler_keys,
+     .err = MF_EFORMAT,
+     .msg_has = "unexpected tensor \"var.beta\" (no sampler metadata)",
+     .field = "var.beta"},
+    {DTENSOR("var.beta 0", OP_POISON, "var.beta", "var.beta[2] = 0 is not in (0, 1)"), .index = 2},
+    {DTENSOR("var.beta 1", OP_POISON, "var.beta", "var.beta[0] = 1 is not in (0, 1)"),
+     .poison = 1.0f},
+    {DTENSOR("var.tau negative", OP_POISON, "var.tau", "var.tau[1] = -1 is not a timestep"),
+     .index = 1, .poison = -1.0f},
+    {DTENSOR("var.tau past T", OP_POISON, "var.tau",
+             "var.tau[4] = 1000 is not a timestep of the "
+             "schedule (0..999)"),
+     .index = 4, .poison = 1000.0f},
+    {DTENSOR("var.sigma 0", OP_POISON, "var.sigma", "var.sigma[3] = 0 is not a finite number > 0"),
+     .index = 3},
+    {DTENSOR("var.sigma negative", OP_POISON, "var.sigma", "var.sigma[0] = -0.5 is not"),
+     .poison = -0.5f},
+    {DTENSOR("var.sigma NaN", OP_POISON, "var.sigma", "var.sigma has a non-finite value (NaN)"),
+     .poison = NAN},
+    {DTENSOR("var.tau missing", OP_DROP, "var.tau", "missing tensor var.tau")},
+    {DTENSOR("var.sigma as matrix", OP_RESHAPE, "var.sigma",
+             "var.sigma has shape [5,1], expected [5]"),
+     .n_dims = 2, .shape = {5, 1}},
+    {DTENSOR(
+        "extra var tensor", OP_ADD, "var.gamma",
+        "unexpected tensor \"var.gamma\" (the short chain is var.beta, var.tau and var.sigma)")},
+    DMETA("value_emb missing", "value_emb", NULL, "missing metadata key \"value_emb\""),
+    DMETA("energy_quantiles missing", "energy_quantiles", NULL,
+          "missing metadata key \"energy_quantiles\""),
+    DMETA("energy_hidden missing", "energy_hidden", NULL, "missing metadata key \"energy_hidden\""),
+    DMETA("energy_hidden empty entry", "energy_hidden", "4,", "has an empty entry"),
+    DMETA("energy_hidden too wide", "energy_hidden", "5000", "out of range 1..4096"),
+    DMETA("energy_hidden too deep", "energy_hidden", "4,4,4,4,4", "more than 4 layers"),
+    DMETA("value_hidden text", "value_hidden", "five", "not a plain decimal integer"),
+    DMETA("value_emb odd", "value_emb", "3", "value_emb \"3\" must be an even integer in 2..256"),
+    DMETA("value_emb 0", "value_emb", "0", "must be an even integer"),
+    DMETA("value_emb 258", "value_emb", "258", "must be an even integer"),
+    DMETA("energy_quantiles text", "energy_quantiles", "low",
+          "entry 1 \"low\" is not a finite number"),
+    DMETA("energy_quantiles short", "energy_quantiles", "0,1,2", "entry 4 is empty or missing"),
+    {.name = "energy_hidden disagrees with the tensors",
+     .dxmi_base = true,
+     .key = "energy_hidden",
+     .val = "5",
+     .err = MF_EFORMAT,
+     .msg_has = "energy.layers.0.weight has shape [4,2], expected [5,2]",
+     .field = "energy.layers.0.weight"},
+    {.name = "value_emb disagrees with the tensors",
+     .dxmi_base = true,
+     .key = "value_emb",
+     .val = "6",
+     .err = MF_EFORMAT,
+     .msg_has = "value.layers.0.weight has shape [5,6], expected [5,8]",
+     .field = "value.layers.0.weight"},
+    {.name = "energy tensors without energy metadata",
+     .dxmi_base = true,
+     .drop = energy_keys,
+     .err = MF_EFORMAT,
+     .msg_has = "unexpected tensor \"energy.layers.0.weight\" (no energy_hidden metadata)",
+     .field = "energy.layers.0.weight"},
+    {DTENSOR("extra energy layer", OP_ADD, "energy.layers.2.bias",
+             "unexpected tensor \"energy.layers.2.bias\" (the energy network has 2 layers, the "
+             "value network 3)")},
+    {DTENSOR("extra value tensor", OP_ADD, "value.scale", "unexpected tensor \"value.scale\"")},
+    {DTENSOR("missing value bias", OP_DROP, "value.layers.2.bias",
+             "missing tensor value.layers.2.bias")},
+    {DTENSOR("energy output not scalar", OP_RESHAPE, "energy.layers.1.weight",
+             "energy.layers.1.weight has shape [2,4], expected [1,4]"),
+     .n_dims = 2, .shape = {2, 4}},
+    {DTENSOR("NaN energy weight", OP_POISON, "energy.layers.0.weight",
+             "energy.layers.0.weight has a non-finite value (NaN) at index 3"),
+     .index = 3, .poison = NAN},
+    {DTENSOR("Inf value bias", OP_POISON, "value.layers.1.bias",
+             "value.layers.1.bias has a non-finite value (Inf)"),
+     .poison = INFINITY},
 };
 
 START_TEST(test_invalid_model)
@@ -890,6 +1032,58 @@ START_TEST(test_invalid_model)
     }
     ck_assert_msg(m == (mf_model *) 0x1, "%s: ret written on error", c->name);
     free(buf);
+}
+
+END_TEST
+
+/*
+ * energy_quantiles texts of 101 numbers made wrong one way each: too few, too many, one
+ * that decreases, one not finite, an empty entry; and the valid text loads.
+ */
+START_TEST(test_quantile_texts)
+{
+    static const struct {
+        const char *name;
+        int count, bad_at; /* entries written; the entry made wrong (-1: none) */
+        const char *bad, *msg_has;
+    } rows[] = {
+        {"valid", 101, -1, NULL, NULL},
+        {"100 entries", 100, -1, NULL, "entry 101 is empty or missing"},
+        {"102 entries", 102, -1, NULL, "has more than 101 entries"},
+        {"decreasing", 101, 51, "3", "entry 52 (3) is below entry 51 (50)"},
+        {"nan", 101, 7, "nan", "entry 8 \"nan\" is not a finite number"},
+        {"overflow", 101, 100, "1e999", "entry 101 \"1e999\" is not a finite number"},
+        {"empty entry", 101, 0, "", "entry 1 is empty or missing"},
+    };
+
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        char text[2048];
+        size_t o = 0;
+        for (int k = 0; k < rows[r].count; k++) {
+            o += (size_t) snprintf(text + o, sizeof text - o, k > 0 ? ",%s" : "%s",
+                                   k == rows[r].bad_at ? rows[r].bad : "");
+            if (k != rows[r].bad_at) {
+                o += (size_t) snprintf(text + o, sizeof text - o, "%d", k);
+            }
+        }
+        model_case c = {
+            .name = rows[r].name, .dxmi_base = true, .key = "energy_quantiles", .val = text};
+        size_t len = 0;
+        uint8_t *buf = build_variant(&c, &len);
+        mf_model *m = NULL;
+        mf_diag d = {0};
+        mf_err rc = mf_model_load_buffer(buf, len, &m, &d);
+        if (rows[r].msg_has == NULL) {
+            ck_assert_msg(rc == MF_OK, "%s: %s", c.name, d.msg);
+            ck_assert(m->dxmi->energy_q[37] == 37.0 && m->dxmi->energy_q[100] == 100.0);
+            mf_model_free(m);
+        } else {
+            ck_assert_msg(rc == MF_EFORMAT && strstr(d.msg, rows[r].msg_has) != NULL,
+                          "%s: %s \"%s\"", c.name, mf_err_name(rc), d.msg);
+            ck_assert_str_eq(d.field, "__metadata__/energy_quantiles");
+        }
+        free(buf);
+    }
 }
 
 END_TEST
@@ -928,10 +1122,10 @@ static uint64_t rng_next(uint64_t *s)
     return *s * 2685821657736338717ull;
 }
 
-/* Over the small model (_i = 0) and the reward-conditioned one (_i = 1). */
+/* Over the small model (_i = 0), the reward-conditioned one (_i = 1) and the DxMI one (_i = 2). */
 START_TEST(test_mutations_never_crash)
 {
-    mf_model *m = _i == 0 ? make_model() : make_reward_model();
+    mf_model *m = _i == 0 ? make_model() : (_i == 1 ? make_reward_model() : make_dxmi_model());
     uint8_t *orig = NULL;
     size_t orig_len = 0;
     ck_assert_int_eq(mf_model_to_buffer(m, &orig, &orig_len), MF_OK);
@@ -1015,10 +1209,11 @@ static Suite *model_file_suite(void)
     tcase_add_loop_test(tc, test_invalid_model, 0,
                         (int) (sizeof model_cases / sizeof model_cases[0]));
     tcase_add_test(tc, test_valid_variants);
+    tcase_add_test(tc, test_quantile_texts);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fuzz");
-    tcase_add_loop_test(tc, test_mutations_never_crash, 0, 2);
+    tcase_add_loop_test(tc, test_mutations_never_crash, 0, 3);
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return s;

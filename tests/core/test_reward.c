@@ -213,6 +213,192 @@ START_TEST(test_mlp_grad_finite_differences)
 
 END_TEST
 
+/* ---- training pieces: per-row upstream gradients, row ranges, initialisation --------- */
+
+/* L = sum_r w_r f(x_r) in double (the loss whose gradient df = w gives). */
+static double weighted_sum(const mf_reward_model *r, mf_reward_ws *ws, const float *x,
+                           const float *w, size_t n)
+{
+    float f[16];
+    mf_reward_forward(r, ws, x, n, f);
+    double l = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        l += (double) w[i] * (double) f[i];
+    }
+    return l;
+}
+
+/*
+ * mf_reward_backward's parameter gradient against central differences of
+ * L = sum_r w_r f(x_r), every parameter, and its input gradient restricted to
+ * the first 2 of 4 columns (a value network on [x, emb] needs the x part only).
+ * Float forward, h = 1e-2: truncation h^2 |d^3 L| ~ 1e-4, rounding 1e-6 / h.
+ */
+START_TEST(test_backward_finite_differences)
+{
+    enum {
+        D = 4,
+        N = 7,
+        COLS = 2
+    };
+
+    const size_t hidden[] = {6, 5};
+    for (int kind = 0; kind <= 1; kind++) {
+        mf_reward_model *r = NULL;
+        ck_assert_int_eq(mf_reward_new((mf_reward_kind) kind, D, hidden, kind == 0 ? 0 : 2, &r),
+                         MF_OK);
+        mf_reward_init_params(r, 3);
+        float x[N * D], w[N], dx[N * COLS], xp[N * D];
+        mf_rng_normal(mf_rng_make(9), 0, x, N * D);
+        mf_rng_normal(mf_rng_make(10), 0, w, N);
+        float *grad = calloc(r->n_params, sizeof(float));
+        mf_reward_ws *ws = NULL;
+        ck_assert_int_eq(mf_reward_ws_new(r, N, &ws), MF_OK);
+        float f[N];
+        mf_reward_forward(r, ws, x, N, f);
+        for (size_t i = 0; i < N * COLS; i++) {
+            dx[i] = 1.0f; /* accumulates: 1 + the gradient */
+        }
+        mf_reward_backward(r, ws, x, w, N, grad, dx, COLS);
+        double worst = 0.0, h = 1e-2;
+        for (size_t p = 0; p < r->n_params; p++) {
+            float keep = r->params[p];
+            r->params[p] = (float) ((double) keep + h);
+            double lp = weighted_sum(r, ws, x, w, N);
+            r->params[p] = (float) ((double) keep - h);
+            double lm = weighted_sum(r, ws, x, w, N);
+            r->params[p] = keep;
+            double fd = (lp - lm) / (2.0 * h), err = fabs(fd - grad[p]) / (1.0 + fabs(fd));
+            worst = err > worst ? err : worst;
+        }
+        for (size_t i = 0; i < N; i++) {
+            for (size_t d = 0; d < COLS; d++) {
+                memcpy(xp, x, sizeof xp);
+                xp[i * D + d] += (float) h;
+                double lp = weighted_sum(r, ws, xp, w, N);
+                xp[i * D + d] -= (float) (2.0 * h);
+                double lm = weighted_sum(r, ws, xp, w, N);
+                double fd = (lp - lm) / (2.0 * h), g = (double) dx[i * COLS + d] - 1.0;
+                double err = fabs(fd - g) / (1.0 + fabs(fd));
+                worst = err > worst ? err : worst;
+            }
+        }
+        ck_assert_msg(worst < 2e-3, "%s: worst relative error %.2e", mf_reward_kind_name(kind),
+                      worst);
+        /* backward accumulates: a second call doubles the parameter gradient */
+        float *twice = malloc(r->n_params * sizeof(float));
+        memcpy(twice, grad, r->n_params * sizeof(float));
+        mf_reward_forward(r, ws, x, N, f);
+        mf_reward_backward(r, ws, x, w, N, twice, NULL, 0);
+        for (size_t p = 0; p < r->n_params; p++) {
+            ck_assert_float_eq_tol(twice[p], 2.0f * grad[p], 1e-5f * (1.0f + fabsf(grad[p])));
+        }
+        free(twice);
+        free(grad);
+        mf_reward_ws_free(ws);
+        mf_reward_free(r);
+    }
+}
+
+END_TEST
+
+/* Row ranges and parameter-gradient parts give what one backward gives. */
+START_TEST(test_rows_and_parts)
+{
+    enum {
+        D = 3,
+        N = 11
+    };
+
+    const size_t hidden[] = {9, 7};
+    mf_reward_model *r = NULL;
+    ck_assert_int_eq(mf_reward_new(MF_REWARD_MLP, D, hidden, 2, &r), MF_OK);
+    mf_reward_init_params(r, 4);
+    float x[N * D], df[N], f1[N], f2[N], dx1[N * D] = {0}, dx2[N * D] = {0};
+    mf_rng_normal(mf_rng_make(11), 0, x, N * D);
+    mf_rng_normal(mf_rng_make(12), 0, df, N);
+    float *g1 = calloc(r->n_params, sizeof(float)), *g2 = malloc(r->n_params * sizeof(float));
+    mf_reward_ws *ws = NULL;
+    ck_assert_int_eq(mf_reward_ws_new(r, N, &ws), MF_OK);
+    ck_assert_uint_eq(mf_reward_ws_max_batch(ws), N);
+    mf_reward_forward(r, ws, x, N, f1);
+    mf_reward_backward(r, ws, x, df, N, g1, dx1, D);
+    /* rows [4, 11) then [0, 4), then three parts (junk first: they overwrite) */
+    for (size_t p = 0; p < r->n_params; p++) {
+        g2[p] = 99.0f;
+    }
+    mf_reward_forward_rows(r, ws, 4, x + 4 * D, N - 4, f2 + 4);
+    mf_reward_forward_rows(r, ws, 0, x, 4, f2);
+    mf_reward_backward_rows(r, ws, 4, df + 4, N - 4, dx2 + 4 * D, D);
+    mf_reward_backward_rows(r, ws, 0, df, 4, dx2, D);
+    double ss = 0.0;
+    for (size_t part = 0; part < 3; part++) {
+        ss += mf_reward_param_grad_part(r, ws, x, N, part, 3, g2);
+    }
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_float_eq_tol(f2[i], f1[i], 1e-6f * (1.0f + fabsf(f1[i])));
+    }
+    double ref = 0.0;
+    for (size_t p = 0; p < r->n_params; p++) {
+        ck_assert_float_eq_tol(g2[p], g1[p], 1e-5f * (1.0f + fabsf(g1[p])));
+        ref += (double) g1[p] * (double) g1[p];
+    }
+    ck_assert_double_eq_tol(ss, ref, 1e-4 * ref);
+    for (size_t i = 0; i < N * D; i++) {
+        ck_assert_float_eq_tol(dx2[i], dx1[i], 1e-5f * (1.0f + fabsf(dx1[i])));
+    }
+    free(g1);
+    free(g2);
+    mf_reward_ws_free(ws);
+    mf_reward_free(r);
+}
+
+END_TEST
+
+START_TEST(test_init_and_names)
+{
+    const size_t hidden[] = {128, 64};
+    mf_reward_model *a = NULL, *b = NULL;
+    ck_assert_int_eq(mf_reward_new(MF_REWARD_MLP, 18, hidden, 2, &a), MF_OK);
+    ck_assert_int_eq(mf_reward_new(MF_REWARD_MLP, 18, hidden, 2, &b), MF_OK);
+    mf_reward_init_params(a, 5);
+    mf_reward_init_params(b, 5);
+    ck_assert_mem_eq(a->params, b->params, a->n_params * sizeof(float));
+    for (size_t i = 0; i < a->n_layers; i++) {
+        /* U(-k, k), k = 1/sqrt(fan_in): within the bound, variance k^2/3 */
+        size_t n = a->in_dim[i] * a->out_dim[i] + a->out_dim[i];
+        double k = 1.0 / sqrt((double) a->in_dim[i]), m2 = 0.0;
+        for (size_t j = 0; j < n; j++) {
+            float v = a->params[a->w_off[i] + j];
+            ck_assert(fabs(v) <= k);
+            m2 += (double) v * v;
+        }
+        if (n > 1000) {
+            ck_assert_double_eq_tol(m2 / (double) n, k * k / 3.0, 0.1 * k * k / 3.0);
+        }
+    }
+    mf_reward_init_params(b, 6);
+    ck_assert(memcmp(a->params, b->params, a->n_params * sizeof(float)) != 0);
+
+    char w[MF_REWARD_NAME_CAP], bn[MF_REWARD_NAME_CAP];
+    mf_reward_tensor_names_prefix(a, "energy", 2, w, bn);
+    ck_assert_str_eq(w, "energy.layers.2.weight");
+    ck_assert_str_eq(bn, "energy.layers.2.bias");
+    mf_reward_tensor_names_prefix(a, "sixteen_bytes_ab", 2, w, bn);
+    ck_assert_str_eq(w, "sixteen_bytes_ab.layers.2.weight"); /* MF_REWARD_PREFIX_MAX fits */
+    mf_reward_tensor_names(a, 0, w, bn);
+    ck_assert_str_eq(w, "reward.layers.0.weight");
+    mf_reward_free(a);
+    mf_reward_free(b);
+    ck_assert_int_eq(mf_reward_new(MF_REWARD_RIDGE, 2, NULL, 0, &a), MF_OK);
+    mf_reward_tensor_names_prefix(a, "value", 0, w, bn);
+    ck_assert_str_eq(w, "value.weight");
+    ck_assert_str_eq(bn, "value.bias");
+    mf_reward_free(a);
+}
+
+END_TEST
+
 /* ---- pseudo-labels ------------------------------------------------------------------- */
 
 START_TEST(test_pseudo_labels)
@@ -468,6 +654,12 @@ static Suite *reward_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_mlp_fits_nonlinear);
     tcase_add_test(tc, test_mlp_grad_finite_differences);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("training");
+    tcase_add_test(tc, test_backward_finite_differences);
+    tcase_add_test(tc, test_rows_and_parts);
+    tcase_add_test(tc, test_init_and_names);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pseudo_labels");

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "dataset.h"
+#include "dxmi_codec.h"
 #include "http_status.h"
 #include "job_codec.h"
 #include "request_json.h"
@@ -252,10 +253,10 @@ static const bad_case bad_cases[] = {
     J("{\"type\":\"finetune\"}", B400, "bad_value", "/type"),
     J("{\"type\":\"finetune.SMEME\"}", B400, "bad_value", "/type"),
     J("{\"type\":\"smeme\"}", B400, "bad_value", "/type"),
-    /* finetune.smeme and finetune.reward run now; finetune.dxmi is known but not in this build. */
-    J("{\"type\":\"finetune.dxmi\"}", B422, "unsupported_type", "/type"),
-    J("{\"type\":\"finetune.dxmi\",\"model\":\"m\",\"params\":{}}", B422, "unsupported_type",
-      "/type"),
+    /* every job type of the API runs in this build */
+    J("{\"type\":\"finetune.dxmi\"}", B400, "missing_field", "/model"),
+    J("{\"type\":\"finetune.dxmi\",\"model\":\"m\",\"params\":{\"steps\":1}}", B400,
+      "out_of_range", "/params/steps"),
     J("{\"type\":\"finetune.reward\"}", B400, "missing_field", "/params"),
     J("{\"type\":\"finetune.reward\",\"params\":{}}", B400, "missing_field", "/params/dataset"),
     J("{\"type\":\"finetune.dxmi\",\"x\":1}", B400, "unknown_field", "/x"), /* 400 first */
@@ -591,8 +592,8 @@ START_TEST(test_messages)
     ck_assert_str_eq(e.msg, "\"/seed\" must be an integer between 0 and 9007199254740992, "
                             "got 9007199254740993");
     e = decode_err(SAMPLES, "{\"model\":\"a\",\"n\":1,\"sampler\":\"euler\"}");
-    ck_assert_str_eq(e.msg,
-                     "\"/sampler\" must be one of \"ddpm\", \"ddim\", \"ode\", got \"euler\"");
+    ck_assert_str_eq(e.msg, "\"/sampler\" must be one of \"ddpm\", \"ddim\", \"ode\", \"var\", got "
+                            "\"euler\"");
     e = decode_err(SAMPLES, "{\"model\":\"A\",\"n\":1}");
     ck_assert_str_eq(e.msg,
                      "\"/model\" must be an id matching [a-z0-9][a-z0-9._-]{0,63}, got \"A\"");
@@ -623,16 +624,12 @@ START_TEST(test_messages)
                             "sampler, steps, eta, seed, metrics, target, condition, guidance");
     e = decode_err(JOB, "{\"type\":\"train\",\"model\":\"m\"}");
     ck_assert_ptr_nonnull(strstr(e.msg, "params.out_model"));
-    e = decode_err(JOB, "{\"type\":\"finetune.dxmi\"}");
-    ck_assert_str_eq(e.msg, "\"/type\" \"finetune.dxmi\" is not available in this build, which "
-                            "runs \"sample\", \"train\", \"finetune.smeme\" and "
-                            "\"finetune.reward\" jobs");
     e = decode_err(JOB, "{\"type\":\"foo\"}");
-    ck_assert_str_eq(e.msg, "\"/type\" must be \"sample\", \"train\", \"finetune.smeme\" or "
-                            "\"finetune.reward\", got \"foo\"");
+    ck_assert_str_eq(e.msg, "\"/type\" must be \"sample\", \"train\", \"finetune.smeme\", "
+                            "\"finetune.reward\" or \"finetune.dxmi\", got \"foo\"");
     e = decode_err(JOB, "{}");
     ck_assert_str_eq(e.msg, "missing required field \"/type\", \"sample\", \"train\", "
-                            "\"finetune.smeme\" or \"finetune.reward\"");
+                            "\"finetune.smeme\", \"finetune.reward\" or \"finetune.dxmi\"");
     e = decode_err(JOB, "{\"type\":\"train\",\"params\":{\"dataset\":\"Foo\"}}");
     for (int i = 0; i < MF_DATASET_COUNT; i++) {
         ck_assert_ptr_nonnull(strstr(e.msg, mf_dataset_name((mf_dataset_id) i)));
@@ -750,10 +747,13 @@ START_TEST(test_samples_defaults)
     ck_assert_str_eq(r.model, "eight_gaussians");
     ck_assert_uint_eq(r.n, 1);
     ck_assert_int_eq(r.sampler, MF_SAMPLER_DDPM);
+    ck_assert(!r.has_sampler); /* the server picks the model's own */
     ck_assert_uint_eq(r.steps, 0);
     ck_assert(r.eta == 0.0);
     ck_assert(!r.has_seed);
     ck_assert(r.metrics);
+    r = samples_ok("{\"model\":\"m\",\"n\":1,\"sampler\":\"var\",\"steps\":5}", &lim);
+    ck_assert(r.has_sampler && r.sampler == MF_SAMPLER_VAR && r.steps == 5);
     /* Whitespace around the object, keys in any order; NULL limits = the defaults. */
     r = samples_ok(" \r\n\t{ \"n\" : 10000 , \"model\" : \"m\" } \n", NULL);
     ck_assert_str_eq(r.model, "m");
@@ -919,7 +919,7 @@ START_TEST(test_names_and_limits)
               mf_train_codec.model == MF_CODEC_NO_MODEL && mf_smeme_codec.model == MF_CODEC_MODEL);
     ck_assert_ptr_eq(mf_job_codec_lookup("finetune.reward"), &mf_reward_codec);
     ck_assert(mf_reward_codec.model == MF_CODEC_MODEL_OPTIONAL);
-    ck_assert_ptr_null(mf_job_codec_lookup("finetune.dxmi"));
+    ck_assert_ptr_eq(mf_job_codec_lookup("finetune.dxmi"), &mf_dxmi_codec);
     ck_assert_ptr_null(mf_job_codec_lookup("Train"));
     ck_assert_ptr_null(mf_job_codec_lookup(""));
     ck_assert_ptr_null(mf_job_codec_lookup("unknown"));
@@ -1063,8 +1063,9 @@ START_TEST(test_job_sample)
     ck_assert((*P_SAMPLE(j)).eta == 0.0);
     ck_assert(!(*P_SAMPLE(j)).has_seed);
     ck_assert((*P_SAMPLE(j)).metrics);
-    /* No seed and no steps when none given; metrics always. */
-    ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"metrics\":true,\"n\":3,\"sampler\":\"ddpm\"}");
+    /* No sampler, seed or steps when none given (the server stores them once it has
+     * picked them); metrics always. */
+    ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"metrics\":true,\"n\":3}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
 
@@ -1091,18 +1092,16 @@ START_TEST(test_job_sample)
     ck_assert((*P_SAMPLE(j)).has_guidance && (*P_SAMPLE(j)).guidance == MF_GUIDE_CFG);
     ck_assert((*P_SAMPLE(j)).guidance_w == 2.0);
     ck_assert_uint_eq((*P_SAMPLE(j)).n_condition, 0);
-    ck_assert_str_eq(j.params_json,
-                     "{\"eta\":0.0,\"guidance\":{\"mode\":\"cfg\",\"w\":2.0},"
-                     "\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\",\"target\":1.5}");
+    ck_assert_str_eq(j.params_json, "{\"eta\":0.0,\"guidance\":{\"mode\":\"cfg\",\"w\":2.0},"
+                                    "\"metrics\":true,\"n\":2,\"target\":1.5}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
     j = job_ok("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":2,\"condition\":[0.5,1],"
                "\"guidance\":{\"mode\":\"cond\"}}}");
     ck_assert_uint_eq((*P_SAMPLE(j)).n_condition, 2);
     ck_assert((*P_SAMPLE(j)).condition[1] == 1.0 && (*P_SAMPLE(j)).guidance_w == 1.0);
-    ck_assert_str_eq(j.params_json,
-                     "{\"condition\":[0.5,1.0],\"eta\":0.0,\"guidance\":{\"mode\":"
-                     "\"cond\",\"w\":1.0},\"metrics\":true,\"n\":2,\"sampler\":\"ddpm\"}");
+    ck_assert_str_eq(j.params_json, "{\"condition\":[0.5,1.0],\"eta\":0.0,\"guidance\":{\"mode\":"
+                                    "\"cond\",\"w\":1.0},\"metrics\":true,\"n\":2}");
     assert_round_trip(&j);
     mf_job_req_done(&j);
 
@@ -1296,7 +1295,13 @@ START_TEST(test_job_params_errors)
         {"finetune.smeme", "m", "{\"alpha\":[2,0]}", "out_of_range", "/params/alpha/1"},
         {"finetune.smeme", "m", "{\"n\":1}", "unknown_field", "/params/n"},
         {"finetune.smeme", "m", "{\"model\":\"m\"}", "unknown_field", "/params/model"},
-        {"finetune.dxmi", "m", "{}", "bad_value", "/type"},
+        {"finetune.dxmi", "m", "{\"tau_entropy\":-1}", "out_of_range", "/params/tau_entropy"},
+        {"finetune.dxmi", "m", "{\"steps\":3,\"n_generator\":4}", "impossible",
+         "/params/n_generator"},
+        {"finetune.dxmi", "m", "{\"value_emb\":3}", "out_of_range", "/params/value_emb"},
+        {"finetune.dxmi", "m", "{\"energy_hidden\":[]}", "out_of_range", "/params/energy_hidden"},
+        {"finetune.dxmi", "m", "{\"schedule\":\"exact\"}", "bad_value", "/params/schedule"},
+        {"finetune.dxmi", "m", "{\"model\":\"m\"}", "unknown_field", "/params/model"},
         {"finetune.reward", "m", "{}", "missing_field", "/params/dataset"},
     };
 

@@ -35,12 +35,13 @@
 #include <jansson.h>
 
 #include "api_json.h"
+#include "job_codec.h"
+#include "job_type.h"
 #include "log.h"
+#include "model_dxmi.h"
 #include "model_file.h"
 #include "par.h"
 #include "registry.h"
-#include "job_codec.h"
-#include "job_type.h"
 #include "request_json.h"
 #include "sampler.h"
 #include "scheduler.h"
@@ -235,6 +236,7 @@ static mf_sample_call *new_call(env *e, const char *model, mf_sampler_kind kind,
     snprintf(c->req.model, sizeof c->req.model, "%s", model);
     c->req.n = n;
     c->req.sampler = kind;
+    c->req.has_sampler = true;
     c->req.steps = steps;
     c->req.eta = 0;
     c->req.has_seed = true;
@@ -503,6 +505,7 @@ static mf_sample_req req(mf_sampler_kind kind, size_t steps, size_t n)
     memset(&q, 0, sizeof q);
     snprintf(q.model, sizeof q.model, "m");
     q.sampler = kind;
+    q.has_sampler = true;
     q.steps = steps;
     q.n = n;
     q.has_seed = true;
@@ -556,6 +559,43 @@ START_TEST(test_resolve)
     q = req(MF_SAMPLER_DDIM, 51, 10);
     ck_assert_int_eq(resolve(&e, &q, t50, "", field), MF_ERANGE);
     ck_assert_str_eq(field, "/steps");
+
+    /* a DxMI model with a 5-step chain: var by default with its 5 steps, and only those;
+     * the other samplers as before; var nowhere else */
+    mf_var_sched v;
+    ck_assert_int_eq(mf_var_sched_init(&t50->sched, 5, MF_VAR_SCHED_CODE, &v), MF_OK);
+    mf_model *dxm = NULL;
+    ck_assert_int_eq(mf_model_clone(t50, &dxm), MF_OK);
+    ck_assert_int_eq(mf_model_set_var(dxm, &v, MF_VAR_SCHED_CODE, NULL), MF_OK);
+    q = req(MF_SAMPLER_DDPM, 0, 10);
+    q.has_sampler = false;
+    ck_assert_int_eq(resolve(&e, &q, dxm, "", field), MF_OK);
+    ck_assert(q.has_sampler && q.sampler == MF_SAMPLER_VAR && q.steps == 5);
+    q = req(MF_SAMPLER_VAR, 5, 10);
+    ck_assert_int_eq(resolve(&e, &q, dxm, "", field), MF_OK);
+    q = req(MF_SAMPLER_DDIM, 0, 10);
+    ck_assert_int_eq(resolve(&e, &q, dxm, "", field), MF_OK);
+    ck_assert(q.sampler == MF_SAMPLER_DDIM && q.steps == 50);
+    q = req(MF_SAMPLER_VAR, 4, 10);
+    ck_assert_int_eq(resolve(&e, &q, dxm, "/params", field), MF_ERANGE);
+    ck_assert_str_eq(field, "/params/steps");
+    q = req(MF_SAMPLER_VAR, 0, 10);
+    ck_assert_int_eq(resolve(&e, &q, t50, "", field), MF_ERANGE);
+    ck_assert_str_eq(field, "/sampler");
+    q = req(MF_SAMPLER_VAR, 0, 10);
+    q.has_guidance = true; /* steering: refused before the sampler is looked at */
+    ck_assert_int_eq(resolve(&e, &q, dxm, "", field), MF_ERANGE);
+    /* an unsampled request without a sampler on a plain model: ddpm */
+    q = req(MF_SAMPLER_DDIM, 0, 10);
+    q.has_sampler = false;
+    ck_assert_int_eq(resolve(&e, &q, t50, "", field), MF_OK);
+    ck_assert(q.sampler == MF_SAMPLER_DDPM && q.steps == 50);
+    mf_sampler_opts o = mf_sample_opts(&q, dxm);
+    ck_assert_ptr_null(o.var);
+    q = req(MF_SAMPLER_VAR, 5, 10);
+    o = mf_sample_opts(&q, dxm);
+    ck_assert(o.var == &dxm->dxmi->var && o.kind == MF_SAMPLER_VAR && o.steps == 5);
+    mf_model_free(dxm);
     mf_model_free(t50);
 
     /* the compute budget: n x evaluations x 2 x params <= max_n x 1000 x 2 x 150000
@@ -1137,10 +1177,11 @@ START_TEST(test_train_job)
     long pos = -7;
     char field[128];
     ck_assert_int_eq(
-        try_submit(&e,
-                   "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"hidden\":[8],"
-                   "\"emb\":4,\"steps\":2,\"batch\":8,\"warmup\":0,\"out_model\":\"tiny-trained\"}}",
-                   id2, &pos, field, sizeof field),
+        try_submit(
+            &e,
+            "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"hidden\":[8],"
+            "\"emb\":4,\"steps\":2,\"batch\":8,\"warmup\":0,\"out_model\":\"tiny-trained\"}}",
+            id2, &pos, field, sizeof field),
         MF_EBUSY);
     ck_assert_str_eq(field, "/params/out_model");
     ck_assert_str_eq(last_code, "model_exists");
@@ -1657,7 +1698,8 @@ START_TEST(test_job_type_tables)
         const mf_job_type *t = mf_job_type_lookup(mf_job_codecs[n_codecs]->name);
         ck_assert_msg(t != NULL && t->codec == mf_job_codecs[n_codecs], "codec %s has no job type",
                       mf_job_codecs[n_codecs]->name);
-        ck_assert_ptr_eq(mf_job_codec_lookup(mf_job_codecs[n_codecs]->name), mf_job_codecs[n_codecs]);
+        ck_assert_ptr_eq(mf_job_codec_lookup(mf_job_codecs[n_codecs]->name),
+                         mf_job_codecs[n_codecs]);
     }
     for (; mf_job_types[n_types] != NULL; n_types++) {
         ck_assert_ptr_eq(mf_job_codec_lookup(mf_job_types[n_types]->codec->name),
@@ -1669,7 +1711,7 @@ START_TEST(test_job_type_tables)
     ck_assert_ptr_nonnull(mf_job_type_lookup("test.count"));
     ck_assert_ptr_nonnull(mf_job_type_lookup("finetune.smeme"));
     ck_assert_ptr_nonnull(mf_job_type_lookup("finetune.reward"));
-    ck_assert_ptr_null(mf_job_type_lookup("finetune.dxmi"));
+    ck_assert_ptr_nonnull(mf_job_type_lookup("finetune.dxmi"));
 }
 
 END_TEST
@@ -1716,6 +1758,7 @@ START_TEST(test_plugin_job_type)
         {COUNT_JOB("\"n\":0"), "out_of_range", "/params/n"},
         {COUNT_JOB("\"n\":3,\"step\":1"), "unknown_field", "/params/step"},
     };
+
     mf_req_limits lim = mf_req_limits_default();
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mf_job_req q;
@@ -1726,9 +1769,9 @@ START_TEST(test_plugin_job_type)
         ck_assert_str_eq(d.field, bad[i].field);
     }
     long pos = -7;
-    ck_assert_int_eq(try_submit(&e, COUNT_JOB("\"n\":3,\"fail_at\":4"), id, &pos, field,
-                                sizeof field),
-                     MF_ERANGE);
+    ck_assert_int_eq(
+        try_submit(&e, COUNT_JOB("\"n\":3,\"fail_at\":4"), id, &pos, field, sizeof field),
+        MF_ERANGE);
     ck_assert_str_eq(last_code, "impossible");
     ck_assert_str_eq(field, "/params/fail_at");
     ck_assert_int_eq(pos, -7);

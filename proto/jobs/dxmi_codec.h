@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dxmi_codec.h - the params of a "finetune.dxmi" job (ALGORITHMS.md,
+ * finetune.dxmi; reference/other-seeds.md §2.9): distil the model into a
+ * T-step sampler by maximum-entropy IRL against an energy model trained
+ * with it (core/dxmi.h).  "model" (required) is the DDPM parent.  Every
+ * param is optional; the defaults are core's (mf_dxmi_opts_default: the
+ * reference run F with the authors' schedule).
+ *   steps          T, 2..64 (default: 5 for data of at most 8 dimensions,
+ *                  10 above; the daemon fills it in at submit)
+ *   schedule       "code" (the authors' bounded search, default) | "matched"
+ *   tau_entropy    0..10 (0.1)       tau_velocity  0..10 (0.01)
+ *   gamma          0..100 (1)        adavelreg     0..0.9999 (0.99)
+ *   lr_sampler     0..1 (1e-5)       lr_sigma      0..1 (1e-4)
+ *   lr_energy      0..1 (1e-4)       lr_value      0..1 (1e-3)
+ *   clip_sampler   0..1e6, 0 = none (0.1)   clip_energy  0..1e6 (0)
+ *   batch          1..min(65536, max_batch) (512)
+ *   iters          1..max_train_steps (4000)
+ *   warmup         iterations of energy and value only, 0..1e6 (200)
+ *   n_generator    sampler steps per iteration, 1..64, at most steps (1)
+ *   energy_hidden, value_hidden   1..4 widths 1..1024 (each [128, 128])
+ *   value_emb      even, 2..256 (16)
+ *   eval_every     iterations between evaluations, 1..1e6 (500)
+ *   n_eval         samples per evaluation seed, 100..max_n (1000)
+ *   dataset        a built-in name or an uploaded id (default: the model's
+ *                  "dataset" metadata)
+ *   seed           0..2^53 (0)
+ *   out_model      the id of the model to create (default: the server names it)
+ */
+#ifndef MF_DXMI_CODEC_H
+#define MF_DXMI_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dxmi.h"
+#include "job_codec.h"
+#include "req_limits.h"
+
+typedef struct mf_dxmi_req {
+    mf_dxmi_opts o; /* core's options; o.seed is the job's seed */
+    size_t iters;
+    size_t eval_every;
+    size_t n_eval;
+    char dataset[MF_REQ_ID_MAX + 1]; /* "" = the model's */
+    char out_model[MF_REQ_ID_MAX + 1];
+} mf_dxmi_req;
+
+extern const mf_job_codec mf_dxmi_codec;
+
+#endif /* MF_DXMI_CODEC_H */
