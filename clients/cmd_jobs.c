@@ -89,7 +89,8 @@ mf_exit mf_cmd_job_request(const char *type, const char *model, json_t *params, 
 }
 
 static mf_exit submit_job(mf_client *c, const char *type, const char *model,
-                          const char *params_text, const mf_args *a, bool watch, bool json);
+                          const char *params_text, const mf_args *a, const json_t *extra,
+                          bool watch, bool json);
 
 mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
 {
@@ -122,18 +123,27 @@ mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
         mf_args_done(&a);
         return mf_api_say(MF_EXIT_USAGE, "--json goes with --watch (the id is printed either way)");
     }
-    mf_exit code = submit_job(c, type, model, params_text, &a, watch, json);
+    mf_exit code = submit_job(c, type, model, params_text, &a, NULL, watch, json);
     mf_args_done(&a);
     return code;
 }
 
+/* extra (may be NULL): params a command's own options set, on top of --params and --param. */
 static mf_exit submit_job(mf_client *c, const char *type, const char *model,
-                          const char *params_text, const mf_args *a, bool watch, bool json)
+                          const char *params_text, const mf_args *a, const json_t *extra,
+                          bool watch, bool json)
 {
     json_t *params = NULL, *req = NULL;
     mf_exit code = model != NULL ? mf_api_check_id("model id", model) : MF_EXIT_OK;
     if (code == MF_EXIT_OK) {
         code = mf_cmd_job_params(params_text, a->repeated[0], a->n_repeated[0], &params);
+    }
+    if (code == MF_EXIT_OK && extra != NULL && json_object_size(extra) > 0) {
+        params = params != NULL ? params : json_object();
+        if (params == NULL || json_object_update(params, (json_t *) extra) != 0) {
+            json_decref(params);
+            return mf_api_say(MF_EXIT_LOCAL, "out of memory");
+        }
     }
     if (code == MF_EXIT_OK) {
         code = mf_cmd_job_request(type, model, params, &req);
@@ -197,7 +207,7 @@ mf_exit mf_cmd_explore(mf_client *c, int argc, char **argv, int first)
     if (st != 0) {
         return mf_cmd_args_exit(st);
     }
-    mf_exit code = submit_job(c, "finetune.smeme", a.pos[0], params_text, &a, true, json);
+    mf_exit code = submit_job(c, "finetune.smeme", a.pos[0], params_text, &a, NULL, true, json);
     mf_args_done(&a);
     return code;
 }
@@ -239,29 +249,17 @@ mf_exit mf_cmd_distill(mf_client *c, int argc, char **argv, int first)
     if (st != 0) {
         return mf_cmd_args_exit(st);
     }
-    json_t *params = NULL, *req = NULL;
-    mf_exit code = mf_api_check_id("model id", a.pos[0]);
-    if (code == MF_EXIT_OK) {
-        code = mf_cmd_job_params(params_text, a.repeated[0], a.n_repeated[0], &params);
-    }
-    if (code == MF_EXIT_OK && (steps > 0 || iters > 0)) {
-        params = params != NULL ? params : json_object();
-        if (params == NULL ||
-            (steps > 0 && json_object_set_new(params, "steps", json_integer((json_int_t) steps))) ||
-            (iters > 0 && json_object_set_new(params, "iters", json_integer((json_int_t) iters)))) {
-            code = mf_api_say(MF_EXIT_LOCAL, "out of memory");
-        }
+    json_t *extra = json_object();
+    mf_exit code = extra != NULL ? MF_EXIT_OK : mf_api_say(MF_EXIT_LOCAL, "out of memory");
+    if (code == MF_EXIT_OK &&
+        ((steps > 0 && json_object_set_new(extra, "steps", json_integer((json_int_t) steps))) ||
+         (iters > 0 && json_object_set_new(extra, "iters", json_integer((json_int_t) iters))))) {
+        code = mf_api_say(MF_EXIT_LOCAL, "out of memory");
     }
     if (code == MF_EXIT_OK) {
-        code = mf_cmd_job_request("finetune.dxmi", a.pos[0], params, &req);
-        params = NULL; /* taken */
+        code = submit_job(c, "finetune.dxmi", a.pos[0], params_text, &a, extra, true, json);
     }
-    json_decref(params);
-    if (code == MF_EXIT_OK) {
-        char id[MF_REQ_ID_MAX + 1];
-        code = mf_cmd_post_job(c, req, true, json, id);
-    }
-    json_decref(req);
+    json_decref(extra);
     mf_args_done(&a);
     return code;
 }
