@@ -310,6 +310,10 @@ def dxmi_section(d):
                 f" mean of 5 seeds): floor {q['floor']:.4f}, the un-tuned {T}-step sampler"
                 f" {q['untuned_sw2']:.4f} ({q['untuned_sw2'] / q['floor']:.2f}x), DxMI"
                 + (f" **{dsw:.4f}** ({dsw / q['floor']:.2f}x)." if dsw is not None else " non-finite.")]
+        if dsw is None or dsw > q["untuned_sw2"]:
+            out.append("The trained sampler is worse than the un-tuned one it started from: training"
+                       " diverged in quality, so every parent sampler below matches it at once and the"
+                       " speed-ups compare against a broken sampler; they mean nothing.")
         if q.get("iters_done", q["train_iters"]) < q["train_iters"]:
             out.append(f"Training diverged (a non-finite loss) at iteration {q['iters_done'] + 1}.")
         if q.get("dxmi_sw2_trace"):
