@@ -8,6 +8,7 @@
 #     sh bench/run.sh [--repeats N] [--passes N] [--reuse-torch] [--skip-torch]
 #                     [--serve-duration S] [--skip-serve | --serve-only]
 #                     [--skip-smeme | --smeme-only] [--skip-reward | --reward-only]
+#                     [--skip-dxmi | --dxmi-only]
 #                     [--compare-with OLD_DIR | --compare-only OLD_DIR] [--compare-label TEXT]
 #
 #   --repeats N     timed runs per workload for mf_bench and ref_torch.py (default 3)
@@ -25,6 +26,9 @@
 #   --smeme-only    run only bench/smeme.sh, and rewrite RESULTS.md as --serve-only does
 #   --skip-reward   do not run bench/reward.sh (the finetune.reward job and reward.py)
 #   --reward-only   run only bench/reward.sh, and rewrite RESULTS.md as --serve-only does
+#   --skip-dxmi     do not run bench/dxmi.sh (DxMI iterations in C and PyTorch, samples/s
+#                   at equal quality on eight_gaussians and digits)
+#   --dxmi-only     run only bench/dxmi.sh, and rewrite RESULTS.md as --serve-only does
 #   --compare-with OLD_DIR  also run bench/compare.sh against the old build in OLD_DIR
 #                   (W4, serve.sh and the train job, old and new in turn); its table
 #                   goes into RESULTS.md, labelled --compare-label (default "the change")
@@ -48,6 +52,7 @@ torch_mode=run
 serve_mode=run
 smeme_mode=run
 reward_mode=run
+dxmi_mode=run
 serve_duration=10
 compare_old=""
 compare_only=no
@@ -65,10 +70,12 @@ while [ $# -gt 0 ]; do
     --smeme-only) smeme_mode=only; shift ;;
     --skip-reward) reward_mode=skip; shift ;;
     --reward-only) reward_mode=only; shift ;;
+    --skip-dxmi) dxmi_mode=skip; shift ;;
+    --dxmi-only) dxmi_mode=only; shift ;;
     --compare-with) compare_old=$2; shift 2 ;;
     --compare-only) compare_old=$2; compare_only=yes; shift 2 ;;
     --compare-label) compare_label=$2; shift 2 ;;
-    -h|--help) sed -n '3,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,42p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -85,7 +92,7 @@ if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
         meson setup "$build" "$root" --buildtype=release -Dtests=disabled >&2 || rm -rf "$build"
     fi
     if [ -f "$build/build.ninja" ]; then
-        targets="bench/mf_bench bench/metrics_bench bench/smeme_bench server/manifoldd clients/manifold"
+        targets="bench/mf_bench bench/metrics_bench bench/smeme_bench bench/dxmi_bench server/manifoldd clients/manifold"
         if [ -f "$shared/sgemm_peak.c" ]; then
             targets="$targets bench/sgemm_peak"
         fi
@@ -116,16 +123,21 @@ reward() {
     note "reward.sh: the finetune.reward job and reward.py (about 5 minutes)"
     sh "$here/reward.sh" --out "$out" --build "$build" || note "reward.sh failed"
 }
+dxmi() {
+    note "dxmi.sh: DxMI iterations in C and PyTorch, samples/s at equal quality (about 5 minutes)"
+    sh "$here/dxmi.sh" --out "$out" --build "$build" || note "dxmi.sh failed"
+}
 compare() {
     note "compare.sh: the old build in $compare_old against this one"
     sh "$here/compare.sh" --old "$compare_old" --label "$compare_label" --out "$out" ||
         note "compare.sh failed"
 }
 if [ "$serve_mode" = only ] || [ "$smeme_mode" = only ] || [ "$reward_mode" = only ] ||
-        [ "$compare_only" = yes ]; then
+        [ "$dxmi_mode" = only ] || [ "$compare_only" = yes ]; then
     [ "$serve_mode" = only ] && serve
     [ "$smeme_mode" = only ] && smeme
     [ "$reward_mode" = only ] && reward
+    [ "$dxmi_mode" = only ] && dxmi
     [ "$compare_only" = yes ] && compare
     status=$(cat "$out/status.txt" 2>/dev/null || echo "")
     "$py" "$here/summarize_results.py" --dir "$out" --status "$status" --out "$here/RESULTS.md"
@@ -221,6 +233,11 @@ if [ "$reward_mode" = run ]; then
     reward
 else
     rm -f "$out/reward.jsonl"
+fi
+if [ "$dxmi_mode" = run ]; then
+    dxmi
+else
+    rm -f "$out/dxmi.jsonl"
 fi
 if [ -n "$compare_old" ]; then
     compare

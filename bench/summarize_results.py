@@ -260,6 +260,105 @@ def reward_section(d):
     return out
 
 
+DXMI_ITER_TARGET = 2.0  # issue 13: the C training iteration at least 2x faster than dxmi.py's
+DXMI_SPEED_TARGET = {"eight_gaussians": 2.4}  # issue 13: DxMI samples/s over DDIM's at equal SW2
+
+
+def dxmi_section(d):
+    """DxMI (bench/dxmi.sh): training iterations in C and PyTorch, samples/s at equal quality."""
+    recs = read_jsonl(os.path.join(d, "dxmi.jsonl"))
+    c = next((r for r in recs if r.get("impl") == "manifold-c" and r.get("kind") == "iteration"), None)
+    t = next((r for r in recs if r.get("impl") == "pytorch" and r.get("kind") == "iteration"), None)
+    quality = [r for r in recs if r.get("kind") == "quality"]
+    loads = {r["when"]: r["loadavg"] for r in recs if r.get("kind") == "load"}
+    if c is None and t is None and not quality:
+        return []
+    out = ["", "## DxMI: training iterations and samples/s at equal quality (bench/dxmi.sh)", "",
+           "Training iteration: `eight_gaussians`, T = 5, B = 512, the authors' \"code\" schedule, lr_s 1e-5,",
+           "lr_e 1e-4 (core's defaults = dxmi.py `--code_schedule --lr_s 1e-5 --lr_e 1e-4`), a fresh data",
+           "batch each iteration.  Both sides time iterations that make the sampler step: C",
+           "(bench/dxmi_bench, 2-thread row team) after its 200 warm-up iterations, the median of its",
+           "passes; PyTorch (../shared/bench/dxmi_torch/dxmi.py, 2 threads, tuned as",
+           "../shared/bench/README.md says) with `--v_warm 0` and evaluations off, its loop's wall time",
+           "over its iterations.  Load average before / after:",
+           f"{loads.get('before', '?')} / {loads.get('after', '?')}.", "",
+           "| | ms per iteration | notes |", "|---|---|---|"]
+    if c is not None:
+        passes = ", ".join(f"{v:.1f}" for v in c.get("passes_ms", []))
+        out.append(f"| Manifold C | {c['ms_per_iter']:.2f} | median of {len(c.get('passes_ms', []))} passes"
+                   f" of {c['iters_per_pass']} ({passes}); warm-up iterations (no sampler step)"
+                   f" {c['warmup_ms_per_iter']:.2f} |")
+    if t is not None:
+        if "skipped" in t:
+            out.append(f"| PyTorch | n/a | not run: {t['skipped']} |")
+        else:
+            out.append(f"| PyTorch | {t['ms_per_iter']:.2f} | {t['iters']} iterations in {t['loop_s']:.1f} s"
+                       f" (torch {t.get('torch', '?')}; whole script {t['wall_s']:.1f} s) |")
+    if c is not None and t is not None and "skipped" not in t:
+        r = t["ms_per_iter"] / c["ms_per_iter"]
+        out += ["", "| target | measured | verdict |", "|---|---|---|",
+                f"| training iteration at least {DXMI_ITER_TARGET:g}x faster than dxmi.py | {r:.2f}x |"
+                f" {'**pass**' if r >= DXMI_ITER_TARGET else 'fail'} |"]
+    for q in quality:
+        ds, T, dsw = q["dataset"], q["T"], q.get("dxmi_sw2")
+        lr = q.get("lr_sampler", 1e-5)
+        lr_text = "" if lr == 1e-5 else f", lr_sampler {lr:g} (core's default: 1e-5)"
+        out += ["", f"**Equal quality, `{ds}`, T = {T}{lr_text}.**  DxMI trained {q['train_iters']:,} iterations"
+                f" ({q['train_s']:.0f} s, {1e3 * q['train_s'] / max(q['train_iters'], 1):.1f} ms each"
+                f" with the warm-up); SW2 as tests/core/test_dxmi_oracle.c measures it (1,000 samples"
+                f" against {'the 297 held-out images' if ds == 'digits' else '1,000 fresh data points'},"
+                f" mean of 5 seeds): floor {q['floor']:.4f}, the un-tuned {T}-step sampler"
+                f" {q['untuned_sw2']:.4f} ({q['untuned_sw2'] / q['floor']:.2f}x), DxMI"
+                + (f" **{dsw:.4f}** ({dsw / q['floor']:.2f}x)." if dsw is not None else " non-finite.")]
+        if dsw is None or dsw > q["untuned_sw2"]:
+            out.append("The trained sampler is worse than the un-tuned one it started from: training"
+                       " diverged in quality, so every parent sampler below matches it at once and the"
+                       " speed-ups compare against a broken sampler; they mean nothing.")
+        if q.get("iters_done", q["train_iters"]) < q["train_iters"]:
+            out.append(f"Training diverged (a non-finite loss) at iteration {q['iters_done'] + 1}.")
+        if q.get("dxmi_sw2_trace"):
+            out.append("SW2 during training: " + ", ".join(
+                f"{it}: {fmt(v, '.3f')}" for it, v in q["dxmi_sw2_trace"]) + ".")
+        sweeps = [(name, label, q[name]) for name, label in
+                  (("ddim", "parent DDIM (eta 0)"), ("ddpm", "parent DDPM")) if q.get(name)]
+        by_steps = {}
+        for name, _, sw in sweeps:
+            for k, v in sw["sw2"]:
+                by_steps.setdefault(k, {})[name] = v
+        out += ["", "| steps | " + " | ".join(f"{label} SW2" for _, label, _ in sweeps) + " |",
+                "|---|" + "---|" * len(sweeps)]
+        for k in sorted(by_steps):
+            cells = []
+            for name, _, sw in sweeps:
+                v = fmt(by_steps[k][name], ".4f", "non-finite") if name in by_steps[k] else ""
+                cells.append(f"**{v}**" if k == sw.get("match_steps") else v)
+            out.append(f"| {k} | " + " | ".join(cells) + " |")
+        out += ["", f"Throughput: {q['n_throughput']:,} samples in runs of at most {q['batch_rows']:,} rows"
+                f" (the daemon's batch), best of {q['reps']}, 2-thread team.", "",
+                "| sampler | steps | SW2 | samples/s | DxMI speed-up |", "|---|---|---|---|---|",
+                f"| DxMI ({T}-step VAR) | {T} | {fmt(dsw, '.4f')} | {q['dxmi_samples_per_s']:,.0f} | - |"]
+        verdict = []
+        for name, label, s in sweeps:
+            sp = q["dxmi_samples_per_s"] / s["samples_per_s"] if s.get("samples_per_s") else None
+            at = dict(s["sw2"]).get(s["timed_steps"])
+            if s.get("match_steps"):
+                timed, sp_text = f"{s['match_steps']} (fewest with SW2 <= DxMI's)", f"{fmt(sp, '.2f')}x"
+            else:
+                timed = (f"{s['timed_steps']} (never matched up to {s['sw2'][-1][0]}; its plateau,"
+                         f" within 5 % of its best"
+                         f" {fmt(min((v for _, v in s['sw2'] if v is not None), default=None), '.4f')})")
+                sp_text = f">= {fmt(sp, '.2f')}x"
+            out.append(f"| {label} | {timed} | {fmt(at, '.4f')} | {fmt(s.get('samples_per_s'), ',.0f')} |"
+                       f" {sp_text} |")
+            if name == "ddim" and ds in DXMI_SPEED_TARGET and sp is not None:
+                verdict.append((f"DxMI at least {DXMI_SPEED_TARGET[ds]:g}x DDIM's samples/s at equal SW2",
+                                sp_text, sp >= DXMI_SPEED_TARGET[ds]))
+        if verdict:
+            out += ["", "| target | measured | verdict |", "|---|---|---|"]
+            out += [f"| {a} | {m} | {'**pass**' if ok else 'fail'} |" for a, m, ok in verdict]
+    return out
+
+
 def compare_section(d):
     """An old build against this one (bench/compare.sh): W4, serve.sh and the train job."""
     recs = read_jsonl(os.path.join(d, "compare.jsonl"))
@@ -448,6 +547,7 @@ def main():
     lines += serve_section(d, mf)
     lines += smeme_section(d)
     lines += reward_section(d)
+    lines += dxmi_section(d)
     lines += compare_section(d)
     lines += [""]
     lines += block("Raw mf_bench output", "mf_bench.jsonl")
@@ -455,6 +555,8 @@ def main():
     lines += block("Raw bench/smeme.sh output", "smeme.jsonl")
     if os.path.exists(os.path.join(d, "reward.jsonl")):
         lines += block("Raw bench/reward.sh output", "reward.jsonl")
+    if os.path.exists(os.path.join(d, "dxmi.jsonl")):
+        lines += block("Raw bench/dxmi.sh output", "dxmi.jsonl")
     if os.path.exists(os.path.join(d, "compare.jsonl")):
         lines += block("Raw bench/compare.sh output", "compare.jsonl")
     lines += block("Raw mf_bench --parallel blas output", "mf_bench_blas.jsonl")
