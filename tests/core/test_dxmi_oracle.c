@@ -31,8 +31,8 @@
  * 1.36, 1.17, 1.22, 1.23, 1.11, 1.13, median 1.13x, 61 % below untuned; AUC
  * 0.437 (run K: 0.51).  AUC 0.78 is first passed at iteration 3000, so
  * oracle 3 keeps the reference's 4,000; oracle 4 passes from 1,000 on and
- * runs 2,000.  About 10,000 iterations in all: 1.5 min on a quiet machine,
- * 3.5 min with a neighbour busy.
+ * runs 2,000.  About 10,000 iterations in all: 2.6-3.5 min measured with a
+ * neighbour busy, about 1.5 min at a quiet machine's 8.4 ms per iteration.
  *
  * Slow: suite "oracles", release only.  MF_DXMI_ORACLE_ITERS overrides the
  * iterations of every run (for measuring).

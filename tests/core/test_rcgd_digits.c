@@ -91,11 +91,10 @@
 
 #include "cpu.h"
 #include "digit_clf.h"
-#include "knn.h"
+#include "digits_eval.h"
 #include "par.h"
 #include "png.h"
 #include "rcgd.h"
-#include "rng.h"
 #include "test_util.h"
 
 enum {
@@ -143,29 +142,11 @@ static double now_s(void)
     return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
 /* The q-quantile (0 <= q < 1) of v (n) by the nearest rank below; sorts v. */
 static double quantile(double *v, size_t n, double q)
 {
-    qsort(v, n, sizeof *v, cmp_double);
+    qsort(v, n, sizeof *v, digits_cmp_double);
     return v[(size_t) (q * (double) n)];
-}
-
-/* The median distance of the rows of q (nq, D) to their nearest training image. */
-static double median_nn(const float *q, size_t nq, const float *train)
-{
-    double *d = malloc(nq * sizeof *d);
-    ck_assert_ptr_nonnull(d);
-    ck_assert_int_eq(mf_knn_dist(q, nq, train, N_TRAIN, D, 1, false, d), MF_OK);
-    qsort(d, nq, sizeof *d, cmp_double);
-    double m = nq % 2 == 1 ? d[nq / 2] : 0.5 * (d[nq / 2 - 1] + d[nq / 2]);
-    free(d);
-    return m;
 }
 
 /* The reward of n images x (n, D): C_small's logit of CLASS, into r (n). */
@@ -202,22 +183,15 @@ static double class_fraction(digit_clf *c, const float *x, size_t n)
 
 /*
  * The labelled images: the first N_LAB of a seeded Fisher-Yates shuffle of the
- * training rows (swap i with a uniform j in [i, N_TRAIN)), into x_lab, y_lab.
+ * training rows (digits_eval.h), into x_lab, y_lab.
  */
 static void pick_labelled(const float *x, const uint8_t *y, float *x_lab, uint8_t *y_lab)
 {
-    static size_t perm[N_TRAIN];
-    for (size_t i = 0; i < N_TRAIN; i++) {
-        perm[i] = i;
-    }
-    mf_rng rng = mf_rng_make(LAB_SEED);
+    size_t idx[N_LAB];
+    digits_train_prefix(LAB_SEED, N_LAB, idx);
     for (size_t i = 0; i < N_LAB; i++) {
-        size_t j = i + mf_rng_below(rng, i, (uint32_t) (N_TRAIN - i));
-        size_t t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-        memcpy(x_lab + i * D, x + perm[i] * D, D * sizeof(float));
-        y_lab[i] = y[perm[i]];
+        memcpy(x_lab + i * D, x + idx[i] * D, D * sizeof(float));
+        y_lab[i] = y[idx[i]];
     }
 }
 
@@ -282,7 +256,7 @@ static verdict judge(const mf_rcgd *run, const mf_guide_exec *ex, double a, digi
     verdict v = {.frac = class_fraction(all, x, N_GEN),
                  .reward = mean_of(r, N_GEN),
                  .pred = ev.pred_mean,
-                 .nn_med = median_nn(x, N_GEN, x_tr),
+                 .nn_med = digits_median_nn(x, N_GEN, x_tr),
                  .target_z = ev.target_z};
     ck_assert_int_eq(mf_png_write_digits(png, x, N_GRID), 0);
     return v;
@@ -359,7 +333,7 @@ START_TEST(test_digits_class_reward)
     mf_rcgd_fit_stats fu;
     mf_rcgd *parent = train(&ou, &data, team, "parent", &fu);
 
-    double nn_held = median_nn(x_held, N_HELD, x_tr);
+    double nn_held = digits_median_nn(x_held, N_HELD, x_tr);
     verdict vc = judge(cond, &ex, a95, small, all, x_tr, "rcgd_digits_target.png");
     verdict v99 = judge(cond, &ex, a99, small, all, x_tr, "rcgd_digits_q99.png");
     verdict vp = judge(parent, &ex, 0.0, small, all, x_tr, "rcgd_digits_parent.png");
