@@ -95,6 +95,20 @@ typedef struct mf_dxmi_opts {
 /** The defaults above: dxmi-reference-run.md's run F (the authors' schedule). */
 mf_dxmi_opts mf_dxmi_opts_default(void);
 
+/*
+ * The recipe for data of dimension D, and its iterations:
+ *   D <= 8  the defaults (run F: T = 5), 4,000 iterations (oracle 3);
+ *   above   T = 10, tau_entropy 0.01, lr_sampler 5e-7, lr_energy 3e-4,
+ *           batch 128, 1,200 iterations: what oracle 6 found on digits
+ *           (tests/core/test_dxmi_digits.c), where run F's lr_sampler 1e-5
+ *           ruins the samples within 100 sampler steps and past about 1,500
+ *           iterations the samples drift off the data again.
+ */
+mf_dxmi_opts mf_dxmi_opts_for_dim(size_t D);
+size_t mf_dxmi_iters_for_dim(size_t D);
+
+#define MF_DXMI_LOW_DIM 8 /* the largest D of the 2-D recipe */
+
 /**
  * Checks every field against its range; on failure diag (may be NULL) names
  * the field in diag->field ("tau_entropy", "energy_hidden", ...).  Errors: MF_EINVAL.

@@ -35,6 +35,24 @@ mf_dxmi_opts mf_dxmi_opts_default(void)
     };
 }
 
+mf_dxmi_opts mf_dxmi_opts_for_dim(size_t D)
+{
+    mf_dxmi_opts o = mf_dxmi_opts_default();
+    if (D > MF_DXMI_LOW_DIM) {
+        o.T = 10;
+        o.tau_entropy = 0.01;
+        o.lr_sampler = 5e-7;
+        o.lr_energy = 3e-4;
+        o.batch = 128;
+    }
+    return o;
+}
+
+size_t mf_dxmi_iters_for_dim(size_t D)
+{
+    return D > MF_DXMI_LOW_DIM ? 1200 : 4000;
+}
+
 static bool widths_ok(const size_t *h, size_t n)
 {
     if (n < 1 || n > MF_DXMI_MAX_HIDDEN) {

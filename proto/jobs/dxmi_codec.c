@@ -14,6 +14,7 @@
 #define RATE_WHAT  "a number between 0 and 1"
 #define EMB_WHAT   "an even integer between 2 and 256"
 #define TAU_WHAT   "a number between 0 and 10"
+#define BY_MODEL   (-1.0) /* a default the daemon picks by the model's dimension (prepare) */
 
 _Static_assert(sizeof(mf_var_sched_kind) == sizeof(int), "an MF_REQ_ENUM field");
 
@@ -125,20 +126,20 @@ static const mf_req_field fields[] = {
      .hi = MF_VAR_MAX_T,
      .omit_zero = true},
     {O(schedule), .type = MF_REQ_ENUM, .names = mf_var_sched_kind_names, .def = MF_VAR_SCHED_CODE},
-    {O(tau_entropy), .type = MF_REQ_NUMBER, .hi = 10, .def = 0.1, .what = TAU_WHAT},
+    {O(tau_entropy), .type = MF_REQ_NUMBER, .hi = 10, .def = BY_MODEL, .what = TAU_WHAT},
     {O(tau_velocity), .type = MF_REQ_NUMBER, .hi = 10, .def = 0.01, .what = TAU_WHAT},
     {O(gamma), .type = MF_REQ_NUMBER, .hi = 100, .def = 1, .what = "a number between 0 and 100"},
     {O(adavelreg), .type = MF_REQ_NUMBER, .hi = 0.9999, .def = 0.99,
      .what = "a number between 0 and 0.9999"},
-    {O(lr_sampler), .type = MF_REQ_NUMBER, .hi = 1, .def = 1e-5, .what = RATE_WHAT},
+    {O(lr_sampler), .type = MF_REQ_NUMBER, .hi = 1, .def = BY_MODEL, .what = RATE_WHAT},
     {O(lr_sigma), .type = MF_REQ_NUMBER, .hi = 1, .def = 1e-4, .what = RATE_WHAT},
-    {O(lr_energy), .type = MF_REQ_NUMBER, .hi = 1, .def = 1e-4, .what = RATE_WHAT},
+    {O(lr_energy), .type = MF_REQ_NUMBER, .hi = 1, .def = BY_MODEL, .what = RATE_WHAT},
     {O(lr_value), .type = MF_REQ_NUMBER, .hi = 1, .def = 1e-3, .what = RATE_WHAT},
     {O(clip_sampler), .type = MF_REQ_NUMBER, .hi = 1e6, .def = 0.1, .what = CLIP_WHAT},
     {O(clip_energy), .type = MF_REQ_NUMBER, .hi = 1e6, .def = 0, .what = CLIP_WHAT},
     {O(batch), .type = MF_REQ_SIZE, .lo = 1, .hi = BATCH_MAX, .limit = MF_REQ_LIM_BATCH,
-     .def = 512},
-    {F(iters), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_TRAIN_STEPS, .def = 4000},
+     .omit_zero = true},
+    {F(iters), .type = MF_REQ_SIZE, .lo = 1, .limit = MF_REQ_LIM_TRAIN_STEPS, .omit_zero = true},
     {O(warmup), .type = MF_REQ_SIZE, .lo = 0, .hi = 1e6, .def = 200},
     {O(n_generator), .type = MF_REQ_SIZE, .lo = 1, .hi = MF_VAR_MAX_T, .def = 1},
     {.key = "energy_hidden",

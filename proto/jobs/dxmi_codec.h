@@ -5,17 +5,18 @@
  * T-step sampler by maximum-entropy IRL against an energy model trained
  * with it (core/dxmi.h).  "model" (required) is the DDPM parent.  Every
  * param is optional; the defaults are core's (mf_dxmi_opts_default: the
- * reference run F with the authors' schedule).
- *   steps          T, 2..64 (default: 5 for data of at most 8 dimensions,
- *                  10 above; the daemon fills it in at submit)
+ * reference run F with the authors' schedule), but those marked "by model"
+ * the daemon fills in at submit from core's recipe for the data's dimension
+ * (mf_dxmi_opts_for_dim: up to 8 dimensions / above).
+ *   steps          T, 2..64 (by model: 5 / 10)
  *   schedule       "code" (the authors' bounded search, default) | "matched"
- *   tau_entropy    0..10 (0.1)       tau_velocity  0..10 (0.01)
+ *   tau_entropy    0..10 (by model: 0.1 / 0.01)   tau_velocity  0..10 (0.01)
  *   gamma          0..100 (1)        adavelreg     0..0.9999 (0.99)
- *   lr_sampler     0..1 (1e-5)       lr_sigma      0..1 (1e-4)
- *   lr_energy      0..1 (1e-4)       lr_value      0..1 (1e-3)
+ *   lr_sampler     0..1 (by model: 1e-5 / 5e-7)   lr_sigma  0..1 (1e-4)
+ *   lr_energy      0..1 (by model: 1e-4 / 3e-4)   lr_value  0..1 (1e-3)
  *   clip_sampler   0..1e6, 0 = none (0.1)   clip_energy  0..1e6 (0)
- *   batch          1..min(65536, max_batch) (512)
- *   iters          1..max_train_steps (4000)
+ *   batch          1..min(65536, max_batch) (by model: 512 / 128)
+ *   iters          1..max_train_steps (by model: 4000 / 1200)
  *   warmup         iterations of energy and value only, 0..1e6 (200)
  *   n_generator    sampler steps per iteration, 1..64, at most steps (1)
  *   energy_hidden, value_hidden   1..4 widths 1..1024 (each [128, 128])

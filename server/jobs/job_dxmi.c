@@ -5,8 +5,9 @@
  *
  *   prepare   the parent (unconditional), the data (params.dataset, else
  *             the parent's "dataset": a built-in name or an upload, held
- *             while the job lives), the number of steps (5 up to 8
- *             dimensions, 10 above, when not given), core's check of the
+ *             while the job lives), the settings not given from core's
+ *             recipe for the data's dimension (mf_dxmi_opts_for_dim: 5
+ *             steps up to 8 dimensions, 10 above, ...), core's check of the
  *             settings, and the out_model;
  *   slice 1   the rows (training pool and held-out rows, core/rcgd_rows.h),
  *             the run, and the evaluation of the un-tuned T-step sampler:
@@ -138,8 +139,17 @@ static mf_err prepare(mf_job *j, mf_diag *d)
                             "model %s has dimension %zu but dataset %s has %zu", mf_job_model_id(j),
                             D, ds, dD);
     }
-    if (q->o.T == 0) {
-        q->o.T = D <= 8 ? 5 : 10; /* the paper's: 5 steps in 2-D, 10 for images */
+    /* the settings not given: the recipe for the data's dimension (core/dxmi.h) */
+    mf_dxmi_opts rec = mf_dxmi_opts_for_dim(D);
+    size_t max_batch = mf_job_limits(j)->max_batch, max_iters = mf_job_limits(j)->max_train_steps;
+    q->o.T = q->o.T != 0 ? q->o.T : rec.T;
+    q->o.tau_entropy = q->o.tau_entropy >= 0 ? q->o.tau_entropy : rec.tau_entropy;
+    q->o.lr_sampler = q->o.lr_sampler >= 0 ? q->o.lr_sampler : rec.lr_sampler;
+    q->o.lr_energy = q->o.lr_energy >= 0 ? q->o.lr_energy : rec.lr_energy;
+    q->o.batch = q->o.batch != 0 ? q->o.batch : (rec.batch < max_batch ? rec.batch : max_batch);
+    if (q->iters == 0) {
+        size_t it = mf_dxmi_iters_for_dim(D);
+        q->iters = it < max_iters ? it : max_iters;
     }
     if (q->o.n_generator > q->o.T) {
         return mf_diag_setc(d, MF_ERANGE, "impossible", "/params/n_generator",

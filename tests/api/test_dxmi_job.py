@@ -116,6 +116,20 @@ pts = [[rng.uniform(-4, 4), rng.uniform(-4, 4)] for _ in range(200)]
 st, _, sc = d.json("POST", "/v1/scores", {"model": model, "points": pts})
 check(st == 200 and len(sc.get("scores", [])) == 200, "the DxMI model scores points (%s)" % st)
 
+# ---- defaults by the data's dimension, stored with the job at submit ------------------------
+st, _, j = submit(d, {"out_model": "never-digits"}, "digits")
+check(st == 202, "a digits distillation is accepted (%s)" % st)
+if st == 202:
+    p = j["params"]
+    check(p.get("steps") == 10 and p.get("lr_sampler") == 5e-7 and p.get("lr_energy") == 3e-4
+          and p.get("tau_entropy") == 0.01 and p.get("batch") == 128 and p.get("iters") == 1200,
+          "64-D data gets the digits recipe (%s)" % p)
+    d.json("POST", "/v1/jobs/%s/cancel" % j["id"])
+    wait_state(d, j["id"], ["cancelled", "succeeded", "failed"], 120)
+p0 = (job or {}).get("params", {})
+check(p0.get("steps") == 5 and p0.get("lr_sampler") == 1e-5 and p0.get("tau_entropy") == 0.1
+      and p0.get("lr_energy") == 1e-4, "2-D data gets run F's settings (%s)" % p0)
+
 # ---- an uploaded CSV as the data ----------------------------------------------------------
 rng = random.Random(1)
 rows = []

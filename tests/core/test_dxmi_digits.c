@@ -321,12 +321,10 @@ START_TEST(test_digits_t10)
     parent_samples(team, m, xs);
     verdict vp = judge(ev, xs, "dxmi_digits_parent.png");
 
-    mf_dxmi_opts o = mf_dxmi_opts_default();
-    o.T = T_STEPS;
-    o.tau_entropy = 0.01;
-    o.lr_sampler = 5e-7;
-    o.lr_energy = 3e-4;
-    o.batch = 128;
+    /* the recipe the finetune.dxmi job uses for 64-D data (core/dxmi.h) */
+    mf_dxmi_opts o = mf_dxmi_opts_for_dim(D);
+    ck_assert(o.T == T_STEPS && o.tau_entropy == 0.01 && o.lr_sampler == 5e-7 &&
+              o.lr_energy == 3e-4 && o.batch == 128 && mf_dxmi_iters_for_dim(D) == ITERS);
     o.seed = env_or("MF_DXMI_DIGITS_SEED", 0);
     size_t iters = env_or("MF_DXMI_DIGITS_ITERS", ITERS);
     mf_dxmi *dx = NULL;
