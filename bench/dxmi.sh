@@ -11,8 +11,9 @@
 #      --eval_every, time = its loop's wall time / iterations);
 #   2. samples/s at equal quality on eight_gaussians (T = 5, 4,000 iterations,
 #      the oracle's run: --eight-iters) and digits (T = 10, --digits-iters iterations, once
-#      for each sampler learning rate of --digits-lr: core's default 1e-5
-#      diverges there, 1e-6 does not): the DxMI sampler's SW2, the parent's
+#      for each entry of --digits-lr: a sampler learning rate on core's defaults
+#      (1e-5 diverges there) or "recipe", the finetune.dxmi job's settings for
+#      64-D data, oracle 6's): the DxMI sampler's SW2, the parent's
 #      DDIM and DDPM at increasing step counts until they match it, and the
 #      throughput of each at that count.
 # Writes DIR/dxmi.jsonl for summarize_results.py (bench/run.sh calls this;
@@ -34,8 +35,8 @@ out=$root/build-bench-results
 build=$root/build-bench
 torch_iters=400
 eight_iters=4000
-digits_iters=750
-digits_lrs="1e-5 1e-6"
+digits_iters=1200
+digits_lrs="1e-5 recipe"
 torch=run
 digits=run
 while [ $# -gt 0 ]; do
@@ -111,8 +112,14 @@ note "C: equal quality on eight_gaussians (T 5, $eight_iters iterations, then DD
 if [ "$digits" = run ]; then
     for lr in $digits_lrs; do
         note "C: equal quality on digits (T 10, $digits_iters iterations, lr_sampler $lr)"
+        if [ "$lr" = recipe ]; then
+            how="--recipe 1" # the finetune.dxmi job's settings for 64-D data
+        else
+            how="--T 10 --lr-sampler $lr"
+        fi
+        # shellcheck disable=SC2086 # $how is two options
         "$bench" --mode quality --model "$root/models/digits.safetensors" --dataset digits \
-            --threads 2 --T 10 --lr-sampler "$lr" --train-iters "$digits_iters" --eval-every 250 \
+            --threads 2 $how --train-iters "$digits_iters" --eval-every 300 \
             --steps 10,15,20,30,40,50,60,80,100 --n-throughput 10000 | tee -a "$out/dxmi.jsonl" >&2
     done
 fi

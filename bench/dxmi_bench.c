@@ -80,7 +80,9 @@ typedef struct bench {
     size_t D;
     mf_par *team;
     size_t threads;
-    mf_dxmi_opts o; /* mf_dxmi_opts_default() with --T and --lr-sampler */
+    mf_dxmi_opts o; /* mf_dxmi_opts_default(), or with --recipe 1 the job's
+                       (mf_dxmi_opts_for_dim), with --T and --lr-sampler */
+    bool recipe;
 } bench;
 
 /* The evaluation sets of the quality mode (data space). */
@@ -432,10 +434,11 @@ static void mode_quality(const bench *b, const quality_args *a)
 
     printf("{\"impl\": \"manifold-c\", \"kind\": \"quality\", \"dataset\": \"%s\", \"T\": %zu, "
            "\"B\": %zu, \"threads\": %zu, \"train_iters\": %zu, \"iters_done\": %zu, "
-           "\"train_s\": %.2f, \"lr_sampler\": %g, \"floor\": %.5f, \"untuned_sw2\": %.5f, "
-           "\"dxmi_sw2\": ",
+           "\"train_s\": %.2f, \"lr_sampler\": %g, \"tau_entropy\": %g, \"lr_energy\": %g, "
+           "\"recipe\": %s, \"floor\": %.5f, \"untuned_sw2\": %.5f, \"dxmi_sw2\": ",
            mf_dataset_name(b->id), o.T, o.batch, b->threads, a->train_iters, done, train_s,
-           o.lr_sampler, ev.floor, untuned);
+           o.lr_sampler, o.tau_entropy, o.lr_energy, b->recipe ? "true" : "false", ev.floor,
+           untuned);
     print_num(dx_sw);
     printf(", \"sigma\": [");
     for (size_t t = 0; t < o.T; t++) {
@@ -481,9 +484,27 @@ int main(int argc, char **argv)
     quality_args qa = {
         .train_iters = 4000, .n_tp = 100000, .batch_rows = 4096, .reps = 2, .steps = DEFAULT_STEPS};
     bench b = {.threads = 2, .o = mf_dxmi_opts_default()};
+    bool recipe = false;
+    /* --recipe 1: the finetune.dxmi job's settings for the data set's dimension
+     * (mf_dxmi_opts_for_dim), under the options that follow it */
+    for (int i = 1; i + 1 < argc; i += 2) {
+        mf_dataset_id id;
+        if (strcmp(argv[i], "--recipe") == 0 && strcmp(argv[i + 1], "1") == 0) {
+            recipe = true;
+        }
+        if (strcmp(argv[i], "--dataset") == 0 && mf_dataset_lookup(argv[i + 1], &id) == MF_OK) {
+            b.o = mf_dxmi_opts_for_dim(mf_dataset_dim(id));
+        }
+    }
+    if (!recipe) {
+        b.o = mf_dxmi_opts_default();
+    }
+    b.recipe = recipe;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
-        if (strcmp(k, "--model") == 0) {
+        if (strcmp(k, "--recipe") == 0) {
+            continue; /* read above */
+        } else if (strcmp(k, "--model") == 0) {
             model = v;
         } else if (strcmp(k, "--dataset") == 0) {
             dataset = v;
@@ -525,11 +546,12 @@ int main(int argc, char **argv)
         (!quality && strcmp(mode, "iteration") != 0) || b.threads < 1 || iters < 1 || passes < 1 ||
         mf_dxmi_opts_check(&b.o, NULL) != MF_OK || qa.n_tp < 1 || qa.batch_rows < 1 ||
         qa.reps < 1) {
-        fprintf(stderr,
-                "usage: dxmi_bench --model FILE --dataset NAME [--mode iteration|quality] "
-                "[--threads N] [--T T] [--lr-sampler R] [--iters N] [--passes P] [--skip N] "
-                "[--train-iters N] [--eval-every N] [--steps LIST] [--sweep first|all] "
-                "[--n-throughput N] [--batch-rows R] [--reps R]\n");
+        fprintf(
+            stderr,
+            "usage: dxmi_bench --model FILE --dataset NAME [--recipe 1] [--mode iteration|quality] "
+            "[--threads N] [--T T] [--lr-sampler R] [--iters N] [--passes P] [--skip N] "
+            "[--train-iters N] [--eval-every N] [--steps LIST] [--sweep first|all] "
+            "[--n-throughput N] [--batch-rows R] [--reps R]\n");
         return 2;
     }
     mf_cpu_ensure_blas_coretype(argv);

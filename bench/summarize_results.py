@@ -302,7 +302,12 @@ def dxmi_section(d):
     for q in quality:
         ds, T, dsw = q["dataset"], q["T"], q.get("dxmi_sw2")
         lr = q.get("lr_sampler", 1e-5)
-        lr_text = "" if lr == 1e-5 else f", lr_sampler {lr:g} (core's default: 1e-5)"
+        if q.get("recipe"):
+            lr_text = (f", the finetune.dxmi job's recipe for {ds} (core/dxmi.h mf_dxmi_opts_for_dim:"
+                       f" batch {q['B']}, tau_entropy {q.get('tau_entropy', 0):g}, lr_sampler {lr:g},"
+                       f" lr_energy {q.get('lr_energy', 0):g})")
+        else:
+            lr_text = "" if lr == 1e-5 else f", lr_sampler {lr:g} (core's default: 1e-5)"
         out += ["", f"**Equal quality, `{ds}`, T = {T}{lr_text}.**  DxMI trained {q['train_iters']:,} iterations"
                 f" ({q['train_s']:.0f} s, {1e3 * q['train_s'] / max(q['train_iters'], 1):.1f} ms each"
                 f" with the warm-up); SW2 as tests/core/test_dxmi_oracle.c measures it (1,000 samples"

@@ -60,14 +60,14 @@ def metrics(events):
 d = Daemon()
 
 # ---- eight_gaussians, 5 steps ------------------------------------------------------------
-P = {"iters": 300, "batch": 256, "warmup": 50, "eval_every": 100, "n_eval": 500, "seed": 2}
+P = {"iters": 200, "batch": 128, "warmup": 40, "eval_every": 100, "n_eval": 500, "seed": 2}
 job, ev = run(d, P)
 names = [e[1] for e in ev]
 check(names[:2] == ["status", "status"] and names[-1] == "status", "status events frame the stream")
 ms = metrics(ev)
 its = [m["iteration"] for m in ms]
-check(its == [0, 100, 200, 300], "an evaluation at 0 (un-tuned) and every 100 iterations (%s)" % its)
-check(names.count("samples") == 4, "a samples event with each evaluation")
+check(its == [0, 100, 200], "an evaluation at 0 (un-tuned) and every 100 iterations (%s)" % its)
+check(names.count("samples") == 3, "a samples event with each evaluation")
 m0 = ms[0] if ms else {}
 e0 = m0.get("eval", {})
 check(m0.get("ebm") is None and m0.get("sampler") is None and len(m0.get("sigma", [])) == 5,
@@ -91,7 +91,7 @@ auc = (last.get("eval") or {}).get("energy_auc")
 check(auc is not None and 0 <= auc <= 1, "the energy AUC is measured (%s)" % auc)
 res = (job or {}).get("result", {})
 model = res.get("model", "")
-check(model.startswith("eight_gaussians-dxmi-") and res.get("iterations") == 300 and res.get("steps") == 5,
+check(model.startswith("eight_gaussians-dxmi-") and res.get("iterations") == 200 and res.get("steps") == 5,
       "the result names the model (%s)" % res)
 st, _, mo = d.json("GET", "/v1/models/" + model)
 check(st == 200 and mo.get("parent") == "eight_gaussians", "the DxMI model is listed with its parent (%s)" % st)
@@ -189,13 +189,13 @@ st, _, _ = d.json("GET", "/v1/models/kept")
 check(st == 200, "the cancelled job's sampler is kept")
 
 # ---- kill -9 mid-run: resumes from the checkpoint, each evaluation once -------------------
-st, _, j = submit(d, {"iters": 600, "batch": 256, "warmup": 20, "eval_every": 100, "n_eval": 200, "seed": 4})
+st, _, j = submit(d, {"iters": 400, "batch": 64, "warmup": 20, "eval_every": 100, "n_eval": 200, "seed": 4})
 t_end = time.time() + 120
 cur = {}
 while time.time() < t_end and st == 202:
     _, _, cur = d.json("GET", "/v1/jobs/" + j["id"])
     # queued at first while the cancelled job above winds down (slow under sanitizers)
-    if cur["state"] not in ("queued", "running") or cur["progress"]["done"] >= 250:
+    if cur["state"] not in ("queued", "running") or cur["progress"]["done"] >= 150:
         break
     time.sleep(0.02)
 check(cur.get("state") == "running", "killed mid-run (%s at %s)" % (cur.get("state"), cur.get("progress")))
@@ -205,7 +205,7 @@ jr = wait_state(d, j["id"], ["succeeded", "failed"], 300)
 check(jr is not None and jr["state"] == "succeeded" and jr["attempts"] == 2, "the job succeeds at attempt 2")
 ev3 = read_events(d, j["id"], limit=60)
 its3 = [m["iteration"] for m in metrics(ev3)]
-check(its3 == [0, 100, 200, 300, 400, 500, 600], "each evaluation once, in order (%s)" % its3)
+check(its3 == [0, 100, 200, 300, 400], "each evaluation once, in order (%s)" % its3)
 check(d.term() == 0, "the daemon drains")
 
 status = harness.summary("api-dxmi-job", TMP)

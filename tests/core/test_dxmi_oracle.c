@@ -31,11 +31,13 @@
  * 1.36, 1.17, 1.22, 1.23, 1.11, 1.13, median 1.13x, 61 % below untuned; AUC
  * 0.437 (run K: 0.51).  AUC 0.78 is first passed at iteration 3000, so
  * oracle 3 keeps the reference's 4,000; oracle 4 passes from 1,000 on and
- * runs 2,000.  About 10,000 iterations in all: 2.6-3.5 min measured with a
- * neighbour busy, about 1.5 min at a quiet machine's 8.4 ms per iteration.
+ * runs 2,000.  6,000 iterations in all (10,000 with the tau_entropy = 0
+ * run): about 1 min at a quiet machine's 8.4 ms per iteration, 2 min with a
+ * neighbour busy.
  *
  * Slow: suite "oracles", release only.  MF_DXMI_ORACLE_ITERS overrides the
- * iterations of every run (for measuring).
+ * iterations of every run (for measuring); MF_DXMI_ORACLE_TAU0=1 adds the
+ * tau_entropy = 0 run (reported above; ./test leaves it out for time).
  */
 #include <math.h>
 #include <stdio.h>
@@ -230,11 +232,14 @@ START_TEST(test_code_schedule)
     double med = median3(r.sw, r.n_evals), auc = median3(r.auc, r.n_evals);
     printf("oracle 3: untuned %.2fx, median of the last 3 %.2fx the floor, AUC %.3f; %.2f ms/it\n",
            r.untuned / ev->floor, med / ev->floor, auc, r.ms_per_iter);
-    o.tau_entropy = 0.0;
-    run_result r0 = run("code tau1=0", &o, iters, 250, team, ev);
-    double med0 = median3(r0.sw, r0.n_evals), auc0 = median3(r0.auc, r0.n_evals);
-    printf("oracle 3, tau1 = 0: median %.2fx the floor, AUC %.3f (tau1 = 0.1: %.3f)\n",
-           med0 / ev->floor, auc0, auc);
+    if (getenv("MF_DXMI_ORACLE_TAU0") != NULL) {
+        /* reported, not gated (measured numbers in the header): 35 s that ./test saves */
+        o.tau_entropy = 0.0;
+        run_result r0 = run("code tau1=0", &o, iters, 250, team, ev);
+        double med0 = median3(r0.sw, r0.n_evals), auc0 = median3(r0.auc, r0.n_evals);
+        printf("oracle 3, tau1 = 0: median %.2fx the floor, AUC %.3f (tau1 = 0.1: %.3f)\n",
+               med0 / ev->floor, auc0, auc);
+    }
     ck_assert_msg(r.untuned / ev->floor > 1.3, "untuned already %.2fx", r.untuned / ev->floor);
     ck_assert_msg(med <= 1.3 * ev->floor, "SW2 %.4f > 1.3 x floor %.4f", med, ev->floor);
     ck_assert_msg(auc >= 0.78, "AUC %.3f", auc);
