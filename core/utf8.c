@@ -79,6 +79,22 @@ void mf_utf8_snippet(char *out, size_t cap, const char *s)
     }
 }
 
+size_t mf_utf8_repair(char *s)
+{
+    unsigned char *u = (unsigned char *) s;
+    size_t len = strlen(s), i = 0, bad = 0;
+    while (i < len) {
+        size_t n = seq_len(u + i, len - i);
+        if (n == 0) {
+            u[i] = '?';
+            bad++;
+            n = 1;
+        }
+        i += n;
+    }
+    return bad;
+}
+
 size_t mf_utf8_len(unsigned char c)
 {
     if ((c & 0xE0) == 0xC0) {

@@ -27,10 +27,18 @@ bool mf_utf8_valid(const char *s, size_t len);
  */
 void mf_utf8_snippet(char *out, size_t cap, const char *s);
 
+/**
+ * Makes s (NUL-terminated) valid UTF-8 in place: each byte of an ill-formed
+ * sequence becomes '?' (so the length stays), well-formed text, control
+ * characters included, is left alone.  Returns the number of bytes replaced.
+ */
+size_t mf_utf8_repair(char *s);
+
 /** Cuts a trailing incomplete UTF-8 sequence off s (left by a truncating snprintf). */
 void mf_utf8_trim(char *s);
 
-/** Length of the UTF-8 sequence lead byte c starts (1 for any other byte, so a loop never stalls). */
+/** Length of the UTF-8 sequence lead byte c starts (1 for any other byte, so a loop never stalls).
+ */
 size_t mf_utf8_len(unsigned char c);
 
 #endif /* MF_UTF8_H */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json_util.h"
+#include "utf8.h"
 
 char *mf_json_take_dump(json_t *j)
 {
@@ -19,10 +20,31 @@ char *mf_json_take_dump(json_t *j)
     return s;
 }
 
-/* A string, or null for NULL. */
+/*
+ * A string of text that may quote a client's bytes (an error's message or
+ * field): invalid UTF-8 is replaced byte for byte by '?' (core/utf8.h), so
+ * the body always encodes; jansson would refuse the string and the client
+ * would get "500 internal: out of memory" instead of its error.
+ */
+static json_t *text_json(const char *s)
+{
+    if (mf_utf8_valid(s, strlen(s))) {
+        return json_string(s);
+    }
+    char *copy = strdup(s);
+    if (copy == NULL) {
+        return NULL;
+    }
+    mf_utf8_repair(copy);
+    json_t *j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* A string (repaired as text_json does), or null for NULL. */
 static json_t *str_or_null(const char *s)
 {
-    return s != NULL ? json_string(s) : json_null();
+    return s != NULL ? text_json(s) : json_null();
 }
 
 /* Parsed JSON text (stored payloads are ours, so valid), or null. */
@@ -40,7 +62,7 @@ char *mf_json_error_body(const char *code, const char *message, const char *fiel
     json_t *e = json_object();
     int f = e == NULL;
     f |= json_object_set_new(e, "code", json_string(code));
-    f |= json_object_set_new(e, "message", json_string(message));
+    f |= json_object_set_new(e, "message", text_json(message));
     f |= json_object_set_new(e, "field", str_or_null(field));
     e = mf_json_checked(e, f);
     json_t *o = json_object();
@@ -54,7 +76,7 @@ char *mf_json_job_error(const char *code, const char *message)
     json_t *o = json_object();
     int f = o == NULL;
     f |= json_object_set_new(o, "code", json_string(code));
-    f |= json_object_set_new(o, "message", json_string(message));
+    f |= json_object_set_new(o, "message", text_json(message));
     return mf_json_take_dump(mf_json_checked(o, f));
 }
 

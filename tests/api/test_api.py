@@ -309,6 +309,39 @@ check(st == 415, "POST /v1/jobs as text/plain: 415")
 st, _, j = d.json("GET", "/healthz")
 check(st == 200, "healthy after the malformed table")
 
+# ---- echoed client bytes that are not UTF-8: the error body still encodes ---------------
+def raw(request_bytes):
+    """Sends raw bytes, returns (status, parsed JSON body or None)."""
+    with socket.create_connection(("127.0.0.1", d.port), timeout=30) as so:
+        so.sendall(request_bytes)
+        data = b""
+        while True:
+            chunk = so.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else 0
+    try:
+        return status, json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return status, None
+
+
+bad_body = b'{"model": "\xff\xfe'
+for what, rq in [
+        ("a path with %ff", b"GET /v1/%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        ("a path with a raw 0xff byte", b"GET /v1/models/\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        ("malformed JSON quoting bytes that are not UTF-8",
+         b"POST /v1/samples HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+         b"Content-Length: %d\r\n\r\n" % len(bad_body) + bad_body)]:
+    st, j = raw(rq)
+    err = (j or {}).get("error", {})
+    check(400 <= st < 500 and err.get("code") not in (None, "internal") and err.get("message"),
+          "%s: %s %s, a 4xx with a body that encodes" % (what, st, err.get("code")))
+st, _, j = d.json("GET", "/healthz")
+check(st == 200, "healthy after the bytes that are not UTF-8")
+
 # ---- jobs, streams, resume ------------------------------------------------------------
 st, h, j = d.json("POST", "/v1/jobs", {"type": "sample", "model": "two_moons", "params": {"n": 3000, "sampler": "ddim", "steps": 100, "seed": 3}})
 check(st == 202 and h.get("location") == "/v1/jobs/" + j["id"] and j["state"] in ("queued", "running"), "submit 202 + Location")

@@ -31,6 +31,22 @@ START_TEST(test_valid)
 
 END_TEST
 
+START_TEST(test_repair)
+{
+    /* each byte of an ill-formed sequence becomes '?'; good text, controls included, stays */
+    char a[] = "ok \xff near '\xc3' \xe2\x82 \xe2\x82\xac \xed\xa0\x80 \x01";
+    size_t len = strlen(a);
+    ck_assert_uint_eq(mf_utf8_repair(a), 7);
+    ck_assert_str_eq(a, "ok ? near '?' ?? \xe2\x82\xac ??? \x01");
+    ck_assert_uint_eq(strlen(a), len);
+    ck_assert(mf_utf8_valid(a, len));
+    char b[] = "caf\xc3\xa9";
+    ck_assert_uint_eq(mf_utf8_repair(b), 0);
+    ck_assert_str_eq(b, "caf\xc3\xa9");
+}
+
+END_TEST
+
 START_TEST(test_snippet)
 {
     char out[8];
@@ -59,6 +75,7 @@ static Suite *utf8_suite(void)
     TCase *tc = tcase_create("utf8");
     tcase_add_test(tc, test_valid);
     tcase_add_test(tc, test_snippet);
+    tcase_add_test(tc, test_repair);
     suite_add_tcase(s, tc);
     return s;
 }
