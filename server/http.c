@@ -131,7 +131,21 @@ enum MHD_Result mf_http_error(req *r, const char *code, const char *field, const
 
 const char *mf_http_arg(req *r, const char *key)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v, &n) !=
+            MHD_YES ||
+        v == NULL) {
+        return NULL;
+    }
+    /* %00 would cut the value short as a C string (?id=a%00b read as "a"); no
+     * argument takes control characters */
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char) v[i] < 0x20 || v[i] == 0x7f) {
+            return MF_HTTP_ARG_BAD;
+        }
+    }
+    return v;
 }
 
 bool mf_http_content_type_is(req *r, const char *type, bool missing_ok)

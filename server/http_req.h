@@ -126,7 +126,12 @@ bool mf_http_content_type_is(req *r, const char *type, bool missing_ok);
  * form without a CORS preflight, but not application/json.
  */
 enum MHD_Result mf_http_need_json(req *r);
-/** The value of a query argument, or NULL. */
+/*
+ * The value of a query argument, or NULL.  A value holding a control
+ * character (%00 included, which would cut it short) is MF_HTTP_ARG_BAD, a
+ * string no argument accepts, so the caller's check answers 400.
+ */
+#define MF_HTTP_ARG_BAD "\x7f"
 const char *mf_http_arg(req *r, const char *key);
 
 #endif /* MF_HTTP_REQ_H */

@@ -29,7 +29,8 @@ json_t *mf_sample_call_json(const mf_sample_call *c, bool with_samples)
                         .x = with_samples ? c->x : NULL,
                         .D = c->model->model->net->cfg.data_dim,
                         .metrics = mj,
-                        .metrics_skipped = c->metrics_skipped[0] != '\0' ? c->metrics_skipped : NULL};
+                        .metrics_skipped =
+                            c->metrics_skipped[0] != '\0' ? c->metrics_skipped : NULL};
     json_t *j = mf_json_sample_result(&v);
     json_decref(mj);
     return j;
@@ -180,6 +181,11 @@ enum MHD_Result mf_route_jobs_list(req *r)
     f.model = mf_http_arg(r, "model");
     f.type = mf_http_arg(r, "type");
     f.before = mf_http_arg(r, "before");
+    bool bad_model = f.model != NULL && strcmp(f.model, MF_HTTP_ARG_BAD) == 0;
+    if (bad_model || (f.type != NULL && strcmp(f.type, MF_HTTP_ARG_BAD) == 0)) {
+        return mf_http_error(r, "bad_value", bad_model ? "model" : "type",
+                             "%s must not hold control characters", bad_model ? "model" : "type");
+    }
     if (f.before != NULL && !mf_req_id_valid(f.before)) {
         return mf_http_error(r, "bad_value", "before", "before must be a job id");
     }

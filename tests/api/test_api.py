@@ -339,6 +339,17 @@ for what, rq in [
     err = (j or {}).get("error", {})
     check(400 <= st < 500 and err.get("code") not in (None, "internal") and err.get("message"),
           "%s: %s %s, a 4xx with a body that encodes" % (what, st, err.get("code")))
+# %00 would cut an argument short as a C string: POST /v1/models?id=a%00b created "a"
+for path, field in [("/v1/models?id=a%00b", "id"), ("/v1/datasets?id=a%01b", "id"),
+                    ("/v1/jobs?model=gaussian%00x", "model"), ("/v1/jobs?state=queued%00", "state")]:
+    method = "GET" if path.startswith("/v1/jobs") else "POST"
+    ct = {"/v1/models": "application/octet-stream", "/v1/datasets": "text/csv"}.get(path.split("?")[0])
+    st, _, j = d.json(method, path, b"x0,x1\n1,2\n" if method == "POST" else None,
+                      {"Content-Type": ct} if ct else {})
+    err = (j or {}).get("error", {})
+    check(st == 400 and err.get("field") == field, "%s %s: 400 on %s (%s %s)" % (method, path, field, st, err))
+st, _, _ = d.json("GET", "/v1/models/a")
+check(st == 404, "no model \"a\" was made from id=a%00b")
 st, _, j = d.json("GET", "/healthz")
 check(st == 200, "healthy after the bytes that are not UTF-8")
 
