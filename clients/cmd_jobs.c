@@ -225,7 +225,8 @@ mf_exit mf_cmd_distill(mf_client *c, int argc, char **argv, int first)
     const mf_opt opts[] = {
         {"steps", MF_OPT_SIZE, &steps, 1, 1e9,
          "sampler steps T of the distilled sampler (the server's default: 5 up to 8-D, 10 above)"},
-        {"iters", MF_OPT_SIZE, &iters, 1, 1e9, "DxMI iterations (the server's default: 4000)"},
+        {"iters", MF_OPT_SIZE, &iters, 1, 1e9,
+         "DxMI iterations (the server's default: 4000 up to 8-D, 1200 above)"},
         {"param", MF_OPT_STR, &param_listed, 0, 0,
          "KEY=VALUE, repeatable: schedule, tau_entropy, tau_velocity, gamma, adavelreg, "
          "lr_sampler, lr_sigma, lr_energy, lr_value, clip_sampler, clip_energy, batch, warmup, "
