@@ -51,6 +51,7 @@ MF_MUST_CHECK mf_err mf_req_decode_samples(const char *body, size_t len, const m
 typedef struct mf_job_req {
     const mf_job_codec *codec;
     char model[MF_REQ_ID_MAX + 1]; /* "" for a type without a model */
+    char owner[MF_REQ_ID_MAX + 1]; /* not decoded: the server sets the API key's name ("" none) */
     void *params;      /* malloc'd, codec->params_size bytes: the decoded params, defaults filled */
     char *params_json; /* malloc'd canonical JSON of params (what the job store keeps) */
 } mf_job_req;

@@ -19,6 +19,7 @@
 
 #include "api_json.h"
 #include "clock.h"
+#include "http_guard.h"
 #include "http_req.h"
 #include "http_status.h"
 #include "log.h"
@@ -139,20 +140,21 @@ const char *mf_http_arg(req *r, const char *key)
         return NULL;
     }
     /* %00 would cut the value short as a C string (?id=a%00b read as "a"); no
-     * argument takes control characters */
+     * argument takes control characters, decoded or left escaped by the
+     * decoder (http_guard.h: mf_guard_unescape keeps %00 as it is) */
     for (size_t i = 0; i < n; i++) {
-        if ((unsigned char) v[i] < 0x20 || v[i] == 0x7f) {
+        if ((unsigned char) v[i] < 0x20 || v[i] == 0x7f || mf_guard_control_escape(v + i)) {
             return MF_HTTP_ARG_BAD;
         }
     }
     return v;
 }
 
-bool mf_http_content_type_is(req *r, const char *type, bool missing_ok)
+bool mf_http_content_type_is(req *r, const char *type)
 {
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
     if (ct == NULL) {
-        return missing_ok;
+        return false;
     }
     size_t n = strlen(type);
     if (strncasecmp(ct, type, n) != 0) {
@@ -234,6 +236,10 @@ static enum MHD_Result method_not_allowed(req *r)
 /* Answers a request whose whole body is in: its route's handler, or the generic answer. */
 static enum MHD_Result dispatch(req *r)
 {
+    enum MHD_Result refused;
+    if (!mf_http_admit(r, &refused)) {
+        return refused;
+    }
     if (strcmp(r->method, "OPTIONS") == 0) {
         return preflight(r);
     }
@@ -384,6 +390,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return dispatch(r);
 }
 
+/* MHD's decoding of %XX in paths and query arguments, minus control characters. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void) cls;
+    (void) conn;
+    return mf_guard_unescape(s);
+}
+
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
@@ -420,6 +434,7 @@ mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg
     s->store = store;
     s->reg = reg;
     s->sched = sched;
+    s->keys = cfg->keys;
     atomic_init(&s->ready, false);
     atomic_init(&s->quiescing, false);
     if (mf_stream_hub_new(s) != MF_OK) {
@@ -440,7 +455,8 @@ mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg
         flags, cfg->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned) cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned) cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_END);
     if (s->mhd == NULL) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot listen on %s:%u", cfg->host, cfg->port);
         mf_stream_hub_free(s);

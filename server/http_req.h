@@ -36,10 +36,14 @@ typedef struct mf_http_cfg {
     const char *cors_origins; /* comma-separated allow-list, "*" = any, NULL/"" = none */
     double heartbeat_s;       /* stream heartbeat period */
     const char *openapi_path; /* file served at /openapi.yaml, or NULL */
+    const char *allowed_hosts; /* more Host names answered, comma-separated, "*" = any */
+    const struct mf_keys *keys; /* API keys, or NULL: no keys asked (loopback or --insecure-open) */
+    unsigned metrics_scope;     /* the scope /metrics needs (auth.h), 0 = open */
 } mf_http_cfg;
 
 typedef struct mf_server mf_server;
 typedef struct req req;
+struct mf_key;
 struct mf_route;
 
 /**
@@ -60,6 +64,7 @@ struct req {
     unsigned path_methods;        /* this path's methods (MF_ROUTE_* bits); 0: no such path */
     bool path_id_bad;             /* the path's {id} segment is no valid id */
     char path_id[128];            /* the path's {id} segment, or "" */
+    const struct mf_key *key;     /* the request's API key (http_admit.c), or NULL: none needed */
     char *body;
     size_t len, cap, limit;
     bool too_big;
@@ -84,6 +89,7 @@ struct req {
 struct mf_server {
     mf_http_cfg cfg;
     char cors[1024];
+    const struct mf_keys *keys; /* cfg.keys */
     mf_store *store;
     mf_registry *reg;
     mf_sched *sched;
@@ -117,9 +123,11 @@ enum MHD_Result mf_http_error(req *r, const char *code, const char *field, const
 enum MHD_Result mf_http_queue(req *r, unsigned status, struct MHD_Response *resp);
 /**
  * true when the request's media type (Content-Type before any ';') is type,
- * case-insensitively; a request without Content-Type gives missing_ok.
+ * case-insensitively.  A request without Content-Type is none: a cross-site
+ * page can send a body without one and no CORS preflight, so routes that take
+ * a body insist on their type.
  */
-bool mf_http_content_type_is(req *r, const char *type, bool missing_ok);
+bool mf_http_content_type_is(req *r, const char *type);
 /**
  * 415 unsupported_media_type for a JSON route sent another type.  Being
  * strict keeps browsers honest: a cross-site page can POST text/plain or a
@@ -133,5 +141,31 @@ enum MHD_Result mf_http_need_json(req *r);
  */
 #define MF_HTTP_ARG_BAD "\x7f"
 const char *mf_http_arg(req *r, const char *key);
+
+/* ---- who may make a request (http_admit.c) ---- */
+
+/**
+ * Runs the checks every request passes before its route (Host, Origin, API
+ * key, the route's scope).  true: admitted (r->key set when keys are on);
+ * false: refused, and *ret is the queued answer.
+ */
+bool mf_http_admit(req *r, enum MHD_Result *ret);
+/** true when the request may use scope: no keys configured, or its key holds it. */
+bool mf_req_has(const req *r, unsigned scope);
+/** 403 forbidden naming the scope the request's key lacks. */
+enum MHD_Result mf_http_need_scope(req *r, unsigned scope);
+/** The owner of what the request makes: its key's name, "" without keys. */
+const char *mf_req_owner(const req *r);
+/**
+ * Whether the request may see (read) or change (cancel, delete) a resource of
+ * owner: without keys, everything; an admin key, everything; another key,
+ * its own, and only sees what has no owner (shipped models, resources made
+ * before keys were configured).  Callers answer 404 for what a key may not
+ * see, so ids of other keys' resources are not revealed.
+ */
+bool mf_req_may_see(const req *r, const char *owner);
+bool mf_req_may_change(const req *r, const char *owner);
+/** The model id as the request's key may see it (referenced: release it), or NULL. */
+mf_reg_model *mf_req_model(const req *r, const char *id);
 
 #endif /* MF_HTTP_REQ_H */

@@ -37,6 +37,7 @@ mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, mf_job_req *
     j->host = host;
     atomic_init(&j->cancel, 0);
     snprintf(j->model_id, sizeof j->model_id, "%s", req->model);
+    snprintf(j->owner, sizeof j->owner, "%s", req->owner);
     j->params = req->params;
     req->params = NULL;
     mf_job_req_done(req); /* its params_json is encoded again after prepare */
@@ -100,6 +101,11 @@ void mf_job_cancel_now(mf_job *j)
 const char *mf_job_id(const mf_job *j)
 {
     return j->id;
+}
+
+const char *mf_job_owner(const mf_job *j)
+{
+    return j->owner;
 }
 
 const char *mf_job_type_name(const mf_job *j)

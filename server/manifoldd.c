@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "auth.h"
 #include "cli.h"
 #include "cpu.h"
 #include "datasets.h"
@@ -29,6 +30,8 @@
 
 typedef struct config {
     const char *listen, *models, *model_store, *store, *cors, *log_level, *openapi, *port_file;
+    const char *api_keys, *allowed_hosts, *metrics_scope;
+    bool insecure_open;
     size_t threads, http_threads, max_body, max_upload, max_connections, max_model_bytes;
     size_t max_dataset_rows, max_dataset_cols;
     double drain_timeout, heartbeat;
@@ -51,11 +54,14 @@ static char **with_env(int argc, char **argv, const mf_opt *opts, size_t n, int 
         }
         env[l] = '\0';
         const char *v = getenv(env);
+        static char names[64][48];
         if (v != NULL && opts[i].kind != MF_OPT_FLAG) {
-            static char names[64][48];
             snprintf(names[i], sizeof names[i], "--%s", opts[i].name);
             out[k++] = names[i];
             out[k++] = (char *) v;
+        } else if (v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)) {
+            snprintf(names[i], sizeof names[i], "--%s", opts[i].name); /* a flag: =1 or =true */
+            out[k++] = names[i];
         }
     }
     for (int i = 1; i < argc; i++) {
@@ -80,6 +86,45 @@ static int parse_listen(const char *s, char host[64], uint16_t *port)
     }
     *port = (uint16_t) p;
     return 0;
+}
+
+/*
+ * The API keys: the file of --api-keys (MANIFOLD_API_KEYS), else the lines of
+ * MANIFOLD_API_KEYS_TEXT (a container's secret as a variable), else none.
+ * The variable is cleared once read, so no child process inherits tokens.
+ */
+static int load_keys(const config *c, mf_keys **ret)
+{
+    const char *text = getenv("MANIFOLD_API_KEYS_TEXT");
+    mf_diag d = {0};
+    mf_err err = MF_OK;
+    if (c->api_keys != NULL && c->api_keys[0] != '\0') {
+        err = mf_keys_load(c->api_keys, ret, &d);
+    } else if (text != NULL && text[0] != '\0') {
+        err = mf_keys_parse(text, strlen(text), ret, &d);
+    }
+    (void) unsetenv("MANIFOLD_API_KEYS_TEXT");
+    if (err != MF_OK) {
+        fprintf(stderr, "error: API keys from %s: %s\n",
+                c->api_keys != NULL && c->api_keys[0] != '\0' ? c->api_keys
+                                                              : "MANIFOLD_API_KEYS_TEXT",
+                d.msg[0] != '\0' ? d.msg : mf_strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* The scope of --metrics-scope: 0 for none (open), or an mf_scope bit; -1 when unknown. */
+static int metrics_scope(const char *s)
+{
+    static const unsigned bits[] = {0, MF_SCOPE_READ, MF_SCOPE_ADMIN};
+    static const char *names[] = {"none", "read", "admin"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            return (int) bits[i];
+        }
+    }
+    return -1;
 }
 
 /* The data sets, in <model store>/datasets, attached to the registry before the scheduler
@@ -110,6 +155,8 @@ int main(int argc, char **argv)
                 .model_store = "var/models",
                 .store = "sqlite:var/manifold.db",
                 .cors = "",
+                .allowed_hosts = "",
+                .metrics_scope = "none",
                 .log_level = "info",
                 .threads = 0,
                 .http_threads = 2,
@@ -141,6 +188,10 @@ int main(int argc, char **argv)
         {"max-connections", MF_OPT_SIZE, &c.max_connections, 1, 1e6, "open connections (1024)"},
         {"http-threads", MF_OPT_SIZE, &c.http_threads, 1, 64, "HTTP threads (2)"},
         {"cors", MF_OPT_STR, &c.cors, 0, 0, "allowed origins, comma separated; * = any (none)"},
+        {"api-keys", MF_OPT_STR, &c.api_keys, 0, 0, "file of API keys, one 'NAME SCOPES TOKEN' per line (none: loopback only)"},
+        {"insecure-open", MF_OPT_FLAG, &c.insecure_open, 0, 0, "serve a non-loopback address without API keys"},
+        {"allowed-hosts", MF_OPT_STR, &c.allowed_hosts, 0, 0, "Host names answered besides localhost, 127.0.0.1 and the listen address; * = any"},
+        {"metrics-scope", MF_OPT_STR, &c.metrics_scope, 0, 0, "the scope /metrics needs with keys: none, read or admin (none)"},
         {"result-ttl", MF_OPT_FLOAT, &sc.result_ttl, 1, 1e9, "seconds finished jobs are kept (86400)"},
         {"drain-timeout", MF_OPT_FLOAT, &c.drain_timeout, 0, 3600, "seconds SIGTERM waits for running work (20)"},
         {"heartbeat", MF_OPT_FLOAT, &c.heartbeat, 0.1, 3600, "event-stream heartbeat period in seconds (15)"},
@@ -173,6 +224,25 @@ int main(int argc, char **argv)
         return 2;
     }
     mf_log_set_level((mf_log_level) lv);
+    int mscope = metrics_scope(c.metrics_scope);
+    if (mscope < 0) {
+        fprintf(stderr, "error: bad --metrics-scope '%s' (none, read or admin)\n", c.metrics_scope);
+        return 2;
+    }
+    mf_keys *keys = NULL;
+    if (load_keys(&c, &keys) != 0) {
+        return 2;
+    }
+    /* Without keys anyone who reaches the port owns the daemon: only this machine may. */
+    if (keys == NULL && strncmp(host, "127.", 4) != 0 && !c.insecure_open) {
+        fprintf(stderr,
+                "error: --listen %s is not a loopback address and no API keys are configured: "
+                "anyone who reaches it could upload, delete and run anything.  Give keys with "
+                "--api-keys FILE (or MANIFOLD_API_KEYS_TEXT), or say --insecure-open (behind a "
+                "proxy that authenticates)\n",
+                c.listen);
+        return 2;
+    }
     size_t threads = c.threads > 0 ? c.threads : (cores / sc.workers > 0 ? cores / sc.workers : 1);
     if (sc.workers * threads > cores) {
         mf_log(MF_LOG_WARN, NULL, NULL,
@@ -237,7 +307,10 @@ int main(int argc, char **argv)
                       .max_connections = c.max_connections,
                       .cors_origins = c.cors,
                       .heartbeat_s = c.heartbeat,
-                      .openapi_path = openapi};
+                      .openapi_path = openapi,
+                      .allowed_hosts = c.allowed_hosts,
+                      .keys = keys,
+                      .metrics_scope = (unsigned) mscope};
     uint16_t bound = 0;
     err = mf_server_start(&hc, store, reg, sched, &srv, &bound);
     if (err != MF_OK) {
@@ -246,8 +319,12 @@ int main(int argc, char **argv)
     }
     mf_server_set_ready(srv, true);
     mf_log(MF_LOG_INFO, NULL, NULL,
-           "manifoldd serving on http://%s:%u (%zu worker(s) x %zu thread(s), store %s)", host,
-           bound, sc.workers, threads, c.store);
+           "manifoldd serving on http://%s:%u (%zu worker(s) x %zu thread(s), store %s, %s)", host,
+           bound, sc.workers, threads, c.store,
+           keys != NULL ? "API keys on" : "no API keys: open to whoever reaches the address");
+    if (keys != NULL) {
+        mf_log(MF_LOG_INFO, NULL, NULL, "API keys: %zu", mf_keys_count(keys));
+    }
     if (c.port_file != NULL) {
         FILE *pf = fopen(c.port_file, "w");
         if (pf != NULL) {
@@ -269,5 +346,6 @@ out:
     mf_registry_free(reg);
     mf_datasets_free(datasets);
     mf_store_close(store);
+    mf_keys_free(keys);
     return status;
 }

@@ -30,6 +30,13 @@ static void entry_free(void *item)
     }
 }
 
+/* e->owner from its model's metadata; "" when absent or not a valid name. */
+static void set_owner(mf_reg_model *e)
+{
+    const char *o = mf_model_get_meta(e->model, MF_REGISTRY_OWNER_KEY);
+    snprintf(e->owner, sizeof e->owner, "%s", o != NULL && mf_req_id_valid(o) ? o : "");
+}
+
 /* What load_file needs besides the file. */
 typedef struct load_ctx {
     mf_registry *r;
@@ -55,6 +62,9 @@ static mf_err load_file(void *ctx, const char *path, const char *id, const struc
                diag.msg, diag.field[0] != '\0' ? " at " : "", diag.field);
         entry_free(e);
         return MF_EFORMAT;
+    }
+    if (!c->shipped) {
+        set_owner(e);
     }
     err = mf_catalog_insert(&c->r->cat, e);
     if (err == MF_EBUSY) {
@@ -183,6 +193,7 @@ mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *dia
     memcpy(e->id, id, strlen(id) + 1);
     snprintf(e->path, sizeof e->path, "%s/%s%s", r->store_dir, id, SUFFIX);
     e->model = m;
+    set_owner(e);
     mf_err err = mf_catalog_add_written(&r->cat, e, e->path, write_model, NULL, diag);
     if (err != MF_OK) {
         free(e); /* not e->model: the caller keeps m */

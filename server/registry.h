@@ -26,10 +26,18 @@
 typedef struct mf_registry mf_registry;
 typedef struct mf_datasets mf_datasets; /* datasets.h */
 
+/*
+ * The metadata key of a stored model that names the API key owning it: set
+ * by the upload route and by the job that makes a model, read at load.  A
+ * shipped model has no owner, whatever its file says.
+ */
+#define MF_REGISTRY_OWNER_KEY "owner"
+
 typedef struct mf_reg_model {
     char id[65];
     mf_model *model;     /* immutable */
     bool shipped;        /* protected */
+    char owner[65];      /* its owner's key name, "" for none (MF_REGISTRY_OWNER_KEY) */
     char path[4096];     /* its file */
     uint64_t file_bytes; /* size of the file */
     int refs;            /* guarded by the registry's lock (catalog.h) */

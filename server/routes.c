@@ -16,6 +16,12 @@
  *   ([a-z0-9][a-z0-9._-]{0,63}) a 404, and a method the path lacks a 405 whose
  *   Allow header lists the path's methods.
  *
+ * The last column is the scope the request's API key must hold (auth.h) when
+ * keys are configured: probes need none, /metrics what --metrics-scope says.
+ * POST /v1/jobs and cancel ask only for a valid key here: their handlers ask
+ * sample for a sample job and finetune for the others, once they know the
+ * job's type.
+ *
  * No two patterns may match the same path (a literal segment never sits where
  * another pattern has {id}), so the order of the rows does not matter.
  */
@@ -24,38 +30,39 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "request_json.h"
 
 /* A table reads best in columns. */
 /* clang-format off */
 static const mf_route routes[] = {
     /* operations: routes_ops.c, prom.c */
-    {MF_ROUTE_GET,    "/healthz",                mf_route_healthz,       MF_ROUTE_NO_BODY},
-    {MF_ROUTE_GET,    "/readyz",                 mf_route_readyz,        MF_ROUTE_NO_BODY},
-    {MF_ROUTE_GET,    "/metrics",                mf_route_metrics,       MF_ROUTE_NO_BODY},
-    {MF_ROUTE_GET,    "/openapi.yaml",           mf_route_openapi,       MF_ROUTE_NO_BODY},
+    {MF_ROUTE_GET,    "/healthz",                mf_route_healthz,       MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_PROBE},
+    {MF_ROUTE_GET,    "/readyz",                 mf_route_readyz,        MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_PROBE},
+    {MF_ROUTE_GET,    "/metrics",                mf_route_metrics,       MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_METRICS},
+    {MF_ROUTE_GET,    "/openapi.yaml",           mf_route_openapi,       MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_OPEN},
     /* models: routes_models.c */
-    {MF_ROUTE_GET,    "/v1/models",              mf_route_models_list,   MF_ROUTE_NO_BODY},
-    {MF_ROUTE_POST,   "/v1/models",              mf_route_models_upload, MF_ROUTE_MAX_UPLOAD},
-    {MF_ROUTE_GET,    "/v1/models/{id}",         mf_route_model_get,     MF_ROUTE_NO_BODY},
-    {MF_ROUTE_DELETE, "/v1/models/{id}",         mf_route_model_delete,  MF_ROUTE_NO_BODY},
-    {MF_ROUTE_GET,    "/v1/models/{id}/weights", mf_route_model_weights, MF_ROUTE_NO_BODY},
+    {MF_ROUTE_GET,    "/v1/models",              mf_route_models_list,   MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
+    {MF_ROUTE_POST,   "/v1/models",              mf_route_models_upload, MF_ROUTE_MAX_UPLOAD,  MF_SCOPE_FINETUNE},
+    {MF_ROUTE_GET,    "/v1/models/{id}",         mf_route_model_get,     MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
+    {MF_ROUTE_DELETE, "/v1/models/{id}",         mf_route_model_delete,  MF_ROUTE_NO_BODY,     MF_SCOPE_FINETUNE},
+    {MF_ROUTE_GET,    "/v1/models/{id}/weights", mf_route_model_weights, MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
     /* datasets: routes_datasets.c */
-    {MF_ROUTE_GET,    "/v1/datasets",            mf_route_datasets_list,   MF_ROUTE_NO_BODY},
-    {MF_ROUTE_POST,   "/v1/datasets",            mf_route_datasets_upload, MF_ROUTE_MAX_UPLOAD},
-    {MF_ROUTE_GET,    "/v1/datasets/{id}",       mf_route_dataset_get,     MF_ROUTE_NO_BODY},
-    {MF_ROUTE_DELETE, "/v1/datasets/{id}",       mf_route_dataset_delete,  MF_ROUTE_NO_BODY},
+    {MF_ROUTE_GET,    "/v1/datasets",            mf_route_datasets_list,   MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
+    {MF_ROUTE_POST,   "/v1/datasets",            mf_route_datasets_upload, MF_ROUTE_MAX_UPLOAD,  MF_SCOPE_FINETUNE},
+    {MF_ROUTE_GET,    "/v1/datasets/{id}",       mf_route_dataset_get,     MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
+    {MF_ROUTE_DELETE, "/v1/datasets/{id}",       mf_route_dataset_delete,  MF_ROUTE_NO_BODY,     MF_SCOPE_FINETUNE},
     /* sampling and jobs: routes_jobs.c (events: stream.c) */
-    {MF_ROUTE_POST,   "/v1/samples",             mf_route_samples,       MF_ROUTE_MAX_BODY},
+    {MF_ROUTE_POST,   "/v1/samples",             mf_route_samples,       MF_ROUTE_MAX_BODY,    MF_SCOPE_SAMPLE},
     /* anomaly scores: routes_scores.c */
-    {MF_ROUTE_POST,   "/v1/scores",              mf_route_scores,        MF_ROUTE_MAX_BODY},
-    {MF_ROUTE_GET,    "/v1/jobs",                mf_route_jobs_list,     MF_ROUTE_NO_BODY},
-    {MF_ROUTE_POST,   "/v1/jobs",                mf_route_jobs_submit,   MF_ROUTE_MAX_BODY},
-    {MF_ROUTE_GET,    "/v1/jobs/{id}",           mf_route_job_get,       MF_ROUTE_NO_BODY},
+    {MF_ROUTE_POST,   "/v1/scores",              mf_route_scores,        MF_ROUTE_MAX_BODY,    MF_SCOPE_SAMPLE},
+    {MF_ROUTE_GET,    "/v1/jobs",                mf_route_jobs_list,     MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
+    {MF_ROUTE_POST,   "/v1/jobs",                mf_route_jobs_submit,   MF_ROUTE_MAX_BODY,    MF_ROUTE_SCOPE_KEY},
+    {MF_ROUTE_GET,    "/v1/jobs/{id}",           mf_route_job_get,       MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
     /* cancel reads no body, but takes (and ignores) one, as a POST may carry "{}" */
-    {MF_ROUTE_POST,   "/v1/jobs/{id}/cancel",    mf_route_job_cancel,    MF_ROUTE_MAX_BODY},
-    {MF_ROUTE_GET,    "/v1/jobs/{id}/events",    mf_route_job_events,    MF_ROUTE_NO_BODY},
-    {MF_ROUTE_GET,    "/v1/jobs/{id}/result",    mf_route_job_result,    MF_ROUTE_NO_BODY},
+    {MF_ROUTE_POST,   "/v1/jobs/{id}/cancel",    mf_route_job_cancel,    MF_ROUTE_MAX_BODY,    MF_ROUTE_SCOPE_KEY},
+    {MF_ROUTE_GET,    "/v1/jobs/{id}/events",    mf_route_job_events,    MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
+    {MF_ROUTE_GET,    "/v1/jobs/{id}/result",    mf_route_job_result,    MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
 };
 
 /* clang-format on */

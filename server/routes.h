@@ -33,12 +33,22 @@ typedef enum mf_route_body {
     MF_ROUTE_MAX_UPLOAD, /* up to cfg.max_upload (--max-upload) */
 } mf_route_body;
 
+/*
+ * The scope column of a row: an mf_scope bit of auth.h (the key must hold
+ * it), or one of these.
+ */
+#define MF_ROUTE_SCOPE_OPEN    0u        /* no key asked (the API description) */
+#define MF_ROUTE_SCOPE_PROBE   (1u << 8) /* no key, no Host check: liveness and readiness probes */
+#define MF_ROUTE_SCOPE_METRICS (1u << 9) /* the scope of --metrics-scope (open by default) */
+#define MF_ROUTE_SCOPE_KEY     (1u << 10) /* any valid key; the handler asks the scope it needs */
+
 /** One row of the route table. */
 typedef struct mf_route {
     mf_route_method method; /* GET, POST or DELETE */
     const char *pattern;    /* "/v1/jobs/{id}/cancel": literal segments, at most one {id} */
     mf_http_handler handler;
     mf_route_body body;
+    unsigned scope; /* what the request's API key must hold (see above); handlers ask more */
 } mf_route;
 
 /**

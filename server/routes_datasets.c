@@ -107,7 +107,7 @@ enum MHD_Result mf_route_dataset_delete(req *r)
 static bool format_of(req *r, mf_data_format *ret)
 {
     for (size_t i = 0; i < sizeof media / sizeof media[0]; i++) {
-        if (mf_http_content_type_is(r, media[i].type, false)) {
+        if (mf_http_content_type_is(r, media[i].type)) {
             *ret = media[i].fmt;
             return true;
         }

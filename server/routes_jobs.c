@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api_json.h"
+#include "auth.h"
 #include "http_req.h"
 #include "job_object.h"
 #include "log.h"
@@ -63,7 +64,7 @@ static void sample_cleanup(req *r)
 enum MHD_Result mf_route_samples(req *r)
 {
     mf_server *s = r->srv;
-    if (!mf_http_content_type_is(r, "application/json", true)) {
+    if (!mf_http_content_type_is(r, "application/json")) {
         return mf_http_need_json(r);
     }
     mf_sample_req q;
@@ -73,7 +74,7 @@ enum MHD_Result mf_route_samples(req *r)
     if (err != MF_OK) {
         return mf_http_fail(r, err, &d);
     }
-    mf_reg_model *model = mf_registry_get(s->reg, q.model);
+    mf_reg_model *model = mf_req_model(r, q.model);
     if (model == NULL) {
         return mf_http_error(r, "model_not_found", "/model", "no model with id %s", q.model);
     }
@@ -126,7 +127,7 @@ static json_t *job_json(req *r, const mf_job_rec *rec)
 enum MHD_Result mf_route_jobs_submit(req *r)
 {
     mf_server *s = r->srv;
-    if (!mf_http_content_type_is(r, "application/json", true)) {
+    if (!mf_http_content_type_is(r, "application/json")) {
         return mf_http_need_json(r);
     }
     mf_job_req q;
@@ -136,6 +137,21 @@ enum MHD_Result mf_route_jobs_submit(req *r)
     if (err != MF_OK) {
         return mf_http_fail(r, err, &d);
     }
+    /* sampling jobs need what POST /v1/samples needs; training and fine-tuning more */
+    unsigned scope = strcmp(q.codec->name, "sample") == 0 ? MF_SCOPE_SAMPLE : MF_SCOPE_FINETUNE;
+    if (!mf_req_has(r, scope)) {
+        mf_job_req_done(&q);
+        return mf_http_need_scope(r, scope);
+    }
+    if (q.model[0] != '\0') {
+        mf_reg_model *parent = mf_req_model(r, q.model);
+        if (parent == NULL) {
+            mf_job_req_done(&q);
+            return mf_http_error(r, "model_not_found", "/model", "no model with id %s", q.model);
+        }
+        mf_registry_release(s->reg, parent);
+    }
+    snprintf(q.owner, sizeof q.owner, "%s", mf_req_owner(r));
     char id[MF_ID_MAX + 1];
     long pos = -1;
     err = mf_sched_submit(s->sched, &q, id, &pos, &d);
@@ -181,6 +197,7 @@ enum MHD_Result mf_route_jobs_list(req *r)
     f.model = mf_http_arg(r, "model");
     f.type = mf_http_arg(r, "type");
     f.before = mf_http_arg(r, "before");
+    f.owner = r->key != NULL && !mf_key_has(r->key, MF_SCOPE_ADMIN) ? r->key->name : NULL;
     bool bad_model = f.model != NULL && strcmp(f.model, MF_HTTP_ARG_BAD) == 0;
     if (bad_model || (f.type != NULL && strcmp(f.type, MF_HTTP_ARG_BAD) == 0)) {
         return mf_http_error(r, "bad_value", bad_model ? "model" : "type",
@@ -220,6 +237,10 @@ static enum MHD_Result job_answer(req *r, bool result)
     mf_job_rec rec;
     memset(&rec, 0, sizeof rec);
     mf_err err = mf_store_job_get(r->srv->store, id, &rec);
+    if (err == MF_OK && !mf_req_may_see(r, rec.owner)) {
+        mf_job_rec_done(&rec);
+        err = MF_ENOTFOUND; /* another key's job: its id is not confirmed */
+    }
     if (err == MF_ENOTFOUND) {
         return mf_http_error(r, "not_found", NULL, "no job with id %s", id);
     }
@@ -253,9 +274,50 @@ enum MHD_Result mf_route_job_get(req *r)
     return job_answer(r, false);
 }
 
+/*
+ * Whether r may act on job id: true, or false with the answer queued in *ret (404 for
+ * a job its key may not see, 403 for one it sees but may not change).
+ * need_change: cancel; else reading (events).
+ */
+static bool job_allowed(req *r, const char *id, bool need_change, enum MHD_Result *ret)
+{
+    if (r->key == NULL) {
+        return true; /* no keys: every job is everyone's */
+    }
+    mf_job_rec rec;
+    memset(&rec, 0, sizeof rec);
+    mf_err err = mf_store_job_get(r->srv->store, id, &rec);
+    bool see = err == MF_OK && mf_req_may_see(r, rec.owner);
+    bool change = see && mf_req_may_change(r, rec.owner);
+    unsigned scope = strcmp(rec.type, "sample") == 0 ? MF_SCOPE_SAMPLE : MF_SCOPE_FINETUNE;
+    mf_job_rec_done(&rec);
+    if (err != MF_OK && err != MF_ENOTFOUND) {
+        *ret = mf_http_error(r, "store", NULL, "the job store failed");
+        return false;
+    }
+    if (!see) {
+        *ret = mf_http_error(r, "not_found", NULL, "no job with id %s", id);
+        return false;
+    }
+    if (need_change && !change) {
+        *ret = mf_http_error(r, "forbidden", NULL,
+                             "job %s belongs to no API key: only an admin key cancels it", id);
+        return false;
+    }
+    if (need_change && !mf_req_has(r, scope)) {
+        *ret = mf_http_need_scope(r, scope);
+        return false;
+    }
+    return true;
+}
+
 enum MHD_Result mf_route_job_cancel(req *r)
 {
     const char *id = r->path_id;
+    enum MHD_Result refused;
+    if (!job_allowed(r, id, true, &refused)) {
+        return refused;
+    }
     mf_err err = mf_sched_cancel(r->srv->sched, id);
     if (err == MF_ENOTFOUND) {
         return mf_http_error(r, "not_found", NULL, "no job with id %s", id);
@@ -269,6 +331,10 @@ enum MHD_Result mf_route_job_cancel(req *r)
 
 enum MHD_Result mf_route_job_events(req *r)
 {
+    enum MHD_Result refused;
+    if (!job_allowed(r, r->path_id, false, &refused)) {
+        return refused;
+    }
     return mf_stream_job_events(r, r->path_id);
 }
 

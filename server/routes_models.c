@@ -22,7 +22,7 @@ enum MHD_Result mf_route_models_list(req *r)
     json_t *a = json_array();
     int f = a == NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!f) {
+        if (!f && mf_req_may_see(r, items[i]->owner)) {
             f |= json_array_append_new(a, mf_json_model(items[i]->id, items[i]->model,
                                                         items[i]->shipped, items[i]->file_bytes));
         }
@@ -75,11 +75,11 @@ enum MHD_Result mf_route_models_upload(req *r)
         return mf_http_error(r, "bad_value", "id",
                              "the model id must match [a-z0-9][a-z0-9._-]{0,63}");
     }
-    if (!mf_http_content_type_is(r, "application/octet-stream", true)) {
+    if (!mf_http_content_type_is(r, "application/octet-stream")) {
         const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
         return mf_http_error(r, "unsupported_media_type", NULL,
                              "upload the raw safetensors file as application/octet-stream, not %.60s",
-                             ct);
+                             ct != NULL ? ct : "without a Content-Type");
     }
     if (r->len == 0) {
         return mf_http_error(r, "empty_body", NULL, "the body must be a safetensors file");
@@ -93,6 +93,11 @@ enum MHD_Result mf_route_models_upload(req *r)
     if (err != MF_OK) {
         return mf_http_error(r, "invalid_model", d.field[0] != '\0' ? d.field : NULL,
                              "not a valid Manifold model file: %s", d.msg[0] != '\0' ? d.msg : mf_strerror(err));
+    }
+    /* the uploader's key owns it, whatever owner the file names */
+    if (mf_model_set_meta(m, MF_REGISTRY_OWNER_KEY, mf_req_owner(r), &d) != MF_OK) {
+        mf_model_free(m);
+        return mf_http_error(r, "internal", NULL, "out of memory");
     }
     err = mf_registry_add(r->srv->reg, id, m, &d);
     if (err != MF_OK) {
@@ -116,6 +121,16 @@ enum MHD_Result mf_route_models_upload(req *r)
 enum MHD_Result mf_route_model_delete(req *r)
 {
     const char *id = r->path_id;
+    mf_reg_model *e = mf_req_model(r, id);
+    if (e == NULL) {
+        return mf_http_error(r, "not_found", NULL, "no model with id %s", id);
+    }
+    bool may = e->shipped || mf_req_may_change(r, e->owner);
+    mf_registry_release(r->srv->reg, e);
+    if (!may) {
+        return mf_http_error(r, "forbidden", NULL,
+                             "model %s belongs to no API key: only an admin key deletes it", id);
+    }
     mf_err err = mf_registry_delete(r->srv->reg, id);
     if (err == MF_ENOTFOUND) {
         return mf_http_error(r, "not_found", NULL, "no model with id %s", id);
@@ -136,7 +151,7 @@ enum MHD_Result mf_route_model_delete(req *r)
 static enum MHD_Result with_model(req *r, enum MHD_Result (*answer)(req *r, mf_reg_model *e))
 {
     const char *id = r->path_id;
-    mf_reg_model *e = mf_registry_get(r->srv->reg, id);
+    mf_reg_model *e = mf_req_model(r, id);
     if (e == NULL) {
         return mf_http_error(r, "not_found", NULL, "no model with id %s", id);
     }

@@ -54,7 +54,7 @@ static void score_cleanup(req *r)
 enum MHD_Result mf_route_scores(req *r)
 {
     mf_server *s = r->srv;
-    if (!mf_http_content_type_is(r, "application/json", true)) {
+    if (!mf_http_content_type_is(r, "application/json")) {
         return mf_http_need_json(r);
     }
     mf_score_req q;
@@ -64,7 +64,7 @@ enum MHD_Result mf_route_scores(req *r)
     if (err != MF_OK) {
         return mf_http_fail(r, err, &d);
     }
-    mf_reg_model *model = mf_registry_get(s->reg, q.model);
+    mf_reg_model *model = mf_req_model(r, q.model);
     if (model == NULL) {
         enum MHD_Result res =
             mf_http_error(r, "model_not_found", "/model", "no model with id %s", q.model);

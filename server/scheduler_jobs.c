@@ -148,6 +148,7 @@ mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1],
     memcpy(r.id, j->id, sizeof r.id);
     snprintf(r.type, sizeof r.type, "%s", j->type->codec->name);
     snprintf(r.model, sizeof r.model, "%s", j->model_id);
+    snprintf(r.owner, sizeof r.owner, "%s", j->owner);
     char *ev = mf_json_take_dump(mf_json_event_status(j->id, "queued", NULL));
     err = ev == NULL ? MF_ENOMEM : mf_store_job_insert(s->store, &r, ev);
     free(ev);
@@ -299,11 +300,18 @@ long mf_sched_queue_position(mf_sched *s, const char *id)
     return found;
 }
 
-/* The status event a recovery appends to a job (mf_recover_event_fn). */
-static char *recover_event(void *ctx, const char *job_id, const char *state)
+/*
+ * The status event a recovery appends to a job (mf_recover_event_fn): a job
+ * that failed there ends its stream like any final job, with the job object
+ * and its error; a re-queued one says queued.
+ */
+static char *recover_event(void *ctx, const mf_job_rec *job)
 {
     (void) ctx;
-    return mf_json_take_dump(mf_json_event_status(job_id, state, NULL));
+    json_t *jo = mf_job_state_final(job->state) ? mf_job_object(job, -1, false) : NULL;
+    char *ev = mf_json_take_dump(mf_json_event_status(job->id, mf_job_state_name(job->state), jo));
+    json_decref(jo);
+    return ev;
 }
 
 /* A queued job of the store, made again; or finished as failed when its params no longer pass. */
@@ -316,6 +324,7 @@ static void requeue(mf_sched *s, const mf_job_rec *r)
                                           &s->cfg.limits, &req, &d);
     bool decoded = err == MF_OK;
     if (decoded) {
+        snprintf(req.owner, sizeof req.owner, "%s", r->owner);
         err = job_make(s, &req, &j, &d);
     }
     if (err == MF_OK) {

@@ -47,6 +47,7 @@ typedef struct mf_job_rec {
     char id[MF_ID_MAX + 1];
     char type[32];              /* "sample", "train", "finetune.smeme", ... */
     char model[MF_ID_MAX + 1];  /* the model it reads; "" for none */
+    char owner[MF_ID_MAX + 1];  /* the API key that submitted it; "" for none (no keys) */
     mf_job_state state;
     char *params;               /* JSON object: the validated params */
     char *result;               /* JSON object once succeeded, else NULL */
@@ -90,7 +91,7 @@ void mf_store_close(mf_store *s);
 MF_MUST_CHECK mf_err mf_store_ping(mf_store *s);
 
 /**
- * Inserts a new queued job: id, type, model, params and created_at from r (other
+ * Inserts a new queued job: id, type, model, owner, params and created_at from r (other
  * fields ignored) and appends its first event, status {"state":"queued"} (given
  * as first_event_data so the store stays JSON-free).  Errors: MF_EBUSY (id
  * exists), MF_EINVAL, MF_EIO.
@@ -106,6 +107,7 @@ typedef struct mf_job_filter {
     const char *model;  /* NULL for any */
     const char *type;   /* NULL for any */
     const char *before; /* NULL, or list only jobs created before this job id (paging) */
+    const char *owner;  /* NULL for any; else only this owner's jobs and those without one */
     size_t limit;       /* 1..1000 */
 } mf_job_filter;
 
@@ -164,10 +166,11 @@ MF_MUST_CHECK mf_err mf_store_events_after(mf_store *s, const char *id, uint64_t
                                            size_t max, mf_event_rec **ret, size_t *ret_n);
 
 /**
- * The data of the status event a recovery appends to job_id: state is
- * "queued" or "failed".  Malloc'd; NULL when out of memory.
+ * The data of the status event a recovery appends to a job: job is the job
+ * as the recovery leaves it (state queued, or failed with its error and
+ * finished_at).  Malloc'd; NULL when out of memory.
  */
-typedef char *(*mf_recover_event_fn)(void *ctx, const char *job_id, const char *state);
+typedef char *(*mf_recover_event_fn)(void *ctx, const mf_job_rec *job);
 
 /**
  * After a restart: every job left running is either put back to queued (when

@@ -31,7 +31,7 @@
 #include "store_sqlite_int.h"
 
 #define APP_ID         1296452676 /* PRAGMA application_id of a job store: 'MFLD' */
-#define SCHEMA_VERSION 1          /* PRAGMA user_version this build writes and reads */
+#define SCHEMA_VERSION 2          /* PRAGMA user_version this build writes and reads */
 #define BUSY_MS        5000       /* wait this long for another process's lock */
 
 _Static_assert(APP_ID == 0x4D464C44, "APP_ID spells MFLD");
@@ -40,7 +40,7 @@ _Static_assert(APP_ID == 0x4D464C44, "APP_ID spells MFLD");
 #define STR(x)  STR_(x)
 
 /*
- * Schema version 1.  Lengths are checked again on every read (a file may have
+ * Schema version 2 (version 1 had no owner; migrate() adds it).  Lengths are checked again on every read (a file may have
  * been edited by hand); the CHECKs keep other writers honest.  events has a
  * rowid although (job_id, seq) is its key: sample events are large, and
  * WITHOUT ROWID tables want small rows.
@@ -58,7 +58,8 @@ static const char schema_sql[] =
     " started_at REAL NOT NULL DEFAULT 0,"
     " finished_at REAL NOT NULL DEFAULT 0,"
     " attempts INTEGER NOT NULL DEFAULT 0,"
-    " last_seq INTEGER NOT NULL DEFAULT 0);"
+    " last_seq INTEGER NOT NULL DEFAULT 0,"
+    " owner TEXT NOT NULL DEFAULT '' CHECK (length(owner) <= 64));"
     /* listing, newest first, and its paging cursor */
     "CREATE INDEX jobs_by_created ON jobs (created_at, id);"
     /* queued ids in order, running jobs at recovery, counts per state */
@@ -138,8 +139,16 @@ static int query_int(sqlite3 *db, const char *sql, sqlite3_int64 *ret)
 
 typedef enum file_kind {
     FILE_EMPTY, /* a new file (or ":memory:"): gets the schema */
+    FILE_OLD,   /* a job store of an older schema version: migrated */
     FILE_OURS,  /* a job store of SCHEMA_VERSION */
 } file_kind;
+
+/* From each older version to the next; [v] upgrades version v + 1 to v + 2. */
+static const char *const migrations[SCHEMA_VERSION - 1] = {
+    /* 1 -> 2: jobs belong to the API key that submitted them; older ones to none */
+    "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '' CHECK (length(owner) <= 64);"
+    "PRAGMA user_version = 2;",
+};
 
 /* What the database is, read from its header only: nothing is written here. */
 static mf_err identify(sqlite3 *db, const char *path, file_kind *ret, mf_diag *diag)
@@ -174,7 +183,7 @@ static mf_err identify(sqlite3 *db, const char *path, file_kind *ret, mf_diag *d
                            "job store %s has no valid schema version (%lld)", path,
                            (long long) version);
     }
-    *ret = FILE_OURS;
+    *ret = version < SCHEMA_VERSION ? FILE_OLD : FILE_OURS;
     return MF_OK;
 }
 
@@ -206,8 +215,9 @@ static mf_err configure(sqlite3 *db, const char *path, mf_diag *diag)
     return rc == SQLITE_OK ? MF_OK : open_fail(db, rc, path, diag);
 }
 
-/* Gives an empty database the schema.  Another process may be doing the same
- * right now: the check is repeated under the write lock. */
+/* Gives an empty database the schema, or an older one the migrations it
+ * lacks.  Another process may be doing the same right now: the check is
+ * repeated under the write lock. */
 static mf_err create_schema(sqlite3 *db, const char *path, mf_diag *diag)
 {
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -218,6 +228,17 @@ static mf_err create_schema(sqlite3 *db, const char *path, mf_diag *diag)
     mf_err err = identify(db, path, &kind, diag);
     if (err == MF_OK && kind == FILE_EMPTY) {
         rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            err = open_fail(db, rc, path, diag);
+        }
+    }
+    sqlite3_int64 version = SCHEMA_VERSION;
+    if (err == MF_OK && kind == FILE_OLD) {
+        rc = query_int(db, "PRAGMA user_version", &version);
+        err = rc == SQLITE_OK ? MF_OK : open_fail(db, rc, path, diag);
+    }
+    for (; err == MF_OK && version < SCHEMA_VERSION; version++) {
+        rc = sqlite3_exec(db, migrations[version - 1], NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
             err = open_fail(db, rc, path, diag);
         }
@@ -300,7 +321,7 @@ static mf_err sq_open(const char *path, void **ret, mf_diag *diag)
         goto fail;
     }
     err = configure(b->db, path, diag);
-    if (err == MF_OK && kind == FILE_EMPTY) {
+    if (err == MF_OK && kind != FILE_OURS) {
         err = create_schema(b->db, path, diag);
     }
     if (err == MF_OK) {

@@ -42,12 +42,14 @@
  * the big payloads. */
 #define MF__SQ_JOB_COLS_FULL                                                            \
     "id, type, model, state, params, result, error, metrics, done, total, created_at, " \
-    "started_at, finished_at, attempts, last_seq"
+    "started_at, finished_at, attempts, last_seq, owner"
 #define MF__SQ_JOB_COLS_LIST                                                     \
     "id, type, model, state, NULL, NULL, error, NULL, done, total, created_at, " \
-    "started_at, finished_at, attempts, last_seq"
-#define MF__SQ_LIST_FILTER \
-    "(?1 < 0 OR state = ?1) AND (?2 IS NULL OR model = ?2) AND (?3 IS NULL OR type = ?3)"
+    "started_at, finished_at, attempts, last_seq, owner"
+/* an owner filter (?7) keeps that owner's jobs and those with none (mf_job_filter) */
+#define MF__SQ_LIST_FILTER                                                                \
+    "(?1 < 0 OR state = ?1) AND (?2 IS NULL OR model = ?2) AND (?3 IS NULL OR type = ?3)" \
+    " AND (?7 IS NULL OR owner = ?7 OR owner = '')"
 
 /* Every statement, prepared once at open.  Parameters are always bound, never formatted. */
 #define MF__SQ_STMT_MAP(XX)                                                                   \
@@ -56,8 +58,8 @@
     XX(COMMIT, "COMMIT")                                                                      \
     XX(ROLLBACK, "ROLLBACK")                                                                  \
     XX(PING, "SELECT 1")                                                                      \
-    XX(JOB_INSERT, "INSERT INTO jobs (id, type, model, state, params, created_at, last_seq)"  \
-                   " VALUES (?1, ?2, ?3, 0, ?4, ?5, 1)")                                      \
+    XX(JOB_INSERT, "INSERT INTO jobs (id, type, model, state, params, created_at, last_seq,"  \
+                   " owner) VALUES (?1, ?2, ?3, 0, ?4, ?5, 1, ?6)")                           \
     XX(JOB_GET, "SELECT " MF__SQ_JOB_COLS_FULL " FROM jobs WHERE id = ?1")                    \
     XX(JOB_STATE, "SELECT state, last_seq, created_at FROM jobs WHERE id = ?1")               \
     XX(JOB_LIST, "SELECT " MF__SQ_JOB_COLS_LIST " FROM jobs WHERE " MF__SQ_LIST_FILTER        \
@@ -200,6 +202,8 @@ MF_MUST_CHECK mf_err mf__sq_put_event(mf__sq_store *b, const char *id, uint64_t 
 /* store_sqlite_jobs.c */
 MF_MUST_CHECK mf_err mf__sq_job_insert(void *b, const mf_job_rec *r, const char *first_event_data);
 MF_MUST_CHECK mf_err mf__sq_job_get(void *b, const char *id, mf_job_rec *ret);
+/* mf__sq_job_get with the lock held (inside a transaction). */
+MF_MUST_CHECK mf_err mf__sq_job_read(mf__sq_store *b, const char *id, mf_job_rec *ret);
 MF_MUST_CHECK mf_err mf__sq_job_list(void *b, const mf_job_filter *f, mf_job_rec **ret,
                                      size_t *ret_n);
 MF_MUST_CHECK mf_err mf__sq_jobs_queued(void *b, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);

@@ -40,6 +40,9 @@ static mf_err read_job(sqlite3_stmt *st, mf_job_rec *ret)
     if (err == MF_OK) {
         err = mf__sq_col_state(st, 3, &r.state);
     }
+    if (err == MF_OK) {
+        err = mf__sq_col_fixed(st, 15, r.owner, sizeof r.owner);
+    }
     char **payload[] = {&r.params, &r.result, &r.error, &r.metrics};
     for (int k = 0; k < 4 && err == MF_OK; k++) {
         err = mf__sq_col_dup(st, 4 + k, payload[k]);
@@ -133,6 +136,13 @@ mf_err mf__sq_job_get(void *bp, const char *id, mf_job_rec *ret)
 {
     mf__sq_store *b = bp;
     mf__sq_lock(b);
+    mf_err err = mf__sq_job_read(b, id, ret);
+    mf__sq_unlock(b);
+    return err;
+}
+
+mf_err mf__sq_job_read(mf__sq_store *b, const char *id, mf_job_rec *ret)
+{
     sqlite3_stmt *st = b->st[MF__SQ_JOB_GET];
     int rc = SQLITE_OK;
     mf__sq_bind_text(st, 1, id, &rc);
@@ -145,7 +155,6 @@ mf_err mf__sq_job_get(void *bp, const char *id, mf_job_rec *ret)
         err = read_job(st, ret); /* writes *ret only on success */
     }
     mf__sq_reset(st);
-    mf__sq_unlock(b);
     return err;
 }
 
@@ -163,6 +172,7 @@ static mf_err list_page(mf__sq_store *b, const mf_job_filter *f, const mf__sq_jo
         mf__sq_bind_text(st, 5, f->before, &rc);
     }
     mf__sq_bind_i64(st, 6, (int64_t) f->limit, &rc);
+    mf__sq_bind_text(st, 7, f->owner, &rc);
     return mf__sq_rows(st, rc, sizeof(mf_job_rec), read_job_row, job_row_done, ret, ret_n);
 }
 
@@ -226,6 +236,7 @@ mf_err mf__sq_job_insert(void *bp, const mf_job_rec *r, const char *first_event_
         mf__sq_bind_text(st, 3, r->model, &rc);
         mf__sq_bind_text(st, 4, r->params, &rc);
         mf__sq_bind_double(st, 5, r->created_at, &rc);
+        mf__sq_bind_text(st, 6, r->owner, &rc);
         rc = mf__sq_exec(st, rc);
         err = rc == SQLITE_CONSTRAINT_PRIMARYKEY ? MF_EBUSY : mf__sq_err(rc);
     }

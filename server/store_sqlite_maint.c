@@ -79,7 +79,21 @@ mf_err mf__sq_recover(void *bp, uint32_t max_attempts, mf_recover_event_fn event
             break;
         }
         bool requeue = j->attempts < max_attempts;
-        char *data = event_data(ctx, j->id, requeue ? "queued" : "failed");
+        /* the job as the recovery leaves it, for its status event */
+        mf_job_rec rec;
+        memset(&rec, 0, sizeof rec);
+        err = mf__sq_job_read(b, j->id, &rec);
+        if (err != MF_OK) {
+            break;
+        }
+        rec.state = requeue ? MF_JOB_QUEUED : MF_JOB_FAILED;
+        rec.started_at = requeue ? 0 : rec.started_at;
+        rec.finished_at = requeue ? 0 : now;
+        free(rec.error);
+        rec.error = requeue || fail_error == NULL ? NULL : strdup(fail_error);
+        rec.last_seq = seq;
+        char *data = event_data(ctx, &rec);
+        mf_job_rec_done(&rec);
         if (data == NULL) {
             err = MF_ENOMEM;
             break;

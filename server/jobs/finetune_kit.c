@@ -52,6 +52,10 @@ mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *paren
         err = mf_model_set_created(m, time(NULL), d);
     }
     if (err == MF_OK) {
+        /* the key that submitted the job owns the model (registry.h) */
+        err = mf_model_set_meta(m, MF_REGISTRY_OWNER_KEY, mf_job_owner(j), d);
+    }
+    if (err == MF_OK) {
         err = mf_registry_add(mf_job_registry(j), name, m, d);
     }
     return err;

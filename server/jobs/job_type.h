@@ -82,6 +82,9 @@ const mf_job_type *mf_job_type_lookup(const char *name);
 /** The job's id ("job-..."). */
 const char *mf_job_id(const mf_job *j);
 
+/** The API key that submitted it, which owns what it makes ("" = none). */
+const char *mf_job_owner(const mf_job *j);
+
 /** Its type's name ("sample", "train", ...). */
 const char *mf_job_type_name(const mf_job *j);
 

@@ -1482,10 +1482,11 @@ static void insert_job(env *e, const char *id, const char *body, double created_
 }
 
 /* The event an earlier restart (simulated with the store alone) appended. */
-static char *earlier_restart_event(void *ctx, const char *job_id, const char *state)
+static char *earlier_restart_event(void *ctx, const mf_job_rec *job)
 {
     (void) ctx;
-    return mf_json_take_dump(mf_json_event_status(job_id, state, NULL));
+    return mf_json_take_dump(
+        mf_json_event_status(job->id, mf_job_state_name(job->state), NULL));
 }
 
 /*
@@ -1557,11 +1558,21 @@ START_TEST(test_recovery)
     char why_a[512] = "", why_b[512] = "";
     bool ok_a = events_name_job(ev_a, n_a, "job-a", why_a, sizeof why_a);
     bool ok_b = events_name_job(ev_b, n_b, "job-b", why_b, sizeof why_b);
+    /* job-b's final event, appended by the restart that failed it, carries the
+     * job object with its state and error, as every final event does */
+    json_t *fin = parse(ev_b[n_b - 1].data);
+    json_t *jo = json_object_get(fin, "job_object");
+    json_t *code = json_object_get(json_object_get(jo, "error"), "code");
+    bool ok_fin = jo != NULL && json_is_string(code) &&
+                  strcmp(json_string_value(code), "server_restart") == 0 &&
+                  strcmp(json_string_value(json_object_get(jo, "state")), "failed") == 0;
+    json_decref(fin);
     mf_event_recs_free(ev_a, n_a);
     mf_event_recs_free(ev_b, n_b);
     env_done(&e);
     ck_assert_msg(ok_a, "job-a: %s", why_a);
     ck_assert_msg(ok_b, "job-b: %s", why_b);
+    ck_assert_msg(ok_fin, "job-b's final event lacks the job object or its error");
 }
 
 END_TEST

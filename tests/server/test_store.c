@@ -989,13 +989,16 @@ END_TEST
 #define FAIL_ERR   "{\"code\":\"interrupted\",\"message\":\"server restarted\"}"
 
 /* Recovery events: REQUEUE_EV / FAILED_EV for every job (NULL once *ctx says "fail"). */
-static char *fixed_events(void *ctx, const char *job_id, const char *state)
+static char *fixed_events(void *ctx, const mf_job_rec *job)
 {
-    (void) job_id;
     if (ctx != NULL && *(int *) ctx != 0) {
         return NULL;
     }
-    return strdup(strcmp(state, "queued") == 0 ? REQUEUE_EV : FAILED_EV);
+    /* the job as recovery leaves it: queued, or failed with the error and finish time */
+    ck_assert(job->state == MF_JOB_QUEUED || job->state == MF_JOB_FAILED);
+    ck_assert(job->state == MF_JOB_QUEUED ? job->error == NULL && job->finished_at == 0
+                                          : job->error != NULL && job->finished_at > 0);
+    return strdup(job->state == MF_JOB_QUEUED ? REQUEUE_EV : FAILED_EV);
 }
 
 START_TEST(test_recover)
@@ -1221,12 +1224,12 @@ START_TEST(test_persistence)
     }
     mf_store_close(s);
 
-    /* a job store file: WAL, marked as ours, schema version 1 */
+    /* a job store file: WAL, marked as ours, schema version 2 */
     char mode[32];
     raw_text(path, "PRAGMA journal_mode", mode, sizeof mode);
     ck_assert_str_eq(mode, "wal");
     ck_assert_int_eq(raw_int(path, "PRAGMA application_id"), 0x4D464C44);
-    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
 
     s = open_uri(uri);
     for (int i = 0; i < 3; i++) {
@@ -1349,16 +1352,91 @@ START_TEST(test_open_errors)
     snprintf(path, sizeof path, "%s/newer.db", dir);
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     mf_store_close(open_uri(uri));
-    raw_exec(path, "PRAGMA user_version = 2");
+    raw_exec(path, "PRAGMA user_version = 3");
     open_fails(uri, MF_EFORMAT, "newer");
 
     /* marked as ours, but its tables are missing */
     snprintf(path, sizeof path, "%s/damaged.db", dir);
-    raw_exec(path, "PRAGMA application_id = 1296452676; PRAGMA user_version = 1;"
+    raw_exec(path, "PRAGMA application_id = 1296452676; PRAGMA user_version = 2;"
                    "CREATE TABLE jobs (id TEXT);");
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     open_fails(uri, MF_EFORMAT, "damaged");
 
+    remove_tmpdir(dir);
+}
+
+END_TEST
+
+/* A job store of schema version 1 (before jobs had owners) is migrated at
+ * open: its jobs keep every field and belong to no one; new ones have owners. */
+START_TEST(test_migrate_v1)
+{
+    char dir[64];
+    make_tmpdir(dir, sizeof dir);
+    char path[160], uri[170];
+    snprintf(path, sizeof path, "%s/v1.db", dir);
+    snprintf(uri, sizeof uri, "sqlite:%s", path);
+    /* version 1's schema, as that build wrote it, with one finished job */
+    raw_exec(path,
+             "CREATE TABLE jobs (id TEXT NOT NULL PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),"
+             " type TEXT NOT NULL CHECK (length(type) BETWEEN 1 AND 31),"
+             " model TEXT NOT NULL CHECK (length(model) <= 64),"
+             " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 4),"
+             " params TEXT, result TEXT, error TEXT, metrics TEXT,"
+             " done INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0,"
+             " created_at REAL NOT NULL, started_at REAL NOT NULL DEFAULT 0,"
+             " finished_at REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+             " last_seq INTEGER NOT NULL DEFAULT 0);"
+             "CREATE INDEX jobs_by_created ON jobs (created_at, id);"
+             "CREATE INDEX jobs_by_state ON jobs (state, created_at, id);"
+             "CREATE TABLE events (job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
+             " seq INTEGER NOT NULL CHECK (seq >= 1),"
+             " name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 15),"
+             " data TEXT NOT NULL, PRIMARY KEY (job_id, seq));"
+             "INSERT INTO jobs (id, type, model, state, params, result, done, total, created_at,"
+             " finished_at, attempts, last_seq) VALUES ('old', 'sample', 'm', 2, '{\"n\":1}',"
+             " '{\"ok\":1}', 3, 3, 10, 11, 1, 2);"
+             "INSERT INTO events VALUES ('old', 1, 'status', '{}'), ('old', 2, 'status', '{}');"
+             "PRAGMA application_id = 1296452676; PRAGMA user_version = 1;");
+    mf_store *s = open_uri(uri);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+    mf_job_rec old = get_job(s, "old");
+    ck_assert_str_eq(old.type, "sample");
+    ck_assert_str_eq(old.model, "m");
+    ck_assert_str_eq(old.owner, "");
+    ck_assert_str_eq(old.params, "{\"n\":1}");
+    ck_assert_str_eq(old.result, "{\"ok\":1}");
+    ck_assert_int_eq(old.state, MF_JOB_SUCCEEDED);
+    ck_assert_uint_eq(old.last_seq, 2);
+    mf_job_rec_done(&old);
+    mf_job_rec r = {.created_at = 20, .params = "{}"};
+    snprintf(r.id, sizeof r.id, "new");
+    snprintf(r.type, sizeof r.type, "train");
+    snprintf(r.owner, sizeof r.owner, "alice");
+    ck_assert_int_eq(mf_store_job_insert(s, &r, QUEUED_EV), MF_OK);
+    mf_store_close(s);
+    /* reopened (no migration left): the owner stayed, and the owner filter keeps
+     * alice's jobs and those of no one */
+    s = open_uri(uri);
+    mf_job_rec got = get_job(s, "new");
+    ck_assert_str_eq(got.owner, "alice");
+    mf_job_rec_done(&got);
+    mf_job_filter f = {.state = -1, .limit = 10, .owner = "bob"};
+    mf_job_rec *recs = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(mf_store_job_list(s, &f, &recs, &n), MF_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(recs[0].id, "old");
+    mf_job_rec_done(&recs[0]);
+    free(recs);
+    f.owner = "alice";
+    ck_assert_int_eq(mf_store_job_list(s, &f, &recs, &n), MF_OK);
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        mf_job_rec_done(&recs[i]);
+    }
+    free(recs);
+    mf_store_close(s);
     remove_tmpdir(dir);
 }
 
@@ -1539,6 +1617,7 @@ static Suite *store_suite(void)
 
     TCase *tc = tcase_create("records");
     tcase_add_test(tc, test_state_names);
+    tcase_add_test(tc, test_migrate_v1);
     tcase_add_test(tc, test_record_helpers);
     tcase_add_test(tc, test_insert_get_round_trip);
     tcase_add_test(tc, test_duplicate_and_unknown);

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http_admit.c - who may make a request: the Host and Origin checks
+ * (http_guard.h), the API key and its scopes (auth.h), and what a key may see
+ * and change once admitted (the owner of a job, model or dataset).
+ *
+ * Order, so that every refusal says the first thing wrong and costs nothing:
+ * Host (421) -> Origin of a POST or DELETE (403) -> key (401) -> scope (403).
+ * Probes (/healthz, /readyz) skip all of it; /metrics skips the key when
+ * --metrics-scope is none.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api_json.h"
+#include "auth.h"
+#include "http_guard.h"
+#include "http_req.h"
+#include "routes.h"
+
+/* 401 with the challenge every HTTP client understands. */
+static enum MHD_Result unauthorized(req *r, const char *msg)
+{
+    char *body = mf_json_error_body("unauthorized", msg, NULL);
+    struct MHD_Response *resp =
+        body != NULL ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE)
+                     : NULL;
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"manifold\"");
+    return mf_http_queue(r, 401, resp);
+}
+
+/* The bearer token of the request, or NULL; *ret_n its length. */
+static const char *bearer(req *r, size_t *ret_n)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
+                                      strlen(MHD_HTTP_HEADER_AUTHORIZATION), &v, &n) != MHD_YES ||
+        v == NULL || n < 7 || strncasecmp(v, "Bearer ", 7) != 0) {
+        return NULL;
+    }
+    v += 7;
+    n -= 7;
+    while (n > 0 && *v == ' ') {
+        v++;
+        n--;
+    }
+    *ret_n = n;
+    return v;
+}
+
+/* The scope the request's route needs: 0 for none. */
+static unsigned route_scope(const req *r)
+{
+    if (r->route == NULL) {
+        /* no route: the 404 or 405 says nothing a stranger should not know,
+         * but a key is still asked for, so paths cannot be probed */
+        return MF_SCOPE_READ;
+    }
+    if (r->route->scope == MF_ROUTE_SCOPE_METRICS) {
+        return r->srv->cfg.metrics_scope;
+    }
+    return r->route->scope;
+}
+
+bool mf_http_admit(req *r, enum MHD_Result *ret)
+{
+    mf_server *s = r->srv;
+    bool probe = r->route != NULL && r->route->scope == MF_ROUTE_SCOPE_PROBE;
+    if (probe) {
+        return true;
+    }
+    const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
+    if (!mf_guard_host_ok(host, s->cfg.host, s->cfg.allowed_hosts)) {
+        *ret = mf_http_error(r, "bad_host", NULL,
+                             "this server does not answer to the Host in the request; its "
+                             "operator lists the names it answers to with --allowed-hosts");
+        return false;
+    }
+    bool changes = strcmp(r->method, "POST") == 0 || strcmp(r->method, "DELETE") == 0;
+    const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+    if (changes && !mf_guard_origin_ok(origin, host, s->cors)) {
+        *ret = mf_http_error(r, "forbidden_origin", NULL,
+                             "requests that change state are not taken from this Origin; its "
+                             "operator lists the origins it trusts with --cors");
+        return false;
+    }
+    if (s->keys == NULL || strcmp(r->method, "OPTIONS") == 0) {
+        return true; /* no keys: the daemon is on loopback or told --insecure-open */
+    }
+    unsigned scope = route_scope(r);
+    if (scope == 0) {
+        return true;
+    }
+    size_t n = 0;
+    const char *token = bearer(r, &n);
+    if (token == NULL) {
+        *ret = unauthorized(r, "this server needs an API key: send Authorization: Bearer <token>");
+        return false;
+    }
+    r->key = mf_keys_find(s->keys, token, n);
+    if (r->key == NULL) {
+        *ret = unauthorized(r, "the API key is not valid");
+        return false;
+    }
+    if (scope != MF_ROUTE_SCOPE_KEY && !mf_key_has(r->key, scope)) {
+        *ret = mf_http_need_scope(r, scope);
+        return false;
+    }
+    return true;
+}
+
+enum MHD_Result mf_http_need_scope(req *r, unsigned scope)
+{
+    return mf_http_error(r, "forbidden", NULL, "the API key %s lacks the %s scope", r->key->name,
+                         mf_scope_name(scope));
+}
+
+bool mf_req_has(const req *r, unsigned scope)
+{
+    return r->srv->keys == NULL || mf_key_has(r->key, scope);
+}
+
+const char *mf_req_owner(const req *r)
+{
+    return r->key != NULL ? r->key->name : "";
+}
+
+bool mf_req_may_see(const req *r, const char *owner)
+{
+    return r->key == NULL || owner == NULL || owner[0] == '\0' ||
+           (r->key->scopes & MF_SCOPE_ADMIN) != 0 || strcmp(owner, r->key->name) == 0;
+}
+
+mf_reg_model *mf_req_model(const req *r, const char *id)
+{
+    mf_reg_model *e = mf_registry_get(r->srv->reg, id);
+    if (e != NULL && !mf_req_may_see(r, e->owner)) {
+        mf_registry_release(r->srv->reg, e);
+        e = NULL;
+    }
+    return e;
+}
+
+bool mf_req_may_change(const req *r, const char *owner)
+{
+    if (r->key == NULL || (r->key->scopes & MF_SCOPE_ADMIN) != 0) {
+        return true;
+    }
+    return owner != NULL && owner[0] != '\0' && strcmp(owner, r->key->name) == 0;
+}
