@@ -68,6 +68,9 @@ mf_exit mf_api_status_fail(const mf_http_resp *r)
         fputs("(not an API error body): ", stderr);
         mf_out_clean(stderr, r->body, SHOWN_BODY);
     }
+    if (r->status == 401) {
+        fputs(" (the client sends the key in $MANIFOLD_API_KEY)", stderr);
+    }
     fputc('\n', stderr);
     json_decref(j);
     return MF_EXIT_SERVER;

@@ -22,6 +22,7 @@
 
 struct mf_http {
     char *base;
+    char *token; /* API key sent as a bearer token, or NULL */
     double timeout_s;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -63,8 +64,19 @@ void mf_http_free(mf_http *h)
 {
     if (h != NULL) {
         free(h->base);
+        free(h->token);
         free(h);
     }
+}
+
+mf_err mf_http_set_token(mf_http *h, const char *token)
+{
+    free(h->token);
+    h->token = NULL;
+    if (token != NULL && token[0] != '\0' && (h->token = strdup(token)) == NULL) {
+        return MF_ENOMEM;
+    }
+    return MF_OK;
 }
 
 const char *mf_http_base(const mf_http *h)
@@ -181,6 +193,11 @@ static bool set_options(CURL *c, mf_http *h, const mf_http_req *q, const char *u
     e |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
     e |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     e |= curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
+    if (h->token != NULL) {
+        /* libcurl sends "Authorization: Bearer <token>" and keeps it out of its verbose log */
+        e |= curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+        e |= curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, h->token);
+    }
 #if LIBCURL_VERSION_NUM >= 0x075500
     e |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif

@@ -56,6 +56,9 @@ typedef struct mf_http_resp {
  */
 MF_MUST_CHECK mf_err mf_http_new(const char *base_url, double timeout_s, mf_http **ret);
 
+/** Sends token as "Authorization: Bearer" on every request (NULL or "": none). */
+MF_MUST_CHECK mf_err mf_http_set_token(mf_http *h, const char *token);
+
 /** Frees h (NULL is fine). */
 void mf_http_free(mf_http *h);
 

@@ -89,6 +89,9 @@ static void usage(FILE *f)
           "  --timeout SECONDS  the limit of one request; for watch and weights, of a\n"
           "                     silence (the daemon's heartbeats come every 15 s) (60)\n"
           "  --version          the client's version\n"
+          "\nenvironment:\n"
+          "  MANIFOLD_URL       the daemon, as --url\n"
+          "  MANIFOLD_API_KEY   the API key (token) sent to a daemon that asks for keys\n"
           "\nexit status:\n",
           f);
 #define MF_EXIT_HELP(name, value, text) fprintf(f, "  %d  %s\n", value, text);
@@ -191,6 +194,10 @@ int main(int argc, char **argv)
     }
     mf_client c = {.stderr_tty = isatty(STDERR_FILENO) == 1};
     mf_err err = mf_http_new(url, timeout, &c.http);
+    if (err == MF_OK) {
+        /* from the environment only: a token on the command line shows in ps */
+        err = mf_http_set_token(c.http, getenv("MANIFOLD_API_KEY"));
+    }
     if (err != MF_OK) {
         code = err == MF_EINVAL ? mf_api_say(MF_EXIT_USAGE, "--url must not be empty")
                                 : mf_api_say(MF_EXIT_LOCAL, "out of memory");

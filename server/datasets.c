@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "catalog.h"
+#include "fileio.h"
 #include "log.h"
 #include "request_json.h"
 
-#define SUFFIX ".npy"
+#define SUFFIX       ".npy"
+#define OWNER_SUFFIX ".owner"
 
 struct mf_datasets {
     mf_catalog cat; /* of mf_reg_dataset */
@@ -50,6 +53,31 @@ static mf_err add_builtins(mf_datasets *ds)
     return MF_OK;
 }
 
+/* <dir>/<id>.owner */
+static void owner_path(const char *dir, const char *id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s" OWNER_SUFFIX, dir, id);
+}
+
+/* e->owner from its owner file; "" when there is none or it holds no valid name. */
+static void read_owner(const mf_datasets *ds, mf_reg_dataset *e)
+{
+    char path[sizeof ds->dir + 96];
+    owner_path(ds->dir, e->id, path, sizeof path);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    mf_diag d = {0};
+    e->owner[0] = '\0';
+    if (mf_fileio_read(path, sizeof e->owner, &buf, &len, &d) == MF_OK && len < sizeof e->owner) {
+        memcpy(e->owner, buf, len);
+        e->owner[len] = '\0';
+        if (!mf_req_id_valid(e->owner)) {
+            e->owner[0] = '\0';
+        }
+    }
+    free(buf);
+}
+
 /* One stored data set (mf_catalog_load_fn). */
 static mf_err load_file(void *ctx, const char *path, const char *id, const struct stat *st)
 {
@@ -69,6 +97,7 @@ static mf_err load_file(void *ctx, const char *path, const char *id, const struc
         entry_free(e);
         return MF_EFORMAT;
     }
+    read_owner(ds, e);
     err = mf_catalog_insert(&ds->cat, e);
     if (err == MF_EBUSY) {
         mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s: a built-in dataset has the id %s", path, id);
@@ -181,12 +210,20 @@ mf_err mf_datasets_list(mf_datasets *ds, mf_reg_dataset ***ret, size_t *ret_n)
     return MF_OK;
 }
 
-/* Writes a new entry's table to its file (for mf_catalog_add_written). */
+/* Writes a new entry's owner and table to their files (for mf_catalog_add_written). */
 static mf_err write_table(void *item, void *ctx, mf_diag *diag)
 {
-    (void) ctx;
+    const mf_datasets *ds = ctx;
     mf_reg_dataset *e = item;
-    mf_err err = mf_data_save(e->table, e->path, diag);
+    char opath[sizeof ds->dir + 96];
+    owner_path(ds->dir, e->id, opath, sizeof opath);
+    /* the owner first: data never stands without the name of its owner */
+    mf_err err = e->owner[0] != '\0' ? mf_fileio_write_atomic(opath, (const uint8_t *) e->owner,
+                                                              strlen(e->owner), diag)
+                                     : (unlink(opath) == 0 || errno == ENOENT ? MF_OK : MF_EIO);
+    if (err == MF_OK) {
+        err = mf_data_save(e->table, e->path, diag);
+    }
     struct stat st;
     if (err == MF_OK) {
         bool known = stat(e->path, &st) == 0;
@@ -197,9 +234,11 @@ static mf_err write_table(void *item, void *ctx, mf_diag *diag)
 }
 
 /* The file is written outside the lock, under a reservation of the id (catalog.h). */
-mf_err mf_datasets_add(mf_datasets *ds, const char *id, mf_table *t, mf_diag *diag)
+mf_err mf_datasets_add(mf_datasets *ds, const char *id, mf_table *t, const char *owner,
+                       mf_diag *diag)
 {
-    if (!mf_req_id_valid(id) || t == NULL) {
+    owner = owner != NULL ? owner : "";
+    if (!mf_req_id_valid(id) || t == NULL || (owner[0] != '\0' && !mf_req_id_valid(owner))) {
         return MF_EINVAL;
     }
     mf_reg_dataset *e = calloc(1, sizeof *e);
@@ -208,23 +247,44 @@ mf_err mf_datasets_add(mf_datasets *ds, const char *id, mf_table *t, mf_diag *di
     }
     snprintf(e->id, sizeof e->id, "%s", id);
     snprintf(e->path, sizeof e->path, "%s/%s%s", ds->dir, id, SUFFIX);
+    snprintf(e->owner, sizeof e->owner, "%s", owner);
     e->table = t;
-    mf_err err = mf_catalog_add_written(&ds->cat, e, e->path, write_table, NULL, diag);
+    mf_err err = mf_catalog_add_written(&ds->cat, e, e->path, write_table, ds, diag);
     if (err != MF_OK) {
         free(e); /* not e->table: the caller keeps t */
     }
     return err;
 }
 
-/* Under the catalog's lock: a built-in stays; an upload loses its file. */
+/* Under the catalog's lock: a built-in stays; an upload loses its files. */
 static mf_err may_remove(void *item, void *ctx)
 {
-    (void) ctx;
+    const mf_datasets *ds = ctx;
     const mf_reg_dataset *e = item;
-    return e->builtin ? MF_EBUSY : mf_catalog_unlink(e->path);
+    if (e->builtin) {
+        return MF_EBUSY;
+    }
+    mf_err err = mf_catalog_unlink(e->path);
+    if (err == MF_OK) {
+        char opath[sizeof ds->dir + 96];
+        owner_path(ds->dir, e->id, opath, sizeof opath);
+        (void) unlink(opath); /* without its data an owner file names nothing */
+    }
+    return err;
 }
 
 mf_err mf_datasets_delete(mf_datasets *ds, const char *id)
 {
-    return mf_catalog_remove(&ds->cat, id, may_remove, NULL);
+    return mf_catalog_remove(&ds->cat, id, may_remove, ds);
+}
+
+mf_reg_dataset *mf_datasets_get_for(mf_datasets *ds, const char *id, const char *owner)
+{
+    mf_reg_dataset *e = mf_catalog_get(&ds->cat, id);
+    if (e != NULL && owner != NULL && owner[0] != '\0' && e->owner[0] != '\0' &&
+        strcmp(e->owner, owner) != 0) {
+        mf_catalog_release(&ds->cat, e);
+        e = NULL;
+    }
+    return e;
 }

@@ -11,6 +11,10 @@
  * valid id, that fails validation or that has a built-in's id is skipped with
  * a log line and never stops the daemon.
  *
+ * An uploaded set belongs to the API key that uploaded it: its name is kept
+ * beside the data in <id>.owner (written before the data, so a crash between
+ * the two leaves at worst an owner file no data names, replaced by the next
+ * upload of that id); a set without one belongs to no key.
  * Entries are reference-counted like the models (catalog.h): a train job
  * holds its data set while it runs, so a delete removes the id at once (404
  * from then on) and frees the table when the last user lets go.  Tables are
@@ -38,6 +42,7 @@ typedef struct mf_reg_dataset {
     char path[4096];          /* uploaded: its file */
     uint64_t file_bytes;      /* uploaded: size of the stored file */
     int64_t created;          /* uploaded: Unix seconds the file was written; built-in: -1 */
+    char owner[65];           /* uploaded: the API key that owns it, "" for none */
     int refs;                 /* guarded by the catalog's lock */
 } mf_reg_dataset;
 
@@ -68,11 +73,20 @@ void mf_datasets_release(mf_datasets *ds, mf_reg_dataset *e);
 MF_MUST_CHECK mf_err mf_datasets_list(mf_datasets *ds, mf_reg_dataset ***ret, size_t *ret_n);
 
 /**
- * Stores t as id (atomic write) and adds it; takes t on success only.
- * Errors: MF_EINVAL (bad id, t NULL), MF_EBUSY (the id is a built-in's or an
- * upload's, or is being written), those of mf_data_save (diag), MF_ENOMEM.
+ * Stores t as id (atomic write), owned by owner ("" or NULL: no key), and adds
+ * it; takes t on success only.  Errors: MF_EINVAL (bad id or owner, t NULL),
+ * MF_EBUSY (the id is a built-in's or an upload's, or is being written),
+ * those of mf_data_save (diag), MF_ENOMEM.
  */
-MF_MUST_CHECK mf_err mf_datasets_add(mf_datasets *ds, const char *id, mf_table *t, mf_diag *diag);
+MF_MUST_CHECK mf_err mf_datasets_add(mf_datasets *ds, const char *id, mf_table *t,
+                                     const char *owner, mf_diag *diag);
+
+/**
+ * The data set id as a job of owner may use it (referenced: release it), or
+ * NULL: built-in ones and those of no key for anyone; another key's only for
+ * a job without an owner (a daemon without keys).
+ */
+mf_reg_dataset *mf_datasets_get_for(mf_datasets *ds, const char *id, const char *owner);
 
 /**
  * Removes an uploaded data set: the id disappears at once, the file is

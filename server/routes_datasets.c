@@ -34,6 +34,17 @@ static mf_datasets *datasets_of(req *r)
     return mf_registry_datasets(r->srv->reg);
 }
 
+/* The data set of id as r's key may see it (referenced), or NULL. */
+static mf_reg_dataset *visible(req *r, mf_datasets *ds, const char *id)
+{
+    mf_reg_dataset *e = ds != NULL ? mf_datasets_get(ds, id) : NULL;
+    if (e != NULL && !mf_req_may_see(r, e->owner)) {
+        mf_datasets_release(ds, e);
+        e = NULL;
+    }
+    return e;
+}
+
 static json_t *dataset_json(const mf_reg_dataset *e, bool with_stats)
 {
     mf_dataset_view v = {
@@ -58,7 +69,7 @@ enum MHD_Result mf_route_datasets_list(req *r)
     json_t *a = json_array();
     int f = a == NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!f) {
+        if (!f && mf_req_may_see(r, items[i]->owner)) {
             f |= json_array_append_new(a, dataset_json(items[i], false));
         }
         mf_datasets_release(ds, items[i]);
@@ -74,7 +85,7 @@ enum MHD_Result mf_route_datasets_list(req *r)
 enum MHD_Result mf_route_dataset_get(req *r)
 {
     mf_datasets *ds = datasets_of(r);
-    mf_reg_dataset *e = ds != NULL ? mf_datasets_get(ds, r->path_id) : NULL;
+    mf_reg_dataset *e = visible(r, ds, r->path_id);
     if (e == NULL) {
         return mf_http_error(r, "not_found", NULL, "no dataset with id %s", r->path_id);
     }
@@ -87,7 +98,17 @@ enum MHD_Result mf_route_dataset_delete(req *r)
 {
     const char *id = r->path_id;
     mf_datasets *ds = datasets_of(r);
-    mf_err err = ds != NULL ? mf_datasets_delete(ds, id) : MF_ENOTFOUND;
+    mf_reg_dataset *e = visible(r, ds, id);
+    if (e == NULL) {
+        return mf_http_error(r, "not_found", NULL, "no dataset with id %s", id);
+    }
+    bool may = e->builtin || mf_req_may_change(r, e->owner);
+    mf_datasets_release(ds, e);
+    if (!may) {
+        return mf_http_error(r, "forbidden", NULL,
+                             "dataset %s belongs to no API key: only an admin key deletes it", id);
+    }
+    mf_err err = mf_datasets_delete(ds, id);
     if (err == MF_ENOTFOUND) {
         return mf_http_error(r, "not_found", NULL, "no dataset with id %s", id);
     }
@@ -165,7 +186,7 @@ enum MHD_Result mf_route_datasets_upload(req *r)
     if (err != MF_OK) {
         return refuse(r, fmt, err, &d);
     }
-    err = mf_datasets_add(ds, id, t, &d);
+    err = mf_datasets_add(ds, id, t, mf_req_owner(r), &d);
     if (err != MF_OK) {
         mf_table_free(t);
         if (err == MF_EBUSY) {

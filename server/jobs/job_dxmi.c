@@ -127,7 +127,7 @@ static mf_err prepare(mf_job *j, mf_diag *d)
     xj->builtin = mf_dataset_lookup(ds, &xj->builtin_id) == MF_OK;
     if (!xj->builtin) {
         mf_datasets *reg = datasets_of(j);
-        xj->data = reg != NULL ? mf_datasets_get(reg, ds) : NULL;
+        xj->data = reg != NULL ? mf_datasets_get_for(reg, ds, mf_job_owner(j)) : NULL;
         if (xj->data == NULL || xj->data->table == NULL) {
             return mf_diag_setc(d, MF_ENOTFOUND, "dataset_not_found", field,
                                 "no dataset with id %s (GET /v1/datasets lists them)", ds);

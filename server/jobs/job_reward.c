@@ -94,7 +94,7 @@ static void deinit(mf_job *j)
 static mf_err hold(mf_job *j, const char *id, const char *field, mf_reg_dataset **ret, mf_diag *d)
 {
     mf_datasets *ds = datasets_of(j);
-    mf_reg_dataset *e = ds != NULL ? mf_datasets_get(ds, id) : NULL;
+    mf_reg_dataset *e = ds != NULL ? mf_datasets_get_for(ds, id, mf_job_owner(j)) : NULL;
     if (e == NULL || e->table == NULL) {
         if (e != NULL) {
             mf_datasets_release(ds, e);

@@ -46,7 +46,7 @@ static mf_err hold_dataset(mf_job *j, mf_diag *d)
     train_job *tj = mf_job_priv(j);
     mf_train_req *q = mf_job_params(j);
     mf_datasets *ds = mf_registry_datasets(mf_job_registry(j));
-    tj->data = ds != NULL ? mf_datasets_get(ds, q->dataset) : NULL;
+    tj->data = ds != NULL ? mf_datasets_get_for(ds, q->dataset, mf_job_owner(j)) : NULL;
     if (tj->data == NULL || tj->data->table == NULL) {
         return mf_diag_setc(d, MF_ENOTFOUND, "dataset_not_found", "/params/dataset",
                             "no dataset with id %s: a built-in name or the id of an upload "

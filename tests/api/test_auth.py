@@ -18,7 +18,7 @@ key file (harness.py) and checks
 Standard library only; every request has a timeout and every wait loop is
 bounded.
 
-usage: test_auth.py PATH/TO/manifoldd MODELS_DIR
+usage: test_auth.py PATH/TO/manifoldd MODELS_DIR PATH/TO/manifold
 """
 import hashlib
 import http.client
@@ -33,7 +33,7 @@ import time
 import harness
 from harness import check
 
-DAEMON, MODELS = sys.argv[1], sys.argv[2]
+DAEMON, MODELS, CLIENT = sys.argv[1], sys.argv[2], sys.argv[3]
 TMP = tempfile.mkdtemp(prefix="mf-auth-")
 TOKENS = {
     "ops": "ops-token-000000000000000000000001",
@@ -159,6 +159,22 @@ ids = [m["id"] for m in j["models"]]
 check("alice-m" not in ids and "gaussian" in ids, "bob's model list: shipped models, not alice-m")
 st, _, j = d.json("GET", "/v1/models", None, auth("ops"))
 check("alice-m" in [m["id"] for m in j["models"]], "the admin lists alice-m")
+# datasets: alice's upload is hers; bob's jobs cannot train on it
+st, _, _ = d.json("POST", "/v1/datasets?id=alice-d", CSV + b"".join(b"%d,%d\n" % (i % 7, i % 5) for i in range(200)), dict(auth("alice"), **{"Content-Type": "text/csv"}))
+check(st == 201, "alice uploads alice-d (%s)" % st)
+for method, path in [("GET", "/v1/datasets/alice-d"), ("DELETE", "/v1/datasets/alice-d")]:
+    st, _, _ = d.json(method, path, None, auth("bob"))
+    check(st == 404, "bob: %s %s is 404 (%s)" % (method, path, st))
+st, _, j = d.json("GET", "/v1/datasets", None, auth("bob"))
+check(st == 200 and "alice-d" not in [x["id"] for x in j["datasets"]] and "ring" in [x["id"] for x in j["datasets"]],
+      "bob's dataset list: the built-in ones, not alice-d")
+st, _, j = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "alice-d", "steps": 5}}, auth("bob"))
+check(st == 404 and j["error"]["code"] == "dataset_not_found", "bob cannot train on alice-d: 404 (%s)" % st)
+st, _, j = d.json("GET", "/v1/datasets/alice-d", None, auth("ops"))
+check(st == 200, "the admin sees alice-d (%s)" % st)
+st, _, j = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "alice-d", "steps": 5}}, auth("alice"))
+check(st == 202, "alice trains on alice-d (%s %s)" % (st, j))
+
 # a job of alice's that produces a model
 st, _, tj = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 200, "hidden": [16]}},
                    auth("alice"))
@@ -183,12 +199,26 @@ check(st == 200, "alice samples her produced model (%s)" % st)
 # ownership survives kill -9
 d.kill9()
 d = harness.Daemon(DAEMON, MODELS, TMP, "--api-keys", KEYFILE, "--max-running", "1")
-for path in [TJ, "/v1/models/alice-m", "/v1/models/%s" % produced]:
+for path in [TJ, "/v1/models/alice-m", "/v1/models/%s" % produced, "/v1/datasets/alice-d"]:
     st_b, _, _ = d.json("GET", path, None, auth("bob"))
     st_a, _, _ = d.json("GET", path, None, auth("alice"))
     check(st_b == 404 and st_a == 200, "after kill -9 %s: bob 404, alice 200 (%s, %s)" % (path, st_b, st_a))
+st, _, _ = d.json("DELETE", "/v1/models/alice-m", None, auth("bob"))
+check(st == 404, "bob cannot delete alice-m: 404 (%s)" % st)
 st, _, _ = d.json("DELETE", "/v1/models/alice-m", None, auth("alice"))
 check(st == 204, "alice deletes alice-m (%s)" % st)
+
+# the CLI sends $MANIFOLD_API_KEY; without it, the 401 says where the key goes
+for env, want_rc, want in [({"MANIFOLD_API_KEY": TOKENS["alice"]}, 0, produced),
+                           ({"MANIFOLD_API_KEY": TOKENS["bob"]}, 0, None), ({}, 1, "MANIFOLD_API_KEY")]:
+    e = dict(os.environ, MANIFOLD_URL=d.url, **env)
+    e.pop("MANIFOLD_API_KEY", None) if not env else None
+    p = subprocess.run([CLIENT, "models"], capture_output=True, text=True, timeout=30, env=e)
+    if want is None:  # bob: the shipped models, not alice's
+        ok = p.returncode == 0 and "gaussian" in p.stdout and produced not in p.stdout
+    else:
+        ok = p.returncode == want_rc and want in (p.stdout + p.stderr)
+    check(ok, "manifold models with %s: rc %s (%s)" % (list(env) or "no key", p.returncode, p.stderr.strip()))
 
 # ---- the guards ------------------------------------------------------------------------
 

@@ -76,8 +76,8 @@ START_TEST(test_open_builtins_and_stored)
     /* two uploads, then files that are skipped */
     mf_table *t = make_table(5);
     mf_diag d = {0};
-    ck_assert_int_eq(mf_datasets_add(ds, "five", t, &d), MF_OK);
-    ck_assert_int_eq(mf_datasets_add(ds, "six", make_table(6), &d), MF_OK);
+    ck_assert_int_eq(mf_datasets_add(ds, "five", t, NULL, &d), MF_OK);
+    ck_assert_int_eq(mf_datasets_add(ds, "six", make_table(6), "alice", &d), MF_OK);
     mf_datasets_free(ds);
     snprintf(path, sizeof path, "%s/junk.npy", dir);
     write_all(path, "\x93NUMPY\x01\x00", 8);
@@ -102,7 +102,24 @@ START_TEST(test_open_builtins_and_stored)
     ck_assert_double_eq_tol(e->table->mean[2], 6.0, 1e-12);
     ck_assert_uint_eq(e->file_bytes, len);
     ck_assert(e->created > 0);
+    ck_assert_str_eq(e->owner, ""); /* uploaded without a key */
     mf_datasets_release(ds, e);
+    /* six's owner came back from six.owner: its key's jobs (and a daemon without
+     * keys) use it, another key's do not; five, of no key, serves every job */
+    e = mf_datasets_get_for(ds, "six", "alice");
+    ck_assert(e != NULL && strcmp(e->owner, "alice") == 0);
+    mf_datasets_release(ds, e);
+    ck_assert_ptr_null(mf_datasets_get_for(ds, "six", "bob"));
+    e = mf_datasets_get_for(ds, "six", "");
+    ck_assert_ptr_nonnull(e);
+    mf_datasets_release(ds, e);
+    e = mf_datasets_get_for(ds, "five", "bob");
+    ck_assert_ptr_nonnull(e);
+    mf_datasets_release(ds, e);
+    /* a delete takes the owner file with the data */
+    ck_assert_int_eq(mf_datasets_delete(ds, "six"), MF_OK);
+    snprintf(path, sizeof path, "%s/six.owner", dir);
+    ck_assert_int_ne(access(path, F_OK), 0);
     e = mf_datasets_get(ds, "ring");
     ck_assert(e != NULL && e->builtin);
     mf_datasets_release(ds, e);
@@ -124,13 +141,14 @@ START_TEST(test_add_and_delete)
     ck_assert_uint_eq(mf_datasets_limits(ds)->max_rows, 1000);
     mf_table *t = make_table(4);
     mf_diag d = {0};
-    ck_assert_int_eq(mf_datasets_add(ds, "ring", t, &d), MF_EBUSY); /* a built-in */
-    ck_assert_int_eq(mf_datasets_add(ds, "Bad/Id", t, &d), MF_EINVAL);
-    ck_assert_int_eq(mf_datasets_add(ds, "four", NULL, &d), MF_EINVAL);
+    ck_assert_int_eq(mf_datasets_add(ds, "ring", t, NULL, &d), MF_EBUSY); /* a built-in */
+    ck_assert_int_eq(mf_datasets_add(ds, "Bad/Id", t, NULL, &d), MF_EINVAL);
+    ck_assert_int_eq(mf_datasets_add(ds, "four", NULL, NULL, &d), MF_EINVAL);
+    ck_assert_int_eq(mf_datasets_add(ds, "four", t, "Not/An/Id", &d), MF_EINVAL);
     ck_assert_uint_eq(count_entries(tmp), 0);
-    ck_assert_int_eq(mf_datasets_add(ds, "four", t, &d), MF_OK);
+    ck_assert_int_eq(mf_datasets_add(ds, "four", t, NULL, &d), MF_OK);
     mf_table *again = make_table(4);
-    ck_assert_int_eq(mf_datasets_add(ds, "four", again, &d), MF_EBUSY);
+    ck_assert_int_eq(mf_datasets_add(ds, "four", again, NULL, &d), MF_EBUSY);
     ck_assert_uint_eq(count_entries(tmp), 1); /* no temporary left */
 
     /* the file is the stored form, byte for byte */
@@ -157,10 +175,10 @@ START_TEST(test_add_and_delete)
     ck_assert_int_eq(mf_datasets_delete(ds, "four"), MF_ENOTFOUND);
 
     /* the id is free again; a failed write leaves the table with the caller */
-    ck_assert_int_eq(mf_datasets_add(ds, "four", again, &d), MF_OK);
+    ck_assert_int_eq(mf_datasets_add(ds, "four", again, NULL, &d), MF_OK);
     remove_tree(tmp);
     mf_table *lost = make_table(3);
-    ck_assert_int_eq(mf_datasets_add(ds, "lost", lost, &d), MF_EIO);
+    ck_assert_int_eq(mf_datasets_add(ds, "lost", lost, NULL, &d), MF_EIO);
     ck_assert_ptr_null(mf_datasets_get(ds, "lost"));
     ck_assert_uint_eq(lost->n_rows, 3);
     mf_table_free(lost);
@@ -210,7 +228,7 @@ START_TEST(test_threads)
     for (int k = 0; k < 100; k++) {
         mf_diag d = {0};
         mf_table *t = make_table(8);
-        ck_assert_int_eq(mf_datasets_add(r.ds, "churn", t, &d), MF_OK);
+        ck_assert_int_eq(mf_datasets_add(r.ds, "churn", t, NULL, &d), MF_OK);
         ck_assert_int_eq(mf_datasets_delete(r.ds, "churn"), MF_OK);
     }
     atomic_store(&r.stop, true);
