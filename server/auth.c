@@ -166,7 +166,7 @@ mf_err mf_keys_parse(const char *text, size_t len, mf_keys **ret, mf_diag *diag)
                 mf_keys_free(k);
                 return mf_diag_set(diag, MF_EINVAL, NULL, "key line %zu %s", line, why);
             }
-            k->n++;
+            key->index = k->n++;
         }
         p = stop + (e != NULL);
     }

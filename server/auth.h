@@ -38,6 +38,7 @@ typedef enum mf_scope {
 const char *mf_scope_name(unsigned scope);
 
 typedef struct mf_key {
+    size_t index; /* 0..count-1: the key's row in per-key tables (quota.h) */
     char name[65];
     unsigned scopes; /* mf_scope bits */
     uint8_t hash[32];

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "api_json.h"
+#include "auth.h"
 #include "clock.h"
 #include "http_guard.h"
 #include "http_req.h"
@@ -435,9 +436,14 @@ mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg
     s->reg = reg;
     s->sched = sched;
     s->keys = cfg->keys;
+    if (mf_quota_new(&cfg->quota, mf_keys_count(cfg->keys), &s->quota) != MF_OK) {
+        free(s);
+        return MF_ENOMEM;
+    }
     atomic_init(&s->ready, false);
     atomic_init(&s->quiescing, false);
     if (mf_stream_hub_new(s) != MF_OK) {
+        mf_quota_free(s->quota);
         free(s);
         return MF_ENOMEM;
     }
@@ -446,6 +452,7 @@ mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg
         mf_log(MF_LOG_ERROR, NULL, NULL, "bad listen address %s (an IPv4 address is needed)",
                cfg->host);
         mf_stream_hub_free(s);
+        mf_quota_free(s->quota);
         free(s);
         return MF_EINVAL;
     }
@@ -460,6 +467,7 @@ mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg
     if (s->mhd == NULL) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot listen on %s:%u", cfg->host, cfg->port);
         mf_stream_hub_free(s);
+        mf_quota_free(s->quota);
         free(s);
         return MF_EIO;
     }
@@ -501,5 +509,6 @@ void mf_server_stop(mf_server *s)
     }
     MHD_stop_daemon(s->mhd);
     mf_stream_hub_free(s);
+    mf_quota_free(s->quota);
     free(s);
 }

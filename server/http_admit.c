@@ -9,12 +9,16 @@
  * Probes (/healthz, /readyz) skip all of it; /metrics skips the key when
  * --metrics-scope is none.
  */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api_json.h"
 #include "auth.h"
+#include "clock.h"
 #include "http_guard.h"
 #include "http_req.h"
 #include "routes.h"
@@ -79,6 +83,7 @@ bool mf_http_admit(req *r, enum MHD_Result *ret)
     }
     const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
     if (!mf_guard_host_ok(host, s->cfg.host, s->cfg.allowed_hosts)) {
+        mf_quota_refused(s->quota, MF_REFUSAL_BAD_HOST);
         *ret = mf_http_error(r, "bad_host", NULL,
                              "this server does not answer to the Host in the request; its "
                              "operator lists the names it answers to with --allowed-hosts");
@@ -87,6 +92,7 @@ bool mf_http_admit(req *r, enum MHD_Result *ret)
     bool changes = strcmp(r->method, "POST") == 0 || strcmp(r->method, "DELETE") == 0;
     const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
     if (changes && !mf_guard_origin_ok(origin, host, s->cors)) {
+        mf_quota_refused(s->quota, MF_REFUSAL_ORIGIN);
         *ret = mf_http_error(r, "forbidden_origin", NULL,
                              "requests that change state are not taken from this Origin; its "
                              "operator lists the origins it trusts with --cors");
@@ -102,11 +108,13 @@ bool mf_http_admit(req *r, enum MHD_Result *ret)
     size_t n = 0;
     const char *token = bearer(r, &n);
     if (token == NULL) {
+        mf_quota_refused(s->quota, MF_REFUSAL_UNAUTHORIZED);
         *ret = unauthorized(r, "this server needs an API key: send Authorization: Bearer <token>");
         return false;
     }
     r->key = mf_keys_find(s->keys, token, n);
     if (r->key == NULL) {
+        mf_quota_refused(s->quota, MF_REFUSAL_UNAUTHORIZED);
         *ret = unauthorized(r, "the API key is not valid");
         return false;
     }
@@ -114,11 +122,32 @@ bool mf_http_admit(req *r, enum MHD_Result *ret)
         *ret = mf_http_need_scope(r, scope);
         return false;
     }
+    double retry = 0;
+    if (!mf_quota_take(s->quota, r->key->index, mf_mono_s(), &retry)) {
+        *ret = mf_http_over_quota(r, MF_REFUSAL_RATE, retry,
+                                  "the API key %s is over its rate of %g requests per second",
+                                  r->key->name, mf_quota_cfg_of(s->quota)->rate);
+        return false;
+    }
     return true;
+}
+
+enum MHD_Result mf_http_over_quota(req *r, mf_refusal why, double retry_s, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mf_quota_refused(r->srv->quota, why);
+    double up = ceil(retry_s);
+    r->retry_after = up < 1 ? 1u : up > 86400 ? 86400u : (unsigned) up;
+    return mf_http_error(r, "rate_limited", NULL, "%s", msg);
 }
 
 enum MHD_Result mf_http_need_scope(req *r, unsigned scope)
 {
+    mf_quota_refused(r->srv->quota, MF_REFUSAL_FORBIDDEN);
     return mf_http_error(r, "forbidden", NULL, "the API key %s lacks the %s scope", r->key->name,
                          mf_scope_name(scope));
 }

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "quota.h"
 #include "registry.h"
 #include "scheduler.h"
 #include "store.h"
@@ -39,6 +40,7 @@ typedef struct mf_http_cfg {
     const char *allowed_hosts; /* more Host names answered, comma-separated, "*" = any */
     const struct mf_keys *keys; /* API keys, or NULL: no keys asked (loopback or --insecure-open) */
     unsigned metrics_scope;     /* the scope /metrics needs (auth.h), 0 = open */
+    mf_quota_cfg quota;         /* per-key limits (quota.h) */
 } mf_http_cfg;
 
 typedef struct mf_server mf_server;
@@ -90,6 +92,7 @@ struct mf_server {
     mf_http_cfg cfg;
     char cors[1024];
     const struct mf_keys *keys; /* cfg.keys */
+    mf_quota *quota;            /* per-key counters, refusals by reason */
     mf_store *store;
     mf_registry *reg;
     mf_sched *sched;
@@ -152,6 +155,24 @@ const char *mf_http_arg(req *r, const char *key);
 bool mf_http_admit(req *r, enum MHD_Result *ret);
 /** true when the request may use scope: no keys configured, or its key holds it. */
 bool mf_req_has(const req *r, unsigned scope);
+/**
+ * 429 for a key over one of its limits: why (counted for /metrics), code,
+ * Retry-After retry_s, and a message.
+ */
+enum MHD_Result mf_http_over_quota(req *r, mf_refusal why, double retry_s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/*
+ * Per-key limits a route checks before it queues work or stores a file
+ * (http_quota.c): true when within them, else false with the 429 queued in
+ * *ret.  A free job slot (queued + running jobs under the limit); flops of
+ * compute charged to today's budget; adding more bytes stored.
+ */
+bool mf_http_job_slot(req *r, enum MHD_Result *ret);
+bool mf_http_compute(req *r, double flops, enum MHD_Result *ret);
+bool mf_http_storage(req *r, uint64_t adding, enum MHD_Result *ret);
 /** 403 forbidden naming the scope the request's key lacks. */
 enum MHD_Result mf_http_need_scope(req *r, unsigned scope);
 /** The owner of what the request makes: its key's name, "" without keys. */

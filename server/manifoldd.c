@@ -31,6 +31,8 @@
 typedef struct config {
     const char *listen, *models, *model_store, *store, *cors, *log_level, *openapi, *port_file;
     const char *api_keys, *allowed_hosts, *metrics_scope;
+    double key_rate, key_burst, key_daily_flops;
+    size_t key_max_jobs, key_max_bytes;
     bool insecure_open;
     size_t threads, http_threads, max_body, max_upload, max_connections, max_model_bytes;
     size_t max_dataset_rows, max_dataset_cols;
@@ -157,6 +159,9 @@ int main(int argc, char **argv)
                 .cors = "",
                 .allowed_hosts = "",
                 .metrics_scope = "none",
+                .key_rate = 50,
+                .key_burst = 100,
+                .key_max_jobs = 16,
                 .log_level = "info",
                 .threads = 0,
                 .http_threads = 2,
@@ -192,6 +197,11 @@ int main(int argc, char **argv)
         {"insecure-open", MF_OPT_FLAG, &c.insecure_open, 0, 0, "serve a non-loopback address without API keys"},
         {"allowed-hosts", MF_OPT_STR, &c.allowed_hosts, 0, 0, "Host names answered besides localhost, 127.0.0.1 and the listen address; * = any"},
         {"metrics-scope", MF_OPT_STR, &c.metrics_scope, 0, 0, "the scope /metrics needs with keys: none, read or admin (none)"},
+        {"key-rate", MF_OPT_FLOAT, &c.key_rate, 0, 1e6, "requests per second per API key, 0 = no limit (50)"},
+        {"key-burst", MF_OPT_FLOAT, &c.key_burst, 1, 1e6, "requests an API key may make at once (100)"},
+        {"key-max-jobs", MF_OPT_SIZE, &c.key_max_jobs, 0, 1e6, "queued + running jobs per API key, 0 = no limit (16)"},
+        {"key-daily-flops", MF_OPT_FLOAT, &c.key_daily_flops, 0, 1e30, "sampling compute per API key per UTC day, 0 = no limit (0)"},
+        {"key-max-bytes", MF_OPT_SIZE, &c.key_max_bytes, 0, 1e15, "bytes of models and datasets per API key, 0 = no limit (0)"},
         {"result-ttl", MF_OPT_FLOAT, &sc.result_ttl, 1, 1e9, "seconds finished jobs are kept (86400)"},
         {"drain-timeout", MF_OPT_FLOAT, &c.drain_timeout, 0, 3600, "seconds SIGTERM waits for running work (20)"},
         {"heartbeat", MF_OPT_FLOAT, &c.heartbeat, 0.1, 3600, "event-stream heartbeat period in seconds (15)"},
@@ -310,7 +320,12 @@ int main(int argc, char **argv)
                       .openapi_path = openapi,
                       .allowed_hosts = c.allowed_hosts,
                       .keys = keys,
-                      .metrics_scope = (unsigned) mscope};
+                      .metrics_scope = (unsigned) mscope,
+                      .quota = {.rate = c.key_rate,
+                                .burst = c.key_burst,
+                                .max_jobs = c.key_max_jobs,
+                                .daily_flops = c.key_daily_flops,
+                                .max_bytes = c.key_max_bytes}};
     uint16_t bound = 0;
     err = mf_server_start(&hc, store, reg, sched, &srv, &bound);
     if (err != MF_OK) {

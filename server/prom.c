@@ -81,6 +81,13 @@ enum MHD_Result mf_route_metrics(req *r)
         put(&b, "manifold_http_requests_total{code=\"%dxx\"} %llu\n", c,
             (unsigned long long) atomic_load(&s->responses[c]));
     }
+    put(&b, "# HELP manifold_refusals_total Requests refused before they ran, by reason "
+            "(keys, scopes, guards, per-key limits).\n"
+            "# TYPE manifold_refusals_total counter\n");
+    for (int why = 0; why < MF_REFUSAL_COUNT; why++) {
+        put(&b, "manifold_refusals_total{reason=\"%s\"} %llu\n", mf_refusal_name((mf_refusal) why),
+            (unsigned long long) mf_quota_refusals(s->quota, (mf_refusal) why));
+    }
     put(&b,
         "# HELP manifold_queue_depth Work waiting: queued jobs, sampling and score requests.\n"
         "# TYPE manifold_queue_depth gauge\n"

@@ -179,6 +179,10 @@ enum MHD_Result mf_route_datasets_upload(req *r)
     if (ds == NULL) {
         return mf_http_error(r, "internal", NULL, "this daemon has no dataset store");
     }
+    enum MHD_Result refused;
+    if (!mf_http_storage(r, r->len, &refused)) { /* the upload's size: the stored file's bound */
+        return refused;
+    }
     mf_table *t = NULL;
     mf_diag d = {0};
     mf_err err =

@@ -82,6 +82,13 @@ enum MHD_Result mf_route_samples(req *r)
         mf_registry_release(s->reg, model);
         return mf_http_fail(r, err, &d);
     }
+    /* compute: a forward pass costs about 2 FLOPs per weight per row (multiply and add) */
+    enum MHD_Result refused;
+    double flops = 2.0 * (double) model->model->net->n_params * (double) q.n * (double) q.steps;
+    if (!mf_http_compute(r, flops, &refused)) {
+        mf_registry_release(s->reg, model);
+        return refused;
+    }
     mf_sample_call *c = mf_sample_call_new();
     if (c == NULL) {
         mf_registry_release(s->reg, model);
@@ -150,6 +157,13 @@ enum MHD_Result mf_route_jobs_submit(req *r)
             return mf_http_error(r, "model_not_found", "/model", "no model with id %s", q.model);
         }
         mf_registry_release(s->reg, parent);
+    }
+    enum MHD_Result refused;
+    /* a job that makes a model may not start while its key is over its storage */
+    if (!mf_http_job_slot(r, &refused) ||
+        (scope == MF_SCOPE_FINETUNE && !mf_http_storage(r, 0, &refused))) {
+        mf_job_req_done(&q);
+        return refused;
     }
     snprintf(q.owner, sizeof q.owner, "%s", mf_req_owner(r));
     char id[MF_ID_MAX + 1];

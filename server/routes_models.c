@@ -84,6 +84,10 @@ enum MHD_Result mf_route_models_upload(req *r)
     if (r->len == 0) {
         return mf_http_error(r, "empty_body", NULL, "the body must be a safetensors file");
     }
+    enum MHD_Result refused;
+    if (!mf_http_storage(r, r->len, &refused)) {
+        return refused;
+    }
     mf_model *m = NULL;
     mf_diag d = {0};
     mf_err err = mf_model_load_buffer((const uint8_t *) r->body, r->len, &m, &d);

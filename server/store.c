@@ -338,5 +338,13 @@ mf_err mf_store_count_states(mf_store *s, uint64_t counts[5])
     if (s == NULL || counts == NULL) {
         return MF_EINVAL;
     }
-    return s->vt->count_states(s->b, counts);
+    return s->vt->count_states(s->b, NULL, counts);
+}
+
+mf_err mf_store_count_owner(mf_store *s, const char *owner, uint64_t counts[5])
+{
+    if (s == NULL || owner == NULL || counts == NULL) {
+        return MF_EINVAL;
+    }
+    return s->vt->count_states(s->b, owner, counts);
 }

@@ -193,4 +193,7 @@ MF_MUST_CHECK mf_err mf_store_expire(mf_store *s, double before, size_t *ret_n);
 /** Number of jobs in each state: counts[MF_JOB_QUEUED .. MF_JOB_CANCELLED]. */
 MF_MUST_CHECK mf_err mf_store_count_states(mf_store *s, uint64_t counts[5]);
 
+/** mf_store_count_states for the jobs of one owner (per-key job limits). */
+MF_MUST_CHECK mf_err mf_store_count_owner(mf_store *s, const char *owner, uint64_t counts[5]);
+
 #endif /* MF_STORE_H */

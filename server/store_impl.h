@@ -46,7 +46,7 @@ typedef struct mf_store_vtable {
                       size_t *ret_failed);
     /* ret_n is never NULL here. */
     mf_err (*expire)(void *b, double before, size_t *ret_n);
-    mf_err (*count_states)(void *b, uint64_t counts[5]);
+    mf_err (*count_states)(void *b, const char *owner, uint64_t counts[5]);
 } mf_store_vtable;
 
 /* store_sqlite.c */

@@ -64,6 +64,8 @@ static const char schema_sql[] =
     "CREATE INDEX jobs_by_created ON jobs (created_at, id);"
     /* queued ids in order, running jobs at recovery, counts per state */
     "CREATE INDEX jobs_by_state ON jobs (state, created_at, id);"
+    /* a key's jobs by state (its limit on concurrent jobs) */
+    "CREATE INDEX jobs_by_owner ON jobs (owner, state);"
     "CREATE TABLE events ("
     " job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
     " seq INTEGER NOT NULL CHECK (seq >= 1),"
@@ -147,6 +149,7 @@ typedef enum file_kind {
 static const char *const migrations[SCHEMA_VERSION - 1] = {
     /* 1 -> 2: jobs belong to the API key that submitted them; older ones to none */
     "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '' CHECK (length(owner) <= 64);"
+    "CREATE INDEX jobs_by_owner ON jobs (owner, state);"
     "PRAGMA user_version = 2;",
 };
 

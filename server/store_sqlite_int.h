@@ -86,7 +86,8 @@
     XX(EXPIRE_EVENTS, "DELETE FROM events WHERE job_id IN"                                    \
                       " (SELECT id FROM jobs WHERE state >= 2 AND finished_at < ?1)")         \
     XX(EXPIRE_JOBS, "DELETE FROM jobs WHERE state >= 2 AND finished_at < ?1")                 \
-    XX(COUNT_STATES, "SELECT state, count(*) FROM jobs GROUP BY state")
+    XX(COUNT_STATES, "SELECT state, count(*) FROM jobs WHERE ?1 IS NULL OR owner = ?1"        \
+                     " GROUP BY state")
 
 typedef enum mf__sq_stmt {
 #define MF__SQ_STMT_ENUM(name, sql) MF__SQ_##name,
@@ -225,6 +226,6 @@ MF_MUST_CHECK mf_err mf__sq_recover(void *b, uint32_t max_attempts, mf_recover_e
                                     void *ctx, const char *fail_error, double now,
                                     size_t *ret_requeued, size_t *ret_failed);
 MF_MUST_CHECK mf_err mf__sq_expire(void *b, double before, size_t *ret_n);
-MF_MUST_CHECK mf_err mf__sq_count_states(void *b, uint64_t counts[5]);
+MF_MUST_CHECK mf_err mf__sq_count_states(void *b, const char *owner, uint64_t counts[5]);
 
 #endif /* MF_STORE_SQLITE_INT_H */

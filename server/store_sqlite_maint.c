@@ -141,14 +141,16 @@ mf_err mf__sq_expire(void *bp, double before, size_t *ret_n)
     return err;
 }
 
-mf_err mf__sq_count_states(void *bp, uint64_t counts[5])
+mf_err mf__sq_count_states(void *bp, const char *owner, uint64_t counts[5])
 {
     mf__sq_store *b = bp;
     uint64_t c[5] = {0, 0, 0, 0, 0};
     mf__sq_lock(b);
     sqlite3_stmt *st = b->st[MF__SQ_COUNT_STATES];
+    int rc = SQLITE_OK;
+    mf__sq_bind_text(st, 1, owner, &rc);
     bool row = false;
-    mf_err err = mf__sq_query(st, SQLITE_OK, &row);
+    mf_err err = mf__sq_query(st, rc, &row);
     while (err == MF_OK && row) {
         mf_job_state s;
         err = mf__sq_col_state(st, 0, &s);

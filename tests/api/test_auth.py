@@ -268,6 +268,77 @@ log = open(os.path.join(TMP, "daemon.log")).read()
 check(not any(t in log for t in TOKENS.values()), "no token in the daemon's log")
 check("API keys: 6" in log, "the log counts the keys")
 
+# ---- per-key limits ------------------------------------------------------------------------
+QK = {n: "%s-token-00000000000000000000" % n for n in ["rate", "jobs", "flops", "bytes"]}
+QFILE = os.path.join(TMP, "qkeys")
+with open(QFILE, "w") as f:
+    for n, t in QK.items():
+        f.write("%s read,sample,finetune %s\n" % (n, t))
+
+
+def qauth(n):
+    return {"Authorization": "Bearer " + QK[n]}
+
+
+# the gaussian model's parameter count fixes a request's cost: 2 FLOPs per weight per row-step
+probe = harness.Daemon(DAEMON, MODELS, TMP)
+P = probe.json("GET", "/v1/models/gaussian")[2]["params"]
+probe.term()
+COST = 2 * P * 100 * 10  # n 100, 10 steps
+d = harness.Daemon(DAEMON, MODELS, TMP, "--api-keys", QFILE, "--max-running", "1", "--key-rate", "2",
+                   "--key-burst", "3", "--key-max-jobs", "1", "--key-daily-flops", str(int(COST * 1.5)),
+                   "--key-max-bytes", str(int(len(GAUSS) * 1.5)))
+# rate: a burst of 3, then 2 per second
+sts = [d.req("GET", "/v1/models", None, qauth("rate"))[:2] for _ in range(4)]
+check([x[0] for x in sts[:3]] == [200] * 3 and sts[3][0] == 429 and sts[3][1].get("retry-after") == "1",
+      "rate 2/s, burst 3: three answered, the fourth 429 with Retry-After 1 (%s)" % [(x[0], x[1].get("retry-after")) for x in sts])
+time.sleep(0.6)
+check(d.req("GET", "/v1/models", None, qauth("rate"))[0] == 200, "a token back after 0.5 s")
+check(d.req("GET", "/v1/models", None, qauth("jobs"))[0] == 200, "another key has its own bucket")
+# concurrent jobs: one at a time
+st, _, j1 = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 200000, "hidden": [16]}},
+                   qauth("jobs"))
+st2, h2, j2 = d.json("POST", "/v1/jobs", {"type": "sample", "model": "gaussian", "params": {"n": 2}}, qauth("jobs"))
+check(st == 202 and st2 == 429 and j2["error"]["code"] == "rate_limited" and "limit is 1" in j2["error"]["message"]
+      and int(h2.get("retry-after", "0")) >= 1, "a second job over --key-max-jobs 1: 429 (%s, %s %s)" % (st, st2, j2))
+time.sleep(1.0)  # the bucket refills (rate 2/s): the cancel is not refused for rate
+st, _, _ = d.json("POST", "/v1/jobs/%s/cancel" % j1.get("id", "x"), None, qauth("jobs"))
+check(st == 200, "the first job cancelled (%s)" % st)
+time.sleep(0.6)  # the rate bucket refills
+done = None
+for _ in range(100):
+    st, _, done = d.json("GET", "/v1/jobs/" + j1["id"], None, qauth("jobs"))
+    if done and done.get("state") in ("cancelled", "succeeded", "failed"):
+        break
+    time.sleep(0.6)  # under the key's rate of 2 per second
+time.sleep(0.6)
+st, _, _ = d.json("POST", "/v1/jobs", {"type": "sample", "model": "gaussian", "params": {"n": 2}}, qauth("jobs"))
+check(st == 202, "once the first job ended, a job is taken again (%s)" % st)
+# compute per day: 1.5 requests' worth
+body = {"model": "gaussian", "n": 100, "steps": 10, "sampler": "ddim"}
+st1 = d.json("POST", "/v1/samples", body, qauth("flops"))[0]
+st2, h2, j2 = d.json("POST", "/v1/samples", body, qauth("flops"))
+check(st1 == 200 and st2 == 429 and "FLOPs today" in j2["error"]["message"]
+      and 1 <= int(h2.get("retry-after", "0")) <= 86400,
+      "the second request over the daily compute: 429 until midnight UTC (%s, %s %s)" % (st1, st2, h2.get("retry-after")))
+# stored bytes: one model fits, two do not
+st1 = d.json("POST", "/v1/models?id=b1", GAUSS, dict(qauth("bytes"), **oct_))[0]
+st2, _, j2 = d.json("POST", "/v1/models?id=b2", GAUSS, dict(qauth("bytes"), **oct_))
+time.sleep(0.6)
+st3 = d.json("DELETE", "/v1/models/b1", None, qauth("bytes"))[0]
+time.sleep(0.6)
+st4 = d.json("POST", "/v1/models?id=b2", GAUSS, dict(qauth("bytes"), **oct_))[0]
+check(st1 == 201 and st2 == 429 and "limit" in j2["error"]["message"] and st3 == 204 and st4 == 201,
+      "stored bytes: 201, then 429 over the limit, room again after a delete (%s %s %s %s)" % (st1, st2, st3, st4))
+_, _, m = d.req("GET", "/metrics")
+for why in ["rate", "jobs", "compute", "storage"]:
+    v = harness.metric(m, 'manifold_refusals_total{reason="%s"}' % why)
+    check(v == 1, "/metrics counts one %s refusal (%s)" % (why, v))
+d.json("GET", "/v1/models", None, {"Authorization": "Bearer nope-nope-nope-nope"})
+_, _, m = d.req("GET", "/metrics")
+check(harness.metric(m, 'manifold_refusals_total{reason="unauthorized"}') == 1, "/metrics counts the 401")
+d.term()
+
 # ---- start-up ------------------------------------------------------------------------------
 
 
