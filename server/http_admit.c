@@ -9,7 +9,9 @@
  * Probes (/healthz, /readyz) skip all of it; /metrics skips the key when
  * --metrics-scope is none.
  */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +168,22 @@ bool mf_req_may_see(const req *r, const char *owner)
 {
     return r->key == NULL || owner == NULL || owner[0] == '\0' ||
            (r->key->scopes & MF_SCOPE_ADMIN) != 0 || strcmp(owner, r->key->name) == 0;
+}
+
+void mf_req_client(const req *r, char *out, size_t cap)
+{
+    if (r->key != NULL) {
+        snprintf(out, cap, "key:%s", r->key->name);
+        return;
+    }
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char host[64] = "?";
+    if (ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *) (const void *) ci->client_addr;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    }
+    snprintf(out, cap, "addr:%s", host);
 }
 
 mf_reg_model *mf_req_model(const req *r, const char *id)

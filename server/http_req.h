@@ -186,6 +186,8 @@ const char *mf_req_owner(const req *r);
  */
 bool mf_req_may_see(const req *r, const char *owner);
 bool mf_req_may_change(const req *r, const char *owner);
+/** Who makes the request, for fair queueing: its key's name, else its peer's address. */
+void mf_req_client(const req *r, char *out, size_t cap);
 /** The model id as the request's key may see it (referenced: release it), or NULL. */
 mf_reg_model *mf_req_model(const req *r, const char *id);
 

@@ -96,6 +96,7 @@ enum MHD_Result mf_route_samples(req *r)
     }
     c->req = q;
     c->model = model;
+    mf_req_client(r, c->client, sizeof c->client); /* its turn by fair queueing (sample_batch.h) */
     if ((err = mf_sample_call_rows(c)) != MF_OK) {
         mf_sample_call_release(c, s->reg);
         return mf_http_fail(r, err, &d);

@@ -153,8 +153,33 @@ bool mf_sample_key_equal(const mf_sample_key *a, const mf_sample_key *b)
            a->eta == b->eta && a->guidance == b->guidance && a->w == b->w;
 }
 
+/*
+ * The finish tag slot of client id: its own, else a free one, else the one
+ * with the smallest finish tag (a client whose calls all ran has F <= V and
+ * is the same as a new one, so forgetting it changes nothing).
+ */
+static double *client_finish(mf_sample_queue *q, const char *id)
+{
+    size_t victim = 0;
+    for (size_t i = 0; i < q->n_clients; i++) {
+        if (strcmp(q->clients[i].id, id) == 0) {
+            return &q->clients[i].finish;
+        }
+        victim = q->clients[i].finish < q->clients[victim].finish ? i : victim;
+    }
+    size_t k = q->n_clients < MF_SAMPLE_FAIR_CLIENTS ? q->n_clients++ : victim;
+    snprintf(q->clients[k].id, sizeof q->clients[k].id, "%s", id);
+    q->clients[k].finish = q->vtime;
+    return &q->clients[k].finish;
+}
+
 void mf_sample_queue_push(mf_sample_queue *q, mf_sample_call *c)
 {
+    double *finish = client_finish(q, c->client);
+    double cost = (double) c->req.n * (double) (c->req.steps > 0 ? c->req.steps : 1) *
+                  (double) (c->model != NULL ? c->model->model->net->n_params : 1);
+    c->start_tag = *finish > q->vtime ? *finish : q->vtime;
+    *finish = c->start_tag + cost;
     atomic_fetch_add(&c->refs, 1);
     c->next = NULL;
     if (q->tail != NULL) {
@@ -168,9 +193,17 @@ void mf_sample_queue_push(mf_sample_queue *q, mf_sample_call *c)
 
 mf_sample_call *mf_sample_queue_take(mf_sample_queue *q, size_t max_rows)
 {
-    mf_sample_call *head = q->head, **link = &head->next;
-    q->head = head->next;
+    /* the next call by fair queueing; the first of equal tags, so FIFO among equals */
+    mf_sample_call **first = &q->head;
+    for (mf_sample_call **pp = &q->head; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->start_tag < (*first)->start_tag) {
+            first = pp;
+        }
+    }
+    mf_sample_call *head = *first, **link = &head->next;
+    *first = head->next;
     head->next = NULL;
+    q->vtime = head->start_tag;
     mf_sample_key key = mf_sample_call_key(head);
     size_t rows = head->req.n, n = 1;
     mf_sample_call **pp = &q->head;

@@ -4,12 +4,23 @@
  * batched.
  *
  * A call waits in memory (not in the job store: it is answered on its own
- * connection).  When a worker frees up, the scheduler takes the first waiting
- * call and every later one with the same batching key (model, sampler, steps,
- * eta, guidance), up to a number of rows, and runs them as ONE segmented
+ * connection).  When a worker frees up, the scheduler takes the waiting call
+ * that is next by fair queueing (below) and every other one with the same
+ * batching key (model, sampler, steps, eta, guidance), up to a number of
+ * rows, and runs them as ONE segmented
  * sampler run (core/sampler.h: each call keeps its own seed, so its samples
  * are exactly those of a run alone); a conditional model's condition and
  * target are per row, so calls at different targets share a run.
+ *
+ * Fairness (start-time fair queueing, Goyal et al. 1996): each call has a
+ * client (its API key, or without keys its peer address) and a cost (rows x
+ * steps x network weights).  On arrival it gets the start tag
+ * S = max(V, F_client) and moves its client's finish tag to F = S + cost; V
+ * is the start tag of the call taken last.  The call with the smallest S runs
+ * next.  A client's calls keep their order, and a small call of one client
+ * waits behind at most the one call running and one call of each other
+ * client, however many large calls those clients queued: four requests at
+ * the compute limit no longer hold up a 3 ms one for all four run times.
  *
  * Threading: a queue is guarded by its owner's lock; a batch runs on one
  * worker with its team; a call's progress and done callbacks run on that
@@ -40,6 +51,7 @@ struct mf_sample_call {
     void (*progress)(mf_sample_call *c, size_t done, size_t total); /* worker thread; may be NULL */
     void (*done)(mf_sample_call *c);                                /* worker thread */
     void *ctx, *ctx2;  /* the caller's, for the callbacks */
+    char client[80];   /* who asked (fair queueing): an API key's name or a peer address */
     atomic_int cancel; /* the client went away: a batch whose calls all have it stops */
     /* out (valid in done) */
     mf_err err;
@@ -51,6 +63,7 @@ struct mf_sample_call {
     double queued_at, started_at, finished_at;
     /* private */
     atomic_int refs;
+    double start_tag; /* fair queueing (above) */
     mf_sample_call *next;
 };
 
@@ -104,18 +117,26 @@ mf_sample_key mf_sample_call_key(const mf_sample_call *c);
 bool mf_sample_key_equal(const mf_sample_key *a, const mf_sample_key *b);
 
 /* Waiting calls, oldest first (the owner's lock guards it). */
+#define MF_SAMPLE_FAIR_CLIENTS 64 /* clients whose finish tags are kept */
+
 typedef struct mf_sample_queue {
     mf_sample_call *head, *tail;
     size_t n;
+    double vtime; /* V: the start tag of the call taken last */
+    struct {
+        char id[80]; /* as mf_sample_call.client */
+        double finish; /* F of the client's last call */
+    } clients[MF_SAMPLE_FAIR_CLIENTS];
+    size_t n_clients;
 } mf_sample_queue;
 
-/** Appends c (taking a reference). */
+/** Appends c (taking a reference) with its start tag. */
 void mf_sample_queue_push(mf_sample_queue *q, mf_sample_call *c);
 
 /**
- * Takes the oldest call and every later one with its key, up to max_rows rows
- * and MF_SAMPLER_MAX_SEGS calls, linked through next; the others keep their
- * order.  q not empty.
+ * Takes the call with the smallest start tag (the oldest among equals) and
+ * every other one with its key, up to max_rows rows and MF_SAMPLER_MAX_SEGS
+ * calls, linked through next; the others keep their order.  q not empty.
  */
 mf_sample_call *mf_sample_queue_take(mf_sample_queue *q, size_t max_rows);
 
