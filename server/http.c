@@ -45,6 +45,9 @@ enum MHD_Result mf_http_queue(req *r, unsigned status, struct MHD_Response *resp
     if (r->location[0] != '\0') {
         MHD_add_response_header(resp, "Location", r->location);
     }
+    if (r->close) {
+        MHD_add_response_header(resp, "Connection", "close");
+    }
     if (strcmp(r->method, "HEAD") == 0) {
         /*
          * A GET handler answers HEAD as it is: libmicrohttpd sends a HEAD
@@ -281,6 +284,7 @@ static size_t body_limit(const mf_server *s, const mf_route *route)
 /* 413 too_large; declared is the Content-Length of a body refused before it is read, or NULL. */
 static enum MHD_Result too_large(req *r, const char *declared)
 {
+    r->close = true; /* the client sent more than we took: we owe it no more of our time */
     if (r->limit == 0) {
         return mf_http_error(r, "too_large", NULL, "%s %s takes no body", r->method, r->path);
     }
@@ -338,12 +342,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *con_cls = r;
         atomic_fetch_add(&s->requests_total, 1);
         mf_conns_headers_in(s->conns, conn);
-        /* Refuse a declared oversize body before reading it. */
+        /* A declared oversize body: refused now, or read and dropped first (http_conn.c). */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl != NULL && strtoull(cl, NULL, 10) > r->limit) {
+        unsigned long long declared = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (declared > r->limit) {
             r->too_big = true;
-            r->started = true;
-            return too_large(r, cl);
+            if (mf_http_refuse_unread(r, declared)) {
+                r->started = true;
+                return too_large(r, cl);
+            }
         }
         return MHD_YES;
     }
@@ -355,8 +362,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (r->too_big || r->len + n > r->limit) {
-            r->too_big = true;
-            return MHD_YES;
+            /* MHD_NO closes the connection: the body went past what we read of a refused one */
+            return mf_http_drain(r, n) ? MHD_YES : MHD_NO;
         }
         if (r->len + n + 1 > r->cap) {
             size_t cap = r->cap == 0 ? 4096 : r->cap;
@@ -385,7 +392,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     r->started = true;
     if (r->too_big) {
-        return too_large(r, NULL);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        return too_large(r, cl != NULL && strtoull(cl, NULL, 10) > r->limit ? cl : NULL);
     }
     if (atomic_load(&s->quiescing)) {
         return mf_http_error(r, "shutting_down", NULL, "the server is shutting down");

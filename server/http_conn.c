@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * http_conn.c - connections as such: how long one may take to send its
- * headers, how libmicrohttpd's messages reach the log, the open-files limit,
- * and the health listener.
+ * headers, how a refused body is read before the answer, how libmicrohttpd's
+ * messages reach the log, the open-files limit, and the health listener.
  *
  * Timeouts.  libmicrohttpd 0.9.75 keeps one inactivity timeout per
  * connection: the connection is closed when no byte has gone either way for
@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -235,13 +236,57 @@ void mf_conns_request_done(mf_conns *g, struct MHD_Connection *conn)
     set_deadline(g, conn, mf_mono_s() + g->header_s);
 }
 
-/* ---- libmicrohttpd's messages --------------------------------------------------------- */
+/* ---- refused bodies ----------------------------------------------------------------- */
+
+/*
+ * A client that sends its whole body before it reads the answer (most
+ * libraries without Expect: 100-continue, Python's http.client among them)
+ * sees a reset instead of our 413 when we close with its bytes unread: the
+ * kernel answers unread data at close with RST, which may overtake the 413.
+ * So, as nginx's lingering close does, the body is read and dropped, up to
+ * the route's limit plus DRAIN_BYTES and for at most DRAIN_S seconds from the
+ * refusal (nginx's lingering_time), then answered with Connection: close.
+ * MHD lets a response be queued only before the body or after all of it, so
+ * past those bounds the connection is closed without an answer: a client
+ * that sends that much past the limit is not waited for.
+ */
+#define DRAIN_BYTES ((size_t) 4 << 20)
+#define DRAIN_S     30.0
+
+bool mf_http_refuse_unread(req *r, unsigned long long declared)
+{
+    const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Expect");
+    bool waits = expect != NULL && strcasecmp(expect, "100-continue") == 0;
+    return waits || declared > r->limit + DRAIN_BYTES;
+}
+
+bool mf_http_drain(req *r, size_t n)
+{
+    if (r->refused_at == 0) {
+        /* the first byte past the limit, or of a body declared over it */
+        r->too_big = true;
+        r->refused_at = mf_mono_s();
+        r->drained = r->len;
+        free(r->body); /* what was kept is of no use now */
+        r->body = NULL;
+        r->len = r->cap = 0;
+    }
+    r->drained += n;
+    if (r->drained > r->limit + DRAIN_BYTES || mf_mono_s() - r->refused_at > DRAIN_S) {
+        mf_log(MF_LOG_DEBUG, r->id, NULL, "%s %s: closed after %zu bytes of a refused body",
+               r->method, r->path, r->drained);
+        return false;
+    }
+    return true;
+}
 
 unsigned mf_http_whole_s(double s)
 {
     unsigned w = (unsigned) s;
     return w < s || w == 0 ? w + 1 : w;
 }
+
+/* ---- libmicrohttpd's messages --------------------------------------------------------- */
 
 void mf_http_mhd_log(void *cls, const char *fmt, va_list ap)
 {

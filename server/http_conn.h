@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * http_conn.h - what the HTTP server does about connections as such, apart
- * from the requests they carry: the header deadline, the log of
- * libmicrohttpd's own messages, the open-files limit and the health
- * listener.  http.c calls these; route handlers never do.
+ * from the requests they carry: the header deadline, the lingering read of a
+ * refused body, the log of libmicrohttpd's own messages, the open-files limit
+ * and the health listener.  http.c calls these; route handlers never do.
  *
  * Threading: every function may be called from any MHD thread; the guard's
  * state is under its own lock.
@@ -43,6 +43,22 @@ void mf_conns_headers_in(mf_conns *g, struct MHD_Connection *conn);
 
 /** A request ended: conn waits for the next request's headers, under the deadline again. */
 void mf_conns_request_done(mf_conns *g, struct MHD_Connection *conn);
+
+/**
+ * Whether to answer a body declared over r->limit at once, without reading
+ * it: when the client waits for our word before sending it (Expect:
+ * 100-continue), or when it is more than the lingering read would take.
+ */
+bool mf_http_refuse_unread(req *r, unsigned long long declared);
+
+/**
+ * The lingering read of a refused body: counts n more bytes dropped (the
+ * first call also drops what r holds) and says whether to go on reading.
+ * false once the body passed r->limit plus a few MiB, or the read has gone
+ * on for longer than the client would sensibly need: the connection is then
+ * closed without an answer.
+ */
+bool mf_http_drain(req *r, size_t n);
 
 /** s seconds rounded up to whole seconds, at least 1: what MHD's timeouts take. */
 unsigned mf_http_whole_s(double s);

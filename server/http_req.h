@@ -76,6 +76,10 @@ struct req {
     size_t len, cap, limit;
     bool too_big;
     bool started; /* the handler ran once with the whole body */
+    /* a body refused as too large is read and dropped first (http_conn.c: mf_http_drain) */
+    size_t drained;
+    double refused_at;
+    bool close; /* the response says Connection: close */
     /*
      * A handler that suspends the connection sets resume: once MHD resumes it,
      * http.c calls resume (not the route again) until it queues the answer.

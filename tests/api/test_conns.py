@@ -3,7 +3,7 @@
 """
 Connections (issue 14): the per-address cap, the header deadline, the body
 timeout, event streams that outlive both, the health listener with the main
-pool full.
+pool full, and a 413 every client reads (the refused body is read first).
 
 Two daemons with short timeouts, each on an ephemeral loopback port, and
 1,100 idle connections to each.  Standard library only; every socket has a
@@ -250,8 +250,45 @@ check(opened and quiet == b"" and t >= BODY_S + 1,
       "an event stream quiet for %.1f s (more than both timeouts) stays open (%r)" % (t, quiet[:80]))
 check(b'"cancelled"' in box.get("stream_end", b"") and box["stream_end"].endswith(b"0\r\n\r\n"),
       "... and still delivers the final event (%r)" % box.get("stream_end", b"")[-120:])
+
+
+# ---- daemon A: 413 that the client reads ------------------------------------------------------
+BIG = b"x" * (3 << 20)  # over --max-body (64 KiB), more than the socket buffers hold
+for label, body in [("Content-Length", BIG), ("chunked", iter([BIG[i:i + 65536] for i in range(0, len(BIG), 65536)]))]:
+    out, dt = timed(http_req, d.port, "POST", "/v1/samples", body, {"Content-Type": "application/json"})
+    ok = not isinstance(out, Exception) and out[0] == 413
+    check(ok and json.loads(out[2])["error"]["code"] == "too_large" and out[1].get("connection") == "close",
+          "3 MiB JSON body (%s): http.client reads the 413 too_large, Connection: close (%r)"
+          % (label, out if isinstance(out, Exception) else (out[0], out[2][:80])))
+out, _ = timed(http_req, d.port, "POST", "/v1/models?id=big", b"\0" * 4100000,
+               {"Content-Type": "application/octet-stream"})
+check(not isinstance(out, Exception) and out[0] == 413, "upload over --max-upload: the 413 is read (%r)"
+      % (out if isinstance(out, Exception) else out[0],))
+# a client that waits for 100 Continue is answered before it sends anything
+s = connect(d.port)
+s.sendall(b"POST /v1/models?id=big HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+          b"Content-Length: 4100000\r\nExpect: 100-continue\r\n\r\n")
+resp = s.recv(4096)
+check(resp.startswith(b"HTTP/1.1 413") and b"too_large" in resp, "Expect: 100-continue: 413 at once (%r)" % resp[:40])
+s.close()
+
+
+# past the limit plus the few MiB we read of a refused body, the connection is closed unanswered
+sent = [0]
+
+
+def endless():
+    for _ in range(1024):
+        sent[0] += 65536
+        yield b"x" * 65536
+
+
+out, dt = timed(http_req, d.port, "POST", "/v1/samples", endless(), {"Content-Type": "application/json"}, timeout=20)
+check(isinstance(out, Exception) and sent[0] < 32 << 20,
+      "a 64 MiB chunked body: the server stops reading it, unanswered (%r after %d MiB)"
+      % (out if isinstance(out, Exception) else out[0], sent[0] >> 20))
 st, _, _ = d.req("GET", "/healthz")
-check(st == 200, "healthy after the timeouts")
+check(st == 200, "healthy after the refused bodies")
 check(d.term() == 0, "daemon A stops cleanly")
 
 # ---- daemon B: the main pool full, the health listener answers --------------------------------
