@@ -155,7 +155,7 @@ def dribble(box):
     """Headers sent one byte every 0.25 s: the deadline closes it, though it is never idle."""
     s = connect(d.port)
     s.settimeout(0.25)
-    t0, line = time.time(), b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+    t0, line = time.time(), b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 200
     for ch in line:
         try:
             s.send(bytes([ch]))
@@ -186,7 +186,7 @@ def keep_alive(box):
 def stalled_body(box):
     """Headers in, then a stalled body: the body timeout."""
     s = connect(d.port, timeout=BODY_S + 4)
-    s.sendall(b"POST /v1/samples HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    s.sendall(b"POST /v1/samples HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
               b"Content-Length: 100\r\n\r\n{")
     t0 = time.time()
     try:
@@ -202,7 +202,7 @@ def quiet_stream(box):
     _, _, long_job = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 200000, "hidden": [32]}})
     _, _, queued = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 10, "hidden": [8]}})
     s = connect(d.port)
-    s.sendall(("GET /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+    s.sendall(("GET /v1/jobs/%s/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
                % queued["id"]).encode())
     got, t_end = b"", time.time() + 10
     while b'"queued"' not in got and time.time() < t_end:
@@ -266,7 +266,7 @@ check(not isinstance(out, Exception) and out[0] == 413, "upload over --max-uploa
       % (out if isinstance(out, Exception) else out[0],))
 # a client that waits for 100 Continue is answered before it sends anything
 s = connect(d.port)
-s.sendall(b"POST /v1/models?id=big HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+s.sendall(b"POST /v1/models?id=big HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
           b"Content-Length: 4100000\r\nExpect: 100-continue\r\n\r\n")
 resp = s.recv(4096)
 check(resp.startswith(b"HTTP/1.1 413") and b"too_large" in resp, "Expect: 100-continue: 413 at once (%r)" % resp[:40])
