@@ -20,6 +20,7 @@
 #include "api_json.h"
 #include "auth.h"
 #include "clock.h"
+#include "http_conn.h"
 #include "http_guard.h"
 #include "http_req.h"
 #include "http_status.h"
@@ -43,6 +44,9 @@ enum MHD_Result mf_http_queue(req *r, unsigned status, struct MHD_Response *resp
     }
     if (r->location[0] != '\0') {
         MHD_add_response_header(resp, "Location", r->location);
+    }
+    if (r->close) {
+        MHD_add_response_header(resp, "Connection", "close");
     }
     if (strcmp(r->method, "HEAD") == 0) {
         /*
@@ -280,6 +284,7 @@ static size_t body_limit(const mf_server *s, const mf_route *route)
 /* 413 too_large; declared is the Content-Length of a body refused before it is read, or NULL. */
 static enum MHD_Result too_large(req *r, const char *declared)
 {
+    r->close = true; /* the client sent more than we took: we owe it no more of our time */
     if (r->limit == 0) {
         return mf_http_error(r, "too_large", NULL, "%s %s takes no body", r->method, r->path);
     }
@@ -336,12 +341,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         }
         *con_cls = r;
         atomic_fetch_add(&s->requests_total, 1);
-        /* Refuse a declared oversize body before reading it. */
+        mf_conns_headers_in(s->conns, conn);
+        /* A declared oversize body: refused now, or read and dropped first (http_conn.c). */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl != NULL && strtoull(cl, NULL, 10) > r->limit) {
+        unsigned long long declared = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (declared > r->limit) {
             r->too_big = true;
-            r->started = true;
-            return too_large(r, cl);
+            if (mf_http_refuse_unread(r, declared)) {
+                r->started = true;
+                return too_large(r, cl);
+            }
         }
         return MHD_YES;
     }
@@ -353,8 +362,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (r->too_big || r->len + n > r->limit) {
-            r->too_big = true;
-            return MHD_YES;
+            /* MHD_NO closes the connection: the body went past what we read of a refused one */
+            return mf_http_drain(r, n) ? MHD_YES : MHD_NO;
         }
         if (r->len + n + 1 > r->cap) {
             size_t cap = r->cap == 0 ? 4096 : r->cap;
@@ -383,7 +392,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     r->started = true;
     if (r->too_big) {
-        return too_large(r, NULL);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        return too_large(r, cl != NULL && strtoull(cl, NULL, 10) > r->limit ? cl : NULL);
     }
     if (atomic_load(&s->quiescing)) {
         return mf_http_error(r, "shutting_down", NULL, "the server is shutting down");
@@ -402,9 +412,9 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void) conn;
     (void) toe;
     mf_server *s = cls;
+    mf_conns_request_done(s->conns, conn);
     req *r = *con_cls;
     if (r == NULL) {
         return;
@@ -451,25 +461,43 @@ mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg
     if (inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "bad listen address %s (an IPv4 address is needed)",
                cfg->host);
-        mf_stream_hub_free(s);
-        mf_quota_free(s->quota);
-        free(s);
+        mf_server_stop(s);
         return MF_EINVAL;
     }
+    mf_err err = mf_conns_new(cfg->header_timeout_s, &s->conns);
+    if (err != MF_OK) {
+        mf_server_stop(s);
+        return err;
+    }
+    /*
+     * Connections (http_conn.c says why): the per-address cap, the header
+     * deadline (the guard, told of every connection), and one inactivity
+     * timeout, the body timeout, which stands still while a stream or a
+     * sampling call is suspended.  The logger goes first, as MHD asks.
+     */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     s->mhd = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned) cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned) cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 120,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        MHD_OPTION_END);
+        flags, cfg->port, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mf_http_mhd_log,
+        s->conns, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned) cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned) cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, mf_http_whole_s(cfg->body_timeout_s),
+        MHD_OPTION_NOTIFY_CONNECTION, mf_conns_notify, s->conns, MHD_OPTION_NOTIFY_COMPLETED,
+        completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (s->mhd == NULL) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot listen on %s:%u", cfg->host, cfg->port);
-        mf_stream_hub_free(s);
-        mf_quota_free(s->quota);
-        free(s);
+        mf_server_stop(s);
         return MF_EIO;
+    }
+    uint16_t health_port = 0;
+    if (cfg->health_host != NULL && (err = mf_health_start(s, &health_port)) != MF_OK) {
+        mf_server_stop(s);
+        return err;
+    }
+    if (s->health != NULL) {
+        mf_log(MF_LOG_INFO, NULL, NULL, "health probes on http://%s:%u/healthz", cfg->health_host,
+               health_port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     *ret_port = info != NULL ? info->port : cfg->port;
@@ -507,8 +535,21 @@ void mf_server_stop(mf_server *s)
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 20000000};
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(s->mhd);
+    if (s->health != NULL) {
+        MHD_stop_daemon(s->health);
+    }
+    if (s->mhd != NULL) {
+        MHD_stop_daemon(s->mhd);
+    }
+    mf_conns_free(s->conns);
     mf_stream_hub_free(s);
     mf_quota_free(s->quota);
     free(s);
+}
+
+uint16_t mf_server_health_port(const mf_server *s)
+{
+    const union MHD_DaemonInfo *info =
+        s->health != NULL ? MHD_get_daemon_info(s->health, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return info != NULL ? info->port : 0;
 }

@@ -34,6 +34,11 @@ typedef struct mf_http_cfg {
     size_t max_body;   /* JSON bodies (bytes) */
     size_t max_upload; /* model uploads (bytes) */
     size_t max_connections;
+    size_t max_connections_per_ip; /* 0: no cap */
+    double header_timeout_s;       /* whole headers within this of the accept or last response */
+    double body_timeout_s;         /* inactivity once the headers are in (whole seconds) */
+    const char *health_host;       /* the health listener (http_conn.c), or NULL: none */
+    uint16_t health_port;
     const char *cors_origins; /* comma-separated allow-list, "*" = any, NULL/"" = none */
     double heartbeat_s;       /* stream heartbeat period */
     const char *openapi_path; /* file served at /openapi.yaml, or NULL */
@@ -71,6 +76,10 @@ struct req {
     size_t len, cap, limit;
     bool too_big;
     bool started; /* the handler ran once with the whole body */
+    /* a body refused as too large is read and dropped first (http_conn.c: mf_http_drain) */
+    size_t drained;
+    double refused_at;
+    bool close; /* the response says Connection: close */
     /*
      * A handler that suspends the connection sets resume: once MHD resumes it,
      * http.c calls resume (not the route again) until it queues the answer.
@@ -102,7 +111,9 @@ struct mf_server {
     atomic_ullong req_counter;
     atomic_ullong responses[6]; /* by status class 1xx..5xx (index 1..5) */
     atomic_ullong requests_total;
-    void *hub; /* stream.c */
+    void *hub;                 /* stream.c */
+    struct mf_conns *conns;    /* the header deadline (http_conn.c) */
+    struct MHD_Daemon *health; /* the health listener, or NULL */
 };
 
 /** Queues a JSON response (body taken: freed here).  Returns MHD's result. */

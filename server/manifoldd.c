@@ -37,6 +37,10 @@ typedef struct config {
     size_t threads, http_threads, max_body, max_upload, max_connections, max_model_bytes;
     size_t max_dataset_rows, max_dataset_cols;
     double drain_timeout, heartbeat;
+    /* connections (http_conn.c) */
+    const char *health_listen;
+    size_t max_connections_per_ip;
+    double header_timeout, body_timeout;
 } config;
 
 /* Prepends "--name value" for every MANIFOLD_NAME variable to argv. */
@@ -172,7 +176,13 @@ int main(int argc, char **argv)
                 .max_dataset_rows = 1000000,
                 .max_dataset_cols = 1024,
                 .drain_timeout = 20,
-                .heartbeat = 15};
+                .heartbeat = 15,
+                .health_listen = "",
+                /* a quarter of the pool: no one address takes the daemon, while a client's
+                 * burst of concurrent requests (batched together) still gets in */
+                .max_connections_per_ip = 256,
+                .header_timeout = 10,
+                .body_timeout = 60};
     /* the scheduler's own defaults; its flags write straight into sc */
     mf_sched_cfg sc = mf_sched_cfg_default();
     const mf_opt opts[] = {
@@ -191,6 +201,10 @@ int main(int argc, char **argv)
         {"max-dataset-rows", MF_OPT_SIZE, &c.max_dataset_rows, 1, 4294967295.0, "rows of an uploaded dataset (1000000)"},
         {"max-dataset-cols", MF_OPT_SIZE, &c.max_dataset_cols, 1, 8192, "columns of an uploaded dataset, labels apart (1024)"},
         {"max-connections", MF_OPT_SIZE, &c.max_connections, 1, 1e6, "open connections (1024)"},
+        {"max-connections-per-ip", MF_OPT_SIZE, &c.max_connections_per_ip, 0, 1e6, "open connections from one client address, 0 = no cap (256; behind a load balancer raise it or use 0)"},
+        {"header-timeout", MF_OPT_FLOAT, &c.header_timeout, 0.1, 3600, "seconds a connection has to send a request's whole headers, from its accept or its previous response (10)"},
+        {"body-timeout", MF_OPT_FLOAT, &c.body_timeout, 1, 86400, "seconds without a byte either way, once the headers are in: slow bodies and readers; never while a stream waits for events (60)"},
+        {"health-listen", MF_OPT_STR, &c.health_listen, 0, 0, "IPv4 address:port of a listener answering /healthz and /readyz only, with its own connections (none)"},
         {"http-threads", MF_OPT_SIZE, &c.http_threads, 1, 64, "HTTP threads (2)"},
         {"cors", MF_OPT_STR, &c.cors, 0, 0, "allowed origins, comma separated; * = any (none)"},
         {"api-keys", MF_OPT_STR, &c.api_keys, 0, 0, "file of API keys, one 'NAME SCOPES TOKEN' per line (none: loopback only)"},
@@ -208,7 +222,7 @@ int main(int argc, char **argv)
         {"slice", MF_OPT_FLOAT, &sc.slice_seconds, 0.001, 60, "seconds a job computes before yielding (0.2)"},
         {"log-level", MF_OPT_STR, &c.log_level, 0, 0, "debug, info, warn or error (info)"},
         {"openapi", MF_OPT_STR, &c.openapi, 0, 0, "file served at /openapi.yaml (proto/openapi.yaml if present)"},
-        {"port-file", MF_OPT_STR, &c.port_file, 0, 0, "write the bound port to this file once serving"},
+        {"port-file", MF_OPT_STR, &c.port_file, 0, 0, "write the bound port to this file once serving (the health port on a second line)"},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
     int eargc;
@@ -226,11 +240,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++) {
         lv = strcmp(c.log_level, levels[i]) == 0 ? i : lv;
     }
-    char host[64];
-    uint16_t port;
-    if (lv < 0 || parse_listen(c.listen, host, &port) != 0) {
-        fprintf(stderr, "error: bad --log-level '%s' or --listen '%s' (HOST:PORT)\n", c.log_level,
-                c.listen);
+    char host[64], health_host[64];
+    uint16_t port, health_port = 0;
+    if (lv < 0 || parse_listen(c.listen, host, &port) != 0 ||
+        (c.health_listen[0] != '\0' &&
+         parse_listen(c.health_listen, health_host, &health_port) != 0)) {
+        fprintf(stderr,
+                "error: bad --log-level '%s', --listen '%s' or --health-listen '%s' (HOST:PORT)\n",
+                c.log_level, c.listen, c.health_listen);
         return 2;
     }
     mf_log_set_level((mf_log_level) lv);
@@ -315,6 +332,11 @@ int main(int argc, char **argv)
                       .max_body = c.max_body,
                       .max_upload = c.max_upload,
                       .max_connections = c.max_connections,
+                      .max_connections_per_ip = c.max_connections_per_ip,
+                      .header_timeout_s = c.header_timeout,
+                      .body_timeout_s = c.body_timeout,
+                      .health_host = c.health_listen[0] != '\0' ? health_host : NULL,
+                      .health_port = health_port,
                       .cors_origins = c.cors,
                       .heartbeat_s = c.heartbeat,
                       .openapi_path = openapi,
@@ -327,6 +349,7 @@ int main(int argc, char **argv)
                                 .daily_flops = c.key_daily_flops,
                                 .max_bytes = c.key_max_bytes}};
     uint16_t bound = 0;
+    mf_http_raise_nofile(c.max_connections);
     err = mf_server_start(&hc, store, reg, sched, &srv, &bound);
     if (err != MF_OK) {
         mf_sched_drain(sched, 0);
@@ -344,6 +367,9 @@ int main(int argc, char **argv)
         FILE *pf = fopen(c.port_file, "w");
         if (pf != NULL) {
             fprintf(pf, "%u\n", bound);
+            if (mf_server_health_port(srv) != 0) {
+                fprintf(pf, "%u\n", mf_server_health_port(srv));
+            }
             fclose(pf);
         }
     }

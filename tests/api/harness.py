@@ -58,7 +58,9 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise SystemExit("manifoldd exited at start; see " + self.log.name)
             time.sleep(0.05)
-        self.port = int(open(self.port_file).read())
+        ports = open(self.port_file).read().split()
+        self.port = int(ports[0])
+        self.health_port = int(ports[1]) if len(ports) > 1 else 0  # with --health-listen
         self.url = "http://127.0.0.1:%d" % self.port
 
     def req(self, method, path, body=None, headers=None, timeout=60):
