@@ -192,7 +192,8 @@ for ctype, body, field, words in [
 st, _, j = upload(d, "max", "".join("%d,%d\n" % (i, -i) for i in range(1000)), CSV)
 check(st == 201 and j["rows"] == 1000, "exactly the row limit is fine")
 s_ = socket.create_connection(("127.0.0.1", d.port), timeout=5)
-s_.sendall(b"POST /v1/datasets?id=huge HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\nContent-Length: 4000001\r\n\r\n")
+s_.sendall(b"POST /v1/datasets?id=huge HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/csv\r\nContent-Length: 4000001\r\n"
+           b"Expect: 100-continue\r\n\r\n")  # a client that waits: answered before the body
 resp = s_.recv(4000)
 s_.close()
 check(resp.startswith(b"HTTP/1.1 413") and b'"too_large"' in resp, "a body over --max-upload: 413 before it is read")
