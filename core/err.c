@@ -46,6 +46,15 @@ mf_err mf_size_mul(size_t a, size_t b, size_t *ret)
     return MF_OK;
 }
 
+mf_err mf_size_add(size_t a, size_t b, size_t *ret)
+{
+    if (b > SIZE_MAX - a) {
+        return MF_ERANGE;
+    }
+    *ret = a + b;
+    return MF_OK;
+}
+
 mf_err mf_diag_setv(mf_diag *diag, mf_err err, const char *code, const char *field,
                     const char *fmt, va_list ap)
 {

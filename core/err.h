@@ -52,6 +52,10 @@ const char *mf_strerror(mf_err err);
  */
 MF_MUST_CHECK mf_err mf_size_mul(size_t a, size_t b, size_t *ret);
 
+/** ret = a + b, or MF_ERANGE when the sum overflows size_t (sums of counts a file declares).
+ * ret is written only on success. */
+MF_MUST_CHECK mf_err mf_size_add(size_t a, size_t b, size_t *ret);
+
 /*
  * mf_diag - the human-readable detail of a failure, carried by the caller's
  * object instead of a global (SQLite's errmsg idea).  It is the one way error

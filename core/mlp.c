@@ -108,18 +108,29 @@ static float emb_freq(uint32_t j, uint32_t half)
     return expf(v / (float) half);
 }
 
+mf_err mf_mlp_layout(const mf_mlp_config *cfg, mf_mlp *ret)
+{
+    if (mf_mlp_config_check(cfg) != MF_OK || ret == NULL) {
+        return MF_EINVAL;
+    }
+    memset(ret, 0, sizeof *ret);
+    ret->cfg = *cfg;
+    ret->n_layers = (size_t) cfg->n_hidden + 1;
+    ret->n_params = layout(cfg, ret->in_dim, ret->out_dim, ret->w_off, ret->b_off);
+    return MF_OK;
+}
+
 mf_err mf_mlp_new(const mf_mlp_config *cfg, mf_mlp **ret)
 {
-    if (mf_mlp_config_check(cfg) != MF_OK) {
+    mf_mlp shape;
+    if (mf_mlp_layout(cfg, &shape) != MF_OK) {
         return MF_EINVAL;
     }
     mf_mlp *m = calloc(1, sizeof *m);
     if (m == NULL) {
         return MF_ENOMEM;
     }
-    m->cfg = *cfg;
-    m->n_layers = (size_t) cfg->n_hidden + 1;
-    m->n_params = layout(cfg, m->in_dim, m->out_dim, m->w_off, m->b_off);
+    *m = shape;
     m->params = mf_alloc_floats(m->n_params);
     m->freqs = mf_alloc_floats(cfg->emb_dim / 2);
     if (m->params == NULL || m->freqs == NULL) {

@@ -61,6 +61,14 @@ size_t mf_mlp_config_n_params(const mf_mlp_config *cfg);
 size_t mf_mlp_config_in_dim(const mf_mlp_config *cfg);
 
 /**
+ * The layout of a configuration without its parameters: every field of ret but params
+ * and freqs (NULL).  What a model file must hold for that network, known before anything
+ * is allocated (the loader checks a file against it first).  Not a network to run; free
+ * nothing.  Errors: MF_EINVAL (bad config, ret NULL).
+ */
+MF_MUST_CHECK mf_err mf_mlp_layout(const mf_mlp_config *cfg, mf_mlp *ret);
+
+/**
  * Allocates a network with all parameters zero.  Errors: MF_EINVAL (bad
  * config), MF_ENOMEM.  *ret is written only on success; free with mf_mlp_free.
  */

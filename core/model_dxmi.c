@@ -171,7 +171,8 @@ static mf_err read_var_meta(const mf_model *m, size_t *ret_T, mf_var_sched_kind 
     return MF_OK;
 }
 
-/* A scalar MLP of `key`'s widths on `in` inputs into *ret. */
+/* The layout of a scalar MLP of `key`'s widths on `in` inputs into *ret (no parameters
+ * yet: the loader allocates them once the file's tensors match). */
 static mf_err read_net(const mf_model *m, const char *key, size_t in, mf_reward_model **ret,
                        mf_diag *diag)
 {
@@ -190,7 +191,7 @@ static mf_err read_net(const mf_model *m, const char *key, size_t in, mf_reward_
                                    "%s: the network would take %zu inputs, over %d", key, in,
                                    MF_REWARD_MAX_WIDTH);
     }
-    rc = mf_reward_new(MF_REWARD_MLP, in, hidden, n, ret);
+    rc = mf__model_reward_shell(MF_REWARD_MLP, in, hidden, n, ret);
     return rc == MF_OK ? MF_OK : mf_diag_set(diag, rc, NULL, "out of memory for the %s", key);
 }
 
@@ -268,10 +269,10 @@ static size_t net_slots(const mf_reward_model *r, const char *prefix, mf__tensor
     for (size_t i = 0; r != NULL && i < r->n_layers; i++, n += 2) {
         mf_reward_tensor_names_prefix(r, prefix, i, out[n].name, out[n + 1].name);
         out[n].n_dims = mf_reward_weight_shape(r, i, out[n].shape);
-        out[n].data = r->params + r->w_off[i];
+        out[n].data = r->params != NULL ? r->params + r->w_off[i] : NULL;
         out[n + 1].n_dims = 1;
         out[n + 1].shape[0] = r->out_dim[i];
-        out[n + 1].data = r->params + r->b_off[i];
+        out[n + 1].data = r->params != NULL ? r->params + r->b_off[i] : NULL;
     }
     return n;
 }

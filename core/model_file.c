@@ -8,7 +8,9 @@
  * MF_MLP_MAX_WIDTH / MF_MLP_MAX_HIDDEN), a schedule mf_schedule_init accepts
  * and finite normalisation constants; the tensors must be exactly the
  * layers.{i}.weight / layers.{i}.bias that layout gives, with the shapes it
- * gives, and every weight finite.  Parameters are then copied into the
+ * gives, and every weight finite.  Here the metadata becomes layouts
+ * (mf__model_from_header); model_load.c checks them against the file and the
+ * limits before it allocates anything, then copies the parameters into each
  * network's single parameter block at w_off / b_off.
  *
  * Metadata is kept as an ordered list of owned strings.  Keys that describe
@@ -564,7 +566,8 @@ static mf_err read_cond(mf_model *m, mf_diag *diag)
     return rc;
 }
 
-/* The reward model the metadata describes, allocated (weights loaded later). */
+/* The reward model the metadata describes: its layout only (the loader allocates it once
+ * the file's tensors match). */
 static mf_err read_reward_meta(mf_model *m, mf_diag *diag)
 {
     const char *v = mf_model_get_meta(m, "reward_model");
@@ -596,130 +599,40 @@ static mf_err read_reward_meta(mf_model *m, mf_diag *diag)
                                    "a reward model takes at most %d inputs, not data_dim %zu",
                                    MF_REWARD_MAX_WIDTH, D);
     }
-    mf_err rc = mf_reward_new(kind, D, hidden, n, &m->reward);
+    mf_err rc = mf__model_reward_shell(kind, D, hidden, n, &m->reward);
     return rc == MF_OK ? MF_OK : mf_diag_set(diag, rc, NULL, "out of memory for the reward model");
 }
 
-/* ---- tensors ---------------------------------------------------------------------- */
-
-static void tensor_names(size_t layer, char *w, char *b, size_t cap)
+mf_err mf__model_from_header(mf_model *m, const mf_safetensors *st, mf_diag *diag)
 {
-    snprintf(w, cap, "layers.%zu.weight", layer);
-    snprintf(b, cap, "layers.%zu.bias", layer);
-}
-
-static void format_shape(char *out, size_t cap, const size_t *shape, size_t n_dims)
-{
-    size_t o = (size_t) snprintf(out, cap, "[");
-    for (size_t i = 0; i < n_dims && o < cap; i++) {
-        o += (size_t) snprintf(out + o, cap - o, i > 0 ? ",%zu" : "%zu", shape[i]);
+    mf_err rc = MF_OK;
+    for (size_t i = 0; i < st->n_meta && rc == MF_OK; i++) {
+        rc = meta_put(m, st->meta_keys[i], st->meta_vals[i]);
     }
-    if (o < cap) {
-        snprintf(out + o, cap - o, "]");
+    if (rc != MF_OK) {
+        return mf_diag_set(diag, rc, NULL, "out of memory");
     }
-}
-
-/* Finds name, checks its shape, copies it to dst and checks every value is finite. */
-static mf_err load_tensor(const mf_safetensors *st, const char *name, const size_t *shape,
-                          size_t n_dims, float *dst, mf_diag *diag)
-{
-    const mf_safetensors_tensor *t = mf_safetensors_find(st, name);
-    if (t == NULL) {
-        return mf_diag_set(diag, MF_EFORMAT, name, "missing tensor %s", name);
+    mf_mlp_config cfg;
+    rc = read_config(m, &cfg, diag);
+    if (rc == MF_OK) {
+        rc = read_schedule(m, diag);
     }
-    if (t->n_dims != n_dims || memcmp(t->shape, shape, n_dims * sizeof *shape) != 0) {
-        char got[96], want[64];
-        format_shape(got, sizeof got, t->shape, t->n_dims);
-        format_shape(want, sizeof want, shape, n_dims);
-        return mf_diag_set(diag, MF_EFORMAT, name, "%s has shape %s, expected %s", name, got, want);
+    if (rc == MF_OK) {
+        rc = read_normalisation(m, diag);
     }
-    mf_safetensors_tensor_read(t, dst);
-    for (size_t i = 0; i < t->n_elems; i++) {
-        if (!isfinite(dst[i])) {
-            return mf_diag_set(diag, MF_EFORMAT, name,
-                               "%s has a non-finite value (%s) at index %zu", name,
-                               isnan(dst[i]) ? "NaN" : "Inf", i);
-        }
-    }
-    return MF_OK;
-}
-
-/* A tensor of the file: the network's layers, the reward model's, then the DxMI parts. */
-typedef mf__tensor_slot tensor_slot;
-
-#define MAX_SLOTS MF__MAX_SLOTS
-_Static_assert(MF_REWARD_NAME_CAP <= 48, "reward tensor names fit a slot");
-
-/* The tensors m is made of, in file order, into out (MAX_SLOTS); returns their number.  The
- * short chain's slots point into scratch. */
-static size_t tensor_slots(const mf_model *m, tensor_slot *out, mf__var_scratch *scratch)
-{
-    const mf_mlp *net = m->net;
-    size_t n = 0;
-    for (size_t i = 0; i < net->n_layers; i++, n += 2) {
-        tensor_names(i, out[n].name, out[n + 1].name, sizeof out[n].name);
-        out[n].n_dims = 2;
-        out[n].shape[0] = net->out_dim[i];
-        out[n].shape[1] = net->in_dim[i];
-        out[n].data = net->params + net->w_off[i];
-        out[n + 1].n_dims = 1;
-        out[n + 1].shape[0] = net->out_dim[i];
-        out[n + 1].data = net->params + net->b_off[i];
-    }
-    const mf_reward_model *r = m->reward;
-    for (size_t i = 0; r != NULL && i < r->n_layers; i++, n += 2) {
-        mf_reward_tensor_names(r, i, out[n].name, out[n + 1].name);
-        out[n].n_dims = mf_reward_weight_shape(r, i, out[n].shape);
-        out[n].data = r->params + r->w_off[i];
-        out[n + 1].n_dims = 1;
-        out[n + 1].shape[0] = r->out_dim[i];
-        out[n + 1].data = r->params + r->b_off[i];
-    }
-    return n + mf__dxmi_slots(m, out + n, scratch);
-}
-
-static mf_err load_tensors(mf_model *m, const mf_safetensors *st, mf_diag *diag)
-{
-    tensor_slot slots[MAX_SLOTS];
-    mf__var_scratch scratch;
-    size_t n = tensor_slots(m, slots, &scratch);
-    for (size_t i = 0; i < n; i++) {
-        mf_err rc =
-            load_tensor(st, slots[i].name, slots[i].shape, slots[i].n_dims, slots[i].data, diag);
+    if (rc == MF_OK) {
+        rc = mf__model_mlp_shell(&cfg, &m->net);
         if (rc != MF_OK) {
-            return rc;
+            return mf_diag_set(diag, rc, NULL, "out of memory for the network");
         }
     }
-    /* Every expected tensor is there and names are unique: any more are extra. */
-    for (size_t j = 0; j < st->n_tensors && st->n_tensors != n; j++) {
-        const char *name = st->tensors[j].name;
-        bool expected = false;
-        for (size_t i = 0; i < n && !expected; i++) {
-            expected = strcmp(name, slots[i].name) == 0;
-        }
-        if (expected) {
-            continue;
-        }
-        mf_err rc = mf__dxmi_unexpected(m, name, diag);
-        if (rc != MF_OK) {
-            return rc;
-        }
-        char shown[64];
-        mf_utf8_snippet(shown, sizeof shown, name);
-        if (strncmp(name, "reward.", 7) == 0 && m->reward == NULL) {
-            return mf_diag_set(diag, MF_EFORMAT, name,
-                               "unexpected tensor \"%s\" (no reward_model metadata)", shown);
-        }
-        if (strncmp(name, "reward.", 7) == 0) {
-            return mf_diag_set(diag, MF_EFORMAT, name,
-                               "unexpected tensor \"%s\" (the %s reward model has %zu layers)",
-                               shown, mf_reward_kind_name(m->reward->kind), m->reward->n_layers);
-        }
-        return mf_diag_set(diag, MF_EFORMAT, name,
-                           "unexpected tensor \"%s\" (the network has %zu layers)", shown,
-                           m->net->n_layers);
+    if (rc == MF_OK) {
+        rc = read_cond(m, diag);
     }
-    return mf__dxmi_finish_load(m, &scratch, diag);
+    if (rc == MF_OK) {
+        rc = read_reward_meta(m, diag);
+    }
+    return rc == MF_OK ? mf__dxmi_read_meta(m, diag) : rc;
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */
@@ -1061,81 +974,6 @@ mf_err mf_model_new_cond_from(const mf_model *parent, uint32_t cond_dim, mf_mode
     return MF_OK;
 }
 
-/* ---- load ------------------------------------------------------------------------- */
-
-mf_err mf_model_load_buffer(const uint8_t *buf, size_t len, mf_model **ret, mf_diag *diag)
-{
-    if (ret == NULL || (buf == NULL && len > 0)) {
-        return mf_diag_set(diag, MF_EINVAL, NULL, "invalid argument");
-    }
-    mf_safetensors *st = NULL;
-    mf_err rc = mf_safetensors_parse(buf, len, &st, diag);
-    if (rc != MF_OK) {
-        return rc;
-    }
-    mf_mlp_config cfg;
-    mf_model *m = calloc(1, sizeof *m);
-    if (m == NULL) {
-        rc = mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < st->n_meta && rc == MF_OK; i++) {
-        rc = meta_put(m, st->meta_keys[i], st->meta_vals[i]);
-    }
-    if (rc != MF_OK) {
-        rc = mf_diag_set(diag, rc, NULL, "out of memory");
-        goto done;
-    }
-    rc = read_config(m, &cfg, diag);
-    if (rc == MF_OK) {
-        rc = read_schedule(m, diag);
-    }
-    if (rc == MF_OK) {
-        rc = read_normalisation(m, diag);
-    }
-    if (rc != MF_OK) {
-        goto done;
-    }
-    rc = mf_mlp_new(&cfg, &m->net);
-    if (rc != MF_OK) {
-        rc = mf_diag_set(diag, rc, NULL, "cannot allocate the network: %s", mf_strerror(rc));
-        goto done;
-    }
-    rc = read_cond(m, diag);
-    if (rc == MF_OK) {
-        rc = read_reward_meta(m, diag);
-    }
-    if (rc == MF_OK) {
-        rc = mf__dxmi_read_meta(m, diag);
-    }
-    if (rc == MF_OK) {
-        rc = load_tensors(m, st, diag);
-    }
-done:
-    mf_safetensors_free(st);
-    if (rc != MF_OK) {
-        mf_model_free(m);
-        return rc;
-    }
-    *ret = m;
-    return MF_OK;
-}
-
-mf_err mf_model_load_file(const char *path, size_t max_bytes, mf_model **ret, mf_diag *diag)
-{
-    if (path == NULL || ret == NULL) {
-        return mf_diag_set(diag, MF_EINVAL, NULL, "invalid argument");
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    mf_err rc = mf_fileio_read(path, max_bytes, &buf, &len, diag);
-    if (rc == MF_OK) {
-        rc = mf_model_load_buffer(buf, len, ret, diag);
-    }
-    free(buf);
-    return rc;
-}
-
 /* ---- save ------------------------------------------------------------------------- */
 
 mf_err mf_model_to_buffer(const mf_model *m, uint8_t **ret_buf, size_t *ret_len)
@@ -1149,10 +987,10 @@ mf_err mf_model_to_buffer(const mf_model *m, uint8_t **ret_buf, size_t *ret_len)
         !mf__dxmi_finite(m->dxmi)) {
         return MF_EINVAL;
     }
-    tensor_slot slots[MAX_SLOTS];
+    mf__tensor_slot slots[MF__MAX_SLOTS];
     mf__var_scratch scratch;
-    mf_safetensors_entry e[MAX_SLOTS];
-    size_t n = tensor_slots(m, slots, &scratch);
+    mf_safetensors_entry e[MF__MAX_SLOTS];
+    size_t n = mf__model_slots(m, slots, &scratch);
     for (size_t i = 0; i < n; i++) {
         e[i] = (mf_safetensors_entry){
             .name = slots[i].name,

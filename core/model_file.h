@@ -38,8 +38,10 @@
  * mf_model_set_var and mf_model_set_energy only.
  *
  * Loading validates all of it (strict integers, widths and depth from mlp.h,
- * finite weights) and answers MF_EFORMAT with diag->msg naming the problem
- * and diag->field the tensor or "__metadata__/<key>".  Saving is atomic.
+ * every declared size against the file's tensors and mf_model_limits before
+ * anything is allocated, finite weights) and answers MF_EFORMAT with
+ * diag->msg naming the problem and diag->field the tensor or
+ * "__metadata__/<key>".  Saving is atomic.
  *
  * Threading: an mf_model is a plain object; concurrent readers are fine,
  * writers (set_meta, set_normalisation, params) need exclusive access.
@@ -180,19 +182,53 @@ void mf_model_to_data(const mf_model *m, float *x, size_t n);
 /** x (n values) from data space to model space: x_model = (x - data_offset) / data_scale. */
 void mf_model_from_data(const mf_model *m, float *x, size_t n);
 
-/**
- * Parses and validates a model file held in memory (nothing of buf is kept).
- * Errors: MF_EINVAL (NULL arguments), MF_EFORMAT (anything wrong with the
- * file, named in diag), MF_ENOMEM.  *ret is written only on success.
+/*
+ * What a model file may make the loader allocate.  The loader reads every size the file
+ * declares (the network's widths and depth, the reward, energy and value networks', the
+ * short chain's steps) into layouts, sums their parameters with overflow checks against
+ * max_params, and checks that every tensor they call for is in the file with exactly its
+ * shape, all before it allocates a network (model_load.c).  So a file never makes it
+ * allocate more floats than its own tensors hold, nor more than max_params.  Widths and
+ * depths are bounded further by mlp.h and reward.h (MF_MLP_MAX_WIDTH, ...).
  */
+typedef struct mf_model_limits {
+    size_t max_params; /* parameters of all the file's networks together (MF_MODEL_MAX_PARAMS) */
+} mf_model_limits;
+
+/* 16 million parameters: 64 MB of float32 weights, which fits the daemon's default 64 MiB
+ * upload, and 25 times the largest shipped model (digits: 624,192). */
+#define MF_MODEL_MAX_PARAMS 16000000
+
+/** The default limits: max_params MF_MODEL_MAX_PARAMS. */
+mf_model_limits mf_model_limits_default(void);
+
+/**
+ * Parses and validates a model file held in memory (nothing of buf is kept),
+ * within lim (NULL: mf_model_limits_default).  Nothing is allocated by a size
+ * the file declares before the checks of mf_model_limits pass.
+ * Errors: MF_EINVAL (NULL arguments), MF_EFORMAT (anything wrong with the
+ * file, or over lim, named in diag: the tensor, or the metadata key of the
+ * largest network with the limit in the message), MF_ENOMEM.  *ret is
+ * written only on success.
+ */
+MF_MUST_CHECK mf_err mf_model_load_buffer_limited(const uint8_t *buf, size_t len,
+                                                  const mf_model_limits *lim, mf_model **ret,
+                                                  mf_diag *diag);
+
+/** mf_model_load_buffer_limited with the default limits. */
 MF_MUST_CHECK mf_err mf_model_load_buffer(const uint8_t *buf, size_t len, mf_model **ret,
                                           mf_diag *diag);
 
 /**
- * Reads path (at most max_bytes bytes) and loads it as mf_model_load_buffer.
+ * Reads path (at most max_bytes bytes) and loads it as mf_model_load_buffer_limited.
  * Errors: MF_EIO (open/read failure; diag has strerror), MF_ERANGE (file
- * larger than max_bytes), and those of mf_model_load_buffer.
+ * larger than max_bytes), and those of mf_model_load_buffer_limited.
  */
+MF_MUST_CHECK mf_err mf_model_load_file_limited(const char *path, size_t max_bytes,
+                                                const mf_model_limits *lim, mf_model **ret,
+                                                mf_diag *diag);
+
+/** mf_model_load_file_limited with the default limits. */
 MF_MUST_CHECK mf_err mf_model_load_file(const char *path, size_t max_bytes, mf_model **ret,
                                         mf_diag *diag);
 

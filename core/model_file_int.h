@@ -54,6 +54,25 @@ MF_MUST_CHECK mf_err mf__model_read_widths(const mf_model *m, const char *key, s
                                            uint32_t max_w, uint32_t *out, size_t *ret_n,
                                            mf_diag *diag);
 
+/* ---- loading (model_load.c) ------------------------------------------------------- */
+
+/**
+ * The metadata of a parsed file into m (copied), read and checked, and the layouts of
+ * every network it declares: m->net, m->reward and the DxMI parts get their shapes but
+ * no parameters (params NULL), so nothing is allocated by the sizes a file declares
+ * until its tensors are known to hold them.  Errors: MF_EFORMAT naming the key,
+ * MF_ENOMEM.  On error m may be half-built (mf_model_free takes it).
+ */
+MF_MUST_CHECK mf_err mf__model_from_header(mf_model *m, const mf_safetensors *st, mf_diag *diag);
+
+/** A heap network holding only cfg's layout (mf_mlp_layout).  Errors: MF_EINVAL, MF_ENOMEM. */
+MF_MUST_CHECK mf_err mf__model_mlp_shell(const mf_mlp_config *cfg, mf_mlp **ret);
+
+/** A heap reward-style network holding only its layout (mf_reward_layout).  Errors as it,
+ * MF_ENOMEM. */
+MF_MUST_CHECK mf_err mf__model_reward_shell(mf_reward_kind kind, size_t D, const size_t *hidden,
+                                            size_t n_hidden, mf_reward_model **ret);
+
 /* ---- tensors ---------------------------------------------------------------------- */
 
 /* A tensor of the file. */
@@ -61,7 +80,7 @@ typedef struct mf__tensor_slot {
     char name[48];
     size_t n_dims;
     size_t shape[2];
-    float *data; /* into a parameter block, or the caller's scratch */
+    float *data; /* into a parameter block, or the caller's scratch; NULL: a layout */
 } mf__tensor_slot;
 
 /* The network's layers, the reward model's, the short chain's three, the energy's and
@@ -75,14 +94,22 @@ typedef struct mf__var_scratch {
     float beta[MF_VAR_MAX_T], tau[MF_VAR_MAX_T], sigma[MF_VAR_MAX_T];
 } mf__var_scratch;
 
+/**
+ * The tensors m is made of, in file order, into out (MF__MAX_SLOTS); returns their
+ * number.  The short chain's slots point into scratch; the others into the networks'
+ * parameter blocks, or NULL while a network is only a layout.
+ */
+size_t mf__model_slots(const mf_model *m, mf__tensor_slot *out, mf__var_scratch *scratch);
+
 /* ---- the DxMI parts (model_dxmi.c) ------------------------------------------------ */
 
 /** true for the metadata keys mf_model_set_var and mf_model_set_energy own. */
 bool mf__dxmi_is_key(const char *key);
 
 /**
- * Reads the DxMI metadata of a model being loaded (its net exists) and allocates
- * m->dxmi with zero networks of the shapes it gives; NULL when the file has none.
+ * Reads the DxMI metadata of a model being loaded (its net's layout exists) and allocates
+ * m->dxmi with the layouts of the networks it gives (no parameters: the loader allocates
+ * them once the tensors match); NULL when the file has none.
  * Errors: MF_EFORMAT naming the key, MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf__dxmi_read_meta(mf_model *m, mf_diag *diag);

@@ -53,8 +53,8 @@ mf_err mf_reward_kind_lookup(const char *name, mf_reward_kind *ret)
 
 /* ---- layout and lifecycle --------------------------------------------------------- */
 
-mf_err mf_reward_new(mf_reward_kind kind, size_t D, const size_t *hidden, size_t n_hidden,
-                     mf_reward_model **ret)
+mf_err mf_reward_layout(mf_reward_kind kind, size_t D, const size_t *hidden, size_t n_hidden,
+                        mf_reward_model *ret)
 {
     bool shape_ok = kind == MF_REWARD_RIDGE ? n_hidden == 0
                                             : (kind == MF_REWARD_MLP && n_hidden >= 1 &&
@@ -67,10 +67,8 @@ mf_err mf_reward_new(mf_reward_kind kind, size_t D, const size_t *hidden, size_t
             return MF_EINVAL;
         }
     }
-    mf_reward_model *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        return MF_ENOMEM;
-    }
+    mf_reward_model *r = ret;
+    memset(r, 0, sizeof *r);
     r->kind = kind;
     r->D = D;
     r->n_hidden = n_hidden;
@@ -88,7 +86,22 @@ mf_err mf_reward_new(mf_reward_kind kind, size_t D, const size_t *hidden, size_t
         off += r->out_dim[i];
     }
     r->n_params = off;
-    if ((r->params = mf_alloc_floats(off)) == NULL) {
+    return MF_OK;
+}
+
+mf_err mf_reward_new(mf_reward_kind kind, size_t D, const size_t *hidden, size_t n_hidden,
+                     mf_reward_model **ret)
+{
+    mf_reward_model shape;
+    if (mf_reward_layout(kind, D, hidden, n_hidden, &shape) != MF_OK || ret == NULL) {
+        return MF_EINVAL;
+    }
+    mf_reward_model *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        return MF_ENOMEM;
+    }
+    *r = shape;
+    if ((r->params = mf_alloc_floats(r->n_params)) == NULL) {
         free(r);
         return MF_ENOMEM;
     }

@@ -87,6 +87,14 @@ typedef struct mf_reward_model {
 MF_MUST_CHECK mf_err mf_reward_new(mf_reward_kind kind, size_t D, const size_t *hidden,
                                    size_t n_hidden, mf_reward_model **ret);
 
+/**
+ * The layout of such a model without its parameters: every field of ret but params
+ * (NULL), for checks before anything is allocated (a model file's loader).  Not a model
+ * to run; free nothing.  Errors: MF_EINVAL as mf_reward_new, ret NULL.
+ */
+MF_MUST_CHECK mf_err mf_reward_layout(mf_reward_kind kind, size_t D, const size_t *hidden,
+                                      size_t n_hidden, mf_reward_model *ret);
+
 /** A deep copy.  Errors: MF_EINVAL (r NULL), MF_ENOMEM. */
 MF_MUST_CHECK mf_err mf_reward_clone(const mf_reward_model *r, mf_reward_model **ret);
 

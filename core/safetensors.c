@@ -81,8 +81,7 @@ static void write_le64(uint8_t *b, uint64_t v)
     }
 }
 
-/* "[2,3]" */
-static void format_shape(char *out, size_t cap, const size_t *shape, size_t n_dims)
+void mf_safetensors_format_shape(char *out, size_t cap, const size_t *shape, size_t n_dims)
 {
     size_t o = (size_t) snprintf(out, cap, "[");
     for (size_t i = 0; i < n_dims && o < cap; i++) {
@@ -212,7 +211,7 @@ static mf_err parse_offsets(const json_t *v, mf_safetensors_tensor *t, size_t da
     }
     if (end - begin != n_bytes) {
         char shape[96];
-        format_shape(shape, sizeof shape, t->shape, t->n_dims);
+        mf_safetensors_format_shape(shape, sizeof shape, t->shape, t->n_dims);
         return bad(diag, t->name,
                    "size mismatch: data_offsets span %zu bytes, shape %s of F32 needs %zu",
                    end - begin, shape, n_bytes);

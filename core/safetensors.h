@@ -76,6 +76,9 @@ const mf_safetensors_tensor *mf_safetensors_find(const mf_safetensors *st, const
 /** The metadata value of key (borrowed), or NULL. */
 const char *mf_safetensors_get_meta(const mf_safetensors *st, const char *key);
 
+/** A shape as "[2,3]" into out (cap bytes, cut to fit), for messages. */
+void mf_safetensors_format_shape(char *out, size_t cap, const size_t *shape, size_t n_dims);
+
 /** Copies the tensor's n_elems little-endian f32 values into out (n_elems floats). */
 void mf_safetensors_tensor_read(const mf_safetensors_tensor *t, float *out);
 

@@ -2,6 +2,8 @@
 /* req_limits.c - ids and the default request limits (see req_limits.h). */
 #include "req_limits.h"
 
+#include "model_file.h"
+
 bool mf_req_id_valid(const char *s)
 {
     if (s == NULL) {
@@ -24,6 +26,11 @@ bool mf_req_id_valid(const char *s)
 
 mf_req_limits mf_req_limits_default(void)
 {
-    return (mf_req_limits){
-        .max_n = 10000, .max_steps = 1000, .max_train_steps = 200000, .max_batch = 4096};
+    return (mf_req_limits){.max_n = 10000,
+                           .max_steps = 1000,
+                           .max_train_steps = 200000,
+                           .max_batch = 4096,
+                           .max_model_params = MF_MODEL_MAX_PARAMS,
+                           .max_job_bytes = (size_t) 2 << 30,
+                           .max_job_flops = 1e16};
 }

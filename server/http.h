@@ -27,12 +27,6 @@ MF_MUST_CHECK mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf
 /** The bound port of the health listener (cfg.health_host), or 0 when there is none. */
 uint16_t mf_server_health_port(const mf_server *s);
 
-/**
- * Raises the process's open-files limit to its hard limit, logging both, and
- * warns when it stays below what connections connections need (http_conn.c).
- * Process-wide: call once, before the server starts.
- */
-void mf_http_raise_nofile(size_t connections);
 
 /** Marks the server ready (/readyz 200) or not. */
 void mf_server_set_ready(mf_server *s, bool ready);

@@ -51,7 +51,6 @@
 #include <time.h>
 
 #include "clock.h"
-#include "http.h"
 #include "log.h"
 #include "routes.h"
 

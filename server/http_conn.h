@@ -73,4 +73,11 @@ void mf_http_mhd_log(void *cls, const char *fmt, va_list ap);
  */
 MF_MUST_CHECK mf_err mf_health_start(mf_server *s, uint16_t *bound);
 
+/**
+ * Raises the process's open-files limit to its hard limit, logging both, and
+ * warns when it stays below what connections connections need.
+ * Process-wide: call once, before the server starts.
+ */
+void mf_http_raise_nofile(size_t connections);
+
 #endif /* MF_HTTP_CONN_H */

@@ -23,6 +23,7 @@
 #include "cpu.h"
 #include "datasets.h"
 #include "http.h"
+#include "http_conn.h"
 #include "log.h"
 #include "registry.h"
 #include "scheduler.h"
@@ -200,6 +201,9 @@ int main(int argc, char **argv)
         {"max-upload", MF_OPT_SIZE, &c.max_upload, 64, 1e10, "model and dataset upload limit in bytes (64 MiB)"},
         {"max-dataset-rows", MF_OPT_SIZE, &c.max_dataset_rows, 1, 4294967295.0, "rows of an uploaded dataset (1000000)"},
         {"max-dataset-cols", MF_OPT_SIZE, &c.max_dataset_cols, 1, 8192, "columns of an uploaded dataset, labels apart (1024)"},
+        {"max-model-params", MF_OPT_SIZE, &sc.limits.max_model_params, 1, 4e9, "parameters of a model file or of a model a job makes (16000000)"},
+        {"max-job-memory", MF_OPT_SIZE, &sc.limits.max_job_bytes, 1 << 20, 1e13, "a job's memory estimate in bytes, checked at submit (2 GiB)"},
+        {"max-job-flops", MF_OPT_FLOAT, &sc.limits.max_job_flops, 1e6, 1e21, "a job's compute estimate in floating-point operations, checked at submit (1e16)"},
         {"max-connections", MF_OPT_SIZE, &c.max_connections, 1, 1e6, "open connections (1024)"},
         {"max-connections-per-ip", MF_OPT_SIZE, &c.max_connections_per_ip, 0, 1e6, "open connections from one client address, 0 = no cap (256; behind a load balancer raise it or use 0)"},
         {"header-timeout", MF_OPT_FLOAT, &c.header_timeout, 0.1, 3600, "seconds a connection has to send a request's whole headers, from its accept or its previous response (10)"},
@@ -305,8 +309,9 @@ int main(int argc, char **argv)
         goto out;
     }
     size_t loaded = 0, skipped = 0;
-    err = mf_registry_open(c.models[0] != '\0' ? c.models : NULL, c.model_store,
-                           c.max_model_bytes, &reg, &loaded, &skipped);
+    const mf_model_limits model_limits = {.max_params = sc.limits.max_model_params};
+    err = mf_registry_open(c.models[0] != '\0' ? c.models : NULL, c.model_store, c.max_model_bytes,
+                           &model_limits, &reg, &loaded, &skipped);
     if (err != MF_OK) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot load the models: %s", mf_strerror(err));
         goto out;

@@ -18,6 +18,7 @@ struct mf_registry {
     mf_catalog cat; /* of mf_reg_model */
     char store_dir[3072];
     size_t max_file_bytes;
+    mf_model_limits limits; /* of every model file it loads or takes */
     mf_datasets *datasets; /* set once at start, before any other thread (NULL: none) */
 };
 
@@ -56,7 +57,8 @@ static mf_err load_file(void *ctx, const char *path, const char *id, const struc
     e->shipped = c->shipped;
     e->file_bytes = (uint64_t) st->st_size;
     mf_diag diag = {0};
-    mf_err err = mf_model_load_file(path, c->r->max_file_bytes, &e->model, &diag);
+    mf_err err =
+        mf_model_load_file_limited(path, c->r->max_file_bytes, &c->r->limits, &e->model, &diag);
     if (err != MF_OK) {
         mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s: %s (%s%s%s)", path, mf_strerror(err),
                diag.msg, diag.field[0] != '\0' ? " at " : "", diag.field);
@@ -84,7 +86,8 @@ static mf_err load_dir(mf_registry *r, const char *dir, bool shipped, size_t *lo
 }
 
 mf_err mf_registry_open(const char *shipped_dir, const char *store_dir, size_t max_file_bytes,
-                        mf_registry **ret, size_t *ret_loaded, size_t *ret_skipped)
+                        const mf_model_limits *limits, mf_registry **ret, size_t *ret_loaded,
+                        size_t *ret_skipped)
 {
     if (store_dir == NULL || ret == NULL || strlen(store_dir) >= sizeof((mf_registry *) 0)->store_dir) {
         return MF_EINVAL;
@@ -101,6 +104,7 @@ mf_err mf_registry_open(const char *shipped_dir, const char *store_dir, size_t m
     MF_CATALOG_INIT(&r->cat, mf_reg_model, entry_free);
     snprintf(r->store_dir, sizeof r->store_dir, "%s", store_dir);
     r->max_file_bytes = max_file_bytes;
+    r->limits = limits != NULL ? *limits : mf_model_limits_default();
     size_t loaded = 0, skipped = 0;
     mf_err err = shipped_dir != NULL ? load_dir(r, shipped_dir, true, &loaded, &skipped) : MF_OK;
     if (err == MF_OK) {
@@ -118,6 +122,11 @@ mf_err mf_registry_open(const char *shipped_dir, const char *store_dir, size_t m
     }
     *ret = r;
     return MF_OK;
+}
+
+const mf_model_limits *mf_registry_model_limits(const mf_registry *r)
+{
+    return &r->limits;
 }
 
 void mf_registry_free(mf_registry *r)

@@ -45,14 +45,18 @@ typedef struct mf_reg_model {
 
 /**
  * Loads every *.safetensors of shipped_dir (may be NULL) and store_dir (created
- * when absent) up to max_file_bytes each.  *ret_loaded / *ret_skipped (may be
+ * when absent) up to max_file_bytes each, within limits (NULL: core's defaults;
+ * a file over them is skipped like any invalid one).  *ret_loaded / *ret_skipped (may be
  * NULL) count files.  Errors: MF_EIO (store_dir cannot be created or a
  * directory cannot be read), MF_ENOMEM.  A shipped and a stored file with the
  * same id: the shipped one wins and the other is skipped.
  */
 MF_MUST_CHECK mf_err mf_registry_open(const char *shipped_dir, const char *store_dir,
-                                      size_t max_file_bytes, mf_registry **ret,
-                                      size_t *ret_loaded, size_t *ret_skipped);
+                                      size_t max_file_bytes, const mf_model_limits *limits,
+                                      mf_registry **ret, size_t *ret_loaded, size_t *ret_skipped);
+
+/** The limits every model file is loaded within (uploads and checkpoints too). */
+const mf_model_limits *mf_registry_model_limits(const mf_registry *r);
 
 /** Frees the registry and every model no longer used; accepts NULL. */
 void mf_registry_free(mf_registry *r);

@@ -69,8 +69,8 @@ enum MHD_Result mf_route_samples(req *r)
     }
     mf_sample_req q;
     mf_diag d = {0};
-    mf_req_limits lim = mf_req_limits_default();
-    mf_err err = mf_req_decode_samples(r->body != NULL ? r->body : "", r->len, &lim, &q, &d);
+    const mf_req_limits *lim = mf_sched_limits(s->sched);
+    mf_err err = mf_req_decode_samples(r->body != NULL ? r->body : "", r->len, lim, &q, &d);
     if (err != MF_OK) {
         return mf_http_fail(r, err, &d);
     }
@@ -140,8 +140,8 @@ enum MHD_Result mf_route_jobs_submit(req *r)
     }
     mf_job_req q;
     mf_diag d = {0};
-    mf_req_limits lim = mf_req_limits_default();
-    mf_err err = mf_req_decode_job(r->body != NULL ? r->body : "", r->len, &lim, &q, &d);
+    const mf_req_limits *lim = mf_sched_limits(s->sched);
+    mf_err err = mf_req_decode_job(r->body != NULL ? r->body : "", r->len, lim, &q, &d);
     if (err != MF_OK) {
         return mf_http_fail(r, err, &d);
     }

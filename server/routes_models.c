@@ -90,7 +90,8 @@ enum MHD_Result mf_route_models_upload(req *r)
     }
     mf_model *m = NULL;
     mf_diag d = {0};
-    mf_err err = mf_model_load_buffer((const uint8_t *) r->body, r->len, &m, &d);
+    mf_err err = mf_model_load_buffer_limited((const uint8_t *) r->body, r->len,
+                                              mf_registry_model_limits(r->srv->reg), &m, &d);
     if (err == MF_ENOMEM) {
         return mf_http_error(r, "internal", NULL, "out of memory");
     }

@@ -59,8 +59,8 @@ enum MHD_Result mf_route_scores(req *r)
     }
     mf_score_req q;
     mf_diag d = {0};
-    mf_req_limits lim = mf_req_limits_default();
-    mf_err err = mf_req_decode_scores(r->body != NULL ? r->body : "", r->len, &lim, &q, &d);
+    const mf_req_limits *lim = mf_sched_limits(s->sched);
+    mf_err err = mf_req_decode_scores(r->body != NULL ? r->body : "", r->len, lim, &q, &d);
     if (err != MF_OK) {
         return mf_http_fail(r, err, &d);
     }

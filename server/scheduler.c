@@ -63,6 +63,11 @@ mf_sched_cfg mf_sched_cfg_default(void)
                           .limits = mf_req_limits_default()};
 }
 
+const mf_req_limits *mf_sched_limits(const mf_sched *s)
+{
+    return &s->cfg.limits;
+}
+
 /* A moving average over about the last 8 values (the first value starts it). */
 double mf__sched_moving_avg(double avg, double v)
 {

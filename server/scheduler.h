@@ -54,6 +54,9 @@ typedef struct mf_sched_cfg {
 
 mf_sched_cfg mf_sched_cfg_default(void);
 
+/** The daemon's request limits and job budgets (its cfg's), for decoding requests. */
+const mf_req_limits *mf_sched_limits(const mf_sched *s);
+
 /* ---- sampling calls (sample_batch.h) --------------------------------------------- */
 
 /**

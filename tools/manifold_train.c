@@ -417,10 +417,13 @@ static int draw_samples(mf_par *team, const mf_model *m, const sample_args *a, f
     return 0;
 }
 
+/* A file the user names: no parameter limit but what MAX_MODEL_BYTES of float32 hold (the
+ * loader allocates no more than a file's own tensors anyway); the daemon's is lower. */
 static int load_model(const char *path, mf_model **ret)
 {
     mf_diag d = {0};
-    mf_err err = mf_model_load_file(path, MAX_MODEL_BYTES, ret, &d);
+    const mf_model_limits lim = {.max_params = MAX_MODEL_BYTES / sizeof(float)};
+    mf_err err = mf_model_load_file_limited(path, MAX_MODEL_BYTES, &lim, ret, &d);
     return err == MF_OK ? 0 : fail(path, err, &d);
 }
 

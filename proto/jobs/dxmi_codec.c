@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "job_budget.h"
 #include "req_decode.h"
 
 #define WIDTH_MAX  1024
@@ -208,3 +209,48 @@ const mf_job_codec mf_dxmi_codec = {
     .decode = decode,
     .encode = encode,
 };
+
+#define EVAL_SEEDS 5 /* core/dxmi_eval.h: mf_dxmi_eval_opts_default's n_seeds */
+
+mf_err mf_dxmi_check_budget(const mf_dxmi_req *q, const mf_mlp_config *parent, size_t n_rows,
+                            const mf_req_limits *lim, mf_diag *d)
+{
+    const mf_dxmi_opts *o = &q->o;
+    size_t D = parent->data_dim;
+    mf_budget_net eps = mf_budget_mlp_of(parent);
+    mf_budget_net energy = mf_budget_scalar(D, o->energy_hidden, o->n_energy_hidden);
+    mf_budget_net value = mf_budget_scalar(D + o->value_emb, o->value_hidden, o->n_value_hidden);
+    double P = mf_budget_params(&eps), Pe = mf_budget_params(&energy);
+    double Pv = mf_budget_params(&value), B = (double) o->batch, T = (double) o->T;
+    double dd = (double) D, n_eval = (double) q->n_eval;
+    mf_job_cost c = {0};
+    /* the model it makes: the eps-network with the energy and value networks */
+    const char *big = P >= Pe && P >= Pv ? "/model"
+                      : Pe >= Pv         ? "/params/energy_hidden"
+                                         : "/params/value_hidden";
+    const mf_budget_net *shown = P >= Pe && P >= Pv ? &eps : (Pe >= Pv ? &energy : &value);
+    mf_cost_model(&c, P + Pe + Pv, big, shown);
+    /* core/dxmi.c: each network with its gradient and Adam's moments; a rollout's states
+     * and means of every step, the batch buffers, the workspaces (the eps-network's split
+     * and forward ones, the energy's for data and samples, the value's); the training
+     * pool; the evaluations' samples */
+    mf_cost_mem(&c, "/model", "the sampler network, its gradient and Adam's moments",
+                4.0 * P * 4.0);
+    mf_cost_mem(&c, "/params/energy_hidden", "the energy and value networks with Adam",
+                4.0 * (Pe + Pv) * 4.0);
+    double per_row = (2.0 * T + 8.0) * dd + 2.0 * (dd + (double) o->value_emb) +
+                     mf_budget_row_floats(&eps, true) + mf_budget_row_floats(&eps, false) +
+                     2.0 * mf_budget_row_floats(&energy, true) + mf_budget_row_floats(&value, true);
+    mf_cost_mem(&c, "/params/batch", "a batch's rollout and activations", B * per_row * 4.0);
+    mf_cost_mem(&c, "/params/dataset", "the training rows", 2.0 * (double) n_rows * dd * 4.0);
+    mf_cost_mem(&c, "/params/n_eval", "the evaluations' samples", 3.0 * n_eval * dd * 4.0);
+    /* an iteration: the T-step rollout (a forward pass a step), the sampler's update on
+     * n_generator steps, the energy on data and samples, the value on every step */
+    double iteration =
+        B * (T * 2.0 * P + (double) o->n_generator * 6.0 * P + 2.0 * 6.0 * Pe + T * 6.0 * Pv);
+    mf_cost_flops(&c, "/params/iters", "the iterations", (double) q->iters * iteration);
+    double evals = (double) q->iters / (double) q->eval_every + 2.0;
+    mf_cost_flops(&c, "/params/n_eval", "the evaluations",
+                  evals * EVAL_SEEDS * n_eval * T * 2.0 * P);
+    return mf_job_cost_check(&c, lim, d);
+}

@@ -49,4 +49,16 @@ typedef struct mf_dxmi_req {
 
 extern const mf_job_codec mf_dxmi_codec;
 
+/**
+ * The job's budget (job_budget.h), checked when the daemon has prepared the job (the
+ * settings "by model" filled in) on a parent of configuration parent and n_rows training
+ * rows: the model's parameters (the eps-network, /model, with the energy and value
+ * networks, /params/energy_hidden and /params/value_hidden), the memory of the networks,
+ * of a batch's rollout (/params/batch), of the rows (/params/dataset) and of the
+ * evaluations (/params/n_eval), the compute of the iterations (/params/iters) and of
+ * the evaluations.  Errors: MF_EINVAL, code impossible (422).
+ */
+MF_MUST_CHECK mf_err mf_dxmi_check_budget(const mf_dxmi_req *q, const mf_mlp_config *parent,
+                                          size_t n_rows, const mf_req_limits *lim, mf_diag *d);
+
 #endif /* MF_DXMI_CODEC_H */

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dataset.h"
+#include "job_budget.h"
 #include "rcgd.h"
 #include "req_decode.h"
 #include "train_settings.h"
@@ -256,3 +258,60 @@ const mf_job_codec mf_reward_codec = {
     .decode = decode,
     .encode = encode,
 };
+
+#define COND_WIDTH 2 /* core/rcgd.c: the indicator convention, [c_0, 1] */
+
+/* What the reward model costs: ridge's two D x D matrices in double and its Gram sums
+ * over the rows; an mlp's copies (parameters, gradient, Adam) and batch, its steps, and
+ * the pseudo-labels of every row. */
+static void reward_model_cost(const mf_reward_req *q, size_t D, double rows, mf_job_cost *c)
+{
+    const mf_reward_opts *o = &q->reward_model;
+    double d = (double) D;
+    if (o->kind == MF_REWARD_RIDGE) {
+        mf_cost_mem(c, "/params/reward_model", "the ridge reward model's matrices",
+                    2.0 * d * d * 8.0);
+        mf_cost_flops(c, "/params/reward_model", "the reward model's fit",
+                      rows * d * d * 2.0 + d * d * d);
+        return;
+    }
+    mf_budget_net r = mf_budget_scalar(D, o->hidden, o->n_hidden);
+    double Pr = mf_budget_params(&r), B = (double) o->batch;
+    mf_cost_mem(c, "/params/reward_model", "the reward model's fit",
+                (4.0 * Pr + B * mf_budget_row_floats(&r, true)) * 4.0);
+    mf_cost_flops(c, "/params/reward_model", "the reward model's fit",
+                  (double) o->steps * B * 6.0 * Pr + rows * 2.0 * Pr);
+}
+
+mf_err mf_reward_check_budget(const mf_reward_req *q, const mf_mlp_config *parent, size_t D,
+                              size_t n_rows, const mf_req_limits *lim, mf_diag *d)
+{
+    mf_budget_net net = parent != NULL
+                            ? mf_budget_mlp_of(parent)
+                            : mf_budget_mlp(D, q->train.emb, 0, q->train.hidden, q->train.n_hidden);
+    net.in += COND_WIDTH;
+    double P = mf_budget_params(&net), rows = (double) n_rows;
+    const char *net_field = parent != NULL ? "/model" : "/params/train/hidden";
+    mf_budget_net rm =
+        mf_budget_scalar(D, q->reward_model.hidden,
+                         q->reward_model.kind == MF_REWARD_MLP ? q->reward_model.n_hidden : 0);
+    double Pr = mf_budget_params(&rm);
+    mf_job_cost c = {0};
+    mf_cost_model(&c, P + Pr, Pr > P ? "/params/reward_model/hidden" : net_field,
+                  Pr > P ? &rm : &net);
+    mf_train_settings_cost(&q->train, &net, net_field, "/params/train", &c);
+    mf_dataset_id id;
+    bool builtin = mf_dataset_lookup(q->dataset, &id) == MF_OK;
+    /* core/rcgd.c: the rows gathered, then copied with their pseudo-labels */
+    mf_cost_mem(&c, builtin ? "/params/n_unlabelled" : "/params/dataset", "the training rows",
+                2.0 * rows * ((double) D + 1.0) * 4.0);
+    reward_model_cost(q, D, rows, &c);
+    /* each target's samples (and their metrics' copies); guided sampling evaluates the
+     * network twice a step (cfg) or adds the reward's gradient */
+    double n = (double) q->n_per_target, per_step = q->guidance.mode == MF_GUIDE_COND ? 1.0 : 2.0;
+    mf_cost_mem(&c, "/params/n_per_target", "a target's samples",
+                3.0 * n * ((double) D + COND_WIDTH + 1.0) * 4.0);
+    mf_cost_flops(&c, "/params/n_per_target", "the samples at the targets",
+                  (double) q->n_targets * n * (double) q->steps * per_step * 2.0 * P);
+    return mf_job_cost_check(&c, lim, d);
+}

@@ -76,4 +76,18 @@ typedef struct mf_reward_req {
 
 extern const mf_job_codec mf_reward_codec;
 
+/**
+ * The job's budget (job_budget.h), checked when the daemon prepares the job and knows
+ * the data: D columns, n_rows rows (unlabelled and labelled together), and the parent's
+ * configuration (NULL: a new network of the train settings).  The conditional network
+ * and the reward model's parameters (/model or /params/train/hidden, or
+ * /params/reward_model/hidden when it is the larger), the training memory and compute
+ * (/params/train/...), the rows (/params/n_unlabelled, or /params/dataset for an
+ * upload), the reward model's fit (/params/reward_model) and the samples at the
+ * targets (/params/n_per_target).  Errors: MF_EINVAL, code impossible (422).
+ */
+MF_MUST_CHECK mf_err mf_reward_check_budget(const mf_reward_req *q, const mf_mlp_config *parent,
+                                            size_t D, size_t n_rows, const mf_req_limits *lim,
+                                            mf_diag *d);
+
 #endif /* MF_REWARD_CODEC_H */

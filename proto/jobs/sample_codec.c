@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_budget.h"
 #include "req_decode.h"
 
 #define VALUE_MAX 1e6 /* of a target or a condition input */
@@ -202,3 +203,18 @@ const mf_job_codec mf_sample_codec = {
     .decode = decode,
     .encode = encode,
 };
+
+mf_err mf_sample_check_budget(const mf_sample_req *q, const mf_mlp_config *cfg, double evals,
+                              size_t chunk_rows, const mf_req_limits *lim, mf_diag *d)
+{
+    mf_budget_net net = mf_budget_mlp_of(cfg);
+    double n = (double) q->n, row = (double) (cfg->data_dim + cfg->cond_dim + 1);
+    mf_job_cost c = {0};
+    /* the samples with their conditions and targets, and the metrics' copies of them */
+    mf_cost_mem(&c, "/params/n", "the samples and their metrics", 3.0 * n * row * 4.0);
+    mf_cost_mem(&c, "/model", "a chunk's activations",
+                (double) chunk_rows * mf_budget_row_floats(&net, false) * 4.0);
+    mf_cost_flops(&c, "/params/n", "the network evaluations",
+                  n * evals * 2.0 * mf_budget_params(&net));
+    return mf_job_cost_check(&c, lim, d);
+}

@@ -15,6 +15,7 @@
 
 #include "guidance.h"
 #include "job_codec.h"
+#include "mlp.h"
 #include "sampler.h"
 
 /*
@@ -82,5 +83,15 @@ MF_MUST_CHECK mf_err mf_req_decode_sample_fields(json_t *o, const char *prefix, 
  * NULL when out of memory.
  */
 char *mf_req_sample_params_json(const mf_sample_req *r);
+
+/**
+ * A sample job's budget (job_budget.h) on a model of configuration cfg, run in chunks of
+ * chunk_rows rows, each row taking evals network evaluations (steps, and two per step
+ * with guidance): the samples' memory (/params/n), a chunk's activations (/model) and
+ * the evaluations' compute (/params/n).  Errors: MF_EINVAL, code impossible (422).
+ */
+MF_MUST_CHECK mf_err mf_sample_check_budget(const mf_sample_req *q, const mf_mlp_config *cfg,
+                                            double evals, size_t chunk_rows,
+                                            const mf_req_limits *lim, mf_diag *d);
 
 #endif /* MF_SAMPLE_CODEC_H */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "job_budget.h"
 #include "req_decode.h"
 
 #define ALPHA_DEFAULT  2.0
@@ -156,3 +157,36 @@ const mf_job_codec mf_smeme_codec = {
     .decode = decode,
     .encode = encode,
 };
+
+mf_err mf_smeme_check_budget(const mf_smeme_req *q, const mf_mlp_config *parent,
+                             const mf_req_limits *lim, mf_diag *d)
+{
+    mf_budget_net net = mf_budget_mlp_of(parent);
+    double P = mf_budget_params(&net), D = (double) parent->data_dim, N = (double) q->steps;
+    double m = (double) q->trajectories, B = (double) q->batch;
+    double rows = m > B ? m : B, n_eval = (double) q->n_metric_samples;
+    mf_job_cost c = {0};
+    mf_cost_model(&c, P, "/model", &net);
+    /* core/smeme.c and adjoint.c: the fine-tuned network and the frozen parent, the
+     * gradient and Adam's moments; each round's states x_0..x_N, the parent's eps and the
+     * adjoints of every trajectory, with the parent's workspaces for the trajectories; the
+     * network's workspace for a batch or the trajectories, whichever has more rows, and
+     * the batch's buffers; the evaluations' samples (and the parent's, their reference) */
+    mf_cost_mem(&c, "/model", "the networks, the gradient and Adam's moments", 5.0 * P * 4.0);
+    mf_cost_mem(&c, "/params/trajectories", "the trajectories' states and adjoints",
+                ((3.0 * N + 1.0) * D + mf_budget_row_floats(&net, true) +
+                 mf_budget_row_floats(&net, false)) *
+                    m * 4.0);
+    mf_cost_mem(&c, B >= m ? "/params/batch" : "/params/trajectories", "a batch's activations",
+                (rows * mf_budget_row_floats(&net, true) + 6.0 * B * D) * 4.0);
+    mf_cost_mem(&c, "/params/n_metric_samples", "the evaluations' samples", 4.0 * n_eval * D * 4.0);
+    /* a round: m trajectories of N steps (a forward pass of the network and a VJP of the
+     * parent, 2 + 6), then inner_steps Adam steps on B pairs; an evaluation samples n_eval
+     * rows on the same N-step grid, before the first iteration and after each */
+    double round = m * N * 8.0 * P + (double) q->inner_steps * B * 6.0 * P;
+    mf_cost_flops(&c, "/params/rounds", "the Adjoint Matching rounds",
+                  (double) q->K * (double) q->rounds * round);
+    mf_cost_flops(&c, "/params/n_metric_samples", "the evaluations",
+                  ((double) q->K + 1.0) * n_eval * N * 2.0 * P);
+    return mf_job_cost_check(&c, lim, d);
+}

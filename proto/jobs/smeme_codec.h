@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "job_codec.h"
+#include "mlp.h"
 
 #define MF_SMEME_REQ_MAX_K 16
 
@@ -47,5 +48,15 @@ typedef struct mf_smeme_req {
 } mf_smeme_req;
 
 extern const mf_job_codec mf_smeme_codec;
+
+/**
+ * The job's budget (job_budget.h) on a parent of configuration parent, checked when the
+ * daemon prepares the job: the model's parameters (/model), the memory of the networks
+ * and Adam (/model), of each round's trajectories (/params/trajectories), of a batch
+ * (/params/batch) and of the evaluations (/params/n_metric_samples), the compute of the
+ * rounds (/params/rounds) and evaluations.  Errors: MF_EINVAL, code impossible (422).
+ */
+MF_MUST_CHECK mf_err mf_smeme_check_budget(const mf_smeme_req *q, const mf_mlp_config *parent,
+                                           const mf_req_limits *lim, mf_diag *d);
 
 #endif /* MF_SMEME_CODEC_H */

@@ -9,9 +9,11 @@
  *             uploaded one when it prepares the job)
  *   hidden    array of 1..MF_MLP_MAX_HIDDEN integers 1..MF_MLP_MAX_WIDTH (default [256,256,256])
  *   emb       even integer 2..MF_MLP_MAX_WIDTH (default 64)
- *   schedule  string, parsed by core (default "linear:0.0001:0.02:1000"; checked by the server)
+ *   schedule  string, built by core's parser at submit (default "linear:0.0001:0.02:1000")
  *   steps     integer 1..max_train_steps (default 20000, or the limit when lower)
  *   batch     integer 1..max_batch (default 512, or the limit when lower)
+ * and together within the daemon's budgets (mf_train_check_budget): the network's
+ * parameters, the run's memory and compute estimates.
  *   lr        number in (0, 1] (default 1e-3)
  *   lr_min    number in [0, 1] (default 1e-5)
  *   warmup    integer 0..1e9 (default 500)
@@ -44,5 +46,14 @@ typedef struct mf_train_req {
 } mf_train_req;
 
 extern const mf_job_codec mf_train_codec;
+
+/**
+ * The job's budget (job_budget.h) on D-dimensional data: the network's parameters
+ * (/params/hidden), its training memory (/params/hidden, /params/batch) and compute
+ * (/params/steps).  The codec checks it for a built-in data set; the daemon for an
+ * upload, once it knows its columns.  Errors: MF_EINVAL, code impossible (422).
+ */
+MF_MUST_CHECK mf_err mf_train_check_budget(const mf_train_req *r, size_t D,
+                                           const mf_req_limits *lim, mf_diag *d);
 
 #endif /* MF_TRAIN_CODEC_H */

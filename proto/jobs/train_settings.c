@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mlp.h"
+#include "schedule.h"
 
 #define SCHEDULE_EXAMPLE "linear:0.0001:0.02:1000"
 
@@ -90,6 +91,20 @@ static mf_err decode_schedule(const json_t *v, const char *ptr, const mf_req_lim
         return mf_req_fail_must(d, "bad_value", ptr, what, v);
     }
     memcpy(r->schedule, json_string_value(v), n + 1);
+    /* Core's parser, at submit: a schedule it refuses would fail the job only when it
+     * runs.  Its syntax is a bad value (400); a well-formed schedule out of range (betas,
+     * T) is impossible (422). */
+    mf_schedule s = {0};
+    mf_diag sd = {0};
+    mf_err err = mf_schedule_init(&s, r->schedule, &sd);
+    mf_schedule_deinit(&s);
+    if (err == MF_ENOMEM) {
+        return mf_req_fail_nomem(d);
+    }
+    if (err != MF_OK) {
+        return mf_req_fail(d, err == MF_ERANGE ? "impossible" : "bad_value", ptr,
+                           "\"%s\" is not a schedule the server can build: %s", ptr, sd.msg);
+    }
     return MF_OK;
 }
 
@@ -119,6 +134,22 @@ const mf_req_field mf_train_settings[] = {
 };
 #undef CUSTOM
 #undef P
+
+void mf_train_settings_cost(const mf_train_params *p, const mf_budget_net *net,
+                            const char *net_field, const char *prefix, mf_job_cost *c)
+{
+    double P = mf_budget_params(net), D = (double) net->out, B = (double) p->batch;
+    char field[MF_BUDGET_FIELD_CAP];
+    /* core/train.c: the network, its gradient, Adam's m and v, the EMA copy */
+    mf_cost_mem(c, net_field, "the network, its gradient, Adam's moments and the EMA",
+                5.0 * P * 4.0);
+    /* the split workspace of a batch, and its noisy inputs, noise, output and clean rows */
+    mf_req_ptr_join(field, sizeof field, prefix, "batch");
+    mf_cost_mem(c, field, "a batch's activations",
+                B * (mf_budget_row_floats(net, true) + 4.0 * D) * 4.0);
+    mf_req_ptr_join(field, sizeof field, prefix, "steps");
+    mf_cost_flops(c, field, "the training steps", (double) p->steps * B * 6.0 * P);
+}
 
 void mf_train_settings_default(mf_train_params *p, const mf_req_limits *lim)
 {

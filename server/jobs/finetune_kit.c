@@ -92,7 +92,8 @@ mf_err mf_ft_checkpoint_load(mf_job *j, size_t max_bytes, mf_model **ret)
         return MF_ENOTFOUND;
     }
     mf_diag d = {0};
-    return mf_model_load_file(file, max_bytes, ret, &d);
+    return mf_model_load_file_limited(file, max_bytes, mf_registry_model_limits(mf_job_registry(j)),
+                                      ret, &d);
 }
 
 void mf_ft_checkpoint_remove(mf_job *j)

@@ -162,6 +162,11 @@ static mf_err prepare(mf_job *j, mf_diag *d)
         pointer_of(sub.field, ptr, sizeof ptr);
         return mf_diag_setc(d, MF_ERANGE, "bad_value", ptr, "%s", sub.msg);
     }
+    size_t n_rows = xj->builtin ? POOL_ROWS : xj->data->table->n_rows;
+    mf_err err = mf_dxmi_check_budget(q, &m->net->cfg, n_rows, mf_job_limits(j), d);
+    if (err != MF_OK) {
+        return err;
+    }
     mf_var_sched v;
     if (mf_var_sched_init(&m->sched, q->o.T, q->o.schedule, &v) != MF_OK) {
         return mf_diag_setc(d, MF_ERANGE, "impossible", "/params/schedule",

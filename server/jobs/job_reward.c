@@ -147,7 +147,8 @@ static void pointer_of(const char *field, char *out, size_t cap)
     snprintf(out, cap, "/params/%s", field);
 }
 
-/* The data set and labels exist and fit together, the parent fits, core accepts the settings. */
+/* The data set and labels exist and fit together, the parent fits, core accepts the settings,
+ * the budget holds. */
 static mf_err prepare(mf_job *j, mf_diag *d)
 {
     reward_job *rj = mf_job_priv(j);
@@ -206,6 +207,15 @@ static mf_err prepare(mf_job *j, mf_diag *d)
     if (q->steps > T) {
         return mf_diag_setc(d, MF_ERANGE, "impossible", "/params/steps",
                             "steps is %zu but the model has only %zu timesteps", q->steps, T);
+    }
+    /* the rows it will hold: a built-in set's drawn, an upload's own, and the labels */
+    size_t n_rows =
+        (rj->builtin ? q->n_unlabelled : rj->data->table->n_rows) +
+        (rj->labels != NULL ? rj->labels->table->n_rows : (rj->builtin ? q->n_labelled : 0));
+    err = mf_reward_check_budget(q, parent != NULL ? &parent->net->cfg : NULL, D, n_rows,
+                                 mf_job_limits(j), d);
+    if (err != MF_OK) {
+        return err;
     }
     mf_job_progress(j, 0, q->train.steps, NULL, false);
     return q->out_model[0] != '\0' ? mf_job_reserve_model(j, q->out_model, "/params/out_model", d)

@@ -31,12 +31,20 @@ typedef struct sample_job {
     size_t next_row; /* rows done */
 } sample_job;
 
-/* The model's limits and defaults, as for POST /v1/samples (under /params). */
+/* The model's limits and defaults, as for POST /v1/samples (under /params), and the
+ * job's budget. */
 static mf_err prepare(mf_job *j, mf_diag *d)
 {
     mf_sample_req *q = mf_job_params(j);
+    const mf_model *m = mf_job_model(j);
     uint64_t seed = q->has_seed ? q->seed : mf_job_random_seed(j);
-    return mf_sample_resolve(q, mf_job_model(j), mf_job_limits(j), seed, "/params", d);
+    mf_err err = mf_sample_resolve(q, m, mf_job_limits(j), seed, "/params", d);
+    if (err != MF_OK) {
+        return err;
+    }
+    mf_sampler_opts o = mf_sample_opts(q, m);
+    double evals = (double) mf_sampler_n_evals(&o) * (double) mf_steer_evals_per_step(q);
+    return mf_sample_check_budget(q, &m->net->cfg, evals, SAMPLE_JOB_CHUNK, mf_job_limits(j), d);
 }
 
 /* All rows are made: the metrics, then the result. */

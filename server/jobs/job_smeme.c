@@ -95,7 +95,8 @@ static mf_smeme_opts opts_of(const mf_smeme_req *q)
     return o;
 }
 
-/* The parent's limits (its timesteps, no condition input), and the out_model not taken. */
+/* The parent's limits (its timesteps, no condition input), the budget, and the out_model not
+ * taken. */
 static mf_err prepare(mf_job *j, mf_diag *d)
 {
     const mf_smeme_req *q = mf_job_params(j);
@@ -114,6 +115,10 @@ static mf_err prepare(mf_job *j, mf_diag *d)
         return mf_diag_setc(d, MF_ERANGE, "impossible", "/model",
                             "model %s is conditional; finetune.smeme needs an unconditional one",
                             mf_job_model_id(j));
+    }
+    mf_err err = mf_smeme_check_budget(q, &m->net->cfg, mf_job_limits(j), d);
+    if (err != MF_OK) {
+        return err;
     }
     mf_job_progress(j, 0, (uint64_t) q->K * q->rounds, NULL, false);
     return q->out_model[0] != '\0' ? mf_job_reserve_model(j, q->out_model, "/params/out_model", d)

@@ -58,11 +58,15 @@ static mf_err hold_dataset(mf_job *j, mf_diag *d)
     return MF_OK;
 }
 
-/* Its data set exists (and is held), and the model it will make: its out_model is not taken. */
+/* Its data set exists (and is held), an upload's columns keep it within the budgets (the
+ * codec checked a built-in set's), and the model it will make: its out_model is not taken. */
 static mf_err prepare(mf_job *j, mf_diag *d)
 {
     const mf_train_req *q = mf_job_params(j);
     mf_err err = q->builtin ? MF_OK : hold_dataset(j, d);
+    if (err == MF_OK && !q->builtin) {
+        err = mf_train_check_budget(q, q->p.table->n_dims, mf_job_limits(j), d);
+    }
     if (err == MF_OK && q->out_model[0] != '\0') {
         err = mf_job_reserve_model(j, q->out_model, "/params/out_model", d);
     }

@@ -563,24 +563,38 @@ check(st == 409 and j["error"]["code"] == "no_result", "no result for a cancelle
 st, _, lst = d.json("GET", "/v1/jobs?state=cancelled")
 check(st == 200 and {a["id"], b["id"]} <= {x["id"] for x in lst["jobs"]}, "list by state")
 
-# a job's final status event carries its job object exactly as GET /v1/jobs/{id} shows it
-_, _, bad = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 2,
-                                                                     "schedule": "linear:0.5:0.1:1000"}})
-check(wait_state(d, bad["id"], ["failed"], 30) is not None, "a train job with a bad schedule fails")
-for jid, what in ((job, "succeeded train"), (a["id"], "cancelled running"), (b["id"], "cancelled queued"),
-                  (bad["id"], "failed")):
+# a schedule core cannot build is refused at submit, naming it (it used to fail the job when it ran)
+st, _, e = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 2,
+                                                                    "schedule": "linear:0.5:0.1:1000"}})
+check(st == 422 and e["error"]["code"] == "impossible" and e["error"]["field"] == "/params/schedule",
+      "a train job with a bad schedule is refused at submit (%s %s)" % (st, e))
+
+
+def final_event_is_get(jid, what):
+    """A job's final status event carries its job object exactly as GET /v1/jobs/{id} shows it."""
     fin = read_events(d, jid)[-1][2].get("job_object")
     _, _, got = d.json("GET", "/v1/jobs/" + jid)
     check(fin == got, "final event's job object equals GET (%s)%s" % (what, "" if fin == got else
           ": " + str(sorted(k for k in set(fin or {}) | set(got) if (fin or {}).get(k) != got.get(k)))))
 
+
+for jid, what in ((job, "succeeded train"), (a["id"], "cancelled running"), (b["id"], "cancelled queued")):
+    final_event_is_get(jid, what)
+
 # ---- kill -9 and restart: nothing lost ----------------------------------------------
 _, _, run = d.json("POST", "/v1/jobs", long_train)
 _, _, qd = d.json("POST", "/v1/jobs", {"type": "sample", "model": "gaussian", "params": {"n": 100, "sampler": "ddim", "steps": 20, "seed": 9}})
+# queued, and over the memory budget the daemon restarts with (a 4096-row batch: ~70 MB)
+_, _, doomed = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 2,
+                                                                        "batch": 4096, "hidden": [512, 512]}})
 check(wait_state(d, run["id"], ["running"]) is not None, "job running before kill -9")
 finished = job  # the train job above
 d.kill9()
-d = Daemon("--max-running", "1")
+d = Daemon("--max-running", "1", "--max-job-memory", str(16 << 20))
+jf = wait_state(d, doomed["id"], ["failed"], 30)
+check(jf is not None and jf["error"]["code"] == "invalid_after_restart" and "budget" in jf["error"]["message"],
+      "a queued job over the restarted daemon's budget fails, saying why (%s)" % (jf or {}).get("error"))
+final_event_is_get(doomed["id"], "failed")
 st, _, j = d.json("GET", "/v1/jobs/%s/result" % finished)
 check(st == 200 and j["model"] == "moons-small", "finished result served after kill -9")
 st, _, j = d.json("GET", "/v1/models/eg-copy")

@@ -40,6 +40,20 @@ START_TEST(test_size_mul)
 }
 END_TEST
 
+START_TEST(test_size_add)
+{
+    size_t r = 7;
+    ck_assert_int_eq(mf_size_add(3, 4, &r), MF_OK);
+    ck_assert_uint_eq(r, 7);
+    ck_assert_int_eq(mf_size_add(SIZE_MAX - 1, 1, &r), MF_OK);
+    ck_assert_uint_eq(r, SIZE_MAX);
+    r = 5;
+    ck_assert_int_eq(mf_size_add(SIZE_MAX, 1, &r), MF_ERANGE);
+    ck_assert_int_eq(mf_size_add(SIZE_MAX / 2 + 1, SIZE_MAX / 2 + 1, &r), MF_ERANGE);
+    ck_assert_uint_eq(r, 5); /* untouched on failure */
+}
+END_TEST
+
 START_TEST(test_diag)
 {
     mf_diag d;
@@ -58,6 +72,7 @@ static Suite *err_suite(void)
     TCase *tc = tcase_create("codes");
     tcase_add_test(tc, test_names_and_messages);
     tcase_add_test(tc, test_size_mul);
+    tcase_add_test(tc, test_size_add);
     tcase_add_test(tc, test_diag);
     suite_add_tcase(s, tc);
     return s;

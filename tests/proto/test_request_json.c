@@ -331,6 +331,19 @@ static const bad_case bad_cases[] = {
     J(JT("\"schedule\":\"\""), B400, "bad_value", "/params/schedule"),
     J(JT("\"schedule\":\"" ID64 "\""), B400, "bad_value", "/params/schedule"),
     J(JT("\"schedule\":1"), B400, "wrong_type", "/params/schedule"),
+    /* the schedule is built at submit: its syntax is a bad value, its range impossible */
+    J(JT("\"schedule\":\"bogus\""), B400, "bad_value", "/params/schedule"),
+    J(JT("\"schedule\":\"cosine:1000\""), B400, "bad_value", "/params/schedule"),
+    J(JT("\"schedule\":\"linear:0.5:0.1:1000\""), B422, "impossible", "/params/schedule"),
+    J(JT("\"schedule\":\"cosine:2:1000\""), B422, "impossible", "/params/schedule"),
+    J("{\"type\":\"finetune.reward\",\"params\":{\"dataset\":\"ring\",\"train\":{\"schedule\":"
+      "\"linear:0.5:0.1:1000\"}}}",
+      B422, "impossible", "/params/train/schedule"),
+    /* each field in range, the job over the budgets (test_job_budget.c has the numbers) */
+    J(JT("\"hidden\":[8192,8192,8192,8192,8192,8192,8192,8192]"), B422, "impossible",
+      "/params/hidden"),
+    J(JT("\"hidden\":[2048,2048,2048],\"steps\":200000,\"batch\":4096"), B422, "impossible",
+      "/params/steps"),
     J(JT("\"steps\":0"), B400, "out_of_range", "/params/steps"),
     J(JT("\"steps\":200001"), B400, "out_of_range", "/params/steps"),
     J(JT("\"steps\":-1"), B400, "out_of_range", "/params/steps"),
@@ -802,7 +815,11 @@ END_TEST
 
 START_TEST(test_samples_limits)
 {
-    mf_req_limits lim = {.max_n = 5, .max_steps = 50, .max_train_steps = 10, .max_batch = 8};
+    mf_req_limits lim = mf_req_limits_default();
+    lim.max_n = 5;
+    lim.max_steps = 50;
+    lim.max_train_steps = 10;
+    lim.max_batch = 8;
     mf_sample_req r = samples_ok("{\"model\":\"m\",\"n\":5,\"steps\":50}", &lim);
     ck_assert_uint_eq(r.n, 5);
     ck_assert_uint_eq(r.steps, 50);
@@ -940,15 +957,20 @@ END_TEST
 
 /* ---- jobs and the params_json round trip --------------------------------------------- */
 
-static mf_job_req job_ok(const char *body)
+static mf_job_req job_ok_within(const char *body, const mf_req_limits *lim)
 {
-    mf_req_limits lim = mf_req_limits_default();
     mf_job_req j;
     mf_diag err;
-    unsigned st = decode_job(body, strlen(body), &lim, &j, &err);
+    unsigned st = decode_job(body, strlen(body), lim, &j, &err);
     ck_assert_msg(st == 0, "%s: %s %s %s", body, err.code, err.field, err.msg);
     ck_assert_ptr_nonnull(j.params_json);
     return j;
+}
+
+static mf_job_req job_ok(const char *body)
+{
+    mf_req_limits lim = mf_req_limits_default();
+    return job_ok_within(body, &lim);
 }
 
 static void assert_same_sample(const mf_sample_req *a, const mf_sample_req *b)
@@ -1171,11 +1193,18 @@ END_TEST
 
 START_TEST(test_job_train_all_fields)
 {
-    mf_job_req j = job_ok(
+    /* Every field at its bound: together far over the default budgets (test_job_budget.c
+     * checks those), so they are opened here. */
+    mf_req_limits lim = mf_req_limits_default();
+    lim.max_model_params = SIZE_MAX;
+    lim.max_job_bytes = SIZE_MAX;
+    lim.max_job_flops = 1e300;
+    mf_job_req j = job_ok_within(
         "{\"type\":\"train\",\"params\":{\"dataset\":\"digits\",\"hidden\":[8192,1,8192,1,8192,"
-        "1,8192,3],\"emb\":8192,\"schedule\":\"cosine:1000\",\"steps\":200000,\"batch\":4096,"
+        "1,8192,3],\"emb\":8192,\"schedule\":\"cosine:0.008:1000\",\"steps\":200000,\"batch\":4096,"
         "\"lr\":1,\"lr_min\":0,\"warmup\":1000000000,\"ema\":0.999999,\"clip\":1e9,"
-        "\"seed\":9007199254740992,\"dequantise\":true,\"out_model\":\"" ID64 "\"}}");
+        "\"seed\":9007199254740992,\"dequantise\":true,\"out_model\":\"" ID64 "\"}}",
+        &lim);
     const mf_train_req *t = P_TRAIN(j);
     ck_assert_str_eq(mf_dataset_name(t->p.dataset), "digits");
     ck_assert_uint_eq(t->p.n_hidden, 8);
@@ -1183,7 +1212,7 @@ START_TEST(test_job_train_all_fields)
     ck_assert_uint_eq(t->p.hidden[1], 1);
     ck_assert_uint_eq(t->p.hidden[7], 3);
     ck_assert_uint_eq(t->p.emb, 8192);
-    ck_assert_str_eq(t->p.schedule, "cosine:1000");
+    ck_assert_str_eq(t->p.schedule, "cosine:0.008:1000");
     ck_assert_uint_eq(t->p.steps, 200000);
     ck_assert_uint_eq(t->p.batch, 4096);
     ck_assert(t->p.lr == 1.0);
@@ -1197,7 +1226,7 @@ START_TEST(test_job_train_all_fields)
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"out_model\":\"" ID64 "\""));
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"hidden\":[8192,1,8192,1,8192,1,8192,3]"));
     ck_assert_ptr_nonnull(strstr(j.params_json, "\"seed\":9007199254740992"));
-    assert_round_trip(&j);
+    assert_round_trip_lim(&j, &lim);
     mf_job_req_done(&j);
 }
 
@@ -1205,11 +1234,11 @@ END_TEST
 
 START_TEST(test_job_train_bounds)
 {
-    /* ID64 is 64 bytes: one too long for a schedule; 63 fit. */
+    /* ID64 is 64 bytes: one too long for a schedule; 63 fit (a schedule core builds). */
     mf_job_req j = job_ok("{\"type\":\"train\",\"params\":{\"out_model\":\"x\",\"clip\":0,"
                           "\"ema\":0,\"warmup\":0,\"lr\":1e-300,\"batch\":1,\"steps\":1,"
                           "\"emb\":2,\"hidden\":[1],\"dataset\":\"linear_subspace\",\"schedule\":"
-                          "\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0\"}}");
+                          "\"linear:0.00010000000000000000000000000000000000000000:0.02:1000\"}}");
     const mf_train_req *t = P_TRAIN(j);
     ck_assert_str_eq(mf_dataset_name(t->p.dataset), "linear_subspace");
     ck_assert_uint_eq(t->p.n_hidden, 1);
@@ -1539,7 +1568,11 @@ START_TEST(test_job_smeme_limits)
 {
     /* Smaller operator limits: the defaults of steps and n_metric_samples give
      * way to them, and values above them are out of range. */
-    mf_req_limits lim = {.max_n = 500, .max_steps = 50, .max_train_steps = 10, .max_batch = 8};
+    mf_req_limits lim = mf_req_limits_default();
+    lim.max_n = 500;
+    lim.max_steps = 50;
+    lim.max_train_steps = 10;
+    lim.max_batch = 8;
     mf_job_req j;
     mf_diag err;
     const char *b = "{\"type\":\"finetune.smeme\",\"model\":\"m\"}";

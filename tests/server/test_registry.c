@@ -115,7 +115,7 @@ static void assert_same_params(const mf_model *a, const mf_model *b)
 static mf_registry *open_ok(const char *shipped, const char *store, size_t *loaded, size_t *skipped)
 {
     mf_registry *r = NULL;
-    mf_err err = mf_registry_open(shipped, store, MAX_MB, &r, loaded, skipped);
+    mf_err err = mf_registry_open(shipped, store, MAX_MB, NULL, &r, loaded, skipped);
     ck_assert_msg(err == MF_OK, "open %s %s: %s", shipped ? shipped : "NULL", store,
                   mf_err_name(err));
     ck_assert_ptr_nonnull(r);
@@ -284,7 +284,8 @@ START_TEST(test_open_skips_bad_files)
 
     mf_registry *r = NULL;
     size_t loaded = 99, skipped = 99;
-    ck_assert_int_eq(mf_registry_open(d.shipped, d.store, 1u << 20, &r, &loaded, &skipped), MF_OK);
+    ck_assert_int_eq(mf_registry_open(d.shipped, d.store, 1u << 20, NULL, &r, &loaded, &skipped),
+                     MF_OK);
     ck_assert_uint_eq(loaded, 3);
     /* Bad Name, Upper, 65 a's, truncated, header-only, garbage, empty, adir, digits
      * (too big), and the stored gaussian */
@@ -317,7 +318,7 @@ START_TEST(test_open_skips_bad_files)
 
     /* ret_loaded and ret_skipped may be NULL */
     r = NULL;
-    ck_assert_int_eq(mf_registry_open(d.shipped, d.store, 1u << 20, &r, NULL, NULL), MF_OK);
+    ck_assert_int_eq(mf_registry_open(d.shipped, d.store, 1u << 20, NULL, &r, NULL, NULL), MF_OK);
     mf_registry_free(r);
     remove_tree(d.root);
 }
@@ -332,17 +333,17 @@ START_TEST(test_open_errors)
     mf_registry *keep = (mf_registry *) &keep, *r = keep;
     char p[256];
     snprintf(p, sizeof p, "%s/missing", d.root);
-    ck_assert_int_eq(mf_registry_open(p, d.store, MAX_MB, &r, NULL, NULL), MF_EIO);
+    ck_assert_int_eq(mf_registry_open(p, d.store, MAX_MB, NULL, &r, NULL, NULL), MF_EIO);
     ck_assert_ptr_eq(r, keep);
     snprintf(p, sizeof p, "%s/no/such/store", d.root); /* parent missing: cannot create */
-    ck_assert_int_eq(mf_registry_open(d.shipped, p, MAX_MB, &r, NULL, NULL), MF_EIO);
+    ck_assert_int_eq(mf_registry_open(d.shipped, p, MAX_MB, NULL, &r, NULL, NULL), MF_EIO);
     ck_assert_ptr_eq(r, keep);
     ck_assert(!file_exists(p));
     snprintf(p, sizeof p, "%s/afile", d.root); /* the store is a file */
     write_all(p, "x", 1);
-    ck_assert_int_eq(mf_registry_open(d.shipped, p, MAX_MB, &r, NULL, NULL), MF_EIO);
+    ck_assert_int_eq(mf_registry_open(d.shipped, p, MAX_MB, NULL, &r, NULL, NULL), MF_EIO);
     ck_assert_ptr_eq(r, keep);
-    ck_assert_int_eq(mf_registry_open(d.shipped, NULL, MAX_MB, &r, NULL, NULL), MF_EINVAL);
+    ck_assert_int_eq(mf_registry_open(d.shipped, NULL, MAX_MB, NULL, &r, NULL, NULL), MF_EINVAL);
     ck_assert_ptr_eq(r, keep);
     remove_tree(d.root);
 }

@@ -113,8 +113,8 @@ static void env_init(env *e)
     snprintf(dst, sizeof dst, "%s/gaussian.safetensors", e->shipped);
     copy_file(src, dst, SIZE_MAX);
     size_t loaded = 0;
-    ck_assert_int_eq(mf_registry_open(e->shipped, e->models, 8u << 20, &e->reg, &loaded, NULL),
-                     MF_OK);
+    ck_assert_int_eq(
+        mf_registry_open(e->shipped, e->models, 8u << 20, NULL, &e->reg, &loaded, NULL), MF_OK);
     ck_assert_uint_eq(loaded, 1);
     open_store(e);
     pthread_mutex_init(&e->mu, NULL);
@@ -1190,18 +1190,17 @@ START_TEST(test_train_job)
     ck_assert_uint_eq(m->model->net->cfg.emb_dim, 4);
     mf_registry_release(e.reg, m);
 
-    /* a schedule core rejects: failed with bad_params once it starts */
-    submit_job(&e,
-               "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"hidden\":[8],\"emb\":4,"
-               "\"steps\":2,\"batch\":8,\"schedule\":\"linear:0.5:0.1:1000\"}}",
-               id2, 0);
-    r = wait_final(&e, id2);
-    ck_assert_int_eq(r.state, MF_JOB_FAILED);
-    assert_error_code(&r, "bad_params");
-    mf_job_rec_done(&r);
-    event_log(&e, id2, log, sizeof log, NULL, NULL);
-    ck_assert_str_eq(log, "status:queued,status:running,status:failed");
-    WAIT_UNTIL(stats(&e).jobs_finished[MF_JOB_FAILED] == 1); /* the taken out_model never ran */
+    /* a schedule core rejects: refused when decoded, before the scheduler sees it (it
+     * failed with bad_params once it started); neither it nor the taken out_model ran */
+    const char *bad = "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"hidden\":[8],"
+                      "\"emb\":4,\"steps\":2,\"batch\":8,\"schedule\":\"linear:0.5:0.1:1000\"}}";
+    mf_req_limits lim = mf_req_limits_default();
+    mf_job_req q;
+    mf_diag d = {0};
+    ck_assert_int_eq(mf_req_decode_job(bad, strlen(bad), &lim, &q, &d), MF_EINVAL);
+    ck_assert_str_eq(d.code, "impossible");
+    ck_assert_str_eq(d.field, "/params/schedule");
+    ck_assert_uint_eq(stats(&e).jobs_finished[MF_JOB_FAILED], 0);
     ck_assert_uint_eq(stats(&e).jobs_finished[MF_JOB_SUCCEEDED], 2);
     env_done(&e);
 }
