@@ -9,6 +9,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "http_conn.h"
 #include "http_guard.h"
 #include "http_req.h"
+#include "http_spool.h"
 #include "http_status.h"
 #include "log.h"
 #include "routes.h"
@@ -306,6 +308,7 @@ static req *req_new(mf_server *s, struct MHD_Connection *conn, const char *url, 
     }
     r->srv = s;
     r->conn = conn;
+    r->spool_fd = -1;
     r->method = method;
     r->t0 = mf_mono_s();
     snprintf(r->path, sizeof r->path, "%s", url);
@@ -365,6 +368,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
             /* MHD_NO closes the connection: the body went past what we read of a refused one */
             return mf_http_drain(r, n) ? MHD_YES : MHD_NO;
         }
+        if (r->route != NULL && r->route->body == MF_ROUTE_MAX_UPLOAD) {
+            (void) mf_spool_append(r, upload_data, n); /* a failure is answered once it is all in */
+            return MHD_YES;
+        }
         if (r->len + n + 1 > r->cap) {
             size_t cap = r->cap == 0 ? 4096 : r->cap;
             while (cap < r->len + n + 1) {
@@ -398,6 +405,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (atomic_load(&s->quiescing)) {
         return mf_http_error(r, "shutting_down", NULL, "the server is shutting down");
     }
+    int e = mf_spool_finish(r);
+    if (e != 0) {
+        mf_log(MF_LOG_WARN, r->id, NULL, "cannot spool the upload: %s", strerror(e));
+        return e == ENOSPC || e == EDQUOT
+                   ? mf_http_error(r, "insufficient_storage", NULL,
+                                   "the server's disk is full: the upload cannot be received")
+                   : mf_http_error(r, "internal", NULL, "the upload cannot be received: %s",
+                                   strerror(e));
+    }
     return dispatch(r);
 }
 
@@ -428,7 +444,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->cleanup != NULL) {
         r->cleanup(r);
     }
-    free(r->body);
+    if (r->spool_map != NULL || r->spool_fd >= 0) {
+        mf_spool_release(r); /* body was the mapping */
+    } else {
+        free(r->body);
+    }
     free(r);
     *con_cls = NULL;
 }

@@ -42,6 +42,7 @@ typedef struct mf_http_cfg {
     const char *cors_origins; /* comma-separated allow-list, "*" = any, NULL/"" = none */
     double heartbeat_s;       /* stream heartbeat period */
     const char *openapi_path; /* file served at /openapi.yaml, or NULL */
+    const char *spool_dir;    /* upload bodies are spooled here (http_spool.c) */
     const char *allowed_hosts; /* more Host names answered, comma-separated, "*" = any */
     const struct mf_keys *keys; /* API keys, or NULL: no keys asked (loopback or --insecure-open) */
     unsigned metrics_scope;     /* the scope /metrics needs (auth.h), 0 = open */
@@ -76,6 +77,10 @@ struct req {
     size_t len, cap, limit;
     bool too_big;
     bool started; /* the handler ran once with the whole body */
+    /* an upload's body, spooled to an unlinked file and then mapped as body (http_spool.c) */
+    int spool_fd;      /* -1: none */
+    void *spool_map;   /* the mapping body points into, or NULL */
+    int spool_err;     /* errno of a failed spool write, or 0 */
     /* a body refused as too large is read and dropped first (http_conn.c: mf_http_drain) */
     size_t drained;
     double refused_at;

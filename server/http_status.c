@@ -40,6 +40,7 @@ static const struct {
     {"queue_full", 503},
     {"shutting_down", 503},
     {"internal", 500},
+    {"insufficient_storage", 507},
     {"store", 500},
 };
 

@@ -345,6 +345,7 @@ int main(int argc, char **argv)
                       .cors_origins = c.cors,
                       .heartbeat_s = c.heartbeat,
                       .openapi_path = openapi,
+                      .spool_dir = c.model_store,
                       .allowed_hosts = c.allowed_hosts,
                       .keys = keys,
                       .metrics_scope = (unsigned) mscope,

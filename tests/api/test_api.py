@@ -102,6 +102,33 @@ def raw_head(path, length):
 
 resp = raw_head("/v1/models?id=big", 4100000)
 check(resp.startswith(b"HTTP/1.1 413") and b'"too_large"' in resp, "oversize upload 413 before the body is read")
+
+
+def vm_rss_mib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return None
+
+
+# Upload bodies are spooled to an unlinked file, not held in memory: 20 uploads of 3.5 MB each,
+# left unfinished, would hold 70 MB of heap if buffered.
+rss0 = vm_rss_mib(d.proc.pid)
+slow = []
+for i in range(20):
+    s_ = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    s_.sendall(("POST /v1/models?id=slow%d HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
+                "Content-Length: 3900000\r\n\r\n" % i).encode() + b"\0" * 3500000)
+    slow.append(s_)
+time.sleep(0.5)
+rss1 = vm_rss_mib(d.proc.pid)
+store_dir = os.path.join(TMP, "models")
+leftover = [f for f in os.listdir(store_dir) if f.startswith(".upload-")]
+check(rss1 - rss0 < 25 and not leftover,
+      "20 unfinished 3.5 MB uploads: the daemon's RSS grew %.1f MiB (< 25; 84 when they were buffered), no spool file named (%s)"
+      % (rss1 - rss0, leftover))
+for s_ in slow:
+    s_.close()
 st, _, j = d.json("POST", "/v1/samples", {"model": "eg-copy", "n": 16, "seed": 5, "sampler": "ddim", "steps": 20})
 st2, _, j2 = d.json("POST", "/v1/samples", {"model": "eight_gaussians", "n": 16, "seed": 5, "sampler": "ddim", "steps": 20})
 check(st == 200 and j["samples"] == j2["samples"], "uploaded copy samples like its original")
