@@ -33,6 +33,7 @@ static const struct {
     {"invalid_model", 422},
     {"invalid_dataset", 422},
     {"queue_full", 503},
+    {"insufficient_storage", 507},
     {"shutting_down", 503},
     {"internal", 500},
     {"store", 500},
@@ -57,6 +58,8 @@ static const char *default_code(mf_err err)
         return "shutting_down";
     case MF_EIO:
         return "store";
+    case MF_ENOSPC:
+        return "insufficient_storage";
     default:
         return "internal";
     }
