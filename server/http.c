@@ -169,6 +169,22 @@ enum MHD_Result mf_http_need_json(req *r)
                          "'{...}' or -H 'Content-Type: application/json')");
 }
 
+enum MHD_Result mf_http_store_fail(req *r, const char *store, const char *what, mf_err err,
+                                   const mf_diag *d)
+{
+    /* d names files and directories: the log's business, never the client's */
+    mf_log(MF_LOG_ERROR, r->id, NULL, "cannot store %s: %s (%s)", what,
+           d != NULL && d->msg[0] != '\0' ? d->msg : mf_strerror(err),
+           d != NULL && d->field[0] != '\0' ? d->field : "-");
+    if (err == MF_ENOSPC) {
+        return mf_http_error(r, "insufficient_storage", NULL,
+                             "the %s is full: %s was not stored; retry once space is freed", store,
+                             what);
+    }
+    return mf_http_error(r, "store", NULL, "the %s failed: %s was not stored (%s)", store, what,
+                         mf_strerror(err));
+}
+
 /* ---- CORS --------------------------------------------------------------------------- */
 
 /* Sets r->origin when the request's Origin is on the allow-list. */

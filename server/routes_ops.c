@@ -6,6 +6,7 @@
 
 #include "api_json.h"
 #include "http_req.h"
+#include "log.h"
 #include "routes.h"
 
 enum MHD_Result mf_route_healthz(req *r)
@@ -44,7 +45,8 @@ static enum MHD_Result serve_file(req *r, const char *path, const char *type)
     fclose(f);
     if (buf == NULL || got != (size_t) n) {
         free(buf);
-        return mf_http_error(r, "internal", NULL, "cannot read %s", path);
+        mf_log(MF_LOG_ERROR, r->id, NULL, "cannot read %s", path); /* the path: for the log only */
+        return mf_http_error(r, "internal", NULL, "cannot read the file served at %s", r->path);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(got, buf, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
