@@ -85,7 +85,8 @@ static struct MHD_Response *json_response(req *r, unsigned *status, char *body)
     }
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (*status == 503 || *status == 429) {
+    /* a 507 of the job store says when the daemon tries it again; an upload's says nothing */
+    if (*status == 503 || *status == 429 || (*status == 507 && r->retry_after > 0)) {
         char ra[16];
         snprintf(ra, sizeof ra, "%u", r->retry_after > 0 ? r->retry_after : 1u);
         MHD_add_response_header(resp, "Retry-After", ra);

@@ -24,6 +24,11 @@ enum MHD_Result mf_route_readyz(req *r)
         why = "draining";
     } else if (mf_store_ping(s->store) != MF_OK) {
         why = "store unreachable";
+    } else if (mf_store_writable(s->store) == MF_ENOSPC) {
+        /* jobs wait until the store takes writes again (scheduler_store.c) */
+        why = "job store: disk full";
+    } else if (mf_store_writable(s->store) != MF_OK) {
+        why = "job store: cannot write";
     }
     if (why != NULL) {
         return mf_http_json(r, 503, mf_json_take_dump(mf_json_health("unavailable", why)));
