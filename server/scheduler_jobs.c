@@ -164,7 +164,7 @@ mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1],
              * and the client should hear that it takes freed space, not just patience */
             return mf_diag_setc(d, err, "insufficient_storage", NULL,
                                 "the job store is full: the job was not stored; retry once space "
-                                "is freed (GET /readyz says when)");
+                                "is freed (the readiness probe says when)");
         }
         err = err == MF_EBUSY ? MF_EIO : err;
         return mf_diag_setc(d, err, "store", NULL, "cannot store the job: %s", mf_strerror(err));
