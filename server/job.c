@@ -103,7 +103,7 @@ static void keep_event(mf_job *j, const char *name, char *data)
     j->backlog.tail = e;
 }
 
-static void drop_unstored(mf_job *j)
+static void drop_backlog(mf_job *j)
 {
     mf_job_backlog *u = &j->backlog;
     size_t n = 0;
@@ -198,7 +198,7 @@ void mf_job_free(mf_job *j)
     if (j == NULL) {
         return;
     }
-    drop_unstored(j);
+    drop_backlog(j);
     if (j->type->deinit != NULL) {
         j->type->deinit(j);
     }
@@ -334,8 +334,8 @@ void mf_job_event(mf_job *j, const char *name, json_t *data)
         mf_log(MF_LOG_ERROR, NULL, j->id, "out of memory for a %s event", name);
         return;
     }
-    /* behind one the store did not take, every event waits: a log keeps its order */
-    if (j->backlog.head != NULL || j->backlog.final) {
+    /* behind a report the store did not take, every event waits: a log keeps its order */
+    if (mf_job_unstored(j)) {
         keep_event(j, name, text);
         return;
     }

@@ -83,12 +83,10 @@ void mf__sched_store_retry(mf_sched *s)
     if (due) {
         /* Not under the lock: a write may wait for another process's (SQLite's busy timeout). */
         mf_err err = mf_store_probe(s->store);
-        uv_mutex_lock(&s->lock);
-        s->stats.store_retries_total++;
-        uv_mutex_unlock(&s->lock);
         double now = mf_mono_s(), since = 0.0;
         size_t stalled = 0, queued = 0;
         uv_mutex_lock(&s->lock);
+        s->stats.store_retries_total++;
         if (err == MF_OK) {
             mf_backoff_ok(&s->store_wait);
             stalled = s->stalled.n;
