@@ -7,6 +7,11 @@
  * X-macro table (libuv's UV_ERRNO_MAP idea), so adding a code updates the
  * enum, mf_err_name() and mf_strerror() together.  The HTTP status a code
  * maps to is decided in exactly one place, in server/.
+ *
+ * MF_ENOSPC is storage that is full (ENOSPC or EDQUOT from the file system,
+ * SQLITE_FULL from the job store), kept apart from MF_EIO because it is the
+ * one storage failure that heals by itself when space is freed: callers
+ * retry it and tell the client "insufficient storage", not "I/O error".
  */
 #ifndef MF_ERR_H
 #define MF_ERR_H
@@ -24,7 +29,8 @@
     XX(EBUSY, -7, "resource busy")                                                       \
     XX(ECANCELED, -8, "operation canceled")                                              \
     XX(ENOTFOUND, -9, "not found")                                                       \
-    XX(EINTERNAL, -10, "internal error")
+    XX(EINTERNAL, -10, "internal error")                                                 \
+    XX(ENOSPC, -11, "no space left on the device (disk full)")
 
 typedef enum mf_err {
     MF_OK = 0,

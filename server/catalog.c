@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "request_json.h"
 
@@ -270,9 +271,24 @@ static bool id_of_name(const char *name, const char *suffix, char id[MF_REQ_ID_M
     return mf_req_id_valid(id);
 }
 
+void mf_catalog_remove_temps(const char *dir, const char *suffix, const char *what)
+{
+    size_t n = 0;
+    mf_diag d = {0};
+    if (mf_fileio_remove_temps(dir, suffix, &n, &d) != MF_OK) {
+        mf_log(MF_LOG_WARN, NULL, NULL, "cannot look for temporary %s files in %s: %s", what, dir,
+               d.msg);
+    } else if (n > 0) {
+        mf_log(MF_LOG_WARN, NULL, NULL,
+               "removed %zu temporary %s file(s) that an interrupted write left in %s", n, what,
+               dir);
+    }
+}
+
 mf_err mf_catalog_scan(const char *dir, const char *suffix, const char *what,
                        mf_catalog_load_fn load, void *ctx, size_t *loaded, size_t *skipped)
 {
+    mf_catalog_remove_temps(dir, suffix, what);
     DIR *d = opendir(dir);
     if (d == NULL) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot read %s directory %s: %s", what, dir,

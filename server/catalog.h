@@ -121,7 +121,15 @@ typedef mf_err (*mf_catalog_load_fn)(void *ctx, const char *path, const char *id
                                      const struct stat *st);
 
 /**
- * Calls load for every regular file dir/<id><suffix>; a file with the suffix
+ * Removes the temporary files of atomic writes (core/fileio.h) that a crash
+ * left in dir, for targets named *suffix, and logs how many there were
+ * ("model", "dataset", "checkpoint": what).  A missing dir has none.
+ */
+void mf_catalog_remove_temps(const char *dir, const char *suffix, const char *what);
+
+/**
+ * Removes the temporaries of dir (mf_catalog_remove_temps), then
+ * calls load for every regular file dir/<id><suffix>; a file with the suffix
  * whose name is no valid id, or that is no regular file, is skipped with a
  * log line naming what ("model", "dataset"); other names (READMEs,
  * temporaries) are passed over.  *loaded and *skipped are incremented.

@@ -50,8 +50,9 @@ typedef struct mf_reg_dataset {
  * The built-in sets and every stored data set of dir (created when absent),
  * each file read under lim's rows and columns (lim->max_bytes bounds uploads,
  * not the stored files, whose size follows from rows and columns).
- * *ret_loaded / *ret_skipped (may be NULL) count files.  Errors: MF_EINVAL,
- * MF_EIO (dir cannot be created or read), MF_ENOMEM.
+ * *ret_loaded / *ret_skipped (may be NULL) count files.  The temporaries of
+ * writes a crash cut short are removed first.  Errors: MF_EINVAL, MF_EIO
+ * (dir cannot be created or read), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_datasets_open(const char *dir, const mf_data_limits *lim, mf_datasets **ret,
                                       size_t *ret_loaded, size_t *ret_skipped);

@@ -93,7 +93,8 @@ static struct MHD_Response *json_response(req *r, unsigned *status, char *body)
     }
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (*status == 503 || *status == 429) {
+    /* a 507 of the job store says when the daemon tries it again; an upload's says nothing */
+    if (*status == 503 || *status == 429 || (*status == 507 && r->retry_after > 0)) {
         char ra[16];
         snprintf(ra, sizeof ra, "%u", r->retry_after > 0 ? r->retry_after : 1u);
         MHD_add_response_header(resp, "Retry-After", ra);
@@ -176,6 +177,22 @@ enum MHD_Result mf_http_need_json(req *r)
     return mf_http_error(r, "unsupported_media_type", NULL,
                          "send the body as Content-Type: application/json (with curl: --json "
                          "'{...}' or -H 'Content-Type: application/json')");
+}
+
+enum MHD_Result mf_http_store_fail(req *r, const char *store, const char *what, mf_err err,
+                                   const mf_diag *d)
+{
+    /* d names files and directories: the log's business, never the client's */
+    mf_log(MF_LOG_ERROR, r->id, NULL, "cannot store %s: %s (%s)", what,
+           d != NULL && d->msg[0] != '\0' ? d->msg : mf_strerror(err),
+           d != NULL && d->field[0] != '\0' ? d->field : "-");
+    if (err == MF_ENOSPC) {
+        return mf_http_error(r, "insufficient_storage", NULL,
+                             "the %s is full: %s was not stored; retry once space is freed", store,
+                             what);
+    }
+    return mf_http_error(r, "store", NULL, "the %s failed: %s was not stored (%s)", store, what,
+                         mf_strerror(err));
 }
 
 /* ---- CORS --------------------------------------------------------------------------- */
@@ -407,11 +424,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     int e = mf_spool_finish(r);
     if (e != 0) {
-        mf_log(MF_LOG_WARN, r->id, NULL, "cannot spool the upload: %s", strerror(e));
+        /* the upload's id (?id=), so the client knows what was lost; never a path */
+        const char *id = mf_http_arg(r, "id");
+        id = id != NULL && mf_req_id_valid(id) ? id : "the body";
+        mf_log(MF_LOG_WARN, r->id, NULL, "cannot spool the upload of %s: %s", id, strerror(e));
         return e == ENOSPC || e == EDQUOT
                    ? mf_http_error(r, "insufficient_storage", NULL,
-                                   "the server's disk is full: the upload cannot be received")
-                   : mf_http_error(r, "internal", NULL, "the upload cannot be received: %s",
+                                   "the server's disk is full: %s cannot be received", id)
+                   : mf_http_error(r, "internal", NULL, "%s cannot be received: %s", id,
                                    strerror(e));
     }
     return dispatch(r);

@@ -98,7 +98,7 @@ struct req {
     atomic_int call_done;
     double t0;
     int status;
-    unsigned retry_after; /* Retry-After of a 503/429 (seconds; 0: 1) */
+    unsigned retry_after; /* Retry-After of a 503/429 (seconds; 0: 1) or a 507 (0: none) */
     char location[160];   /* Location header of the response, or "" */
 };
 
@@ -153,6 +153,14 @@ bool mf_http_content_type_is(req *r, const char *type);
  * form without a CORS preflight, but not application/json.
  */
 enum MHD_Result mf_http_need_json(req *r);
+/**
+ * Answers a write to store ("model store", "dataset store") that failed with
+ * err: 507 insufficient_storage when the disk is full (MF_ENOSPC), else 500
+ * store, saying that what ("model m1") was not stored.  d's message, which
+ * names files and directories, goes to the log only: no path reaches a client.
+ */
+enum MHD_Result mf_http_store_fail(req *r, const char *store, const char *what, mf_err err,
+                                   const mf_diag *d);
 /*
  * The value of a query argument, or NULL.  A value holding a control
  * character (%00 included, which would cut it short) is MF_HTTP_ARG_BAD, a

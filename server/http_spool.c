@@ -9,8 +9,8 @@
  * The file is unlinked as soon as it is created, so no crash, kill -9 or
  * power loss can leave it behind: its space returns when the last descriptor
  * and mapping go.  Only the instant between mkstemp and unlink could leave a
- * ".upload-XXXXXX" name, which the daemon removes at start with the other
- * temporary files of the store (registry and datasets).
+ * name behind, ".upload.safetensors.XXXXXX", which the registry removes at
+ * start with the other temporaries of the model store (mf_fileio_is_temp).
  */
 #include "http_spool.h"
 

@@ -11,8 +11,12 @@
 
 #include "http_req.h"
 
-/* The name a spool file has for the instant before it is unlinked. */
-#define MF_SPOOL_PREFIX ".upload-"
+/*
+ * The name a spool file has for the instant before it is unlinked: the shape
+ * of an atomic write's temporary in the model store (core/fileio.h,
+ * ".<name>.safetensors.XXXXXX"), which the registry removes at start.
+ */
+#define MF_SPOOL_PREFIX ".upload.safetensors."
 
 /** Appends n bytes of r's body to its spool file (made on the first call).  false: failed
  * (r->spool_err holds errno; later calls fail too). */

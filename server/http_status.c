@@ -38,6 +38,7 @@ static const struct {
     {"invalid_dataset", 422},
     {"rate_limited", 429},
     {"queue_full", 503},
+    {"insufficient_storage", 507},
     {"shutting_down", 503},
     {"internal", 500},
     {"insufficient_storage", 507},
@@ -63,6 +64,8 @@ static const char *default_code(mf_err err)
         return "shutting_down";
     case MF_EIO:
         return "store";
+    case MF_ENOSPC:
+        return "insufficient_storage";
     default:
         return "internal";
     }

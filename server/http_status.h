@@ -3,7 +3,8 @@
  * http_status.h - the one place an error becomes an HTTP status and the
  * machine code of the error body (DESIGN.md: 400 bad input, 404, 409 state
  * conflict, 413, 415, 422 valid JSON but an impossible request, 503 not
- * ready, draining or queue full, 500 the server's fault).
+ * ready, draining or queue full, 507 insufficient_storage: the job store or
+ * the model store is full, 500 the server's fault).
  *
  * Error details travel as an mf_err with an mf_diag (core/err.h): the diag's
  * code, when set, says exactly what went wrong ("out_of_range",

@@ -5,11 +5,15 @@
  *
  * Every report goes to the job store first (events are appended there and
  * streamed from there) and then to the host's callbacks: notify wakes the
- * job's streams, finished keeps the scheduler's statistics.  Store failures
- * are logged and do not stop the job: a job that cannot write its progress
- * still finishes.  Threading: a job is touched by one thread at a time (the
- * submitter, then one worker per slice), so its fields need no lock; the
- * store and the host serialise themselves.
+ * job's streams, finished keeps the scheduler's statistics.  A report the
+ * store does not take for a storage reason (the disk is full) is kept in
+ * order with the job (job_impl.h: mf_job_unstored) and the host is told; the
+ * scheduler gives the job no further slice until mf_job_flush has written
+ * it, so nothing reported is lost or reordered, and seqs stay gap-free (the
+ * store numbers an event when it takes it).  Other store failures are logged
+ * and do not stop the job.  Threading: a job is touched by one thread at a
+ * time (the submitter, then one worker per slice), so its fields need no
+ * lock; the store and the host serialise themselves.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,11 +72,134 @@ mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, mf_job_req *
     return MF_OK;
 }
 
+/* ---- reports the store did not take ------------------------------------------------------ */
+
+static bool storage_trouble(mf_err err)
+{
+    return err == MF_ENOSPC || err == MF_EIO;
+}
+
+bool mf_job_unstored(const mf_job *j)
+{
+    const mf_job_backlog *u = &j->backlog;
+    return u->head != NULL || u->metrics != NULL || u->progress || u->final;
+}
+
+/* Keeps event name (data taken) behind the others the store did not take. */
+static void keep_event(mf_job *j, const char *name, char *data)
+{
+    mf_job_backlog_event *e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        mf_log(MF_LOG_ERROR, NULL, j->id, "out of memory keeping a %s event: lost", name);
+        free(data);
+        return;
+    }
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->data = data;
+    if (j->backlog.tail != NULL) {
+        j->backlog.tail->next = e;
+    } else {
+        j->backlog.head = e;
+    }
+    j->backlog.tail = e;
+}
+
+static void drop_backlog(mf_job *j)
+{
+    mf_job_backlog *u = &j->backlog;
+    size_t n = 0;
+    for (mf_job_backlog_event *e = u->head; e != NULL; n++) {
+        mf_job_backlog_event *next = e->next;
+        free(e->data);
+        free(e);
+        e = next;
+    }
+    if (n > 0 || u->final) {
+        mf_log(MF_LOG_WARN, NULL, j->id, "%zu events%s never stored", n,
+               u->final ? " and the final state" : "");
+    }
+    free(u->metrics);
+    free(u->result);
+    free(u->error);
+    free(u->event);
+    memset(u, 0, sizeof *u);
+}
+
+/* The outcome of one store write of j: true when it is storage trouble (kept, host told). */
+static bool kept_for_later(mf_job *j, mf_err err, const char *what)
+{
+    if (storage_trouble(err)) {
+        j->host->store_failed(j->host->ctx, err);
+        return true;
+    }
+    if (err != MF_OK && err != MF_EBUSY) {
+        mf_log(MF_LOG_ERROR, NULL, j->id, "cannot store the %s: %s", what, mf_strerror(err));
+    }
+    return false;
+}
+
+mf_err mf_job_flush(mf_job *j)
+{
+    mf_job_backlog *u = &j->backlog;
+    mf_store *store = j->host->store;
+    bool appended = false;
+    mf_err err = MF_OK;
+    while (u->head != NULL) {
+        mf_job_backlog_event *e = u->head;
+        err = mf_store_event_append(store, j->id, e->name, e->data, NULL);
+        if (kept_for_later(j, err, "event")) {
+            goto out;
+        }
+        appended = true;
+        u->head = e->next;
+        u->tail = u->head != NULL ? u->tail : NULL;
+        free(e->data);
+        free(e);
+    }
+    if (u->metrics != NULL) {
+        err = mf_store_job_metrics(store, j->id, u->metrics);
+        if (kept_for_later(j, err, "metrics")) {
+            goto out;
+        }
+        free(u->metrics);
+        u->metrics = NULL;
+    }
+    if (u->progress) {
+        err = mf_store_job_progress(store, j->id, j->done, j->total);
+        if (kept_for_later(j, err, "progress")) {
+            goto out;
+        }
+        u->progress = false;
+    }
+    if (u->final) {
+        err = mf_store_job_finish(store, j->id, u->state, u->result, u->error, u->event,
+                                  u->finished_at);
+        if (kept_for_later(j, err, "final state")) {
+            goto out;
+        }
+        mf_log(MF_LOG_INFO, NULL, j->id, "job %s: stored once the job store took it",
+               mf_job_state_name(u->state));
+        appended = true;
+        free(u->result);
+        free(u->error);
+        free(u->event);
+        u->result = u->error = u->event = NULL;
+        u->final = false;
+    }
+    err = MF_OK;
+out:
+    if (appended) {
+        j->host->notify(j->host->ctx, j->id);
+    }
+    return err;
+}
+
 void mf_job_free(mf_job *j)
 {
     if (j == NULL) {
         return;
     }
+    drop_backlog(j);
     if (j->type->deinit != NULL) {
         j->type->deinit(j);
     }
@@ -190,6 +317,9 @@ mf_err mf_job_reserve_model(mf_job *j, const char *name, const char *field, mf_d
 
 char *mf_job_stored_metrics(mf_job *j)
 {
+    if (j->backlog.metrics != NULL) {
+        return strdup(j->backlog.metrics); /* reported, not yet stored */
+    }
     mf_job_rec rec;
     memset(&rec, 0, sizeof rec);
     char *m = NULL;
@@ -210,12 +340,29 @@ void mf_job_event(mf_job *j, const char *name, json_t *data)
         mf_log(MF_LOG_ERROR, NULL, j->id, "out of memory for a %s event", name);
         return;
     }
-    mf_err err = mf_store_event_append(j->host->store, j->id, name, text, NULL);
-    free(text);
-    if (err != MF_OK && err != MF_EBUSY) {
-        mf_log(MF_LOG_ERROR, NULL, j->id, "cannot store a %s event: %s", name, mf_strerror(err));
+    /* behind a report the store did not take, every event waits: a log keeps its order */
+    if (mf_job_unstored(j)) {
+        keep_event(j, name, text);
+        return;
     }
+    mf_err err = mf_store_event_append(j->host->store, j->id, name, text, NULL);
+    if (kept_for_later(j, err, "event")) {
+        keep_event(j, name, text);
+        return;
+    }
+    free(text);
     j->host->notify(j->host->ctx, j->id);
+}
+
+/* Stores j's progress, or keeps it for mf_job_flush when the store cannot take it now. */
+static void store_progress(mf_job *j)
+{
+    if (mf_job_unstored(j)) {
+        j->backlog.progress = true; /* it would fail as well; the flush writes the latest */
+        return;
+    }
+    mf_err err = mf_store_job_progress(j->host->store, j->id, j->done, j->total);
+    j->backlog.progress = kept_for_later(j, err, "progress");
 }
 
 void mf_job_progress(mf_job *j, uint64_t done, uint64_t total, const char *phase, bool force)
@@ -227,24 +374,59 @@ void mf_job_progress(mf_job *j, uint64_t done, uint64_t total, const char *phase
         return;
     }
     j->last_progress = t;
-    mf_err pe = mf_store_job_progress(j->host->store, j->id, done, total);
-    if (pe != MF_OK && pe != MF_EBUSY) {
-        mf_log(MF_LOG_WARN, NULL, j->id, "cannot store the progress: %s", mf_strerror(pe));
-    }
+    store_progress(j);
     mf_job_event(j, "progress", mf_json_event_progress(j->id, done, total, phase));
+}
+
+/* Keeps metrics (copied) as the latest ones the store has not taken. */
+static void keep_metrics(mf_job *j, const char *metrics)
+{
+    char *copy = strdup(metrics);
+    if (copy == NULL) {
+        mf_log(MF_LOG_ERROR, NULL, j->id, "out of memory keeping the metrics: lost");
+        return;
+    }
+    free(j->backlog.metrics);
+    j->backlog.metrics = copy;
 }
 
 void mf_job_metrics(mf_job *j, const char *metrics)
 {
+    if (mf_job_unstored(j)) {
+        keep_metrics(j, metrics);
+        return;
+    }
     mf_err err = mf_store_job_metrics(j->host->store, j->id, metrics);
-    if (err != MF_OK && err != MF_EBUSY) {
-        mf_log(MF_LOG_WARN, NULL, j->id, "cannot store the metrics: %s", mf_strerror(err));
+    if (kept_for_later(j, err, "metrics")) {
+        keep_metrics(j, metrics);
     }
 }
 
 void mf_job_count_samples(mf_job *j, uint64_t n)
 {
     j->host->samples(j->host->ctx, n);
+}
+
+/* Keeps j's final state (ev taken) for mf_job_flush. */
+static void keep_final(mf_job *j, mf_job_state st, const char *result, const char *error, char *ev,
+                       double t)
+{
+    mf_job_backlog *u = &j->backlog;
+    u->result = result != NULL ? strdup(result) : NULL;
+    u->error = error != NULL ? strdup(error) : NULL;
+    u->event = ev != NULL ? ev : strdup("{}");
+    if ((result != NULL && u->result == NULL) || (error != NULL && u->error == NULL) ||
+        u->event == NULL) {
+        mf_log(MF_LOG_ERROR, NULL, j->id, "out of memory keeping the final state: lost");
+        free(u->result);
+        free(u->error);
+        free(u->event);
+        u->result = u->error = u->event = NULL;
+        return;
+    }
+    u->state = st;
+    u->finished_at = t;
+    u->final = true;
 }
 
 /*
@@ -260,7 +442,7 @@ static void finish(mf_job *j, mf_job_state st, const char *result, const char *e
     mf_store *store = j->host->store;
     if (j->started) {
         /* the last progress, so a cancelled job shows where it stopped */
-        (void) !mf_store_job_progress(store, j->id, j->done, j->total);
+        store_progress(j);
     }
     mf_job_rec rec;
     memset(&rec, 0, sizeof rec);
@@ -282,19 +464,37 @@ static void finish(mf_job *j, mf_job_state st, const char *result, const char *e
     fin.result = (char *) result;
     fin.error = (char *) error;
     fin.finished_at = t;
+    if (j->started) {
+        fin.done = j->done; /* what the job knows, stored or not yet */
+        fin.total = j->total;
+    }
+    if (j->backlog.metrics != NULL) {
+        fin.metrics = j->backlog.metrics;
+    }
     json_t *jo = mf_job_object(&fin, -1, false);
     mf_job_rec_done(&rec);
     char *ev = mf_json_take_dump(mf_json_event_status(j->id, mf_job_state_name(st), jo));
     json_decref(jo);
-    mf_err err = mf_store_job_finish(store, j->id, st, result, error, ev != NULL ? ev : "{}", t);
-    free(ev);
-    if (err != MF_OK && err != MF_EBUSY) {
-        mf_log(MF_LOG_ERROR, NULL, j->id, "cannot store the final state: %s", mf_strerror(err));
+    /* The final state goes last: behind what the store has not taken yet, it waits too. */
+    bool keep = mf_job_unstored(j);
+    if (!keep) {
+        mf_err err =
+            mf_store_job_finish(store, j->id, st, result, error, ev != NULL ? ev : "{}", t);
+        keep = kept_for_later(j, err, "final state");
+    }
+    if (keep) {
+        keep_final(j, st, result, error, ev, t);
+    } else {
+        free(ev);
     }
     j->finished = true;
     j->host->finished(j->host->ctx, j, st);
-    mf_log(MF_LOG_INFO, NULL, j->id, "job %s", mf_job_state_name(st));
-    j->host->notify(j->host->ctx, j->id);
+    mf_log(MF_LOG_INFO, NULL, j->id,
+           keep ? "job %s (stored once the job store takes writes)" : "job %s",
+           mf_job_state_name(st));
+    if (!keep) {
+        j->host->notify(j->host->ctx, j->id);
+    }
 }
 
 void mf_job_succeed(mf_job *j, const char *result)

@@ -39,7 +39,34 @@ typedef struct mf_job_host {
     bool (*reserve)(void *ctx, mf_job *j, const char *name, char ret_holder[MF_ID_MAX + 1]);
     /* lets go of j's reservation */
     void (*release)(void *ctx, mf_job *j);
+    /* a write of a job to the store failed for a storage reason (err: MF_ENOSPC, MF_EIO):
+     * the job keeps it (mf_job_unstored) and the host retries later */
+    void (*store_failed)(void *ctx, mf_err err);
 } mf_job_host;
+
+/* An event the job store did not take, kept to be appended in its turn. */
+typedef struct mf_job_backlog_event {
+    struct mf_job_backlog_event *next;
+    char name[16];
+    char *data;
+} mf_job_backlog_event;
+
+/*
+ * What a job reported and the job store did not take (it was full): kept in
+ * memory, in order, and written by mf_job_flush.  Once anything is kept,
+ * later reports are kept behind it, so the event log keeps its order, and the
+ * final state goes last.  A job holds at most one slice's reports here: the
+ * scheduler gives a job with any no further slice until they are written.
+ */
+typedef struct mf_job_backlog {
+    mf_job_backlog_event *head, *tail;
+    char *metrics; /* the latest metrics, or NULL */
+    bool progress; /* done and total */
+    bool final;    /* the final state, with: */
+    mf_job_state state;
+    char *result, *error, *event; /* its payloads and final event */
+    double finished_at;
+} mf_job_backlog;
 
 struct mf_job {
     char id[MF_ID_MAX + 1];
@@ -61,6 +88,8 @@ struct mf_job {
     uint64_t done, total;
     double last_progress;
     mf_par *team; /* during a slice */
+    mf_job_backlog backlog;
+    bool slot;    /* the scheduler counts it as started (its lists, its lock) */
     mf_job *next; /* the scheduler's lists */
 };
 
@@ -79,5 +108,16 @@ void mf_job_free(mf_job *j);
 
 /** Ends a job as cancelled through its type (what is finished is published). */
 void mf_job_cancel_now(mf_job *j);
+
+/** true while the job holds reports the job store did not take. */
+bool mf_job_unstored(const mf_job *j);
+
+/**
+ * Writes what the job store did not take, in order (events, metrics,
+ * progress, final state) and wakes the job's streams.  Stops at the first
+ * storage failure (reported to the host; the rest stays kept) and returns it;
+ * MF_OK when nothing is left.
+ */
+MF_MUST_CHECK mf_err mf_job_flush(mf_job *j);
 
 #endif /* MF_JOB_IMPL_H */

@@ -130,6 +130,16 @@ enum MHD_Result mf_route_metrics(req *r)
         "%.3f\n",
         st.workers, st.busy_workers, st.busy_seconds);
     put(&b,
+        "# HELP manifold_job_store_writable 1 while the job store takes writes, 0 while jobs "
+        "wait for it (disk full).\n# TYPE manifold_job_store_writable gauge\n"
+        "manifold_job_store_writable %d\n"
+        "# HELP manifold_jobs_unstored Jobs holding reports the job store has not taken yet.\n"
+        "# TYPE manifold_jobs_unstored gauge\nmanifold_jobs_unstored %zu\n"
+        "# HELP manifold_job_store_retries_total Probes of a job store that could not write.\n"
+        "# TYPE manifold_job_store_retries_total counter\nmanifold_job_store_retries_total %llu\n",
+        mf_store_writable(s->store) == MF_OK && !st.store_waiting, st.unstored,
+        (unsigned long long) st.store_retries_total);
+    put(&b,
         "# HELP manifold_models Models held in memory.\n# TYPE manifold_models gauge\n"
         "manifold_models %zu\n# HELP manifold_model_parameter_bytes Bytes of model parameters "
         "held.\n# TYPE manifold_model_parameter_bytes gauge\nmanifold_model_parameter_bytes %llu\n",

@@ -110,6 +110,12 @@ mf_err mf_registry_open(const char *shipped_dir, const char *store_dir, size_t m
     if (err == MF_OK) {
         err = load_dir(r, store_dir, false, &loaded, &skipped);
     }
+    if (err == MF_OK) {
+        /* the jobs' checkpoints (jobs/finetune_kit.h), written atomically too */
+        char dir[sizeof r->store_dir + 16];
+        snprintf(dir, sizeof dir, "%s/checkpoints", store_dir);
+        mf_catalog_remove_temps(dir, SUFFIX, "checkpoint");
+    }
     if (err != MF_OK) {
         mf_registry_free(r);
         return err;

@@ -49,7 +49,9 @@ typedef struct mf_reg_model {
  * a file over them is skipped like any invalid one).  *ret_loaded / *ret_skipped (may be
  * NULL) count files.  Errors: MF_EIO (store_dir cannot be created or a
  * directory cannot be read), MF_ENOMEM.  A shipped and a stored file with the
- * same id: the shipped one wins and the other is skipped.
+ * same id: the shipped one wins and the other is skipped.  The temporaries of
+ * writes a crash cut short (in store_dir and its checkpoints/) are removed
+ * first, with a log line counting them.
  */
 MF_MUST_CHECK mf_err mf_registry_open(const char *shipped_dir, const char *store_dir,
                                       size_t max_file_bytes, const mf_model_limits *limits,
@@ -73,7 +75,7 @@ MF_MUST_CHECK mf_err mf_registry_list(mf_registry *r, mf_reg_model ***ret, size_
 /**
  * Saves m to the store as id (atomic write) and adds it; the registry takes m
  * on success only.  Errors: MF_EBUSY (id exists), MF_EINVAL (bad id), those of
- * mf_model_save_file (diag), MF_ENOMEM.
+ * mf_model_save_file (diag; MF_ENOSPC: the disk is full), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *diag);
 

@@ -8,6 +8,7 @@
  * invalid_dataset and a file over a limit 413 too_large, both with the line
  * or byte core names, as the error's field and at the start of its message.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,7 +197,9 @@ enum MHD_Result mf_route_datasets_upload(req *r)
         if (err == MF_EBUSY) {
             return mf_http_error(r, "exists", "id", "a dataset with id %s exists already", id);
         }
-        return mf_http_error(r, "store", NULL, "cannot store the dataset: %s", d.msg);
+        char what[96];
+        snprintf(what, sizeof what, "dataset %s", id);
+        return mf_http_store_fail(r, "dataset store", what, err, &d);
     }
     mf_log(MF_LOG_INFO, r->id, NULL, "dataset %s uploaded (%s, %zu bytes)", id,
            mf_data_format_name(fmt), r->len);

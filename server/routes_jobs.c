@@ -172,6 +172,8 @@ enum MHD_Result mf_route_jobs_submit(req *r)
     err = mf_sched_submit(s->sched, &q, id, &pos, &d);
     if (err == MF_EBUSY) {
         r->retry_after = mf_sched_retry_after(s->sched, true);
+    } else if (err == MF_ENOSPC) {
+        r->retry_after = mf_sched_store_retry_after(s->sched);
     }
     if (err != MF_OK) {
         return mf_http_fail(r, err, &d);
@@ -336,6 +338,13 @@ enum MHD_Result mf_route_job_cancel(req *r)
     mf_err err = mf_sched_cancel(r->srv->sched, id);
     if (err == MF_ENOTFOUND) {
         return mf_http_error(r, "not_found", NULL, "no job with id %s", id);
+    }
+    if (err == MF_ENOSPC) {
+        r->retry_after = mf_sched_store_retry_after(r->srv->sched);
+        return mf_http_error(r, "insufficient_storage", NULL,
+                             "the job store is full: the cancel of job %s was not stored; retry "
+                             "once space is freed",
+                             id);
     }
     if (err != MF_OK) {
         return mf_http_error(r, "store", NULL, "the job store failed");

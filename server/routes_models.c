@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* routes_models.c - /v1/models: list, describe, upload, download, delete. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -110,7 +111,9 @@ enum MHD_Result mf_route_models_upload(req *r)
         if (err == MF_EBUSY) {
             return mf_http_error(r, "exists", "id", "a model with id %s exists already", id);
         }
-        return mf_http_error(r, "store", NULL, "cannot store the model: %s", d.msg);
+        char what[96];
+        snprintf(what, sizeof what, "model %s", id);
+        return mf_http_store_fail(r, "model store", what, err, &d);
     }
     mf_log(MF_LOG_INFO, r->id, NULL, "model %s uploaded (%zu bytes)", id, r->len);
     mf_reg_model *e = mf_registry_get(r->srv->reg, id);

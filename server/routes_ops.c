@@ -6,6 +6,7 @@
 
 #include "api_json.h"
 #include "http_req.h"
+#include "log.h"
 #include "routes.h"
 
 enum MHD_Result mf_route_healthz(req *r)
@@ -23,6 +24,11 @@ enum MHD_Result mf_route_readyz(req *r)
         why = "draining";
     } else if (mf_store_ping(s->store) != MF_OK) {
         why = "store unreachable";
+    } else if (mf_store_writable(s->store) == MF_ENOSPC) {
+        /* jobs wait until the store takes writes again (scheduler_store.c) */
+        why = "job store: disk full";
+    } else if (mf_store_writable(s->store) != MF_OK) {
+        why = "job store: cannot write";
     }
     if (why != NULL) {
         return mf_http_json(r, 503, mf_json_take_dump(mf_json_health("unavailable", why)));
@@ -44,7 +50,8 @@ static enum MHD_Result serve_file(req *r, const char *path, const char *type)
     fclose(f);
     if (buf == NULL || got != (size_t) n) {
         free(buf);
-        return mf_http_error(r, "internal", NULL, "cannot read %s", path);
+        mf_log(MF_LOG_ERROR, r->id, NULL, "cannot read %s", path); /* the path: for the log only */
+        return mf_http_error(r, "internal", NULL, "cannot read the file served at %s", r->path);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(got, buf, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {

@@ -86,6 +86,24 @@ void mf__sched_list_push(job_list *l, mf_job *j)
     l->n++;
 }
 
+void mf__sched_list_push_front(job_list *l, mf_job *j)
+{
+    j->next = l->head;
+    l->head = j;
+    if (l->tail == NULL) {
+        l->tail = j;
+    }
+    l->n++;
+}
+
+void mf__sched_release_slot(mf_sched *s, mf_job *j)
+{
+    if (j->slot) {
+        j->slot = false;
+        s->n_started--;
+    }
+}
+
 mf_job *mf__sched_list_pop(job_list *l)
 {
     mf_job *j = l->head;
@@ -205,16 +223,33 @@ static void run_scores(worker *w, mf_score_call *head)
 
 /* ---- job slices ------------------------------------------------------------- */
 
-/* A slice of job j; true when it wants another. */
-static bool run_slice(worker *w, mf_job *j)
+typedef enum slice_end {
+    SLICE_MORE,    /* wants another slice */
+    SLICE_DONE,    /* finished, or nothing to run */
+    SLICE_REQUEUE, /* could not be claimed for a storage reason: to be claimed again */
+} slice_end;
+
+/* A slice of job j (after the writes it holds, when it holds some). */
+static slice_end run_slice(worker *w, mf_job *j)
 {
     mf_sched *s = w->s;
+    /* What the store did not take goes first, in order; the job goes on only after it. */
+    if (mf_job_unstored(j) && mf_job_flush(j) != MF_OK) {
+        return SLICE_MORE;
+    }
+    if (j->finished) {
+        return SLICE_DONE; /* it ended while the store was full: its end is written now */
+    }
     if (!j->started) {
         double t = mf_wall_s();
         mf_err err = mf_store_job_claim(s->store, j->id, t);
+        if (err == MF_ENOSPC || err == MF_EIO) {
+            mf__sched_store_failed(s, err); /* still queued in the store: claimed later */
+            return SLICE_REQUEUE;
+        }
         if (err != MF_OK) {
             /* cancelled while queued (or claimed elsewhere): nothing to run */
-            return false;
+            return SLICE_DONE;
         }
         j->started = true;
         j->started_at = t;
@@ -238,7 +273,28 @@ static bool run_slice(worker *w, mf_job *j)
         mf_job_cancel_now(j);
     }
     j->team = NULL;
-    return !j->finished;
+    return j->finished ? SLICE_DONE : SLICE_MORE;
+}
+
+/* Lock held: where job j goes after a slice that ended with end. */
+static void after_slice(mf_sched *s, mf_job *j, slice_end end)
+{
+    if (end == SLICE_REQUEUE) {
+        mf__sched_release_slot(s, j);
+        mf__sched_list_push_front(&s->queued, j);
+    } else if (mf_job_unstored(j)) {
+        if (j->finished) {
+            mf__sched_release_slot(s, j); /* its end is only to be written: room for another */
+        }
+        mf__sched_stall(s, j);
+    } else if (end == SLICE_MORE) {
+        mf__sched_list_push(&s->paused, j);
+    } else {
+        mf__sched_release_slot(s, j);
+        uv_mutex_unlock(&s->lock);
+        mf_job_free(j);
+        uv_mutex_lock(&s->lock);
+    }
 }
 
 /* ---- workers and dispatch ---------------------------------------------------------- */
@@ -258,27 +314,19 @@ static void worker_main(void *arg)
         task_kind k = w->task;
         uv_mutex_unlock(&s->lock);
         double t0 = mf_mono_s();
-        bool more = false;
+        slice_end end = SLICE_DONE;
         if (k == TASK_BATCH) {
             run_batch(w, w->batch);
         } else if (k == TASK_SCORE) {
             run_scores(w, w->scores);
         } else {
-            more = run_slice(w, w->job);
+            end = run_slice(w, w->job);
         }
         double busy = mf_mono_s() - t0;
         uv_mutex_lock(&s->lock);
         s->stats.busy_seconds += busy;
         if (k == TASK_SLICE) {
-            mf_job *j = w->job;
-            if (more) {
-                mf__sched_list_push(&s->paused, j);
-            } else {
-                s->n_started -= j->started ? 1 : 0;
-                uv_mutex_unlock(&s->lock);
-                mf_job_free(j);
-                uv_mutex_lock(&s->lock);
-            }
+            after_slice(s, w->job, end);
         }
         w->task = TASK_NONE;
         w->batch = NULL;
@@ -290,10 +338,16 @@ static void worker_main(void *arg)
     uv_mutex_unlock(&s->lock);
 }
 
-/* Lock held: gives every idle worker a task. */
+/*
+ * Lock held: gives every idle worker a task.  Jobs run only while the store
+ * writes (scheduler_store.c); then those holding writes it did not take go
+ * first, as their reports are older than anything a queued or paused job
+ * would write.
+ */
 static void dispatch(mf_sched *s)
 {
     bool assigned = false;
+    bool jobs_run = !s->draining && !mf__sched_store_waiting(s);
     for (size_t i = 0; i < s->n_workers; i++) {
         worker *w = &s->workers[i];
         if (w->task != TASK_NONE) {
@@ -310,15 +364,19 @@ static void dispatch(mf_sched *s)
             w->batch = mf_sample_queue_take(&s->pending, s->cfg.max_batch_rows);
             w->task = TASK_BATCH;
             assigned = true;
-        } else if (s->queued.head != NULL && !s->draining &&
-                   s->n_started < s->cfg.max_running_jobs) {
+        } else if (s->stalled.head != NULL && jobs_run) {
+            w->job = mf__sched_list_pop(&s->stalled);
+            w->task = TASK_SLICE;
+            assigned = true;
+        } else if (s->queued.head != NULL && jobs_run && s->n_started < s->cfg.max_running_jobs) {
             /* Before a paused job: with room for it, a queued job starts now and
              * takes its turns with the others, rather than waiting for them. */
             w->job = mf__sched_list_pop(&s->queued);
+            w->job->slot = true;
             s->n_started++;
             w->task = TASK_SLICE;
             assigned = true;
-        } else if (s->paused.head != NULL && !s->draining) {
+        } else if (s->paused.head != NULL && jobs_run) {
             w->job = mf__sched_list_pop(&s->paused);
             w->task = TASK_SLICE;
             assigned = true;
@@ -329,26 +387,44 @@ static void dispatch(mf_sched *s)
     }
 }
 
+/* Loop thread: tries the job store when due, then gives the workers their tasks. */
+static void retry_and_dispatch(mf_sched *s)
+{
+    mf__sched_store_retry(s);
+    uv_mutex_lock(&s->lock);
+    if (!s->stopping) {
+        dispatch(s);
+    }
+    uv_mutex_unlock(&s->lock);
+}
+
 static void on_wake(uv_async_t *a)
 {
     mf_sched *s = a->data;
     uv_mutex_lock(&s->lock);
-    if (s->stopping) {
-        uv_mutex_unlock(&s->lock);
+    bool stopping = s->stopping;
+    uv_mutex_unlock(&s->lock);
+    if (stopping) {
         uv_close((uv_handle_t *) &s->wake, NULL);
         uv_close((uv_handle_t *) &s->tick, NULL);
+        uv_close((uv_handle_t *) &s->retry, NULL);
         return;
     }
-    dispatch(s);
-    uv_mutex_unlock(&s->lock);
+    retry_and_dispatch(s);
 }
 
 static void on_tick(uv_timer_t *t)
 {
     mf_sched *s = t->data;
+    /* A write the scheduler did not see fail (the store's own mark) starts the wait too. */
+    mf_err we = mf_store_writable(s->store);
     uv_mutex_lock(&s->lock);
-    dispatch(s);
+    bool waiting = mf__sched_store_waiting(s);
     uv_mutex_unlock(&s->lock);
+    if (we != MF_OK && !waiting) {
+        mf__sched_store_failed(s, we);
+    }
+    retry_and_dispatch(s);
     double now = mf_wall_s();
     if (now - s->last_expire > 60.0) {
         s->last_expire = now;
@@ -412,6 +488,7 @@ mf_err mf_sched_start(const mf_sched_cfg *cfg, mf_store *store, mf_registry *reg
     s->id_rng = mf_rng_make(urandom_seed());
     s->last_expire = 0;
     atomic_init(&s->abort_all, 0);
+    mf__sched_store_init(s);
     mf__sched_host_init(s);
     uv_mutex_init(&s->lock);
     uv_cond_init(&s->work_cv);
@@ -441,6 +518,8 @@ mf_err mf_sched_start(const mf_sched_cfg *cfg, mf_store *store, mf_registry *reg
     uv_timer_init(&s->loop, &s->tick);
     s->tick.data = s;
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
+    uv_timer_init(&s->loop, &s->retry);
+    s->retry.data = s;
     for (size_t i = 0; i < s->n_workers; i++) {
         uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]);
     }
@@ -498,9 +577,17 @@ void mf_sched_free(mf_sched *s)
     }
     uv_run(&s->loop, UV_RUN_NOWAIT); /* close callbacks */
     (void) uv_loop_close(&s->loop);
-    /* Started jobs left paused stay "running" in the store and are re-run at the next start. */
+    /* Started jobs left paused stay "running" in the store and are re-run at the next start;
+     * so do those whose reports a full store did not take (the reports are lost). */
+    if (s->stalled.n > 0) {
+        mf_log(MF_LOG_WARN, NULL, NULL,
+               "stopping with %zu jobs whose last reports the job store did not take: they run "
+               "again at the next start",
+               s->stalled.n);
+    }
     free_jobs(&s->queued);
     free_jobs(&s->paused);
+    free_jobs(&s->stalled);
     for (mf_sample_call *c = s->pending.head; c != NULL;) {
         mf_sample_call *n = c->next;
         c->err = MF_ECANCELED;
@@ -577,6 +664,8 @@ void mf_sched_get_stats(mf_sched *s, mf_sched_stats *ret)
     ret->running = s->n_started;
     ret->pending_samples = s->pending.n;
     ret->pending_scores = s->pending_scores.n;
+    ret->unstored = s->stalled.n;
+    ret->store_waiting = mf__sched_store_waiting(s);
     ret->workers = s->n_workers;
     ret->busy_workers = 0;
     for (size_t i = 0; i < s->n_workers; i++) {

@@ -87,7 +87,8 @@ MF_MUST_CHECK mf_err mf_sched_score(mf_sched *s, mf_score_call *c, mf_diag *d);
  * gets its id and *ret_pos its queue position (0 = next).  Errors, with d
  * filled: MF_EBUSY (queue full: code queue_full), MF_ECANCELED (draining:
  * shutting_down), MF_ENOTFOUND (model: model_not_found), MF_ERANGE (request
- * impossible for the model: impossible), MF_EIO (store), MF_ENOMEM.
+ * impossible for the model: impossible), MF_ENOSPC (the job store is full:
+ * insufficient_storage), MF_EIO (store), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1],
                                      long *ret_pos, mf_diag *d);
@@ -95,7 +96,9 @@ MF_MUST_CHECK mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[M
 /**
  * Cancels a job: a queued one at once, a running one at its next step
  * boundary (its final event follows).  Already final: MF_OK, nothing changes.
- * Errors: MF_ENOTFOUND, MF_EIO.
+ * A job of this process is cancelled even while the job store cannot write
+ * (its end is written once it can).  Errors: MF_ENOTFOUND, MF_ENOSPC and
+ * MF_EIO (a job only in the store, which could not take the cancel).
  */
 MF_MUST_CHECK mf_err mf_sched_cancel(mf_sched *s, const char *id);
 
@@ -154,7 +157,10 @@ typedef struct mf_sched_stats {
     uint64_t points_scored_total, score_calls_total;
     uint64_t jobs_finished[5]; /* by mf_job_state (final ones) */
     mf_hist queue_wait, run_time;
-    double busy_seconds; /* worker time spent computing */
+    double busy_seconds;          /* worker time spent computing */
+    size_t unstored;              /* jobs holding reports the job store did not take */
+    bool store_waiting;           /* the job store cannot write: jobs wait */
+    uint64_t store_retries_total; /* probes of a job store that could not write */
 } mf_sched_stats;
 
 void mf_sched_get_stats(mf_sched *s, mf_sched_stats *ret);
@@ -165,5 +171,11 @@ void mf_sched_get_stats(mf_sched *s, mf_sched_stats *ret);
  * of jobs (for_job true), between 1 and 60.
  */
 unsigned mf_sched_retry_after(mf_sched *s, bool for_job);
+
+/**
+ * Seconds until the scheduler tries the job store again, while it cannot
+ * write (Retry-After of a 507 insufficient_storage): 1 to 5.
+ */
+unsigned mf_sched_store_retry_after(mf_sched *s);
 
 #endif /* MF_SCHEDULER_H */

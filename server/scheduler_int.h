@@ -4,8 +4,9 @@
  * the scheduler itself, its workers and job lists.  scheduler.c runs the
  * machine (loop, workers, dispatch, sampling batches, slices, drain);
  * scheduler_jobs.c holds the jobs (submit, cancel, recovery at start, and the
- * host callbacks their reports arrive through).  Job types never see this
- * header (tests/check_layering.sh).
+ * host callbacks their reports arrive through); scheduler_store.c waits for a
+ * job store that cannot write (back-off, probe, the jobs holding writes it
+ * did not take).  Job types never see this header (tests/check_layering.sh).
  */
 #ifndef MF_SCHEDULER_INT_H
 #define MF_SCHEDULER_INT_H
@@ -15,6 +16,7 @@
 
 #include <uv.h>
 
+#include "backoff.h"
 #include "job_impl.h"
 #include "par.h"
 #include "rng.h"
@@ -51,6 +53,7 @@ struct mf_sched {
     uv_loop_t loop;
     uv_async_t wake;
     uv_timer_t tick;
+    uv_timer_t retry; /* wakes the loop to try the job store again (scheduler_store.c) */
     uv_thread_t loop_thread;
     uv_mutex_t lock;
     uv_cond_t work_cv; /* workers wait for a task */
@@ -60,9 +63,12 @@ struct mf_sched {
     /* guarded by lock */
     mf_sample_queue pending;
     mf_score_queue pending_scores;
-    job_list queued;  /* not started */
-    job_list paused;  /* started, waiting for their next slice */
-    size_t n_started; /* started and not finished (paused or on a worker) */
+    job_list queued;       /* not started */
+    job_list paused;       /* started, waiting for their next slice */
+    job_list stalled;      /* holding writes the job store did not take: flushed first */
+    size_t n_started;      /* jobs holding a running slot (mf_job.slot) */
+    mf_backoff store_wait; /* the job store cannot write: no job runs until it takes a probe */
+    double store_since;    /* when the wait began (monotonic), for the log */
     bool draining, stopping;
     atomic_int abort_all; /* drain timeout: stop what runs */
     mf_job *reservations; /* jobs holding the model id they will publish (host_reserve) */
@@ -86,8 +92,35 @@ double mf__sched_moving_avg(double avg, double v);
 /** Appends j to l. */
 void mf__sched_list_push(job_list *l, mf_job *j);
 
+/** Puts j first in l (a job whose start must be tried again keeps its place). */
+void mf__sched_list_push_front(job_list *l, mf_job *j);
+
 /** Takes the first job of l, or NULL. */
 mf_job *mf__sched_list_pop(job_list *l);
+
+/** Lock held: j gives back its running slot, when it holds one. */
+void mf__sched_release_slot(mf_sched *s, mf_job *j);
+
+/* ---- scheduler_store.c: a job store that cannot write --------------------------- */
+
+/**
+ * A write to the job store failed with err: when it is storage trouble
+ * (MF_ENOSPC, MF_EIO), no job runs until the store takes a probe, tried with
+ * back-off (0.1 s doubling to 5 s).  Any thread; takes the lock.
+ */
+void mf__sched_store_failed(mf_sched *s, mf_err err);
+
+/** The wait's back-off (0.1 s doubling to 5 s); first thing at start. */
+void mf__sched_store_init(mf_sched *s);
+
+/** Loop thread, lock not held: probes the store when a try is due; arms s->retry for the next. */
+void mf__sched_store_retry(mf_sched *s);
+
+/** Lock held: no job may run now (the store cannot write). */
+bool mf__sched_store_waiting(const mf_sched *s);
+
+/** Lock held: j, whose writes the store did not all take, waits in s->stalled. */
+void mf__sched_stall(mf_sched *s, mf_job *j);
 
 /** A fresh random seed below 2^53 (ctx: the scheduler; the jobs' host's random_seed). */
 uint64_t mf__sched_random_seed(void *ctx);

@@ -86,6 +86,11 @@ static bool host_reserve(void *ctx, mf_job *j, const char *name, char ret_holder
     return holder == NULL;
 }
 
+static void host_store_failed(void *ctx, mf_err err)
+{
+    mf__sched_store_failed(ctx, err);
+}
+
 static void host_release(void *ctx, mf_job *j)
 {
     mf_sched *s = ctx;
@@ -154,6 +159,14 @@ mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1],
     free(ev);
     if (err != MF_OK) {
         mf_job_free(j);
+        mf__sched_store_failed(s, err); /* the jobs wait for the store too (storage errors only) */
+        if (err == MF_ENOSPC) {
+            /* 507, not 503: every replica shares this store, so another one would not do better,
+             * and the client should hear that it takes freed space, not just patience */
+            return mf_diag_setc(d, err, "insufficient_storage", NULL,
+                                "the job store is full: the job was not stored; retry once space "
+                                "is freed (the readiness probe says when)");
+        }
         err = err == MF_EBUSY ? MF_EIO : err;
         return mf_diag_setc(d, err, "store", NULL, "cannot store the job: %s", mf_strerror(err));
     }
@@ -169,13 +182,26 @@ mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1],
     return MF_OK;
 }
 
-/* Lock held: the job of id on a worker or paused, or NULL. */
-static mf_job *find_started(mf_sched *s, const char *id)
+/* Lock held: the job of id in list l, or NULL. */
+static mf_job *list_find(const job_list *l, const char *id)
 {
-    for (mf_job *p = s->paused.head; p != NULL; p = p->next) {
+    for (mf_job *p = l->head; p != NULL; p = p->next) {
         if (strcmp(p->id, id) == 0) {
             return p;
         }
+    }
+    return NULL;
+}
+
+/* Lock held: the job of id on a worker, paused, or waiting for the store, or NULL. */
+static mf_job *find_started(mf_sched *s, const char *id)
+{
+    mf_job *p = list_find(&s->paused, id);
+    if (p == NULL) {
+        p = list_find(&s->stalled, id);
+    }
+    if (p != NULL) {
+        return p;
     }
     for (size_t i = 0; i < s->n_workers; i++) {
         mf_job *wj = s->workers[i].job;
@@ -218,8 +244,8 @@ bool mf_sched_cancel_requested(mf_sched *s, const char *id)
 }
 
 /* Finishes stored job r as failed (error, taken as JSON text) or cancelled, with the final
- * status event carrying its job object, as GET will show it. */
-static void finish_stored(mf_sched *s, const mf_job_rec *r, mf_job_state st, const char *error)
+ * status event carrying its job object, as GET will show it.  Returns the store's error. */
+static mf_err finish_stored(mf_sched *s, const mf_job_rec *r, mf_job_state st, const char *error)
 {
     mf_job_rec fin = *r;
     fin.state = st;
@@ -231,14 +257,16 @@ static void finish_stored(mf_sched *s, const mf_job_rec *r, mf_job_state st, con
     json_decref(jo);
     mf_err fe = mf_store_job_finish(s->store, r->id, st, NULL, error, ev != NULL ? ev : "{}",
                                     fin.finished_at);
+    free(ev);
     if (fe != MF_OK && fe != MF_EBUSY) {
         mf_log(MF_LOG_ERROR, NULL, r->id, "cannot store the final state: %s", mf_strerror(fe));
+        return fe; /* nothing changed: the store's mark has it, the next tick starts the wait */
     }
-    free(ev);
     uv_mutex_lock(&s->lock);
     s->stats.jobs_finished[st]++;
     uv_mutex_unlock(&s->lock);
     host_notify(s, r->id);
+    return MF_OK;
 }
 
 mf_err mf_sched_cancel(mf_sched *s, const char *id)
@@ -249,7 +277,7 @@ mf_err mf_sched_cancel(mf_sched *s, const char *id)
      * at once and would never give it another slice. */
     mf_job *j = list_remove(&s->queued, id);
     if (j == NULL && (j = list_remove(&s->paused, id)) != NULL) {
-        s->n_started--;
+        mf__sched_release_slot(s, j);
     }
     if (j != NULL) {
         uv_mutex_unlock(&s->lock);
@@ -259,11 +287,19 @@ mf_err mf_sched_cancel(mf_sched *s, const char *id)
         } else {
             mf_job_cancel(j, NULL);
         }
-        mf_job_free(j);
+        uv_mutex_lock(&s->lock);
+        bool kept = mf_job_unstored(j);
+        if (kept) {
+            mf__sched_stall(s, j); /* cancelled; written once the store takes it */
+        }
+        uv_mutex_unlock(&s->lock);
+        if (!kept) {
+            mf_job_free(j);
+        }
         uv_async_send(&s->wake); /* a place to run is free */
         return MF_OK;
     }
-    /* on a worker: it stops at its next step boundary */
+    /* on a worker, or waiting for the store: it stops at its next step boundary */
     j = find_started(s, id);
     if (j != NULL) {
         atomic_store(&j->cancel, 1);
@@ -279,7 +315,7 @@ mf_err mf_sched_cancel(mf_sched *s, const char *id)
         /* In the store but not here: another replica owns it, or a restart is
          * re-queueing it.  Finish it as cancelled in the store. */
         char *e = mf_json_job_error("cancelled", "cancelled by request");
-        finish_stored(s, &r, MF_JOB_CANCELLED, e);
+        err = e == NULL ? MF_ENOMEM : finish_stored(s, &r, MF_JOB_CANCELLED, e);
         free(e);
     }
     mf_job_rec_done(&r);
@@ -343,7 +379,7 @@ static void requeue(mf_sched *s, const mf_job_rec *r)
         snprintf(msg, sizeof msg, "its stored parameters no longer validate: %s", d.msg);
     }
     char *e = mf_json_job_error("invalid_after_restart", msg);
-    finish_stored(s, r, MF_JOB_FAILED, e);
+    (void) finish_stored(s, r, MF_JOB_FAILED, e); /* not stored: it fails again at the next start */
     free(e);
     mf_log(MF_LOG_WARN, NULL, r->id, "job failed after the restart: %s", msg);
 }
@@ -395,5 +431,6 @@ void mf__sched_host_init(mf_sched *s)
                             .samples = host_samples,
                             .random_seed = mf__sched_random_seed,
                             .reserve = host_reserve,
-                            .release = host_release};
+                            .release = host_release,
+                            .store_failed = host_store_failed};
 }

@@ -20,10 +20,17 @@
  *  - mf_store_job_finish wants exactly the payload of its state: a result for
  *    succeeded, an error for failed or cancelled, the other NULL;
  *  - an empty answer (list, queued ids, events) is *ret = NULL, *ret_n = 0.
+ *
+ * Whether writes go through (mf_store_writable) is kept here too, the same
+ * for every backend: the last write that failed for a storage reason
+ * (MF_ENOSPC, MF_EIO) marks the store, the next write that succeeds clears
+ * it.  Errors that say nothing of the storage (a job already final, a bad
+ * argument) leave the mark as it is.
  */
 #include "store.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +38,18 @@
 
 struct mf_store {
     const mf_store_vtable *vt;
-    void *b; /* the backend's handle */
+    void *b;              /* the backend's handle */
+    atomic_int write_err; /* MF_OK, or the storage error of the last write */
 };
+
+/* A write's outcome, noted for mf_store_writable; returns err. */
+static mf_err wrote(mf_store *s, mf_err err)
+{
+    if (err == MF_OK || err == MF_ENOSPC || err == MF_EIO) {
+        atomic_store(&s->write_err, (int) err);
+    }
+    return err;
+}
 
 /* ---- states and records --------------------------------------------------------- */
 
@@ -174,6 +191,7 @@ mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *diag)
         return rc;
     }
     s->vt = vt;
+    atomic_init(&s->write_err, MF_OK);
     *ret = s;
     return MF_OK;
 }
@@ -195,6 +213,19 @@ mf_err mf_store_ping(mf_store *s)
     return s->vt->ping(s->b);
 }
 
+mf_err mf_store_probe(mf_store *s)
+{
+    if (s == NULL) {
+        return MF_EINVAL;
+    }
+    return wrote(s, s->vt->probe(s->b));
+}
+
+mf_err mf_store_writable(mf_store *s)
+{
+    return s == NULL ? MF_EINVAL : (mf_err) atomic_load(&s->write_err);
+}
+
 /* ---- jobs ----------------------------------------------------------------------- */
 
 mf_err mf_store_job_insert(mf_store *s, const mf_job_rec *r, const char *first_event_data)
@@ -204,7 +235,7 @@ mf_err mf_store_job_insert(mf_store *s, const mf_job_rec *r, const char *first_e
         !terminated(r->model, sizeof r->model) || !isfinite(r->created_at)) {
         return MF_EINVAL;
     }
-    return s->vt->job_insert(s->b, r, first_event_data);
+    return wrote(s, s->vt->job_insert(s->b, r, first_event_data));
 }
 
 mf_err mf_store_job_get(mf_store *s, const char *id, mf_job_rec *ret)
@@ -237,7 +268,7 @@ mf_err mf_store_job_claim(mf_store *s, const char *id, double now)
     if (s == NULL || id == NULL || !isfinite(now)) {
         return MF_EINVAL;
     }
-    return s->vt->job_claim(s->b, id, now);
+    return wrote(s, s->vt->job_claim(s->b, id, now));
 }
 
 mf_err mf_store_job_progress(mf_store *s, const char *id, uint64_t done, uint64_t total)
@@ -245,7 +276,7 @@ mf_err mf_store_job_progress(mf_store *s, const char *id, uint64_t done, uint64_
     if (s == NULL || id == NULL) {
         return MF_EINVAL;
     }
-    return s->vt->job_progress(s->b, id, done, total);
+    return wrote(s, s->vt->job_progress(s->b, id, done, total));
 }
 
 mf_err mf_store_job_metrics(mf_store *s, const char *id, const char *metrics)
@@ -253,7 +284,7 @@ mf_err mf_store_job_metrics(mf_store *s, const char *id, const char *metrics)
     if (s == NULL || id == NULL || metrics == NULL) {
         return MF_EINVAL;
     }
-    return s->vt->job_metrics(s->b, id, metrics);
+    return wrote(s, s->vt->job_metrics(s->b, id, metrics));
 }
 
 mf_err mf_store_job_finish(mf_store *s, const char *id, mf_job_state final, const char *result,
@@ -268,7 +299,7 @@ mf_err mf_store_job_finish(mf_store *s, const char *id, mf_job_state final, cons
     if (!ok) {
         return MF_EINVAL;
     }
-    return s->vt->job_finish(s->b, id, final, result, error, final_event_data, now);
+    return wrote(s, s->vt->job_finish(s->b, id, final, result, error, final_event_data, now));
 }
 
 /* ---- events --------------------------------------------------------------------- */
@@ -280,7 +311,7 @@ mf_err mf_store_event_append(mf_store *s, const char *id, const char *name, cons
         return MF_EINVAL;
     }
     uint64_t seq = 0;
-    mf_err rc = s->vt->event_append(s->b, id, name, data, &seq);
+    mf_err rc = wrote(s, s->vt->event_append(s->b, id, name, data, &seq));
     if (rc == MF_OK && ret_seq != NULL) {
         *ret_seq = seq;
     }
@@ -308,6 +339,9 @@ mf_err mf_store_recover(mf_store *s, uint32_t max_attempts, mf_recover_event_fn 
     size_t requeued = 0, failed = 0;
     mf_err rc = s->vt->recover(s->b, max_attempts, event_data, ctx, fail_error, now, &requeued,
                                &failed);
+    if (rc != MF_OK || requeued + failed > 0) {
+        (void) wrote(s, rc); /* a recovery that changed nothing wrote nothing */
+    }
     if (rc != MF_OK) {
         return rc;
     }
@@ -327,6 +361,9 @@ mf_err mf_store_expire(mf_store *s, double before, size_t *ret_n)
     }
     size_t n = 0;
     mf_err rc = s->vt->expire(s->b, before, &n);
+    if (rc != MF_OK || n > 0) {
+        (void) wrote(s, rc); /* an expiry that deleted nothing wrote nothing */
+    }
     if (rc == MF_OK && ret_n != NULL) {
         *ret_n = n;
     }

@@ -15,6 +15,10 @@
  * Threading: every function may be called from any thread; a store serialises
  * its own access.  Durability: a function that returned MF_OK has committed
  * (SQLite: WAL, synchronous=NORMAL: survives a process crash).
+ *
+ * Storage errors: a write may fail with MF_ENOSPC (the disk is full: nothing
+ * of it was written, and the same write succeeds once space is freed) or
+ * MF_EIO (other storage trouble); either leaves the store as it was.
  */
 #ifndef MF_STORE_H
 #define MF_STORE_H
@@ -89,6 +93,20 @@ void mf_store_close(mf_store *s);
 
 /** Cheap check that the store answers (for /readyz). */
 MF_MUST_CHECK mf_err mf_store_ping(mf_store *s);
+
+/**
+ * Whether writes go through: MF_OK, or the error of the last write that
+ * failed for a storage reason, MF_ENOSPC (the disk is full) or MF_EIO, until
+ * a later write (or probe) succeeds.  Cheap (no I/O): for /readyz.
+ */
+MF_MUST_CHECK mf_err mf_store_writable(mf_store *s);
+
+/**
+ * The smallest write that needs space (SQLite: the schema version written
+ * again, one page): how a waiting writer learns that space is back.  Errors:
+ * MF_ENOSPC, MF_EIO; counts as a write for mf_store_writable.
+ */
+MF_MUST_CHECK mf_err mf_store_probe(mf_store *s);
 
 /**
  * Inserts a new queued job: id, type, model, owner, params and created_at from r (other

@@ -14,6 +14,8 @@
  * Each backend function has the contract of the store.h function of the same
  * name, with `b` the backend's own handle (returned by open) in place of the
  * mf_store.  A backend serialises its own access: store.c takes no lock.
+ * A backend answers MF_ENOSPC when its storage is full, MF_EIO for other
+ * storage trouble: store.c keeps from them whether writes go through.
  */
 #ifndef MF_STORE_IMPL_H
 #define MF_STORE_IMPL_H
@@ -26,6 +28,7 @@ typedef struct mf_store_vtable {
     mf_err (*open)(const char *target, void **ret, mf_diag *diag);
     void (*close)(void *b); /* b is never NULL */
     mf_err (*ping)(void *b);
+    mf_err (*probe)(void *b);
     mf_err (*job_insert)(void *b, const mf_job_rec *r, const char *first_event_data);
     mf_err (*job_get)(void *b, const char *id, mf_job_rec *ret);
     mf_err (*job_list)(void *b, const mf_job_filter *f, mf_job_rec **ret, size_t *ret_n);

@@ -105,6 +105,8 @@ static mf_err open_fail(sqlite3 *db, int rc, const char *path, mf_diag *diag)
     switch (rc & 0xff) {
     case SQLITE_NOMEM:
         return mf_diag_set(diag, MF_ENOMEM, path, "out of memory opening %s", path);
+    case SQLITE_FULL:
+        return mf_diag_set(diag, MF_ENOSPC, path, "cannot write the job store %s: %s", path, msg);
     case SQLITE_NOTADB:
         return mf_diag_set(diag, MF_EFORMAT, path, "%s is not an SQLite database", path);
     case SQLITE_CORRUPT:
@@ -340,7 +342,7 @@ fail:
     return err;
 }
 
-/* ---- ping and the vtable ------------------------------------------------------------ */
+/* ---- ping, probe and the vtable ------------------------------------------------------------ */
 
 static mf_err sq_ping(void *bp)
 {
@@ -357,11 +359,27 @@ static mf_err sq_ping(void *bp)
     return err;
 }
 
+/*
+ * The smallest write that still needs space on the disk: the schema version
+ * written again as it is.  SQLite rewrites page 1 for it, one WAL frame, so
+ * it fails while the disk is full and succeeds once a page is free.
+ */
+static mf_err sq_probe(void *bp)
+{
+    mf__sq_store *b = bp;
+    mf__sq_lock(b);
+    int rc = sqlite3_exec(b->db, "PRAGMA user_version = " STR(SCHEMA_VERSION), NULL, NULL, NULL);
+    mf_err err = mf__sq_db_err(b->db, rc);
+    mf__sq_unlock(b);
+    return err;
+}
+
 const mf_store_vtable mf_store_sqlite_vtable = {
     .scheme = "sqlite",
     .open = sq_open,
     .close = sq_close,
     .ping = sq_ping,
+    .probe = sq_probe,
     .job_insert = mf__sq_job_insert,
     .job_get = mf__sq_job_get,
     .job_list = mf__sq_job_list,

@@ -105,8 +105,10 @@ typedef struct mf__sq_store {
 
 /* ---- store_sqlite_stmt.c: statements, rows, columns, transactions ------------------ */
 
-/** A failed SQLite call as an mf_err: storage trouble is MF_EIO. */
+/** A failed SQLite call as an mf_err: a full disk is MF_ENOSPC, other storage trouble MF_EIO. */
 MF_MUST_CHECK mf_err mf__sq_err(int rc);
+/** mf__sq_err, also reading an I/O error of db whose errno is ENOSPC as MF_ENOSPC. */
+MF_MUST_CHECK mf_err mf__sq_db_err(sqlite3 *db, int rc);
 
 /* Binders that do nothing once *rc holds an error, so a run of binds checks once.
  * Text is bound SQLITE_STATIC: every statement is reset before the caller's strings go. */

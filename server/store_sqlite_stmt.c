@@ -13,6 +13,7 @@
  * Columns are checked on every read (a file may have been edited by hand): a
  * NULL or over-long fixed field, a state out of range, is MF_EFORMAT.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,8 @@ mf_err mf__sq_err(int rc)
         return MF_OK;
     case SQLITE_NOMEM:
         return MF_ENOMEM;
+    case SQLITE_FULL:
+        return MF_ENOSPC; /* the disk (or the quota) is full: it heals when space is freed */
     case SQLITE_TOOBIG:
         return MF_EINVAL; /* a payload over SQLite's length limit (1e9 bytes) */
     case SQLITE_MISUSE:
@@ -36,8 +39,29 @@ mf_err mf__sq_err(int rc)
     case SQLITE_CONSTRAINT:
         return MF_EINTERNAL; /* store.c's checks and our invariants should prevent these */
     default:
-        return MF_EIO; /* IOERR, FULL, BUSY past the timeout, CORRUPT, READONLY, ... */
+        return MF_EIO; /* IOERR, BUSY past the timeout, CORRUPT, READONLY, ... */
     }
+}
+
+/*
+ * SQLite says FULL only when a write() ran out of space; an fsync, a
+ * truncate or the growth of the WAL index that did says IOERR, with ENOSPC as
+ * the connection's system errno: a full disk too.
+ */
+static int full_if_no_space(sqlite3 *db, int rc)
+{
+    if ((rc & 0xff) == SQLITE_IOERR) {
+        int e = sqlite3_system_errno(db);
+        if (e == ENOSPC || e == EDQUOT) {
+            return SQLITE_FULL;
+        }
+    }
+    return rc;
+}
+
+mf_err mf__sq_db_err(sqlite3 *db, int rc)
+{
+    return mf__sq_err(full_if_no_space(db, rc));
 }
 
 /* ---- statement helpers --------------------------------------------------------- */
@@ -78,6 +102,7 @@ void mf__sq_reset(sqlite3_stmt *st)
 int mf__sq_exec(sqlite3_stmt *st, int bind_rc)
 {
     int rc = bind_rc == SQLITE_OK ? sqlite3_step(st) : bind_rc;
+    rc = full_if_no_space(sqlite3_db_handle(st), rc);
     mf__sq_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
@@ -94,7 +119,7 @@ mf_err mf__sq_step(sqlite3_stmt *st, bool *ret_row)
         *ret_row = rc == SQLITE_ROW;
         return MF_OK;
     }
-    return mf__sq_err(rc);
+    return mf__sq_db_err(sqlite3_db_handle(st), rc);
 }
 
 mf_err mf__sq_query(sqlite3_stmt *st, int bind_rc, bool *ret_row)

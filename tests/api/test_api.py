@@ -123,7 +123,7 @@ for i in range(20):
 time.sleep(0.5)
 rss1 = vm_rss_mib(d.proc.pid)
 store_dir = os.path.join(TMP, "models")
-leftover = [f for f in os.listdir(store_dir) if f.startswith(".upload-")]
+leftover = [f for f in os.listdir(store_dir) if f.startswith(".upload.")]
 check(rss1 - rss0 < 25 and not leftover,
       "20 unfinished 3.5 MB uploads: the daemon's RSS grew %.1f MiB (< 25; 84 when they were buffered), no spool file named (%s)"
       % (rss1 - rss0, leftover))

@@ -14,10 +14,13 @@ START_TEST(test_names_and_messages)
     ck_assert_str_eq(mf_err_name(MF_EINTERNAL), "MF_EINTERNAL");
     ck_assert_str_eq(mf_err_name((mf_err) -999), "MF_UNKNOWN");
     ck_assert_str_eq(mf_strerror(MF_ENOMEM), "out of memory");
+    ck_assert_str_eq(mf_err_name(MF_ENOSPC), "MF_ENOSPC");
+    ck_assert_ptr_nonnull(strstr(mf_strerror(MF_ENOSPC), "disk full"));
     ck_assert_str_eq(mf_strerror((mf_err) 42), "unknown error");
     /* Every code in the table has a distinct name. */
     const mf_err all[] = {MF_EINVAL, MF_ENOMEM, MF_ERANGE, MF_ESHAPE, MF_EIO,
-                          MF_EFORMAT, MF_EBUSY, MF_ECANCELED, MF_ENOTFOUND, MF_EINTERNAL};
+                          MF_EFORMAT, MF_EBUSY, MF_ECANCELED, MF_ENOTFOUND, MF_EINTERNAL,
+                          MF_ENOSPC};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         ck_assert_int_lt(all[i], 0);
         for (size_t j = i + 1; j < sizeof all / sizeof all[0]; j++) {

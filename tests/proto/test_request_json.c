@@ -899,7 +899,7 @@ START_TEST(test_http_status)
                  {"protected", 409},   {"too_large", 413},          {"unsupported_media_type", 415},
                  {"impossible", 422},  {"unsupported_type", 422},   {"invalid_model", 422},
                  {"queue_full", 503},  {"shutting_down", 503},      {"internal", 500},
-                 {"no_such_code", 500}};
+                 {"insufficient_storage", 507}, {"no_such_code", 500}};
 
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         ck_assert_uint_eq(mf_http_code_status(codes[i].code), codes[i].status);
@@ -919,6 +919,11 @@ START_TEST(test_http_status)
     ck_assert_uint_eq(mf_http_status(MF_ECANCELED, NULL, &code), 503);
     ck_assert_uint_eq(mf_http_status(MF_ENOMEM, NULL, &code), 500);
     ck_assert_str_eq(code, "internal");
+    /* a full disk is "cannot store", not the server's fault nor an I/O error */
+    ck_assert_uint_eq(mf_http_status(MF_ENOSPC, NULL, &code), 507);
+    ck_assert_str_eq(code, "insufficient_storage");
+    ck_assert_uint_eq(mf_http_status(MF_EIO, NULL, &code), 500);
+    ck_assert_str_eq(code, "store");
 }
 
 END_TEST

@@ -3,7 +3,7 @@
  * test_datasets.c - server/datasets.c (and the catalog under it): opening
  * lists the built-in sets and loads the stored ones (bad names, corrupt
  * files, a built-in's id and non-regular files skipped with the counts
- * right); add writes exactly the stored form, refuses duplicates, built-in
+ * right, the temporaries of writes a crash cut short removed); add writes exactly the stored form, refuses duplicates, built-in
  * names and bad ids, and leaves the table with the caller when the write
  * fails; delete protects built-ins and lets a held entry outlive its id;
  * reopening gives the same data sets; threads getting and listing while
@@ -94,7 +94,12 @@ START_TEST(test_open_builtins_and_stored)
     ck_assert_int_eq(mkdir(path, 0755), 0);
     snprintf(path, sizeof path, "%s/notes.txt", dir); /* passed over */
     write_all(path, "x", 1);
+    snprintf(path, sizeof path, "%s/.seven.npy.aB3dE9", dir); /* a crash's temporary: removed */
+    write_all(path, "\x93NUMPY", 6);
     ds = open_ok(dir, 2, 4);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/notes.txt", dir);
+    ck_assert_int_eq(access(path, F_OK), 0);
     mf_reg_dataset *e = mf_datasets_get(ds, "five");
     ck_assert_ptr_nonnull(e);
     ck_assert(!e->builtin && e->table->n_rows == 5 && e->table->n_dims == 3);

@@ -3,7 +3,8 @@
  * test_registry.c - server/registry.c in isolation: opening a shipped and a
  * store directory (the store created when absent; invalid names, corrupt,
  * truncated, oversized and non-regular files skipped with the counts right; a
- * stored file never shadows a shipped id); get, list and references; add
+ * stored file never shadows a shipped id; the temporaries of writes a crash
+ * cut short removed); get, list and references; add
  * (the file in the store is exactly the model's serialisation, no temporary
  * left, duplicates and bad ids refused without touching the disk, a failed
  * write leaves the model with the caller); delete (shipped protected, unknown
@@ -281,6 +282,13 @@ START_TEST(test_open_skips_bad_files)
     save_tiny(p, 2.0f);
     snprintf(p, sizeof p, "%s/.stored-two.safetensors.Ab12Cd", d.store);
     write_all(p, "partial", 7);
+    /* and one of a checkpoint; a hidden file that is no temporary stays */
+    snprintf(p, sizeof p, "%s/checkpoints", d.store);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/checkpoints/.job-1.safetensors.Zz9Yy8", d.store);
+    write_all(p, "partial", 7);
+    snprintf(p, sizeof p, "%s/.keep", d.store);
+    write_all(p, "", 0);
 
     mf_registry *r = NULL;
     size_t loaded = 99, skipped = 99;
@@ -293,6 +301,13 @@ START_TEST(test_open_skips_bad_files)
     char ids[256];
     list_ids(r, ids, sizeof ids);
     ck_assert_str_eq(ids, "eight_gaussians,gaussian,stored-one");
+    /* the temporaries a crash left are gone, the rest stays */
+    snprintf(p, sizeof p, "%s/.stored-two.safetensors.Ab12Cd", d.store);
+    ck_assert(!file_exists(p));
+    snprintf(p, sizeof p, "%s/checkpoints/.job-1.safetensors.Zz9Yy8", d.store);
+    ck_assert(!file_exists(p));
+    snprintf(p, sizeof p, "%s/.keep", d.store);
+    ck_assert(file_exists(p));
 
     /* the shipped gaussian won */
     mf_reg_model *g = mf_registry_get(r, "gaussian");

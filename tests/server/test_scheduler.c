@@ -47,25 +47,11 @@
 #include "scheduler.h"
 #include "store.h"
 #include "test_files.h"
+#include "test_jobs.h"
 #include "test_util.h"
+#include "test_wait.h"
 
 #define GAUSSIAN_PARAMS 149250 /* models/README.md */
-#define WAIT_TRIES      3000   /* x 10 ms = 30 s */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Polls cond every 10 ms for at most 30 s; fails the test when it never holds. */
-#define WAIT_UNTIL(cond)                                                 \
-    do {                                                                 \
-        for (int tries_ = 0; !(cond) && tries_ < WAIT_TRIES; tries_++) { \
-            sleep_ms(10);                                                \
-        }                                                                \
-        ck_assert_msg((cond), "timed out waiting for %s", #cond);        \
-    } while (0)
 
 /* Worker and team sizes the loop tests run with. */
 static const struct {
@@ -340,27 +326,17 @@ static void submit_job(env *e, const char *body, char id[MF_ID_MAX + 1], long wa
 
 static mf_job_rec get_job(env *e, const char *id)
 {
-    mf_job_rec r;
-    memset(&r, 0, sizeof r);
-    mf_err err = mf_store_job_get(e->store, id, &r);
-    ck_assert_msg(err == MF_OK, "get %s: %s", id, mf_err_name(err));
-    return r;
+    return store_job(e->store, id);
 }
 
 static mf_job_state job_state(env *e, const char *id)
 {
-    mf_job_rec r = get_job(e, id);
-    mf_job_state st = r.state;
-    mf_job_rec_done(&r);
-    return st;
+    return store_job_state(e->store, id);
 }
 
 static uint64_t job_done(env *e, const char *id)
 {
-    mf_job_rec r = get_job(e, id);
-    uint64_t done = r.done;
-    mf_job_rec_done(&r);
-    return done;
+    return store_job_done(e->store, id);
 }
 
 static mf_job_rec wait_final(env *e, const char *id)
