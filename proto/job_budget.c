@@ -156,8 +156,12 @@ static mf_err over(const mf_budget_part *parts, size_t n, const char *kind, doub
                        big->field, kind, total, limit, part, big->what);
 }
 
-mf_err mf_job_cost_check(const mf_job_cost *c, const mf_req_limits *lim, mf_diag *d)
+mf_err mf_job_cost_check(const mf_job_cost *c, const mf_req_limits *lim, double *ret_flops,
+                         mf_diag *d)
 {
+    if (ret_flops != NULL) {
+        *ret_flops = c->n_flops > 0 ? mf_cost_total(c->flops, c->n_flops) : 0;
+    }
     if (c->params > (double) lim->max_model_params) {
         char have[32], limit[32];
         scaled(c->params, false, "", have, sizeof have);

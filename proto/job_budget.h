@@ -93,9 +93,12 @@ double mf_cost_total(const mf_budget_part *parts, size_t n);
 
 /**
  * Checks c against lim: the model's parameters, then the memory, then the compute.
- * Errors: MF_EINVAL with code "impossible" (422), the field of the model or of the
- * largest part, and a message with the estimate and the budget.
+ * *ret_flops (may be NULL) gets the compute estimate whatever the verdict (a key's
+ * daily budget is charged with it).  Errors: MF_EINVAL with code "impossible" (422),
+ * the field of the model or of the largest part, and a message with the estimate and
+ * the budget.  The job types' mf_*_check_budget pass ret_flops through.
  */
-MF_MUST_CHECK mf_err mf_job_cost_check(const mf_job_cost *c, const mf_req_limits *lim, mf_diag *d);
+MF_MUST_CHECK mf_err mf_job_cost_check(const mf_job_cost *c, const mf_req_limits *lim,
+                                       double *ret_flops, mf_diag *d);
 
 #endif /* MF_JOB_BUDGET_H */

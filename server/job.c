@@ -230,6 +230,11 @@ const char *mf_job_id(const mf_job *j)
     return j->id;
 }
 
+double *mf_job_flops(mf_job *j)
+{
+    return &j->flops;
+}
+
 const char *mf_job_owner(const mf_job *j)
 {
     return j->owner;

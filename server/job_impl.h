@@ -74,6 +74,7 @@ struct mf_job {
     const mf_job_host *host;
     char model_id[MF_ID_MAX + 1];
     char owner[MF_ID_MAX + 1];    /* the API key that submitted it ("" = none); owns its model */
+    double flops;                 /* prepare's compute estimate (mf_job_flops) */
     char reserved[MF_ID_MAX + 1]; /* the model id it will publish, reserved ("" = none) */
     mf_job *reserved_next;        /* the host's list of reservations */
     mf_reg_model *model;          /* held while the job lives, when the type takes one */

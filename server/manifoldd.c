@@ -218,7 +218,7 @@ int main(int argc, char **argv)
         {"key-rate", MF_OPT_FLOAT, &c.key_rate, 0, 1e6, "requests per second per API key, 0 = no limit (50)"},
         {"key-burst", MF_OPT_FLOAT, &c.key_burst, 1, 1e6, "requests an API key may make at once (100)"},
         {"key-max-jobs", MF_OPT_SIZE, &c.key_max_jobs, 0, 1e6, "queued + running jobs per API key, 0 = no limit (16)"},
-        {"key-daily-flops", MF_OPT_FLOAT, &c.key_daily_flops, 0, 1e30, "sampling compute per API key per UTC day, 0 = no limit (0)"},
+        {"key-daily-flops", MF_OPT_FLOAT, &c.key_daily_flops, 0, 1e30, "FLOPs per API key per UTC day (sampling and jobs), 0 = no limit (0)"},
         {"key-max-bytes", MF_OPT_SIZE, &c.key_max_bytes, 0, 1e15, "bytes of models and datasets per API key, 0 = no limit (0)"},
         {"result-ttl", MF_OPT_FLOAT, &sc.result_ttl, 1, 1e9, "seconds finished jobs are kept (86400)"},
         {"drain-timeout", MF_OPT_FLOAT, &c.drain_timeout, 0, 3600, "seconds SIGTERM waits for running work (20)"},

@@ -132,6 +132,23 @@ static json_t *job_json(req *r, const mf_job_rec *rec)
     return mf_job_object(rec, pos, cancel);
 }
 
+/* A job's charge to its key's compute of the day (mf_sched_admit_fn). */
+typedef struct charge {
+    req *r;
+    bool over;              /* refused: answer is the queued 429 */
+    enum MHD_Result answer;
+} charge;
+
+static mf_err charge_job(void *ctx, double flops, mf_diag *d)
+{
+    charge *c = ctx;
+    if (mf_http_compute(c->r, flops, &c->answer)) {
+        return MF_OK;
+    }
+    c->over = true;
+    return mf_diag_setc(d, MF_ERANGE, "rate_limited", NULL, "over the key's daily compute");
+}
+
 enum MHD_Result mf_route_jobs_submit(req *r)
 {
     mf_server *s = r->srv;
@@ -169,7 +186,11 @@ enum MHD_Result mf_route_jobs_submit(req *r)
     snprintf(q.owner, sizeof q.owner, "%s", mf_req_owner(r));
     char id[MF_ID_MAX + 1];
     long pos = -1;
-    err = mf_sched_submit(s->sched, &q, id, &pos, &d);
+    charge ch = {.r = r};
+    err = mf_sched_submit_admit(s->sched, &q, charge_job, &ch, id, &pos, &d);
+    if (ch.over) {
+        return ch.answer; /* the key's daily compute: its 429 is queued */
+    }
     if (err == MF_EBUSY) {
         r->retry_after = mf_sched_retry_after(s->sched, true);
     } else if (err == MF_ENOSPC) {

@@ -94,6 +94,17 @@ MF_MUST_CHECK mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[M
                                      long *ret_pos, mf_diag *d);
 
 /**
+ * Says whether a made job of compute estimate flops may be stored: MF_OK, or
+ * an error with d filled (nothing is stored).  The per-key daily budget.
+ */
+typedef mf_err (*mf_sched_admit_fn)(void *ctx, double flops, mf_diag *d);
+
+/** mf_sched_submit, asking admit(ctx, ...) once the job is made and before it is stored. */
+MF_MUST_CHECK mf_err mf_sched_submit_admit(mf_sched *s, mf_job_req *req, mf_sched_admit_fn admit,
+                                           void *ctx, char ret_id[MF_ID_MAX + 1], long *ret_pos,
+                                           mf_diag *d);
+
+/**
  * Cancels a job: a queued one at once, a running one at its next step
  * boundary (its final event follows).  Already final: MF_OK, nothing changes.
  * A job of this process is cancelled even while the job store cannot write

@@ -132,6 +132,12 @@ static mf_err job_make(mf_sched *s, mf_job_req *req, mf_job **ret, mf_diag *d)
 mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1], long *ret_pos,
                        mf_diag *d)
 {
+    return mf_sched_submit_admit(s, req, NULL, NULL, ret_id, ret_pos, d);
+}
+
+mf_err mf_sched_submit_admit(mf_sched *s, mf_job_req *req, mf_sched_admit_fn admit, void *ctx,
+                             char ret_id[MF_ID_MAX + 1], long *ret_pos, mf_diag *d)
+{
     uv_mutex_lock(&s->lock);
     bool full = s->queued.n >= s->cfg.max_queue, draining = s->draining;
     uv_mutex_unlock(&s->lock);
@@ -144,6 +150,9 @@ mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1],
     }
     mf_job *j = NULL;
     mf_err err = job_make(s, req, &j, d);
+    if (err == MF_OK && admit != NULL && (err = admit(ctx, j->flops, d)) != MF_OK) {
+        mf_job_free(j);
+    }
     if (err != MF_OK) {
         return err;
     }

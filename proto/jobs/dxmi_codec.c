@@ -213,7 +213,7 @@ const mf_job_codec mf_dxmi_codec = {
 #define EVAL_SEEDS 5 /* core/dxmi_eval.h: mf_dxmi_eval_opts_default's n_seeds */
 
 mf_err mf_dxmi_check_budget(const mf_dxmi_req *q, const mf_mlp_config *parent, size_t n_rows,
-                            const mf_req_limits *lim, mf_diag *d)
+                            const mf_req_limits *lim, double *ret_flops, mf_diag *d)
 {
     const mf_dxmi_opts *o = &q->o;
     size_t D = parent->data_dim;
@@ -252,5 +252,5 @@ mf_err mf_dxmi_check_budget(const mf_dxmi_req *q, const mf_mlp_config *parent, s
     double evals = (double) q->iters / (double) q->eval_every + 2.0;
     mf_cost_flops(&c, "/params/n_eval", "the evaluations",
                   evals * EVAL_SEEDS * n_eval * T * 2.0 * P);
-    return mf_job_cost_check(&c, lim, d);
+    return mf_job_cost_check(&c, lim, ret_flops, d);
 }

@@ -59,6 +59,6 @@ extern const mf_job_codec mf_dxmi_codec;
  * the evaluations.  Errors: MF_EINVAL, code impossible (422).
  */
 MF_MUST_CHECK mf_err mf_dxmi_check_budget(const mf_dxmi_req *q, const mf_mlp_config *parent,
-                                          size_t n_rows, const mf_req_limits *lim, mf_diag *d);
+                                          size_t n_rows, const mf_req_limits *lim, double *ret_flops, mf_diag *d);
 
 #endif /* MF_DXMI_CODEC_H */

@@ -284,7 +284,7 @@ static void reward_model_cost(const mf_reward_req *q, size_t D, double rows, mf_
 }
 
 mf_err mf_reward_check_budget(const mf_reward_req *q, const mf_mlp_config *parent, size_t D,
-                              size_t n_rows, const mf_req_limits *lim, mf_diag *d)
+                              size_t n_rows, const mf_req_limits *lim, double *ret_flops, mf_diag *d)
 {
     mf_budget_net net = parent != NULL
                             ? mf_budget_mlp_of(parent)
@@ -313,5 +313,5 @@ mf_err mf_reward_check_budget(const mf_reward_req *q, const mf_mlp_config *paren
                 3.0 * n * ((double) D + COND_WIDTH + 1.0) * 4.0);
     mf_cost_flops(&c, "/params/n_per_target", "the samples at the targets",
                   (double) q->n_targets * n * (double) q->steps * per_step * 2.0 * P);
-    return mf_job_cost_check(&c, lim, d);
+    return mf_job_cost_check(&c, lim, ret_flops, d);
 }

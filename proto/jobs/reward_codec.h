@@ -87,7 +87,7 @@ extern const mf_job_codec mf_reward_codec;
  * targets (/params/n_per_target).  Errors: MF_EINVAL, code impossible (422).
  */
 MF_MUST_CHECK mf_err mf_reward_check_budget(const mf_reward_req *q, const mf_mlp_config *parent,
-                                            size_t D, size_t n_rows, const mf_req_limits *lim,
+                                            size_t D, size_t n_rows, const mf_req_limits *lim, double *ret_flops,
                                             mf_diag *d);
 
 #endif /* MF_REWARD_CODEC_H */

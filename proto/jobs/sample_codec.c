@@ -205,7 +205,7 @@ const mf_job_codec mf_sample_codec = {
 };
 
 mf_err mf_sample_check_budget(const mf_sample_req *q, const mf_mlp_config *cfg, double evals,
-                              size_t chunk_rows, const mf_req_limits *lim, mf_diag *d)
+                              size_t chunk_rows, const mf_req_limits *lim, double *ret_flops, mf_diag *d)
 {
     mf_budget_net net = mf_budget_mlp_of(cfg);
     double n = (double) q->n, row = (double) (cfg->data_dim + cfg->cond_dim + 1);
@@ -216,5 +216,5 @@ mf_err mf_sample_check_budget(const mf_sample_req *q, const mf_mlp_config *cfg, 
                 (double) chunk_rows * mf_budget_row_floats(&net, false) * 4.0);
     mf_cost_flops(&c, "/params/n", "the network evaluations",
                   n * evals * 2.0 * mf_budget_params(&net));
-    return mf_job_cost_check(&c, lim, d);
+    return mf_job_cost_check(&c, lim, ret_flops, d);
 }

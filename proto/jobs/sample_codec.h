@@ -92,6 +92,6 @@ char *mf_req_sample_params_json(const mf_sample_req *r);
  */
 MF_MUST_CHECK mf_err mf_sample_check_budget(const mf_sample_req *q, const mf_mlp_config *cfg,
                                             double evals, size_t chunk_rows,
-                                            const mf_req_limits *lim, mf_diag *d);
+                                            const mf_req_limits *lim, double *ret_flops, mf_diag *d);
 
 #endif /* MF_SAMPLE_CODEC_H */

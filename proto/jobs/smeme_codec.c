@@ -159,7 +159,7 @@ const mf_job_codec mf_smeme_codec = {
 };
 
 mf_err mf_smeme_check_budget(const mf_smeme_req *q, const mf_mlp_config *parent,
-                             const mf_req_limits *lim, mf_diag *d)
+                             const mf_req_limits *lim, double *ret_flops, mf_diag *d)
 {
     mf_budget_net net = mf_budget_mlp_of(parent);
     double P = mf_budget_params(&net), D = (double) parent->data_dim, N = (double) q->steps;
@@ -188,5 +188,5 @@ mf_err mf_smeme_check_budget(const mf_smeme_req *q, const mf_mlp_config *parent,
                   (double) q->K * (double) q->rounds * round);
     mf_cost_flops(&c, "/params/n_metric_samples", "the evaluations",
                   ((double) q->K + 1.0) * n_eval * N * 2.0 * P);
-    return mf_job_cost_check(&c, lim, d);
+    return mf_job_cost_check(&c, lim, ret_flops, d);
 }

@@ -57,6 +57,6 @@ extern const mf_job_codec mf_smeme_codec;
  * rounds (/params/rounds) and evaluations.  Errors: MF_EINVAL, code impossible (422).
  */
 MF_MUST_CHECK mf_err mf_smeme_check_budget(const mf_smeme_req *q, const mf_mlp_config *parent,
-                                           const mf_req_limits *lim, mf_diag *d);
+                                           const mf_req_limits *lim, double *ret_flops, mf_diag *d);
 
 #endif /* MF_SMEME_CODEC_H */

@@ -105,16 +105,16 @@ static mf_err decode(json_t *params, const char *model, const mf_req_limits *lim
                            mf_dataset_name(MF_DATASET_DIGITS), r->dataset);
     }
     /* A built-in set's dimension is known here; an upload's when the job is prepared. */
-    return r->builtin ? mf_train_check_budget(r, mf_dataset_dim(r->p.dataset), lim, d) : MF_OK;
+    return r->builtin ? mf_train_check_budget(r, mf_dataset_dim(r->p.dataset), lim, NULL, d) : MF_OK;
 }
 
-mf_err mf_train_check_budget(const mf_train_req *r, size_t D, const mf_req_limits *lim, mf_diag *d)
+mf_err mf_train_check_budget(const mf_train_req *r, size_t D, const mf_req_limits *lim, double *ret_flops, mf_diag *d)
 {
     mf_budget_net net = mf_budget_mlp(D, r->p.emb, 0, r->p.hidden, r->p.n_hidden);
     mf_job_cost c = {0};
     mf_cost_model(&c, mf_budget_params(&net), "/params/hidden", &net);
     mf_train_settings_cost(&r->p, &net, "/params/hidden", "/params", &c);
-    return mf_job_cost_check(&c, lim, d);
+    return mf_job_cost_check(&c, lim, ret_flops, d);
 }
 
 static char *encode(const void *params)

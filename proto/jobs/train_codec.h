@@ -54,6 +54,6 @@ extern const mf_job_codec mf_train_codec;
  * upload, once it knows its columns.  Errors: MF_EINVAL, code impossible (422).
  */
 MF_MUST_CHECK mf_err mf_train_check_budget(const mf_train_req *r, size_t D,
-                                           const mf_req_limits *lim, mf_diag *d);
+                                           const mf_req_limits *lim, double *ret_flops, mf_diag *d);
 
 #endif /* MF_TRAIN_CODEC_H */

@@ -163,7 +163,7 @@ static mf_err prepare(mf_job *j, mf_diag *d)
         return mf_diag_setc(d, MF_ERANGE, "bad_value", ptr, "%s", sub.msg);
     }
     size_t n_rows = xj->builtin ? POOL_ROWS : xj->data->table->n_rows;
-    mf_err err = mf_dxmi_check_budget(q, &m->net->cfg, n_rows, mf_job_limits(j), d);
+    mf_err err = mf_dxmi_check_budget(q, &m->net->cfg, n_rows, mf_job_limits(j), mf_job_flops(j), d);
     if (err != MF_OK) {
         return err;
     }

@@ -213,7 +213,7 @@ static mf_err prepare(mf_job *j, mf_diag *d)
         (rj->builtin ? q->n_unlabelled : rj->data->table->n_rows) +
         (rj->labels != NULL ? rj->labels->table->n_rows : (rj->builtin ? q->n_labelled : 0));
     err = mf_reward_check_budget(q, parent != NULL ? &parent->net->cfg : NULL, D, n_rows,
-                                 mf_job_limits(j), d);
+                                 mf_job_limits(j), mf_job_flops(j), d);
     if (err != MF_OK) {
         return err;
     }

@@ -44,7 +44,8 @@ static mf_err prepare(mf_job *j, mf_diag *d)
     }
     mf_sampler_opts o = mf_sample_opts(q, m);
     double evals = (double) mf_sampler_n_evals(&o) * (double) mf_steer_evals_per_step(q);
-    return mf_sample_check_budget(q, &m->net->cfg, evals, SAMPLE_JOB_CHUNK, mf_job_limits(j), d);
+    return mf_sample_check_budget(q, &m->net->cfg, evals, SAMPLE_JOB_CHUNK, mf_job_limits(j),
+                                  mf_job_flops(j), d);
 }
 
 /* All rows are made: the metrics, then the result. */

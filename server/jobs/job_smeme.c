@@ -116,7 +116,7 @@ static mf_err prepare(mf_job *j, mf_diag *d)
                             "model %s is conditional; finetune.smeme needs an unconditional one",
                             mf_job_model_id(j));
     }
-    mf_err err = mf_smeme_check_budget(q, &m->net->cfg, mf_job_limits(j), d);
+    mf_err err = mf_smeme_check_budget(q, &m->net->cfg, mf_job_limits(j), mf_job_flops(j), d);
     if (err != MF_OK) {
         return err;
     }

@@ -64,8 +64,10 @@ static mf_err prepare(mf_job *j, mf_diag *d)
 {
     const mf_train_req *q = mf_job_params(j);
     mf_err err = q->builtin ? MF_OK : hold_dataset(j, d);
-    if (err == MF_OK && !q->builtin) {
-        err = mf_train_check_budget(q, q->p.table->n_dims, mf_job_limits(j), d);
+    if (err == MF_OK) {
+        /* again for a built-in set (its codec checked it): the estimate is the job's charge */
+        size_t D = q->builtin ? mf_dataset_dim(q->p.dataset) : q->p.table->n_dims;
+        err = mf_train_check_budget(q, D, mf_job_limits(j), mf_job_flops(j), d);
     }
     if (err == MF_OK && q->out_model[0] != '\0') {
         err = mf_job_reserve_model(j, q->out_model, "/params/out_model", d);

@@ -82,6 +82,12 @@ const mf_job_type *mf_job_type_lookup(const char *name);
 /** The job's id ("job-..."). */
 const char *mf_job_id(const mf_job *j);
 
+/**
+ * Where prepare writes the job's compute estimate (FLOPs, from its budget check):
+ * what its key's daily budget is charged at submit.
+ */
+double *mf_job_flops(mf_job *j);
+
 /** The API key that submitted it, which owns what it makes ("" = none). */
 const char *mf_job_owner(const mf_job *j);
 

@@ -286,7 +286,7 @@ P = probe.json("GET", "/v1/models/gaussian")[2]["params"]
 probe.term()
 COST = 2 * P * 100 * 10  # n 100, 10 steps
 d = harness.Daemon(DAEMON, MODELS, TMP, "--api-keys", QFILE, "--max-running", "1", "--key-rate", "2",
-                   "--key-burst", "3", "--key-max-jobs", "1", "--key-daily-flops", str(int(COST * 1.5)),
+                   "--key-burst", "3", "--key-max-jobs", "1",
                    "--key-max-bytes", str(int(len(GAUSS) * 1.5)))
 # rate: a burst of 3, then 2 per second
 sts = [d.req("GET", "/v1/models", None, qauth("rate"))[:2] for _ in range(4)]
@@ -314,13 +314,6 @@ for _ in range(100):
 time.sleep(0.6)
 st, _, _ = d.json("POST", "/v1/jobs", {"type": "sample", "model": "gaussian", "params": {"n": 2}}, qauth("jobs"))
 check(st == 202, "once the first job ended, a job is taken again (%s)" % st)
-# compute per day: 1.5 requests' worth
-body = {"model": "gaussian", "n": 100, "steps": 10, "sampler": "ddim"}
-st1 = d.json("POST", "/v1/samples", body, qauth("flops"))[0]
-st2, h2, j2 = d.json("POST", "/v1/samples", body, qauth("flops"))
-check(st1 == 200 and st2 == 429 and "FLOPs today" in j2["error"]["message"]
-      and 1 <= int(h2.get("retry-after", "0")) <= 86400,
-      "the second request over the daily compute: 429 until midnight UTC (%s, %s %s)" % (st1, st2, h2.get("retry-after")))
 # stored bytes: one model fits, two do not
 st1 = d.json("POST", "/v1/models?id=b1", GAUSS, dict(qauth("bytes"), **oct_))[0]
 st2, _, j2 = d.json("POST", "/v1/models?id=b2", GAUSS, dict(qauth("bytes"), **oct_))
@@ -331,12 +324,37 @@ st4 = d.json("POST", "/v1/models?id=b2", GAUSS, dict(qauth("bytes"), **oct_))[0]
 check(st1 == 201 and st2 == 429 and "limit" in j2["error"]["message"] and st3 == 204 and st4 == 201,
       "stored bytes: 201, then 429 over the limit, room again after a delete (%s %s %s %s)" % (st1, st2, st3, st4))
 _, _, m = d.req("GET", "/metrics")
-for why in ["rate", "jobs", "compute", "storage"]:
+for why, n in [("rate", 1), ("jobs", 1), ("storage", 1)]:
     v = harness.metric(m, 'manifold_refusals_total{reason="%s"}' % why)
-    check(v == 1, "/metrics counts one %s refusal (%s)" % (why, v))
+    check(v == n, "/metrics counts %d %s refusal(s) (%s)" % (n, why, v))
 d.json("GET", "/v1/models", None, {"Authorization": "Bearer nope-nope-nope-nope"})
 _, _, m = d.req("GET", "/metrics")
 check(harness.metric(m, 'manifold_refusals_total{reason="unauthorized"}') == 1, "/metrics counts the 401")
+d.term()
+
+# compute per day, on a daemon of its own (the other limits' jobs would not fit its budget)
+d = harness.Daemon(DAEMON, MODELS, TMP, "--api-keys", QFILE, "--key-daily-flops", str(int(COST * 1.5)))
+# compute per day: 1.5 requests' worth
+body = {"model": "gaussian", "n": 100, "steps": 10, "sampler": "ddim"}
+st1 = d.json("POST", "/v1/samples", body, qauth("flops"))[0]
+st2, h2, j2 = d.json("POST", "/v1/samples", body, qauth("flops"))
+check(st1 == 200 and st2 == 429 and "FLOPs today" in j2["error"]["message"]
+      and 1 <= int(h2.get("retry-after", "0")) <= 86400,
+      "the second request over the daily compute: 429 until midnight UTC (%s, %s %s)" % (st1, st2, h2.get("retry-after")))
+time.sleep(0.6)
+# a job is charged its estimate: a small train job's is far over what is left; a sample job of
+# 10 rows (evaluations x 2 x weights, well under half a request's worth) fits
+st3, h3, j3 = d.json("POST", "/v1/jobs", {"type": "train", "params": {"dataset": "gaussian", "steps": 100, "hidden": [16]}},
+                     qauth("flops"))
+time.sleep(0.6)
+st4, _, j4 = d.json("POST", "/v1/jobs", {"type": "sample", "model": "gaussian", "params": {"n": 10, "steps": 10, "sampler": "ddim"}},
+                    qauth("flops"))
+check(st3 == 429 and "FLOPs today" in j3["error"]["message"] and st4 == 202,
+      "jobs are charged their compute estimate: a train job over what is left 429, a small sample job 202 (%s %s, %s %s)"
+      % (st3, j3.get("error"), st4, j4))
+_, _, m = d.req("GET", "/metrics")
+v = harness.metric(m, 'manifold_refusals_total{reason="compute"}')
+check(v == 2, "/metrics counts 2 compute refusals (%s)" % v)
 d.term()
 
 # ---- start-up ------------------------------------------------------------------------------

@@ -117,21 +117,21 @@ START_TEST(test_cost_check)
     mf_cost_mem(&c, "/params/b", "part b", 0.75 * (1 << 20));
     mf_cost_flops(&c, "/params/steps", "the steps", 1e9);
     mf_diag d = {0};
-    ck_assert_int_eq(mf_job_cost_check(&c, &lim, &d), MF_OK); /* every budget met exactly */
+    ck_assert_int_eq(mf_job_cost_check(&c, &lim, NULL, &d), MF_OK); /* every budget met exactly */
     ck_assert_double_eq_tol(mf_cost_total(c.mem, c.n_mem), 1 << 20, 1e-6);
 
     c.params = 1500;
-    assert_refused(mf_job_cost_check(&c, &lim, &d), &d, "/params/hidden",
+    assert_refused(mf_job_cost_check(&c, &lim, NULL, &d), &d, "/params/hidden",
                    "\"/params/hidden\": a network of 3 x 256 on 66 inputs has 1.5k parameters; "
                    "the budget is 1k");
     c.params = 1000;
     mf_cost_mem(&c, "/params/c", "part c", 0.5 * (1 << 20));
-    assert_refused(mf_job_cost_check(&c, &lim, &d), &d, "/params/b",
+    assert_refused(mf_job_cost_check(&c, &lim, NULL, &d), &d, "/params/b",
                    "memory estimate is 1.5 MiB, over the budget of 1 MiB (the largest part, "
                    "768 KiB, is part b)");
     c.n_mem = 2;
     mf_cost_flops(&c, "/params/n", "the samples", 2e9);
-    assert_refused(mf_job_cost_check(&c, &lim, &d), &d, "/params/n",
+    assert_refused(mf_job_cost_check(&c, &lim, NULL, &d), &d, "/params/n",
                    "compute estimate is 3 GFLOP, over the budget of 1 GFLOP (the largest part, "
                    "2 GFLOP, is the samples)");
 }
@@ -153,9 +153,9 @@ START_TEST(test_train_budget)
     /* within the parameters, over the memory (an upload's columns: checked at prepare) */
     j = decode("{\"type\":\"train\",\"params\":{\"dataset\":\"up\",\"hidden\":[2048,2048,2048],"
                "\"batch\":4096}}");
-    ck_assert_int_eq(mf_train_check_budget(j.params, 64, &lim, &d), MF_OK);
+    ck_assert_int_eq(mf_train_check_budget(j.params, 64, &lim, NULL, &d), MF_OK);
     lim.max_job_bytes = 256 << 20;
-    assert_refused(mf_train_check_budget(j.params, 64, &lim, &d), &d, "/params/batch",
+    assert_refused(mf_train_check_budget(j.params, 64, &lim, NULL, &d), &d, "/params/batch",
                    "a batch's activations");
     mf_job_req_done(&j);
 }
@@ -170,22 +170,22 @@ START_TEST(test_finetune_budgets)
     mf_job_req j = decode("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":"
                           "{\"trajectories\":1024,\"steps\":1000}}");
     lim.max_job_bytes = 512 << 20;
-    assert_refused(mf_smeme_check_budget(j.params, &digits, &lim, &d), &d, "/params/trajectories",
+    assert_refused(mf_smeme_check_budget(j.params, &digits, &lim, NULL, &d), &d, "/params/trajectories",
                    "the trajectories' states and adjoints");
     mf_job_req_done(&j);
     j = decode("{\"type\":\"finetune.smeme\",\"model\":\"m\",\"params\":{\"rounds\":100000,"
                "\"K\":16}}");
-    assert_refused(mf_smeme_check_budget(j.params, &digits, &lim, &d), &d, "/params/rounds",
+    assert_refused(mf_smeme_check_budget(j.params, &digits, &lim, NULL, &d), &d, "/params/rounds",
                    "over the budget of 10 PFLOP");
     mf_job_req_done(&j);
 
     /* reward: a million 1024-column rows (8.2 GB); a ridge model on 4096 columns */
     j = decode("{\"type\":\"finetune.reward\",\"params\":{\"dataset\":\"up\"}}");
     lim = mf_req_limits_default();
-    assert_refused(mf_reward_check_budget(j.params, NULL, 1024, 1000000, &lim, &d), &d,
+    assert_refused(mf_reward_check_budget(j.params, NULL, 1024, 1000000, &lim, NULL, &d), &d,
                    "/params/dataset", "the training rows");
     lim.max_job_bytes = 128 << 20;
-    assert_refused(mf_reward_check_budget(j.params, NULL, 4096, 1000, &lim, &d), &d,
+    assert_refused(mf_reward_check_budget(j.params, NULL, 4096, 1000, &lim, NULL, &d), &d,
                    "/params/reward_model", "the ridge reward model's matrices");
     mf_job_req_done(&j);
 
@@ -195,14 +195,14 @@ START_TEST(test_finetune_budgets)
     mf_dxmi_req *x = j.params;
     x->o.batch = 65536; /* above max_batch: an operator's larger limit */
     lim = mf_req_limits_default();
-    assert_refused(mf_dxmi_check_budget(x, &digits, 65536, &lim, &d), &d, "/params/batch",
+    assert_refused(mf_dxmi_check_budget(x, &digits, 65536, &lim, NULL, &d), &d, "/params/batch",
                    "a batch's rollout and activations");
     /* its energy network is the larger part of the model it makes */
     mf_job_req_done(&j);
     j = decode("{\"type\":\"finetune.dxmi\",\"model\":\"m\",\"params\":{\"energy_hidden\":[1024,"
                "1024,1024,1024],\"steps\":5,\"batch\":128,\"iters\":10}}");
     lim.max_model_params = 2000000;
-    assert_refused(mf_dxmi_check_budget(j.params, &moons, 65536, &lim, &d), &d,
+    assert_refused(mf_dxmi_check_budget(j.params, &moons, 65536, &lim, NULL, &d), &d,
                    "/params/energy_hidden", "a network of 4 x 1024 on 2 inputs has");
     mf_job_req_done(&j);
 
@@ -211,7 +211,7 @@ START_TEST(test_finetune_budgets)
     mf_mlp_config wide = {.data_dim = 8192, .emb_dim = 2, .n_hidden = 1, .hidden = {8}};
     lim = mf_req_limits_default();
     lim.max_job_bytes = 512 << 20;
-    assert_refused(mf_sample_check_budget(j.params, &wide, 100, 1024, &lim, &d), &d, "/params/n",
+    assert_refused(mf_sample_check_budget(j.params, &wide, 100, 1024, &lim, NULL, &d), &d, "/params/n",
                    "the samples and their metrics");
     mf_job_req_done(&j);
 }
@@ -231,24 +231,24 @@ START_TEST(test_defaults_within_budgets)
         mf_diag d = {0};
         mf_job_req j = decode(i == 0 ? "{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\"}}"
                                      : "{\"type\":\"train\",\"params\":{\"dataset\":\"digits\"}}");
-        ck_assert_int_eq(mf_train_check_budget(j.params, cfg->data_dim, &lim, &d), MF_OK);
+        ck_assert_int_eq(mf_train_check_budget(j.params, cfg->data_dim, &lim, NULL, &d), MF_OK);
         mf_job_req_done(&j);
         j = decode("{\"type\":\"finetune.smeme\",\"model\":\"m\"}");
-        ck_assert_int_eq(mf_smeme_check_budget(j.params, cfg, &lim, &d), MF_OK);
+        ck_assert_int_eq(mf_smeme_check_budget(j.params, cfg, &lim, NULL, &d), MF_OK);
         mf_job_req_done(&j);
         j = decode(
             "{\"type\":\"finetune.reward\",\"model\":\"m\",\"params\":{\"dataset\":\"ring\"}}");
-        ck_assert_int_eq(mf_reward_check_budget(j.params, cfg, cfg->data_dim, 17384, &lim, &d),
+        ck_assert_int_eq(mf_reward_check_budget(j.params, cfg, cfg->data_dim, 17384, &lim, NULL, &d),
                          MF_OK);
         mf_job_req_done(&j);
         j = decode(i == 0 ? "{\"type\":\"finetune.dxmi\",\"model\":\"m\",\"params\":{\"steps\":5,"
                             "\"batch\":512,\"iters\":4000}}"
                           : "{\"type\":\"finetune.dxmi\",\"model\":\"m\",\"params\":{\"steps\":10,"
                             "\"batch\":128,\"iters\":1200}}");
-        ck_assert_int_eq(mf_dxmi_check_budget(j.params, cfg, 65536, &lim, &d), MF_OK);
+        ck_assert_int_eq(mf_dxmi_check_budget(j.params, cfg, 65536, &lim, NULL, &d), MF_OK);
         mf_job_req_done(&j);
         j = decode("{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1000}}");
-        ck_assert_int_eq(mf_sample_check_budget(j.params, cfg, 1000, 1024, &lim, &d), MF_OK);
+        ck_assert_int_eq(mf_sample_check_budget(j.params, cfg, 1000, 1024, &lim, NULL, &d), MF_OK);
         mf_job_req_done(&j);
     }
 }
