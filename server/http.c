@@ -264,6 +264,11 @@ static enum MHD_Result dispatch(req *r)
     if (!mf_http_admit(r, &refused)) {
         return refused;
     }
+    if (r->refused) {
+        /* judged refused on its headers, so its body was dropped: the two judgements
+         * are one function of the headers, so this cannot happen */
+        return mf_http_error(r, "internal", NULL, "the request's body was dropped");
+    }
     if (strcmp(r->method, "OPTIONS") == 0) {
         return preflight(r);
     }
@@ -362,6 +367,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *con_cls = r;
         atomic_fetch_add(&s->requests_total, 1);
         mf_conns_headers_in(s->conns, conn);
+        r->refused = !mf_http_admissible(r); /* its answer comes once the body is in */
         /* A declared oversize body: refused now, or read and dropped first (http_conn.c). */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         unsigned long long declared = cl != NULL ? strtoull(cl, NULL, 10) : 0;
@@ -384,6 +390,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         if (r->too_big || r->len + n > r->limit) {
             /* MHD_NO closes the connection: the body went past what we read of a refused one */
             return mf_http_drain(r, n) ? MHD_YES : MHD_NO;
+        }
+        if (r->refused) {
+            r->len += n; /* counted against the limit, dropped: a refused body costs nothing */
+            return MHD_YES;
         }
         if (r->route != NULL && r->route->body == MF_ROUTE_MAX_UPLOAD) {
             (void) mf_spool_append(r, upload_data, n); /* a failure is answered once it is all in */

@@ -76,56 +76,92 @@ static unsigned route_scope(const req *r)
     return r->route->scope;
 }
 
-bool mf_http_admit(req *r, enum MHD_Result *ret)
+/* What is wrong with a request before its route runs, in the order it is checked. */
+typedef enum verdict {
+    ADMITTED,
+    BAD_HOST,   /* 421 */
+    BAD_ORIGIN, /* 403 */
+    NO_KEY,     /* 401 */
+    BAD_KEY,    /* 401 */
+    NO_SCOPE,   /* 403 */
+} verdict;
+
+/* The verdict on r, with *ret_scope the scope it needs; sets r->key.  No side effect
+ * besides: it may run twice (when the headers arrive, and when the body is in). */
+static verdict judge(req *r, unsigned *ret_scope)
 {
     mf_server *s = r->srv;
-    bool probe = r->route != NULL && r->route->scope == MF_ROUTE_SCOPE_PROBE;
-    if (probe) {
-        return true;
+    *ret_scope = 0;
+    if (r->route != NULL && r->route->scope == MF_ROUTE_SCOPE_PROBE) {
+        return ADMITTED;
     }
     const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
     if (!mf_guard_host_ok(host, s->cfg.host, s->cfg.allowed_hosts)) {
+        return BAD_HOST;
+    }
+    bool changes = strcmp(r->method, "POST") == 0 || strcmp(r->method, "DELETE") == 0;
+    const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+    if (changes && !mf_guard_origin_ok(origin, host, s->cors)) {
+        return BAD_ORIGIN;
+    }
+    if (s->keys == NULL || strcmp(r->method, "OPTIONS") == 0) {
+        return ADMITTED; /* no keys: the daemon is on loopback or told --insecure-open */
+    }
+    unsigned scope = *ret_scope = route_scope(r);
+    if (scope == 0) {
+        return ADMITTED;
+    }
+    size_t n = 0;
+    const char *token = bearer(r, &n);
+    if (token == NULL) {
+        return NO_KEY;
+    }
+    r->key = mf_keys_find(s->keys, token, n);
+    if (r->key == NULL) {
+        return BAD_KEY;
+    }
+    return scope == MF_ROUTE_SCOPE_KEY || mf_key_has(r->key, scope) ? ADMITTED : NO_SCOPE;
+}
+
+bool mf_http_admissible(req *r)
+{
+    unsigned scope;
+    return judge(r, &scope) == ADMITTED;
+}
+
+bool mf_http_admit(req *r, enum MHD_Result *ret)
+{
+    mf_server *s = r->srv;
+    unsigned scope;
+    switch (judge(r, &scope)) {
+    case BAD_HOST:
         mf_quota_refused(s->quota, MF_REFUSAL_BAD_HOST);
         *ret = mf_http_error(r, "bad_host", NULL,
                              "this server does not answer to the Host in the request; its "
                              "operator lists the names it answers to with --allowed-hosts");
         return false;
-    }
-    bool changes = strcmp(r->method, "POST") == 0 || strcmp(r->method, "DELETE") == 0;
-    const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
-    if (changes && !mf_guard_origin_ok(origin, host, s->cors)) {
+    case BAD_ORIGIN:
         mf_quota_refused(s->quota, MF_REFUSAL_ORIGIN);
         *ret = mf_http_error(r, "forbidden_origin", NULL,
                              "requests that change state are not taken from this Origin; its "
                              "operator lists the origins it trusts with --cors");
         return false;
-    }
-    if (s->keys == NULL || strcmp(r->method, "OPTIONS") == 0) {
-        return true; /* no keys: the daemon is on loopback or told --insecure-open */
-    }
-    unsigned scope = route_scope(r);
-    if (scope == 0) {
-        return true;
-    }
-    size_t n = 0;
-    const char *token = bearer(r, &n);
-    if (token == NULL) {
+    case NO_KEY:
         mf_quota_refused(s->quota, MF_REFUSAL_UNAUTHORIZED);
         *ret = unauthorized(r, "this server needs an API key: send Authorization: Bearer <token>");
         return false;
-    }
-    r->key = mf_keys_find(s->keys, token, n);
-    if (r->key == NULL) {
+    case BAD_KEY:
         mf_quota_refused(s->quota, MF_REFUSAL_UNAUTHORIZED);
         *ret = unauthorized(r, "the API key is not valid");
         return false;
-    }
-    if (scope != MF_ROUTE_SCOPE_KEY && !mf_key_has(r->key, scope)) {
+    case NO_SCOPE:
         *ret = mf_http_need_scope(r, scope);
         return false;
+    case ADMITTED:
+        break;
     }
     double retry = 0;
-    if (!mf_quota_take(s->quota, r->key->index, mf_mono_s(), &retry)) {
+    if (r->key != NULL && !mf_quota_take(s->quota, r->key->index, mf_mono_s(), &retry)) {
         *ret = mf_http_over_quota(r, MF_REFUSAL_RATE, retry,
                                   "the API key %s is over its rate of %g requests per second",
                                   r->key->name, mf_quota_cfg_of(s->quota)->rate);

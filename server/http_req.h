@@ -76,6 +76,7 @@ struct req {
     char *body;
     size_t len, cap, limit;
     bool too_big;
+    bool refused; /* mf_http_admissible said no: the body is read and dropped */
     bool started; /* the handler ran once with the whole body */
     /* an upload's body, spooled to an unlinked file and then mapped as body (http_spool.c) */
     int spool_fd;      /* -1: none */
@@ -177,6 +178,12 @@ const char *mf_http_arg(req *r, const char *key);
  * false: refused, and *ret is the queued answer.
  */
 bool mf_http_admit(req *r, enum MHD_Result *ret);
+/**
+ * Whether mf_http_admit would let r through, judged on its headers alone with
+ * no side effect: a request that will be refused has its body read and
+ * dropped, never spooled or kept (http.c), and hears why once it is in.
+ */
+bool mf_http_admissible(req *r);
 /** true when the request may use scope: no keys configured, or its key holds it. */
 bool mf_req_has(const req *r, unsigned scope);
 /**

@@ -208,6 +208,13 @@ check(st == 404, "bob cannot delete alice-m: 404 (%s)" % st)
 st, _, _ = d.json("DELETE", "/v1/models/alice-m", None, auth("alice"))
 check(st == 204, "alice deletes alice-m (%s)" % st)
 
+# an upload without a key: its body is read and dropped (never spooled), then the 401
+big = GAUSS * (3000000 // len(GAUSS) + 1)
+st, h, j = d.json("POST", "/v1/models?id=nokey", big[:3000000], oct_)
+check(st == 401 and j["error"]["code"] == "unauthorized", "a 3 MB upload without a key: the client reads the 401 (%s)" % st)
+st, h, j = d.json("POST", "/v1/models?id=nokey", big[:3000000], dict(oct_, **auth("reader")))
+check(st == 403 and "finetune" in j["error"]["message"], "a 3 MB upload by a read key: 403 (%s)" % st)
+
 # the CLI sends $MANIFOLD_API_KEY; without it, the 401 says where the key goes
 for env, want_rc, want in [({"MANIFOLD_API_KEY": TOKENS["alice"]}, 0, produced),
                            ({"MANIFOLD_API_KEY": TOKENS["bob"]}, 0, None), ({}, 1, "MANIFOLD_API_KEY")]:
