@@ -41,14 +41,26 @@ typedef struct mf_route {
     mf_route_body body;
 } mf_route;
 
+/* The router's verdict on a request line (what mf_routes_find copies into a req). */
+typedef struct mf_route_match {
+    const mf_route *route; /* the row that answers, or NULL */
+    unsigned path_methods; /* the bits of every method some row has for this path, HEAD with
+                              GET; 0 when no pattern has the path */
+    bool path_id_bad;      /* the {id} segment is no valid id (route is then NULL) */
+    char path_id[128];     /* the {id} segment, "" for a pattern without one */
+} mf_route_match;
+
 /**
- * Matches r->method and r->path against the table; sets r->route (the row
- * that answers, or NULL), r->path_methods (the bits of every method some row
- * has for this path, HEAD with GET; 0 when no pattern has the path),
- * r->path_id (the {id} segment, "" for a pattern without one) and
- * r->path_id_bad (the segment is no valid id: r->route is then NULL).  An
- * {id} segment is 1..127 bytes without '/'; empty segments, a trailing slash
- * or a longer segment match no pattern.  Thread-safe (the table is constant).
+ * Matches method and path against the table into *m.  An {id} segment is
+ * 1..127 bytes without '/'; empty segments, a trailing slash or a longer
+ * segment match no pattern.  Pure (no HTTP, no server: the fuzzer calls it
+ * on its own) and thread-safe (the table is constant).
+ */
+void mf_routes_match(const char *method, const char *path, mf_route_match *m);
+
+/**
+ * mf_routes_match of r->method and r->path, into r->route, r->path_methods,
+ * r->path_id and r->path_id_bad.
  */
 void mf_routes_find(req *r);
 
