@@ -71,7 +71,8 @@ void mf_routes_find(req *r);
 void mf_routes_allow(unsigned set, char *out, size_t cap);
 
 /* ---- handlers, one per row (routes_ops.c, prom.c, routes_models.c, routes_datasets.c,
- *      routes_jobs.c, routes_scores.c) ---- */
+ *      routes_jobs.c, routes_scores.c; tests/fuzz/fuzz_routes.c has a stub of each,
+ *      so a new one needs its line there too) ---- */
 
 enum MHD_Result mf_route_healthz(req *r);
 enum MHD_Result mf_route_readyz(req *r);
