@@ -321,6 +321,10 @@ mf_err mf_req_parse_object(const char *text, size_t len, const char *what, const
         if (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0') {
             return mf_req_fail_nomem(d);
         }
+        /* jansson's "near '...'" quotes the body's bytes as they are, maybe cut inside a
+         * character ("\u00" and the first byte of "\xc7\x9a"): made valid UTF-8 here, as
+         * this file's messages promise. */
+        mf_utf8_repair(je.text);
         return mf_req_fail(d, "bad_json", field, "%s is not valid JSON: %s (line %d, column %d)",
                            what, je.text, je.line, je.column);
     }

@@ -60,8 +60,14 @@ static mf_err decode_points(const json_t *v, const char *ptr, const mf_req_limit
         for (size_t k = 0; err == MF_OK && k < D; k++) {
             double val = 0;
             mf_req_ptr_index(eptr, sizeof eptr, rptr, k);
-            err = mf_req_get_number(json_array_get(row, k), eptr, -FLT_MAX, FLT_MAX, false,
-                                    NUMBER_RULE, &val, d);
+            /* Finite as a float32 once rounded, not |x| <= FLT_MAX as a double: FLT_MAX
+             * written with the 9 digits that give a float back (3.40282347e38, as
+             * mf_req_scores_body writes it) is a little above it. */
+            const json_t *e = json_array_get(row, k);
+            err = mf_req_get_number(e, eptr, -DBL_MAX, DBL_MAX, false, NUMBER_RULE, &val, d);
+            if (err == MF_OK && !isfinite((float) val)) {
+                err = mf_req_fail_must(d, "out_of_range", eptr, NUMBER_RULE, e);
+            }
             x[i * D + k] = (float) val;
         }
         if (err != MF_OK) {

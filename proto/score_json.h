@@ -9,7 +9,8 @@
  *   model   an id (required)
  *   points  1..max_n rows (mf_req_limits.max_n: the n limit of /v1/samples),
  *           each an array of 1..MF_SCORE_MAX_DIM numbers, every row as long
- *           as the first, every number finite as a float32 (|x| <= FLT_MAX);
+ *           as the first, every number finite once rounded to a float32 (what
+ *           rounds to +-FLT_MAX is in);
  *           data space (the server maps them to model space).
  * Errors (request_json.h's codes, 400): wrong_type on a non-array points or
  * row (/points, /points/3) or a non-number (/points/3/1); out_of_range on an

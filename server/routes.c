@@ -122,35 +122,48 @@ static bool shape_matches(const char *pattern, const char *path, char *id, size_
     return *s == '\0';
 }
 
-void mf_routes_find(req *r)
+void mf_routes_match(const char *method, const char *path, mf_route_match *m)
 {
-    unsigned want = method_bit(r->method);
+    unsigned want = method_bit(method);
     /* HEAD is GET without the body: libmicrohttpd drops the body of a HEAD response. */
     if (want == MF_ROUTE_HEAD) {
         want = MF_ROUTE_GET;
     }
-    r->route = NULL;
-    r->path_methods = 0;
-    r->path_id_bad = false;
-    r->path_id[0] = '\0';
+    m->route = NULL;
+    m->path_methods = 0;
+    m->path_id_bad = false;
+    m->path_id[0] = '\0';
     bool has_id = false;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const mf_route *rt = &routes[i];
-        char id[sizeof r->path_id] = "";
-        if (!shape_matches(rt->pattern, r->path, id, sizeof id)) {
+        char id[sizeof m->path_id] = "";
+        if (!shape_matches(rt->pattern, path, id, sizeof id)) {
             continue;
         }
         if (strstr(rt->pattern, "{id}") != NULL) {
             has_id = true;
-            memcpy(r->path_id, id, sizeof id);
+            memcpy(m->path_id, id, sizeof id);
         }
-        r->path_methods |= rt->method | (rt->method == MF_ROUTE_GET ? MF_ROUTE_HEAD : 0u);
+        m->path_methods |= rt->method | (rt->method == MF_ROUTE_GET ? MF_ROUTE_HEAD : 0u);
         if (rt->method == want) {
-            r->route = rt;
+            m->route = rt;
         }
     }
-    if (has_id && !mf_req_id_valid(r->path_id)) {
-        r->path_id_bad = true;
-        r->route = NULL;
+    if (has_id && !mf_req_id_valid(m->path_id)) {
+        m->path_id_bad = true;
+        m->route = NULL;
     }
+}
+
+_Static_assert(sizeof((req *) 0)->path_id == sizeof((mf_route_match *) 0)->path_id,
+               "the {id} segment fits the req as the match");
+
+void mf_routes_find(req *r)
+{
+    mf_route_match m;
+    mf_routes_match(r->method, r->path, &m);
+    r->route = m.route;
+    r->path_methods = m.path_methods;
+    r->path_id_bad = m.path_id_bad;
+    memcpy(r->path_id, m.path_id, sizeof r->path_id);
 }

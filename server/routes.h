@@ -51,14 +51,26 @@ typedef struct mf_route {
     unsigned scope; /* what the request's API key must hold (see above); handlers ask more */
 } mf_route;
 
+/* The router's verdict on a request line (what mf_routes_find copies into a req). */
+typedef struct mf_route_match {
+    const mf_route *route; /* the row that answers, or NULL */
+    unsigned path_methods; /* the bits of every method some row has for this path, HEAD with
+                              GET; 0 when no pattern has the path */
+    bool path_id_bad;      /* the {id} segment is no valid id (route is then NULL) */
+    char path_id[128];     /* the {id} segment, "" for a pattern without one */
+} mf_route_match;
+
 /**
- * Matches r->method and r->path against the table; sets r->route (the row
- * that answers, or NULL), r->path_methods (the bits of every method some row
- * has for this path, HEAD with GET; 0 when no pattern has the path),
- * r->path_id (the {id} segment, "" for a pattern without one) and
- * r->path_id_bad (the segment is no valid id: r->route is then NULL).  An
- * {id} segment is 1..127 bytes without '/'; empty segments, a trailing slash
- * or a longer segment match no pattern.  Thread-safe (the table is constant).
+ * Matches method and path against the table into *m.  An {id} segment is
+ * 1..127 bytes without '/'; empty segments, a trailing slash or a longer
+ * segment match no pattern.  Pure (no HTTP, no server: the fuzzer calls it
+ * on its own) and thread-safe (the table is constant).
+ */
+void mf_routes_match(const char *method, const char *path, mf_route_match *m);
+
+/**
+ * mf_routes_match of r->method and r->path, into r->route, r->path_methods,
+ * r->path_id and r->path_id_bad.
  */
 void mf_routes_find(req *r);
 
@@ -69,7 +81,8 @@ void mf_routes_find(req *r);
 void mf_routes_allow(unsigned set, char *out, size_t cap);
 
 /* ---- handlers, one per row (routes_ops.c, prom.c, routes_models.c, routes_datasets.c,
- *      routes_jobs.c, routes_scores.c) ---- */
+ *      routes_jobs.c, routes_scores.c; tests/fuzz/fuzz_routes.c has a stub of each,
+ *      so a new one needs its line there too) ---- */
 
 enum MHD_Result mf_route_healthz(req *r);
 enum MHD_Result mf_route_readyz(req *r);

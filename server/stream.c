@@ -33,6 +33,7 @@
 
 #include "api_json.h"
 #include "clock.h"
+#include "event_id.h"
 #include "http_req.h"
 #include "log.h"
 #include "metrics_json.h"
@@ -458,16 +459,11 @@ enum MHD_Result mf_stream_job_events(req *r, const char *job_id)
     const char *lei = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Last-Event-ID");
     const char *arg = mf_http_arg(r, "after");
     const char *from = lei != NULL ? lei : arg;
-    if (from != NULL) {
-        char *end;
-        unsigned long long v = strtoull(from, &end, 10);
-        if (*from == '\0' || *end != '\0' || *from == '-') {
-            return mf_http_error(r, "bad_value", lei != NULL ? NULL : "after",
-                                 "Last-Event-ID / after must be an event id (a non-negative "
-                                 "integer), got '%.40s'",
-                                 from);
-        }
-        after = v;
+    if (from != NULL && !mf_event_id_parse(from, &after)) {
+        return mf_http_error(r, "bad_value", lei != NULL ? NULL : "after",
+                             "Last-Event-ID / after must be an event id (a non-negative "
+                             "integer), got '%.40s'",
+                             from);
     }
     stream *st = stream_new(r, wants_ndjson(r), job_id, after);
     if (st == NULL) {

@@ -124,6 +124,9 @@ static const bad_case bad_cases[] = {
     S("{\"model\":\"\xc3\",\"n\":1}", B400, "bad_json", ""),         /* truncated sequence */
     S("{\"model\":\"\xed\xa0\x80\",\"n\":1}", B400, "bad_json", ""), /* a surrogate */
     S("{\"model\":\"a\",\"n\":1,\"\xc3\x28\":1}", B400, "bad_json", ""),
+    /* jansson's "near" text quotes a bad escape and the first byte of a character (fuzz_samples) */
+    S("{\"model\":\"\\u000\xc7\x9a\",\"n\":1}", B400, "bad_json", ""),
+    S("{\"model\":\"\\u00\xff\",\"n\":1}", B400, "bad_json", ""),
     S("{\"model\":\"a\",\"n\":1e400}", B400, "bad_json", ""), /* real overflow */
     S("{\"model\":\"a\",\"n\":99999999999999999999999}", B400, "bad_json", ""),
     S("{\"model\":\"a\",\"n\":-99999999999999999999999}", B400, "bad_json", ""),

@@ -7,6 +7,7 @@
  * and read back (null for a non-finite energy), and malformed responses
  * refused.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,8 @@ static const struct {
     {"{\"model\": \"m\", \"points\": [[true, 2]]}", "wrong_type", "/points/0/0"},
     {"{\"model\": \"m\", \"points\": [[1, 2], [3, 4e39]]}", "out_of_range", "/points/1/1"},
     {"{\"model\": \"m\", \"points\": [[-4e38]]}", "out_of_range", "/points/0/0"},
+    /* just above FLT_MAX and half its ulp: a float32 rounds it to infinity */
+    {"{\"model\": \"m\", \"points\": [[3.4028236e38]]}", "out_of_range", "/points/0/0"},
     {"{\"model\": \"m\", \"points\": [[1, [2]]]}", "wrong_type", "/points/0/1"},
     {"{\"model\": \"m\", \"points\": [[1], [2], [3], [4], [5], [6]]}", "out_of_range", "/points"},
 };
@@ -134,6 +137,8 @@ START_TEST(test_body_round_trip)
     }
     x[4] = 3.4e38f;
     x[5] = -1.17549435e-38f;
+    x[6] = FLT_MAX; /* written 3.40282347e38, above FLT_MAX as a double (fuzz_scores) */
+    x[7] = -FLT_MAX;
     char *body = mf_req_scores_body("m-1", x, N, D);
     ck_assert_ptr_nonnull(body);
     mf_score_req r;
