@@ -5,7 +5,8 @@
  * and change once admitted (the owner of a job, model or dataset).
  *
  * Order, so that every refusal says the first thing wrong and costs nothing:
- * Host (421) -> Origin of a POST or DELETE (403) -> key (401) -> scope (403).
+ * Host (421) -> Origin of a POST or DELETE (403) -> key (401) -> scope (403)
+ * -> the key's request rate (429).
  * Probes (/healthz, /readyz) skip all of it; /metrics skips the key when
  * --metrics-scope is none.
  */
