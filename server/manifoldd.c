@@ -10,13 +10,18 @@
  * with a team of all cores; batching gives throughput, slicing gives
  * fairness), and OpenBLAS runs single-threaded inside each team thread.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "cli.h"
@@ -78,21 +83,74 @@ static char **with_env(int argc, char **argv, const mf_opt *opts, size_t n, int 
     return out;
 }
 
-static int parse_listen(const char *s, char host[64], uint16_t *port)
+/*
+ * HOST:PORT into host and port; NULL, or why it cannot be served.  localhost
+ * is 127.0.0.1; other names and IPv6 are refused with the reason rather than
+ * resolved (a name can stand for several addresses, and the daemon listens
+ * on one).
+ */
+static const char *parse_listen(const char *s, char host[64], uint16_t *port)
 {
     const char *colon = strrchr(s, ':');
-    if (colon == NULL || (size_t) (colon - s) >= 64) {
-        return -1;
+    if (colon == NULL || colon == s || (size_t) (colon - s) >= 64) {
+        return "it needs HOST:PORT, e.g. 127.0.0.1:8080";
+    }
+    if (s[0] == '[' || memchr(s, ':', (size_t) (colon - s)) != NULL) {
+        return "IPv6 is not served yet: give an IPv4 address, e.g. 127.0.0.1:8080";
     }
     memcpy(host, s, (size_t) (colon - s));
     host[colon - s] = '\0';
+    if (strcmp(host, "localhost") == 0) {
+        strcpy(host, "127.0.0.1");
+    }
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) != 1) {
+        return "the host must be an IPv4 address (or localhost); names are not resolved";
+    }
     char *end;
     long p = strtol(colon + 1, &end, 10);
     if (*end != '\0' || p < 0 || p > 65535 || colon[1] == '\0') {
-        return -1;
+        return "the port must be a number from 0 to 65535 (0: any free port)";
     }
     *port = (uint16_t) p;
-    return 0;
+    return NULL;
+}
+
+/*
+ * Whether host:port can be bound now, tried before the models load so that a
+ * taken port is reported at once; NULL, or why not.  (The daemon binds for
+ * real later; another process may take the port meanwhile, and then that
+ * bind says so.)
+ */
+static const char *probe_bind(const char *host, uint16_t port, char *why, size_t cap)
+{
+    if (port == 0) {
+        return NULL;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    (void) inet_pton(AF_INET, host, &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return NULL; /* nothing learnt: the real bind will say */
+    }
+    int one = 1;
+    (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as libmicrohttpd */
+    int rc = bind(fd, (struct sockaddr *) &sa, sizeof sa), e = errno;
+    close(fd);
+    if (rc == 0) {
+        return NULL;
+    }
+    if (e == EADDRINUSE) {
+        snprintf(why, cap, "port %u is taken (is another manifoldd running? --listen picks another)",
+                 port);
+    } else if (e == EADDRNOTAVAIL) {
+        snprintf(why, cap, "%s is not an address of this machine", host);
+    } else if (e == EACCES) {
+        snprintf(why, cap, "port %u needs privileges; use one above 1023", port);
+    } else {
+        snprintf(why, cap, "%s", strerror(e));
+    }
+    return why;
 }
 
 /*
@@ -244,14 +302,25 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++) {
         lv = strcmp(c.log_level, levels[i]) == 0 ? i : lv;
     }
-    char host[64], health_host[64];
+    char host[64], health_host[64], why[160];
     uint16_t port, health_port = 0;
-    if (lv < 0 || parse_listen(c.listen, host, &port) != 0 ||
-        (c.health_listen[0] != '\0' &&
-         parse_listen(c.health_listen, health_host, &health_port) != 0)) {
-        fprintf(stderr,
-                "error: bad --log-level '%s', --listen '%s' or --health-listen '%s' (HOST:PORT)\n",
-                c.log_level, c.listen, c.health_listen);
+    if (lv < 0) {
+        fprintf(stderr, "error: bad --log-level '%s' (debug, info, warn or error)\n", c.log_level);
+        return 2;
+    }
+    const char *bad = parse_listen(c.listen, host, &port);
+    if (bad == NULL) {
+        bad = probe_bind(host, port, why, sizeof why);
+    }
+    if (bad != NULL) {
+        fprintf(stderr, "error: cannot listen on '%s': %s\n", c.listen, bad);
+        return 2;
+    }
+    if (c.health_listen[0] != '\0' &&
+        ((bad = parse_listen(c.health_listen, health_host, &health_port)) != NULL ||
+         (bad = probe_bind(health_host, health_port, why, sizeof why)) != NULL)) {
+        fprintf(stderr, "error: cannot listen on --health-listen '%s': %s\n", c.health_listen,
+                bad);
         return 2;
     }
     mf_log_set_level((mf_log_level) lv);
@@ -273,6 +342,11 @@ int main(int argc, char **argv)
                 "proxy that authenticates)\n",
                 c.listen);
         return 2;
+    }
+    if (keys == NULL && strncmp(host, "127.", 4) != 0) {
+        mf_log(MF_LOG_WARN, NULL, NULL,
+               "serving %s without API keys (--insecure-open): whoever reaches it may do anything",
+               c.listen);
     }
     size_t threads = c.threads > 0 ? c.threads : (cores / sc.workers > 0 ? cores / sc.workers : 1);
     if (sc.workers * threads > cores) {

@@ -25,6 +25,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -387,17 +388,29 @@ check(rc == 2 and "key line 2" in err and "s3cret" not in err,
       "a bad key file: exit 2 naming line 2, not the token (%s: %s)" % (rc, err.strip()))
 rc, err = start("--listen", "127.0.0.1:0", "--api-keys", os.path.join(TMP, "missing"))
 check(rc == 2 and "missing" in err, "a missing key file: exit 2 (%s)" % rc)
+# an unusable --listen is reported with the reason before any model loads (issue 15)
+with socket.socket() as held:
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    taken = held.getsockname()[1]
+    for listen, why in [("127.0.0.1:%d" % taken, "is taken"), ("[::1]:8080", "IPv6"),
+                        ("example.com:80", "IPv4 address"), ("localhost", "HOST:PORT"),
+                        ("127.0.0.1:70000", "port must be")]:
+        rc, err = start("--listen", listen)
+        check(rc == 2 and why in err and "models:" not in err,
+              "--listen %s: exit 2 before loading, saying '%s' (%s: %s)" % (listen, why, rc, err.strip()[-160:]))
 rc, err = start("--metrics-scope", "everyone")
 check(rc == 2 and "metrics-scope" in err, "a bad --metrics-scope: exit 2")
 # keys from the environment, and --insecure-open, both serving
-for extra, env in [(["--listen", "127.0.0.1:0"], {"MANIFOLD_API_KEYS_TEXT": "envkey read " + TOKENS["reader"]}),
+for extra, env in [(["--listen", "localhost:0"], {"MANIFOLD_API_KEYS_TEXT": "envkey read " + TOKENS["reader"]}),
                    (["--listen", "0.0.0.0:0", "--insecure-open"], None)]:
     pf = os.path.join(TMP, "port2")
     if os.path.exists(pf):
         os.unlink(pf)
     p = subprocess.Popen([DAEMON, "--models", MODELS, "--model-store", os.path.join(TMP, "m3"),
                           "--store", "sqlite:" + os.path.join(TMP, "j3.db"), "--port-file", pf] + extra,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, **(env or {})))
+                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(TMP, "start.log"), "w"),
+                         env=dict(os.environ, **(env or {})))
     for _ in range(200):
         if os.path.exists(pf) and open(pf).read().strip():
             break
@@ -414,10 +427,12 @@ for extra, env in [(["--listen", "127.0.0.1:0"], {"MANIFOLD_API_KEYS_TEXT": "env
     p.terminate()
     p.wait(30)
     if env:
-        check(st == 200 and st_none == 401, "keys from MANIFOLD_API_KEYS_TEXT: 200 with, 401 without (%s %s)"
-              % (st, st_none))
+        check(st == 200 and st_none == 401, "keys from MANIFOLD_API_KEYS_TEXT (listening on localhost:0): "
+              "200 with, 401 without (%s %s)" % (st, st_none))
     else:
-        check(st == 200, "--insecure-open serves 0.0.0.0 without keys (%s)" % st)
+        slog = open(os.path.join(TMP, "start.log")).read()
+        check(st == 200 and "without API keys (--insecure-open)" in slog,
+              "--insecure-open serves 0.0.0.0 without keys, with a warning in the log (%s)" % st)
 
 rc = harness.summary("api-auth", TMP)
 if rc == 0:
