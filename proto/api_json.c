@@ -80,6 +80,23 @@ char *mf_json_job_error(const char *code, const char *message)
     return mf_json_take_dump(mf_json_checked(o, f));
 }
 
+void mf_json_job_summary(const char *result, const char *error, char *out, size_t cap)
+{
+    out[0] = '\0';
+    json_t *r = result != NULL ? json_loads(result, 0, NULL) : NULL;
+    json_t *e = error != NULL ? json_loads(error, 0, NULL) : NULL;
+    const char *model = json_string_value(json_object_get(r, "model"));
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (model != NULL) {
+        snprintf(out, cap, "made model %s", model);
+    } else if (code != NULL) {
+        snprintf(out, cap, "%s: %s", code, msg != NULL ? msg : "");
+    }
+    json_decref(r);
+    json_decref(e);
+}
+
 char *mf_json_train_result(const char *model, uint64_t steps, double loss)
 {
     json_t *o = json_object();

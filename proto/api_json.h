@@ -31,6 +31,12 @@ char *mf_json_error_body(const char *code, const char *message, const char *fiel
 /** A job's error: {"code", "message"} (malloc'd text). */
 char *mf_json_job_error(const char *code, const char *message);
 
+/**
+ * A log line's words for a final job (out[cap]): "made model ID" from a
+ * result that names one, "CODE: MESSAGE" from an error; "" otherwise.
+ */
+void mf_json_job_summary(const char *result, const char *error, char *out, size_t cap);
+
 /** A train job's result: {"model": id, "steps", "loss"} (loss null when not finite); malloc'd. */
 char *mf_json_train_result(const char *model, uint64_t steps, double loss);
 

@@ -85,6 +85,7 @@ static struct MHD_Response *json_response(req *r, unsigned *status, char *body)
         }
     }
     size_t n = strlen(body);
+    r->resp_bytes = (long long) n;
     /* MHD copies nothing with MUST_FREE: it frees body with free() when done. */
     struct MHD_Response *resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
@@ -331,6 +332,7 @@ static req *req_new(mf_server *s, struct MHD_Connection *conn, const char *url, 
     r->srv = s;
     r->conn = conn;
     r->spool_fd = -1;
+    r->resp_bytes = -1;
     r->method = method;
     r->t0 = mf_mono_s();
     snprintf(r->path, sizeof r->path, "%s", url);
@@ -458,7 +460,6 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void) toe;
     mf_server *s = cls;
     mf_conns_request_done(s->conns, conn);
     req *r = *con_cls;
@@ -469,8 +470,14 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (cls_i >= 1 && cls_i <= 5) {
         atomic_fetch_add(&s->responses[cls_i], 1);
     }
-    mf_log(MF_LOG_DEBUG, r->id, NULL, "%s %s %d %.1f ms", r->method, r->path, r->status,
-           1e3 * (mf_mono_s() - r->t0));
+    /* the access line: one per request, at the default level; a stream's size is not known */
+    char bytes[32] = "-";
+    if (r->resp_bytes >= 0) {
+        snprintf(bytes, sizeof bytes, "%lld", r->resp_bytes);
+    }
+    mf_log(MF_LOG_INFO, r->id, NULL, "%s %s %d %s B %.1f ms%s", r->method, r->path, r->status,
+           bytes, 1e3 * (mf_mono_s() - r->t0),
+           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
     if (r->cleanup != NULL) {
         r->cleanup(r);
     }

@@ -494,9 +494,11 @@ static void finish(mf_job *j, mf_job_state st, const char *result, const char *e
     }
     j->finished = true;
     j->host->finished(j->host->ctx, j, st);
-    mf_log(MF_LOG_INFO, NULL, j->id,
-           keep ? "job %s (stored once the job store takes writes)" : "job %s",
-           mf_job_state_name(st));
+    char what[640];
+    mf_json_job_summary(result, error, what, sizeof what);
+    mf_log(st == MF_JOB_FAILED ? MF_LOG_WARN : MF_LOG_INFO, NULL, j->id, "job %s%s%s%s",
+           mf_job_state_name(st), what[0] != '\0' ? ": " : "", what,
+           keep ? " (stored once the job store takes writes)" : "");
     if (!keep) {
         j->host->notify(j->host->ctx, j->id);
     }

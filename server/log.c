@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "utf8.h"
+
 static atomic_int min_level = MF_LOG_INFO;
 
 void mf_log_set_level(mf_log_level min)
@@ -27,6 +29,8 @@ void mf_log(mf_log_level level, const char *req, const char *job, const char *fm
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* a client's bytes (a path, a header) may be no UTF-8: a log line always is */
+    (void) mf_utf8_repair(msg);
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -42,7 +46,8 @@ void mf_log(mf_log_level level, const char *req, const char *job, const char *fm
     if (job != NULL && n < sizeof line) {
         n += (size_t) snprintf(line + n, sizeof line - n, " job=%s", job);
     }
-    /* msg="...": quotes and backslashes escaped, control characters dropped. */
+    /* msg="...": quotes and backslashes escaped, control characters dropped, bytes that are
+     * no UTF-8 replaced by '?' (above). */
     if (n + 7 < sizeof line) {
         memcpy(line + n, " msg=\"", 6);
         n += 6;

@@ -54,6 +54,7 @@ static enum MHD_Result weights(req *r, mf_reg_model *e)
         return mf_http_error(r, "internal", NULL, "cannot read the weights of %s", e->id);
     }
     struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t) st.st_size, fd);
+    r->resp_bytes = (long long) st.st_size;
     if (resp == NULL) {
         close(fd);
         return MHD_NO;

@@ -54,6 +54,7 @@ static enum MHD_Result serve_file(req *r, const char *path, const char *type)
         return mf_http_error(r, "internal", NULL, "cannot read the file served at %s", r->path);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(got, buf, MHD_RESPMEM_MUST_FREE);
+    r->resp_bytes = (long long) got;
     if (resp == NULL) {
         free(buf);
         return MHD_NO;

@@ -786,6 +786,16 @@ after = [e[2]["done"] for e in ev[runs[-1]:] if e[1] == "progress"] if len(runs)
 check(after and after[0] > 60, "the re-run continued from the checkpoint of iteration 1 (progress %s)" % after[:1])
 check(d.term() == 0, "third daemon drained")
 
+# logs a person can use (issue 15): an access line per request at the default level (method,
+# path, status, bytes, duration, request id); a final job line saying what it made or why not
+log = open(os.path.join(TMP, "daemon.log")).read()
+check(re.search(r'level=info req=\S+ msg="GET /v1/models 200 \d+ B [\d.]+ ms"', log) is not None,
+      "an access line: request id, method, path, status, bytes, duration")
+check(re.search(r'msg="job succeeded: made model g-resumed"', log) is not None,
+      "job succeeded names the model it made")
+check(re.search(r'msg="job (cancelled|failed): [a-z_]+: .+"', log) is not None,
+      "a job that did not succeed logs its error code and reason")
+
 status = harness.summary("api", TMP)
 shutil.rmtree(TMP, ignore_errors=True)
 sys.exit(status)
