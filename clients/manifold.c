@@ -158,7 +158,7 @@ static mf_exit parse_globals(int argc, char **argv, const char **url, double *ti
 static mf_exit dispatch(mf_client *c, int argc, char **argv, int i)
 {
     if (strcmp(argv[i], "help") == 0) {
-        if (i + 1 >= argc) {
+        if (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0) {
             usage(stdout);
             return MF_EXIT_OK;
         }

@@ -458,8 +458,15 @@ static int cmd_sample(int argc, char **argv)
     if (load_model(path, &m) != 0) {
         return 1;
     }
-    mf_par *team = make_team(threads);
     size_t D = m->net->cfg.data_dim;
+    if (png != NULL && D != 64) {
+        /* a usage error, said before any sampling */
+        fprintf(stderr, "error: --png draws 8x8 digit grids; %s is a %zu-D model (use --out)\n",
+                path, D);
+        mf_model_free(m);
+        return 2;
+    }
+    mf_par *team = make_team(threads);
     float *x = mf_alloc_floats(n * D);
     int status = x == NULL || team == NULL ? fail("allocation", MF_ENOMEM, NULL)
                                            : draw_samples(team, m, &a, x, n);
@@ -485,9 +492,8 @@ static int cmd_sample(int argc, char **argv)
         }
     }
     if (status == 0 && png != NULL) {
-        if (D != 64 || mf_png_write_digits(png, x, n) != 0) {
-            fprintf(stderr, "error: could not write %s (PNG grids are for 64-D digit models)\n",
-                    png);
+        if (mf_png_write_digits(png, x, n) != 0) {
+            fprintf(stderr, "error: could not write %s\n", png);
             status = 1;
         }
     }

@@ -98,6 +98,8 @@ check(rc == 0 and "watch JOB" in out and "dataset upload FILE" in out and "steer
 rc, out, _ = run("sample", "--help")
 check(rc == 0 and all(f in out for f in ["--sampler", "--format", "--seed", "--target", "--condition", "--guidance"]),
       "sample --help")
+rc2, out2, _ = run("help", "--help")
+check(rc2 == 0 and "watch JOB" in out2, "help --help is the top help (%s)" % rc2)
 rc, out, _ = run("help", "watch")
 check(rc == 0 and "--json" in out and "Last-Event-ID" in out, "help watch")
 rc, out, _ = run("--version")

@@ -52,6 +52,10 @@ check "unwritable out" 1 "error" "$MT" train --dataset ring --out /nonexistent/d
 check "train" 0 "wrote" "$MT" train --dataset ring --out "$tmp/ring.safetensors" --steps 60 \
     --hidden 16,16 --emb 8 --batch 64 --warmup 10 --threads 1
 check "no temp left" 0 "ring.safetensors" ls "$tmp"
+# --png on a 2-D model: a usage error said before any sampling (nothing on stdout)
+check "png on a 2-D model" 2 "draws 8x8 digit grids" "$MT" sample --model "$tmp/ring.safetensors" \
+    --png "$tmp/ring.png"
+[ ! -s "$tmp/out" ] && pass=$((pass + 1)) || { echo "FAIL --png: samples printed before the refusal"; fail=$((fail + 1)); }
 [ "$(ls "$tmp" | grep -c tmp)" -eq 0 ] && pass=$((pass + 1)) || { echo "FAIL temp file left"; fail=$((fail + 1)); }
 check "sample csv" 0 "," "$MT" sample --model "$tmp/ring.safetensors" --n 5 --steps 20 --threads 1
 lines=$("$MT" sample --model "$tmp/ring.safetensors" --n 7 --steps 10 --threads 1 | wc -l)
@@ -59,8 +63,8 @@ lines=$("$MT" sample --model "$tmp/ring.safetensors" --n 7 --steps 10 --threads 
 check "sample json" 0 "]]" "$MT" sample --model "$tmp/ring.safetensors" --n 2 --steps 5 --format json
 check "bad sampler" 2 "unknown sampler 'euler'" "$MT" sample --model "$tmp/ring.safetensors" --sampler euler
 check "too many steps" 2 "exceeds the schedule" "$MT" sample --model "$tmp/ring.safetensors" --steps 5000
-check "png on 2-D" 1 "PNG grids are for 64-D" "$MT" sample --model "$tmp/ring.safetensors" --n 2 \
-    --steps 5 --png "$tmp/x.png"
+check "png on 2-D with --n" 2 "draws 8x8 digit grids" "$MT" sample --model "$tmp/ring.safetensors" \
+    --n 2 --steps 5 --png "$tmp/x.png"
 check "eval" 0 "sw2_floor" "$MT" eval --model "$tmp/ring.safetensors" --n 50 --reps 2 --steps 20 \
     --threads 1
 check "eval metrics" 0 '"entropy_knn":{"value"' "$MT" eval --model "$tmp/ring.safetensors" \
