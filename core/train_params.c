@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "mem.h"
 #include "schedule.h"
 #include "utf8.h"
 
@@ -305,4 +306,26 @@ mf_err mf_train_params_finish(const mf_train_params *p, mf_model *m, const mf_tr
         err = mf_model_set_meta(m, "provenance", provenance, diag);
     }
     return err;
+}
+
+float *mf_train_params_heldout(const mf_train_params *p, const mf_model *m, size_t *ret_n)
+{
+    *ret_n = 0;
+    if (p->table != NULL) {
+        return NULL;
+    }
+    size_t D = m->net->cfg.data_dim;
+    size_t n = p->dataset == MF_DATASET_DIGITS ? mf_dataset_digits_count(true) : MF_TRAIN_HELDOUT_N;
+    float *held = mf_alloc_floats(n * D);
+    if (held == NULL || mf_dataset_heldout(p->dataset, held, n) != MF_OK) {
+        mf_free_aligned(held);
+        return NULL;
+    }
+    /* into model space, as the training batches are */
+    float offset = (float) m->data_offset, scale = (float) m->data_scale;
+    for (size_t j = 0; j < n * D; j++) {
+        held[j] = (held[j] - offset) / scale;
+    }
+    *ret_n = n;
+    return held;
 }

@@ -169,6 +169,16 @@ MF_MUST_CHECK mf_err mf_train_params_batch(const mf_train_params *p, const mf_mo
                                            float *x);
 
 /**
+ * The held-out points of p's built-in data set in m's model space, for the
+ * held-out DSM loss (mf_dsm_loss): the digits' held-out images, else
+ * MF_TRAIN_HELDOUT_N points of the set's held-out stream.  *ret_n gets
+ * their count.  NULL for a table (an upload has no held-out split) or when
+ * out of memory; free with mf_free_aligned.
+ */
+#define MF_TRAIN_HELDOUT_N 4096
+float *mf_train_params_heldout(const mf_train_params *p, const mf_model *m, size_t *ret_n);
+
+/**
  * The end of a run: copies the trainer's EMA weights (the live ones without
  * EMA) into m and sets the metadata every trained model carries besides the
  * architecture and the normalisation (both set by begin): dataset (its

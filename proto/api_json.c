@@ -97,6 +97,19 @@ void mf_json_job_summary(const char *result, const char *error, char *out, size_
     json_decref(e);
 }
 
+json_t *mf_json_event_train_metrics(const char *job_id, uint64_t step, uint64_t steps,
+                                    double loss, double heldout_loss)
+{
+    json_t *o = json_object();
+    int f = o == NULL;
+    f |= json_object_set_new(o, "job", json_string(job_id));
+    f |= json_object_set_new(o, "step", mf_json_u64(step));
+    f |= json_object_set_new(o, "steps", mf_json_u64(steps));
+    f |= json_object_set_new(o, "loss", mf_json_num(loss));
+    f |= json_object_set_new(o, "heldout_loss", mf_json_num(heldout_loss));
+    return mf_json_checked(o, f);
+}
+
 char *mf_json_train_result(const char *model, uint64_t steps, double loss)
 {
     json_t *o = json_object();

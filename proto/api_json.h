@@ -37,6 +37,14 @@ char *mf_json_job_error(const char *code, const char *message);
  */
 void mf_json_job_summary(const char *result, const char *error, char *out, size_t cap);
 
+/**
+ * A train job's metrics event while it runs: {"job", "step", "steps", "loss" (the
+ * training loss, an exponential average), "heldout_loss" (the DSM loss on the data
+ * set's held-out points, null for an upload)}.  Non-finite numbers are null.
+ */
+json_t *mf_json_event_train_metrics(const char *job_id, uint64_t step, uint64_t steps,
+                                    double loss, double heldout_loss);
+
 /** A train job's result: {"model": id, "steps", "loss"} (loss null when not finite); malloc'd. */
 char *mf_json_train_result(const char *model, uint64_t steps, double loss);
 

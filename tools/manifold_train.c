@@ -32,7 +32,6 @@
 #include "train_params.h"
 
 #define MAX_MODEL_BYTES   ((size_t) 512 << 20)
-#define HELDOUT_LOSS_N    4096
 #define HELDOUT_LOSS_SEED 12345
 
 /* ---- shared helpers ------------------------------------------------------------- */
@@ -103,13 +102,6 @@ static void format_hidden(const mf_train_params *p, char *buf, size_t len)
     for (size_t i = 0; i < p->n_hidden && used < len; i++) {
         int k = snprintf(buf + used, len - used, "%s%" PRIu32, i ? "," : "", p->hidden[i]);
         used += k > 0 ? (size_t) k : 0;
-    }
-}
-
-static void normalise(float *x, size_t n, float offset, float scale)
-{
-    for (size_t j = 0; j < n; j++) {
-        x[j] = (x[j] - offset) / scale;
     }
 }
 
@@ -248,21 +240,6 @@ static int train_parse(int argc, char **argv, mf_train_params *p, train_args *a)
     return err == MF_OK ? 0 : bad_param(p, hidden, err, &d);
 }
 
-/* The held-out points of p's data set in m's model space (for the DSM loss); NULL on OOM. */
-static float *train_heldout(const mf_train_params *p, const mf_model *m, size_t *ret_n)
-{
-    size_t D = m->net->cfg.data_dim;
-    size_t n = p->dataset == MF_DATASET_DIGITS ? mf_dataset_digits_count(true) : HELDOUT_LOSS_N;
-    float *held = mf_alloc_floats(n * D);
-    if (held == NULL || mf_dataset_heldout(p->dataset, held, n) != MF_OK) {
-        mf_free_aligned(held);
-        return NULL;
-    }
-    normalise(held, n * D, (float) m->data_offset, (float) m->data_scale);
-    *ret_n = n;
-    return held;
-}
-
 /* Saves the EMA weights with the provenance that reproduces them. */
 static int train_save(const mf_train_params *p, mf_model *m, const mf_trainer *tr, int argc,
                       char **argv, const char *out, double held_loss)
@@ -316,7 +293,7 @@ static int cmd_train(int argc, char **argv)
     }
     size_t D = model->net->cfg.data_dim;
     x = mf_alloc_floats(p.batch * D);
-    held = train_heldout(&p, model, &n_held);
+    held = mf_train_params_heldout(&p, model, &n_held);
     if (x == NULL || held == NULL || mf_mlp_ws_new(model->net, 1024, false, &ws) != MF_OK) {
         status = fail("allocation", MF_ENOMEM, NULL);
         goto out;

@@ -38,7 +38,13 @@ typedef struct train_job {
     float *batch;
     size_t step;
     double loss_avg;
+    /* held-out points in model space (built-in sets only) and a workspace to score them */
+    float *held;
+    size_t n_held;
+    mf_mlp_ws *ws;
 } train_job;
+
+#define TRAIN_REPORTS 20 /* metrics events per run: often enough for a loss curve */
 
 /* An uploaded data set, held for the job, becomes the params' table. */
 static mf_err hold_dataset(mf_job *j, mf_diag *d)
@@ -87,7 +93,36 @@ static mf_err init(mf_job *j)
     tj->batch = mf_alloc_floats(q->p.batch * tj->model->net->cfg.data_dim);
     mf_job_progress(j, 0, q->p.steps, NULL, false);
     tj->loss_avg = NAN;
+    tj->held = mf_train_params_heldout(&q->p, tj->model, &tj->n_held);
+    if (tj->held != NULL && mf_mlp_ws_new(tj->model->net, 1024, false, &tj->ws) != MF_OK) {
+        return MF_ENOMEM;
+    }
     return tj->batch == NULL ? MF_ENOMEM : MF_OK;
+}
+
+/*
+ * A metrics event at every TRAIN_REPORTS-th of the run and at its end: the
+ * step, the training loss and, on a built-in set, the held-out DSM loss of the
+ * EMA weights (fixed timesteps and noise, so successive figures compare).
+ */
+static void report(mf_job *j, train_job *tj, size_t steps)
+{
+    size_t every = steps / TRAIN_REPORTS > 0 ? steps / TRAIN_REPORTS : 1;
+    if (tj->step % every != 0 && tj->step != steps) {
+        return;
+    }
+    double held = NAN;
+    if (tj->held != NULL) {
+        held = mf_dsm_loss(mf_trainer_ema(tj->tr), tj->ws, &tj->model->sched, tj->held, NULL,
+                           tj->n_held, 7);
+    }
+    json_t *ev = mf_json_event_train_metrics(mf_job_id(j), tj->step, steps, tj->loss_avg, held);
+    char *text = mf_json_take_dump(json_incref(ev));
+    if (text != NULL) {
+        mf_job_metrics(j, text); /* the job's latest metrics: the last report */
+    }
+    free(text);
+    mf_job_event(j, "metrics", ev);
 }
 
 /* Publishes the trained model (EMA weights); *result gets the job's result. */
@@ -139,6 +174,7 @@ static mf_job_step slice(mf_job *j, double deadline)
         tj->loss_avg = isnan(tj->loss_avg) ? loss : 0.98 * tj->loss_avg + 0.02 * loss;
         tj->step++;
         mf_job_progress(j, tj->step, p->steps, "training", tj->step == p->steps);
+        report(j, tj, p->steps);
         if (mf_mono_s() > deadline && tj->step < p->steps) {
             return MF_JOB_MORE;
         }
@@ -161,6 +197,8 @@ static void deinit(mf_job *j)
         mf_trainer_free(tj->tr);
         mf_model_free(tj->model);
         mf_free_aligned(tj->batch);
+        mf_free_aligned(tj->held);
+        mf_mlp_ws_free(tj->ws);
         if (tj->data != NULL) {
             mf_datasets_release(mf_registry_datasets(mf_job_registry(j)), tj->data);
         }

@@ -558,6 +558,16 @@ check(st == 200 and m["hidden"] == [64, 64] and m["dataset"] == "two_moons", "tr
 st, _, jt = d.json("GET", "/v1/jobs/" + job)
 check(jt["result"]["model"] == "moons-small" and rest[-1][2]["job_object"]["result"]["model"] == "moons-small",
       "a train job's result (its model) is in the job object and its final event")
+# a train job streams its loss (issue 15): 20 metrics events, steps rising to the last, the
+# training loss and the held-out DSM loss (fixed noise, so comparable), which training lowers
+tm = [e[2] for e in read_events(d, job) if e[1] == "metrics"]
+steps_ = [m_["step"] for m_ in tm]
+held_ = [m_["heldout_loss"] for m_ in tm]
+check(len(tm) == 20 and steps_ == sorted(steps_) and steps_[-1] == 2500 and all(m_["steps"] == 2500 for m_ in tm)
+      and all(isinstance(h_, float) and h_ > 0 for h_ in held_) and all(m_["loss"] > 0 for m_ in tm)
+      and held_[-1] < 0.9 * held_[0],
+      "train metrics events: 20, steps to 2500, held-out loss falls (%s)" % [(s_, round(h_, 3)) for s_, h_ in zip(steps_, held_)][::5])
+check(jt["metrics"] is not None and jt["metrics"]["step"] == 2500, "the job's metrics are its last report")
 st, _, s1 = d.json("POST", "/v1/samples", {"model": "moons-small", "n": 64, "sampler": "ddim", "steps": 50, "seed": 1})
 check(st == 200 and len(s1["samples"]) == 64, "the trained model samples")
 

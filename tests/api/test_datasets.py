@@ -220,6 +220,9 @@ small = {"dataset": "ring-up", "steps": 400, "hidden": [128, 128], "lr": 5e-3, "
 st, jt = train(d, dict(small, out_model="ring-model"))
 check(jt is not None and jt["state"] == "succeeded" and jt["params"]["dataset"] == "ring-up",
       "a train job on an uploaded CSV succeeds (%s)" % (jt or {}).get("error"))
+met = (jt or {}).get("metrics") or {}
+check(met.get("step") == 400 and met.get("loss") is not None and met.get("heldout_loss") is None,
+      "on an upload the train metrics have no held-out loss (no held-out split): %s" % met)
 st, _, m = d.json("GET", "/v1/models/ring-model")
 check(st == 200 and m["dataset"] == "ring-up" and m["data_dim"] == 2, "its model names the dataset (%s)" % m.get("dataset"))
 st, _, s = d.json("POST", "/v1/samples", {"model": "ring-model", "n": 500, "sampler": "ddim", "steps": 50, "seed": 1})

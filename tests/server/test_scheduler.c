@@ -1110,15 +1110,27 @@ START_TEST(test_train_job)
     float *x = sample_alone(&e, "tiny-trained", MF_SAMPLER_DDIM, 5, 8, 1);
     free(x);
 
-    /* the log: queued, running, progress (at least the last), succeeded */
+    /* the log: queued, running, progress (at least the last) and a metrics event every
+     * 40 / 20 = 2 steps (the loss curve), succeeded */
     char log[4096];
     mf_event_rec *ev;
     size_t n_ev;
     event_log(&e, id, log, sizeof log, &ev, &n_ev);
     ck_assert_msg(strncmp(log, "status:queued,status:running,progress", 37) == 0, "%s", log);
-    ck_assert_msg(ends_with(log, ",progress,status:succeeded"), "%s", log);
-    uint64_t last_done = 0;
+    ck_assert_msg(ends_with(log, ",progress,metrics,status:succeeded"), "%s", log);
+    uint64_t last_done = 0, last_step = 0;
+    size_t n_metrics = 0;
     for (size_t i = 2; i + 1 < n_ev; i++) {
+        if (strcmp(ev[i].name, "metrics") == 0) {
+            json_t *mt = parse(ev[i].data);
+            ck_assert_int_eq(jint(mt, "step"), (json_int_t) last_step + 2);
+            ck_assert(isfinite(json_number_value(json_object_get(mt, "loss"))));
+            ck_assert(json_number_value(json_object_get(mt, "heldout_loss")) > 0);
+            last_step = (uint64_t) jint(mt, "step");
+            n_metrics++;
+            json_decref(mt);
+            continue;
+        }
         ck_assert_str_eq(ev[i].name, "progress");
         json_t *pr = parse(ev[i].data);
         ck_assert_int_ge(jint(pr, "done"), (json_int_t) last_done);
@@ -1128,6 +1140,7 @@ START_TEST(test_train_job)
         json_decref(pr);
     }
     ck_assert_uint_eq(last_done, 40);
+    ck_assert_uint_eq(n_metrics, 20);
     assert_events_name_job(ev, n_ev, id);
     ck_assert_uint_eq(hook_count(&e, id), n_ev - 1);
     mf_event_recs_free(ev, n_ev);
