@@ -47,6 +47,9 @@ enum MHD_Result mf_http_queue(req *r, unsigned status, struct MHD_Response *resp
     if (r->location[0] != '\0') {
         MHD_add_response_header(resp, "Location", r->location);
     }
+    if (r->challenge) {
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"manifold\"");
+    }
     if (r->close) {
         MHD_add_response_header(resp, "Connection", "close");
     }

@@ -15,32 +15,20 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "api_json.h"
 #include "auth.h"
 #include "clock.h"
 #include "http_guard.h"
 #include "http_req.h"
 #include "routes.h"
 
-/* 401 with the challenge every HTTP client understands. */
+/* 401 with the challenge every HTTP client understands (mf_http_queue adds it). */
 static enum MHD_Result unauthorized(req *r, const char *msg)
 {
-    char *body = mf_json_error_body("unauthorized", msg, NULL);
-    struct MHD_Response *resp =
-        body != NULL ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE)
-                     : NULL;
-    if (resp == NULL) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"manifold\"");
-    return mf_http_queue(r, 401, resp);
+    r->challenge = true;
+    return mf_http_error(r, "unauthorized", NULL, "%s", msg);
 }
 
 /* The bearer token of the request, or NULL; *ret_n its length. */

@@ -102,6 +102,7 @@ struct req {
     long long resp_bytes; /* the response body's size for the access log; -1: unknown (streams) */
     unsigned retry_after; /* Retry-After of a 503/429 (seconds; 0: 1) or a 507 (0: none) */
     char location[160];   /* Location header of the response, or "" */
+    bool challenge;       /* the response carries WWW-Authenticate (a 401 of http_admit.c) */
 };
 
 struct mf_server {

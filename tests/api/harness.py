@@ -91,6 +91,14 @@ class Daemon:
         return self.proc.wait(30)
 
 
+def proc_status_mib(pid, field):
+    """A size field of /proc/PID/status (VmRSS, VmHWM, ...) in MiB, or None."""
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024.0
+    return None
+
+
 def metric(text, name):
     """The value of an unlabelled sample of /metrics text (bytes), or None."""
     for line in text.decode().splitlines():

@@ -105,10 +105,7 @@ check(resp.startswith(b"HTTP/1.1 413") and b'"too_large"' in resp, "oversize upl
 
 
 def vm_rss_mib(pid):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return None
+    return harness.proc_status_mib(pid, "VmRSS")
 
 
 # Upload bodies are spooled to an unlinked file, not held in memory: 20 uploads of 3.5 MB each,

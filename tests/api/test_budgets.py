@@ -37,10 +37,7 @@ def refused(d, body, field, *parts, status=422, code="impossible"):
 
 def vm_hwm_mib(pid):
     """The peak resident set of a process (VmHWM), MiB."""
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    return None
+    return harness.proc_status_mib(pid, "VmHWM")
 
 
 def amplifier():
