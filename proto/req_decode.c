@@ -348,19 +348,26 @@ mf_err mf_req_parse_object(const char *text, size_t len, const char *what, const
 
 /* ---- field tables ------------------------------------------------------------------ */
 
+/* A field with both (finetune.dxmi's batch: core's own cap and the operator's) takes
+ * the smaller, so raising the limit never opens a range the job cannot run. */
+static double capped(double limit, double hi)
+{
+    return hi > 0.0 && hi < limit ? hi : limit;
+}
+
 double mf_req_limit_value(const mf_req_limits *lim, mf_req_limit limit, double hi)
 {
     switch (limit) {
     case MF_REQ_LIM_NONE:
         return hi;
     case MF_REQ_LIM_N:
-        return (double) lim->max_n;
+        return capped((double) lim->max_n, hi);
     case MF_REQ_LIM_STEPS:
-        return (double) lim->max_steps;
+        return capped((double) lim->max_steps, hi);
     case MF_REQ_LIM_TRAIN_STEPS:
-        return (double) lim->max_train_steps;
+        return capped((double) lim->max_train_steps, hi);
     case MF_REQ_LIM_BATCH:
-        return (double) lim->max_batch;
+        return capped((double) lim->max_batch, hi);
     }
     return hi;
 }

@@ -122,7 +122,7 @@ struct mf_req_field {
     mf_req_type type;
     size_t offset;            /* of the value in the params struct */
     double lo, hi;            /* the range */
-    mf_req_limit limit;       /* a server limit that replaces hi (and caps def) */
+    mf_req_limit limit;       /* a server limit that bounds it (with hi, when hi > 0; caps def) */
     bool lo_open;             /* NUMBER: lo itself not allowed */
     const char *what;         /* NUMBER: the allowed values in words, for messages */
     const char *const *names; /* ENUM: the values, NULL-terminated */
@@ -137,9 +137,12 @@ struct mf_req_field {
     mf_err (*decode)(const json_t *v, const char *ptr, const mf_req_limits *lim, void *params,
                      mf_diag *d);
     int (*encode)(json_t *o, const char *key, const void *params);
+    /* MF_REQ_CUSTOM of a nested object: its fields, for mf_req_describe (the custom
+     * decode does the decoding). */
+    const mf_req_field *sub;
 };
 
-/** The value of limit in lim (hi when MF_REQ_LIM_NONE). */
+/** The value of limit in lim, or hi when it is smaller (hi when MF_REQ_LIM_NONE). */
 double mf_req_limit_value(const mf_req_limits *lim, mf_req_limit limit, double hi);
 
 /**
@@ -179,6 +182,16 @@ int mf_req_encode_into(json_t *o, const mf_req_field *table, const void *params)
  * malloc'd; NULL when out of memory.
  */
 char *mf_req_encode_fields(const mf_req_field *table, const void *params);
+
+/**
+ * What tables (NULL-terminated, read together) accept, as a JSON object keyed by field:
+ * {"type": integer|number|boolean|string|custom, "minimum", "maximum" (the limit's value
+ * in lim when a server limit bounds it, named by "limit": max_n, max_steps,
+ * max_train_steps or max_batch), "exclusiveMinimum": true, "enum": [...], "required":
+ * true, "properties": {...} (a nested object's fields)}.  The documentation tests compare
+ * it with proto/openapi.yaml; NULL when out of memory.
+ */
+json_t *mf_req_describe(const mf_req_field *const *tables, const mf_req_limits *lim);
 
 /** Dumps o (stolen) as compact JSON with sorted keys; NULL if failures or out of memory. */
 char *mf_req_dump_sorted(json_t *o, int failures);

@@ -162,6 +162,7 @@ static const mf_req_field fields[] = {
     {F(out_model), .type = MF_REQ_ID},
     {.key = NULL},
 };
+static const mf_req_field *const tables[] = {fields, NULL};
 #undef O
 #undef F
 
@@ -208,6 +209,7 @@ const mf_job_codec mf_dxmi_codec = {
     .params_size = sizeof(mf_dxmi_req),
     .decode = decode,
     .encode = encode,
+    .tables = tables,
 };
 
 #define EVAL_SEEDS 5 /* core/dxmi_eval.h: mf_dxmi_eval_opts_default's n_seeds */

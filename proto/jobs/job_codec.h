@@ -49,6 +49,8 @@ struct mf_job_codec {
                      mf_diag *d);
     /** The canonical params JSON of a decoded struct; malloc'd, NULL when out of memory. */
     char *(*encode)(const void *params);
+    /** The field tables of params, NULL-terminated (for mf_req_describe). */
+    const struct mf_req_field *const *tables;
 };
 
 /** Every job type this build runs, NULL-terminated (job_codecs.c). */

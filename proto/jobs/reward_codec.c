@@ -212,11 +212,11 @@ static const mf_req_field fields[] = {
     {F(n_labelled), .type = MF_REQ_SIZE, .lo = 10, .hi = 1e6, .def = 1000},
     {F(label_noise), .type = MF_REQ_NUMBER, .hi = NOISE_MAX, .def = 0.1,
      .what = "a number between 0 and 10"},
-    {CUSTOM(reward_model)},
+    {CUSTOM(reward_model), .sub = reward_model_fields},
     {F(pseudo_label_noise), .type = MF_REQ_NUMBER, .hi = NU_MAX, .def = 0.3,
      .what = "a number between 0 and 100"},
-    {CUSTOM(guidance)},
-    {CUSTOM(train)},
+    {CUSTOM(guidance), .sub = guidance_fields},
+    {CUSTOM(train), .sub = mf_train_settings},
     {CUSTOM(targets)},
     {F(n_per_target), .type = MF_REQ_SIZE, .lo = 10, .limit = MF_REQ_LIM_N, .def = 1000},
     {F(sampler), .type = MF_REQ_ENUM, .names = grid_samplers, .def = MF_SAMPLER_DDPM},
@@ -226,6 +226,7 @@ static const mf_req_field fields[] = {
     {F(out_model), .type = MF_REQ_ID},
     {.key = NULL},
 };
+static const mf_req_field *const tables[] = {fields, NULL};
 #undef CUSTOM
 #undef F
 
@@ -257,6 +258,7 @@ const mf_job_codec mf_reward_codec = {
     .params_size = sizeof(mf_reward_req),
     .decode = decode,
     .encode = encode,
+    .tables = tables,
 };
 
 #define COND_WIDTH 2 /* core/rcgd.c: the indicator convention, [c_0, 1] */

@@ -131,11 +131,13 @@ static const mf_req_field fields[] = {
      .given_offset = offsetof(mf_sample_req, has_target),
      .what = "a number between -1000000 and 1000000"},
     {F(condition), .type = MF_REQ_CUSTOM, .decode = decode_condition, .encode = encode_condition},
-    {F(guidance), .type = MF_REQ_CUSTOM, .decode = decode_guidance, .encode = encode_guidance},
+    {F(guidance), .type = MF_REQ_CUSTOM, .decode = decode_guidance, .encode = encode_guidance,
+     .sub = guidance_fields},
     {.key = NULL},
 };
 #undef F
 static const mf_req_field *const param_fields = fields + 1;
+static const mf_req_field *const param_tables[] = {fields + 1, NULL};
 
 mf_err mf_req_decode_sample_fields(json_t *o, const char *prefix, bool with_model,
                                    const mf_req_limits *lim, mf_sample_req *r, mf_diag *d)
@@ -202,6 +204,7 @@ const mf_job_codec mf_sample_codec = {
     .params_size = sizeof(mf_sample_req),
     .decode = decode,
     .encode = encode,
+    .tables = param_tables,
 };
 
 mf_err mf_sample_check_budget(const mf_sample_req *q, const mf_mlp_config *cfg, double evals,

@@ -94,6 +94,7 @@ static const mf_req_field fields[] = {
     {F(out_model), .type = MF_REQ_ID},
     {.key = NULL},
 };
+static const mf_req_field *const tables[] = {fields, NULL};
 #undef F
 
 /* A server limit under the smallest value finetune.smeme accepts: no request can pass. */
@@ -156,6 +157,7 @@ const mf_job_codec mf_smeme_codec = {
     .params_size = sizeof(mf_smeme_req),
     .decode = decode,
     .encode = encode,
+    .tables = tables,
 };
 
 mf_err mf_smeme_check_budget(const mf_smeme_req *q, const mf_mlp_config *parent,

@@ -73,7 +73,7 @@ static const mf_req_field after[] = {
 };
 #undef F
 #undef P
-static const mf_req_field *const tables[] = {before, mf_train_settings, after};
+static const mf_req_field *const tables[] = {before, mf_train_settings, after, NULL};
 
 static mf_err decode(json_t *params, const char *model, const mf_req_limits *lim, void *out,
                      mf_diag *d)
@@ -133,4 +133,5 @@ const mf_job_codec mf_train_codec = {
     .params_size = sizeof(mf_train_req),
     .decode = decode,
     .encode = encode,
+    .tables = tables,
 };
