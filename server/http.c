@@ -268,11 +268,6 @@ static enum MHD_Result dispatch(req *r)
     if (!mf_http_admit(r, &refused)) {
         return refused;
     }
-    if (r->refused) {
-        /* judged refused on its headers, so its body was dropped: the two judgements
-         * are one function of the headers, so this cannot happen */
-        return mf_http_error(r, "internal", NULL, "the request's body was dropped");
-    }
     if (strcmp(r->method, "OPTIONS") == 0) {
         return preflight(r);
     }
@@ -372,7 +367,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *con_cls = r;
         atomic_fetch_add(&s->requests_total, 1);
         mf_conns_headers_in(s->conns, conn);
-        r->refused = !mf_http_admissible(r); /* its answer comes once the body is in */
+        r->refused = !mf_http_judge(r); /* its answer comes once the body is in */
         /* A declared oversize body: refused now, or read and dropped first (http_conn.c). */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         unsigned long long declared = cl != NULL ? strtoull(cl, NULL, 10) : 0;

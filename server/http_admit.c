@@ -76,7 +76,7 @@ typedef enum verdict {
 } verdict;
 
 /* The verdict on r, with *ret_scope the scope it needs; sets r->key.  No side effect
- * besides: it may run twice (when the headers arrive, and when the body is in). */
+ * besides (the key's token is hashed once per request: here). */
 static verdict judge(req *r, unsigned *ret_scope)
 {
     mf_server *s = r->srv;
@@ -112,17 +112,16 @@ static verdict judge(req *r, unsigned *ret_scope)
     return scope == MF_ROUTE_SCOPE_KEY || mf_key_has(r->key, scope) ? ADMITTED : NO_SCOPE;
 }
 
-bool mf_http_admissible(req *r)
+bool mf_http_judge(req *r)
 {
-    unsigned scope;
-    return judge(r, &scope) == ADMITTED;
+    r->verdict = (int) judge(r, &r->verdict_scope);
+    return r->verdict == ADMITTED;
 }
 
 bool mf_http_admit(req *r, enum MHD_Result *ret)
 {
     mf_server *s = r->srv;
-    unsigned scope;
-    switch (judge(r, &scope)) {
+    switch ((verdict) r->verdict) {
     case BAD_HOST:
         mf_quota_refused(s->quota, MF_REFUSAL_BAD_HOST);
         *ret = mf_http_error(r, "bad_host", NULL,
@@ -144,7 +143,7 @@ bool mf_http_admit(req *r, enum MHD_Result *ret)
         *ret = unauthorized(r, "the API key is not valid");
         return false;
     case NO_SCOPE:
-        *ret = mf_http_need_scope(r, scope);
+        *ret = mf_http_need_scope(r, r->verdict_scope);
         return false;
     case ADMITTED:
         break;

@@ -76,7 +76,9 @@ struct req {
     char *body;
     size_t len, cap, limit;
     bool too_big;
-    bool refused; /* mf_http_admissible said no: the body is read and dropped */
+    bool refused;           /* mf_http_judge said no: the body is read and dropped */
+    int verdict;            /* mf_http_judge's, kept for mf_http_admit (http_admit.c) */
+    unsigned verdict_scope; /* the scope the route needs, for a refusal's message */
     bool started; /* the handler ran once with the whole body */
     /* an upload's body, spooled to an unlinked file and then mapped as body (http_spool.c) */
     int spool_fd;      /* -1: none */
@@ -175,17 +177,19 @@ const char *mf_http_arg(req *r, const char *key);
 /* ---- who may make a request (http_admit.c) ---- */
 
 /**
- * Runs the checks every request passes before its route (Host, Origin, API
- * key, the route's scope).  true: admitted (r->key set when keys are on);
- * false: refused, and *ret is the queued answer.
+ * Judges r on its headers, once, when they arrive: the checks every request
+ * passes before its route (Host, Origin, API key, the route's scope), with no
+ * side effect but r->key and the verdict kept on r.  true: admitted.  A
+ * request that will be refused has its body read and dropped, never spooled
+ * or kept (http.c), and hears why once it is in (mf_http_admit).
+ */
+bool mf_http_judge(req *r);
+/**
+ * Answers the verdict of mf_http_judge once the body is in, and takes the
+ * request from its key's rate.  true: admitted; false: refused, and *ret is
+ * the queued answer.
  */
 bool mf_http_admit(req *r, enum MHD_Result *ret);
-/**
- * Whether mf_http_admit would let r through, judged on its headers alone with
- * no side effect: a request that will be refused has its body read and
- * dropped, never spooled or kept (http.c), and hears why once it is in.
- */
-bool mf_http_admissible(req *r);
 /** true when the request may use scope: no keys configured, or its key holds it. */
 bool mf_req_has(const req *r, unsigned scope);
 /**
