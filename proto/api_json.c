@@ -323,7 +323,7 @@ json_t *mf_json_event_samples(const char *job_id, size_t offset, const float *x,
 
 json_t *mf_json_event_iteration_metrics(const char *job_id, size_t iteration, double alpha,
                                         double loss, json_t *metrics, double mean_logp,
-                                        size_t n_logp)
+                                        size_t n_logp, const char *model)
 {
     json_t *o = json_object();
     int f = o == NULL || metrics == NULL;
@@ -341,6 +341,9 @@ json_t *mf_json_event_iteration_metrics(const char *job_id, size_t iteration, do
         f |= json_object_set_new(lp, "n", json_integer((json_int_t) n_logp));
     }
     f |= json_object_set_new(o, "log_density_parent", lp);
+    if (model != NULL) {
+        f |= json_object_set_new(o, "model", json_string(model));
+    }
     return mf_json_checked(o, f);
 }
 

@@ -126,11 +126,12 @@ json_t *mf_json_event_samples(const char *job_id, size_t offset, const float *x,
  * {"job", "iteration", "alpha" (null for 0), "loss" (the last round's, null
  * for 0 or not finite), "metrics": metrics (taken), "log_density_parent":
  * {"mean", "n"} (mean log-density of n of the samples under the parent, data
- * space; null when n = 0)}.
+ * space; null when n = 0), "model"?: the id of the model kept for this
+ * iteration (keep_iterations; model not NULL)}.
  */
 json_t *mf_json_event_iteration_metrics(const char *job_id, size_t iteration, double alpha,
                                         double loss, json_t *metrics, double mean_logp,
-                                        size_t n_logp);
+                                        size_t n_logp, const char *model);
 /** The "iteration" of a stored iteration metrics text, or -1 (NULL, not JSON, none). */
 long mf_json_metrics_iteration(const char *metrics_json);
 

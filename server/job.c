@@ -29,8 +29,8 @@
 
 /* ---- life ---------------------------------------------------------------------------- */
 
-mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, mf_job_req *req, mf_job **ret,
-                  mf_diag *d)
+mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, const char *id, mf_job_req *req,
+                  mf_job **ret, mf_diag *d)
 {
     mf_job *j = calloc(1, sizeof *j);
     if (j == NULL) {
@@ -39,6 +39,7 @@ mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, mf_job_req *
     }
     j->type = type;
     j->host = host;
+    snprintf(j->id, sizeof j->id, "%s", id);
     atomic_init(&j->cancel, 0);
     snprintf(j->model_id, sizeof j->model_id, "%s", req->model);
     snprintf(j->owner, sizeof j->owner, "%s", req->owner);
@@ -203,7 +204,7 @@ void mf_job_free(mf_job *j)
     if (j->type->deinit != NULL) {
         j->type->deinit(j);
     }
-    if (j->reserved[0] != '\0') {
+    if (j->n_reserved > 0) {
         j->host->release(j->host->ctx, j);
     }
     free(j->state);
@@ -303,6 +304,10 @@ const atomic_int *mf_job_cancel_flag(const mf_job *j)
 mf_err mf_job_reserve_model(mf_job *j, const char *name, const char *field, mf_diag *d)
 {
     char holder[MF_ID_MAX + 1] = "";
+    if (j->n_reserved == MF_JOB_MAX_RESERVED) {
+        return mf_diag_setc(d, MF_ERANGE, "internal", NULL, "a job reserves at most %d model ids",
+                            MF_JOB_MAX_RESERVED);
+    }
     if (!j->host->reserve(j->host->ctx, j, name, holder)) {
         return mf_diag_setc(d, MF_EBUSY, "model_exists", field,
                             "a job queued or running here will create model %s (%s); choose "

@@ -34,8 +34,8 @@ typedef struct mf_job_host {
     void (*samples)(void *ctx, uint64_t n);
     /* a fresh random seed below 2^53 */
     uint64_t (*random_seed)(void *ctx);
-    /* reserves model id name for j, setting j->reserved (true), or copies the id of the job
-     * holding it to ret_holder */
+    /* reserves model id name for j, appending it to j->reserved (true; j has room), or
+     * copies the id of the job holding it to ret_holder */
     bool (*reserve)(void *ctx, mf_job *j, const char *name, char ret_holder[MF_ID_MAX + 1]);
     /* lets go of j's reservation */
     void (*release)(void *ctx, mf_job *j);
@@ -73,12 +73,14 @@ struct mf_job {
     const mf_job_type *type;
     const mf_job_host *host;
     char model_id[MF_ID_MAX + 1];
-    char owner[MF_ID_MAX + 1];    /* the API key that submitted it ("" = none); owns its model */
-    double flops;                 /* prepare's compute estimate (mf_job_flops) */
-    char reserved[MF_ID_MAX + 1]; /* the model id it will publish, reserved ("" = none) */
-    mf_job *reserved_next;        /* the host's list of reservations */
-    mf_reg_model *model;          /* held while the job lives, when the type takes one */
-    void *params;                 /* the codec's struct */
+    char owner[MF_ID_MAX + 1]; /* the API key that submitted it ("" = none); owns its model */
+    double flops;              /* prepare's compute estimate (mf_job_flops) */
+    /* the model ids it will publish, reserved (host->reserve) */
+    char reserved[MF_JOB_MAX_RESERVED][MF_ID_MAX + 1];
+    size_t n_reserved;
+    mf_job *reserved_next; /* the host's list of jobs holding reservations */
+    mf_reg_model *model;   /* held while the job lives, when the type takes one */
+    void *params;          /* the codec's struct */
     char *params_json;
     void *state; /* type->state_size bytes */
     atomic_int cancel;
@@ -95,14 +97,15 @@ struct mf_job {
 };
 
 /**
- * A job of the decoded request req (its params and params_json taken, so
+ * A job called id, of the decoded request req (its params and params_json taken, so
  * req holds nothing afterwards) for host: the parent model held when the type
- * takes one, the private state allocated, then prepare run; params_json is
- * re-encoded after prepare.  Errors: MF_ENOTFOUND (model: code
+ * takes one, the private state allocated, then prepare run (which sees the
+ * id: a job re-made at restart finds what it published before); params_json
+ * is re-encoded after prepare.  Errors: MF_ENOTFOUND (model: code
  * model_not_found), prepare's, MF_ENOMEM; d filled.  *ret written on success.
  */
-MF_MUST_CHECK mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, mf_job_req *req,
-                                mf_job **ret, mf_diag *d);
+MF_MUST_CHECK mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, const char *id,
+                                mf_job_req *req, mf_job **ret, mf_diag *d);
 
 /** Frees a job (deinit, the model reference, params); accepts NULL and half-built jobs. */
 void mf_job_free(mf_job *j);

@@ -62,28 +62,42 @@ uint64_t mf__sched_random_seed(void *ctx)
 }
 
 /*
- * Reservations of the model ids jobs will publish (a client's out_model), so
- * that a second job for one id is refused at submit, not after its compute.
- * A job holds one from prepare until it is freed; they form a list through
- * the jobs, under the lock.
+ * Reservations of the model ids jobs will publish (a client's out_model, the
+ * models a job keeps on its way), so that a second job for one id is refused
+ * at submit, not after its compute.  A job holds them from prepare until it
+ * is freed; the jobs holding any form a list, under the lock.
  */
+
+/* Lock held: whether j reserved name. */
+static bool holds(const mf_job *j, const char *name)
+{
+    for (size_t i = 0; i < j->n_reserved; i++) {
+        if (strcmp(j->reserved[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool host_reserve(void *ctx, mf_job *j, const char *name, char ret_holder[MF_ID_MAX + 1])
 {
     mf_sched *s = ctx;
     uv_mutex_lock(&s->lock);
     mf_job *holder = s->reservations;
-    while (holder != NULL && strcmp(holder->reserved, name) != 0) {
+    while (holder != NULL && !holds(holder, name)) {
         holder = holder->reserved_next;
     }
     if (holder == NULL) {
-        snprintf(j->reserved, sizeof j->reserved, "%s", name);
-        j->reserved_next = s->reservations;
-        s->reservations = j;
-    } else {
+        if (j->n_reserved == 0) {
+            j->reserved_next = s->reservations;
+            s->reservations = j;
+        }
+        snprintf(j->reserved[j->n_reserved++], sizeof j->reserved[0], "%s", name);
+    } else if (holder != j) {
         memcpy(ret_holder, holder->id, MF_ID_MAX + 1);
     }
     uv_mutex_unlock(&s->lock);
-    return holder == NULL;
+    return holder == NULL || holder == j;
 }
 
 static void host_store_failed(void *ctx, mf_err err)
@@ -115,8 +129,8 @@ static void make_job_id(mf_sched *s, char out[MF_ID_MAX + 1])
     snprintf(out, MF_ID_MAX + 1, "job-%08x%08x", b[0], b[1]);
 }
 
-/* The job of a decoded request (taken); its type's prepare has run. */
-static mf_err job_make(mf_sched *s, mf_job_req *req, mf_job **ret, mf_diag *d)
+/* The job (called id) of a decoded request (taken); its type's prepare has run. */
+static mf_err job_make(mf_sched *s, const char *id, mf_job_req *req, mf_job **ret, mf_diag *d)
 {
     const mf_job_type *type = req->codec != NULL ? mf_job_type_lookup(req->codec->name) : NULL;
     if (type == NULL) {
@@ -126,7 +140,7 @@ static mf_err job_make(mf_sched *s, mf_job_req *req, mf_job **ret, mf_diag *d)
                             "this build cannot run %s jobs",
                             req->codec != NULL ? req->codec->name : "such");
     }
-    return mf_job_new(&s->host, type, req, ret, d);
+    return mf_job_new(&s->host, type, id, req, ret, d);
 }
 
 mf_err mf_sched_submit(mf_sched *s, mf_job_req *req, char ret_id[MF_ID_MAX + 1], long *ret_pos,
@@ -149,14 +163,15 @@ mf_err mf_sched_submit_admit(mf_sched *s, mf_job_req *req, mf_sched_admit_fn adm
                                        "the job queue is full; retry later");
     }
     mf_job *j = NULL;
-    mf_err err = job_make(s, req, &j, d);
+    char id[MF_ID_MAX + 1];
+    make_job_id(s, id); /* before prepare, which may name what the job publishes after it */
+    mf_err err = job_make(s, id, req, &j, d);
     if (err == MF_OK && admit != NULL && (err = admit(ctx, j->flops, d)) != MF_OK) {
         mf_job_free(j);
     }
     if (err != MF_OK) {
         return err;
     }
-    make_job_id(s, j->id);
     j->created_at = mf_wall_s();
     mf_job_rec r = {.state = MF_JOB_QUEUED, .params = j->params_json, .created_at = j->created_at};
     memcpy(r.id, j->id, sizeof r.id);
@@ -370,10 +385,9 @@ static void requeue(mf_sched *s, const mf_job_rec *r)
     bool decoded = err == MF_OK;
     if (decoded) {
         snprintf(req.owner, sizeof req.owner, "%s", r->owner);
-        err = job_make(s, &req, &j, &d);
+        err = job_make(s, r->id, &req, &j, &d);
     }
     if (err == MF_OK) {
-        memcpy(j->id, r->id, sizeof j->id);
         j->created_at = r->created_at;
         uv_mutex_lock(&s->lock);
         j->queued_mono = mf_mono_s();

@@ -92,6 +92,7 @@ static const mf_req_field fields[] = {
     {F(n_metric_samples), .type = MF_REQ_SIZE, .lo = METRIC_N_MIN, .limit = MF_REQ_LIM_N,
      .def = 2000},
     {F(out_model), .type = MF_REQ_ID},
+    {F(keep_iterations), .type = MF_REQ_BOOL},
     {.key = NULL},
 };
 static const mf_req_field *const tables[] = {fields, NULL};
@@ -143,12 +144,41 @@ static mf_err decode(json_t *o, const char *model, const mf_req_limits *lim, voi
                            "one alpha per iteration, or a single number for all of them",
                            n_alpha, r->K, k_given ? "" : " (the default)");
     }
+    size_t n_out = strlen(r->out_model), room = mf_smeme_kept_room(r);
+    if (n_out > 0 && n_out + room > MF_REQ_ID_MAX) {
+        return mf_req_fail(d, "impossible", "/params/out_model",
+                           "\"/params/out_model\" has %zu characters, too many with "
+                           "\"/params/keep_iterations\": the model kept after iteration %zu is "
+                           "called out_model + \"" MF_SMEME_KEPT_SUFFIX "%zu\" and an id has at "
+                           "most %d characters; give an out_model of at most %zu",
+                           n_out, r->K - 1, r->K - 1, MF_REQ_ID_MAX, (size_t) MF_REQ_ID_MAX - room);
+    }
     return MF_OK;
 }
 
 static char *encode(const void *params)
 {
     return mf_req_encode_fields(fields, params);
+}
+
+size_t mf_smeme_kept_room(const mf_smeme_req *q)
+{
+    if (!q->keep_iterations || q->K < 2) {
+        return 0;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, MF_SMEME_KEPT_SUFFIX "%zu", q->K - 1);
+    return n > 0 ? (size_t) n : 0;
+}
+
+bool mf_smeme_kept_id(const char *final_id, size_t k, char out[MF_REQ_ID_MAX + 1])
+{
+    int n = snprintf(out, MF_REQ_ID_MAX + 1, "%s" MF_SMEME_KEPT_SUFFIX "%zu", final_id, k);
+    if (n < 0 || n > MF_REQ_ID_MAX) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
 }
 
 const mf_job_codec mf_smeme_codec = {

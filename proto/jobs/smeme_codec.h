@@ -16,6 +16,7 @@
 #ifndef MF_SMEME_CODEC_H
 #define MF_SMEME_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,9 +46,37 @@ typedef struct mf_smeme_req {
     size_t n_metric_samples; /* samples drawn after each iteration for its metrics,
                                 100..lim->max_n (default 2000, capped at lim->max_n) */
     char out_model[MF_REQ_ID_MAX + 1]; /* "" = the daemon names it */
+    /* keep_iterations (default false): also publish the model of every
+     * iteration k = 1 .. K-1 as "<final id>-it<k>" (MF_SMEME_KEPT_SUFFIX), the
+     * final id being out_model or the one the daemon chose; the final model is
+     * iteration K's, as without it (no "-it<K>" copy), so a job keeps K models
+     * in all.  Parents chain: it1's is the job's model, it<k>'s is it<k-1>, the
+     * final's it<K-1>.  Each has the final model's metadata (smeme settings,
+     * smeme_iterations = k, provenance naming the job and the iteration, the
+     * job's owner); each iteration's metrics event names it ("model").  A
+     * cancelled job keeps what it published.  With out_model given, an id
+     * longer than an id allows once suffixed is 422 "impossible" on
+     * /params/out_model. */
+    bool keep_iterations;
 } mf_smeme_req;
 
+/* What the id of a kept iteration's model adds to the final model's: "-it<k>". */
+#define MF_SMEME_KEPT_SUFFIX "-it"
+
 extern const mf_job_codec mf_smeme_codec;
+
+/**
+ * The characters the kept models' ids add to the final id at most: those of
+ * "-it<K-1>" when q keeps its iterations and K > 1, else 0.
+ */
+size_t mf_smeme_kept_room(const mf_smeme_req *q);
+
+/**
+ * The id of the model kept after iteration k of the job whose final model is
+ * final_id, "<final_id>-it<k>", into out; false (out "") when longer than an
+ * id allows.
+ */
+bool mf_smeme_kept_id(const char *final_id, size_t k, char out[MF_REQ_ID_MAX + 1]);
 
 /**
  * The job's budget (job_budget.h) on a parent of configuration parent, checked when the

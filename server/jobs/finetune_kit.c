@@ -16,23 +16,23 @@
 #define FILE_CAP (DIR_CAP + MF_REQ_ID_MAX + 16) /* dir "/" id ".safetensors" */
 
 void mf_ft_model_name(const mf_job *j, const char *requested, const char *base, const char *tag,
-                      char out[MF_REQ_ID_MAX + 1])
+                      size_t room, char out[MF_REQ_ID_MAX + 1])
 {
     const char *id = mf_job_id(j);
     char buf[2 * MF_REQ_ID_MAX + 40];
-    int n;
+    int n, max = MF_REQ_ID_MAX - (int) room;
     if (requested != NULL && requested[0] != '\0') {
         n = snprintf(buf, sizeof buf, "%s", requested);
     } else if (tag == NULL) {
         n = snprintf(buf, sizeof buf, "%s-%s", base, id);
-        if (n < 0 || n > MF_REQ_ID_MAX) {
+        if (n < 0 || n > max) {
             n = snprintf(buf, sizeof buf, "%s", id);
         }
     } else {
         /* the job id's hex part: "job-" is the same for every job */
         const char *hex = strncmp(id, "job-", 4) == 0 ? id + 4 : id;
         n = snprintf(buf, sizeof buf, "%s-%s-%s", base, tag, hex);
-        if (n < 0 || n > MF_REQ_ID_MAX) {
+        if (n < 0 || n > max) {
             n = snprintf(buf, sizeof buf, "%s-%s", tag, id);
         }
     }
@@ -40,10 +40,20 @@ void mf_ft_model_name(const mf_job *j, const char *requested, const char *base, 
     memcpy(out, buf, (size_t) n + 1);
 }
 
-mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *parent, mf_diag *d)
+/* "manifoldd <job type> job <id>": what made a model (the start of its provenance). */
+static int provenance(const mf_job *j, char *buf, size_t cap)
 {
-    char prov[160];
-    snprintf(prov, sizeof prov, "manifoldd %s job %s", mf_job_type_name(j), mf_job_id(j));
+    return snprintf(buf, cap, "manifoldd %s job %s", mf_job_type_name(j), mf_job_id(j));
+}
+
+mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *parent,
+                     const char *detail, mf_diag *d)
+{
+    char prov[256];
+    int n = provenance(j, prov, sizeof prov);
+    if (detail != NULL && n > 0 && (size_t) n < sizeof prov) {
+        snprintf(prov + n, sizeof prov - (size_t) n, ", %s", detail);
+    }
     mf_err err = mf_model_set_meta(m, "parent", parent, d);
     if (err == MF_OK) {
         err = mf_model_set_meta(m, "provenance", prov, d);
@@ -59,6 +69,23 @@ mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *paren
         err = mf_registry_add(mf_job_registry(j), name, m, d);
     }
     return err;
+}
+
+bool mf_ft_published_by(mf_job *j, const char *name)
+{
+    mf_reg_model *e = mf_registry_get(mf_job_registry(j), name);
+    if (e == NULL) {
+        return false;
+    }
+    char mine[160];
+    int n = provenance(j, mine, sizeof mine);
+    const char *prov = mf_model_get_meta(e->model, "provenance");
+    /* the whole of it, or followed by the detail; and the job's owner's (an upload is its
+     * uploader's, whatever its provenance says) */
+    bool ok = prov != NULL && n > 0 && strncmp(prov, mine, (size_t) n) == 0 &&
+              (prov[n] == '\0' || prov[n] == ',') && strcmp(e->owner, mf_job_owner(j)) == 0;
+    mf_registry_release(mf_job_registry(j), e);
+    return ok;
 }
 
 /* <store>/checkpoints, and the checkpoint of j in it. */

@@ -12,6 +12,7 @@
 #ifndef MF_FINETUNE_KIT_H
 #define MF_FINETUNE_KIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -21,20 +22,29 @@
 /**
  * The id of the model job j makes: requested when not "" (the client's
  * out_model), else "<base>-<job id>" (tag NULL) or "<base>-<tag>-<job id
- * without "job-">", and when that is longer than an id allows, the job id
- * (tag NULL) or "<tag>-<job id>".
+ * without "job-">", and when that is longer than an id allows less room
+ * characters (kept for a suffix the job adds), the job id (tag NULL) or
+ * "<tag>-<job id>".  room is at most 32.
  */
 void mf_ft_model_name(const mf_job *j, const char *requested, const char *base, const char *tag,
-                      char out[MF_REQ_ID_MAX + 1]);
+                      size_t room, char out[MF_REQ_ID_MAX + 1]);
 
 /**
  * Records m's lineage (metadata parent = parent, "" for none; provenance =
- * "manifoldd <job type> job <id>"; created = now) and adds it to the registry
- * as name; the registry takes m on success only.  Errors: the registry's
- * (MF_EBUSY: name exists), the metadata's; d filled.
+ * "manifoldd <job type> job <id>", then ", " detail when detail is not NULL;
+ * created = now) and adds it to the registry as name; the registry takes m on
+ * success only.  Errors: the registry's (MF_EBUSY: name exists), the
+ * metadata's; d filled.
  */
 MF_MUST_CHECK mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *parent,
-                                   mf_diag *d);
+                                   const char *detail, mf_diag *d);
+
+/**
+ * Whether the registry holds a model called name that j published (its
+ * provenance names j, its owner is j's): a job re-run after a crash finds
+ * what it made before.
+ */
+bool mf_ft_published_by(mf_job *j, const char *name);
 
 /** Saves m as j's checkpoint (atomic); a failure is logged and returned. */
 mf_err mf_ft_checkpoint_save(mf_job *j, const mf_model *m);

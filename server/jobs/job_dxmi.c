@@ -373,12 +373,12 @@ static mf_err evaluate(mf_job *j, dxmi_job *xj, size_t it)
 static mf_err publish(mf_job *j, dxmi_job *xj, char ret_id[MF_REQ_ID_MAX + 1])
 {
     const mf_dxmi_req *q = mf_job_params(j);
-    mf_ft_model_name(j, q->out_model, mf_job_model_id(j), "dxmi", ret_id);
+    mf_ft_model_name(j, q->out_model, mf_job_model_id(j), "dxmi", 0, ret_id);
     mf_model *m = NULL;
     mf_diag d = {0};
     mf_err err = make_model(j, xj, true, &m);
     if (err == MF_OK) {
-        err = mf_ft_publish(j, m, ret_id, mf_job_model_id(j), &d);
+        err = mf_ft_publish(j, m, ret_id, mf_job_model_id(j), NULL, &d);
     }
     if (err != MF_OK) {
         mf_model_free(m);

@@ -374,7 +374,7 @@ static mf_err evaluate(mf_job *j, reward_job *rj, size_t k)
 static mf_err publish(mf_job *j, reward_job *rj, char ret_id[MF_REQ_ID_MAX + 1])
 {
     const mf_reward_req *q = mf_job_params(j);
-    mf_ft_model_name(j, q->out_model, q->dataset, "reward", ret_id);
+    mf_ft_model_name(j, q->out_model, q->dataset, "reward", 0, ret_id);
     mf_model *m = NULL;
     mf_diag d = {0};
     mf_err err = mf_model_clone(mf_rcgd_model(rj->r), &m);
@@ -382,7 +382,8 @@ static mf_err publish(mf_job *j, reward_job *rj, char ret_id[MF_REQ_ID_MAX + 1])
         err = mf_model_set_meta(m, "finetune_reward", mf_job_params_json(j), &d);
     }
     if (err == MF_OK) {
-        err = mf_ft_publish(j, m, ret_id, mf_job_model(j) != NULL ? mf_job_model_id(j) : "", &d);
+        err = mf_ft_publish(j, m, ret_id, mf_job_model(j) != NULL ? mf_job_model_id(j) : "", NULL,
+                            &d);
     }
     if (err != MF_OK) {
         mf_model_free(m);

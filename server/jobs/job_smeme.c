@@ -24,6 +24,15 @@
  * The result is a new model in the registry: the parent's architecture,
  * schedule and normalisation, metadata parent = the parent's id, the job's
  * settings (smeme), the iterations done, provenance and creation time.
+ *
+ * keep_iterations (smeme_codec.h): after iteration k < K, between its
+ * checkpoint and its evaluation, its model is published as "<final
+ * id>-it<k>" (provenance "..., iteration k of K"; parent the previous kept
+ * model or the job's), and its metrics event names it; the final model's
+ * parent is then the last kept one.  prepare reserves those ids with the
+ * final one.  A job re-run after a crash finds the kept models it published
+ * before (their provenance names it) and publishes them not again; a cancel
+ * leaves them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +52,9 @@
 #include "model_file.h"
 #include "smeme.h"
 #include "smeme_codec.h"
+
+/* the final model and the kept ones, each reserved */
+_Static_assert(MF_SMEME_REQ_MAX_K <= MF_JOB_MAX_RESERVED, "a job reserves K ids at most");
 
 #define LOGP_N_LOW_D  500 /* samples whose log-density under the parent is averaged, D <= 8 */
 #define LOGP_N_HIGH_D 50  /* above: 64-D needs 64 VJPs per ODE step (exact divergence) */
@@ -95,8 +107,56 @@ static mf_smeme_opts opts_of(const mf_smeme_req *q)
     return o;
 }
 
-/* The parent's limits (its timesteps, no condition input), the budget, and the out_model not
- * taken. */
+/* The id of the job's final model: out_model, or one the daemon picks, with room for the
+ * suffix of the kept models' ids. */
+static void final_id(mf_job *j, char out[MF_REQ_ID_MAX + 1])
+{
+    const mf_smeme_req *q = mf_job_params(j);
+    mf_ft_model_name(j, q->out_model, mf_job_model_id(j), "smeme", mf_smeme_kept_room(q), out);
+}
+
+/* The id of the model kept after iteration k (it fits: the codec checked out_model's length,
+ * and a picked final id leaves the room). */
+static void kept_id(mf_job *j, size_t k, char out[MF_REQ_ID_MAX + 1])
+{
+    char fin[MF_REQ_ID_MAX + 1];
+    final_id(j, fin);
+    (void) mf_smeme_kept_id(fin, k, out);
+}
+
+/* The parent of the model of k iterations: the model kept after k - 1, else the job's. */
+static void parent_of(mf_job *j, size_t k, char out[MF_REQ_ID_MAX + 1])
+{
+    const mf_smeme_req *q = mf_job_params(j);
+    if (q->keep_iterations && k > 1) {
+        kept_id(j, k - 1, out);
+    } else {
+        snprintf(out, MF_REQ_ID_MAX + 1, "%s", mf_job_model_id(j));
+    }
+}
+
+/* The out_model and the kept models' ids not taken, reserved; a kept model this job published
+ * before a restart is its own. */
+static mf_err reserve(mf_job *j, mf_diag *d)
+{
+    const mf_smeme_req *q = mf_job_params(j);
+    mf_err err = MF_OK;
+    if (q->out_model[0] != '\0') {
+        err = mf_job_reserve_model(j, q->out_model, "/params/out_model", d);
+    }
+    const char *field = q->out_model[0] != '\0' ? "/params/out_model" : "/params/keep_iterations";
+    for (size_t k = 1; err == MF_OK && q->keep_iterations && k < q->K; k++) {
+        char id[MF_REQ_ID_MAX + 1];
+        kept_id(j, k, id);
+        if (!mf_ft_published_by(j, id)) {
+            err = mf_job_reserve_model(j, id, field, d);
+        }
+    }
+    return err;
+}
+
+/* The parent's limits (its timesteps, no condition input), the budget, and the ids of the
+ * models it makes not taken. */
 static mf_err prepare(mf_job *j, mf_diag *d)
 {
     const mf_smeme_req *q = mf_job_params(j);
@@ -121,8 +181,7 @@ static mf_err prepare(mf_job *j, mf_diag *d)
         return err;
     }
     mf_job_progress(j, 0, (uint64_t) q->K * q->rounds, NULL, false);
-    return q->out_model[0] != '\0' ? mf_job_reserve_model(j, q->out_model, "/params/out_model", d)
-                                   : MF_OK;
+    return reserve(j, d);
 }
 
 /*
@@ -225,9 +284,10 @@ static mf_err init(mf_job *j)
 /*
  * Evaluates the current model (iteration k; 0 = the parent): samples,
  * metrics against the parent's samples, log-density under the parent; emits
- * the metrics and samples events.
+ * the metrics (naming kept, the model kept for it, when not NULL) and samples
+ * events.
  */
-static mf_err evaluate(mf_job *j, size_t k)
+static mf_err evaluate(mf_job *j, size_t k, const char *kept)
 {
     smeme_job *sj = mf_job_priv(j);
     const mf_smeme_req *q = mf_job_params(j);
@@ -266,7 +326,7 @@ static mf_err evaluate(mf_job *j, size_t k)
     double mean = -lik.nll;
     json_t *ev =
         mf_json_event_iteration_metrics(mf_job_id(j), k, k > 0 ? sj->o.alpha[k - 1] : (double) NAN,
-                                        sj->last_loss, mf_json_metrics(&met), mean, n_lp);
+                                        sj->last_loss, mf_json_metrics(&met), mean, n_lp, kept);
     char *text = ev != NULL ? json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
     /* The events first, then the metrics that say they were emitted: a crash
      * between the two repeats this evaluation after the restart rather than
@@ -283,19 +343,45 @@ static mf_err evaluate(mf_job *j, size_t k)
     return MF_OK;
 }
 
-/* Adds the model of the finished iterations to the registry; ret_id gets its id. */
-static mf_err publish(mf_job *j, size_t iterations, char ret_id[MF_REQ_ID_MAX + 1])
+/* Adds the model of the finished iterations to the registry as id (provenance detail: NULL
+ * for none). */
+static mf_err publish_as(mf_job *j, size_t iterations, const char *id, const char *detail)
 {
-    const mf_smeme_req *q = mf_job_params(j);
-    mf_ft_model_name(j, q->out_model, mf_job_model_id(j), "smeme", ret_id);
+    char parent[MF_REQ_ID_MAX + 1];
+    parent_of(j, iterations, parent);
     mf_model *m = NULL;
     mf_diag d = {0};
     mf_err err = make_model(j, mf_job_priv(j), iterations, &m);
     if (err == MF_OK) {
-        err = mf_ft_publish(j, m, ret_id, mf_job_model_id(j), &d);
+        err = mf_ft_publish(j, m, id, parent, detail, &d);
     }
     if (err != MF_OK) {
         mf_model_free(m);
+    }
+    return err;
+}
+
+/* The job's model, of the finished iterations; ret_id gets its id. */
+static mf_err publish(mf_job *j, size_t iterations, char ret_id[MF_REQ_ID_MAX + 1])
+{
+    final_id(j, ret_id);
+    return publish_as(j, iterations, ret_id, NULL);
+}
+
+/* keep_iterations: the model of iteration k (< K) as its kept id, unless this job published it
+ * before a restart. */
+static mf_err keep(mf_job *j, size_t k, char id[MF_REQ_ID_MAX + 1])
+{
+    const mf_smeme_req *q = mf_job_params(j);
+    kept_id(j, k, id);
+    if (mf_ft_published_by(j, id)) {
+        return MF_OK;
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "iteration %zu of %zu", k, q->K);
+    mf_err err = publish_as(j, k, id, detail);
+    if (err == MF_OK) {
+        mf_log(MF_LOG_INFO, NULL, mf_job_id(j), "iteration %zu kept as model %s", k, id);
     }
     return err;
 }
@@ -367,7 +453,16 @@ static mf_job_step slice(mf_job *j, double deadline)
                 save_checkpoint(j, sj, k);
                 sj->saved = k;
             }
-            mf_err err = evaluate(j, k);
+            char kept[MF_REQ_ID_MAX + 1] = "";
+            mf_err err = q->keep_iterations && k >= 1 && k < q->K ? keep(j, k, kept) : MF_OK;
+            if (err != MF_OK) {
+                char what[64];
+                snprintf(what, sizeof what, "cannot save the model of iteration %zu", k);
+                mf_ft_checkpoint_remove(j);
+                mf_job_fail(j, "save_failed", what, err);
+                return MF_JOB_DONE;
+            }
+            err = evaluate(j, k, kept[0] != '\0' ? kept : NULL);
             if (err == MF_ECANCELED) {
                 return MF_JOB_MORE;
             }

@@ -131,12 +131,12 @@ static mf_err save(mf_job *j, char **result)
     train_job *tj = mf_job_priv(j);
     const mf_train_req *q = mf_job_params(j);
     char out[MF_REQ_ID_MAX + 1], prov[160];
-    mf_ft_model_name(j, q->out_model, q->dataset, NULL, out);
+    mf_ft_model_name(j, q->out_model, q->dataset, NULL, 0, out);
     snprintf(prov, sizeof prov, "manifoldd train job %s", mf_job_id(j));
     mf_diag d = {0};
     mf_err err = mf_train_params_finish(&q->p, tj->model, tj->tr, prov, time(NULL), &d);
     if (err == MF_OK) {
-        err = mf_ft_publish(j, tj->model, out, "", &d);
+        err = mf_ft_publish(j, tj->model, out, "", NULL, &d);
     }
     if (err != MF_OK) {
         return err;

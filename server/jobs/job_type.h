@@ -79,7 +79,7 @@ const mf_job_type *mf_job_type_lookup(const char *name);
 
 /* ---- what a job is ------------------------------------------------------------------ */
 
-/** The job's id ("job-..."). */
+/** The job's id ("job-..."; set before prepare, the same at every restart). */
 const char *mf_job_id(const mf_job *j);
 
 /**
@@ -132,12 +132,16 @@ bool mf_job_stop_requested(const mf_job *j);
 /** The cancel flag for core's loops (mf_sampler_opts.cancel and the like). */
 const atomic_int *mf_job_cancel_flag(const mf_job *j);
 
+/* The most model ids one job reserves (mf_job_reserve_model). */
+#define MF_JOB_MAX_RESERVED 16
+
 /**
  * Reserves name, the id of a model the job will publish (a client's
  * out_model, at field), for this job until it ends, so that no other job of
  * this daemon is accepted for it.  Errors: MF_EBUSY with code model_exists
- * when a model has that id already or another job reserved it (d filled).
- * Call it from prepare; a job reserves at most one name.
+ * when a model has that id already or another job reserved it (d filled);
+ * MF_ERANGE past MF_JOB_MAX_RESERVED names.  Call it from prepare; a name the
+ * job reserved already is fine.
  */
 MF_MUST_CHECK mf_err mf_job_reserve_model(mf_job *j, const char *name, const char *field,
                                           mf_diag *d);

@@ -169,10 +169,12 @@ def parse_stream(r, limit, max_events=10000, ndjson=False):
     return out
 
 
-def read_events(d, job, after=None, limit=60, max_events=10000, ndjson=False):
-    """Reads a job's stream to its end (bounded); returns [(id, name, data)]."""
+def read_events(d, job, after=None, limit=60, max_events=10000, ndjson=False, headers=None):
+    """Reads a job's stream to its end (bounded; headers: more, an API key's); returns
+    [(id, name, data)]."""
     c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=limit)
-    h = {"Accept": "application/x-ndjson" if ndjson else "text/event-stream"}
+    h = dict(headers or {})
+    h["Accept"] = "application/x-ndjson" if ndjson else "text/event-stream"
     if after is not None:
         h["Last-Event-ID"] = str(after)
     c.request("GET", "/v1/jobs/%s/events" % job, headers=h)

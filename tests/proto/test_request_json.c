@@ -59,8 +59,11 @@ static unsigned decode_job_params(const char *type, const char *model, const cha
     return status_of(mf_req_decode_job_params(type, model, params, lim, j, d), d);
 }
 
-/* A 64-character id, the longest valid one. */
+/* A 64-character id, the longest valid one; 61, 60 and 59 characters. */
 #define ID64 "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz01"
+#define ID61 "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxy"
+#define ID60 "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwx"
+#define ID59 "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvw"
 
 typedef enum api {
     SAMPLES,
@@ -518,6 +521,17 @@ static const bad_case bad_cases[] = {
     J(JM("\"out_model\":\"" ID64 "a\""), B400, "bad_value", "/params/out_model"),
     J(JM("\"out_model\":5"), B400, "wrong_type", "/params/out_model"),
     J(JM("\"out_model\":null"), B400, "wrong_type", "/params/out_model"),
+    /* keep_iterations */
+    J(JM("\"keep_iterations\":\"yes\""), B400, "wrong_type", "/params/keep_iterations"),
+    J(JM("\"keep_iterations\":1"), B400, "wrong_type", "/params/keep_iterations"),
+    J(JM("\"keep_iterations\":null"), B400, "wrong_type", "/params/keep_iterations"),
+    /* with it, out_model "-it<K-1>" must be an id: 61 + "-it1" is 65 characters */
+    J(JM("\"keep_iterations\":true,\"out_model\":\"" ID64 "\""), B422, "impossible",
+      "/params/out_model"),
+    J(JM("\"keep_iterations\":true,\"K\":2,\"out_model\":\"" ID61 "\""), B422, "impossible",
+      "/params/out_model"),
+    J(JM("\"keep_iterations\":true,\"K\":11,\"alpha\":2,\"out_model\":\"" ID60 "\""), B422,
+      "impossible", "/params/out_model"),
 };
 
 #define N_BAD ((int) (sizeof bad_cases / sizeof bad_cases[0]))
@@ -1046,6 +1060,7 @@ static void assert_same_smeme(const mf_smeme_req *a, const mf_smeme_req *b)
     ck_assert_uint_eq(a->seed, b->seed);
     ck_assert_uint_eq(a->n_metric_samples, b->n_metric_samples);
     ck_assert_str_eq(a->out_model, b->out_model);
+    ck_assert(a->keep_iterations == b->keep_iterations);
 }
 
 /* decode -> params_json -> mf_req_decode_job_params (with limits lim, NULL =
@@ -1361,11 +1376,11 @@ END_TEST
 /* ---- finetune.smeme jobs ------------------------------------------------------------- */
 
 /* The canonical params of a finetune.smeme job with every default. */
-#define SMEME_DEFAULTS_JSON                                                            \
-    "{\"K\":2,\"alpha\":[2.0,2.0],\"batch\":2048,\"clip_grad\":1.0,\"clip_loss\":0.0," \
-    "\"clip_reward\":2.5,\"inner_steps\":2,\"lr\":0.00040000000000000002,"             \
-    "\"n_metric_samples\":2000,\"rounds\":200,\"seed\":0,\"steps\":100,\"tau_r\":10,"  \
-    "\"trajectories\":64}"
+#define SMEME_DEFAULTS_JSON                                                              \
+    "{\"K\":2,\"alpha\":[2.0,2.0],\"batch\":2048,\"clip_grad\":1.0,\"clip_loss\":0.0,"   \
+    "\"clip_reward\":2.5,\"inner_steps\":2,\"keep_iterations\":false,"                   \
+    "\"lr\":0.00040000000000000002,\"n_metric_samples\":2000,\"rounds\":200,\"seed\":0," \
+    "\"steps\":100,\"tau_r\":10,\"trajectories\":64}"
 
 static void assert_smeme_defaults(const mf_job_req *j)
 {
@@ -1390,6 +1405,7 @@ static void assert_smeme_defaults(const mf_job_req *j)
     ck_assert_uint_eq(m->seed, 0);
     ck_assert_uint_eq(m->n_metric_samples, 2000);
     ck_assert_str_eq(m->out_model, "");
+    ck_assert(!m->keep_iterations);
     ck_assert_str_eq(j->params_json, SMEME_DEFAULTS_JSON);
 }
 
@@ -1402,7 +1418,7 @@ START_TEST(test_job_smeme_defaults)
         "{\"type\":\"finetune.smeme\",\"model\":\"gaussian\",\"params\":{\"K\":2,\"alpha\":2,"
         "\"tau_r\":10,\"steps\":100,\"trajectories\":64,\"batch\":2048,\"lr\":4e-4,"
         "\"rounds\":200,\"inner_steps\":2,\"clip_reward\":2.5,\"clip_grad\":1,\"clip_loss\":0,"
-        "\"seed\":0,\"n_metric_samples\":2000}}",
+        "\"seed\":0,\"n_metric_samples\":2000,\"keep_iterations\":false}}",
         "{\"type\":\"finetune.smeme\",\"model\":\"gaussian\",\"params\":{\"alpha\":[2.0,2.0]}}",
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -1461,7 +1477,8 @@ START_TEST(test_job_smeme_all_fields)
     ck_assert_str_eq(j.params_json,
                      "{\"K\":3,\"alpha\":[1.5,2.0,100.0],\"batch\":16384,\"clip_grad\":1000000.0,"
                      "\"clip_loss\":1000000000000.0,\"clip_reward\":0.0,\"inner_steps\":100,"
-                     "\"lr\":1.0,\"n_metric_samples\":10000,\"out_model\":\"" ID64 "\","
+                     "\"keep_iterations\":false,\"lr\":1.0,\"n_metric_samples\":10000,"
+                     "\"out_model\":\"" ID64 "\","
                      "\"rounds\":100000,\"seed\":9007199254740992,\"steps\":1000,\"tau_r\":999,"
                      "\"trajectories\":1024}");
     assert_round_trip(&j);
@@ -1678,7 +1695,12 @@ START_TEST(test_job_smeme_messages)
     ck_assert_str_eq(e.msg, "unknown field \"/params/foo\"; the allowed fields are K, alpha, "
                             "tau_r, steps, trajectories, batch, lr, rounds, inner_steps, "
                             "clip_reward, clip_grad, clip_loss, seed, n_metric_samples, "
-                            "out_model");
+                            "out_model, keep_iterations");
+    e = decode_err(JOB, JM("\"keep_iterations\":true,\"out_model\":\"" ID61 "\""));
+    ck_assert_str_eq(e.msg, "\"/params/out_model\" has 61 characters, too many with "
+                            "\"/params/keep_iterations\": the model kept after iteration 1 is "
+                            "called out_model + \"-it1\" and an id has at most 64 characters; "
+                            "give an out_model of at most 60");
     e = decode_err(JOB, JM("\"model\":\"m\""));
     ck_assert_ptr_nonnull(strstr(e.msg, "top-level \"model\""));
     e = decode_err(JOB, JM("\"clip_loss\":-1"));
@@ -1694,6 +1716,46 @@ START_TEST(test_job_smeme_messages)
     e = decode_err(JOB, "{\"type\":\"finetune.smeme\"}");
     ck_assert_str_eq(e.msg,
                      "missing required field \"/model\", an id matching [a-z0-9][a-z0-9._-]{0,63}");
+}
+
+END_TEST
+
+/* keep_iterations: a boolean, false by default (encoded); the kept models' ids "<out>-it<k>"
+ * must be ids, so out_model leaves room for the longest suffix, "-it<K-1>". */
+START_TEST(test_job_smeme_keep_iterations)
+{
+    mf_job_req j = job_ok(JM("\"keep_iterations\":true,\"out_model\":\"e\""));
+    ck_assert(P_SMEME(j)->keep_iterations);
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"keep_iterations\":true,"));
+    ck_assert_uint_eq(mf_smeme_kept_room(P_SMEME(j)), 4); /* "-it1" */
+    assert_round_trip(&j);
+    mf_job_req_done(&j);
+    j = job_ok(JM("\"keep_iterations\":false,\"K\":3"));
+    ck_assert(!P_SMEME(j)->keep_iterations);
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"keep_iterations\":false,"));
+    ck_assert_uint_eq(mf_smeme_kept_room(P_SMEME(j)), 0);
+    mf_job_req_done(&j);
+    /* the longest out_models that fit: 60 + "-it1", 59 + "-it10"; K = 1 keeps none */
+    static const char *const fit[] = {
+        JM("\"keep_iterations\":true,\"out_model\":\"" ID60 "\""),
+        JM("\"keep_iterations\":true,\"K\":11,\"alpha\":2,\"out_model\":\"" ID59 "\""),
+        JM("\"keep_iterations\":true,\"K\":1,\"out_model\":\"" ID64 "\""),
+        JM("\"keep_iterations\":false,\"out_model\":\"" ID64 "\""),
+        JM("\"keep_iterations\":true"), /* the daemon picks an id with the room */
+    };
+    for (size_t i = 0; i < sizeof fit / sizeof fit[0]; i++) {
+        j = job_ok(fit[i]);
+        assert_round_trip(&j);
+        mf_job_req_done(&j);
+    }
+    /* the kept ids */
+    char id[MF_REQ_ID_MAX + 1];
+    ck_assert(mf_smeme_kept_id("g-x", 12, id));
+    ck_assert_str_eq(id, "g-x-it12");
+    ck_assert(mf_smeme_kept_id(ID60, 1, id));
+    ck_assert_str_eq(id, ID60 "-it1");
+    ck_assert(!mf_smeme_kept_id(ID61, 1, id));
+    ck_assert_str_eq(id, "");
 }
 
 END_TEST
@@ -1804,6 +1866,7 @@ static Suite *request_json_suite(void)
     tcase_add_test(tc, test_job_smeme_alpha);
     tcase_add_test(tc, test_job_smeme_limits);
     tcase_add_test(tc, test_job_smeme_messages);
+    tcase_add_test(tc, test_job_smeme_keep_iterations);
     tcase_add_test(tc, test_job_params_errors);
     tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);

@@ -1240,9 +1240,10 @@ START_TEST(test_submit_errors)
 
 END_TEST
 
-#define LONG_TRAIN                                                                            \
+#define LONG_TRAIN_AS(out)                                                                    \
     "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\",\"hidden\":[64,64],\"emb\":16," \
-    "\"steps\":200000,\"batch\":256,\"warmup\":0,\"out_model\":\"never\"}}"
+    "\"steps\":200000,\"batch\":256,\"warmup\":0,\"out_model\":\"" out "\"}}"
+#define LONG_TRAIN LONG_TRAIN_AS("never")
 #define SMALL_SAMPLE_JOB                                                                    \
     "{\"type\":\"sample\",\"model\":\"gaussian\",\"params\":{\"n\":8,\"sampler\":\"ddim\"," \
     "\"steps\":4,\"seed\":1,\"metrics\":false}}"
@@ -1406,6 +1407,54 @@ START_TEST(test_out_model_reserved)
 
 END_TEST
 
+/* keep_iterations: a finetune.smeme job reserves the ids of the models it keeps,
+ * "<out_model>-it<k>", with its out_model; a job that would make one of them is refused, so is
+ * one whose kept id another job will make, and a refused job lets go of what it reserved. */
+START_TEST(test_kept_models_reserved)
+{
+    env e;
+    env_init(&e);
+    mf_sched_cfg cfg = small_cfg(1, 1);
+    env_start(&e, &cfg);
+    char keep[MF_ID_MAX + 1], other[MF_ID_MAX + 1], id[MF_ID_MAX + 1], field[128];
+    long pos = -1;
+    /* kept, kept-it1 and kept-it2; it runs long */
+    submit_job(&e,
+               "{\"type\":\"finetune.smeme\",\"model\":\"gaussian\",\"params\":{\"K\":3,"
+               "\"rounds\":100000,\"steps\":20,\"trajectories\":16,\"batch\":256,"
+               "\"keep_iterations\":true,\"out_model\":\"kept\"}}",
+               keep, 0);
+    ck_assert_int_eq(try_submit(&e,
+                                "{\"type\":\"train\",\"params\":{\"dataset\":\"gaussian\","
+                                "\"out_model\":\"kept-it2\"}}",
+                                id, &pos, field, sizeof field),
+                     MF_EBUSY);
+    ck_assert_str_eq(last_code, "model_exists");
+    ck_assert_str_eq(field, "/params/out_model");
+    /* a queued job will make other-it1: a job keeping "other"'s iterations is refused */
+    submit_job(&e, LONG_TRAIN_AS("other-it1"), other, -1);
+    static const char *const keeps_other =
+        "{\"type\":\"finetune.smeme\",\"model\":\"gaussian\",\"params\":{"
+        "\"keep_iterations\":true,\"out_model\":\"other\"}}";
+    ck_assert_int_eq(try_submit(&e, keeps_other, id, &pos, field, sizeof field), MF_EBUSY);
+    ck_assert_str_eq(last_code, "model_exists");
+    ck_assert_str_eq(field, "/params/out_model");
+    /* it kept no reservation: "other" itself is free */
+    ck_assert_int_eq(try_submit(&e, LONG_TRAIN_AS("other"), id, &pos, field, sizeof field), MF_OK);
+    ck_assert_int_eq(mf_sched_cancel(e.s, id), MF_OK);
+    ck_assert_int_eq(mf_sched_cancel(e.s, other), MF_OK);
+    ck_assert_int_eq(mf_sched_cancel(e.s, keep), MF_OK);
+    mf_job_rec r = wait_final(&e, keep);
+    ck_assert_int_eq(r.state, MF_JOB_CANCELLED);
+    mf_job_rec_done(&r);
+    /* once the jobs are gone, so are their reservations */
+    ck_assert_int_eq(try_submit(&e, keeps_other, id, &pos, field, sizeof field), MF_OK);
+    ck_assert_int_eq(mf_sched_cancel(e.s, id), MF_OK);
+    env_done(&e);
+}
+
+END_TEST
+
 /* One worker, max_running_jobs 2: a second long job starts while the first runs, and the two
  * take turns slice by slice; a sampling call still waits for one slice at most. */
 START_TEST(test_interleave)
@@ -1473,8 +1522,7 @@ static void insert_job(env *e, const char *id, const char *body, double created_
 static char *earlier_restart_event(void *ctx, const mf_job_rec *job)
 {
     (void) ctx;
-    return mf_json_take_dump(
-        mf_json_event_status(job->id, mf_job_state_name(job->state), NULL));
+    return mf_json_take_dump(mf_json_event_status(job->id, mf_job_state_name(job->state), NULL));
 }
 
 /*
@@ -1828,6 +1876,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_queue_and_cancel);
     tcase_add_test(tc, test_interleave);
     tcase_add_test(tc, test_out_model_reserved);
+    tcase_add_test(tc, test_kept_models_reserved);
     tcase_add_test(tc, test_job_type_tables);
     tcase_add_test(tc, test_plugin_job_type);
     suite_add_tcase(s, tc);
