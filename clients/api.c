@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "output.h"
 #include "request_json.h"
 
@@ -23,9 +24,7 @@ mf_exit mf_api_say(mf_exit code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("manifold: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    mf_cli_verror(fmt, ap);
     va_end(ap);
     return code;
 }
@@ -52,7 +51,8 @@ mf_exit mf_api_status_fail(const mf_http_resp *r)
     json_t *e = json_object_get(j, "error");
     const char *code = mf_api_str(e, "code"), *msg = mf_api_str(e, "message");
     const char *field = mf_api_str(e, "field");
-    fprintf(stderr, "manifold: %ld ", r->status);
+    mf_cli_error_begin();
+    fprintf(stderr, "%ld ", r->status);
     if (code != NULL && msg != NULL) {
         mf_out_clean(stderr, code, 64);
         fputs(": ", stderr);
@@ -214,7 +214,8 @@ mf_exit mf_api_check_id(const char *what, const char *id)
     if (mf_req_id_valid(id)) {
         return MF_EXIT_OK;
     }
-    fprintf(stderr, "manifold: bad %s '", what);
+    mf_cli_error_begin();
+    fprintf(stderr, "bad %s '", what);
     mf_out_clean(stderr, id, 80);
     fputs("': ids are 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit\n", stderr);
     return MF_EXIT_USAGE;

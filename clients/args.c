@@ -66,7 +66,7 @@ int mf_args_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n
     }
     int n_rest = 0, status = 2;
     if (!ok) {
-        fprintf(stderr, "manifold: out of memory\n");
+        mf_cli_error("out of memory");
         goto done;
     }
     bool options = true;
@@ -78,7 +78,7 @@ int mf_args_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n
             int k = repeat_index(arg, spec);
             if (k >= 0) {
                 if (i + 1 >= argc) {
-                    fprintf(stderr, "manifold: option '%s' needs a value\n", arg);
+                    mf_cli_error("option '%s' needs a value", arg);
                     goto done;
                 }
                 a.repeated[k][a.n_repeated[k]++] = argv[++i];
@@ -92,7 +92,7 @@ int mf_args_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n
         } else if (a.n_pos < spec->max_pos) {
             a.pos[a.n_pos++] = argv[i];
         } else {
-            fprintf(stderr, "manifold: unexpected argument '%s' (see --help)\n", argv[i]);
+            mf_cli_error("unexpected argument '%s' (see --help)", argv[i]);
             goto done;
         }
     }
@@ -100,7 +100,7 @@ int mf_args_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n
     if (status == 0 && a.n_pos < spec->min_pos) {
         /* the usage's first line: "manifold sample MODEL [options]" */
         int len = (int) strcspn(spec->usage, "\n");
-        fprintf(stderr, "manifold: missing argument; usage: %.*s\n", len, spec->usage);
+        mf_cli_error("missing argument; usage: %.*s", len, spec->usage);
         status = 2;
     }
 done:

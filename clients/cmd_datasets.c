@@ -170,6 +170,7 @@ mf_exit mf_cmd_dataset(mf_client *c, int argc, char **argv, int first)
         return MF_EXIT_OK;
     }
     if (sub == NULL) {
+        mf_api_say(MF_EXIT_USAGE, "missing SUBCOMMAND");
         fputs(usage_text, stderr);
         return MF_EXIT_USAGE;
     }

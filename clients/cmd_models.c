@@ -115,8 +115,7 @@ mf_exit mf_cmd_model(mf_client *c, int argc, char **argv, int first)
                                .min_pos = 1,
                                .max_pos = 1};
     const char *id;
-    mf_exit code = mf_cmd_parse_id(argc, argv, first, opts, N_OPTS(opts), &spec, "model id",
-                                   &id);
+    mf_exit code = mf_cmd_parse_id(argc, argv, first, opts, N_OPTS(opts), &spec, "model id", &id);
     if (id == NULL) {
         return code;
     }
@@ -405,7 +404,8 @@ mf_exit mf_cmd_health(mf_client *c, int argc, char **argv, int first)
         /* {"status": "unavailable", "reason": ...}: not an error body */
         json_t *j = r.body != NULL ? json_loadb(r.body, r.len, 0, NULL) : NULL;
         const char *why = mf_api_str(j, "reason");
-        fputs("manifold: not ready: ", stderr);
+        mf_cli_error_begin();
+        fputs("not ready: ", stderr);
         mf_out_clean(stderr, why != NULL ? why : "503 without a reason", 200);
         fputc('\n', stderr);
         json_decref(j);

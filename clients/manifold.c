@@ -147,6 +147,7 @@ static mf_exit parse_globals(int argc, char **argv, const char **url, double *ti
         *timeout = t;
     }
     if (i >= argc) {
+        mf_api_say(MF_EXIT_USAGE, "missing COMMAND");
         usage(stderr);
         return MF_EXIT_USAGE;
     }
@@ -179,6 +180,7 @@ static mf_exit dispatch(mf_client *c, int argc, char **argv, int i)
 
 int main(int argc, char **argv)
 {
+    mf_cli_set_prog("manifold");
     const char *url = getenv("MANIFOLD_URL");
     if (url == NULL || url[0] == '\0') {
         url = DEFAULT_URL;

@@ -285,7 +285,8 @@ static mf_exit finish(watch *w)
         return MF_EXIT_OK;
     }
     const char *code = mf_api_str(w->error, "code"), *msg = mf_api_str(w->error, "message");
-    fprintf(stderr, "manifold: job %s %s: ", w->job, w->state);
+    mf_cli_error_begin();
+    fprintf(stderr, "job %s %s: ", w->job, w->state);
     mf_out_clean(stderr, code != NULL ? code : "no error code", 64);
     fputs(": ", stderr);
     mf_out_clean(stderr, msg != NULL ? msg : "no message", 1000);
@@ -323,8 +324,8 @@ mf_exit mf_watch_job(mf_client *c, const char *job, bool json)
         }
         char note[WHY_MAX + 128];
         snprintf(note, sizeof note,
-                 "manifold: %s; resuming after event %" PRIu64 " in %.1f s (retry %d of %d)", why,
-                 w.last_id, delay, retries, MAX_RETRIES);
+                 "%s: %s; resuming after event %" PRIu64 " in %.1f s (retry %d of %d)",
+                 mf_cli_prog(), why, w.last_id, delay, retries, MAX_RETRIES);
         mf_bar_note(&w.bar, note);
         sleep_s(delay);
         delay *= 2;

@@ -170,10 +170,10 @@ static int load_keys(const config *c, mf_keys **ret)
     }
     (void) unsetenv("MANIFOLD_API_KEYS_TEXT");
     if (err != MF_OK) {
-        fprintf(stderr, "error: API keys from %s: %s\n",
-                c->api_keys != NULL && c->api_keys[0] != '\0' ? c->api_keys
-                                                              : "MANIFOLD_API_KEYS_TEXT",
-                d.msg[0] != '\0' ? d.msg : mf_strerror(err));
+        mf_cli_error("API keys from %s: %s",
+                     c->api_keys != NULL && c->api_keys[0] != '\0' ? c->api_keys
+                                                                   : "MANIFOLD_API_KEYS_TEXT",
+                     d.msg[0] != '\0' ? d.msg : mf_strerror(err));
         return -1;
     }
     return 0;
@@ -214,6 +214,7 @@ static mf_err open_datasets(const config *c, mf_registry *reg, mf_datasets **ret
 
 int main(int argc, char **argv)
 {
+    mf_cli_set_prog("manifoldd");
     size_t cores = (size_t) mf_cpu_count();
     config c = {.listen = "127.0.0.1:8080",
                 .models = "models",
@@ -290,6 +291,7 @@ int main(int argc, char **argv)
     int eargc;
     char **eargv = with_env(argc, argv, opts, n_opts, &eargc);
     if (eargv == NULL) {
+        mf_cli_error("out of memory");
         return 1;
     }
     int rc = mf_cli_parse(eargc, eargv, 1, opts, n_opts, "manifoldd [options]");
@@ -305,7 +307,7 @@ int main(int argc, char **argv)
     char host[64], health_host[64], why[160];
     uint16_t port, health_port = 0;
     if (lv < 0) {
-        fprintf(stderr, "error: bad --log-level '%s' (debug, info, warn or error)\n", c.log_level);
+        mf_cli_error("bad --log-level '%s' (debug, info, warn or error)", c.log_level);
         return 2;
     }
     const char *bad = parse_listen(c.listen, host, &port);
@@ -313,20 +315,19 @@ int main(int argc, char **argv)
         bad = probe_bind(host, port, why, sizeof why);
     }
     if (bad != NULL) {
-        fprintf(stderr, "error: cannot listen on '%s': %s\n", c.listen, bad);
+        mf_cli_error("cannot listen on '%s': %s", c.listen, bad);
         return 2;
     }
     if (c.health_listen[0] != '\0' &&
         ((bad = parse_listen(c.health_listen, health_host, &health_port)) != NULL ||
          (bad = probe_bind(health_host, health_port, why, sizeof why)) != NULL)) {
-        fprintf(stderr, "error: cannot listen on --health-listen '%s': %s\n", c.health_listen,
-                bad);
+        mf_cli_error("cannot listen on --health-listen '%s': %s", c.health_listen, bad);
         return 2;
     }
     mf_log_set_level((mf_log_level) lv);
     int mscope = metrics_scope(c.metrics_scope);
     if (mscope < 0) {
-        fprintf(stderr, "error: bad --metrics-scope '%s' (none, read or admin)\n", c.metrics_scope);
+        mf_cli_error("bad --metrics-scope '%s' (none, read or admin)", c.metrics_scope);
         return 2;
     }
     mf_keys *keys = NULL;
@@ -335,12 +336,11 @@ int main(int argc, char **argv)
     }
     /* Without keys anyone who reaches the port owns the daemon: only this machine may. */
     if (keys == NULL && strncmp(host, "127.", 4) != 0 && !c.insecure_open) {
-        fprintf(stderr,
-                "error: --listen %s is not a loopback address and no API keys are configured: "
-                "anyone who reaches it could upload, delete and run anything.  Give keys with "
-                "--api-keys FILE (or MANIFOLD_API_KEYS_TEXT), or say --insecure-open (behind a "
-                "proxy that authenticates)\n",
-                c.listen);
+        mf_cli_error("--listen %s is not a loopback address and no API keys are configured: "
+                     "anyone who reaches it could upload, delete and run anything.  Give keys with "
+                     "--api-keys FILE (or MANIFOLD_API_KEYS_TEXT), or say --insecure-open (behind "
+                     "a proxy that authenticates)",
+                     c.listen);
         return 2;
     }
     if (keys == NULL && strncmp(host, "127.", 4) != 0) {

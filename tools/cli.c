@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cli.c - option parsing and progress lines for the offline tools (see cli.h). */
+/* cli.c - option parsing, error lines and progress lines of the programs (see cli.h). */
 #include "cli.h"
 
 #include <errno.h>
@@ -7,6 +7,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+static const char *prog = "error";
+
+void mf_cli_set_prog(const char *name)
+{
+    prog = name;
+}
+
+const char *mf_cli_prog(void)
+{
+    return prog;
+}
+
+void mf_cli_error_begin(void)
+{
+    fprintf(stderr, "%s: ", prog);
+}
+
+void mf_cli_verror(const char *fmt, va_list ap)
+{
+    mf_cli_error_begin();
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void mf_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mf_cli_verror(fmt, ap);
+    va_end(ap);
+}
 
 double mf_cli_now(void)
 {
@@ -62,10 +94,9 @@ static int parse_value(const mf_opt *o, const char *v)
         break;
     }
     if (o->kind == MF_OPT_U64) {
-        fprintf(stderr, "error: --%s needs a non-negative integer, got '%s'\n", o->name, v);
+        mf_cli_error("--%s needs a non-negative integer, got '%s'", o->name, v);
     } else {
-        fprintf(stderr, "error: --%s needs a number in [%g, %g], got '%s'\n", o->name, o->min,
-                o->max, v);
+        mf_cli_error("--%s needs a number in [%g, %g], got '%s'", o->name, o->min, o->max, v);
     }
     return -1;
 }
@@ -80,7 +111,7 @@ int mf_cli_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n_
             return 1;
         }
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "error: unexpected argument '%s' (see --help)\n", a);
+            mf_cli_error("unexpected argument '%s' (see --help)", a);
             return 2;
         }
         const mf_opt *o = NULL;
@@ -90,7 +121,7 @@ int mf_cli_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n_
             }
         }
         if (o == NULL) {
-            fprintf(stderr, "error: unknown option '%s' (see --help)\n", a);
+            mf_cli_error("unknown option '%s' (see --help)", a);
             return 2;
         }
         if (o->kind == MF_OPT_FLAG) {
@@ -98,7 +129,7 @@ int mf_cli_parse(int argc, char **argv, int first, const mf_opt *opts, size_t n_
             continue;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "error: option '%s' needs a value\n", a);
+            mf_cli_error("option '%s' needs a value", a);
             return 2;
         }
         if (parse_value(o, argv[++i]) != 0) {

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli.h - the small command-line helpers the offline tools share: a table
- * driven "--name value" parser with typed, range-checked values, a progress
- * line with rate and ETA, and a monotonic clock.
+ * cli.h - the small command-line helpers the programs share (manifold-train,
+ * the manifold client, manifoldd): a table driven "--name value" parser with
+ * typed, range-checked values, error lines, a progress line with rate and
+ * ETA, and a monotonic clock.
+ *
+ * Every error line a program prints on stderr starts with its name and a
+ * colon ("manifold-train: unknown option '--stepz' (see --help)"): main()
+ * names the program once (mf_cli_set_prog) and every error goes through
+ * mf_cli_error, the parser's own included.
  */
 #ifndef MF_CLI_H
 #define MF_CLI_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +21,7 @@
 
 typedef enum mf_opt_kind {
     MF_OPT_STR,
-    MF_OPT_SIZE,  /* size_t in [min, max] */
+    MF_OPT_SIZE, /* size_t in [min, max] */
     MF_OPT_U64,
     MF_OPT_FLOAT, /* double in [min, max] */
     MF_OPT_FLAG,  /* no value */
@@ -23,10 +30,31 @@ typedef enum mf_opt_kind {
 typedef struct mf_opt {
     const char *name; /* without the leading "--" */
     mf_opt_kind kind;
-    void *target;     /* const char **, size_t *, uint64_t *, double *, bool * */
-    double min, max;  /* numeric range, inclusive */
+    void *target;    /* const char **, size_t *, uint64_t *, double *, bool * */
+    double min, max; /* numeric range, inclusive */
     const char *help;
 } mf_opt;
+
+#if defined(__GNUC__)
+#    define MF_CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#    define MF_CLI_PRINTF(f, a)
+#endif
+
+/** Names the program for error lines (a string that outlives the process's use of it). */
+void mf_cli_set_prog(const char *name);
+
+/** The name set by mf_cli_set_prog ("manifold-train"); "error" before any was set. */
+const char *mf_cli_prog(void);
+
+/** Prints "<prog>: " and the message, then a newline, on stderr. */
+MF_CLI_PRINTF(1, 2) void mf_cli_error(const char *fmt, ...);
+
+/** Prints "<prog>: " on stderr: the start of an error line the caller completes. */
+void mf_cli_error_begin(void);
+
+/** mf_cli_error with a va_list. */
+void mf_cli_verror(const char *fmt, va_list ap);
 
 /**
  * Parses argv[first..argc) against opts.  Unknown options, missing values,

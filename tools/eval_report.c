@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "cli.h"
 #include "evaluate.h"
 #include "likelihood.h"
 #include "mem.h"
@@ -11,7 +12,7 @@
 
 static int fail(const char *what, mf_err err)
 {
-    fprintf(stderr, "error: %s: %s\n", what, mf_strerror(err));
+    mf_cli_error("%s: %s", what, mf_strerror(err));
     return 1;
 }
 
@@ -64,7 +65,7 @@ int eval_report(FILE *out, const mf_eval_exec *ex, const mf_model *m, mf_dataset
     mf_err err = mf_eval_metrics(m, &o->metrics, x, n, ref, n_ref, &met, &d);
     mf_free_aligned(ref);
     if (err != MF_OK) {
-        fprintf(stderr, "error: %s\n", d.msg);
+        mf_cli_error("metrics: %s", d.msg);
         return 1;
     }
     int rc = print_member(out, "metrics", mf_json_metrics(&met));

@@ -8,6 +8,7 @@
  *   manifold-train sample --model FILE [options]
  *   manifold-train eval   --model FILE [options]
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -39,10 +40,10 @@
 static int fail(const char *what, mf_err err, const mf_diag *d)
 {
     if (d != NULL && d->msg[0] != '\0') {
-        fprintf(stderr, "error: %s: %s%s%s%s\n", what, d->msg, d->field[0] ? " (" : "", d->field,
-                d->field[0] ? ")" : "");
+        mf_cli_error("%s: %s%s%s%s", what, d->msg, d->field[0] ? " (" : "", d->field,
+                     d->field[0] ? ")" : "");
     } else {
-        fprintf(stderr, "error: %s: %s\n", what, mf_strerror(err));
+        mf_cli_error("%s: %s", what, mf_strerror(err));
     }
     return 1;
 }
@@ -115,7 +116,7 @@ static mf_par *make_team(size_t threads)
     mf_par *team = NULL;
     mf_cpu_set_blas_threads(1);
     if (mf_par_new(threads > 0 ? threads : (size_t) mf_cpu_count(), &team) != MF_OK) {
-        fprintf(stderr, "error: cannot start %zu threads\n", threads);
+        mf_cli_error("cannot start %zu threads", threads);
         return NULL;
     }
     return team;
@@ -152,14 +153,14 @@ typedef struct train_args {
 static int bad_param(const mf_train_params *p, const char *hidden, mf_err err, const mf_diag *d)
 {
     if (strcmp(d->field, "hidden") == 0 || strcmp(d->field, "emb") == 0) {
-        fprintf(stderr, "error: bad --hidden '%s' or --emb %zu: %s\n", hidden, p->emb, d->msg);
+        mf_cli_error("bad --hidden '%s' or --emb %zu: %s", hidden, p->emb, d->msg);
     } else {
         char flag[sizeof d->field];
         snprintf(flag, sizeof flag, "%s", d->field);
         for (char *c = flag; *c != '\0'; c++) {
             *c = *c == '_' ? '-' : *c;
         }
-        fprintf(stderr, "error: bad --%s: %s\n", flag, d->msg);
+        mf_cli_error("bad --%s: %s", flag, d->msg);
     }
     return err == MF_EINVAL ? 2 : 1;
 }
@@ -218,20 +219,20 @@ static int train_parse(int argc, char **argv, mf_train_params *p, train_args *a)
         return rc == 1 ? -1 : 2;
     }
     if (dataset == NULL || a->out == NULL) {
-        fprintf(stderr, "error: train needs --dataset and --out (see --help)\n");
+        mf_cli_error("train needs --dataset and --out (see --help)");
         return 2;
     }
     if (mf_dataset_lookup(dataset, &p->dataset) != MF_OK) {
-        fprintf(stderr, "error: unknown data set '%s' (see --help)\n", dataset);
+        mf_cli_error("unknown data set '%s' (see --help)", dataset);
         return 2;
     }
     if (parse_hidden(hidden, p) != 0) {
-        fprintf(stderr, "error: bad --hidden '%s': comma-separated widths, at most %d\n", hidden,
-                MF_MLP_MAX_HIDDEN);
+        mf_cli_error("bad --hidden '%s': comma-separated widths, at most %d", hidden,
+                     MF_MLP_MAX_HIDDEN);
         return 2;
     }
     if (strlen(schedule) >= sizeof p->schedule) {
-        fprintf(stderr, "error: bad --schedule: longer than %zu bytes\n", sizeof p->schedule - 1);
+        mf_cli_error("bad --schedule: longer than %zu bytes", sizeof p->schedule - 1);
         return 2;
     }
     memcpy(p->schedule, schedule, strlen(schedule) + 1);
@@ -316,7 +317,8 @@ static int cmd_train(int argc, char **argv)
         double loss;
         mf_par_train_step(team, tr, x, NULL, &loss, NULL);
         if (!isfinite(loss)) {
-            fprintf(stderr, "\nerror: loss is not finite at step %zu; lower --lr\n", k);
+            mf_progress_finish(&prog);
+            mf_cli_error("loss is not finite at step %zu; lower --lr", k);
             goto out;
         }
         loss_avg = isnan(loss_avg) ? loss : 0.98 * loss_avg + 0.02 * loss;
@@ -363,17 +365,16 @@ static int draw_samples(mf_par *team, const mf_model *m, const sample_args *a, f
 {
     mf_sampler_kind kind;
     if (mf_sampler_lookup(a->sampler, &kind) != MF_OK) {
-        fprintf(stderr, "error: unknown sampler '%s' (ddpm, ddim, ode, var)\n", a->sampler);
+        mf_cli_error("unknown sampler '%s' (ddpm, ddim, ode, var)", a->sampler);
         return 2;
     }
     const mf_model_dxmi *dx = mf_model_get_dxmi(m);
     if (kind == MF_SAMPLER_VAR && (dx == NULL || !dx->has_var)) {
-        fprintf(stderr, "error: --sampler var needs a DxMI model with a short chain\n");
+        mf_cli_error("--sampler var needs a DxMI model with a short chain");
         return 2;
     }
     if (a->steps > m->sched.T) {
-        fprintf(stderr, "error: --steps %zu exceeds the schedule's T = %zu\n", a->steps,
-                m->sched.T);
+        mf_cli_error("--steps %zu exceeds the schedule's T = %zu", a->steps, m->sched.T);
         return 2;
     }
     mf_progress prog;
@@ -428,7 +429,7 @@ static int cmd_sample(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     if (path == NULL || (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)) {
-        fprintf(stderr, "error: sample needs --model FILE; --format is csv or json\n");
+        mf_cli_error("sample needs --model FILE; --format is csv or json");
         return 2;
     }
     mf_model *m = NULL;
@@ -438,8 +439,7 @@ static int cmd_sample(int argc, char **argv)
     size_t D = m->net->cfg.data_dim;
     if (png != NULL && D != 64) {
         /* a usage error, said before any sampling */
-        fprintf(stderr, "error: --png draws 8x8 digit grids; %s is a %zu-D model (use --out)\n",
-                path, D);
+        mf_cli_error("--png draws 8x8 digit grids; %s is a %zu-D model (use --out)", path, D);
         mf_model_free(m);
         return 2;
     }
@@ -449,7 +449,7 @@ static int cmd_sample(int argc, char **argv)
                                            : draw_samples(team, m, &a, x, n);
     FILE *f = stdout;
     if (status == 0 && out != NULL && (f = fopen(out, "w")) == NULL) {
-        perror(out);
+        mf_cli_error("cannot create %s: %s", out, strerror(errno));
         status = 1;
     }
     if (status == 0) {
@@ -464,13 +464,13 @@ static int cmd_sample(int argc, char **argv)
         }
         fputs(json ? "]\n" : "", f);
         if (f != stdout && fclose(f) != 0) {
-            perror(out);
+            mf_cli_error("cannot write %s: %s", out, strerror(errno));
             status = 1;
         }
     }
     if (status == 0 && png != NULL) {
         if (mf_png_write_digits(png, x, n) != 0) {
-            fprintf(stderr, "error: could not write %s\n", png);
+            mf_cli_error("could not write %s", png);
             status = 1;
         }
     }
@@ -645,15 +645,15 @@ static int cmd_eval(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     if (path == NULL) {
-        fprintf(stderr, "error: eval needs --model FILE\n");
+        mf_cli_error("eval needs --model FILE");
         return 2;
     }
     if (mf_div_lookup(div, &ro.div) != MF_OK) {
-        fprintf(stderr, "error: --div is auto, exact or hutchinson\n");
+        mf_cli_error("--div is auto, exact or hutchinson");
         return 2;
     }
     if (!(ro.metrics.hist_lo < ro.metrics.hist_hi)) {
-        fprintf(stderr, "error: --lo must be below --hi\n");
+        mf_cli_error("--lo must be below --hi");
         return 2;
     }
     ro.seed = a.seed;
@@ -669,12 +669,12 @@ static int cmd_eval(int argc, char **argv)
     if (team == NULL) {
         status = 1;
     } else if (mf_eval_dataset(m, &id) != MF_OK) {
-        fprintf(stderr, "error: %s names no built-in data set of its dimension (dataset '%s')\n",
-                path, ds != NULL ? ds : "");
+        mf_cli_error("%s names no built-in data set of its dimension (dataset '%s')", path,
+                     ds != NULL ? ds : "");
         status = 1;
     } else if (kernel != NULL &&
                mf_vendi_kernel_lookup(kernel, &ro.metrics.vendi_kernel) != MF_OK) {
-        fprintf(stderr, "error: --vendi-kernel is rbf or cosine\n");
+        mf_cli_error("--vendi-kernel is rbf or cosine");
         status = 2;
     } else {
         if (kernel == NULL) {
@@ -702,8 +702,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    mf_cli_set_prog("manifold-train");
     mf_cpu_ensure_blas_coretype(argv);
     if (argc < 2) {
+        mf_cli_error("missing COMMAND");
         usage(stderr);
         return 2;
     }
@@ -721,7 +723,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "eval") == 0) {
         return cmd_eval(argc, argv);
     }
-    fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
+    mf_cli_error("unknown command '%s'", argv[1]);
     usage(stderr);
     return 2;
 }

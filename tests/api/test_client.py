@@ -126,7 +126,38 @@ for args in [[], ["--bogus"], ["frobnicate"], ["--timeout", "abc", "models"], ["
              ["steer", "ring", "--target", "1", "--param", "train=5", "--train-steps", "10"],
              ["steer", "ring", "--target", "1", "--dataset", "ring"]]:
     rc, out, err = m(*args)
-    check(rc == 2 and out == "" and err.strip() != "", "usage error -> 2: %s (got %s %r)" % (args, rc, err[-200:]))
+    check(rc == 2 and out == "" and err.startswith("manifold: ") and not re.search(r"^error", err, re.M),
+          "usage error -> 2, said on a line starting 'manifold: ': %s (got %s %r)" % (args, rc, err[-200:]))
+
+# ---- one error prefix: every program's error line starts with its name ----------------------
+# (manifold-train's: tests/tools/test_manifold_train.sh)
+MISSING = os.path.join(TMP, "no-such-file.csv")
+for args, want_rc, why in [(["models", "--bogus"], 2, "unknown option '--bogus'"),
+                           (["--bogus"], 2, "unknown option '--bogus'"),
+                           (["sample", "two_moons", "-n", "abc"], 2, "--n needs a number"),
+                           (["--timeout", "abc", "models"], 2, "--timeout needs seconds"),
+                           (["score", "g-dx", MISSING], 5, "no-such-file.csv"),
+                           (["dataset", "upload", MISSING], 5, "no-such-file.csv"),
+                           (["upload", "x", MISSING], 5, "no-such-file.csv")]:
+    rc, out, err = m(*args)
+    check(rc == want_rc and err.startswith("manifold: ") and why in err.splitlines()[0],
+          "manifold %s -> %s with 'manifold: ...%s' (got %s %r)" % (args, want_rc, why, rc, err[-200:]))
+
+
+def daemon_start_error(*args):
+    """Runs manifoldd expecting it to refuse to start; returns (status, stderr)."""
+    p = subprocess.run([DAEMON, "--listen", "127.0.0.1:0", "--models", MODELS, "--model-store",
+                        os.path.join(TMP, "refused-models"), "--store", "sqlite:" + os.path.join(TMP, "refused.db")]
+                       + list(args), capture_output=True, timeout=30, text=True)
+    return p.returncode, p.stderr
+
+
+for args, why in [(["--bogus"], "unknown option '--bogus'"), (["--workers", "abc"], "--workers needs a number"),
+                  (["--log-level", "loud"], "bad --log-level 'loud'"), (["--listen", "nowhere"], "HOST:PORT"),
+                  (["--api-keys", MISSING], "no-such-file.csv")]:
+    rc, err = daemon_start_error(*args)
+    check(rc == 2 and err.startswith("manifoldd: ") and why in err.splitlines()[0] and not re.search(r"^error", err, re.M),
+          "manifoldd %s -> 2 with 'manifoldd: ...%s' (got %s %r)" % (args, why, rc, err[-200:]))
 
 # ---- health, models ----------------------------------------------------------------------
 rc, out, _ = m("health")

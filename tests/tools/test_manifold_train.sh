@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Drives manifold-train as a user would: every command's --help, the errors a
 # script relies on (exit 2 for usage errors, 1 for failures, a message naming
-# the problem), and a tiny train -> sample -> eval round trip.
+# the problem, every error line starting "manifold-train: "), and a tiny
+# train -> sample -> eval round trip.
 # usage: test_manifold_train.sh PATH/TO/manifold-train
 set -u
 MT=$1
@@ -10,6 +11,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
+
+# A failure's error line, the stderr line with the expected message, starts with the
+# program's name ("manifold-train: ..."), and no line with "error:".
+prefixed() { # expected substring
+    grep -- "$1" "$tmp/err" | head -n 1 | grep -q '^manifold-train: ' &&
+        ! grep -q 'error:' "$tmp/err"
+}
 
 check() { # name, expected exit code, expected stderr/stdout substring, command...
     name=$1 want_rc=$2 want_msg=$3
@@ -20,13 +28,17 @@ check() { # name, expected exit code, expected stderr/stdout substring, command.
         echo "FAIL $name: exit $rc (want $want_rc), output:"
         cat "$tmp/out" "$tmp/err" | head -5
         fail=$((fail + 1))
+    elif [ "$want_rc" -ne 0 ] && ! prefixed "$want_msg"; then
+        echo "FAIL $name: the error does not start with 'manifold-train: ':"
+        head -3 "$tmp/err"
+        fail=$((fail + 1))
     else
         pass=$((pass + 1))
     fi
 }
 
 check "top help" 0 "commands:" "$MT" --help
-check "no command" 2 "usage" "$MT"
+check "no command" 2 "missing COMMAND" "$MT"
 check "unknown command" 2 "unknown command 'fly'" "$MT" fly
 for c in train sample eval; do
     check "$c help" 0 "usage: manifold-train $c" "$MT" "$c" --help
@@ -45,7 +57,7 @@ check "bad schedule" 1 "schedule" "$MT" train --dataset ring --out "$tmp/x" --sc
 check "no such model" 1 "$tmp/none" "$MT" sample --model "$tmp/none"
 printf 'not a model' >"$tmp/junk.safetensors"
 check "junk model" 1 "junk.safetensors" "$MT" sample --model "$tmp/junk.safetensors"
-check "unwritable out" 1 "error" "$MT" train --dataset ring --out /nonexistent/dir/m.safetensors \
+check "unwritable out" 1 "/nonexistent/dir" "$MT" train --dataset ring --out /nonexistent/dir/m.safetensors \
     --steps 2 --hidden 8 --emb 4 --batch 8
 
 # A tiny model end to end.
