@@ -181,7 +181,8 @@ static mf_exit download_to(mf_client *c, const char *path, const char *out)
     snprintf(tmp, n, "%s%s", out, suffix);
     download d = {.fd = mkstemp(tmp)};
     if (d.fd < 0) {
-        mf_exit code = mf_api_say(MF_EXIT_LOCAL, "cannot create %s: %s", tmp, strerror(errno));
+        mf_exit code = mf_api_say(MF_EXIT_LOCAL, "cannot create a temporary file beside %s: %s",
+                                  out, strerror(errno));
         free(tmp);
         return code;
     }
@@ -200,7 +201,7 @@ static mf_exit download_to(mf_client *c, const char *path, const char *out)
     mf_err err = mf_http_call(c->http, &q, &r);
     mf_exit code = MF_EXIT_OK;
     if (err == MF_ECANCELED && r.sink_err == MF_EIO) {
-        code = mf_api_say(MF_EXIT_LOCAL, "cannot write %s: %s", tmp, strerror(d.err_no));
+        code = mf_api_say(MF_EXIT_LOCAL, "cannot write %s: %s", out, strerror(d.err_no));
     } else if (err == MF_ECANCELED) {
         code = mf_api_say(MF_EXIT_SERVER, "GET %s: the file is larger than %zu MiB", path,
                           MF_API_MAX_WEIGHTS >> 20);
@@ -211,15 +212,15 @@ static mf_exit download_to(mf_client *c, const char *path, const char *out)
     } else if (r.status != 200) {
         code = mf_api_status_fail(&r);
     } else if (fsync(d.fd) != 0) {
-        code = mf_api_say(MF_EXIT_LOCAL, "cannot write %s: %s", tmp, strerror(errno));
+        code = mf_api_say(MF_EXIT_LOCAL, "cannot write %s: %s", out, strerror(errno));
     }
     mf_http_resp_done(&r);
     int closed = close(d.fd);
     if (code == MF_EXIT_OK && closed != 0) {
-        code = mf_api_say(MF_EXIT_LOCAL, "cannot write %s: %s", tmp, strerror(errno));
+        code = mf_api_say(MF_EXIT_LOCAL, "cannot write %s: %s", out, strerror(errno));
     }
     if (code == MF_EXIT_OK && rename(tmp, out) != 0) {
-        code = mf_api_say(MF_EXIT_LOCAL, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
+        code = mf_api_say(MF_EXIT_LOCAL, "cannot write %s (rename): %s", out, strerror(errno));
     }
     if (code != MF_EXIT_OK) {
         (void) unlink(tmp);

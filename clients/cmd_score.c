@@ -32,7 +32,7 @@ static mf_exit read_points(const char *file, mf_table **ret)
     mf_diag d = {0};
     mf_err err = mf_fileio_read(file, MF_API_MAX_BODY, &buf, &len, &d);
     if (err != MF_OK) {
-        return mf_api_say(MF_EXIT_LOCAL, "%s", d.msg);
+        return mf_api_say(MF_EXIT_LOCAL, "%s: %s", file, d.msg);
     }
     const mf_data_limits lim = {
         .max_rows = MF_TABLE_MAX_ROWS, .max_cols = MF_SCORE_MAX_DIM, .max_bytes = len};

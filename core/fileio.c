@@ -3,6 +3,10 @@
  * fileio.c - whole-file reads under a limit and atomic replacement (see
  * fileio.h).
  *
+ * Messages leave the file's name to the caller, who prints the path (in
+ * diag->field) once, in front: "models/x.safetensors: cannot open: No such
+ * file or directory".  A write's name the file by its base name (below).
+ *
  * Reading stats the file first, so a regular file larger than the limit is
  * refused before a byte is read, and then reads to EOF with one byte of
  * headroom, which catches a file that grew since the stat (or one whose size
@@ -48,7 +52,7 @@ static mf_err read_all(int fd, const char *path, size_t max_bytes, uint8_t **ret
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
-        return mf_diag_set(diag, MF_EIO, path, "cannot stat %s: %s", path, errno_str(errno).s);
+        return mf_diag_set(diag, MF_EIO, path, "cannot stat: %s", errno_str(errno).s);
     }
     if (S_ISREG(sb.st_mode) && (uintmax_t) sb.st_size > max_bytes) {
         return mf_diag_set(diag, MF_ERANGE, path, "file is %jd bytes, more than the limit of %zu",
@@ -59,7 +63,7 @@ static mf_err read_all(int fd, const char *path, size_t max_bytes, uint8_t **ret
     cap = cap < limit ? cap : limit;
     uint8_t *buf = malloc(cap > 0 ? cap : 1);
     if (buf == NULL) {
-        return mf_diag_set(diag, MF_ENOMEM, path, "out of memory reading %s", path);
+        return mf_diag_set(diag, MF_ENOMEM, path, "out of memory reading the file");
     }
     for (;;) {
         if (len == cap) {
@@ -70,7 +74,7 @@ static mf_err read_all(int fd, const char *path, size_t max_bytes, uint8_t **ret
             uint8_t *nb = realloc(buf, grown);
             if (nb == NULL) {
                 free(buf);
-                return mf_diag_set(diag, MF_ENOMEM, path, "out of memory reading %s", path);
+                return mf_diag_set(diag, MF_ENOMEM, path, "out of memory reading the file");
             }
             buf = nb;
             cap = grown;
@@ -82,7 +86,7 @@ static mf_err read_all(int fd, const char *path, size_t max_bytes, uint8_t **ret
         if (n < 0) {
             int e = errno;
             free(buf);
-            return mf_diag_set(diag, MF_EIO, path, "cannot read %s: %s", path, errno_str(e).s);
+            return mf_diag_set(diag, MF_EIO, path, "cannot read: %s", errno_str(e).s);
         }
         if (n == 0) {
             break;
@@ -110,7 +114,7 @@ mf_err mf_fileio_read(const char *path, size_t max_bytes, uint8_t **ret_buf, siz
         fd = open(path, O_RDONLY | O_CLOEXEC);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
-        return mf_diag_set(diag, MF_EIO, path, "cannot open %s: %s", path, errno_str(errno).s);
+        return mf_diag_set(diag, MF_EIO, path, "cannot open: %s", errno_str(errno).s);
     }
     mf_err rc = read_all(fd, path, max_bytes, ret_buf, ret_len, diag);
     close(fd);

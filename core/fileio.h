@@ -22,7 +22,9 @@
  * malloc'd (free()); both outputs are written only on success.  Errors:
  * MF_EINVAL (NULL arguments), MF_EIO (open or read failure; diag has
  * strerror), MF_ERANGE (the file is larger than max_bytes), MF_ENOMEM.
- * diag->field names path.
+ * diag->field names path and the message does not ("cannot open: No such
+ * file or directory"): the caller names the file once, as for the errors
+ * of a parser of its bytes.
  */
 MF_MUST_CHECK mf_err mf_fileio_read(const char *path, size_t max_bytes, uint8_t **ret_buf,
                                     size_t *ret_len, mf_diag *diag);

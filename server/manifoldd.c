@@ -378,8 +378,12 @@ int main(int argc, char **argv)
     }
     mf_err err = mf_store_open(c.store, &store, &d);
     if (err != MF_OK) {
-        mf_log(MF_LOG_ERROR, NULL, NULL, "cannot open the job store %s: %s (%s)", c.store,
-               mf_strerror(err), d.msg);
+        /* the store's message names its file (and quotes no more of a URI than its scheme) */
+        if (d.msg[0] != '\0') {
+            mf_log(MF_LOG_ERROR, NULL, NULL, "%s", d.msg);
+        } else {
+            mf_log(MF_LOG_ERROR, NULL, NULL, "cannot open the job store: %s", mf_strerror(err));
+        }
         goto out;
     }
     size_t loaded = 0, skipped = 0;

@@ -60,8 +60,10 @@ static mf_err load_file(void *ctx, const char *path, const char *id, const struc
     mf_err err =
         mf_model_load_file_limited(path, c->r->max_file_bytes, &c->r->limits, &e->model, &diag);
     if (err != MF_OK) {
+        /* the path once: a read's field is the path itself, a parser's the place in the file */
+        bool at = diag.field[0] != '\0' && strcmp(diag.field, path) != 0;
         mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s: %s (%s%s%s)", path, mf_strerror(err),
-               diag.msg, diag.field[0] != '\0' ? " at " : "", diag.field);
+               diag.msg, at ? " at " : "", at ? diag.field : "");
         entry_free(e);
         return MF_EFORMAT;
     }

@@ -37,6 +37,7 @@
 
 /* ---- shared helpers ------------------------------------------------------------- */
 
+/* A failure of a step ("sampling", "metadata"): "manifold-train: WHAT: MESSAGE (FIELD)". */
 static int fail(const char *what, mf_err err, const mf_diag *d)
 {
     if (d != NULL && d->msg[0] != '\0') {
@@ -46,6 +47,28 @@ static int fail(const char *what, mf_err err, const mf_diag *d)
         mf_cli_error("%s: %s", what, mf_strerror(err));
     }
     return 1;
+}
+
+/*
+ * A failure to read or write the file at path, naming it once.  Core's
+ * messages about a file leave its name to the caller (diag->field holds the
+ * path), except an atomic write's, which names the file by its base name (a
+ * daemon's client may read it): there the path takes the base name's place.
+ */
+static int fail_file(const char *path, mf_err err, const mf_diag *d)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash != NULL ? slash + 1 : path;
+    const char *at = d->msg[0] != '\0' && base[0] != '\0' ? strstr(d->msg, base) : NULL;
+    if (at != NULL && (at == d->msg || at[-1] == ' ')) {
+        mf_cli_error("%.*s%s%s", (int) (at - d->msg), d->msg, path, at + strlen(base));
+        return 1;
+    }
+    mf_diag other = *d;
+    if (strcmp(other.field, path) == 0) {
+        other.field[0] = '\0'; /* named in front */
+    }
+    return fail(path, err, &other);
 }
 
 /* The command line with the program named "manifold-train" whatever its path. */
@@ -262,7 +285,7 @@ static int train_save(const mf_train_params *p, mf_model *m, const mf_trainer *t
     }
     err = mf_model_save_file(m, out, &d);
     if (err != MF_OK) {
-        return fail(out, err, &d);
+        return fail_file(out, err, &d);
     }
     fprintf(stderr, "wrote %s\n", out);
     return 0;
@@ -402,7 +425,7 @@ static int load_model(const char *path, mf_model **ret)
     mf_diag d = {0};
     const mf_model_limits lim = {.max_params = MAX_MODEL_BYTES / sizeof(float)};
     mf_err err = mf_model_load_file_limited(path, MAX_MODEL_BYTES, &lim, ret, &d);
-    return err == MF_OK ? 0 : fail(path, err, &d);
+    return err == MF_OK ? 0 : fail_file(path, err, &d);
 }
 
 static int cmd_sample(int argc, char **argv)

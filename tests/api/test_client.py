@@ -142,6 +142,7 @@ for args, want_rc, why in [(["models", "--bogus"], 2, "unknown option '--bogus'"
     rc, out, err = m(*args)
     check(rc == want_rc and err.startswith("manifold: ") and why in err.splitlines()[0],
           "manifold %s -> %s with 'manifold: ...%s' (got %s %r)" % (args, want_rc, why, rc, err[-200:]))
+    check(MISSING not in args or err.count("no-such-file") == 1, "manifold %s names the file once (%r)" % (args, err))
 
 
 def daemon_start_error(*args):
@@ -158,6 +159,7 @@ for args, why in [(["--bogus"], "unknown option '--bogus'"), (["--workers", "abc
     rc, err = daemon_start_error(*args)
     check(rc == 2 and err.startswith("manifoldd: ") and why in err.splitlines()[0] and not re.search(r"^error", err, re.M),
           "manifoldd %s -> 2 with 'manifoldd: ...%s' (got %s %r)" % (args, why, rc, err[-200:]))
+    check(MISSING not in args or err.count("no-such-file") == 1, "manifoldd %s names the file once (%r)" % (args, err))
 
 # ---- health, models ----------------------------------------------------------------------
 rc, out, _ = m("health")
@@ -623,7 +625,8 @@ check(rc == 1 and "404" in err and os.listdir(dl) == ["eg.safetensors"], "weight
 afile = os.path.join(TMP, "afile")
 open(afile, "w").close()
 rc, _, err = m("weights", "eight_gaussians", "-o", os.path.join(afile, "x"))
-check(rc == 5, "weights to an unwritable path -> 5 (%r)" % err)
+check(rc == 5 and err.startswith("manifold: ") and err.count("afile") == 1,
+      "weights to an unwritable path -> 5, naming it once (%r)" % err)
 rc, _, err = m("weights", "eight_gaussians", "-o", dl)
 check(rc == 5 and not any(".tmp-" in f for f in os.listdir(TMP)), "weights onto a directory -> 5, temp removed")
 p = CutProxy(lambda n, req, resp: (resp[: len(resp) // 2], False))

@@ -55,10 +55,28 @@ check "bad hidden" 2 "bad --hidden" "$MT" train --dataset ring --out "$tmp/x" --
 check "odd emb" 2 "bad --hidden" "$MT" train --dataset ring --out "$tmp/x" --emb 7
 check "bad schedule" 1 "schedule" "$MT" train --dataset ring --out "$tmp/x" --schedule cubic:1
 check "no such model" 1 "$tmp/none" "$MT" sample --model "$tmp/none"
+once() { # name, path: stderr names the file exactly once (its directory and its base name too)
+    n=$(grep -o -F -- "$2" "$tmp/err" | wc -l)
+    b=$(grep -o -F -- "$(basename "$2")" "$tmp/err" | wc -l)
+    d=$(grep -o -F -- "$(dirname "$2")" "$tmp/err" | wc -l)
+    if [ "$n" -eq 1 ] && [ "$b" -eq 1 ] && [ "$d" -eq 1 ]; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL $1: '$2' named $n times, its base name $b times, its directory $d times:"
+        cat "$tmp/err"
+        fail=$((fail + 1))
+    fi
+}
+once "no such model" "$tmp/none"
 printf 'not a model' >"$tmp/junk.safetensors"
 check "junk model" 1 "junk.safetensors" "$MT" sample --model "$tmp/junk.safetensors"
-check "unwritable out" 1 "/nonexistent/dir" "$MT" train --dataset ring --out /nonexistent/dir/m.safetensors \
-    --steps 2 --hidden 8 --emb 4 --batch 8
+once "junk model" "$tmp/junk.safetensors"
+mkdir "$tmp/adir"
+check "a directory as the model" 1 "$tmp/adir" "$MT" sample --model "$tmp/adir"
+once "a directory as the model" "$tmp/adir"
+check "unwritable out" 1 "/nonexistent/dir/m.safetensors" "$MT" train --dataset ring \
+    --out /nonexistent/dir/m.safetensors --steps 2 --hidden 8 --emb 4 --batch 8
+once "unwritable out" /nonexistent/dir/m.safetensors
 
 # A tiny model end to end.
 check "train" 0 "wrote" "$MT" train --dataset ring --out "$tmp/ring.safetensors" --steps 60 \
@@ -72,6 +90,9 @@ check "png on a 2-D model" 2 "draws 8x8 digit grids" "$MT" sample --model "$tmp/
 check "sample csv" 0 "," "$MT" sample --model "$tmp/ring.safetensors" --n 5 --steps 20 --threads 1
 lines=$("$MT" sample --model "$tmp/ring.safetensors" --n 7 --steps 10 --threads 1 | wc -l)
 [ "$lines" -eq 7 ] && pass=$((pass + 1)) || { echo "FAIL sample: $lines lines, want 7"; fail=$((fail + 1)); }
+check "unwritable samples" 1 "/nonexistent/dir/s.csv" "$MT" sample --model "$tmp/ring.safetensors" \
+    --n 2 --steps 5 --out /nonexistent/dir/s.csv
+once "unwritable samples" /nonexistent/dir/s.csv
 check "sample json" 0 "]]" "$MT" sample --model "$tmp/ring.safetensors" --n 2 --steps 5 --format json
 check "bad sampler" 2 "unknown sampler 'euler'" "$MT" sample --model "$tmp/ring.safetensors" --sampler euler
 check "too many steps" 2 "exceeds the schedule" "$MT" sample --model "$tmp/ring.safetensors" --steps 5000
