@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *prog = "error";
 
@@ -145,27 +146,32 @@ void mf_progress_start(mf_progress *p, const char *what)
     p->last = p->t0;
     p->what = what;
     p->shown = false;
+    p->lines = isatty(STDERR_FILENO) != 1;
+    p->tenths = 0;
 }
 
 void mf_progress_update(mf_progress *p, size_t done, size_t total, const char *extra)
 {
     double now = mf_cli_now();
     bool last = done >= total;
-    if (now - p->t0 < 2.0 || (now - p->last < 0.5 && !last)) {
+    int tenths = total > 0 ? (int) (10 * (done < total ? done : total) / total) : 10;
+    if (p->lines ? tenths <= p->tenths : now - p->t0 < 2.0 || (now - p->last < 0.5 && !last)) {
         return;
     }
     p->last = now;
+    p->tenths = tenths;
     double rate = (double) done / fmax(now - p->t0, 1e-9);
     double eta = rate > 0 ? (double) (total - done) / rate : 0;
-    fprintf(stderr, "\r%s %zu/%zu (%.0f%%)  %.1f/s  ETA %.0fs  %s   ", p->what, done, total,
-            100.0 * (double) done / (double) (total ? total : 1), rate, eta,
-            extra != NULL ? extra : "");
+    fprintf(stderr, "%s%s %zu/%zu (%.0f%%)  %.1f/s  ETA %.0fs%s%s%s", p->lines ? "" : "\r", p->what,
+            done, total, 100.0 * (double) done / (double) (total ? total : 1), rate, eta,
+            extra != NULL ? "  " : "", extra != NULL ? extra : "", p->lines ? "\n" : "   ");
     p->shown = true;
 }
 
 void mf_progress_finish(mf_progress *p)
 {
-    if (p->shown) {
+    if (p->shown && !p->lines) {
         fputc('\n', stderr);
     }
+    p->shown = false;
 }

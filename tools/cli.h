@@ -71,11 +71,17 @@ void mf_cli_usage(FILE *f, const mf_opt *opts, size_t n_opts, const char *usage_
 /** Seconds from an arbitrary fixed point (CLOCK_MONOTONIC). */
 double mf_cli_now(void);
 
-/** A progress line on stderr, redrawn at most every 0.5 s after the first 2 s. */
+/**
+ * Progress on stderr: on a terminal one line redrawn in place, at most every
+ * 0.5 s after the first 2 s; elsewhere (a log) a line of its own each time
+ * the work passes another tenth, so that a log stays readable.
+ */
 typedef struct mf_progress {
     double t0, last;
     const char *what;
     bool shown;
+    bool lines; /* stderr is not a terminal: a line per tenth */
+    int tenths; /* the tenths passed, in that mode */
 } mf_progress;
 
 void mf_progress_start(mf_progress *p, const char *what);

@@ -350,8 +350,10 @@ static int cmd_train(int argc, char **argv)
             held_loss = mf_dsm_loss(mf_trainer_ema(tr), ws, &model->sched, held, NULL, n_held,
                                     HELDOUT_LOSS_SEED);
         }
-        char extra[96];
-        snprintf(extra, sizeof extra, "loss %.4f  held-out %.4f", loss_avg, held_loss);
+        char extra[96]; /* held-out: "-" until the first evaluation (--eval-every) */
+        snprintf(extra, sizeof extra,
+                 isfinite(held_loss) ? "loss %.4f  held-out %.4f" : "loss %.4f  held-out -",
+                 loss_avg, held_loss);
         mf_progress_update(&prog, k + 1, p.steps, extra);
     }
     mf_progress_finish(&prog);

@@ -82,6 +82,20 @@ once "unwritable out" /nonexistent/dir/m.safetensors
 check "train" 0 "wrote" "$MT" train --dataset ring --out "$tmp/ring.safetensors" --steps 60 \
     --hidden 16,16 --emb 8 --batch 64 --warmup 10 --threads 1
 check "no temp left" 0 "ring.safetensors" ls "$tmp"
+# The progress line (a line per tenth in a log): the held-out loss is '-' until its first
+# evaluation (--eval-every 30: half way), never nan.
+check "train progress" 0 "held-out -" "$MT" train --dataset ring --out "$tmp/ring2.safetensors" \
+    --steps 60 --hidden 16 --emb 8 --batch 64 --warmup 10 --threads 1 --eval-every 30
+steps=$(grep -c '^step .*held-out' "$tmp/err")
+if [ "$steps" -ge 5 ] && ! grep -qi 'nan' "$tmp/err" &&
+    grep '^step 60/60' "$tmp/err" | grep -q 'held-out [0-9]'; then
+    pass=$((pass + 1))
+else
+    echo "FAIL train progress: $steps progress lines, or a nan, or no held-out figure at the end:"
+    cat "$tmp/err"
+    fail=$((fail + 1))
+fi
+rm -f "$tmp/ring2.safetensors"
 # --png on a 2-D model: a usage error said before any sampling (nothing on stdout)
 check "png on a 2-D model" 2 "draws 8x8 digit grids" "$MT" sample --model "$tmp/ring.safetensors" \
     --png "$tmp/ring.png"
