@@ -46,7 +46,8 @@ typedef enum mf_exit {
 /* The state of one run of the client. */
 typedef struct mf_client {
     mf_http *http;
-    bool stderr_tty; /* stderr is a terminal: progress redrawn in place */
+    bool stderr_tty;     /* stderr is a terminal: progress redrawn in place */
+    const char *url_arg; /* the --url given, for commands the client suggests; NULL: none */
 } mf_client;
 
 #if defined(__GNUC__)

@@ -90,7 +90,7 @@ mf_exit mf_cmd_job_request(const char *type, const char *model, json_t *params, 
 
 static mf_exit submit_job(mf_client *c, const char *type, const char *model,
                           const char *params_text, const mf_args *a, const json_t *extra,
-                          bool watch, bool json);
+                          bool watch, bool json, char *ret_id);
 
 mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
 {
@@ -123,15 +123,19 @@ mf_exit mf_cmd_submit(mf_client *c, int argc, char **argv, int first)
         mf_args_done(&a);
         return mf_api_say(MF_EXIT_USAGE, "--json goes with --watch (the id is printed either way)");
     }
-    mf_exit code = submit_job(c, type, model, params_text, &a, NULL, watch, json);
+    char id[MF_REQ_ID_MAX + 1];
+    mf_exit code = submit_job(c, type, model, params_text, &a, NULL, watch, json, id);
     mf_args_done(&a);
     return code;
 }
 
-/* extra (may be NULL): params a command's own options set, on top of --params and --param. */
+/*
+ * extra (may be NULL): params a command's own options set, on top of --params and --param;
+ * ret_id (MF_REQ_ID_MAX + 1 chars) gets the job's id.
+ */
 static mf_exit submit_job(mf_client *c, const char *type, const char *model,
                           const char *params_text, const mf_args *a, const json_t *extra,
-                          bool watch, bool json)
+                          bool watch, bool json, char *ret_id)
 {
     json_t *params = NULL, *req = NULL;
     mf_exit code = model != NULL ? mf_api_check_id("model id", model) : MF_EXIT_OK;
@@ -151,8 +155,7 @@ static mf_exit submit_job(mf_client *c, const char *type, const char *model,
     if (code != MF_EXIT_OK) {
         return code;
     }
-    char id[MF_REQ_ID_MAX + 1];
-    code = mf_cmd_post_job(c, req, watch, json, id);
+    code = mf_cmd_post_job(c, req, watch, json, ret_id);
     json_decref(req);
     return code;
 }
@@ -181,6 +184,68 @@ mf_exit mf_cmd_post_job(mf_client *c, const json_t *req, bool watch, bool json, 
     return code;
 }
 
+mf_exit mf_cmd_job_model(mf_client *c, const char *job, const char *type, char *ret_model)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", job);
+    mf_http_resp r;
+    json_t *j;
+    mf_exit code = mf_api_json(c, "GET", path, NULL, &r, &j);
+    if (code != MF_EXIT_OK) {
+        return code;
+    }
+    const char *model = mf_api_str(j, "model");
+    if (!mf_req_id_valid(model)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the result of a %s job names no valid \"model\"", type);
+        code = mf_api_malformed(msg);
+    } else {
+        snprintf(ret_model, MF_REQ_ID_MAX + 1, "%s", model);
+    }
+    json_decref(j);
+    mf_http_resp_done(&r);
+    return code;
+}
+
+/* s as one shell word: as it is when it has no character a shell treats specially. */
+static void put_shell_word(FILE *f, const char *s)
+{
+    if (s[0] != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789:/._-%+,=@") == strlen(s)) {
+        fputs(s, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p == '\'') {
+            fputs("'\\''", f); /* close the quote, a quoted ', open it again */
+        } else {
+            fputc(*p, f);
+        }
+    }
+    fputc('\'', f);
+}
+
+/*
+ * The end of an exploration that succeeded: the model it made and the command that
+ * samples it, with the --url given to this one.
+ */
+static mf_exit print_made_model(mf_client *c, const char *job)
+{
+    char model[MF_REQ_ID_MAX + 1];
+    mf_exit code = mf_cmd_job_model(c, job, "finetune.smeme", model);
+    if (code == MF_EXIT_OK) {
+        printf("made model %s; sample it: manifold ", model);
+        if (c->url_arg != NULL) {
+            fputs("--url ", stdout);
+            put_shell_word(stdout, c->url_arg);
+            putchar(' ');
+        }
+        printf("sample %s -n 1000\n", model);
+    }
+    return code;
+}
+
 mf_exit mf_cmd_explore(mf_client *c, int argc, char **argv, int first)
 {
     const char *params_text = NULL, *param_listed = NULL;
@@ -196,9 +261,10 @@ mf_exit mf_cmd_explore(mf_client *c, int argc, char **argv, int first)
     const mf_args_spec spec = {
         .usage = "manifold explore MODEL [options]\n"
                  "  maximum-entropy exploration (finetune.smeme) of MODEL: submits the job,\n"
-                 "  prints its id, then one line per iteration (entropy, Vendi, support,\n"
-                 "  distance to the parent) as they arrive; e.g. explore imbalanced_square "
-                 "--param K=2",
+                 "  prints its id, then a table with a row per iteration as they arrive\n"
+                 "  (0: MODEL itself; the loss, entropies in nats, Vendi, support, distance\n"
+                 "  to MODEL), the final state, and the model made with the command that\n"
+                 "  samples it; e.g. explore imbalanced_square --param K=2",
         .min_pos = 1,
         .max_pos = 1,
         .repeat = {"param"}};
@@ -207,9 +273,11 @@ mf_exit mf_cmd_explore(mf_client *c, int argc, char **argv, int first)
     if (st != 0) {
         return mf_cmd_args_exit(st);
     }
-    mf_exit code = submit_job(c, "finetune.smeme", a.pos[0], params_text, &a, NULL, true, json);
+    char job[MF_REQ_ID_MAX + 1];
+    mf_exit code =
+        submit_job(c, "finetune.smeme", a.pos[0], params_text, &a, NULL, true, json, job);
     mf_args_done(&a);
-    return code;
+    return code == MF_EXIT_OK && !json ? print_made_model(c, job) : code;
 }
 
 /*
@@ -257,8 +325,9 @@ mf_exit mf_cmd_distill(mf_client *c, int argc, char **argv, int first)
          (iters > 0 && json_object_set_new(extra, "iters", json_integer((json_int_t) iters))))) {
         code = mf_api_say(MF_EXIT_LOCAL, "out of memory");
     }
+    char id[MF_REQ_ID_MAX + 1];
     if (code == MF_EXIT_OK) {
-        code = submit_job(c, "finetune.dxmi", a.pos[0], params_text, &a, extra, true, json);
+        code = submit_job(c, "finetune.dxmi", a.pos[0], params_text, &a, extra, true, json, id);
     }
     json_decref(extra);
     mf_args_done(&a);

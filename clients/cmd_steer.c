@@ -263,24 +263,11 @@ static mf_exit resolve(mf_client *c, const char *arg, const char *dataset_opt, j
 /* The end of a steer that succeeded: "model: ID" from the job's result. */
 static mf_exit print_model(mf_client *c, const char *job)
 {
-    char path[128];
-    snprintf(path, sizeof path, "/v1/jobs/%s/result", job);
-    mf_http_resp r;
-    json_t *j;
-    mf_exit code = mf_api_json(c, "GET", path, NULL, &r, &j);
-    if (code != MF_EXIT_OK) {
-        return code;
+    char model[MF_REQ_ID_MAX + 1];
+    mf_exit code = mf_cmd_job_model(c, job, "finetune.reward", model);
+    if (code == MF_EXIT_OK) {
+        printf("model: %s\n", model);
     }
-    const char *model = mf_api_str(j, "model");
-    if (model == NULL) {
-        code = mf_api_malformed("the result of a finetune.reward job names no \"model\"");
-    } else {
-        fputs("model: ", stdout);
-        mf_out_clean(stdout, model, 64);
-        putchar('\n');
-    }
-    json_decref(j);
-    mf_http_resp_done(&r);
     return code;
 }
 

@@ -90,6 +90,13 @@ mf_exit mf_cmd_job_request(const char *type, const char *model, json_t *params, 
  */
 mf_exit mf_cmd_post_job(mf_client *c, const json_t *req, bool watch, bool json, char *ret_id);
 
+/**
+ * The model a finished job made: GETs the job's result and copies its
+ * "model" (a valid id) to ret_model (MF_REQ_ID_MAX + 1 chars).  type names
+ * the job's type in the message of a result without one (cmd_jobs.c).
+ */
+mf_exit mf_cmd_job_model(mf_client *c, const char *job, const char *type, char *ret_model);
+
 /** The mf_args_parse status as an exit code: 1 (help shown) -> OK, 2 -> USAGE. */
 static inline mf_exit mf_cmd_args_exit(int status)
 {

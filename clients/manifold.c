@@ -185,6 +185,7 @@ int main(int argc, char **argv)
     if (url == NULL || url[0] == '\0') {
         url = DEFAULT_URL;
     }
+    const char *url_default = url; /* what a command without --url reaches */
     double timeout = DEFAULT_TIMEOUT;
     int next = 0;
     mf_exit code = parse_globals(argc, argv, &url, &timeout, &next);
@@ -194,7 +195,8 @@ int main(int argc, char **argv)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         return (int) mf_api_say(MF_EXIT_LOCAL, "cannot initialise libcurl");
     }
-    mf_client c = {.stderr_tty = isatty(STDERR_FILENO) == 1};
+    mf_client c = {.stderr_tty = isatty(STDERR_FILENO) == 1,
+                   .url_arg = url != url_default ? url : NULL};
     mf_err err = mf_http_new(url, timeout, &c.http);
     if (err == MF_OK) {
         /* from the environment only: a token on the command line shows in ps */

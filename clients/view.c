@@ -3,12 +3,14 @@
  * view.c - the lines of finetune.smeme, finetune.reward and finetune.dxmi
  * metrics events (see view.h).
  *
- * The target table is printed a row at a time, as each target's event
- * arrives, so its columns have fixed widths (numbers right-aligned, as in a
- * samples table) rather than the widths of their widest cell.  Which columns
- * it has is settled by the first row: the distance to the manifold when the
- * data set has a known one (a built-in set), else the kNN distance of the
- * samples to the data next to that of the held-out rows.
+ * The tables (explore's iterations, steer's targets) are printed a row at a
+ * time, as each event arrives, so their columns have fixed widths (numbers
+ * right-aligned, as in a samples table, "-" for a missing one) rather than
+ * the widths of their widest cell; the header, the names with their units,
+ * comes with the first row.  Which columns the target table has is settled
+ * by that first row: the distance to the manifold when the data set has a
+ * known one (a built-in set), else the kNN distance of the samples to the
+ * data next to that of the held-out rows.
  */
 #include "view.h"
 
@@ -23,6 +25,17 @@
 #define MAX_COLS     8
 #define CELL         48         /* bytes of a cell */
 #define PLUS_MINUS   "\xc2\xb1" /* "±" in UTF-8: two bytes, one column */
+
+#define MAX_PATH 3 /* keys of a number's path */
+
+/* The number at path (MAX_PATH keys at most, NULL after the last), or NAN. */
+static double num_path(const json_t *o, const char *const *path)
+{
+    for (size_t k = 0; k < MAX_PATH && path[k] != NULL && o != NULL; k++) {
+        o = json_object_get(o, path[k]);
+    }
+    return json_is_number(o) ? json_number_value(o) : (double) NAN;
+}
 
 /* A number at a path of JSON objects ("a", "b", NULL), or NAN. */
 static double num_at(const json_t *o, ...)
@@ -56,23 +69,78 @@ static void put_count(FILE *f, const char *name, double v)
     }
 }
 
-/*
- * A finetune.smeme iteration (its metrics event has "iteration"): one line,
- * iteration 0 being the parent, so the columns read as a trend.
- */
-static void print_iteration(FILE *f, const json_t *data)
+/* One cell: v with 4 digits, "-" when not finite. */
+static void cell(char *buf, size_t cap, double v)
 {
-    const json_t *m = json_object_get(data, "metrics");
-    json_int_t k = json_integer_value(json_object_get(data, "iteration"));
-    fprintf(f, "iteration %lld%s", (long long) k, k == 0 ? " (parent)" : "");
-    put_num(f, "alpha", num_at(data, "alpha", NULL));
-    put_num(f, "entropy_knn", num_at(m, "entropy_knn", "value", NULL));
-    put_num(f, "entropy_hist", num_at(m, "entropy_hist", "value", NULL));
-    put_num(f, "vendi", num_at(m, "vendi", "q2", NULL));
-    put_num(f, "inside", num_at(m, "support", "inside", NULL));
-    put_num(f, "sw2_parent", num_at(m, "sw2", "value", NULL));
-    put_num(f, "log_p_parent", num_at(data, "log_density_parent", "mean", NULL));
+    if (isfinite(v)) {
+        snprintf(buf, cap, "%.4g", v);
+    } else {
+        snprintf(buf, cap, "-");
+    }
+}
+
+/* A row of n cells, each right-aligned in its width, two spaces apart. */
+static void put_row(FILE *f, char (*cells)[CELL], const int *widths, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        /* printf pads by bytes: "±" takes two for one column */
+        int width = widths[k] + (strstr(cells[k], PLUS_MINUS) != NULL);
+        fprintf(f, "%s%*s", k > 0 ? "  " : "", width, cells[k]);
+    }
     fputc('\n', f);
+}
+
+/* The columns of explore's table after "iter": a header with its unit, the number's path. */
+static const struct {
+    const char *name;
+    const char *path[MAX_PATH];
+} iter_cols[] = {
+    {"alpha", {"alpha"}},
+    {"loss", {"loss"}},
+    {"knn_entropy[nats]", {"metrics", "entropy_knn", "value"}},
+    {"hist_entropy[nats]", {"metrics", "entropy_hist", "value"}},
+    {"vendi", {"metrics", "vendi", "q2"}},
+    {"inside[frac]", {"metrics", "support", "inside"}},
+    {"sw2_parent", {"metrics", "sw2", "value"}},
+    {"log_p_parent[nats]", {"log_density_parent", "mean"}},
+};
+
+#define N_ITER_COLS (1 + sizeof iter_cols / sizeof iter_cols[0])
+#define NUM_WIDTH   10 /* "-1.234e-05": the widest %.4g */
+
+static void iter_widths(int *w)
+{
+    w[0] = 4; /* "iter" */
+    for (size_t k = 1; k < N_ITER_COLS; k++) {
+        int len = (int) strlen(iter_cols[k - 1].name);
+        w[k] = len > NUM_WIDTH ? len : NUM_WIDTH;
+    }
+}
+
+/*
+ * A finetune.smeme iteration (its metrics event has "iteration"): a row of
+ * the iteration table, iteration 0 being the parent (no alpha, loss or
+ * distance to itself), so the columns read as a trend; the header first.
+ */
+static void print_iteration(mf_view *v, FILE *f, const json_t *data)
+{
+    char c[N_ITER_COLS][CELL];
+    int w[N_ITER_COLS];
+    iter_widths(w);
+    if (!v->iter_table) {
+        snprintf(c[0], sizeof c[0], "iter");
+        for (size_t k = 1; k < N_ITER_COLS; k++) {
+            snprintf(c[k], sizeof c[k], "%s", iter_cols[k - 1].name);
+        }
+        put_row(f, c, w, N_ITER_COLS);
+        v->iter_table = true;
+    }
+    snprintf(c[0], sizeof c[0], "%lld",
+             (long long) json_integer_value(json_object_get(data, "iteration")));
+    for (size_t k = 1; k < N_ITER_COLS; k++) {
+        cell(c[k], sizeof c[k], num_path(data, iter_cols[k - 1].path));
+    }
+    put_row(f, c, w, N_ITER_COLS);
 }
 
 /*
@@ -115,25 +183,8 @@ static void print_reward_model(FILE *f, const json_t *data)
     fputc('\n', f);
 }
 
-/* One cell: v with 4 digits, "-" when not finite. */
-static void cell(char *buf, size_t cap, double v)
-{
-    if (isfinite(v)) {
-        snprintf(buf, cap, "%.4g", v);
-    } else {
-        snprintf(buf, cap, "-");
-    }
-}
-
-static void put_row(FILE *f, char (*cells)[CELL], size_t n)
-{
-    for (size_t k = 0; k < n; k++) {
-        /* printf pads by bytes: "±" takes two for one column */
-        int width = (k == 1 ? COL_ACHIEVED : COL) + (strstr(cells[k], PLUS_MINUS) != NULL);
-        fprintf(f, "%s%*s", k > 0 ? " " : "", width, cells[k]);
-    }
-    fputc('\n', f);
-}
+/* The target table's widths: "achieved" holds "mean±std". */
+static const int target_widths[MAX_COLS] = {COL, COL_ACHIEVED, COL, COL, COL, COL, COL, COL};
 
 static void print_header(mf_view *v, FILE *f, const json_t *m)
 {
@@ -148,7 +199,7 @@ static void print_header(mf_view *v, FILE *f, const json_t *m)
     for (size_t k = 0; k < n; k++) {
         snprintf(cells[k], sizeof cells[k], "%s", names[k]);
     }
-    put_row(f, cells, n);
+    put_row(f, cells, target_widths, n);
     v->table = true;
 }
 
@@ -183,7 +234,7 @@ static void print_target(mf_view *v, FILE *f, const json_t *data)
         cell(c[n++], sizeof c[0], num_at(m, "support", "off_mean", NULL));
     }
     cell(c[n++], sizeof c[0], num_at(m, "entropy_knn", "value", NULL));
-    put_row(f, c, n);
+    put_row(f, c, target_widths, n);
 }
 
 static bool is_stage(const char *stage, const char *name)
@@ -198,7 +249,7 @@ bool mf_view_metrics(mf_view *v, FILE *f, const json_t *data)
         json_is_object(json_object_get(data, "eval"))) {
         print_dxmi(f, data);
     } else if (json_is_integer(json_object_get(data, "iteration"))) {
-        print_iteration(f, data);
+        print_iteration(v, f, data);
     } else if (is_stage(stage, "reward_model")) {
         print_reward_model(f, data);
     } else if (is_stage(stage, "target")) {

@@ -3,7 +3,11 @@
  * view.h - what `manifold watch` prints for the metrics events of the job
  * types that have lines of their own, on stdout as they arrive:
  *
- *   finetune.smeme   (explore) one line per iteration, 0 being the parent;
+ *   finetune.smeme   (explore) a table with a row per iteration, 0 being the
+ *                    parent: alpha, the Adjoint Matching loss, kNN and
+ *                    histogram entropy (nats), Vendi, the fraction inside the
+ *                    support, SW2 to the parent, the mean log-density under
+ *                    the parent (nats); its header printed with the first row;
  *   finetune.reward  (steer) one line for the reward model, then a table with
  *                    a row per target, its header printed with the first row;
  *                    the training events add their loss to the progress bar's
@@ -25,10 +29,11 @@
 
 /* What the view of one job's stream remembers between events. */
 typedef struct mf_view {
-    bool table;     /* the target table's header is printed */
-    bool knn;       /* its columns are the kNN distances (no distance to the manifold) */
-    char phase[64]; /* "training, loss 0.123": the phase with the last training loss */
-    char loss[32];  /* "loss 0.123", or "" */
+    bool iter_table; /* the iteration table's header is printed */
+    bool table;      /* the target table's header is printed */
+    bool knn;        /* its columns are the kNN distances (no distance to the manifold) */
+    char phase[64];  /* "training, loss 0.123": the phase with the last training loss */
+    char loss[32];   /* "loss 0.123", or "" */
 } mf_view;
 
 /**

@@ -343,18 +343,58 @@ rc, out, _ = m("result", tid, "--format", "csv")
 check(rc == 0 and out.splitlines()[0].split(",")[0] == "model" and out.splitlines()[1].startswith("cli-gauss,"),
       "train result csv")
 
-# ---- explore: finetune.smeme submitted and watched, one line per iteration ------------------
-rc, out, err = m("explore", "gaussian", "--param", "K=2", "--param", "rounds=3", "--param", "steps=20",
-                 "--param", "trajectories=8", "--param", "batch=64", "--param", "n_metric_samples=200",
-                 "--param", "out_model=cli-explored", timeout=180)
+# ---- explore: finetune.smeme submitted and watched, a table row per iteration ---------------
+EXPLORE = ["--param", "K=2", "--param", "rounds=3", "--param", "steps=20", "--param", "trajectories=8",
+           "--param", "batch=64", "--param", "n_metric_samples=200"]
+rc, out, err = m("explore", "gaussian", *EXPLORE, "--param", "out_model=cli-explored", timeout=180)
 lines = out.splitlines()
-its = [ln for ln in lines if ln.startswith("iteration ")]
-check(rc == 0 and re.fullmatch(ID_RE, lines[0]) and lines[-1] == lines[0] + " succeeded",
-      "explore: the id first, the final state last (%d, %r)" % (rc, out[-200:]))
-check(len(its) == 3 and its[0].startswith("iteration 0 (parent)") and "alpha 2" in its[1]
-      and all("entropy_knn" in ln and "log_p_parent" in ln for ln in its),
-      "explore: a line per iteration with entropy and log-density (%r)" % its)
-check("sw2_parent -" in its[0] and "sw2_parent -" not in its[1], "explore: iterations compared with the parent")
+check(rc == 0 and len(lines) > 2 and re.fullmatch(ID_RE, lines[0]) and lines[-2] == lines[0] + " succeeded",
+      "explore: the id first, then the final state (%d, %r)" % (rc, out[-300:]))
+at = [i for i, ln in enumerate(lines) if ln.split()[:1] == ["iter"]]
+header = lines[at[0]] if at else ""
+its = lines[at[0] + 1:at[0] + 4] if at else []
+check(header.split() == ["iter", "alpha", "loss", "knn_entropy[nats]", "hist_entropy[nats]", "vendi",
+                         "inside[frac]", "sw2_parent", "log_p_parent[nats]"],
+      "explore: a header naming the columns, entropies in nats (%r)" % header)
+cells = [ln.split() for ln in its]
+check(len(its) == 3 and [c[0] for c in cells] == ["0", "1", "2"] and all(len(c) == 9 for c in cells),
+      "explore: a row per iteration under the header, 0 the parent (%r)" % its)
+
+
+def cell_ends(line):
+    return [mt.end() for mt in re.finditer(r"\S+", line)]
+
+
+# right-aligned in fixed widths: every cell ends where its column's name ends, so each column starts
+# at the same place on every line
+check(its and all(cell_ends(ln) == cell_ends(header) and len(ln) == len(header) for ln in its),
+      "explore: columns aligned under the header (%r)" % ([header] + its))
+
+
+def number(text):
+    """A table cell as a finite number, else None ("-", nan)."""
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+check(len(cells) == 3 and cells[0][1] == cells[0][2] == cells[0][7] == "-" and all(
+      c[1] == "2" and number(c[2]) is not None and number(c[7]) is not None for c in cells[1:]),
+      "explore: the parent has no alpha, loss or distance to itself; iterations have them (%r)" % its)
+check(len(cells) == 3 and all(number(c[k]) is not None for c in cells for k in (3, 5, 8)),
+      "explore: the entropy, Vendi and log-density of every iteration (%r)" % its)
+check("nan" not in out.lower(), "explore: no nan (%r)" % out)
+made = "made model cli-explored; sample it: manifold --url %s sample cli-explored -n 1000" % d.url
+check(lines and lines[-1] == made, "explore ends naming the model and the command that samples it (%r)" % lines[-1:])
+cmd = lines[-1].split("sample it: ", 1)[-1].split()
+rc, out, _ = run(*cmd[1:]) if cmd[:1] == ["manifold"] else (None, "", "")
+check(rc == 0 and len(out.splitlines()) == 1001, "the command explore names samples its model (%s)" % rc)
+rc, out, _ = m("explore", "gaussian", *EXPLORE[:2], "--param", "rounds=1", *EXPLORE[4:], "--json", timeout=180)
+evs = [json.loads(ln) for ln in out.splitlines()[1:]]
+check(rc == 0 and evs and evs[-1]["event"] == "status" and all(set(e) == {"id", "event", "data"} for e in evs),
+      "explore --json: the id, then NDJSON events only (%r)" % out[-200:])
 rc, out, _ = m("model", "cli-explored")
 check(rc == 0 and describe(out).get("parent") == "gaussian", "explore made a model whose parent is gaussian")
 rc, _, err = m("explore", "gaussian", "--param", "K=0")
