@@ -137,8 +137,8 @@ MF_MUST_CHECK mf_err mf_model_set_meta(mf_model *m, const char *key, const char 
 MF_MUST_CHECK mf_err mf_model_set_created(mf_model *m, time_t t, mf_diag *diag);
 
 /**
- * Sets data_offset and data_scale, in m and in the metadata (written with
- * "%.17g", so they round-trip exactly).  Errors: MF_EINVAL (not finite, scale
+ * Sets data_offset and data_scale, in m and in the metadata (written as the
+ * shortest text that round-trips exactly, core/numfmt.h).  Errors: MF_EINVAL (not finite, scale
  * <= 0), MF_ENOMEM; on error m is unchanged.
  */
 MF_MUST_CHECK mf_err mf_model_set_normalisation(mf_model *m, double offset, double scale);
@@ -151,7 +151,7 @@ const char *mf_model_cond_null_name(mf_cond_null kind);
 
 /**
  * Makes m a reward-conditioned model with condition c: sets has_cond, cond and the
- * metadata condition, cond_offset, cond_scale ("%.17g") and cond_null.  Errors:
+ * metadata condition, cond_offset, cond_scale (shortest round-trip text) and cond_null.  Errors:
  * MF_EINVAL (offset or scale not finite, scale <= 0, an unknown null_kind, or a width
  * other than m's cond_dim; named in diag; m unchanged), MF_ENOMEM (some cond_* keys may
  * be written, but not "condition": m is still unconditioned, in memory and in a file).

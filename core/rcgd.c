@@ -25,6 +25,7 @@
 #include "entropy.h"
 #include "knn.h"
 #include "mem.h"
+#include "numfmt.h"
 #include "quality.h"
 #include "rng.h"
 #include "utf8.h"
@@ -458,8 +459,8 @@ mf_trainer *mf_rcgd_trainer(mf_rcgd *r)
 
 static mf_err set_real(mf_model *m, const char *key, double v, mf_diag *diag)
 {
-    char text[32];
-    snprintf(text, sizeof text, "%.17g", v);
+    char text[MF_NUMFMT_CAP];
+    mf_numfmt_double(text, v);
     return mf_model_set_meta(m, key, text, diag);
 }
 

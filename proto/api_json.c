@@ -15,7 +15,7 @@ char *mf_json_take_dump(json_t *j)
     if (j == NULL) {
         return NULL;
     }
-    char *s = json_dumps(j, MF_JSON_DUMP_FLAGS);
+    char *s = mf_json_dumps(j, MF_JSON_DUMP_FLAGS);
     json_decref(j);
     return s;
 }
@@ -214,7 +214,7 @@ json_t *mf_json_samples(const float *x, size_t n, size_t D)
         json_t *row = json_array();
         f |= row == NULL;
         for (size_t d = 0; d < D && !f; d++) {
-            f |= json_array_append_new(row, mf_json_num((double) x[i * D + d]));
+            f |= json_array_append_new(row, mf_json_float(x[i * D + d]));
         }
         f |= json_array_append_new(a, row);
     }

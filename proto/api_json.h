@@ -6,23 +6,26 @@
  * live.  Every function returns a new reference (NULL when out of memory) or a
  * malloc'd string the caller frees.
  *
- * Floats are written with 9 significant digits, enough to round-trip every
- * float32 sample exactly (MF_JSON_DUMP_FLAGS).
+ * Numbers are written in their shortest round-trip form (json_util.h): a
+ * double as the shortest text that reads back as it, a float32 sample as
+ * the shortest that reads back as the float.
  */
 #ifndef MF_API_JSON_H
 #define MF_API_JSON_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "json_util.h"
 #include "model_file.h"
 #include "sample_codec.h"
 
-#define MF_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
+#define MF_JSON_DUMP_FLAGS JSON_COMPACT
 
-/** json_dumps with MF_JSON_DUMP_FLAGS, then json_decref(j); NULL stays NULL. */
+/** mf_json_dumps with MF_JSON_DUMP_FLAGS, then json_decref(j); NULL stays NULL. */
 char *mf_json_take_dump(json_t *j);
 
 /** {"error":{"code","message","field"}}; field NULL is written as null. */

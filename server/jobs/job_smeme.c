@@ -267,7 +267,7 @@ static mf_err evaluate(mf_job *j, size_t k)
     json_t *ev =
         mf_json_event_iteration_metrics(mf_job_id(j), k, k > 0 ? sj->o.alpha[k - 1] : (double) NAN,
                                         sj->last_loss, mf_json_metrics(&met), mean, n_lp);
-    char *text = ev != NULL ? json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
+    char *text = ev != NULL ? mf_json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
     /* The events first, then the metrics that say they were emitted: a crash
      * between the two repeats this evaluation after the restart rather than
      * losing it. */

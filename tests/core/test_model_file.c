@@ -204,7 +204,7 @@ START_TEST(test_set_meta)
     ck_assert_int_eq(mf_model_set_meta(m, "k", NULL, &d), MF_EINVAL);
 
     ck_assert_int_eq(mf_model_set_normalisation(m, 0.1, 3.7e-5), MF_OK);
-    ck_assert_str_eq(mf_model_get_meta(m, "data_offset"), "0.10000000000000001");
+    ck_assert_str_eq(mf_model_get_meta(m, "data_offset"), "0.1"); /* shortest round-trip */
     ck_assert(strtod(mf_model_get_meta(m, "data_scale"), NULL) == 3.7e-5);
     ck_assert_int_eq(mf_model_set_normalisation(m, NAN, 1), MF_EINVAL);
     ck_assert_int_eq(mf_model_set_normalisation(m, 0, 0), MF_EINVAL);
