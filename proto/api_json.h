@@ -54,7 +54,8 @@ char *mf_json_train_result(const char *model, uint64_t steps, double loss);
 /*
  * A model: {"id", "dataset", "data_dim", "cond_dim", "hidden": [..], "emb_dim",
  * "params", "schedule", "prediction", "data_offset", "data_scale", "parent" (null
- * for none), "created", "provenance", "protected", "file_bytes", "metadata": {all}}.
+ * for none), "created" (the metadata's time as json_util.h writes times, null when
+ * it has none in RFC 3339), "provenance", "protected", "file_bytes", "metadata": {all}}.
  */
 json_t *mf_json_model(const char *id, const mf_model *m, bool protected_model, uint64_t file_bytes);
 
@@ -77,8 +78,9 @@ typedef struct mf_job_view {
 
 /*
  * {"id", "type", "model" (null for none), "state", "params", "progress": {"done",
- * "total"}, "queue_position"? (queued only), "metrics"?, "result"? (small ones), "error"?, "cancel_requested"?, "attempts", "created_at",
- * "started_at"?, "finished_at"?, "links": {"self", "events", "result", "cancel"}}.
+ * "total"}, "queue_position"? (queued only), "metrics"?, "result"? (small ones), "error"?,
+ * "cancel_requested"?, "attempts", "created_at", "started_at", "finished_at" (RFC 3339
+ * times, json_util.h; null when not yet), "links": {"self", "events", "result", "cancel"}}.
  */
 json_t *mf_json_job(const mf_job_view *v);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 json_t *mf_json_num(double v)
 {
@@ -88,6 +89,96 @@ char *mf_json_dumps(const json_t *j, size_t flags)
         out[o] = '\0';
     }
     return out;
+}
+
+bool mf_json_time_text(char out[MF_JSON_TIME_CAP], double t)
+{
+    out[0] = '\0';
+    if (!isfinite(t) || t <= 0 || t >= 253402300800.0) { /* 10000-01-01 */
+        return false;
+    }
+    double whole = floor(t);
+    unsigned ms = (unsigned) ((t - whole) * 1000.0); /* rounded down */
+    ms = ms > 999 ? 999 : ms;
+    time_t secs = (time_t) whole;
+    struct tm tm_utc;
+    char day[20];
+    if (gmtime_r(&secs, &tm_utc) == NULL ||
+        strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm_utc) == 0) {
+        return false;
+    }
+    snprintf(out, MF_JSON_TIME_CAP, "%s.%03uZ", day, ms);
+    return true;
+}
+
+json_t *mf_json_time(double t)
+{
+    char text[MF_JSON_TIME_CAP];
+    return mf_json_time_text(text, t) ? json_string(text) : json_null();
+}
+
+/* n decimal digits at s as *ret; false unless all n are digits. */
+static bool digits(const char *s, int n, int *ret)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return false;
+        }
+        v = 10 * v + (s[i] - '0');
+    }
+    *ret = v;
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d, proleptic Gregorian (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int64_t) era * 146097 + doe - 719468;
+}
+
+bool mf_json_time_parse(const char *s, double *ret)
+{
+    static const int month_days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, sec;
+    if (s == NULL || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !digits(s + 8, 2, &d) || strchr("Tt ", s[10]) == NULL || s[10] == '\0' ||
+        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
+        !digits(s + 17, 2, &sec)) {
+        return false;
+    }
+    bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || sec > 60) {
+        return false;
+    }
+    const char *p = s + 19;
+    double frac = 0, scale = 0.1;
+    if (*p == '.') {
+        if (p[1] < '0' || p[1] > '9') {
+            return false;
+        }
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) {
+            frac += (*p - '0') * scale;
+        }
+    }
+    int offset = 0, oh, om;
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        offset = 0;
+    } else if ((*p == '+' || *p == '-') && digits(p + 1, 2, &oh) && p[3] == ':' &&
+               digits(p + 4, 2, &om) && p[6] == '\0' && oh <= 23 && om <= 59) {
+        offset = (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    } else {
+        return false;
+    }
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    *ret = (double) t + frac;
+    return true;
 }
 
 json_t *mf_json_u64(uint64_t v)

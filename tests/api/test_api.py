@@ -60,6 +60,9 @@ check(all(m["protected"] and m["dataset"] in m["id"] for m in j["models"]), "shi
 st, _, j = d.json("GET", "/v1/models/eight_gaussians")
 check(st == 200 and j["data_dim"] == 2 and j["hidden"] == [256, 256, 256] and j["params"] == 149250,
       "describe eight_gaussians")
+# times on the wire are RFC 3339 UTC with milliseconds; the file keeps its own text
+check(j["created"] == "2026-11-22T09:38:58.000Z" and j["metadata"]["created"] == "2026-11-22T09:38:58Z",
+      "a model's created is a date-time (%s)" % j["created"])
 st, h, raw = d.req("GET", "/v1/models/eight_gaussians/weights")
 check(st == 200 and raw == open(os.path.join(MODELS, "eight_gaussians.safetensors"), "rb").read(),
       "weights download is the file")
@@ -401,6 +404,9 @@ evrows = [r for e in ev if e[1] == "samples" for r in e[2]["samples"]]
 check(st == 200 and res["samples"] == evrows and res["seed"] == 3, "result = streamed samples")
 st, _, jj = d.json("GET", "/v1/jobs/" + job)
 check(jj["state"] == "succeeded" and jj["progress"]["done"] == 3000 and "metrics" in jj, "job object")
+check(all(harness.is_time(jj[k]) for k in ("created_at", "started_at", "finished_at"))
+      and jj["created_at"] <= jj["started_at"] <= jj["finished_at"],
+      "job times: RFC 3339 UTC date-times, in order (%s)" % [jj.get(k) for k in ("created_at", "started_at", "finished_at")])
 check("result" not in jj, "a sample job's large result is not inlined in the job object")
 # resume at (or past) the final event: nothing more, and the stream ends at once
 t0 = time.time()
@@ -581,8 +587,11 @@ while time.time() < t_end:  # running, with some steps done
 check(ja["state"] == "running" and ja["progress"]["done"] > 0, "long job running")
 st, _, bq = d.json("GET", "/v1/jobs/" + b["id"])
 check(bq["state"] == "queued" and bq["queue_position"] == 0, "second job queued at position 0")
+check(harness.is_time(bq["created_at"]) and bq["started_at"] is None and bq["finished_at"] is None,
+      "a queued job: created_at, started_at and finished_at null")
 st, _, c_ = d.json("POST", "/v1/jobs/%s/cancel" % b["id"])
 check(st == 200 and c_["state"] == "cancelled", "cancel queued: cancelled at once")
+check(c_["started_at"] is None and harness.is_time(c_["finished_at"]), "cancelled queued: never started, finished")
 st, _, c_ = d.json("POST", "/v1/jobs/%s/cancel" % a["id"])
 check(st == 200 and (c_["state"] == "cancelled" or c_.get("cancel_requested") is True),
       "cancel running: answered with cancel_requested until it stops (%s)" % c_.get("state"))

@@ -2,7 +2,8 @@
 /*
  * test_json_util.c - proto/json_util.c: the wire's numbers (every real in
  * its shortest round-trip text, still a real; integers and strings as
- * jansson writes them) over a table and a bounded run of random doubles.
+ * jansson writes them) over a table and a bounded run of random doubles, and
+ * its times (RFC 3339 UTC with milliseconds; what the reader takes).
  */
 #include <math.h>
 #include <stdint.h>
@@ -127,6 +128,78 @@ START_TEST(test_random_round_trip)
 
 END_TEST
 
+START_TEST(test_time_text)
+{
+    char out[MF_JSON_TIME_CAP];
+    ck_assert(mf_json_time_text(out, 1700000000.125));
+    ck_assert_str_eq(out, "2023-11-14T22:13:20.125Z");
+    ck_assert(mf_json_time_text(out, 1700000000.9999));
+    ck_assert_str_eq(out, "2023-11-14T22:13:20.999Z"); /* rounded down, never .1000 */
+    ck_assert(mf_json_time_text(out, 951782400.0));
+    ck_assert_str_eq(out, "2000-02-29T00:00:00.000Z");
+    ck_assert(!mf_json_time_text(out, 0));
+    ck_assert_str_eq(out, "");
+    ck_assert(!mf_json_time_text(out, -5));
+    ck_assert(!mf_json_time_text(out, NAN));
+    ck_assert(!mf_json_time_text(out, 1e12)); /* past 9999 */
+    json_t *j = mf_json_time(0);
+    ck_assert(json_is_null(j));
+    json_decref(j);
+    j = mf_json_time(1.5);
+    ck_assert_str_eq(json_string_value(j), "1970-01-01T00:00:01.500Z");
+    json_decref(j);
+}
+
+END_TEST
+
+START_TEST(test_time_parse)
+{
+    static const struct {
+        const char *text;
+        double t; /* < 0: refused */
+    } t[] = {
+        {"2023-11-14T22:13:20Z", 1700000000.0},
+        {"2023-11-14T22:13:20.125Z", 1700000000.125},
+        {"2023-11-14t22:13:20z", 1700000000.0},
+        {"2023-11-14 22:13:20Z", 1700000000.0},
+        {"2023-11-14T23:43:20+01:30", 1700000000.0},
+        {"2023-11-14T20:13:20-02:00", 1700000000.0},
+        {"1970-01-01T00:00:00Z", 0.0},
+        {"2024-02-29T00:00:00Z", 1709164800.0},
+        {"2000-03-01T00:00:00Z", 951868800.0},
+        {"2023-02-29T00:00:00Z", -1},
+        {"1900-02-29T00:00:00Z", -1},
+        {"2023-13-01T00:00:00Z", -1},
+        {"2023-11-31T00:00:00Z", -1},
+        {"2023-11-14T24:00:00Z", -1},
+        {"2023-11-14T22:13:20", -1},
+        {"2023-11-14T22:13:20.Z", -1},
+        {"2023-11-14T22:13:20Z ", -1},
+        {"2023-11-14T22:13:20+0100", -1},
+        {"2023-11-14", -1},
+        {"", -1},
+        {"yesterday", -1},
+    };
+
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        double got = -7;
+        bool ok = mf_json_time_parse(t[i].text, &got);
+        ck_assert_msg(ok == (t[i].t >= 0), "%s: %s", t[i].text, ok ? "read" : "refused");
+        ck_assert_msg(got == (ok ? t[i].t : -7), "%s: %.17g", t[i].text, got);
+    }
+    ck_assert(!mf_json_time_parse(NULL, &(double){0}));
+    /* what mf_json_time_text writes reads back (to the millisecond) */
+    for (double s = 1.0; s < 2.5e11; s = s * 1.7 + 0.001) {
+        char out[MF_JSON_TIME_CAP];
+        double back = -1;
+        ck_assert(mf_json_time_text(out, s));
+        ck_assert(mf_json_time_parse(out, &back));
+        ck_assert_msg(fabs(back - s) < 1e-3 + 1e-9 * s, "%.17g -> %s -> %.17g", s, out, back);
+    }
+}
+
+END_TEST
+
 static Suite *json_util_suite(void)
 {
     Suite *s = suite_create("json_util");
@@ -134,6 +207,10 @@ static Suite *json_util_suite(void)
     tcase_add_test(tc, test_reals);
     tcase_add_test(tc, test_other_tokens);
     tcase_add_test(tc, test_random_round_trip);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("times");
+    tcase_add_test(tc, test_time_text);
+    tcase_add_test(tc, test_time_parse);
     suite_add_tcase(s, tc);
     return s;
 }
