@@ -750,6 +750,23 @@ mf_err mf_model_clone(const mf_model *m, mf_model **ret)
     return MF_OK;
 }
 
+mf_err mf_model_derive(const mf_model *parent, mf_model **ret)
+{
+    static const char *const parent_only[] = {
+        MF_MODEL_HELDOUT_LOSS_KEY, "smeme",   "smeme_iterations", "dxmi",
+        "dxmi_iterations",         "dxmi_s2", "finetune_reward"};
+    mf_model *c = NULL;
+    mf_err rc = mf_model_clone(parent, &c);
+    if (rc != MF_OK) {
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof parent_only / sizeof parent_only[0]; i++) {
+        mf__model_meta_remove(c, parent_only[i]);
+    }
+    *ret = c;
+    return MF_OK;
+}
+
 /* ---- metadata setters ------------------------------------------------------------- */
 
 static mf_err set_schedule(mf_model *m, const char *val, mf_diag *diag)

@@ -287,7 +287,7 @@ static mf_err build_model(mf_rcgd *r, const mf_reward_model *f, mf_diag *diag)
     mf_err err;
     if (r->parent != NULL) {
         err = o->conditional ? mf_model_new_cond_from(r->parent, COND_C, &r->model, diag)
-                             : mf_model_clone(r->parent, &r->model);
+                             : mf_model_derive(r->parent, &r->model);
     } else {
         const mf_train_params *t = &o->train;
         mf_mlp_config cfg = {.data_dim = (uint32_t) r->D,

@@ -207,7 +207,7 @@ static mf_err make_model(mf_job *j, dxmi_job *xj, bool with_quantiles, mf_model 
     }
     mf_model *m = NULL;
     if (err == MF_OK) {
-        err = mf_model_clone(mf_job_model(j), &m);
+        err = mf_model_derive(mf_job_model(j), &m);
     }
     if (err != MF_OK) {
         return err;

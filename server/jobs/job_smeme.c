@@ -133,7 +133,7 @@ static mf_err prepare(mf_job *j, mf_diag *d)
 static mf_err make_model(mf_job *j, const smeme_job *sj, size_t iterations, mf_model **ret)
 {
     mf_model *m = NULL;
-    mf_err err = mf_model_clone(mf_job_model(j), &m);
+    mf_err err = mf_model_derive(mf_job_model(j), &m);
     if (err != MF_OK) {
         return err;
     }

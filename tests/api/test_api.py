@@ -571,6 +571,9 @@ check(len(tm) == 20 and steps_ == sorted(steps_) and steps_[-1] == 2500 and all(
       and held_[-1] < 0.9 * held_[0],
       "train metrics events: 20, steps to 2500, held-out loss falls (%s)" % [(s_, round(h_, 3)) for s_, h_ in zip(steps_, held_)][::5])
 check(jt["metrics"] is not None and jt["metrics"]["step"] == 2500, "the job's metrics are its last report")
+check(m["metadata"].get("heldout_dsm_loss") == "%.6g" % held_[-1],
+      "the trained model's own figure: heldout_dsm_loss is its last held-out loss (%s, %s)"
+      % (m["metadata"].get("heldout_dsm_loss"), held_[-1]))
 st, _, s1 = d.json("POST", "/v1/samples", {"model": "moons-small", "n": 64, "sampler": "ddim", "steps": 50, "seed": 1})
 check(st == 200 and len(s1["samples"]) == 64, "the trained model samples")
 
@@ -750,6 +753,22 @@ check(ev[-1][2]["state"] == "succeeded" and ev[-1][2]["job_object"]["result"]["m
 st, _, mg = d.json("GET", "/v1/models/g-explored")
 check(st == 200 and mg["parent"] == "gaussian" and mg["metadata"]["smeme_iterations"] == "2"
       and json.loads(mg["metadata"]["smeme"])["rounds"] == 5, "the explored model: parent link and settings")
+# a fine-tuned model does not carry its parent's figures as its own (issue 15): the
+# shipped parent's and a trained parent's heldout_dsm_loss stay with the parent
+_, _, gp = d.json("GET", "/v1/models/gaussian")
+check("heldout_dsm_loss" in gp["metadata"] and "heldout_dsm_loss" not in mg["metadata"],
+      "finetune.smeme of a shipped model: the parent's figure is not the child's")
+st, _, jt2 = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "moons-small",
+                                         "params": dict(small, K=1, rounds=2, n_metric_samples=100,
+                                                        out_model="moons-tuned")})
+jt2 = wait_state(d, jt2["id"], ["succeeded", "failed"], 120)
+_, _, mp_ = d.json("GET", "/v1/models/moons-small")
+_, _, mc_ = d.json("GET", "/v1/models/moons-tuned")
+check(jt2 is not None and jt2["state"] == "succeeded" and mc_["parent"] == "moons-small"
+      and "heldout_dsm_loss" in mp_["metadata"] and "heldout_dsm_loss" not in mc_["metadata"]
+      and "smeme" in mc_["metadata"],
+      "train, then finetune.smeme: the child has its own record and not the parent's figure (%s)"
+      % sorted(mc_.get("metadata", {})))
 st, _, sx = d.json("POST", "/v1/samples", {"model": "g-explored", "n": 200, "sampler": "ddim", "steps": 20, "seed": 1})
 check(st == 200 and len(sx["samples"]) == 200, "the explored model samples")
 for body, code, field in [({"K": 3, "alpha": [2, 2]}, 422, "/params/alpha"),
