@@ -119,7 +119,15 @@ json_t *mf_json_event_status(const char *job_id, const char *state, json_t *job_
  */
 json_t *mf_json_event_sample_status(const char *state, json_t *result, const char *code,
                                     const char *message);
-/** progress: {"job", "done", "total", "phase"}. */
+/**
+ * progress: {"job", "done", "total", "phase"}: done of total in the job type's
+ * unit, phase what runs.  Sampling (a sample job, a streamed POST /v1/samples)
+ * counts rows: done = the rows finished plus the running rows' share of their
+ * sampler steps (rounded down), total = n, in phase MF_PHASE_SAMPLING, then
+ * n of n in MF_PHASE_METRICS while the metrics are computed.
+ */
+#define MF_PHASE_SAMPLING "sampling"
+#define MF_PHASE_METRICS  "metrics"
 json_t *mf_json_event_progress(const char *job_id, uint64_t done, uint64_t total,
                                const char *phase);
 /** samples: {"job", "offset", "samples"}: rows offset .. offset + n - 1 of the result. */

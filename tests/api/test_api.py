@@ -225,9 +225,12 @@ for nd in (False, True):
     names = [e[1] for e in evs]
     check(names[:2] == ["status", "status"] and evs[0][2]["state"] == "queued" and evs[1][2]["state"] == "running",
           "%s: opens with status queued, running" % kind)
-    prog = [e[2]["done"] for e in evs if e[1] == "progress"]
-    check(len(prog) >= 1 and prog == sorted(prog) and prog[-1] == 40 and all(e[2]["total"] == 40 for e in evs if e[1] == "progress"),
-          "%s: progress monotone, ends at 40 of 40 (%s)" % (kind, prog))
+    # progress counts rows, as a sample job's does (issue 15), and names the phase
+    prog = [(e[2]["done"], e[2]["total"], e[2]["phase"]) for e in evs if e[1] == "progress"]
+    dones = [p_[0] for p_ in prog]
+    check(len(prog) >= 1 and dones == sorted(dones) and dones[-1] == 2500 and all(p_[1] == 2500 for p_ in prog)
+          and all(p_[2] == "sampling" for p_ in prog[:-1]) and prog[-1][2] == "metrics",
+          "%s: progress in rows, monotone, sampling then metrics at 2500 of 2500 (%s)" % (kind, prog[-3:]))
     chunks = [e[2] for e in evs if e[1] == "samples"]
     rows = [r_ for ch in chunks for r_ in ch["samples"]]
     check([ch["offset"] for ch in chunks] == [0, 1024, 2048] and rows == plain["samples"],
@@ -242,6 +245,10 @@ for nd in (False, True):
           "%s: samples after the last progress" % kind)
 st, _, evs = stream_samples(body, accept=False, path="/v1/samples?format=sse")
 check(st == 200 and evs[-1][2]["state"] == "succeeded", "?format=sse streams without an Accept header")
+st, _, evs = stream_samples(dict(body, n=300, metrics=False))
+prog = [(e[2]["done"], e[2]["total"], e[2]["phase"]) for e in evs if e[1] == "progress"]
+check(st == 200 and prog and prog[-1] == (300, 300, "sampling") and not any(e[1] == "metrics" for e in evs),
+      "a stream without metrics: progress ends at 300 of 300 rows, sampling (%s)" % prog[-2:])
 st, _, j = stream_samples({"model": "eight_gaussians", "n": 0})
 check(st == 400 and j["error"]["field"] == "/n", "a bad streamed request gets the JSON error, not a stream")
 st, _, j = stream_samples({"model": "nope", "n": 5})
@@ -395,6 +402,9 @@ names = [e[1] for e in ev]
 check("progress" in names and "metrics" in names and "samples" in names, "status/progress/metrics/samples events")
 rows = sum(len(e[2]["samples"]) for e in ev if e[1] == "samples")
 check(rows == 3000, "samples events carry every row (%d)" % rows)
+prog = [(e[2]["done"], e[2]["total"], e[2]["phase"]) for e in ev if e[1] == "progress"]
+check(prog == [(1024, 3000, "sampling"), (2048, 3000, "sampling"), (3000, 3000, "sampling"), (3000, 3000, "metrics")],
+      "sample job progress: rows after each chunk, then the metrics phase (%s)" % prog)
 # resume from the middle: exactly the rest, nothing lost or repeated, also as NDJSON
 k = len(ev) // 2
 rest = read_events(d, job, after=k, ndjson=True)
