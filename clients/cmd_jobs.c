@@ -14,6 +14,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "json_util.h"
 #include "request_json.h"
 
 #define N_OPTS(a) (sizeof(a) / sizeof((a)[0]))
@@ -379,9 +380,12 @@ static mf_err add_job_row(mf_out_table *t, const json_t *job)
         snprintf(progress, sizeof progress, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
                  json_integer_value(done), json_integer_value(total));
     }
-    const json_t *at = json_object_get(job, "created_at");
+    /* the wire's RFC 3339 time, shown to the second */
     struct tm tm;
-    time_t secs = json_is_integer(at) ? (time_t) json_integer_value(at) : 0;
+    double at = 0;
+    time_t secs = mf_json_time_parse(json_string_value(json_object_get(job, "created_at")), &at)
+                      ? (time_t) at
+                      : 0;
     if (secs > 0 && gmtime_r(&secs, &tm) != NULL) {
         strftime(created, sizeof created, "%Y-%m-%d %H:%M:%SZ", &tm);
     }

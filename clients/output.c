@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_util.h"
+#include "numfmt.h"
+
 #define DESCRIBE_MAX_DEPTH 8  /* deeper objects are printed as JSON */
 #define SAMPLE_TABLE_WIDTH 12 /* characters per column of a samples table */
 
@@ -55,9 +58,12 @@ static void put_scalar(FILE *f, const json_t *v)
     case JSON_INTEGER:
         fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         break;
-    case JSON_REAL:
-        fprintf(f, "%.9g", json_real_value(v));
+    case JSON_REAL: { /* as the server wrote it: the shortest text that reads back */
+        char text[MF_NUMFMT_CAP];
+        mf_numfmt_double(text, json_real_value(v));
+        fputs(text, f);
         break;
+    }
     case JSON_TRUE:
         fputs("true", f);
         break;
@@ -78,7 +84,7 @@ char *mf_out_text(const json_t *v)
             flat = is_scalar(json_array_get(v, i));
         }
         if (!flat) {
-            return json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(9));
+            return mf_json_dumps(v, JSON_COMPACT);
         }
     }
     char *text = NULL;
@@ -315,7 +321,9 @@ void mf_out_samples(FILE *f, const json_t *samples, size_t dim, mf_out_format fm
             const json_t *x = json_array_get(row, d);
             double v = json_is_number(x) ? json_number_value(x) : (double) NAN;
             if (csv) {
-                fprintf(f, "%s%.9g", d > 0 ? "," : "", v);
+                char text[MF_NUMFMT_CAP];
+                mf_numfmt_double(text, v);
+                fprintf(f, "%s%s", d > 0 ? "," : "", text);
             } else {
                 fprintf(f, "%s%*.6g", d > 0 ? " " : "", SAMPLE_TABLE_WIDTH, v);
             }

@@ -36,6 +36,7 @@
 #include "mem.h"
 #include "model_dxmi.h"
 #include "model_file_int.h"
+#include "numfmt.h"
 #include "safetensors.h"
 #include "utf8.h"
 
@@ -191,7 +192,7 @@ static num_status parse_uint(const char *s, size_t len, uint32_t lo, uint32_t hi
     return NUM_OK;
 }
 
-/* A finite number written as JSON writes numbers (what "%.17g" produces). */
+/* A finite number written as JSON writes numbers (what core/numfmt.h produces). */
 static bool parse_real(const char *s, double *ret)
 {
     const char *p = s;
@@ -445,7 +446,7 @@ static mf_err check_real(const char *key, const char *v, real_range range, doubl
     bool ok = range == ANY_REAL || (range == NONNEG_REAL && x >= 0) ||
               (range == POS_REAL && x > 0) || (range == UNIT_REAL && x >= 0 && x < 1);
     if (!ok) {
-        return mf__model_meta_fail(diag, rc, key, "%s %.17g must be %s", key, x, want[range]);
+        return mf__model_meta_fail(diag, rc, key, "%s %s must be %s", key, shown, want[range]);
     }
     *ret = x;
     return MF_OK;
@@ -749,6 +750,23 @@ mf_err mf_model_clone(const mf_model *m, mf_model **ret)
     return MF_OK;
 }
 
+mf_err mf_model_derive(const mf_model *parent, mf_model **ret)
+{
+    static const char *const parent_only[] = {
+        MF_MODEL_HELDOUT_LOSS_KEY, "smeme",   "smeme_iterations", "dxmi",
+        "dxmi_iterations",         "dxmi_s2", "finetune_reward"};
+    mf_model *c = NULL;
+    mf_err rc = mf_model_clone(parent, &c);
+    if (rc != MF_OK) {
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof parent_only / sizeof parent_only[0]; i++) {
+        mf__model_meta_remove(c, parent_only[i]);
+    }
+    *ret = c;
+    return MF_OK;
+}
+
 /* ---- metadata setters ------------------------------------------------------------- */
 
 static mf_err set_schedule(mf_model *m, const char *val, mf_diag *diag)
@@ -835,9 +853,9 @@ mf_err mf_model_set_normalisation(mf_model *m, double offset, double scale)
     if (m == NULL || !isfinite(offset) || !isfinite(scale) || !(scale > 0)) {
         return MF_EINVAL;
     }
-    char text[2][32];
-    snprintf(text[0], sizeof text[0], "%.17g", offset);
-    snprintf(text[1], sizeof text[1], "%.17g", scale);
+    char text[2][MF_NUMFMT_CAP];
+    mf_numfmt_double(text[0], offset);
+    mf_numfmt_double(text[1], scale);
     char *v0 = strdup(text[0]), *v1 = strdup(text[1]);
     if (v0 == NULL || v1 == NULL) {
         free(v0);
@@ -861,11 +879,11 @@ mf_err mf_model_set_normalisation(mf_model *m, double offset, double scale)
 
 /* ---- conditions, reward models, conditional children ------------------------------- */
 
-/* "%.17g" of v into a new string (NULL on OOM). */
+/* The shortest round-trip text of v (core/numfmt.h) as a new string (NULL on OOM). */
 static char *real_text(double v)
 {
-    char text[32];
-    snprintf(text, sizeof text, "%.17g", v);
+    char text[MF_NUMFMT_CAP];
+    mf_numfmt_double(text, v);
     return strdup(text);
 }
 

@@ -107,10 +107,24 @@ MF_MUST_CHECK mf_err mf_model_new(const mf_mlp_config *cfg, const char *schedule
 void mf_model_free(mf_model *m);
 
 /**
- * A deep copy (own parameter block, schedule and metadata), e.g. the start
- * of a fine-tune.  Errors: MF_EINVAL, MF_ENOMEM.
+ * A deep copy (own parameter block, schedule and metadata), e.g. a
+ * checkpoint.  Errors: MF_EINVAL, MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_model_clone(const mf_model *m, mf_model **ret);
+
+/* The figure a training run measures of its model: its held-out DSM loss. */
+#define MF_MODEL_HELDOUT_LOSS_KEY "heldout_dsm_loss"
+
+/**
+ * The start of a fine-tuned child of parent: mf_model_clone without the
+ * parent's own figures and fine-tuning records, which would read as the
+ * child's (heldout_dsm_loss; smeme, smeme_iterations; dxmi, dxmi_iterations,
+ * dxmi_s2; finetune_reward).  What the child needs to run (architecture,
+ * schedule, normalisation, dataset, condition, reward and DxMI parts) is
+ * kept; the parent's figures stay with the parent (the child's "parent"
+ * link).  Errors: MF_EINVAL, MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_model_derive(const mf_model *parent, mf_model **ret);
 
 /** The metadata value of key (borrowed until the next set on m), or NULL. */
 const char *mf_model_get_meta(const mf_model *m, const char *key);
@@ -137,8 +151,8 @@ MF_MUST_CHECK mf_err mf_model_set_meta(mf_model *m, const char *key, const char 
 MF_MUST_CHECK mf_err mf_model_set_created(mf_model *m, time_t t, mf_diag *diag);
 
 /**
- * Sets data_offset and data_scale, in m and in the metadata (written with
- * "%.17g", so they round-trip exactly).  Errors: MF_EINVAL (not finite, scale
+ * Sets data_offset and data_scale, in m and in the metadata (written as the
+ * shortest text that round-trips exactly, core/numfmt.h).  Errors: MF_EINVAL (not finite, scale
  * <= 0), MF_ENOMEM; on error m is unchanged.
  */
 MF_MUST_CHECK mf_err mf_model_set_normalisation(mf_model *m, double offset, double scale);
@@ -151,7 +165,7 @@ const char *mf_model_cond_null_name(mf_cond_null kind);
 
 /**
  * Makes m a reward-conditioned model with condition c: sets has_cond, cond and the
- * metadata condition, cond_offset, cond_scale ("%.17g") and cond_null.  Errors:
+ * metadata condition, cond_offset, cond_scale (shortest round-trip text) and cond_null.  Errors:
  * MF_EINVAL (offset or scale not finite, scale <= 0, an unknown null_kind, or a width
  * other than m's cond_dim; named in diag; m unchanged), MF_ENOMEM (some cond_* keys may
  * be written, but not "condition": m is still unconditioned, in memory and in a file).

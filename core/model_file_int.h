@@ -43,7 +43,7 @@ MF_MUST_CHECK mf_err mf__model_require(const mf_model *m, const char *key, const
 /** s as a decimal integer in [lo, hi]: digits only, no sign, no leading zeros. */
 bool mf__model_parse_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *ret);
 
-/** A finite number written as JSON writes numbers (what "%.17g" and "%.9g" produce). */
+/** A finite number written as JSON writes numbers (what core/numfmt.h and "%.9g" produce). */
 bool mf__model_parse_real(const char *s, double *ret);
 
 /**

@@ -25,6 +25,7 @@
 #include "entropy.h"
 #include "knn.h"
 #include "mem.h"
+#include "numfmt.h"
 #include "quality.h"
 #include "rng.h"
 #include "utf8.h"
@@ -286,7 +287,7 @@ static mf_err build_model(mf_rcgd *r, const mf_reward_model *f, mf_diag *diag)
     mf_err err;
     if (r->parent != NULL) {
         err = o->conditional ? mf_model_new_cond_from(r->parent, COND_C, &r->model, diag)
-                             : mf_model_clone(r->parent, &r->model);
+                             : mf_model_derive(r->parent, &r->model);
     } else {
         const mf_train_params *t = &o->train;
         mf_mlp_config cfg = {.data_dim = (uint32_t) r->D,
@@ -458,8 +459,8 @@ mf_trainer *mf_rcgd_trainer(mf_rcgd *r)
 
 static mf_err set_real(mf_model *m, const char *key, double v, mf_diag *diag)
 {
-    char text[32];
-    snprintf(text, sizeof text, "%.17g", v);
+    char text[MF_NUMFMT_CAP];
+    mf_numfmt_double(text, v);
     return mf_model_set_meta(m, key, text, diag);
 }
 

@@ -15,6 +15,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mem.h"
@@ -282,7 +283,8 @@ mf_err mf_train_params_batch(const mf_train_params *p, const mf_model *m, size_t
 }
 
 mf_err mf_train_params_finish(const mf_train_params *p, mf_model *m, const mf_trainer *tr,
-                              const char *provenance, time_t created, mf_diag *diag)
+                              double heldout_loss, const char *provenance, time_t created,
+                              mf_diag *diag)
 {
     if (provenance == NULL) {
         return mf_diag_set(diag, MF_EINVAL, "provenance", "no provenance");
@@ -304,6 +306,11 @@ mf_err mf_train_params_finish(const mf_train_params *p, mf_model *m, const mf_tr
     }
     if (err == MF_OK) {
         err = mf_model_set_meta(m, "provenance", provenance, diag);
+    }
+    if (err == MF_OK && isfinite(heldout_loss)) {
+        char held[32]; /* a figure, not a setting: 6 digits are all it means */
+        snprintf(held, sizeof held, "%.6g", heldout_loss);
+        err = mf_model_set_meta(m, MF_MODEL_HELDOUT_LOSS_KEY, held, diag);
     }
     return err;
 }

@@ -178,18 +178,24 @@ MF_MUST_CHECK mf_err mf_train_params_batch(const mf_train_params *p, const mf_mo
 #define MF_TRAIN_HELDOUT_N 4096
 float *mf_train_params_heldout(const mf_train_params *p, const mf_model *m, size_t *ret_n);
 
+/* The seed of the held-out DSM loss's timesteps and noise (mf_dsm_loss): fixed, so the
+ * figures of every run and every report compare. */
+#define MF_TRAIN_HELDOUT_SEED 12345
+
 /**
  * The end of a run: copies the trainer's EMA weights (the live ones without
  * EMA) into m and sets the metadata every trained model carries besides the
  * architecture and the normalisation (both set by begin): dataset (its
  * name, or table_name), parent "", dequantised ("true" or "false"), created (ISO 8601 of
- * `created`) and provenance (copied).  tr must not step again (its network
- * is m's).  Errors: MF_EINVAL (provenance NULL or
+ * `created`), provenance (copied) and, when heldout_loss is finite, the model's
+ * figure heldout_dsm_loss (its held-out DSM loss at the end, to 6 significant
+ * digits; mf_model_derive leaves it out of a fine-tuned child).  tr must not
+ * step again (its network is m's).  Errors: MF_EINVAL (provenance NULL or
  * not UTF-8, named in diag), MF_ENOMEM; on error m's weights may already be
  * the EMA's.
  */
 MF_MUST_CHECK mf_err mf_train_params_finish(const mf_train_params *p, mf_model *m,
-                                            const mf_trainer *tr, const char *provenance,
-                                            time_t created, mf_diag *diag);
+                                            const mf_trainer *tr, double heldout_loss,
+                                            const char *provenance, time_t created, mf_diag *diag);
 
 #endif /* MF_TRAIN_PARAMS_H */

@@ -15,7 +15,7 @@ char *mf_json_take_dump(json_t *j)
     if (j == NULL) {
         return NULL;
     }
-    char *s = json_dumps(j, MF_JSON_DUMP_FLAGS);
+    char *s = mf_json_dumps(j, MF_JSON_DUMP_FLAGS);
     json_decref(j);
     return s;
 }
@@ -120,6 +120,13 @@ char *mf_json_train_result(const char *model, uint64_t steps, double loss)
     return mf_json_take_dump(mf_json_checked(o, f));
 }
 
+/* The model's "created" metadata as the wire writes times, or null when it has none in RFC 3339. */
+static json_t *model_created(const mf_model *m)
+{
+    double t = 0;
+    return mf_json_time_parse(mf_model_get_meta(m, "created"), &t) ? mf_json_time(t) : json_null();
+}
+
 json_t *mf_json_model(const char *id, const mf_model *m, bool protected_model, uint64_t file_bytes)
 {
     const mf_mlp_config *c = &m->net->cfg;
@@ -145,7 +152,7 @@ json_t *mf_json_model(const char *id, const mf_model *m, bool protected_model, u
     f |= json_object_set_new(o, "data_scale", mf_json_num(m->data_scale));
     f |= json_object_set_new(o, "parent",
                              parent != NULL && parent[0] != '\0' ? json_string(parent) : json_null());
-    f |= json_object_set_new(o, "created", str_or_null(mf_model_get_meta(m, "created")));
+    f |= json_object_set_new(o, "created", model_created(m));
     f |= json_object_set_new(o, "provenance", str_or_null(mf_model_get_meta(m, "provenance")));
     f |= json_object_set_new(o, "protected", json_boolean(protected_model));
     f |= json_object_set_new(o, "file_bytes", mf_json_u64(file_bytes));
@@ -194,14 +201,9 @@ json_t *mf_json_job(const mf_job_view *v)
         f |= json_object_set_new(o, "cancel_requested", json_true());
     }
     f |= json_object_set_new(o, "attempts", json_integer(v->attempts));
-    /* Unix seconds, whole, as integers (as OpenAI's API does). */
-    f |= json_object_set_new(o, "created_at", json_integer((json_int_t) v->created_at));
-    if (v->started_at > 0) {
-        f |= json_object_set_new(o, "started_at", json_integer((json_int_t) v->started_at));
-    }
-    if (v->finished_at > 0) {
-        f |= json_object_set_new(o, "finished_at", json_integer((json_int_t) v->finished_at));
-    }
+    f |= json_object_set_new(o, "created_at", mf_json_time(v->created_at));
+    f |= json_object_set_new(o, "started_at", mf_json_time(v->started_at));
+    f |= json_object_set_new(o, "finished_at", mf_json_time(v->finished_at));
     f |= json_object_set_new(o, "links", links);
     return mf_json_checked(o, f);
 }
@@ -214,7 +216,7 @@ json_t *mf_json_samples(const float *x, size_t n, size_t D)
         json_t *row = json_array();
         f |= row == NULL;
         for (size_t d = 0; d < D && !f; d++) {
-            f |= json_array_append_new(row, mf_json_num((double) x[i * D + d]));
+            f |= json_array_append_new(row, mf_json_float(x[i * D + d]));
         }
         f |= json_array_append_new(a, row);
     }

@@ -6,23 +6,26 @@
  * live.  Every function returns a new reference (NULL when out of memory) or a
  * malloc'd string the caller frees.
  *
- * Floats are written with 9 significant digits, enough to round-trip every
- * float32 sample exactly (MF_JSON_DUMP_FLAGS).
+ * Numbers are written in their shortest round-trip form (json_util.h): a
+ * double as the shortest text that reads back as it, a float32 sample as
+ * the shortest that reads back as the float.
  */
 #ifndef MF_API_JSON_H
 #define MF_API_JSON_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "json_util.h"
 #include "model_file.h"
 #include "sample_codec.h"
 
-#define MF_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
+#define MF_JSON_DUMP_FLAGS JSON_COMPACT
 
-/** json_dumps with MF_JSON_DUMP_FLAGS, then json_decref(j); NULL stays NULL. */
+/** mf_json_dumps with MF_JSON_DUMP_FLAGS, then json_decref(j); NULL stays NULL. */
 char *mf_json_take_dump(json_t *j);
 
 /** {"error":{"code","message","field"}}; field NULL is written as null. */
@@ -51,7 +54,8 @@ char *mf_json_train_result(const char *model, uint64_t steps, double loss);
 /*
  * A model: {"id", "dataset", "data_dim", "cond_dim", "hidden": [..], "emb_dim",
  * "params", "schedule", "prediction", "data_offset", "data_scale", "parent" (null
- * for none), "created", "provenance", "protected", "file_bytes", "metadata": {all}}.
+ * for none), "created" (the metadata's time as json_util.h writes times, null when
+ * it has none in RFC 3339), "provenance", "protected", "file_bytes", "metadata": {all}}.
  */
 json_t *mf_json_model(const char *id, const mf_model *m, bool protected_model, uint64_t file_bytes);
 
@@ -74,8 +78,9 @@ typedef struct mf_job_view {
 
 /*
  * {"id", "type", "model" (null for none), "state", "params", "progress": {"done",
- * "total"}, "queue_position"? (queued only), "metrics"?, "result"? (small ones), "error"?, "cancel_requested"?, "attempts", "created_at",
- * "started_at"?, "finished_at"?, "links": {"self", "events", "result", "cancel"}}.
+ * "total"}, "queue_position"? (queued only), "metrics"?, "result"? (small ones), "error"?,
+ * "cancel_requested"?, "attempts", "created_at", "started_at", "finished_at" (RFC 3339
+ * times, json_util.h; null when not yet), "links": {"self", "events", "result", "cancel"}}.
  */
 json_t *mf_json_job(const mf_job_view *v);
 
@@ -114,7 +119,15 @@ json_t *mf_json_event_status(const char *job_id, const char *state, json_t *job_
  */
 json_t *mf_json_event_sample_status(const char *state, json_t *result, const char *code,
                                     const char *message);
-/** progress: {"job", "done", "total", "phase"}. */
+/**
+ * progress: {"job", "done", "total", "phase"}: done of total in the job type's
+ * unit, phase what runs.  Sampling (a sample job, a streamed POST /v1/samples)
+ * counts rows: done = the rows finished plus the running rows' share of their
+ * sampler steps (rounded down), total = n, in phase MF_PHASE_SAMPLING, then
+ * n of n in MF_PHASE_METRICS while the metrics are computed.
+ */
+#define MF_PHASE_SAMPLING "sampling"
+#define MF_PHASE_METRICS  "metrics"
 json_t *mf_json_event_progress(const char *job_id, uint64_t done, uint64_t total,
                                const char *phase);
 /** samples: {"job", "offset", "samples"}: rows offset .. offset + n - 1 of the result. */

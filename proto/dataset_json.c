@@ -2,8 +2,6 @@
 /* dataset_json.c - data sets on the wire (see dataset_json.h). */
 #include "dataset_json.h"
 
-#include <time.h>
-
 #include "json_util.h"
 
 /* n doubles as a JSON array (each null when not finite), or NULL. */
@@ -21,19 +19,6 @@ static json_t *numbers(const double *v, size_t n)
     return a;
 }
 
-/* "2026-12-05T15:00:00Z", or null for an unknown time. */
-static json_t *iso_time(int64_t t)
-{
-    char buf[32];
-    struct tm tm_utc;
-    time_t tt = (time_t) t;
-    if (t < 0 || gmtime_r(&tt, &tm_utc) == NULL ||
-        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm_utc) == 0) {
-        return json_null();
-    }
-    return json_string(buf);
-}
-
 json_t *mf_json_dataset(const mf_dataset_view *v, bool with_stats)
 {
     const mf_table *t = v->table;
@@ -47,7 +32,8 @@ json_t *mf_json_dataset(const mf_dataset_view *v, bool with_stats)
     f |= json_object_set_new(o, "labelled_rows",
                              t != NULL ? mf_json_u64(t->n_labelled) : json_null());
     f |= json_object_set_new(o, "bytes", t != NULL ? mf_json_u64(v->bytes) : json_null());
-    f |= json_object_set_new(o, "created", t != NULL ? iso_time(v->created) : json_null());
+    f |= json_object_set_new(o, "created",
+                             t != NULL ? mf_json_time((double) v->created) : json_null());
     if (with_stats) {
         json_t *mean = t != NULL ? numbers(t->mean, t->n_dims) : json_null();
         json_t *std = t != NULL ? numbers(t->std, t->n_dims) : json_null();

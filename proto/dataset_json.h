@@ -27,7 +27,7 @@ typedef struct mf_dataset_view {
 
 /*
  * {"id", "builtin", "protected" (= builtin), "dims", "rows", "labelled_rows",
- * "bytes", "created" (ISO 8601 UTC), and with stats "mean" and "std" (D
+ * "bytes", "created" (RFC 3339 UTC, json_util.h), and with stats "mean" and "std" (D
  * numbers each: the column means and population standard deviations)}.
  * A built-in has "rows", "labelled_rows", "bytes", "created", "mean" and
  * "std" null: its points are generated.

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_util.h"
 #include "utf8.h"
 
 #define ECHO_MAX 32 /* bytes of a client's string quoted back in a message */
@@ -66,24 +67,6 @@ void mf_req_ptr_index(char *buf, size_t cap, const char *prefix, size_t i)
     mf_utf8_trim(buf);
 }
 
-/* A real written so that it reads back as the same double and shows it is not
- * an integer: the shortest "%.*g" that round-trips, with ".0" when bare. */
-static void format_real(double v, char *buf, size_t cap)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) {
-            break;
-        }
-    }
-    if (strpbrk(buf, ".eEn") == NULL) { /* n: inf, nan (not produced by the parser) */
-        size_t n = strlen(buf);
-        if (n + 2 < cap) {
-            memcpy(buf + n, ".0", 3);
-        }
-    }
-}
-
 /* What the client sent, for "..., got X": the value itself when short. */
 static void describe(const json_t *v, char *buf, size_t cap)
 {
@@ -110,9 +93,12 @@ static void describe(const json_t *v, char *buf, size_t cap)
     case JSON_INTEGER:
         snprintf(buf, cap, "%lld", (long long) json_integer_value(v));
         break;
-    case JSON_REAL:
-        format_real(json_real_value(v), buf, cap);
+    case JSON_REAL: {
+        char text[MF_JSON_REAL_CAP]; /* reads back as the same double, and is not an integer */
+        mf_json_real_text(text, json_real_value(v));
+        snprintf(buf, cap, "%s", text);
         break;
+    }
     case JSON_TRUE:
         snprintf(buf, cap, "true");
         break;
@@ -544,7 +530,7 @@ mf_err mf_req_decode_table(const mf_req_field *table, json_t *o, const char *pre
 
 char *mf_req_dump_sorted(json_t *o, int failures)
 {
-    char *s = failures == 0 && o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *s = failures == 0 && o != NULL ? mf_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     return s;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_json.h"
 #include "clock.h"
 #include "evaluate.h"
 #include "log.h"
@@ -257,12 +258,15 @@ static bool batch_should_stop(batch_run *b)
     return true;
 }
 
+/* The sampler's network evaluations (done of total, the same for every row of the batch)
+ * as each call's rows: its n times the share of the steps run. */
 static void batch_progress(void *ctx, size_t done, size_t total)
 {
     batch_run *b = ctx;
     for (mf_sample_call *c = b->head; c != NULL; c = c->next) {
         if (c->progress != NULL) {
-            c->progress(c, done, total);
+            size_t rows = total > 0 ? c->req.n * done / total : 0;
+            c->progress(c, rows, c->req.n, MF_PHASE_SAMPLING);
         }
     }
     if (batch_should_stop(b)) {
@@ -347,6 +351,9 @@ void mf_sample_batch_run(const mf_sample_batch_env *env, mf_sample_call *head)
                 memcpy(c->x, x + r * D, c->req.n * D * sizeof(float));
                 mf_model_to_data(m, c->x, c->req.n * D);
                 if (c->req.metrics) {
+                    if (c->progress != NULL) {
+                        c->progress(c, c->req.n, c->req.n, MF_PHASE_METRICS);
+                    }
                     call_metrics(c, m);
                 }
             }

@@ -48,8 +48,10 @@ struct mf_sample_call {
     mf_reg_model *model; /* a reference the call owns */
     float *cond;         /* (n, C) the condition of each row (mf_sample_call_rows), or NULL */
     float *target;       /* (n) the target of each row (reward guidance), or NULL */
-    void (*progress)(mf_sample_call *c, size_t done, size_t total); /* worker thread; may be NULL */
-    void (*done)(mf_sample_call *c);                                /* worker thread */
+    /* worker thread, may be NULL: done of total rows (the call's n) in phase (static text,
+     * MF_PHASE_SAMPLING or MF_PHASE_METRICS of api_json.h) */
+    void (*progress)(mf_sample_call *c, size_t done, size_t total, const char *phase);
+    void (*done)(mf_sample_call *c); /* worker thread */
     void *ctx, *ctx2;  /* the caller's, for the callbacks */
     char client[80];   /* who asked (fair queueing): an API key's name or a peer address */
     atomic_int cancel; /* the client went away: a batch whose calls all have it stops */

@@ -58,10 +58,12 @@ struct stream {
     stream *prev, *next;
     /* a streamed sampling call (NULL for a job's stream) */
     mf_sample_call *call;
-    size_t call_done, call_total; /* hub lock: set by the worker */
+    size_t call_done, call_total; /* hub lock: set by the worker (rows) */
+    const char *call_phase;       /* hub lock: what runs (static text) */
     bool call_finished;           /* hub lock: the call's done callback ran */
     double call_woken;            /* hub lock: when progress last woke the stream */
     size_t progress_sent;         /* reader: last progress written */
+    const char *phase_sent;       /* reader: its phase */
     size_t rows_sent;             /* reader: samples written */
     bool running_sent, metrics_sent;
 };
@@ -267,6 +269,7 @@ static size_t fill_call(stream *st)
     hub *h = st->srv->hub;
     pthread_mutex_lock(&h->lock);
     size_t done = st->call_done, total = st->call_total;
+    const char *phase = st->call_phase;
     bool finished = st->call_finished;
     pthread_mutex_unlock(&h->lock);
     mf_sample_call *c = st->call;
@@ -278,9 +281,10 @@ static size_t fill_call(stream *st)
         st->running_sent = true;
         n += put_call_event(st, "status", mf_json_event_status(NULL, "running", NULL));
     }
-    if (total > 0 && done != st->progress_sent) {
+    if (total > 0 && (done != st->progress_sent || strcmp(phase, st->phase_sent) != 0)) {
         st->progress_sent = done;
-        n += put_call_event(st, "progress", mf_json_event_progress(NULL, done, total, "sampling"));
+        st->phase_sent = phase;
+        n += put_call_event(st, "progress", mf_json_event_progress(NULL, done, total, phase));
     }
     if (!finished || n > 0) {
         return n;
@@ -404,6 +408,7 @@ static stream *stream_new(req *r, bool ndjson, const char *job_id, uint64_t afte
     st->ndjson = ndjson;
     st->last_write = mf_mono_s();
     st->progress_sent = (size_t) -1;
+    st->call_phase = st->phase_sent = MF_PHASE_SAMPLING;
     hub *h = r->srv->hub;
     pthread_mutex_lock(&h->lock);
     st->next = h->head;
@@ -474,17 +479,19 @@ enum MHD_Result mf_stream_job_events(req *r, const char *job_id)
 
 /* ---- streamed POST /v1/samples --------------------------------------------------------- */
 
-static void call_progress(mf_sample_call *c, size_t done, size_t total)
+static void call_progress(mf_sample_call *c, size_t done, size_t total, const char *phase)
 {
     mf_server *s = c->ctx;
     hub *h = s->hub;
     pthread_mutex_lock(&h->lock);
     stream *st = c->ctx2;
     if (st != NULL) {
+        bool new_phase = strcmp(phase, st->call_phase) != 0;
         st->call_done = done;
         st->call_total = total;
+        st->call_phase = phase;
         double t = mf_mono_s();
-        if (done == total || t - st->call_woken >= PROGRESS_WAKE_S) {
+        if (done == total || new_phase || t - st->call_woken >= PROGRESS_WAKE_S) {
             st->call_woken = t;
             wake(st);
         }

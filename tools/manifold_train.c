@@ -32,8 +32,7 @@
 #include "train.h"
 #include "train_params.h"
 
-#define MAX_MODEL_BYTES   ((size_t) 512 << 20)
-#define HELDOUT_LOSS_SEED 12345
+#define MAX_MODEL_BYTES ((size_t) 512 << 20)
 
 /* ---- shared helpers ------------------------------------------------------------- */
 
@@ -273,13 +272,8 @@ static int train_save(const mf_train_params *p, mf_model *m, const mf_trainer *t
     if (prov == NULL) {
         return fail("provenance", MF_ENOMEM, NULL);
     }
-    char held_s[32];
-    snprintf(held_s, sizeof held_s, "%.6f", held_loss);
-    mf_err err = mf_train_params_finish(p, m, tr, prov, time(NULL), &d);
+    mf_err err = mf_train_params_finish(p, m, tr, held_loss, prov, time(NULL), &d);
     free(prov);
-    if (err == MF_OK) {
-        err = mf_model_set_meta(m, "heldout_dsm_loss", held_s, &d);
-    }
     if (err != MF_OK) {
         return fail("metadata", err, &d);
     }
@@ -348,7 +342,7 @@ static int cmd_train(int argc, char **argv)
         bool eval_now = (a.eval_every > 0 && (k + 1) % a.eval_every == 0) || k + 1 == p.steps;
         if (eval_now) {
             held_loss = mf_dsm_loss(mf_trainer_ema(tr), ws, &model->sched, held, NULL, n_held,
-                                    HELDOUT_LOSS_SEED);
+                                    MF_TRAIN_HELDOUT_SEED);
         }
         char extra[96]; /* held-out: "-" until the first evaluation (--eval-every) */
         snprintf(extra, sizeof extra,

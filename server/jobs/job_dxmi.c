@@ -48,6 +48,7 @@
 #include "log.h"
 #include "mem.h"
 #include "model_dxmi.h"
+#include "numfmt.h"
 #include "rcgd_rows.h"
 
 #define POOL_ROWS     65536 /* points of a generated set's training pool */
@@ -206,7 +207,7 @@ static mf_err make_model(mf_job *j, dxmi_job *xj, bool with_quantiles, mf_model 
     }
     mf_model *m = NULL;
     if (err == MF_OK) {
-        err = mf_model_clone(mf_job_model(j), &m);
+        err = mf_model_derive(mf_job_model(j), &m);
     }
     if (err != MF_OK) {
         return err;
@@ -214,11 +215,13 @@ static mf_err make_model(mf_job *j, dxmi_job *xj, bool with_quantiles, mf_model 
     const mf_mlp *net = mf_dxmi_eps(dx);
     memcpy(m->net->params, net->params, net->n_params * sizeof(float));
     mf_diag d = {0};
-    char it[32], s2[MF_VAR_MAX_T * 20] = "";
+    char it[32], s2[MF_VAR_MAX_T * MF_NUMFMT_CAP] = "";
     snprintf(it, sizeof it, "%zu", mf_dxmi_iters_done(dx));
     const double *s2v = mf_dxmi_s2(dx);
-    for (size_t t = 0, o = 0; t < q->o.T && o < sizeof s2; t++) {
-        o += (size_t) snprintf(s2 + o, sizeof s2 - o, "%s%.9g", t > 0 ? "," : "", s2v[t]);
+    for (size_t t = 0, o = 0; t < q->o.T; t++) {
+        char num[MF_NUMFMT_CAP]; /* shortest round-trip: a resume restores s2 exactly */
+        mf_numfmt_double(num, s2v[t]);
+        o += (size_t) snprintf(s2 + o, sizeof s2 - o, "%s%s", t > 0 ? "," : "", num);
     }
     err = mf_model_set_var(m, mf_dxmi_sched(dx), q->o.schedule, &d);
     if (err == MF_OK) {
@@ -350,7 +353,7 @@ static mf_err evaluate(mf_job *j, dxmi_job *xj, size_t it)
     json_t *ev =
         mf_json_dxmi_metrics(mf_job_id(j), it, q->iters, xj->have_stats ? &xj->last_stats : NULL,
                              mf_dxmi_sched(xj->dx), &xj->last_eval, &xj->eo);
-    char *text = ev != NULL ? json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
+    char *text = ev != NULL ? mf_json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
     /* the events first, then the metrics that say they were emitted (a crash
      * between the two repeats this evaluation rather than losing it) */
     mf_job_event(j, "metrics", ev);

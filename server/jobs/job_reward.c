@@ -229,7 +229,7 @@ static void store_metrics(mf_job *j, reward_job *rj)
 {
     json_t *m =
         mf_json_reward_job_metrics(rj->fit_event, rj->train_event, rj->target_events, rj->target);
-    char *text = m != NULL ? json_dumps(m, MF_JSON_DUMP_FLAGS) : NULL;
+    char *text = m != NULL ? mf_json_dumps(m, MF_JSON_DUMP_FLAGS) : NULL;
     if (text != NULL) {
         mf_job_metrics(j, text);
     }

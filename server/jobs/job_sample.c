@@ -4,8 +4,9 @@
  * requests too big to wait on (or a client that wants to resume its stream).
  *
  * Events: samples in chunks of SAMPLE_JOB_CHUNK rows as they are made (each
- * with its offset), a progress event after each chunk, then the metrics of
- * the whole set.  The result is the sample result of POST /v1/samples.  Rows
+ * with its offset), a progress event after each chunk (rows done of n, phase
+ * "sampling"), then, when asked for, progress n of n in phase "metrics" and
+ * the metrics of the whole set.  The result is the sample result of POST /v1/samples.  Rows
  * are drawn chunk by chunk with the same noise as one run over all rows, so
  * the samples do not depend on how the job was sliced.
  */
@@ -57,6 +58,7 @@ static mf_job_step finish(mf_job *j)
     json_t *mj = NULL;
     mf_diag skipped = {0}; /* why there are no metrics */
     if (q->metrics) {
+        mf_job_progress(j, q->n, q->n, MF_PHASE_METRICS, true);
         mf_metrics met;
         if (mf_eval_metrics(m, NULL, sj->x, q->n, NULL, 0, &met, &skipped) == MF_OK) {
             mj = mf_json_metrics(&met);
@@ -125,7 +127,7 @@ static mf_job_step slice(mf_job *j, double deadline)
         sj->next_row += rows;
         mf_job_event(j, "samples",
                      mf_json_event_samples(mf_job_id(j), r0, sj->x + r0 * D, rows, D));
-        mf_job_progress(j, sj->next_row, q->n, "sampling", true);
+        mf_job_progress(j, sj->next_row, q->n, MF_PHASE_SAMPLING, true);
         if (mf_mono_s() > deadline && sj->next_row < q->n) {
             return MF_JOB_MORE;
         }

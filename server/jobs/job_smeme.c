@@ -192,7 +192,7 @@ static mf_err prepare(mf_job *j, mf_diag *d)
 static mf_err make_model(mf_job *j, const smeme_job *sj, size_t iterations, mf_model **ret)
 {
     mf_model *m = NULL;
-    mf_err err = mf_model_clone(mf_job_model(j), &m);
+    mf_err err = mf_model_derive(mf_job_model(j), &m);
     if (err != MF_OK) {
         return err;
     }
@@ -327,7 +327,7 @@ static mf_err evaluate(mf_job *j, size_t k, const char *kept)
     json_t *ev =
         mf_json_event_iteration_metrics(mf_job_id(j), k, k > 0 ? sj->o.alpha[k - 1] : (double) NAN,
                                         sj->last_loss, mf_json_metrics(&met), mean, n_lp, kept);
-    char *text = ev != NULL ? json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
+    char *text = ev != NULL ? mf_json_dumps(ev, MF_JSON_DUMP_FLAGS) : NULL;
     /* The events first, then the metrics that say they were emitted: a crash
      * between the two repeats this evaluation after the restart rather than
      * losing it. */

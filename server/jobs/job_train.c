@@ -38,6 +38,7 @@ typedef struct train_job {
     float *batch;
     size_t step;
     double loss_avg;
+    double held_loss; /* the last report's held-out DSM loss: the model's figure */
     /* held-out points in model space (built-in sets only) and a workspace to score them */
     float *held;
     size_t n_held;
@@ -93,6 +94,7 @@ static mf_err init(mf_job *j)
     tj->batch = mf_alloc_floats(q->p.batch * tj->model->net->cfg.data_dim);
     mf_job_progress(j, 0, q->p.steps, NULL, false);
     tj->loss_avg = NAN;
+    tj->held_loss = NAN;
     tj->held = mf_train_params_heldout(&q->p, tj->model, &tj->n_held);
     if (tj->held != NULL && mf_mlp_ws_new(tj->model->net, 1024, false, &tj->ws) != MF_OK) {
         return MF_ENOMEM;
@@ -114,8 +116,9 @@ static void report(mf_job *j, train_job *tj, size_t steps)
     double held = NAN;
     if (tj->held != NULL) {
         held = mf_dsm_loss(mf_trainer_ema(tj->tr), tj->ws, &tj->model->sched, tj->held, NULL,
-                           tj->n_held, 7);
+                           tj->n_held, MF_TRAIN_HELDOUT_SEED);
     }
+    tj->held_loss = held;
     json_t *ev = mf_json_event_train_metrics(mf_job_id(j), tj->step, steps, tj->loss_avg, held);
     char *text = mf_json_take_dump(json_incref(ev));
     if (text != NULL) {
@@ -134,7 +137,8 @@ static mf_err save(mf_job *j, char **result)
     mf_ft_model_name(j, q->out_model, q->dataset, NULL, 0, out);
     snprintf(prov, sizeof prov, "manifoldd train job %s", mf_job_id(j));
     mf_diag d = {0};
-    mf_err err = mf_train_params_finish(&q->p, tj->model, tj->tr, prov, time(NULL), &d);
+    mf_err err =
+        mf_train_params_finish(&q->p, tj->model, tj->tr, tj->held_loss, prov, time(NULL), &d);
     if (err == MF_OK) {
         err = mf_ft_publish(j, tj->model, out, "", NULL, &d);
     }

@@ -8,6 +8,7 @@ loop is bounded.
 import http.client
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -15,6 +16,13 @@ import time
 
 FAILED = []
 PASSED = [0]
+
+# every time on the wire: RFC 3339, UTC, milliseconds (proto/json_util.h)
+TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def is_time(v):
+    return isinstance(v, str) and TIME_RE.match(v) is not None
 
 
 def check(cond, what):

@@ -60,6 +60,9 @@ check(all(m["protected"] and m["dataset"] in m["id"] for m in j["models"]), "shi
 st, _, j = d.json("GET", "/v1/models/eight_gaussians")
 check(st == 200 and j["data_dim"] == 2 and j["hidden"] == [256, 256, 256] and j["params"] == 149250,
       "describe eight_gaussians")
+# times on the wire are RFC 3339 UTC with milliseconds; the file keeps its own text
+check(j["created"] == "2026-11-22T09:38:58.000Z" and j["metadata"]["created"] == "2026-11-22T09:38:58Z",
+      "a model's created is a date-time (%s)" % j["created"])
 st, h, raw = d.req("GET", "/v1/models/eight_gaussians/weights")
 check(st == 200 and raw == open(os.path.join(MODELS, "eight_gaussians.safetensors"), "rb").read(),
       "weights download is the file")
@@ -222,9 +225,12 @@ for nd in (False, True):
     names = [e[1] for e in evs]
     check(names[:2] == ["status", "status"] and evs[0][2]["state"] == "queued" and evs[1][2]["state"] == "running",
           "%s: opens with status queued, running" % kind)
-    prog = [e[2]["done"] for e in evs if e[1] == "progress"]
-    check(len(prog) >= 1 and prog == sorted(prog) and prog[-1] == 40 and all(e[2]["total"] == 40 for e in evs if e[1] == "progress"),
-          "%s: progress monotone, ends at 40 of 40 (%s)" % (kind, prog))
+    # progress counts rows, as a sample job's does (issue 15), and names the phase
+    prog = [(e[2]["done"], e[2]["total"], e[2]["phase"]) for e in evs if e[1] == "progress"]
+    dones = [p_[0] for p_ in prog]
+    check(len(prog) >= 1 and dones == sorted(dones) and dones[-1] == 2500 and all(p_[1] == 2500 for p_ in prog)
+          and all(p_[2] == "sampling" for p_ in prog[:-1]) and prog[-1][2] == "metrics",
+          "%s: progress in rows, monotone, sampling then metrics at 2500 of 2500 (%s)" % (kind, prog[-3:]))
     chunks = [e[2] for e in evs if e[1] == "samples"]
     rows = [r_ for ch in chunks for r_ in ch["samples"]]
     check([ch["offset"] for ch in chunks] == [0, 1024, 2048] and rows == plain["samples"],
@@ -239,6 +245,10 @@ for nd in (False, True):
           "%s: samples after the last progress" % kind)
 st, _, evs = stream_samples(body, accept=False, path="/v1/samples?format=sse")
 check(st == 200 and evs[-1][2]["state"] == "succeeded", "?format=sse streams without an Accept header")
+st, _, evs = stream_samples(dict(body, n=300, metrics=False))
+prog = [(e[2]["done"], e[2]["total"], e[2]["phase"]) for e in evs if e[1] == "progress"]
+check(st == 200 and prog and prog[-1] == (300, 300, "sampling") and not any(e[1] == "metrics" for e in evs),
+      "a stream without metrics: progress ends at 300 of 300 rows, sampling (%s)" % prog[-2:])
 st, _, j = stream_samples({"model": "eight_gaussians", "n": 0})
 check(st == 400 and j["error"]["field"] == "/n", "a bad streamed request gets the JSON error, not a stream")
 st, _, j = stream_samples({"model": "nope", "n": 5})
@@ -392,6 +402,9 @@ names = [e[1] for e in ev]
 check("progress" in names and "metrics" in names and "samples" in names, "status/progress/metrics/samples events")
 rows = sum(len(e[2]["samples"]) for e in ev if e[1] == "samples")
 check(rows == 3000, "samples events carry every row (%d)" % rows)
+prog = [(e[2]["done"], e[2]["total"], e[2]["phase"]) for e in ev if e[1] == "progress"]
+check(prog == [(1024, 3000, "sampling"), (2048, 3000, "sampling"), (3000, 3000, "sampling"), (3000, 3000, "metrics")],
+      "sample job progress: rows after each chunk, then the metrics phase (%s)" % prog)
 # resume from the middle: exactly the rest, nothing lost or repeated, also as NDJSON
 k = len(ev) // 2
 rest = read_events(d, job, after=k, ndjson=True)
@@ -401,6 +414,9 @@ evrows = [r for e in ev if e[1] == "samples" for r in e[2]["samples"]]
 check(st == 200 and res["samples"] == evrows and res["seed"] == 3, "result = streamed samples")
 st, _, jj = d.json("GET", "/v1/jobs/" + job)
 check(jj["state"] == "succeeded" and jj["progress"]["done"] == 3000 and "metrics" in jj, "job object")
+check(all(harness.is_time(jj[k]) for k in ("created_at", "started_at", "finished_at"))
+      and jj["created_at"] <= jj["started_at"] <= jj["finished_at"],
+      "job times: RFC 3339 UTC date-times, in order (%s)" % [jj.get(k) for k in ("created_at", "started_at", "finished_at")])
 check("result" not in jj, "a sample job's large result is not inlined in the job object")
 # resume at (or past) the final event: nothing more, and the stream ends at once
 t0 = time.time()
@@ -565,6 +581,9 @@ check(len(tm) == 20 and steps_ == sorted(steps_) and steps_[-1] == 2500 and all(
       and held_[-1] < 0.9 * held_[0],
       "train metrics events: 20, steps to 2500, held-out loss falls (%s)" % [(s_, round(h_, 3)) for s_, h_ in zip(steps_, held_)][::5])
 check(jt["metrics"] is not None and jt["metrics"]["step"] == 2500, "the job's metrics are its last report")
+check(m["metadata"].get("heldout_dsm_loss") == "%.6g" % held_[-1],
+      "the trained model's own figure: heldout_dsm_loss is its last held-out loss (%s, %s)"
+      % (m["metadata"].get("heldout_dsm_loss"), held_[-1]))
 st, _, s1 = d.json("POST", "/v1/samples", {"model": "moons-small", "n": 64, "sampler": "ddim", "steps": 50, "seed": 1})
 check(st == 200 and len(s1["samples"]) == 64, "the trained model samples")
 
@@ -581,8 +600,11 @@ while time.time() < t_end:  # running, with some steps done
 check(ja["state"] == "running" and ja["progress"]["done"] > 0, "long job running")
 st, _, bq = d.json("GET", "/v1/jobs/" + b["id"])
 check(bq["state"] == "queued" and bq["queue_position"] == 0, "second job queued at position 0")
+check(harness.is_time(bq["created_at"]) and bq["started_at"] is None and bq["finished_at"] is None,
+      "a queued job: created_at, started_at and finished_at null")
 st, _, c_ = d.json("POST", "/v1/jobs/%s/cancel" % b["id"])
 check(st == 200 and c_["state"] == "cancelled", "cancel queued: cancelled at once")
+check(c_["started_at"] is None and harness.is_time(c_["finished_at"]), "cancelled queued: never started, finished")
 st, _, c_ = d.json("POST", "/v1/jobs/%s/cancel" % a["id"])
 check(st == 200 and (c_["state"] == "cancelled" or c_.get("cancel_requested") is True),
       "cancel running: answered with cancel_requested until it stops (%s)" % c_.get("state"))
@@ -741,6 +763,22 @@ check(ev[-1][2]["state"] == "succeeded" and ev[-1][2]["job_object"]["result"]["m
 st, _, mg = d.json("GET", "/v1/models/g-explored")
 check(st == 200 and mg["parent"] == "gaussian" and mg["metadata"]["smeme_iterations"] == "2"
       and json.loads(mg["metadata"]["smeme"])["rounds"] == 5, "the explored model: parent link and settings")
+# a fine-tuned model does not carry its parent's figures as its own (issue 15): the
+# shipped parent's and a trained parent's heldout_dsm_loss stay with the parent
+_, _, gp = d.json("GET", "/v1/models/gaussian")
+check("heldout_dsm_loss" in gp["metadata"] and "heldout_dsm_loss" not in mg["metadata"],
+      "finetune.smeme of a shipped model: the parent's figure is not the child's")
+st, _, jt2 = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "moons-small",
+                                         "params": dict(small, K=1, rounds=2, n_metric_samples=100,
+                                                        out_model="moons-tuned")})
+jt2 = wait_state(d, jt2["id"], ["succeeded", "failed"], 120)
+_, _, mp_ = d.json("GET", "/v1/models/moons-small")
+_, _, mc_ = d.json("GET", "/v1/models/moons-tuned")
+check(jt2 is not None and jt2["state"] == "succeeded" and mc_["parent"] == "moons-small"
+      and "heldout_dsm_loss" in mp_["metadata"] and "heldout_dsm_loss" not in mc_["metadata"]
+      and "smeme" in mc_["metadata"],
+      "train, then finetune.smeme: the child has its own record and not the parent's figure (%s)"
+      % sorted(mc_.get("metadata", {})))
 st, _, sx = d.json("POST", "/v1/samples", {"model": "g-explored", "n": 200, "sampler": "ddim", "steps": 20, "seed": 1})
 check(st == 200 and len(sx["samples"]) == 200, "the explored model samples")
 for body, code, field in [({"K": 3, "alpha": [2, 2]}, 422, "/params/alpha"),

@@ -318,6 +318,11 @@ rc, out, _ = m("job", job, "--json")
 check(rc == 0 and json.loads(out)["id"] == job, "job --json")
 rc, out, _ = m("jobs", "--state", "succeeded")
 check(rc == 0 and any(line.split()[0] == job for line in out.splitlines()[1:]), "jobs --state succeeded")
+# the created column: the job's RFC 3339 created_at shown to the second
+row = [line.split() for line in out.splitlines()[1:] if line.split()[0] == job]
+_, _, jw = d.json("GET", "/v1/jobs/" + job)
+check(row and row[0][-2:] == [jw["created_at"][:10], jw["created_at"][11:19] + "Z"],
+      "jobs: created shown as date and time (%s vs %s)" % (row and row[0][-2:], jw["created_at"]))
 rc, out, _ = m("jobs", "--model", "two_moons", "--json")
 check(rc == 0 and job in [x["id"] for x in json.loads(out)["jobs"]], "jobs --model --json")
 _, _, res = d.json("GET", "/v1/jobs/%s/result" % job)

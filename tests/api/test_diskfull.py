@@ -127,7 +127,7 @@ def check_log(d, job, n_rows):
                 rows[i] += 1
     check(rows == [1] * n_rows, "%s: samples events cover each of the %d rows exactly once "
           "(missing %d, doubled %d)" % (job, n_rows, rows.count(0), sum(r > 1 for r in rows)))
-    done = [e[2]["done"] for e in ev if e[1] == "progress"]
+    done = [e[2]["done"] for e in ev if e[1] == "progress" and e[2]["phase"] == "sampling"]
     check(done == sorted(set(done)) and done and done[-1] == n_rows,
           "%s: progress rises to %d, each value once (%s)" % (job, n_rows, done))
 

@@ -95,6 +95,9 @@ check(model.startswith("eight_gaussians-dxmi-") and res.get("iterations") == 200
       "the result names the model (%s)" % res)
 st, _, mo = d.json("GET", "/v1/models/" + model)
 check(st == 200 and mo.get("parent") == "eight_gaussians", "the DxMI model is listed with its parent (%s)" % st)
+meta = (mo or {}).get("metadata", {})
+check(meta.get("dxmi_iterations") == "200" and "heldout_dsm_loss" not in meta,
+      "its own record, not the parent's figure heldout_dsm_loss (%s)" % sorted(meta))
 
 # ---- the DxMI model: its few-step sampler by default, and scores -------------------------
 st, _, s = d.json("POST", "/v1/samples", {"model": model, "n": 2000, "seed": 1})

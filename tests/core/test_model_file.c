@@ -204,7 +204,7 @@ START_TEST(test_set_meta)
     ck_assert_int_eq(mf_model_set_meta(m, "k", NULL, &d), MF_EINVAL);
 
     ck_assert_int_eq(mf_model_set_normalisation(m, 0.1, 3.7e-5), MF_OK);
-    ck_assert_str_eq(mf_model_get_meta(m, "data_offset"), "0.10000000000000001");
+    ck_assert_str_eq(mf_model_get_meta(m, "data_offset"), "0.1"); /* shortest round-trip */
     ck_assert(strtod(mf_model_get_meta(m, "data_scale"), NULL) == 3.7e-5);
     ck_assert_int_eq(mf_model_set_normalisation(m, NAN, 1), MF_EINVAL);
     ck_assert_int_eq(mf_model_set_normalisation(m, 0, 0), MF_EINVAL);
@@ -232,6 +232,47 @@ START_TEST(test_set_created)
     ck_assert_str_eq(mf_model_get_meta(m, "created"), "1970-01-01T00:00:00Z");
     ck_assert_int_eq(mf_model_set_created(m, (time_t) 1795000000, &d), MF_OK);
     ck_assert_str_eq(mf_model_get_meta(m, "created"), "2026-11-18T11:06:40Z");
+    mf_model_free(m);
+}
+
+END_TEST
+
+/* A fine-tuned child keeps what it runs with and none of the parent's own figures. */
+START_TEST(test_derive)
+{
+    mf_model *m = make_model();
+    ck_assert_int_eq(mf_model_set_normalisation(m, -0.3, 1.7), MF_OK);
+    static const char *const kept[][2] = {{"dataset", "two_moons"},
+                                          {"dequantised", "false"},
+                                          {"created", "2026-11-22T09:47:55Z"},
+                                          {"provenance", "manifold-train train"},
+                                          {"zz-unknown", "x"}};
+    static const char *const dropped[][2] = {
+        {"heldout_dsm_loss", "0.198428"}, {"smeme", "{\"K\":2}"},
+        {"smeme_iterations", "2"},        {"dxmi", "{}"},
+        {"dxmi_iterations", "4000"},      {"dxmi_s2", "0.5,0.25"},
+        {"finetune_reward", "{}"}};
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        ck_assert_int_eq(mf_model_set_meta(m, kept[i][0], kept[i][1], NULL), MF_OK);
+    }
+    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+        ck_assert_int_eq(mf_model_set_meta(m, dropped[i][0], dropped[i][1], NULL), MF_OK);
+    }
+    mf_model *c = NULL;
+    ck_assert_int_eq(mf_model_derive(m, &c), MF_OK);
+    ck_assert_ptr_ne(c->net->params, m->net->params);
+    ck_assert_mem_eq(c->net->params, m->net->params, m->net->n_params * sizeof(float));
+    ck_assert(c->data_offset == -0.3 && c->data_scale == 1.7);
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        ck_assert_str_eq(mf_model_get_meta(c, kept[i][0]), kept[i][1]);
+    }
+    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+        ck_assert_msg(mf_model_get_meta(c, dropped[i][0]) == NULL, "%s inherited", dropped[i][0]);
+        ck_assert_str_eq(mf_model_get_meta(m, dropped[i][0]), dropped[i][1]); /* the parent's */
+    }
+    ck_assert_uint_eq(c->n_meta, m->n_meta - sizeof dropped / sizeof dropped[0]);
+    ck_assert_int_eq(mf_model_derive(NULL, &c), MF_EINVAL);
+    mf_model_free(c);
     mf_model_free(m);
 }
 
@@ -1194,6 +1235,7 @@ static Suite *model_file_suite(void)
     tcase_add_test(tc, test_new_errors);
     tcase_add_test(tc, test_set_meta);
     tcase_add_test(tc, test_set_created);
+    tcase_add_test(tc, test_derive);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("round_trip");

@@ -319,7 +319,7 @@ START_TEST(test_executor_and_finish)
         {"label_dataset", "ring-labels"},
         {"parent", ""},
         {"guidance", "cond"},
-        {"pseudo_label_noise", "0.20000000000000001"},
+        {"pseudo_label_noise", "0.2"},
         {"p_uncond", "0.25"},
         {"condition", "reward"},
         {"cond_null", "indicator"},

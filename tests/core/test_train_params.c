@@ -401,9 +401,10 @@ START_TEST(test_table_run)
         mf_trainer_step(tr, got, NULL, &loss, NULL);
         ck_assert(isfinite(loss));
     }
-    ck_assert_int_eq(mf_train_params_finish(&p, m, tr, "test", 0, &d), MF_OK);
+    ck_assert_int_eq(mf_train_params_finish(&p, m, tr, NAN, "test", 0, &d), MF_OK);
     ck_assert_str_eq(mf_model_get_meta(m, "dataset"), "my-points");
     ck_assert_str_eq(mf_model_get_meta(m, "dequantised"), "false");
+    ck_assert_ptr_null(mf_model_get_meta(m, "heldout_dsm_loss")); /* no held-out loss: none */
     mf_free_aligned(got);
     mf_free_aligned(want);
     mf_trainer_free(tr);
@@ -461,7 +462,7 @@ START_TEST(test_run_matches_the_mapping)
     ck_assert_int_eq(memcmp(net->params, m->net->params, net->n_params * sizeof(float)), 0);
 
     mf_diag d = {0};
-    ck_assert_int_eq(mf_train_params_finish(&p, m, tr, "test run", 86400, &d), MF_OK);
+    ck_assert_int_eq(mf_train_params_finish(&p, m, tr, 0.123456789, "test run", 86400, &d), MF_OK);
     const mf_mlp *ema = mf_trainer_ema(ref);
     ck_assert_int_eq(memcmp(ema->params, m->net->params, ema->n_params * sizeof(float)), 0);
     ck_assert_int_ne(memcmp(ema->params, net->params, ema->n_params * sizeof(float)), 0);
@@ -470,9 +471,10 @@ START_TEST(test_run_matches_the_mapping)
     ck_assert_str_eq(mf_model_get_meta(m, "dequantised"), "false");
     ck_assert_str_eq(mf_model_get_meta(m, "created"), "1970-01-02T00:00:00Z");
     ck_assert_str_eq(mf_model_get_meta(m, "provenance"), "test run");
+    ck_assert_str_eq(mf_model_get_meta(m, "heldout_dsm_loss"), "0.123457");
     ck_assert_str_eq(mf_model_get_meta(m, "data_offset"), "0");
     ck_assert_str_eq(mf_model_get_meta(m, "data_scale"), "1");
-    ck_assert_int_eq(mf_train_params_finish(&p, m, tr, NULL, 0, &d), MF_EINVAL);
+    ck_assert_int_eq(mf_train_params_finish(&p, m, tr, NAN, NULL, 0, &d), MF_EINVAL);
     ck_assert_str_eq(d.field, "provenance");
 
     mf_trainer_free(ref);

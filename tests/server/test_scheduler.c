@@ -175,7 +175,9 @@ typedef struct call_ctx {
     atomic_int gate;    /* non-zero: done blocks (its worker with it) until cleared */
     atomic_int in_done; /* done has been entered */
     atomic_size_t last_done, last_total, n_progress;
-    atomic_int progress_bad; /* progress went backwards, beyond total, or total changed */
+    atomic_int progress_bad; /* progress went backwards, beyond total, or total changed, or
+                                sampling came after metrics */
+    atomic_int in_metrics;   /* the metrics phase began */
 } call_ctx;
 
 static void ctx_init(call_ctx *x, bool gate)
@@ -187,14 +189,21 @@ static void ctx_init(call_ctx *x, bool gate)
     atomic_init(&x->last_total, 0);
     atomic_init(&x->n_progress, 0);
     atomic_init(&x->progress_bad, 0);
+    atomic_init(&x->in_metrics, 0);
 }
 
-static void on_progress(mf_sample_call *c, size_t done, size_t total)
+static void on_progress(mf_sample_call *c, size_t done, size_t total, const char *phase)
 {
     call_ctx *x = c->ctx;
     size_t prev = atomic_load(&x->last_done), pt = atomic_load(&x->last_total);
-    if (done < prev || done > total || (pt != 0 && pt != total)) {
+    bool metrics = strcmp(phase, "metrics") == 0;
+    if (done < prev || done > total || (pt != 0 && pt != total) ||
+        (!metrics && strcmp(phase, "sampling") != 0) || (metrics && done != total) ||
+        (!metrics && atomic_load(&x->in_metrics) != 0)) {
         atomic_store(&x->progress_bad, 1);
+    }
+    if (metrics) {
+        atomic_store(&x->in_metrics, 1);
     }
     atomic_store(&x->last_done, done);
     atomic_store(&x->last_total, total);
@@ -656,11 +665,11 @@ START_TEST(test_sample_call)
     mf_sample_call *c = new_call(&e, "gaussian", MF_SAMPLER_DDIM, STEPS, N, 42, &x);
     submit_call(&e, c);
     wait_call_ok(c, &x, 2);
-    /* progress: between steps, never backwards, ending at all evaluations */
+    /* progress: between steps, in rows, never backwards, ending at all rows */
     ck_assert_int_eq(atomic_load(&x.progress_bad), 0);
     ck_assert_uint_ge(atomic_load(&x.n_progress), 1);
-    ck_assert_uint_eq(atomic_load(&x.last_total), STEPS);
-    ck_assert_uint_eq(atomic_load(&x.last_done), STEPS);
+    ck_assert_uint_eq(atomic_load(&x.last_total), N);
+    ck_assert_uint_eq(atomic_load(&x.last_done), N);
     ck_assert(!c->has_metrics);
     /* the samples of core's sampler with this seed, bitwise */
     float *want = sample_direct(c->model->model, MF_SAMPLER_DDIM, STEPS, N, 42, configs[_i].team);
@@ -684,15 +693,17 @@ START_TEST(test_sample_call)
     free(other);
     free(want);
 
-    /* ode: 2 steps - 1 evaluations of progress */
+    /* ode (2 steps - 1 evaluations), with metrics: rows, then the metrics phase */
     call_ctx y;
     ctx_init(&y, false);
     mf_sample_call *o = new_call(&e, "gaussian", MF_SAMPLER_ODE, 5, 8, 9, &y);
+    o->req.metrics = true;
     submit_call(&e, o);
     wait_call_ok(o, &y, 2);
     ck_assert_int_eq(atomic_load(&y.progress_bad), 0);
-    ck_assert_uint_eq(atomic_load(&y.last_total), 9);
-    ck_assert_uint_eq(atomic_load(&y.last_done), 9);
+    ck_assert_int_eq(atomic_load(&y.in_metrics), 1);
+    ck_assert_uint_eq(atomic_load(&y.last_total), 8);
+    ck_assert_uint_eq(atomic_load(&y.last_done), 8);
     want = sample_direct(o->model->model, MF_SAMPLER_ODE, 5, 8, 9, configs[_i].team);
     ck_assert_int_eq(memcmp(o->x, want, 8 * 2 * sizeof(float)), 0);
     free(want);
@@ -796,8 +807,8 @@ START_TEST(test_batching)
     for (int k = 0; k < K; k++) {
         wait_call_ok(c[k], &x[k], 2);
         ck_assert_int_eq(atomic_load(&x[k].progress_bad), 0);
-        ck_assert_uint_eq(atomic_load(&x[k].last_done), STEPS);
-        ck_assert_uint_eq(atomic_load(&x[k].last_total), STEPS);
+        ck_assert_uint_eq(atomic_load(&x[k].last_done), N); /* in each call's own rows */
+        ck_assert_uint_eq(atomic_load(&x[k].last_total), N);
     }
     WAIT_UNTIL(stats(&e).batches_total == 2);
     mf_sched_stats st = stats(&e);
@@ -1636,7 +1647,7 @@ START_TEST(test_pytorch_model)
     ck_assert_uint_eq(c->req.steps, 1000);
     submit_call(&e, c);
     wait_call_ok(c, &x, 2);
-    ck_assert_uint_eq(atomic_load(&x.last_done), 1000);
+    ck_assert_uint_eq(atomic_load(&x.last_done), 40);
     float *want = sample_direct(ref, MF_SAMPLER_DDPM, 1000, 40, 8, 2);
     ck_assert_int_eq(memcmp(c->x, want, 40 * 2 * sizeof(float)), 0);
     free(want);
