@@ -188,6 +188,25 @@ test('every view loads with no console error and no request off loopback', async
   const grid = await plotWhen(page, 'dataset-preview',
       (id) => window.__plots[id] && window.__plots[id].kind === 'images', 'dataset-preview');
   assert.equal(grid.n, 100);
+  /* 20,000 points draw in one pass without holding the page up */
+  const draw = await page.evaluate(async () => {
+    const {scatter} = await import('/web/js/plot.js');
+    const c = document.createElement('canvas');
+    c.id = 'perf-20000';
+    c.className = 'plot';
+    document.getElementById('main').append(c);
+    const pts = Array.from({length: 20000}, (_, i) => [Math.cos(i) * (i % 97) / 40,
+      Math.sin(i) * (i % 89) / 40]);
+    const t0 = performance.now();
+    scatter(c, {layers: [{label: 'points', points: pts}]});
+    const ms = performance.now() - t0;
+    const n = window.__plots['perf-20000'].layers[0].n;
+    c.remove();
+    return {ms, n};
+  });
+  assert.equal(draw.n, 20000);
+  assert.ok(draw.ms < 500, `20,000 points drew in ${draw.ms.toFixed(1)} ms`);
+  console.log(`20,000 points drawn in ${draw.ms.toFixed(1)} ms`);
   /* keyboard: Tab to the navigation, Enter opens a view */
   await page.keyboard.press('Tab'); /* the skip link */
   let reached = false;

@@ -247,8 +247,8 @@ export function scatter(canvas, spec) {
 
 /**
  * A line plot: spec {title, xlabel, ylabel, series: [{label, points: [[x, y]],
- * color, dash, markers}], hlines: [{y, label, color}], integerX, ylim}.  A null y
- * breaks its line.
+ * color, dash, markers}], hlines: [{y, label (beside the line), legend (in the legend
+ * instead), color}], integerX, ylim}.  A null y breaks its line.
  */
 export function lines(canvas, spec) {
   keep(canvas, () => {
@@ -321,7 +321,7 @@ export function lines(canvas, spec) {
     plots[canvas.id] = {
       kind: 'lines',
       series: series.map((s) => ({label: s.label, n: s.points.length, points: s.points})),
-      hlines: hl.map((l) => ({y: l.y, label: l.label})),
+      hlines: hl.map((l) => ({y: l.y, label: l.label || l.legend})),
     };
   });
 }

@@ -158,7 +158,7 @@ export function table(caption, head, rows, cls = '') {
 /** A description list of [term, value] pairs (values: strings or nodes). */
 export function dl(pairs) {
   return el('dl', {class: 'facts'},
-      pairs.filter((p) => p).map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+      pairs.filter((p) => p).map(([k, v]) => el('div', {}, el('dt', {}, k), el('dd', {}, v))));
 }
 
 /** A link to a model's page, or '–'. */

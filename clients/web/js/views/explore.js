@@ -138,7 +138,7 @@ async function renderJob(root, ctx, id) {
       series: [{label: 'kNN entropy', points: pts('knn'), color: SERIES[0]},
         iterations.some((f) => f && f.hist !== null)
           ? {label: 'histogram entropy', points: pts('hist'), color: SERIES[1], dash: true} : null],
-      hlines: ceiling ? [{y: ceiling[0], label: ceiling[1], color: CEILING}] : [],
+      hlines: ceiling ? [{y: ceiling[0], legend: ceiling[1], color: CEILING}] : [],
     });
     lines(vendiFig.canvas, {xlabel: 'iteration', ylabel: 'Vendi score (effective samples)',
       integerX: true, series: [{label: 'Vendi score', points: pts('vendi'), color: SERIES[2]}]});
