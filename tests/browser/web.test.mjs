@@ -424,8 +424,37 @@ test('train, reward and DxMI jobs draw their figures', async () => {
   const heat = await plotWhen(page, 'dxmi-energy',
       (id) => window.__plots[id] && window.__plots[id].nx === 64, 'dxmi-energy');
   assert.ok(Number.isFinite(heat.min) && heat.max > heat.min, 'the energy map has a range');
+  /* anomaly scores of an uploaded CSV: a point on a mode and one far away */
+  await page.setInputFiles('#scores-file', {name: 'points.csv', mimeType: 'text/csv',
+    buffer: Buffer.from('x0,x1\n2.83,0\n0,2.83\n40,40\n')});
+  await page.locator('table:has(caption:text-is("Scores (the first 3 rows)")) tbody tr')
+    .nth(2).waitFor();
+  const scores = await layerOf(page, 'dxmi-scores', 'inliers');
+  assert.equal(scores.layers.reduce((n, l) => n + l.n, 0), 3);
   await shot(page, 'dxmi-job');
   assert.deepEqual(page.errors, [], 'console errors');
+});
+
+test('a dataset uploaded with the form is previewed; a malformed one is refused at the file', async () => {
+  await view(page, D.url, 'datasets');
+  const rows = Array.from({length: 300}, (_, i) => `${Math.cos(i / 10)},${Math.sin(i / 10)}`);
+  await fill(page, '#dataset-upload', 'id', 'web-circle');
+  await page.setInputFiles('#dataset-upload [data-field="file"] input', {name: 'circle.csv',
+    mimeType: 'text/csv', buffer: Buffer.from('x0,x1\n' + rows.join('\n') + '\n')});
+  await page.click('#dataset-upload button[type=submit]');
+  await page.waitForURL(/#\/datasets\/web-circle$/);
+  const preview = await layerOf(page, 'dataset-preview', 'rows', 300);
+  assert.ok(preview.bounds.x[0] < -1 && preview.bounds.x[1] > 1);
+  await view(page, D.url, 'datasets');
+  await fill(page, '#dataset-upload', 'id', 'web-bad');
+  await page.setInputFiles('#dataset-upload [data-field="file"] input', {name: 'bad.csv',
+    mimeType: 'text/csv', buffer: Buffer.from('x0,x1\n1,2\n3,oops\n')});
+  await page.click('#dataset-upload button[type=submit]');
+  const err = page.locator('#dataset-upload [data-field="file"] .field-error');
+  await err.waitFor({state: 'visible'});
+  assert.match(await err.innerText(), /line 3/);
+  assert.deepEqual(page.errors.filter((e) => !/status of 422/.test(e)), []);
+  page.errors.length = 0;
 });
 
 test('with API keys the page asks for the key, then works', async () => {
