@@ -2,6 +2,7 @@
 /* dataset_json.c - data sets on the wire (see dataset_json.h). */
 #include "dataset_json.h"
 
+#include "api_json.h"
 #include "json_util.h"
 
 /* n doubles as a JSON array (each null when not finite), or NULL. */
@@ -49,5 +50,19 @@ json_t *mf_json_dataset_list(json_t *datasets)
     json_t *o = json_object();
     int f = o == NULL || datasets == NULL;
     f |= json_object_set_new(o, "datasets", datasets);
+    return mf_json_checked(o, f);
+}
+
+json_t *mf_json_dataset_points(const char *id, const char *source, size_t D, const float *x,
+                               size_t n)
+{
+    json_t *o = json_object();
+    json_t *points = mf_json_samples(x, n, D);
+    int f = o == NULL || points == NULL;
+    f |= json_object_set_new(o, "dataset", json_string(id));
+    f |= json_object_set_new(o, "source", json_string(source));
+    f |= json_object_set_new(o, "dims", json_integer((json_int_t) D));
+    f |= json_object_set_new(o, "n", json_integer((json_int_t) n));
+    f |= json_object_set_new(o, "points", points);
     return mf_json_checked(o, f);
 }

@@ -34,6 +34,14 @@ typedef struct mf_dataset_view {
  */
 json_t *mf_json_dataset(const mf_dataset_view *v, bool with_stats);
 
+/**
+ * The GET /v1/datasets/{id}/points body: {"dataset": id, "source": source
+ * ("heldout": a built-in set's held-out points; "rows": rows of an upload),
+ * "dims": D, "n": n, "points": [[x0, ..., x(D-1)], ...]}.
+ */
+json_t *mf_json_dataset_points(const char *id, const char *source, size_t D, const float *x,
+                               size_t n);
+
 /** The GET /v1/datasets body: {"datasets": [...]}, taking the array. */
 json_t *mf_json_dataset_list(json_t *datasets);
 

@@ -42,6 +42,7 @@ typedef struct mf_http_cfg {
     const char *cors_origins; /* comma-separated allow-list, "*" = any, NULL/"" = none */
     double heartbeat_s;       /* stream heartbeat period */
     const char *openapi_path; /* file served at /openapi.yaml, or NULL */
+    const char *web_dir;      /* the web page's files from this folder (web.c), or NULL: built in */
     const char *spool_dir;    /* upload bodies are spooled here (http_spool.c) */
     const char *allowed_hosts; /* more Host names answered, comma-separated, "*" = any */
     const struct mf_keys *keys; /* API keys, or NULL: no keys asked (loopback or --insecure-open) */

@@ -36,6 +36,7 @@
 
 typedef struct config {
     const char *listen, *models, *model_store, *store, *cors, *log_level, *openapi, *port_file;
+    const char *web_dir;
     const char *api_keys, *allowed_hosts, *metrics_scope;
     double key_rate, key_burst, key_daily_flops;
     size_t key_max_jobs, key_max_bytes;
@@ -285,6 +286,7 @@ int main(int argc, char **argv)
         {"slice", MF_OPT_FLOAT, &sc.slice_seconds, 0.001, 60, "seconds a job computes before yielding (0.2)"},
         {"log-level", MF_OPT_STR, &c.log_level, 0, 0, "debug, info, warn or error (info)"},
         {"openapi", MF_OPT_STR, &c.openapi, 0, 0, "file served at /openapi.yaml (proto/openapi.yaml if present)"},
+        {"web-dir", MF_OPT_STR, &c.web_dir, 0, 0, "serve the web page's files from this folder, e.g. clients/web, instead of the copy built in (development)"},
         {"port-file", MF_OPT_STR, &c.port_file, 0, 0, "write the bound port to this file once serving (the health port on a second line)"},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
@@ -329,6 +331,15 @@ int main(int argc, char **argv)
     if (mscope < 0) {
         mf_cli_error("bad --metrics-scope '%s' (none, read or admin)", c.metrics_scope);
         return 2;
+    }
+    if (c.web_dir != NULL && c.web_dir[0] != '\0') {
+        char index[4096];
+        struct stat st;
+        snprintf(index, sizeof index, "%s/index.html", c.web_dir);
+        if (stat(index, &st) != 0 || !S_ISREG(st.st_mode)) {
+            mf_cli_error("--web-dir '%s' has no index.html (clients/web has)", c.web_dir);
+            return 2;
+        }
     }
     mf_keys *keys = NULL;
     if (load_keys(&c, &keys) != 0) {
@@ -423,6 +434,7 @@ int main(int argc, char **argv)
                       .cors_origins = c.cors,
                       .heartbeat_s = c.heartbeat,
                       .openapi_path = openapi,
+                      .web_dir = c.web_dir,
                       .spool_dir = c.model_store,
                       .allowed_hosts = c.allowed_hosts,
                       .keys = keys,

@@ -41,6 +41,11 @@ static const mf_route routes[] = {
     {MF_ROUTE_GET,    "/readyz",                 mf_route_readyz,        MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_PROBE},
     {MF_ROUTE_GET,    "/metrics",                mf_route_metrics,       MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_METRICS},
     {MF_ROUTE_GET,    "/openapi.yaml",           mf_route_openapi,       MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_OPEN},
+    /* the web page: web.c (its files: clients/web/, compiled in) */
+    {MF_ROUTE_GET,    "/",                       mf_route_web_index,     MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_OPEN},
+    {MF_ROUTE_GET,    "/web/{id}",               mf_route_web_file,      MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_OPEN},
+    {MF_ROUTE_GET,    "/web/js/{id}",            mf_route_web_file,      MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_OPEN},
+    {MF_ROUTE_GET,    "/web/js/views/{id}",      mf_route_web_file,      MF_ROUTE_NO_BODY,     MF_ROUTE_SCOPE_OPEN},
     /* models: routes_models.c */
     {MF_ROUTE_GET,    "/v1/models",              mf_route_models_list,   MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
     {MF_ROUTE_POST,   "/v1/models",              mf_route_models_upload, MF_ROUTE_MAX_UPLOAD,  MF_SCOPE_FINETUNE},
@@ -52,6 +57,7 @@ static const mf_route routes[] = {
     {MF_ROUTE_POST,   "/v1/datasets",            mf_route_datasets_upload, MF_ROUTE_MAX_UPLOAD,  MF_SCOPE_FINETUNE},
     {MF_ROUTE_GET,    "/v1/datasets/{id}",       mf_route_dataset_get,     MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
     {MF_ROUTE_DELETE, "/v1/datasets/{id}",       mf_route_dataset_delete,  MF_ROUTE_NO_BODY,     MF_SCOPE_FINETUNE},
+    {MF_ROUTE_GET,    "/v1/datasets/{id}/points", mf_route_dataset_points, MF_ROUTE_NO_BODY,     MF_SCOPE_READ},
     /* sampling and jobs: routes_jobs.c (events: stream.c) */
     {MF_ROUTE_POST,   "/v1/samples",             mf_route_samples,       MF_ROUTE_MAX_BODY,    MF_SCOPE_SAMPLE},
     /* anomaly scores: routes_scores.c */

@@ -80,7 +80,7 @@ void mf_routes_find(req *r);
  */
 void mf_routes_allow(unsigned set, char *out, size_t cap);
 
-/* ---- handlers, one per row (routes_ops.c, prom.c, routes_models.c, routes_datasets.c,
+/* ---- handlers, one per row (routes_ops.c, prom.c, web.c, routes_models.c, routes_datasets.c,
  *      routes_jobs.c, routes_scores.c; tests/fuzz/fuzz_routes.c has a stub of each,
  *      so a new one needs its line there too) ---- */
 
@@ -88,6 +88,10 @@ enum MHD_Result mf_route_healthz(req *r);
 enum MHD_Result mf_route_readyz(req *r);
 enum MHD_Result mf_route_metrics(req *r);
 enum MHD_Result mf_route_openapi(req *r);
+
+/* the web page (web.c): GET / and the files under /web/ (one handler for its three rows) */
+enum MHD_Result mf_route_web_index(req *r);
+enum MHD_Result mf_route_web_file(req *r);
 
 enum MHD_Result mf_route_models_list(req *r);
 enum MHD_Result mf_route_models_upload(req *r);
@@ -99,6 +103,7 @@ enum MHD_Result mf_route_datasets_list(req *r);
 enum MHD_Result mf_route_datasets_upload(req *r);
 enum MHD_Result mf_route_dataset_get(req *r);
 enum MHD_Result mf_route_dataset_delete(req *r);
+enum MHD_Result mf_route_dataset_points(req *r);
 
 enum MHD_Result mf_route_samples(req *r);
 enum MHD_Result mf_route_scores(req *r);

@@ -95,6 +95,66 @@ enum MHD_Result mf_route_dataset_get(req *r)
     return mf_http_json(r, 200, body);
 }
 
+/*
+ * The n points GET /v1/datasets/{id}/points answers with, into a new (n, D) array: a
+ * built-in set's first n held-out points (digits has 297), an upload's rows spread evenly
+ * over the table (row floor(i N / n)), so a preview sees all of it.  *ret_n: the count.
+ */
+static float *points_of(const mf_reg_dataset *e, size_t n, size_t D, size_t *ret_n)
+{
+    if (e->builtin && e->builtin_id == MF_DATASET_DIGITS && n > MF_DATASET_DIGITS_N_HELDOUT) {
+        n = MF_DATASET_DIGITS_N_HELDOUT;
+    }
+    if (!e->builtin && n > e->table->n_rows) {
+        n = e->table->n_rows;
+    }
+    float *x = malloc(n * D * sizeof *x);
+    if (x == NULL) {
+        return NULL;
+    }
+    if (e->builtin) {
+        if (mf_dataset_heldout(e->builtin_id, x, n) != MF_OK) {
+            free(x);
+            return NULL;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            size_t row = (size_t) ((uint64_t) i * e->table->n_rows / n);
+            memcpy(x + i * D, e->table->x + row * D, D * sizeof *x);
+        }
+    }
+    *ret_n = n;
+    return x;
+}
+
+enum MHD_Result mf_route_dataset_points(req *r)
+{
+    size_t max_n = mf_sched_limits(r->srv->sched)->max_n, want = 1000 < max_n ? 1000 : max_n;
+    const char *arg = mf_http_arg(r, "n");
+    if (arg != NULL) {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || v < 1 || (unsigned long) v > max_n) {
+            return mf_http_error(r, "out_of_range", "n", "n must be an integer between 1 and %zu",
+                                 max_n);
+        }
+        want = (size_t) v;
+    }
+    mf_datasets *ds = datasets_of(r);
+    mf_reg_dataset *e = visible(r, ds, r->path_id);
+    if (e == NULL) {
+        return mf_http_error(r, "not_found", NULL, "no dataset with id %s", r->path_id);
+    }
+    size_t D = e->builtin ? mf_dataset_dim(e->builtin_id) : e->table->n_dims, n = 0;
+    float *x = points_of(e, want, D, &n);
+    char *body = x != NULL ? mf_json_take_dump(mf_json_dataset_points(
+                                 e->id, e->builtin ? "heldout" : "rows", D, x, n))
+                           : NULL;
+    mf_datasets_release(ds, e);
+    free(x);
+    return mf_http_json(r, 200, body); /* NULL: the out-of-memory 500 */
+}
+
 enum MHD_Result mf_route_dataset_delete(req *r)
 {
     const char *id = r->path_id;

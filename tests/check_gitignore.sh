@@ -3,7 +3,7 @@
 # Every file README's commands write into the tree is ignored by git: the
 # targets of "> FILE", "-o FILE", "--out FILE" and "--png FILE" in README.md's
 # shell lines, and the directories ./run, ./test and tools/fuzz.sh make
-# (var/, build*/).  A user who follows README never sees them in git status.
+# (var/, build*/, the browser test's tests/browser/node_modules/).  A user who follows README never sees them in git status.
 # usage: check_gitignore.sh ROOT
 root=${1:-.}
 cd "$root" || exit 1
@@ -14,7 +14,8 @@ fi
 files=$(sed -n 's/.*\(> \|-o \|--out \|--png \)\([A-Za-z0-9._/-]*\.[A-Za-z0-9]*\).*/\2/p' README.md | sort -u)
 n=0
 status=0
-for f in $files var/manifold.db var/models/x.safetensors build/x build-asan/x build-fuzz/x; do
+for f in $files var/manifold.db var/models/x.safetensors build/x build-asan/x build-fuzz/x \
+        tests/browser/node_modules/x; do
     n=$((n + 1))
     if ! git check-ignore -q --no-index "$f"; then
         echo "not ignored: $f (README or a script writes it)" >&2
