@@ -452,9 +452,11 @@ int main(int argc, char **argv)
         goto out;
     }
     mf_server_set_ready(srv, true);
+    char store_shown[256]; /* never a password */
+    mf_store_uri_redacted(c.store, store_shown, sizeof store_shown);
     mf_log(MF_LOG_INFO, NULL, NULL,
            "manifoldd serving on http://%s:%u (%zu worker(s) x %zu thread(s), store %s, %s)", host,
-           bound, sc.workers, threads, c.store,
+           bound, sc.workers, threads, store_shown,
            keys != NULL ? "API keys on" : "no API keys: open to whoever reaches the address");
     if (keys != NULL) {
         mf_log(MF_LOG_INFO, NULL, NULL, "API keys: %zu", mf_keys_count(keys));

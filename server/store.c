@@ -31,6 +31,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,32 +150,64 @@ static bool event_name_ok(const char *name)
 
 /* ---- open and close ------------------------------------------------------------- */
 
-static const mf_store_vtable *const backends[] = {&mf_store_sqlite_vtable};
+static const mf_store_vtable *const backends[] = {&mf_store_sqlite_vtable, &mf_store_pg_vtable};
+
+#define SUPPORTED "supported: sqlite:PATH, postgres://..."
+
+/* uri without "user:password@" after "scheme://", nor a query ("?password=..."): for logs. */
+void mf_store_uri_redacted(const char *uri, char *out, size_t cap)
+{
+    if (cap == 0) {
+        return;
+    }
+    const char *p = uri != NULL ? strstr(uri, "://") : NULL;
+    if (uri == NULL || (p == NULL && strncmp(uri, "postgres", 8) == 0)) {
+        snprintf(out, cap, "%s", uri == NULL ? "" : "(a connection string)");
+        return;
+    }
+    if (p == NULL) {
+        snprintf(out, cap, "%s", uri);
+        return;
+    }
+    const char *host = p + 3;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t) (end - host));
+    const char *rest = at != NULL ? at + 1 : host;
+    snprintf(out, cap, "%.*s%s%.*s", (int) (host - uri), uri, at != NULL ? "***@" : "",
+             (int) strcspn(rest, "?#"), rest);
+}
+
+/* The backend of uri's scheme (or alias), with what its open gets; NULL when none. */
+static const mf_store_vtable *backend_of(const char *uri, const char **ret_target)
+{
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+        const char *names[] = {backends[i]->scheme, backends[i]->alias};
+        for (size_t k = 0; k < 2; k++) {
+            size_t n = names[k] != NULL ? strlen(names[k]) : 0;
+            if (n > 0 && strncmp(uri, names[k], n) == 0 && uri[n] == ':') {
+                *ret_target = uri + n + 1;
+                return backends[i];
+            }
+        }
+    }
+    return NULL;
+}
 
 mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *diag)
 {
     if (uri == NULL || ret == NULL) {
         return mf_diag_set(diag, MF_EINVAL, NULL, "invalid argument");
     }
-    const mf_store_vtable *vt = NULL;
     const char *target = NULL;
-    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
-        size_t n = strlen(backends[i]->scheme);
-        if (strncmp(uri, backends[i]->scheme, n) == 0 && uri[n] == ':') {
-            vt = backends[i];
-            target = uri + n + 1;
-            break;
-        }
-    }
+    const mf_store_vtable *vt = backend_of(uri, &target);
     if (vt == NULL) {
         /* Quote the scheme only: the rest of a URI may carry a password. */
         const char *colon = strchr(uri, ':');
         if (colon == NULL) {
             return mf_diag_set(diag, MF_EINVAL, NULL,
-                               "store URI \"%.40s\" has no scheme: supported: sqlite:PATH", uri);
+                               "store URI \"%.40s\" has no scheme: " SUPPORTED, uri);
         }
-        return mf_diag_set(diag, MF_EINVAL, NULL,
-                           "unknown store scheme \"%.*s\": supported: sqlite:PATH",
+        return mf_diag_set(diag, MF_EINVAL, NULL, "unknown store scheme \"%.*s\": " SUPPORTED,
                            (int) (colon - uri < 40 ? colon - uri : 40), uri);
     }
     if (target[0] == '\0') {
@@ -185,7 +218,7 @@ mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *diag)
     if (s == NULL) {
         return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
     }
-    mf_err rc = vt->open(target, &s->b, diag);
+    mf_err rc = vt->open(vt->whole_uri ? uri : target, &s->b, diag);
     if (rc != MF_OK) {
         free(s);
         return rc;

@@ -3,8 +3,8 @@
  * store.h - the job store: jobs, their event logs and their results, durable
  * across restarts and kill -9.
  *
- * An interface with backends chosen by URI: "sqlite:PATH" now (store_sqlite.c),
- * "postgres://..." later behind the same functions, so the scheduler, the
+ * An interface with backends chosen by URI: "sqlite:PATH" (store_sqlite.c) and
+ * "postgres://..." (store_pg.c) behind the same functions, so the scheduler, the
  * routes and the streaming code never know which one runs.  Events are
  * appended here and streamed from here, so a client can resume a stream
  * (Last-Event-ID) from any replica and after any restart.
@@ -82,11 +82,20 @@ typedef struct mf_store mf_store;
 
 /**
  * Opens (creating when absent) the store named by uri: "sqlite:PATH" (PATH a
- * file; ":memory:" for tests).  Errors: MF_EINVAL (unknown scheme), MF_EIO
+ * file; ":memory:" for tests), or a PostgreSQL database: "postgres://...",
+ * "postgresql://..." (libpq's URI) or "postgres:KEY=VALUE ..." (its keyword
+ * form); the schema is created in it when absent (docs/postgres.md).  Errors: MF_EINVAL (unknown scheme), MF_EIO
  * (cannot open or create; diag says why), MF_EFORMAT (a file that is not a
  * Manifold store or of a newer schema version), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *diag);
+
+/**
+ * uri fit for a log line: postgres:// + "***@" + host/db, without the user, password
+ * or query of a URI; a keyword connection string ("host=... password=...")
+ * is not quoted at all.  out gets at most cap bytes, NUL-terminated.
+ */
+void mf_store_uri_redacted(const char *uri, char *out, size_t cap);
 
 /** Closes the store; accepts NULL. */
 void mf_store_close(mf_store *s);

@@ -8,7 +8,7 @@
  * ranges, which payload goes with which final state) and the mf_store handle
  * itself.  A backend therefore receives only arguments that already satisfy
  * store.h, and its job is the storage semantics: transactions, atomic claims,
- * gap-free event sequences.  Adding PostgreSQL means one more vtable here and
+ * gap-free event sequences.  PostgreSQL (store_pg*.c) is one more vtable here and
  * one more scheme in store.c; no caller changes.
  *
  * Each backend function has the contract of the store.h function of the same
@@ -24,7 +24,9 @@
 
 typedef struct mf_store_vtable {
     const char *scheme; /* "sqlite": the URI prefix before ':' */
-    /* target: the URI after "scheme:", non-empty. */
+    const char *alias;  /* another name of the scheme ("postgresql"), or NULL */
+    bool whole_uri;     /* open gets the whole URI (libpq parses it), not the target */
+    /* target: the URI after "scheme:", non-empty (or the whole URI: whole_uri). */
     mf_err (*open)(const char *target, void **ret, mf_diag *diag);
     void (*close)(void *b); /* b is never NULL */
     mf_err (*ping)(void *b);
@@ -54,5 +56,7 @@ typedef struct mf_store_vtable {
 
 /* store_sqlite.c */
 extern const mf_store_vtable mf_store_sqlite_vtable;
+/* store_pg.c */
+extern const mf_store_vtable mf_store_pg_vtable;
 
 #endif /* MF_STORE_IMPL_H */

@@ -7,7 +7,7 @@
 set -eu
 
 PACKAGES="build-essential meson ninja-build pkg-config libopenblas-dev check \
-libmicrohttpd-dev libjansson-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev python3 \
+libmicrohttpd-dev libjansson-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libssl-dev python3 \
 clang libclang-rt-14-dev $*"
 
 missing=""

@@ -44,16 +44,17 @@ def summary(name, tmp):
 
 
 class Daemon:
-    """manifoldd on 127.0.0.1:<any port>, its store and model store under tmp."""
+    """manifoldd on 127.0.0.1:<any port>, its store (unless store names one) and model
+    store under tmp."""
 
-    def __init__(self, daemon, models, tmp, *extra, openapi=None):
+    def __init__(self, daemon, models, tmp, *extra, openapi=None, store=None):
         self.port_file = os.path.join(tmp, "port")
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         self.log = open(os.path.join(tmp, "daemon.log"), "a")
         args = [daemon, "--listen", "127.0.0.1:0", "--models", models,
                 "--model-store", os.path.join(tmp, "models"),
-                "--store", "sqlite:" + os.path.join(tmp, "jobs.db"),
+                "--store", store or "sqlite:" + os.path.join(tmp, "jobs.db"),
                 "--port-file", self.port_file, "--heartbeat", "0.5",
                 "--max-body", "65536", "--max-upload", "4000000",
                 "--cors", "https://app.example"] + list(extra)

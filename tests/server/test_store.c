@@ -12,6 +12,11 @@
  *
  * Databases are ":memory:" unless the test is about files; those live in a
  * fresh mkdtemp directory under /tmp that the test removes.
+ *
+ * With MF_TEST_PG_URI set (tests/pg/with_pg.sh) every test that is not about
+ * SQLite files runs against that PostgreSQL database instead, wiped before
+ * each test (test server-store-pg); the PostgreSQL-only tests are in
+ * test_store_pg.c.
  */
 #include <dirent.h>
 #include <math.h>
@@ -26,6 +31,7 @@
 
 #include <check.h>
 
+#include "pg_util.h"
 #include "store.h"
 #include "test_util.h"
 
@@ -49,8 +55,15 @@ static mf_store *open_uri(const char *uri)
     return s;
 }
 
+/* The PostgreSQL database of the run, or NULL: SQLite. */
+static const char *pg_uri;
+
 static mf_store *open_mem(void)
 {
+    if (pg_uri != NULL) {
+        pg_wipe(pg_uri);
+        return open_uri(pg_uri);
+    }
     return open_uri(MEM_URI);
 }
 
@@ -195,6 +208,29 @@ static bool file_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+/* A fresh store that several handles can open: a file in a new directory (dir, path),
+ * or the wiped PostgreSQL database (dir and path ""). */
+static void fresh_uri(char *dir, size_t dir_cap, char *path, size_t path_cap, char *uri,
+                      size_t uri_cap)
+{
+    if (pg_uri != NULL) {
+        pg_wipe(pg_uri);
+        dir[0] = path[0] = '\0';
+        snprintf(uri, uri_cap, "%s", pg_uri);
+        return;
+    }
+    make_tmpdir(dir, dir_cap);
+    snprintf(path, path_cap, "%s/jobs.db", dir);
+    snprintf(uri, uri_cap, "sqlite:%s", path);
+}
+
+static void fresh_done(const char *dir)
+{
+    if (dir[0] != '\0') {
+        remove_tmpdir(dir);
+    }
+}
+
 /* Raw SQLite access, to inspect or forge files behind the store's back. */
 static sqlite3 *raw_open(const char *path)
 {
@@ -232,6 +268,12 @@ static long long raw_int(const char *path, const char *sql)
     char buf[64];
     raw_text(path, sql, buf, sizeof buf);
     return strtoll(buf, NULL, 10);
+}
+
+/* raw_int on the store of fresh_uri: the file at path, or the PostgreSQL database. */
+static long long db_int(const char *path, const char *sql)
+{
+    return pg_uri != NULL ? pg_raw_int(pg_uri, sql) : raw_int(path, sql);
 }
 
 /* ---- states and records -------------------------------------------------------- */
@@ -1094,10 +1136,8 @@ END_TEST
 
 START_TEST(test_expire)
 {
-    char dir[64], path[128], uri[160];
-    make_tmpdir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/jobs.db", dir);
-    snprintf(uri, sizeof uri, "sqlite:%s", path);
+    char dir[64], path[128], uri[512];
+    fresh_uri(dir, sizeof dir, path, sizeof path, uri, sizeof uri);
     mf_store *s = open_uri(uri);
     add_job(s, "f1", "sample", "", 1);
     add_job(s, "f2", "sample", "", 1);
@@ -1152,10 +1192,10 @@ START_TEST(test_expire)
     mf_store_close(s);
 
     /* on disk: exactly the events of the three live jobs, none orphaned */
-    ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM events"), 3);
+    ck_assert_int_eq(db_int(path, "SELECT count(*) FROM events"), 3);
     ck_assert_int_eq(
-        raw_int(path, "SELECT count(*) FROM events WHERE job_id NOT IN (SELECT id FROM jobs)"), 0);
-    remove_tmpdir(dir);
+        db_int(path, "SELECT count(*) FROM events WHERE job_id NOT IN (SELECT id FROM jobs)"), 0);
+    fresh_done(dir);
 }
 
 END_TEST
@@ -1290,12 +1330,13 @@ static void open_fails(const char *uri, mf_err want, const char *needle)
 
 START_TEST(test_open_errors)
 {
-    open_fails("postgres://user:secret@db/manifold", MF_EINVAL, "sqlite:PATH");
+    open_fails("mysql://user:secret@db/manifold", MF_EINVAL, "sqlite:PATH");
     mf_diag d = {0};
     mf_store *s = NULL;
-    ck_assert_int_eq(mf_store_open("postgres://user:secret@db/manifold", &s, &d), MF_EINVAL);
+    ck_assert_int_eq(mf_store_open("mysql://user:secret@db/manifold", &s, &d), MF_EINVAL);
     ck_assert_ptr_null(strstr(d.msg, "secret")); /* no credentials in logs */
-    ck_assert_ptr_nonnull(strstr(d.msg, "postgres"));
+    ck_assert_ptr_nonnull(strstr(d.msg, "mysql"));
+    ck_assert_ptr_nonnull(strstr(d.msg, "postgres://"));
     open_fails("", MF_EINVAL, "sqlite:PATH");
     open_fails("jobs.db", MF_EINVAL, "sqlite:PATH");
     open_fails("SQLITE:jobs.db", MF_EINVAL, "sqlite:PATH");
@@ -1472,9 +1513,8 @@ static void *append_worker(void *p)
  * on one file, serialised by SQLite's locks and the busy timeout alone). */
 START_TEST(test_concurrent_append)
 {
-    char dir[64], uri[160];
-    make_tmpdir(dir, sizeof dir);
-    snprintf(uri, sizeof uri, "sqlite:%s/jobs.db", dir);
+    char dir[64], path[128], uri[512];
+    fresh_uri(dir, sizeof dir, path, sizeof path, uri, sizeof uri);
     mf_store *s = open_uri(uri);
     add_job(s, "hot", "train", "", 1);
     claim_ok(s, "hot", 2);
@@ -1541,7 +1581,7 @@ START_TEST(test_concurrent_append)
     free(seen);
     free(args);
     mf_store_close(s);
-    remove_tmpdir(dir);
+    fresh_done(dir);
 }
 
 END_TEST
@@ -1565,9 +1605,8 @@ static void *claim_worker(void *p)
 /* _i = 0: both threads share one store handle; _i = 1: each has its own (two replicas). */
 START_TEST(test_concurrent_claim)
 {
-    char dir[64], uri[160];
-    make_tmpdir(dir, sizeof dir);
-    snprintf(uri, sizeof uri, "sqlite:%s/jobs.db", dir);
+    char dir[64], path[128], uri[512];
+    fresh_uri(dir, sizeof dir, path, sizeof path, uri, sizeof uri);
     mf_store *s = open_uri(uri);
     for (int i = 0; i < CLAIM_JOBS; i++) {
         char id[16];
@@ -1606,18 +1645,24 @@ START_TEST(test_concurrent_claim)
         mf_store_close(other);
     }
     mf_store_close(s);
-    remove_tmpdir(dir);
+    fresh_done(dir);
 }
 
 END_TEST
 
 static Suite *store_suite(void)
 {
-    Suite *s = suite_create("store");
+    pg_uri = getenv("MF_TEST_PG_URI");
+    if (pg_uri != NULL && pg_uri[0] == '\0') {
+        pg_uri = NULL;
+    }
+    Suite *s = suite_create(pg_uri != NULL ? "store-pg" : "store");
 
     TCase *tc = tcase_create("records");
     tcase_add_test(tc, test_state_names);
-    tcase_add_test(tc, test_migrate_v1);
+    if (pg_uri == NULL) {
+        tcase_add_test(tc, test_migrate_v1); /* an SQLite file of version 1 */
+    }
     tcase_add_test(tc, test_record_helpers);
     tcase_add_test(tc, test_insert_get_round_trip);
     tcase_add_test(tc, test_duplicate_and_unknown);
@@ -1641,10 +1686,12 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_jobs_queued);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("files");
-    tcase_add_test(tc, test_persistence);
-    tcase_add_test(tc, test_open_errors);
-    suite_add_tcase(s, tc);
+    if (pg_uri == NULL) { /* SQLite files; test_store_pg.c has their PostgreSQL kin */
+        tc = tcase_create("files");
+        tcase_add_test(tc, test_persistence);
+        tcase_add_test(tc, test_open_errors);
+        suite_add_tcase(s, tc);
+    }
 
     tc = tcase_create("concurrency");
     tcase_set_timeout(tc, 120);

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_pg_int.h - what the files of the PostgreSQL job store backend share;
+ * nothing outside server/store_pg*.c includes this.
+ *
+ *   store_pg.c        connect (URI, password file), schema and its versions,
+ *                     close, ping, probe, the vtable
+ *   store_pg_conn.c   the connection: SQLSTATEs as mf_err, statements with
+ *                     parameters, reconnecting, the begin/end frame
+ *   store_pg_jobs.c   insert, get, list, queued, claim, progress, metrics, finish
+ *   store_pg_maint.c  event_append, events_after, recover, expire, count_states
+ *
+ * One connection per store, guarded by the store's mutex for the whole of
+ * every operation; every operation is one transaction:
+ *
+ *     mf_err err = mf__pg_begin(b, read_only);   (lock, reconnect if needed, BEGIN)
+ *     if (err == MF_OK) { ...the work, each step only while err is MF_OK... }
+ *     return mf__pg_end(b, err);                 (COMMIT or ROLLBACK, unlock)
+ *
+ * Other stores (other replicas) on the same database coordinate through
+ * PostgreSQL: a claim is one conditional UPDATE, an event append locks its
+ * job's row (SELECT ... FOR UPDATE) before it takes the next seq.
+ *
+ * Every statement is sent with PQexecParams, client data only ever as
+ * parameters (text format); numbers travel as decimal text.
+ */
+#ifndef MF_STORE_PG_INT_H
+#define MF_STORE_PG_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store_impl.h"
+
+/* The columns mf__pg_read_job expects, in order; listings put NULL for the big payloads. */
+#define MF__PG_JOB_COLS_FULL                                                            \
+    "id, type, model, state, params, result, error, metrics, done, total, created_at, " \
+    "started_at, finished_at, attempts, last_seq, owner"
+#define MF__PG_JOB_COLS_LIST                                                     \
+    "id, type, model, state, NULL, NULL, error, NULL, done, total, created_at, " \
+    "started_at, finished_at, attempts, last_seq, owner"
+
+/* The backend handle: the `void *b` of store_impl.h. */
+typedef struct mf__pg_store {
+    pthread_mutex_t mu; /* held for the whole of every operation */
+    PGconn *conn;
+    char where[192]; /* "database D on host H port P": for messages, never a password */
+} mf__pg_store;
+
+/* A number as the decimal text of a parameter. */
+typedef struct mf__pg_num {
+    char s[40];
+} mf__pg_num;
+
+mf__pg_num mf__pg_i64(int64_t v);
+/* uint64 fields are stored as their int64 bit pattern (bigint is signed). */
+mf__pg_num mf__pg_u64(uint64_t v);
+/* Exact (17 significant digits); infinities as PostgreSQL spells them. */
+mf__pg_num mf__pg_dbl(double v);
+
+/* ---- store_pg_conn.c ------------------------------------------------------------- */
+
+/** A failed result as an mf_err: SQLSTATE 53100 (disk full) MF_ENOSPC, 23505 (unique)
+ *  MF_EBUSY, class 22 (bad data) MF_EINVAL, 53200 MF_ENOMEM, everything else MF_EIO. */
+MF_MUST_CHECK mf_err mf__pg_result_err(const PGresult *res);
+
+/**
+ * Runs sql with n text parameters (NULL: SQL NULL).  MF_OK when it succeeded;
+ * then *ret (when ret is not NULL) is its result, for the caller to PQclear.
+ * On failure *ret is NULL.
+ */
+MF_MUST_CHECK mf_err mf__pg_exec(mf__pg_store *b, const char *sql, int n, const char *const *params,
+                                 PGresult **ret);
+
+/** The settings every session needs (numbers that round-trip, UTF-8), after each connect. */
+MF_MUST_CHECK mf_err mf__pg_session_setup(mf__pg_store *b);
+
+/** Makes sure the connection is up, resetting it with a short bounded back-off: MF_EIO
+ *  when the server cannot be reached.  The mutex is held. */
+MF_MUST_CHECK mf_err mf__pg_connected(mf__pg_store *b);
+
+/**
+ * Starts an operation: takes the mutex, reconnects when the connection is
+ * down and opens a transaction (READ ONLY REPEATABLE READ when read_only: one
+ * snapshot for every statement).  A connection found dead by the BEGIN itself
+ * (the server restarted since the last call) is reset and the BEGIN tried
+ * once more: nothing was done yet.  Whatever it returns, the operation ends
+ * with mf__pg_end(b, err).
+ */
+MF_MUST_CHECK mf_err mf__pg_begin(mf__pg_store *b, bool read_only);
+
+/** Ends an operation: COMMIT when err is MF_OK (its failure is returned), else ROLLBACK;
+ *  releases the mutex. */
+MF_MUST_CHECK mf_err mf__pg_end(mf__pg_store *b, mf_err err);
+
+/* Column readers for row i of res; they distrust the data (another writer, a hand edit). */
+MF_MUST_CHECK mf_err mf__pg_col_fixed(const PGresult *res, int i, int col, char *buf, size_t cap);
+MF_MUST_CHECK mf_err mf__pg_col_dup(const PGresult *res, int i, int col, char **ret);
+MF_MUST_CHECK mf_err mf__pg_col_i64(const PGresult *res, int i, int col, int64_t *ret);
+MF_MUST_CHECK mf_err mf__pg_col_dbl(const PGresult *res, int i, int col, double *ret);
+MF_MUST_CHECK mf_err mf__pg_col_state(const PGresult *res, int i, int col, mf_job_state *ret);
+
+/* ---- store_pg_jobs.c: steps the other operations share --------------------------- */
+
+typedef struct mf__pg_job_head {
+    mf_job_state state;
+    uint64_t last_seq;
+    double created_at;
+} mf__pg_job_head;
+
+/** State, last seq and creation time of job id (MF_ENOTFOUND when none); lock: FOR UPDATE
+ *  of its row until the transaction ends. */
+MF_MUST_CHECK mf_err mf__pg_job_head_get(mf__pg_store *b, const char *id, bool lock,
+                                         mf__pg_job_head *ret);
+/** Row i of a MF__PG_JOB_COLS_* result into *ret (owned strings; nothing on failure). */
+MF_MUST_CHECK mf_err mf__pg_read_job(const PGresult *res, int i, mf_job_rec *ret);
+/** The job read inside the current transaction. */
+MF_MUST_CHECK mf_err mf__pg_job_read(mf__pg_store *b, const char *id, mf_job_rec *ret);
+/** Final state, payloads, finished_at and last_seq of a job. */
+MF_MUST_CHECK mf_err mf__pg_set_final(mf__pg_store *b, const char *id, mf_job_state final,
+                                      const char *result, const char *error, double now,
+                                      uint64_t seq);
+/** The seq of job id's next event while its log is open (row locked): MF_ENOTFOUND,
+ *  MF_EBUSY (final), MF_ERANGE. */
+MF_MUST_CHECK mf_err mf__pg_log_next_seq(mf__pg_store *b, const char *id, uint64_t *ret);
+/** Inserts one event row; the caller keeps jobs.last_seq in step in the same transaction. */
+MF_MUST_CHECK mf_err mf__pg_put_event(mf__pg_store *b, const char *id, uint64_t seq,
+                                      const char *name, const char *data);
+
+/* ---- the operations: the store_impl.h contracts, b an mf__pg_store --------------- */
+
+/* store_pg_jobs.c */
+MF_MUST_CHECK mf_err mf__pg_job_insert(void *b, const mf_job_rec *r, const char *first_event_data);
+MF_MUST_CHECK mf_err mf__pg_job_get(void *b, const char *id, mf_job_rec *ret);
+MF_MUST_CHECK mf_err mf__pg_job_list(void *b, const mf_job_filter *f, mf_job_rec **ret,
+                                     size_t *ret_n);
+MF_MUST_CHECK mf_err mf__pg_jobs_queued(void *b, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
+MF_MUST_CHECK mf_err mf__pg_job_claim(void *b, const char *id, double now);
+MF_MUST_CHECK mf_err mf__pg_job_progress(void *b, const char *id, uint64_t done, uint64_t total);
+MF_MUST_CHECK mf_err mf__pg_job_metrics(void *b, const char *id, const char *metrics);
+MF_MUST_CHECK mf_err mf__pg_job_finish(void *b, const char *id, mf_job_state final,
+                                       const char *result, const char *error,
+                                       const char *final_event_data, double now);
+
+/* store_pg_maint.c */
+MF_MUST_CHECK mf_err mf__pg_event_append(void *b, const char *id, const char *name,
+                                         const char *data, uint64_t *ret_seq);
+MF_MUST_CHECK mf_err mf__pg_events_after(void *b, const char *id, uint64_t after, size_t max,
+                                         mf_event_rec **ret, size_t *ret_n);
+MF_MUST_CHECK mf_err mf__pg_recover(void *b, uint32_t max_attempts, mf_recover_event_fn event_data,
+                                    void *ctx, const char *fail_error, double now,
+                                    size_t *ret_requeued, size_t *ret_failed);
+MF_MUST_CHECK mf_err mf__pg_expire(void *b, double before, size_t *ret_n);
+MF_MUST_CHECK mf_err mf__pg_count_states(void *b, const char *owner, uint64_t counts[5]);
+
+#endif /* MF_STORE_PG_INT_H */

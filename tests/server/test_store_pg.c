@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_store_pg.c - what only the PostgreSQL job store (server/store_pg*.c)
+ * has; the store's common tests run on it too (test_store.c, test
+ * server-store-pg).  Run under tests/pg/with_pg.sh: MF_TEST_PG_URI names
+ * the database, MF_TEST_PG_CTL stops and starts its server.
+ *
+ * The URI forms (postgres://, postgresql://, the keyword form); schema
+ * creation by two "replicas" at once; a schema version newer than this build
+ * and another application's tables (MF_EFORMAT, left untouched); two handles
+ * on one database (a job inserted through one is read through the other, a
+ * claim is exclusive, the log goes on where the other left it, close and
+ * reopen keep everything); the server stopped under an open store (calls
+ * answer MF_EIO, then heal without reopening) and restarted (the next call
+ * reconnects by itself); passwords never in a diag message or a redacted URI.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "pg_util.h"
+#include "store.h"
+#include "test_util.h"
+
+#define QUEUED_EV "{\"state\":\"queued\"}"
+
+static const char *pg_uri, *pg_dir, *pg_ctl;
+
+static mf_store *open_ok(const char *uri)
+{
+    mf_store *s = NULL;
+    mf_diag d = {0};
+    mf_err err = mf_store_open(uri, &s, &d);
+    ck_assert_msg(err == MF_OK, "open: %s: %s", mf_err_name(err), d.msg);
+    return s;
+}
+
+static void add_job(mf_store *s, const char *id, double created_at)
+{
+    mf_job_rec r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id, sizeof r.id, "%s", id);
+    snprintf(r.type, sizeof r.type, "train");
+    r.params = "{\"steps\":3}";
+    r.created_at = created_at;
+    mf_err err = mf_store_job_insert(s, &r, QUEUED_EV);
+    ck_assert_msg(err == MF_OK, "insert %s: %s", id, mf_err_name(err));
+}
+
+static void ctl(const char *action)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s %s", pg_ctl, action);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+/* ---- URIs and schema ------------------------------------------------------------ */
+
+START_TEST(test_uri_forms)
+{
+    pg_wipe(pg_uri);
+    char uri[512];
+    mf_store_close(open_ok(pg_uri)); /* postgres:///manifold?host=DIR&user=postgres */
+    snprintf(uri, sizeof uri, "postgresql:///manifold?host=%s&user=postgres", pg_dir);
+    mf_store *s = open_ok(uri);
+    add_job(s, "a", 1);
+    mf_store_close(s);
+    snprintf(uri, sizeof uri, "postgres:host=%s dbname=manifold user=postgres", pg_dir);
+    s = open_ok(uri);
+    mf_job_rec r;
+    ck_assert_int_eq(mf_store_job_get(s, "a", &r), MF_OK);
+    ck_assert_str_eq(r.params, "{\"steps\":3}");
+    mf_job_rec_done(&r);
+    ck_assert_int_eq(mf_store_ping(s), MF_OK);
+    ck_assert_int_eq(mf_store_probe(s), MF_OK);
+    mf_store_close(s);
+    ck_assert_int_eq(pg_raw_int(pg_uri, "SELECT value FROM manifold_meta"
+                                        " WHERE key = 'schema_version'"),
+                     1);
+}
+
+END_TEST
+
+static void *open_close(void *arg)
+{
+    mf_diag d = {0};
+    mf_store *s = NULL;
+    mf_err *err = arg;
+    *err = mf_store_open(pg_uri, &s, &d);
+    mf_store_close(s);
+    return NULL;
+}
+
+/* Replicas starting together: the advisory lock lets one create the schema. */
+START_TEST(test_schema_race)
+{
+    enum {
+        N = 4
+    };
+
+    for (int round = 0; round < 3; round++) {
+        pg_wipe(pg_uri);
+        pthread_t th[N];
+        mf_err errs[N];
+        for (int t = 0; t < N; t++) {
+            ck_assert_int_eq(pthread_create(&th[t], NULL, open_close, &errs[t]), 0);
+        }
+        for (int t = 0; t < N; t++) {
+            ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+            ck_assert_msg(errs[t] == MF_OK, "opener %d: %s", t, mf_err_name(errs[t]));
+        }
+        ck_assert_int_eq(pg_raw_int(pg_uri, "SELECT count(*) FROM manifold_meta"), 1);
+    }
+}
+
+END_TEST
+
+static void open_fails(const char *uri, mf_err want, const char *needle)
+{
+    mf_store *s = NULL;
+    mf_diag d = {0};
+    mf_err err = mf_store_open(uri, &s, &d);
+    ck_assert_msg(err == want, "open: %s, want %s (%s)", mf_err_name(err), mf_err_name(want),
+                  d.msg);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(d.msg, needle) != NULL, "\"%s\" lacks \"%s\"", d.msg, needle);
+}
+
+START_TEST(test_newer_and_foreign)
+{
+    pg_wipe(pg_uri);
+    mf_store_close(open_ok(pg_uri));
+    pg_raw_exec(pg_uri, "UPDATE manifold_meta SET value = 7 WHERE key = 'schema_version'");
+    open_fails(pg_uri, MF_EFORMAT, "schema version 7, newer");
+    pg_raw_exec(pg_uri, "DELETE FROM manifold_meta");
+    open_fails(pg_uri, MF_EFORMAT, "no valid schema version");
+
+    /* another application's "jobs": refused and left as it was */
+    pg_wipe(pg_uri);
+    pg_raw_exec(pg_uri, "CREATE TABLE jobs (x int); INSERT INTO jobs VALUES (42)");
+    open_fails(pg_uri, MF_EFORMAT, "not a Manifold job store");
+    ck_assert_int_eq(pg_raw_int(pg_uri, "SELECT x FROM jobs"), 42);
+    ck_assert_int_eq(pg_raw_int(pg_uri, "SELECT count(*) FROM pg_tables"
+                                        " WHERE tablename = 'manifold_meta'"),
+                     0);
+    pg_raw_exec(pg_uri, "DROP TABLE jobs");
+}
+
+END_TEST
+
+/* ---- two replicas on one database -------------------------------------------------- */
+
+START_TEST(test_two_handles)
+{
+    pg_wipe(pg_uri);
+    mf_store *a = open_ok(pg_uri), *b = open_ok(pg_uri);
+    add_job(a, "j1", 1.5);
+    add_job(b, "j2", 2.25);
+    mf_job_rec r;
+    ck_assert_int_eq(mf_store_job_get(b, "j1", &r), MF_OK); /* written by a, read by b */
+    ck_assert(r.created_at == 1.5);
+    ck_assert_uint_eq(r.last_seq, 1);
+    mf_job_rec_done(&r);
+    ck_assert_int_eq(mf_store_job_insert(b, &(mf_job_rec){.id = "j1", .type = "t"}, QUEUED_EV),
+                     MF_EBUSY);
+
+    ck_assert_int_eq(mf_store_job_claim(a, "j1", 3), MF_OK);
+    ck_assert_int_eq(mf_store_job_claim(b, "j1", 3), MF_EBUSY); /* claimed by the other */
+    uint64_t seq = 0;
+    ck_assert_int_eq(mf_store_event_append(a, "j1", "progress", "{\"i\":1}", &seq), MF_OK);
+    ck_assert_uint_eq(seq, 2);
+    ck_assert_int_eq(mf_store_event_append(b, "j1", "progress", "{\"i\":2}", &seq), MF_OK);
+    ck_assert_uint_eq(seq, 3);
+    ck_assert_int_eq(mf_store_job_finish(b, "j1", MF_JOB_SUCCEEDED, "{}", NULL, "{}", 4), MF_OK);
+    ck_assert_int_eq(mf_store_event_append(a, "j1", "progress", "{}", &seq), MF_EBUSY);
+    ck_assert_int_eq(mf_store_job_finish(a, "j1", MF_JOB_FAILED, NULL, "{}", "{}", 5), MF_EBUSY);
+
+    /* closed and opened again: all there */
+    mf_store_close(a);
+    mf_store_close(b);
+    a = open_ok(pg_uri);
+    mf_event_rec *ev = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(mf_store_events_after(a, "j1", 0, 100, &ev, &n), MF_OK);
+    ck_assert_uint_eq(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(ev[i].seq, i + 1);
+    }
+    ck_assert_str_eq(ev[2].data, "{\"i\":2}");
+    mf_event_recs_free(ev, n);
+    uint64_t counts[5];
+    ck_assert_int_eq(mf_store_count_states(a, counts), MF_OK);
+    ck_assert_uint_eq(counts[MF_JOB_QUEUED], 1);
+    ck_assert_uint_eq(counts[MF_JOB_SUCCEEDED], 1);
+    mf_store_close(a);
+}
+
+END_TEST
+
+/* ---- the server goes away --------------------------------------------------------- */
+
+START_TEST(test_server_stops)
+{
+    pg_wipe(pg_uri);
+    mf_store *s = open_ok(pg_uri);
+    add_job(s, "x", 1);
+    ck_assert_int_eq(mf_store_writable(s), MF_OK);
+
+    ctl("stop");
+    mf_job_rec r;
+    ck_assert_int_eq(mf_store_ping(s), MF_EIO);
+    ck_assert_int_eq(mf_store_job_get(s, "x", &r), MF_EIO);
+    ck_assert_int_eq(mf_store_job_claim(s, "x", 2), MF_EIO);
+    ck_assert_int_eq(mf_store_writable(s), MF_EIO);
+    ck_assert_int_eq(mf_store_probe(s), MF_EIO);
+
+    ctl("start"); /* the same store heals: no reopen */
+    ck_assert_int_eq(mf_store_ping(s), MF_OK);
+    ck_assert_int_eq(mf_store_job_claim(s, "x", 2), MF_OK);
+    ck_assert_int_eq(mf_store_writable(s), MF_OK);
+
+    /* restarted between two calls: the next call reconnects by itself */
+    ctl("restart");
+    uint64_t seq = 0;
+    ck_assert_int_eq(mf_store_event_append(s, "x", "progress", "{}", &seq), MF_OK);
+    ck_assert_uint_eq(seq, 2);
+    ctl("restart");
+    ck_assert_int_eq(mf_store_job_get(s, "x", &r), MF_OK);
+    ck_assert_int_eq(r.state, MF_JOB_RUNNING);
+    ck_assert_uint_eq(r.last_seq, 2);
+    mf_job_rec_done(&r);
+    mf_store_close(s);
+}
+
+END_TEST
+
+/* ---- passwords ---------------------------------------------------------------------- */
+
+START_TEST(test_password_never_shown)
+{
+    char uri[512];
+    mf_diag d = {0};
+    mf_store *s = NULL;
+    /* a database that does not exist: the open fails with libpq's message */
+    snprintf(uri, sizeof uri, "postgres://postgres:Sekrit42@/nosuchdb?host=%s", pg_dir);
+    ck_assert_int_eq(mf_store_open(uri, &s, &d), MF_EIO);
+    ck_assert_ptr_nonnull(strstr(d.msg, "nosuchdb"));
+    ck_assert_msg(strstr(d.msg, "Sekrit42") == NULL, "%s", d.msg);
+    snprintf(uri, sizeof uri, "postgres:host=%s dbname=nosuchdb password=Sekrit42", pg_dir);
+    ck_assert_int_eq(mf_store_open(uri, &s, &d), MF_EIO);
+    ck_assert_msg(strstr(d.msg, "Sekrit42") == NULL, "%s", d.msg);
+
+    /* MANIFOLD_STORE_PASSWORD_FILE: read (trust auth ignores it), never quoted */
+    char pw[600];
+    snprintf(pw, sizeof pw, "%s/pw", pg_dir);
+    FILE *fp = fopen(pw, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("FileSekrit\n", fp);
+    fclose(fp);
+    setenv("MANIFOLD_STORE_PASSWORD_FILE", pw, 1);
+    mf_store_close(open_ok(pg_uri));
+    snprintf(uri, sizeof uri, "postgres:///nosuchdb?host=%s", pg_dir);
+    ck_assert_int_eq(mf_store_open(uri, &s, &d), MF_EIO);
+    ck_assert_msg(strstr(d.msg, "FileSekrit") == NULL, "%s", d.msg);
+    unlink(pw);
+    ck_assert_int_eq(mf_store_open(pg_uri, &s, &d), MF_EIO); /* named, but missing */
+    ck_assert_ptr_nonnull(strstr(d.msg, "MANIFOLD_STORE_PASSWORD_FILE"));
+    unsetenv("MANIFOLD_STORE_PASSWORD_FILE");
+
+    /* what the daemon logs */
+    static const char *const cases[][2] = {
+        {"postgres://u:Sekrit42@db.example:5433/jobs?sslmode=require",
+         "postgres://***@db.example:5433/jobs"},
+        {"postgresql://db/jobs?password=Sekrit42", "postgresql://db/jobs"},
+        {"postgres:host=db password=Sekrit42", "(a connection string)"},
+        {"sqlite:var/manifold.db", "sqlite:var/manifold.db"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[256];
+        mf_store_uri_redacted(cases[i][0], out, sizeof out);
+        ck_assert_str_eq(out, cases[i][1]);
+    }
+}
+
+END_TEST
+
+static Suite *store_pg_suite(void)
+{
+    pg_uri = getenv("MF_TEST_PG_URI");
+    pg_dir = getenv("MF_TEST_PG_DIR");
+    pg_ctl = getenv("MF_TEST_PG_CTL");
+    if (pg_uri == NULL || pg_dir == NULL || pg_ctl == NULL) {
+        fprintf(stderr, "test_store_pg: run under tests/pg/with_pg.sh\n");
+        exit(77); /* skipped */
+    }
+    Suite *s = suite_create("store_pg");
+    TCase *tc = tcase_create("pg");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_uri_forms);
+    tcase_add_test(tc, test_schema_race);
+    tcase_add_test(tc, test_newer_and_foreign);
+    tcase_add_test(tc, test_two_handles);
+    tcase_add_test(tc, test_server_stops);
+    tcase_add_test(tc, test_password_never_shown);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+MF_TEST_MAIN(store_pg_suite)
