@@ -76,11 +76,11 @@ stop_pid() { # FILE NAME SIGNAL SECONDS
         p=$(head -n 1 "$1")
         kill "-$3" "$p" 2>/dev/null || true
         t=0
-        while kill -0 "$p" 2>/dev/null && [ "$t" -lt $(($4 * 10)) ]; do
+        while alive "$1" "$2" && [ "$t" -lt $(($4 * 10)) ]; do
             sleep 0.1
             t=$((t + 1))
         done
-        if kill -0 "$p" 2>/dev/null; then
+        if alive "$1" "$2"; then
             say "$2 (pid $p) still runs after $4 s: SIGKILL"
             kill -KILL "$p" 2>/dev/null || true
         fi
