@@ -21,36 +21,19 @@ import sys
 import tempfile
 import time
 
-FAILED = []
-PASSED = [0]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
+from harness import FAILED, PASSED, Daemon, check, metric  # noqa: E402
 
 
-def check(cond, what):
-    if cond:
-        PASSED[0] += 1
-    else:
-        FAILED.append(what)
-        print("FAIL", what, flush=True)
+def at(port):
+    """A harness Daemon's request methods for a daemon (or nginx) that runs already."""
+    d = Daemon.__new__(Daemon)
+    d.port = port
+    return d
 
 
-def req(port, method, path, body=None, headers=None, timeout=60):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    h = dict(headers or {})
-    if body is not None:
-        body = json.dumps(body)
-        h["Content-Type"] = "application/json"
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
-
-
-def metric(text, name):
-    for line in text.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
+def req(port, method, path, body=None, headers=None):
+    return at(port).req(method, path, body, headers)
 
 
 def running(pid):
