@@ -232,6 +232,11 @@ mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *diag)
     return MF_OK;
 }
 
+bool mf_store_shared(const mf_store *s)
+{
+    return s != NULL && s->vt->shared;
+}
+
 void mf_store_close(mf_store *s)
 {
     if (s == NULL) {

@@ -97,6 +97,10 @@ MF_MUST_CHECK mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *dia
  */
 void mf_store_uri_redacted(const char *uri, char *out, size_t cap);
 
+/** Whether several daemons may share the store (PostgreSQL): leases are renewed and
+ *  reclaimed only then; an SQLite file is one daemon's. */
+bool mf_store_shared(const mf_store *s);
+
 /** Closes the store; accepts NULL. */
 void mf_store_close(mf_store *s);
 
