@@ -465,7 +465,22 @@ mf_err mf__sched_reclaim(mf_sched *s)
         mf_log(MF_LOG_WARN, NULL, NULL,
                "leases expired (a replica stopped): %zu jobs re-queued here, %zu failed", rq, fl);
     }
-    requeue_ids(s, ids, rq);
+    for (size_t i = 0; i < rq; i++) {
+        uv_mutex_lock(&s->lock);
+        bool started = mf__sched_find_started(s, ids[i]) != NULL;
+        bool queued = list_find(&s->queued, ids[i]) != NULL; /* claims it when its turn comes */
+        uv_mutex_unlock(&s->lock);
+        if (!started && !queued) {
+            requeue_ids(s, &ids[i], 1);
+        } else if (started) {
+            /* Its lease expired while this replica ran it (the store was out of reach longer
+             * than a lease) and this replica found it first: it goes on here, under a new
+             * lease, rather than twice. */
+            mf_err ce = mf_store_job_claim(s->store, ids[i], mf_wall_s());
+            mf_log(MF_LOG_WARN, NULL, ids[i], "lease expired while the job ran here: %s",
+                   ce == MF_OK ? "claimed again, it goes on" : mf_strerror(ce));
+        }
+    }
     free(ids);
     return MF_OK;
 }

@@ -14,7 +14,10 @@
  *  - reclaim, every half lease: running jobs whose lease expired (their
  *    replica died) go back to the queue, or fail once out of attempts, and
  *    the ones queued again are queued here too, as at a restart: this replica
- *    claims and runs them (a fine-tuning job from its checkpoint).
+ *    claims and runs them (a fine-tuning job from its checkpoint).  A job it
+ *    finds that it still runs itself (its own lease expired: the database was
+ *    out of reach for longer than a lease) it claims again and lets go on,
+ *    rather than run it twice.
  *
  * So a job whose replica dies is running again elsewhere within about a lease
  * and a half.  An SQLite file is one daemon's: no timer runs, and recovery at
