@@ -86,6 +86,7 @@ struct mf_job {
     atomic_int cancel;
     bool started;                  /* claimed: running in the store */
     bool finished;                 /* a final state was reported */
+    bool lease_lost;               /* another replica took it over (scheduler: said once) */
     double created_at, started_at; /* Unix seconds */
     double queued_mono;            /* when it was queued (monotonic) */
     uint64_t done, total;

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -193,6 +194,24 @@ static int metrics_scope(const char *s)
     return -1;
 }
 
+/* This process as a replica of a shared job store: host-pid-start time, never reused, so
+ * a job it leaves running is taken over by lease expiry alone. */
+static mf_err set_replica(mf_store *store, double lease_s)
+{
+    char host[41] = "";
+    if (gethostname(host, sizeof host) != 0) {
+        snprintf(host, sizeof host, "host");
+    }
+    host[sizeof host - 1] = '\0';
+    char name[MF_ID_MAX + 1];
+    snprintf(name, sizeof name, "%s-%ld-%lld", host, (long) getpid(), (long long) time(NULL));
+    mf_err err = mf_store_set_lease(store, name, lease_s);
+    if (err == MF_OK && mf_store_shared(store)) {
+        mf_log(MF_LOG_INFO, NULL, NULL, "replica %s, job leases of %g s", name, lease_s);
+    }
+    return err;
+}
+
 /* The data sets, in <model store>/datasets, attached to the registry before the scheduler
  * starts (a job it recovers may train on one). */
 static mf_err open_datasets(const config *c, mf_registry *reg, mf_datasets **ret)
@@ -281,6 +300,7 @@ int main(int argc, char **argv)
         {"key-daily-flops", MF_OPT_FLOAT, &c.key_daily_flops, 0, 1e30, "FLOPs per API key per UTC day (sampling and jobs), 0 = no limit (0)"},
         {"key-max-bytes", MF_OPT_SIZE, &c.key_max_bytes, 0, 1e15, "bytes of models and datasets per API key, 0 = no limit (0)"},
         {"result-ttl", MF_OPT_FLOAT, &sc.result_ttl, 1, 1e9, "seconds finished jobs are kept (86400)"},
+        {"job-lease", MF_OPT_FLOAT, &sc.job_lease_s, 0.3, 3600, "seconds a replica holds a running job without renewing it; then another replica takes it over (PostgreSQL store; 30)"},
         {"drain-timeout", MF_OPT_FLOAT, &c.drain_timeout, 0, 3600, "seconds SIGTERM waits for running work (20)"},
         {"heartbeat", MF_OPT_FLOAT, &c.heartbeat, 0.1, 3600, "event-stream heartbeat period in seconds (15)"},
         {"slice", MF_OPT_FLOAT, &sc.slice_seconds, 0.001, 60, "seconds a job computes before yielding (0.2)"},
@@ -395,6 +415,11 @@ int main(int argc, char **argv)
         } else {
             mf_log(MF_LOG_ERROR, NULL, NULL, "cannot open the job store: %s", mf_strerror(err));
         }
+        goto out;
+    }
+    err = set_replica(store, sc.job_lease_s);
+    if (err != MF_OK) {
+        mf_log(MF_LOG_ERROR, NULL, NULL, "cannot name this replica: %s", mf_strerror(err));
         goto out;
     }
     size_t loaded = 0, skipped = 0;

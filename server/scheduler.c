@@ -60,6 +60,7 @@ mf_sched_cfg mf_sched_cfg_default(void)
                           .slice_seconds = 0.2,
                           .max_attempts = 2,
                           .result_ttl = 24 * 3600.0,
+                          .job_lease_s = 30,
                           .limits = mf_req_limits_default()};
 }
 
@@ -408,6 +409,7 @@ static void on_wake(uv_async_t *a)
         uv_close((uv_handle_t *) &s->wake, NULL);
         uv_close((uv_handle_t *) &s->tick, NULL);
         uv_close((uv_handle_t *) &s->retry, NULL);
+        mf__sched_lease_close(s);
         return;
     }
     retry_and_dispatch(s);
@@ -520,6 +522,7 @@ mf_err mf_sched_start(const mf_sched_cfg *cfg, mf_store *store, mf_registry *reg
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
     uv_timer_init(&s->loop, &s->retry);
     s->retry.data = s;
+    mf__sched_lease_start(s);
     for (size_t i = 0; i < s->n_workers; i++) {
         uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]);
     }

@@ -49,6 +49,9 @@ typedef struct mf_sched_cfg {
     double slice_seconds;       /* time slice of a job */
     uint32_t max_attempts;      /* a job interrupted by a crash is re-run until this many starts */
     double result_ttl;          /* seconds finished jobs are kept */
+    double job_lease_s;         /* a running job's lease (the store's, mf_store_set_lease): renewed
+                                 * every third of it, expired ones reclaimed every half (shared
+                                 * stores only); 0 = 30 */
     mf_req_limits limits;
 } mf_sched_cfg;
 

@@ -6,7 +6,8 @@
  * scheduler_jobs.c holds the jobs (submit, cancel, recovery at start, and the
  * host callbacks their reports arrive through); scheduler_store.c waits for a
  * job store that cannot write (back-off, probe, the jobs holding writes it
- * did not take).  Job types never see this header (tests/check_layering.sh).
+ * did not take); scheduler_lease.c renews the leases of the jobs it runs and
+ * reclaims those of dead replicas.  Job types never see this header (tests/check_layering.sh).
  */
 #ifndef MF_SCHEDULER_INT_H
 #define MF_SCHEDULER_INT_H
@@ -53,7 +54,8 @@ struct mf_sched {
     uv_loop_t loop;
     uv_async_t wake;
     uv_timer_t tick;
-    uv_timer_t retry; /* wakes the loop to try the job store again (scheduler_store.c) */
+    uv_timer_t retry;          /* wakes the loop to try the job store again (scheduler_store.c) */
+    uv_timer_t renew, reclaim; /* job leases (scheduler_lease.c) */
     uv_thread_t loop_thread;
     uv_mutex_t lock;
     uv_cond_t work_cv; /* workers wait for a task */
@@ -130,5 +132,19 @@ void mf__sched_host_init(mf_sched *s);
 
 /** Jobs left by the previous process: running ones recovered, queued ones re-queued. */
 MF_MUST_CHECK mf_err mf__sched_recover(mf_sched *s);
+
+/** Lock held: the job of id this replica has started (on a worker, paused, stalled), or NULL. */
+mf_job *mf__sched_find_started(mf_sched *s, const char *id);
+
+/** Loop thread: running jobs of dead replicas (expired leases) back to the queue, and here. */
+MF_MUST_CHECK mf_err mf__sched_reclaim(mf_sched *s);
+
+/* ---- scheduler_lease.c: job leases ------------------------------------------------- */
+
+/** Loop initialised: the lease timers, when the store is shared (mf_store_shared). */
+void mf__sched_lease_start(mf_sched *s);
+
+/** Loop thread, stopping: closes the lease timers. */
+void mf__sched_lease_close(mf_sched *s);
 
 #endif /* MF_SCHEDULER_INT_H */

@@ -217,8 +217,7 @@ static mf_job *list_find(const job_list *l, const char *id)
     return NULL;
 }
 
-/* Lock held: the job of id on a worker, paused, or waiting for the store, or NULL. */
-static mf_job *find_started(mf_sched *s, const char *id)
+mf_job *mf__sched_find_started(mf_sched *s, const char *id)
 {
     mf_job *p = list_find(&s->paused, id);
     if (p == NULL) {
@@ -261,7 +260,7 @@ static mf_job *list_remove(job_list *l, const char *id)
 bool mf_sched_cancel_requested(mf_sched *s, const char *id)
 {
     uv_mutex_lock(&s->lock);
-    mf_job *j = find_started(s, id);
+    mf_job *j = mf__sched_find_started(s, id);
     bool asked = j != NULL && atomic_load(&j->cancel) != 0;
     uv_mutex_unlock(&s->lock);
     return asked;
@@ -324,7 +323,7 @@ mf_err mf_sched_cancel(mf_sched *s, const char *id)
         return MF_OK;
     }
     /* on a worker, or waiting for the store: it stops at its next step boundary */
-    j = find_started(s, id);
+    j = mf__sched_find_started(s, id);
     if (j != NULL) {
         atomic_store(&j->cancel, 1);
     }
@@ -407,6 +406,19 @@ static void requeue(mf_sched *s, const mf_job_rec *r)
     mf_log(MF_LOG_WARN, NULL, r->id, "job failed after the restart: %s", msg);
 }
 
+/* The stored jobs of ids[0..n), queued in the store, made again and queued here. */
+static void requeue_ids(mf_sched *s, char (*ids)[MF_ID_MAX + 1], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mf_job_rec r;
+        memset(&r, 0, sizeof r);
+        if (mf_store_job_get(s->store, ids[i], &r) == MF_OK) {
+            requeue(s, &r);
+        }
+        mf_job_rec_done(&r);
+    }
+}
+
 /* Jobs left by the previous process: running ones recovered, queued ones re-queued. */
 mf_err mf__sched_recover(mf_sched *s)
 {
@@ -430,13 +442,44 @@ mf_err mf__sched_recover(mf_sched *s)
     if (err != MF_OK) {
         return err;
     }
-    for (size_t i = 0; i < n; i++) {
-        mf_job_rec r;
-        memset(&r, 0, sizeof r);
-        if (mf_store_job_get(s->store, ids[i], &r) == MF_OK) {
-            requeue(s, &r);
+    requeue_ids(s, ids, n);
+    free(ids);
+    return MF_OK;
+}
+
+mf_err mf__sched_reclaim(mf_sched *s)
+{
+    char *fail_err = mf_json_job_error(
+        "server_restart", "the replica running the job stopped while it ran, too many times");
+    char(*ids)[MF_ID_MAX + 1] = NULL;
+    size_t rq = 0, fl = 0;
+    mf_err err = fail_err == NULL
+                     ? MF_ENOMEM
+                     : mf_store_reclaim_expired(s->store, s->cfg.max_attempts, recover_event, NULL,
+                                                fail_err, mf_wall_s(), &ids, &rq, &fl);
+    free(fail_err);
+    if (err != MF_OK) {
+        return err;
+    }
+    if (rq + fl > 0) {
+        mf_log(MF_LOG_WARN, NULL, NULL,
+               "leases expired (a replica stopped): %zu jobs re-queued here, %zu failed", rq, fl);
+    }
+    for (size_t i = 0; i < rq; i++) {
+        uv_mutex_lock(&s->lock);
+        bool started = mf__sched_find_started(s, ids[i]) != NULL;
+        bool queued = list_find(&s->queued, ids[i]) != NULL; /* claims it when its turn comes */
+        uv_mutex_unlock(&s->lock);
+        if (!started && !queued) {
+            requeue_ids(s, &ids[i], 1);
+        } else if (started) {
+            /* Its lease expired while this replica ran it (the store was out of reach longer
+             * than a lease) and this replica found it first: it goes on here, under a new
+             * lease, rather than twice. */
+            mf_err ce = mf_store_job_claim(s->store, ids[i], mf_wall_s());
+            mf_log(MF_LOG_WARN, NULL, ids[i], "lease expired while the job ran here: %s",
+                   ce == MF_OK ? "claimed again, it goes on" : mf_strerror(ce));
         }
-        mf_job_rec_done(&r);
     }
     free(ids);
     return MF_OK;

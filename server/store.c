@@ -39,8 +39,10 @@
 
 struct mf_store {
     const mf_store_vtable *vt;
-    void *b;              /* the backend's handle */
-    atomic_int write_err; /* MF_OK, or the storage error of the last write */
+    void *b;                     /* the backend's handle */
+    atomic_int write_err;        /* MF_OK, or the storage error of the last write */
+    char replica[MF_ID_MAX + 1]; /* whose leases this handle takes (mf_store_set_lease) */
+    double lease_s;
 };
 
 /* A write's outcome, noted for mf_store_writable; returns err. */
@@ -224,9 +226,15 @@ mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *diag)
         return rc;
     }
     s->vt = vt;
+    s->lease_s = 30;
     atomic_init(&s->write_err, MF_OK);
     *ret = s;
     return MF_OK;
+}
+
+bool mf_store_shared(const mf_store *s)
+{
+    return s != NULL && s->vt->shared;
 }
 
 void mf_store_close(mf_store *s)
@@ -296,12 +304,59 @@ mf_err mf_store_jobs_queued(mf_store *s, char (**ret)[MF_ID_MAX + 1], size_t *re
     return s->vt->jobs_queued(s->b, ret, ret_n);
 }
 
+mf_err mf_store_set_lease(mf_store *s, const char *replica, double lease_s)
+{
+    size_t n = replica != NULL ? strlen(replica) : 0;
+    if (s == NULL || n == 0 || n > MF_ID_MAX || !isfinite(lease_s) || lease_s <= 0) {
+        return MF_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char) replica[i] < 0x20 || replica[i] == 0x7f) {
+            return MF_EINVAL;
+        }
+    }
+    memcpy(s->replica, replica, n + 1);
+    s->lease_s = lease_s;
+    return MF_OK;
+}
+
 mf_err mf_store_job_claim(mf_store *s, const char *id, double now)
 {
     if (s == NULL || id == NULL || !isfinite(now)) {
         return MF_EINVAL;
     }
-    return wrote(s, s->vt->job_claim(s->b, id, now));
+    return wrote(s, s->vt->job_claim(s->b, id, now, s->replica, now + s->lease_s));
+}
+
+/* ids for a caller that may not want them (ret NULL): freed here. */
+static void give_ids(char (*ids)[MF_ID_MAX + 1], char (**ret)[MF_ID_MAX + 1])
+{
+    if (ret != NULL) {
+        *ret = ids;
+    } else {
+        free(ids);
+    }
+}
+
+mf_err mf_store_job_renew(mf_store *s, double now, char (**ret)[MF_ID_MAX + 1], size_t *ret_n)
+{
+    if (s == NULL || !isfinite(now)) {
+        return MF_EINVAL;
+    }
+    char(*ids)[MF_ID_MAX + 1] = NULL;
+    size_t n = 0;
+    mf_err err = s->vt->job_renew(s->b, s->replica, now + s->lease_s, &ids, &n);
+    if (err != MF_OK || n > 0) {
+        (void) wrote(s, err); /* a renewal of nothing wrote nothing */
+    }
+    if (err != MF_OK) {
+        return err;
+    }
+    give_ids(ids, ret);
+    if (ret_n != NULL) {
+        *ret_n = n;
+    }
+    return MF_OK;
 }
 
 mf_err mf_store_job_progress(mf_store *s, const char *id, uint64_t done, uint64_t total)
@@ -309,7 +364,7 @@ mf_err mf_store_job_progress(mf_store *s, const char *id, uint64_t done, uint64_
     if (s == NULL || id == NULL) {
         return MF_EINVAL;
     }
-    return wrote(s, s->vt->job_progress(s->b, id, done, total));
+    return wrote(s, s->vt->job_progress(s->b, id, s->replica, done, total));
 }
 
 mf_err mf_store_job_metrics(mf_store *s, const char *id, const char *metrics)
@@ -332,7 +387,9 @@ mf_err mf_store_job_finish(mf_store *s, const char *id, mf_job_state final, cons
     if (!ok) {
         return MF_EINVAL;
     }
-    return wrote(s, s->vt->job_finish(s->b, id, final, result, error, final_event_data, now));
+    /* a cancel may come through any replica: it is not fenced by the lease */
+    const char *me = final == MF_JOB_CANCELLED ? NULL : s->replica;
+    return wrote(s, s->vt->job_finish(s->b, id, me, final, result, error, final_event_data, now));
 }
 
 /* ---- events --------------------------------------------------------------------- */
@@ -344,7 +401,7 @@ mf_err mf_store_event_append(mf_store *s, const char *id, const char *name, cons
         return MF_EINVAL;
     }
     uint64_t seq = 0;
-    mf_err rc = wrote(s, s->vt->event_append(s->b, id, name, data, &seq));
+    mf_err rc = wrote(s, s->vt->event_append(s->b, id, s->replica, name, data, &seq));
     if (rc == MF_OK && ret_seq != NULL) {
         *ret_seq = seq;
     }
@@ -362,22 +419,25 @@ mf_err mf_store_events_after(mf_store *s, const char *id, uint64_t after, size_t
 
 /* ---- maintenance ---------------------------------------------------------------- */
 
-mf_err mf_store_recover(mf_store *s, uint32_t max_attempts, mf_recover_event_fn event_data,
-                        void *ctx, const char *fail_error, double now, size_t *ret_requeued,
-                        size_t *ret_failed)
+/* The recovery of the running jobs recover selects (store_impl.h). */
+static mf_err recover(mf_store *s, double expired_before, const char *mine, uint32_t max_attempts,
+                      mf_recover_event_fn event_data, void *ctx, const char *fail_error, double now,
+                      char (**ret)[MF_ID_MAX + 1], size_t *ret_requeued, size_t *ret_failed)
 {
     if (s == NULL || event_data == NULL || fail_error == NULL || !isfinite(now)) {
         return MF_EINVAL;
     }
+    char(*ids)[MF_ID_MAX + 1] = NULL;
     size_t requeued = 0, failed = 0;
-    mf_err rc = s->vt->recover(s->b, max_attempts, event_data, ctx, fail_error, now, &requeued,
-                               &failed);
+    mf_err rc = s->vt->recover(s->b, expired_before, mine, max_attempts, event_data, ctx,
+                               fail_error, now, &ids, &requeued, &failed);
     if (rc != MF_OK || requeued + failed > 0) {
         (void) wrote(s, rc); /* a recovery that changed nothing wrote nothing */
     }
     if (rc != MF_OK) {
         return rc;
     }
+    give_ids(ids, ret);
     if (ret_requeued != NULL) {
         *ret_requeued = requeued;
     }
@@ -385,6 +445,24 @@ mf_err mf_store_recover(mf_store *s, uint32_t max_attempts, mf_recover_event_fn 
         *ret_failed = failed;
     }
     return MF_OK;
+}
+
+mf_err mf_store_recover(mf_store *s, uint32_t max_attempts, mf_recover_event_fn event_data,
+                        void *ctx, const char *fail_error, double now, size_t *ret_requeued,
+                        size_t *ret_failed)
+{
+    /* a store one daemon owns: whatever runs was left by its previous process */
+    bool shared = s != NULL && s->vt->shared;
+    return recover(s, shared ? now : (double) INFINITY, shared ? s->replica : NULL, max_attempts,
+                   event_data, ctx, fail_error, now, NULL, ret_requeued, ret_failed);
+}
+
+mf_err mf_store_reclaim_expired(mf_store *s, uint32_t max_attempts, mf_recover_event_fn event_data,
+                                void *ctx, const char *fail_error, double now,
+                                char (**ret)[MF_ID_MAX + 1], size_t *ret_n, size_t *ret_failed)
+{
+    return recover(s, now, NULL, max_attempts, event_data, ctx, fail_error, now, ret, ret_n,
+                   ret_failed);
 }
 
 mf_err mf_store_expire(mf_store *s, double before, size_t *ret_n)

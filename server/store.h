@@ -49,20 +49,20 @@ bool mf_job_state_final(mf_job_state s);
 /* One job.  Strings are owned (NUL-terminated, heap) unless NULL. */
 typedef struct mf_job_rec {
     char id[MF_ID_MAX + 1];
-    char type[32];              /* "sample", "train", "finetune.smeme", ... */
-    char model[MF_ID_MAX + 1];  /* the model it reads; "" for none */
-    char owner[MF_ID_MAX + 1];  /* the API key that submitted it; "" for none (no keys) */
+    char type[32];             /* "sample", "train", "finetune.smeme", ... */
+    char model[MF_ID_MAX + 1]; /* the model it reads; "" for none */
+    char owner[MF_ID_MAX + 1]; /* the API key that submitted it; "" for none (no keys) */
     mf_job_state state;
-    char *params;               /* JSON object: the validated params */
-    char *result;               /* JSON object once succeeded, else NULL */
-    char *error;                /* JSON {"code","message"} once failed or cancelled, else NULL */
-    char *metrics;              /* JSON object: the latest metrics, or NULL */
-    uint64_t done, total;       /* progress */
-    double created_at;          /* Unix seconds */
-    double started_at;          /* 0 until running */
-    double finished_at;         /* 0 until final */
-    uint32_t attempts;          /* times it has been started */
-    uint64_t last_seq;          /* sequence number of its last event, 0 = none */
+    char *params;         /* JSON object: the validated params */
+    char *result;         /* JSON object once succeeded, else NULL */
+    char *error;          /* JSON {"code","message"} once failed or cancelled, else NULL */
+    char *metrics;        /* JSON object: the latest metrics, or NULL */
+    uint64_t done, total; /* progress */
+    double created_at;    /* Unix seconds */
+    double started_at;    /* 0 until running */
+    double finished_at;   /* 0 until final */
+    uint32_t attempts;    /* times it has been started */
+    uint64_t last_seq;    /* sequence number of its last event, 0 = none */
 } mf_job_rec;
 
 /** Frees the strings of r (not r) and NULLs them; accepts NULL. */
@@ -84,9 +84,9 @@ typedef struct mf_store mf_store;
  * Opens (creating when absent) the store named by uri: "sqlite:PATH" (PATH a
  * file; ":memory:" for tests), or a PostgreSQL database: "postgres://...",
  * "postgresql://..." (libpq's URI) or "postgres:KEY=VALUE ..." (its keyword
- * form); the schema is created in it when absent (docs/postgres.md).  Errors: MF_EINVAL (unknown scheme), MF_EIO
- * (cannot open or create; diag says why), MF_EFORMAT (a file that is not a
- * Manifold store or of a newer schema version), MF_ENOMEM.
+ * form); the schema is created in it when absent (docs/postgres.md).  Errors: MF_EINVAL (unknown
+ * scheme), MF_EIO (cannot open or create; diag says why), MF_EFORMAT (a file that is not a Manifold
+ * store or of a newer schema version), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *diag);
 
@@ -96,6 +96,10 @@ MF_MUST_CHECK mf_err mf_store_open(const char *uri, mf_store **ret, mf_diag *dia
  * is not quoted at all.  out gets at most cap bytes, NUL-terminated.
  */
 void mf_store_uri_redacted(const char *uri, char *out, size_t cap);
+
+/** Whether several daemons may share the store (PostgreSQL): leases are renewed and
+ *  reclaimed only then; an SQLite file is one daemon's. */
+bool mf_store_shared(const mf_store *s);
 
 /** Closes the store; accepts NULL. */
 void mf_store_close(mf_store *s);
@@ -147,15 +151,39 @@ MF_MUST_CHECK mf_err mf_store_job_list(mf_store *s, const mf_job_filter *f, mf_j
                                        size_t *ret_n);
 
 /** Ids of all queued jobs, oldest first (restart: re-enqueue). *ret: n x (MF_ID_MAX+1). */
-MF_MUST_CHECK mf_err mf_store_jobs_queued(mf_store *s, char (**ret)[MF_ID_MAX + 1],
-                                          size_t *ret_n);
+MF_MUST_CHECK mf_err mf_store_jobs_queued(mf_store *s, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
 
 /**
- * queued -> running: sets started_at, attempts + 1.  Atomic, so two replicas
- * can never both start one job.  Errors: MF_ENOTFOUND, MF_EBUSY (not queued:
- * cancelled meanwhile, or claimed by another), MF_EIO.
+ * Leases (several replicas on one database).  A store handle acts for one
+ * replica, named by replica (1..64 bytes, no control characters; "" until
+ * set), and holds the jobs it claims for lease_s seconds (> 0; 30 until set),
+ * renewed with mf_store_job_renew.  A running job whose lease expired is
+ * taken back by any replica's mf_store_reclaim_expired.  While a replica
+ * holds a job's lease, only it may report the job's progress, events and
+ * final state: another one gets MF_EBUSY (fencing), except for a cancel,
+ * which any replica may store.  Call once, before the handle is used by
+ * other threads.  Times are the replicas' wall clocks: they must agree to
+ * well within a lease.  Errors: MF_EINVAL.
+ */
+MF_MUST_CHECK mf_err mf_store_set_lease(mf_store *s, const char *replica, double lease_s);
+
+/**
+ * queued -> running: sets started_at, attempts + 1, and the job's lease
+ * (this replica, until now + lease_s).  Atomic, so two replicas can never
+ * both start one job.  Errors: MF_ENOTFOUND, MF_EBUSY (not queued: cancelled
+ * meanwhile, or claimed by another), MF_EIO.
  */
 MF_MUST_CHECK mf_err mf_store_job_claim(mf_store *s, const char *id, double now);
+
+/**
+ * Renews the lease of every running job this replica holds, to now +
+ * lease_s, in one statement; *ret (may be NULL; else n x (MF_ID_MAX+1),
+ * malloc'd, NULL when none) gets their ids: a job this replica runs that is
+ * not among them was taken from it (its lease expired and another replica
+ * reclaimed it).  *ret_n (may be NULL) counts them.  Errors: MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_job_renew(mf_store *s, double now, char (**ret)[MF_ID_MAX + 1],
+                                        size_t *ret_n);
 
 /** Progress of a running job (no event; the caller appends one when it wants). */
 MF_MUST_CHECK mf_err mf_store_job_progress(mf_store *s, const char *id, uint64_t done,
@@ -189,8 +217,8 @@ MF_MUST_CHECK mf_err mf_store_event_append(mf_store *s, const char *id, const ch
  * malloc'd (mf_event_recs_free); *ret_n may be 0.  Errors: MF_ENOTFOUND (no
  * such job), MF_EIO.
  */
-MF_MUST_CHECK mf_err mf_store_events_after(mf_store *s, const char *id, uint64_t after,
-                                           size_t max, mf_event_rec **ret, size_t *ret_n);
+MF_MUST_CHECK mf_err mf_store_events_after(mf_store *s, const char *id, uint64_t after, size_t max,
+                                           mf_event_rec **ret, size_t *ret_n);
 
 /**
  * The data of the status event a recovery appends to a job: job is the job
@@ -200,16 +228,34 @@ MF_MUST_CHECK mf_err mf_store_events_after(mf_store *s, const char *id, uint64_t
 typedef char *(*mf_recover_event_fn)(void *ctx, const mf_job_rec *job);
 
 /**
- * After a restart: every job left running is either put back to queued (when
- * attempts < max_attempts) or finished as failed with fail_error; either way
- * a status event made by event_data(ctx, id, "queued" or "failed") is
- * appended.  *ret_requeued and *ret_failed (may be NULL) count them.  Errors:
- * MF_EINVAL, MF_ENOMEM (event_data gave NULL: nothing changes), MF_EIO.
+ * After a restart: every job left running by a dead replica is either put
+ * back to queued (when attempts < max_attempts) or finished as failed with
+ * fail_error; either way a status event made by event_data(ctx, job) is
+ * appended.  Which jobs: on SQLite, every running job (a store file belongs
+ * to one daemon, so whatever runs there was left by its previous process);
+ * on PostgreSQL, those whose lease expired before now or that this replica
+ * (mf_store_set_lease) holds; the others are other replicas' and are left to
+ * mf_store_reclaim_expired.  *ret_requeued and *ret_failed (may be NULL)
+ * count them.  Errors: MF_EINVAL, MF_ENOMEM (event_data gave NULL: nothing
+ * changes), MF_EIO.
  */
 MF_MUST_CHECK mf_err mf_store_recover(mf_store *s, uint32_t max_attempts,
                                       mf_recover_event_fn event_data, void *ctx,
                                       const char *fail_error, double now, size_t *ret_requeued,
                                       size_t *ret_failed);
+
+/**
+ * mf_store_recover for the running jobs whose lease expired before now, on
+ * any backend (a replica died or lost the database for longer than a lease):
+ * *ret (may be NULL; else malloc'd, NULL when none) gets the ids put back to
+ * queued, for the caller to run; *ret_n and *ret_failed (may be NULL) count
+ * the requeued and the failed.  Errors: as mf_store_recover.
+ */
+MF_MUST_CHECK mf_err mf_store_reclaim_expired(mf_store *s, uint32_t max_attempts,
+                                              mf_recover_event_fn event_data, void *ctx,
+                                              const char *fail_error, double now,
+                                              char (**ret)[MF_ID_MAX + 1], size_t *ret_n,
+                                              size_t *ret_failed);
 
 /**
  * Deletes final jobs (and their events) that finished before `before`;

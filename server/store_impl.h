@@ -26,6 +26,7 @@ typedef struct mf_store_vtable {
     const char *scheme; /* "sqlite": the URI prefix before ':' */
     const char *alias;  /* another name of the scheme ("postgresql"), or NULL */
     bool whole_uri;     /* open gets the whole URI (libpq parses it), not the target */
+    bool shared;        /* several daemons share it: recovery at start goes by lease */
     /* target: the URI after "scheme:", non-empty (or the whole URI: whole_uri). */
     mf_err (*open)(const char *target, void **ret, mf_diag *diag);
     void (*close)(void *b); /* b is never NULL */
@@ -35,20 +36,29 @@ typedef struct mf_store_vtable {
     mf_err (*job_get)(void *b, const char *id, mf_job_rec *ret);
     mf_err (*job_list)(void *b, const mf_job_filter *f, mf_job_rec **ret, size_t *ret_n);
     mf_err (*jobs_queued)(void *b, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
-    mf_err (*job_claim)(void *b, const char *id, double now);
-    mf_err (*job_progress)(void *b, const char *id, uint64_t done, uint64_t total);
+    /* me: the handle's replica (mf_store_set_lease); lease_until = now + its lease */
+    mf_err (*job_claim)(void *b, const char *id, double now, const char *me, double lease_until);
+    /* the ids renewed into *ret (never NULL here) */
+    mf_err (*job_renew)(void *b, const char *me, double lease_until, char (**ret)[MF_ID_MAX + 1],
+                        size_t *ret_n);
+    /* fenced: a running job whose lease another replica holds is MF_EBUSY */
+    mf_err (*job_progress)(void *b, const char *id, const char *me, uint64_t done, uint64_t total);
     mf_err (*job_metrics)(void *b, const char *id, const char *metrics);
-    mf_err (*job_finish)(void *b, const char *id, mf_job_state final, const char *result,
-                         const char *error, const char *final_event_data, double now);
+    /* me NULL: not fenced (a cancel) */
+    mf_err (*job_finish)(void *b, const char *id, const char *me, mf_job_state final,
+                         const char *result, const char *error, const char *final_event_data,
+                         double now);
     /* ret_seq is never NULL here (store.c passes a local). */
-    mf_err (*event_append)(void *b, const char *id, const char *name, const char *data,
-                           uint64_t *ret_seq);
+    mf_err (*event_append)(void *b, const char *id, const char *me, const char *name,
+                           const char *data, uint64_t *ret_seq);
     mf_err (*events_after)(void *b, const char *id, uint64_t after, size_t max, mf_event_rec **ret,
                            size_t *ret_n);
-    /* ret_requeued and ret_failed are never NULL here. */
-    mf_err (*recover)(void *b, uint32_t max_attempts, mf_recover_event_fn event_data, void *ctx,
-                      const char *fail_error, double now, size_t *ret_requeued,
-                      size_t *ret_failed);
+    /* The running jobs with lease_until < expired_before (+infinity: all) or whose lease
+     * mine (NULL: none) holds.  The requeued ids go to *ret_ids (n = *ret_requeued);
+     * ret_ids, ret_requeued and ret_failed are never NULL here. */
+    mf_err (*recover)(void *b, double expired_before, const char *mine, uint32_t max_attempts,
+                      mf_recover_event_fn event_data, void *ctx, const char *fail_error, double now,
+                      char (**ret_ids)[MF_ID_MAX + 1], size_t *ret_requeued, size_t *ret_failed);
     /* ret_n is never NULL here. */
     mf_err (*expire)(void *b, double before, size_t *ret_n);
     mf_err (*count_states)(void *b, const char *owner, uint64_t counts[5]);

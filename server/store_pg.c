@@ -28,7 +28,7 @@
 
 #include "store_pg_int.h"
 
-#define SCHEMA_VERSION  1          /* manifold_meta.schema_version this build writes and reads */
+#define SCHEMA_VERSION  2          /* manifold_meta.schema_version this build writes and reads */
 #define LOCK_KEY        1296452676 /* pg_advisory_xact_lock key of schema changes: 'MFLD' */
 #define CONNECT_TIMEOUT "5"        /* seconds; a URI's connect_timeout overrides it */
 #define PASSWORD_MAX    1024
@@ -64,6 +64,10 @@ static const char *const steps[SCHEMA_VERSION] = {
     " name text NOT NULL CHECK (length(name) BETWEEN 1 AND 15),"
     " data text NOT NULL,"
     " PRIMARY KEY (job_id, seq));",
+    /* 1 -> 2: running jobs hold a lease; a running job of version 1 holds an expired one */
+    "ALTER TABLE jobs ADD COLUMN lease_owner text NOT NULL DEFAULT '',"
+    " ADD COLUMN lease_until double precision NOT NULL DEFAULT 0;"
+    "CREATE INDEX jobs_by_lease ON jobs (state, lease_until);",
 };
 
 /* ---- connecting ------------------------------------------------------------------ */
@@ -291,6 +295,7 @@ const mf_store_vtable mf_store_pg_vtable = {
     .scheme = "postgres",
     .alias = "postgresql",
     .whole_uri = true,
+    .shared = true,
     .open = pg_open,
     .close = pg_close,
     .ping = pg_ping,
@@ -300,6 +305,7 @@ const mf_store_vtable mf_store_pg_vtable = {
     .job_list = mf__pg_job_list,
     .jobs_queued = mf__pg_jobs_queued,
     .job_claim = mf__pg_job_claim,
+    .job_renew = mf__pg_job_renew,
     .job_progress = mf__pg_job_progress,
     .job_metrics = mf__pg_job_metrics,
     .job_finish = mf__pg_job_finish,

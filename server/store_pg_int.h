@@ -7,7 +7,7 @@
  *                     close, ping, probe, the vtable
  *   store_pg_conn.c   the connection: SQLSTATEs as mf_err, statements with
  *                     parameters, reconnecting, the begin/end frame
- *   store_pg_jobs.c   insert, get, list, queued, claim, progress, metrics, finish
+ *   store_pg_jobs.c   insert, get, list, queued, claim, renew, progress, metrics, finish
  *   store_pg_maint.c  event_append, events_after, recover, expire, count_states
  *
  * One connection per store, guarded by the store's mutex for the whole of
@@ -109,6 +109,7 @@ typedef struct mf__pg_job_head {
     mf_job_state state;
     uint64_t last_seq;
     double created_at;
+    char lease_owner[MF_ID_MAX + 1]; /* the replica holding a running job's lease */
 } mf__pg_job_head;
 
 /** State, last seq and creation time of job id (MF_ENOTFOUND when none); lock: FOR UPDATE
@@ -124,8 +125,10 @@ MF_MUST_CHECK mf_err mf__pg_set_final(mf__pg_store *b, const char *id, mf_job_st
                                       const char *result, const char *error, double now,
                                       uint64_t seq);
 /** The seq of job id's next event while its log is open (row locked): MF_ENOTFOUND,
- *  MF_EBUSY (final), MF_ERANGE. */
-MF_MUST_CHECK mf_err mf__pg_log_next_seq(mf__pg_store *b, const char *id, uint64_t *ret);
+ *  MF_EBUSY (final; or running under another lease than me's, when me is not NULL),
+ *  MF_ERANGE. */
+MF_MUST_CHECK mf_err mf__pg_log_next_seq(mf__pg_store *b, const char *id, const char *me,
+                                         uint64_t *ret);
 /** Inserts one event row; the caller keeps jobs.last_seq in step in the same transaction. */
 MF_MUST_CHECK mf_err mf__pg_put_event(mf__pg_store *b, const char *id, uint64_t seq,
                                       const char *name, const char *data);
@@ -138,21 +141,27 @@ MF_MUST_CHECK mf_err mf__pg_job_get(void *b, const char *id, mf_job_rec *ret);
 MF_MUST_CHECK mf_err mf__pg_job_list(void *b, const mf_job_filter *f, mf_job_rec **ret,
                                      size_t *ret_n);
 MF_MUST_CHECK mf_err mf__pg_jobs_queued(void *b, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
-MF_MUST_CHECK mf_err mf__pg_job_claim(void *b, const char *id, double now);
-MF_MUST_CHECK mf_err mf__pg_job_progress(void *b, const char *id, uint64_t done, uint64_t total);
+MF_MUST_CHECK mf_err mf__pg_job_claim(void *b, const char *id, double now, const char *me,
+                                      double lease_until);
+MF_MUST_CHECK mf_err mf__pg_job_renew(void *b, const char *me, double lease_until,
+                                      char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
+MF_MUST_CHECK mf_err mf__pg_job_progress(void *b, const char *id, const char *me, uint64_t done,
+                                         uint64_t total);
 MF_MUST_CHECK mf_err mf__pg_job_metrics(void *b, const char *id, const char *metrics);
-MF_MUST_CHECK mf_err mf__pg_job_finish(void *b, const char *id, mf_job_state final,
+MF_MUST_CHECK mf_err mf__pg_job_finish(void *b, const char *id, const char *me, mf_job_state final,
                                        const char *result, const char *error,
                                        const char *final_event_data, double now);
 
 /* store_pg_maint.c */
-MF_MUST_CHECK mf_err mf__pg_event_append(void *b, const char *id, const char *name,
+MF_MUST_CHECK mf_err mf__pg_event_append(void *b, const char *id, const char *me, const char *name,
                                          const char *data, uint64_t *ret_seq);
 MF_MUST_CHECK mf_err mf__pg_events_after(void *b, const char *id, uint64_t after, size_t max,
                                          mf_event_rec **ret, size_t *ret_n);
-MF_MUST_CHECK mf_err mf__pg_recover(void *b, uint32_t max_attempts, mf_recover_event_fn event_data,
+MF_MUST_CHECK mf_err mf__pg_recover(void *b, double expired_before, const char *mine,
+                                    uint32_t max_attempts, mf_recover_event_fn event_data,
                                     void *ctx, const char *fail_error, double now,
-                                    size_t *ret_requeued, size_t *ret_failed);
+                                    char (**ret_ids)[MF_ID_MAX + 1], size_t *ret_requeued,
+                                    size_t *ret_failed);
 MF_MUST_CHECK mf_err mf__pg_expire(void *b, double before, size_t *ret_n);
 MF_MUST_CHECK mf_err mf__pg_count_states(void *b, const char *owner, uint64_t counts[5]);
 

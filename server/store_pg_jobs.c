@@ -111,11 +111,12 @@ mf_err mf__pg_job_head_get(mf__pg_store *b, const char *id, bool lock, mf__pg_jo
     const char *p[] = {id};
     PGresult *res = NULL;
     mf_err err = mf__pg_exec(b,
-                             lock ? "SELECT state, last_seq, created_at FROM jobs WHERE id = $1"
-                                    " FOR UPDATE"
-                                  : "SELECT state, last_seq, created_at FROM jobs WHERE id = $1",
+                             lock ? "SELECT state, last_seq, created_at, lease_owner FROM jobs"
+                                    " WHERE id = $1 FOR UPDATE"
+                                  : "SELECT state, last_seq, created_at, lease_owner FROM jobs"
+                                    " WHERE id = $1",
                              1, p, &res);
-    mf__pg_job_head h = {MF_JOB_QUEUED, 0, 0};
+    mf__pg_job_head h = {MF_JOB_QUEUED, 0, 0, ""};
     int64_t seq = 0;
     if (err == MF_OK && PQntuples(res) == 0) {
         err = MF_ENOTFOUND;
@@ -128,6 +129,9 @@ mf_err mf__pg_job_head_get(mf__pg_store *b, const char *id, bool lock, mf__pg_jo
     }
     if (err == MF_OK) {
         err = mf__pg_col_dbl(res, 0, 2, &h.created_at);
+    }
+    if (err == MF_OK) {
+        err = mf__pg_col_fixed(res, 0, 3, h.lease_owner, sizeof h.lease_owner);
     }
     PQclear(res);
     if (err == MF_OK && seq < 0) {
@@ -216,7 +220,7 @@ mf_err mf__pg_job_list(void *bp, const mf_job_filter *f, mf_job_rec **ret, size_
     size_t n = 0;
     /* One snapshot: the cursor's row and the page agree. */
     mf_err err = mf__pg_begin(b, true);
-    mf__pg_job_head cursor = {MF_JOB_QUEUED, 0, 0};
+    mf__pg_job_head cursor = {MF_JOB_QUEUED, 0, 0, ""};
     if (err == MF_OK && f->before != NULL) {
         err = mf__pg_job_head_get(b, f->before, false, &cursor);
     }
@@ -250,17 +254,12 @@ mf_err mf__pg_job_list(void *bp, const mf_job_filter *f, mf_job_rec **ret, size_
     return MF_OK;
 }
 
-mf_err mf__pg_jobs_queued(void *bp, char (**ret)[MF_ID_MAX + 1], size_t *ret_n)
+/* The ids of a one-column result (ended with the transaction by the caller's mf__pg_end). */
+static mf_err ids_end(mf__pg_store *b, mf_err err, PGresult *res, char (**ret)[MF_ID_MAX + 1],
+                      size_t *ret_n)
 {
-    mf__pg_store *b = bp;
     char(*ids)[MF_ID_MAX + 1] = NULL;
     size_t n = 0;
-    PGresult *res = NULL;
-    mf_err err = mf__pg_begin(b, true);
-    if (err == MF_OK) {
-        err = mf__pg_exec(b, "SELECT id FROM jobs WHERE state = 0 ORDER BY created_at, id", 0, NULL,
-                          &res);
-    }
     if (err == MF_OK && PQntuples(res) > 0) {
         n = (size_t) PQntuples(res);
         ids = calloc(n, sizeof *ids);
@@ -278,6 +277,35 @@ mf_err mf__pg_jobs_queued(void *bp, char (**ret)[MF_ID_MAX + 1], size_t *ret_n)
     *ret = ids;
     *ret_n = ids != NULL ? n : 0;
     return MF_OK;
+}
+
+mf_err mf__pg_jobs_queued(void *bp, char (**ret)[MF_ID_MAX + 1], size_t *ret_n)
+{
+    mf__pg_store *b = bp;
+    PGresult *res = NULL;
+    mf_err err = mf__pg_begin(b, true);
+    if (err == MF_OK) {
+        err = mf__pg_exec(b, "SELECT id FROM jobs WHERE state = 0 ORDER BY created_at, id", 0, NULL,
+                          &res);
+    }
+    return ids_end(b, err, res, ret, ret_n);
+}
+
+mf_err mf__pg_job_renew(void *bp, const char *me, double lease_until, char (**ret)[MF_ID_MAX + 1],
+                        size_t *ret_n)
+{
+    mf__pg_store *b = bp;
+    PGresult *res = NULL;
+    mf_err err = mf__pg_begin(b, false);
+    if (err == MF_OK) {
+        mf__pg_num t = mf__pg_dbl(lease_until);
+        const char *p[] = {me, t.s};
+        err = mf__pg_exec(b,
+                          "UPDATE jobs SET lease_until = $2::float8"
+                          " WHERE state = 1 AND lease_owner = $1 RETURNING id",
+                          2, p, &res);
+    }
+    return ids_end(b, err, res, ret, ret_n);
 }
 
 /* ---- writes ------------------------------------------------------------------------ */
@@ -306,18 +334,18 @@ mf_err mf__pg_job_insert(void *bp, const mf_job_rec *r, const char *first_event_
     return mf__pg_end(b, err);
 }
 
-mf_err mf__pg_job_claim(void *bp, const char *id, double now)
+mf_err mf__pg_job_claim(void *bp, const char *id, double now, const char *me, double lease_until)
 {
     mf__pg_store *b = bp;
     mf_err err = mf__pg_begin(b, false);
     if (err == MF_OK) {
-        mf__pg_num t = mf__pg_dbl(now);
-        const char *p[] = {id, t.s};
+        mf__pg_num t = mf__pg_dbl(now), u = mf__pg_dbl(lease_until);
+        const char *p[] = {id, t.s, me, u.s};
         long n = 0;
         err = update(b,
-                     "UPDATE jobs SET state = 1, started_at = $2::float8, attempts = attempts + 1"
-                     " WHERE id = $1 AND state = 0",
-                     2, p, &n);
+                     "UPDATE jobs SET state = 1, started_at = $2::float8, attempts = attempts + 1,"
+                     " lease_owner = $3, lease_until = $4::float8 WHERE id = $1 AND state = 0",
+                     4, p, &n);
         if (err == MF_OK && n == 0) {
             err = why_unchanged(b, id);
         }
@@ -325,20 +353,21 @@ mf_err mf__pg_job_claim(void *bp, const char *id, double now)
     return mf__pg_end(b, err);
 }
 
-mf_err mf__pg_job_progress(void *bp, const char *id, uint64_t done, uint64_t total)
+mf_err mf__pg_job_progress(void *bp, const char *id, const char *me, uint64_t done, uint64_t total)
 {
     mf__pg_store *b = bp;
     mf_err err = mf__pg_begin(b, false);
     if (err == MF_OK) {
         mf__pg_num d = mf__pg_u64(done), t = mf__pg_u64(total);
-        const char *p[] = {id, d.s, t.s};
+        const char *p[] = {id, d.s, t.s, me};
         long n = 0;
         err = update(b,
                      "UPDATE jobs SET done = $2::bigint, total = $3::bigint"
-                     " WHERE id = $1 AND state = 1",
-                     3, p, &n);
+                     " WHERE id = $1 AND state = 1 AND lease_owner = $4",
+                     4, p, &n);
         if (err == MF_OK && n == 0) {
-            err = why_unchanged(b, id); /* not running: queued, or final (cancelled meanwhile) */
+            /* not running (queued, or final: cancelled meanwhile), or another replica's lease */
+            err = why_unchanged(b, id);
         }
     }
     return mf__pg_end(b, err);
@@ -359,14 +388,15 @@ mf_err mf__pg_job_metrics(void *bp, const char *id, const char *metrics)
     return mf__pg_end(b, err);
 }
 
-mf_err mf__pg_job_finish(void *bp, const char *id, mf_job_state final, const char *result,
-                         const char *error, const char *final_event_data, double now)
+mf_err mf__pg_job_finish(void *bp, const char *id, const char *me, mf_job_state final,
+                         const char *result, const char *error, const char *final_event_data,
+                         double now)
 {
     mf__pg_store *b = bp;
     uint64_t seq = 0;
     mf_err err = mf__pg_begin(b, false);
     if (err == MF_OK) {
-        err = mf__pg_log_next_seq(b, id, &seq); /* row locked; MF_EBUSY when already final */
+        err = mf__pg_log_next_seq(b, id, me, &seq); /* row locked; MF_EBUSY: final, not ours */
     }
     if (err == MF_OK) {
         err = mf__pg_set_final(b, id, final, result, error, now, seq);

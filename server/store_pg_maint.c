@@ -19,12 +19,15 @@
 
 /* ---- events ---------------------------------------------------------------------- */
 
-mf_err mf__pg_log_next_seq(mf__pg_store *b, const char *id, uint64_t *ret)
+mf_err mf__pg_log_next_seq(mf__pg_store *b, const char *id, const char *me, uint64_t *ret)
 {
     mf__pg_job_head h;
     mf_err err = mf__pg_job_head_get(b, id, true, &h);
     if (err == MF_OK && mf_job_state_final(h.state)) {
         err = MF_EBUSY; /* the final event closed the log */
+    }
+    if (err == MF_OK && me != NULL && h.state == MF_JOB_RUNNING && strcmp(h.lease_owner, me) != 0) {
+        err = MF_EBUSY; /* another replica holds its lease (fencing) */
     }
     if (err == MF_OK && h.last_seq >= (uint64_t) INT64_MAX) {
         err = MF_ERANGE;
@@ -53,14 +56,14 @@ static mf_err set_seq(mf__pg_store *b, const char *id, uint64_t seq)
     return mf__pg_exec(b, "UPDATE jobs SET last_seq = $2::bigint WHERE id = $1", 2, p, NULL);
 }
 
-mf_err mf__pg_event_append(void *bp, const char *id, const char *name, const char *data,
-                           uint64_t *ret_seq)
+mf_err mf__pg_event_append(void *bp, const char *id, const char *me, const char *name,
+                           const char *data, uint64_t *ret_seq)
 {
     mf__pg_store *b = bp;
     uint64_t seq = 0;
     mf_err err = mf__pg_begin(b, false);
     if (err == MF_OK) {
-        err = mf__pg_log_next_seq(b, id, &seq);
+        err = mf__pg_log_next_seq(b, id, me, &seq);
     }
     if (err == MF_OK) {
         err = set_seq(b, id, seq);
@@ -160,8 +163,8 @@ static mf_err recover_one(mf__pg_store *b, const char *id, uint64_t seq, bool re
         mf__pg_num sq = mf__pg_u64(seq);
         const char *p[] = {id, sq.s};
         err = mf__pg_exec(b,
-                          "UPDATE jobs SET state = 0, started_at = 0, last_seq = $2::bigint"
-                          " WHERE id = $1",
+                          "UPDATE jobs SET state = 0, started_at = 0, last_seq = $2::bigint,"
+                          " lease_owner = '', lease_until = 0 WHERE id = $1",
                           2, p, NULL);
     } else {
         err = mf__pg_set_final(b, id, MF_JOB_FAILED, NULL, fail_error, now, seq);
@@ -201,25 +204,32 @@ static mf_err recover_job(mf__pg_store *b, mf_job_rec *rec, uint32_t max_attempt
     return err;
 }
 
-mf_err mf__pg_recover(void *bp, uint32_t max_attempts, mf_recover_event_fn event_data, void *ctx,
-                      const char *fail_error, double now, size_t *ret_requeued, size_t *ret_failed)
+mf_err mf__pg_recover(void *bp, double expired_before, const char *mine, uint32_t max_attempts,
+                      mf_recover_event_fn event_data, void *ctx, const char *fail_error, double now,
+                      char (**ret_ids)[MF_ID_MAX + 1], size_t *ret_requeued, size_t *ret_failed)
 {
     mf__pg_store *b = bp;
     size_t requeued = 0, failed = 0;
     mf_job_rec *jobs = NULL;
+    char(*ids)[MF_ID_MAX + 1] = NULL;
     size_t n = 0;
     PGresult *res = NULL;
     mf_err err = mf__pg_begin(b, false);
     if (err == MF_OK) {
-        /* every running job, locked until the recovery commits */
+        /* the running jobs chosen, locked until the recovery commits; those another
+         * replica's recovery (or their owner) has locked are its business */
+        mf__pg_num t = mf__pg_dbl(expired_before);
+        const char *p[] = {t.s, mine};
         err = mf__pg_exec(b,
                           "SELECT " MF__PG_JOB_COLS_FULL " FROM jobs WHERE state = 1"
-                          " ORDER BY created_at, id FOR UPDATE",
-                          0, NULL, &res);
+                          " AND (lease_until < $1::float8 OR lease_owner = $2)"
+                          " ORDER BY created_at, id FOR UPDATE SKIP LOCKED",
+                          2, p, &res);
     }
     if (err == MF_OK && PQntuples(res) > 0) {
         jobs = calloc((size_t) PQntuples(res), sizeof *jobs);
-        err = jobs == NULL ? MF_ENOMEM : MF_OK;
+        ids = calloc((size_t) PQntuples(res), sizeof *ids);
+        err = jobs == NULL || ids == NULL ? MF_ENOMEM : MF_OK;
         for (int i = 0; err == MF_OK && i < PQntuples(res); i++) {
             err = mf__pg_read_job(res, i, &jobs[i]);
             n += err == MF_OK;
@@ -228,6 +238,7 @@ mf_err mf__pg_recover(void *bp, uint32_t max_attempts, mf_recover_event_fn event
     PQclear(res);
     for (size_t i = 0; i < n && err == MF_OK; i++) {
         bool requeue = false;
+        memcpy(ids[requeued], jobs[i].id, sizeof ids[requeued]); /* kept when requeued */
         err = recover_job(b, &jobs[i], max_attempts, event_data, ctx, fail_error, now, &requeue);
         requeued += err == MF_OK && requeue;
         failed += err == MF_OK && !requeue;
@@ -238,8 +249,12 @@ mf_err mf__pg_recover(void *bp, uint32_t max_attempts, mf_recover_event_fn event
     free(jobs);
     err = mf__pg_end(b, err);
     if (err == MF_OK) {
+        *ret_ids = requeued > 0 ? ids : NULL;
         *ret_requeued = requeued;
         *ret_failed = failed;
+    }
+    if (err != MF_OK || requeued == 0) {
+        free(ids);
     }
     return err;
 }

@@ -31,7 +31,7 @@
 #include "store_sqlite_int.h"
 
 #define APP_ID         1296452676 /* PRAGMA application_id of a job store: 'MFLD' */
-#define SCHEMA_VERSION 2          /* PRAGMA user_version this build writes and reads */
+#define SCHEMA_VERSION 3          /* PRAGMA user_version this build writes and reads */
 #define BUSY_MS        5000       /* wait this long for another process's lock */
 
 _Static_assert(APP_ID == 0x4D464C44, "APP_ID spells MFLD");
@@ -40,10 +40,10 @@ _Static_assert(APP_ID == 0x4D464C44, "APP_ID spells MFLD");
 #define STR(x)  STR_(x)
 
 /*
- * Schema version 2 (version 1 had no owner; migrate() adds it).  Lengths are checked again on every read (a file may have
- * been edited by hand); the CHECKs keep other writers honest.  events has a
- * rowid although (job_id, seq) is its key: sample events are large, and
- * WITHOUT ROWID tables want small rows.
+ * Schema version 3 (version 1 had no owner, version 2 no lease; the migrations add them).  Lengths
+ * are checked again on every read (a file may have been edited by hand); the CHECKs keep other
+ * writers honest.  events has a rowid although (job_id, seq) is its key: sample events are large,
+ * and WITHOUT ROWID tables want small rows.
  */
 static const char schema_sql[] =
     "CREATE TABLE jobs ("
@@ -59,13 +59,17 @@ static const char schema_sql[] =
     " finished_at REAL NOT NULL DEFAULT 0,"
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " last_seq INTEGER NOT NULL DEFAULT 0,"
-    " owner TEXT NOT NULL DEFAULT '' CHECK (length(owner) <= 64));"
+    " owner TEXT NOT NULL DEFAULT '' CHECK (length(owner) <= 64),"
+    " lease_owner TEXT NOT NULL DEFAULT '',"
+    " lease_until REAL NOT NULL DEFAULT 0);"
     /* listing, newest first, and its paging cursor */
     "CREATE INDEX jobs_by_created ON jobs (created_at, id);"
     /* queued ids in order, running jobs at recovery, counts per state */
     "CREATE INDEX jobs_by_state ON jobs (state, created_at, id);"
     /* a key's jobs by state (its limit on concurrent jobs) */
     "CREATE INDEX jobs_by_owner ON jobs (owner, state);"
+    /* running jobs whose lease expired (mf_store_reclaim_expired) */
+    "CREATE INDEX jobs_by_lease ON jobs (state, lease_until);"
     "CREATE TABLE events ("
     " job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
     " seq INTEGER NOT NULL CHECK (seq >= 1),"
@@ -153,6 +157,11 @@ static const char *const migrations[SCHEMA_VERSION - 1] = {
     "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '' CHECK (length(owner) <= 64);"
     "CREATE INDEX jobs_by_owner ON jobs (owner, state);"
     "PRAGMA user_version = 2;",
+    /* 2 -> 3: running jobs hold a lease; a running job of version 2 holds an expired one */
+    "ALTER TABLE jobs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE jobs ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;"
+    "CREATE INDEX jobs_by_lease ON jobs (state, lease_until);"
+    "PRAGMA user_version = 3;",
 };
 
 /* What the database is, read from its header only: nothing is written here. */
@@ -385,6 +394,7 @@ const mf_store_vtable mf_store_sqlite_vtable = {
     .job_list = mf__sq_job_list,
     .jobs_queued = mf__sq_jobs_queued,
     .job_claim = mf__sq_job_claim,
+    .job_renew = mf__sq_job_renew,
     .job_progress = mf__sq_job_progress,
     .job_metrics = mf__sq_job_metrics,
     .job_finish = mf__sq_job_finish,

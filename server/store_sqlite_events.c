@@ -12,6 +12,7 @@
  * the same way, in their own transactions.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "store_sqlite_int.h"
 
@@ -24,12 +25,15 @@ mf_err mf__sq_next_seq(uint64_t last_seq, uint64_t *ret)
     return MF_OK;
 }
 
-mf_err mf__sq_log_next_seq(mf__sq_store *b, const char *id, uint64_t *ret)
+mf_err mf__sq_log_next_seq(mf__sq_store *b, const char *id, const char *me, uint64_t *ret)
 {
     mf__sq_job_head h;
     mf_err err = mf__sq_job_head_get(b, id, &h);
     if (err == MF_OK && mf_job_state_final(h.state)) {
         err = MF_EBUSY; /* the final event closed the log */
+    }
+    if (err == MF_OK && me != NULL && h.state == MF_JOB_RUNNING && strcmp(h.lease_owner, me) != 0) {
+        err = MF_EBUSY; /* another replica holds its lease (fencing) */
     }
     if (err == MF_OK) {
         err = mf__sq_next_seq(h.last_seq, ret);
@@ -49,14 +53,14 @@ mf_err mf__sq_put_event(mf__sq_store *b, const char *id, uint64_t seq, const cha
     return mf__sq_run(st, rc);
 }
 
-mf_err mf__sq_event_append(void *bp, const char *id, const char *name, const char *data,
-                           uint64_t *ret_seq)
+mf_err mf__sq_event_append(void *bp, const char *id, const char *me, const char *name,
+                           const char *data, uint64_t *ret_seq)
 {
     mf__sq_store *b = bp;
     uint64_t seq = 0;
     mf_err err = mf__sq_begin(b, true);
     if (err == MF_OK) {
-        err = mf__sq_log_next_seq(b, id, &seq);
+        err = mf__sq_log_next_seq(b, id, me, &seq);
     }
     if (err == MF_OK) {
         sqlite3_stmt *st = b->st[MF__SQ_JOB_SEQ];

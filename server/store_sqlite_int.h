@@ -5,7 +5,8 @@
  *
  *   store_sqlite.c         open (identify, configure, schema), close, ping, the vtable
  *   store_sqlite_stmt.c    result codes, binders, row and column readers, transactions
- *   store_sqlite_jobs.c    insert, get, list, queued, claim, progress, metrics, finish
+ *   store_sqlite_jobs.c    insert, get, list, queued, claim, renew, progress, metrics,
+ *                          finish
  *   store_sqlite_events.c  event_append, events_after, and the event rows the job
  *                          operations write beside their state changes
  *   store_sqlite_maint.c   recover, expire, count_states
@@ -61,7 +62,7 @@
     XX(JOB_INSERT, "INSERT INTO jobs (id, type, model, state, params, created_at, last_seq,"  \
                    " owner) VALUES (?1, ?2, ?3, 0, ?4, ?5, 1, ?6)")                           \
     XX(JOB_GET, "SELECT " MF__SQ_JOB_COLS_FULL " FROM jobs WHERE id = ?1")                    \
-    XX(JOB_STATE, "SELECT state, last_seq, created_at FROM jobs WHERE id = ?1")               \
+    XX(JOB_STATE, "SELECT state, last_seq, created_at, lease_owner FROM jobs WHERE id = ?1")  \
     XX(JOB_LIST, "SELECT " MF__SQ_JOB_COLS_LIST " FROM jobs WHERE " MF__SQ_LIST_FILTER        \
                  " ORDER BY created_at DESC, id DESC LIMIT ?6")                               \
     /* a row-value bound lets the planner range-scan jobs_by_created for deep pages */        \
@@ -69,16 +70,20 @@
                         " AND (created_at, id) < (?4, ?5)"                                    \
                         " ORDER BY created_at DESC, id DESC LIMIT ?6")                        \
     XX(JOBS_QUEUED, "SELECT id FROM jobs WHERE state = 0 ORDER BY created_at, id")            \
-    XX(JOB_CLAIM, "UPDATE jobs SET state = 1, started_at = ?2, attempts = attempts + 1"       \
-                  " WHERE id = ?1 AND state = 0")                                             \
-    XX(JOB_PROGRESS, "UPDATE jobs SET done = ?2, total = ?3 WHERE id = ?1 AND state = 1")     \
+    XX(JOB_CLAIM, "UPDATE jobs SET state = 1, started_at = ?2, attempts = attempts + 1,"      \
+                  " lease_owner = ?3, lease_until = ?4 WHERE id = ?1 AND state = 0")          \
+    XX(JOB_RENEW, "UPDATE jobs SET lease_until = ?2 WHERE state = 1 AND lease_owner = ?1"     \
+                  " RETURNING id")                                                            \
+    XX(JOB_PROGRESS, "UPDATE jobs SET done = ?2, total = ?3"                                  \
+                     " WHERE id = ?1 AND state = 1 AND lease_owner = ?4")                     \
     XX(JOB_METRICS, "UPDATE jobs SET metrics = ?2 WHERE id = ?1")                             \
     XX(JOB_FINISH, "UPDATE jobs SET state = ?2, result = ?3, error = ?4, finished_at = ?5,"   \
                    " last_seq = ?6 WHERE id = ?1")                                            \
-    XX(JOB_REQUEUE, "UPDATE jobs SET state = 0, started_at = 0, last_seq = ?2 WHERE id = ?1") \
+    XX(JOB_REQUEUE, "UPDATE jobs SET state = 0, started_at = 0, last_seq = ?2,"               \
+                    " lease_owner = '', lease_until = 0 WHERE id = ?1")                       \
     XX(JOB_SEQ, "UPDATE jobs SET last_seq = ?2 WHERE id = ?1")                                \
     XX(JOBS_RUNNING, "SELECT id, attempts, last_seq FROM jobs WHERE state = 1"                \
-                     " ORDER BY created_at, id")                                              \
+                     " AND (lease_until < ?1 OR lease_owner = ?2) ORDER BY created_at, id")   \
     XX(EVENT_INSERT, "INSERT INTO events (job_id, seq, name, data) VALUES (?1, ?2, ?3, ?4)")  \
     XX(EVENTS_AFTER, "SELECT seq, name, data FROM events WHERE job_id = ?1 AND seq > ?2"      \
                      " ORDER BY seq LIMIT ?3")                                                \
@@ -175,6 +180,7 @@ typedef struct mf__sq_job_head {
     mf_job_state state;
     uint64_t last_seq;
     double created_at;
+    char lease_owner[MF_ID_MAX + 1]; /* the replica holding a running job's lease */
 } mf__sq_job_head;
 
 /** State, last seq and creation time of job id: MF_ENOTFOUND when there is none. */
@@ -192,9 +198,11 @@ MF_MUST_CHECK mf_err mf__sq_next_seq(uint64_t last_seq, uint64_t *ret);
 
 /**
  * The seq of job id's next event, while its log is open: MF_ENOTFOUND (no such
- * job), MF_EBUSY (the job is final: its final event closed the log), MF_ERANGE.
+ * job), MF_EBUSY (the job is final: its final event closed the log; or it runs
+ * under another replica's lease than me, when me is not NULL), MF_ERANGE.
  */
-MF_MUST_CHECK mf_err mf__sq_log_next_seq(mf__sq_store *b, const char *id, uint64_t *ret);
+MF_MUST_CHECK mf_err mf__sq_log_next_seq(mf__sq_store *b, const char *id, const char *me,
+                                         uint64_t *ret);
 
 /** Inserts one event row; the caller keeps jobs.last_seq in step in the same transaction. */
 MF_MUST_CHECK mf_err mf__sq_put_event(mf__sq_store *b, const char *id, uint64_t seq,
@@ -210,23 +218,29 @@ MF_MUST_CHECK mf_err mf__sq_job_read(mf__sq_store *b, const char *id, mf_job_rec
 MF_MUST_CHECK mf_err mf__sq_job_list(void *b, const mf_job_filter *f, mf_job_rec **ret,
                                      size_t *ret_n);
 MF_MUST_CHECK mf_err mf__sq_jobs_queued(void *b, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
-MF_MUST_CHECK mf_err mf__sq_job_claim(void *b, const char *id, double now);
-MF_MUST_CHECK mf_err mf__sq_job_progress(void *b, const char *id, uint64_t done, uint64_t total);
+MF_MUST_CHECK mf_err mf__sq_job_claim(void *b, const char *id, double now, const char *me,
+                                      double lease_until);
+MF_MUST_CHECK mf_err mf__sq_job_renew(void *b, const char *me, double lease_until,
+                                      char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
+MF_MUST_CHECK mf_err mf__sq_job_progress(void *b, const char *id, const char *me, uint64_t done,
+                                         uint64_t total);
 MF_MUST_CHECK mf_err mf__sq_job_metrics(void *b, const char *id, const char *metrics);
-MF_MUST_CHECK mf_err mf__sq_job_finish(void *b, const char *id, mf_job_state final,
+MF_MUST_CHECK mf_err mf__sq_job_finish(void *b, const char *id, const char *me, mf_job_state final,
                                        const char *result, const char *error,
                                        const char *final_event_data, double now);
 
 /* store_sqlite_events.c */
-MF_MUST_CHECK mf_err mf__sq_event_append(void *b, const char *id, const char *name,
+MF_MUST_CHECK mf_err mf__sq_event_append(void *b, const char *id, const char *me, const char *name,
                                          const char *data, uint64_t *ret_seq);
 MF_MUST_CHECK mf_err mf__sq_events_after(void *b, const char *id, uint64_t after, size_t max,
                                          mf_event_rec **ret, size_t *ret_n);
 
 /* store_sqlite_maint.c */
-MF_MUST_CHECK mf_err mf__sq_recover(void *b, uint32_t max_attempts, mf_recover_event_fn event_data,
+MF_MUST_CHECK mf_err mf__sq_recover(void *b, double expired_before, const char *mine,
+                                    uint32_t max_attempts, mf_recover_event_fn event_data,
                                     void *ctx, const char *fail_error, double now,
-                                    size_t *ret_requeued, size_t *ret_failed);
+                                    char (**ret_ids)[MF_ID_MAX + 1], size_t *ret_requeued,
+                                    size_t *ret_failed);
 MF_MUST_CHECK mf_err mf__sq_expire(void *b, double before, size_t *ret_n);
 MF_MUST_CHECK mf_err mf__sq_count_states(void *b, const char *owner, uint64_t counts[5]);
 

@@ -92,7 +92,7 @@ mf_err mf__sq_job_head_get(mf__sq_store *b, const char *id, mf__sq_job_head *ret
     mf__sq_bind_text(st, 1, id, &rc);
     bool row = false;
     mf_err err = mf__sq_query(st, rc, &row);
-    mf__sq_job_head h = {MF_JOB_QUEUED, 0, 0};
+    mf__sq_job_head h = {MF_JOB_QUEUED, 0, 0, ""};
     if (err == MF_OK && !row) {
         err = MF_ENOTFOUND;
     }
@@ -100,6 +100,7 @@ mf_err mf__sq_job_head_get(mf__sq_store *b, const char *id, mf__sq_job_head *ret
         err = mf__sq_col_state(st, 0, &h.state);
         h.last_seq = (uint64_t) sqlite3_column_int64(st, 1);
         h.created_at = sqlite3_column_double(st, 2);
+        err = mf__sq_col_fixed(st, 3, h.lease_owner, sizeof h.lease_owner);
     }
     mf__sq_reset(st);
     if (err == MF_OK) {
@@ -183,7 +184,7 @@ mf_err mf__sq_job_list(void *bp, const mf_job_filter *f, mf_job_rec **ret, size_
     size_t n = 0;
     /* One read transaction: the cursor's row and the page come from one snapshot. */
     mf_err err = mf__sq_begin(b, false);
-    mf__sq_job_head cursor = {MF_JOB_QUEUED, 0, 0};
+    mf__sq_job_head cursor = {MF_JOB_QUEUED, 0, 0, ""};
     if (err == MF_OK && f->before != NULL) {
         err = mf__sq_job_head_get(b, f->before, &cursor);
     }
@@ -246,7 +247,7 @@ mf_err mf__sq_job_insert(void *bp, const mf_job_rec *r, const char *first_event_
     return mf__sq_end(b, err);
 }
 
-mf_err mf__sq_job_claim(void *bp, const char *id, double now)
+mf_err mf__sq_job_claim(void *bp, const char *id, double now, const char *me, double lease_until)
 {
     mf__sq_store *b = bp;
     mf__sq_lock(b);
@@ -256,6 +257,8 @@ mf_err mf__sq_job_claim(void *bp, const char *id, double now)
     int rc = SQLITE_OK;
     mf__sq_bind_text(st, 1, id, &rc);
     mf__sq_bind_double(st, 2, now, &rc);
+    mf__sq_bind_text(st, 3, me, &rc);
+    mf__sq_bind_double(st, 4, lease_until, &rc);
     mf_err err = mf__sq_run(st, rc);
     if (err == MF_OK && sqlite3_changes(b->db) == 0) {
         err = why_unchanged(b, id);
@@ -264,7 +267,28 @@ mf_err mf__sq_job_claim(void *bp, const char *id, double now)
     return err;
 }
 
-mf_err mf__sq_job_progress(void *bp, const char *id, uint64_t done, uint64_t total)
+mf_err mf__sq_job_renew(void *bp, const char *me, double lease_until, char (**ret)[MF_ID_MAX + 1],
+                        size_t *ret_n)
+{
+    mf__sq_store *b = bp;
+    mf_err err = mf__sq_begin(b, true);
+    if (err == MF_OK) {
+        sqlite3_stmt *st = b->st[MF__SQ_JOB_RENEW];
+        int rc = SQLITE_OK;
+        mf__sq_bind_text(st, 1, me, &rc);
+        mf__sq_bind_double(st, 2, lease_until, &rc);
+        err = mf__sq_rows(st, rc, MF_ID_MAX + 1, read_id_row, NULL, (void **) ret, ret_n);
+    }
+    err = mf__sq_end(b, err);
+    if (err != MF_OK) {
+        free(*ret); /* renewed rows read before a COMMIT that failed */
+        *ret = NULL;
+        *ret_n = 0;
+    }
+    return err;
+}
+
+mf_err mf__sq_job_progress(void *bp, const char *id, const char *me, uint64_t done, uint64_t total)
 {
     mf__sq_store *b = bp;
     mf__sq_lock(b);
@@ -273,9 +297,11 @@ mf_err mf__sq_job_progress(void *bp, const char *id, uint64_t done, uint64_t tot
     mf__sq_bind_text(st, 1, id, &rc);
     mf__sq_bind_u64(st, 2, done, &rc);
     mf__sq_bind_u64(st, 3, total, &rc);
+    mf__sq_bind_text(st, 4, me, &rc);
     mf_err err = mf__sq_run(st, rc);
     if (err == MF_OK && sqlite3_changes(b->db) == 0) {
-        err = why_unchanged(b, id); /* not running: queued, or final (cancelled meanwhile) */
+        /* not running (queued, or final: cancelled meanwhile), or another replica's lease */
+        err = why_unchanged(b, id);
     }
     mf__sq_unlock(b);
     return err;
@@ -297,14 +323,15 @@ mf_err mf__sq_job_metrics(void *bp, const char *id, const char *metrics)
     return err;
 }
 
-mf_err mf__sq_job_finish(void *bp, const char *id, mf_job_state final, const char *result,
-                         const char *error, const char *final_event_data, double now)
+mf_err mf__sq_job_finish(void *bp, const char *id, const char *me, mf_job_state final,
+                         const char *result, const char *error, const char *final_event_data,
+                         double now)
 {
     mf__sq_store *b = bp;
     uint64_t seq = 0;
     mf_err err = mf__sq_begin(b, true);
     if (err == MF_OK) {
-        err = mf__sq_log_next_seq(b, id, &seq); /* MF_EBUSY when already final */
+        err = mf__sq_log_next_seq(b, id, me, &seq); /* MF_EBUSY: final, or not our lease */
     }
     if (err == MF_OK) {
         err = mf__sq_set_final(b, id, final, result, error, now, seq);

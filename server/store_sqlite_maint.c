@@ -57,18 +57,27 @@ static mf_err recover_one(mf__sq_store *b, const char *id, uint64_t seq, bool re
     return err;
 }
 
-mf_err mf__sq_recover(void *bp, uint32_t max_attempts, mf_recover_event_fn event_data, void *ctx,
-                      const char *fail_error, double now, size_t *ret_requeued, size_t *ret_failed)
+mf_err mf__sq_recover(void *bp, double expired_before, const char *mine, uint32_t max_attempts,
+                      mf_recover_event_fn event_data, void *ctx, const char *fail_error, double now,
+                      char (**ret_ids)[MF_ID_MAX + 1], size_t *ret_requeued, size_t *ret_failed)
 {
     mf__sq_store *b = bp;
     void *jobs = NULL;
+    char(*ids)[MF_ID_MAX + 1] = NULL;
     size_t n = 0, requeued = 0, failed = 0;
     mf_err err = mf__sq_begin(b, true);
     if (err == MF_OK) {
-        /* Every running job, read completely before any is changed: modifying rows under
-         * a live cursor over the same index is legal in SQLite but hard to reason about. */
-        err = mf__sq_rows(b->st[MF__SQ_JOBS_RUNNING], SQLITE_OK, sizeof(running_job),
-                          read_running_row, NULL, &jobs, &n);
+        /* The running jobs chosen, read completely before any is changed: modifying rows
+         * under a live cursor over the same index is legal in SQLite but hard to reason
+         * about. */
+        sqlite3_stmt *st = b->st[MF__SQ_JOBS_RUNNING];
+        int rc = SQLITE_OK;
+        mf__sq_bind_double(st, 1, expired_before, &rc);
+        mf__sq_bind_text(st, 2, mine, &rc); /* NULL: matches no lease */
+        err = mf__sq_rows(st, rc, sizeof(running_job), read_running_row, NULL, &jobs, &n);
+    }
+    if (err == MF_OK && n > 0 && (ids = calloc(n, sizeof *ids)) == NULL) {
+        err = MF_ENOMEM;
     }
     const running_job *running = jobs;
     for (size_t i = 0; i < n && err == MF_OK; i++) {
@@ -101,6 +110,7 @@ mf_err mf__sq_recover(void *bp, uint32_t max_attempts, mf_recover_event_fn event
         err = recover_one(b, j->id, seq, requeue, data, fail_error, now);
         free(data);
         if (requeue) {
+            memcpy(ids[requeued], j->id, sizeof ids[requeued]);
             requeued++;
         } else {
             failed++;
@@ -109,8 +119,12 @@ mf_err mf__sq_recover(void *bp, uint32_t max_attempts, mf_recover_event_fn event
     err = mf__sq_end(b, err);
     free(jobs);
     if (err == MF_OK) {
+        *ret_ids = requeued > 0 ? ids : NULL;
         *ret_requeued = requeued;
         *ret_failed = failed;
+    }
+    if (err != MF_OK || requeued == 0) {
+        free(ids);
     }
     return err;
 }

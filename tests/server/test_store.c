@@ -1109,8 +1109,7 @@ START_TEST(test_recover)
     ck_assert_uint_eq(fl, 0);
     /* max_attempts 0: every running job fails */
     claim_ok(s, "c", 700);
-    ck_assert_int_eq(mf_store_recover(s, 0, fixed_events, NULL, FAIL_ERR, 701, NULL, NULL),
-                     MF_OK);
+    ck_assert_int_eq(mf_store_recover(s, 0, fixed_events, NULL, FAIL_ERR, 701, NULL, NULL), MF_OK);
     ck_assert_int_eq(state_of(s, "c"), MF_JOB_FAILED);
     /* no memory for an event: MF_ENOMEM, and the job stays as it was */
     add_job(s, "e", "sample", "", 702);
@@ -1264,12 +1263,12 @@ START_TEST(test_persistence)
     }
     mf_store_close(s);
 
-    /* a job store file: WAL, marked as ours, schema version 2 */
+    /* a job store file: WAL, marked as ours, schema version 3 */
     char mode[32];
     raw_text(path, "PRAGMA journal_mode", mode, sizeof mode);
     ck_assert_str_eq(mode, "wal");
     ck_assert_int_eq(raw_int(path, "PRAGMA application_id"), 0x4D464C44);
-    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
 
     s = open_uri(uri);
     for (int i = 0; i < 3; i++) {
@@ -1393,12 +1392,12 @@ START_TEST(test_open_errors)
     snprintf(path, sizeof path, "%s/newer.db", dir);
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     mf_store_close(open_uri(uri));
-    raw_exec(path, "PRAGMA user_version = 3");
+    raw_exec(path, "PRAGMA user_version = 4");
     open_fails(uri, MF_EFORMAT, "newer");
 
     /* marked as ours, but its tables are missing */
     snprintf(path, sizeof path, "%s/damaged.db", dir);
-    raw_exec(path, "PRAGMA application_id = 1296452676; PRAGMA user_version = 2;"
+    raw_exec(path, "PRAGMA application_id = 1296452676; PRAGMA user_version = 3;"
                    "CREATE TABLE jobs (id TEXT);");
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     open_fails(uri, MF_EFORMAT, "damaged");
@@ -1440,7 +1439,7 @@ START_TEST(test_migrate_v1)
              "INSERT INTO events VALUES ('old', 1, 'status', '{}'), ('old', 2, 'status', '{}');"
              "PRAGMA application_id = 1296452676; PRAGMA user_version = 1;");
     mf_store *s = open_uri(uri);
-    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
     mf_job_rec old = get_job(s, "old");
     ck_assert_str_eq(old.type, "sample");
     ck_assert_str_eq(old.model, "m");
@@ -1650,6 +1649,222 @@ START_TEST(test_concurrent_claim)
 
 END_TEST
 
+/* ---- leases (several replicas on one store) -------------------------------------- */
+
+/* A handle on uri acting for replica `name`, leases of lease_s seconds. */
+static mf_store *open_replica(const char *uri, const char *name, double lease_s)
+{
+    mf_store *s = open_uri(uri);
+    ck_assert_int_eq(mf_store_set_lease(s, name, lease_s), MF_OK);
+    return s;
+}
+
+/* ids[0..n) (malloc'd, NULL when none: freed here) as one comma-joined string. */
+static void join_ids(char (*ids)[MF_ID_MAX + 1], size_t n, char *out, size_t cap)
+{
+    ck_assert(n == 0 ? ids == NULL : ids != NULL);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%s", i > 0 ? "," : "", ids[i]);
+    }
+    free(ids);
+}
+
+/* Reclaims expired leases at now: the ids requeued, as join_ids gives them. */
+static void reclaim(mf_store *s, double now, char *out, size_t cap)
+{
+    char(*ids)[MF_ID_MAX + 1] = NULL;
+    size_t n = 99, failed = 99;
+    ck_assert_int_eq(
+        mf_store_reclaim_expired(s, 3, fixed_events, NULL, FAIL_ERR, now, &ids, &n, &failed),
+        MF_OK);
+    ck_assert_uint_eq(failed, 0);
+    join_ids(ids, n, out, cap);
+}
+
+/* Renews s's leases at now: the ids renewed, as reclaim() gives them. */
+static void renew(mf_store *s, double now, char *out, size_t cap)
+{
+    char(*ids)[MF_ID_MAX + 1] = NULL;
+    size_t n = 99;
+    ck_assert_int_eq(mf_store_job_renew(s, now, &ids, &n), MF_OK);
+    join_ids(ids, n, out, cap);
+}
+
+START_TEST(test_lease_arguments)
+{
+    mf_store *s = open_mem();
+    char longname[MF_ID_MAX + 2];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    ck_assert_int_eq(mf_store_set_lease(NULL, "a", 1), MF_EINVAL);
+    ck_assert_int_eq(mf_store_set_lease(s, NULL, 1), MF_EINVAL);
+    ck_assert_int_eq(mf_store_set_lease(s, "", 1), MF_EINVAL);
+    ck_assert_int_eq(mf_store_set_lease(s, longname, 1), MF_EINVAL);
+    ck_assert_int_eq(mf_store_set_lease(s, "a\nb", 1), MF_EINVAL);
+    ck_assert_int_eq(mf_store_set_lease(s, "a", 0), MF_EINVAL);
+    ck_assert_int_eq(mf_store_set_lease(s, "a", NAN), MF_EINVAL);
+    ck_assert_int_eq(mf_store_set_lease(s, "a", INFINITY), MF_EINVAL);
+    longname[MF_ID_MAX] = '\0';
+    ck_assert_int_eq(mf_store_set_lease(s, longname, 0.5), MF_OK);
+    ck_assert_int_eq(mf_store_job_renew(NULL, 1, NULL, NULL), MF_EINVAL);
+    ck_assert_int_eq(mf_store_job_renew(s, NAN, NULL, NULL), MF_EINVAL);
+    ck_assert_int_eq(mf_store_job_renew(s, 1, NULL, NULL), MF_OK);
+    ck_assert_int_eq(mf_store_reclaim_expired(s, 2, NULL, NULL, FAIL_ERR, 1, NULL, NULL, NULL),
+                     MF_EINVAL);
+    ck_assert_int_eq(
+        mf_store_reclaim_expired(s, 2, fixed_events, NULL, FAIL_ERR, 1, NULL, NULL, NULL), MF_OK);
+    mf_store_close(s);
+}
+
+END_TEST
+
+/* Replica a claims a job (its lease set), renews it, dies; replica b's reclaim takes
+ * only the expired lease, b claims and finishes the job, and a is fenced off. */
+START_TEST(test_lease_takeover)
+{
+    char dir[64], path[160], uri[512];
+    fresh_uri(dir, sizeof dir, path, sizeof path, uri, sizeof uri);
+    mf_store *a = open_replica(uri, "host-a-1", 10);
+    mf_store *b = open_replica(uri, "host-b-2", 10);
+    char got[256];
+    add_job(a, "j1", "train", "", 1);
+    add_job(a, "j2", "train", "", 2);
+    ck_assert_int_eq(mf_store_job_claim(a, "j1", 100), MF_OK); /* leased until 110 */
+    ck_assert_int_eq(mf_store_job_claim(b, "j2", 100), MF_OK);
+    reclaim(b, 105, got, sizeof got);
+    ck_assert_str_eq(got, ""); /* nothing expired */
+    renew(a, 108, got, sizeof got);
+    ck_assert_str_eq(got, "j1"); /* until 118; b's j2 is not a's */
+    renew(b, 112, got, sizeof got);
+    ck_assert_str_eq(got, "j2"); /* until 122 */
+    reclaim(b, 117, got, sizeof got);
+    ck_assert_str_eq(got, "");
+    /* a is gone: at 119 its lease has expired, b's has not */
+    reclaim(b, 119, got, sizeof got);
+    ck_assert_str_eq(got, "j1");
+    ck_assert_int_eq(state_of(b, "j1"), MF_JOB_QUEUED);
+    ck_assert_int_eq(state_of(b, "j2"), MF_JOB_RUNNING);
+    ck_assert_int_eq(mf_store_job_claim(b, "j1", 119), MF_OK);
+    mf_job_rec r = get_job(b, "j1");
+    ck_assert_int_eq(r.state, MF_JOB_RUNNING);
+    ck_assert_uint_eq(r.attempts, 2);
+    ck_assert(r.started_at == 119);
+    ck_assert_uint_eq(r.last_seq, 2); /* queued, then the reclaim's status event */
+    mf_job_rec_done(&r);
+    /* a comes back (it was only cut off): every report of j1 is refused */
+    ck_assert_int_eq(mf_store_event_append(a, "j1", "progress", "{}", NULL), MF_EBUSY);
+    ck_assert_int_eq(mf_store_job_progress(a, "j1", 5, 10), MF_EBUSY);
+    ck_assert_int_eq(mf_store_job_finish(a, "j1", MF_JOB_SUCCEEDED, "{}", NULL, SUCCESS_EV, 120),
+                     MF_EBUSY);
+    ck_assert_int_eq(mf_store_job_finish(a, "j1", MF_JOB_FAILED, NULL, "{}", FAILED_EV, 120),
+                     MF_EBUSY);
+    renew(a, 120, got, sizeof got);
+    ck_assert_str_eq(got, ""); /* how a learns that j1 was taken from it */
+    /* b holds it: its reports go through, gap-free after the reclaim's event */
+    uint64_t seq = 0;
+    ck_assert_int_eq(mf_store_event_append(b, "j1", "progress", "{}", &seq), MF_OK);
+    ck_assert_uint_eq(seq, 3);
+    ck_assert_int_eq(mf_store_job_progress(b, "j1", 5, 10), MF_OK);
+    ck_assert_int_eq(mf_store_job_finish(b, "j1", MF_JOB_SUCCEEDED, "{}", NULL, SUCCESS_EV, 121),
+                     MF_OK);
+    ck_assert_int_eq(state_of(a, "j1"), MF_JOB_SUCCEEDED);
+    /* a cancel may come through any replica: not fenced */
+    ck_assert_int_eq(mf_store_job_finish(a, "j2", MF_JOB_CANCELLED, NULL, ERR_JSON, CANCEL_EV, 122),
+                     MF_OK);
+    renew(b, 123, got, sizeof got);
+    ck_assert_str_eq(got, "");
+    mf_store_close(a);
+    mf_store_close(b);
+    fresh_done(dir);
+}
+
+END_TEST
+
+/* A fresh store (dir[64], path[160], uri[512]) where replica host-a-1 (leases of 10 s)
+ * claimed job j1 at t. */
+static mf_store *one_running(char *dir, char *path, char *uri, double t)
+{
+    fresh_uri(dir, 64, path, 160, uri, 512);
+    mf_store *a = open_replica(uri, "host-a-1", 10);
+    add_job(a, "j1", "train", "", 1);
+    ck_assert_int_eq(mf_store_job_claim(a, "j1", t), MF_OK);
+    return a;
+}
+
+/* Recovery at start: SQLite takes every running job (one daemon per file); PostgreSQL
+ * only expired leases and those of the replica starting (another replica's live job
+ * stays its). */
+START_TEST(test_lease_recover_at_start)
+{
+    char dir[64], path[160], uri[512];
+    mf_store *a = one_running(dir, path, uri, 200); /* leased until 210 */
+    mf_store *c = open_replica(uri, "host-c-3", 10);
+    size_t rq = 99, fl = 99;
+    ck_assert_int_eq(mf_store_recover(c, 3, fixed_events, NULL, FAIL_ERR, 201, &rq, &fl), MF_OK);
+    ck_assert_uint_eq(fl, 0);
+    if (pg_uri == NULL) {
+        ck_assert_uint_eq(rq, 1);
+        ck_assert_int_eq(state_of(c, "j1"), MF_JOB_QUEUED);
+    } else {
+        ck_assert_uint_eq(rq, 0);
+        ck_assert_int_eq(state_of(c, "j1"), MF_JOB_RUNNING);
+        /* a replica restarted under the same name takes its own jobs back at once */
+        mf_store *a2 = open_replica(uri, "host-a-1", 10);
+        ck_assert_int_eq(mf_store_recover(a2, 3, fixed_events, NULL, FAIL_ERR, 201, &rq, &fl),
+                         MF_OK);
+        ck_assert_uint_eq(rq, 1);
+        ck_assert_int_eq(state_of(c, "j1"), MF_JOB_QUEUED);
+        mf_store_close(a2);
+    }
+    mf_store_close(c);
+    mf_store_close(a);
+    fresh_done(dir);
+}
+
+END_TEST
+
+/* A store of the previous schema version (SQLite 2, PostgreSQL 1: no leases) is migrated
+ * at open; a job it left running holds an expired lease, so any replica reclaims it. */
+START_TEST(test_lease_migrate)
+{
+    char dir[64], path[160], uri[512];
+    mf_store *s = one_running(dir, path, uri, 5);
+    mf_store_close(s);
+    /* back to the previous version, as that build wrote it */
+    if (pg_uri == NULL) {
+        raw_exec(path, "DROP INDEX jobs_by_lease; ALTER TABLE jobs DROP COLUMN lease_owner;"
+                       " ALTER TABLE jobs DROP COLUMN lease_until; PRAGMA user_version = 2;");
+    } else {
+        pg_raw_exec(pg_uri, "DROP INDEX jobs_by_lease; ALTER TABLE jobs DROP COLUMN lease_owner,"
+                            " DROP COLUMN lease_until; UPDATE manifold_meta SET value = 1"
+                            " WHERE key = 'schema_version'");
+    }
+    s = open_replica(uri, "host-b-2", 10);
+    if (pg_uri == NULL) {
+        ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 3);
+    } else {
+        ck_assert_int_eq(pg_raw_int(pg_uri, "SELECT value FROM manifold_meta"
+                                            " WHERE key = 'schema_version'"),
+                         2);
+    }
+    mf_job_rec r = get_job(s, "j1");
+    ck_assert_int_eq(r.state, MF_JOB_RUNNING);
+    ck_assert_uint_eq(r.attempts, 1);
+    mf_job_rec_done(&r);
+    char got[256];
+    reclaim(s, 6, got, sizeof got);
+    ck_assert_str_eq(got, "j1");
+    ck_assert_int_eq(mf_store_job_claim(s, "j1", 7), MF_OK);
+    renew(s, 8, got, sizeof got);
+    ck_assert_str_eq(got, "j1");
+    mf_store_close(s);
+    fresh_done(dir);
+}
+
+END_TEST
+
 static Suite *store_suite(void)
 {
     pg_uri = getenv("MF_TEST_PG_URI");
@@ -1678,6 +1893,13 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_recover);
     tcase_add_test(tc, test_expire);
     tcase_add_test(tc, test_count_states);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("leases");
+    tcase_add_test(tc, test_lease_arguments);
+    tcase_add_test(tc, test_lease_takeover);
+    tcase_add_test(tc, test_lease_recover_at_start);
+    tcase_add_test(tc, test_lease_migrate);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("listing");

@@ -80,7 +80,7 @@ START_TEST(test_uri_forms)
     mf_store_close(s);
     ck_assert_int_eq(pg_raw_int(pg_uri, "SELECT value FROM manifold_meta"
                                         " WHERE key = 'schema_version'"),
-                     1);
+                     2);
 }
 
 END_TEST

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""
+API suite, two replicas on one PostgreSQL job store (issue 17: job leases):
+two manifoldd processes, A and B, share the database of tests/pg/with_pg.sh
+with short leases (--job-lease 2).  A train job submitted through A runs on
+A; A is killed with kill -9; B finds A's lease expired, takes the job over
+and finishes it: succeeded, attempts 2, and its event stream, read through B,
+numbered 1..n without a gap, with the takeover's "queued" status between
+A's run and B's.
+
+Run as: with_pg.sh test_pg_replicas.py PATH/TO/manifoldd MODELS_DIR.  Standard
+library only; every request has a timeout and every wait loop is bounded.
+"""
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Daemon, check, read_events, summary, wait_state  # noqa: E402
+
+LEASE = "2"
+
+
+def wait_running(d, job, limit=20):
+    """The job once it runs on d's replica with some progress, or None."""
+    t_end = time.time() + limit
+    while time.time() < t_end:
+        st, _, j = d.json("GET", "/v1/jobs/" + job, timeout=10)
+        if st == 200 and j["state"] == "running" and j.get("started_at") and \
+                (j.get("progress") or {}).get("done", 0) > 0:
+            return j
+        if st == 200 and j["state"] not in ("queued", "running"):
+            return j
+        time.sleep(0.05)
+    return None
+
+
+def main():
+    if len(sys.argv) != 3 or "MF_TEST_PG_URI" not in os.environ:
+        print("usage: with_pg.sh test_pg_replicas.py PATH/TO/manifoldd MODELS_DIR",
+              file=sys.stderr)
+        return 2
+    daemon, models = sys.argv[1], sys.argv[2]
+    store = "postgres:///manifold?host=%s&user=postgres" % os.environ["MF_TEST_PG_DIR"]
+    tmp = tempfile.mkdtemp(prefix="mf_api_pg_replicas_")
+    a = b = None
+    try:
+        os.mkdir(os.path.join(tmp, "a"))
+        os.mkdir(os.path.join(tmp, "b"))
+        a = Daemon(daemon, models, os.path.join(tmp, "a"), "--job-lease", LEASE, store=store)
+        b = Daemon(daemon, models, os.path.join(tmp, "b"), "--job-lease", LEASE, store=store)
+
+        st, _, j = a.json("POST", "/v1/jobs", {"type": "train", "params": {
+            "dataset": "two_moons", "steps": 600, "hidden": [64, 64], "out_model": "moons-ha"}})
+        check(st in (200, 201, 202), "train submitted through A: %s %s" % (st, j))
+        job = j["id"]
+        run = wait_running(a, job)
+        check(run is not None and run["state"] == "running", "runs on A: %s" % run)
+        a.kill9()
+        t_kill = time.time()
+        a = None
+
+        done = wait_state(b, job, {"succeeded", "failed", "cancelled"}, limit=25)
+        check(done is not None and done["state"] == "succeeded",
+              "B finished it after A died: %s" % done)
+        took = time.time() - t_kill
+        check(done is not None and done.get("attempts") == 2, "attempts 2: %s" % done)
+        ev = read_events(b, job, limit=20)
+        seqs = [e[0] for e in ev]
+        check(seqs == list(range(1, len(ev) + 1)), "events through B: seqs 1..n without a gap")
+        states = [e[2].get("state") for e in ev if e[1] == "status"]
+        check(states[:2] == ["queued", "running"] and states[-3:] == ["queued", "running",
+                                                                       "succeeded"],
+              "status events: A's run, the takeover, B's run: %s" % states)
+        check(took < 20, "taken over within a few leases (%.1f s)" % took)
+        log = open(os.path.join(tmp, "b", "daemon.log")).read()
+        check("jobs re-queued here" in log, "B's log says it took jobs over")
+        check(b.term() == 0, "B: SIGTERM, clean exit")
+        b = None
+        return summary("api-pg-replicas", tmp)
+    finally:
+        for d in (a, b):
+            if d is not None:
+                d.kill9()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
