@@ -328,6 +328,15 @@ mf_err mf_store_job_claim(mf_store *s, const char *id, double now)
     return wrote(s, s->vt->job_claim(s->b, id, now, s->replica, now + s->lease_s));
 }
 
+mf_err mf_store_job_claim_next(mf_store *s, double now, char ret_id[MF_ID_MAX + 1])
+{
+    if (s == NULL || ret_id == NULL || !isfinite(now)) {
+        return MF_EINVAL;
+    }
+    ret_id[0] = '\0';
+    return wrote(s, s->vt->job_claim_next(s->b, now, s->replica, now + s->lease_s, ret_id));
+}
+
 /* ids for a caller that may not want them (ret NULL): freed here. */
 static void give_ids(char (*ids)[MF_ID_MAX + 1], char (**ret)[MF_ID_MAX + 1])
 {

@@ -176,6 +176,16 @@ MF_MUST_CHECK mf_err mf_store_set_lease(mf_store *s, const char *replica, double
 MF_MUST_CHECK mf_err mf_store_job_claim(mf_store *s, const char *id, double now);
 
 /**
+ * mf_store_job_claim of the oldest queued job (created_at, then id), which
+ * ret_id gets: how a replica takes work from a shared store, whichever
+ * replica stored the job.  Atomic: two handles never claim one job
+ * (PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent claims take different
+ * jobs without waiting).  Errors: MF_ENOTFOUND (no queued job: ret_id ""),
+ * MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_job_claim_next(mf_store *s, double now, char ret_id[MF_ID_MAX + 1]);
+
+/**
  * Renews the lease of every running job this replica holds, to now +
  * lease_s, in one statement; *ret (may be NULL; else n x (MF_ID_MAX+1),
  * malloc'd, NULL when none) gets their ids: a job this replica runs that is

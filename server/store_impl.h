@@ -38,6 +38,9 @@ typedef struct mf_store_vtable {
     mf_err (*jobs_queued)(void *b, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
     /* me: the handle's replica (mf_store_set_lease); lease_until = now + its lease */
     mf_err (*job_claim)(void *b, const char *id, double now, const char *me, double lease_until);
+    /* the oldest queued job claimed as job_claim claims it; MF_ENOTFOUND: none queued */
+    mf_err (*job_claim_next)(void *b, double now, const char *me, double lease_until,
+                             char ret_id[MF_ID_MAX + 1]);
     /* the ids renewed into *ret (never NULL here) */
     mf_err (*job_renew)(void *b, const char *me, double lease_until, char (**ret)[MF_ID_MAX + 1],
                         size_t *ret_n);

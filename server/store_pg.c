@@ -305,6 +305,7 @@ const mf_store_vtable mf_store_pg_vtable = {
     .job_list = mf__pg_job_list,
     .jobs_queued = mf__pg_jobs_queued,
     .job_claim = mf__pg_job_claim,
+    .job_claim_next = mf__pg_job_claim_next,
     .job_renew = mf__pg_job_renew,
     .job_progress = mf__pg_job_progress,
     .job_metrics = mf__pg_job_metrics,

@@ -143,6 +143,8 @@ MF_MUST_CHECK mf_err mf__pg_job_list(void *b, const mf_job_filter *f, mf_job_rec
 MF_MUST_CHECK mf_err mf__pg_jobs_queued(void *b, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
 MF_MUST_CHECK mf_err mf__pg_job_claim(void *b, const char *id, double now, const char *me,
                                       double lease_until);
+MF_MUST_CHECK mf_err mf__pg_job_claim_next(void *b, double now, const char *me, double lease_until,
+                                           char ret_id[MF_ID_MAX + 1]);
 MF_MUST_CHECK mf_err mf__pg_job_renew(void *b, const char *me, double lease_until,
                                       char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
 MF_MUST_CHECK mf_err mf__pg_job_progress(void *b, const char *id, const char *me, uint64_t done,

@@ -353,6 +353,33 @@ mf_err mf__pg_job_claim(void *bp, const char *id, double now, const char *me, do
     return mf__pg_end(b, err);
 }
 
+mf_err mf__pg_job_claim_next(void *bp, double now, const char *me, double lease_until,
+                             char ret_id[MF_ID_MAX + 1])
+{
+    mf__pg_store *b = bp;
+    PGresult *res = NULL;
+    mf_err err = mf__pg_begin(b, false);
+    if (err == MF_OK) {
+        mf__pg_num t = mf__pg_dbl(now), u = mf__pg_dbl(lease_until);
+        const char *p[] = {t.s, me, u.s};
+        /* SKIP LOCKED: a job another replica is claiming right now is passed over, not waited
+         * for; the outer state = 0 holds should the row have changed in between. */
+        err = mf__pg_exec(b,
+                          "UPDATE jobs SET state = 1, started_at = $1::float8,"
+                          " attempts = attempts + 1, lease_owner = $2, lease_until = $3::float8"
+                          " WHERE id = (SELECT id FROM jobs WHERE state = 0"
+                          " ORDER BY created_at, id FOR UPDATE SKIP LOCKED LIMIT 1)"
+                          " AND state = 0 RETURNING id",
+                          3, p, &res);
+    }
+    if (err == MF_OK) {
+        err =
+            PQntuples(res) == 0 ? MF_ENOTFOUND : mf__pg_col_fixed(res, 0, 0, ret_id, MF_ID_MAX + 1);
+    }
+    PQclear(res);
+    return mf__pg_end(b, err);
+}
+
 mf_err mf__pg_job_progress(void *bp, const char *id, const char *me, uint64_t done, uint64_t total)
 {
     mf__pg_store *b = bp;

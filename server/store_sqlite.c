@@ -394,6 +394,7 @@ const mf_store_vtable mf_store_sqlite_vtable = {
     .job_list = mf__sq_job_list,
     .jobs_queued = mf__sq_jobs_queued,
     .job_claim = mf__sq_job_claim,
+    .job_claim_next = mf__sq_job_claim_next,
     .job_renew = mf__sq_job_renew,
     .job_progress = mf__sq_job_progress,
     .job_metrics = mf__sq_job_metrics,

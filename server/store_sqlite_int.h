@@ -72,6 +72,11 @@
     XX(JOBS_QUEUED, "SELECT id FROM jobs WHERE state = 0 ORDER BY created_at, id")            \
     XX(JOB_CLAIM, "UPDATE jobs SET state = 1, started_at = ?2, attempts = attempts + 1,"      \
                   " lease_owner = ?3, lease_until = ?4 WHERE id = ?1 AND state = 0")          \
+    /* one statement, so atomic against another process on the same file */                   \
+    XX(JOB_CLAIM_NEXT, "UPDATE jobs SET state = 1, started_at = ?1, attempts = attempts + 1," \
+                       " lease_owner = ?2, lease_until = ?3 WHERE id = (SELECT id FROM jobs"  \
+                       " WHERE state = 0 ORDER BY created_at, id LIMIT 1) AND state = 0"      \
+                       " RETURNING id")                                                       \
     XX(JOB_RENEW, "UPDATE jobs SET lease_until = ?2 WHERE state = 1 AND lease_owner = ?1"     \
                   " RETURNING id")                                                            \
     XX(JOB_PROGRESS, "UPDATE jobs SET done = ?2, total = ?3"                                  \
@@ -220,6 +225,8 @@ MF_MUST_CHECK mf_err mf__sq_job_list(void *b, const mf_job_filter *f, mf_job_rec
 MF_MUST_CHECK mf_err mf__sq_jobs_queued(void *b, char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
 MF_MUST_CHECK mf_err mf__sq_job_claim(void *b, const char *id, double now, const char *me,
                                       double lease_until);
+MF_MUST_CHECK mf_err mf__sq_job_claim_next(void *b, double now, const char *me, double lease_until,
+                                           char ret_id[MF_ID_MAX + 1]);
 MF_MUST_CHECK mf_err mf__sq_job_renew(void *b, const char *me, double lease_until,
                                       char (**ret)[MF_ID_MAX + 1], size_t *ret_n);
 MF_MUST_CHECK mf_err mf__sq_job_progress(void *b, const char *id, const char *me, uint64_t done,

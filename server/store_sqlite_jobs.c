@@ -267,6 +267,32 @@ mf_err mf__sq_job_claim(void *bp, const char *id, double now, const char *me, do
     return err;
 }
 
+mf_err mf__sq_job_claim_next(void *bp, double now, const char *me, double lease_until,
+                             char ret_id[MF_ID_MAX + 1])
+{
+    mf__sq_store *b = bp;
+    char(*ids)[MF_ID_MAX + 1] = NULL;
+    size_t n = 0;
+    mf_err err = mf__sq_begin(b, true);
+    if (err == MF_OK) {
+        sqlite3_stmt *st = b->st[MF__SQ_JOB_CLAIM_NEXT];
+        int rc = SQLITE_OK;
+        mf__sq_bind_double(st, 1, now, &rc);
+        mf__sq_bind_text(st, 2, me, &rc);
+        mf__sq_bind_double(st, 3, lease_until, &rc);
+        err = mf__sq_rows(st, rc, MF_ID_MAX + 1, read_id_row, NULL, (void **) &ids, &n);
+    }
+    err = mf__sq_end(b, err);
+    if (err == MF_OK && n == 0) {
+        err = MF_ENOTFOUND;
+    }
+    if (err == MF_OK) {
+        memcpy(ret_id, ids[0], MF_ID_MAX + 1);
+    }
+    free(ids);
+    return err;
+}
+
 mf_err mf__sq_job_renew(void *bp, const char *me, double lease_until, char (**ret)[MF_ID_MAX + 1],
                         size_t *ret_n)
 {

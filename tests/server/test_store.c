@@ -8,7 +8,8 @@
  * state; persistence across close and reopen; files that are not job stores
  * (garbage, a foreign SQLite schema, a newer schema, a damaged one, a missing
  * directory); and concurrency: four threads appending to one job's log, two
- * threads (one handle or two "replicas") racing to claim the same jobs.
+ * threads (one handle or two "replicas") racing to claim the same jobs, by id
+ * or the oldest queued (claim_next).
  *
  * Databases are ":memory:" unless the test is about files; those live in a
  * fresh mkdtemp directory under /tmp that the test removes.
@@ -1865,6 +1866,122 @@ START_TEST(test_lease_migrate)
 
 END_TEST
 
+/* claim_next takes the oldest queued job (created_at, then id), skipping running and final
+ * ones, with the claim's lease; none left: MF_ENOTFOUND and "". */
+START_TEST(test_claim_next)
+{
+    char dir[64], path[160], uri[512];
+    fresh_uri(dir, sizeof dir, path, sizeof path, uri, sizeof uri);
+    mf_store *s = open_replica(uri, "host-a-1", 10);
+    char id[MF_ID_MAX + 1] = "x";
+    ck_assert_int_eq(mf_store_job_claim_next(s, 1, id), MF_ENOTFOUND);
+    ck_assert_str_eq(id, "");
+    ck_assert_int_eq(mf_store_job_claim_next(NULL, 1, id), MF_EINVAL);
+    ck_assert_int_eq(mf_store_job_claim_next(s, NAN, id), MF_EINVAL);
+    ck_assert_int_eq(mf_store_job_claim_next(s, 1, NULL), MF_EINVAL);
+    add_job(s, "late", "sample", "", 30);
+    add_job(s, "b", "sample", "", 20);
+    add_job(s, "a", "sample", "", 20); /* same time as b: the id decides */
+    add_job(s, "run", "sample", "", 5);
+    add_job(s, "done", "sample", "", 6);
+    claim_ok(s, "run", 7);
+    ck_assert_int_eq(mf_store_job_finish(s, "done", MF_JOB_CANCELLED, NULL,
+                                         "{\"code\":\"cancelled\",\"message\":\"x\"}", "{}", 8),
+                     MF_OK);
+    ck_assert_int_eq(mf_store_job_claim_next(s, 40, id), MF_OK);
+    ck_assert_str_eq(id, "a");
+    mf_job_rec g = get_job(s, "a");
+    ck_assert_int_eq(g.state, MF_JOB_RUNNING);
+    ck_assert(g.started_at == 40.0);
+    ck_assert_uint_eq(g.attempts, 1);
+    ck_assert_uint_eq(g.last_seq, 1); /* no event, as a claim */
+    mf_job_rec_done(&g);
+    ck_assert_int_eq(mf_store_job_claim(s, "a", 41), MF_EBUSY);
+    ck_assert_int_eq(mf_store_job_claim_next(s, 41, id), MF_OK);
+    ck_assert_str_eq(id, "b");
+    ck_assert_int_eq(mf_store_job_claim_next(s, 42, id), MF_OK);
+    ck_assert_str_eq(id, "late");
+    ck_assert_int_eq(mf_store_job_claim_next(s, 43, id), MF_ENOTFOUND);
+    ck_assert_str_eq(id, "");
+    size_t n = 0; /* the claims hold this replica's leases */
+    ck_assert_int_eq(mf_store_job_renew(s, 44, NULL, &n), MF_OK);
+    ck_assert_uint_eq(n, 4);
+    mf_store_close(s);
+    fresh_done(dir);
+}
+
+END_TEST
+
+typedef struct claim_next_arg {
+    mf_store *s;
+    char got[CLAIM_JOBS][MF_ID_MAX + 1];
+    int n;
+    mf_err last; /* what ended the loop: MF_ENOTFOUND */
+} claim_next_arg;
+
+static void *claim_next_worker(void *p)
+{
+    claim_next_arg *a = p;
+    char id[MF_ID_MAX + 1];
+    mf_err err;
+    while ((err = mf_store_job_claim_next(a->s, 100, id)) == MF_OK && a->n < CLAIM_JOBS) {
+        memcpy(a->got[a->n++], id, sizeof id);
+    }
+    a->last = err; /* no assertion off the test's thread */
+    return NULL;
+}
+
+/* Two replicas (two handles) take jobs with claim_next at once: each job is claimed exactly
+ * once, each replica's in order of age. */
+START_TEST(test_concurrent_claim_next)
+{
+    char dir[64], path[128], uri[512];
+    fresh_uri(dir, sizeof dir, path, sizeof path, uri, sizeof uri);
+    mf_store *s = open_replica(uri, "host-a-1", 10);
+    mf_store *other = open_replica(uri, "host-b-2", 10);
+    for (int i = 0; i < CLAIM_JOBS; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c%03d", i);
+        add_job(s, id, "sample", "", i);
+    }
+    claim_next_arg *args = calloc(2, sizeof *args);
+    ck_assert_ptr_nonnull(args);
+    args[0].s = s;
+    args[1].s = other;
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) {
+        ck_assert_int_eq(pthread_create(&th[t], NULL, claim_next_worker, &args[t]), 0);
+    }
+    for (int t = 0; t < 2; t++) {
+        ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+    }
+    int seen[CLAIM_JOBS] = {0};
+    for (int t = 0; t < 2; t++) {
+        ck_assert_int_eq(args[t].last, MF_ENOTFOUND);
+        for (int k = 0; k < args[t].n; k++) {
+            int i = atoi(args[t].got[k] + 1);
+            ck_assert(i >= 0 && i < CLAIM_JOBS);
+            seen[i]++;
+            if (k > 0) {
+                ck_assert_int_lt(strcmp(args[t].got[k - 1], args[t].got[k]), 0);
+            }
+        }
+    }
+    for (int i = 0; i < CLAIM_JOBS; i++) {
+        ck_assert_msg(seen[i] == 1, "job %d claimed %d times", i, seen[i]);
+    }
+    uint64_t counts[5];
+    ck_assert_int_eq(mf_store_count_states(s, counts), MF_OK);
+    ck_assert_uint_eq(counts[MF_JOB_RUNNING], CLAIM_JOBS);
+    ck_assert_uint_eq(counts[MF_JOB_QUEUED], 0);
+    free(args);
+    mf_store_close(other);
+    mf_store_close(s);
+    fresh_done(dir);
+}
+
+END_TEST
+
 static Suite *store_suite(void)
 {
     pg_uri = getenv("MF_TEST_PG_URI");
@@ -1900,6 +2017,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_lease_takeover);
     tcase_add_test(tc, test_lease_recover_at_start);
     tcase_add_test(tc, test_lease_migrate);
+    tcase_add_test(tc, test_claim_next);
+    tcase_add_test(tc, test_concurrent_claim_next);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("listing");
