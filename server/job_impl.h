@@ -85,6 +85,7 @@ struct mf_job {
     void *state; /* type->state_size bytes */
     atomic_int cancel;
     bool started;                  /* claimed: running in the store */
+    bool taken;                    /* claimed by the scheduler's claim_next (under claim_lock) */
     bool finished;                 /* a final state was reported */
     bool lease_lost;               /* another replica took it over (scheduler: said once) */
     double created_at, started_at; /* Unix seconds */

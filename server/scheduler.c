@@ -102,6 +102,7 @@ void mf__sched_release_slot(mf_sched *s, mf_job *j)
     if (j->slot) {
         j->slot = false;
         s->n_started--;
+        s->take_now = true; /* room: a shared store's queue may have a job for it */
     }
 }
 
@@ -230,6 +231,17 @@ typedef enum slice_end {
     SLICE_REQUEUE, /* could not be claimed for a storage reason: to be claimed again */
 } slice_end;
 
+void mf__sched_mark_running(mf_sched *s, mf_job *j, double t)
+{
+    j->started = true;
+    j->started_at = t;
+    uv_mutex_lock(&s->lock);
+    mf__sched_hist_add(&s->stats.queue_wait, mf_mono_s() - j->queued_mono);
+    uv_mutex_unlock(&s->lock);
+    mf_job_event(j, "status", mf_json_event_status(j->id, "running", NULL));
+    mf_log(MF_LOG_INFO, NULL, j->id, "job running");
+}
+
 /* A slice of job j (after the writes it holds, when it holds some). */
 static slice_end run_slice(worker *w, mf_job *j)
 {
@@ -243,22 +255,19 @@ static slice_end run_slice(worker *w, mf_job *j)
     }
     if (!j->started) {
         double t = mf_wall_s();
-        mf_err err = mf_store_job_claim(s->store, j->id, t);
+        /* claim_next (scheduler_lease.c) may have claimed it for this replica meanwhile */
+        uv_mutex_lock(&s->claim_lock);
+        mf_err err = j->taken ? MF_OK : mf_store_job_claim(s->store, j->id, t);
+        uv_mutex_unlock(&s->claim_lock);
         if (err == MF_ENOSPC || err == MF_EIO) {
             mf__sched_store_failed(s, err); /* still queued in the store: claimed later */
             return SLICE_REQUEUE;
         }
         if (err != MF_OK) {
-            /* cancelled while queued (or claimed elsewhere): nothing to run */
+            /* cancelled while queued, or (shared store) claimed by another replica: not ours */
             return SLICE_DONE;
         }
-        j->started = true;
-        j->started_at = t;
-        uv_mutex_lock(&s->lock);
-        mf__sched_hist_add(&s->stats.queue_wait, mf_mono_s() - j->queued_mono);
-        uv_mutex_unlock(&s->lock);
-        mf_job_event(j, "status", mf_json_event_status(j->id, "running", NULL));
-        mf_log(MF_LOG_INFO, NULL, j->id, "job running");
+        mf__sched_mark_running(s, j, t);
     }
     j->team = w->team;
     if (atomic_load(&j->cancel) == 0 && atomic_load(&s->abort_all) == 0) {
@@ -412,6 +421,7 @@ static void on_wake(uv_async_t *a)
         mf__sched_lease_close(s);
         return;
     }
+    mf__sched_take_if_due(s);
     retry_and_dispatch(s);
 }
 
@@ -493,6 +503,7 @@ mf_err mf_sched_start(const mf_sched_cfg *cfg, mf_store *store, mf_registry *reg
     mf__sched_store_init(s);
     mf__sched_host_init(s);
     uv_mutex_init(&s->lock);
+    uv_mutex_init(&s->claim_lock);
     uv_cond_init(&s->work_cv);
     uv_cond_init(&s->idle_cv);
     s->workers = calloc(cfg->workers, sizeof *s->workers);
@@ -509,6 +520,7 @@ mf_err mf_sched_start(const mf_sched_cfg *cfg, mf_store *store, mf_registry *reg
         free_jobs(&s->queued);
         free(s->workers);
         uv_mutex_destroy(&s->lock);
+        uv_mutex_destroy(&s->claim_lock);
         uv_cond_destroy(&s->work_cv);
         uv_cond_destroy(&s->idle_cv);
         free(s);
@@ -614,6 +626,7 @@ void mf_sched_free(mf_sched *s)
     }
     free(s->workers);
     uv_mutex_destroy(&s->lock);
+    uv_mutex_destroy(&s->claim_lock);
     uv_cond_destroy(&s->work_cv);
     uv_cond_destroy(&s->idle_cv);
     free(s);

@@ -6,8 +6,9 @@
  * scheduler_jobs.c holds the jobs (submit, cancel, recovery at start, and the
  * host callbacks their reports arrive through); scheduler_store.c waits for a
  * job store that cannot write (back-off, probe, the jobs holding writes it
- * did not take); scheduler_lease.c renews the leases of the jobs it runs and
- * reclaims those of dead replicas.  Job types never see this header (tests/check_layering.sh).
+ * did not take); scheduler_lease.c renews the leases of the jobs it runs,
+ * reclaims those of dead replicas and takes queued jobs from a shared store.
+ * Job types never see this header (tests/check_layering.sh).
  */
 #ifndef MF_SCHEDULER_INT_H
 #define MF_SCHEDULER_INT_H
@@ -56,10 +57,12 @@ struct mf_sched {
     uv_timer_t tick;
     uv_timer_t retry;          /* wakes the loop to try the job store again (scheduler_store.c) */
     uv_timer_t renew, reclaim; /* job leases (scheduler_lease.c) */
+    uv_timer_t take;           /* a shared store's queued jobs (scheduler_lease.c) */
     uv_thread_t loop_thread;
     uv_mutex_t lock;
-    uv_cond_t work_cv; /* workers wait for a task */
-    uv_cond_t idle_cv; /* drain waits for idleness */
+    uv_mutex_t claim_lock; /* a claim and what it decides: by id (a worker) or the next (loop) */
+    uv_cond_t work_cv;     /* workers wait for a task */
+    uv_cond_t idle_cv;     /* drain waits for idleness */
     worker *workers;
     size_t n_workers;
     /* guarded by lock */
@@ -72,6 +75,7 @@ struct mf_sched {
     mf_backoff store_wait; /* the job store cannot write: no job runs until it takes a probe */
     double store_since;    /* when the wait began (monotonic), for the log */
     bool draining, stopping;
+    bool take_now;        /* a running slot freed: look at the shared store's queue at once */
     atomic_int abort_all; /* drain timeout: stop what runs */
     mf_job *reservations; /* jobs holding the model id they will publish (host_reserve) */
     uint64_t id_counter;
@@ -100,8 +104,12 @@ void mf__sched_list_push_front(job_list *l, mf_job *j);
 /** Takes the first job of l, or NULL. */
 mf_job *mf__sched_list_pop(job_list *l);
 
-/** Lock held: j gives back its running slot, when it holds one. */
+/** Lock held: j gives back its running slot, when it holds one (and s->take_now is set). */
 void mf__sched_release_slot(mf_sched *s, mf_job *j);
+
+/** Any thread, lock not held: job j, claimed in the store at t, is started: the "running"
+ *  status event, the log line, the queue wait. */
+void mf__sched_mark_running(mf_sched *s, mf_job *j, double t);
 
 /* ---- scheduler_store.c: a job store that cannot write --------------------------- */
 
@@ -136,15 +144,30 @@ MF_MUST_CHECK mf_err mf__sched_recover(mf_sched *s);
 /** Lock held: the job of id this replica has started (on a worker, paused, stalled), or NULL. */
 mf_job *mf__sched_find_started(mf_sched *s, const char *id);
 
+/**
+ * Loop thread: job id, just claimed in the store by this replica (claim_next), becomes one
+ * of its started jobs: taken from its queue when it is there, else made from its record (a
+ * job another replica stored); it waits for its first slice with a running slot.
+ */
+void mf__sched_adopt(mf_sched *s, const char *id, double t);
+
+/** claim_lock held: job id, just claimed by claim_next, is on a worker that has not claimed
+ *  it yet (the queue gave it a moment before): marked taken, it runs there, and true. */
+bool mf__sched_adopt_local(mf_sched *s, const char *id);
+
 /** Loop thread: running jobs of dead replicas (expired leases) back to the queue, and here. */
 MF_MUST_CHECK mf_err mf__sched_reclaim(mf_sched *s);
 
 /* ---- scheduler_lease.c: job leases ------------------------------------------------- */
 
-/** Loop initialised: the lease timers, when the store is shared (mf_store_shared). */
+/** Loop initialised: the lease timers and the shared queue's, when the store is shared
+ *  (mf_store_shared). */
 void mf__sched_lease_start(mf_sched *s);
 
 /** Loop thread, stopping: closes the lease timers. */
 void mf__sched_lease_close(mf_sched *s);
+
+/** Loop thread: when a running slot freed (s->take_now), takes queued jobs from a shared store. */
+void mf__sched_take_if_due(mf_sched *s);
 
 #endif /* MF_SCHEDULER_INT_H */

@@ -373,8 +373,9 @@ static char *recover_event(void *ctx, const mf_job_rec *job)
     return ev;
 }
 
-/* A queued job of the store, made again; or finished as failed when its params no longer pass. */
-static void requeue(mf_sched *s, const mf_job_rec *r)
+/* The job of stored record r, made again (not queued); or NULL, r finished as failed when its
+ * params no longer pass. */
+static mf_job *remake(mf_sched *s, const mf_job_rec *r)
 {
     mf_job_req req;
     mf_diag d = {0};
@@ -388,11 +389,8 @@ static void requeue(mf_sched *s, const mf_job_rec *r)
     }
     if (err == MF_OK) {
         j->created_at = r->created_at;
-        uv_mutex_lock(&s->lock);
         j->queued_mono = mf_mono_s();
-        mf__sched_list_push(&s->queued, j);
-        uv_mutex_unlock(&s->lock);
-        return;
+        return j;
     }
     char msg[512];
     if (decoded) {
@@ -404,6 +402,18 @@ static void requeue(mf_sched *s, const mf_job_rec *r)
     (void) finish_stored(s, r, MF_JOB_FAILED, e); /* not stored: it fails again at the next start */
     free(e);
     mf_log(MF_LOG_WARN, NULL, r->id, "job failed after the restart: %s", msg);
+    return NULL;
+}
+
+/* A queued job of the store, made again and queued here (or failed: remake). */
+static void requeue(mf_sched *s, const mf_job_rec *r)
+{
+    mf_job *j = remake(s, r);
+    if (j != NULL) {
+        uv_mutex_lock(&s->lock);
+        mf__sched_list_push(&s->queued, j);
+        uv_mutex_unlock(&s->lock);
+    }
 }
 
 /* The stored jobs of ids[0..n), queued in the store, made again and queued here. */
@@ -483,6 +493,48 @@ mf_err mf__sched_reclaim(mf_sched *s)
     }
     free(ids);
     return MF_OK;
+}
+
+bool mf__sched_adopt_local(mf_sched *s, const char *id)
+{
+    uv_mutex_lock(&s->lock);
+    mf_job *j = mf__sched_find_started(s, id);
+    if (j != NULL) {
+        j->taken = true; /* on a worker, about to claim it: it goes on as claimed */
+    }
+    uv_mutex_unlock(&s->lock);
+    return j != NULL;
+}
+
+void mf__sched_adopt(mf_sched *s, const char *id, double t)
+{
+    uv_mutex_lock(&s->lock);
+    mf_job *j = list_remove(&s->queued, id); /* submitted here: it was waiting for its turn */
+    uv_mutex_unlock(&s->lock);
+    if (j == NULL) {
+        mf_job_rec r;
+        memset(&r, 0, sizeof r);
+        mf_err err = mf_store_job_get(s->store, id, &r);
+        j = err == MF_OK ? remake(s, &r) : NULL;
+        mf_job_rec_done(&r);
+        if (err != MF_OK) {
+            /* running here in the store: its lease expires and a replica runs it again */
+            mf_log(MF_LOG_WARN, NULL, id, "cannot read the job it claimed: %s", mf_strerror(err));
+        }
+        if (j == NULL) {
+            return;
+        }
+    }
+    mf__sched_mark_running(s, j, t);
+    uv_mutex_lock(&s->lock);
+    j->slot = true;
+    s->n_started++;
+    if (mf_job_unstored(j)) {
+        mf__sched_stall(s, j);
+    } else {
+        mf__sched_list_push(&s->paused, j);
+    }
+    uv_mutex_unlock(&s->lock);
 }
 
 void mf__sched_host_init(mf_sched *s)

@@ -20,8 +20,21 @@
  *    rather than run it twice.
  *
  * So a job whose replica dies is running again elsewhere within about a lease
- * and a half.  An SQLite file is one daemon's: no timer runs, and recovery at
- * start (mf_store_recover) takes every job left running, as it always did.
+ * and a half.
+ *
+ * The queue is shared too: a job is queued in the store, and the replica that
+ * stored it keeps it in its own queue only as a cache (it claims it by id
+ * before it runs it, mf_store_job_claim, and drops it when that answers
+ * MF_EBUSY: cancelled, or taken by another replica).  A third timer, take,
+ * every 0.5 s and at once when a running slot frees: while the replica has
+ * room for a running job that its own queue does not fill (max_running_jobs,
+ * not draining, the store writing), it claims the oldest queued job of the
+ * store (mf_store_job_claim_next), whichever replica stored it, and starts it.
+ * So an idle replica runs the jobs a busy one received, and a job queued on a
+ * replica that died runs within half a second elsewhere.
+ *
+ * An SQLite file is one daemon's: no timer runs, and recovery at start
+ * (mf_store_recover) takes every job left running, as it always did.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +44,7 @@
 #include "scheduler_int.h"
 
 #define DEFAULT_LEASE_S 30.0
+#define TAKE_MS         500 /* how often an idle replica looks at a shared store's queue */
 
 static double lease_s(const mf_sched *s)
 {
@@ -95,14 +109,63 @@ static void on_reclaim(uv_timer_t *t)
     uv_async_send(&s->wake); /* what it queued here runs */
 }
 
+/* Loop thread: while this replica has room for another running job that its own queue does
+ * not fill, claims the oldest queued job of the store, whichever replica stored it. */
+static void take_queued(mf_sched *s)
+{
+    for (;;) {
+        uv_mutex_lock(&s->lock);
+        s->take_now = false;
+        bool room = !s->draining && !s->stopping && !mf__sched_store_waiting(s) &&
+                    s->n_started + s->queued.n < s->cfg.max_running_jobs;
+        uv_mutex_unlock(&s->lock);
+        if (!room) {
+            return;
+        }
+        char id[MF_ID_MAX + 1];
+        double t = mf_wall_s();
+        uv_mutex_lock(&s->claim_lock);
+        mf_err err = mf_store_job_claim_next(s->store, t, id);
+        bool on_worker = err == MF_OK && mf__sched_adopt_local(s, id);
+        uv_mutex_unlock(&s->claim_lock);
+        if (err != MF_OK) {
+            if (err != MF_ENOTFOUND) {
+                mf__sched_store_failed(s, err);
+            }
+            return;
+        }
+        if (!on_worker) {
+            mf__sched_adopt(s, id, t);
+        }
+        uv_async_send(&s->wake); /* it runs */
+    }
+}
+
+static void on_take(uv_timer_t *t)
+{
+    take_queued(t->data);
+}
+
+void mf__sched_take_if_due(mf_sched *s)
+{
+    uv_mutex_lock(&s->lock);
+    bool due = s->take_now && mf_store_shared(s->store);
+    uv_mutex_unlock(&s->lock);
+    if (due) {
+        take_queued(s);
+    }
+}
+
 void mf__sched_lease_start(mf_sched *s)
 {
     uv_timer_init(&s->loop, &s->renew);
     uv_timer_init(&s->loop, &s->reclaim);
-    s->renew.data = s->reclaim.data = s;
+    uv_timer_init(&s->loop, &s->take);
+    s->renew.data = s->reclaim.data = s->take.data = s;
     if (!mf_store_shared(s->store)) {
         return;
     }
+    uv_timer_start(&s->take, on_take, 0, TAKE_MS);
     uint64_t renew_ms = (uint64_t) (lease_s(s) * 1000.0 / 3.0);
     uint64_t reclaim_ms = (uint64_t) (lease_s(s) * 1000.0 / 2.0);
     renew_ms = renew_ms > 0 ? renew_ms : 1;
@@ -115,4 +178,5 @@ void mf__sched_lease_close(mf_sched *s)
 {
     uv_close((uv_handle_t *) &s->renew, NULL);
     uv_close((uv_handle_t *) &s->reclaim, NULL);
+    uv_close((uv_handle_t *) &s->take, NULL);
 }

@@ -12,6 +12,7 @@ import re
 import signal
 import struct
 import subprocess
+import sys
 import time
 
 FAILED = []
@@ -141,6 +142,16 @@ def write_safetensors(meta, tensors):
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * (-len(h) % 8)
     return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def pg_args(script):
+    """(manifoldd, models dir, store URI) of a with_pg.sh test run as
+    `with_pg.sh SCRIPT PATH/TO/manifoldd MODELS_DIR`; exits 2 with a usage line otherwise."""
+    if len(sys.argv) != 3 or "MF_TEST_PG_URI" not in os.environ:
+        print("usage: with_pg.sh %s PATH/TO/manifoldd MODELS_DIR" % script, file=sys.stderr)
+        sys.exit(2)
+    store = "postgres:///manifold?host=%s&user=postgres" % os.environ["MF_TEST_PG_DIR"]
+    return sys.argv[1], sys.argv[2], store
 
 
 def wait_state(d, job, states, limit=120):

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, check, read_events, summary, wait_state  # noqa: E402
+from harness import Daemon, check, pg_args, read_events, summary, wait_state  # noqa: E402
 
 LEASE = "2"
 
@@ -39,19 +39,13 @@ def wait_running(d, job, limit=20):
 
 
 def main():
-    if len(sys.argv) != 3 or "MF_TEST_PG_URI" not in os.environ:
-        print("usage: with_pg.sh test_pg_replicas.py PATH/TO/manifoldd MODELS_DIR",
-              file=sys.stderr)
-        return 2
-    daemon, models = sys.argv[1], sys.argv[2]
-    store = "postgres:///manifold?host=%s&user=postgres" % os.environ["MF_TEST_PG_DIR"]
+    daemon, models, store = pg_args("test_pg_replicas.py")
     tmp = tempfile.mkdtemp(prefix="mf_api_pg_replicas_")
     a = b = None
     try:
         os.mkdir(os.path.join(tmp, "a"))
         os.mkdir(os.path.join(tmp, "b"))
         a = Daemon(daemon, models, os.path.join(tmp, "a"), "--job-lease", LEASE, store=store)
-        b = Daemon(daemon, models, os.path.join(tmp, "b"), "--job-lease", LEASE, store=store)
 
         st, _, j = a.json("POST", "/v1/jobs", {"type": "train", "params": {
             "dataset": "two_moons", "steps": 600, "hidden": [64, 64], "out_model": "moons-ha"}})
@@ -59,6 +53,8 @@ def main():
         job = j["id"]
         run = wait_running(a, job)
         check(run is not None and run["state"] == "running", "runs on A: %s" % run)
+        # B only now: an idle replica takes queued jobs from the store, whoever received them
+        b = Daemon(daemon, models, os.path.join(tmp, "b"), "--job-lease", LEASE, store=store)
         a.kill9()
         t_kill = time.time()
         a = None
