@@ -24,6 +24,8 @@ static int *refs_of(const mf_catalog *c, void *item)
     return (int *) (void *) ((char *) item + c->refs_off);
 }
 
+static bool failed_has(const mf_catalog *c, const char *name, const mf_catalog_stamp *st);
+
 static mf_catalog_stamp *stamp_of(const mf_catalog *c, void *item)
 {
     return (mf_catalog_stamp *) (void *) ((char *) item + c->stamp_off);
@@ -251,6 +253,20 @@ mf_err mf_catalog_add_written(mf_catalog *c, void *item, const char *path,
     mf_err err = mf_catalog_reserve(c, &me, id_of(c, item));
     if (err != MF_OK) {
         return err;
+    }
+    /* another process sharing the directory wrote the id since our last look: it is taken */
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        mf_catalog_stamp now;
+        mf_catalog_stamp_of(&now, &st);
+        const char *slash = strrchr(path, '/');
+        pthread_mutex_lock(&c->lock);
+        bool failed = failed_has(c, slash != NULL ? slash + 1 : path, &now);
+        pthread_mutex_unlock(&c->lock);
+        if (!failed) {
+            mf_catalog_unreserve(c, &me);
+            return MF_EBUSY;
+        }
     }
     err = write(item, ctx, diag);
     if (err == MF_OK && (err = mf_catalog_commit(c, &me, item)) != MF_OK) {

@@ -124,8 +124,10 @@ void mf_catalog_unreserve(mf_catalog *c, mf_catalog_reservation *r);
  * Adds item, whose file write(item, ctx, diag) writes, in the three steps
  * above: reserve the item's id, write, commit; when the commit fails the file
  * is unlinked.  item must be complete but for what write fills (its size,
- * its time) and is taken on success only.  Errors: MF_EBUSY (the id is
- * there or being written), write's, MF_ENOMEM.
+ * its time) and is taken on success only.  A file at path that is no
+ * remembered failure (another process sharing the directory wrote it) makes
+ * the id taken too.  Errors: MF_EBUSY (the id is there or being written),
+ * write's, MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_catalog_add_written(mf_catalog *c, void *item, const char *path,
                                             mf_err (*write)(void *item, void *ctx, mf_diag *diag),

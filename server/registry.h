@@ -102,7 +102,8 @@ MF_MUST_CHECK mf_err mf_registry_list(mf_registry *r, mf_reg_model ***ret, size_
 
 /**
  * Saves m to the store as id (atomic write) and adds it; the registry takes m
- * on success only.  Errors: MF_EBUSY (id exists), MF_EINVAL (bad id), those of
+ * on success only.  Errors: MF_EBUSY (id exists, here or as a file another
+ * replica wrote), MF_EINVAL (bad id), those of
  * mf_model_save_file (diag; MF_ENOSPC: the disk is full), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *diag);

@@ -997,6 +997,9 @@ START_TEST(test_shared_store)
 
     /* saved through a: b's rescan finds it */
     ck_assert_int_eq(mf_registry_add(a, "two", tiny_model(2.0f), &diag), MF_OK);
+    mf_model *m2 = tiny_model(5.0f); /* b has not seen it yet: its file makes the id taken */
+    ck_assert_int_eq(mf_registry_add(b, "two", m2, &diag), MF_EBUSY);
+    mf_model_free(m2);
     ck_assert_int_eq(mf_registry_rescan(b, &added, &removed), MF_OK);
     ck_assert_uint_eq(added, 1);
     ck_assert_uint_eq(removed, 0);
