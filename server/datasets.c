@@ -79,7 +79,8 @@ static void read_owner(const mf_datasets *ds, mf_reg_dataset *e)
 }
 
 /* One stored data set (mf_catalog_load_fn). */
-static mf_err load_file(void *ctx, const char *path, const char *id, const struct stat *st)
+static mf_err load_file(void *ctx, const char *path, const char *id, const struct stat *st,
+                        void **ret_item)
 {
     mf_datasets *ds = ctx;
     mf_reg_dataset *e = calloc(1, sizeof *e);
@@ -98,14 +99,9 @@ static mf_err load_file(void *ctx, const char *path, const char *id, const struc
         return MF_EFORMAT;
     }
     read_owner(ds, e);
-    err = mf_catalog_insert(&ds->cat, e);
-    if (err == MF_EBUSY) {
-        mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s: a built-in dataset has the id %s", path, id);
-    }
-    if (err != MF_OK) {
-        entry_free(e);
-    }
-    return err;
+    mf_catalog_stamp_of(&e->stamp, st);
+    *ret_item = e;
+    return MF_OK;
 }
 
 /* x + y, or SIZE_MAX when it overflows. */
@@ -141,7 +137,7 @@ mf_err mf_datasets_open(const char *dir, const mf_data_limits *lim, mf_datasets 
     if (ds == NULL) {
         return MF_ENOMEM;
     }
-    MF_CATALOG_INIT(&ds->cat, mf_reg_dataset, entry_free);
+    MF_CATALOG_INIT(&ds->cat, mf_reg_dataset, entry_free, "a built-in dataset");
     snprintf(ds->dir, sizeof ds->dir, "%s", dir);
     ds->lim = *lim;
     ds->stored = *lim;
@@ -149,7 +145,7 @@ mf_err mf_datasets_open(const char *dir, const mf_data_limits *lim, mf_datasets 
     size_t loaded = 0, skipped = 0;
     mf_err err = add_builtins(ds);
     if (err == MF_OK) {
-        err = mf_catalog_scan(dir, SUFFIX, "dataset", load_file, ds, &loaded, &skipped);
+        err = mf_catalog_scan(&ds->cat, dir, SUFFIX, "dataset", load_file, ds, &loaded, &skipped);
     }
     if (err != MF_OK) {
         mf_datasets_free(ds);
@@ -180,7 +176,25 @@ const mf_data_limits *mf_datasets_limits(const mf_datasets *ds)
 
 mf_reg_dataset *mf_datasets_get(mf_datasets *ds, const char *id)
 {
-    return mf_catalog_get(&ds->cat, id);
+    return mf_catalog_get_or_load(&ds->cat, id, ds->dir, SUFFIX, "dataset", load_file, ds);
+}
+
+mf_err mf_datasets_rescan(mf_datasets *ds, size_t *ret_added, size_t *ret_removed)
+{
+    size_t added = 0, removed = 0;
+    mf_err err =
+        mf_catalog_rescan(&ds->cat, ds->dir, SUFFIX, "dataset", load_file, ds, &added, &removed);
+    if (added > 0 || removed > 0) {
+        mf_log(MF_LOG_INFO, NULL, NULL, "dataset store: %zu dataset(s) appeared, %zu went away",
+               added, removed);
+    }
+    if (ret_added != NULL) {
+        *ret_added = added;
+    }
+    if (ret_removed != NULL) {
+        *ret_removed = removed;
+    }
+    return err;
 }
 
 void mf_datasets_release(mf_datasets *ds, mf_reg_dataset *e)
@@ -229,6 +243,9 @@ static mf_err write_table(void *item, void *ctx, mf_diag *diag)
         bool known = stat(e->path, &st) == 0;
         e->file_bytes = known ? (uint64_t) st.st_size : 0;
         e->created = known ? (int64_t) st.st_mtime : -1;
+        if (known) {
+            mf_catalog_stamp_of(&e->stamp, &st);
+        }
     }
     return err;
 }
@@ -280,7 +297,7 @@ mf_err mf_datasets_delete(mf_datasets *ds, const char *id)
 
 mf_reg_dataset *mf_datasets_get_for(mf_datasets *ds, const char *id, const char *owner)
 {
-    mf_reg_dataset *e = mf_catalog_get(&ds->cat, id);
+    mf_reg_dataset *e = mf_datasets_get(ds, id);
     if (e != NULL && owner != NULL && owner[0] != '\0' && e->owner[0] != '\0' &&
         strcmp(e->owner, owner) != 0) {
         mf_catalog_release(&ds->cat, e);

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog.h"
 #include "data_file.h"
 #include "dataset.h"
 #include "err.h"
@@ -43,6 +44,7 @@ typedef struct mf_reg_dataset {
     uint64_t file_bytes;      /* uploaded: size of the stored file */
     int64_t created;          /* uploaded: Unix seconds the file was written; built-in: -1 */
     char owner[65];           /* uploaded: the API key that owns it, "" for none */
+    mf_catalog_stamp stamp;   /* uploaded: its file's, to notice a replacement */
     int refs;                 /* guarded by the catalog's lock */
 } mf_reg_dataset;
 
@@ -63,8 +65,15 @@ void mf_datasets_free(mf_datasets *ds);
 /** The limits uploads are parsed under (those given to open). */
 const mf_data_limits *mf_datasets_limits(const mf_datasets *ds);
 
-/** The data set with this id, its reference taken (release it), or NULL. */
+/**
+ * The data set with this id, its reference taken (release it), or NULL.  An
+ * id not in memory whose file another process (a replica sharing the store)
+ * has written since is loaded then.
+ */
 mf_reg_dataset *mf_datasets_get(mf_datasets *ds, const char *id);
+
+/** As mf_registry_rescan, for the data sets' directory. */
+MF_MUST_CHECK mf_err mf_datasets_rescan(mf_datasets *ds, size_t *ret_added, size_t *ret_removed);
 
 /** Lets go of a reference from get or list. */
 void mf_datasets_release(mf_datasets *ds, mf_reg_dataset *e);

@@ -434,6 +434,12 @@ int main(int argc, char **argv)
     if (open_datasets(&c, reg, &datasets) != MF_OK) {
         goto out;
     }
+    /* replicas share the store directory: see what the others add and delete within a second */
+    err = mf_registry_watch(reg, MF_STORE_RESCAN_MS);
+    if (err != MF_OK) {
+        mf_log(MF_LOG_ERROR, NULL, NULL, "cannot watch the model store: %s", mf_strerror(err));
+        goto out;
+    }
     err = mf_sched_start(&sc, store, reg, &sched);
     if (err != MF_OK) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot start the scheduler: %s", mf_strerror(err));

@@ -3,12 +3,15 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "catalog.h"
+#include "datasets.h"
 #include "log.h"
 #include "request_json.h"
 
@@ -19,7 +22,13 @@ struct mf_registry {
     char store_dir[3072];
     size_t max_file_bytes;
     mf_model_limits limits; /* of every model file it loads or takes */
-    mf_datasets *datasets; /* set once at start, before any other thread (NULL: none) */
+    mf_datasets *datasets;  /* set once at start, before any other thread (NULL: none) */
+    /* the rescan thread (mf_registry_watch) */
+    pthread_t watcher;
+    bool watching, stop;
+    unsigned interval_ms;
+    pthread_mutex_t watch_lock;
+    pthread_cond_t wake;
 };
 
 static void entry_free(void *item)
@@ -45,7 +54,8 @@ typedef struct load_ctx {
 } load_ctx;
 
 /* One model file of a directory (mf_catalog_load_fn). */
-static mf_err load_file(void *ctx, const char *path, const char *id, const struct stat *st)
+static mf_err load_file(void *ctx, const char *path, const char *id, const struct stat *st,
+                        void **ret_item)
 {
     const load_ctx *c = ctx;
     mf_reg_model *e = calloc(1, sizeof *e);
@@ -69,29 +79,25 @@ static mf_err load_file(void *ctx, const char *path, const char *id, const struc
     }
     if (!c->shipped) {
         set_owner(e);
+        mf_catalog_stamp_of(&e->stamp, st); /* the store's files follow other replicas' changes */
     }
-    err = mf_catalog_insert(&c->r->cat, e);
-    if (err == MF_EBUSY) {
-        mf_log(MF_LOG_WARN, NULL, NULL, "skipping %s: a shipped model has the id %s", path, id);
-    }
-    if (err != MF_OK) {
-        entry_free(e);
-    }
-    return err;
+    *ret_item = e;
+    return MF_OK;
 }
 
 static mf_err load_dir(mf_registry *r, const char *dir, bool shipped, size_t *loaded,
                        size_t *skipped)
 {
     load_ctx c = {.r = r, .shipped = shipped};
-    return mf_catalog_scan(dir, SUFFIX, "model", load_file, &c, loaded, skipped);
+    return mf_catalog_scan(&r->cat, dir, SUFFIX, "model", load_file, &c, loaded, skipped);
 }
 
 mf_err mf_registry_open(const char *shipped_dir, const char *store_dir, size_t max_file_bytes,
                         const mf_model_limits *limits, mf_registry **ret, size_t *ret_loaded,
                         size_t *ret_skipped)
 {
-    if (store_dir == NULL || ret == NULL || strlen(store_dir) >= sizeof((mf_registry *) 0)->store_dir) {
+    if (store_dir == NULL || ret == NULL ||
+        strlen(store_dir) >= sizeof((mf_registry *) 0)->store_dir) {
         return MF_EINVAL;
     }
     if (mkdir(store_dir, 0755) != 0 && errno != EEXIST) {
@@ -103,7 +109,7 @@ mf_err mf_registry_open(const char *shipped_dir, const char *store_dir, size_t m
     if (r == NULL) {
         return MF_ENOMEM;
     }
-    MF_CATALOG_INIT(&r->cat, mf_reg_model, entry_free);
+    MF_CATALOG_INIT(&r->cat, mf_reg_model, entry_free, "a shipped model");
     snprintf(r->store_dir, sizeof r->store_dir, "%s", store_dir);
     r->max_file_bytes = max_file_bytes;
     r->limits = limits != NULL ? *limits : mf_model_limits_default();
@@ -142,13 +148,93 @@ void mf_registry_free(mf_registry *r)
     if (r == NULL) {
         return;
     }
+    if (r->watching) {
+        pthread_mutex_lock(&r->watch_lock);
+        r->stop = true;
+        pthread_cond_signal(&r->wake);
+        pthread_mutex_unlock(&r->watch_lock);
+        pthread_join(r->watcher, NULL);
+        pthread_cond_destroy(&r->wake);
+        pthread_mutex_destroy(&r->watch_lock);
+    }
     mf_catalog_deinit(&r->cat);
     free(r);
 }
 
+/* The rescan thread: the models, then the data sets, every interval until stopped. */
+static void *watch_main(void *arg)
+{
+    mf_registry *r = arg;
+    pthread_mutex_lock(&r->watch_lock);
+    while (!r->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long ns = ts.tv_nsec + (long) (r->interval_ms % 1000) * 1000000L;
+        ts.tv_sec += (time_t) (r->interval_ms / 1000) + ns / 1000000000L;
+        ts.tv_nsec = ns % 1000000000L;
+        while (!r->stop && pthread_cond_timedwait(&r->wake, &r->watch_lock, &ts) == 0) {
+        }
+        if (r->stop) {
+            break;
+        }
+        pthread_mutex_unlock(&r->watch_lock);
+        /* errors are passing (a store on a network volume may blink): the next round retries */
+        mf_err err = mf_registry_rescan(r, NULL, NULL);
+        if (r->datasets != NULL) {
+            err = mf_datasets_rescan(r->datasets, NULL, NULL);
+        }
+        (void) err;
+        pthread_mutex_lock(&r->watch_lock);
+    }
+    pthread_mutex_unlock(&r->watch_lock);
+    return NULL;
+}
+
+mf_err mf_registry_watch(mf_registry *r, unsigned interval_ms)
+{
+    if (r->watching || interval_ms == 0) {
+        return MF_EINVAL;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&r->watch_lock, NULL);
+    r->interval_ms = interval_ms;
+    r->stop = false;
+    if (pthread_create(&r->watcher, NULL, watch_main, r) != 0) {
+        pthread_cond_destroy(&r->wake);
+        pthread_mutex_destroy(&r->watch_lock);
+        return MF_ENOMEM;
+    }
+    r->watching = true;
+    return MF_OK;
+}
+
 mf_reg_model *mf_registry_get(mf_registry *r, const char *id)
 {
-    return mf_catalog_get(&r->cat, id);
+    load_ctx c = {.r = r, .shipped = false};
+    return mf_catalog_get_or_load(&r->cat, id, r->store_dir, SUFFIX, "model", load_file, &c);
+}
+
+mf_err mf_registry_rescan(mf_registry *r, size_t *ret_added, size_t *ret_removed)
+{
+    load_ctx c = {.r = r, .shipped = false};
+    size_t added = 0, removed = 0;
+    mf_err err =
+        mf_catalog_rescan(&r->cat, r->store_dir, SUFFIX, "model", load_file, &c, &added, &removed);
+    if (added > 0 || removed > 0) {
+        mf_log(MF_LOG_INFO, NULL, NULL, "model store: %zu model(s) appeared, %zu went away", added,
+               removed);
+    }
+    if (ret_added != NULL) {
+        *ret_added = added;
+    }
+    if (ret_removed != NULL) {
+        *ret_removed = removed;
+    }
+    return err;
 }
 
 void mf_registry_release(mf_registry *r, mf_reg_model *e)
@@ -186,7 +272,11 @@ static mf_err write_model(void *item, void *ctx, mf_diag *diag)
     mf_err err = mf_model_save_file(e->model, e->path, diag);
     struct stat st;
     if (err == MF_OK) {
-        e->file_bytes = stat(e->path, &st) == 0 ? (uint64_t) st.st_size : 0;
+        bool known = stat(e->path, &st) == 0;
+        e->file_bytes = known ? (uint64_t) st.st_size : 0;
+        if (known) {
+            mf_catalog_stamp_of(&e->stamp, &st);
+        }
     }
     return err;
 }

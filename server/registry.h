@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog.h"
 #include "err.h"
 #include "model_file.h"
 
@@ -33,14 +34,18 @@ typedef struct mf_datasets mf_datasets; /* datasets.h */
  */
 #define MF_REGISTRY_OWNER_KEY "owner"
 
+/* How often the daemon rescans its model store (mf_registry_watch), in ms. */
+#define MF_STORE_RESCAN_MS 500
+
 typedef struct mf_reg_model {
     char id[65];
-    mf_model *model;     /* immutable */
-    bool shipped;        /* protected */
-    char owner[65];      /* its owner's key name, "" for none (MF_REGISTRY_OWNER_KEY) */
-    char path[4096];     /* its file */
-    uint64_t file_bytes; /* size of the file */
-    int refs;            /* guarded by the registry's lock (catalog.h) */
+    mf_model *model;        /* immutable */
+    bool shipped;           /* protected */
+    char owner[65];         /* its owner's key name, "" for none (MF_REGISTRY_OWNER_KEY) */
+    char path[4096];        /* its file */
+    uint64_t file_bytes;    /* size of the file */
+    mf_catalog_stamp stamp; /* the stored file's, to notice its replacement; unset when shipped */
+    int refs;               /* guarded by the registry's lock (catalog.h) */
 } mf_reg_model;
 
 /**
@@ -57,14 +62,37 @@ MF_MUST_CHECK mf_err mf_registry_open(const char *shipped_dir, const char *store
                                       size_t max_file_bytes, const mf_model_limits *limits,
                                       mf_registry **ret, size_t *ret_loaded, size_t *ret_skipped);
 
+/**
+ * Starts a thread that rescans the store (mf_registry_rescan) and the
+ * attached data sets (mf_datasets_rescan) every interval_ms, so that models
+ * and data sets other replicas add or delete are seen; mf_registry_free stops
+ * it.  Call it once, after mf_registry_set_datasets.  Errors: MF_EINVAL
+ * (already watching, interval 0), MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_registry_watch(mf_registry *r, unsigned interval_ms);
+
 /** The limits every model file is loaded within (uploads and checkpoints too). */
 const mf_model_limits *mf_registry_model_limits(const mf_registry *r);
 
 /** Frees the registry and every model no longer used; accepts NULL. */
 void mf_registry_free(mf_registry *r);
 
-/** The model with this id, its reference taken (release it), or NULL. */
+/**
+ * The model with this id, its reference taken (release it), or NULL.  An id
+ * not in memory whose file another process (a replica sharing the store) has
+ * written since is loaded then, with the checks of open.
+ */
 mf_reg_model *mf_registry_get(mf_registry *r, const char *id);
+
+/**
+ * Makes the stored models follow the store directory, which replicas of the
+ * daemon may share: loads the files written by others, drops the models
+ * whose files are gone (a job holding one keeps it until it lets go) and
+ * reloads replaced ones; temporaries are passed over, a file that fails is
+ * logged once and skipped until it changes.  *ret_added / *ret_removed may
+ * be NULL.  Errors: MF_EIO (the store cannot be read), MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_registry_rescan(mf_registry *r, size_t *ret_added, size_t *ret_removed);
 
 /** Lets go of a reference from get or list. */
 void mf_registry_release(mf_registry *r, mf_reg_model *e);
@@ -74,7 +102,8 @@ MF_MUST_CHECK mf_err mf_registry_list(mf_registry *r, mf_reg_model ***ret, size_
 
 /**
  * Saves m to the store as id (atomic write) and adds it; the registry takes m
- * on success only.  Errors: MF_EBUSY (id exists), MF_EINVAL (bad id), those of
+ * on success only.  Errors: MF_EBUSY (id exists, here or as a file another
+ * replica wrote), MF_EINVAL (bad id), those of
  * mf_model_save_file (diag; MF_ENOSPC: the disk is full), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *diag);

@@ -5,6 +5,9 @@ deploy/local-cluster.sh with three replicas behind nginx, in its sqlite smoke-te
 mode (MANIFOLD_CLUSTER_STORE=sqlite: one job store per replica) until the PostgreSQL
 store lands: start's last output line is the load balancer's URL; 30 sampling calls
 through nginx are all answered and spread over the three replicas (their /metrics);
+a model uploaded through nginx is sampled through every replica, and once deleted
+through nginx is 404 on each within 1.5 s (one --model-store folder: the others
+rescan it every 0.5 s);
 X-Request-Id passes through (the client's, else nginx's own); a streamed sampling
 call's events arrive through nginx before the call ends; stop leaves none of the
 processes of the pid files, and a second stop is harmless.
@@ -89,6 +92,32 @@ def main():
         check(all(c is not None and c >= 5 for c in counts),
               "every replica took a share of the calls (>= 5 of 30): %s" % counts)
         check(sum(c or 0 for c in counts) == 30, "the shares add up to 30: %s" % counts)
+
+        # one --model-store folder: a model uploaded through nginx is sampled through every
+        # replica at once (a lookup miss loads it), and deleted through nginx, 404 on each
+        st, _, weights = req(lb, "GET", "/v1/models/eight_gaussians/weights")
+        st, _, _ = req(lb, "POST", "/v1/models?id=shared-up", weights,
+                       {"Content-Type": "application/octet-stream"})
+        t_up = time.time()
+        check(st == 201, "model uploaded through nginx: %s" % st)
+        answers = []
+        for main_port, _ in ports:
+            st, _, data = req(main_port, "POST", "/v1/samples",
+                              {"model": "shared-up", "n": 4, "sampler": "ddim", "steps": 10,
+                               "seed": 1})
+            answers.append(st == 200 and len(json.loads(data)["samples"]) == 4)
+        check(all(answers) and time.time() - t_up < 1.5,
+              "the upload sampled through every replica (%s) within %.2f s"
+              % (answers, time.time() - t_up))
+        st, _, _ = req(lb, "DELETE", "/v1/models/shared-up")
+        t_del = time.time()
+        gone = []
+        while time.time() - t_del < 1.5 and gone != [404, 404, 404]:
+            time.sleep(0.05)
+            gone = [req(main_port, "GET", "/v1/models/shared-up")[0] for main_port, _ in ports]
+        check(st in (200, 204) and gone == [404, 404, 404],
+              "deleted through nginx: 404 on every replica within %.2f s: %s %s"
+              % (time.time() - t_del, st, gone))
 
         # X-Request-Id: the client's passes through; without one, nginx makes one
         st, h, _ = req(lb, "GET", "/v1/models", headers={"X-Request-Id": "deploy-test.42"})

@@ -3,11 +3,11 @@
  * test_datasets.c - server/datasets.c (and the catalog under it): opening
  * lists the built-in sets and loads the stored ones (bad names, corrupt
  * files, a built-in's id and non-regular files skipped with the counts
- * right, the temporaries of writes a crash cut short removed); add writes exactly the stored form, refuses duplicates, built-in
- * names and bad ids, and leaves the table with the caller when the write
- * fails; delete protects built-ins and lets a held entry outlive its id;
- * reopening gives the same data sets; threads getting and listing while
- * another adds and deletes.
+ * right, the temporaries of writes a crash cut short removed); add writes exactly the stored form,
+ * refuses duplicates, built-in names and bad ids, and leaves the table with the caller when the
+ * write fails; delete protects built-ins and lets a held entry outlive its id; reopening gives the
+ * same data sets; two on one directory (a lookup miss loads a set the other added, owner included;
+ * a rescan follows adds and deletes); threads getting and listing while another adds and deletes.
  */
 #include <math.h>
 #include <pthread.h>
@@ -192,6 +192,39 @@ START_TEST(test_add_and_delete)
 
 END_TEST
 
+/* Two on one directory, as replicas share it: a lookup miss loads, a rescan follows. */
+START_TEST(test_shared_dir)
+{
+    char tmp[256];
+    make_tmpdir(tmp, sizeof tmp, "/tmp/mf_test_datasets_XXXXXX");
+    mf_datasets *a = open_ok(tmp, 0, 0), *b = open_ok(tmp, 0, 0);
+    mf_diag d = {0};
+    size_t added = 99, removed = 99;
+    ck_assert_int_eq(mf_datasets_add(a, "shared", make_table(7), "alice", &d), MF_OK);
+    mf_reg_dataset *e = mf_datasets_get_for(b, "shared", "bob");
+    ck_assert_ptr_null(e); /* loaded, with its owner: not bob's */
+    e = mf_datasets_get_for(b, "shared", "alice");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->table->n_rows, 7);
+    ck_assert_str_eq(e->owner, "alice");
+    ck_assert_int_eq(mf_datasets_add(a, "other", make_table(3), NULL, &d), MF_OK);
+    ck_assert_int_eq(mf_datasets_rescan(b, &added, &removed), MF_OK);
+    ck_assert_uint_eq(added, 1);
+    ck_assert_uint_eq(removed, 0);
+    ck_assert_int_eq(mf_datasets_delete(a, "shared"), MF_OK);
+    ck_assert_int_eq(mf_datasets_rescan(b, &added, &removed), MF_OK);
+    ck_assert_uint_eq(added, 0);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_ptr_null(mf_datasets_get(b, "shared"));
+    ck_assert_uint_eq(e->table->n_rows, 7); /* the holder keeps it */
+    mf_datasets_release(b, e);
+    mf_datasets_free(a);
+    mf_datasets_free(b);
+    remove_tree(tmp);
+}
+
+END_TEST
+
 /* ---- threads ------------------------------------------------------------------------------ */
 
 typedef struct race {
@@ -254,6 +287,7 @@ static Suite *datasets_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_open_builtins_and_stored);
     tcase_add_test(tc, test_add_and_delete);
+    tcase_add_test(tc, test_shared_dir);
     tcase_add_test(tc, test_threads);
     suite_add_tcase(s, tc);
     return s;

@@ -9,7 +9,11 @@
  * left, duplicates and bad ids refused without touching the disk, a failed
  * write leaves the model with the caller); delete (shipped protected, unknown
  * ids, a held model outliving its id); reopening; statistics; a PyTorch
- * exported model file served by id; threads getting models while another adds
+ * exported model file served by id; two registries on one store, as replicas
+ * share it (a model saved through one found by the other on a lookup and by a
+ * rescan, a delete seen by a rescan while a holder keeps the weights, a
+ * temporary never loaded, a corrupt file logged once and loaded once
+ * replaced, the watch thread); threads getting models while another adds
  * and deletes, and threads adding the same ids at once (also run under TSan).
  *
  * Every test works in a fresh mkdtemp directory under /tmp that it removes.
@@ -17,6 +21,7 @@
  * tests/, so the repository root is its parent).
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -952,6 +958,159 @@ START_TEST(test_concurrent_add_same_id)
 
 END_TEST
 
+/* ---- a store shared by two registries (replicas) -------------------------------- */
+
+/* id is in r's list (not a lookup, which could load it); reads no counts (a watch may run). */
+static bool listed(mf_registry *r, const char *id)
+{
+    mf_reg_model **items = NULL;
+    size_t n = 0;
+    bool found = false;
+    ck_assert_int_eq(mf_registry_list(r, &items, &n), MF_OK);
+    for (size_t i = 0; i < n; i++) {
+        found = found || strcmp(items[i]->id, id) == 0;
+        mf_registry_release(r, items[i]);
+    }
+    free(items);
+    return found;
+}
+
+START_TEST(test_shared_store)
+{
+    quiet();
+    dirs d;
+    make_dirs(&d, true);
+    mf_registry *a = open_ok(NULL, d.store, NULL, NULL);
+    mf_registry *b = open_ok(NULL, d.store, NULL, NULL);
+    mf_diag diag = {0};
+    size_t added = 99, removed = 99;
+
+    /* saved through a: found by b on a lookup miss, with the same weights and owner */
+    mf_model *m = tiny_model(1.0f);
+    ck_assert_int_eq(mf_model_set_meta(m, MF_REGISTRY_OWNER_KEY, "alice", &diag), MF_OK);
+    ck_assert_int_eq(mf_registry_add(a, "one", m, &diag), MF_OK);
+    ck_assert(!listed(b, "one"));
+    mf_reg_model *e = mf_registry_get(b, "one");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(e->owner, "alice");
+    ck_assert(!e->shipped && e->stamp.set);
+    mf_reg_model *ea = mf_registry_get(a, "one");
+    assert_same_params(e->model, ea->model);
+    mf_registry_release(a, ea);
+    /* b holds it while a deletes it */
+
+    /* saved through a: b's rescan finds it */
+    ck_assert_int_eq(mf_registry_add(a, "two", tiny_model(2.0f), &diag), MF_OK);
+    mf_model *m2 = tiny_model(5.0f); /* b has not seen it yet: its file makes the id taken */
+    ck_assert_int_eq(mf_registry_add(b, "two", m2, &diag), MF_EBUSY);
+    mf_model_free(m2);
+    ck_assert_int_eq(mf_registry_rescan(b, &added, &removed), MF_OK);
+    ck_assert_uint_eq(added, 1);
+    ck_assert_uint_eq(removed, 0);
+    ck_assert(listed(b, "two"));
+    ck_assert_int_eq(mf_registry_rescan(b, &added, &removed), MF_OK); /* nothing new */
+    ck_assert_uint_eq(added + removed, 0);
+
+    /* deleted through a: gone from b's list after a rescan; b's holder keeps the weights */
+    ck_assert_int_eq(mf_registry_delete(a, "one"), MF_OK);
+    ck_assert_int_eq(mf_registry_rescan(b, &added, &removed), MF_OK);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert(!listed(b, "one"));
+    ck_assert_ptr_null(mf_registry_get(b, "one"));
+    ck_assert_uint_eq(e->model->net->n_params, TINY_PARAMS);
+    mf_registry_release(b, e); /* freed now */
+
+    /* deleted through b: gone from a too */
+    ck_assert_int_eq(mf_registry_delete(b, "two"), MF_OK);
+    ck_assert_int_eq(mf_registry_rescan(a, &added, &removed), MF_OK);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_ptr_null(mf_registry_get(a, "two"));
+
+    /* a temporary being written and a corrupt file: never loaded, the corrupt one tried once */
+    char p[512];
+    snprintf(p, sizeof p, "%s/.three.safetensors.Ab12Cd", d.store);
+    write_all(p, "partial", 7);
+    snprintf(p, sizeof p, "%s/bad.safetensors", d.store);
+    write_all(p, "this is not a safetensors file", 30);
+    char logf[600];
+    snprintf(logf, sizeof logf, "%s/log", d.root);
+    int saved = dup(STDERR_FILENO), fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+    mf_log_set_level(MF_LOG_WARN);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(mf_registry_rescan(b, &added, &removed), MF_OK);
+        ck_assert_uint_eq(added + removed, 0);
+        ck_assert_ptr_null(mf_registry_get(b, "bad"));
+        ck_assert_ptr_null(mf_registry_get(b, ".three"));
+    }
+    quiet();
+    ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    size_t loglen = 0;
+    char *log = (char *) read_all(logf, &loglen);
+    size_t lines = 0;
+    for (const char *q = log; (q = strstr(q, "bad.safetensors")) != NULL; q++) {
+        lines++;
+    }
+    free(log);
+    ck_assert_uint_eq(lines, 1); /* tried and logged once, then remembered */
+    ck_assert(file_exists(p));   /* and left where it is */
+    /* replaced by a good one (an atomic write: a new inode): loaded */
+    save_tiny(p, 3.0f);
+    ck_assert_int_eq(mf_registry_rescan(b, &added, &removed), MF_OK);
+    ck_assert_uint_eq(added, 1);
+    /* replaced again by another replica: reloaded */
+    save_tiny(p, 4.0f);
+    ck_assert_int_eq(mf_registry_rescan(b, &added, &removed), MF_OK);
+    ck_assert_uint_eq(added, 1);
+    ck_assert_uint_eq(removed, 1);
+    e = mf_registry_get(b, "bad");
+    mf_model *want = tiny_model(4.0f);
+    assert_same_params(e->model, want);
+    mf_model_free(want);
+    mf_registry_release(b, e);
+
+    mf_registry_free(a);
+    mf_registry_free(b);
+    remove_tree(d.root);
+}
+
+END_TEST
+
+/* The watch thread: what one registry adds and deletes, the other sees within a second. */
+START_TEST(test_watch)
+{
+    quiet();
+    dirs d;
+    make_dirs(&d, true);
+    mf_registry *a = open_ok(NULL, d.store, NULL, NULL);
+    mf_registry *b = open_ok(NULL, d.store, NULL, NULL);
+    ck_assert_int_eq(mf_registry_watch(b, 100), MF_OK);
+    ck_assert_int_eq(mf_registry_watch(b, 100), MF_EINVAL);
+    mf_diag diag = {0};
+    ck_assert_int_eq(mf_registry_add(a, "seen", tiny_model(1.0f), &diag), MF_OK);
+    int waited = 0;
+    while (!listed(b, "seen") && waited < 1000) {
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+        waited += 10;
+    }
+    ck_assert_int_lt(waited, 1000);
+    ck_assert_int_eq(mf_registry_delete(a, "seen"), MF_OK);
+    waited = 0;
+    while (listed(b, "seen") && waited < 1000) {
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+        waited += 10;
+    }
+    ck_assert_int_lt(waited, 1000);
+    mf_registry_free(b); /* stops the thread */
+    mf_registry_free(a);
+    remove_tree(d.root);
+}
+
+END_TEST
+
 static Suite *registry_suite(void)
 {
     Suite *s = suite_create("registry");
@@ -967,6 +1126,11 @@ static Suite *registry_suite(void)
     tcase_add_test(tc, test_add_write_fails);
     tcase_add_test(tc, test_delete);
     tcase_add_test(tc, test_pytorch_model);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("shared");
+    tcase_add_test(tc, test_shared_store);
+    tcase_add_test(tc, test_watch);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("concurrency");
