@@ -69,7 +69,8 @@ static inline size_t count_entries(const char *dir)
     return n;
 }
 
-/* The whole of path (malloc'd; *ret_len its size). */
+/* The whole of path (malloc'd, with a NUL after its *ret_len bytes, so a text file can be
+ * searched as a string). */
 static inline uint8_t *read_all(const char *path, size_t *ret_len)
 {
     FILE *f = fopen(path, "rb");
@@ -82,6 +83,7 @@ static inline uint8_t *read_all(const char *path, size_t *ret_len)
     ck_assert_ptr_nonnull(buf);
     ck_assert_uint_eq(fread(buf, 1, (size_t) len, f), (size_t) len);
     fclose(f);
+    buf[len] = 0;
     *ret_len = (size_t) len;
     return buf;
 }
