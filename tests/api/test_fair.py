@@ -6,7 +6,10 @@ another sends a small one while the first large one runs.  First come, first
 served made the small one wait for all four; start-time fair queueing
 (server/sample_batch.h) runs it right after the large one running.  The
 test checks the order the answers come back in, not their times (times are
-printed for the record).
+printed for the record).  The small request is sent while the first large
+one runs; on a loaded machine it may reach the queue only after the second
+has started, so it must come back before the third (first come, first
+served would put it last).
 
 Clients are API keys here; without keys they are peer addresses.  One worker
 and --max-batch-rows 1000, so each large request is its own run.
@@ -50,7 +53,7 @@ for i in range(4):
     th.start()
     threads.append(th)
     time.sleep(0.05)  # queued in this order
-time.sleep(0.3)       # the first large one is running
+time.sleep(0.1)       # the first large one is running
 th = threading.Thread(target=sample, args=("small", "small", small))
 th.start()
 threads.append(th)
@@ -59,8 +62,9 @@ for th in threads:
 order = sorted(done, key=lambda k: done[k][0])
 print("finish order and times (s):", [(k, round(done[k][0], 2)) for k in order])
 check(all(v[1] == 200 for v in done.values()) and len(done) == 5, "every request answered 200 (%s)" % done)
-check(order.index("small") <= 1,
-      "the small request comes back right after the large one running, not after all four (%s)" % order)
+check(order.index("small") <= 2,
+      "the small request waits behind at most the large one running when it came (and one that "
+      "started while it was being read), not behind all four (%s)" % order)
 check([k for k in order if k != "small"] == ["big0", "big1", "big2", "big3"],
       "one client's requests keep their order (%s)" % order)
 d.term()
