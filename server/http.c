@@ -312,11 +312,10 @@ static enum MHD_Result too_large(req *r, const char *declared)
         return mf_http_error(r, "too_large", NULL, "%s %s takes no body", r->method, r->path);
     }
     if (declared != NULL) {
-        return mf_http_error(r, "too_large", NULL,
-                             "the body has %s bytes, over the limit of %zu", declared, r->limit);
+        return mf_http_error(r, "too_large", NULL, "the body has %s bytes, over the limit of %zu",
+                             declared, r->limit);
     }
-    return mf_http_error(r, "too_large", NULL, "the body is over the limit of %zu bytes",
-                         r->limit);
+    return mf_http_error(r, "too_large", NULL, "the body is over the limit of %zu bytes", r->limit);
 }
 
 /* ---- MHD callbacks ----------------------------------------------------------------- */
@@ -488,6 +487,29 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/*
+ * What other replicas did, from the store's watch thread (store.h: mf_store_watch):
+ * an event of a job some stream here may follow, a model uploaded or deleted
+ * (the model folder is rescanned now rather than in up to MF_STORE_RESCAN_MS),
+ * or notes lost while the watch was cut off (everything is looked at again).
+ */
+static void on_store_note(void *ctx, mf_store_note note, const char *id)
+{
+    mf_server *s = ctx;
+    switch (note) {
+    case MF_NOTE_EVENT:
+        mf_stream_notify(s, id);
+        break;
+    case MF_NOTE_MODEL:
+        mf_registry_poke(s->reg);
+        break;
+    case MF_NOTE_RESYNC:
+        mf_stream_notify(s, NULL);
+        mf_registry_poke(s->reg);
+        break;
+    }
+}
+
 mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg, mf_sched *sched,
                        mf_server **ret, uint16_t *ret_port)
 {
@@ -558,6 +580,11 @@ mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg
     *ret_port = info != NULL ? info->port : cfg->port;
     mf_sched_set_event_hook(sched, mf_stream_notify, s);
     mf_sched_set_tick_hook(sched, mf_stream_tick, s);
+    if ((err = mf_store_watch(store, on_store_note, s)) != MF_OK) {
+        mf_log(MF_LOG_ERROR, NULL, NULL, "cannot watch the job store: %s", mf_strerror(err));
+        mf_server_stop(s);
+        return err;
+    }
     *ret = s;
     return MF_OK;
 }
@@ -578,6 +605,7 @@ void mf_server_stop(mf_server *s)
     if (s == NULL) {
         return;
     }
+    mf_store_unwatch(s->store); /* its thread calls on_store_note with s */
     mf_stream_end_all(s);
     /* Let answers already queued (a drained sampling call, a stream's last
      * event) reach their clients: up to 3 s while connections remain. */

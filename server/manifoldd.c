@@ -194,6 +194,19 @@ static int metrics_scope(const char *s)
     return -1;
 }
 
+/* The registry's change hook: a model this replica added or deleted is announced to the
+ * others (a shared store's watches), which rescan the model folder at once. */
+static void announce_model(void *ctx, const char *id)
+{
+    mf_err err = mf_store_announce_model(ctx, id);
+    if (err != MF_OK) {
+        mf_log(MF_LOG_WARN, NULL, NULL,
+               "cannot announce model %s to the other replicas (they see it on their next "
+               "rescan): %s",
+               id, mf_strerror(err));
+    }
+}
+
 /* This process as a replica of a shared job store: host-pid-start time, never reused, so
  * a job it leaves running is taken over by lease expiry alone. */
 static mf_err set_replica(mf_store *store, double lease_s)
@@ -434,6 +447,7 @@ int main(int argc, char **argv)
     if (open_datasets(&c, reg, &datasets) != MF_OK) {
         goto out;
     }
+    mf_registry_set_change_hook(reg, announce_model, store);
     /* replicas share the store directory: see what the others add and delete within a second */
     err = mf_registry_watch(reg, MF_STORE_RESCAN_MS);
     if (err != MF_OK) {

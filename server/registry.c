@@ -25,10 +25,13 @@ struct mf_registry {
     mf_datasets *datasets;  /* set once at start, before any other thread (NULL: none) */
     /* the rescan thread (mf_registry_watch) */
     pthread_t watcher;
-    bool watching, stop;
+    bool watching, stop, poked;
     unsigned interval_ms;
     pthread_mutex_t watch_lock;
     pthread_cond_t wake;
+    /* set once at start (mf_registry_set_change_hook) */
+    void (*on_change)(void *ctx, const char *id);
+    void *on_change_ctx;
 };
 
 static void entry_free(void *item)
@@ -172,11 +175,13 @@ static void *watch_main(void *arg)
         long ns = ts.tv_nsec + (long) (r->interval_ms % 1000) * 1000000L;
         ts.tv_sec += (time_t) (r->interval_ms / 1000) + ns / 1000000000L;
         ts.tv_nsec = ns % 1000000000L;
-        while (!r->stop && pthread_cond_timedwait(&r->wake, &r->watch_lock, &ts) == 0) {
+        while (!r->stop && !r->poked &&
+               pthread_cond_timedwait(&r->wake, &r->watch_lock, &ts) == 0) {
         }
         if (r->stop) {
             break;
         }
+        r->poked = false;
         pthread_mutex_unlock(&r->watch_lock);
         /* errors are passing (a store on a network volume may blink): the next round retries */
         mf_err err = mf_registry_rescan(r, NULL, NULL);
@@ -210,6 +215,31 @@ mf_err mf_registry_watch(mf_registry *r, unsigned interval_ms)
     }
     r->watching = true;
     return MF_OK;
+}
+
+void mf_registry_poke(mf_registry *r)
+{
+    if (r == NULL || !r->watching) {
+        return;
+    }
+    pthread_mutex_lock(&r->watch_lock);
+    r->poked = true;
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->watch_lock);
+}
+
+void mf_registry_set_change_hook(mf_registry *r, void (*fn)(void *ctx, const char *id), void *ctx)
+{
+    r->on_change = fn;
+    r->on_change_ctx = ctx;
+}
+
+/* This process added or removed id: tell the hook (the other replicas). */
+static void changed(mf_registry *r, const char *id)
+{
+    if (r->on_change != NULL) {
+        r->on_change(r->on_change_ctx, id);
+    }
 }
 
 mf_reg_model *mf_registry_get(mf_registry *r, const char *id)
@@ -304,8 +334,10 @@ mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *dia
     mf_err err = mf_catalog_add_written(&r->cat, e, e->path, write_model, NULL, diag);
     if (err != MF_OK) {
         free(e); /* not e->model: the caller keeps m */
+        return err;
     }
-    return err;
+    changed(r, id);
+    return MF_OK;
 }
 
 /* Under the catalog's lock: a shipped model stays; a stored one loses its file. */
@@ -318,7 +350,11 @@ static mf_err may_remove(void *item, void *ctx)
 
 mf_err mf_registry_delete(mf_registry *r, const char *id)
 {
-    return mf_catalog_remove(&r->cat, id, may_remove, NULL);
+    mf_err err = mf_catalog_remove(&r->cat, id, may_remove, NULL);
+    if (err == MF_OK) {
+        changed(r, id);
+    }
+    return err;
 }
 
 const char *mf_registry_store_dir(const mf_registry *r)

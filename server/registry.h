@@ -71,6 +71,21 @@ MF_MUST_CHECK mf_err mf_registry_open(const char *shipped_dir, const char *store
  */
 MF_MUST_CHECK mf_err mf_registry_watch(mf_registry *r, unsigned interval_ms);
 
+/**
+ * Makes the watch thread rescan now rather than at its next interval (a
+ * replica announced a change: mf_store_watch); nothing without the thread.
+ * Any thread.
+ */
+void mf_registry_poke(mf_registry *r);
+
+/**
+ * fn(ctx, id) is called after this process added (mf_registry_add) or
+ * deleted (mf_registry_delete) model id, on the thread that did it: how the
+ * daemon tells the other replicas (mf_store_announce_model).  Call once at
+ * start, before other threads use the registry.
+ */
+void mf_registry_set_change_hook(mf_registry *r, void (*fn)(void *ctx, const char *id), void *ctx);
+
 /** The limits every model file is loaded within (uploads and checkpoints too). */
 const mf_model_limits *mf_registry_model_limits(const mf_registry *r);
 

@@ -246,6 +246,29 @@ void mf_store_close(mf_store *s)
     free(s);
 }
 
+mf_err mf_store_watch(mf_store *s, mf_store_watch_fn fn, void *ctx)
+{
+    if (s == NULL || fn == NULL) {
+        return MF_EINVAL;
+    }
+    return s->vt->watch != NULL ? s->vt->watch(s->b, fn, ctx) : MF_OK;
+}
+
+void mf_store_unwatch(mf_store *s)
+{
+    if (s != NULL && s->vt->unwatch != NULL) {
+        s->vt->unwatch(s->b);
+    }
+}
+
+mf_err mf_store_announce_model(mf_store *s, const char *id)
+{
+    if (s == NULL || !id_ok(id)) {
+        return MF_EINVAL;
+    }
+    return s->vt->announce_model != NULL ? s->vt->announce_model(s->b, id) : MF_OK;
+}
+
 mf_err mf_store_ping(mf_store *s)
 {
     if (s == NULL) {

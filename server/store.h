@@ -101,6 +101,39 @@ void mf_store_uri_redacted(const char *uri, char *out, size_t cap);
  *  reclaimed only then; an SQLite file is one daemon's. */
 bool mf_store_shared(const mf_store *s);
 
+/* What a watch reports (mf_store_watch). */
+typedef enum mf_store_note {
+    MF_NOTE_EVENT = 0,  /* id: a job whose log grew (an event appended, or the job finished) */
+    MF_NOTE_MODEL = 1,  /* id: a model uploaded, produced or deleted (mf_store_announce_model) */
+    MF_NOTE_RESYNC = 2, /* id "": the watch was cut off and notes may be lost: look again at all */
+} mf_store_note;
+
+typedef void (*mf_store_watch_fn)(void *ctx, mf_store_note note, const char *id);
+
+/**
+ * Watches what other handles on the same database (other replicas) do:
+ * fn(ctx, note, id) is called on a thread of the store's own (so it must be
+ * quick and thread-safe) for every event appended and every model
+ * announced, by any handle, this one included; after the watch lost its
+ * connection and got it back, once with MF_NOTE_RESYNC.  A note is sent when
+ * the transaction that made its change commits, so whoever it wakes finds
+ * the change.  PostgreSQL: LISTEN/NOTIFY on a connection of its own, until
+ * mf_store_close.  SQLite: the file is one daemon's, whose own hooks already
+ * see everything, so nothing is watched and fn is never called.  At most one
+ * watch per store.  Errors: MF_EBUSY (watched already), MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_store_watch(mf_store *s, mf_store_watch_fn fn, void *ctx);
+
+/** Stops the watch (fn is not called once this returns); accepts a store without one. */
+void mf_store_unwatch(mf_store *s);
+
+/**
+ * Tells every watch (mf_store_watch) that model id changed: uploaded,
+ * produced or deleted by this replica.  SQLite: nothing to tell (MF_OK).
+ * Errors: MF_EINVAL (not an id), MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_announce_model(mf_store *s, const char *id);
+
 /** Closes the store; accepts NULL. */
 void mf_store_close(mf_store *s);
 

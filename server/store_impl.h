@@ -65,6 +65,11 @@ typedef struct mf_store_vtable {
     /* ret_n is never NULL here. */
     mf_err (*expire)(void *b, double before, size_t *ret_n);
     mf_err (*count_states)(void *b, const char *owner, uint64_t counts[5]);
+    /* NULL when the backend has nothing to watch (store.c answers MF_OK); fn is not NULL */
+    mf_err (*watch)(void *b, mf_store_watch_fn fn, void *ctx);
+    void (*unwatch)(void *b); /* NULL as watch */
+    /* NULL as watch; id is a valid id */
+    mf_err (*announce_model)(void *b, const char *id);
 } mf_store_vtable;
 
 /* store_sqlite.c */

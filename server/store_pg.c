@@ -214,6 +214,7 @@ static mf_err ensure_schema(mf__pg_store *b, mf_diag *diag)
 static void pg_close(void *bp)
 {
     mf__pg_store *b = bp;
+    mf__pg_watch_stop(b);
     PQfinish(b->conn); /* accepts NULL */
     pthread_mutex_destroy(&b->mu);
     free(b);
@@ -315,4 +316,7 @@ const mf_store_vtable mf_store_pg_vtable = {
     .recover = mf__pg_recover,
     .expire = mf__pg_expire,
     .count_states = mf__pg_count_states,
+    .watch = mf__pg_watch_start,
+    .unwatch = mf__pg_watch_stop,
+    .announce_model = mf__pg_announce_model,
 };

@@ -9,6 +9,7 @@
  *                     parameters, reconnecting, the begin/end frame
  *   store_pg_jobs.c   insert, get, list, queued, claim, renew, progress, metrics, finish
  *   store_pg_maint.c  event_append, events_after, recover, expire, count_states
+ *   store_pg_watch.c  the notes between replicas: LISTEN/NOTIFY on a connection of its own
  *
  * One connection per store, guarded by the store's mutex for the whole of
  * every operation; every operation is one transaction:
@@ -43,11 +44,18 @@
     "id, type, model, state, NULL, NULL, error, NULL, done, total, created_at, " \
     "started_at, finished_at, attempts, last_seq, owner"
 
+/* The LISTEN/NOTIFY channel of the notes between replicas (store_pg_watch.c); a
+ * payload is one letter, 'e' (an event) or 'm' (a model), and an id. */
+#define MF__PG_CHANNEL "manifold"
+
+typedef struct mf__pg_watch mf__pg_watch;
+
 /* The backend handle: the `void *b` of store_impl.h. */
 typedef struct mf__pg_store {
     pthread_mutex_t mu; /* held for the whole of every operation */
     PGconn *conn;
-    char where[192]; /* "database D on host H port P": for messages, never a password */
+    char where[192];     /* "database D on host H port P": for messages, never a password */
+    mf__pg_watch *watch; /* the LISTEN thread, or NULL */
 } mf__pg_store;
 
 /* A number as the decimal text of a parameter. */
@@ -153,6 +161,12 @@ MF_MUST_CHECK mf_err mf__pg_job_metrics(void *b, const char *id, const char *met
 MF_MUST_CHECK mf_err mf__pg_job_finish(void *b, const char *id, const char *me, mf_job_state final,
                                        const char *result, const char *error,
                                        const char *final_event_data, double now);
+
+/* store_pg_watch.c */
+MF_MUST_CHECK mf_err mf__pg_watch_start(void *b, mf_store_watch_fn fn, void *ctx);
+MF_MUST_CHECK mf_err mf__pg_announce_model(void *b, const char *id);
+/** Stops the watch thread, if any, and closes its connection (unwatch; close too). */
+void mf__pg_watch_stop(void *b);
 
 /* store_pg_maint.c */
 MF_MUST_CHECK mf_err mf__pg_event_append(void *b, const char *id, const char *me, const char *name,

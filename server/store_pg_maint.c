@@ -43,9 +43,12 @@ mf_err mf__pg_put_event(mf__pg_store *b, const char *id, uint64_t seq, const cha
 {
     mf__pg_num sq = mf__pg_u64(seq);
     const char *p[] = {id, sq.s, name, data};
+    /* the note to every watch (store_pg_watch.c) leaves with the COMMIT that shows the row */
     return mf__pg_exec(
-        b, "INSERT INTO events (job_id, seq, name, data) VALUES ($1, $2::bigint, $3, $4)", 4, p,
-        NULL);
+        b,
+        "INSERT INTO events (job_id, seq, name, data) VALUES ($1, $2::bigint, $3, $4)"
+        " RETURNING pg_notify('" MF__PG_CHANNEL "', 'e' || $1)",
+        4, p, NULL);
 }
 
 /* jobs.last_seq = seq, in the transaction that inserts event seq. */

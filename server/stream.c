@@ -39,9 +39,9 @@
 #include "metrics_json.h"
 #include "routes.h"
 
-#define EVENTS_PER_READ 32
-#define SAMPLE_CHUNK_ROWS 1024   /* rows per samples event (as a sample job's) */
-#define PROGRESS_WAKE_S 0.1      /* a call's progress wakes its stream at most this often */
+#define EVENTS_PER_READ   32
+#define SAMPLE_CHUNK_ROWS 1024 /* rows per samples event (as a sample job's) */
+#define PROGRESS_WAKE_S   0.1  /* a call's progress wakes its stream at most this often */
 
 typedef struct stream stream;
 
@@ -111,7 +111,7 @@ void mf_stream_notify(void *server, const char *job_id)
     hub *h = s->hub;
     pthread_mutex_lock(&h->lock);
     for (stream *st = h->head; st != NULL; st = st->next) {
-        if (strcmp(st->job, job_id) == 0) {
+        if (st->call == NULL && (job_id == NULL || strcmp(st->job, job_id) == 0)) {
             wake(st);
         }
     }
@@ -172,8 +172,8 @@ static bool put_event(stream *st, uint64_t seq, const char *name, const char *da
         return ok;
     }
     char head[96];
-    int n = snprintf(head, sizeof head, "id: %llu\nevent: %s\ndata: ", (unsigned long long) seq,
-                     name);
+    int n =
+        snprintf(head, sizeof head, "id: %llu\nevent: %s\ndata: ", (unsigned long long) seq, name);
     /* data is compact JSON: no newlines, one data: line */
     return append(st, head, (size_t) n) && append(st, data, strlen(data)) && append(st, "\n\n", 2);
 }
@@ -183,8 +183,8 @@ static bool job_final(stream *st)
 {
     mf_job_rec rec;
     memset(&rec, 0, sizeof rec);
-    bool final = mf_store_job_get(st->srv->store, st->job, &rec) != MF_OK ||
-                 mf_job_state_final(rec.state);
+    bool final =
+        mf_store_job_get(st->srv->store, st->job, &rec) != MF_OK || mf_job_state_final(rec.state);
     mf_job_rec_done(&rec);
     return final;
 }
@@ -194,7 +194,8 @@ static size_t fill_job(stream *st)
 {
     mf_event_rec *ev = NULL;
     size_t n = 0;
-    if (mf_store_events_after(st->srv->store, st->job, st->last, EVENTS_PER_READ, &ev, &n) != MF_OK) {
+    if (mf_store_events_after(st->srv->store, st->job, st->last, EVENTS_PER_READ, &ev, &n) !=
+        MF_OK) {
         /* the job expired or the store failed: end the stream */
         st->final_sent = true;
         return 0;
@@ -252,8 +253,8 @@ static bool put_call_final(stream *st)
         j = mf_json_event_sample_status("cancelled", NULL, "shutting_down",
                                         "the server stopped the request while shutting down");
     } else {
-        j = mf_json_event_sample_status("failed", NULL, c->diag.code[0] != '\0' ? c->diag.code : "internal",
-                                        c->diag.msg);
+        j = mf_json_event_sample_status(
+            "failed", NULL, c->diag.code[0] != '\0' ? c->diag.code : "internal", c->diag.msg);
     }
     st->final_sent = true;
     return put_call_event(st, "status", j);
@@ -429,8 +430,9 @@ static struct MHD_Response *stream_response(stream *st)
         stream_free(st);
         return NULL;
     }
-    MHD_add_response_header(resp, "Content-Type", st->ndjson ? "application/x-ndjson"
-                                                             : "text/event-stream; charset=utf-8");
+    MHD_add_response_header(resp, "Content-Type",
+                            st->ndjson ? "application/x-ndjson"
+                                       : "text/event-stream; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
     return resp;

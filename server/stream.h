@@ -19,7 +19,8 @@
 MF_MUST_CHECK mf_err mf_stream_hub_new(mf_server *s);
 /** Frees s's hub; no stream may be open. */
 void mf_stream_hub_free(mf_server *s);
-/** Scheduler event hook (server is the mf_server): wakes the streams of job_id. */
+/** Scheduler event hook (server is the mf_server): wakes the streams of job_id (NULL: of
+ *  every job, as after a store watch lost notes). */
 void mf_stream_notify(void *server, const char *job_id);
 /** Scheduler tick hook (server is the mf_server): wakes the streams whose heartbeat is due. */
 void mf_stream_tick(void *server);

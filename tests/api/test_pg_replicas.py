@@ -4,7 +4,9 @@
 API suite, two replicas on one PostgreSQL job store (issue 17: job leases):
 two manifoldd processes, A and B, share the database of tests/pg/with_pg.sh
 with short leases (--job-lease 2).  A train job submitted through A runs on
-A; A is killed with kill -9; B finds A's lease expired, takes the job over
+A; B (heartbeat 30 s) streams its events while A runs it, and they arrive as
+A makes them, not at B's next heartbeat (the store's LISTEN/NOTIFY wakes B's
+stream); A is killed with kill -9; B finds A's lease expired, takes the job over
 and finishes it: succeeded, attempts 2, and its event stream, read through B,
 numbered 1..n without a gap, with the takeover's "queued" status between
 A's run and B's.
@@ -12,6 +14,8 @@ A's run and B's.
 Run as: with_pg.sh test_pg_replicas.py PATH/TO/manifoldd MODELS_DIR.  Standard
 library only; every request has a timeout and every wait loop is bounded.
 """
+import http.client
+import json
 import os
 import shutil
 import sys
@@ -38,6 +42,29 @@ def wait_running(d, job, limit=20):
     return None
 
 
+def arrivals(d, job, window):
+    """(seconds since the stream opened, seq) of each event of job's NDJSON stream through d
+    during window seconds (heartbeats left out)."""
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=0.5)
+    c.request("GET", "/v1/jobs/%s/events" % job, headers={"Accept": "application/x-ndjson"})
+    r = c.getresponse()
+    t0 = time.time()
+    out = []
+    while time.time() - t0 < window:
+        try:
+            line = r.readline()
+        except OSError:  # socket timeout: nothing for 0.5 s
+            continue
+        if not line:
+            break
+        if line.strip():
+            o = json.loads(line)
+            if o.get("event") != "heartbeat":
+                out.append((time.time() - t0, o["id"]))
+    c.close()
+    return out
+
+
 def main():
     daemon, models, store = pg_args("test_pg_replicas.py")
     tmp = tempfile.mkdtemp(prefix="mf_api_pg_replicas_")
@@ -48,13 +75,20 @@ def main():
         a = Daemon(daemon, models, os.path.join(tmp, "a"), "--job-lease", LEASE, store=store)
 
         st, _, j = a.json("POST", "/v1/jobs", {"type": "train", "params": {
-            "dataset": "two_moons", "steps": 600, "hidden": [64, 64], "out_model": "moons-ha"}})
+            "dataset": "two_moons", "steps": 1500, "hidden": [64, 64], "out_model": "moons-ha"}})
         check(st in (200, 201, 202), "train submitted through A: %s %s" % (st, j))
         job = j["id"]
         run = wait_running(a, job)
         check(run is not None and run["state"] == "running", "runs on A: %s" % run)
         # B only now: an idle replica takes queued jobs from the store, whoever received them
-        b = Daemon(daemon, models, os.path.join(tmp, "b"), "--job-lease", LEASE, store=store)
+        b = Daemon(daemon, models, os.path.join(tmp, "b"), "--job-lease", LEASE,
+                   "--heartbeat", "30", store=store)
+        got = arrivals(b, job, 1.0)
+        print("events through B (s, seq):", [(round(t, 3), q) for t, q in got])
+        later = [e for e in got if e[0] > got[0][0] + 0.3] if got else []
+        check(len(later) >= 2 and [e[1] for e in got] == list(range(1, len(got) + 1)),
+              "B streams A's events as A makes them (%d of %d arrived after the first "
+              "read; seqs 1..n)" % (len(later), len(got)))
         a.kill9()
         t_kill = time.time()
         a = None

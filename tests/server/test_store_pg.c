@@ -12,12 +12,17 @@
  * claim is exclusive, the log goes on where the other left it, close and
  * reopen keep everything); the server stopped under an open store (calls
  * answer MF_EIO, then heal without reopening) and restarted (the next call
- * reconnects by itself); passwords never in a diag message or a redacted URI.
+ * reconnects by itself); passwords never in a diag message or a redacted URI;
+ * the watch (LISTEN/NOTIFY): another handle's events and model announcements
+ * reach it, a rolled-back append does not, a restart of the server gives one
+ * resync and then notes again, unwatch stops it; SQLite has nothing to watch.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -238,6 +243,116 @@ START_TEST(test_server_stops)
 
 END_TEST
 
+/* ---- the watch: notes between replicas ----------------------------------------------- */
+
+#define MAX_NOTES 64
+
+typedef struct notes {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t n;
+    mf_store_note note[MAX_NOTES];
+    char id[MAX_NOTES][MF_ID_MAX + 1];
+} notes;
+
+static void on_note(void *ctx, mf_store_note note, const char *id)
+{
+    notes *ns = ctx;
+    pthread_mutex_lock(&ns->mu);
+    if (ns->n < MAX_NOTES) {
+        ns->note[ns->n] = note;
+        snprintf(ns->id[ns->n], sizeof ns->id[0], "%s", id);
+        ns->n++;
+    }
+    pthread_cond_broadcast(&ns->cv);
+    pthread_mutex_unlock(&ns->mu);
+}
+
+/* Whether a note (note, id) was recorded, waiting up to 10 s for it. */
+static bool got(notes *ns, mf_store_note note, const char *id)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    bool found = false;
+    pthread_mutex_lock(&ns->mu);
+    for (;;) {
+        for (size_t i = 0; i < ns->n && !found; i++) {
+            found = ns->note[i] == note && strcmp(ns->id[i], id) == 0;
+        }
+        if (found || pthread_cond_timedwait(&ns->cv, &ns->mu, &until) != 0) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ns->mu);
+    return found;
+}
+
+static size_t count_of(notes *ns, mf_store_note note, const char *id)
+{
+    size_t k = 0;
+    pthread_mutex_lock(&ns->mu);
+    for (size_t i = 0; i < ns->n; i++) {
+        k += ns->note[i] == note && strcmp(ns->id[i], id) == 0;
+    }
+    pthread_mutex_unlock(&ns->mu);
+    return k;
+}
+
+START_TEST(test_watch)
+{
+    pg_wipe(pg_uri);
+    static notes ns = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    mf_store *a = open_ok(pg_uri), *b = open_ok(pg_uri);
+    ck_assert_int_eq(mf_store_watch(a, on_note, &ns), MF_OK);
+    ck_assert_int_eq(mf_store_watch(a, on_note, &ns), MF_EBUSY); /* one per store */
+
+    add_job(b, "w1", 1); /* its first event, by the other handle */
+    ck_assert(got(&ns, MF_NOTE_EVENT, "w1"));
+    ck_assert_int_eq(mf_store_job_claim(b, "w1", 2), MF_OK);
+    ck_assert_int_eq(mf_store_event_append(b, "w1", "progress", "{}", NULL), MF_OK);
+    ck_assert_int_eq(mf_store_announce_model(b, "m1"), MF_OK);
+    ck_assert(got(&ns, MF_NOTE_MODEL, "m1"));
+    ck_assert_int_eq(count_of(&ns, MF_NOTE_EVENT, "w1"), 2); /* the notes of each commit */
+    ck_assert_int_eq(mf_store_announce_model(b, "Not an id!"), MF_EINVAL);
+
+    /* an append refused (the log is closed) rolls back: no note for it */
+    add_job(b, "w2", 3);
+    ck_assert(got(&ns, MF_NOTE_EVENT, "w2"));
+    ck_assert_int_eq(mf_store_job_finish(b, "w2", MF_JOB_CANCELLED, NULL, "{}", "{}", 4), MF_OK);
+    ck_assert_int_eq(mf_store_event_append(b, "w2", "progress", "{}", NULL), MF_EBUSY);
+    ck_assert_int_eq(mf_store_announce_model(b, "m2"), MF_OK); /* a marker after it */
+    ck_assert(got(&ns, MF_NOTE_MODEL, "m2"));
+    ck_assert_int_eq(count_of(&ns, MF_NOTE_EVENT, "w2"), 2); /* queued, cancelled: no third */
+
+    /* the server restarts: the watch connects again, says resync, and hears again */
+    ctl("restart");
+    ck_assert(got(&ns, MF_NOTE_RESYNC, ""));
+    ck_assert_int_eq(mf_store_event_append(b, "w1", "progress", "{}", NULL), MF_OK);
+    ck_assert_int_eq(mf_store_announce_model(b, "m3"), MF_OK);
+    ck_assert(got(&ns, MF_NOTE_MODEL, "m3"));
+    ck_assert_int_eq(count_of(&ns, MF_NOTE_EVENT, "w1"), 3);
+
+    /* unwatched: nothing more arrives (while a watch of another handle hears it) */
+    static notes ns2 = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    mf_store_unwatch(a);
+    ck_assert_int_eq(mf_store_watch(b, on_note, &ns2), MF_OK);
+    ck_assert_int_eq(mf_store_announce_model(b, "m4"), MF_OK);
+    ck_assert(got(&ns2, MF_NOTE_MODEL, "m4"));
+    ck_assert_int_eq(count_of(&ns, MF_NOTE_MODEL, "m4"), 0);
+    mf_store_close(a);
+    mf_store_close(b);
+
+    /* SQLite: one daemon's file, nothing to watch or announce */
+    mf_store *q = open_ok("sqlite::memory:");
+    ck_assert_int_eq(mf_store_watch(q, on_note, &ns), MF_OK);
+    ck_assert_int_eq(mf_store_announce_model(q, "m5"), MF_OK);
+    mf_store_unwatch(q);
+    mf_store_close(q);
+}
+
+END_TEST
+
 /* ---- passwords ---------------------------------------------------------------------- */
 
 START_TEST(test_password_never_shown)
@@ -306,6 +421,7 @@ static Suite *store_pg_suite(void)
     tcase_add_test(tc, test_two_handles);
     tcase_add_test(tc, test_server_stops);
     tcase_add_test(tc, test_password_never_shown);
+    tcase_add_test(tc, test_watch);
     suite_add_tcase(s, tc);
     return s;
 }
