@@ -12,6 +12,11 @@
 #   deploy/local-cluster.sh stop        stop what start started (by the pids in its pid
 #                                       files); safe to run again
 #   deploy/local-cluster.sh status      what runs, and the URLs
+#   deploy/local-cluster.sh restart     a rolling restart: one replica at a time is taken
+#                                       out of nginx, drained (SIGTERM), started again on
+#                                       its ports, and put back once /readyz says 200
+#   deploy/local-cluster.sh db-restart [S]  PostgreSQL stopped, S seconds (default 0) of
+#                                       outage, started again: what replicas do meanwhile
 #
 # Environment:
 #   MANIFOLD_CLUSTER_DIR    state, logs and pid files (default /tmp/manifold-cluster-UID);
@@ -103,7 +108,11 @@ start_postgres() {
     [ -x "$bin/pg_ctl" ] || die "no PostgreSQL (apt-get install postgresql, or set MANIFOLD_PG_BIN)"
     mkdir -p "$dir/pg" "$dir/secrets"
     chmod 700 "$dir/secrets"
-    [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres "$dir/pg"
+        runuser -u postgres -- test -w "$dir/pg" ||
+            die "the postgres user cannot reach $dir/pg (a folder above it is private): set MANIFOLD_CLUSTER_DIR elsewhere"
+    fi
     if [ ! -s "$dir/secrets/db-password" ]; then
         (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=\n' >"$dir/secrets/db-password")
     fi
@@ -132,7 +141,7 @@ start_postgres() {
     say "PostgreSQL on 127.0.0.1:$port (socket in $dir/pg), pid $(cat "$dir/pg/pid")"
 }
 
-start_replica() { # I
+start_replica() { # I [PORT PROBE_PORT]: ports 0 (any free) unless given
     r="$dir/replica-$1"
     mkdir -p "$r"
     rm -f "$r/port"
@@ -143,7 +152,8 @@ start_replica() { # I
     fi
     # The password travels in a file named by the environment, never on the command line.
     MANIFOLD_STORE_PASSWORD_FILE="$dir/secrets/db-password" \
-        "$daemon" --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --port-file "$r/port" \
+        "$daemon" --listen "127.0.0.1:${2:-0}" --health-listen "127.0.0.1:${3:-0}" \
+        --port-file "$r/port" \
         --models "$root/models" --model-store "$dir/models" --store "$store" \
         --openapi "$root/proto/openapi.yaml" --max-connections-per-ip 0 \
         </dev/null >>"$r/manifoldd.log" 2>&1 &
@@ -157,7 +167,9 @@ wait_replica() { # I
         if [ -s "$r/port" ] && [ "$(wc -l <"$r/port")" -ge 2 ]; then
             return 0
         fi
-        alive "$r/pid" manifoldd || break
+        # running at all (not yet alive: the fork may not have exec'd the daemon yet)
+        st=$(cut -d ' ' -f 3 "/proc/$(cat "$r/pid")/stat" 2>/dev/null || true)
+        if [ -z "$st" ] || [ "$st" = Z ]; then break; fi
         sleep 0.05
         w=$((w + 1))
     done
@@ -288,6 +300,98 @@ cmd_stop() {
     rm -f "$dir/pg/pid" "$dir/url"
 }
 
+# The pids of nginx's workers (the master's children), one per line; from /proc, so no
+# procps is needed.
+nginx_workers() {
+    m=$(cat "$dir/nginx/nginx.pid")
+    for f in /proc/[0-9]*/stat; do
+        { read -r p _ _ pp _ <"$f"; } 2>/dev/null || continue
+        if [ "$pp" = "$m" ]; then echo "$p"; fi
+    done
+}
+
+# Marks the server at 127.0.0.1:PORT down or up in nginx's configuration and reloads it;
+# returns once new workers (with the new configuration) run.
+nginx_mark() { # PORT down|up
+    n="$dir/nginx"
+    ngx=$(command -v nginx || echo /usr/sbin/nginx)
+    if [ "$2" = down ]; then
+        sed -i "s/server 127\.0\.0\.1:$1 max_fails/server 127.0.0.1:$1 down max_fails/" "$n/nginx.conf"
+    else
+        sed -i "s/server 127\.0\.0\.1:$1 down max_fails/server 127.0.0.1:$1 max_fails/" "$n/nginx.conf"
+    fi
+    "$ngx" -t -q -p "$n" -e "$n/error.log" -c "$n/nginx.conf" || die "nginx refuses $n/nginx.conf"
+    old=$(nginx_workers)
+    kill -HUP "$(cat "$n/nginx.pid")"
+    # Done when the old workers are gone: until then one may still accept a request and
+    # send it where the old configuration says.  They finish their requests first; a
+    # long event stream may keep one for longer, hence the bound.
+    t=0
+    while [ "$t" -lt 100 ]; do
+        left=$(nginx_workers | grep -xF "$old" || true)
+        [ -z "$left" ] && return 0
+        sleep 0.05
+        t=$((t + 1))
+    done
+    say "old nginx workers still run after 5 s (long requests): going on"
+}
+
+wait_ready() { # I: until the replica's probe port says /readyz 200 (up to 30 s)
+    hp=$(sed -n 2p "$dir/replica-$1/port")
+    t=0
+    while [ "$(http_status "http://127.0.0.1:$hp/readyz")" != 200 ]; do
+        t=$((t + 1))
+        [ "$t" -lt 300 ] || { say "replica $1 not ready after 30 s"; return 1; }
+        sleep 0.1
+    done
+}
+
+restart_one() { # I
+    r="$dir/replica-$1"
+    port=$(head -n 1 "$r/port")
+    hport=$(sed -n 2p "$r/port")
+    # out of nginx first: no new request reaches it, what it runs finishes (drain)
+    nginx_mark "$port" down
+    stop_pid "$r/pid" manifoldd TERM $((${MANIFOLD_DRAIN_TIMEOUT:-20} + 5))
+    start_replica "$1" "$port" "$hport"
+    wait_replica "$1" || exit 1
+    wait_ready "$1" || exit 1
+    nginx_mark "$port" up
+    say "replica $1 restarted: http://127.0.0.1:$port, pid $(cat "$r/pid")"
+}
+
+cmd_restart() {
+    alive "$dir/nginx/nginx.pid" nginx || die "not running (deploy/local-cluster.sh start first)"
+    count=$(cat "$dir/replicas")
+    # the replicas that died first (they take no traffic anyway), then the live ones, one at
+    # a time, so that the others always carry the load
+    for pass in dead live; do
+        i=1
+        while [ "$i" -le "$count" ]; do
+            if alive "$dir/replica-$i/pid" manifoldd; then state=live; else state=dead; fi
+            [ "$state" = "$pass" ] && restart_one "$i"
+            i=$((i + 1))
+        done
+    done
+}
+
+cmd_db_restart() { # [SECONDS]
+    secs=${1:-0}
+    case "$secs" in '' | *[!0-9]*) die "db-restart [SECONDS]: a whole number of seconds" ;; esac
+    [ "$(cat "$dir/store" 2>/dev/null)" = postgres ] || die "no PostgreSQL in this cluster"
+    alive "$dir/pg/pid" postgres || die "PostgreSQL does not run"
+    bin=$(pg_bin)
+    as_pg "$bin/pg_ctl" -D "$dir/pg/data" -m fast -w -t 30 stop >/dev/null || die "pg_ctl stop failed"
+    say "PostgreSQL stopped; ${secs} s without it"
+    sleep "$secs"
+    port=$(cat "$dir/pg/port")
+    as_pg "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 30 \
+        -o "-k $dir/pg -p $port -c listen_addresses=127.0.0.1" start >/dev/null ||
+        die "PostgreSQL did not start again: $dir/pg/postgres.log"
+    head -n 1 "$dir/pg/data/postmaster.pid" >"$dir/pg/pid"
+    say "PostgreSQL started again, pid $(cat "$dir/pg/pid")"
+}
+
 cmd_status() {
     running=0
     if alive "$dir/pg/pid" postgres; then
@@ -317,5 +421,7 @@ case "${1:-}" in
     start) shift; cmd_start "$@" ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
-    *) echo "usage: deploy/local-cluster.sh start [N] | stop | status" >&2; exit 2 ;;
+    restart) cmd_restart ;;
+    db-restart) shift; cmd_db_restart "$@" ;;
+    *) echo "usage: deploy/local-cluster.sh start [N] | stop | status | restart | db-restart [S]" >&2; exit 2 ;;
 esac

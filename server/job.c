@@ -50,8 +50,9 @@ mf_err mf_job_new(const mf_job_host *host, const mf_job_type *type, const char *
     if (type->state_size > 0 && (j->state = calloc(1, type->state_size)) == NULL) {
         err = mf_diag_set(d, MF_ENOMEM, NULL, "out of memory");
     }
-    if (err == MF_OK && (type->codec->model == MF_CODEC_MODEL ||
-                         (type->codec->model == MF_CODEC_MODEL_OPTIONAL && j->model_id[0] != '\0'))) {
+    if (err == MF_OK &&
+        (type->codec->model == MF_CODEC_MODEL ||
+         (type->codec->model == MF_CODEC_MODEL_OPTIONAL && j->model_id[0] != '\0'))) {
         /* The one place the rule "this type reads a model" is applied. */
         j->model = mf_registry_get(host->reg, j->model_id);
         if (j->model == NULL) {
@@ -301,6 +302,24 @@ const atomic_int *mf_job_cancel_flag(const mf_job *j)
     return &j->cancel;
 }
 
+bool mf_job_made_model(mf_job *j, const char *name)
+{
+    mf_reg_model *e = mf_registry_get(j->host->reg, name);
+    if (e == NULL) {
+        return false;
+    }
+    char mine[160];
+    int n = snprintf(mine, sizeof mine, "manifoldd %s job %s", mf_job_type_name(j), j->id);
+    const char *prov = mf_model_get_meta(e->model, "provenance");
+    /* the whole of it, or followed by the detail; and the job's owner's (an upload is its
+     * uploader's, whatever its provenance says) */
+    bool ok = prov != NULL && n > 0 && (size_t) n < sizeof mine &&
+              strncmp(prov, mine, (size_t) n) == 0 && (prov[n] == '\0' || prov[n] == ',') &&
+              strcmp(e->owner, mf_job_owner(j)) == 0;
+    mf_registry_release(j->host->reg, e);
+    return ok;
+}
+
 mf_err mf_job_reserve_model(mf_job *j, const char *name, const char *field, mf_diag *d)
 {
     char holder[MF_ID_MAX + 1] = "";
@@ -317,6 +336,9 @@ mf_err mf_job_reserve_model(mf_job *j, const char *name, const char *field, mf_d
     mf_reg_model *m = mf_registry_get(j->host->reg, name);
     if (m != NULL) {
         mf_registry_release(j->host->reg, m);
+        if (mf_job_made_model(j, name)) {
+            return MF_OK; /* an earlier attempt's: the run replaces it (mf_ft_publish) */
+        }
         return mf_diag_setc(d, MF_EBUSY, "model_exists", field,
                             "a model with id %s exists already; choose another out_model, or "
                             "delete that model first",

@@ -522,7 +522,9 @@ int main(int argc, char **argv)
     mf_server_quiesce(srv);
     bool in_time = mf_sched_drain(sched, c.drain_timeout);
     mf_log(in_time ? MF_LOG_INFO : MF_LOG_WARN, NULL, NULL,
-           in_time ? "drained; stopping" : "drain timeout: unfinished jobs resume at the next start");
+           in_time                  ? "drained; stopping"
+           : mf_store_shared(store) ? "drain timeout: unfinished jobs go on on the other replicas"
+                                    : "drain timeout: unfinished jobs resume at the next start");
     status = 0;
 out:
     mf_server_stop(srv);

@@ -253,6 +253,12 @@ static slice_end run_slice(worker *w, mf_job *j)
     if (j->finished) {
         return SLICE_DONE; /* it ended while the store was full: its end is written now */
     }
+    if (j->lease_lost) {
+        /* another replica took it over (scheduler_lease.c): its run is the job's, and what
+         * this one would report is refused anyway; stop computing it here */
+        mf_log(MF_LOG_WARN, NULL, j->id, "job dropped here: another replica runs it now");
+        return SLICE_DONE;
+    }
     if (!j->started) {
         double t = mf_wall_s();
         /* claim_next (scheduler_lease.c) may have claimed it for this replica meanwhile */
@@ -582,6 +588,15 @@ bool mf_sched_drain(mf_sched *s, double timeout)
     }
     uv_async_send(&s->wake);
     uv_thread_join(&s->loop_thread);
+    if (!in_time && mf_store_shared(s->store)) {
+        mf_err err = mf__sched_hand_back(s);
+        if (err != MF_OK) {
+            mf_log(MF_LOG_WARN, NULL, NULL,
+                   "drain: cannot hand the unfinished jobs back (%s); other replicas take them "
+                   "over when their leases expire",
+                   mf_strerror(err));
+        }
+    }
     return in_time;
 }
 

@@ -157,6 +157,14 @@ bool mf__sched_adopt_local(mf_sched *s, const char *id);
 
 /** Loop thread: running jobs of dead replicas (expired leases) back to the queue, and here. */
 MF_MUST_CHECK mf_err mf__sched_reclaim(mf_sched *s);
+/**
+ * At the end of a drain that timed out, on a shared store: the jobs this
+ * replica started and did not finish go back to the store's queue now (a
+ * status event "queued" each; failed when out of attempts), so another
+ * replica claims them within its take period instead of a lease later, a
+ * fine-tuning job from its checkpoint.  Workers stopped.
+ */
+MF_MUST_CHECK mf_err mf__sched_hand_back(mf_sched *s);
 
 /* ---- scheduler_lease.c: job leases ------------------------------------------------- */
 

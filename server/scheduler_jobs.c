@@ -495,6 +495,24 @@ mf_err mf__sched_reclaim(mf_sched *s)
     return MF_OK;
 }
 
+mf_err mf__sched_hand_back(mf_sched *s)
+{
+    char *fail_err = mf_json_job_error(
+        "server_restart", "the replica running the job stopped while it ran, too many times");
+    size_t rq = 0, fl = 0;
+    mf_err err = fail_err == NULL ? MF_ENOMEM
+                                  : mf_store_recover(s->store, s->cfg.max_attempts, recover_event,
+                                                     NULL, fail_err, mf_wall_s(), &rq, &fl);
+    free(fail_err);
+    if (err == MF_OK && rq + fl > 0) {
+        mf_log(MF_LOG_INFO, NULL, NULL,
+               "drain: %zu unfinished jobs handed back to the queue for the other replicas, %zu "
+               "failed (out of attempts)",
+               rq, fl);
+    }
+    return err;
+}
+
 bool mf__sched_adopt_local(mf_sched *s, const char *id)
 {
     uv_mutex_lock(&s->lock);

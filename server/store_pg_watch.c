@@ -88,6 +88,12 @@ static mf_err copy_settings(mf__pg_watch *w, PGconn *conn)
     return err;
 }
 
+static void quiet_notices(void *arg, const char *message)
+{
+    (void) arg;
+    (void) message;
+}
+
 /* Waits up to ms for the stop byte: true when it came. */
 static bool wait_stop(mf__pg_watch *w, int ms)
 {
@@ -104,6 +110,9 @@ static mf_err listen_again(mf__pg_watch *w)
     PQfinish(w->conn);
     w->conn = PQconnectdbParams((const char *const *) w->keys, (const char *const *) w->vals, 0);
     if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK) {
+        /* "terminating connection due to administrator command" and the like: not ours to
+         * print (the loss is seen and handled below) */
+        PQsetNoticeProcessor(w->conn, quiet_notices, NULL);
         PGresult *res = PQexec(w->conn, "LISTEN " MF__PG_CHANNEL);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);

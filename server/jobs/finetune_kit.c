@@ -65,6 +65,16 @@ mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *paren
         /* the key that submitted the job owns the model (registry.h) */
         err = mf_model_set_meta(m, MF_REGISTRY_OWNER_KEY, mf_job_owner(j), d);
     }
+    if (err == MF_OK && mf_ft_published_by(j, name)) {
+        /* An earlier attempt of this job published it and stopped before the job's end was
+         * stored (its process died, or its replica lost the job to another): the model of
+         * this attempt, the one the job's result names, replaces it. */
+        mf_err de = mf_registry_delete(mf_job_registry(j), name);
+        if (de != MF_OK && de != MF_ENOTFOUND) {
+            return mf_diag_set(d, de, NULL, "cannot replace model %s of an earlier attempt", name);
+        }
+        mf_log(MF_LOG_INFO, NULL, mf_job_id(j), "model %s of an earlier attempt replaced", name);
+    }
     if (err == MF_OK) {
         err = mf_registry_add(mf_job_registry(j), name, m, d);
     }
@@ -73,19 +83,7 @@ mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *paren
 
 bool mf_ft_published_by(mf_job *j, const char *name)
 {
-    mf_reg_model *e = mf_registry_get(mf_job_registry(j), name);
-    if (e == NULL) {
-        return false;
-    }
-    char mine[160];
-    int n = provenance(j, mine, sizeof mine);
-    const char *prov = mf_model_get_meta(e->model, "provenance");
-    /* the whole of it, or followed by the detail; and the job's owner's (an upload is its
-     * uploader's, whatever its provenance says) */
-    bool ok = prov != NULL && n > 0 && strncmp(prov, mine, (size_t) n) == 0 &&
-              (prov[n] == '\0' || prov[n] == ',') && strcmp(e->owner, mf_job_owner(j)) == 0;
-    mf_registry_release(mf_job_registry(j), e);
-    return ok;
+    return mf_job_made_model(j, name);
 }
 
 /* <store>/checkpoints, and the checkpoint of j in it. */

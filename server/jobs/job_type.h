@@ -12,12 +12,10 @@
  * Life of a job, and which callback runs where:
  *   submit, and again at restart for a job stored queued:
  *       prepare      on the calling thread; the parent model (codec
- *                    model: required, or optional and given) is already held; checks the params against
- *                    it and fills what the daemon decides (a default, a
- *                    drawn seed): the params are stored again after it.
- *   first slice:     the scheduler marks it running in the store;
- *   every slice:     slice, on a worker with its team; runs until the
- *                    deadline (monotonic seconds, server/clock.h) or the
+ *                    model: required, or optional and given) is already held; checks the params
+ * against it and fills what the daemon decides (a default, a drawn seed): the params are stored
+ * again after it. first slice:     the scheduler marks it running in the store; every slice: slice,
+ * on a worker with its team; runs until the deadline (monotonic seconds, server/clock.h) or the
  *                    end.  It returns MF_JOB_DONE after reporting the job
  *                    succeeded or failed, or MF_JOB_MORE to get another slice
  *                    (also when it saw mf_job_stop_requested: it stops at a
@@ -136,10 +134,19 @@ const atomic_int *mf_job_cancel_flag(const mf_job *j);
 #define MF_JOB_MAX_RESERVED 16
 
 /**
+ * Whether model name is this job's own: its provenance starts with "manifoldd
+ * <type> job <id>" (mf_ft_publish) and the job's owner owns it.  A model of
+ * the job found at its start was published by an earlier attempt that
+ * stopped before the job's end was stored.
+ */
+bool mf_job_made_model(mf_job *j, const char *name);
+
+/**
  * Reserves name, the id of a model the job will publish (a client's
  * out_model, at field), for this job until it ends, so that no other job of
  * this daemon is accepted for it.  Errors: MF_EBUSY with code model_exists
- * when a model has that id already or another job reserved it (d filled);
+ * when a model has that id already (unless this job made it: mf_job_made_model)
+ * or another job reserved it (d filled);
  * MF_ERANGE past MF_JOB_MAX_RESERVED names.  Call it from prepare; a name the
  * job reserved already is fine.
  */

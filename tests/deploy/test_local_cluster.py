@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """
-deploy/local-cluster.sh with three replicas behind nginx, in its sqlite smoke-test
-mode (MANIFOLD_CLUSTER_STORE=sqlite: one job store per replica) until the PostgreSQL
-store lands: start's last output line is the load balancer's URL; 30 sampling calls
-through nginx are all answered and spread over the three replicas (their /metrics);
-a model uploaded through nginx is sampled through every replica, and once deleted
-through nginx is 404 on each within 1.5 s (one --model-store folder: the others
-rescan it every 0.5 s);
-X-Request-Id passes through (the client's, else nginx's own); a streamed sampling
-call's events arrive through nginx before the call ends; stop leaves none of the
-processes of the pid files, and a second stop is harmless.
+deploy/local-cluster.sh with three replicas on one PostgreSQL behind nginx (the
+replica suite of issue 17): start's last output line is the load balancer's URL;
+30 sampling calls through nginx are all answered and spread over the three replicas
+(their /metrics); a model uploaded through nginx is sampled through every replica, and
+once deleted through nginx is 404 on each within 1.5 s (one --model-store folder and a
+note through PostgreSQL); X-Request-Id passes through (the client's, else nginx's own);
+a streamed sampling call's events arrive through nginx before the call ends; then the
+jobs (cluster_jobs.py): kill -9 of the replicas running a train and an S-MEME job,
+Last-Event-ID across replicas, a rolling restart under load, PostgreSQL restarted
+under a running job; stop leaves none of the processes of the pid files, and a second
+stop is harmless.
 
 usage: test_local_cluster.py SOURCE_ROOT MANIFOLDD
 """
@@ -25,7 +26,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import FAILED, PASSED, Daemon, check, metric  # noqa: E402
+import cluster_jobs  # noqa: E402
 
 
 def at(port):
@@ -52,9 +55,11 @@ def main():
     root, daemon = sys.argv[1], os.path.abspath(sys.argv[2])
     script = os.path.join(root, "deploy", "local-cluster.sh")
     tmp = tempfile.mkdtemp(prefix="mf-cluster-")
+    os.chmod(tmp, 0o755)  # as root, PostgreSQL runs as the postgres user, who must get in
     cdir = os.path.join(tmp, "cluster")
-    env = dict(os.environ, MANIFOLD_CLUSTER_DIR=cdir, MANIFOLD_CLUSTER_STORE="sqlite",
-               MANIFOLD_DAEMON=daemon, MANIFOLD_THREADS="1", MANIFOLD_DRAIN_TIMEOUT="5")
+    env = dict(os.environ, MANIFOLD_CLUSTER_DIR=cdir, MANIFOLD_CLUSTER_STORE="postgres",
+               MANIFOLD_DAEMON=daemon, MANIFOLD_THREADS="1", MANIFOLD_DRAIN_TIMEOUT="3",
+               MANIFOLD_JOB_LEASE="2")
     t0 = time.time()
     try:
         p = subprocess.run([script, "start", "3"], env=env, stdout=subprocess.PIPE,
@@ -155,6 +160,8 @@ def main():
             check(arrivals[-1][0] - first_progress >= 0.3,
                   "progress arrived at least 0.3 s before the end (unbuffered): %.2f s"
                   % (arrivals[-1][0] - first_progress))
+
+        cluster_jobs.run(lb, script, env, cdir, 3)
     finally:
         pidfiles = [os.path.join(cdir, "nginx", "nginx.pid")] + \
             [os.path.join(cdir, "replica-%d" % i, "pid") for i in (1, 2, 3)]
