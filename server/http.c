@@ -527,6 +527,7 @@ mf_err mf_server_start(const mf_http_cfg *cfg, mf_store *store, mf_registry *reg
         free(s);
         return MF_ENOMEM;
     }
+    mf_quota_use_store(s->quota, store); /* replicas on one database share the limits */
     atomic_init(&s->ready, false);
     atomic_init(&s->quiescing, false);
     if (mf_stream_hub_new(s) != MF_OK) {

@@ -149,7 +149,8 @@ bool mf_http_admit(req *r, enum MHD_Result *ret)
         break;
     }
     double retry = 0;
-    if (r->key != NULL && !mf_quota_take(s->quota, r->key->index, mf_mono_s(), &retry)) {
+    if (r->key != NULL &&
+        !mf_quota_take(s->quota, r->key->index, r->key->name, mf_mono_s(), &retry)) {
         *ret = mf_http_over_quota(r, MF_REFUSAL_RATE, retry,
                                   "the API key %s is over its rate of %g requests per second",
                                   r->key->name, mf_quota_cfg_of(s->quota)->rate);

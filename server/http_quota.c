@@ -48,7 +48,8 @@ bool mf_http_compute(req *r, double flops, enum MHD_Result *ret)
 {
     const mf_key *k = limited_key(r);
     double retry = 0, used = 0;
-    if (k == NULL || mf_quota_charge(r->srv->quota, k->index, flops, mf_wall_s(), &retry, &used)) {
+    if (k == NULL ||
+        mf_quota_charge(r->srv->quota, k->index, k->name, flops, mf_wall_s(), &retry, &used)) {
         return true;
     }
     *ret = mf_http_over_quota(r, MF_REFUSAL_COMPUTE, retry,

@@ -528,3 +528,37 @@ mf_err mf_store_count_owner(mf_store *s, const char *owner, uint64_t counts[5])
     }
     return s->vt->count_states(s->b, owner, counts);
 }
+
+/* ---- per-key limits ------------------------------------------------------------- */
+
+/* An API key's name as the store keeps it: 1..64 bytes (auth.h). */
+static bool key_name_ok(const char *name)
+{
+    return name != NULL && name[0] != '\0' && strnlen(name, MF_ID_MAX + 1) <= MF_ID_MAX;
+}
+
+mf_err mf_store_quota_take(mf_store *s, const char *key_name, double rate, double burst, double now,
+                           bool *ret_ok, double *ret_retry_s)
+{
+    if (s == NULL || !key_name_ok(key_name) || !isfinite(rate) || rate <= 0 || !isfinite(burst) ||
+        burst < 1 || !isfinite(now) || ret_ok == NULL || ret_retry_s == NULL) {
+        return MF_EINVAL;
+    }
+    if (s->vt->quota_take == NULL) {
+        return MF_ENOTFOUND;
+    }
+    return s->vt->quota_take(s->b, key_name, rate, burst, now, ret_ok, ret_retry_s);
+}
+
+mf_err mf_store_quota_charge(mf_store *s, const char *key_name, double flops, double limit,
+                             int64_t day, bool *ret_ok, double *ret_used)
+{
+    if (s == NULL || !key_name_ok(key_name) || !isfinite(flops) || flops < 0 || !isfinite(limit) ||
+        limit <= 0 || day < 0 || ret_ok == NULL || ret_used == NULL) {
+        return MF_EINVAL;
+    }
+    if (s->vt->quota_charge == NULL) {
+        return MF_ENOTFOUND;
+    }
+    return s->vt->quota_charge(s->b, key_name, flops, limit, day, ret_ok, ret_used);
+}

@@ -306,6 +306,39 @@ MF_MUST_CHECK mf_err mf_store_reclaim_expired(mf_store *s, uint32_t max_attempts
  */
 MF_MUST_CHECK mf_err mf_store_expire(mf_store *s, double before, size_t *ret_n);
 
+/**
+ * Per-key limits kept in the store, so that they hold across the replicas
+ * sharing it (quota.h).  Only a shared store (PostgreSQL) keeps them: on
+ * SQLite both answer MF_ENOTFOUND ("not kept here") and the daemon counts in
+ * memory, which is exact for its one process.  Times are Unix seconds (the
+ * replicas' wall clocks, as leases).  Each is one atomic statement, so two
+ * replicas never both take the last token or the last FLOPs.  Neither counts
+ * as a write for mf_store_writable: they are not jobs.
+ */
+
+/**
+ * Takes one request from key_name's token bucket (1..64 bytes): burst tokens
+ * (>= 1) at most, refilled at rate (> 0) per second since the last take; a
+ * key seen for the first time starts full.  *ret_ok: whether a token was
+ * taken; when not, *ret_retry_s is the time until the next one.  Errors:
+ * MF_EINVAL, MF_ENOTFOUND (not kept here), MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_quota_take(mf_store *s, const char *key_name, double rate,
+                                         double burst, double now, bool *ret_ok,
+                                         double *ret_retry_s);
+
+/**
+ * Charges flops (>= 0) to key_name's compute of UTC day number day
+ * (floor(unix seconds / 86400)) when the day's total stays within limit
+ * (> 0); a key's first charge of a day starts from 0 (only the latest day is
+ * kept).  *ret_ok: whether it was charged (else nothing was); *ret_used:
+ * the day's total after it.  Errors: MF_EINVAL, MF_ENOTFOUND (not kept here),
+ * MF_EIO.
+ */
+MF_MUST_CHECK mf_err mf_store_quota_charge(mf_store *s, const char *key_name, double flops,
+                                           double limit, int64_t day, bool *ret_ok,
+                                           double *ret_used);
+
 /** Number of jobs in each state: counts[MF_JOB_QUEUED .. MF_JOB_CANCELLED]. */
 MF_MUST_CHECK mf_err mf_store_count_states(mf_store *s, uint64_t counts[5]);
 

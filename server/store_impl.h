@@ -70,6 +70,13 @@ typedef struct mf_store_vtable {
     void (*unwatch)(void *b); /* NULL as watch */
     /* NULL as watch; id is a valid id */
     mf_err (*announce_model)(void *b, const char *id);
+    /* The per-key limits (store.h: mf_store_quota_take, _charge); NULL when the backend
+     * keeps none (store.c answers MF_ENOTFOUND).  key_name is 1..64 bytes, the numbers
+     * finite and in range, the ret pointers not NULL. */
+    mf_err (*quota_take)(void *b, const char *key_name, double rate, double burst, double now,
+                         bool *ret_ok, double *ret_retry_s);
+    mf_err (*quota_charge)(void *b, const char *key_name, double flops, double limit, int64_t day,
+                           bool *ret_ok, double *ret_used);
 } mf_store_vtable;
 
 /* store_sqlite.c */

@@ -28,7 +28,7 @@
 
 #include "store_pg_int.h"
 
-#define SCHEMA_VERSION  2          /* manifold_meta.schema_version this build writes and reads */
+#define SCHEMA_VERSION  3          /* manifold_meta.schema_version this build writes and reads */
 #define LOCK_KEY        1296452676 /* pg_advisory_xact_lock key of schema changes: 'MFLD' */
 #define CONNECT_TIMEOUT "5"        /* seconds; a URI's connect_timeout overrides it */
 #define PASSWORD_MAX    1024
@@ -68,6 +68,17 @@ static const char *const steps[SCHEMA_VERSION] = {
     "ALTER TABLE jobs ADD COLUMN lease_owner text NOT NULL DEFAULT '',"
     " ADD COLUMN lease_until double precision NOT NULL DEFAULT 0;"
     "CREATE INDEX jobs_by_lease ON jobs (state, lease_until);",
+    /* 2 -> 3: the per-key limits every replica shares (store_pg_quota.c); one row per key,
+     * the compute of its latest day only */
+    "CREATE TABLE quota_rate ("
+    " key_name text COLLATE \"C\" NOT NULL PRIMARY KEY CHECK (length(key_name) BETWEEN 1 AND 64),"
+    " tokens double precision NOT NULL,"
+    " updated double precision NOT NULL,"
+    " granted boolean NOT NULL);"
+    "CREATE TABLE quota_compute ("
+    " key_name text COLLATE \"C\" NOT NULL PRIMARY KEY CHECK (length(key_name) BETWEEN 1 AND 64),"
+    " day bigint NOT NULL,"
+    " used double precision NOT NULL);",
 };
 
 /* ---- connecting ------------------------------------------------------------------ */
@@ -319,4 +330,6 @@ const mf_store_vtable mf_store_pg_vtable = {
     .watch = mf__pg_watch_start,
     .unwatch = mf__pg_watch_stop,
     .announce_model = mf__pg_announce_model,
+    .quota_take = mf__pg_quota_take,
+    .quota_charge = mf__pg_quota_charge,
 };

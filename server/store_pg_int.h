@@ -10,6 +10,7 @@
  *   store_pg_jobs.c   insert, get, list, queued, claim, renew, progress, metrics, finish
  *   store_pg_maint.c  event_append, events_after, recover, expire, count_states
  *   store_pg_watch.c  the notes between replicas: LISTEN/NOTIFY on a connection of its own
+ *   store_pg_quota.c  the per-key request rate and daily compute, shared by the replicas
  *
  * One connection per store, guarded by the store's mutex for the whole of
  * every operation; every operation is one transaction:
@@ -180,5 +181,11 @@ MF_MUST_CHECK mf_err mf__pg_recover(void *b, double expired_before, const char *
                                     size_t *ret_failed);
 MF_MUST_CHECK mf_err mf__pg_expire(void *b, double before, size_t *ret_n);
 MF_MUST_CHECK mf_err mf__pg_count_states(void *b, const char *owner, uint64_t counts[5]);
+
+/* store_pg_quota.c */
+MF_MUST_CHECK mf_err mf__pg_quota_take(void *b, const char *key_name, double rate, double burst,
+                                       double now, bool *ret_ok, double *ret_retry_s);
+MF_MUST_CHECK mf_err mf__pg_quota_charge(void *b, const char *key_name, double flops, double limit,
+                                         int64_t day, bool *ret_ok, double *ret_used);
 
 #endif /* MF_STORE_PG_INT_H */

@@ -56,7 +56,7 @@ static inline long long pg_raw_int(const char *uri, const char *sql)
 /* An empty database: the next open creates the schema. */
 static inline void pg_wipe(const char *uri)
 {
-    pg_raw_exec(uri, "DROP TABLE IF EXISTS events, jobs, manifold_meta");
+    pg_raw_exec(uri, "DROP TABLE IF EXISTS events, jobs, manifold_meta, quota_rate, quota_compute");
 }
 
 #endif /* MF_TEST_PG_UTIL_H */

@@ -1826,8 +1826,9 @@ START_TEST(test_lease_recover_at_start)
 
 END_TEST
 
-/* A store of the previous schema version (SQLite 2, PostgreSQL 1: no leases) is migrated
- * at open; a job it left running holds an expired lease, so any replica reclaims it. */
+/* A store of the version before leases (SQLite 2, PostgreSQL 1) is migrated at open
+ * (PostgreSQL on to 3); a job it left running holds an expired lease, so any replica
+ * reclaims it. */
 START_TEST(test_lease_migrate)
 {
     char dir[64], path[160], uri[512];
@@ -1838,9 +1839,10 @@ START_TEST(test_lease_migrate)
         raw_exec(path, "DROP INDEX jobs_by_lease; ALTER TABLE jobs DROP COLUMN lease_owner;"
                        " ALTER TABLE jobs DROP COLUMN lease_until; PRAGMA user_version = 2;");
     } else {
+        /* version 1 had neither leases nor the per-key limits of version 3 */
         pg_raw_exec(pg_uri, "DROP INDEX jobs_by_lease; ALTER TABLE jobs DROP COLUMN lease_owner,"
-                            " DROP COLUMN lease_until; UPDATE manifold_meta SET value = 1"
-                            " WHERE key = 'schema_version'");
+                            " DROP COLUMN lease_until; DROP TABLE quota_rate, quota_compute;"
+                            " UPDATE manifold_meta SET value = 1 WHERE key = 'schema_version'");
     }
     s = open_replica(uri, "host-b-2", 10);
     if (pg_uri == NULL) {
@@ -1848,7 +1850,7 @@ START_TEST(test_lease_migrate)
     } else {
         ck_assert_int_eq(pg_raw_int(pg_uri, "SELECT value FROM manifold_meta"
                                             " WHERE key = 'schema_version'"),
-                         2);
+                         3);
     }
     mf_job_rec r = get_job(s, "j1");
     ck_assert_int_eq(r.state, MF_JOB_RUNNING);

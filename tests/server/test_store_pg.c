@@ -15,7 +15,10 @@
  * reconnects by itself); passwords never in a diag message or a redacted URI;
  * the watch (LISTEN/NOTIFY): another handle's events and model announcements
  * reach it, a rolled-back append does not, a restart of the server gives one
- * resync and then notes again, unwatch stops it; SQLite has nothing to watch.
+ * resync and then notes again, unwatch stops it; SQLite has nothing to watch;
+ * the per-key limits shared by the replicas (a token bucket taken through two
+ * handles, refilled by the time passed; a day's compute charged within its
+ * limit only, a new day from 0; SQLite keeps none).
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -85,7 +88,7 @@ START_TEST(test_uri_forms)
     mf_store_close(s);
     ck_assert_int_eq(pg_raw_int(pg_uri, "SELECT value FROM manifold_meta"
                                         " WHERE key = 'schema_version'"),
-                     2);
+                     3);
 }
 
 END_TEST
@@ -403,6 +406,90 @@ START_TEST(test_password_never_shown)
 
 END_TEST
 
+/* ---- per-key limits shared by the replicas ---------------------------------------- */
+
+/* One take through s at time now: whether it got a token; *retry the wait when not. */
+static bool take(mf_store *s, const char *key, double now, double *retry)
+{
+    bool ok = false;
+    *retry = -1;
+    mf_err err = mf_store_quota_take(s, key, 0.5, 3, now, &ok, retry);
+    ck_assert_msg(err == MF_OK, "take: %s", mf_err_name(err));
+    return ok;
+}
+
+/* One charge through s: whether it went through; *used the day's total. */
+static bool charge(mf_store *s, const char *key, double flops, int64_t day, double *used)
+{
+    bool ok = false;
+    mf_err err = mf_store_quota_charge(s, key, flops, 100, day, &ok, used);
+    ck_assert_msg(err == MF_OK, "charge: %s", mf_err_name(err));
+    return ok;
+}
+
+START_TEST(test_quota)
+{
+    pg_wipe(pg_uri);
+    mf_store *a = open_ok(pg_uri), *b = open_ok(pg_uri);
+    double retry = 0, t0 = 1.8e9;
+
+    /* rate 0.5/s, burst 3: two replicas share one bucket of 3 */
+    ck_assert(take(a, "alice", t0, &retry));
+    ck_assert(take(b, "alice", t0, &retry));
+    ck_assert(take(a, "alice", t0, &retry));
+    ck_assert(!take(b, "alice", t0, &retry));
+    ck_assert_double_eq_tol(retry, 2.0, 1e-9); /* one token at 0.5/s */
+    ck_assert(!take(a, "alice", t0 + 1, &retry));
+    ck_assert_double_eq_tol(retry, 1.0, 1e-9); /* half of it came meanwhile */
+    ck_assert(take(b, "bob", t0, &retry));     /* another key, another bucket */
+    ck_assert(take(b, "alice", t0 + 2, &retry));
+    ck_assert(!take(a, "alice", t0 + 2, &retry));
+    /* a long pause refills it to the burst, not beyond */
+    for (int i = 0; i < 3; i++) {
+        ck_assert(take(i % 2 ? a : b, "alice", t0 + 100, &retry));
+    }
+    ck_assert(!take(a, "alice", t0 + 100, &retry));
+    /* a replica whose clock lags takes nothing back: no refill from going backwards */
+    ck_assert(!take(b, "alice", t0 + 50, &retry));
+    ck_assert_double_eq_tol(retry, 2.0, 1e-9);
+
+    /* compute: limit 100 per day, across both handles */
+    double used = -1;
+    int64_t day = 20000;
+    ck_assert(charge(a, "alice", 60, day, &used));
+    ck_assert_double_eq(used, 60);
+    ck_assert(charge(b, "alice", 40, day, &used));
+    ck_assert_double_eq(used, 100);
+    ck_assert(!charge(a, "alice", 1, day, &used)); /* over: refused, nothing charged */
+    ck_assert_double_eq(used, 100);
+    ck_assert(charge(b, "alice", 0, day, &used));
+    ck_assert_double_eq(used, 100);
+    ck_assert(!charge(b, "bob", 101, day, &used)); /* over by itself, a key never seen */
+    ck_assert_double_eq(used, 0);
+    ck_assert(charge(b, "bob", 100, day, &used));
+    ck_assert(charge(a, "alice", 30, day + 1, &used)); /* a new day starts from 0 */
+    ck_assert_double_eq(used, 30);
+    ck_assert(!charge(b, "alice", 80, day, &used)); /* a lagging clock counts today's */
+    ck_assert_double_eq(used, 30);
+    ck_assert_int_eq(pg_raw_int(pg_uri, "SELECT count(*) FROM quota_compute"), 2);
+
+    /* what the store checks; SQLite keeps no limits */
+    bool ok = false;
+    ck_assert_int_eq(mf_store_quota_take(a, "", 1, 1, t0, &ok, &retry), MF_EINVAL);
+    ck_assert_int_eq(mf_store_quota_take(a, "k", 0, 1, t0, &ok, &retry), MF_EINVAL);
+    ck_assert_int_eq(mf_store_quota_take(a, "k", 1, 0.5, t0, &ok, &retry), MF_EINVAL);
+    ck_assert_int_eq(mf_store_quota_charge(a, "k", -1, 1, day, &ok, &used), MF_EINVAL);
+    ck_assert_int_eq(mf_store_quota_charge(a, "k", 1, 0, day, &ok, &used), MF_EINVAL);
+    mf_store *sq = open_ok("sqlite::memory:");
+    ck_assert_int_eq(mf_store_quota_take(sq, "k", 1, 1, t0, &ok, &retry), MF_ENOTFOUND);
+    ck_assert_int_eq(mf_store_quota_charge(sq, "k", 1, 1, day, &ok, &used), MF_ENOTFOUND);
+    mf_store_close(sq);
+    mf_store_close(a);
+    mf_store_close(b);
+}
+
+END_TEST
+
 static Suite *store_pg_suite(void)
 {
     pg_uri = getenv("MF_TEST_PG_URI");
@@ -422,6 +509,7 @@ static Suite *store_pg_suite(void)
     tcase_add_test(tc, test_server_stops);
     tcase_add_test(tc, test_password_never_shown);
     tcase_add_test(tc, test_watch);
+    tcase_add_test(tc, test_quota);
     suite_add_tcase(s, tc);
     return s;
 }
