@@ -8,8 +8,9 @@
 #     sh bench/run.sh [--repeats N] [--passes N] [--reuse-torch] [--skip-torch]
 #                     [--serve-duration S] [--skip-serve | --serve-only]
 #                     [--skip-smeme | --smeme-only] [--skip-reward | --reward-only]
-#                     [--skip-dxmi | --dxmi-only]
+#                     [--skip-dxmi | --dxmi-only] [--skip-replicas | --replicas-only]
 #                     [--compare-with OLD_DIR | --compare-only OLD_DIR] [--compare-label TEXT]
+#                     [--store-events N] [--out DIR]
 #
 #   --repeats N     timed runs per workload for mf_bench and ref_torch.py (default 3)
 #   --passes N      run the PyTorch reference and mf_bench N times, alternating,
@@ -29,11 +30,18 @@
 #   --skip-dxmi     do not run bench/dxmi.sh (DxMI iterations in C and PyTorch, samples/s
 #                   at equal quality on eight_gaussians and digits)
 #   --dxmi-only     run only bench/dxmi.sh, and rewrite RESULTS.md as --serve-only does
+#   --skip-replicas do not run bench/replicas.sh (1-3 replicas behind nginx on PostgreSQL)
+#                   and bench/store.sh (the job store's event appends and reads)
+#   --replicas-only run only bench/replicas.sh and bench/store.sh (about 2 minutes with the
+#                   default --serve-duration), and rewrite RESULTS.md as --serve-only does
 #   --compare-with OLD_DIR  also run bench/compare.sh against the old build in OLD_DIR
 #                   (W4, serve.sh and the train job, old and new in turn); its table
 #                   goes into RESULTS.md, labelled --compare-label (default "the change")
 #   --compare-only OLD_DIR  run only bench/compare.sh, and rewrite RESULTS.md as
 #                   --serve-only does
+#   --store-events N  events per writer in bench/store.sh (default 5000)
+#   --out DIR       raw outputs there instead of build-bench-results/ (a --*-only run
+#                   then writes RESULTS.md from DIR alone: for smoke runs)
 #
 # Needs meson + ninja, libopenblas-dev (./test installs them), and for the
 # reference ../shared/bench (next to the repository) and Debian's
@@ -53,10 +61,13 @@ serve_mode=run
 smeme_mode=run
 reward_mode=run
 dxmi_mode=run
+replicas_mode=run
 serve_duration=10
 compare_old=""
 compare_only=no
 compare_label="the change"
+store_events=5000
+out=$root/build-bench-results
 while [ $# -gt 0 ]; do
     case $1 in
     --repeats) repeats=$2; shift 2 ;;
@@ -72,16 +83,19 @@ while [ $# -gt 0 ]; do
     --reward-only) reward_mode=only; shift ;;
     --skip-dxmi) dxmi_mode=skip; shift ;;
     --dxmi-only) dxmi_mode=only; shift ;;
+    --skip-replicas) replicas_mode=skip; shift ;;
+    --replicas-only) replicas_mode=only; shift ;;
     --compare-with) compare_old=$2; shift 2 ;;
     --compare-only) compare_old=$2; compare_only=yes; shift 2 ;;
     --compare-label) compare_label=$2; shift 2 ;;
-    -h|--help) sed -n '3,42p' "$0"; exit 0 ;;
+    --store-events) store_events=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '3,50p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
 
 build=$root/build-bench
-out=$root/build-bench-results
 note() { echo "run.sh: $*" >&2; }
 
 # ---- (a) build ----------------------------------------------------------------------
@@ -92,7 +106,7 @@ if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
         meson setup "$build" "$root" --buildtype=release -Dtests=disabled >&2 || rm -rf "$build"
     fi
     if [ -f "$build/build.ninja" ]; then
-        targets="bench/mf_bench bench/metrics_bench bench/smeme_bench bench/dxmi_bench server/manifoldd clients/manifold"
+        targets="bench/mf_bench bench/metrics_bench bench/smeme_bench bench/dxmi_bench bench/store_bench server/manifoldd clients/manifold"
         if [ -f "$shared/sgemm_peak.c" ]; then
             targets="$targets bench/sgemm_peak"
         fi
@@ -108,6 +122,7 @@ if [ -z "$mf_bench" ]; then
     exit 1
 fi
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
 # ---- (f) manifoldd under load (wrk); alone with --serve-only ---------------------------
 serve() {
@@ -127,17 +142,24 @@ dxmi() {
     note "dxmi.sh: DxMI iterations in C and PyTorch, samples/s at equal quality (about 5 minutes)"
     sh "$here/dxmi.sh" --out "$out" --build "$build" || note "dxmi.sh failed"
 }
+replicas() {
+    note "replicas.sh: 1-3 replicas behind nginx, ${serve_duration} s per row; store.sh: the job store"
+    sh "$here/replicas.sh" --duration "$serve_duration" --out "$out" \
+        --daemon "$build/server/manifoldd" || note "replicas.sh failed"
+    sh "$here/store.sh" --out "$out" --events "$store_events" --build "$build" || note "store.sh failed"
+}
 compare() {
     note "compare.sh: the old build in $compare_old against this one"
     sh "$here/compare.sh" --old "$compare_old" --label "$compare_label" --out "$out" ||
         note "compare.sh failed"
 }
 if [ "$serve_mode" = only ] || [ "$smeme_mode" = only ] || [ "$reward_mode" = only ] ||
-        [ "$dxmi_mode" = only ] || [ "$compare_only" = yes ]; then
+        [ "$dxmi_mode" = only ] || [ "$replicas_mode" = only ] || [ "$compare_only" = yes ]; then
     [ "$serve_mode" = only ] && serve
     [ "$smeme_mode" = only ] && smeme
     [ "$reward_mode" = only ] && reward
     [ "$dxmi_mode" = only ] && dxmi
+    [ "$replicas_mode" = only ] && replicas
     [ "$compare_only" = yes ] && compare
     status=$(cat "$out/status.txt" 2>/dev/null || echo "")
     "$py" "$here/summarize_results.py" --dir "$out" --status "$status" --out "$here/RESULTS.md"
@@ -238,6 +260,11 @@ if [ "$dxmi_mode" = run ]; then
     dxmi
 else
     rm -f "$out/dxmi.jsonl"
+fi
+if [ "$replicas_mode" = run ]; then
+    replicas
+else
+    rm -f "$out/replicas.jsonl" "$out/store.jsonl"
 fi
 if [ -n "$compare_old" ]; then
     compare

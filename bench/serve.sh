@@ -34,14 +34,7 @@ done
 note() { echo "serve.sh: $*" >&2; }
 
 "$root/tools/setup-debian.sh" wrk
-if [ -z "$daemon" ]; then
-    build=$root/build-bench
-    if [ ! -f "$build/build.ninja" ]; then
-        meson setup "$build" "$root" --buildtype=release -Dtests=disabled >&2
-    fi
-    ninja -C "$build" server/manifoldd >&2
-    daemon=$build/server/manifoldd
-fi
+[ -n "$daemon" ] || daemon=$(sh "$here/daemon.sh")
 mkdir -p "$out"
 tmp=$(mktemp -d)
 pid=""

@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import re
 
 ORDER = ["W1", "W2", "W3", "W4", "W5"]
 TARGET_RATIO = {"W1": 1.7, "W2": 1.4, "W3": 1.7, "W4": 1.5, "W5": 1.8}
@@ -163,6 +164,116 @@ def serve_section(d, mf):
                 "By Little's law, 64 closed-loop connections at the ceiling wait at least"
                 f" {64 / ceiling * 1e3:.0f} ms on average, so a p99 under 100 ms would need a latency"
                 " spread within 1.2x of the mean."]
+    return out
+
+
+def source_constant(rel, name):
+    """A numeric #define of the daemon's source (e.g. server/job.c PROGRESS_EVERY_S), so the
+    prose quotes the code as it is rather than a figure typed in here; None when absent."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", rel)
+    text = read_text(path)
+    m = re.search(r"^#define\s+" + name + r"\s+([0-9.]+)", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def replicas_section(d):
+    """Replicas behind nginx (bench/replicas.sh) and the job store's event rates (bench/store.sh)."""
+    reps = read_jsonl(os.path.join(d, "replicas.jsonl"))
+    store = read_jsonl(os.path.join(d, "store.jsonl"))
+    if not reps and not store:
+        return []
+    out = ["", "## Replicas behind nginx, and the job store (bench/replicas.sh, bench/store.sh)", ""]
+    direct = next((r for r in reps if not r["nginx"]), None)
+    if reps:
+        out += ["serve.sh's W4-sized `POST /v1/samples` (eight_gaussians, 16 samples, 50 DDIM steps, a",
+                "fresh seed each) from wrk (one thread, 64 connections, closed loop) through nginx to",
+                "replicas of `deploy/local-cluster.sh` (PostgreSQL job store), and once to one replica",
+                "directly.  All of it shares this machine's cores, so more replicas only split them:",
+                "the rows show what the extra processes and the proxy cost, not how a cluster of",
+                "machines scales.  Share = each replica's `manifold_sample_requests_total` during the run.", "",
+                "| setup | threads per replica | requests/s | vs 1 replica direct | p50 ms | p90 ms | p99 ms |"
+                " max ms | errors | per-replica share |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in reps:
+            n = r["replicas"]
+            label = (f"{n} replica{'s' if n > 1 else ''}" + (" behind nginx" if r["nginx"] else " direct (no nginx)"))
+            errors = sum(r[k] for k in r if k.startswith("err_"))
+            rel = r["rps"] / direct["rps"] if direct and direct["rps"] else None
+            share = " / ".join(fmt(x, ".0%") for x in r["replica_share"])
+            out.append(f"| {label} | {r['threads']} | {r['rps']:,.0f} | {fmt(rel, '.2f')}x | {r['p50_ms']:.1f} | "
+                       f"{r['p90_ms']:.1f} | {r['p99_ms']:.1f} | {r['max_ms']:.1f} | {errors} | {share} |")
+    appends = [r for r in store if r.get("test") in ("append", "read")]
+    pg_set = next((r for r in store if r.get("test") == "pg_settings"), None)
+    if appends:
+        out += ["", "`bench/store_bench`: events of about 200 bytes of JSON appended to running jobs, each",
+                "its own transaction as the daemon's jobs append them, then read back in pages of 32 (the",
+                "SSE reader's page).  SQLite: the daemon's file settings, one handle shared by the",
+                "writers; PostgreSQL: tests/pg/with_pg.sh's server"
+                + (f" ({pg_set['version']}, fsync={pg_set['fsync']})" if pg_set else "")
+                + ", a handle per writer, as replicas hold them.", "",
+                "| store | measurement | events | events/s | p50 µs per call | p99 µs per call |",
+                "|---|---|---|---|---|---|"]
+        for r in appends:
+            if r["test"] == "append":
+                what = (f"append, {r['writers']} writer{'s' if r['writers'] > 1 else ''}"
+                        + {"one": "", "shared": " (one shared handle)",
+                           "per-thread": " (a handle each)"}.get(r["handles"], ""))
+                p50, p99 = fmt(r["p50_us"], ".0f"), fmt(r["p99_us"], ".0f")
+            else:
+                what = f"read, pages of {r['page']} ({r['page_us']:.0f} µs a page)"
+                p50 = p99 = "n/a"
+            out.append(f"| {r['backend']} | {what} | {r['events']:,} | {r['events_per_s']:,.0f} | {p50} | {p99} |")
+
+    def rec(backend, test, writers=None):
+        return next((r for r in store if r.get("backend") == backend and r.get("test") == test
+                     and (writers is None or r.get("writers") == writers)), None)
+    pg1, pg2, pgr = rec("postgres", "append", 1), rec("postgres", "append", 2), rec("postgres", "read")
+    every = source_constant("server/job.c", "PROGRESS_EVERY_S")
+    text = ["", "What this means for a deployment of many machines:"]
+    if direct:
+        proxied = next((r for r in reps if r["nginx"] and r["replicas"] == 1), None)
+        text.append("`POST /v1/samples` never touches the job store (no job row, no event), so sampling"
+                    " scales with the replicas' cores and the database is no limit for it"
+                    + (f"; nginx in front of one replica answered {proxied['rps'] / direct['rps']:.0%} of the"
+                       f" direct requests/s ({proxied['rps']:,.0f} vs {direct['rps']:,.0f}) while sharing its"
+                       " cores, a cost that moves to the load balancer's own machine in a real deployment."
+                       if proxied and direct["rps"] else "."))
+    if pg1 and every:
+        writes = 2.0 / every  # each report: the progress row (mf_store_job_progress) and its event
+        best = max(pg1["events_per_s"], pg2["events_per_s"] if pg2 else 0.0)
+        text.append(
+            f"Jobs are where the database sets the limit.  A running train job reports progress at most"
+            f" every {every:g} s (PROGRESS_EVERY_S in server/job.c), each report one progress update and"
+            f" one event appended: {writes:g} write transactions per second per job (its metrics events,"
+            f" 20 a run, add next to nothing).  One PostgreSQL handle appended {pg1['events_per_s']:,.0f}"
+            f" events/s (p99 {pg1['p99_us']:.0f} µs), and a replica runs every statement of its jobs on"
+            f" its one operations connection, one at a time, so one replica carries about"
+            f" {pg1['events_per_s'] / writes:,.0f} concurrently running jobs before their writes queue"
+            + (f"; two handles together took {pg2['events_per_s']:,.0f} events/s on this 2-core machine,"
+               f" where the database shares the cores with its clients, so the whole database carries at least"
+               f" {best / writes:,.0f} running jobs from all replicas together" if pg2 else "")
+            + ".  A replica starts at most --max-running jobs at once (default 2) on its workers' cores,"
+              f" so PostgreSQL becomes the limit only once the replicas together run about"
+              f" {best / writes:,.0f} jobs at once; until then more machines means more jobs.")
+        if pg_set and pg_set.get("fsync") == "off":
+            text.append("These PostgreSQL figures come from a server with fsync off (the tests' server):"
+                        " one that flushes each commit to disk adds the disk's flush time to every append,"
+                        " so on a production server the job count is bounded by its disk's commits per"
+                        " second (group commit raises that with many writers); measure it there before"
+                        " relying on the figure.")
+    if pgr:
+        text.append(f"A stream catching up reads {pgr['events_per_s']:,.0f} events/s from PostgreSQL"
+                    f" ({pgr['page_us']:.0f} µs a page of {pgr['page']}); live streams read only what is new"
+                    " when a NOTIFY wakes them, so readers cost far less than writers.")
+    if pg_set:
+        avail = pg_set["max_connections"] - pg_set.get("reserved_connections", 0)
+        text.append(f"Connections: each replica holds two PostgreSQL connections (one for operations,"
+                    f" one for LISTEN), so a server with max_connections = {pg_set['max_connections']}"
+                    f" ({avail} for clients) takes at most {avail // 2} replicas; beyond that raise"
+                    " max_connections, or pool the operations connections (the LISTEN one needs a"
+                    " session of its own).")
+    if len(text) > 2:
+        out += [text[0], ""] + [x for t in text[1:] for x in (t, "")][:-1]
     return out
 
 
@@ -550,6 +661,7 @@ def main():
                   "", table]
 
     lines += serve_section(d, mf)
+    lines += replicas_section(d)
     lines += smeme_section(d)
     lines += reward_section(d)
     lines += dxmi_section(d)
@@ -558,6 +670,9 @@ def main():
     lines += block("Raw mf_bench output", "mf_bench.jsonl")
     lines += block("Raw bench/serve.sh output", "serve.jsonl")
     lines += block("Raw bench/smeme.sh output", "smeme.jsonl")
+    for name, fname in (("replicas", "replicas.jsonl"), ("store", "store.jsonl")):
+        if os.path.exists(os.path.join(d, fname)):
+            lines += block(f"Raw bench/{name}.sh output", fname)
     if os.path.exists(os.path.join(d, "reward.jsonl")):
         lines += block("Raw bench/reward.sh output", "reward.jsonl")
     if os.path.exists(os.path.join(d, "dxmi.jsonl")):
