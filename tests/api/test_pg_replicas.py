@@ -3,10 +3,10 @@
 """
 API suite, two replicas on one PostgreSQL job store (issue 17: job leases):
 two manifoldd processes, A and B, share the database of tests/pg/with_pg.sh
-with short leases (--job-lease 2).  A train job submitted through A runs on
-A; B (heartbeat 30 s) streams its events while A runs it, and they arrive as
-A makes them, not at B's next heartbeat (the store's LISTEN/NOTIFY wakes B's
-stream); A is killed with kill -9; B finds A's lease expired, takes the job over
+with short leases (--job-lease 2).  B (heartbeat 30 s) streams the events
+of a long train job A runs, and they arrive as A makes them, not at B's next heartbeat (the store's LISTEN/NOTIFY
+wakes B's stream), and cancels it.  Then A runs a train job and is killed
+with kill -9; B finds A's lease expired, takes the job over
 and finishes it: succeeded, attempts 2, and its event stream, read through B,
 numbered 1..n without a gap, with the takeover's "queued" status between
 A's run and B's.
@@ -74,24 +74,39 @@ def main():
         os.mkdir(os.path.join(tmp, "b"))
         a = Daemon(daemon, models, os.path.join(tmp, "a"), "--job-lease", LEASE, store=store)
 
+        # B streams a job A runs: a long one, cancelled once seen (its length must not matter)
         st, _, j = a.json("POST", "/v1/jobs", {"type": "train", "params": {
-            "dataset": "two_moons", "steps": 1500, "hidden": [64, 64], "out_model": "moons-ha"}})
-        check(st in (200, 201, 202), "train submitted through A: %s %s" % (st, j))
-        job = j["id"]
-        run = wait_running(a, job)
+            "dataset": "two_moons", "steps": 200000, "hidden": [64, 64], "out_model": "moons-long"}})
+        check(st in (200, 201, 202), "long train submitted through A: %s %s" % (st, j))
+        long_job = j["id"]
+        run = wait_running(a, long_job)
         check(run is not None and run["state"] == "running", "runs on A: %s" % run)
         # B only now: an idle replica takes queued jobs from the store, whoever received them
         b = Daemon(daemon, models, os.path.join(tmp, "b"), "--job-lease", LEASE,
                    "--heartbeat", "30", store=store)
-        got = arrivals(b, job, 1.0)
+        got = arrivals(b, long_job, 1.0)
         print("events through B (s, seq):", [(round(t, 3), q) for t, q in got])
         later = [e for e in got if e[0] > got[0][0] + 0.3] if got else []
         check(len(later) >= 2 and [e[1] for e in got] == list(range(1, len(got) + 1)),
               "B streams A's events as A makes them (%d of %d arrived after the first "
               "read; seqs 1..n)" % (len(later), len(got)))
+        st, _, _ = b.json("POST", "/v1/jobs/%s/cancel" % long_job)
+        gone = wait_state(a, long_job, {"cancelled"}, limit=20)
+        check(gone is not None, "cancelled through B, seen through A")
+        check(b.term() == 0, "B stops before the next job, so that A alone can take it")
+        b = None
+
+        # A runs a job and is killed with kill -9 as soon as it makes progress
+        st, _, j = a.json("POST", "/v1/jobs", {"type": "train", "params": {
+            "dataset": "two_moons", "steps": 3000, "hidden": [64, 64], "out_model": "moons-ha"}})
+        check(st in (200, 201, 202), "train submitted through A: %s %s" % (st, j))
+        job = j["id"]
+        run = wait_running(a, job)
+        check(run is not None and run["state"] == "running", "runs on A: %s" % run)
         a.kill9()
         t_kill = time.time()
         a = None
+        b = Daemon(daemon, models, os.path.join(tmp, "b"), "--job-lease", LEASE, store=store)
 
         done = wait_state(b, job, {"succeeded", "failed", "cancelled"}, limit=25)
         check(done is not None and done["state"] == "succeeded",
