@@ -22,6 +22,10 @@ PASSED = [0]
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
+# Which sanitizer the daemon under test was built with ("thread", "address"), or "": set by
+# ./test (MF_TEST_SANITIZER).  A test may leave out what takes minutes under one, and says so.
+SANITIZER = os.environ.get("MF_TEST_SANITIZER", "")
+
 def is_time(v):
     return isinstance(v, str) and TIME_RE.match(v) is not None
 

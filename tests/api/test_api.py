@@ -789,55 +789,63 @@ for body, code, field in [({"K": 3, "alpha": [2, 2]}, 422, "/params/alpha"),
 st, _, je = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "nope"})
 check(st == 404, "finetune.smeme of an unknown model: 404")
 
-# cancel after the first iteration: the finished iteration is kept as a model
-# (short rounds, many iterations: the sanitizer builds are 10x slower, yet the job must
-# still be running when the cancel lands)
-long_smeme = dict(small, K=16, rounds=60, n_metric_samples=200, out_model="g-partial")
-_, _, jc = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "gaussian", "params": long_smeme})
+# The exploration's cancel and kill -9 resume: minutes of S-MEME under ThreadSanitizer,
+# whose pass keeps the exploration above (its rounds on the team); the release and ASan
+# passes run these.
+LIFECYCLE = harness.SANITIZER != "thread"
+if LIFECYCLE:
+    # cancel after the first iteration: the finished iteration is kept as a model
+    # (short rounds, many iterations: the sanitizer builds are 10x slower, yet the job must
+    # still be running when the cancel lands)
+    long_smeme = dict(small, K=16, rounds=60, n_metric_samples=200, out_model="g-partial")
+    _, _, jc = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "gaussian", "params": long_smeme})
+
+    def wait_iteration(d_, job_, k, limit=120):
+        t_end_ = time.time() + limit
+        while time.time() < t_end_:
+            _, _, jj_ = d_.json("GET", "/v1/jobs/" + job_)
+            if (jj_.get("metrics") or {}).get("iteration", -1) >= k:
+                return jj_
+            time.sleep(0.1)
+        return None
 
 
-def wait_iteration(d_, job_, k, limit=120):
-    t_end_ = time.time() + limit
-    while time.time() < t_end_:
-        _, _, jj_ = d_.json("GET", "/v1/jobs/" + job_)
-        if (jj_.get("metrics") or {}).get("iteration", -1) >= k:
-            return jj_
-        time.sleep(0.1)
-    return None
+    check(wait_iteration(d, jc["id"], 1) is not None, "long exploration finished iteration 1")
+    d.json("POST", "/v1/jobs/%s/cancel" % jc["id"])
+    jcc = wait_state(d, jc["id"], ["cancelled"], 60)
+    check(jcc is not None and "g-partial" in jcc["error"]["message"], "cancel keeps the finished iterations (%s)"
+          % (jcc or {}).get("error"))
+    st, _, mp = d.json("GET", "/v1/models/g-partial")
+    check(st == 200 and int(mp["metadata"]["smeme_iterations"]) >= 1, "the partial model exists")
 
-
-check(wait_iteration(d, jc["id"], 1) is not None, "long exploration finished iteration 1")
-d.json("POST", "/v1/jobs/%s/cancel" % jc["id"])
-jcc = wait_state(d, jc["id"], ["cancelled"], 60)
-check(jcc is not None and "g-partial" in jcc["error"]["message"], "cancel keeps the finished iterations (%s)"
-      % (jcc or {}).get("error"))
-st, _, mp = d.json("GET", "/v1/models/g-partial")
-check(st == 200 and int(mp["metadata"]["smeme_iterations"]) >= 1, "the partial model exists")
-
-# kill -9 during iteration 2: the re-run resumes from the checkpoint of iteration 1
-_, _, jk = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "gaussian",
-                                       "params": dict(small, K=4, rounds=60, n_metric_samples=200,
-                                                      out_model="g-resumed")})
-check(wait_iteration(d, jk["id"], 1) is not None, "exploration reached iteration 1 before kill -9")
-d.kill9()
-d = Daemon("--max-running", "1")
-jr = wait_state(d, jk["id"], ["succeeded", "failed"], 180)
-check(jr is not None and jr["state"] == "succeeded" and jr["attempts"] == 2, "resumed job succeeded at attempt 2")
-ev = read_events(d, jk["id"], limit=30)
-its = [e[2]["iteration"] for e in ev if e[1] == "metrics"]
-check(its == [0, 1, 2, 3, 4], "after the resume each iteration's metrics appear once (%s)" % its)
-runs = [i for i, e in enumerate(ev) if e[1] == "status" and e[2]["state"] == "running"]
-after = [e[2]["done"] for e in ev[runs[-1]:] if e[1] == "progress"] if len(runs) == 2 else []
-check(after and after[0] > 60, "the re-run continued from the checkpoint of iteration 1 (progress %s)" % after[:1])
-check(d.term() == 0, "third daemon drained")
+    # kill -9 during iteration 2: the re-run resumes from the checkpoint of iteration 1
+    _, _, jk = d.json("POST", "/v1/jobs", {"type": "finetune.smeme", "model": "gaussian",
+                                           "params": dict(small, K=4, rounds=60, n_metric_samples=200,
+                                                          out_model="g-resumed")})
+    check(wait_iteration(d, jk["id"], 1) is not None, "exploration reached iteration 1 before kill -9")
+    d.kill9()
+    d = Daemon("--max-running", "1")
+    jr = wait_state(d, jk["id"], ["succeeded", "failed"], 180)
+    check(jr is not None and jr["state"] == "succeeded" and jr["attempts"] == 2, "resumed job succeeded at attempt 2")
+    ev = read_events(d, jk["id"], limit=30)
+    its = [e[2]["iteration"] for e in ev if e[1] == "metrics"]
+    check(its == [0, 1, 2, 3, 4], "after the resume each iteration's metrics appear once (%s)" % its)
+    runs = [i for i, e in enumerate(ev) if e[1] == "status" and e[2]["state"] == "running"]
+    after = [e[2]["done"] for e in ev[runs[-1]:] if e[1] == "progress"] if len(runs) == 2 else []
+    check(after and after[0] > 60, "the re-run continued from the checkpoint of iteration 1 (progress %s)" % after[:1])
+    check(d.term() == 0, "third daemon drained")
+else:
+    print("under ThreadSanitizer: the exploration's cancel and kill -9 resume are left to the "
+          "release and ASan passes")
+    check(d.term() == 0, "second daemon drained")
 
 # logs a person can use (issue 15): an access line per request at the default level (method,
 # path, status, bytes, duration, request id); a final job line saying what it made or why not
 log = open(os.path.join(TMP, "daemon.log")).read()
 check(re.search(r'level=info req=\S+ msg="GET /v1/models 200 \d+ B [\d.]+ ms"', log) is not None,
       "an access line: request id, method, path, status, bytes, duration")
-check(re.search(r'msg="job succeeded: made model g-resumed"', log) is not None,
-      "job succeeded names the model it made")
+check(re.search(r'msg="job succeeded: made model g-%s"' % ("resumed" if LIFECYCLE else "explored"),
+                log) is not None, "job succeeded names the model it made")
 check(re.search(r'msg="job (cancelled|failed): [a-z_]+: .+"', log) is not None,
       "a job that did not succeed logs its error code and reason")
 
