@@ -332,8 +332,9 @@ static Suite *adjoint_suite(void)
     tcase_add_test(tc, test_split_rounds_match_serial);
     suite_add_tcase(s, tc);
     /* "long": an oracle of minutes under the sanitizers, which ./test's sanitizer passes
-     * leave to the release pass (CK_EXCLUDE_CASE=long) */
+     * leave to the release pass (CK_EXCLUDE_TAGS=long) */
     tc = tcase_create("long");
+    tcase_set_tags(tc, "long");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_linear_reward_tilts_the_mean);
     suite_add_tcase(s, tc);

@@ -484,9 +484,10 @@ static Suite *guidance_suite(void)
 {
     Suite *s = suite_create("guidance");
     /* "long": oracles of 4,000 samples, 9 s in release and 45 s under ASan, which
-     * ./test's sanitizer pass leaves to the release pass (CK_EXCLUDE_CASE=long); the
+     * ./test's sanitizer pass leaves to the release pass (CK_EXCLUDE_TAGS=long); the
      * sampler paths they drive run under ASan in "eval" and test_sampler */
     TCase *tc = tcase_create("long");
+    tcase_set_tags(tc, "long");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_oracle_exact_conditional_eps);
