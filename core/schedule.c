@@ -7,13 +7,13 @@
  */
 #include "schedule.h"
 
-#include "mem.h"
-
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mem.h"
 
 /* Parses one ':'-terminated (or final) number of the spec; advances *p. */
 static int parse_number(const char **p, double *ret)
@@ -58,7 +58,12 @@ mf_err mf_schedule_init(mf_schedule *ret, const char *spec, mf_diag *diag)
     if (spec == NULL || strlen(spec) >= sizeof ret->spec) {
         return mf_diag_set(diag, MF_EFORMAT, field, "schedule spec missing or too long");
     }
-    enum { LINEAR, COSINE } kind;
+
+    enum {
+        LINEAR,
+        COSINE
+    } kind;
+
     const char *p;
     double a = 0, b = 0;
     size_t T = 0;
@@ -100,7 +105,8 @@ mf_err mf_schedule_init(mf_schedule *ret, const char *spec, mf_diag *diag)
         if (kind == LINEAR) {
             beta[t] = a + (b - a) * (double) t / (double) (T - 1);
         } else {
-            double r = cosine_f((double) t + 1, (double) T, a) / cosine_f((double) t, (double) T, a);
+            double r =
+                cosine_f((double) t + 1, (double) T, a) / cosine_f((double) t, (double) T, a);
             beta[t] = fmin(1.0 - r, 0.999);
         }
         prod *= 1.0 - beta[t];
@@ -131,4 +137,51 @@ double mf_schedule_alpha_bar(const mf_schedule *s, long t)
         return 1.0;
     }
     return s->alpha_bar[(size_t) t < s->T ? (size_t) t : s->T - 1];
+}
+
+/* ---- continuous time (schedule.h) ---------------------------------------------------- */
+
+/* B at knot j = 0..T: -log alpha_bar_{j-1}, 0 at j = 0. */
+static double knot_b(const mf_schedule *s, size_t j)
+{
+    return j == 0 ? 0.0 : -log(s->alpha_bar[j - 1]);
+}
+
+/* The Hermite slope at knot j: central differences, one-sided at 0 and T. */
+static double knot_slope(const mf_schedule *s, size_t j)
+{
+    double T = (double) s->T;
+    if (j == 0) {
+        return (knot_b(s, 1) - knot_b(s, 0)) * T;
+    }
+    if (j == s->T) {
+        return (knot_b(s, s->T) - knot_b(s, s->T - 1)) * T;
+    }
+    return (knot_b(s, j + 1) - knot_b(s, j - 1)) * T / 2.0;
+}
+
+void mf_schedule_ct(const mf_schedule *s, double tau, double *ret_beta, double *ret_abar)
+{
+    double T = (double) s->T;
+    tau = tau < 0 ? 0 : tau > 1 ? 1 : tau;
+    double pos = tau * T;
+    size_t j = (size_t) floor(pos);
+    if (j >= s->T) {
+        j = s->T - 1; /* tau = 1: the last interval's right end */
+    }
+    /* cubic Hermite on [j/T, (j+1)/T] in u = pos - j in [0, 1], interval length 1/T */
+    double u = pos - (double) j, h = 1.0 / T;
+    double p0 = knot_b(s, j), p1 = knot_b(s, j + 1);
+    double m0 = knot_slope(s, j) * h, m1 = knot_slope(s, j + 1) * h; /* per unit u */
+    double u2 = u * u, u3 = u2 * u;
+    double B = (2 * u3 - 3 * u2 + 1) * p0 + (u3 - 2 * u2 + u) * m0 + (-2 * u3 + 3 * u2) * p1 +
+               (u3 - u2) * m1;
+    double dB = (6 * u2 - 6 * u) * p0 + (3 * u2 - 4 * u + 1) * m0 + (-6 * u2 + 6 * u) * p1 +
+                (3 * u2 - 2 * u) * m1; /* dB/du */
+    if (ret_beta != NULL) {
+        *ret_beta = dB * T; /* du/dtau = T */
+    }
+    if (ret_abar != NULL) {
+        *ret_abar = exp(-B);
+    }
 }
