@@ -102,6 +102,19 @@ check(pod["terminationGracePeriodSeconds"] > pre + float(cm["MANIFOLD_DRAIN_TIME
 check(c["securityContext"]["readOnlyRootFilesystem"] and pod["securityContext"]["runAsNonRoot"],
       "k8s non-root, read-only root")
 check(k8s["Deployment"]["spec"]["replicas"] == 3, "k8s 3 replicas")
+# the model store: one ReadWriteMany claim every replica mounts at MANIFOLD_MODEL_STORE
+claim = k8s.get("PersistentVolumeClaim", {})
+vols = {v["name"]: v for v in pod["volumes"]}
+mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+store_vol = vols.get(mounts.get(cm.get("MANIFOLD_MODEL_STORE", "")), {})
+check(claim.get("spec", {}).get("accessModes") == ["ReadWriteMany"] and
+      store_vol.get("persistentVolumeClaim", {}).get("claimName") == claim["metadata"]["name"],
+      "k8s: the model store is a ReadWriteMany claim mounted at MANIFOLD_MODEL_STORE")
+kust = yaml.safe_load(open(os.path.join(root, "deploy", "k8s", "kustomization.yaml")))
+check(sorted(kust["resources"]) == sorted(os.path.basename(f) for f in
+                                          glob.glob(os.path.join(root, "deploy", "k8s", "*.yaml"))
+                                          if not f.endswith("kustomization.yaml")),
+      "k8s: kustomization lists every manifest")
 for kind in ("Service", "PodDisruptionBudget", "Secret", "HorizontalPodAutoscaler"):
     check(kind in k8s, "k8s has a " + kind)
 
