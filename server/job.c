@@ -302,6 +302,11 @@ const atomic_int *mf_job_cancel_flag(const mf_job *j)
     return &j->cancel;
 }
 
+int mf_job_provenance(const mf_job *j, char *buf, size_t cap)
+{
+    return snprintf(buf, cap, "manifoldd %s job %s", mf_job_type_name(j), j->id);
+}
+
 bool mf_job_made_model(mf_job *j, const char *name)
 {
     mf_reg_model *e = mf_registry_get(j->host->reg, name);
@@ -309,7 +314,7 @@ bool mf_job_made_model(mf_job *j, const char *name)
         return false;
     }
     char mine[160];
-    int n = snprintf(mine, sizeof mine, "manifoldd %s job %s", mf_job_type_name(j), j->id);
+    int n = mf_job_provenance(j, mine, sizeof mine);
     const char *prov = mf_model_get_meta(e->model, "provenance");
     /* the whole of it, or followed by the detail; and the job's owner's (an upload is its
      * uploader's, whatever its provenance says) */

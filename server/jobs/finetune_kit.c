@@ -40,17 +40,11 @@ void mf_ft_model_name(const mf_job *j, const char *requested, const char *base, 
     memcpy(out, buf, (size_t) n + 1);
 }
 
-/* "manifoldd <job type> job <id>": what made a model (the start of its provenance). */
-static int provenance(const mf_job *j, char *buf, size_t cap)
-{
-    return snprintf(buf, cap, "manifoldd %s job %s", mf_job_type_name(j), mf_job_id(j));
-}
-
 mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *parent,
                      const char *detail, mf_diag *d)
 {
     char prov[256];
-    int n = provenance(j, prov, sizeof prov);
+    int n = mf_job_provenance(j, prov, sizeof prov);
     if (detail != NULL && n > 0 && (size_t) n < sizeof prov) {
         snprintf(prov + n, sizeof prov - (size_t) n, ", %s", detail);
     }
@@ -65,7 +59,7 @@ mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *paren
         /* the key that submitted the job owns the model (registry.h) */
         err = mf_model_set_meta(m, MF_REGISTRY_OWNER_KEY, mf_job_owner(j), d);
     }
-    if (err == MF_OK && mf_ft_published_by(j, name)) {
+    if (err == MF_OK && mf_job_made_model(j, name)) {
         /* An earlier attempt of this job published it and stopped before the job's end was
          * stored (its process died, or its replica lost the job to another): the model of
          * this attempt, the one the job's result names, replaces it. */
@@ -79,11 +73,6 @@ mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *paren
         err = mf_registry_add(mf_job_registry(j), name, m, d);
     }
     return err;
-}
-
-bool mf_ft_published_by(mf_job *j, const char *name)
-{
-    return mf_job_made_model(j, name);
 }
 
 /* <store>/checkpoints, and the checkpoint of j in it. */

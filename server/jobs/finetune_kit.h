@@ -39,13 +39,6 @@ void mf_ft_model_name(const mf_job *j, const char *requested, const char *base, 
 MF_MUST_CHECK mf_err mf_ft_publish(mf_job *j, mf_model *m, const char *name, const char *parent,
                                    const char *detail, mf_diag *d);
 
-/**
- * Whether the registry holds a model called name that j published (its
- * provenance names j, its owner is j's): a job re-run after a crash finds
- * what it made before.
- */
-bool mf_ft_published_by(mf_job *j, const char *name);
-
 /** Saves m as j's checkpoint (atomic); a failure is logged and returned. */
 mf_err mf_ft_checkpoint_save(mf_job *j, const mf_model *m);
 

@@ -64,8 +64,8 @@ typedef struct smeme_job {
     mf_smeme *sm;
     mf_smeme_opts o;
     size_t n_eval, D;
-    float *x;  /* (n_eval, D) this evaluation's samples, data space */
-    float *x0; /* the parent's, data space: the metrics' reference */
+    float *x;         /* (n_eval, D) this evaluation's samples, data space */
+    float *x0;        /* the parent's, data space: the metrics' reference */
     size_t evaluated; /* evaluations done: 0 = the parent's not yet */
     size_t saved;     /* iterations in the checkpoint */
     char *metrics;    /* the last metrics event's data (the job's metrics) */
@@ -148,7 +148,7 @@ static mf_err reserve(mf_job *j, mf_diag *d)
     for (size_t k = 1; err == MF_OK && q->keep_iterations && k < q->K; k++) {
         char id[MF_REQ_ID_MAX + 1];
         kept_id(j, k, id);
-        if (!mf_ft_published_by(j, id)) {
+        if (!mf_job_made_model(j, id)) {
             err = mf_job_reserve_model(j, id, field, d);
         }
     }
@@ -374,7 +374,7 @@ static mf_err keep(mf_job *j, size_t k, char id[MF_REQ_ID_MAX + 1])
 {
     const mf_smeme_req *q = mf_job_params(j);
     kept_id(j, k, id);
-    if (mf_ft_published_by(j, id)) {
+    if (mf_job_made_model(j, id)) {
         return MF_OK;
     }
     char detail[64];

@@ -135,7 +135,7 @@ static mf_err save(mf_job *j, char **result)
     const mf_train_req *q = mf_job_params(j);
     char out[MF_REQ_ID_MAX + 1], prov[160];
     mf_ft_model_name(j, q->out_model, q->dataset, NULL, 0, out);
-    snprintf(prov, sizeof prov, "manifoldd train job %s", mf_job_id(j));
+    (void) mf_job_provenance(j, prov, sizeof prov);
     mf_diag d = {0};
     mf_err err =
         mf_train_params_finish(&q->p, tj->model, tj->tr, tj->held_loss, prov, time(NULL), &d);

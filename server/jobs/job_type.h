@@ -141,6 +141,10 @@ const atomic_int *mf_job_cancel_flag(const mf_job *j);
  */
 bool mf_job_made_model(mf_job *j, const char *name);
 
+/** "manifoldd <type> job <id>": what made a model, the start of its provenance; snprintf's
+ *  count. */
+int mf_job_provenance(const mf_job *j, char *buf, size_t cap);
+
 /**
  * Reserves name, the id of a model the job will publish (a client's
  * out_model, at field), for this job until it ends, so that no other job of

@@ -65,6 +65,16 @@ def arrivals(d, job, window):
     return out
 
 
+def train_running(a, steps, out_model, what):
+    """A train job submitted through replica a, once it runs there with some progress: its id."""
+    st, _, j = a.json("POST", "/v1/jobs", {"type": "train", "params": {
+        "dataset": "two_moons", "steps": steps, "hidden": [64, 64], "out_model": out_model}})
+    check(st in (200, 201, 202), "%s submitted through A: %s %s" % (what, st, j))
+    run = wait_running(a, j.get("id", ""))
+    check(run is not None and run["state"] == "running", "runs on A: %s" % run)
+    return j.get("id", "")
+
+
 def main():
     daemon, models, store = pg_args("test_pg_replicas.py")
     tmp = tempfile.mkdtemp(prefix="mf_api_pg_replicas_")
@@ -75,12 +85,7 @@ def main():
         a = Daemon(daemon, models, os.path.join(tmp, "a"), "--job-lease", LEASE, store=store)
 
         # B streams a job A runs: a long one, cancelled once seen (its length must not matter)
-        st, _, j = a.json("POST", "/v1/jobs", {"type": "train", "params": {
-            "dataset": "two_moons", "steps": 200000, "hidden": [64, 64], "out_model": "moons-long"}})
-        check(st in (200, 201, 202), "long train submitted through A: %s %s" % (st, j))
-        long_job = j["id"]
-        run = wait_running(a, long_job)
-        check(run is not None and run["state"] == "running", "runs on A: %s" % run)
+        long_job = train_running(a, 200000, "moons-long", "long train")
         # B only now: an idle replica takes queued jobs from the store, whoever received them
         b = Daemon(daemon, models, os.path.join(tmp, "b"), "--job-lease", LEASE,
                    "--heartbeat", "30", store=store)
@@ -97,12 +102,7 @@ def main():
         b = None
 
         # A runs a job and is killed with kill -9 as soon as it makes progress
-        st, _, j = a.json("POST", "/v1/jobs", {"type": "train", "params": {
-            "dataset": "two_moons", "steps": 3000, "hidden": [64, 64], "out_model": "moons-ha"}})
-        check(st in (200, 201, 202), "train submitted through A: %s %s" % (st, j))
-        job = j["id"]
-        run = wait_running(a, job)
-        check(run is not None and run["state"] == "running", "runs on A: %s" % run)
+        job = train_running(a, 3000, "moons-ha", "train")
         a.kill9()
         t_kill = time.time()
         a = None
