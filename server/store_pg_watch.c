@@ -156,6 +156,13 @@ static void *watch_main(void *arg)
             backoff_ms = 0;
             w->fn(w->ctx, MF_NOTE_RESYNC, ""); /* notes sent while away are lost */
         }
+        /* libpq may hold notes it read with an earlier result (LISTEN's): deliver them
+         * before waiting on the socket, which has nothing more to say about them */
+        PGnotify *n;
+        while ((n = PQnotifies(w->conn)) != NULL) {
+            deliver(w, n->extra);
+            PQfreemem(n);
+        }
         struct pollfd p[2] = {{.fd = w->stop_pipe[0], .events = POLLIN},
                               {.fd = PQsocket(w->conn), .events = POLLIN}};
         int rc = poll(p, 2, POLL_MS);
@@ -171,7 +178,6 @@ static void *watch_main(void *arg)
             backoff_ms = BACKOFF_MIN_MS;
             continue;
         }
-        PGnotify *n;
         while ((n = PQnotifies(w->conn)) != NULL) {
             deliver(w, n->extra);
             PQfreemem(n);

@@ -45,16 +45,19 @@ def wait_running(d, job, limit=20):
 def arrivals(d, job, window):
     """(seconds since the stream opened, seq) of each event of job's NDJSON stream through d
     during window seconds (heartbeats left out)."""
-    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=0.5)
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
     c.request("GET", "/v1/jobs/%s/events" % job, headers={"Accept": "application/x-ndjson"})
     r = c.getresponse()
     t0 = time.time()
     out = []
     while time.time() - t0 < window:
+        # each read waits at most until the window ends; a timed-out socket file refuses every
+        # later read ("cannot read from timed out object"), so a timeout ends the window
+        c.sock.settimeout(max(0.01, window - (time.time() - t0)))
         try:
             line = r.readline()
-        except OSError:  # socket timeout: nothing for 0.5 s
-            continue
+        except OSError:
+            break
         if not line:
             break
         if line.strip():
