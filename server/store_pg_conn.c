@@ -245,3 +245,33 @@ mf_err mf__pg_col_state(const PGresult *res, int i, int col, mf_job_state *ret)
     }
     return err;
 }
+
+/* ---- rows ---------------------------------------------------------------------------- */
+
+mf_err mf__pg_rows(const PGresult *res, size_t elem_bytes, mf__pg_row_fn read_row,
+                   mf__pg_row_done_fn row_done, void **ret, size_t *ret_n)
+{
+    size_t n = (size_t) PQntuples(res);
+    if (n == 0) {
+        *ret = NULL;
+        *ret_n = 0;
+        return MF_OK;
+    }
+    char *rows = calloc(n, elem_bytes);
+    if (rows == NULL) {
+        return MF_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        mf_err err = read_row(res, (int) i, rows + i * elem_bytes);
+        if (err != MF_OK) {
+            for (size_t k = 0; row_done != NULL && k < i; k++) {
+                row_done(rows + k * elem_bytes);
+            }
+            free(rows);
+            return err;
+        }
+    }
+    *ret = rows;
+    *ret_n = n;
+    return MF_OK;
+}

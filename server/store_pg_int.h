@@ -105,6 +105,21 @@ MF_MUST_CHECK mf_err mf__pg_begin(mf__pg_store *b, bool read_only);
  *  releases the mutex. */
 MF_MUST_CHECK mf_err mf__pg_end(mf__pg_store *b, mf_err err);
 
+/* Reads row i of res into elem (elem_bytes of an array).  On failure it leaves nothing in
+ * elem for the caller to free. */
+typedef mf_err (*mf__pg_row_fn)(const PGresult *res, int i, void *elem);
+/* Frees what a successful mf__pg_row_fn put in elem (not elem itself). */
+typedef void (*mf__pg_row_done_fn)(void *elem);
+
+/**
+ * Every row of res read by read_row into a malloc'd array of elem_bytes elements
+ * (store_sqlite's mf__sq_rows for PostgreSQL).  *ret is NULL when there are no rows.
+ * On failure the rows read so far are undone with row_done (may be NULL) and freed,
+ * and *ret and *ret_n are left alone.
+ */
+MF_MUST_CHECK mf_err mf__pg_rows(const PGresult *res, size_t elem_bytes, mf__pg_row_fn read_row,
+                                 mf__pg_row_done_fn row_done, void **ret, size_t *ret_n);
+
 /* Column readers for row i of res; they distrust the data (another writer, a hand edit). */
 MF_MUST_CHECK mf_err mf__pg_col_fixed(const PGresult *res, int i, int col, char *buf, size_t cap);
 MF_MUST_CHECK mf_err mf__pg_col_dup(const PGresult *res, int i, int col, char **ret);
@@ -127,6 +142,8 @@ MF_MUST_CHECK mf_err mf__pg_job_head_get(mf__pg_store *b, const char *id, bool l
                                          mf__pg_job_head *ret);
 /** Row i of a MF__PG_JOB_COLS_* result into *ret (owned strings; nothing on failure). */
 MF_MUST_CHECK mf_err mf__pg_read_job(const PGresult *res, int i, mf_job_rec *ret);
+/** Every row of a MF__PG_JOB_COLS_* result as a malloc'd array (NULL when none). */
+MF_MUST_CHECK mf_err mf__pg_read_jobs(const PGresult *res, mf_job_rec **ret, size_t *ret_n);
 /** The job read inside the current transaction. */
 MF_MUST_CHECK mf_err mf__pg_job_read(mf__pg_store *b, const char *id, mf_job_rec *ret);
 /** Final state, payloads, finished_at and last_seq of a job. */

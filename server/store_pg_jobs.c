@@ -81,29 +81,21 @@ static void free_jobs(mf_job_rec *jobs, size_t n)
     free(jobs);
 }
 
-/* Every row of a MF__PG_JOB_COLS_* result as a malloc'd array (NULL when none). */
-static mf_err read_jobs(const PGresult *res, mf_job_rec **ret, size_t *ret_n)
+/* mf__pg_read_job and mf_job_rec_done as mf__pg_rows callbacks. */
+static mf_err job_row(const PGresult *res, int i, void *elem)
 {
-    size_t n = (size_t) PQntuples(res);
-    if (n == 0) {
-        *ret = NULL;
-        *ret_n = 0;
-        return MF_OK;
-    }
-    mf_job_rec *jobs = calloc(n, sizeof *jobs);
-    if (jobs == NULL) {
-        return MF_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        mf_err err = mf__pg_read_job(res, (int) i, &jobs[i]);
-        if (err != MF_OK) {
-            free_jobs(jobs, i);
-            return err;
-        }
-    }
-    *ret = jobs;
-    *ret_n = n;
-    return MF_OK;
+    return mf__pg_read_job(res, i, elem);
+}
+
+static void job_row_done(void *elem)
+{
+    mf_job_rec_done(elem);
+}
+
+/* Every row of a MF__PG_JOB_COLS_* result as a malloc'd array (NULL when none). */
+mf_err mf__pg_read_jobs(const PGresult *res, mf_job_rec **ret, size_t *ret_n)
+{
+    return mf__pg_rows(res, sizeof(mf_job_rec), job_row, job_row_done, (void **) ret, ret_n);
 }
 
 mf_err mf__pg_job_head_get(mf__pg_store *b, const char *id, bool lock, mf__pg_job_head *ret)
@@ -240,7 +232,7 @@ mf_err mf__pg_job_list(void *bp, const mf_job_filter *f, mf_job_rec **ret, size_
                           " ORDER BY created_at DESC, id DESC LIMIT $6::bigint",
                           7, p, &res);
         if (err == MF_OK) {
-            err = read_jobs(res, &jobs, &n);
+            err = mf__pg_read_jobs(res, &jobs, &n);
         }
         PQclear(res);
     }
@@ -254,19 +246,20 @@ mf_err mf__pg_job_list(void *bp, const mf_job_filter *f, mf_job_rec **ret, size_
     return MF_OK;
 }
 
+/* Column 0 of row i as an id: an mf__pg_rows callback. */
+static mf_err id_row(const PGresult *res, int i, void *elem)
+{
+    return mf__pg_col_fixed(res, i, 0, elem, MF_ID_MAX + 1);
+}
+
 /* The ids of a one-column result (ended with the transaction by the caller's mf__pg_end). */
 static mf_err ids_end(mf__pg_store *b, mf_err err, PGresult *res, char (**ret)[MF_ID_MAX + 1],
                       size_t *ret_n)
 {
-    char(*ids)[MF_ID_MAX + 1] = NULL;
+    void *ids = NULL;
     size_t n = 0;
-    if (err == MF_OK && PQntuples(res) > 0) {
-        n = (size_t) PQntuples(res);
-        ids = calloc(n, sizeof *ids);
-        err = ids == NULL ? MF_ENOMEM : MF_OK;
-        for (size_t i = 0; i < n && err == MF_OK; i++) {
-            err = mf__pg_col_fixed(res, (int) i, 0, ids[i], sizeof ids[i]);
-        }
+    if (err == MF_OK) {
+        err = mf__pg_rows(res, MF_ID_MAX + 1, id_row, NULL, &ids, &n);
     }
     PQclear(res);
     err = mf__pg_end(b, err);
@@ -275,7 +268,7 @@ static mf_err ids_end(mf__pg_store *b, mf_err err, PGresult *res, char (**ret)[M
         return err;
     }
     *ret = ids;
-    *ret_n = ids != NULL ? n : 0;
+    *ret_n = n;
     return MF_OK;
 }
 

@@ -81,41 +81,40 @@ mf_err mf__pg_event_append(void *bp, const char *id, const char *me, const char 
     return err;
 }
 
+/* Row i of an events query (seq, name, data) as an mf__pg_rows callback. */
+static mf_err event_row(const PGresult *res, int i, void *elem)
+{
+    mf_event_rec *ev = elem;
+    int64_t seq = 0;
+    mf_err err = mf__pg_col_i64(res, i, 0, &seq);
+    if (err == MF_OK) {
+        err = mf__pg_col_fixed(res, i, 1, ev->name, sizeof ev->name);
+    }
+    if (err == MF_OK) {
+        err = mf__pg_col_dup(res, i, 2, &ev->data);
+    }
+    if (err == MF_OK && ev->data == NULL) {
+        err = MF_EFORMAT; /* NOT NULL in the schema */
+    }
+    if (err != MF_OK) {
+        free(ev->data);
+        ev->data = NULL;
+        return err;
+    }
+    ev->seq = (uint64_t) seq;
+    return MF_OK;
+}
+
+static void event_row_done(void *elem)
+{
+    mf_event_rec *ev = elem;
+    free(ev->data);
+}
+
 /* Every row of an events query as a malloc'd array (NULL when none). */
 static mf_err read_events(const PGresult *res, mf_event_rec **ret, size_t *ret_n)
 {
-    size_t n = (size_t) PQntuples(res);
-    if (n == 0) {
-        *ret = NULL;
-        *ret_n = 0;
-        return MF_OK;
-    }
-    mf_event_rec *ev = calloc(n, sizeof *ev);
-    if (ev == NULL) {
-        return MF_ENOMEM;
-    }
-    mf_err err = MF_OK;
-    for (size_t i = 0; i < n && err == MF_OK; i++) {
-        int64_t seq = 0;
-        err = mf__pg_col_i64(res, (int) i, 0, &seq);
-        ev[i].seq = (uint64_t) seq;
-        if (err == MF_OK) {
-            err = mf__pg_col_fixed(res, (int) i, 1, ev[i].name, sizeof ev[i].name);
-        }
-        if (err == MF_OK) {
-            err = mf__pg_col_dup(res, (int) i, 2, &ev[i].data);
-        }
-        if (err == MF_OK && ev[i].data == NULL) {
-            err = MF_EFORMAT; /* NOT NULL in the schema */
-        }
-    }
-    if (err != MF_OK) {
-        mf_event_recs_free(ev, n); /* calloc'd: the unread ones are NULL */
-        return err;
-    }
-    *ret = ev;
-    *ret_n = n;
-    return MF_OK;
+    return mf__pg_rows(res, sizeof(mf_event_rec), event_row, event_row_done, (void **) ret, ret_n);
 }
 
 mf_err mf__pg_events_after(void *bp, const char *id, uint64_t after, size_t max, mf_event_rec **ret,
@@ -229,14 +228,11 @@ mf_err mf__pg_recover(void *bp, double expired_before, const char *mine, uint32_
                           " ORDER BY created_at, id FOR UPDATE SKIP LOCKED",
                           2, p, &res);
     }
-    if (err == MF_OK && PQntuples(res) > 0) {
-        jobs = calloc((size_t) PQntuples(res), sizeof *jobs);
-        ids = calloc((size_t) PQntuples(res), sizeof *ids);
-        err = jobs == NULL || ids == NULL ? MF_ENOMEM : MF_OK;
-        for (int i = 0; err == MF_OK && i < PQntuples(res); i++) {
-            err = mf__pg_read_job(res, i, &jobs[i]);
-            n += err == MF_OK;
-        }
+    if (err == MF_OK) {
+        err = mf__pg_read_jobs(res, &jobs, &n);
+    }
+    if (err == MF_OK && n > 0 && (ids = calloc(n, sizeof *ids)) == NULL) {
+        err = MF_ENOMEM;
     }
     PQclear(res);
     for (size_t i = 0; i < n && err == MF_OK; i++) {
