@@ -55,7 +55,8 @@ mf_err mf_mlp_config_check(const mf_mlp_config *cfg)
 {
     if (cfg == NULL || cfg->data_dim < 1 || cfg->data_dim > MF_MLP_MAX_WIDTH ||
         cfg->cond_dim > MF_MLP_MAX_WIDTH || cfg->emb_dim < 2 || cfg->emb_dim % 2 != 0 ||
-        cfg->emb_dim > MF_MLP_MAX_WIDTH || cfg->n_hidden < 1 || cfg->n_hidden > MF_MLP_MAX_HIDDEN) {
+        cfg->emb_dim > MF_MLP_MAX_WIDTH || cfg->n_hidden < 1 || cfg->n_hidden > MF_MLP_MAX_HIDDEN ||
+        cfg->out_dim > MF_MLP_MAX_WIDTH) {
         return MF_EINVAL;
     }
     for (uint32_t i = 0; i < cfg->n_hidden; i++) {
@@ -71,6 +72,11 @@ size_t mf_mlp_config_in_dim(const mf_mlp_config *cfg)
     return (size_t) cfg->data_dim + cfg->emb_dim + cfg->cond_dim;
 }
 
+size_t mf_mlp_config_out_dim(const mf_mlp_config *cfg)
+{
+    return cfg->out_dim != 0 ? cfg->out_dim : cfg->data_dim;
+}
+
 /* Layer shapes and offsets; the single source of truth for the parameter layout. */
 static size_t layout(const mf_mlp_config *cfg, size_t *in_dim, size_t *out_dim, size_t *w_off,
                      size_t *b_off)
@@ -78,7 +84,7 @@ static size_t layout(const mf_mlp_config *cfg, size_t *in_dim, size_t *out_dim, 
     size_t n_layers = (size_t) cfg->n_hidden + 1, off = 0;
     for (size_t i = 0; i < n_layers; i++) {
         size_t in = i == 0 ? mf_mlp_config_in_dim(cfg) : cfg->hidden[i - 1];
-        size_t out = i == cfg->n_hidden ? cfg->data_dim : cfg->hidden[i];
+        size_t out = i < cfg->n_hidden ? cfg->hidden[i] : mf_mlp_config_out_dim(cfg);
         in_dim[i] = in;
         out_dim[i] = out;
         w_off[i] = off;
@@ -511,9 +517,9 @@ void mf_mlp_backward_rows(const mf_mlp *m, mf_mlp_ws *ws, size_t r0, const float
                           float *d_x)
 {
     assert(ws->dz[0] != NULL && r0 + n <= ws->max_batch);
-    size_t k = m->cfg.n_hidden, D = m->cfg.data_dim;
-    float *dz = ws->dz[k] + r0 * D;
-    memcpy(dz, d_out, n * D * sizeof(float));
+    size_t k = m->cfg.n_hidden, O = m->out_dim[k], D = m->cfg.data_dim;
+    float *dz = ws->dz[k] + r0 * O;
+    memcpy(dz, d_out, n * O * sizeof(float));
     for (size_t i = k; i > 0; i--) {
         size_t in = m->in_dim[i], out = m->out_dim[i];
         float *dst = ws->dz[i - 1] + r0 * in;

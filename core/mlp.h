@@ -3,7 +3,10 @@
  * mlp.h - the reference score network of DESIGN.md.
  *
  *   input  = [x (D), emb(t) (E), c (C)]            (concatenated, in that order)
- *   layers = Linear(D+E+C, H_1) -> SiLU -> ... -> Linear(H_k, D)
+ *   layers = Linear(D+E+C, H_1) -> SiLU -> ... -> Linear(H_k, O)
+ *
+ * O = D for an eps network; O = 1 for a potential network (potential.h), whose
+ * forward gives the scalar and whose derivatives that file computes.
  *
  * emb(t)_j = sin(t f_j), emb(t)_{E/2+j} = cos(t f_j), f_j = exp(-ln(10000) j/(E/2)),
  * t the 0-based integer timestep as a float.
@@ -37,6 +40,8 @@ typedef struct mf_mlp_config {
     uint32_t emb_dim;                   /* E, even, >= 2 */
     uint32_t n_hidden;                  /* k >= 1 hidden layers */
     uint32_t hidden[MF_MLP_MAX_HIDDEN]; /* H_1 .. H_k */
+    uint32_t out_dim;                   /* output width; 0 means D (an eps network); 1 is a
+                                           potential (potential.h) */
 } mf_mlp_config;
 
 typedef struct mf_mlp {
@@ -59,6 +64,9 @@ size_t mf_mlp_config_n_params(const mf_mlp_config *cfg);
 
 /** Total input width D + E + C. */
 size_t mf_mlp_config_in_dim(const mf_mlp_config *cfg);
+
+/** Output width: out_dim, or D when it is 0. */
+size_t mf_mlp_config_out_dim(const mf_mlp_config *cfg);
 
 /**
  * The layout of a configuration without its parameters: every field of ret but params

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_potential.c - potential networks (core/potential.c), issue 18 oracle 2:
+ * every derivative the passes compute in float against finite differences of an
+ * independent double-precision evaluation of the same network (naive loops here).
+ *
+ * - g itself; grad_x g (the backward pass) against central differences;
+ * - H v (the tangent + backward pass) against a central difference of the
+ *   directional derivative, and lap g (D of them) against the second difference;
+ * - the parameter gradient of J = sum_r alpha_r g_r + v_r . grad_x g_r, the form of
+ *   both DSM through grad_x g and the stencil residual's seeds, against a central
+ *   difference in every parameter of J in double (the directional derivative by a
+ *   central difference too);
+ * - eps = -grad_x g through the samplers' callback.
+ * Tolerances: float rounding through a few layers of width <= 16 (~1e-6 relative),
+ * against differences whose own error is ~1e-8 in double; 2e-4 relative to the
+ * largest entry leaves room for the first and catches any wrong term (a missing phi''
+ * term in H v is O(1) relative; checked by zeroing it).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "mem.h"
+#include "mlp.h"
+#include "potential.h"
+#include "rng.h"
+#include "test_util.h"
+
+#define N_ROWS 5
+#define TOL    2e-4
+
+static mf_mlp *net;
+static mf_pot_ws *ws;
+static float x[N_ROWS * 8], t[N_ROWS], c_in[N_ROWS * 2], v[N_ROWS * 8], alpha[N_ROWS];
+
+/* g in double from the float parameters p (n_params, may be perturbed copies) */
+static double ref_g(const mf_mlp *m, const double *p, const double *xr, double tr, const float *cr)
+{
+    size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, C = m->cfg.cond_dim, k = m->cfg.n_hidden;
+    double in[64], h[2][64];
+    for (size_t i = 0; i < D; i++) {
+        in[i] = xr[i];
+    }
+    for (size_t j = 0; j < E / 2; j++) {
+        in[D + j] = sin(tr * (double) m->freqs[j]);
+        in[D + E / 2 + j] = cos(tr * (double) m->freqs[j]);
+    }
+    for (size_t j = 0; j < C; j++) {
+        in[D + E + j] = cr[j];
+    }
+    const double *prev = in;
+    for (size_t l = 0; l <= k; l++) {
+        double *out = h[l % 2];
+        for (size_t o = 0; o < m->out_dim[l]; o++) {
+            double z = p[m->b_off[l] + o];
+            for (size_t i = 0; i < m->in_dim[l]; i++) {
+                z += p[m->w_off[l] + o * m->in_dim[l] + i] * prev[i];
+            }
+            out[o] = l < k ? z / (1.0 + exp(-z)) : z;
+        }
+        prev = out;
+    }
+    return prev[0];
+}
+
+/* v . grad_x g by a central difference in double */
+static double ref_dir(const mf_mlp *m, const double *p, const double *xr, double tr,
+                      const float *cr, const double *vr)
+{
+    size_t D = m->cfg.data_dim;
+    double e = 1e-4, xp[8], xm[8];
+    for (size_t i = 0; i < D; i++) {
+        xp[i] = xr[i] + e * vr[i];
+        xm[i] = xr[i] - e * vr[i];
+    }
+    return (ref_g(m, p, xp, tr, cr) - ref_g(m, p, xm, tr, cr)) / (2 * e);
+}
+
+static double *params_double(const mf_mlp *m)
+{
+    double *p = malloc(m->n_params * sizeof *p);
+    for (size_t j = 0; j < m->n_params; j++) {
+        p[j] = m->params[j];
+    }
+    return p;
+}
+
+static void make(uint32_t D, uint32_t C)
+{
+    mf_mlp_config cfg = {.data_dim = D,
+                         .cond_dim = C,
+                         .emb_dim = 8,
+                         .n_hidden = 2,
+                         .hidden = {16, 12},
+                         .out_dim = 1};
+    ck_assert_int_eq(mf_mlp_new(&cfg, &net), MF_OK);
+    mf_mlp_init_params(net, 7);
+    /* larger weights than the default init: the SiLUs work away from their linear part */
+    for (size_t j = 0; j < net->n_params; j++) {
+        net->params[j] *= 2.5f;
+    }
+    ck_assert(mf_pot_is_potential(net));
+    ck_assert_int_eq(mf_pot_ws_new(net, N_ROWS, &ws), MF_OK);
+    mf_rng r = mf_rng_make(11);
+    float tmp[N_ROWS * 8];
+    mf_rng_normal(r, 0, tmp, N_ROWS * D);
+    memcpy(x, tmp, sizeof tmp);
+    mf_rng_normal(r, 1, v, N_ROWS * D);
+    mf_rng_normal(r, 2, alpha, N_ROWS);
+    mf_rng_normal(r, 3, c_in, N_ROWS * 2);
+    for (size_t i = 0; i < N_ROWS; i++) {
+        t[i] = 37.25f + 191.5f * (float) i; /* fractional time inputs, as the stencil's */
+    }
+}
+
+static void drop(void)
+{
+    mf_pot_ws_free(ws);
+    mf_mlp_free(net);
+    ws = NULL;
+    net = NULL;
+}
+
+static void row_double(size_t r, size_t D, double *xr, double *vr)
+{
+    for (size_t i = 0; i < D; i++) {
+        xr[i] = x[r * D + i];
+        vr[i] = v[r * D + i];
+    }
+}
+
+static void check_input_derivatives(uint32_t D, uint32_t C)
+{
+    make(D, C);
+    const float *c = C > 0 ? c_in : NULL;
+    double *p = params_double(net);
+    float g[N_ROWS], grad[N_ROWS * 8], hv[N_ROWS * 8], lap[N_ROWS];
+    mf_pot_forward(net, ws, x, t, c, N_ROWS, g);
+    mf_pot_grad_x(net, ws, N_ROWS, grad);
+    memset(hv, 0, sizeof hv);
+    mf_pot_backward(net, ws, N_ROWS, NULL, v, NULL, hv);
+    mf_pot_laplacian(net, ws, N_ROWS, lap);
+    double max_g = 0, err_g = 0, max_d = 0, err_d = 0, max_h = 0, err_h = 0, max_l = 0, err_l = 0;
+    for (size_t r = 0; r < N_ROWS; r++) {
+        double xr[8] = {0}, vr[8] = {0};
+        row_double(r, D, xr, vr);
+        const float *cr = c != NULL ? c + r * C : NULL;
+        double g0 = ref_g(net, p, xr, t[r], cr);
+        max_g = fmax(max_g, fabs(g0));
+        err_g = fmax(err_g, fabs(g[r] - g0));
+        double lap_ref = 0;
+        for (size_t i = 0; i < D; i++) {
+            double e = 1e-4, xp[8], xm[8];
+            memcpy(xp, xr, sizeof xp);
+            memcpy(xm, xr, sizeof xm);
+            xp[i] += e;
+            xm[i] -= e;
+            double gi = (ref_g(net, p, xp, t[r], cr) - ref_g(net, p, xm, t[r], cr)) / (2 * e);
+            max_d = fmax(max_d, fabs(gi));
+            err_d = fmax(err_d, fabs(grad[r * D + i] - gi));
+            double hs = 1e-3;
+            xp[i] = xr[i] + hs;
+            xm[i] = xr[i] - hs;
+            lap_ref +=
+                (ref_g(net, p, xp, t[r], cr) - 2 * g0 + ref_g(net, p, xm, t[r], cr)) / (hs * hs);
+            /* (H v)_i = d/dx_i (v . grad g) */
+            xp[i] = xr[i] + e;
+            xm[i] = xr[i] - e;
+            double hvi =
+                (ref_dir(net, p, xp, t[r], cr, vr) - ref_dir(net, p, xm, t[r], cr, vr)) / (2 * e);
+            max_h = fmax(max_h, fabs(hvi));
+            err_h = fmax(err_h, fabs(hv[r * D + i] - hvi));
+        }
+        max_l = fmax(max_l, fabs(lap_ref));
+        err_l = fmax(err_l, fabs(lap[r] - lap_ref));
+    }
+    ck_assert_msg(max_g > 0.1 && max_d > 0.1 && max_h > 0.1 && max_l > 0.05,
+                  "a network with something to differentiate (%g %g %g %g)", max_g, max_d, max_h,
+                  max_l);
+    ck_assert_msg(err_g <= TOL * max_g, "g: %g of %g", err_g, max_g);
+    ck_assert_msg(err_d <= TOL * max_d, "grad_x g: %g of %g", err_d, max_d);
+    ck_assert_msg(err_h <= TOL * max_h, "H v: %g of %g", err_h, max_h);
+    ck_assert_msg(err_l <= TOL * max_l, "lap g: %g of %g", err_l, max_l);
+    free(p);
+    drop();
+}
+
+START_TEST(test_input_derivatives)
+{
+    check_input_derivatives(2, 0);
+    check_input_derivatives(5, 2);
+}
+
+END_TEST
+
+/* J = sum_r alpha_r g_r + v_r . grad_x g_r in double */
+static double ref_J(const mf_mlp *m, const double *p, const float *c)
+{
+    size_t D = m->cfg.data_dim, C = m->cfg.cond_dim;
+    double J = 0;
+    for (size_t r = 0; r < N_ROWS; r++) {
+        double xr[8] = {0}, vr[8] = {0};
+        row_double(r, D, xr, vr);
+        const float *cr = c != NULL ? c + r * C : NULL;
+        J += alpha[r] * ref_g(m, p, xr, t[r], cr) + ref_dir(m, p, xr, t[r], cr, vr);
+    }
+    return J;
+}
+
+static void check_param_gradient(uint32_t D, uint32_t C, bool with_alpha, bool with_v)
+{
+    make(D, C);
+    const float *c = C > 0 ? c_in : NULL;
+    if (!with_alpha) {
+        memset(alpha, 0, sizeof alpha);
+    }
+    if (!with_v) {
+        memset(v, 0, sizeof v);
+    }
+    float *dp = mf_alloc_floats(net->n_params);
+    memset(dp, 0, net->n_params * sizeof(float));
+    mf_pot_forward(net, ws, x, t, c, N_ROWS, NULL);
+    mf_pot_backward(net, ws, N_ROWS, with_alpha ? alpha : NULL, with_v ? v : NULL, dp, NULL);
+    double *p = params_double(net);
+    double max_ref = 0, err = 0;
+    for (size_t j = 0; j < net->n_params; j++) {
+        double keep = p[j], e = 1e-4;
+        p[j] = keep + e;
+        double jp = ref_J(net, p, c);
+        p[j] = keep - e;
+        double jm = ref_J(net, p, c);
+        p[j] = keep;
+        double ref = (jp - jm) / (2 * e);
+        max_ref = fmax(max_ref, fabs(ref));
+        err = fmax(err, fabs(dp[j] - ref));
+    }
+    ck_assert_msg(max_ref > 0.1, "a gradient to check (%g)", max_ref);
+    ck_assert_msg(err <= TOL * max_ref, "dJ/dtheta (D %u C %u alpha %d v %d): %g of %g", D, C,
+                  with_alpha, with_v, err, max_ref);
+    free(p);
+    mf_free_aligned(dp);
+    drop();
+}
+
+START_TEST(test_param_gradient)
+{
+    check_param_gradient(2, 0, true, true);
+    check_param_gradient(2, 0, false, true); /* DSM's form: only the tangent */
+    check_param_gradient(3, 0, true, false); /* the ordinary backward */
+    check_param_gradient(5, 2, true, true);
+}
+
+END_TEST
+
+START_TEST(test_eps_is_minus_grad)
+{
+    make(3, 0);
+    float g[N_ROWS], grad[N_ROWS * 8], eps[N_ROWS * 8], t_rows[N_ROWS], same_t[N_ROWS];
+    for (size_t r = 0; r < N_ROWS; r++) {
+        same_t[r] = 120.0f;
+    }
+    mf_pot_forward(net, ws, x, same_t, NULL, N_ROWS, g);
+    mf_pot_grad_x(net, ws, N_ROWS, grad);
+    mf_pot_eps_ctx e = {.net = net, .ws = ws, .c = NULL, .t_rows = t_rows};
+    mf_pot_eps_eval(&e, x, N_ROWS, 120.0f, eps);
+    for (size_t j = 0; j < N_ROWS * 3; j++) {
+        ck_assert_float_eq(eps[j], -grad[j]);
+    }
+    drop();
+}
+
+END_TEST
+
+START_TEST(test_refuses_eps_networks)
+{
+    mf_mlp_config cfg = {.data_dim = 2, .emb_dim = 8, .n_hidden = 1, .hidden = {8}};
+    mf_mlp *m = NULL;
+    ck_assert_int_eq(mf_mlp_new(&cfg, &m), MF_OK);
+    ck_assert(!mf_pot_is_potential(m));
+    mf_pot_ws *w = NULL;
+    ck_assert_int_eq(mf_pot_ws_new(m, 4, &w), MF_EINVAL);
+    ck_assert_ptr_null(w);
+    mf_mlp_free(m);
+}
+
+END_TEST
+
+static Suite *potential_suite(void)
+{
+    Suite *s = suite_create("potential");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_input_derivatives);
+    tcase_add_test(tc, test_param_gradient);
+    tcase_add_test(tc, test_eps_is_minus_grad);
+    tcase_add_test(tc, test_refuses_eps_networks);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+MF_TEST_MAIN(potential_suite)
