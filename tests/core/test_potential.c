@@ -11,7 +11,12 @@
  *   both DSM through grad_x g and the stencil residual's seeds, against a central
  *   difference in every parameter of J in double (the directional derivative by a
  *   central difference too);
- * - eps = -grad_x g through the samplers' callback.
+ * - eps = -grad_x g through the samplers' callback;
+ * - the HJB regulariser (core/hjb_loss.c): its loss and sum of R^2 against the same
+ *   formulas in double, and its parameter gradient against central differences in
+ *   every parameter (exact and Hutchinson estimators, weighted or not).  Measured error
+ *   2e-5 to 9e-5 of the largest entry (float stencil values / h^2); the bound is 1e-3,
+ *   which the gradient without its grad_x g term (the tangent seed) exceeds 3-10x.
  * Tolerances: float rounding through a few layers of width <= 16 (~1e-6 relative),
  * against differences whose own error is ~1e-8 in double; 2e-4 relative to the
  * largest entry leaves room for the first and catches any wrong term (a missing phi''
@@ -23,10 +28,12 @@
 
 #include <check.h>
 
+#include "hjb_loss.h"
 #include "mem.h"
 #include "mlp.h"
 #include "potential.h"
 #include "rng.h"
+#include "schedule.h"
 #include "test_util.h"
 
 #define N_ROWS 5
@@ -288,6 +295,120 @@ START_TEST(test_refuses_eps_networks)
 
 END_TEST
 
+/* ---- the HJB regulariser (core/hjb_loss.c) -------------------------------------- */
+
+#define N_PTS 4
+
+static const double taus[N_PTS] = {0.05, 0.3, 0.62, 0.97};
+
+/* The same point loss in double: grad_x g by a central difference, everything else by
+ * the header's formulas with the same directions (the axes, or the same sign draws). */
+static double ref_hjb(const mf_mlp *m, const double *p, const mf_schedule *s, const mf_hjb_opts *o,
+                      mf_rng r, double *R2_sum)
+{
+    size_t D = m->cfg.data_dim, n_dirs = o->estimator == MF_HJB_EXACT ? D : o->probes;
+    double loss = 0, T = s->T;
+    *R2_sum = 0;
+    for (size_t k = 0; k < N_PTS; k++) {
+        double xr[8] = {0}, vr[8] = {0}, beta, abar, bb, ap, am;
+        row_double(k, D, xr, vr);
+        mf_schedule_ct(s, taus[k], &beta, &abar);
+        mf_schedule_ct(s, taus[k] + o->dt, &bb, &ap);
+        mf_schedule_ct(s, taus[k] - o->dt, &bb, &am);
+        double sig = sqrt(1 - abar), tin = T * taus[k] - 1;
+        double u0 = ref_g(m, p, xr, tin, NULL) / sig;
+        double dtau = (ref_g(m, p, xr, T * (taus[k] + o->dt) - 1, NULL) / sqrt(1 - ap) -
+                       ref_g(m, p, xr, T * (taus[k] - o->dt) - 1, NULL) / sqrt(1 - am)) /
+                      (2 * o->dt);
+        double xg = 0, gg = 0;
+        for (size_t i = 0; i < D; i++) {
+            double e = 1e-5, xp[8], xm[8];
+            memcpy(xp, xr, sizeof xp);
+            memcpy(xm, xr, sizeof xm);
+            xp[i] += e;
+            xm[i] -= e;
+            double gi = (ref_g(m, p, xp, tin, NULL) - ref_g(m, p, xm, tin, NULL)) / (2 * e) / sig;
+            xg += xr[i] * gi;
+            gg += gi * gi;
+        }
+        double A = dtau - 0.5 * beta * (D + xg + gg), L[2] = {0, 0};
+        for (size_t q = 0; q < n_dirs; q++) {
+            double xp[8], xm[8];
+            for (size_t i = 0; i < D; i++) {
+                double d =
+                    o->estimator == MF_HJB_EXACT
+                        ? (i == q ? 1.0 : 0.0)
+                        : (mf_rng_uniform_f64(r, (k * n_dirs + q) * D + i) < 0.5 ? -1.0 : 1.0);
+                xp[i] = xr[i] + (double) (float) o->h * d;
+                xm[i] = xr[i] - (double) (float) o->h * d;
+            }
+            L[o->estimator == MF_HJB_EXACT ? 0 : q] +=
+                (ref_g(m, p, xp, tin, NULL) / sig - 2 * u0 + ref_g(m, p, xm, tin, NULL) / sig) /
+                (o->h * o->h);
+        }
+        double R1 = A - 0.5 * beta * L[0];
+        double R2 =
+            o->estimator == MF_HJB_HUTCHINSON && o->probes == 2 ? A - 0.5 * beta * L[1] : R1;
+        double w = o->weight ? pow(sig * sig / beta, 2) : 1;
+        loss += w * R1 * R2;
+        *R2_sum += R1 * R2;
+    }
+    return loss / N_PTS;
+}
+
+static void check_hjb_gradient(uint32_t D, mf_hjb_estimator est, bool weight)
+{
+    make(D, 0);
+    mf_schedule sched = {0}, *s = &sched;
+    ck_assert_int_eq(mf_schedule_init(s, "linear:1e-4:0.02:1000", NULL), MF_OK);
+    mf_hjb_opts o = mf_hjb_opts_default(D);
+    o.estimator = est;
+    o.weight = weight;
+    mf_hjb_net *b = NULL;
+    ck_assert_int_eq(mf_hjb_net_new(net, &o, N_PTS, &b), MF_OK);
+    mf_rng r = mf_rng_make(5);
+    float *dp = mf_alloc_floats(net->n_params);
+    memset(dp, 0, net->n_params * sizeof(float));
+    mf_hjb_stats st;
+    float xs[N_PTS * 8];
+    memcpy(xs, x, sizeof xs);
+    mf_hjb_net_loss(net, s, b, xs, taus, N_PTS, r, 1.0f, dp, &st);
+    double *p = params_double(net), r2;
+    double loss_ref = ref_hjb(net, p, s, &o, r, &r2);
+    ck_assert_msg(fabs(st.loss - loss_ref) <= 2e-3 * fabs(loss_ref) && loss_ref > 0,
+                  "the loss: %g, in double %g", st.loss, loss_ref);
+    ck_assert_msg(fabs(st.sq_sum - r2) <= 2e-3 * fabs(r2), "sum R^2: %g, in double %g", st.sq_sum,
+                  r2);
+    double max_ref = 0, err = 0;
+    for (size_t j = 0; j < net->n_params; j++) {
+        double keep = p[j], e = 1e-5;
+        p[j] = keep + e;
+        double lp = ref_hjb(net, p, s, &o, r, &r2);
+        p[j] = keep - e;
+        double lm = ref_hjb(net, p, s, &o, r, &r2);
+        p[j] = keep;
+        double ref = (lp - lm) / (2 * e);
+        max_ref = fmax(max_ref, fabs(ref));
+        err = fmax(err, fabs(dp[j] - ref));
+    }
+    ck_assert_msg(err <= 1e-3 * max_ref, "d loss/d theta (D %u, %s): %g of %g", D,
+                  est == MF_HJB_EXACT ? "exact" : "hutchinson", err, max_ref);
+    free(p);
+    mf_free_aligned(dp);
+    mf_hjb_net_free(b);
+    mf_schedule_deinit(s);
+    drop();
+}
+
+START_TEST(test_hjb_loss_gradient)
+{
+    check_hjb_gradient(2, MF_HJB_EXACT, true);
+    check_hjb_gradient(2, MF_HJB_EXACT, false);
+    check_hjb_gradient(3, MF_HJB_HUTCHINSON, true);
+}
+
+END_TEST
+
 static Suite *potential_suite(void)
 {
     Suite *s = suite_create("potential");
@@ -296,6 +417,7 @@ static Suite *potential_suite(void)
     tcase_add_test(tc, test_param_gradient);
     tcase_add_test(tc, test_eps_is_minus_grad);
     tcase_add_test(tc, test_refuses_eps_networks);
+    tcase_add_test(tc, test_hjb_loss_gradient);
     suite_add_tcase(s, tc);
     return s;
 }
