@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "potential.h"
 #include "rng.h"
 
 #define WS_ROWS 256 /* rows per workspace on the calling thread (server/par.c's CHUNK_WS_MAX) */
@@ -29,6 +30,9 @@ enum {
 static mf_err serial_sample(const mf_mlp *net, const mf_schedule *s, const mf_sampler_opts *o,
                             float *x, size_t n)
 {
+    if (mf_pot_is_potential(net)) {
+        return mf_pot_sample(net, s, o, x, n);
+    }
     mf_mlp_ws *ws = NULL;
     /* The weights cannot change during the call, so a frozen workspace is safe. */
     mf_err err = mf_mlp_ws_new_frozen(net, n < WS_ROWS ? n : WS_ROWS, &ws);

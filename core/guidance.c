@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "potential.h"
 
 #define WS_ROWS_MAX 256 /* rows per network workspace, as server/par.c's chunks */
 
@@ -161,6 +162,9 @@ mf_err mf_guide_sample(const mf_mlp *net, const mf_schedule *s, const mf_sampler
     size_t D = net->cfg.data_dim, C = net->cfg.cond_dim;
     if (n == 0 || (g == NULL && C > 0) || (g != NULL && mf_guide_check(g, D, C) != MF_OK)) {
         return MF_EINVAL;
+    }
+    if (mf_pot_is_potential(net)) { /* eps = -grad_x g; guidance needs an eps network */
+        return g == NULL ? mf_pot_sample(net, s, o, x, n) : MF_EINVAL;
     }
     mf_mlp_ws *ws = NULL;
     /* The weights cannot change during the call, so a frozen workspace is safe. */

@@ -25,14 +25,32 @@ struct mf_hjb_net {
     float *dirs;                  /* (max_points, n_dirs, D) the Laplacian's directions */
 };
 
-mf_hjb_opts mf_hjb_opts_default(size_t D)
+static const char *const estimator_names[] = {"auto", "exact", "hutchinson"};
+
+mf_err mf_hjb_estimator_lookup(const char *name, mf_hjb_estimator *ret)
+{
+    for (int i = 0; name != NULL && i < 3; i++) {
+        if (strcmp(name, estimator_names[i]) == 0) {
+            *ret = (mf_hjb_estimator) i;
+            return MF_OK;
+        }
+    }
+    return MF_ENOTFOUND;
+}
+
+const char *mf_hjb_estimator_name(mf_hjb_estimator e)
+{
+    return (unsigned) e < 3 ? estimator_names[e] : "unknown";
+}
+
+mf_hjb_opts mf_hjb_opts_default(void)
 {
     return (mf_hjb_opts){
         .on = false,
         .lambda = 0.1,
         .ramp = 0.3,
         .frac_points = 0.25,
-        .estimator = D <= 8 ? MF_HJB_EXACT : MF_HJB_HUTCHINSON,
+        .estimator = MF_HJB_AUTO,
         .probes = 2,
         .h = 1e-2,
         .dt = 1e-3,
@@ -50,7 +68,7 @@ mf_err mf_hjb_opts_check(const mf_hjb_opts *o, const char **field)
         bad = "ramp";
     } else if (!(o->frac_points > 0 && o->frac_points <= 1)) {
         bad = "frac_points";
-    } else if (o->estimator != MF_HJB_EXACT && o->estimator != MF_HJB_HUTCHINSON) {
+    } else if ((unsigned) o->estimator > MF_HJB_HUTCHINSON) {
         bad = "estimator";
     } else if (o->probes < 1 || o->probes > 2) {
         bad = "probes";
@@ -121,7 +139,10 @@ mf_err mf_hjb_net_new(const mf_mlp *m, const mf_hjb_opts *o, size_t max_points, 
     }
     b->o = *o;
     b->D = m->cfg.data_dim;
-    b->n_dirs = o->estimator == MF_HJB_EXACT ? b->D : o->probes;
+    if (b->o.estimator == MF_HJB_AUTO) {
+        b->o.estimator = b->D <= 8 ? MF_HJB_EXACT : MF_HJB_HUTCHINSON;
+    }
+    b->n_dirs = b->o.estimator == MF_HJB_EXACT ? b->D : o->probes;
     b->nr = 3 + 2 * b->n_dirs;
     b->max_points = max_points;
     size_t rows = max_points * b->nr;

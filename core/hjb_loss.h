@@ -46,8 +46,9 @@
 #include "schedule.h"
 
 typedef enum mf_hjb_estimator {
-    MF_HJB_EXACT = 0,     /* lap u along every axis: 2D rows */
-    MF_HJB_HUTCHINSON = 1 /* along random sign vectors: 2 rows per probe */
+    MF_HJB_AUTO = 0,      /* exact up to 8-D, hutchinson above */
+    MF_HJB_EXACT = 1,     /* lap u along every axis: 2D rows */
+    MF_HJB_HUTCHINSON = 2 /* along random sign vectors: 2 rows per probe */
 } mf_hjb_estimator;
 
 #define MF_HJB_BINS 5 /* residual reported in 5 equal bins of tau over [t_min, 1] */
@@ -65,10 +66,14 @@ typedef struct mf_hjb_opts {
 } mf_hjb_opts;
 
 /**
- * The defaults for data of dimension D, off: lambda 0.1, ramp 0.3, frac 0.25, exact up
- * to 8-D and hutchinson with 2 probes above, h 1e-2, dt 1e-3, t_min 0.02, weighted.
+ * The defaults, off: lambda 0.1, ramp 0.3, frac 0.25, estimator auto (exact up to 8-D,
+ * hutchinson with 2 probes above), h 1e-2, dt 1e-3, t_min 0.02, weighted.
  */
-mf_hjb_opts mf_hjb_opts_default(size_t D);
+mf_hjb_opts mf_hjb_opts_default(void);
+
+/** "auto", "exact", "hutchinson"; MF_ENOTFOUND for anything else. */
+MF_MUST_CHECK mf_err mf_hjb_estimator_lookup(const char *name, mf_hjb_estimator *ret);
+const char *mf_hjb_estimator_name(mf_hjb_estimator e);
 
 /** Checks the ranges above; MF_EINVAL with the offending field's name in *field. */
 MF_MUST_CHECK mf_err mf_hjb_opts_check(const mf_hjb_opts *o, const char **field);

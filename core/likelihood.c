@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include "mem.h"
+#include "optim.h"
+#include "potential.h"
 #include "rng.h"
 
 #define LOG_2PI 1.8378770664093454836
@@ -338,14 +340,21 @@ mf_err mf_mlp_div_ctx_init(mf_mlp_div_ctx *ctx, const mf_mlp *net, size_t max_ba
     if (mf_size_mul(max_batch, D, &total) != MF_OK) {
         return MF_ERANGE;
     }
-    mf_err err = mf_mlp_ws_new(net, max_batch, true, &ctx->ws);
+    bool pot = mf_pot_is_potential(net);
+    mf_err err = pot ? mf_pot_ws_new(net, max_batch, &ctx->pws)
+                     : mf_mlp_ws_new(net, max_batch, true, &ctx->ws);
     if (err != MF_OK) {
         return err;
     }
     ctx->net = net;
     ctx->d_out = mf_alloc_floats(total);
     ctx->d_x = mf_alloc_floats(total);
-    if (ctx->d_out == NULL || ctx->d_x == NULL) {
+    if (pot) {
+        ctx->t_rows = mf_alloc_floats(max_batch);
+        ctx->lap = mf_alloc_floats(max_batch);
+    }
+    if (ctx->d_out == NULL || ctx->d_x == NULL ||
+        (pot && (ctx->t_rows == NULL || ctx->lap == NULL))) {
         mf_mlp_div_ctx_deinit(ctx);
         return MF_ENOMEM;
     }
@@ -358,15 +367,56 @@ void mf_mlp_div_ctx_deinit(mf_mlp_div_ctx *ctx)
         return;
     }
     mf_mlp_ws_free(ctx->ws);
+    mf_pot_ws_free(ctx->pws);
     mf_free_aligned(ctx->d_out);
     mf_free_aligned(ctx->d_x);
+    mf_free_aligned(ctx->t_rows);
+    mf_free_aligned(ctx->lap);
     memset(ctx, 0, sizeof *ctx);
+}
+
+/* A potential's eps = -grad_x g and div eps = -lap_x g (or -v^T H v with a probe). */
+static void pot_eps_div(mf_mlp_div_ctx *c, const float *x, size_t n, float t, const float *probe,
+                        float *eps, double *div)
+{
+    size_t D = c->net->cfg.data_dim, C = c->net->cfg.cond_dim, mb = mf_pot_ws_max_rows(c->pws);
+    for (size_t r0 = 0; r0 < n; r0 += mb) {
+        size_t rows = n - r0 < mb ? n - r0 : mb, len = rows * D;
+        for (size_t i = 0; i < rows; i++) {
+            c->t_rows[i] = t;
+        }
+        mf_pot_forward(c->net, c->pws, x + r0 * D, c->t_rows, c->c != NULL ? c->c + r0 * C : NULL,
+                       rows, NULL);
+        float *e = eps + r0 * D;
+        mf_pot_grad_x(c->net, c->pws, rows, e);
+        mf_scale(e, len, -1.0f);
+        double *dv = div + r0;
+        if (probe != NULL) {
+            memset(c->d_x, 0, len * sizeof(float));
+            mf_pot_backward(c->net, c->pws, rows, NULL, probe + r0 * D, NULL, c->d_x);
+            for (size_t i = 0; i < rows; i++) {
+                dv[i] = 0.0;
+                for (size_t d = 0; d < D; d++) {
+                    dv[i] -= (double) c->d_x[i * D + d] * (double) probe[(r0 + i) * D + d];
+                }
+            }
+            continue;
+        }
+        mf_pot_laplacian(c->net, c->pws, rows, c->lap);
+        for (size_t i = 0; i < rows; i++) {
+            dv[i] = -(double) c->lap[i];
+        }
+    }
 }
 
 void mf_mlp_eps_div_eval(void *ctx, const float *x, size_t n, float t, const float *probe,
                          float *eps, double *div)
 {
     mf_mlp_div_ctx *c = ctx;
+    if (c->pws != NULL) {
+        pot_eps_div(c, x, n, t, probe, eps, div);
+        return;
+    }
     size_t D = c->net->cfg.data_dim, C = c->net->cfg.cond_dim, mb = mf_mlp_ws_max_batch(c->ws);
     for (size_t r0 = 0; r0 < n; r0 += mb) {
         size_t rows = n - r0 < mb ? n - r0 : mb, len = rows * D;

@@ -129,14 +129,19 @@ void mf_lik_summarise(const double *logp, size_t n, size_t D, const mf_ode_lik_o
 /*
  * Adapter: an MLP as an mf_eps_div_fn, by one forward and D (exact) or one
  * (Hutchinson) input-VJPs per chunk of the workspace's max batch.  c (n, C) may
- * be NULL for unconditional models.  Scratch is made once by init.
+ * be NULL for unconditional models.  Scratch is made once by init.  A potential
+ * network (potential.h) gives eps = -grad_x g and div eps = -lap_x g: exactly, D
+ * Hessian-vector products, or -v^T H v with the probe.
  */
 typedef struct mf_mlp_div_ctx {
     const mf_mlp *net;
     const float *c;
-    mf_mlp_ws *ws; /* with_backward */
-    float *d_out;  /* (max_batch, D) */
-    float *d_x;    /* (max_batch, D) */
+    mf_mlp_ws *ws;         /* with_backward; NULL for a potential */
+    struct mf_pot_ws *pws; /* a potential's; NULL for an eps network */
+    float *d_out;          /* (max_batch, D) */
+    float *d_x;            /* (max_batch, D) */
+    float *t_rows;         /* (max_batch) */
+    float *lap;            /* (max_batch) */
 } mf_mlp_div_ctx;
 
 MF_MUST_CHECK mf_err mf_mlp_div_ctx_init(mf_mlp_div_ctx *ctx, const mf_mlp *net, size_t max_batch);

@@ -56,7 +56,7 @@ mf_err mf_mlp_config_check(const mf_mlp_config *cfg)
     if (cfg == NULL || cfg->data_dim < 1 || cfg->data_dim > MF_MLP_MAX_WIDTH ||
         cfg->cond_dim > MF_MLP_MAX_WIDTH || cfg->emb_dim < 2 || cfg->emb_dim % 2 != 0 ||
         cfg->emb_dim > MF_MLP_MAX_WIDTH || cfg->n_hidden < 1 || cfg->n_hidden > MF_MLP_MAX_HIDDEN ||
-        cfg->out_dim > MF_MLP_MAX_WIDTH) {
+        cfg->out_dim > 1) {
         return MF_EINVAL;
     }
     for (uint32_t i = 0; i < cfg->n_hidden; i++) {

@@ -40,8 +40,8 @@ typedef struct mf_mlp_config {
     uint32_t emb_dim;                   /* E, even, >= 2 */
     uint32_t n_hidden;                  /* k >= 1 hidden layers */
     uint32_t hidden[MF_MLP_MAX_HIDDEN]; /* H_1 .. H_k */
-    uint32_t out_dim;                   /* output width; 0 means D (an eps network); 1 is a
-                                           potential (potential.h) */
+    uint32_t out_dim;                   /* 0: output D (an eps network); 1: a scalar (a
+                                           potential, potential.h); nothing else */
 } mf_mlp_config;
 
 typedef struct mf_mlp {

@@ -378,6 +378,25 @@ static mf_err read_time_embedding(const mf_model *m, uint32_t *ret, mf_diag *dia
     return MF_OK;
 }
 
+/* "eps" (out_dim 0: the network predicts the noise) or "potential" (out_dim 1: a scalar
+ * g with eps = -grad_x g, potential.h). */
+static mf_err read_prediction(const mf_model *m, uint32_t *ret, mf_diag *diag)
+{
+    const char *v = NULL;
+    mf_err rc = require(m, "prediction", &v, diag);
+    if (rc == MF_OK && strcmp(v, "eps") != 0 && strcmp(v, "potential") != 0) {
+        char shown[48];
+        mf_utf8_snippet(shown, sizeof shown, v);
+        rc =
+            mf__model_meta_fail(diag, MF_EFORMAT, "prediction",
+                                "unsupported prediction \"%s\" (expected eps or potential)", shown);
+    }
+    if (rc == MF_OK) {
+        *ret = strcmp(v, "potential") == 0 ? 1 : 0;
+    }
+    return rc;
+}
+
 static mf_err read_config(const mf_model *m, mf_mlp_config *cfg, mf_diag *diag)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -398,7 +417,11 @@ static mf_err read_config(const mf_model *m, mf_mlp_config *cfg, mf_diag *diag)
         rc = read_time_embedding(m, &cfg->emb_dim, diag);
     }
     if (rc == MF_OK) {
-        rc = read_fixed(m, "prediction", "eps", diag);
+        rc = read_prediction(m, &cfg->out_dim, diag);
+    }
+    if (rc == MF_OK && cfg->out_dim == 1 && cfg->cond_dim != 0) {
+        rc = mf__model_meta_fail(diag, MF_EFORMAT, "prediction",
+                                 "a potential network must be unconditional (cond_dim 0)");
     }
     if (rc == MF_OK && mf_mlp_config_check(cfg) != MF_OK) {
         rc = mf__model_meta_fail(diag, MF_EFORMAT, "hidden",
@@ -668,9 +691,15 @@ static mf_err put_arch_meta(mf_model *m, const mf_mlp_config *cfg)
                                (unsigned) cfg->hidden[i]);
     }
     const char *kv[][2] = {
-        {"format", MF_MODEL_FORMAT}, {"data_dim", dims[0]},       {"cond_dim", dims[1]},
-        {"hidden", hidden},          {"activation", "silu"},      {"time_embedding", emb},
-        {"prediction", "eps"},       {"schedule", m->sched.spec}, {"data_offset", "0"},
+        {"format", MF_MODEL_FORMAT},
+        {"data_dim", dims[0]},
+        {"cond_dim", dims[1]},
+        {"hidden", hidden},
+        {"activation", "silu"},
+        {"time_embedding", emb},
+        {"prediction", cfg->out_dim == 1 ? "potential" : "eps"},
+        {"schedule", m->sched.spec},
+        {"data_offset", "0"},
         {"data_scale", "1"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {

@@ -8,10 +8,12 @@
  *   format          manifold.mlp-ddpm.v1
  *   data_dim        D                    cond_dim    C (0: unconditional)
  *   hidden          "256,256,256"        activation  silu
- *   time_embedding  sinusoidal:E         prediction  eps
+ *   time_embedding  sinusoidal:E         prediction  eps | potential
  *   schedule        linear:0.0001:0.02:1000 (any mf_schedule_init spec)
  *   data_offset     finite number        data_scale  finite number > 0
  *   dataset, parent, created, provenance and any other key: optional, kept.
+ * prediction eps: the last layer is [D, H_k] and predicts the noise; potential: it is
+ * [1, H_k], a scalar g with eps = -grad_x g (core/potential.h).
  *
  * Reward-conditioned models (core/guidance.h, core/rcgd.h) add, validated when
  * present:
@@ -94,11 +96,10 @@ typedef struct mf_model {
 /**
  * A new model with all parameters zero and the architecture metadata filled
  * in (format, data_dim, cond_dim, hidden, activation=silu,
- * time_embedding=sinusoidal:E, prediction=eps, schedule, data_offset=0,
- * data_scale=1).  Errors: MF_EINVAL (cfg fails mf_mlp_config_check, NULL
- * arguments), MF_EFORMAT / MF_ERANGE (schedule_spec rejected by
- * mf_schedule_init), MF_ENOMEM.  *ret is written only on success; free with
- * mf_model_free.
+ * time_embedding=sinusoidal:E, prediction=eps (potential for cfg out_dim 1), schedule,
+ * data_offset=0, data_scale=1).  Errors: MF_EINVAL (cfg fails mf_mlp_config_check, NULL arguments),
+ * MF_EFORMAT / MF_ERANGE (schedule_spec rejected by mf_schedule_init), MF_ENOMEM.  *ret is written
+ * only on success; free with mf_model_free.
  */
 MF_MUST_CHECK mf_err mf_model_new(const mf_mlp_config *cfg, const char *schedule_spec,
                                   mf_model **ret, mf_diag *diag);

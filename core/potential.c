@@ -31,7 +31,7 @@ struct mf_pot_ws {
 
 bool mf_pot_is_potential(const mf_mlp *m)
 {
-    return m != NULL && m->out_dim[m->n_layers - 1] == 1;
+    return m != NULL && m->cfg.out_dim == 1;
 }
 
 mf_err mf_pot_ws_new(const mf_mlp *m, size_t max_rows, mf_pot_ws **ret)
@@ -294,15 +294,40 @@ void mf_pot_laplacian(const mf_mlp *m, mf_pot_ws *ws, size_t n, float *lap)
 void mf_pot_eps_eval(void *ctx, const float *x, size_t n, float t, float *out)
 {
     mf_pot_eps_ctx *e = ctx;
-    for (size_t r = 0; r < n; r++) {
-        e->t_rows[r] = t;
+    size_t D = e->net->cfg.data_dim, C = e->net->cfg.cond_dim, mb = e->ws->max_rows;
+    for (size_t r0 = 0; r0 < n; r0 += mb) { /* in chunks of the workspace's rows */
+        size_t rows = n - r0 < mb ? n - r0 : mb;
+        for (size_t r = 0; r < rows; r++) {
+            e->t_rows[r] = t;
+        }
+        mf_pot_forward(e->net, e->ws, x + r0 * D, e->t_rows, e->c != NULL ? e->c + r0 * C : NULL,
+                       rows, NULL);
+        float *o = out + r0 * D;
+        mf_pot_grad_x(e->net, e->ws, rows, o);
+        for (size_t j = 0; j < rows * D; j++) {
+            o[j] = -o[j];
+        }
     }
-    mf_pot_forward(e->net, e->ws, x, e->t_rows, e->c, n, NULL);
-    mf_pot_grad_x(e->net, e->ws, n, out);
-    size_t nd = n * e->net->cfg.data_dim;
-    for (size_t j = 0; j < nd; j++) {
-        out[j] = -out[j];
+}
+
+#define SAMPLE_ROWS 256 /* rows per pass: what the eps networks' sampling uses */
+
+mf_err mf_pot_sample(const mf_mlp *net, const mf_schedule *s, const mf_sampler_opts *o, float *x,
+                     size_t n)
+{
+    if (!mf_pot_is_potential(net) || net->cfg.cond_dim > 0 || n == 0) {
+        return MF_EINVAL;
     }
+    size_t rows = n < SAMPLE_ROWS ? n : SAMPLE_ROWS;
+    mf_pot_eps_ctx e = {.net = net, .c = NULL, .t_rows = mf_alloc_floats(rows)};
+    mf_err err = e.t_rows != NULL ? mf_pot_ws_new(net, rows, &e.ws) : MF_ENOMEM;
+    if (err == MF_OK) {
+        err = mf_sample(s, (mf_eps_fn){.eval = mf_pot_eps_eval, .ctx = &e}, o, x, n,
+                        net->cfg.data_dim);
+    }
+    mf_pot_ws_free(e.ws);
+    mf_free_aligned(e.t_rows);
+    return err;
 }
 
 double mf_pot_sigma(const mf_schedule *s, double tau)

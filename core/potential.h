@@ -45,11 +45,12 @@
 
 #include "err.h"
 #include "mlp.h"
+#include "sampler.h"
 #include "schedule.h"
 
 typedef struct mf_pot_ws mf_pot_ws;
 
-/** Is m a potential network (out_dim 1)? */
+/** Is m a potential network (cfg.out_dim 1; an eps network of D = 1 is not)? */
 bool mf_pot_is_potential(const mf_mlp *m);
 
 /**
@@ -93,8 +94,16 @@ typedef struct mf_pot_eps_ctx {
     float *t_rows;  /* max_rows floats of scratch */
 } mf_pot_eps_ctx;
 
-/** out (n, D) = eps(x, t) = -grad_x g(x, t); ctx is an mf_pot_eps_ctx. */
+/** out (n, D) = eps(x, t) = -grad_x g(x, t), any n (in chunks of the ws's rows); ctx is an
+ * mf_pot_eps_ctx. */
 void mf_pot_eps_eval(void *ctx, const float *x, size_t n, float t, float *out);
+
+/**
+ * mf_sample with a potential network's eps (unconditional only).  Errors: MF_EINVAL (not
+ * a potential, conditional, n 0), those of mf_sample, MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_pot_sample(const mf_mlp *net, const mf_schedule *s,
+                                   const mf_sampler_opts *o, float *x, size_t n);
 
 /** sigma(tau) = sqrt(1 - abar(tau)) of the continuous-time schedule (schedule.h). */
 double mf_pot_sigma(const mf_schedule *s, double tau);

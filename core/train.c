@@ -13,36 +13,49 @@
  */
 #include "train.h"
 
-#include "mem.h"
-#include "rng.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { STREAM_T = 11, STREAM_EPS = 12 };
+#include "mem.h"
+#include "potential.h"
+#include "rng.h"
+
+enum {
+    STREAM_T = 11,
+    STREAM_EPS = 12,
+    STREAM_HJB = 13
+};
 
 #define MAX_SHARDS 64 /* loss partial sums kept per shard */
 
 struct mf_trainer {
-    mf_mlp *net;   /* borrowed */
-    mf_mlp *ema;   /* owned, NULL without EMA */
+    mf_mlp *net; /* borrowed */
+    mf_mlp *ema; /* owned, NULL without EMA */
     const mf_schedule *sched;
     mf_train_opts opts;
-    const float *c;                  /* condition of the current step, borrowed */
-    const float *x0;                 /* clean batch of the current step, borrowed */
-    mf_mlp_ws *ws;                   /* split workspace of batch rows */
-    float *grad;                     /* (n_params) */
-    double loss[MAX_SHARDS];         /* per-shard sum of squared errors */
+    const float *c;                   /* condition of the current step, borrowed */
+    const float *x0;                  /* clean batch of the current step, borrowed */
+    mf_mlp_ws *ws;                    /* split workspace of batch rows */
+    float *grad;                      /* (n_params) */
+    double loss[MAX_SHARDS];          /* per-shard sum of squared errors */
     double sumsq[MF_TRAIN_MAX_PARTS]; /* per-part squared gradient norm */
-    double grad_norm;                /* of the current step, before clipping */
-    float clip_scale, lr;            /* of the current step */
+    double grad_norm;                 /* of the current step, before clipping */
+    float clip_scale, lr;             /* of the current step */
     mf_adam adam;
-    float *xt;     /* (batch, D) noised input */
-    float *eps;    /* (batch, D) target noise */
-    float *out;    /* (batch, D) prediction, then d_out */
-    float *t;      /* (batch) timesteps */
+    float *xt;  /* (batch, D) noised input */
+    float *eps; /* (batch, D) target noise */
+    float *out; /* (batch, D) prediction, then d_out */
+    float *t;   /* (batch) timesteps */
     size_t done;
+    /* potential networks */
+    mf_pot_ws *pws;      /* batch rows */
+    mf_hjb_net *hjb;     /* NULL without the regulariser */
+    size_t n_points;     /* collocation points per step */
+    double *tau;         /* (n_points) */
+    float *xc;           /* (n_points, D) collocation inputs */
+    mf_hjb_stats hjb_st; /* of the last step */
+    double hjb_lambda;
 };
 
 mf_train_opts mf_train_opts_default(void)
@@ -61,6 +74,7 @@ mf_train_opts mf_train_opts_default(void)
         .ema_decay = 0.999f,
         .seed = 0,
         .n_shards = 1,
+        .hjb = mf_hjb_opts_default(),
     };
     return o;
 }
@@ -79,6 +93,10 @@ void mf_trainer_free(mf_trainer *tr)
     mf_free_aligned(tr->eps);
     mf_free_aligned(tr->out);
     mf_free_aligned(tr->t);
+    mf_pot_ws_free(tr->pws);
+    mf_hjb_net_free(tr->hjb);
+    free(tr->tau);
+    mf_free_aligned(tr->xc);
     free(tr);
 }
 
@@ -87,11 +105,33 @@ static size_t shard_begin(const mf_trainer *tr, size_t s)
     return s * tr->opts.batch / tr->opts.n_shards;
 }
 
+/* A potential network's workspaces: the batch's rows, and the regulariser's points. */
+static mf_err pot_setup(mf_trainer *tr)
+{
+    const mf_train_opts *o = &tr->opts;
+    mf_err err = mf_pot_ws_new(tr->net, o->batch, &tr->pws);
+    if (err != MF_OK || !o->hjb.on) {
+        return err;
+    }
+    size_t P = (size_t) ceil(o->hjb.frac_points * (double) o->batch);
+    tr->n_points = P < 1 ? 1 : P > o->batch ? o->batch : P;
+    err = mf_hjb_net_new(tr->net, &o->hjb, tr->n_points, &tr->hjb);
+    if (err == MF_OK &&
+        ((tr->tau = malloc(tr->n_points * sizeof *tr->tau)) == NULL ||
+         (tr->xc = mf_alloc_floats(tr->n_points * tr->net->cfg.data_dim)) == NULL)) {
+        err = MF_ENOMEM;
+    }
+    return err;
+}
+
 mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o, mf_trainer **ret)
 {
     if (o->batch == 0 || !(o->lr > 0.0f) || !(o->ema_decay >= 0.0f && o->ema_decay < 1.0f) ||
         !(o->beta1 >= 0.0f && o->beta1 < 1.0f) || !(o->beta2 >= 0.0f && o->beta2 < 1.0f) ||
         o->n_shards == 0 || o->n_shards > MAX_SHARDS || o->n_shards > o->batch) {
+        return MF_EINVAL;
+    }
+    if (o->hjb.on && (!mf_pot_is_potential(net) || mf_hjb_opts_check(&o->hjb, NULL) != MF_OK)) {
         return MF_EINVAL;
     }
     size_t bd;
@@ -105,7 +145,8 @@ mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o,
     tr->net = net;
     tr->sched = s;
     tr->opts = *o;
-    mf_err err = mf_mlp_ws_new_split(net, o->batch, &tr->ws);
+    mf_err err =
+        mf_pot_is_potential(net) ? pot_setup(tr) : mf_mlp_ws_new_split(net, o->batch, &tr->ws);
     if (err == MF_OK && (tr->grad = mf_alloc_floats(net->n_params)) == NULL) {
         err = MF_ENOMEM;
     }
@@ -159,8 +200,63 @@ void mf_trainer_begin_step(mf_trainer *tr, const float *x0, const float *c)
     tr->c = c;
 }
 
+/*
+ * A potential network's whole gradient, into tr->grad: DSM through eps = -grad_x g
+ * (L = mean (eps_hat - eps)^2, so dL/d grad_x g = -2 (eps_hat - eps) / (B D) is the
+ * tangent seed), then lambda times the regulariser's at the collocation points.
+ */
+static void pot_grad(mf_trainer *tr)
+{
+    size_t D = tr->net->cfg.data_dim, B = tr->opts.batch;
+    mf_rng root = mf_rng_make(tr->opts.seed);
+    make_noisy(tr->sched, root, tr->done, 0, tr->x0, B, D, tr->t, tr->eps, tr->xt);
+    mf_pot_forward(tr->net, tr->pws, tr->xt, tr->t, tr->c, B, NULL);
+    mf_pot_grad_x(tr->net, tr->pws, B, tr->out);
+    double loss = 0.0;
+    float g = 2.0f / (float) (B * D);
+    for (size_t j = 0; j < B * D; j++) {
+        float diff = -tr->out[j] - tr->eps[j];
+        loss += (double) diff * (double) diff;
+        tr->out[j] = -g * diff;
+    }
+    tr->loss[0] = loss;
+    memset(tr->grad, 0, tr->net->n_params * sizeof(float));
+    mf_pot_backward(tr->net, tr->pws, B, NULL, tr->out, tr->grad, NULL);
+    memset(&tr->hjb_st, 0, sizeof tr->hjb_st);
+    tr->hjb_lambda = 0;
+    if (tr->hjb == NULL) {
+        return;
+    }
+    /* collocation: the batch's first rows noised to tau ~ U[t_min, 1 - dt] */
+    const mf_hjb_opts *h = &tr->opts.hjb;
+    mf_rng rh = mf_rng_derive(mf_rng_derive(root, STREAM_HJB), tr->done);
+    size_t P = tr->n_points;
+    mf_rng_normal(mf_rng_derive(rh, 1), 0, tr->xc, P * D);
+    for (size_t p = 0; p < P; p++) {
+        double abar;
+        tr->tau[p] =
+            h->t_min + (1.0 - h->dt - h->t_min) * mf_rng_uniform_f64(mf_rng_derive(rh, 2), p);
+        mf_schedule_ct(tr->sched, tr->tau[p], NULL, &abar);
+        float a = (float) sqrt(abar), b = (float) sqrt(1.0 - abar);
+        for (size_t d = 0; d < D; d++) {
+            tr->xc[p * D + d] = a * tr->x0[p * D + d] + b * tr->xc[p * D + d];
+        }
+    }
+    tr->hjb_lambda = mf_hjb_lambda_at(h, tr->done, tr->opts.n_steps);
+    mf_hjb_net_loss(tr->net, tr->sched, tr->hjb, tr->xc, tr->tau, P, mf_rng_derive(rh, 3),
+                    (float) tr->hjb_lambda, tr->hjb_lambda > 0 ? tr->grad : NULL, &tr->hjb_st);
+}
+
 void mf_trainer_shard_grad(mf_trainer *tr, size_t s)
 {
+    if (tr->pws != NULL) { /* one thread: shard 0 does it all */
+        if (s == 0) {
+            pot_grad(tr);
+        } else {
+            tr->loss[s] = 0.0;
+        }
+        return;
+    }
     size_t D = tr->net->cfg.data_dim, C = tr->net->cfg.cond_dim;
     size_t r0 = shard_begin(tr, s), r1 = shard_begin(tr, s + 1), n = r1 - r0;
     make_noisy(tr->sched, mf_rng_make(tr->opts.seed), tr->done, r0, tr->x0 + r0 * D, n, D,
@@ -180,10 +276,18 @@ void mf_trainer_shard_grad(mf_trainer *tr, size_t s)
     mf_mlp_backward_rows(tr->net, tr->ws, r0, out, n, NULL);
 }
 
+static void part_range(size_t n, size_t p, size_t n_parts, size_t *i0, size_t *i1);
+
 void mf_trainer_grad_part(mf_trainer *tr, size_t part, size_t n_parts)
 {
-    tr->sumsq[part] = mf_mlp_param_grad_part(tr->net, tr->ws, tr->opts.batch, part, n_parts,
-                                             tr->grad);
+    if (tr->pws != NULL) { /* the gradient is whole already: its squared norm by part */
+        size_t i0, i1;
+        part_range(tr->net->n_params, part, n_parts, &i0, &i1);
+        tr->sumsq[part] = mf_sumsq(tr->grad + i0, i1 - i0);
+        return;
+    }
+    tr->sumsq[part] =
+        mf_mlp_param_grad_part(tr->net, tr->ws, tr->opts.batch, part, n_parts, tr->grad);
 }
 
 void mf_trainer_finish_reduce(mf_trainer *tr, size_t n_parts)
@@ -316,6 +420,12 @@ size_t mf_trainer_n_done(const mf_trainer *tr)
     return tr->done;
 }
 
+void mf_trainer_hjb_last(const mf_trainer *tr, mf_hjb_stats *st, double *lambda)
+{
+    *st = tr->hjb_st;
+    *lambda = tr->hjb_lambda;
+}
+
 const mf_mlp *mf_trainer_ema(const mf_trainer *tr)
 {
     return tr->ema != NULL ? tr->ema : tr->net;
@@ -333,15 +443,28 @@ double mf_dsm_loss(const mf_mlp *net, mf_mlp_ws *ws, const mf_schedule *s, const
     float *eps = buf, *xt = buf + cd, *out = buf + 2 * cd, *t = buf + 3 * cd;
     double sum = 0.0;
     mf_rng root = mf_rng_make(seed);
+    mf_pot_ws *pws = NULL; /* a potential's eps is -grad_x g: its own passes */
+    if (mf_pot_is_potential(net) && mf_pot_ws_new(net, chunk, &pws) != MF_OK) {
+        mf_free_aligned(buf);
+        return NAN;
+    }
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t m = n - r0 < chunk ? n - r0 : chunk;
+        const float *cr = c != NULL ? c + r0 * C : NULL;
         make_noisy(s, root, 0, r0, x0 + r0 * D, m, D, t, eps, xt);
-        mf_mlp_forward(net, ws, xt, t, c != NULL ? c + r0 * C : NULL, m, out);
+        if (pws != NULL) {
+            mf_pot_forward(net, pws, xt, t, cr, m, NULL);
+            mf_pot_grad_x(net, pws, m, out);
+            mf_scale(out, m * D, -1.0f);
+        } else {
+            mf_mlp_forward(net, ws, xt, t, cr, m, out);
+        }
         for (size_t j = 0; j < m * D; j++) {
             double diff = (double) out[j] - (double) eps[j];
             sum += diff * diff;
         }
     }
+    mf_pot_ws_free(pws);
     mf_free_aligned(buf);
     return sum / ((double) n * (double) D);
 }

@@ -2,36 +2,37 @@
 /*
  * train.h - denoising score matching for epsilon-prediction DDPM models
  * (Ho et al. 2020, "simple" loss):
- *     L = E_{x0, t ~ U{0..T-1}, eps ~ N(0,I)} || eps_theta(sqrt(ab_t) x0 + sqrt(1-ab_t) eps, t) - eps ||^2
- * averaged over rows and dimensions, like torch's F.mse_loss.  Adam, global
- * gradient-norm clipping, an EMA of the weights and a warm-up + cosine
- * learning-rate schedule.  The timesteps and noise of step k are drawn from
- * streams derived from (seed, k), so a run is reproducible bit for bit with
- * the same thread count.
+ *     L = E_{x0, t ~ U{0..T-1}, eps ~ N(0,I)} || eps_theta(sqrt(ab_t) x0 + sqrt(1-ab_t) eps, t) -
+ * eps ||^2 averaged over rows and dimensions, like torch's F.mse_loss.  Adam, global gradient-norm
+ * clipping, an EMA of the weights and a warm-up + cosine learning-rate schedule.  The timesteps and
+ * noise of step k are drawn from streams derived from (seed, k), so a run is reproducible bit for
+ * bit with the same thread count.
  */
 #ifndef MF_TRAIN_H
 #define MF_TRAIN_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "err.h"
+#include "hjb_loss.h"
 #include "mlp.h"
 #include "optim.h"
 #include "schedule.h"
 
-#include <stddef.h>
-#include <stdint.h>
-
 typedef struct mf_train_opts {
-    size_t batch;        /* rows per step, >= 1 */
-    size_t n_steps;      /* planned steps (the lr schedule spans them) */
-    float lr;            /* peak learning rate */
-    float lr_min;        /* final learning rate of the cosine schedule */
-    size_t warmup;       /* warm-up steps */
+    size_t batch;   /* rows per step, >= 1 */
+    size_t n_steps; /* planned steps (the lr schedule spans them) */
+    float lr;       /* peak learning rate */
+    float lr_min;   /* final learning rate of the cosine schedule */
+    size_t warmup;  /* warm-up steps */
     mf_lr_sched lr_sched;
     float beta1, beta2, adam_eps;
-    double clip_grad;    /* <= 0: no clipping */
-    float ema_decay;     /* 0: no EMA */
+    double clip_grad; /* <= 0: no clipping */
+    float ema_decay;  /* 0: no EMA */
     uint64_t seed;
-    size_t n_shards;     /* >= 1: row ranges whose gradients may be computed concurrently */
+    size_t n_shards; /* >= 1: row ranges whose gradients may be computed concurrently */
+    mf_hjb_opts hjb; /* the HJB regulariser (hjb_loss.h): potential networks only */
 } mf_train_opts;
 
 /**
@@ -44,7 +45,14 @@ typedef struct mf_trainer mf_trainer;
 
 /**
  * A trainer for net (borrowed; updated in place; must outlive the trainer).
- * Errors: MF_EINVAL (batch 0, lr <= 0, ...), MF_ENOMEM.
+ * A potential network (potential.h) trains by the same DSM loss through
+ * eps = -grad_x g (its parameter gradient by potential.c's tangent pass), plus
+ * lambda times the HJB regulariser when opts.hjb.on, at ceil(frac_points batch)
+ * collocation points: the first rows of the clean batch noised to tau ~ U[t_min,
+ * 1 - dt] with the continuous-time schedule.  Its gradient is computed whole in
+ * shard 0 (the other shards have nothing to do): one thread.
+ * Errors: MF_EINVAL (batch 0, lr <= 0, hjb on for an eps network or out of range, ...),
+ * MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o,
                                     mf_trainer **ret);
@@ -115,6 +123,13 @@ size_t mf_trainer_n_shards(const mf_trainer *tr);
 
 /** Steps taken so far. */
 size_t mf_trainer_n_done(const mf_trainer *tr);
+
+/**
+ * The HJB figures of the last step (zeros without the regulariser): its statistics
+ * (loss before lambda, residual sums by bin) and the lambda it was weighted with;
+ * the DSM part of the loss is the step's loss.
+ */
+void mf_trainer_hjb_last(const mf_trainer *tr, mf_hjb_stats *st, double *lambda);
 
 /** The EMA weights (a network of the same config), or the live net when EMA is off. */
 const mf_mlp *mf_trainer_ema(const mf_trainer *tr);

@@ -43,6 +43,8 @@ void mf_train_params_default(mf_train_params *p)
         .dequantise = false,
         .data_offset = (double) NAN,
         .data_scale = (double) NAN,
+        .potential = false,
+        .hjb = mf_hjb_opts_default(),
     };
 }
 
@@ -57,7 +59,8 @@ static mf_mlp_config config_of(const mf_train_params *p)
 {
     mf_mlp_config cfg = {.data_dim = (uint32_t) data_dim(p),
                          .emb_dim = (uint32_t) p->emb,
-                         .n_hidden = (uint32_t) p->n_hidden};
+                         .n_hidden = (uint32_t) p->n_hidden,
+                         .out_dim = p->potential ? 1 : 0};
     memcpy(cfg.hidden, p->hidden, p->n_hidden * sizeof cfg.hidden[0]);
     return cfg;
 }
@@ -191,6 +194,36 @@ static mf_err check_schedule(const mf_train_params *p, mf_diag *d)
     return MF_OK;
 }
 
+/* The regulariser: only on a potential network, every setting in range. */
+static mf_err check_hjb(const mf_train_params *p, mf_diag *d)
+{
+    if (!p->hjb.on) {
+        return MF_OK;
+    }
+    if (!p->potential) {
+        return mf_diag_set(d, MF_EINVAL, "hjb",
+                           "the HJB regulariser needs architecture potential (a scalar "
+                           "network whose gradient is the score)");
+    }
+    const char *field = NULL;
+    if (mf_hjb_opts_check(&p->hjb, &field) != MF_OK) {
+        static const char *const ranges[][2] = {{"lambda", "between 0 and 1000000"},
+                                                {"ramp", "between 0 and 1"},
+                                                {"frac_points", "greater than 0 and at most 1"},
+                                                {"estimator", "auto, exact or hutchinson"},
+                                                {"probes", "1 or 2"},
+                                                {"h", "between 0.0001 and 0.5"},
+                                                {"dt", "between 0.00001 and 0.05"},
+                                                {"t_min", "at least dt and below 0.9"}};
+        const char *range = "in range";
+        for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+            range = strcmp(ranges[i][0], field) == 0 ? ranges[i][1] : range;
+        }
+        return mf_diag_set(d, MF_EINVAL, "hjb", "hjb.%s must be %s", field, range);
+    }
+    return MF_OK;
+}
+
 mf_err mf_train_params_check(const mf_train_params *p, mf_diag *diag)
 {
     if (p == NULL) {
@@ -205,6 +238,9 @@ mf_err mf_train_params_check(const mf_train_params *p, mf_diag *diag)
     }
     if (err == MF_OK) {
         err = check_schedule(p, diag);
+    }
+    if (err == MF_OK) {
+        err = check_hjb(p, diag);
     }
     return err;
 }
@@ -238,6 +274,7 @@ mf_train_opts mf_train_params_trainer_opts(const mf_train_params *p)
     to.clip_grad = p->clip;
     to.seed = p->seed;
     to.n_shards = MF_TRAIN_SHARDS < p->batch ? MF_TRAIN_SHARDS : p->batch;
+    to.hjb = p->hjb;
     return to;
 }
 

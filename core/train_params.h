@@ -116,6 +116,10 @@ typedef struct mf_train_params {
                                            data set's own (mf_dataset_norm, mf_table_norm)
                                            (NAN) */
     double data_scale;                  /* finite, > 0; NAN = the data set's own (NAN) */
+    bool potential;                     /* architecture: a potential network (potential.h)
+                                           instead of an eps network (false) */
+    mf_hjb_opts hjb;                    /* the HJB regulariser, potential only (off;
+                                           mf_hjb_opts_default's settings) */
 } mf_train_params;
 
 /**

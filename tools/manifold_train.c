@@ -199,7 +199,10 @@ static int train_parse(int argc, char **argv, mf_train_params *p, train_args *a)
     format_hidden(p, hidden_def, sizeof hidden_def);
     memcpy(schedule_def, p->schedule, sizeof schedule_def);
     const char *dataset = NULL, *hidden = hidden_def, *schedule = schedule_def;
-    char h[12][HELP_LEN];
+    const char *arch = "eps", *estimator = "auto";
+    size_t probes = p->hjb.probes;
+    bool unweighted = false;
+    char h[19][HELP_LEN];
     const mf_opt opts[] = {
         {"dataset", MF_OPT_STR, &dataset, 0, 0,
          "built-in data set (required): gaussian, "
@@ -231,6 +234,29 @@ static int train_parse(int argc, char **argv, mf_train_params *p, train_args *a)
         {"dequantise", MF_OPT_FLAG, &p->dequantise, 0, 0,
          "digits only: train on pixels + U(-1/2, 1/2), so the "
          "model's likelihood bounds bits/dim"},
+        {"architecture", MF_OPT_STR, &arch, 0, 0,
+         "eps (the network predicts the noise) or potential (a scalar whose gradient is the "
+         "score; docs/hjb.md)"},
+        {"hjb", MF_OPT_FLAG, &p->hjb.on, 0, 0,
+         "the HJB regulariser (potential only), with the settings below"},
+        {"hjb-lambda", MF_OPT_FLOAT, &p->hjb.lambda, 0, 1e6,
+         helpf(h[12], "its weight once ramped in (%g)", p->hjb.lambda)},
+        {"hjb-ramp", MF_OPT_FLOAT, &p->hjb.ramp, 0, 1,
+         helpf(h[13], "fraction of the steps over which lambda rises from 0 (%g)", p->hjb.ramp)},
+        {"hjb-frac-points", MF_OPT_FLOAT, &p->hjb.frac_points, 1e-9, 1,
+         helpf(h[14], "collocation points per step, as a fraction of the batch (%g)",
+               p->hjb.frac_points)},
+        {"hjb-estimator", MF_OPT_STR, &estimator, 0, 0,
+         "Laplacian: auto (exact up to 8-D), exact or hutchinson"},
+        {"hjb-probes", MF_OPT_SIZE, &probes, 1, 2, helpf(h[15], "hutchinson probes (%zu)", probes)},
+        {"hjb-h", MF_OPT_FLOAT, &p->hjb.h, 1e-4, 0.5,
+         helpf(h[16], "stencil step in x, model units (%g)", p->hjb.h)},
+        {"hjb-dt", MF_OPT_FLOAT, &p->hjb.dt, 1e-5, 0.05,
+         helpf(h[17], "stencil step in tau (%g)", p->hjb.dt)},
+        {"hjb-t-min", MF_OPT_FLOAT, &p->hjb.t_min, 1e-5, 0.9,
+         helpf(h[18], "collocation tau ~ U[t_min, 1] (%g)", p->hjb.t_min)},
+        {"hjb-unweighted", MF_OPT_FLAG, &unweighted, 0, 0,
+         "plain R^2 instead of the weight (sigma^2/beta)^2"},
         {"threads", MF_OPT_SIZE, &a->threads, 0, 256, "threads (0 = one per core)"},
         {"eval-every", MF_OPT_SIZE, &a->eval_every, 0, 1e9,
          helpf(h[11], "held-out loss every N steps, 0 = only at the end (%zu)", a->eval_every)},
@@ -258,6 +284,17 @@ static int train_parse(int argc, char **argv, mf_train_params *p, train_args *a)
         return 2;
     }
     memcpy(p->schedule, schedule, strlen(schedule) + 1);
+    if (strcmp(arch, "eps") != 0 && strcmp(arch, "potential") != 0) {
+        mf_cli_error("bad --architecture '%s': eps or potential", arch);
+        return 2;
+    }
+    p->potential = strcmp(arch, "potential") == 0;
+    if (mf_hjb_estimator_lookup(estimator, &p->hjb.estimator) != MF_OK) {
+        mf_cli_error("bad --hjb-estimator '%s': auto, exact or hutchinson", estimator);
+        return 2;
+    }
+    p->hjb.probes = (unsigned) probes;
+    p->hjb.weight = !unweighted;
     mf_diag d = {0};
     mf_err err = mf_train_params_check(p, &d);
     return err == MF_OK ? 0 : bad_param(p, hidden, err, &d);
@@ -344,10 +381,18 @@ static int cmd_train(int argc, char **argv)
             held_loss = mf_dsm_loss(mf_trainer_ema(tr), ws, &model->sched, held, NULL, n_held,
                                     MF_TRAIN_HELDOUT_SEED);
         }
-        char extra[96]; /* held-out: "-" until the first evaluation (--eval-every) */
-        snprintf(extra, sizeof extra,
-                 isfinite(held_loss) ? "loss %.4f  held-out %.4f" : "loss %.4f  held-out -",
-                 loss_avg, held_loss);
+        char extra[160]; /* held-out: "-" until the first evaluation (--eval-every) */
+        int len =
+            snprintf(extra, sizeof extra,
+                     isfinite(held_loss) ? "loss %.4f  held-out %.4f" : "loss %.4f  held-out -",
+                     loss_avg, held_loss);
+        if (p.hjb.on) { /* the regulariser's last step: its loss and residual RMS */
+            mf_hjb_stats hs;
+            double lam;
+            mf_trainer_hjb_last(tr, &hs, &lam);
+            snprintf(extra + len, sizeof extra - (size_t) len, "  hjb %.3g (lambda %.3g) R %.3g",
+                     hs.loss, lam, mf_hjb_stats_rms(&hs, -1));
+        }
         mf_progress_update(&prog, k + 1, p.steps, extra);
     }
     mf_progress_finish(&prog);

@@ -49,6 +49,7 @@
 #include "mem.h"
 #include "model_dxmi.h"
 #include "numfmt.h"
+#include "potential.h"
 #include "rcgd_rows.h"
 
 #define POOL_ROWS     65536 /* points of a generated set's training pool */
@@ -112,6 +113,12 @@ static mf_err prepare(mf_job *j, mf_diag *d)
     mf_dxmi_req *q = mf_job_params(j);
     const mf_model *m = mf_job_model(j);
     size_t D = m->net->cfg.data_dim;
+    if (mf_pot_is_potential(m->net)) {
+        return mf_diag_setc(d, MF_ERANGE, "impossible", "/model",
+                            "model %s is a potential network (prediction potential); finetune.dxmi "
+                            "fine-tunes eps networks",
+                            mf_job_model_id(j));
+    }
     if (m->net->cfg.cond_dim != 0) {
         return mf_diag_setc(d, MF_ERANGE, "impossible", "/model",
                             "model %s is conditional; finetune.dxmi distils an unconditional one",
@@ -164,7 +171,8 @@ static mf_err prepare(mf_job *j, mf_diag *d)
         return mf_diag_setc(d, MF_ERANGE, "bad_value", ptr, "%s", sub.msg);
     }
     size_t n_rows = xj->builtin ? POOL_ROWS : xj->data->table->n_rows;
-    mf_err err = mf_dxmi_check_budget(q, &m->net->cfg, n_rows, mf_job_limits(j), mf_job_flops(j), d);
+    mf_err err =
+        mf_dxmi_check_budget(q, &m->net->cfg, n_rows, mf_job_limits(j), mf_job_flops(j), d);
     if (err != MF_OK) {
         return err;
     }

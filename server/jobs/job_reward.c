@@ -37,6 +37,7 @@
 #include "job_type.h"
 #include "log.h"
 #include "mem.h"
+#include "potential.h"
 #include "rcgd.h"
 #include "rcgd_rows.h"
 #include "reward_codec.h"
@@ -177,6 +178,12 @@ static mf_err prepare(mf_job *j, mf_diag *d)
                             q->dataset, rj->builtin ? " and no known reward" : "");
     }
     const mf_model *parent = mf_job_model(j);
+    if (parent != NULL && mf_pot_is_potential(parent->net)) {
+        return mf_diag_setc(d, MF_ERANGE, "impossible", "/model",
+                            "model %s is a potential network (prediction potential); "
+                            "finetune.reward fine-tunes eps networks",
+                            mf_job_model_id(j));
+    }
     if (parent != NULL && parent->net->cfg.cond_dim != 0) {
         return mf_diag_setc(d, MF_ERANGE, "impossible", "/model",
                             "model %s is conditional; the parent of finetune.reward must be "

@@ -50,6 +50,7 @@
 #include "metrics.h"
 #include "metrics_json.h"
 #include "model_file.h"
+#include "potential.h"
 #include "smeme.h"
 #include "smeme_codec.h"
 
@@ -170,6 +171,13 @@ static mf_err prepare(mf_job *j, mf_diag *d)
     if (q->tau_r >= T) {
         return mf_diag_setc(d, MF_ERANGE, "impossible", "/params/tau_r",
                             "tau_r must be below the model's %zu timesteps", T);
+    }
+    if (mf_pot_is_potential(m->net)) {
+        return mf_diag_setc(
+            d, MF_ERANGE, "impossible", "/model",
+            "model %s is a potential network (prediction potential); finetune.smeme "
+            "fine-tunes eps networks",
+            mf_job_model_id(j));
     }
     if (m->net->cfg.cond_dim != 0) {
         return mf_diag_setc(d, MF_ERANGE, "impossible", "/model",

@@ -361,7 +361,7 @@ static void check_hjb_gradient(uint32_t D, mf_hjb_estimator est, bool weight)
     make(D, 0);
     mf_schedule sched = {0}, *s = &sched;
     ck_assert_int_eq(mf_schedule_init(s, "linear:1e-4:0.02:1000", NULL), MF_OK);
-    mf_hjb_opts o = mf_hjb_opts_default(D);
+    mf_hjb_opts o = mf_hjb_opts_default();
     o.estimator = est;
     o.weight = weight;
     mf_hjb_net *b = NULL;
