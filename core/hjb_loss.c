@@ -47,7 +47,7 @@ mf_hjb_opts mf_hjb_opts_default(void)
 {
     return (mf_hjb_opts){
         .on = false,
-        .lambda = 0.1,
+        .lambda = 0.01,
         .ramp = 0.3,
         .frac_points = 0.25,
         .estimator = MF_HJB_AUTO,
@@ -289,4 +289,50 @@ void mf_hjb_net_loss(const mf_mlp *m, const mf_schedule *s, mf_hjb_net *b, const
     if (d_params != NULL) {
         mf_pot_backward(m, b->ws, rows, b->alpha, b->v, d_params, NULL);
     }
+}
+
+#define EVAL_CHUNK 128 /* points per evaluation pass */
+
+mf_err mf_hjb_residual_of(const mf_mlp *m, const mf_schedule *s, const mf_hjb_opts *o,
+                          const float *x0, size_t n, uint64_t seed, mf_hjb_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (n == 0) {
+        return MF_EINVAL;
+    }
+    size_t D = m->cfg.data_dim, chunk = n < EVAL_CHUNK ? n : EVAL_CHUNK;
+    mf_hjb_net *b = NULL;
+    mf_err err = mf_hjb_net_new(m, o, chunk, &b);
+    if (err != MF_OK) {
+        return err;
+    }
+    float *x = mf_alloc_floats(chunk * D);
+    double *tau = malloc(chunk * sizeof *tau);
+    if (x == NULL || tau == NULL) {
+        err = MF_ENOMEM;
+    }
+    mf_rng root = mf_rng_make(seed), rn = mf_rng_derive(root, 1), rt = mf_rng_derive(root, 2);
+    double loss_sum = 0;
+    for (size_t r0 = 0; err == MF_OK && r0 < n; r0 += chunk) {
+        size_t P = n - r0 < chunk ? n - r0 : chunk;
+        mf_rng_normal(rn, r0 * D, x, P * D);
+        for (size_t p = 0; p < P; p++) {
+            double abar;
+            tau[p] = o->t_min + (1.0 - o->dt - o->t_min) * mf_rng_uniform_f64(rt, r0 + p);
+            mf_schedule_ct(s, tau[p], NULL, &abar);
+            float a = (float) sqrt(abar), c = (float) sqrt(1.0 - abar);
+            for (size_t d = 0; d < D; d++) {
+                x[p * D + d] = a * x0[(r0 + p) * D + d] + c * x[p * D + d];
+            }
+        }
+        mf_hjb_stats part;
+        mf_hjb_net_loss(m, s, b, x, tau, P, mf_rng_derive(root, 3 + r0), 0.0f, NULL, &part);
+        loss_sum += part.loss * (double) P;
+        mf_hjb_stats_add(st, &part);
+    }
+    st->loss = loss_sum / (double) n;
+    free(tau);
+    mf_free_aligned(x);
+    mf_hjb_net_free(b);
+    return err;
 }

@@ -66,7 +66,7 @@ typedef struct mf_hjb_opts {
 } mf_hjb_opts;
 
 /**
- * The defaults, off: lambda 0.1, ramp 0.3, frac 0.25, estimator auto (exact up to 8-D,
+ * The defaults, off: lambda 0.01, ramp 0.3, frac 0.25, estimator auto (exact up to 8-D,
  * hutchinson with 2 probes above), h 1e-2, dt 1e-3, t_min 0.02, weighted.
  */
 mf_hjb_opts mf_hjb_opts_default(void);
@@ -111,5 +111,16 @@ void mf_hjb_net_free(mf_hjb_net *b);
 void mf_hjb_net_loss(const mf_mlp *m, const mf_schedule *s, mf_hjb_net *b, const float *x,
                      const double *tau, size_t P, mf_rng r, float scale, float *d_params,
                      mf_hjb_stats *st);
+
+/**
+ * The residual of a trained network on n clean points x0 (n, D, model space), each
+ * noised to tau ~ U[t_min, 1 - dt] (o's steps, estimator and t_min; lambda unused):
+ * the figure that says how well a model obeys the equation, comparable between models
+ * because the points, times and probes come from seed alone.  *st gets the sums (its
+ * loss: the mean weighted point loss).  Errors: MF_EINVAL (not a potential, n 0),
+ * MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_hjb_residual_of(const mf_mlp *m, const mf_schedule *s, const mf_hjb_opts *o,
+                                        const float *x0, size_t n, uint64_t seed, mf_hjb_stats *st);
 
 #endif /* MF_HJB_LOSS_H */

@@ -26,6 +26,7 @@
 #include "model_file.h"
 #include "par.h"
 #include "png.h"
+#include "potential.h"
 #include "quality.h"
 #include "sampler.h"
 #include "sw.h"
@@ -592,6 +593,36 @@ out:
     return status;
 }
 
+/*
+ * A potential model's HJB residual (core/hjb_loss.h) at n held-out points (data space),
+ * with the default settings and a fixed seed, printed as ,"hjb":{...}.
+ */
+static int eval_residual(const mf_model *m, const float *held, size_t n)
+{
+    size_t D = m->net->cfg.data_dim;
+    float *x0 = mf_alloc_floats(n * D);
+    if (x0 == NULL) {
+        return fail("allocation", MF_ENOMEM, NULL);
+    }
+    for (size_t j = 0; j < n * D; j++) { /* to model space */
+        x0[j] = (float) (((double) held[j] - m->data_offset) / m->data_scale);
+    }
+    mf_hjb_opts o = mf_hjb_opts_default();
+    mf_hjb_stats st;
+    mf_err err = mf_hjb_residual_of(m->net, &m->sched, &o, x0, n, MF_TRAIN_HELDOUT_SEED, &st);
+    mf_free_aligned(x0);
+    if (err != MF_OK) {
+        return fail("residual", err, NULL);
+    }
+    printf(",\"hjb\":{\"residual_rms\":%.6g,\"weighted_loss\":%.6g,\"bins\":[",
+           mf_hjb_stats_rms(&st, -1), st.loss);
+    for (int b = 0; b < MF_HJB_BINS; b++) {
+        printf(b > 0 ? ",%.6g" : "%.6g", mf_hjb_stats_rms(&st, b));
+    }
+    printf("],\"t_min\":%g,\"points\":%zu}", o.t_min, n);
+    return 0;
+}
+
 static int eval_toy(mf_par *team, const mf_model *m, mf_dataset_id id, const sample_args *a,
                     size_t n, size_t reps, const eval_report_opts *ro)
 {
@@ -648,6 +679,9 @@ static int eval_toy(mf_par *team, const mf_model *m, mf_dataset_id id, const sam
     if (has_support) {
         printf(",\"inside_support\":%.4f,\"inside_support_margin_0.1\":%.4f", inside / R,
                inside_m / R);
+    }
+    if (mf_pot_is_potential(m->net) && (status = eval_residual(m, held, n)) != 0) {
+        goto out;
     }
     mf_eval_exec ex = mf_par_eval_exec(team);
     status = eval_report(stdout, &ex, m, id, first, n, ro);
