@@ -25,12 +25,12 @@ struct mf_hjb_net {
     float *dirs;                  /* (max_points, n_dirs, D) the Laplacian's directions */
 };
 
-static const char *const estimator_names[] = {"auto", "exact", "hutchinson"};
+const char *const mf_hjb_estimator_names[] = {"auto", "exact", "hutchinson", NULL};
 
 mf_err mf_hjb_estimator_lookup(const char *name, mf_hjb_estimator *ret)
 {
     for (int i = 0; name != NULL && i < 3; i++) {
-        if (strcmp(name, estimator_names[i]) == 0) {
+        if (strcmp(name, mf_hjb_estimator_names[i]) == 0) {
             *ret = (mf_hjb_estimator) i;
             return MF_OK;
         }
@@ -40,7 +40,7 @@ mf_err mf_hjb_estimator_lookup(const char *name, mf_hjb_estimator *ret)
 
 const char *mf_hjb_estimator_name(mf_hjb_estimator e)
 {
-    return (unsigned) e < 3 ? estimator_names[e] : "unknown";
+    return (unsigned) e < 3 ? mf_hjb_estimator_names[e] : "unknown";
 }
 
 mf_hjb_opts mf_hjb_opts_default(void)
@@ -110,6 +110,11 @@ double mf_hjb_stats_rms(const mf_hjb_stats *st, int bin)
     double sum = bin < 0 ? st->sq_sum : st->bin_sq_sum[bin];
     size_t n = bin < 0 ? st->count : st->bin_count[bin];
     return n == 0 ? (double) NAN : sqrt(fmax(sum, 0.0) / (double) n);
+}
+
+const mf_hjb_opts *mf_hjb_net_opts(const mf_hjb_net *b)
+{
+    return &b->o;
 }
 
 void mf_hjb_net_free(mf_hjb_net *b)

@@ -59,10 +59,10 @@ typedef struct mf_hjb_opts {
     double ramp;        /* lambda rises linearly from 0 over this fraction of the steps */
     double frac_points; /* collocation points per step = ceil(frac batch), (0, 1] */
     mf_hjb_estimator estimator;
-    unsigned probes; /* hutchinson: 1 or 2 */
-    double h, dt;    /* stencil steps in x (model units) and in tau */
-    double t_min;    /* tau ~ U[t_min, 1 - dt] */
-    bool weight;     /* w(tau) = (sigma^2 / beta)^2 */
+    size_t probes; /* hutchinson: 1 or 2 */
+    double h, dt;  /* stencil steps in x (model units) and in tau */
+    double t_min;  /* tau ~ U[t_min, 1 - dt] */
+    bool weight;   /* w(tau) = (sigma^2 / beta)^2 */
 } mf_hjb_opts;
 
 /**
@@ -70,6 +70,9 @@ typedef struct mf_hjb_opts {
  * hutchinson with 2 probes above), h 1e-2, dt 1e-3, t_min 0.02, weighted.
  */
 mf_hjb_opts mf_hjb_opts_default(void);
+
+/* "auto", "exact", "hutchinson", NULL: by mf_hjb_estimator. */
+extern const char *const mf_hjb_estimator_names[];
 
 /** "auto", "exact", "hutchinson"; MF_ENOTFOUND for anything else. */
 MF_MUST_CHECK mf_err mf_hjb_estimator_lookup(const char *name, mf_hjb_estimator *ret);
@@ -97,6 +100,9 @@ void mf_hjb_stats_add(mf_hjb_stats *a, const mf_hjb_stats *b);
 double mf_hjb_stats_rms(const mf_hjb_stats *st, int bin);
 
 typedef struct mf_hjb_net mf_hjb_net;
+
+/** The settings b runs with (the estimator resolved for its network). */
+const mf_hjb_opts *mf_hjb_net_opts(const mf_hjb_net *b);
 
 /** Workspace for up to max_points points of potential network m.  MF_EINVAL, MF_ENOMEM. */
 MF_MUST_CHECK mf_err mf_hjb_net_new(const mf_mlp *m, const mf_hjb_opts *o, size_t max_points,

@@ -20,11 +20,11 @@
 #include "mem.h"
 #include "potential.h"
 #include "rng.h"
+#include "train_pot.h"
 
 enum {
     STREAM_T = 11,
-    STREAM_EPS = 12,
-    STREAM_HJB = 13
+    STREAM_EPS = 12, /* 13: train_pot.c's collocation draws */
 };
 
 #define MAX_SHARDS 64 /* loss partial sums kept per shard */
@@ -48,14 +48,9 @@ struct mf_trainer {
     float *out; /* (batch, D) prediction, then d_out */
     float *t;   /* (batch) timesteps */
     size_t done;
-    /* potential networks */
-    mf_pot_ws *pws;      /* batch rows */
-    mf_hjb_net *hjb;     /* NULL without the regulariser */
-    size_t n_points;     /* collocation points per step */
-    double *tau;         /* (n_points) */
-    float *xc;           /* (n_points, D) collocation inputs */
-    mf_hjb_stats hjb_st; /* of the last step */
-    double hjb_lambda;
+    /* potential networks (train_pot.h) */
+    mf__pot_train *pot;
+    double hjb_lambda; /* of the current step */
 };
 
 mf_train_opts mf_train_opts_default(void)
@@ -93,35 +88,13 @@ void mf_trainer_free(mf_trainer *tr)
     mf_free_aligned(tr->eps);
     mf_free_aligned(tr->out);
     mf_free_aligned(tr->t);
-    mf_pot_ws_free(tr->pws);
-    mf_hjb_net_free(tr->hjb);
-    free(tr->tau);
-    mf_free_aligned(tr->xc);
+    mf__pot_train_free(tr->pot);
     free(tr);
 }
 
 static size_t shard_begin(const mf_trainer *tr, size_t s)
 {
     return s * tr->opts.batch / tr->opts.n_shards;
-}
-
-/* A potential network's workspaces: the batch's rows, and the regulariser's points. */
-static mf_err pot_setup(mf_trainer *tr)
-{
-    const mf_train_opts *o = &tr->opts;
-    mf_err err = mf_pot_ws_new(tr->net, o->batch, &tr->pws);
-    if (err != MF_OK || !o->hjb.on) {
-        return err;
-    }
-    size_t P = (size_t) ceil(o->hjb.frac_points * (double) o->batch);
-    tr->n_points = P < 1 ? 1 : P > o->batch ? o->batch : P;
-    err = mf_hjb_net_new(tr->net, &o->hjb, tr->n_points, &tr->hjb);
-    if (err == MF_OK &&
-        ((tr->tau = malloc(tr->n_points * sizeof *tr->tau)) == NULL ||
-         (tr->xc = mf_alloc_floats(tr->n_points * tr->net->cfg.data_dim)) == NULL)) {
-        err = MF_ENOMEM;
-    }
-    return err;
 }
 
 mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o, mf_trainer **ret)
@@ -145,8 +118,9 @@ mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o,
     tr->net = net;
     tr->sched = s;
     tr->opts = *o;
-    mf_err err =
-        mf_pot_is_potential(net) ? pot_setup(tr) : mf_mlp_ws_new_split(net, o->batch, &tr->ws);
+    mf_err err = mf_pot_is_potential(net)
+                     ? mf__pot_train_new(net, o->batch, o->n_shards, &o->hjb, &tr->pot)
+                     : mf_mlp_ws_new_split(net, o->batch, &tr->ws);
     if (err == MF_OK && (tr->grad = mf_alloc_floats(net->n_params)) == NULL) {
         err = MF_ENOMEM;
     }
@@ -176,8 +150,8 @@ mf_err mf_trainer_new(mf_mlp *net, const mf_schedule *s, const mf_train_opts *o,
  * Noised inputs for rows [first_row, first_row + n) of draw number `draw`:
  * t_r uniform on 0..T-1, eps ~ N(0, I), x_t = sqrt(ab) x0 + sqrt(1 - ab) eps.
  */
-static void make_noisy(const mf_schedule *s, mf_rng root, uint64_t draw, size_t first_row,
-                       const float *x0, size_t n, size_t D, float *t, float *eps, float *xt)
+void mf__train_noisy(const mf_schedule *s, mf_rng root, uint64_t draw, size_t first_row,
+                     const float *x0, size_t n, size_t D, float *t, float *eps, float *xt)
 {
     mf_rng rt = mf_rng_derive(mf_rng_derive(root, STREAM_T), draw);
     mf_rng re = mf_rng_derive(mf_rng_derive(root, STREAM_EPS), draw);
@@ -198,69 +172,22 @@ void mf_trainer_begin_step(mf_trainer *tr, const float *x0, const float *c)
      * own give the same values), so it runs in parallel. */
     tr->x0 = x0;
     tr->c = c;
-}
-
-/*
- * A potential network's whole gradient, into tr->grad: DSM through eps = -grad_x g
- * (L = mean (eps_hat - eps)^2, so dL/d grad_x g = -2 (eps_hat - eps) / (B D) is the
- * tangent seed), then lambda times the regulariser's at the collocation points.
- */
-static void pot_grad(mf_trainer *tr)
-{
-    size_t D = tr->net->cfg.data_dim, B = tr->opts.batch;
-    mf_rng root = mf_rng_make(tr->opts.seed);
-    make_noisy(tr->sched, root, tr->done, 0, tr->x0, B, D, tr->t, tr->eps, tr->xt);
-    mf_pot_forward(tr->net, tr->pws, tr->xt, tr->t, tr->c, B, NULL);
-    mf_pot_grad_x(tr->net, tr->pws, B, tr->out);
-    double loss = 0.0;
-    float g = 2.0f / (float) (B * D);
-    for (size_t j = 0; j < B * D; j++) {
-        float diff = -tr->out[j] - tr->eps[j];
-        loss += (double) diff * (double) diff;
-        tr->out[j] = -g * diff;
-    }
-    tr->loss[0] = loss;
-    memset(tr->grad, 0, tr->net->n_params * sizeof(float));
-    mf_pot_backward(tr->net, tr->pws, B, NULL, tr->out, tr->grad, NULL);
-    memset(&tr->hjb_st, 0, sizeof tr->hjb_st);
-    tr->hjb_lambda = 0;
-    if (tr->hjb == NULL) {
-        return;
-    }
-    /* collocation: the batch's first rows noised to tau ~ U[t_min, 1 - dt] */
-    const mf_hjb_opts *h = &tr->opts.hjb;
-    mf_rng rh = mf_rng_derive(mf_rng_derive(root, STREAM_HJB), tr->done);
-    size_t P = tr->n_points;
-    mf_rng_normal(mf_rng_derive(rh, 1), 0, tr->xc, P * D);
-    for (size_t p = 0; p < P; p++) {
-        double abar;
-        tr->tau[p] =
-            h->t_min + (1.0 - h->dt - h->t_min) * mf_rng_uniform_f64(mf_rng_derive(rh, 2), p);
-        mf_schedule_ct(tr->sched, tr->tau[p], NULL, &abar);
-        float a = (float) sqrt(abar), b = (float) sqrt(1.0 - abar);
-        for (size_t d = 0; d < D; d++) {
-            tr->xc[p * D + d] = a * tr->x0[p * D + d] + b * tr->xc[p * D + d];
-        }
-    }
-    tr->hjb_lambda = mf_hjb_lambda_at(h, tr->done, tr->opts.n_steps);
-    mf_hjb_net_loss(tr->net, tr->sched, tr->hjb, tr->xc, tr->tau, P, mf_rng_derive(rh, 3),
-                    (float) tr->hjb_lambda, tr->hjb_lambda > 0 ? tr->grad : NULL, &tr->hjb_st);
+    tr->hjb_lambda = tr->pot != NULL && tr->opts.hjb.on
+                         ? mf_hjb_lambda_at(&tr->opts.hjb, tr->done, tr->opts.n_steps)
+                         : 0.0;
 }
 
 void mf_trainer_shard_grad(mf_trainer *tr, size_t s)
 {
-    if (tr->pws != NULL) { /* one thread: shard 0 does it all */
-        if (s == 0) {
-            pot_grad(tr);
-        } else {
-            tr->loss[s] = 0.0;
-        }
+    if (tr->pot != NULL) {
+        tr->loss[s] = mf__pot_train_shard(tr->pot, tr->net, tr->sched, tr->opts.seed, tr->done,
+                                          tr->hjb_lambda, tr->x0, tr->c, s);
         return;
     }
     size_t D = tr->net->cfg.data_dim, C = tr->net->cfg.cond_dim;
     size_t r0 = shard_begin(tr, s), r1 = shard_begin(tr, s + 1), n = r1 - r0;
-    make_noisy(tr->sched, mf_rng_make(tr->opts.seed), tr->done, r0, tr->x0 + r0 * D, n, D,
-               tr->t + r0, tr->eps + r0 * D, tr->xt + r0 * D);
+    mf__train_noisy(tr->sched, mf_rng_make(tr->opts.seed), tr->done, r0, tr->x0 + r0 * D, n, D,
+                    tr->t + r0, tr->eps + r0 * D, tr->xt + r0 * D);
     float *out = tr->out + r0 * D;
     const float *eps = tr->eps + r0 * D;
     mf_mlp_forward_rows(tr->net, tr->ws, r0, tr->xt + r0 * D, tr->t + r0,
@@ -280,10 +207,10 @@ static void part_range(size_t n, size_t p, size_t n_parts, size_t *i0, size_t *i
 
 void mf_trainer_grad_part(mf_trainer *tr, size_t part, size_t n_parts)
 {
-    if (tr->pws != NULL) { /* the gradient is whole already: its squared norm by part */
+    if (tr->pot != NULL) { /* the shards' sums; the norms once every part is in */
         size_t i0, i1;
         part_range(tr->net->n_params, part, n_parts, &i0, &i1);
-        tr->sumsq[part] = mf_sumsq(tr->grad + i0, i1 - i0);
+        mf__pot_train_reduce(tr->pot, part, n_parts, i0, i1, tr->grad);
         return;
     }
     tr->sumsq[part] =
@@ -296,6 +223,9 @@ void mf_trainer_finish_reduce(mf_trainer *tr, size_t n_parts)
     double ss = 0.0;
     for (size_t p = 0; p < n_parts; p++) {
         ss += tr->sumsq[p];
+    }
+    if (tr->pot != NULL) {
+        ss = mf__pot_train_combine_norm(tr->pot, n_parts);
     }
     tr->grad_norm = sqrt(ss);
     /* torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6) when over the limit. */
@@ -320,6 +250,9 @@ void mf_trainer_update_part(mf_trainer *tr, size_t part, size_t n_parts)
 {
     size_t i0, i1;
     part_range(tr->net->n_params, part, n_parts, &i0, &i1);
+    if (tr->pot != NULL) {
+        mf__pot_train_combine(tr->pot, i0, i1, tr->grad);
+    }
     if (tr->clip_scale != 1.0f) {
         mf_scale(tr->grad + i0, i1 - i0, tr->clip_scale);
     }
@@ -422,7 +355,12 @@ size_t mf_trainer_n_done(const mf_trainer *tr)
 
 void mf_trainer_hjb_last(const mf_trainer *tr, mf_hjb_stats *st, double *lambda)
 {
-    *st = tr->hjb_st;
+    double cap = 0;
+    if (tr->pot != NULL) {
+        mf__pot_train_stats(tr->pot, st, &cap);
+    } else {
+        memset(st, 0, sizeof *st);
+    }
     *lambda = tr->hjb_lambda;
 }
 
@@ -451,7 +389,7 @@ double mf_dsm_loss(const mf_mlp *net, mf_mlp_ws *ws, const mf_schedule *s, const
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t m = n - r0 < chunk ? n - r0 : chunk;
         const float *cr = c != NULL ? c + r0 * C : NULL;
-        make_noisy(s, root, 0, r0, x0 + r0 * D, m, D, t, eps, xt);
+        mf__train_noisy(s, root, 0, r0, x0 + r0 * D, m, D, t, eps, xt);
         if (pws != NULL) {
             mf_pot_forward(net, pws, xt, t, cr, m, NULL);
             mf_pot_grad_x(net, pws, m, out);

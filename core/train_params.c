@@ -19,8 +19,11 @@
 #include <string.h>
 
 #include "mem.h"
+#include "rng.h"
 #include "schedule.h"
 #include "utf8.h"
+
+const char *const mf_train_arch_names[] = {"eps", "potential", NULL};
 
 void mf_train_params_default(mf_train_params *p)
 {
@@ -43,7 +46,8 @@ void mf_train_params_default(mf_train_params *p)
         .dequantise = false,
         .data_offset = (double) NAN,
         .data_scale = (double) NAN,
-        .potential = false,
+        .n_train = 0,
+        .architecture = MF_TRAIN_EPS,
         .hjb = mf_hjb_opts_default(),
     };
 }
@@ -60,7 +64,7 @@ static mf_mlp_config config_of(const mf_train_params *p)
     mf_mlp_config cfg = {.data_dim = (uint32_t) data_dim(p),
                          .emb_dim = (uint32_t) p->emb,
                          .n_hidden = (uint32_t) p->n_hidden,
-                         .out_dim = p->potential ? 1 : 0};
+                         .out_dim = p->architecture == MF_TRAIN_POTENTIAL ? 1 : 0};
     memcpy(cfg.hidden, p->hidden, p->n_hidden * sizeof cfg.hidden[0]);
     return cfg;
 }
@@ -200,7 +204,7 @@ static mf_err check_hjb(const mf_train_params *p, mf_diag *d)
     if (!p->hjb.on) {
         return MF_OK;
     }
-    if (!p->potential) {
+    if (p->architecture != MF_TRAIN_POTENTIAL) {
         return mf_diag_set(d, MF_EINVAL, "hjb",
                            "the HJB regulariser needs architecture potential (a scalar "
                            "network whose gradient is the score)");
@@ -241,6 +245,12 @@ mf_err mf_train_params_check(const mf_train_params *p, mf_diag *diag)
     }
     if (err == MF_OK) {
         err = check_hjb(p, diag);
+    }
+    if (err == MF_OK && p->n_train > 0 &&
+        (p->table != NULL || p->dataset == MF_DATASET_DIGITS || p->n_train > 1000000000)) {
+        err = mf_diag_set(diag, MF_EINVAL, "n_train",
+                          "n_train (a fixed training set) is for the generated built-in sets, "
+                          "at most 1000000000 points");
     }
     return err;
 }
@@ -309,8 +319,34 @@ mf_err mf_train_params_begin(const mf_train_params *p, mf_model **ret_model, mf_
     return MF_OK;
 }
 
+/*
+ * A batch from a fixed training set of n_train points: row r of step k is point
+ * mf_rng_below(pick, k batch + r, n_train) of the data stream that fresh batches
+ * read (mf_dataset_train_batch), pick = derive(data, "pick").
+ */
+static mf_err fixed_set_batch(const mf_train_params *p, const mf_model *m, size_t step, float *x)
+{
+    mf_rng data = mf_rng_derive(mf_rng_make(p->seed), 0x64617461 /* "data" */);
+    mf_rng pick = mf_rng_derive(data, 0x7069636b /* "pick" */);
+    size_t D = mf_dataset_dim(p->dataset);
+    for (size_t r = 0; r < p->batch; r++) {
+        uint32_t idx = mf_rng_below(pick, (uint64_t) step * p->batch + r, (uint32_t) p->n_train);
+        mf_err err = mf_dataset_sample(p->dataset, data, idx, x + r * D, 1);
+        if (err != MF_OK) {
+            return err;
+        }
+    }
+    for (size_t j = 0; j < p->batch * D; j++) {
+        x[j] = (x[j] - (float) m->data_offset) / (float) m->data_scale;
+    }
+    return MF_OK;
+}
+
 mf_err mf_train_params_batch(const mf_train_params *p, const mf_model *m, size_t step, float *x)
 {
+    if (p->table == NULL && p->n_train > 0) {
+        return fixed_set_batch(p, m, step, x);
+    }
     if (p->table != NULL) {
         return mf_table_train_batch(p->table, p->seed, step, p->batch, (float) m->data_offset,
                                     (float) m->data_scale, x);

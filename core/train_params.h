@@ -83,6 +83,15 @@
  */
 #define MF_TRAIN_SHARDS 2
 
+/* The network a run trains. */
+typedef enum mf_train_arch {
+    MF_TRAIN_EPS = 0,       /* out_dim D: eps(x, t) */
+    MF_TRAIN_POTENTIAL = 1, /* out_dim 1: g(x, t), eps = -grad_x g */
+} mf_train_arch;
+
+/* "eps", "potential", NULL. */
+extern const char *const mf_train_arch_names[];
+
 /*
  * A training run.  Ranges are what mf_train_params_check accepts; the
  * defaults are mf_train_params_default's.
@@ -116,8 +125,13 @@ typedef struct mf_train_params {
                                            data set's own (mf_dataset_norm, mf_table_norm)
                                            (NAN) */
     double data_scale;                  /* finite, > 0; NAN = the data set's own (NAN) */
-    bool potential;                     /* architecture: a potential network (potential.h)
-                                           instead of an eps network (false) */
+    size_t n_train;                     /* 0: fresh points every step (the generated sets'
+                                           stream); N: a fixed training set of the stream's
+                                           first N points, each batch drawn from them with
+                                           replacement (generated sets only; 0..1e9) (0) */
+    mf_train_arch architecture;         /* eps: the network predicts the noise; potential: a
+                                           scalar whose gradient is the score (potential.h)
+                                           (eps) */
     mf_hjb_opts hjb;                    /* the HJB regulariser, potential only (off;
                                            mf_hjb_opts_default's settings) */
 } mf_train_params;

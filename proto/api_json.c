@@ -97,8 +97,8 @@ void mf_json_job_summary(const char *result, const char *error, char *out, size_
     json_decref(e);
 }
 
-json_t *mf_json_event_train_metrics(const char *job_id, uint64_t step, uint64_t steps,
-                                    double loss, double heldout_loss)
+json_t *mf_json_event_train_metrics(const char *job_id, uint64_t step, uint64_t steps, double loss,
+                                    double heldout_loss)
 {
     json_t *o = json_object();
     int f = o == NULL;
@@ -110,10 +110,13 @@ json_t *mf_json_event_train_metrics(const char *job_id, uint64_t step, uint64_t 
     return mf_json_checked(o, f);
 }
 
-char *mf_json_train_result(const char *model, uint64_t steps, double loss)
+char *mf_json_train_result(const char *model, uint64_t steps, double loss, json_t *evaluation)
 {
     json_t *o = json_object();
     int f = o == NULL;
+    if (evaluation != NULL) {
+        f |= json_object_set_new(o, "evaluation", evaluation);
+    }
     f |= json_object_set_new(o, "model", json_string(model));
     f |= json_object_set_new(o, "steps", mf_json_u64(steps));
     f |= json_object_set_new(o, "loss", mf_json_num(loss));
@@ -150,8 +153,8 @@ json_t *mf_json_model(const char *id, const mf_model *m, bool protected_model, u
     f |= json_object_set_new(o, "prediction", str_or_null(mf_model_get_meta(m, "prediction")));
     f |= json_object_set_new(o, "data_offset", mf_json_num(m->data_offset));
     f |= json_object_set_new(o, "data_scale", mf_json_num(m->data_scale));
-    f |= json_object_set_new(o, "parent",
-                             parent != NULL && parent[0] != '\0' ? json_string(parent) : json_null());
+    f |= json_object_set_new(
+        o, "parent", parent != NULL && parent[0] != '\0' ? json_string(parent) : json_null());
     f |= json_object_set_new(o, "created", model_created(m));
     f |= json_object_set_new(o, "provenance", str_or_null(mf_model_get_meta(m, "provenance")));
     f |= json_object_set_new(o, "protected", json_boolean(protected_model));
@@ -179,9 +182,8 @@ json_t *mf_json_job(const mf_job_view *v)
     f |= json_object_set_new(links, "cancel", link(v->id, "/cancel"));
     f |= json_object_set_new(o, "id", json_string(v->id));
     f |= json_object_set_new(o, "type", json_string(v->type));
-    f |= json_object_set_new(o, "model",
-                             v->model != NULL && v->model[0] != '\0' ? json_string(v->model)
-                                                                      : json_null());
+    f |= json_object_set_new(
+        o, "model", v->model != NULL && v->model[0] != '\0' ? json_string(v->model) : json_null());
     f |= json_object_set_new(o, "state", json_string(v->state));
     f |= json_object_set_new(o, "params", parsed_or_null(v->params));
     f |= json_object_set_new(o, "progress", prog);
@@ -255,8 +257,8 @@ json_t *mf_json_sample_result(const mf_sample_view *v)
     if (v->x != NULL) {
         f |= json_object_set_new(o, "samples", mf_json_samples(v->x, q->n, v->D));
     }
-    f |= json_object_set_new(o, "metrics", v->metrics != NULL ? json_incref(v->metrics)
-                                                              : json_null());
+    f |= json_object_set_new(o, "metrics",
+                             v->metrics != NULL ? json_incref(v->metrics) : json_null());
     if (v->metrics == NULL && v->metrics_skipped != NULL) {
         f |= json_object_set_new(o, "metrics_skipped", json_string(v->metrics_skipped));
     }
@@ -296,8 +298,7 @@ json_t *mf_json_event_sample_status(const char *state, json_t *result, const cha
     return mf_json_checked(o, f);
 }
 
-json_t *mf_json_event_progress(const char *job_id, uint64_t done, uint64_t total,
-                               const char *phase)
+json_t *mf_json_event_progress(const char *job_id, uint64_t done, uint64_t total, const char *phase)
 {
     json_t *o = json_object();
     int f = o == NULL;
@@ -310,8 +311,7 @@ json_t *mf_json_event_progress(const char *job_id, uint64_t done, uint64_t total
     return mf_json_checked(o, f);
 }
 
-json_t *mf_json_event_samples(const char *job_id, size_t offset, const float *x, size_t n,
-                              size_t D)
+json_t *mf_json_event_samples(const char *job_id, size_t offset, const float *x, size_t n, size_t D)
 {
     json_t *o = json_object();
     int f = o == NULL;
@@ -353,7 +353,8 @@ long mf_json_metrics_iteration(const char *metrics_json)
 {
     json_t *j = metrics_json != NULL ? json_loads(metrics_json, 0, NULL) : NULL;
     json_t *it = json_object_get(j, "iteration");
-    long k = json_is_integer(it) && json_integer_value(it) >= 0 ? (long) json_integer_value(it) : -1;
+    long k =
+        json_is_integer(it) && json_integer_value(it) >= 0 ? (long) json_integer_value(it) : -1;
     json_decref(j);
     return k;
 }

@@ -45,11 +45,14 @@ void mf_json_job_summary(const char *result, const char *error, char *out, size_
  * training loss, an exponential average), "heldout_loss" (the DSM loss on the data
  * set's held-out points, null for an upload)}.  Non-finite numbers are null.
  */
-json_t *mf_json_event_train_metrics(const char *job_id, uint64_t step, uint64_t steps,
-                                    double loss, double heldout_loss);
+json_t *mf_json_event_train_metrics(const char *job_id, uint64_t step, uint64_t steps, double loss,
+                                    double heldout_loss);
 
-/** A train job's result: {"model": id, "steps", "loss"} (loss null when not finite); malloc'd. */
-char *mf_json_train_result(const char *model, uint64_t steps, double loss);
+/**
+ * A train job's result: {"model": id, "steps", "loss"} (loss null when not finite), and
+ * "evaluation" (stolen) when not NULL (jobs/train_events.h); malloc'd.
+ */
+char *mf_json_train_result(const char *model, uint64_t steps, double loss, json_t *evaluation);
 
 /*
  * A model: {"id", "dataset", "data_dim", "cond_dim", "hidden": [..], "emb_dim",
@@ -69,7 +72,7 @@ typedef struct mf_job_view {
     uint64_t done, total;
     double created_at, started_at, finished_at; /* 0 = not yet */
     uint32_t attempts;
-    long queue_position; /* < 0: not queued */
+    long queue_position;   /* < 0: not queued */
     bool cancel_requested; /* a running job asked to stop (at its next step boundary) */
 } mf_job_view;
 
@@ -89,8 +92,8 @@ json_t *mf_json_samples(const float *x, size_t n, size_t D);
 
 /* The result of a sampling request or job. */
 typedef struct mf_sample_view {
-    const mf_sample_req *req;    /* the request, resolved (steps, seed, guidance) */
-    const float *x;              /* (n, D), data space */
+    const mf_sample_req *req; /* the request, resolved (steps, seed, guidance) */
+    const float *x;           /* (n, D), data space */
     size_t D;
     json_t *metrics;             /* borrowed; NULL: "metrics": null */
     const char *metrics_skipped; /* reason when metrics is NULL, or NULL */

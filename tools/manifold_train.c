@@ -235,6 +235,9 @@ static int train_parse(int argc, char **argv, mf_train_params *p, train_args *a)
         {"dequantise", MF_OPT_FLAG, &p->dequantise, 0, 0,
          "digits only: train on pixels + U(-1/2, 1/2), so the "
          "model's likelihood bounds bits/dim"},
+        {"n-train", MF_OPT_SIZE, &p->n_train, 0, 1e9,
+         "a fixed training set of this many points of the set's stream, batches drawn from "
+         "it with replacement (0: fresh points every step)"},
         {"architecture", MF_OPT_STR, &arch, 0, 0,
          "eps (the network predicts the noise) or potential (a scalar whose gradient is the "
          "score; docs/hjb.md)"},
@@ -289,12 +292,12 @@ static int train_parse(int argc, char **argv, mf_train_params *p, train_args *a)
         mf_cli_error("bad --architecture '%s': eps or potential", arch);
         return 2;
     }
-    p->potential = strcmp(arch, "potential") == 0;
+    p->architecture = strcmp(arch, "potential") == 0 ? MF_TRAIN_POTENTIAL : MF_TRAIN_EPS;
     if (mf_hjb_estimator_lookup(estimator, &p->hjb.estimator) != MF_OK) {
         mf_cli_error("bad --hjb-estimator '%s': auto, exact or hutchinson", estimator);
         return 2;
     }
-    p->hjb.probes = (unsigned) probes;
+    p->hjb.probes = probes;
     p->hjb.weight = !unweighted;
     mf_diag d = {0};
     mf_err err = mf_train_params_check(p, &d);

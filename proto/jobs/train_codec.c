@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "hjb_loss.h"
 #include "mlp.h"
 #include "req_decode.h"
 #include "train_settings.h"
@@ -56,6 +57,58 @@ static int encode_dataset(json_t *o, const char *key, const void *params)
     return json_object_set_new(o, key, json_string(r->dataset));
 }
 
+_Static_assert(sizeof(mf_train_arch) == sizeof(int), "an MF_REQ_ENUM field");
+_Static_assert(sizeof(mf_hjb_estimator) == sizeof(int), "an MF_REQ_ENUM field");
+
+/* The HJB regulariser's settings, decoded over core's defaults (mf_hjb_opts_default). */
+#define H(k) .key = #k, .offset = offsetof(mf_train_req, p.hjb.k)
+static const mf_req_field hjb_fields[] = {
+    {H(lambda), .type = MF_REQ_NUMBER, .hi = 1e6, .what = "a number between 0 and 1000000"},
+    {H(ramp), .type = MF_REQ_NUMBER, .hi = 1, .what = "a number between 0 and 1"},
+    {H(frac_points), .type = MF_REQ_NUMBER, .hi = 1, .lo_open = true,
+     .what = "a number greater than 0 and at most 1"},
+    {H(estimator), .type = MF_REQ_ENUM, .names = mf_hjb_estimator_names},
+    {H(probes), .type = MF_REQ_SIZE, .lo = 1, .hi = 2},
+    {H(h), .type = MF_REQ_NUMBER, .lo = 1e-4, .hi = 0.5, .what = "a number between 0.0001 and 0.5"},
+    {H(dt), .type = MF_REQ_NUMBER, .lo = 1e-5, .hi = 0.05,
+     .what = "a number between 0.00001 and 0.05"},
+    {H(t_min), .type = MF_REQ_NUMBER, .lo = 1e-5, .hi = 0.9, .lo_open = false,
+     .what = "a number between 0.00001 and 0.9, at least dt"},
+    {H(weight), .type = MF_REQ_BOOL},
+    {.key = NULL},
+};
+#undef H
+
+/* Absent: no regulariser.  An object (even {}): on, its fields over core's defaults. */
+static mf_err decode_hjb(const json_t *v, const char *ptr, const mf_req_limits *lim, void *params,
+                         mf_diag *d)
+{
+    mf_train_req *r = params;
+    if (v == NULL) {
+        return MF_OK;
+    }
+    if (!json_is_object(v)) {
+        return mf_req_fail_must(d, "wrong_type", ptr, "an object of the regulariser's settings", v);
+    }
+    r->p.hjb = mf_hjb_opts_default();
+    r->p.hjb.on = true;
+    return mf_req_decode_fields(hjb_fields, (json_t *) v, ptr, lim, false, params, d);
+}
+
+static int encode_hjb(json_t *o, const char *key, const void *params)
+{
+    const mf_train_req *r = params;
+    if (!r->p.hjb.on) {
+        return 0; /* absent: off */
+    }
+    json_t *h = json_object();
+    if (h == NULL || mf_req_encode_into(h, hjb_fields, params) != 0) {
+        json_decref(h);
+        return -1;
+    }
+    return json_object_set_new(o, key, h);
+}
+
 /* Its fields: the data set, the shared training settings (train_settings.h, in
  * mf_train_req.p; their defaults are core's), then its own. */
 #define P(k) .key = #k, .offset = offsetof(mf_train_req, p.k)
@@ -69,6 +122,12 @@ static const mf_req_field after[] = {
     {P(seed), .type = MF_REQ_U64, .hi = (double) MF_REQ_SEED_MAX},
     {P(dequantise), .type = MF_REQ_BOOL},
     {F(out_model), .type = MF_REQ_ID},
+    {P(architecture), .type = MF_REQ_ENUM, .names = mf_train_arch_names},
+    {.key = "hjb",
+     .type = MF_REQ_CUSTOM,
+     .decode = decode_hjb,
+     .encode = encode_hjb,
+     .sub = hjb_fields},
     {.key = NULL},
 };
 #undef F
@@ -104,11 +163,23 @@ static mf_err decode(json_t *params, const char *model, const mf_req_limits *lim
                            "set \"%s\", not \"%s\"",
                            mf_dataset_name(MF_DATASET_DIGITS), r->dataset);
     }
+    if (r->p.hjb.on && r->p.architecture != MF_TRAIN_POTENTIAL) {
+        return mf_req_fail(d, "impossible", "/params/hjb",
+                           "\"/params/hjb\" needs \"architecture\": \"potential\" (the "
+                           "regulariser constrains a potential whose gradient is the score)");
+    }
+    if (r->p.hjb.on && r->p.hjb.t_min < r->p.hjb.dt) {
+        return mf_req_fail(d, "impossible", "/params/hjb/t_min",
+                           "\"/params/hjb/t_min\" must be at least \"/params/hjb/dt\" (%g)",
+                           r->p.hjb.dt);
+    }
     /* A built-in set's dimension is known here; an upload's when the job is prepared. */
-    return r->builtin ? mf_train_check_budget(r, mf_dataset_dim(r->p.dataset), lim, NULL, d) : MF_OK;
+    return r->builtin ? mf_train_check_budget(r, mf_dataset_dim(r->p.dataset), lim, NULL, d)
+                      : MF_OK;
 }
 
-mf_err mf_train_check_budget(const mf_train_req *r, size_t D, const mf_req_limits *lim, double *ret_flops, mf_diag *d)
+mf_err mf_train_check_budget(const mf_train_req *r, size_t D, const mf_req_limits *lim,
+                             double *ret_flops, mf_diag *d)
 {
     mf_budget_net net = mf_budget_mlp(D, r->p.emb, 0, r->p.hidden, r->p.n_hidden);
     mf_job_cost c = {0};

@@ -5,6 +5,7 @@
  */
 #include "train_settings.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -140,15 +141,33 @@ void mf_train_settings_cost(const mf_train_params *p, const mf_budget_net *net,
 {
     double P = mf_budget_params(net), D = (double) net->out, B = (double) p->batch;
     char field[MF_BUDGET_FIELD_CAP];
+    /* A potential (core/potential.c) keeps z, phi, phi', phi'', their tangents and two
+     * adjoint pairs per row: about 3x an eps network's row, and a step costs a forward,
+     * a backward, a tangent and an adjoint pass: about 2x.  The regulariser adds
+     * frac B points of 3 + 2 dirs rows each (hjb_loss.h), at the same cost per row. */
+    double row_x = 1.0, step_x = 1.0;
+    if (p->architecture == MF_TRAIN_POTENTIAL) {
+        row_x = 3.0;
+        step_x = 2.0;
+        if (p->hjb.on) {
+            double dirs =
+                p->hjb.estimator == MF_HJB_EXACT || (p->hjb.estimator == MF_HJB_AUTO && D <= 8)
+                    ? D
+                    : (double) p->hjb.probes;
+            double extra = ceil(p->hjb.frac_points * B) * (3.0 + 2.0 * dirs) / B;
+            row_x *= 1.0 + extra;
+            step_x *= 1.0 + extra;
+        }
+    }
     /* core/train.c: the network, its gradient, Adam's m and v, the EMA copy */
     mf_cost_mem(c, net_field, "the network, its gradient, Adam's moments and the EMA",
                 5.0 * P * 4.0);
     /* the split workspace of a batch, and its noisy inputs, noise, output and clean rows */
     mf_req_ptr_join(field, sizeof field, prefix, "batch");
     mf_cost_mem(c, field, "a batch's activations",
-                B * (mf_budget_row_floats(net, true) + 4.0 * D) * 4.0);
+                B * (row_x * mf_budget_row_floats(net, true) + 4.0 * D) * 4.0);
     mf_req_ptr_join(field, sizeof field, prefix, "steps");
-    mf_cost_flops(c, field, "the training steps", (double) p->steps * B * 6.0 * P);
+    mf_cost_flops(c, field, "the training steps", (double) p->steps * B * 6.0 * P * step_x);
 }
 
 void mf_train_settings_default(mf_train_params *p, const mf_req_limits *lim)

@@ -480,7 +480,7 @@ static mf_job_step slice(mf_job *j, double deadline)
     if (err != MF_OK) {
         return fail(j, "save_failed", "cannot save the conditional model", err, NULL);
     }
-    char *result = mf_json_train_result(id, mf_rcgd_steps_done(rj->r), rj->loss_avg);
+    char *result = mf_json_train_result(id, mf_rcgd_steps_done(rj->r), rj->loss_avg, NULL);
     if (result == NULL) {
         return fail(j, "internal", "cannot encode the result", MF_ENOMEM, NULL);
     }

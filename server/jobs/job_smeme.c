@@ -422,7 +422,7 @@ static mf_job_step finish(mf_job *j)
         mf_job_fail(j, "save_failed", "cannot save the fine-tuned model", err);
         return MF_JOB_DONE;
     }
-    char *result = mf_json_train_result(id, sj->rounds_done, sj->last_loss);
+    char *result = mf_json_train_result(id, sj->rounds_done, sj->last_loss, NULL);
     if (result == NULL) {
         mf_job_fail(j, "internal", "cannot encode the result", MF_ENOMEM);
     } else {

@@ -19,16 +19,20 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "api_json.h"
 #include "clock.h"
 #include "datasets.h"
+#include "eval_summary.h"
 #include "finetune_kit.h"
 #include "job_type.h"
+#include "log.h"
 #include "mem.h"
 #include "train.h"
 #include "train_codec.h"
+#include "train_events.h"
 #include "train_params.h"
 
 typedef struct train_job {
@@ -43,9 +47,17 @@ typedef struct train_job {
     float *held;
     size_t n_held;
     mf_mlp_ws *ws;
+    mf_hjb_stats hjb; /* the regulariser since the last metrics event */
 } train_job;
 
 #define TRAIN_REPORTS 20 /* metrics events per run: often enough for a loss curve */
+
+/* The closing evaluation of a potential model (eval_summary.h): samples and held-out
+ * points, DDPM grid, PF-ODE grid, seed (fixed: models compare point for point). */
+#define EVAL_N         1000
+#define EVAL_STEPS     1000
+#define EVAL_ODE_STEPS 100
+#define EVAL_SEED      1000
 
 /* An uploaded data set, held for the job, becomes the params' table. */
 static mf_err hold_dataset(mf_job *j, mf_diag *d)
@@ -120,12 +132,57 @@ static void report(mf_job *j, train_job *tj, size_t steps)
     }
     tj->held_loss = held;
     json_t *ev = mf_json_event_train_metrics(mf_job_id(j), tj->step, steps, tj->loss_avg, held);
+    const mf_train_params *p = &((const mf_train_req *) mf_job_params(j))->p;
+    if (ev != NULL && p->hjb.on) {
+        mf_hjb_stats last;
+        double lambda;
+        mf_trainer_hjb_last(tj->tr, &last, &lambda);
+        json_t *h = mf_json_hjb_stats(&tj->hjb, lambda, p->hjb.t_min);
+        if (h == NULL || json_object_set_new(ev, "hjb", h) != 0) {
+            json_decref(ev);
+            ev = NULL;
+        }
+        memset(&tj->hjb, 0, sizeof tj->hjb);
+    }
+    if (ev == NULL) {
+        return; /* out of memory: this report is lost, the run goes on */
+    }
     char *text = mf_json_take_dump(json_incref(ev));
     if (text != NULL) {
         mf_job_metrics(j, text); /* the job's latest metrics: the last report */
     }
     free(text);
     mf_job_event(j, "metrics", ev);
+}
+
+/*
+ * A potential model on a built-in set: the closing figures (samples' SW2 next to its
+ * floor, kNN entropy next to the data's, held-out NLL, the residual; eval_summary.h)
+ * as the result's "evaluation".  Seconds of work, so only for the architecture whose
+ * study needs them (docs/hjb.md).  *ret NULL without; a failure is logged, not fatal.
+ */
+static mf_err evaluate(mf_job *j, json_t **ret)
+{
+    train_job *tj = mf_job_priv(j);
+    const mf_train_req *q = mf_job_params(j);
+    *ret = NULL;
+    if (!q->builtin || q->p.architecture != MF_TRAIN_POTENTIAL) {
+        return MF_OK;
+    }
+    mf_job_progress(j, tj->step, q->p.steps, "evaluation", true);
+    mf_eval_exec ex = mf_par_eval_exec(mf_job_team(j));
+    mf_eval_summary s;
+    mf_err err = mf_eval_summary_of(&ex, tj->model, q->p.dataset, EVAL_N, EVAL_STEPS,
+                                    EVAL_ODE_STEPS, EVAL_SEED, mf_job_cancel_flag(j), &s);
+    if (err == MF_ECANCELED) {
+        return err;
+    }
+    if (err != MF_OK) {
+        mf_log(MF_LOG_WARN, NULL, mf_job_id(j), "no closing evaluation: %s", mf_strerror(err));
+        return MF_OK;
+    }
+    *ret = mf_json_eval_summary(&s);
+    return MF_OK;
 }
 
 /* Publishes the trained model (EMA weights); *result gets the job's result. */
@@ -137,16 +194,21 @@ static mf_err save(mf_job *j, char **result)
     mf_ft_model_name(j, q->out_model, q->dataset, NULL, 0, out);
     (void) mf_job_provenance(j, prov, sizeof prov);
     mf_diag d = {0};
+    json_t *eval = NULL;
     mf_err err =
         mf_train_params_finish(&q->p, tj->model, tj->tr, tj->held_loss, prov, time(NULL), &d);
+    if (err == MF_OK) {
+        err = evaluate(j, &eval);
+    }
     if (err == MF_OK) {
         err = mf_ft_publish(j, tj->model, out, "", NULL, &d);
     }
     if (err != MF_OK) {
+        json_decref(eval);
         return err;
     }
     tj->model = NULL; /* the registry has it */
-    *result = mf_json_train_result(out, tj->step, tj->loss_avg);
+    *result = mf_json_train_result(out, tj->step, tj->loss_avg, eval);
     return *result != NULL ? MF_OK : MF_ENOMEM;
 }
 
@@ -176,6 +238,12 @@ static mf_job_step slice(mf_job *j, double deadline)
             return MF_JOB_DONE;
         }
         tj->loss_avg = isnan(tj->loss_avg) ? loss : 0.98 * tj->loss_avg + 0.02 * loss;
+        if (p->hjb.on) {
+            mf_hjb_stats st;
+            double lambda;
+            mf_trainer_hjb_last(tj->tr, &st, &lambda);
+            mf_hjb_stats_add(&tj->hjb, &st);
+        }
         tj->step++;
         mf_job_progress(j, tj->step, p->steps, "training", tj->step == p->steps);
         report(j, tj, p->steps);
@@ -185,6 +253,9 @@ static mf_job_step slice(mf_job *j, double deadline)
     }
     char *result = NULL;
     mf_err err = save(j, &result);
+    if (err == MF_ECANCELED) {
+        return MF_JOB_MORE; /* cancelled during the evaluation: the scheduler cancels it */
+    }
     if (err != MF_OK) {
         mf_job_fail(j, "save_failed", "cannot save the trained model", err);
     } else {

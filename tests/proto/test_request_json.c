@@ -1196,11 +1196,43 @@ START_TEST(test_job_train_defaults)
     ck_assert_uint_eq(t->p.seed, 0);
     ck_assert(!t->p.dequantise);
     ck_assert_str_eq(t->out_model, "");
-    ck_assert_str_eq(j.params_json,
-                     "{\"batch\":512,\"clip\":1.0,\"dataset\":\"two_moons\",\"dequantise\":false,"
-                     "\"ema\":0.999,\"emb\":64,\"hidden\":[256,256,256],\"lr\":0.001,"
-                     "\"lr_min\":1e-05,\"schedule\":\"linear:0.0001:0.02:1000\","
-                     "\"seed\":0,\"steps\":20000,\"warmup\":500}");
+    ck_assert_int_eq(t->p.architecture, MF_TRAIN_EPS);
+    ck_assert(!t->p.hjb.on); /* no "hjb": no regulariser, and none in the canonical JSON */
+    ck_assert_str_eq(
+        j.params_json,
+        "{\"architecture\":\"eps\",\"batch\":512,\"clip\":1.0,\"dataset\":\"two_moons\","
+        "\"dequantise\":false,"
+        "\"ema\":0.999,\"emb\":64,\"hidden\":[256,256,256],\"lr\":0.001,"
+        "\"lr_min\":1e-05,\"schedule\":\"linear:0.0001:0.02:1000\","
+        "\"seed\":0,\"steps\":20000,\"warmup\":500}");
+    assert_round_trip(&j);
+    mf_job_req_done(&j);
+}
+
+END_TEST
+
+/* A potential with "hjb": {} is the regulariser at core's defaults, and its canonical JSON
+ * (what a restart decodes again) lists every setting and gives back the same params. */
+START_TEST(test_job_train_potential_hjb)
+{
+    mf_job_req j = job_ok("{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\","
+                          "\"architecture\":\"potential\",\"hjb\":{}}}");
+    const mf_train_req *t = P_TRAIN(j);
+    mf_hjb_opts d = mf_hjb_opts_default();
+    ck_assert_int_eq(t->p.architecture, MF_TRAIN_POTENTIAL);
+    ck_assert(t->p.hjb.on);
+    ck_assert(t->p.hjb.lambda == d.lambda && t->p.hjb.ramp == d.ramp && t->p.hjb.h == d.h &&
+              t->p.hjb.dt == d.dt && t->p.hjb.t_min == d.t_min && t->p.hjb.weight &&
+              t->p.hjb.estimator == MF_HJB_AUTO && t->p.hjb.probes == 2);
+    ck_assert_ptr_nonnull(strstr(j.params_json, "\"hjb\":{\"dt\":0.001,\"estimator\":\"auto\","));
+    assert_round_trip(&j);
+    mf_job_req_done(&j);
+    j = job_ok("{\"type\":\"train\",\"params\":{\"dataset\":\"two_moons\",\"architecture\":"
+               "\"potential\",\"hjb\":{\"lambda\":1,\"estimator\":\"hutchinson\",\"probes\":1,"
+               "\"weight\":false}}}");
+    t = P_TRAIN(j);
+    ck_assert(t->p.hjb.lambda == 1.0 && t->p.hjb.estimator == MF_HJB_HUTCHINSON &&
+              t->p.hjb.probes == 1 && !t->p.hjb.weight && t->p.hjb.ramp == d.ramp);
     assert_round_trip(&j);
     mf_job_req_done(&j);
 }
@@ -1869,6 +1901,7 @@ static Suite *request_json_suite(void)
     tcase_add_test(tc, test_http_status);
     tcase_add_test(tc, test_job_sample);
     tcase_add_test(tc, test_job_train_defaults);
+    tcase_add_test(tc, test_job_train_potential_hjb);
     tcase_add_test(tc, test_job_train_uploaded_dataset);
     tcase_add_test(tc, test_job_train_all_fields);
     tcase_add_test(tc, test_job_train_bounds);
