@@ -9,6 +9,7 @@
 #                     [--serve-duration S] [--skip-serve | --serve-only]
 #                     [--skip-smeme | --smeme-only] [--skip-reward | --reward-only]
 #                     [--skip-dxmi | --dxmi-only] [--skip-replicas | --replicas-only]
+#                     [--skip-hjb | --hjb-only]
 #                     [--compare-with OLD_DIR | --compare-only OLD_DIR] [--compare-label TEXT]
 #                     [--store-events N] [--out DIR]
 #
@@ -30,6 +31,10 @@
 #   --skip-dxmi     do not run bench/dxmi.sh (DxMI iterations in C and PyTorch, samples/s
 #                   at equal quality on eight_gaussians and digits)
 #   --dxmi-only     run only bench/dxmi.sh, and rewrite RESULTS.md as --serve-only does
+#   --skip-hjb      do not run bench/hjb/bench.sh (potential models' training steps in C
+#                   and PyTorch) and bench/hjb/table.sh (the HJB quality table, about 8
+#                   minutes; its models are kept in OUT/hjb-table and not trained again)
+#   --hjb-only      run only those two, and rewrite RESULTS.md as --serve-only does
 #   --skip-replicas do not run bench/replicas.sh (1-3 replicas behind nginx on PostgreSQL)
 #                   and bench/store.sh (the job store's event appends and reads)
 #   --replicas-only run only bench/replicas.sh and bench/store.sh (about 2 minutes with the
@@ -61,6 +66,7 @@ serve_mode=run
 smeme_mode=run
 reward_mode=run
 dxmi_mode=run
+hjb_mode=run
 replicas_mode=run
 serve_duration=10
 compare_old=""
@@ -83,6 +89,8 @@ while [ $# -gt 0 ]; do
     --reward-only) reward_mode=only; shift ;;
     --skip-dxmi) dxmi_mode=skip; shift ;;
     --dxmi-only) dxmi_mode=only; shift ;;
+    --skip-hjb) hjb_mode=skip; shift ;;
+    --hjb-only) hjb_mode=only; shift ;;
     --skip-replicas) replicas_mode=skip; shift ;;
     --replicas-only) replicas_mode=only; shift ;;
     --compare-with) compare_old=$2; shift 2 ;;
@@ -142,6 +150,12 @@ dxmi() {
     note "dxmi.sh: DxMI iterations in C and PyTorch, samples/s at equal quality (about 5 minutes)"
     sh "$here/dxmi.sh" --out "$out" --build "$build" || note "dxmi.sh failed"
 }
+hjb() {
+    note "hjb: potential models' steps in C and PyTorch; the quality table (about 8 minutes)"
+    sh "$here/hjb/bench.sh" "$build" > "$out/hjb_bench.md" || note "hjb/bench.sh failed"
+    sh "$here/hjb/table.sh" "$build" "$out/hjb-table" > "$out/hjb_table.md" ||
+        note "hjb/table.sh failed"
+}
 replicas() {
     note "replicas.sh: 1-3 replicas behind nginx, ${serve_duration} s per row; store.sh: the job store"
     sh "$here/replicas.sh" --duration "$serve_duration" --out "$out" \
@@ -154,11 +168,13 @@ compare() {
         note "compare.sh failed"
 }
 if [ "$serve_mode" = only ] || [ "$smeme_mode" = only ] || [ "$reward_mode" = only ] ||
-        [ "$dxmi_mode" = only ] || [ "$replicas_mode" = only ] || [ "$compare_only" = yes ]; then
+        [ "$dxmi_mode" = only ] || [ "$replicas_mode" = only ] || [ "$compare_only" = yes ] ||
+        [ "$hjb_mode" = only ]; then
     [ "$serve_mode" = only ] && serve
     [ "$smeme_mode" = only ] && smeme
     [ "$reward_mode" = only ] && reward
     [ "$dxmi_mode" = only ] && dxmi
+    [ "$hjb_mode" = only ] && hjb
     [ "$replicas_mode" = only ] && replicas
     [ "$compare_only" = yes ] && compare
     status=$(cat "$out/status.txt" 2>/dev/null || echo "")
@@ -260,6 +276,11 @@ if [ "$dxmi_mode" = run ]; then
     dxmi
 else
     rm -f "$out/dxmi.jsonl"
+fi
+if [ "$hjb_mode" = run ]; then
+    hjb
+else
+    rm -f "$out/hjb_bench.md" "$out/hjb_table.md"
 fi
 if [ "$replicas_mode" = run ]; then
     replicas
