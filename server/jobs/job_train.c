@@ -47,7 +47,8 @@ typedef struct train_job {
     float *held;
     size_t n_held;
     mf_mlp_ws *ws;
-    mf_hjb_stats hjb; /* the regulariser since the last metrics event */
+    mf_hjb_stats hjb; /* the regulariser since the last metrics event: sums of its steps */
+    size_t hjb_steps; /* and their number */
 } train_job;
 
 #define TRAIN_REPORTS 20 /* metrics events per run: often enough for a loss curve */
@@ -134,15 +135,17 @@ static void report(mf_job *j, train_job *tj, size_t steps)
     json_t *ev = mf_json_event_train_metrics(mf_job_id(j), tj->step, steps, tj->loss_avg, held);
     const mf_train_params *p = &((const mf_train_req *) mf_job_params(j))->p;
     if (ev != NULL && p->hjb.on) {
-        mf_hjb_stats last;
+        mf_hjb_stats last, window = tj->hjb;
         double lambda;
         mf_trainer_hjb_last(tj->tr, &last, &lambda);
-        json_t *h = mf_json_hjb_stats(&tj->hjb, lambda, p->hjb.t_min);
+        window.loss /= tj->hjb_steps > 0 ? (double) tj->hjb_steps : 1.0; /* a mean per step */
+        json_t *h = mf_json_hjb_stats(&window, lambda, p->hjb.t_min);
         if (h == NULL || json_object_set_new(ev, "hjb", h) != 0) {
             json_decref(ev);
             ev = NULL;
         }
         memset(&tj->hjb, 0, sizeof tj->hjb);
+        tj->hjb_steps = 0;
     }
     if (ev == NULL) {
         return; /* out of memory: this report is lost, the run goes on */
@@ -243,6 +246,7 @@ static mf_job_step slice(mf_job *j, double deadline)
             double lambda;
             mf_trainer_hjb_last(tj->tr, &st, &lambda);
             mf_hjb_stats_add(&tj->hjb, &st);
+            tj->hjb_steps++;
         }
         tj->step++;
         mf_job_progress(j, tj->step, p->steps, "training", tj->step == p->steps);

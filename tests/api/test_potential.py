@@ -68,6 +68,12 @@ try:
           "bins over [t_min, 1]: %s" % h1["bins_tau"])
     check(all(m["hjb"]["points"] > 0 and m["hjb"]["residual_rms"] > 0 and
               math.isfinite(m["hjb"]["loss"]) for m in mets), "loss, RMS and points counted")
+    # points: 32 per step (a quarter of 128) over the 75 steps between reports; the loss
+    # is a mean per step of w R^2, w = (sigma^2/beta)^2 <= 0.0103 on [0.02, 1] (largest near
+    # tau 0.4), so at most 0.0103 RMS^2: a sum over the window's steps would be ~75x that
+    check(all(m["hjb"]["points"] % 32 == 0 for m in mets) and
+          0 < h1["loss"] <= 0.0105 * h1["residual_rms"] ** 2,
+          "a mean loss per step: %s (RMS %s)" % (h1["loss"], h1["residual_rms"]))
     res = done.get("result") or {}
     e = res.get("evaluation") or {}
     check(res.get("model") == "eg-pot" and e.get("n") == 1000 and e.get("sampler") == "ddpm",
