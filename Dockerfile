@@ -27,9 +27,10 @@ RUN if [ "$SKIP_TESTS" = 1 ]; then echo "SKIP_TESTS=1: tests not run"; \
 FROM debian:12-slim
 ENV DEBIAN_FRONTEND=noninteractive
 # Only the shared libraries of manifoldd and manifold (libcurl4: the client; libpq5:
-# the PostgreSQL job store).  No curl: the health check below needs none.
+# the PostgreSQL job store; libdnnl2 and libgomp1: bf16 layers, core/bf16_linear.c).
+# No curl: the health check below needs none.
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-        libopenblas0 libmicrohttpd12 libjansson4 libuv1 libsqlite3-0 libssl3 libpq5 \
+        libopenblas0 libdnnl2 libgomp1 libmicrohttpd12 libjansson4 libuv1 libsqlite3-0 libssl3 libpq5 \
         libcurl4 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 manifold \

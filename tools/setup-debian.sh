@@ -6,7 +6,7 @@
 # nothing when everything is there).  Needs root or sudo only when installing.
 set -eu
 
-PACKAGES="build-essential meson ninja-build pkg-config libopenblas-dev check \
+PACKAGES="build-essential meson ninja-build pkg-config libopenblas-dev libdnnl-dev check \
 libmicrohttpd-dev libjansson-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev libssl-dev python3 \
 clang libclang-rt-14-dev $*"
 

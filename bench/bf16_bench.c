@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bf16_bench - GEMM-only throughput of the layers of W1, W2 and W4 (issue 19's table):
+ * OpenBLAS sgemm (float) against core/bf16_linear.c (oneDNN matmul, bf16 input and
+ * output, float bias and SiLU fused), each on the calling thread alone, in one run.
+ * Prints one JSON line per shape: GFLOP/s (2 M N K per call) of the best of `reps`
+ * timed runs of `iters` calls each, and the ratio.
+ *
+ *   bf16_bench [--reps N] [--iters N]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "bf16_linear.h"
+#include "cpu.h"
+#include "mem.h"
+#include "rng.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+    mf_cpu_ensure_blas_coretype(argv);
+    mf_cpu_set_blas_threads(1);
+    int reps = 5, iters = 50;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--reps") == 0) {
+            reps = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--iters") == 0) {
+            iters = atoi(argv[i + 1]);
+        }
+    }
+
+    const struct {
+        const char *name;
+        size_t m, n, k;
+    } shapes[] = {
+        {"W1 layer", 4096, 256, 256}, {"W2 layer", 1024, 512, 512}, {"W4 layer", 16, 256, 256}};
+
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t M = shapes[s].m, N = shapes[s].n, K = shapes[s].k;
+        float *a = mf_alloc_floats(M * K), *w = mf_alloc_floats(N * K), *b = mf_alloc_floats(N),
+              *c = mf_alloc_floats(M * N);
+        mf_bf16 *ab = (mf_bf16 *) mf_alloc_floats(M * K), *cb = (mf_bf16 *) mf_alloc_floats(M * N);
+        mf_rng r = mf_rng_make(s);
+        mf_rng_normal(r, 0, a, M * K);
+        mf_rng_normal(r, M * K, w, N * K);
+        memset(b, 0, N * sizeof(float));
+        for (size_t i = 0; i < M * K; i++) {
+            ab[i] = mf_bf16_from_float(a[i]);
+        }
+        mf_bf16_linear_opts o = {.silu = true, .f32_input = false, .f32_output = false};
+        mf_bf16_linear *l = NULL;
+        if (mf_bf16_linear_new(w, K, b, N, K, M, &o, &l) != MF_OK) {
+            fprintf(stderr, "bf16_bench: cannot make the %s layer\n", shapes[s].name);
+            return 1;
+        }
+        double best_f = 1e30, best_b = 1e30, flops = 2.0 * (double) M * N * K * iters;
+        for (int rep = 0; rep < reps; rep++) {
+            double t0 = now();
+            for (int it = 0; it < iters; it++) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) M, (int) N, (int) K,
+                            1.0f, a, (int) K, w, (int) K, 0.0f, c, (int) N);
+            }
+            double t1 = now();
+            for (int it = 0; it < iters; it++) {
+                if (mf_bf16_linear_run(l, ab, M, cb) != MF_OK) {
+                    return 1;
+                }
+            }
+            double t2 = now();
+            best_f = t1 - t0 < best_f ? t1 - t0 : best_f;
+            best_b = t2 - t1 < best_b ? t2 - t1 : best_b;
+        }
+        printf("{\"shape\":\"%s\",\"m\":%zu,\"n\":%zu,\"k\":%zu,\"threads\":1,"
+               "\"f32_gflops\":%.1f,\"bf16_gflops\":%.1f,\"ratio\":%.2f,\"bf16_native\":%s}\n",
+               shapes[s].name, M, N, K, flops / best_f * 1e-9, flops / best_b * 1e-9,
+               best_f / best_b, mf_bf16_supported() ? "true" : "false");
+        mf_bf16_linear_free(l);
+        mf_free_aligned(a);
+        mf_free_aligned(w);
+        mf_free_aligned(b);
+        mf_free_aligned(c);
+        mf_free_aligned(ab);
+        mf_free_aligned(cb);
+    }
+    return 0;
+}
