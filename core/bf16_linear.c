@@ -282,6 +282,11 @@ mf_err mf_bf16_linear_new(const float *w, size_t ld_w, const float *b, size_t ou
     return MF_OK;
 }
 
+void mf_bf16_linear_set_bias(mf_bf16_linear *l, const float *b)
+{
+    memcpy(l->bias, b, l->out * sizeof(float)); /* the bias memory reads this buffer */
+}
+
 mf_err mf_bf16_linear_run(mf_bf16_linear *l, const void *x, size_t rows, void *y)
 {
     if (rows == 0 || rows > l->max_rows || x == NULL || y == NULL) {

@@ -64,6 +64,9 @@ MF_MUST_CHECK mf_err mf_bf16_linear_new(const float *w, size_t ld_w, const float
                                         mf_bf16_linear **ret);
 void mf_bf16_linear_free(mf_bf16_linear *l);
 
+/** Replaces the bias (out floats): a per-call bias, e.g. layer 0's W_e emb(t) + b. */
+void mf_bf16_linear_set_bias(mf_bf16_linear *l, const float *b);
+
 /**
  * y (rows, out) = act(x (rows, in) W^T + b), rows <= max_rows, in the layouts of the
  * options.  Errors: MF_EINVAL (rows 0 or too many), MF_ENOMEM / MF_EINTERNAL (a new

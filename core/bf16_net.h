@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bf16_net.h - an eps network's forward pass in bf16 for sampling (issue 19): every
+ * layer a bf16_linear.h layer (bf16 inputs and weights, float accumulation), the
+ * activations between layers stored in bf16, the output in float.
+ *
+ * Layer 0 takes [x, emb(t)]: with one t per call the embedding's part is hoisted,
+ * u = W_e emb(t) + b_0 in float once per call and set as the bias of a layer over the
+ * D columns of x alone (as mlp.h's float path does).  The network's weights are
+ * converted and reordered once, when the object is made.
+ *
+ * Unconditional eps networks only (C = 0; a potential is refused).  Threading: one
+ * object per thread (its layers' scratch is its own).
+ */
+#ifndef MF_BF16_NET_H
+#define MF_BF16_NET_H
+
+#include <stddef.h>
+
+#include "bf16_linear.h"
+#include "err.h"
+#include "mlp.h"
+#include "sampler.h"
+
+typedef struct mf_bf16_net mf_bf16_net;
+
+/**
+ * The bf16 layers of m for up to max_rows rows per pass.  Errors: MF_EINVAL (a
+ * conditional network or a potential, max_rows 0), MF_EINTERNAL (oneDNN), MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_bf16_net_new(const mf_mlp *m, size_t max_rows, mf_bf16_net **ret);
+void mf_bf16_net_free(mf_bf16_net *b);
+
+/**
+ * out (n, D) = eps(x (n, D), t) for one timestep t shared by all rows (any n: in passes
+ * of max_rows).  Errors: those of mf_bf16_linear_run.
+ */
+MF_MUST_CHECK mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x, float t, size_t n,
+                                                  float *out);
+
+/** The samplers' noise prediction (sampler.h mf_eps_fn) with ctx an mf_bf16_net. */
+void mf_bf16_eps_eval(void *ctx, const float *x, size_t n, float t, float *out);
+
+/**
+ * mf_sample in bf16: m's network made into bf16 layers for this call.  Errors: those of
+ * mf_bf16_net_new and mf_sample; a failed pass (oneDNN) is MF_EINTERNAL.
+ */
+MF_MUST_CHECK mf_err mf_bf16_sample(const mf_mlp *m, const mf_schedule *s, const mf_sampler_opts *o,
+                                    float *x, size_t n);
+
+#endif /* MF_BF16_NET_H */
