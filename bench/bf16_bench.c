@@ -4,7 +4,11 @@
  * OpenBLAS sgemm (float) against core/bf16_linear.c (oneDNN matmul, bf16 input and
  * output, float bias and SiLU fused), each on the calling thread alone, in one run.
  * Prints one JSON line per shape: GFLOP/s (2 M N K per call) of the best of `reps`
- * timed runs of `iters` calls each, and the ratio.
+ * timed runs of `iters` calls each, and the ratio.  Then the sampling workloads of
+ * mf_bench (W1: D 2, H 256, 4,096 rows, 100 DDIM steps; W2: D 64, H 512, 1,024 rows,
+ * 100 steps; W4: D 2, H 256, 16 rows, 50 steps) on one thread, float (mlp.c's sampling
+ * path) against bf16 (core/bf16_net.c), a network of random weights of the shape, the
+ * best of `reps` runs: samples/s and the ratio.
  *
  *   bf16_bench [--reps N] [--iters N]
  */
@@ -16,9 +20,12 @@
 #include <cblas.h>
 
 #include "bf16_linear.h"
+#include "bf16_net.h"
 #include "cpu.h"
 #include "mem.h"
 #include "rng.h"
+#include "sampler.h"
+#include "schedule.h"
 
 static double now(void)
 {
@@ -93,5 +100,58 @@ int main(int argc, char **argv)
         mf_free_aligned(ab);
         mf_free_aligned(cb);
     }
+
+    const struct {
+        const char *name;
+        uint32_t d, h;
+        size_t rows, steps;
+    } work[] = {{"W1", 2, 256, 4096, 100}, {"W2", 64, 512, 1024, 100}, {"W4", 2, 256, 16, 50}};
+
+    mf_schedule sched = {0};
+    if (mf_schedule_init(&sched, "linear:0.0001:0.02:1000", NULL) != MF_OK) {
+        return 1;
+    }
+    for (size_t w = 0; w < sizeof work / sizeof work[0]; w++) {
+        mf_mlp_config cfg = {.data_dim = work[w].d,
+                             .emb_dim = 64,
+                             .n_hidden = 3,
+                             .hidden = {work[w].h, work[w].h, work[w].h}};
+        mf_mlp *net = NULL;
+        if (mf_mlp_new(&cfg, &net) != MF_OK) {
+            return 1;
+        }
+        mf_mlp_init_params(net, 1);
+        size_t n = work[w].rows;
+        float *x = mf_alloc_floats(n * work[w].d);
+        mf_sampler_opts o = {.kind = MF_SAMPLER_DDIM, .steps = work[w].steps, .seed = 1};
+        double best_f = 1e30, best_b = 1e30;
+        for (int rep = 0; rep < reps; rep++) {
+            mf_mlp_ws *ws = NULL;
+            double t0 = now();
+            if (mf_mlp_ws_new_frozen(net, n < 256 ? n : 256, &ws) != MF_OK) {
+                return 1;
+            }
+            mf_mlp_eps_ctx ec = {.net = net, .ws = ws, .c = NULL};
+            if (mf_sample(&sched, (mf_eps_fn){.eval = mf_mlp_eps_eval, .ctx = &ec}, &o, x, n,
+                          work[w].d) != MF_OK) {
+                return 1;
+            }
+            mf_mlp_ws_free(ws);
+            double t1 = now();
+            if (mf_bf16_sample(net, &sched, &o, x, n) != MF_OK) {
+                return 1;
+            }
+            double t2 = now();
+            best_f = t1 - t0 < best_f ? t1 - t0 : best_f;
+            best_b = t2 - t1 < best_b ? t2 - t1 : best_b;
+        }
+        printf("{\"workload\":\"%s\",\"rows\":%zu,\"steps\":%zu,\"threads\":1,"
+               "\"f32_samples_per_s\":%.0f,\"bf16_samples_per_s\":%.0f,\"ratio\":%.2f}\n",
+               work[w].name, n, work[w].steps, (double) n / best_f, (double) n / best_b,
+               best_f / best_b);
+        mf_free_aligned(x);
+        mf_mlp_free(net);
+    }
+    mf_schedule_deinit(&sched);
     return 0;
 }

@@ -8,14 +8,18 @@
 
 #include <cblas.h>
 
+#include "kernels.h"
 #include "mem.h"
 
 #define SAMPLE_ROWS 256 /* rows per pass when sampling: the float path's chunk */
 /*
- * Up to this D, layer 0 stays float: its x part is D multiply-adds per output (cheap),
- * and rounding x itself to bf16 (2^-8 of |x|) blurred the sharp edges of
- * imbalanced_square's support: kNN and histogram entropy +0.026 and +0.030 nats over
- * float with a bf16 layer 0, against the gate's 0.02 (tests/core/test_bf16_net.c).
+ * Up to this D, the first and last layers stay float: they are D multiply-adds per
+ * output (the row team's thin kernels, mlp.c's), too narrow for the bf16 kernels, and
+ * with them in bf16 the rounding of x and of the output blurred imbalanced_square's
+ * sharp edges under DDIM: kNN and histogram entropy +0.023 and +0.026 nats over float,
+ * past the gate's 0.02 (tests/core/test_bf16_net.c); float ends: <= 0.006.  Measured
+ * one thread, sampling (bench/bf16_bench.c): W1 2.58x and W4 2.15x float (1.61x and
+ * 1.44x with bf16 ends).
  */
 #define F32_LAYER0_MAX_D 8
 
@@ -25,6 +29,8 @@ struct mf_bf16_net {
     mf_bf16_linear *layer[MF_MLP_MAX_LAYERS];
     mf_bf16 *act[2]; /* (max_rows, widest hidden) ping-pong bf16 activations */
     float *z0;       /* (max_rows, H_1) a float layer 0's output; NULL: layer 0 is bf16 */
+    float *zk;       /* (max_rows, H_k) the last hidden layer's float output (thin nets) */
+    bool thin;       /* D <= F32_LAYER0_MAX_D: first and last layers in float */
     float *emb, *u;  /* (E) the embedding; (H_1) layer 0's hoisted bias */
     mf_err err;      /* the first failed pass of mf_bf16_eps_eval */
 };
@@ -40,6 +46,7 @@ void mf_bf16_net_free(mf_bf16_net *b)
     mf_free_aligned(b->act[0]);
     mf_free_aligned(b->act[1]);
     mf_free_aligned(b->z0);
+    mf_free_aligned(b->zk);
     mf_free_aligned(b->emb);
     mf_free_aligned(b->u);
     free(b);
@@ -62,15 +69,18 @@ mf_err mf_bf16_net_new(const mf_mlp *m, size_t max_rows, mf_bf16_net **ret)
         widest = m->out_dim[i] > widest ? m->out_dim[i] : widest;
     }
     mf_err err = MF_OK;
-    bool f32_layer0 = m->cfg.data_dim <= F32_LAYER0_MAX_D;
-    if (f32_layer0 && (b->z0 = mf_alloc_floats(max_rows * m->out_dim[0])) == NULL) {
+    bool thin = m->cfg.data_dim <= F32_LAYER0_MAX_D;
+    b->thin = thin;
+    if (thin && ((b->z0 = mf_alloc_floats(max_rows * m->out_dim[0])) == NULL ||
+                 (b->zk = mf_alloc_floats(max_rows * m->in_dim[k])) == NULL)) {
         err = MF_ENOMEM;
     }
-    for (size_t i = f32_layer0 ? 1 : 0; err == MF_OK && i < b->n_layers; i++) {
+    for (size_t i = thin ? 1 : 0; err == MF_OK && i < (thin ? k : b->n_layers); i++) {
         /* layer 0 over x's D columns of its rows (ld: the full input); then bf16 to bf16;
          * the last one to float, no activation */
-        mf_bf16_linear_opts o = {
-            .silu = i < k, .f32_input = i == 0 || (i == 1 && f32_layer0), .f32_output = i == k};
+        mf_bf16_linear_opts o = {.silu = i < k,
+                                 .f32_input = i == 0 || (i == 1 && thin),
+                                 .f32_output = i == k || (thin && i + 1 == k)};
         size_t in = i == 0 ? m->cfg.data_dim : m->in_dim[i];
         err = mf_bf16_linear_new(m->params + m->w_off[i], m->in_dim[i], m->params + m->b_off[i],
                                  m->out_dim[i], in, max_rows, &o, &b->layer[i]);
@@ -106,27 +116,28 @@ mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x, float t, siz
         size_t rows = n - r0 < b->max_rows ? n - r0 : b->max_rows;
         const void *src = x + r0 * D;
         size_t first = 0;
-        if (b->z0 != NULL) { /* layer 0 in float: z0 = silu(x W_x^T + u) */
-            for (size_t r = 0; r < rows; r++) {
-                memcpy(b->z0 + r * h0, b->u, h0 * sizeof(float));
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) h0, (int) D,
-                        1.0f, x + r0 * D, (int) D, m->params + m->w_off[0], (int) in0, 1.0f, b->z0,
-                        (int) h0);
-            for (size_t j = 0; j < rows * h0; j++) {
-                float z = b->z0[j];
-                b->z0[j] = z / (1.0f + expf(-z));
-            }
+        size_t last = b->n_layers;
+        if (b->thin) { /* layer 0 in float: z0 = silu(x W_x^T + u), mlp.c's kernel */
+            mf_k_thin_in_silu(b->z0, NULL, x + r0 * D, D, m->params + m->w_off[0], in0, b->u, rows,
+                              h0);
             src = b->z0;
             first = 1;
+            last = b->n_layers - 1;
         }
-        for (size_t i = first; i < b->n_layers; i++) {
-            void *dst = i + 1 == b->n_layers ? (void *) (out + r0 * D) : (void *) b->act[i % 2];
+        for (size_t i = first; i < last; i++) {
+            void *dst = i + 1 == b->n_layers              ? (void *) (out + r0 * D)
+                        : b->thin && i + 2 == b->n_layers ? (void *) b->zk
+                                                          : (void *) b->act[i % 2];
             mf_err err = mf_bf16_linear_run(b->layer[i], src, rows, dst);
             if (err != MF_OK) {
                 return err;
             }
             src = dst;
+        }
+        if (b->thin) { /* the output layer in float: out = zk W_k^T + b_k */
+            size_t k = b->n_layers - 1;
+            mf_k_thin_out(out + r0 * D, b->zk, m->params + m->w_off[k], m->params + m->b_off[k],
+                          rows, m->in_dim[k], D);
         }
     }
     return MF_OK;

@@ -5,9 +5,10 @@
  * activations between layers stored in bf16, the output in float.
  *
  * Layer 0 takes [x, emb(t)]: with one t per call the embedding's part is hoisted,
- * u = W_e emb(t) + b_0 in float once per call and set as the bias of a layer over the
- * D columns of x alone (as mlp.h's float path does).  The network's weights are
- * converted and reordered once, when the object is made.
+ * u = W_e emb(t) + b_0 in float once per call and is the bias of a layer over the D
+ * columns of x alone (as mlp.h's float path does).  Up to 8-D the first and the last
+ * layer stay float (bf16_net.c says why).  The network's weights are converted and
+ * reordered once, when the object is made.
  *
  * Unconditional eps networks only (C = 0; a potential is refused).  Threading: one
  * object per thread (its layers' scratch is its own).
