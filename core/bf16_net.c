@@ -155,6 +155,25 @@ void mf_bf16_eps_eval(void *ctx, const float *x, size_t n, float t, float *out)
     }
 }
 
+mf_precision mf_precision_effective(const mf_mlp *m, mf_precision want, bool guided,
+                                    const char **why)
+{
+    const char *w = "";
+    if (want == MF_PRECISION_BF16) {
+        if (!mf_bf16_supported()) {
+            w = "this CPU has no bf16 instructions (AVX-512 BF16): ran in f32";
+        } else if (m->cfg.out_dim != 0) {
+            w = "potential models sample in f32";
+        } else if (m->cfg.cond_dim != 0 || guided) {
+            w = "conditional and guided sampling run in f32";
+        }
+    }
+    if (why != NULL) {
+        *why = w;
+    }
+    return want == MF_PRECISION_BF16 && w[0] == '\0' ? MF_PRECISION_BF16 : MF_PRECISION_F32;
+}
+
 mf_err mf_bf16_sample(const mf_mlp *m, const mf_schedule *s, const mf_sampler_opts *o, float *x,
                       size_t n)
 {

@@ -43,6 +43,14 @@ MF_MUST_CHECK mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x
 void mf_bf16_eps_eval(void *ctx, const float *x, size_t n, float t, float *out);
 
 /**
+ * The precision a run of m asked for `want` gets: bf16 only on a CPU with bf16
+ * instructions, for an unconditional eps network sampled without guidance; else f32,
+ * and *why (may be NULL) says why in words ("" when the ask is met).
+ */
+mf_precision mf_precision_effective(const mf_mlp *m, mf_precision want, bool guided,
+                                    const char **why);
+
+/**
  * mf_sample in bf16: m's network made into bf16 layers for this call.  Errors: those of
  * mf_bf16_net_new and mf_sample; a failed pass (oneDNN) is MF_EINTERNAL.
  */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16_net.h"
 #include "mem.h"
 #include "potential.h"
 #include "rng.h"
@@ -32,6 +33,9 @@ static mf_err serial_sample(const mf_mlp *net, const mf_schedule *s, const mf_sa
 {
     if (mf_pot_is_potential(net)) {
         return mf_pot_sample(net, s, o, x, n);
+    }
+    if (mf_precision_effective(net, o->precision, false, NULL) == MF_PRECISION_BF16) {
+        return mf_bf16_sample(net, s, o, x, n);
     }
     mf_mlp_ws *ws = NULL;
     /* The weights cannot change during the call, so a frozen workspace is safe. */

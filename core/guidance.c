@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "bf16_net.h"
 #include "mem.h"
 #include "potential.h"
 
@@ -165,6 +166,9 @@ mf_err mf_guide_sample(const mf_mlp *net, const mf_schedule *s, const mf_sampler
     }
     if (mf_pot_is_potential(net)) { /* eps = -grad_x g; guidance needs an eps network */
         return g == NULL ? mf_pot_sample(net, s, o, x, n) : MF_EINVAL;
+    }
+    if (mf_precision_effective(net, o->precision, g != NULL, NULL) == MF_PRECISION_BF16) {
+        return mf_bf16_sample(net, s, o, x, n);
     }
     mf_mlp_ws *ws = NULL;
     /* The weights cannot change during the call, so a frozen workspace is safe. */

@@ -29,6 +29,8 @@
 #include "mem.h"
 #include "rng.h"
 
+const char *const mf_precision_names[] = {"f32", "bf16", NULL};
+
 const char *const mf_sampler_names[] = {"ddpm", "ddim", "ode", "var", NULL};
 
 const char *mf_sampler_name(mf_sampler_kind kind)

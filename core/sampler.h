@@ -86,8 +86,22 @@ typedef struct mf_sample_seg {
 
 #define MF_SAMPLER_MAX_SEGS 256
 
+/*
+ * The arithmetic of the network's forward passes: float, or bf16 with float
+ * accumulation (core/bf16_net.h).  bf16 applies where mf_precision_effective allows it;
+ * elsewhere the run is float.
+ */
+typedef enum mf_precision {
+    MF_PRECISION_F32 = 0,
+    MF_PRECISION_BF16 = 1,
+} mf_precision;
+
+/* "f32", "bf16", NULL: by mf_precision. */
+extern const char *const mf_precision_names[];
+
 typedef struct mf_sampler_opts {
     mf_sampler_kind kind;
+    mf_precision precision; /* honoured by mf_guide_sample and the evaluation's sampling */
     size_t steps;            /* S, 1..T; VAR: var->T */
     float eta;               /* DDIM only, 0..1 */
     const mf_var_sched *var; /* VAR only (borrowed): the short chain */

@@ -236,6 +236,11 @@ json_t *mf_json_sample_result(const mf_sample_view *v)
     f |= json_object_set_new(o, "steps", json_integer((json_int_t) q->steps));
     f |= json_object_set_new(o, "eta", mf_json_num(q->eta));
     f |= json_object_set_new(o, "seed", mf_json_u64(q->seed));
+    f |= json_object_set_new(o, "precision", json_string(mf_precision_names[q->precision]));
+    if (q->precision != q->precision_asked) {
+        f |= json_object_set_new(o, "precision_asked",
+                                 json_string(mf_precision_names[q->precision_asked]));
+    }
     if (q->has_target) {
         f |= json_object_set_new(o, "target", mf_json_num(q->target));
     }

@@ -38,7 +38,7 @@
 typedef struct config {
     const char *listen, *models, *model_store, *store, *cors, *log_level, *openapi, *port_file;
     const char *web_dir;
-    const char *api_keys, *allowed_hosts, *metrics_scope;
+    const char *api_keys, *allowed_hosts, *metrics_scope, *precision;
     double key_rate, key_burst, key_daily_flops;
     size_t key_max_jobs, key_max_bytes;
     bool insecure_open;
@@ -260,6 +260,7 @@ int main(int argc, char **argv)
                 .key_burst = 100,
                 .key_max_jobs = 16,
                 .log_level = "info",
+                .precision = "f32",
                 .threads = 0,
                 .http_threads = 2,
                 .max_body = 1 << 20,
@@ -318,6 +319,7 @@ int main(int argc, char **argv)
         {"heartbeat", MF_OPT_FLOAT, &c.heartbeat, 0.1, 3600, "event-stream heartbeat period in seconds (15)"},
         {"slice", MF_OPT_FLOAT, &sc.slice_seconds, 0.001, 60, "seconds a job computes before yielding (0.2)"},
         {"log-level", MF_OPT_STR, &c.log_level, 0, 0, "debug, info, warn or error (info)"},
+        {"precision", MF_OPT_STR, &c.precision, 0, 0, "sampling requests' arithmetic when they name none: f32 or bf16 (f32)"},
         {"openapi", MF_OPT_STR, &c.openapi, 0, 0, "file served at /openapi.yaml (proto/openapi.yaml if present)"},
         {"web-dir", MF_OPT_STR, &c.web_dir, 0, 0, "serve the web page's files from this folder, e.g. clients/web, instead of the copy built in (development)"},
         {"port-file", MF_OPT_STR, &c.port_file, 0, 0, "write the bound port to this file once serving (the health port on a second line)"},
@@ -343,6 +345,15 @@ int main(int argc, char **argv)
     uint16_t port, health_port = 0;
     if (lv < 0) {
         mf_cli_error("bad --log-level '%s' (debug, info, warn or error)", c.log_level);
+        return 2;
+    }
+    sc.limits.default_precision = -1;
+    for (int i = 0; mf_precision_names[i] != NULL; i++) {
+        sc.limits.default_precision =
+            strcmp(c.precision, mf_precision_names[i]) == 0 ? i : sc.limits.default_precision;
+    }
+    if (sc.limits.default_precision < 0) {
+        mf_cli_error("bad --precision '%s' (f32 or bf16)", c.precision);
         return 2;
     }
     const char *bad = parse_listen(c.listen, host, &port);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_json.h"
+#include "bf16_net.h"
 #include "clock.h"
 #include "evaluate.h"
 #include "log.h"
@@ -45,6 +46,7 @@ mf_sampler_opts mf_sample_opts(const mf_sample_req *req, const mf_model *m)
     const mf_model_dxmi *dx = mf_model_get_dxmi(m);
     bool var = req->sampler == MF_SAMPLER_VAR && dx != NULL && dx->has_var;
     return (mf_sampler_opts){.kind = req->sampler,
+                             .precision = req->precision,
                              .steps = req->steps,
                              .eta = (float) req->eta,
                              .var = var ? &dx->var : NULL};
@@ -126,6 +128,15 @@ mf_err mf_sample_resolve(mf_sample_req *req, const mf_model *m, const mf_req_lim
         req->seed = seed_if_none;
         req->has_seed = true;
     }
+    /* the precision asked (or the daemon's default), and what core will run */
+    if (!req->has_precision) {
+        req->precision = (mf_precision) lim->default_precision;
+        req->has_precision = true;
+    }
+    bool steered =
+        req->has_target || req->n_condition > 0 || req->has_guidance || m->net->cfg.cond_dim > 0;
+    req->precision_asked = req->precision;
+    req->precision = mf_precision_effective(m->net, req->precision, steered, NULL);
     return MF_OK;
 }
 
@@ -144,6 +155,7 @@ mf_sample_key mf_sample_call_key(const mf_sample_call *c)
                            .sampler = c->req.sampler,
                            .steps = c->req.steps,
                            .eta = c->req.eta,
+                           .precision = c->req.precision,
                            .guidance = c->req.has_guidance ? c->req.guidance : MF_GUIDE_COND,
                            .w = c->req.has_guidance ? c->req.guidance_w : 0.0};
 }
@@ -151,7 +163,8 @@ mf_sample_key mf_sample_call_key(const mf_sample_call *c)
 bool mf_sample_key_equal(const mf_sample_key *a, const mf_sample_key *b)
 {
     return a->model == b->model && a->sampler == b->sampler && a->steps == b->steps &&
-           a->eta == b->eta && a->guidance == b->guidance && a->w == b->w;
+           a->eta == b->eta && a->precision == b->precision && a->guidance == b->guidance &&
+           a->w == b->w;
 }
 
 /*

@@ -103,7 +103,7 @@ MF_MUST_CHECK mf_err mf_sample_call_rows(mf_sample_call *c);
 
 /**
  * What makes calls batchable: one network, one step grid, one eta, one
- * guidance.  The condition and the target are row inputs, so calls with
+ * precision, one guidance.  The condition and the target are row inputs, so calls with
  * different targets run in one batch.
  */
 typedef struct mf_sample_key {
@@ -111,6 +111,7 @@ typedef struct mf_sample_key {
     mf_sampler_kind sampler;
     size_t steps;
     double eta;
+    mf_precision precision; /* float and bf16 calls never share a run */
     mf_guide_mode guidance;
     double w;
 } mf_sample_key;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bf16_net.h"
 #include "cli.h"
 #include "cpu.h"
 #include "dataset.h"
@@ -421,6 +422,7 @@ typedef struct sample_args {
     size_t steps;
     double eta;
     uint64_t seed;
+    const char *precision; /* "f32" or "bf16" */
 } sample_args;
 
 static void sampling_progress(void *ctx, size_t done, size_t total)
@@ -447,7 +449,20 @@ static int draw_samples(mf_par *team, const mf_model *m, const sample_args *a, f
     }
     mf_progress prog;
     mf_progress_start(&prog, "sampling: network evaluation");
+    mf_precision prec = MF_PRECISION_F32;
+    if (strcmp(a->precision, "bf16") == 0) {
+        prec = MF_PRECISION_BF16;
+    } else if (strcmp(a->precision, "f32") != 0) {
+        mf_cli_error("unknown precision '%s' (f32 or bf16)", a->precision);
+        return 2;
+    }
+    const char *why = "";
+    prec = mf_precision_effective(m->net, prec, m->net->cfg.cond_dim > 0, &why);
+    if (why[0] != '\0') {
+        fprintf(stderr, "note: %s\n", why);
+    }
     mf_sampler_opts o = {.kind = kind,
+                         .precision = prec,
                          .steps = kind == MF_SAMPLER_VAR ? dx->var.T : a->steps,
                          .var = kind == MF_SAMPLER_VAR ? &dx->var : NULL,
                          .eta = (float) a->eta,
@@ -477,10 +492,13 @@ static int cmd_sample(int argc, char **argv)
 {
     const char *path = NULL, *format = "csv", *out = NULL, *png = NULL;
     size_t n = 16, threads = 0;
-    sample_args a = {.sampler = "ddpm", .steps = 1000, .eta = 0.0, .seed = 0};
+    sample_args a = {.sampler = "ddpm", .steps = 1000, .eta = 0.0, .seed = 0, .precision = "f32"};
     const mf_opt opts[] = {
         {"model", MF_OPT_STR, &path, 0, 0, "model file (required)"},
         {"n", MF_OPT_SIZE, &n, 1, 1e7, "number of samples (16)"},
+        {"precision", MF_OPT_STR, &a.precision, 0, 0,
+         "the network's arithmetic: f32 or bf16 (bfloat16, float accumulation; f32 where bf16 "
+         "cannot run, with a note) (f32)"},
         {"sampler", MF_OPT_STR, &a.sampler, 0, 0,
          "ddpm, ddim, ode or var (a DxMI model's short chain, its own steps) (ddpm)"},
         {"steps", MF_OPT_SIZE, &a.steps, 1, MF_SCHEDULE_MAX_T, "grid steps (1000)"},
@@ -701,7 +719,8 @@ static int cmd_eval(int argc, char **argv)
     const char *path = NULL, *kernel = NULL, *div = "auto";
     size_t n = 1000, reps = 5, threads = 0;
     bool q1 = false;
-    sample_args a = {.sampler = "ddpm", .steps = 1000, .eta = 0.0, .seed = 1000};
+    sample_args a = {
+        .sampler = "ddpm", .steps = 1000, .eta = 0.0, .seed = 1000, .precision = "f32"};
     eval_report_opts ro = {.nll_n = 1000, .ode_entropy_n = 0, .ode_steps = 100};
     mf_metrics_opts_default(&ro.metrics, 2);
     const mf_opt opts[] = {
@@ -710,6 +729,9 @@ static int cmd_eval(int argc, char **argv)
         {"reps", MF_OPT_SIZE, &reps, 1, 100,
          "repetitions with fresh samples and held-out "
          "sets; means are reported (5)"},
+        {"precision", MF_OPT_STR, &a.precision, 0, 0,
+         "the network's arithmetic: f32 or bf16 (bfloat16, float accumulation; f32 where bf16 "
+         "cannot run, with a note) (f32)"},
         {"sampler", MF_OPT_STR, &a.sampler, 0, 0,
          "ddpm, ddim, ode or var (a DxMI model's short chain, its own steps) (ddpm)"},
         {"steps", MF_OPT_SIZE, &a.steps, 1, MF_SCHEDULE_MAX_T, "grid steps (1000)"},

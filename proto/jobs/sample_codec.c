@@ -65,6 +65,7 @@ static int encode_condition(json_t *o, const char *key, const void *params)
 
 _Static_assert(sizeof(mf_guide_mode) == sizeof(int), "an MF_REQ_ENUM field");
 _Static_assert(sizeof(mf_sampler_kind) == sizeof(int), "an MF_REQ_ENUM field");
+_Static_assert(sizeof(mf_precision) == sizeof(int), "an MF_REQ_ENUM field");
 
 /* The "guidance" object's fields, offsets in mf_sample_req. */
 static const mf_req_field guidance_fields[] = {
@@ -127,6 +128,9 @@ static const mf_req_field fields[] = {
     {F(seed), .type = MF_REQ_U64, .hi = (double) MF_REQ_SEED_MAX, .has_given = true,
      .given_offset = offsetof(mf_sample_req, has_seed)},
     {F(metrics), .type = MF_REQ_BOOL, .def = 1},
+    /* not given: the daemon's default (--precision), resolved by the server */
+    {F(precision), .type = MF_REQ_ENUM, .names = mf_precision_names, .def = MF_PRECISION_F32,
+     .has_given = true, .given_offset = offsetof(mf_sample_req, has_precision)},
     {F(target), .type = MF_REQ_NUMBER, .lo = -VALUE_MAX, .hi = VALUE_MAX, .has_given = true,
      .given_offset = offsetof(mf_sample_req, has_target),
      .what = "a number between -1000000 and 1000000"},
@@ -208,7 +212,8 @@ const mf_job_codec mf_sample_codec = {
 };
 
 mf_err mf_sample_check_budget(const mf_sample_req *q, const mf_mlp_config *cfg, double evals,
-                              size_t chunk_rows, const mf_req_limits *lim, double *ret_flops, mf_diag *d)
+                              size_t chunk_rows, const mf_req_limits *lim, double *ret_flops,
+                              mf_diag *d)
 {
     mf_budget_net net = mf_budget_mlp_of(cfg);
     double n = (double) q->n, row = (double) (cfg->data_dim + cfg->cond_dim + 1);

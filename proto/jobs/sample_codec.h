@@ -31,6 +31,10 @@
  *   eta      number 0..1 (default 0; only meaningful for ddim, allowed for any)
  *   seed     integer 0..2^53 (default: none given, the server draws one and reports it)
  *   metrics  boolean (default true): compute the sample metrics
+ *   precision "f32" | "bf16" (default: the daemon's --precision, f32 unless set): the
+ *            network's arithmetic; bf16 runs only where core allows it (a CPU with bf16
+ *            instructions, an unconditional eps network, no guidance), else f32, and the
+ *            result says so
  * and for a conditional model (a reward-conditioned one: finetune.reward), one of
  *   target    number, |a| <= 1e6: the reward to steer to; the model's metadata
  *             turns it into the network's condition input
@@ -56,6 +60,9 @@ typedef struct mf_sample_req {
     bool has_seed;
     uint64_t seed;
     bool metrics;
+    bool has_precision;     /* given (or resolved by the server: the daemon's default) */
+    mf_precision precision; /* after resolving: what runs (mf_precision_effective) */
+    mf_precision precision_asked; /* after resolving: what was asked */
     bool has_target;
     double target;
     size_t n_condition; /* 0: no "condition" */

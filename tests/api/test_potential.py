@@ -97,6 +97,10 @@ try:
             all(math.isfinite(v) for row in s["samples"] for v in row)
         check(ok, "%s samples of a potential model: %s" % (sampler, st))
     check(s.get("metrics") is not None, "with metrics")
+    st, _, s = d.json("POST", "/v1/samples", {"model": "eg-pot", "n": 20, "seed": 4,
+                                              "precision": "bf16", "metrics": False})
+    check(st == 200 and s.get("precision") == "f32" and s.get("precision_asked") == "bf16",
+          "bf16 asked of a potential: it runs in f32 and says so (%s)" % s.get("precision"))
 
     st, _, raw = d.req("GET", "/v1/models/eg-pot/weights")
     meta, tensors = harness.read_safetensors(raw) if st == 200 else ({}, {})

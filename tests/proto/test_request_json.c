@@ -651,7 +651,7 @@ START_TEST(test_messages)
 
     e = decode_err(JOB, "{\"type\":\"sample\",\"model\":\"m\",\"params\":{\"n\":1,\"stpes\":5}}");
     ck_assert_str_eq(e.msg, "unknown field \"/params/stpes\"; the allowed fields are n, "
-                            "sampler, steps, eta, seed, metrics, target, condition, guidance");
+                            "sampler, steps, eta, seed, metrics, precision, target, condition, guidance");
     e = decode_err(JOB, "{\"type\":\"train\",\"model\":\"m\"}");
     ck_assert_ptr_nonnull(strstr(e.msg, "params.out_model"));
     e = decode_err(JOB, "{\"type\":\"foo\"}");

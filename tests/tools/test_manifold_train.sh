@@ -109,6 +109,10 @@ check "unwritable samples" 1 "/nonexistent/dir/s.csv" "$MT" sample --model "$tmp
 once "unwritable samples" /nonexistent/dir/s.csv
 check "sample json" 0 "]]" "$MT" sample --model "$tmp/ring.safetensors" --n 2 --steps 5 --format json
 check "bad sampler" 2 "unknown sampler 'euler'" "$MT" sample --model "$tmp/ring.safetensors" --sampler euler
+check "bad precision" 2 "unknown precision 'fp8'" "$MT" sample --model "$tmp/ring.safetensors" \
+    --precision fp8
+check "sample in bf16" 0 "," "$MT" sample --model "$tmp/ring.safetensors" --n 5 --steps 20 \
+    --threads 1 --precision bf16
 check "too many steps" 2 "exceeds the schedule" "$MT" sample --model "$tmp/ring.safetensors" --steps 5000
 check "png on 2-D with --n" 2 "draws 8x8 digit grids" "$MT" sample --model "$tmp/ring.safetensors" \
     --n 2 --steps 5 --png "$tmp/x.png"

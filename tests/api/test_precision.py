@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""
+API suite, the precision of sampling (issue 19): POST /v1/samples and sample jobs take
+"precision": "f32" | "bf16"; the answer names what ran.  On the shipped eight_gaussians
+model with the same seed, bf16 samples are close to f32's but not the same numbers (they
+ran in bf16); the default is the daemon's --precision (f32 unless set, bf16 with
+--precision bf16); a bad value is 400 at /precision; a bad --precision stops the daemon
+with exit 2 before it serves.  (Where bf16 cannot run, the answer says f32 with
+precision_asked: tests/api/test_potential.py on a potential model.)  The quality of bf16
+samples is tests/core/test_bf16_net.c's.
+
+usage: test_precision.py PATH/TO/manifoldd MODELS_DIR
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import harness
+from harness import check, wait_state
+
+DAEMON, MODELS = sys.argv[1], sys.argv[2]
+TMP = tempfile.mkdtemp(prefix="mf-precision-")
+BF16 = "avx512_bf16" in open("/proc/cpuinfo").read()
+REQ = {"model": "eight_gaussians", "n": 256, "seed": 5, "sampler": "ddim", "steps": 20,
+       "metrics": False}
+
+d = None
+os.mkdir(os.path.join(TMP, "a"))
+os.mkdir(os.path.join(TMP, "b"))
+try:
+    d = harness.Daemon(DAEMON, MODELS, os.path.join(TMP, "a"))
+    st, _, f32 = d.json("POST", "/v1/samples", REQ)
+    check(st == 200 and f32.get("precision") == "f32" and "precision_asked" not in f32,
+          "the default is f32: %s %s" % (st, f32.get("precision")))
+    st, _, b16 = d.json("POST", "/v1/samples", dict(REQ, precision="bf16"))
+    want = "bf16" if BF16 else "f32"
+    check(st == 200 and b16.get("precision") == want,
+          "bf16 asked: %s ran (%s)" % (b16.get("precision"), st))
+    if BF16:
+        diffs = [abs(a - b) for ra, rb in zip(f32["samples"], b16["samples"]) for a, b in zip(ra, rb)]
+        check(0 < max(diffs) < 0.2 and sum(diffs) / len(diffs) < 0.02,
+              "bf16 samples near f32's, not equal: max %.4f mean %.5f" %
+              (max(diffs), sum(diffs) / len(diffs)))
+    else:
+        check(b16.get("precision_asked") == "bf16", "no bf16 here: the answer says so")
+    st, _, e = d.json("POST", "/v1/samples", dict(REQ, precision="fp8"))
+    check(st == 400 and e["error"]["field"] == "/precision", "precision fp8: 400 at /precision")
+    st, _, j = d.json("POST", "/v1/jobs", {"type": "sample", "model": "eight_gaussians",
+                                           "params": {"n": 64, "seed": 2, "precision": "bf16",
+                                                      "metrics": False}})
+    done = wait_state(d, j.get("id", ""), {"succeeded", "failed"}, 60)
+    check(done is not None and (done.get("result") or {}).get("precision") == want,
+          "a sample job in bf16: %s" % (done or {}).get("result", {}).get("precision"))
+    check(d.term() == 0, "SIGTERM, clean exit")
+    d = harness.Daemon(DAEMON, MODELS, os.path.join(TMP, "b"), "--precision", "bf16")
+    st, _, r = d.json("POST", "/v1/samples", REQ)
+    check(st == 200 and r.get("precision") == want, "--precision bf16 is the default: %s" %
+          r.get("precision"))
+    st, _, r = d.json("POST", "/v1/samples", dict(REQ, precision="f32"))
+    check(st == 200 and r.get("precision") == "f32" and r["samples"] == f32["samples"],
+          "a request's own f32 wins over it, and gives the f32 samples")
+    check(d.term() == 0, "SIGTERM, clean exit")
+    d = None
+    p = subprocess.run([DAEMON, "--models", MODELS, "--precision", "fp8", "--listen",
+                        "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 2 and "--precision" in p.stderr,
+          "a bad --precision: exit 2 naming it (%s)" % p.returncode)
+    sys.exit(harness.summary("api-precision", TMP))
+finally:
+    if d is not None:
+        d.kill9()
+    shutil.rmtree(TMP, ignore_errors=True)
