@@ -282,6 +282,22 @@ mf_err mf_bf16_linear_new(const float *w, size_t ld_w, const float *b, size_t ou
     return MF_OK;
 }
 
+mf_err mf_bf16_warm_up(void)
+{
+    if (!mf_bf16_supported()) {
+        return MF_OK;
+    }
+    float w[64 * 64] = {0}, x[16 * 64] = {0}, y[16 * 64];
+    mf_bf16_linear_opts o = {.silu = true, .f32_input = true, .f32_output = true};
+    mf_bf16_linear *l = NULL;
+    mf_err err = mf_bf16_linear_new(w, 64, NULL, 64, 64, 16, &o, &l);
+    if (err == MF_OK) {
+        err = mf_bf16_linear_run(l, x, 16, y);
+    }
+    mf_bf16_linear_free(l);
+    return err;
+}
+
 void mf_bf16_linear_set_bias(mf_bf16_linear *l, const float *b)
 {
     memcpy(l->bias, b, l->out * sizeof(float)); /* the bias memory reads this buffer */

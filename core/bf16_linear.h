@@ -41,6 +41,15 @@ float mf_bf16_to_float(mf_bf16 h);
 /** Does this CPU run bf16 dot products natively (AVX-512 BF16), and is oneDNN built in? */
 bool mf_bf16_supported(void);
 
+/**
+ * Makes one small layer and runs it, so that oneDNN's global state (its primitive
+ * cache, its CPU dispatch, AMX permission) is set up by the calling thread: a program
+ * whose threads then make layers concurrently calls this once first (the daemon at
+ * start), as oneDNN initialises that state lazily.  Errors: those of the layer; MF_OK on
+ * a CPU without bf16 (nothing to set up).
+ */
+MF_MUST_CHECK mf_err mf_bf16_warm_up(void);
+
 typedef struct mf_bf16_linear mf_bf16_linear;
 
 /*

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "bf16_linear.h"
 #include "cli.h"
 #include "cpu.h"
 #include "datasets.h"
@@ -260,7 +261,7 @@ int main(int argc, char **argv)
                 .key_burst = 100,
                 .key_max_jobs = 16,
                 .log_level = "info",
-                .precision = "f32",
+                .precision = "bf16",
                 .threads = 0,
                 .http_threads = 2,
                 .max_body = 1 << 20,
@@ -319,7 +320,7 @@ int main(int argc, char **argv)
         {"heartbeat", MF_OPT_FLOAT, &c.heartbeat, 0.1, 3600, "event-stream heartbeat period in seconds (15)"},
         {"slice", MF_OPT_FLOAT, &sc.slice_seconds, 0.001, 60, "seconds a job computes before yielding (0.2)"},
         {"log-level", MF_OPT_STR, &c.log_level, 0, 0, "debug, info, warn or error (info)"},
-        {"precision", MF_OPT_STR, &c.precision, 0, 0, "sampling requests' arithmetic when they name none: f32 or bf16 (f32)"},
+        {"precision", MF_OPT_STR, &c.precision, 0, 0, "sampling requests' arithmetic when they name none: f32 or bf16 (bf16: float where it cannot run)"},
         {"openapi", MF_OPT_STR, &c.openapi, 0, 0, "file served at /openapi.yaml (proto/openapi.yaml if present)"},
         {"web-dir", MF_OPT_STR, &c.web_dir, 0, 0, "serve the web page's files from this folder, e.g. clients/web, instead of the copy built in (development)"},
         {"port-file", MF_OPT_STR, &c.port_file, 0, 0, "write the bound port to this file once serving (the health port on a second line)"},
@@ -464,6 +465,10 @@ int main(int argc, char **argv)
     if (err != MF_OK) {
         mf_log(MF_LOG_ERROR, NULL, NULL, "cannot watch the model store: %s", mf_strerror(err));
         goto out;
+    }
+    /* oneDNN sets its global state up lazily: once here, before the worker threads */
+    if (mf_bf16_warm_up() != MF_OK) {
+        mf_log(MF_LOG_WARN, NULL, NULL, "bf16 layers cannot be made here: bf16 requests will fail");
     }
     err = mf_sched_start(&sc, store, reg, &sched);
     if (err != MF_OK) {

@@ -492,13 +492,13 @@ static int cmd_sample(int argc, char **argv)
 {
     const char *path = NULL, *format = "csv", *out = NULL, *png = NULL;
     size_t n = 16, threads = 0;
-    sample_args a = {.sampler = "ddpm", .steps = 1000, .eta = 0.0, .seed = 0, .precision = "f32"};
+    sample_args a = {.sampler = "ddpm", .steps = 1000, .eta = 0.0, .seed = 0, .precision = "bf16"};
     const mf_opt opts[] = {
         {"model", MF_OPT_STR, &path, 0, 0, "model file (required)"},
         {"n", MF_OPT_SIZE, &n, 1, 1e7, "number of samples (16)"},
         {"precision", MF_OPT_STR, &a.precision, 0, 0,
          "the network's arithmetic: f32 or bf16 (bfloat16, float accumulation; f32 where bf16 "
-         "cannot run, with a note) (f32)"},
+         "cannot run, with a note) (sample: bf16; eval: f32, the reference figures)"},
         {"sampler", MF_OPT_STR, &a.sampler, 0, 0,
          "ddpm, ddim, ode or var (a DxMI model's short chain, its own steps) (ddpm)"},
         {"steps", MF_OPT_SIZE, &a.steps, 1, MF_SCHEDULE_MAX_T, "grid steps (1000)"},

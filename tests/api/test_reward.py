@@ -50,7 +50,8 @@ body = conditional_copy(os.path.join(MODELS, "gaussian.safetensors"))
 st, _, j = d.json("POST", "/v1/models?id=g-cond", body, {"Content-Type": "application/octet-stream"})
 check(st == 201 and j["cond_dim"] == 2, "a reward-conditioned model uploads (%s %s)" % (st, j.get("error")))
 
-base = {"n": 64, "sampler": "ddim", "steps": 20, "seed": 5, "metrics": False}
+# float: the comparisons with the parent below are exact (conditional sampling runs in f32)
+base = {"n": 64, "sampler": "ddim", "steps": 20, "seed": 5, "metrics": False, "precision": "f32"}
 st, _, plain = d.json("POST", "/v1/samples", dict(base, model="gaussian"))
 check(st == 200, "the parent samples")
 
