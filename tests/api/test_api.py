@@ -255,10 +255,12 @@ st, _, j = stream_samples({"model": "nope", "n": 5})
 check(st == 404 and j["error"]["code"] == "model_not_found", "streamed request for an unknown model: 404")
 
 # A client that goes away cancels its call: the run stops at the next step and
-# produces no samples.  digits, 400 rows x 1000 DDPM steps alone takes several seconds.
+# produces no samples.  digits, 400 rows x 1000 DDPM steps alone takes several seconds (in
+# f32: the timed calls of this file name it, bf16 being the default and faster).
 _, _, m0 = d.req("GET", "/metrics")
 c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
-c.request("POST", "/v1/samples", body=json.dumps({"model": "digits", "n": 400, "sampler": "ddpm", "seed": 2, "metrics": False}),
+c.request("POST", "/v1/samples", body=json.dumps({"model": "digits", "n": 400, "sampler": "ddpm", "seed": 2, "metrics": False,
+                                                   "precision": "f32"}),
           headers={"Accept": "text/event-stream", "Content-Type": "application/json"})
 r = c.getresponse()
 seen = []
@@ -683,7 +685,8 @@ box = {}
 
 
 def slow():
-    box["r"] = d.json("POST", "/v1/samples", {"model": "digits", "n": 200, "sampler": "ddpm", "steps": 1000, "seed": 1, "metrics": False}, timeout=60)
+    box["r"] = d.json("POST", "/v1/samples", {"model": "digits", "n": 200, "sampler": "ddpm", "steps": 1000, "seed": 1,
+                                              "metrics": False, "precision": "f32"}, timeout=60)
 
 
 # SIGTERM only once the request is being computed (a sanitizer build is slow to get
@@ -714,7 +717,7 @@ st, h, j = d.json("POST", "/v1/jobs", long_train)
 check(st == 503 and j["error"]["code"] == "queue_full" and int(h.get("retry-after", "0")) >= 1,
       "third job: 503 queue_full with Retry-After (%s, %s)" % (st, h.get("retry-after")))
 # one sampling call may wait: of 12 slow concurrent ones, some are refused
-slow_body = {"model": "digits", "n": 50, "sampler": "ddpm", "steps": 300, "metrics": False}
+slow_body = {"model": "digits", "n": 50, "sampler": "ddpm", "steps": 300, "metrics": False, "precision": "f32"}
 answers = []
 
 

@@ -138,7 +138,8 @@ def main():
         # a streamed sampling call: its events come through as they are made
         c = http.client.HTTPConnection("127.0.0.1", lb, timeout=60)
         c.request("POST", "/v1/samples",
-                  body=json.dumps({"model": "digits", "n": 64, "sampler": "ddpm", "steps": 1000}),
+                  body=json.dumps({"model": "digits", "n": 64, "sampler": "ddpm", "steps": 1000,
+                                   "precision": "f32"}),  # f32: a call that lasts
                   headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
         r = c.getresponse()
         check(r.status == 200 and r.getheader("Content-Type", "").startswith("text/event-stream"),
