@@ -134,10 +134,12 @@ mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x, float t, siz
             }
             src = dst;
         }
-        if (b->thin) { /* the output layer in float: out = zk W_k^T + b_k */
+        if (b->thin) { /* the output layer in float: out = h W_k^T + b_k, h the last hidden
+                        * layer's output (layer 0's with one hidden layer) */
             size_t k = b->n_layers - 1;
-            mf_k_thin_out(out + r0 * D, b->zk, m->params + m->w_off[k], m->params + m->b_off[k],
-                          rows, m->in_dim[k], D);
+            const float *h = first == last ? b->z0 : b->zk;
+            mf_k_thin_out(out + r0 * D, h, m->params + m->w_off[k], m->params + m->b_off[k], rows,
+                          m->in_dim[k], D);
         }
     }
     return MF_OK;

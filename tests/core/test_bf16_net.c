@@ -187,11 +187,59 @@ START_TEST(test_quality_gate_digits)
 
 END_TEST
 
+/* Networks of one and two hidden layers, 2-D (float ends) and 16-D (bf16 from layer 0):
+ * every layout of bf16_net.c against float, eps within 5 % RMS (a 2-D network with one
+ * hidden layer has only its float ends: equal to float). */
+START_TEST(test_layouts)
+{
+    if (!mf_bf16_supported()) {
+        return;
+    }
+    const uint32_t dims[] = {2, 16};
+    for (size_t di = 0; di < 2; di++) {
+        for (uint32_t k = 1; k <= 2; k++) {
+            mf_mlp_config cfg = {
+                .data_dim = dims[di], .emb_dim = 16, .n_hidden = k, .hidden = {64, 48}};
+            mf_mlp *net = NULL;
+            ck_assert_int_eq(mf_mlp_new(&cfg, &net), MF_OK);
+            mf_mlp_init_params(net, 3);
+            size_t n = 40, D = dims[di];
+            float *x = mf_alloc_floats(n * D), *e32 = mf_alloc_floats(n * D),
+                  *e16 = mf_alloc_floats(n * D);
+            mf_rng_normal(mf_rng_make(4), 0, x, n * D);
+            mf_mlp_ws *ws = NULL;
+            ck_assert_int_eq(mf_mlp_ws_new(net, n, false, &ws), MF_OK);
+            mf_bf16_net *b = NULL;
+            ck_assert_int_eq(mf_bf16_net_new(net, 16, &b), MF_OK);
+            mf_mlp_forward_shared_t(net, ws, x, 300.0f, NULL, n, e32);
+            ck_assert_int_eq(mf_bf16_net_forward_shared_t(b, x, 300.0f, n, e16), MF_OK);
+            double se = 0, s2 = 0;
+            for (size_t j = 0; j < n * D; j++) {
+                se += ((double) e16[j] - e32[j]) * ((double) e16[j] - e32[j]);
+                s2 += (double) e32[j] * e32[j];
+            }
+            /* 2-D with one hidden layer has no bf16 layer left: exactly the float path */
+            bool all_float = D <= 8 && k == 1;
+            ck_assert_msg(all_float ? se == 0 : sqrt(se / s2) <= 0.05 && se > 0,
+                          "D %u, %u hidden: relative error %g", dims[di], k, sqrt(se / s2));
+            mf_bf16_net_free(b);
+            mf_mlp_ws_free(ws);
+            mf_mlp_free(net);
+            mf_free_aligned(x);
+            mf_free_aligned(e32);
+            mf_free_aligned(e16);
+        }
+    }
+}
+
+END_TEST
+
 static Suite *bf16_net_suite(void)
 {
     Suite *s = suite_create("bf16_net");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_eps_close_to_float);
+    tcase_add_test(tc, test_layouts);
     suite_add_tcase(s, tc);
     TCase *gate = tcase_create("gate"); /* seconds of sampling: release only */
     tcase_set_tags(gate, "long");
