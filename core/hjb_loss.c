@@ -296,6 +296,22 @@ void mf_hjb_net_loss(const mf_mlp *m, const mf_schedule *s, mf_hjb_net *b, const
     }
 }
 
+void mf_hjb_collocate(const mf_schedule *s, const mf_hjb_opts *o, const float *x0, size_t D,
+                      size_t first, size_t n, mf_rng rn, mf_rng rt, float *x, double *tau)
+{
+    mf_rng_normal(rn, (uint64_t) first * D, x, n * D);
+    for (size_t i = 0; i < n; i++) {
+        size_t p = first + i;
+        double abar;
+        tau[i] = o->t_min + (1.0 - o->dt - o->t_min) * mf_rng_uniform_f64(rt, p);
+        mf_schedule_ct(s, tau[i], NULL, &abar);
+        float a = (float) sqrt(abar), c = (float) sqrt(1.0 - abar);
+        for (size_t d = 0; d < D; d++) {
+            x[i * D + d] = a * x0[p * D + d] + c * x[i * D + d];
+        }
+    }
+}
+
 #define EVAL_CHUNK 128 /* points per evaluation pass */
 
 mf_err mf_hjb_residual_of(const mf_mlp *m, const mf_schedule *s, const mf_hjb_opts *o,
@@ -320,16 +336,7 @@ mf_err mf_hjb_residual_of(const mf_mlp *m, const mf_schedule *s, const mf_hjb_op
     double loss_sum = 0;
     for (size_t r0 = 0; err == MF_OK && r0 < n; r0 += chunk) {
         size_t P = n - r0 < chunk ? n - r0 : chunk;
-        mf_rng_normal(rn, r0 * D, x, P * D);
-        for (size_t p = 0; p < P; p++) {
-            double abar;
-            tau[p] = o->t_min + (1.0 - o->dt - o->t_min) * mf_rng_uniform_f64(rt, r0 + p);
-            mf_schedule_ct(s, tau[p], NULL, &abar);
-            float a = (float) sqrt(abar), c = (float) sqrt(1.0 - abar);
-            for (size_t d = 0; d < D; d++) {
-                x[p * D + d] = a * x0[(r0 + p) * D + d] + c * x[p * D + d];
-            }
-        }
+        mf_hjb_collocate(s, o, x0, D, r0, P, rn, rt, x, tau);
         mf_hjb_stats part;
         mf_hjb_net_loss(m, s, b, x, tau, P, mf_rng_derive(root, 3 + r0), 0.0f, NULL, &part);
         loss_sum += part.loss * (double) P;

@@ -119,6 +119,15 @@ void mf_hjb_net_loss(const mf_mlp *m, const mf_schedule *s, mf_hjb_net *b, const
                      mf_hjb_stats *st);
 
 /**
+ * Collocation points first .. first + n - 1: clean rows x0 (row p at x0 + p D) noised to
+ * tau_p ~ U[t_min, 1 - dt] (variate p of stream rt) with the normal variates p D .. of
+ * stream rn, by the continuous-time schedule: x (n, D), tau (n).  Training and
+ * mf_hjb_residual_of draw their points this one way.
+ */
+void mf_hjb_collocate(const mf_schedule *s, const mf_hjb_opts *o, const float *x0, size_t D,
+                      size_t first, size_t n, mf_rng rn, mf_rng rt, float *x, double *tau);
+
+/**
  * The residual of a trained network on n clean points x0 (n, D, model space), each
  * noised to tau ~ U[t_min, 1 - dt] (o's steps, estimator and t_min; lambda unused):
  * the figure that says how well a model obeys the equation, comparable between models

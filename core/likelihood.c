@@ -382,14 +382,8 @@ static void pot_eps_div(mf_mlp_div_ctx *c, const float *x, size_t n, float t, co
     size_t D = c->net->cfg.data_dim, C = c->net->cfg.cond_dim, mb = mf_pot_ws_max_rows(c->pws);
     for (size_t r0 = 0; r0 < n; r0 += mb) {
         size_t rows = n - r0 < mb ? n - r0 : mb, len = rows * D;
-        for (size_t i = 0; i < rows; i++) {
-            c->t_rows[i] = t;
-        }
-        mf_pot_forward(c->net, c->pws, x + r0 * D, c->t_rows, c->c != NULL ? c->c + r0 * C : NULL,
-                       rows, NULL);
-        float *e = eps + r0 * D;
-        mf_pot_grad_x(c->net, c->pws, rows, e);
-        mf_scale(e, len, -1.0f);
+        mf_pot_eps_rows(c->net, c->pws, x + r0 * D, t, c->c != NULL ? c->c + r0 * C : NULL, rows,
+                        c->t_rows, eps + r0 * D);
         double *dv = div + r0;
         if (probe != NULL) {
             memset(c->d_x, 0, len * sizeof(float));

@@ -291,22 +291,27 @@ void mf_pot_laplacian(const mf_mlp *m, mf_pot_ws *ws, size_t n, float *lap)
     }
 }
 
+void mf_pot_eps_rows(const mf_mlp *m, mf_pot_ws *ws, const float *x, float t, const float *c,
+                     size_t rows, float *t_rows, float *out)
+{
+    for (size_t r = 0; r < rows; r++) {
+        t_rows[r] = t;
+    }
+    mf_pot_forward(m, ws, x, t_rows, c, rows, NULL);
+    mf_pot_grad_x(m, ws, rows, out);
+    for (size_t j = 0; j < rows * m->cfg.data_dim; j++) {
+        out[j] = -out[j];
+    }
+}
+
 void mf_pot_eps_eval(void *ctx, const float *x, size_t n, float t, float *out)
 {
     mf_pot_eps_ctx *e = ctx;
     size_t D = e->net->cfg.data_dim, C = e->net->cfg.cond_dim, mb = e->ws->max_rows;
     for (size_t r0 = 0; r0 < n; r0 += mb) { /* in chunks of the workspace's rows */
         size_t rows = n - r0 < mb ? n - r0 : mb;
-        for (size_t r = 0; r < rows; r++) {
-            e->t_rows[r] = t;
-        }
-        mf_pot_forward(e->net, e->ws, x + r0 * D, e->t_rows, e->c != NULL ? e->c + r0 * C : NULL,
-                       rows, NULL);
-        float *o = out + r0 * D;
-        mf_pot_grad_x(e->net, e->ws, rows, o);
-        for (size_t j = 0; j < rows * D; j++) {
-            o[j] = -o[j];
-        }
+        mf_pot_eps_rows(e->net, e->ws, x + r0 * D, t, e->c != NULL ? e->c + r0 * C : NULL, rows,
+                        e->t_rows, out + r0 * D);
     }
 }
 

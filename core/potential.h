@@ -86,6 +86,14 @@ void mf_pot_backward(const mf_mlp *m, mf_pot_ws *ws, size_t n, const float *alph
  */
 void mf_pot_laplacian(const mf_mlp *m, mf_pot_ws *ws, size_t n, float *lap);
 
+/**
+ * out (rows, D) = eps = -grad_x g of rows <= the workspace's rows at one t (t_rows: rows
+ * floats of scratch), leaving ws with their forward pass (for mf_pot_backward and
+ * mf_pot_laplacian).  One pass of mf_pot_eps_eval and of the likelihood's divergence.
+ */
+void mf_pot_eps_rows(const mf_mlp *m, mf_pot_ws *ws, const float *x, float t, const float *c,
+                     size_t rows, float *t_rows, float *out);
+
 /* The noise prediction of a potential network for the samplers (sampler.h mf_eps_fn). */
 typedef struct mf_pot_eps_ctx {
     const mf_mlp *net;

@@ -124,18 +124,8 @@ static void shard_hjb(mf__pot_train *pt, shard *h, const mf_mlp *net, const mf_s
     const mf_hjb_opts *o = mf_hjb_net_opts(h->hjb);
     size_t D = pt->D, n = h->p1 - h->p0;
     mf_rng rh = mf_rng_derive(mf_rng_derive(root, STREAM_HJB), step);
-    mf_rng_normal(mf_rng_derive(rh, 1), (uint64_t) h->p0 * D, h->xc, n * D);
-    for (size_t i = 0; i < n; i++) {
-        size_t p = h->p0 + i;
-        double abar;
-        h->tau[i] =
-            o->t_min + (1.0 - o->dt - o->t_min) * mf_rng_uniform_f64(mf_rng_derive(rh, 2), p);
-        mf_schedule_ct(sch, h->tau[i], NULL, &abar);
-        float a = (float) sqrt(abar), b = (float) sqrt(1.0 - abar);
-        for (size_t d = 0; d < D; d++) {
-            h->xc[i * D + d] = a * x0[p * D + d] + b * h->xc[i * D + d];
-        }
-    }
+    mf_hjb_collocate(sch, o, x0, D, h->p0, n, mf_rng_derive(rh, 1), mf_rng_derive(rh, 2), h->xc,
+                     h->tau);
     bool grad = lambda > 0;
     memset(h->grad_hjb, 0, pt->n_params * sizeof(float)); /* lambda 0: it adds nothing */
     mf_hjb_net_loss(net, sch, h->hjb, h->xc, h->tau, n, mf_rng_derive(mf_rng_derive(rh, 3), s),
