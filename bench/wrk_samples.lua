@@ -3,8 +3,11 @@
 -- (../shared/bench/README.md: D=2, H=256, batch 16, 50 DDIM steps) on the
 -- shipped eight_gaussians model, a fresh seed per request.  Environment:
 --   MF_METRICS=true|false  per-request sample metrics (default false: W4 is sampling alone)
+--   MF_PRECISION=f32|bf16  the requests' "precision" (default: none, the daemon's --precision)
 -- Prints one line "RESULT {json}" with the counts and latency percentiles.
 local metrics = os.getenv("MF_METRICS") or "false"
+local precision = os.getenv("MF_PRECISION")
+local precision_field = precision and string.format(',"precision":"%s"', precision) or ""
 local counter = 0
 
 wrk.method = "POST"
@@ -13,8 +16,8 @@ wrk.headers["Content-Type"] = "application/json"
 request = function()
   counter = counter + 1
   local body = string.format(
-    '{"model":"eight_gaussians","n":16,"sampler":"ddim","steps":50,"seed":%d,"metrics":%s}',
-    counter, metrics)
+    '{"model":"eight_gaussians","n":16,"sampler":"ddim","steps":50,"seed":%d,"metrics":%s%s}',
+    counter, metrics, precision_field)
   return wrk.format("POST", "/v1/samples", nil, body)
 end
 

@@ -233,6 +233,48 @@ static dnnl_status_t load_weights(mf_bf16_linear *l, const float *w, size_t ld_w
     return s;
 }
 
+/* Everything but the weights: engine, stream, bias, scratch (the weights are next). */
+static mf_err layer_init(mf_bf16_linear *l, const float *b, size_t out, size_t in, size_t max_rows,
+                         const mf_bf16_linear_opts *o)
+{
+    l->out = out;
+    l->in = in;
+    l->max_rows = max_rows;
+    l->o = *o;
+    if (!ok(dnnl_engine_create(&l->eng, dnnl_cpu, 0)) ||
+        !ok(dnnl_stream_create(&l->stream, l->eng, dnnl_stream_default_flags))) {
+        return MF_EINTERNAL;
+    }
+    if ((l->bias = mf_alloc_floats(out)) == NULL ||
+        (o->f32_input && (l->xin = (mf_bf16 *) mf_alloc_floats((max_rows * in + 1) / 2)) == NULL)) {
+        return MF_ENOMEM;
+    }
+    for (size_t j = 0; j < out; j++) {
+        l->bias[j] = b != NULL ? b[j] : 0.0f;
+    }
+    dnnl_memory_desc_t bmd;
+    dnnl_dims_t bd = {1, (dnnl_dim_t) out};
+    if (!ok(dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab)) ||
+        !ok(dnnl_memory_create(&l->b, &bmd, l->eng, l->bias))) {
+        return MF_EINTERNAL;
+    }
+    return MF_OK;
+}
+
+/* The layer's own primitive for max_rows rows, then *ret; or the layer freed. */
+static mf_err layer_finish(mf_bf16_linear *l, mf_err err, mf_bf16_linear **ret)
+{
+    if (err == MF_OK && shape_for(l, l->max_rows, &err) == NULL) {
+        err = err != MF_OK ? err : MF_EINTERNAL;
+    }
+    if (err != MF_OK) {
+        mf_bf16_linear_free(l);
+        return err;
+    }
+    *ret = l;
+    return MF_OK;
+}
+
 mf_err mf_bf16_linear_new(const float *w, size_t ld_w, const float *b, size_t out, size_t in,
                           size_t max_rows, const mf_bf16_linear_opts *o, mf_bf16_linear **ret)
 {
@@ -244,42 +286,34 @@ mf_err mf_bf16_linear_new(const float *w, size_t ld_w, const float *b, size_t ou
     if (l == NULL) {
         return MF_ENOMEM;
     }
-    l->out = out;
-    l->in = in;
-    l->max_rows = max_rows;
-    l->o = *o;
     omp_set_num_threads(1); /* the reorder too runs on this thread alone */
-    mf_err err = MF_OK;
-    if (!ok(dnnl_engine_create(&l->eng, dnnl_cpu, 0)) ||
-        !ok(dnnl_stream_create(&l->stream, l->eng, dnnl_stream_default_flags))) {
+    mf_err err = layer_init(l, b, out, in, max_rows, o);
+    if (err == MF_OK && !ok(load_weights(l, w, ld_w))) {
         err = MF_EINTERNAL;
     }
-    if (err == MF_OK && ((l->bias = mf_alloc_floats(out)) == NULL ||
-                         (o->f32_input && (l->xin = (mf_bf16 *) mf_alloc_floats(
-                                               (max_rows * in + 1) / 2)) == NULL))) {
-        err = MF_ENOMEM;
+    return layer_finish(l, err, ret);
+}
+
+mf_err mf_bf16_linear_new_like(const mf_bf16_linear *proto, size_t max_rows, mf_bf16_linear **ret)
+{
+    if (proto == NULL || max_rows == 0 || ret == NULL) {
+        return MF_EINVAL;
     }
-    if (err == MF_OK) {
-        for (size_t j = 0; j < out; j++) {
-            l->bias[j] = b != NULL ? b[j] : 0.0f;
-        }
-        dnnl_memory_desc_t bmd;
-        dnnl_dims_t bd = {1, (dnnl_dim_t) out};
-        if (!ok(dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab)) ||
-            !ok(dnnl_memory_create(&l->b, &bmd, l->eng, l->bias)) ||
-            !ok(load_weights(l, w, ld_w))) {
+    mf_bf16_linear *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        return MF_ENOMEM;
+    }
+    omp_set_num_threads(1);
+    mf_err err = layer_init(l, proto->bias, proto->out, proto->in, max_rows, &proto->o);
+    void *wp = NULL;
+    if (err == MF_OK) { /* a memory of our own over proto's reordered weights (not copied) */
+        l->w_md = proto->w_md;
+        if (!ok(dnnl_memory_get_data_handle(proto->w, &wp)) ||
+            !ok(dnnl_memory_create(&l->w, &l->w_md, l->eng, wp))) {
             err = MF_EINTERNAL;
         }
     }
-    if (err == MF_OK && shape_for(l, max_rows, &err) == NULL) {
-        err = err != MF_OK ? err : MF_EINTERNAL;
-    }
-    if (err != MF_OK) {
-        mf_bf16_linear_free(l);
-        return err;
-    }
-    *ret = l;
-    return MF_OK;
+    return layer_finish(l, err, ret);
 }
 
 mf_err mf_bf16_warm_up(void)

@@ -14,7 +14,8 @@
  * before the activation (SiLU's slope is at most 1.1), plus u |y| when the output is
  * stored in bf16.  tests/core/test_bf16_linear.c holds every output to that bound.
  *
- * Weights are converted and reordered to oneDNN's blocked layout once, at creation.
+ * Weights are converted and reordered to oneDNN's blocked layout once, at creation
+ * (mf_bf16_linear_new_like makes more layers over the same converted weights).
  * A layer runs on the calling thread alone (oneDNN's OpenMP team is held to one thread
  * for the call), so a row team can split rows as it does for float; the shape is fixed
  * at creation (max_rows rows), a call with fewer rows uses a primitive made for that
@@ -72,6 +73,17 @@ MF_MUST_CHECK mf_err mf_bf16_linear_new(const float *w, size_t ld_w, const float
                                         size_t in, size_t max_rows, const mf_bf16_linear_opts *o,
                                         mf_bf16_linear **ret);
 void mf_bf16_linear_free(mf_bf16_linear *l);
+
+/**
+ * A layer like proto (its shape, options, bias) for at most max_rows rows, over proto's
+ * converted weights, which it reads and does not copy: nothing is converted or
+ * reordered.  proto must outlive it and is only read (one proto can serve layers on
+ * many threads, so long as no thread runs proto itself).  Errors: MF_EINVAL,
+ * MF_EINTERNAL (oneDNN: also when max_rows' primitive wants another weight layout),
+ * MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_bf16_linear_new_like(const mf_bf16_linear *proto, size_t max_rows,
+                                             mf_bf16_linear **ret);
 
 /** Replaces the bias (out floats): a per-call bias, e.g. layer 0's W_e emb(t) + b. */
 void mf_bf16_linear_set_bias(mf_bf16_linear *l, const float *b);

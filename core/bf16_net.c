@@ -11,7 +11,6 @@
 #include "kernels.h"
 #include "mem.h"
 
-#define SAMPLE_ROWS 256 /* rows per pass when sampling: the float path's chunk */
 /*
  * Up to this D, the first and last layers stay float: they are D multiply-adds per
  * output (the row team's thin kernels, mlp.c's), too narrow for the bf16 kernels, and
@@ -52,7 +51,9 @@ void mf_bf16_net_free(mf_bf16_net *b)
     free(b);
 }
 
-mf_err mf_bf16_net_new(const mf_mlp *m, size_t max_rows, mf_bf16_net **ret)
+/* m's layers, converted (proto NULL) or over proto's converted weights. */
+static mf_err net_make(const mf_mlp *m, const mf_bf16_net *proto, size_t max_rows,
+                       mf_bf16_net **ret)
 {
     if (m == NULL || max_rows == 0 || m->cfg.cond_dim != 0 || m->cfg.out_dim != 0) {
         return MF_EINVAL;
@@ -82,8 +83,10 @@ mf_err mf_bf16_net_new(const mf_mlp *m, size_t max_rows, mf_bf16_net **ret)
                                  .f32_input = i == 0 || (i == 1 && thin),
                                  .f32_output = i == k || (thin && i + 1 == k)};
         size_t in = i == 0 ? m->cfg.data_dim : m->in_dim[i];
-        err = mf_bf16_linear_new(m->params + m->w_off[i], m->in_dim[i], m->params + m->b_off[i],
-                                 m->out_dim[i], in, max_rows, &o, &b->layer[i]);
+        err = proto != NULL ? mf_bf16_linear_new_like(proto->layer[i], max_rows, &b->layer[i])
+                            : mf_bf16_linear_new(m->params + m->w_off[i], m->in_dim[i],
+                                                 m->params + m->b_off[i], m->out_dim[i], in,
+                                                 max_rows, &o, &b->layer[i]);
     }
     if (err == MF_OK &&
         ((b->act[0] = (mf_bf16 *) mf_alloc_floats((max_rows * widest + 1) / 2)) == NULL ||
@@ -98,6 +101,16 @@ mf_err mf_bf16_net_new(const mf_mlp *m, size_t max_rows, mf_bf16_net **ret)
     }
     *ret = b;
     return MF_OK;
+}
+
+mf_err mf_bf16_net_new(const mf_mlp *m, size_t max_rows, mf_bf16_net **ret)
+{
+    return net_make(m, NULL, max_rows, ret);
+}
+
+mf_err mf_bf16_net_new_like(const mf_bf16_net *proto, size_t max_rows, mf_bf16_net **ret)
+{
+    return proto == NULL ? MF_EINVAL : net_make(proto->m, proto, max_rows, ret);
 }
 
 mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x, float t, size_t n, float *out)
@@ -180,7 +193,14 @@ mf_err mf_bf16_sample(const mf_mlp *m, const mf_schedule *s, const mf_sampler_op
                       size_t n)
 {
     mf_bf16_net *b = NULL;
-    mf_err err = mf_bf16_net_new(m, n < SAMPLE_ROWS ? n : SAMPLE_ROWS, &b);
+    size_t rows = n < MF_BF16_SAMPLE_ROWS ? n : MF_BF16_SAMPLE_ROWS;
+    /* m's layers made once (a registered model's), else converted for this call; also
+     * when oneDNN wants another weight layout for this row count than the made ones' */
+    mf_err err =
+        o->bf16 != NULL && o->bf16->m == m ? mf_bf16_net_new_like(o->bf16, rows, &b) : MF_EINVAL;
+    if (err != MF_OK) {
+        err = mf_bf16_net_new(m, rows, &b);
+    }
     if (err == MF_OK) {
         err =
             mf_sample(s, (mf_eps_fn){.eval = mf_bf16_eps_eval, .ctx = b}, o, x, n, m->cfg.data_dim);

@@ -8,7 +8,7 @@
  * u = W_e emb(t) + b_0 in float once per call and is the bias of a layer over the D
  * columns of x alone (as mlp.h's float path does).  Up to 8-D the first and the last
  * layer stay float (bf16_net.c says why).  The network's weights are converted and
- * reordered once, when the object is made.
+ * reordered once, when the object is made; objects made like it share them.
  *
  * Unconditional eps networks only (C = 0; a potential is refused).  Threading: one
  * object per thread (its layers' scratch is its own).
@@ -25,12 +25,26 @@
 
 typedef struct mf_bf16_net mf_bf16_net;
 
+/* Rows per pass when sampling (the float path's chunk) and of a model's made layers. */
+#define MF_BF16_SAMPLE_ROWS 256
+
 /**
  * The bf16 layers of m for up to max_rows rows per pass.  Errors: MF_EINVAL (a
  * conditional network or a potential, max_rows 0), MF_EINTERNAL (oneDNN), MF_ENOMEM.
  */
 MF_MUST_CHECK mf_err mf_bf16_net_new(const mf_mlp *m, size_t max_rows, mf_bf16_net **ret);
 void mf_bf16_net_free(mf_bf16_net *b);
+
+/**
+ * Layers like proto's (bf16_linear.h mf_bf16_linear_new_like) for up to max_rows rows:
+ * proto's converted weights, read and not copied, nothing converted.  A registered
+ * model makes its network's layers once (mf_model_make_bf16) and each sampling call
+ * makes its own like them: proto is only read, by any number of threads, and outlives
+ * them.  Errors: those of mf_bf16_net_new (MF_EINTERNAL also when oneDNN wants another
+ * weight layout for max_rows).
+ */
+MF_MUST_CHECK mf_err mf_bf16_net_new_like(const mf_bf16_net *proto, size_t max_rows,
+                                          mf_bf16_net **ret);
 
 /**
  * out (n, D) = eps(x (n, D), t) for one timestep t shared by all rows (any n: in passes
@@ -51,7 +65,8 @@ mf_precision mf_precision_effective(const mf_mlp *m, mf_precision want, bool gui
                                     const char **why);
 
 /**
- * mf_sample in bf16: m's network made into bf16 layers for this call.  Errors: those of
+ * mf_sample in bf16: layers like o->bf16's when it holds m's (a registered model's,
+ * made once), else m's network converted for this call.  Errors: those of
  * mf_bf16_net_new and mf_sample; a failed pass (oneDNN) is MF_EINTERNAL.
  */
 MF_MUST_CHECK mf_err mf_bf16_sample(const mf_mlp *m, const mf_schedule *s, const mf_sampler_opts *o,

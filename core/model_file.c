@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bf16_net.h"
 #include "fileio.h"
 #include "guidance.h"
 #include "mem.h"
@@ -666,6 +667,7 @@ void mf_model_free(mf_model *m)
     if (m == NULL) {
         return;
     }
+    mf_bf16_net_free(m->bf16);
     mf_mlp_free(m->net);
     mf_reward_free(m->reward);
     mf__dxmi_free(m->dxmi);
@@ -745,6 +747,19 @@ fail:
     return rc;
 }
 
+mf_err mf_model_make_bf16(mf_model *m)
+{
+    if (m == NULL) {
+        return MF_EINVAL;
+    }
+    if (m->bf16 != NULL ||
+        mf_precision_effective(m->net, MF_PRECISION_BF16, false, NULL) != MF_PRECISION_BF16) {
+        return MF_OK;
+    }
+    return mf_bf16_net_new(m->net, MF_BF16_SAMPLE_ROWS, &m->bf16);
+}
+
+/* A copy to change: its network's bf16 layers (m->bf16) are not copied. */
 mf_err mf_model_clone(const mf_model *m, mf_model **ret)
 {
     if (m == NULL || m->net == NULL || ret == NULL) {

@@ -86,8 +86,10 @@ typedef struct mf_model {
     double data_scale;  /* > 0 */
     bool has_cond;      /* metadata condition = reward: cond is valid */
     mf_model_cond cond;
-    mf_reward_model *reward; /* owned; NULL when the file has none */
-    mf_model_dxmi *dxmi;     /* owned; NULL when the file has no DxMI parts */
+    mf_reward_model *reward;  /* owned; NULL when the file has none */
+    mf_model_dxmi *dxmi;      /* owned; NULL when the file has no DxMI parts */
+    struct mf_bf16_net *bf16; /* owned; NULL: none made.  net's bf16 layers, made once
+                                 (mf_model_make_bf16) for a model that no longer changes */
     size_t n_meta;
     char **meta_keys; /* owned, n_meta each, in file order */
     char **meta_vals;
@@ -103,6 +105,17 @@ typedef struct mf_model {
  */
 MF_MUST_CHECK mf_err mf_model_new(const mf_mlp_config *cfg, const char *schedule_spec,
                                   mf_model **ret, mf_diag *diag);
+
+/**
+ * Converts m's network to bf16 layers once (bf16_net.h), kept in m->bf16, which every
+ * bf16 sampling call then uses through its options (mf_sampler_opts.bf16) instead of
+ * converting the weights itself: for a model whose weights no longer change (the
+ * daemon's registered models), before it is shared between threads.  Nothing is made
+ * where bf16 sampling cannot run (mf_precision_effective: another CPU, a conditional
+ * network, a potential).  Errors: those of mf_bf16_net_new (m stays usable in f32, and
+ * in bf16 converted per call).
+ */
+MF_MUST_CHECK mf_err mf_model_make_bf16(mf_model *m);
 
 /** Frees a model and everything it owns; accepts NULL and half-built models. */
 void mf_model_free(mf_model *m);

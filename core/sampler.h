@@ -99,12 +99,17 @@ typedef enum mf_precision {
 /* "f32", "bf16", NULL: by mf_precision. */
 extern const char *const mf_precision_names[];
 
+struct mf_bf16_net; /* bf16_net.h */
+
 typedef struct mf_sampler_opts {
     mf_sampler_kind kind;
-    mf_precision precision; /* honoured by mf_guide_sample and the evaluation's sampling */
-    size_t steps;            /* S, 1..T; VAR: var->T */
-    float eta;               /* DDIM only, 0..1 */
-    const mf_var_sched *var; /* VAR only (borrowed): the short chain */
+    mf_precision precision;         /* honoured by mf_guide_sample and the evaluation's sampling */
+    const struct mf_bf16_net *bf16; /* bf16 runs: the network's layers made once (a
+                                       registered model's, mf_model.bf16); NULL or another
+                                       network's: converted per call */
+    size_t steps;                   /* S, 1..T; VAR: var->T */
+    float eta;                      /* DDIM only, 0..1 */
+    const mf_var_sched *var;        /* VAR only (borrowed): the short chain */
     uint64_t seed;
     uint64_t first_index;      /* global index of row 0 (for batch splits) */
     const mf_sample_seg *segs; /* NULL: all rows are one segment (seed, first_index); else

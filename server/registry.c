@@ -56,6 +56,19 @@ typedef struct load_ctx {
     bool shipped;
 } load_ctx;
 
+/*
+ * The model's bf16 layers, made once here for every sampling call (they read the weights,
+ * which no longer change); without them bf16 calls convert the weights per call.
+ */
+static void make_bf16(mf_reg_model *e)
+{
+    mf_err err = mf_model_make_bf16(e->model);
+    if (err != MF_OK) {
+        mf_log(MF_LOG_WARN, NULL, NULL, "model %s: no bf16 layers (%s): bf16 calls convert it",
+               e->id, mf_strerror(err));
+    }
+}
+
 /* One model file of a directory (mf_catalog_load_fn). */
 static mf_err load_file(void *ctx, const char *path, const char *id, const struct stat *st,
                         void **ret_item)
@@ -80,6 +93,7 @@ static mf_err load_file(void *ctx, const char *path, const char *id, const struc
         entry_free(e);
         return MF_EFORMAT;
     }
+    make_bf16(e);
     if (!c->shipped) {
         set_owner(e);
         mf_catalog_stamp_of(&e->stamp, st); /* the store's files follow other replicas' changes */
@@ -330,6 +344,7 @@ mf_err mf_registry_add(mf_registry *r, const char *id, mf_model *m, mf_diag *dia
     memcpy(e->id, id, strlen(id) + 1);
     snprintf(e->path, sizeof e->path, "%s/%s%s", r->store_dir, id, SUFFIX);
     e->model = m;
+    make_bf16(e); /* before the entry is published: the layers are only read after */
     set_owner(e);
     mf_err err = mf_catalog_add_written(&r->cat, e, e->path, write_model, NULL, diag);
     if (err != MF_OK) {

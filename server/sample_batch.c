@@ -47,6 +47,7 @@ mf_sampler_opts mf_sample_opts(const mf_sample_req *req, const mf_model *m)
     bool var = req->sampler == MF_SAMPLER_VAR && dx != NULL && dx->has_var;
     return (mf_sampler_opts){.kind = req->sampler,
                              .precision = req->precision,
+                             .bf16 = m->bf16,
                              .steps = req->steps,
                              .eta = (float) req->eta,
                              .var = var ? &dx->var : NULL};

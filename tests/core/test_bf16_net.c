@@ -222,6 +222,13 @@ START_TEST(test_layouts)
             bool all_float = D <= 8 && k == 1;
             ck_assert_msg(all_float ? se == 0 : sqrt(se / s2) <= 0.05 && se > 0,
                           "D %u, %u hidden: relative error %g", dims[di], k, sqrt(se / s2));
+            /* layers made like b's (its converted weights): the same arithmetic, so the
+             * same bits (with another row count oneDNN may pick another kernel) */
+            mf_bf16_net *like = NULL;
+            ck_assert_int_eq(mf_bf16_net_new_like(b, 16, &like), MF_OK);
+            ck_assert_int_eq(mf_bf16_net_forward_shared_t(like, x, 300.0f, n, e32), MF_OK);
+            ck_assert_mem_eq(e32, e16, n * D * sizeof(float));
+            mf_bf16_net_free(like);
             mf_bf16_net_free(b);
             mf_mlp_ws_free(ws);
             mf_mlp_free(net);
@@ -234,12 +241,64 @@ START_TEST(test_layouts)
 
 END_TEST
 
+/*
+ * A model's layers made once (mf_model_make_bf16, what the daemon does at load): sampling
+ * through them is bit for bit sampling with the weights converted per call; none are
+ * made for a conditional network, and a clone (a model to change) has none.
+ */
+START_TEST(test_made_once)
+{
+    if (!mf_bf16_supported()) {
+        return;
+    }
+    mf_model *m = load_shipped("eight_gaussians");
+    ck_assert_ptr_null(m->bf16);
+    ck_assert_int_eq(mf_model_make_bf16(m), MF_OK);
+    ck_assert_ptr_nonnull(m->bf16);
+    size_t n = 300;
+    float *a = mf_alloc_floats(n * 2), *b = mf_alloc_floats(n * 2);
+    mf_sampler_opts o = {
+        .kind = MF_SAMPLER_DDIM, .steps = 20, .seed = 5, .precision = MF_PRECISION_BF16};
+    /* 8 rows (a daemon's chunk: layers of 8 rows over the 256-row layers' weights), then
+     * 300 (passes of 256 and 44 rows) */
+    for (size_t rows = 8; rows <= n; rows += n - 8) {
+        o.bf16 = NULL;
+        ck_assert_int_eq(mf_bf16_sample(m->net, &m->sched, &o, a, rows), MF_OK);
+        o.bf16 = m->bf16;
+        ck_assert_int_eq(mf_bf16_sample(m->net, &m->sched, &o, b, rows), MF_OK);
+        ck_assert_mem_eq(a, b, rows * 2 * sizeof(float));
+    }
+    mf_model *c = NULL;
+    ck_assert_int_eq(mf_model_clone(m, &c), MF_OK);
+    ck_assert_ptr_null(c->bf16);
+    /* another network's layers in the options are not used: c's own weights are */
+    for (size_t i = 0; i < c->net->n_params; i++) {
+        c->net->params[i] *= 0.5f;
+    }
+    ck_assert_int_eq(mf_bf16_sample(c->net, &c->sched, &o, b, n), MF_OK);
+    ck_assert_int_ne(memcmp(a, b, n * 2 * sizeof(float)), 0);
+    mf_model_free(c);
+    mf_mlp_config cc = {
+        .data_dim = 2, .cond_dim = 1, .emb_dim = 16, .n_hidden = 2, .hidden = {32, 32}};
+    mf_model *r = NULL;
+    ck_assert_int_eq(mf_model_new(&cc, "linear:0.0001:0.02:1000", &r, NULL), MF_OK);
+    ck_assert_int_eq(mf_model_make_bf16(r), MF_OK);
+    ck_assert_ptr_null(r->bf16); /* conditional: sampled in f32 */
+    mf_model_free(r);
+    mf_free_aligned(a);
+    mf_free_aligned(b);
+    mf_model_free(m);
+}
+
+END_TEST
+
 static Suite *bf16_net_suite(void)
 {
     Suite *s = suite_create("bf16_net");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_eps_close_to_float);
     tcase_add_test(tc, test_layouts);
+    tcase_add_test(tc, test_made_once);
     suite_add_tcase(s, tc);
     TCase *gate = tcase_create("gate"); /* seconds of sampling: release only */
     tcase_set_tags(gate, "long");
