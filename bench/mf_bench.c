@@ -36,7 +36,12 @@
  * Manifold's programs do) splits the batch rows over a team of that many
  * threads with single-threaded OpenBLAS (server/par.h); --parallel blas runs
  * one thread and gives OpenBLAS the threads instead, for comparison.
+ *
+ * --precision bf16 runs the sampling workloads (W1, W2, W4) in bf16 as the daemon does
+ * (core/bf16_net.h: the network's layers made once, each call's layers made like them,
+ * the row team splitting rows); f32 (the default) is mlp.c's float path.
  */
+#include "bf16_net.h"
 #include "cpu.h"
 #include "mem.h"
 #include "mlp.h"
@@ -91,6 +96,7 @@ typedef struct bench_opts {
     int repeats;
     bool train_defaults;
     bool blas_parallel; /* --parallel blas */
+    mf_precision precision; /* --precision: sampling's arithmetic */
 } bench_opts;
 
 /* Everything one workload needs, allocated outside the timed regions. */
@@ -111,6 +117,8 @@ typedef struct bench_ctx {
     double last_loss;
     mf_par *team;           /* row-parallel team (size 1 in blas mode) */
     bool blas_parallel;
+    mf_precision precision; /* sampling */
+    mf_bf16_net *bf16;      /* bf16 sampling: the network's layers, made once */
 } bench_ctx;
 
 static double now_s(void)
@@ -171,6 +179,7 @@ static int make_data(float *data, size_t n, size_t d, uint64_t seed)
 static void ctx_free(bench_ctx *c)
 {
     mf_par_free(c->team);
+    mf_bf16_net_free(c->bf16);
     mf_trainer_free(c->tr);
     mf_mlp_ws_free(c->ws);
     mf_mlp_free(c->net);
@@ -182,10 +191,11 @@ static void ctx_free(bench_ctx *c)
 }
 
 static mf_err ctx_init(bench_ctx *c, const workload *w, const mf_schedule *s, int repeats,
-                       bool train_defaults, bool blas_parallel)
+                       bool train_defaults, bool blas_parallel, mf_precision precision)
 {
     memset(c, 0, sizeof *c);
     c->blas_parallel = blas_parallel;
+    c->precision = precision;
     c->w = w;
     c->sched = s;
     c->seed = 1000;
@@ -207,7 +217,14 @@ static mf_err ctx_init(bench_ctx *c, const workload *w, const mf_schedule *s, in
             return err;
         }
         c->eps_ctx = (mf_mlp_eps_ctx){.net = c->net, .ws = c->ws, .c = NULL};
-        return MF_OK;
+        /* as the daemon's registry does for a model (mf_model_make_bf16) */
+        if (precision == MF_PRECISION_BF16) {
+            err = mf_bf16_net_new(c->net, MF_BF16_SAMPLE_ROWS, &c->bf16);
+            if (err == MF_OK) {
+                err = mf_bf16_net_tabulate(c->bf16, s->T);
+            }
+        }
+        return err;
     }
     mf_train_opts o = mf_train_opts_default();
     o.batch = w->batch;
@@ -247,7 +264,7 @@ static mf_err ctx_init(bench_ctx *c, const workload *w, const mf_schedule *s, in
 static mf_err ctx_sample(bench_ctx *c, size_t steps)
 {
     mf_sampler_opts o = {.kind = MF_SAMPLER_DDIM, .steps = steps, .eta = 0.0f,
-                         .seed = c->seed++};
+                         .seed = c->seed++, .precision = c->precision, .bf16 = c->bf16};
     if (!c->blas_parallel) {
         return mf_par_sample(c->team, c->net, c->sched, &o, c->x, c->w->batch);
     }
@@ -348,7 +365,8 @@ static int run_workload(const workload *w, const mf_schedule *s, const bench_opt
                         int thread_req)
 {
     bench_ctx c;
-    mf_err err = ctx_init(&c, w, s, bo->repeats, bo->train_defaults, bo->blas_parallel);
+    mf_err err =
+        ctx_init(&c, w, s, bo->repeats, bo->train_defaults, bo->blas_parallel, bo->precision);
     if (err == MF_OK && set_threads(&c, 1) != 0) {
         err = MF_EINTERNAL;
     }
@@ -450,9 +468,11 @@ static int run_workload(const workload *w, const mf_schedule *s, const bench_opt
     printf("\"wall_s_best\": %.6f, \"wall_s_all\": ", best);
     print_times(times, R);
     printf(", \"model_gflop\": %.6f, \"gflops\": %.3f, \"openblas_core\": \"%s\", "
-           "\"threads\": %d, \"threads_source\": \"%s\", \"parallel\": \"%s\", \"cpus\": %d",
+           "\"threads\": %d, \"threads_source\": \"%s\", \"parallel\": \"%s\", \"cpus\": %d, "
+           "\"precision\": \"%s\"",
            flops / 1e9, flops / best / 1e9, mf_cpu_blas_corename(), threads, source,
-           bo->blas_parallel ? "blas" : "rows", ncpu);
+           bo->blas_parallel ? "blas" : "rows", ncpu,
+           mf_precision_names[w->kind == KIND_TRAIN ? MF_PRECISION_F32 : bo->precision]);
     if (n_probe > 0) {
         printf(", \"probe_s\": ");
         print_times(probe_s, n_probe);
@@ -557,12 +577,13 @@ static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [--workloads W1,W2,W3,W4,W5] [--threads N|auto|Wk=N,...] [--repeats N]\n"
-            "          [--parallel rows|blas] [--train-defaults] [--info]\n"
+            "          [--parallel rows|blas] [--precision f32|bf16] [--train-defaults] [--info]\n"
             "  --threads   threads; default W4=1, others 2 (capped at the CPU count);\n"
             "              'auto' probes 1..2 threads per workload and keeps the fastest\n"
             "  --parallel  rows: split batch rows over a thread team, OpenBLAS single-threaded\n"
             "              (default, as Manifold runs); blas: one thread, threaded OpenBLAS\n"
             "  --repeats   timed runs per workload, best reported (default 3)\n"
+            "  --precision sampling in f32 (default) or bf16 (W1, W2, W4 only)\n"
             "  --train-defaults  train with mf_train_opts_default() (clip 1, EMA, cosine lr)\n"
             "                    instead of the reference's plain Adam\n"
             "  --info      print the OpenBLAS set-up as one JSON line and exit\n",
@@ -603,6 +624,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             bo.blas_parallel = strcmp(v, "blas") == 0;
+        } else if (strcmp(a, "--precision") == 0 && has_val) {
+            const char *v = argv[++i];
+            if (strcmp(v, "f32") != 0 && strcmp(v, "bf16") != 0) {
+                fprintf(stderr, "mf_bench: --precision is f32 or bf16, not '%s'\n", v);
+                return 2;
+            }
+            bo.precision = strcmp(v, "bf16") == 0 ? MF_PRECISION_BF16 : MF_PRECISION_F32;
         } else if (strcmp(a, "--train-defaults") == 0) {
             bo.train_defaults = true;
         } else if (strcmp(a, "--info") == 0) {
@@ -614,6 +642,16 @@ int main(int argc, char **argv)
         }
     }
 
+    if (bo.precision == MF_PRECISION_BF16) {
+        bool train = bo.run[2] || bo.run[4];
+        if (train || bo.blas_parallel || !mf_bf16_supported()) {
+            fprintf(stderr, "mf_bench: --precision bf16 %s\n",
+                    train ? "is for the sampling workloads: --workloads W1,W2,W4"
+                    : bo.blas_parallel ? "runs on the row team, not --parallel blas"
+                                       : "needs a CPU with AVX-512 BF16");
+            return 2;
+        }
+    }
     mf_schedule sched;
     mf_diag diag;
     if (mf_schedule_init(&sched, SCHEDULE_SPEC, &diag) != MF_OK) {

@@ -9,7 +9,7 @@
 #                     [--serve-duration S] [--skip-serve | --serve-only]
 #                     [--skip-smeme | --smeme-only] [--skip-reward | --reward-only]
 #                     [--skip-dxmi | --dxmi-only] [--skip-replicas | --replicas-only]
-#                     [--skip-hjb | --hjb-only]
+#                     [--skip-hjb | --hjb-only] [--skip-bf16 | --bf16-only]
 #                     [--compare-with OLD_DIR | --compare-only OLD_DIR] [--compare-label TEXT]
 #                     [--store-events N] [--out DIR]
 #
@@ -35,6 +35,9 @@
 #                   and PyTorch) and bench/hjb/table.sh (the HJB quality table, about 8
 #                   minutes; its models are kept in OUT/hjb-table and not trained again)
 #   --hjb-only      run only those two, and rewrite RESULTS.md as --serve-only does
+#   --skip-bf16     do not run bench/bf16.sh (W1, W2, W4 in f32 and bf16, the bf16
+#                   GEMM-only times, PyTorch's best float and its bf16 autocast; 1 minute)
+#   --bf16-only     run only bench/bf16.sh, and rewrite RESULTS.md as --serve-only does
 #   --skip-replicas do not run bench/replicas.sh (1-3 replicas behind nginx on PostgreSQL)
 #                   and bench/store.sh (the job store's event appends and reads)
 #   --replicas-only run only bench/replicas.sh and bench/store.sh (about 2 minutes with the
@@ -67,6 +70,7 @@ smeme_mode=run
 reward_mode=run
 dxmi_mode=run
 hjb_mode=run
+bf16_mode=run
 replicas_mode=run
 serve_duration=10
 compare_old=""
@@ -91,6 +95,8 @@ while [ $# -gt 0 ]; do
     --dxmi-only) dxmi_mode=only; shift ;;
     --skip-hjb) hjb_mode=skip; shift ;;
     --hjb-only) hjb_mode=only; shift ;;
+    --skip-bf16) bf16_mode=skip; shift ;;
+    --bf16-only) bf16_mode=only; shift ;;
     --skip-replicas) replicas_mode=skip; shift ;;
     --replicas-only) replicas_mode=only; shift ;;
     --compare-with) compare_old=$2; shift 2 ;;
@@ -98,7 +104,7 @@ while [ $# -gt 0 ]; do
     --compare-label) compare_label=$2; shift 2 ;;
     --store-events) store_events=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '3,50p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,52p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -114,7 +120,7 @@ if command -v meson >/dev/null 2>&1 && command -v ninja >/dev/null 2>&1; then
         meson setup "$build" "$root" --buildtype=release -Dtests=disabled >&2 || rm -rf "$build"
     fi
     if [ -f "$build/build.ninja" ]; then
-        targets="bench/mf_bench bench/metrics_bench bench/smeme_bench bench/dxmi_bench bench/store_bench server/manifoldd clients/manifold"
+        targets="bench/mf_bench bench/bf16_bench bench/metrics_bench bench/smeme_bench bench/dxmi_bench bench/store_bench server/manifoldd clients/manifold"
         if [ -f "$shared/sgemm_peak.c" ]; then
             targets="$targets bench/sgemm_peak"
         fi
@@ -156,6 +162,10 @@ hjb() {
     sh "$here/hjb/table.sh" "$build" "$out/hjb-table" > "$out/hjb_table.md" ||
         note "hjb/table.sh failed"
 }
+bf16() {
+    note "bf16.sh: sampling in f32 and bf16, GEMM-only, PyTorch f32 and autocast (about 1 minute)"
+    sh "$here/bf16.sh" --out "$out" --build "$build" --repeats "$repeats" || note "bf16.sh failed"
+}
 replicas() {
     note "replicas.sh: 1-3 replicas behind nginx, ${serve_duration} s per row; store.sh: the job store"
     sh "$here/replicas.sh" --duration "$serve_duration" --out "$out" \
@@ -169,12 +179,13 @@ compare() {
 }
 if [ "$serve_mode" = only ] || [ "$smeme_mode" = only ] || [ "$reward_mode" = only ] ||
         [ "$dxmi_mode" = only ] || [ "$replicas_mode" = only ] || [ "$compare_only" = yes ] ||
-        [ "$hjb_mode" = only ]; then
+        [ "$hjb_mode" = only ] || [ "$bf16_mode" = only ]; then
     [ "$serve_mode" = only ] && serve
     [ "$smeme_mode" = only ] && smeme
     [ "$reward_mode" = only ] && reward
     [ "$dxmi_mode" = only ] && dxmi
     [ "$hjb_mode" = only ] && hjb
+    [ "$bf16_mode" = only ] && bf16
     [ "$replicas_mode" = only ] && replicas
     [ "$compare_only" = yes ] && compare
     status=$(cat "$out/status.txt" 2>/dev/null || echo "")
@@ -281,6 +292,11 @@ if [ "$hjb_mode" = run ]; then
     hjb
 else
     rm -f "$out/hjb_bench.md" "$out/hjb_table.md"
+fi
+if [ "$bf16_mode" = run ]; then
+    bf16
+else
+    rm -f "$out/bf16.jsonl"
 fi
 if [ "$replicas_mode" = run ]; then
     replicas

@@ -6,13 +6,14 @@
 # 64 concurrent connections, with per-request metrics off (W4: sampling alone)
 # and on; requests/s, p50/p90/p99 latency, how many requests shared each
 # batched run, and the daemon's resident memory with every shipped model
-# loaded.  Writes DIR/serve.jsonl and DIR/serve_rss.json for
+# loaded; then 64 connections with "precision": "f32" and "bf16" in the requests.
+# Writes DIR/serve.jsonl, DIR/serve_precision.jsonl and DIR/serve_rss.json for
 # summarize_results.py (bench/run.sh calls this and writes RESULTS.md).
 #
 #     sh bench/serve.sh [--duration S] [--connections "1 8 64"] [--out DIR] [--daemon PATH]
 #
 # wrk (Debian) runs with one thread on the same 2-core machine as the daemon;
-# the daemon runs with its defaults (1 worker, a 2-thread row team).
+# the daemon runs with its defaults (1 worker, a 2-thread row team, bf16 sampling).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
     --connections) conns=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --daemon) daemon=$2; shift 2 ;;
-    -h|--help) sed -n '3,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,17p' "$0"; exit 0 ;;
     *) echo "serve.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -90,6 +91,22 @@ print(json.dumps(r))' "$c" "$calls0" "$calls1" "$batches0" "$batches1" "$metrics
             >> "$out/serve.jsonl"
         tail -n 1 "$out/serve.jsonl" >&2
     done
+done
+
+# bf16 against f32 (issue 19): 64 connections, metrics off, each precision named in the
+# requests (the loops above take the daemon's default, bf16)
+: > "$out/serve_precision.jsonl"
+for precision in f32 bf16; do
+    note "precision=$precision, 64 connections, ${duration} s"
+    res=$(MF_PRECISION=$precision MF_METRICS=false wrk -t1 -c64 -d"${duration}s" --timeout 10s \
+          --latency -s "$here/wrk_samples.lua" "$url" | sed -n 's/^RESULT //p')
+    echo "$res" | "${PYTHON:-python3}" -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+r.update({"connections": 64, "metrics": False, "precision": sys.argv[1],
+          "workload": "W4 via POST /v1/samples"})
+print(json.dumps(r))' "$precision" >> "$out/serve_precision.jsonl"
+    tail -n 1 "$out/serve_precision.jsonl" >&2
 done
 
 rss_end=$(kib VmRSS)

@@ -23,6 +23,8 @@ import os
 import platform
 import re
 
+from summarize_bf16 import bf16_section
+
 ORDER = ["W1", "W2", "W3", "W4", "W5"]
 TARGET_RATIO = {"W1": 1.7, "W2": 1.4, "W3": 1.7, "W4": 1.5, "W5": 1.8}
 TARGET_GEMM = 1.25
@@ -693,6 +695,7 @@ def main():
     lines += reward_section(d)
     lines += dxmi_section(d)
     lines += hjb_section(d)
+    lines += bf16_section(d, read_jsonl)
     lines += compare_section(d)
     lines += [""]
     lines += block("Raw mf_bench output", "mf_bench.jsonl")
@@ -705,6 +708,8 @@ def main():
         lines += block("Raw bench/reward.sh output", "reward.jsonl")
     if os.path.exists(os.path.join(d, "dxmi.jsonl")):
         lines += block("Raw bench/dxmi.sh output", "dxmi.jsonl")
+    if os.path.exists(os.path.join(d, "bf16.jsonl")):
+        lines += block("Raw bench/bf16.sh output", "bf16.jsonl")
     if os.path.exists(os.path.join(d, "compare.jsonl")):
         lines += block("Raw bench/compare.sh output", "compare.jsonl")
     lines += block("Raw mf_bench --parallel blas output", "mf_bench_blas.jsonl")

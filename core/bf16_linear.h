@@ -51,6 +51,20 @@ bool mf_bf16_supported(void);
  */
 MF_MUST_CHECK mf_err mf_bf16_warm_up(void);
 
+/* The widest input mf_bf16_thin_in_silu takes. */
+#define MF_BF16_THIN_MAX_D 8
+
+/**
+ * A float layer with a bf16 output, for a narrow input (d <= MF_BF16_THIN_MAX_D): out
+ * (n, h) = bf16(silu(x (n, d) W^T + u)), W (h, d) given as its columns wt (d, h), u (h)
+ * the bias.
+ * The products and sums are float's; SiLU to about 1e-5 relative (exp by polynomial, the
+ * reciprocal by rcp14: errors far below the bf16 rounding that follows).  Only on a CPU
+ * with bf16 (mf_bf16_supported).
+ */
+void mf_bf16_thin_in_silu(mf_bf16 *out, const float *x, size_t d, const float *wt, const float *u,
+                          size_t n, size_t h);
+
 typedef struct mf_bf16_linear mf_bf16_linear;
 
 /*
@@ -61,6 +75,8 @@ typedef struct mf_bf16_linear_opts {
     bool silu;       /* y = silu(x W^T + b); else x W^T + b */
     bool f32_input;  /* x is float */
     bool f32_output; /* y is float */
+    int threads;     /* oneDNN's OpenMP threads for a call; 0: the calling thread alone
+                        (what sampling uses: bench/bf16_bench.c measures the two) */
 } mf_bf16_linear_opts;
 
 /**

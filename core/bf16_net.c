@@ -12,26 +12,34 @@
 #include "mem.h"
 
 /*
- * Up to this D, the first and last layers stay float: they are D multiply-adds per
- * output (the row team's thin kernels, mlp.c's), too narrow for the bf16 kernels, and
- * with them in bf16 the rounding of x and of the output blurred imbalanced_square's
- * sharp edges under DDIM: kNN and histogram entropy +0.023 and +0.026 nats over float,
- * past the gate's 0.02 (tests/core/test_bf16_net.c); float ends: <= 0.006.  Measured
- * one thread, sampling (bench/bf16_bench.c): W1 2.58x and W4 2.15x float (1.61x and
- * 1.44x with bf16 ends).
+ * Up to this D, the first and last layers compute in float: they are D multiply-adds per
+ * output, too narrow for the bf16 kernels, and with x and the output rounded to bf16
+ * DDIM blurred imbalanced_square's sharp edges: kNN and histogram entropy +0.023 and
+ * +0.026 nats over float, past the gate's 0.02 (tests/core/test_bf16_net.c); float
+ * ends: <= 0.006.  The first layer's output, like every hidden one, is stored in bf16
+ * (mf_bf16_thin_in_silu: float arithmetic, SiLU and the rounding in one pass, not a
+ * float store and a conversion in layer 1: W1 1.38x -> 1.13x of its GEMM-only time);
+ * the output layer reads the last hidden layer's float output (mlp.c's kernel).
+ * Measured one thread, sampling (bench/bf16_bench.c), before that fusion: W1 2.58x and
+ * W4 2.15x float (1.61x and 1.44x with bf16 ends).
  */
-#define F32_LAYER0_MAX_D 8
+#define F32_LAYER0_MAX_D MF_BF16_THIN_MAX_D
 
 struct mf_bf16_net {
     const mf_mlp *m;
     size_t max_rows, n_layers;
     mf_bf16_linear *layer[MF_MLP_MAX_LAYERS];
     mf_bf16 *act[2]; /* (max_rows, widest hidden) ping-pong bf16 activations */
-    float *z0;       /* (max_rows, H_1) a float layer 0's output; NULL: layer 0 is bf16 */
+    float *z0;       /* (max_rows, H_1) layer 0's float output (thin, one hidden layer) */
     float *zk;       /* (max_rows, H_k) the last hidden layer's float output (thin nets) */
     bool thin;       /* D <= F32_LAYER0_MAX_D: first and last layers in float */
     float *emb, *u;  /* (E) the embedding; (H_1) layer 0's hoisted bias */
-    mf_err err;      /* the first failed pass of mf_bf16_eps_eval */
+    float *w0t;      /* (D, H_1) layer 0's x columns, contiguous (thin nets) */
+    float *u_table;  /* (n_table, H_1) u at t = 0..n_table-1 (mf_bf16_net_tabulate); owned
+                        by a tabulated net, read by the nets made like it; NULL: none */
+    size_t n_table;
+    bool owns_table;
+    mf_err err; /* the first failed pass of mf_bf16_eps_eval */
 };
 
 void mf_bf16_net_free(mf_bf16_net *b)
@@ -48,6 +56,10 @@ void mf_bf16_net_free(mf_bf16_net *b)
     mf_free_aligned(b->zk);
     mf_free_aligned(b->emb);
     mf_free_aligned(b->u);
+    mf_free_aligned(b->w0t);
+    if (b->owns_table) {
+        mf_free_aligned(b->u_table);
+    }
     free(b);
 }
 
@@ -72,16 +84,15 @@ static mf_err net_make(const mf_mlp *m, const mf_bf16_net *proto, size_t max_row
     mf_err err = MF_OK;
     bool thin = m->cfg.data_dim <= F32_LAYER0_MAX_D;
     b->thin = thin;
-    if (thin && ((b->z0 = mf_alloc_floats(max_rows * m->out_dim[0])) == NULL ||
+    if (thin && ((k == 1 && (b->z0 = mf_alloc_floats(max_rows * m->out_dim[0])) == NULL) ||
                  (b->zk = mf_alloc_floats(max_rows * m->in_dim[k])) == NULL)) {
         err = MF_ENOMEM;
     }
     for (size_t i = thin ? 1 : 0; err == MF_OK && i < (thin ? k : b->n_layers); i++) {
         /* layer 0 over x's D columns of its rows (ld: the full input); then bf16 to bf16;
          * the last one to float, no activation */
-        mf_bf16_linear_opts o = {.silu = i < k,
-                                 .f32_input = i == 0 || (i == 1 && thin),
-                                 .f32_output = i == k || (thin && i + 1 == k)};
+        mf_bf16_linear_opts o = {
+            .silu = i < k, .f32_input = i == 0, .f32_output = i == k || (thin && i + 1 == k)};
         size_t in = i == 0 ? m->cfg.data_dim : m->in_dim[i];
         err = proto != NULL ? mf_bf16_linear_new_like(proto->layer[i], max_rows, &b->layer[i])
                             : mf_bf16_linear_new(m->params + m->w_off[i], m->in_dim[i],
@@ -94,6 +105,21 @@ static mf_err net_make(const mf_mlp *m, const mf_bf16_net *proto, size_t max_row
          (b->emb = mf_alloc_floats(m->cfg.emb_dim)) == NULL ||
          (b->u = mf_alloc_floats(m->out_dim[0])) == NULL)) {
         err = MF_ENOMEM;
+    }
+    if (err == MF_OK && thin) {
+        size_t D = m->cfg.data_dim, h0 = m->out_dim[0];
+        if ((b->w0t = mf_alloc_floats(D * h0)) == NULL) {
+            err = MF_ENOMEM;
+        }
+        for (size_t j = 0; err == MF_OK && j < h0; j++) {
+            for (size_t d = 0; d < D; d++) {
+                b->w0t[d * h0 + j] = m->params[m->w_off[0] + j * m->in_dim[0] + d];
+            }
+        }
+    }
+    if (err == MF_OK && proto != NULL) { /* proto's table, read only */
+        b->u_table = proto->u_table;
+        b->n_table = proto->n_table;
     }
     if (err != MF_OK) {
         mf_bf16_net_free(b);
@@ -113,15 +139,46 @@ mf_err mf_bf16_net_new_like(const mf_bf16_net *proto, size_t max_rows, mf_bf16_n
     return proto == NULL ? MF_EINVAL : net_make(proto->m, proto, max_rows, ret);
 }
 
+/* u = W_e emb(t) + b_0: columns D..D+E-1 of W_0 times the embedding, plus the bias. */
+static void hoisted_bias(const mf_mlp *m, float t, float *emb, float *u)
+{
+    size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, h0 = m->out_dim[0];
+    mf_mlp_embed(m, t, emb);
+    memcpy(u, m->params + m->b_off[0], h0 * sizeof(float));
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) h0, (int) E, 1.0f, m->params + m->w_off[0] + D,
+                (int) m->in_dim[0], emb, 1, 1.0f, u, 1);
+}
+
+mf_err mf_bf16_net_tabulate(mf_bf16_net *b, size_t n_t)
+{
+    if (b == NULL || n_t == 0 || b->u_table != NULL) {
+        return MF_EINVAL;
+    }
+    size_t h0 = b->m->out_dim[0];
+    float *tab = mf_alloc_floats(n_t * h0);
+    if (tab == NULL) {
+        return MF_ENOMEM;
+    }
+    for (size_t t = 0; t < n_t; t++) {
+        hoisted_bias(b->m, (float) t, b->emb, tab + t * h0);
+    }
+    b->u_table = tab;
+    b->n_table = n_t;
+    b->owns_table = true;
+    return MF_OK;
+}
+
 mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x, float t, size_t n, float *out)
 {
     const mf_mlp *m = b->m;
-    size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, h0 = m->out_dim[0], in0 = m->in_dim[0];
-    /* u = W_e emb(t) + b_0: columns D..D+E-1 of W_0, once per call */
-    mf_mlp_embed(m, t, b->emb);
-    memcpy(b->u, m->params + m->b_off[0], h0 * sizeof(float));
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) h0, (int) E, 1.0f, m->params + m->w_off[0] + D,
-                (int) in0, b->emb, 1, 1.0f, b->u, 1);
+    size_t D = m->cfg.data_dim, h0 = m->out_dim[0], in0 = m->in_dim[0];
+    /* u = W_e emb(t) + b_0 once per call: the table's row for an integer t it holds */
+    size_t ti = (size_t) t;
+    if (b->u_table != NULL && t >= 0.0f && (float) ti == t && ti < b->n_table) {
+        memcpy(b->u, b->u_table + ti * h0, h0 * sizeof(float));
+    } else {
+        hoisted_bias(m, t, b->emb, b->u);
+    }
     if (b->layer[0] != NULL) {
         mf_bf16_linear_set_bias(b->layer[0], b->u);
     }
@@ -130,10 +187,13 @@ mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x, float t, siz
         const void *src = x + r0 * D;
         size_t first = 0;
         size_t last = b->n_layers;
-        if (b->thin) { /* layer 0 in float: z0 = silu(x W_x^T + u), mlp.c's kernel */
+        if (b->thin && b->z0 != NULL) { /* one hidden layer: layer 0 in float, mlp.c's */
             mf_k_thin_in_silu(b->z0, NULL, x + r0 * D, D, m->params + m->w_off[0], in0, b->u, rows,
                               h0);
-            src = b->z0;
+            first = last = 1;
+        } else if (b->thin) { /* layer 0's float arithmetic, its output bf16 for layer 1 */
+            mf_bf16_thin_in_silu(b->act[0], x + r0 * D, D, b->w0t, b->u, rows, h0);
+            src = b->act[0];
             first = 1;
             last = b->n_layers - 1;
         }
@@ -150,7 +210,7 @@ mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x, float t, siz
         if (b->thin) { /* the output layer in float: out = h W_k^T + b_k, h the last hidden
                         * layer's output (layer 0's with one hidden layer) */
             size_t k = b->n_layers - 1;
-            const float *h = first == last ? b->z0 : b->zk;
+            const float *h = b->z0 != NULL ? b->z0 : b->zk;
             mf_k_thin_out(out + r0 * D, h, m->params + m->w_off[k], m->params + m->b_off[k], rows,
                           m->in_dim[k], D);
         }

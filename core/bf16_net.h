@@ -6,8 +6,9 @@
  *
  * Layer 0 takes [x, emb(t)]: with one t per call the embedding's part is hoisted,
  * u = W_e emb(t) + b_0 in float once per call and is the bias of a layer over the D
- * columns of x alone (as mlp.h's float path does).  Up to 8-D the first and the last
- * layer stay float (bf16_net.c says why).  The network's weights are converted and
+ * columns of x alone (as mlp.h's float path does); a model's made-once layers keep u
+ * for every integer t (mf_bf16_net_tabulate).  Up to 8-D the first and the last layer
+ * compute in float (bf16_net.c says why).  The network's weights are converted and
  * reordered once, when the object is made; objects made like it share them.
  *
  * Unconditional eps networks only (C = 0; a potential is refused).  Threading: one
@@ -45,6 +46,15 @@ void mf_bf16_net_free(mf_bf16_net *b);
  */
 MF_MUST_CHECK mf_err mf_bf16_net_new_like(const mf_bf16_net *proto, size_t max_rows,
                                           mf_bf16_net **ret);
+
+/**
+ * Computes layer 0's time part u(t) = W_e emb(t) + b_0 for t = 0..n_t-1 once (n_t H_1
+ * floats: 1 MB for H_1 = 256 and T = 1,000), which every pass at such a t then reads
+ * instead of embedding t and multiplying: a model's made-once layers (mf_model_make_bf16),
+ * shared with the nets made like them.  The same arithmetic: the same bits.  Errors:
+ * MF_EINVAL (n_t 0, tabulated already), MF_ENOMEM.
+ */
+MF_MUST_CHECK mf_err mf_bf16_net_tabulate(mf_bf16_net *b, size_t n_t);
 
 /**
  * out (n, D) = eps(x (n, D), t) for one timestep t shared by all rows (any n: in passes

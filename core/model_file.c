@@ -756,7 +756,17 @@ mf_err mf_model_make_bf16(mf_model *m)
         mf_precision_effective(m->net, MF_PRECISION_BF16, false, NULL) != MF_PRECISION_BF16) {
         return MF_OK;
     }
-    return mf_bf16_net_new(m->net, MF_BF16_SAMPLE_ROWS, &m->bf16);
+    mf_bf16_net *b = NULL;
+    mf_err err = mf_bf16_net_new(m->net, MF_BF16_SAMPLE_ROWS, &b);
+    if (err == MF_OK) {
+        err = mf_bf16_net_tabulate(b, m->sched.T); /* the sampler's t: integers below T */
+    }
+    if (err != MF_OK) {
+        mf_bf16_net_free(b);
+        return err;
+    }
+    m->bf16 = b;
+    return MF_OK;
 }
 
 /* A copy to change: its network's bf16 layers (m->bf16) are not copied. */

@@ -111,6 +111,63 @@ START_TEST(test_layers_within_the_bf16_bound)
 
 END_TEST
 
+/*
+ * The float first layer with a bf16 output (mf_bf16_thin_in_silu) against double: z in
+ * float, SiLU with exp by polynomial (3e-6) and a reciprocal by rcp14 (2^-14 = 6e-5),
+ * then one rounding to bf16 (u = 2^-8 relative), so every output within
+ * (u + 1e-4) |y| + 1.1 * 1e-6 (|u| + sum |x w|); and the rounding shows (the largest
+ * relative error is at least 2^-11).  d = 2 and 8 (the widest), h = 256 and 37 (a
+ * partial block of lanes), z over about [-40, 40] (SiLU's far tails).
+ */
+START_TEST(test_thin_in_silu)
+{
+    if (!mf_bf16_supported()) {
+        return;
+    }
+    const size_t ds[] = {2, MF_BF16_THIN_MAX_D}, hs[] = {256, 37}, n = 9;
+    for (size_t a = 0; a < 2; a++) {
+        for (size_t c = 0; c < 2; c++) {
+            size_t d = ds[a], h = hs[c];
+            float *x = mf_alloc_floats(n * d), *wt = mf_alloc_floats(d * h),
+                  *u = mf_alloc_floats(h);
+            mf_bf16 *y = (mf_bf16 *) mf_alloc_floats(n * h);
+            mf_rng r = mf_rng_make(11 + a * 2 + c);
+            mf_rng_normal(r, 0, x, n * d);
+            mf_rng_normal(r, n * d, wt, d * h);
+            mf_rng_normal(r, n * d + d * h, u, h);
+            for (size_t i = 0; i < n * d; i++) {
+                x[i] *= 6.0f;
+            }
+            mf_bf16_thin_in_silu(y, x, d, wt, u, n, h);
+            double worst = 0, worst_rel = 0;
+            for (size_t i = 0; i < n; i++) {
+                for (size_t j = 0; j < h; j++) {
+                    double z = u[j], mag = fabs(u[j]);
+                    for (size_t k = 0; k < d; k++) {
+                        z += (double) x[i * d + k] * wt[k * h + j];
+                        mag += fabs((double) x[i * d + k] * wt[k * h + j]);
+                    }
+                    double ref = z / (1.0 + exp(-z)), got = mf_bf16_to_float(y[i * h + j]);
+                    double bound = (U + 1e-4) * fabs(ref) + 1.1e-6 * mag;
+                    double err = fabs(got - ref);
+                    ck_assert_msg(err <= bound, "d %zu h %zu (%zu, %zu): %g vs %g", d, h, i, j, got,
+                                  ref);
+                    worst = fmax(worst, err / bound);
+                    worst_rel = fabs(ref) > 1e-3 ? fmax(worst_rel, err / fabs(ref)) : worst_rel;
+                }
+            }
+            printf("thin layer d %zu h %zu: largest error %.3f of its bound\n", d, h, worst);
+            ck_assert_msg(worst_rel >= U / 8, "no bf16 rounding seen (%g)", worst_rel);
+            mf_free_aligned(x);
+            mf_free_aligned(wt);
+            mf_free_aligned(u);
+            mf_free_aligned(y);
+        }
+    }
+}
+
+END_TEST
+
 START_TEST(test_refuses_bad_shapes)
 {
     float w[4] = {1, 2, 3, 4};
@@ -134,6 +191,7 @@ static Suite *bf16_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_conversions);
     tcase_add_test(tc, test_layers_within_the_bf16_bound);
+    tcase_add_test(tc, test_thin_in_silu);
     tcase_add_test(tc, test_refuses_bad_shapes);
     suite_add_tcase(s, tc);
     return s;
