@@ -141,8 +141,11 @@ mf_err mf_eval_crn_sample(const mf_eval_exec *ex, const mf_model *m, const mf_ml
     if (mf_size_mul(n, net->cfg.data_dim, &nd) != MF_OK) {
         return MF_ERANGE;
     }
-    mf_sampler_opts so = {
-        .kind = MF_SAMPLER_DDPM, .steps = steps, .seed = seed ^ MF_EVAL_SEED_TAG, .cancel = cancel};
+    mf_sampler_opts so = {.kind = MF_SAMPLER_DDPM,
+                          .precision = ex != NULL ? ex->precision : MF_PRECISION_F32,
+                          .steps = steps,
+                          .seed = seed ^ MF_EVAL_SEED_TAG,
+                          .cancel = cancel};
     mf_err err = run_sample(ex, net, &m->sched, &so, x, n);
     if (err == MF_OK) {
         mf_model_to_data(m, x, nd);

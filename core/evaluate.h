@@ -53,6 +53,8 @@ typedef struct mf_eval_exec {
     mf_err (*ode_logp)(void *ctx, const mf_mlp *net, const mf_schedule *s, const mf_ode_lik_opts *o,
                        bool sample, float *x, size_t n, double *logp);
     void *ctx;
+    mf_precision precision; /* mf_eval_crn_sample's arithmetic (zero: f32); bf16 where
+                               mf_precision_effective allows it */
 } mf_eval_exec;
 
 /*

@@ -31,8 +31,9 @@ typedef struct mf_req_limits {
     size_t max_job_bytes;    /* a job's peak memory estimate (default 2 GiB) */
     double max_job_flops;    /* a job's compute estimate, floating-point operations
                                 (default 1e16: about a day of a 2-core machine) */
-    int default_precision;   /* a sampling request's precision when it names none
-                                (mf_precision; default f32, --precision) */
+    int default_precision;   /* a sampling request's precision when it names none, and
+                                the jobs' evaluation samples' (mf_precision, 0 = f32;
+                                the daemon sets its --precision, bf16 by default) */
 } mf_req_limits;
 
 mf_req_limits mf_req_limits_default(void);

@@ -365,9 +365,10 @@ static mf_err exec_ode_logp(void *ctx, const mf_mlp *net, const mf_schedule *s,
     return mf_par_ode_logp(ctx, net, s, o, sample, x, n, logp);
 }
 
-mf_eval_exec mf_par_eval_exec(mf_par *p)
+mf_eval_exec mf_par_eval_exec(mf_par *p, mf_precision precision)
 {
-    return (mf_eval_exec){.sample = exec_sample, .ode_logp = exec_ode_logp, .ctx = p};
+    return (mf_eval_exec){
+        .sample = exec_sample, .ode_logp = exec_ode_logp, .ctx = p, .precision = precision};
 }
 
 static mf_err exec_sample_guided(void *ctx, const mf_mlp *net, const mf_schedule *s,

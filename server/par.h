@@ -97,10 +97,11 @@ MF_MUST_CHECK mf_err mf_par_ode_logp(mf_par *p, const mf_mlp *net, const mf_sche
                                      double *logp);
 
 /**
- * core/evaluate.h's executor on the team: mf_par_sample and mf_par_ode_logp.
- * The team is borrowed; the executor is valid while it lives.
+ * core/evaluate.h's executor on the team: mf_par_sample and mf_par_ode_logp, its
+ * sampling in `precision` where core allows it (mf_eval_exec.precision).  The team is
+ * borrowed; the executor is valid while it lives.
  */
-mf_eval_exec mf_par_eval_exec(mf_par *p);
+mf_eval_exec mf_par_eval_exec(mf_par *p, mf_precision precision);
 
 /** core/guidance.h's executor on the team: mf_par_sample_guided.  The team is borrowed. */
 mf_guide_exec mf_par_guide_exec(mf_par *p);

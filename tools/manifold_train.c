@@ -604,7 +604,7 @@ static int eval_digits(mf_par *team, const mf_model *m, const sample_args *a, si
            "\"sw2_model_vs_heldout\":%.4f,\"sw2_train_vs_heldout\":%.4f,\"sw2_n\":%zu",
            n, a->sampler, a->steps, (unsigned long long) a->seed, nn_model, nn_held, sw_model,
            sw_floor, k);
-    mf_eval_exec ex = mf_par_eval_exec(team);
+    mf_eval_exec ex = mf_par_eval_exec(team, MF_PRECISION_F32); /* likelihoods: float */
     status = eval_report(stdout, &ex, m, MF_DATASET_DIGITS, x, n, ro);
     printf("}\n");
 out:
@@ -704,7 +704,7 @@ static int eval_toy(mf_par *team, const mf_model *m, mf_dataset_id id, const sam
     if (mf_pot_is_potential(m->net) && (status = eval_residual(m, held, n)) != 0) {
         goto out;
     }
-    mf_eval_exec ex = mf_par_eval_exec(team);
+    mf_eval_exec ex = mf_par_eval_exec(team, MF_PRECISION_F32); /* likelihoods: float */
     status = eval_report(stdout, &ex, m, id, first, n, ro);
     printf("}\n");
 out:

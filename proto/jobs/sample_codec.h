@@ -31,7 +31,7 @@
  *   eta      number 0..1 (default 0; only meaningful for ddim, allowed for any)
  *   seed     integer 0..2^53 (default: none given, the server draws one and reports it)
  *   metrics  boolean (default true): compute the sample metrics
- *   precision "f32" | "bf16" (default: the daemon's --precision, f32 unless set): the
+ *   precision "f32" | "bf16" (default: the daemon's --precision, bf16 unless set): the
  *            network's arithmetic; bf16 runs only where core allows it (a CPU with bf16
  *            instructions, an unconditional eps network, no guidance), else f32, and the
  *            result says so

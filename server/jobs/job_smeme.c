@@ -284,7 +284,9 @@ static mf_err init(mf_job *j)
     }
     resume(j, sj);
     /* The parent's samples: the reference of every evaluation (also after a resume). */
-    mf_eval_exec ex = mf_par_eval_exec(mf_job_team(j));
+    /* evaluation samples in the daemon's default precision (--precision) */
+    mf_eval_exec ex =
+        mf_par_eval_exec(mf_job_team(j), (mf_precision) mf_job_limits(j)->default_precision);
     return mf_eval_crn_sample(&ex, parent, parent->net, q->steps, q->seed, mf_job_cancel_flag(j),
                               sj->x0, sj->n_eval);
 }
@@ -300,7 +302,9 @@ static mf_err evaluate(mf_job *j, size_t k, const char *kept)
     smeme_job *sj = mf_job_priv(j);
     const mf_smeme_req *q = mf_job_params(j);
     const mf_model *parent = mf_job_model(j);
-    mf_eval_exec ex = mf_par_eval_exec(mf_job_team(j));
+    /* evaluation samples in the daemon's default precision (--precision) */
+    mf_eval_exec ex =
+        mf_par_eval_exec(mf_job_team(j), (mf_precision) mf_job_limits(j)->default_precision);
     size_t n = sj->n_eval, D = sj->D;
     mf_err err = MF_OK;
     if (k == 0) {

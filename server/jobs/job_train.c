@@ -173,7 +173,9 @@ static mf_err evaluate(mf_job *j, json_t **ret)
         return MF_OK;
     }
     mf_job_progress(j, tj->step, q->p.steps, "evaluation", true);
-    mf_eval_exec ex = mf_par_eval_exec(mf_job_team(j));
+    /* evaluation samples in the daemon's default precision (--precision) */
+    mf_eval_exec ex =
+        mf_par_eval_exec(mf_job_team(j), (mf_precision) mf_job_limits(j)->default_precision);
     mf_eval_summary s;
     mf_err err = mf_eval_summary_of(&ex, tj->model, q->p.dataset, EVAL_N, EVAL_STEPS,
                                     EVAL_ODE_STEPS, EVAL_SEED, mf_job_cancel_flag(j), &s);

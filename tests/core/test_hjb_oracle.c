@@ -133,7 +133,7 @@ static void train_task(void *ctx, size_t i)
 
 static void evaluate(run *r)
 {
-    mf_eval_exec ex = mf_par_eval_exec(team);
+    mf_eval_exec ex = mf_par_eval_exec(team, MF_PRECISION_F32);
     ck_assert_int_eq(mf_eval_summary_of(&ex, r->model, MF_DATASET_EIGHT_GAUSSIANS, N_EVAL,
                                         EVAL_STEPS, ODE_STEPS, EVAL_SEED, NULL, &r->s),
                      MF_OK);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16_linear.h"
 #include "cpu.h"
 #include "evaluate.h"
 #include "model_file.h"
@@ -306,7 +307,7 @@ START_TEST(test_eval_exec_equals_serial)
     for (size_t team = 1; team <= 3; team++) {
         mf_par *p;
         ck_assert_int_eq(mf_par_new(team, &p), MF_OK);
-        mf_eval_exec ex = mf_par_eval_exec(p);
+        mf_eval_exec ex = mf_par_eval_exec(p, MF_PRECISION_F32);
         ck_assert_int_eq(mf_eval_crn_sample(&ex, m, m->net, 20, 4, NULL, y, N), MF_OK);
         for (size_t j = 0; j < N * 2; j++) {
             ck_assert_msg(fabsf(y[j] - x[j]) <= 1e-4f * (1.0f + fabsf(x[j])), "team %zu: %g vs %g",
@@ -318,6 +319,28 @@ START_TEST(test_eval_exec_equals_serial)
                           team, i);
         }
         mf_par_free(p);
+    }
+    /* bf16 evaluation samples (a job's, at the daemon's --precision): the team's are the
+     * calling thread's to bf16's noise (row blocks may pick other kernels), and not the
+     * float ones: bf16 ran */
+    if (mf_bf16_supported()) {
+        float *z = malloc(N * 2 * sizeof(float));
+        ck_assert_ptr_nonnull(z);
+        mf_eval_exec serial = {.precision = MF_PRECISION_BF16};
+        ck_assert_int_eq(mf_eval_crn_sample(&serial, m, m->net, 20, 4, NULL, z, N), MF_OK);
+        mf_par *p;
+        ck_assert_int_eq(mf_par_new(2, &p), MF_OK);
+        mf_eval_exec ex = mf_par_eval_exec(p, MF_PRECISION_BF16);
+        ck_assert_int_eq(mf_eval_crn_sample(&ex, m, m->net, 20, 4, NULL, y, N), MF_OK);
+        double moved = 0;
+        for (size_t j = 0; j < N * 2; j++) {
+            ck_assert_msg(fabsf(y[j] - z[j]) <= 1e-2f * (1.0f + fabsf(z[j])), "%g vs %g", y[j],
+                          z[j]);
+            moved = fmax(moved, fabs((double) z[j] - x[j]));
+        }
+        ck_assert_msg(moved > 1e-5, "bf16 samples equal the float ones: float ran");
+        mf_par_free(p);
+        free(z);
     }
     free(x);
     free(y);
