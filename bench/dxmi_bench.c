@@ -39,6 +39,7 @@
  *
  * usage: dxmi_bench --model FILE --dataset eight_gaussians|digits
  *                   [--mode iteration|quality] [--threads N] [--T T] [--lr-sampler R]
+ *                   [--rollout f32|bf16]  (the rollouts' arithmetic, mf_dxmi_opts.rollout)
  *                   iteration: [--iters N] [--passes P] [--skip N]
  *                   quality:   [--train-iters N] [--eval-every N] [--steps 5,6,..]
  *                              [--sweep first|all]
@@ -193,10 +194,11 @@ static void mode_iteration(const bench *b, size_t iters, size_t passes, size_t s
         fprintf(stderr, "dxmi_bench: pass %zu: %.2f ms/iteration\n", p + 1, ms[p]);
     }
     printf("{\"impl\": \"manifold-c\", \"kind\": \"iteration\", \"dataset\": \"%s\", \"T\": %zu, "
-           "\"B\": %zu, \"threads\": %zu, \"schedule\": \"%s\", \"skipped\": %zu, "
-           "\"warmup_ms_per_iter\": %.3f, \"iters_per_pass\": %zu, \"passes_ms\": [",
+           "\"B\": %zu, \"threads\": %zu, \"schedule\": \"%s\", \"rollout\": \"%s\", "
+           "\"skipped\": %zu, \"warmup_ms_per_iter\": %.3f, \"iters_per_pass\": %zu, "
+           "\"passes_ms\": [",
            mf_dataset_name(b->id), o.T, o.batch, b->threads, mf_var_sched_kind_name(o.schedule),
-           skip, warm_ms, iters);
+           mf_precision_names[o.rollout], skip, warm_ms, iters);
     for (size_t p = 0; p < passes; p++) {
         printf("%s%.3f", p ? ", " : "", ms[p]);
     }
@@ -516,6 +518,8 @@ int main(int argc, char **argv)
             b.o.T = size_arg(v);
         } else if (strcmp(k, "--lr-sampler") == 0) {
             b.o.lr_sampler = strtod(v, NULL);
+        } else if (strcmp(k, "--rollout") == 0) { /* the rollouts' arithmetic (f32 default) */
+            b.o.rollout = strcmp(v, "bf16") == 0 ? MF_PRECISION_BF16 : MF_PRECISION_F32;
         } else if (strcmp(k, "--iters") == 0) {
             iters = size_arg(v);
         } else if (strcmp(k, "--passes") == 0) {
@@ -549,8 +553,8 @@ int main(int argc, char **argv)
         fprintf(
             stderr,
             "usage: dxmi_bench --model FILE --dataset NAME [--recipe 1] [--mode iteration|quality] "
-            "[--threads N] [--T T] [--lr-sampler R] [--iters N] [--passes P] [--skip N] "
-            "[--train-iters N] [--eval-every N] [--steps LIST] [--sweep first|all] "
+            "[--threads N] [--T T] [--lr-sampler R] [--rollout f32|bf16] [--iters N] [--passes P] "
+            "[--skip N] [--train-iters N] [--eval-every N] [--steps LIST] [--sweep first|all] "
             "[--n-throughput N] [--batch-rows R] [--reps R]\n");
         return 2;
     }

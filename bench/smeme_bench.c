@@ -13,7 +13,8 @@
  * (server/par.h) of --threads threads, as in the daemon.
  *
  * usage: smeme_bench --model FILE [--threads N] [--K K] [--rounds R] [--neval N]
- *                    [--round-reps R]
+ *                    [--round-reps R] [--rollout f32|bf16]
+ * --rollout: the trajectories' forward passes (mf_am_opts.rollout; f32 by default).
  * Prints one JSON line.
  */
 #include <math.h>
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
 {
     const char *model = NULL;
     size_t threads = 2, K = 2, rounds = 200, n_eval = 20000, reps = 20;
+    mf_precision rollout = MF_PRECISION_F32;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--model") == 0) {
             model = argv[i + 1];
@@ -72,6 +74,8 @@ int main(int argc, char **argv)
             n_eval = strtoul(argv[i + 1], NULL, 10);
         } else if (strcmp(argv[i], "--round-reps") == 0) {
             reps = strtoul(argv[i + 1], NULL, 10);
+        } else if (strcmp(argv[i], "--rollout") == 0) {
+            rollout = strcmp(argv[i + 1], "bf16") == 0 ? MF_PRECISION_BF16 : MF_PRECISION_F32;
         } else {
             fprintf(stderr, "smeme_bench: unknown option %s\n", argv[i]);
             return 2;
@@ -80,7 +84,7 @@ int main(int argc, char **argv)
     if (model == NULL || threads < 1 || K < 1 || K > MF_SMEME_MAX_K || rounds < 1 || reps < 1 ||
         n_eval < 10) {
         fprintf(stderr, "usage: smeme_bench --model FILE [--threads N] [--K K] [--rounds R] "
-                        "[--neval N] [--round-reps R]\n");
+                        "[--neval N] [--round-reps R] [--rollout f32|bf16]\n");
         return 2;
     }
     mf_cpu_ensure_blas_coretype(argv);
@@ -97,6 +101,7 @@ int main(int argc, char **argv)
     mf_smeme_opts o = mf_smeme_opts_default();
     o.K = K;
     o.rounds = rounds;
+    o.am.rollout = rollout;
     float *x = mf_alloc_floats(n_eval * 2);
     mf_smeme *sm = NULL;
     if (x == NULL || mf_smeme_new(m->net, &m->sched, &o, &sm) != MF_OK) {
@@ -159,7 +164,7 @@ int main(int argc, char **argv)
     for (size_t k = 0; k <= K; k++) {
         printf("%s%.4f", k ? ", " : "", inside[k]);
     }
-    printf("], \"n_eval\": %zu}\n", n_eval);
+    printf("], \"n_eval\": %zu, \"rollout\": \"%s\"}\n", n_eval, mf_precision_names[rollout]);
     mf_smeme_free(sm);
     mf_free_aligned(x);
     mf_par_free(team);

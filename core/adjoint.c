@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16_net.h"
 #include "mem.h"
 #include "optim.h"
 #include "rng.h"
@@ -63,10 +64,10 @@ void mf_am_free(mf_am *am)
     }
     free(am->A);
     free(am->steps_sub);
-    float *bufs[] = {am->tau,    am->c,      am->sqrt_ratio, am->sigma, am->x,   am->eps_ref,
-                     am->adj,    am->a_end,  am->t_rows,     am->out,   am->dx,  am->xb,
-                     am->tb,     am->target, am->wb,         am->dout,  am->grad, am->adam_m,
-                     am->adam_v};
+    float *bufs[] = {am->tau,     am->c,    am->sqrt_ratio, am->sigma,  am->x,
+                     am->eps_ref, am->adj,  am->a_end,      am->t_rows, am->out,
+                     am->dx,      am->xb,   am->tb,         am->target, am->wb,
+                     am->dout,    am->grad, am->adam_m,     am->adam_v};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         mf_free_aligned(bufs[i]);
     }
@@ -96,8 +97,8 @@ mf_err mf_am_new(const mf_mlp *ref, mf_mlp *net, const mf_schedule *s, const mf_
         o->steps > s->T || o->trajectories == 0 || o->batch == 0 || o->inner_steps == 0 ||
         !(o->lr > 0.0f) || !(o->clip_grad >= 0.0) || !(o->clip_adjoint >= 0.0) ||
         !(o->clip_loss >= 0.0) || o->tail_steps > o->steps || o->random_steps > o->steps ||
-        (o->random_steps > 0 && o->tail_steps == 0) ||
-        !same_config(&ref->cfg, &net->cfg) || ref->cfg.cond_dim != 0) {
+        (o->random_steps > 0 && o->tail_steps == 0) || !same_config(&ref->cfg, &net->cfg) ||
+        ref->cfg.cond_dim != 0) {
         return MF_EINVAL;
     }
     mf_am *am = calloc(1, sizeof *am);
@@ -107,6 +108,8 @@ mf_err mf_am_new(const mf_mlp *ref, mf_mlp *net, const mf_schedule *s, const mf_
     am->ref = ref;
     am->net = net;
     am->o = *o;
+    /* bf16 only where it runs (a bf16 CPU, an unconditional eps network) */
+    am->o.rollout = mf_precision_effective(net, o->rollout, false, NULL);
     am->D = ref->cfg.data_dim;
     am->N = o->steps;
     am->m = o->trajectories;
@@ -135,11 +138,12 @@ mf_err mf_am_new(const mf_mlp *ref, mf_mlp *net, const mf_schedule *s, const mf_
     am->adam_m = mf_alloc_floats(am->n_params);
     am->adam_v = mf_alloc_floats(am->n_params);
     mf_err err = MF_OK;
-    if (am->A == NULL || am->steps_sub == NULL || am->tau == NULL || am->c == NULL || am->sqrt_ratio == NULL ||
-        am->sigma == NULL || am->x == NULL || am->eps_ref == NULL || am->adj == NULL ||
-        am->a_end == NULL || am->t_rows == NULL || am->out == NULL || am->dx == NULL ||
-        am->xb == NULL || am->tb == NULL || am->target == NULL || am->wb == NULL ||
-        am->dout == NULL || am->grad == NULL || am->adam_m == NULL || am->adam_v == NULL) {
+    if (am->A == NULL || am->steps_sub == NULL || am->tau == NULL || am->c == NULL ||
+        am->sqrt_ratio == NULL || am->sigma == NULL || am->x == NULL || am->eps_ref == NULL ||
+        am->adj == NULL || am->a_end == NULL || am->t_rows == NULL || am->out == NULL ||
+        am->dx == NULL || am->xb == NULL || am->tb == NULL || am->target == NULL ||
+        am->wb == NULL || am->dout == NULL || am->grad == NULL || am->adam_m == NULL ||
+        am->adam_v == NULL) {
         err = MF_ENOMEM;
     }
     if (err == MF_OK) {
@@ -202,8 +206,8 @@ void mf_am_set_executor(mf_am *am, mf_par_for_fn fn, void *exec, size_t threads)
 {
     am->par_for = fn;
     am->exec = exec;
-    am->threads = fn == NULL || threads < 1 ? 1 : (threads > MF_AM_MAX_THREADS ? MF_AM_MAX_THREADS
-                                                                              : threads);
+    am->threads =
+        fn == NULL || threads < 1 ? 1 : (threads > MF_AM_MAX_THREADS ? MF_AM_MAX_THREADS : threads);
 }
 
 /* task(ctx, i) for i < n on the executor, or here. */
@@ -241,7 +245,11 @@ typedef struct phase {
     double sumsq[MF_AM_MAX_THREADS];
 } phase;
 
-/* (a) Trajectories of chunk c: all N steps of its rows. */
+/*
+ * (a) Trajectories of chunk c: all N steps of its rows.  In bf16 (o.rollout) the
+ * chunk's layers are made from the network as this round finds it; a step whose bf16
+ * pass fails (oneDNN, memory) runs in float.
+ */
 static void sample_task(void *ctx, size_t c)
 {
     phase *p = ctx;
@@ -250,11 +258,17 @@ static void sample_task(void *ctx, size_t c)
     chunk(m, p->chunks, c, &r0, &r1);
     size_t n = r1 - r0;
     float *out = am->out + r0 * D, *t_rows = am->t_rows + r0;
+    mf_bf16_net *b = NULL;
+    if (am->o.rollout == MF_PRECISION_BF16 && mf_bf16_net_new(am->net, n, &b) != MF_OK) {
+        b = NULL;
+    }
     for (size_t k = 0; k < N; k++) {
         const float *xk = am->x + k * md + r0 * D;
         float *xn = am->x + (k + 1) * md + r0 * D;
-        fill(t_rows, n, am->tau[k]);
-        mf_mlp_forward_rows(am->net, am->ws_net, r0, xk, t_rows, NULL, n, out);
+        if (b == NULL || mf_bf16_net_forward_shared_t(b, xk, am->tau[k], n, out) != MF_OK) {
+            fill(t_rows, n, am->tau[k]);
+            mf_mlp_forward_rows(am->net, am->ws_net, r0, xk, t_rows, NULL, n, out);
+        }
         float sr = am->sqrt_ratio[k], c_k = am->c[k], sg = am->sigma[k];
         if (sg > 0.0f) {
             /* the noise of rows r0.. of step k: a pure function of (round, k, row) */
@@ -265,6 +279,7 @@ static void sample_task(void *ctx, size_t c)
             xn[j] = sr * (xk[j] - c_k * out[j]) + sg * z;
         }
     }
+    mf_bf16_net_free(b);
 }
 
 /*
@@ -379,8 +394,8 @@ static void fit_task(void *ctx, size_t c)
 static void grad_task(void *ctx, size_t c)
 {
     phase *p = ctx;
-    p->sumsq[c] = mf_mlp_param_grad_part(p->am->net, p->am->ws_net, p->am->B, c, p->chunks,
-                                         p->am->grad);
+    p->sumsq[c] =
+        mf_mlp_param_grad_part(p->am->net, p->am->ws_net, p->am->B, c, p->chunks, p->am->grad);
 }
 
 /*

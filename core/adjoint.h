@@ -45,6 +45,7 @@
 
 #include "err.h"
 #include "mlp.h"
+#include "sampler.h"
 #include "schedule.h"
 #include "train.h"
 
@@ -62,6 +63,10 @@ typedef struct mf_am_opts {
     size_t random_steps; /* tail_steps steps (the data end) plus random_steps others drawn per
                             round; both 0 = every step (0, 0) */
     uint64_t seed;
+    mf_precision rollout; /* the trajectories' forward passes of (a): f32 (0), or bf16 where
+                             mf_precision_effective allows (core/bf16_net.h; the layers are
+                             made from the network each round); the adjoints, the
+                             regression and the gradients stay float */
 } mf_am_opts;
 
 /** The defaults of smeme-reference-run.md's run C (clip_adjoint 0: the caller's reward decides). */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16_net.h"
 #include "dxmi_int.h"
 #include "mem.h"
 #include "rng.h"
@@ -151,6 +152,8 @@ mf_err mf_dxmi_new(const mf_mlp *parent, const mf_schedule *s, const mf_dxmi_opt
         return mf_diag_set(diag, MF_ENOMEM, NULL, "out of memory");
     }
     dx->o = *o;
+    /* bf16 only where it runs (a bf16 CPU, an unconditional eps network) */
+    dx->o.rollout = mf_precision_effective(parent, o->rollout, false, NULL);
     dx->D = D;
     dx->T = o->T;
     dx->B = o->batch;
@@ -258,7 +261,11 @@ typedef struct rollout {
     double dsq[MF_DXMI_MAX_THREADS][MF_VAR_MAX_T]; /* sum (x_{t+1} - x_t)^2 by chunk */
 } rollout;
 
-/* All T steps of chunk c's rows, with mf_sample's noise and arithmetic (sampler.c). */
+/*
+ * All T steps of chunk c's rows, with mf_sample's noise and arithmetic (sampler.c); in
+ * bf16 (o.rollout) through layers made from the sampler as this iteration finds it (a
+ * step whose bf16 pass fails runs in float).
+ */
 static void rollout_task(void *ctx, size_t c)
 {
     rollout *p = ctx;
@@ -271,10 +278,16 @@ static void rollout_task(void *ctx, size_t c)
     mf_rng_normal(mf_rng_derive(root, MF_SAMPLER_STREAM_INIT), r0 * D, dx->xs + r0 * D, n * D);
     const mf_var_sched *v = &dx->var;
     float *e = dx->eo + r0 * D;
+    mf_bf16_net *b = NULL;
+    if (dx->o.rollout == MF_PRECISION_BF16 && mf_bf16_net_new(dx->eps, n, &b) != MF_OK) {
+        b = NULL;
+    }
     for (size_t t = 0; t < dx->T; t++) {
         const float *x = dx->xs + t * BD + r0 * D;
         float *xn = dx->xs + (t + 1) * BD + r0 * D, *mu = dx->mu + t * BD + r0 * D;
-        mf_mlp_forward_shared_t(dx->eps, dx->ws_fwd[c], x, (float) v->tau[t], NULL, n, e);
+        if (b == NULL || mf_bf16_net_forward_shared_t(b, x, (float) v->tau[t], n, e) != MF_OK) {
+            mf_mlp_forward_shared_t(dx->eps, dx->ws_fwd[c], x, (float) v->tau[t], NULL, n, e);
+        }
         mf_rng_normal(mf_rng_derive(steps, t), r0 * D, xn, n * D);
         float cx = (float) v->xmult[t], ce = (float) v->cmult[t], cz = (float) v->sigma[t];
         double sq = 0.0;
@@ -286,6 +299,7 @@ static void rollout_task(void *ctx, size_t c)
         }
         p->dsq[c][t] = sq;
     }
+    mf_bf16_net_free(b);
 }
 
 /*

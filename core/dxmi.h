@@ -62,6 +62,7 @@
 #include "err.h"
 #include "mlp.h"
 #include "reward.h"
+#include "sampler.h"
 #include "schedule.h"
 #include "train.h"
 #include "var_sched.h"
@@ -90,6 +91,9 @@ typedef struct mf_dxmi_opts {
     size_t n_value_hidden;                    /* (2) */
     size_t value_emb;                         /* width of V's time embedding (16), even, 2..256 */
     uint64_t seed;                            /* (0) */
+    mf_precision rollout; /* the rollouts' forward passes: f32 (0), or bf16 where
+                             mf_precision_effective allows (core/bf16_net.h, the layers made
+                             from the sampler each iteration); its gradient steps stay float */
 } mf_dxmi_opts;
 
 /** The defaults above: dxmi-reference-run.md's run F (the authors' schedule). */

@@ -97,7 +97,9 @@
  *   <= the training images' + H_SLACK (measured -0.5..-0.7; 1,500 iterations
  *   would give +2.7);
  *   the energy of every held-out, uniform and sampled image is finite.
- * The uniform-noise AUC is reported, not gated (see above).
+ * The uniform-noise AUC is reported, not gated (see above).  The rollouts run in
+ * bf16 (the job's default; the figures above are float's): SW2 1.03x the floor,
+ * 0.56 of the un-tuned one, NN distance 1.24x the held-out images', entropy +4.2.
  *
  * Slow: suite "oracles", release only.  MF_DXMI_DIGITS_ITERS and
  * MF_DXMI_DIGITS_SEED override ITERS and the training seed (for measuring).
@@ -326,6 +328,7 @@ START_TEST(test_digits_t10)
     ck_assert(o.T == T_STEPS && o.tau_entropy == 0.01 && o.lr_sampler == 5e-7 &&
               o.lr_energy == 3e-4 && o.batch == 128 && mf_dxmi_iters_for_dim(D) == ITERS);
     o.seed = env_or("MF_DXMI_DIGITS_SEED", 0);
+    o.rollout = MF_PRECISION_BF16; /* the job's default (the daemon's --precision) */
     size_t iters = env_or("MF_DXMI_DIGITS_ITERS", ITERS);
     mf_dxmi *dx = NULL;
     mf_diag d = {0};
