@@ -29,6 +29,12 @@ def _best(recs, pred):
     return best
 
 
+def mf_bench_bf16(d, read_jsonl):
+    """{workload: mf_bench's best bf16 record} of bf16.jsonl ({} without it)."""
+    recs = read_jsonl(os.path.join(d, "bf16.jsonl"))
+    return _best(recs, lambda r: r.get("source") == "mf_bench" and r.get("precision") == "bf16")
+
+
 def _speed(r):
     if r is None:
         return "n/a"
@@ -54,7 +60,7 @@ def bf16_section(d, read_jsonl):
     if not recs and not serve:
         return []
     mf32 = _best(recs, lambda r: r.get("source") == "mf_bench" and r.get("precision") == "f32")
-    mf16 = _best(recs, lambda r: r.get("source") == "mf_bench" and r.get("precision") == "bf16")
+    mf16 = mf_bench_bf16(d, read_jsonl)
     t32 = _best(recs, lambda r: r.get("source") == "torch_f32")
     t16 = _best(recs, lambda r: r.get("source") == "torch_bf16")
     gemm = {r["workload"]: r for r in recs

@@ -23,7 +23,7 @@ import os
 import platform
 import re
 
-from summarize_bf16 import bf16_section
+from summarize_bf16 import bf16_section, mf_bench_bf16
 
 ORDER = ["W1", "W2", "W3", "W4", "W5"]
 TARGET_RATIO = {"W1": 1.7, "W2": 1.4, "W3": 1.7, "W4": 1.5, "W5": 1.8}
@@ -112,8 +112,9 @@ SERVE_TARGET_P99_MS = 100.0  # issue 4: p99 at 64 connections
 SERVE_TARGET_RSS_MIB = 100.0  # issue 4: resident memory with every shipped model loaded
 
 
-def serve_section(d, mf):
-    """manifoldd under wrk load (bench/serve.sh), with the compute ceiling from mf_bench."""
+def serve_section(d, mf, precision):
+    """manifoldd under wrk load (bench/serve.sh), with the compute ceiling from mf_bench's
+    records mf in the daemon's default precision."""
     recs = read_jsonl(os.path.join(d, "serve.jsonl"))
     rss = (read_jsonl(os.path.join(d, "serve_rss.json")) or [None])[0]
     if not recs:
@@ -121,7 +122,7 @@ def serve_section(d, mf):
     out = ["", "## manifoldd under load (bench/serve.sh)", "",
            "W4-sized `POST /v1/samples` (eight_gaussians: D=2, H=256, 16 samples, 50 DDIM steps,",
            "a fresh seed each) from wrk (one thread, closed loop) on the same 2 cores as the daemon,",
-           "which runs with its defaults (1 worker with a 2-thread row team). `metrics` = the",
+           f"which runs with its defaults (1 worker with a 2-thread row team, {precision} sampling). `metrics` = the",
            "per-request sample metrics (kNN entropy, Vendi, histogram) computed on the worker.", "",
            "| metrics | connections | requests/s | vs 1 connection | p50 ms | p90 ms | p99 ms | max ms |"
            " requests per batched run | errors |",
@@ -153,19 +154,20 @@ def serve_section(d, mf):
         ceiling = w1["samples_per_s"] * w1["steps"] / rows_per_req
         one = 1.0 / w4["wall_s_best"]
         single_off = single.get(False)
-        out += ["", f"Compute ceiling, from mf_bench in the table above: the same network sampled in"
-                f" one large batch on both cores (W1, {w1['gflops']:.0f} GFLOP/s) would answer at most"
-                f" {ceiling:,.0f} W4 requests/s, {ceiling / one:.1f}x one request alone on one thread"
-                f" ({w4['wall_s_best'] * 1e3:.2f} ms, {w4['gflops']:.0f} GFLOP/s: the small-batch kernel"
-                f" already runs at the large-batch rate per core).  Batching has no arithmetic to save"
-                f" here; the second core is the only headroom, and one connection already uses it"
-                f" (a 16-row request runs on both team threads)"
+        per_core = w4["gflops"] / (w1["gflops"] / w1.get("threads", 2))
+        out += ["", f"Compute ceiling, from mf_bench in {precision} (the daemon's default): the same"
+                f" network sampled in one large batch on both cores (W1, {w1['gflops']:.0f} GFLOP/s)"
+                f" would answer at most {ceiling:,.0f} W4 requests/s, {ceiling / one:.1f}x one request"
+                f" alone on one thread ({w4['wall_s_best'] * 1e3:.2f} ms, {w4['gflops']:.0f} GFLOP/s:"
+                f" {per_core:.0%} of the large batch's rate per core).  Batching has little arithmetic"
+                f" to save here; the second core is the main headroom, and one connection already uses"
+                f" it (a 16-row request runs on both team threads)"
                 + (f": {single_off:,.0f} requests/s, {single_off / ceiling:.0%} of the ceiling, so no"
                    f" scheduler can reach more than {ceiling / single_off:.2f}x that at any number of"
                    f" connections." if single_off else "."),
                 "By Little's law, 64 closed-loop connections at the ceiling wait at least"
-                f" {64 / ceiling * 1e3:.0f} ms on average, so a p99 under 100 ms would need a latency"
-                " spread within 1.2x of the mean."]
+                f" {64 / ceiling * 1e3:.0f} ms on average, so a p99 under {SERVE_TARGET_P99_MS:g} ms"
+                f" needs a p99 within {SERVE_TARGET_P99_MS / (64 / ceiling * 1e3):.1f}x of that mean."]
     return out
 
 
@@ -689,7 +691,9 @@ def main():
                   "dgemm (64-D) kNN paths are timed next to a plain O(N^2) loop over the same points.",
                   "", table]
 
-    lines += serve_section(d, mf)
+    # the daemon samples in bf16 by default: its ceiling is mf_bench's bf16 figures
+    serve_mf = mf_bench_bf16(d, read_jsonl)
+    lines += serve_section(d, serve_mf, "bf16") if serve_mf else serve_section(d, mf, "f32")
     lines += replicas_section(d)
     lines += smeme_section(d)
     lines += reward_section(d)

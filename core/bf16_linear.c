@@ -113,7 +113,7 @@ mf_bf16_thin_in_silu(mf_bf16 *out, const float *x, size_t d, const float *wt, co
             for (size_t k = 0; k < d; k++) {
                 z = _mm512_fmadd_ps(_mm512_set1_ps(x[r * d + k]), wk[k], z);
             }
-            /* silu(z) = z / (1 + exp(-z)); the reciprocal to 2^-14, far below bf16's 2^-9 */
+            /* silu(z) = z / (1 + exp(-z)); the reciprocal to 2^-14, far below bf16's 2^-8 */
             __m512 e = exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), z));
             __m512 y = _mm512_mul_ps(z, _mm512_rcp14_ps(_mm512_add_ps(e, _mm512_set1_ps(1.0f))));
             __m256i yb = (__m256i) _mm512_cvtneps_pbh(y);

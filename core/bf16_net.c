@@ -173,8 +173,8 @@ mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x, float t, siz
     const mf_mlp *m = b->m;
     size_t D = m->cfg.data_dim, h0 = m->out_dim[0], in0 = m->in_dim[0];
     /* u = W_e emb(t) + b_0 once per call: the table's row for an integer t it holds */
-    size_t ti = (size_t) t;
-    if (b->u_table != NULL && t >= 0.0f && (float) ti == t && ti < b->n_table) {
+    size_t ti = t >= 0.0f && t < (float) b->n_table ? (size_t) t : 0;
+    if (b->u_table != NULL && t >= 0.0f && t < (float) b->n_table && (float) ti == t) {
         memcpy(b->u, b->u_table + ti * h0, h0 * sizeof(float));
     } else {
         hoisted_bias(m, t, b->emb, b->u);

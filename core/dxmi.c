@@ -7,7 +7,8 @@
  *
  * The rollout of iteration i is exactly mf_sample's MF_SAMPLER_VAR run with
  * the seed mf__dxmi_rollout_seed(i) (the same streams, coefficients and
- * float operations), and it keeps each step's mean mu_t = xmult_t x_t +
+ * float operations; in bf16 with o.rollout, the eps passes of bf16_net.h),
+ * and it keeps each step's mean mu_t = xmult_t x_t +
  * cmult_t eps(x_t, tau_t): the TD steps draw their fresh x_{t+1} as
  * mu_t + sigma_t z' with new noise z', which is what re-running the sampler
  * at x_t gives, since neither the eps network nor sigma changes before the

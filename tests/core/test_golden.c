@@ -70,20 +70,28 @@ static double max_abs_diff(const float *a, const float *b, size_t n, double *sca
 
 static const char *cases[] = {"ref_d2_h32", "ref_d64_h16"};
 
-START_TEST(test_matches_pytorch)
+/* Case i's model, and its fixture's tensors in *st over the file's bytes *buf. */
+static mf_model *load_case(int i, uint8_t **buf, mf_safetensors **st)
 {
     const char *dir = getenv("MF_TEST_DATA");
     char path[1024];
     mf_diag d = {0};
     mf_model *m = NULL;
-    snprintf(path, sizeof path, "%s/golden/%s.model.safetensors", dir ? dir : "tests", cases[_i]);
+    snprintf(path, sizeof path, "%s/golden/%s.model.safetensors", dir ? dir : "tests", cases[i]);
     mf_err err = mf_model_load_file(path, 1 << 26, &m, &d);
     ck_assert_msg(err == MF_OK, "%s: %s", path, d.msg);
-    snprintf(path, sizeof path, "%s/golden/%s.fixture.safetensors", dir ? dir : "tests", cases[_i]);
+    snprintf(path, sizeof path, "%s/golden/%s.fixture.safetensors", dir ? dir : "tests", cases[i]);
     size_t len;
-    uint8_t *buf = read_all(path, &len);
+    *buf = read_all(path, &len);
+    ck_assert_int_eq(mf_safetensors_parse(*buf, len, st, &d), MF_OK);
+    return m;
+}
+
+START_TEST(test_matches_pytorch)
+{
+    uint8_t *buf = NULL;
     mf_safetensors *st = NULL;
-    ck_assert_int_eq(mf_safetensors_parse(buf, len, &st, &d), MF_OK);
+    mf_model *m = load_case(_i, &buf, &st);
 
     const mf_mlp *net = m->net;
     size_t D = net->cfg.data_dim, n = mf_safetensors_find(st, "t")->n_elems;
@@ -190,17 +198,9 @@ START_TEST(test_bf16_within_derived_bound)
     if (!mf_bf16_supported()) {
         return;
     }
-    const char *dir = getenv("MF_TEST_DATA");
-    char path[1024];
-    mf_diag d = {0};
-    mf_model *m = NULL;
-    snprintf(path, sizeof path, "%s/golden/%s.model.safetensors", dir ? dir : "tests", cases[_i]);
-    ck_assert_int_eq(mf_model_load_file(path, 1 << 26, &m, &d), MF_OK);
-    snprintf(path, sizeof path, "%s/golden/%s.fixture.safetensors", dir ? dir : "tests", cases[_i]);
-    size_t len;
-    uint8_t *buf = read_all(path, &len);
+    uint8_t *buf = NULL;
     mf_safetensors *st = NULL;
-    ck_assert_int_eq(mf_safetensors_parse(buf, len, &st, &d), MF_OK);
+    mf_model *m = load_case(_i, &buf, &st);
     const mf_mlp *net = m->net;
     size_t D = net->cfg.data_dim, n = mf_safetensors_find(st, "t")->n_elems;
     float *x = tensor(st, "x", n * D), *want = tensor(st, "out_shared", n * D);
