@@ -435,6 +435,40 @@ test('train, reward and DxMI jobs draw their figures', async () => {
   assert.deepEqual(page.errors, [], 'console errors');
 });
 
+test('a potential with the HJB regulariser, from the train form: residual curve and evaluation', async () => {
+  const form = '#train-form';
+  await view(page, D.url, 'train');
+  await page.click(`${form} details.group summary >> text=Potential and HJB regulariser`);
+  /* the regulariser on an eps network: 422 at /params/hjb, shown at the hjb field */
+  await fill(page, form, 'hjb', 'on');
+  await page.click(`${form} button[type=submit]`);
+  const hjbErr = page.locator(`${form} [data-field="hjb"] .field-error`);
+  await hjbErr.waitFor({state: 'visible'});
+  assert.match(await hjbErr.innerText(), /potential/);
+  /* an option's error names /params/hjb/<option>: shown at that option */
+  await fill(page, form, 'architecture', 'potential');
+  await fill(page, form, 'hjb.frac_points', 2);
+  await page.click(`${form} button[type=submit]`);
+  const fracErr = page.locator(`${form} [data-field="hjb.frac_points"] .field-error`);
+  await fracErr.waitFor({state: 'visible'});
+  assert.equal(await hjbErr.innerText(), '');
+  page.errors.length = 0; /* the two 422s */
+  await fill(page, form, 'hjb.frac_points', 0.25);
+  for (const [k, v] of Object.entries({dataset: 'two_moons', steps: 400, hidden: '32, 32',
+    batch: 64})) {
+    await fill(page, form, k, v);
+  }
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForURL(/#\/train\/job-/);
+  const res = await seriesOf(page, 'train-hjb', 'HJB residual RMS', 10, 60000);
+  assert.ok(res.series[0].points.every(([s, r]) => s > 0 && r > 0), 'residual points');
+  const evaluation = page.locator('table.evaluation');
+  await evaluation.waitFor({timeout: 60000});
+  assert.match(await evaluation.innerText(), /SW2[\s\S]*NLL[\s\S]*HJB residual/);
+  await shot(page, 'train-potential');
+  assert.deepEqual(page.errors, [], 'console errors');
+});
+
 test('a dataset uploaded with the form is previewed; a malformed one is refused at the file', async () => {
   await view(page, D.url, 'datasets');
   const rows = Array.from({length: 300}, (_, i) => `${Math.cos(i / 10)},${Math.sin(i / 10)}`);

@@ -8,9 +8,10 @@
 // daemon's default applies, shown as the placeholder), and the browser's own checks
 // are off (novalidate), so every message a user sees is the API's own.
 //
-// A field: {name, label, kind, at, options, value, placeholder, help, group}
+// A field: {name, label, kind, at, pointer, options, value, placeholder, help, group}
 //   name     unique in the form; its place in the body is `at` (an array of keys,
-//            default name split at dots), its pointer '/' + at.join('/')
+//            default name split at dots), its pointer '/' + at.join('/'), or `pointer`
+//            when the caller's prepare() moves it (the place its errors name)
 //   placeholder  the default, in words (shown as "default: …" in an empty field)
 //   kind     'int', 'number', 'text', 'select', 'bool' (default / true / false),
 //            'numbers' / 'ints' (a list: commas or spaces), 'numOrList' (one number,
@@ -120,7 +121,8 @@ export function buildForm(fields, opts) {
       parent = groups.get(f.group);
     }
     parent.append(wrap);
-    controls.set(f.name, {f, at, pointer: '/' + at.join('/'), input, err, wrap, box: parent});
+    controls.set(f.name,
+        {f, at, pointer: f.pointer || '/' + at.join('/'), input, err, wrap, box: parent});
   }
   const formErr = el('div', {class: 'form-error', role: 'alert'});
   const submit = el('button', {type: 'submit', class: 'primary'}, opts.submitLabel || 'Submit');
