@@ -39,7 +39,11 @@ typedef uint16_t mf_bf16;
 mf_bf16 mf_bf16_from_float(float f);
 float mf_bf16_to_float(mf_bf16 h);
 
-/** Does this CPU run bf16 dot products natively (AVX-512 BF16), and is oneDNN built in? */
+/**
+ * Does this CPU run bf16 dot products natively (AVX-512 BF16)?  The environment variable
+ * MF_NO_BF16 (any value) makes the answer no: every program then runs as on a CPU
+ * without them (float where bf16 was asked, and says so).
+ */
 bool mf_bf16_supported(void);
 
 /**

@@ -236,7 +236,8 @@ mf_precision mf_precision_effective(const mf_mlp *m, mf_precision want, bool gui
     const char *w = "";
     if (want == MF_PRECISION_BF16) {
         if (!mf_bf16_supported()) {
-            w = "this CPU has no bf16 instructions (AVX-512 BF16): ran in f32";
+            w = "this CPU has no bf16 instructions (AVX-512 BF16; or MF_NO_BF16 is set): ran in "
+                "f32";
         } else if (m->cfg.out_dim != 0) {
             w = "potential models sample in f32";
         } else if (m->cfg.cond_dim != 0 || guided) {

@@ -6,8 +6,9 @@ API suite, the precision of sampling (issue 19): POST /v1/samples and sample job
 model with the same seed, bf16 samples are close to f32's but not the same numbers (they
 ran in bf16); the default is the daemon's --precision (bf16 unless set: the quality
 gate holds for every shipped model, tests/core/test_bf16_net.c; f32 with --precision
-f32); a bad value is 400 at /precision; a bad --precision stops the daemon
-with exit 2 before it serves.  (Where bf16 cannot run, the answer says f32 with
+f32); a bad value is 400 at /precision; on a CPU without bf16 instructions (MF_NO_BF16
+makes this one act so) a bf16 request runs in f32 and the answer says bf16 was asked; a
+bad --precision stops the daemon with exit 2 before it serves.  (Where bf16 cannot run, the answer says f32 with
 precision_asked: tests/api/test_potential.py on a potential model.)  The quality of bf16
 samples is tests/core/test_bf16_net.c's.
 
@@ -31,6 +32,7 @@ REQ = {"model": "eight_gaussians", "n": 256, "seed": 5, "sampler": "ddim", "step
 d = None
 os.mkdir(os.path.join(TMP, "a"))
 os.mkdir(os.path.join(TMP, "b"))
+os.mkdir(os.path.join(TMP, "c"))
 try:
     d = harness.Daemon(DAEMON, MODELS, os.path.join(TMP, "a"))
     want = "bf16" if BF16 else "f32"
@@ -63,6 +65,18 @@ try:
     st, _, r = d.json("POST", "/v1/samples", dict(REQ, precision="bf16"))
     check(st == 200 and r.get("precision") == want and r["samples"] == b16["samples"],
           "a request's own bf16 wins over it, and gives the bf16 samples")
+    check(d.term() == 0, "SIGTERM, clean exit")
+    # a CPU without bf16 instructions (MF_NO_BF16 makes this one act so): bf16 asked, f32 ran
+    os.environ["MF_NO_BF16"] = "1"
+    try:
+        d = harness.Daemon(DAEMON, MODELS, os.path.join(TMP, "c"))
+    finally:
+        del os.environ["MF_NO_BF16"]
+    st, _, r = d.json("POST", "/v1/samples", dict(REQ, precision="bf16"))
+    check(st == 200 and r.get("precision") == "f32" and r.get("precision_asked") == "bf16" and
+          r["samples"] == f32["samples"],
+          "no bf16 on the CPU: f32 ran, the answer says bf16 was asked, f32's samples: %s %s" %
+          (r.get("precision"), r.get("precision_asked")))
     check(d.term() == 0, "SIGTERM, clean exit")
     d = None
     p = subprocess.run([DAEMON, "--models", MODELS, "--precision", "fp8", "--listen",
