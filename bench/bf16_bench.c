@@ -7,14 +7,10 @@
  * timed runs of `iters` calls each, and the ratio; and a line for bf16 on two threads,
  * oneDNN's own (an OpenMP team of two in each call) against the row team's (each of two
  * threads its half of the rows on its own one-thread layer: what sampling does).  Then
- * the sampling workloads of
- * mf_bench (W1: D 2, H 256, 4,096 rows, 100 DDIM steps; W2: D 64, H 512, 1,024 rows,
- * 100 steps; W4: D 2, H 256, 16 rows, 50 steps) on one thread, float (mlp.c's sampling
- * path) against bf16 (core/bf16_net.c), a network of random weights of the shape, the
- * best of `reps` runs: samples/s and the ratio; and the same on the daemon's 2-thread
- * row team (server/par.c, each member on one thread), as mf_bench runs W1 and W2; and
- * each workload's bf16 GEMM-only time (gemm_only below) on mf_bench's threads, the
- * ceiling bench/RESULTS.md holds mf_bench --precision bf16 to.
+ * the bf16 GEMM-only time (gemm_only below) of mf_bench's sampling workloads (W1: D 2,
+ * H 256, 4,096 rows, 100 DDIM steps; W2: D 64, H 512, 1,024 rows, 100 steps; W4: D 2,
+ * H 256, 16 rows, 50 steps) on mf_bench's threads: the ceiling bench/RESULTS.md holds
+ * mf_bench --precision bf16 to (which times the sampling itself, float and bf16).
  *
  *   bf16_bench [--reps N] [--iters N]
  */
@@ -31,8 +27,6 @@
 #include "mem.h"
 #include "par.h"
 #include "rng.h"
-#include "sampler.h"
-#include "schedule.h"
 
 static double now(void)
 {
@@ -273,56 +267,15 @@ int main(int argc, char **argv)
         mf_free_aligned(cb);
     }
 
+    /* each workload's GEMM-only time on mf_bench's threads (W4: one; W1, W2: the 2-thread
+     * team); the sampling itself, float and bf16, is mf_bench --precision's */
     const struct {
         const char *name;
-        uint32_t d, h;
-        size_t rows, steps;
+        size_t d, h, rows, steps;
     } work[] = {{"W1", 2, 256, 4096, 100}, {"W2", 64, 512, 1024, 100}, {"W4", 2, 256, 16, 50}};
 
-    mf_schedule sched = {0};
-    if (mf_schedule_init(&sched, "linear:0.0001:0.02:1000", NULL) != MF_OK) {
-        return 1;
-    }
     for (size_t w = 0; w < sizeof work / sizeof work[0]; w++) {
-        mf_mlp_config cfg = {.data_dim = work[w].d,
-                             .emb_dim = 64,
-                             .n_hidden = 3,
-                             .hidden = {work[w].h, work[w].h, work[w].h}};
-        mf_mlp *net = NULL;
-        if (mf_mlp_new(&cfg, &net) != MF_OK) {
-            return 1;
-        }
-        mf_mlp_init_params(net, 1);
-        size_t n = work[w].rows;
-        float *x = mf_alloc_floats(n * work[w].d);
-        mf_sampler_opts o = {.kind = MF_SAMPLER_DDIM, .steps = work[w].steps, .seed = 1};
-        double best_f = 1e30, best_b = 1e30;
-        for (int rep = 0; rep < reps; rep++) {
-            mf_mlp_ws *ws = NULL;
-            double t0 = now();
-            if (mf_mlp_ws_new_frozen(net, n < 256 ? n : 256, &ws) != MF_OK) {
-                return 1;
-            }
-            mf_mlp_eps_ctx ec = {.net = net, .ws = ws, .c = NULL};
-            if (mf_sample(&sched, (mf_eps_fn){.eval = mf_mlp_eps_eval, .ctx = &ec}, &o, x, n,
-                          work[w].d) != MF_OK) {
-                return 1;
-            }
-            mf_mlp_ws_free(ws);
-            double t1 = now();
-            if (mf_bf16_sample(net, &sched, &o, x, n) != MF_OK) {
-                return 1;
-            }
-            double t2 = now();
-            best_f = t1 - t0 < best_f ? t1 - t0 : best_f;
-            best_b = t2 - t1 < best_b ? t2 - t1 : best_b;
-        }
-        printf("{\"workload\":\"%s\",\"rows\":%zu,\"steps\":%zu,\"threads\":1,"
-               "\"f32_samples_per_s\":%.0f,\"bf16_samples_per_s\":%.0f,\"ratio\":%.2f}\n",
-               work[w].name, n, work[w].steps, (double) n / best_f, (double) n / best_b,
-               best_f / best_b);
-        /* the GEMM-only time on mf_bench's threads (W4: one; W1, W2: the 2-thread team) */
-        size_t threads = n >= 256 ? 2 : 1;
+        size_t n = work[w].rows, threads = n >= 256 ? 2 : 1;
         double g = gemm_only(team, work[w].d, work[w].h, n, work[w].steps, threads, reps);
         if (g < 0) {
             fprintf(stderr, "bf16_bench: the GEMM-only run of %s failed\n", work[w].name);
@@ -331,31 +284,7 @@ int main(int argc, char **argv)
         printf("{\"workload\":\"%s\",\"rows\":%zu,\"steps\":%zu,\"threads\":%zu,"
                "\"bf16_gemm_only_s\":%.6f}\n",
                work[w].name, n, work[w].steps, threads, g);
-        if (n >= 256) { /* the row team: W1 and W2 */
-            double tf = 1e30, tb = 1e30;
-            for (int rep = 0; rep < reps; rep++) {
-                mf_sampler_opts of = o, ob = o;
-                ob.precision = MF_PRECISION_BF16;
-                double t0 = now();
-                if (mf_par_sample(team, net, &sched, &of, x, n) != MF_OK) {
-                    return 1;
-                }
-                double t1 = now();
-                if (mf_par_sample(team, net, &sched, &ob, x, n) != MF_OK) {
-                    return 1;
-                }
-                double t2 = now();
-                tf = t1 - t0 < tf ? t1 - t0 : tf;
-                tb = t2 - t1 < tb ? t2 - t1 : tb;
-            }
-            printf("{\"workload\":\"%s\",\"rows\":%zu,\"steps\":%zu,\"threads\":2,"
-                   "\"f32_samples_per_s\":%.0f,\"bf16_samples_per_s\":%.0f,\"ratio\":%.2f}\n",
-                   work[w].name, n, work[w].steps, (double) n / tf, (double) n / tb, tf / tb);
-        }
-        mf_free_aligned(x);
-        mf_mlp_free(net);
     }
-    mf_schedule_deinit(&sched);
     mf_par_free(team);
     return 0;
 }

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "kernels.h"
 #include "mem.h"
 
@@ -20,8 +18,8 @@
  * (mf_bf16_thin_in_silu: float arithmetic, SiLU and the rounding in one pass, not a
  * float store and a conversion in layer 1: W1 1.38x -> 1.13x of its GEMM-only time);
  * the output layer reads the last hidden layer's float output (mlp.c's kernel).
- * Measured one thread, sampling (bench/bf16_bench.c), before that fusion: W1 2.58x and
- * W4 2.15x float (1.61x and 1.44x with bf16 ends).
+ * Measured on one thread, sampling, before that fusion: W1 2.58x and W4 2.15x float
+ * (1.61x and 1.44x with bf16 ends).
  */
 #define F32_LAYER0_MAX_D MF_BF16_THIN_MAX_D
 
@@ -139,16 +137,6 @@ mf_err mf_bf16_net_new_like(const mf_bf16_net *proto, size_t max_rows, mf_bf16_n
     return proto == NULL ? MF_EINVAL : net_make(proto->m, proto, max_rows, ret);
 }
 
-/* u = W_e emb(t) + b_0: columns D..D+E-1 of W_0 times the embedding, plus the bias. */
-static void hoisted_bias(const mf_mlp *m, float t, float *emb, float *u)
-{
-    size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, h0 = m->out_dim[0];
-    mf_mlp_embed(m, t, emb);
-    memcpy(u, m->params + m->b_off[0], h0 * sizeof(float));
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) h0, (int) E, 1.0f, m->params + m->w_off[0] + D,
-                (int) m->in_dim[0], emb, 1, 1.0f, u, 1);
-}
-
 mf_err mf_bf16_net_tabulate(mf_bf16_net *b, size_t n_t)
 {
     if (b == NULL || n_t == 0 || b->u_table != NULL) {
@@ -160,7 +148,7 @@ mf_err mf_bf16_net_tabulate(mf_bf16_net *b, size_t n_t)
         return MF_ENOMEM;
     }
     for (size_t t = 0; t < n_t; t++) {
-        hoisted_bias(b->m, (float) t, b->emb, tab + t * h0);
+        mf_mlp_time_bias(b->m, (float) t, b->emb, tab + t * h0);
     }
     b->u_table = tab;
     b->n_table = n_t;
@@ -173,11 +161,10 @@ mf_err mf_bf16_net_forward_shared_t(mf_bf16_net *b, const float *x, float t, siz
     const mf_mlp *m = b->m;
     size_t D = m->cfg.data_dim, h0 = m->out_dim[0], in0 = m->in_dim[0];
     /* u = W_e emb(t) + b_0 once per call: the table's row for an integer t it holds */
-    size_t ti = t >= 0.0f && t < (float) b->n_table ? (size_t) t : 0;
-    if (b->u_table != NULL && t >= 0.0f && t < (float) b->n_table && (float) ti == t) {
-        memcpy(b->u, b->u_table + ti * h0, h0 * sizeof(float));
+    if (b->u_table != NULL && t >= 0.0f && t < (float) b->n_table && t == floorf(t)) {
+        memcpy(b->u, b->u_table + (size_t) t * h0, h0 * sizeof(float));
     } else {
-        hoisted_bias(m, t, b->emb, b->u);
+        mf_mlp_time_bias(m, t, b->emb, b->u);
     }
     if (b->layer[0] != NULL) {
         mf_bf16_linear_set_bias(b->layer[0], b->u);

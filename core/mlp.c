@@ -432,6 +432,15 @@ void mf_mlp_forward(const mf_mlp *m, mf_mlp_ws *ws, const float *x, const float 
     mf_mlp_forward_rows(m, ws, 0, x, t, c, n, out);
 }
 
+void mf_mlp_time_bias(const mf_mlp *m, float t, float *emb, float *u)
+{
+    size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, in = m->in_dim[0], h = m->out_dim[0];
+    mf_mlp_embed(m, t, emb);
+    memcpy(u, m->params + m->b_off[0], h * sizeof(float));
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) h, (int) E, 1.0f, m->params + m->w_off[0] + D,
+                (int) in, emb, 1, 1.0f, u, 1);
+}
+
 void mf_mlp_forward_shared_t(const mf_mlp *m, mf_mlp_ws *ws, const float *x, float t,
                              const float *c, size_t n, float *out)
 {
@@ -439,11 +448,7 @@ void mf_mlp_forward_shared_t(const mf_mlp *m, mf_mlp_ws *ws, const float *x, flo
     size_t D = m->cfg.data_dim, E = m->cfg.emb_dim, C = m->cfg.cond_dim, in = m->in_dim[0];
     size_t h = m->out_dim[0];
     const float *w0 = m->params + m->w_off[0];
-    mf_mlp_embed(m, t, ws->emb);
-    /* u = W_e e(t) + b_0: columns D..D+E-1 of W_0. */
-    memcpy(ws->u, m->params + m->b_off[0], h * sizeof(float));
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) h, (int) E, 1.0f, w0 + D, (int) in, ws->emb, 1,
-                1.0f, ws->u, 1);
+    mf_mlp_time_bias(m, t, ws->emb, ws->u);
     if (ws->with_backward) { /* the parameter gradient of layer 0 reads the full input */
         for (size_t r = 0; r < n; r++) {
             float *row = ws->in + r * in;

@@ -112,6 +112,13 @@ void mf_mlp_embed(const mf_mlp *m, float t, float *out);
 /** The same embedding for any even width E without a network (the same float values). */
 void mf_mlp_embed_width(uint32_t E, float t, float *out);
 
+/**
+ * Layer 0's part that depends on t alone, for passes that share one t: u (H_1) =
+ * W_e emb(t) + b_0, W_e the columns D..D+E-1 of W_0; emb (E) receives emb(t).  The float
+ * path's shared-t forward and bf16_net.h's both hoist it out of the per-row work.
+ */
+void mf_mlp_time_bias(const mf_mlp *m, float t, float *emb, float *u);
+
 /* ---- workspace ------------------------------------------------------------------ */
 
 typedef struct mf_mlp_ws mf_mlp_ws;

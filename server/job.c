@@ -287,6 +287,11 @@ const mf_req_limits *mf_job_limits(const mf_job *j)
     return &j->host->limits;
 }
 
+mf_precision mf_job_precision(const mf_job *j)
+{
+    return (mf_precision) j->host->limits.default_precision;
+}
+
 uint64_t mf_job_random_seed(mf_job *j)
 {
     return j->host->random_seed(j->host->ctx);

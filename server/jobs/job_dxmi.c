@@ -346,7 +346,7 @@ static mf_err init(mf_job *j, mf_diag *d)
     /* the rollouts' forward passes in the daemon's precision (bf16 by default: the DxMI
      * oracles hold with it, tests/core/test_dxmi_oracle.c; iterations 1.3x faster) */
     mf_dxmi_opts o = q->o;
-    o.rollout = (mf_precision) mf_job_limits(j)->default_precision;
+    o.rollout = mf_job_precision(j);
     err = mf_dxmi_new(parent->net, &parent->sched, &o, &xj->dx, d);
     if (err == MF_OK) {
         resume(j, xj);

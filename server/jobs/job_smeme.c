@@ -271,7 +271,7 @@ static mf_err init(mf_job *j)
     sj->o = opts_of(q);
     /* the trajectories' forward passes in the daemon's precision (bf16 by default: the
      * S-MEME oracles hold with it, tests/core/test_smeme.c; rounds 1.27x faster) */
-    sj->o.am.rollout = (mf_precision) mf_job_limits(j)->default_precision;
+    sj->o.am.rollout = mf_job_precision(j);
     sj->D = parent->net->cfg.data_dim;
     sj->n_eval = q->n_metric_samples;
     sj->last_loss = NAN;
@@ -288,8 +288,7 @@ static mf_err init(mf_job *j)
     resume(j, sj);
     /* The parent's samples: the reference of every evaluation (also after a resume). */
     /* evaluation samples in the daemon's default precision (--precision) */
-    mf_eval_exec ex =
-        mf_par_eval_exec(mf_job_team(j), (mf_precision) mf_job_limits(j)->default_precision);
+    mf_eval_exec ex = mf_par_eval_exec(mf_job_team(j), mf_job_precision(j));
     return mf_eval_crn_sample(&ex, parent, parent->net, q->steps, q->seed, mf_job_cancel_flag(j),
                               sj->x0, sj->n_eval);
 }
@@ -306,8 +305,7 @@ static mf_err evaluate(mf_job *j, size_t k, const char *kept)
     const mf_smeme_req *q = mf_job_params(j);
     const mf_model *parent = mf_job_model(j);
     /* evaluation samples in the daemon's default precision (--precision) */
-    mf_eval_exec ex =
-        mf_par_eval_exec(mf_job_team(j), (mf_precision) mf_job_limits(j)->default_precision);
+    mf_eval_exec ex = mf_par_eval_exec(mf_job_team(j), mf_job_precision(j));
     size_t n = sj->n_eval, D = sj->D;
     mf_err err = MF_OK;
     if (k == 0) {

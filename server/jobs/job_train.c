@@ -174,8 +174,7 @@ static mf_err evaluate(mf_job *j, json_t **ret)
     }
     mf_job_progress(j, tj->step, q->p.steps, "evaluation", true);
     /* evaluation samples in the daemon's default precision (--precision) */
-    mf_eval_exec ex =
-        mf_par_eval_exec(mf_job_team(j), (mf_precision) mf_job_limits(j)->default_precision);
+    mf_eval_exec ex = mf_par_eval_exec(mf_job_team(j), mf_job_precision(j));
     mf_eval_summary s;
     mf_err err = mf_eval_summary_of(&ex, tj->model, q->p.dataset, EVAL_N, EVAL_STEPS,
                                     EVAL_ODE_STEPS, EVAL_SEED, mf_job_cancel_flag(j), &s);

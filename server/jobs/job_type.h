@@ -116,6 +116,12 @@ mf_registry *mf_job_registry(mf_job *j);
 /** The daemon's static request limits. */
 const mf_req_limits *mf_job_limits(const mf_job *j);
 
+/**
+ * The arithmetic of a job's forward-only passes (evaluation samples, S-MEME's and DxMI's
+ * rollouts): the daemon's --precision; core runs bf16 only where it can.
+ */
+mf_precision mf_job_precision(const mf_job *j);
+
 /** A fresh random seed below 2^53 (a sample job without one). */
 uint64_t mf_job_random_seed(mf_job *j);
 
